@@ -1,0 +1,160 @@
+/*
+ * config.h -- the YAML configuration, parsed with libyaml into typed structs.
+ *
+ * jv_config_load() reads the file into a tree of nodes that remember their
+ * FILE:LINE:COL, expands ${VAR} and ${VAR:-default} in scalars, resolves
+ * KEY_file secrets, then maps the tree onto struct jv_config, applying
+ * defaults and checking types and ranges. Every error is one line
+ * "FILE:LINE:COL: message" in the caller's error buffer.
+ *
+ * Plugin sections (each entry under executors: and alerts:) keep their node
+ * tree; the plugin reads its own keys through the host table accessors,
+ * which are built on jv_node_* below.
+ */
+#ifndef JV_CONFIG_H
+#define JV_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum jv_node_type { JV_NODE_SCALAR = 1, JV_NODE_MAP = 2, JV_NODE_SEQ = 3 };
+
+/* A node of the parsed YAML, after expansion. Owned by its jv_config. */
+struct jv_node {
+	enum jv_node_type type;
+	int line, col;         /* 1-based, of the value */
+	int key_line, key_col; /* 1-based, of its key when in a map, else = line/col */
+	char *key;             /* when in a map: its key, else NULL */
+	char *value;           /* scalars: the text after expansion */
+	int quoted;            /* scalars: was quoted in YAML (always a string) */
+	int from_secret;       /* scalars: came from KEY_file or ${VAR} (safe to hold secrets) */
+	struct jv_node **items;/* maps and sequences: children in file order */
+	size_t n_items;
+};
+
+enum jv_isolation { JV_ISOLATION_PROCESS = 0, JV_ISOLATION_THREAD = 1 };
+
+/* One entry under executors:, i.e. one job type. */
+struct jv_executor_cfg {
+	char *name;              /* the job type (the key) */
+	char *plugin;            /* plugin name (required) */
+	int timeout_seconds;     /* 0: use processor.timeout_seconds */
+	enum jv_isolation isolation;
+	int max_attempts;        /* 0: use the job's own (default 3) */
+	const struct jv_node *node; /* the whole section, for the plugin */
+};
+
+/* One entry under alerts:. */
+struct jv_alert_cfg {
+	char *plugin;            /* plugin name (required) */
+	char **on;               /* event names, NULL-terminated (required, non-empty) */
+	char **types;            /* filter by job type, NULL-terminated, or NULL for all */
+	char **users;            /* filter by user, NULL-terminated, or NULL for all */
+	const struct jv_node *node;
+};
+
+/* One entry under schedules:. */
+struct jv_schedule_cfg {
+	char *name;
+	char *cron;
+	char *timezone;          /* default "UTC" */
+	char *type;
+	char *user_id;           /* may be NULL */
+	char *payload_json;      /* JSON text of payload (default "{}") */
+	int priority;
+	int max_attempts;
+	int enabled;             /* default 1 */
+	char *catch_up;          /* none | latest | all (default latest) */
+	int jitter_seconds;
+	const struct jv_node *node;
+};
+
+struct jv_config {
+	char *path;
+	struct jv_node *root;
+
+	struct {
+		char *url;                      /* required */
+	} database;
+
+	struct {
+		char *name;                     /* default: host name */
+		int batch_size;                 /* 20, 1..10000 */
+		int max_concurrent_jobs;        /* 10, 1..10000 */
+		int per_user_limit;             /* 0 = unlimited; 0..100000 */
+		int timeout_seconds;            /* 120, 1..604800 */
+		int heartbeat_interval_ms;      /* 30000, 100..3600000 */
+		int stuck_job_timeout_minutes;  /* 5, 1..10080 */
+		int shutdown_grace_seconds;     /* 30, 0..3600 */
+		int poll_interval_ms;           /* 1000, 10..600000: fallback polling */
+		int worker_max_jobs;            /* 0 = never recycle workers */
+		int retry_base_ms;              /* 1000 */
+		int retry_max_ms;               /* 3600000 */
+	} processor;
+
+	struct {
+		char *dir;                      /* default: the configured plugindir */
+	} plugins;
+
+	struct jv_executor_cfg *executors;
+	size_t n_executors;
+
+	struct jv_alert_cfg *alerts;
+	size_t n_alerts;
+
+	struct {
+		int enabled;                    /* 1 when an api: section is present */
+		char *listen;                   /* "127.0.0.1:8080" */
+		char *token;                    /* may be NULL: then only health and metrics */
+		char *webhook_secret;           /* may be NULL: webhook route refused */
+		char *dashboard_url;            /* may be NULL */
+	} api;
+
+	struct jv_schedule_cfg *schedules;
+	size_t n_schedules;
+
+	struct {
+		int retention_days;             /* 30, 0 = keep forever */
+		int max_output_bytes;           /* 65536 */
+	} history;
+
+	struct {
+		char *level;                    /* error|warning|info|debug, default info */
+		char *format;                   /* text|json, default text */
+	} log;
+};
+
+/*
+ * Load and check path. On success returns 0 and *out (free with
+ * jv_config_free). On failure returns JV_ECONFIG and writes one line
+ * "FILE:LINE:COL: message" (or "FILE: message" when there is no place)
+ * into err. Does not load plugins: see jv_config_check_plugins().
+ * Warns (through jv_log) when the file holds a literal secret and is
+ * readable by others.
+ */
+int jv_config_load(const char *path, struct jv_config **out, char *err, size_t errlen);
+
+/* The same from a string (for tests); name is used in messages. */
+int jv_config_load_string(const char *name, const char *text, struct jv_config **out, char *err,
+			  size_t errlen);
+
+void jv_config_free(struct jv_config *cfg);
+
+/* Node access for plugin sections. Return the child with key, or NULL. */
+const struct jv_node *jv_node_get(const struct jv_node *map, const char *key);
+
+/* Write "FILE:LINE:COL: " + message for node into err. Returns JV_ECONFIG. */
+int jv_config_errorf(const struct jv_config *cfg, const struct jv_node *node, char *err,
+		     size_t errlen, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* The JSON text of a node (scalars typed as YAML 1.1 core: true/false,
+ * integers, floats, null; quoted scalars stay strings). Caller frees. */
+char *jv_node_to_json(const struct jv_node *node);
+
+/* Typed scalar readers: 0 ok, JV_EINVAL on a type mismatch or out of
+ * range (with a message into err, without the place). */
+int jv_node_int(const struct jv_node *n, int64_t *out, char *err, size_t errlen);
+int jv_node_double(const struct jv_node *n, double *out, char *err, size_t errlen);
+int jv_node_bool(const struct jv_node *n, int *out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,3 @@
+#ifndef JV_DB_H
+#define JV_DB_H
+#endif

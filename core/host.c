@@ -1,0 +1,1 @@
+/* host.c -- stub, being written */

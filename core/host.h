@@ -1,0 +1,3 @@
+#ifndef JV_HOST_H
+#define JV_HOST_H
+#endif

@@ -1,0 +1,3 @@
+#ifndef JV_LOADER_H
+#define JV_LOADER_H
+#endif

@@ -1,0 +1,35 @@
+/*
+ * log.h -- the one logging function of the supervisor.
+ *
+ * Lines go to stderr, as text ("2026-11-28T23:00:00.123Z info: message") or
+ * as one JSON object per line. Never log secrets.
+ */
+#ifndef JV_LOG_H
+#define JV_LOG_H
+
+#include <stdarg.h>
+
+enum jv_level { JV_ERROR = 0, JV_WARNING = 1, JV_INFO = 2, JV_DEBUG = 3 };
+enum jv_log_format { JV_LOG_TEXT = 0, JV_LOG_JSON = 1 };
+
+void jv_log_setup(enum jv_level level, enum jv_log_format format);
+enum jv_level jv_log_level(void);
+
+void jv_log(enum jv_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void jv_vlog(enum jv_level level, const char *source, const char *fmt, va_list ap);
+/* As jv_log at JV_ERROR, returning code, so `return jv_error(JV_EDB, ...)`. */
+int jv_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Testing: capture log lines into a callback instead of stderr (NULL: back
+ * to stderr). The line has no timestamp and no trailing newline. */
+void jv_log_capture(void (*fn)(enum jv_level level, const char *line, void *arg), void *arg);
+
+#define jv_warn(...) jv_log(JV_WARNING, __VA_ARGS__)
+#define jv_info(...) jv_log(JV_INFO, __VA_ARGS__)
+#define jv_debug(...)                                                                              \
+	do {                                                                                       \
+		if (jv_log_level() >= JV_DEBUG)                                                    \
+			jv_log(JV_DEBUG, __VA_ARGS__);                                             \
+	} while (0)
+
+#endif

@@ -1,0 +1,324 @@
+/*
+ * jobvisor/plugin.h -- the jobvisor plugin ABI.
+ *
+ * This header is all a plugin author needs. A plugin is one shared object,
+ * PLUGINDIR/NAME.so, where NAME matches [a-z0-9_]+. It links against nothing
+ * of jobvisor; everything the host offers reaches it through the host table
+ * (struct jv_host) handed to create().
+ *
+ * ABI changelog (fields are only ever appended; a minor bump never breaks an
+ * older plugin, a major bump is refused by older and newer hosts alike):
+ *
+ *   2026-11-28  1.0  first version: struct jv_plugin, struct jv_host,
+ *                    struct jv_job, struct jv_alert; kinds executor and
+ *                    alert; results success, retry (with optional delay)
+ *                    and fail.
+ *
+ * Writing a plugin
+ * ----------------
+ *
+ *     #include <jobvisor/plugin.h>
+ *
+ *     static int hello_execute(void *state, const struct jv_job *job,
+ *                              struct jv_run *run)
+ *     {
+ *         const struct jv_host *host = state;
+ *         host->output(run, "hello\n", 6);
+ *         return JV_SUCCESS;
+ *     }
+ *
+ *     static int hello_create(const struct jv_host *host,
+ *                             struct jv_instance *inst, void **state)
+ *     {
+ *         *state = (void *)host;
+ *         return 0;
+ *     }
+ *
+ *     static const struct jv_plugin hello = {
+ *         JV_PLUGIN_HEADER,
+ *         .kind = JV_PLUGIN_EXECUTOR,
+ *         .name = "hello",
+ *         .version = "1.0",
+ *         .create = hello_create,
+ *         .execute = hello_execute,
+ *     };
+ *     JV_PLUGIN_ENTRY(hello)
+ *
+ * Build it with
+ *
+ *     cc -shared -fPIC -fvisibility=hidden $(pkg-config --cflags jobvisor-plugin) \
+ *        -o hello.so hello.c
+ *
+ * and copy hello.so into the plugin folder (owned by root or the user that
+ * runs jobvisor, not writable by group or others).
+ *
+ * Life cycle
+ * ----------
+ * The supervisor dlopen()s the plugin once (RTLD_NOW | RTLD_LOCAL), calls
+ * jv_plugin_entry() and checks the descriptor. For every configured
+ * instance (an entry under `executors:` or `alerts:` naming this plugin)
+ * it calls create() once; one plugin may serve several instances. Worker
+ * processes are then forked from the supervisor, so state made in create()
+ * is inherited by each worker. execute() runs inside a worker process, one
+ * job at a time per worker (unless the instance is configured with
+ * `isolation: thread`, in which case execute() may run concurrently on
+ * several threads of the supervisor and must be thread-safe). destroy() is
+ * called when the instance goes away (shutdown or config reload).
+ *
+ * Threads and signals: a plugin must not install signal handlers or call
+ * exit(). A plugin that crashes or hangs costs one attempt of one job
+ * (outcome `crashed` or `timed_out`); the worker is killed and replaced.
+ */
+#ifndef JOBVISOR_PLUGIN_H
+#define JOBVISOR_PLUGIN_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The ABI version this header describes. The host accepts a plugin whose
+ * major equals its own and whose minor is not newer than its own. */
+#define JV_PLUGIN_ABI_MAJOR 1
+#define JV_PLUGIN_ABI_MINOR 0
+
+/* The single symbol a plugin exports, as a string for dlsym(). */
+#define JV_PLUGIN_ENTRY_SYMBOL "jv_plugin_entry"
+
+#if defined(__GNUC__)
+#define JV_PLUGIN_EXPORT __attribute__((visibility("default")))
+#define JV_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define JV_PLUGIN_EXPORT
+#define JV_PRINTF(f, a)
+#endif
+
+/* Plugin kinds. */
+enum jv_plugin_kind {
+	JV_PLUGIN_EXECUTOR = 1, /* runs jobs: execute() is required */
+	JV_PLUGIN_ALERT = 2,    /* delivers alerts: send() is required */
+};
+
+/* What execute() and send() return. */
+enum jv_status {
+	JV_SUCCESS = 0, /* done */
+	JV_RETRY = 1,   /* failed, worth another attempt (see jv_host.retry_in) */
+	JV_FAIL = 2,    /* failed for good: never retried */
+};
+
+/* Log levels for jv_host.log. */
+enum jv_log_level {
+	JV_LOG_ERROR = 0,
+	JV_LOG_WARNING = 1,
+	JV_LOG_INFO = 2,
+	JV_LOG_DEBUG = 3,
+};
+
+/* Return codes of host functions: 0 on success, or one of these. */
+enum jv_host_error {
+	JV_HOST_ENOENT = -1, /* no such key */
+	JV_HOST_ETYPE = -2,  /* the key exists but holds another type */
+	JV_HOST_ERANGE = -3, /* the number does not fit */
+	JV_HOST_EINVAL = -4, /* bad argument */
+	JV_HOST_ENOMEM = -5, /* out of memory */
+};
+
+/*
+ * Opaque host objects. Plugins only ever hold pointers to them and pass
+ * them back to host functions.
+ *
+ * struct jv_instance  one configured instance: names the instance in logs
+ *                     and gives access to its config section. Valid from
+ *                     create() until destroy() returns.
+ * struct jv_run       one call of execute() or send(): collects output,
+ *                     the error, the result and the retry delay. Valid only
+ *                     during that call.
+ */
+struct jv_instance;
+struct jv_run;
+
+/*
+ * A job, as execute() sees it. Owned by the host; every pointer stays valid
+ * until execute() returns and must not be freed or written through. Fields
+ * are appended only; read a field past 1.0 only when struct_size says it is
+ * there (offsetof(struct jv_job, field) < struct_size).
+ */
+struct jv_job {
+	uint32_t struct_size;  /* sizeof(struct jv_job) of the host */
+	int64_t id;            /* jobvisor.jobs.id */
+	const char *type;      /* job type; names the executor instance */
+	const char *user_id;   /* NULL when the job has no user */
+	const char *payload;   /* JSON text, NUL-terminated, never NULL */
+	size_t payload_len;    /* strlen(payload) */
+	int32_t attempt;       /* 1 for the first attempt */
+	int32_t max_attempts;  /* the last attempt has attempt == max_attempts */
+	int32_t timeout_ms;    /* the hard limit for this attempt, in ms */
+};
+
+/*
+ * An alert, as send() sees it. Owned by the host, valid until send()
+ * returns. Strings are NUL-terminated; those that may be NULL say so.
+ */
+struct jv_alert {
+	uint32_t struct_size; /* sizeof(struct jv_alert) of the host */
+	const char *event;    /* "job_failed", "processor_down", ... */
+	const char *title;    /* one line, e.g. "job #12 (http) failed" */
+	const char *text;     /* plain-text body, several lines, never NULL */
+	const char *json;     /* the whole alert as a JSON object, never NULL */
+	int64_t job_id;       /* 0 when the alert is not about one job */
+	const char *job_type; /* may be NULL */
+	const char *user_id;  /* may be NULL */
+	int32_t attempt;      /* 0 when not about one job */
+	const char *error;    /* may be NULL; already trimmed */
+	const char *processor;/* name of the processor that raised it */
+	uint32_t count;       /* >1 when identical alerts were folded into one */
+	int64_t first_at_ms;  /* unix time in ms of the first folded alert */
+	int64_t last_at_ms;   /* unix time in ms of the last folded alert */
+	const char *link;     /* dashboard link, or NULL */
+};
+
+/*
+ * The host table, handed to create(). Const, owned by the host, valid for
+ * the life of the process; a plugin may keep the pointer. Like the
+ * descriptor it starts with its version and size: a plugin built for a
+ * later minor must check struct_size before calling a function added
+ * after 1.0.
+ */
+struct jv_host {
+	uint32_t abi_major;   /* JV_PLUGIN_ABI_MAJOR of the host */
+	uint32_t abi_minor;   /* JV_PLUGIN_ABI_MINOR of the host */
+	uint32_t struct_size; /* sizeof(struct jv_host) of the host */
+
+	/* Logging. The line is prefixed with the plugin and instance name.
+	 * inst may be NULL (then only the plugin is unknown). Secrets must
+	 * never be logged. */
+	void (*log)(const struct jv_instance *inst, int level, const char *fmt, ...) JV_PRINTF(3, 4);
+	void (*vlog)(const struct jv_instance *inst, int level, const char *fmt, va_list ap);
+
+	/* The instance's name (the key under `executors:`, or the alert's
+	 * plugin name with its index). Owned by the host. */
+	const char *(*instance_name)(const struct jv_instance *inst);
+
+	/*
+	 * The instance's own config section, through accessors. key is a key
+	 * of the section (no dots). Each returns 0 and sets *out, or
+	 * JV_HOST_ENOENT when the key is absent (then *out is untouched, so
+	 * set your default first), or JV_HOST_ETYPE / JV_HOST_ERANGE when
+	 * the value is unusable; on those the host has already recorded an
+	 * error naming FILE:LINE:COL, and create() should return non-zero.
+	 * ${VAR} expansion and KEY_file secrets are already applied.
+	 *
+	 * config_string: *out is owned by the host, valid until destroy().
+	 * config_strings: *out is a NULL-terminated array owned by the host,
+	 *   valid until destroy(); *n (if not NULL) gets its length. A single
+	 *   scalar is accepted as a list of one.
+	 * config_json: the value (any type) as JSON text, for maps and nested
+	 *   structures; *out is owned by the host, valid until destroy().
+	 *   Scalars are typed as YAML 1.1 core types (true/false, integers,
+	 *   floats, null; quoted text is always a string).
+	 */
+	int (*config_string)(struct jv_instance *inst, const char *key, const char **out);
+	int (*config_int)(struct jv_instance *inst, const char *key, int64_t *out);
+	int (*config_double)(struct jv_instance *inst, const char *key, double *out);
+	int (*config_bool)(struct jv_instance *inst, const char *key, int *out);
+	int (*config_strings)(struct jv_instance *inst, const char *key, const char *const **out, size_t *n);
+	int (*config_json)(struct jv_instance *inst, const char *key, const char **out);
+
+	/* Record a config error of the plugin's own (a value of the right
+	 * type that is still wrong), naming the place of key: the host
+	 * prints "FILE:LINE:COL: <instance>.<key>: <message>". Returns
+	 * JV_HOST_EINVAL so create() can `return host->config_error(...)`. */
+	int (*config_error)(struct jv_instance *inst, const char *key, const char *fmt, ...) JV_PRINTF(3, 4);
+
+	/* Milliseconds left before this run's hard deadline (0 when past it).
+	 * At the deadline the worker is killed with SIGKILL; use this to give
+	 * up cleanly, or to bound your own timeouts (e.g. a curl timeout). */
+	int64_t (*remaining_ms)(const struct jv_run *run);
+
+	/* Non-zero once the host wants this run to stop (job cancelled,
+	 * shutdown). Check it in long loops and return JV_RETRY soon after. */
+	int (*cancelled)(const struct jv_run *run);
+
+	/* Append to the run's captured output (stored, bounded, with the
+	 * execution). data need not be NUL-terminated; the host copies it.
+	 * Past the bound the output is truncated and marked so. */
+	int (*output)(struct jv_run *run, const char *data, size_t len);
+
+	/* Set the run's error message (printf-style; the host copies it).
+	 * Call it before returning JV_RETRY or JV_FAIL. The last call wins. */
+	int (*error)(struct jv_run *run, const char *fmt, ...) JV_PRINTF(2, 3);
+
+	/* Set the run's result: a JSON text (object, array or scalar) stored
+	 * in jobvisor.jobs.result. The host parses and copies it; invalid
+	 * JSON returns JV_HOST_EINVAL and changes nothing. */
+	int (*result_json)(struct jv_run *run, const char *json);
+
+	/* With JV_RETRY: ask for the next attempt no sooner than ms from
+	 * now (e.g. an HTTP Retry-After, or a snooze). Without it the host's
+	 * exponential backoff applies. */
+	int (*retry_in)(struct jv_run *run, int64_t ms);
+};
+
+/*
+ * The descriptor, returned by jv_plugin_entry(). Const, static storage,
+ * owned by the plugin. Begin it with JV_PLUGIN_HEADER so the first three
+ * fields are always right. Required operations: create and execute for an
+ * executor, create and send for an alert sink; the host refuses a plugin
+ * missing one.
+ */
+struct jv_plugin {
+	uint32_t abi_major;   /* JV_PLUGIN_ABI_MAJOR the plugin was built for */
+	uint32_t abi_minor;   /* JV_PLUGIN_ABI_MINOR the plugin was built for */
+	uint32_t struct_size; /* sizeof(struct jv_plugin) the plugin was built with */
+	uint32_t kind;        /* enum jv_plugin_kind */
+	const char *name;     /* [a-z0-9_]+, unique in the plugin folder; config
+	                       * names the plugin by it (`plugin: NAME`). By
+	                       * convention the file is NAME.so. */
+	const char *version;  /* the plugin's own version, free text */
+	const char *description; /* one line, may be NULL */
+
+	/* NULL-terminated list of the config keys this plugin reads from its
+	 * section; the host rejects any other key (besides the host's own:
+	 * plugin, timeout_seconds, isolation, on, type, user) with
+	 * FILE:LINE:COL. KEY_file is accepted wherever KEY is. NULL means the
+	 * plugin takes no keys of its own. */
+	const char *const *config_keys;
+
+	/* Make one instance. host and inst stay valid until destroy(). Store
+	 * what you need in *state (owned by the plugin, freed in destroy()).
+	 * Return 0, or non-zero after host->config_error() or host->log()
+	 * said why: the config is then refused. Runs in the supervisor. */
+	int (*create)(const struct jv_host *host, struct jv_instance *inst, void **state);
+
+	/* Free what create() made. May be NULL. */
+	void (*destroy)(void *state);
+
+	/* Executors: run one job; return enum jv_status. job and run are
+	 * owned by the host and valid only during the call. */
+	int (*execute)(void *state, const struct jv_job *job, struct jv_run *run);
+
+	/* Alert sinks: deliver one alert; return enum jv_status (JV_RETRY
+	 * with host->retry_in for rate limits). Runs on the alert thread. */
+	int (*send)(void *state, const struct jv_alert *alert, struct jv_run *run);
+};
+
+/* The first three descriptor fields, filled in right. */
+#define JV_PLUGIN_HEADER                                                                           \
+	.abi_major = JV_PLUGIN_ABI_MAJOR, .abi_minor = JV_PLUGIN_ABI_MINOR,                        \
+	.struct_size = sizeof(struct jv_plugin)
+
+/* The entry point. Defines the one exported symbol, returning the
+ * address of the descriptor variable d. */
+typedef const struct jv_plugin *(*jv_plugin_entry_fn)(void);
+#define JV_PLUGIN_ENTRY(d)                                                                         \
+	JV_PLUGIN_EXPORT const struct jv_plugin *jv_plugin_entry(void);                            \
+	JV_PLUGIN_EXPORT const struct jv_plugin *jv_plugin_entry(void) { return &(d); }
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* JOBVISOR_PLUGIN_H */
