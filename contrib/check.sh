@@ -1,2 +1,67 @@
 #!/bin/sh
-exit 0
+# check.sh -- the test command: install what is missing, build with -Werror,
+# start a private PostgreSQL, run every test (`make check`, then
+# `make distcheck`), stop PostgreSQL, exit non-zero on any failure.
+#
+#   ./contrib/check.sh            everything
+#   JV_SKIP_DISTCHECK=1 ./contrib/check.sh   skip the distcheck pass (faster)
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+build="$top/build/check"
+jobs=$(nproc 2>/dev/null || echo 2)
+start=$(date +%s)
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "dependencies"
+sh contrib/deps.sh
+
+step "configure"
+autoreconf -fi >/dev/null 2>&1 || autoreconf -fi
+mkdir -p "$build"
+cd "$build"
+"$top/configure" --enable-werror --prefix=/usr/local >configure.out 2>&1 || {
+	cat configure.out
+	exit 1
+}
+
+step "build"
+make -j"$jobs" >make.out 2>&1 || {
+	cat make.out
+	exit 1
+}
+sh "$top/contrib/checksrc.sh" "$top"
+
+step "private PostgreSQL"
+. "$top/tests/pg.sh"
+pg_start
+trap 'pg_stop' EXIT INT TERM
+export JV_REQUIRE_PG=1
+
+status=0
+step "make check"
+make -j"$jobs" check || status=1
+if [ $status -ne 0 ]; then
+	for log in $(find . -name '*.log' -path '*tests/*'); do
+		grep -q '^FAIL\|^ERROR' "${log%.log}.trs" 2>/dev/null && { echo "--- $log"; tail -n 60 "$log"; }
+	done
+fi
+
+if [ $status -eq 0 ] && [ "${JV_SKIP_DISTCHECK:-0}" != 1 ]; then
+	step "make distcheck"
+	make -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >distcheck.out 2>&1 || {
+		tail -n 80 distcheck.out
+		status=1
+	}
+fi
+
+# One closing line, counted from the automake test logs.
+pass=$(cat tests/*.trs 2>/dev/null | grep -c '^:test-result: PASS' || true)
+fail=$(cat tests/*.trs 2>/dev/null | grep -c '^:test-result: \(FAIL\|ERROR\|XPASS\)' || true)
+skip=$(cat tests/*.trs 2>/dev/null | grep -c '^:test-result: SKIP' || true)
+[ "$skip" -eq 0 ] || status=1 # with a real PostgreSQL here, nothing may skip
+printf '\ncheck.sh took %ss\n' $(($(date +%s) - start))
+echo "$pass passed, $fail failed, $skip skipped"
+exit $status

@@ -1,0 +1,23 @@
+#!/bin/sh
+# deps.sh -- install the Debian packages jobvisor needs to build and test,
+# only those missing. Sourced or run by check.sh, quickstart.sh and bench.sh.
+set -e
+JV_DEB_PACKAGES="gcc make autoconf automake libtool pkg-config
+ libpq-dev libyaml-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libcunit1-dev
+ postgresql postgresql-contrib valgrind procps"
+
+missing=""
+for p in $JV_DEB_PACKAGES; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "deps: installing:$missing"
+	if [ "$(id -u)" != 0 ]; then
+		SUDO=sudo
+	else
+		SUDO=
+	fi
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+fi
