@@ -1,1 +1,1796 @@
-/* config.c -- stub, being written */
+/*
+ * config.c -- the YAML configuration: parse, expand, resolve secrets, map.
+ *
+ * Four passes over one tree of struct jv_node:
+ *   1. parse_yaml()     libyaml events -> nodes with their places; rejects
+ *                       malformed YAML, anchors/aliases, tags, duplicate and
+ *                       non-scalar keys, several documents;
+ *   2. expand_tree()    ${VAR}, ${VAR:-default} and $$ in every scalar value;
+ *   3. resolve_files()  KEY_file: PATH -> KEY: <contents of PATH>;
+ *   4. map_config()     the tree onto struct jv_config, with defaults, types,
+ *                       ranges, unknown keys and cross references.
+ * Every error is one line "FILE:LINE:COL: message" in the caller's buffer;
+ * every pass frees what it made on every path.
+ */
+#include "config.h"
+
+#include "error.h"
+#include "log.h"
+#include "mem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#ifndef JV_PLUGINDIR
+#define JV_PLUGINDIR "/usr/local/lib/jobvisor/plugins"
+#endif
+
+#define FMT(a, b) __attribute__((format(printf, a, b)))
+
+enum {
+	MAX_DEPTH = 64,                      /* nesting of maps and lists */
+	MAX_CONFIG_BYTES = 16 * 1024 * 1024, /* the config file */
+	MAX_SECRET_BYTES = 1024 * 1024,      /* a KEY_file */
+	MAX_NAME_LEN = 100,                  /* executor and schedule names */
+};
+
+/* Everything the passes share. */
+struct ctx {
+	const char *name;    /* file name for messages */
+	const char *basedir; /* relative KEY_file paths start here; NULL: cwd */
+	char *err;
+	size_t errlen;
+	struct jv_config *cfg;
+};
+
+/* ------------------------------------------------------------------ errors */
+
+/* Errors are one line: control characters (a multi-line value quoted in a
+ * message, say) become spaces. */
+static void one_line(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = ' ';
+}
+
+static int verrat(const char *name, char *err, size_t errlen, int line, int col, const char *fmt,
+                  va_list ap) FMT(6, 0);
+
+/* Write "NAME:LINE:COL: message" (or "NAME: message" when line is 0) into
+ * err. Returns JV_ECONFIG. */
+static int verrat(const char *name, char *err, size_t errlen, int line, int col, const char *fmt,
+                  va_list ap)
+{
+	if (!err || errlen == 0)
+		return JV_ECONFIG;
+	int n;
+	if (line > 0)
+		n = snprintf(err, errlen, "%s:%d:%d: ", name, line, col);
+	else
+		n = snprintf(err, errlen, "%s: ", name);
+	if (n >= 0 && (size_t)n < errlen)
+		vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+	one_line(err);
+	return JV_ECONFIG;
+}
+
+static int errat(struct ctx *c, int line, int col, const char *fmt, ...) FMT(4, 5);
+static int errat(struct ctx *c, int line, int col, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	verrat(c->name, c->err, c->errlen, line, col, fmt, ap);
+	va_end(ap);
+	return JV_ECONFIG;
+}
+
+/* An error at the place of n's value. */
+static int err_val(struct ctx *c, const struct jv_node *n, const char *fmt, ...) FMT(3, 4);
+static int err_val(struct ctx *c, const struct jv_node *n, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	verrat(c->name, c->err, c->errlen, n ? n->line : 0, n ? n->col : 0, fmt, ap);
+	va_end(ap);
+	return JV_ECONFIG;
+}
+
+/* An error at the place of n's key (its value's place when it has none). */
+static int err_key(struct ctx *c, const struct jv_node *n, const char *fmt, ...) FMT(3, 4);
+static int err_key(struct ctx *c, const struct jv_node *n, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	verrat(c->name, c->err, c->errlen, n ? n->key_line : 0, n ? n->key_col : 0, fmt, ap);
+	va_end(ap);
+	return JV_ECONFIG;
+}
+
+int jv_config_errorf(const struct jv_config *cfg, const struct jv_node *node, char *err,
+                     size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	verrat(cfg && cfg->path ? cfg->path : "config", err, errlen, node ? node->line : 0,
+	       node ? node->col : 0, fmt, ap);
+	va_end(ap);
+	return JV_ECONFIG;
+}
+
+/* Write a short description of n for "expected X, got Y" into buf: "a map",
+ * "a list", "nothing", or the value quoted and cut to 40 characters. Values
+ * that came from the environment or a file are never shown. */
+static const char *describe(const struct jv_node *n, char *buf, size_t size)
+{
+	if (!n)
+		snprintf(buf, size, "nothing");
+	else if (n->type == JV_NODE_MAP)
+		snprintf(buf, size, "a map");
+	else if (n->type == JV_NODE_SEQ)
+		snprintf(buf, size, "a list");
+	else if (n->from_secret)
+		snprintf(buf, size, "a value from the environment or a file");
+	else if (!n->quoted && n->value[0] == '\0')
+		snprintf(buf, size, "nothing");
+	else if (strlen(n->value) > 40)
+		snprintf(buf, size, "'%.37s...'", n->value);
+	else
+		snprintf(buf, size, "'%s'", n->value);
+	one_line(buf);
+	return buf;
+}
+
+/* Levenshtein distance of two short strings (capped at 64 characters). */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strnlen(a, 64), lb = strnlen(b, 64);
+	size_t row[65];
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t best = diag + (a[i - 1] != b[j - 1]);
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+/* The candidate closest to word when it is close enough to be a typo, or
+ * NULL. candidates is NULL-terminated. */
+static const char *did_you_mean(const char *word, const char *const *candidates)
+{
+	const char *best = NULL;
+	size_t best_d = (size_t)-1;
+	for (; *candidates; candidates++) {
+		size_t d = edit_distance(word, *candidates);
+		size_t len =
+		    strlen(*candidates) > strlen(word) ? strlen(*candidates) : strlen(word);
+		if (d > 0 && d <= 3 && d * 3 <= len && d < best_d) {
+			best = *candidates;
+			best_d = d;
+		}
+	}
+	return best;
+}
+
+/* " (did you mean 'x'?)" or "", in buf. */
+static const char *hint(const char *word, const char *const *candidates, char *buf, size_t size)
+{
+	const char *m = did_you_mean(word, candidates);
+	if (m)
+		snprintf(buf, size, " (did you mean '%s'?)", m);
+	else
+		buf[0] = '\0';
+	return buf;
+}
+
+/* "a, b, c" from a NULL-terminated list, in buf. */
+static const char *join(const char *const *list, char *buf, size_t size)
+{
+	size_t off = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; list[i] && off < size; i++) {
+		int n = snprintf(buf + off, size - off, "%s%s", i ? ", " : "", list[i]);
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+	return buf;
+}
+
+/* ------------------------------------------------------------------ nodes */
+
+static struct jv_node *node_new(enum jv_node_type type, yaml_mark_t mark)
+{
+	struct jv_node *n = jv_calloc(1, sizeof *n);
+	n->type = type;
+	n->line = (int)mark.line + 1;
+	n->col = (int)mark.column + 1;
+	n->key_line = n->line;
+	n->key_col = n->col;
+	return n;
+}
+
+/* Free n and everything below it. NULL is fine. */
+static void node_free(struct jv_node *n)
+{
+	if (!n)
+		return;
+	for (size_t i = 0; i < n->n_items; i++)
+		node_free(n->items[i]);
+	free(n->items);
+	free(n->key);
+	free(n->value);
+	free(n);
+}
+
+/* Append child to a map or sequence; the parent owns it from now on. The
+ * array grows in powers of two. */
+static void node_push(struct jv_node *parent, struct jv_node *child)
+{
+	size_t n = parent->n_items;
+	if (n == 0)
+		parent->items = jv_malloc(4 * sizeof *parent->items);
+	else if (n >= 4 && (n & (n - 1)) == 0)
+		parent->items = jv_realloc(parent->items, 2 * n * sizeof *parent->items);
+	parent->items[n] = child;
+	parent->n_items = n + 1;
+}
+
+const struct jv_node *jv_node_get(const struct jv_node *map, const char *key)
+{
+	if (!map || map->type != JV_NODE_MAP || !key)
+		return NULL;
+	for (size_t i = 0; i < map->n_items; i++)
+		if (!strcmp(map->items[i]->key, key))
+			return map->items[i];
+	return NULL;
+}
+
+/* A plain scalar that YAML reads as null: nothing, ~ or null. Such a value
+ * means "not set" throughout the configuration. */
+static int node_is_null(const struct jv_node *n)
+{
+	if (!n || n->type != JV_NODE_SCALAR || n->quoted)
+		return 0;
+	const char *v = n->value;
+	return !v[0] || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") ||
+	       !strcmp(v, "NULL");
+}
+
+/* ------------------------------------------------------------------ scalars */
+
+/* Strict decimal integer: [-+]?[0-9]+, nothing else. 1 when s is one. */
+static int is_int_text(const char *s)
+{
+	if (*s == '-' || *s == '+')
+		s++;
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return 0;
+	return 1;
+}
+
+/* Strict float as YAML 1.2 core writes it:
+ * [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)? */
+static int is_float_text(const char *s)
+{
+	int digits = 0;
+	if (*s == '-' || *s == '+')
+		s++;
+	while (*s >= '0' && *s <= '9')
+		s++, digits++;
+	if (*s == '.') {
+		s++;
+		while (*s >= '0' && *s <= '9')
+			s++, digits++;
+	}
+	if (!digits)
+		return 0;
+	if (*s == 'e' || *s == 'E') {
+		s++;
+		if (*s == '-' || *s == '+')
+			s++;
+		if (*s < '0' || *s > '9')
+			return 0;
+		while (*s >= '0' && *s <= '9')
+			s++;
+	}
+	return *s == '\0';
+}
+
+/* 1 for true, yes, on; 0 for false, no, off (each in three spellings);
+ * -1 for anything else. */
+static int bool_value(const char *s)
+{
+	static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes",
+	                                  "YES",  "on",   "On",   "ON",  NULL};
+	static const char *const no[] = {"false", "False", "FALSE", "no",  "No",
+	                                 "NO",    "off",   "Off",   "OFF", NULL};
+	for (size_t i = 0; yes[i]; i++) {
+		if (!strcmp(s, yes[i]))
+			return 1;
+		if (!strcmp(s, no[i]))
+			return 0;
+	}
+	return -1;
+}
+
+/* A message without a place into err (for the jv_node_* readers). */
+static void set_err(char *err, size_t errlen, const char *fmt, ...) FMT(3, 4);
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (!err || errlen == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	one_line(err);
+}
+
+int jv_node_int(const struct jv_node *n, int64_t *out, char *err, size_t errlen)
+{
+	char d[64];
+	if (!n || n->type != JV_NODE_SCALAR || !is_int_text(n->value)) {
+		set_err(err, errlen, "expected an integer, got %s", describe(n, d, sizeof d));
+		return JV_EINVAL;
+	}
+	errno = 0;
+	char *end;
+	long long v = strtoll(n->value, &end, 10);
+	if (errno == ERANGE || *end) {
+		set_err(err, errlen, "%s is too large for an integer", describe(n, d, sizeof d));
+		return JV_EINVAL;
+	}
+	*out = (int64_t)v;
+	return 0;
+}
+
+int jv_node_double(const struct jv_node *n, double *out, char *err, size_t errlen)
+{
+	char d[64];
+	if (!n || n->type != JV_NODE_SCALAR || !is_float_text(n->value)) {
+		set_err(err, errlen, "expected a number, got %s", describe(n, d, sizeof d));
+		return JV_EINVAL;
+	}
+	errno = 0;
+	char *end;
+	double v = strtod(n->value, &end);
+	if (errno == ERANGE || *end || !isfinite(v)) {
+		/* ERANGE on underflow too: a denormal is no useful setting. */
+		set_err(err, errlen, "%s is out of range for a number", describe(n, d, sizeof d));
+		return JV_EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+int jv_node_bool(const struct jv_node *n, int *out, char *err, size_t errlen)
+{
+	char d[64];
+	int v = n && n->type == JV_NODE_SCALAR ? bool_value(n->value) : -1;
+	if (v < 0) {
+		set_err(err, errlen, "expected true or false, got %s", describe(n, d, sizeof d));
+		return JV_EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ JSON */
+
+/* A scalar as JSON: quoted text is a string; plain text is null, a bool,
+ * an integer or a float when it reads as one, else a string. New ref. */
+static json_t *scalar_json(const struct jv_node *n)
+{
+	const char *v = n->value;
+	if (!n->quoted) {
+		if (node_is_null(n))
+			return json_null();
+		if (!strcmp(v, "true") || !strcmp(v, "True") || !strcmp(v, "TRUE"))
+			return json_true();
+		if (!strcmp(v, "false") || !strcmp(v, "False") || !strcmp(v, "FALSE"))
+			return json_false();
+		if (is_int_text(v)) {
+			errno = 0;
+			char *end;
+			long long i = strtoll(v, &end, 10);
+			if (errno == 0 && !*end)
+				return json_integer((json_int_t)i);
+			/* Too large: keep every digit, as a string. */
+		} else if (is_float_text(v)) {
+			errno = 0;
+			char *end;
+			double d = strtod(v, &end);
+			if (!*end && isfinite(d))
+				return json_real(d);
+		}
+	}
+	json_t *s = json_string(v);
+	/* The loader checked every value is UTF-8; be safe anyway. */
+	return s ? s : json_null();
+}
+
+/* Any node as a new JSON reference (NULL: json null). */
+static json_t *node_json(const struct jv_node *n)
+{
+	if (!n)
+		return json_null();
+	switch (n->type) {
+	case JV_NODE_SCALAR:
+		return scalar_json(n);
+	case JV_NODE_SEQ: {
+		json_t *a = json_array();
+		for (size_t i = 0; a && i < n->n_items; i++)
+			json_array_append_new(a, node_json(n->items[i]));
+		return a;
+	}
+	case JV_NODE_MAP: {
+		json_t *o = json_object();
+		for (size_t i = 0; o && i < n->n_items; i++)
+			json_object_set_new(o, n->items[i]->key, node_json(n->items[i]));
+		return o;
+	}
+	}
+	return json_null();
+}
+
+char *jv_node_to_json(const struct jv_node *node)
+{
+	json_t *j = node_json(node);
+	char *s = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(j);
+	char *out = jv_strdup(s ? s : "null");
+	free(s);
+	return out;
+}
+
+/* 1 when s is valid UTF-8 (jansson refuses anything else). */
+static int is_utf8(const char *s)
+{
+	json_t *j = json_string(s);
+	json_decref(j);
+	return j != NULL;
+}
+
+/* ------------------------------------------------------------------ 1. parse */
+
+/* The parser state: libyaml and the one event we look at. */
+struct yp {
+	struct ctx *c;
+	const char *text;
+	size_t len;
+	yaml_parser_t parser;
+	yaml_event_t ev; /* the current event, valid when have_ev */
+	int have_ev;
+};
+
+/* Report libyaml's error (problem, place, context) into the error buffer. */
+static int yaml_failed(struct yp *p)
+{
+	yaml_parser_t *y = &p->parser;
+	const char *problem = y->problem ? y->problem : "cannot parse";
+	if (y->error == YAML_MEMORY_ERROR)
+		return errat(p->c, 0, 0, "out of memory while parsing YAML");
+	if (y->error == YAML_READER_ERROR) {
+		/* No mark for these: find the place of the byte ourselves. */
+		int line = 1, col = 1;
+		for (size_t i = 0; i < y->problem_offset && i < p->len; i++) {
+			if (p->text[i] == '\n')
+				line++, col = 1;
+			else if (((unsigned char)p->text[i] & 0xc0) != 0x80)
+				col++;
+		}
+		return errat(p->c, line, col, "malformed YAML: %s", problem);
+	}
+	int line = (int)y->problem_mark.line + 1, col = (int)y->problem_mark.column + 1;
+	if (y->context)
+		return errat(p->c, line, col, "malformed YAML: %s (%s at %d:%d)", problem,
+		             y->context, (int)y->context_mark.line + 1,
+		             (int)y->context_mark.column + 1);
+	return errat(p->c, line, col, "malformed YAML: %s", problem);
+}
+
+/* Replace the current event with the next one. */
+static int next_event(struct yp *p)
+{
+	if (p->have_ev) {
+		yaml_event_delete(&p->ev);
+		p->have_ev = 0;
+	}
+	if (!yaml_parser_parse(&p->parser, &p->ev))
+		return yaml_failed(p);
+	p->have_ev = 1;
+	return 0;
+}
+
+/* An error at a libyaml mark (0-based, printed 1-based). */
+static int mark_err(struct yp *p, yaml_mark_t m, const char *fmt, ...) FMT(3, 4);
+static int mark_err(struct yp *p, yaml_mark_t m, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	verrat(p->c->name, p->c->err, p->c->errlen, (int)m.line + 1, (int)m.column + 1, fmt, ap);
+	va_end(ap);
+	return JV_ECONFIG;
+}
+
+/* Refuse anchors (we do not do aliases, so they are always a mistake) and
+ * tags other than the standard ones. *is_str is set for !!str. */
+static int check_props(struct yp *p, const yaml_char_t *anchor, const yaml_char_t *tag,
+                       const char *ok_tag, int *is_str)
+{
+	if (anchor)
+		return mark_err(p, p->ev.start_mark,
+		                "anchors and aliases are not supported (found anchor '&%s')",
+		                (const char *)anchor);
+	if (!tag || !strcmp((const char *)tag, "!"))
+		return 0;
+	if (is_str && !strcmp((const char *)tag, "tag:yaml.org,2002:str")) {
+		*is_str = 1;
+		return 0;
+	}
+	if (ok_tag && !strcmp((const char *)tag, ok_tag))
+		return 0;
+	return mark_err(p, p->ev.start_mark, "YAML tags are not supported (found '%s')",
+	                (const char *)tag);
+}
+
+static int parse_node(struct yp *p, int depth, struct jv_node **out);
+
+/* The current scalar event as a new node (*out, the caller's). */
+static int parse_scalar(struct yp *p, struct jv_node **out)
+{
+	yaml_event_t *ev = &p->ev;
+	int is_str = 0;
+	int rc = check_props(p, ev->data.scalar.anchor, ev->data.scalar.tag, NULL, &is_str);
+	if (rc)
+		return rc;
+	if (memchr(ev->data.scalar.value, '\0', ev->data.scalar.length))
+		return mark_err(p, ev->start_mark, "a NUL character in a value is not supported");
+	struct jv_node *n = node_new(JV_NODE_SCALAR, ev->start_mark);
+	n->value = jv_strndup((const char *)ev->data.scalar.value, ev->data.scalar.length);
+	n->quoted = is_str || ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
+	*out = n;
+	return 0;
+}
+
+/* From the current SEQUENCE-START up to its end, as a new node. */
+static int parse_seq(struct yp *p, int depth, struct jv_node **out)
+{
+	int rc = check_props(p, p->ev.data.sequence_start.anchor, p->ev.data.sequence_start.tag,
+	                     "tag:yaml.org,2002:seq", NULL);
+	if (rc)
+		return rc;
+	struct jv_node *n = node_new(JV_NODE_SEQ, p->ev.start_mark);
+	for (;;) {
+		if ((rc = next_event(p)))
+			break;
+		if (p->ev.type == YAML_SEQUENCE_END_EVENT) {
+			*out = n;
+			return 0;
+		}
+		struct jv_node *child;
+		if ((rc = parse_node(p, depth + 1, &child)))
+			break;
+		node_push(n, child);
+	}
+	node_free(n);
+	return rc;
+}
+
+/* From the current MAPPING-START up to its end, as a new node: keys must
+ * be scalars and unique; each child gets its key and the key's place. */
+static int parse_map(struct yp *p, int depth, struct jv_node **out)
+{
+	int rc = check_props(p, p->ev.data.mapping_start.anchor, p->ev.data.mapping_start.tag,
+	                     "tag:yaml.org,2002:map", NULL);
+	if (rc)
+		return rc;
+	struct jv_node *n = node_new(JV_NODE_MAP, p->ev.start_mark);
+	for (;;) {
+		if ((rc = next_event(p)))
+			break;
+		yaml_event_t *ev = &p->ev;
+		if (ev->type == YAML_MAPPING_END_EVENT) {
+			*out = n;
+			return 0;
+		}
+		if (ev->type == YAML_ALIAS_EVENT) {
+			rc = mark_err(p, ev->start_mark,
+			              "anchors and aliases are not supported (found alias '*%s')",
+			              (const char *)ev->data.alias.anchor);
+			break;
+		}
+		if (ev->type != YAML_SCALAR_EVENT) {
+			rc = mark_err(p, ev->start_mark, "a key must be a plain value, not a %s",
+			              ev->type == YAML_MAPPING_START_EVENT ? "map" : "list");
+			break;
+		}
+		struct jv_node *key;
+		if ((rc = parse_scalar(p, &key)))
+			break;
+		const struct jv_node *dup = jv_node_get(n, key->value);
+		if (dup) {
+			rc = errat(p->c, key->line, key->col, "duplicate key '%s' (first at %d:%d)",
+			           key->value, dup->key_line, dup->key_col);
+			node_free(key);
+			break;
+		}
+		struct jv_node *child = NULL;
+		if (!(rc = next_event(p)))
+			rc = parse_node(p, depth + 1, &child);
+		if (rc) {
+			node_free(key);
+			break;
+		}
+		child->key = key->value;
+		child->key_line = key->line;
+		child->key_col = key->col;
+		key->value = NULL;
+		node_free(key);
+		node_push(n, child);
+	}
+	node_free(n);
+	return rc;
+}
+
+/* Parse the node whose first event is current. On success *out is the new
+ * node (the caller owns it) and the current event is the node's last. */
+static int parse_node(struct yp *p, int depth, struct jv_node **out)
+{
+	if (depth > MAX_DEPTH)
+		return mark_err(p, p->ev.start_mark,
+		                "nesting deeper than %d levels is not supported", MAX_DEPTH);
+	switch (p->ev.type) {
+	case YAML_SCALAR_EVENT:
+		return parse_scalar(p, out);
+	case YAML_SEQUENCE_START_EVENT:
+		return parse_seq(p, depth, out);
+	case YAML_MAPPING_START_EVENT:
+		return parse_map(p, depth, out);
+	case YAML_ALIAS_EVENT:
+		return mark_err(p, p->ev.start_mark,
+		                "anchors and aliases are not supported (found alias '*%s')",
+		                (const char *)p->ev.data.alias.anchor);
+	default:
+		return mark_err(p, p->ev.start_mark, "unexpected YAML event %d", (int)p->ev.type);
+	}
+}
+
+/* text (len bytes) -> *root, the caller's. Exactly one document whose top
+ * level is a map. */
+static int parse_yaml(struct ctx *c, const char *text, size_t len, struct jv_node **root)
+{
+	struct yp p = {.c = c, .text = text, .len = len};
+	struct jv_node *n = NULL;
+	int rc;
+
+	*root = NULL;
+	if (!yaml_parser_initialize(&p.parser))
+		return errat(c, 0, 0, "out of memory while parsing YAML");
+	yaml_parser_set_input_string(&p.parser, (const unsigned char *)text, len);
+
+	if ((rc = next_event(&p)) || (rc = next_event(&p))) /* stream start, then? */
+		goto out;
+	if (p.ev.type == YAML_STREAM_END_EVENT) {
+		rc = errat(c, 1, 1, "the configuration is empty");
+		goto out;
+	}
+	if ((rc = next_event(&p)) || (rc = parse_node(&p, 1, &n))) /* document start, root */
+		goto out;
+	if ((rc = next_event(&p))) /* document end */
+		goto out;
+	if ((rc = next_event(&p)))
+		goto out;
+	if (p.ev.type == YAML_DOCUMENT_START_EVENT) {
+		rc = mark_err(&p, p.ev.start_mark,
+		              "more than one YAML document ('---') is not supported");
+		goto out;
+	}
+	if (n->type != JV_NODE_MAP) {
+		if (node_is_null(n))
+			rc = errat(c, 1, 1, "the configuration is empty");
+		else
+			rc = errat(c, n->line, n->col,
+			           "the top level must be a map of sections (database:, "
+			           "processor:, ...), not %s",
+			           n->type == JV_NODE_SEQ ? "a list" : "a single value");
+		goto out;
+	}
+	*root = n;
+	n = NULL;
+out:
+	node_free(n);
+	if (p.have_ev)
+		yaml_event_delete(&p.ev);
+	yaml_parser_delete(&p.parser);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ 2. expand */
+
+/* Characters of an environment variable name: [A-Za-z_][A-Za-z0-9_]*. */
+static int is_var_start(char ch)
+{
+	return ch == '_' || (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z');
+}
+static int is_var_char(char ch)
+{
+	return is_var_start(ch) || (ch >= '0' && ch <= '9');
+}
+
+/* Expand ${VAR}, ${VAR:-default} and $$ in scalar n; path names it in
+ * messages. A '$' followed by anything else stays as it is. */
+static int expand_scalar(struct ctx *c, struct jv_node *n, const char *path)
+{
+	if (!strchr(n->value, '$'))
+		return 0;
+	struct jv_buf b = {0};
+	int from_env = 0;
+	const char *s = n->value;
+	while (*s) {
+		const char *dollar = strchr(s, '$');
+		if (!dollar) {
+			jv_buf_puts(&b, s);
+			break;
+		}
+		jv_buf_append(&b, s, (size_t)(dollar - s));
+		if (dollar[1] == '$') {
+			jv_buf_append(&b, "$", 1);
+			s = dollar + 2;
+			continue;
+		}
+		if (dollar[1] != '{') {
+			jv_buf_append(&b, "$", 1);
+			s = dollar + 1;
+			continue;
+		}
+		const char *name = dollar + 2, *close = strchr(name, '}');
+		if (!close) {
+			jv_buf_free(&b);
+			return err_val(c, n, "%s: unterminated '${' (missing '}')", path);
+		}
+		const char *name_end = name;
+		while (is_var_char(*name_end))
+			name_end++;
+		const char *def = NULL;
+		if (name_end != close && name_end[0] == ':' && name_end[1] == '-')
+			def = name_end + 2;
+		if (name_end == name || !is_var_start(*name) || (name_end != close && !def)) {
+			int len = (int)(close - dollar + 1);
+			jv_buf_free(&b);
+			return err_val(
+			    c, n,
+			    "%s: bad variable reference '%.*s' (write ${NAME} or ${NAME:-default})",
+			    path, len > 60 ? 60 : len, dollar);
+		}
+		if (def) {
+			const char *nested = strstr(def, "${");
+			if (nested && nested < close) {
+				jv_buf_free(&b);
+				return err_val(
+				    c, n, "%s: a ${...} inside a default is not supported", path);
+			}
+		}
+		char *var = jv_strndup(name, (size_t)(name_end - name));
+		const char *val = getenv(var);
+		if (val && (!def || val[0])) {
+			jv_buf_puts(&b, val);
+			from_env = 1;
+		} else if (def) {
+			jv_buf_append(&b, def, (size_t)(close - def));
+		} else {
+			jv_buf_free(&b);
+			err_val(c, n,
+			        "%s: environment variable '%s' is not set (use ${%s:-default} for "
+			        "a default)",
+			        path, var, var);
+			free(var);
+			return JV_ECONFIG;
+		}
+		free(var);
+		s = close + 1;
+	}
+	char *v = jv_buf_steal(&b);
+	if (!is_utf8(v)) {
+		free(v);
+		return err_val(c, n, "%s: the value is not valid UTF-8 after expansion", path);
+	}
+	free(n->value);
+	n->value = v;
+	if (from_env)
+		n->from_secret = 1;
+	return 0;
+}
+
+/* Expand every scalar value below n. path is n's name for messages. */
+static int expand_tree(struct ctx *c, struct jv_node *n, const char *path)
+{
+	if (n->type == JV_NODE_SCALAR)
+		return expand_scalar(c, n, path);
+	for (size_t i = 0; i < n->n_items; i++) {
+		struct jv_node *child = n->items[i];
+		char *sub;
+		if (n->type == JV_NODE_MAP)
+			sub = path[0] ? jv_asprintf("%s.%s", path, child->key)
+			              : jv_strdup(child->key);
+		else
+			sub = jv_asprintf("%s[%zu]", path, i);
+		int rc = expand_tree(c, child, sub);
+		free(sub);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ 3. KEY_file */
+
+/* Read a secret from file (relative to c->basedir), trailing newlines
+ * stripped. On success *out is freshly allocated (caller frees); on failure
+ * a reason is written into why. */
+static int read_secret(struct ctx *c, const char *file, char **out, char *why, size_t whylen)
+{
+	char *full = file[0] == '/' || !c->basedir ? jv_strdup(file)
+	                                           : jv_asprintf("%s/%s", c->basedir, file);
+	int fd = open(full, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	free(full);
+	if (fd < 0) {
+		snprintf(why, whylen, "%s", strerror(errno));
+		return JV_EIO;
+	}
+	struct jv_buf b = {0};
+	char chunk[4096];
+	int rc = 0;
+	for (;;) {
+		ssize_t got = read(fd, chunk, sizeof chunk);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			snprintf(why, whylen, "%s", strerror(errno));
+			rc = JV_EIO;
+			break;
+		}
+		if (got == 0)
+			break;
+		if (b.len + (size_t)got > MAX_SECRET_BYTES) {
+			snprintf(why, whylen, "larger than %d bytes", MAX_SECRET_BYTES);
+			rc = JV_EIO;
+			break;
+		}
+		jv_buf_append(&b, chunk, (size_t)got);
+	}
+	close(fd);
+	if (!rc && b.len && memchr(b.data, '\0', b.len)) {
+		snprintf(why, whylen, "it holds a NUL byte");
+		rc = JV_EIO;
+	}
+	while (!rc && b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
+		b.data[--b.len] = '\0';
+	if (!rc && b.len == 0) {
+		snprintf(why, whylen, "it is empty");
+		rc = JV_EIO;
+	}
+	if (!rc && !is_utf8(b.data)) {
+		snprintf(why, whylen, "it is not valid UTF-8 text");
+		rc = JV_EIO;
+	}
+	if (rc) {
+		jv_buf_free(&b);
+		return rc;
+	}
+	*out = jv_buf_steal(&b);
+	return 0;
+}
+
+/* 1 when s is in the NULL-terminated list. */
+static int in_list(const char *s, const char *const *list)
+{
+	for (; *list; list++)
+		if (!strcmp(s, *list))
+			return 1;
+	return 0;
+}
+
+/* In map (named path), turn each KEY_file: PATH whose KEY is in secrets (any
+ * KEY when secrets is NULL) into KEY: <contents of PATH>. A map that is not
+ * a map is left for map_config() to report. */
+static int resolve_files(struct ctx *c, struct jv_node *map, const char *path,
+                         const char *const *secrets)
+{
+	if (!map || map->type != JV_NODE_MAP)
+		return 0;
+	for (size_t i = 0; i < map->n_items; i++) {
+		struct jv_node *f = map->items[i];
+		size_t kl = strlen(f->key);
+		if (kl <= 5 || strcmp(f->key + kl - 5, "_file"))
+			continue;
+		char *base = jv_strndup(f->key, kl - 5);
+		if (secrets && !in_list(base, secrets)) {
+			free(base); /* not a secret here: an unknown key, later */
+			continue;
+		}
+		int rc = 0;
+		char d[64], why[256];
+		char *data = NULL;
+		if (jv_node_get(map, base))
+			rc = err_key(c, f, "%s: both '%s' and '%s' are set; use only one", path,
+			             base, f->key);
+		else if (f->type != JV_NODE_SCALAR || node_is_null(f) || !f->value[0])
+			rc = err_val(c, f, "%s.%s: expected a file name, got %s", path, f->key,
+			             describe(f, d, sizeof d));
+		else if (read_secret(c, f->value, &data, why, sizeof why))
+			rc = err_val(c, f, "%s.%s: cannot read '%s': %s", path, f->key, f->value,
+			             why);
+		if (rc) {
+			free(base);
+			return rc;
+		}
+		free(f->key);
+		f->key = base;
+		free(f->value);
+		f->value = data;
+		f->quoted = 1;
+		f->from_secret = 1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ 4. map */
+
+enum ftype {
+	F_INT,        /* int, min..max */
+	F_BOOL,       /* int, 0 or 1 */
+	F_STR,        /* char *, non-empty */
+	F_CHOICE,     /* char *, one of choices */
+	F_CHOICE_IDX, /* int, index into choices */
+	F_LIST,       /* char **, NULL-terminated; items from choices when set */
+	F_PAYLOAD,    /* char *, JSON text of a map */
+};
+
+/* One key of a section: where it goes (offset from the section's struct)
+ * and what it may hold. Defaults are set before the table is applied. */
+struct field {
+	const char *key;
+	enum ftype type;
+	size_t off;
+	int64_t min, max;
+	const char *const *choices;
+};
+
+/* clang-format off */
+#define FINT(k, st, m, lo, hi) {.key = k, .type = F_INT, .off = offsetof(st, m), .min = lo, .max = hi}
+#define FBOOL(k, st, m)        {.key = k, .type = F_BOOL, .off = offsetof(st, m)}
+#define FSTR(k, st, m)         {.key = k, .type = F_STR, .off = offsetof(st, m)}
+#define FCHOICE(k, st, m, ch)  {.key = k, .type = F_CHOICE, .off = offsetof(st, m), .choices = ch}
+#define FIDX(k, st, m, ch)     {.key = k, .type = F_CHOICE_IDX, .off = offsetof(st, m), .choices = ch}
+#define FLIST(k, st, m, ch)    {.key = k, .type = F_LIST, .off = offsetof(st, m), .choices = ch}
+#define FPAYLOAD(k, st, m)     {.key = k, .type = F_PAYLOAD, .off = offsetof(st, m)}
+#define FEND                   {.key = NULL}
+
+static const char *const sections[] = {"database", "processor", "plugins", "executors", "alerts",
+				       "api", "schedules", "history", "log", NULL};
+static const char *const isolations[] = {"process", "thread", NULL};
+static const char *const catch_ups[] = {"none", "latest", "all", NULL};
+static const char *const levels[] = {"error", "warning", "info", "debug", NULL};
+static const char *const formats[] = {"text", "json", NULL};
+static const char *const events[] = {"job_failed", "job_timed_out", "job_retrying",
+				     "stuck_jobs_reset", "processor_down", "processor_started",
+				     "processor_stopped", "failure_rate", "queue_backlog", NULL};
+static const char *const database_secrets[] = {"url", NULL};
+static const char *const api_secrets[] = {"token", "webhook_secret", NULL};
+
+#define C struct jv_config
+static const struct field database_fields[] = {
+	FSTR("url", C, database.url),
+	FEND};
+static const struct field processor_fields[] = {
+	FSTR("name", C, processor.name),
+	FINT("batch_size", C, processor.batch_size, 1, 10000),
+	FINT("max_concurrent_jobs", C, processor.max_concurrent_jobs, 1, 10000),
+	FINT("per_user_limit", C, processor.per_user_limit, 0, 100000),
+	FINT("timeout_seconds", C, processor.timeout_seconds, 1, 604800),
+	FINT("heartbeat_interval_ms", C, processor.heartbeat_interval_ms, 100, 3600000),
+	FINT("stuck_job_timeout_minutes", C, processor.stuck_job_timeout_minutes, 1, 10080),
+	FINT("shutdown_grace_seconds", C, processor.shutdown_grace_seconds, 0, 3600),
+	FINT("poll_interval_ms", C, processor.poll_interval_ms, 10, 600000),
+	FINT("worker_max_jobs", C, processor.worker_max_jobs, 0, 100000000),
+	FINT("retry_base_ms", C, processor.retry_base_ms, 1, 86400000),
+	FINT("retry_max_ms", C, processor.retry_max_ms, 1, 604800000),
+	FEND};
+static const struct field plugins_fields[] = {
+	FSTR("dir", C, plugins.dir),
+	FEND};
+static const struct field api_fields[] = {
+	FSTR("listen", C, api.listen),
+	FSTR("token", C, api.token),
+	FSTR("webhook_secret", C, api.webhook_secret),
+	FSTR("dashboard_url", C, api.dashboard_url),
+	FEND};
+static const struct field history_fields[] = {
+	FINT("retention_days", C, history.retention_days, 0, 36500),
+	FINT("max_output_bytes", C, history.max_output_bytes, 0, 64 * 1024 * 1024),
+	FEND};
+static const struct field log_fields[] = {
+	FCHOICE("level", C, log.level, levels),
+	FCHOICE("format", C, log.format, formats),
+	FEND};
+#undef C
+#define E struct jv_executor_cfg
+static const struct field executor_fields[] = {
+	FSTR("plugin", E, plugin),
+	FINT("timeout_seconds", E, timeout_seconds, 1, 604800),
+	FIDX("isolation", E, isolation, isolations),
+	FINT("max_attempts", E, max_attempts, 1, 1000),
+	FEND};
+#undef E
+#define A struct jv_alert_cfg
+static const struct field alert_fields[] = {
+	FSTR("plugin", A, plugin),
+	FLIST("on", A, on, events),
+	FLIST("type", A, types, NULL),
+	FLIST("user", A, users, NULL),
+	FEND};
+#undef A
+#define S struct jv_schedule_cfg
+static const struct field schedule_fields[] = {
+	FSTR("name", S, name),
+	FSTR("cron", S, cron),
+	FSTR("timezone", S, timezone),
+	FSTR("type", S, type),
+	FPAYLOAD("payload", S, payload_json),
+	FSTR("user", S, user_id),
+	FINT("priority", S, priority, -1000, 1000),
+	FINT("max_attempts", S, max_attempts, 1, 1000),
+	FBOOL("enabled", S, enabled),
+	FCHOICE("catch_up", S, catch_up, catch_ups),
+	FINT("jitter_seconds", S, jitter_seconds, 0, 86400),
+	FEND};
+#undef S
+/* clang-format on */
+
+/* Free a NULL-terminated array of strings and the strings. NULL is fine. */
+static void strv_free(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+/* The keys of a field table, NULL-terminated, for hints (caller frees the
+ * array, not the strings). */
+static const char **field_keys(const struct field *fields)
+{
+	size_t n = 0;
+	while (fields[n].key)
+		n++;
+	const char **keys = jv_calloc(n + 1, sizeof *keys);
+	for (size_t i = 0; i < n; i++)
+		keys[i] = fields[i].key;
+	return keys;
+}
+
+/* "unknown key 'k' in path (did you mean ...?) (known keys: ...)" at the key. */
+static int unknown_key(struct ctx *c, const struct jv_node *item, const char *path,
+                       const struct field *fields)
+{
+	const char **keys = field_keys(fields);
+	char h[96], list[512];
+	hint(item->key, keys, h, sizeof h);
+	join(keys, list, sizeof list);
+	free(keys);
+	return err_key(c, item, "unknown key '%s' in %s%s (known keys: %s)", item->key, path, h,
+	               list);
+}
+
+/* One string item of a list (or a single string), checked against choices. */
+static int list_item(struct ctx *c, const struct jv_node *n, const char *path,
+                     const char *const *choices)
+{
+	char d[64], h[96], list[512];
+	if (n->type != JV_NODE_SCALAR || node_is_null(n) || !n->value[0])
+		return err_val(c, n, "%s: expected a string, got %s", path,
+		               describe(n, d, sizeof d));
+	if (choices && !in_list(n->value, choices))
+		return err_val(c, n, "%s: unknown value %s%s (one of: %s)", path,
+		               describe(n, d, sizeof d), hint(n->value, choices, h, sizeof h),
+		               join(choices, list, sizeof list));
+	return 0;
+}
+
+/* Store the value of item into the field f of the struct at base. A null
+ * value keeps the default. */
+static int set_field(struct ctx *c, const struct jv_node *item, const char *section,
+                     const struct field *f, void *base)
+{
+	char *slot = (char *)base + f->off;
+	char path[256], d[64], why[160], list[512], h[96];
+	snprintf(path, sizeof path, "%s.%s", section, f->key);
+
+	if (node_is_null(item))
+		return 0;
+	switch (f->type) {
+	case F_INT: {
+		int64_t v;
+		if (jv_node_int(item, &v, why, sizeof why))
+			return err_val(c, item, "%s: %s", path, why);
+		if (v < f->min || v > f->max)
+			return err_val(c, item, "%s: %lld is out of range (%lld..%lld)", path,
+			               (long long)v, (long long)f->min, (long long)f->max);
+		*(int *)(void *)slot = (int)v;
+		return 0;
+	}
+	case F_BOOL: {
+		int v;
+		if (jv_node_bool(item, &v, why, sizeof why))
+			return err_val(c, item, "%s: %s", path, why);
+		*(int *)(void *)slot = v;
+		return 0;
+	}
+	case F_STR:
+	case F_CHOICE:
+	case F_CHOICE_IDX:
+		if (item->type != JV_NODE_SCALAR)
+			return err_val(c, item, "%s: expected a string, got %s", path,
+			               describe(item, d, sizeof d));
+		if (!item->value[0])
+			return 0; /* "" is "not set", like null */
+		if (f->type == F_STR) {
+			char **sp = (char **)(void *)slot;
+			free(*sp);
+			*sp = jv_strdup(item->value);
+			return 0;
+		}
+		for (size_t i = 0; f->choices[i]; i++) {
+			if (strcmp(item->value, f->choices[i]))
+				continue;
+			if (f->type == F_CHOICE_IDX) {
+				*(int *)(void *)slot = (int)i;
+			} else {
+				char **sp = (char **)(void *)slot;
+				free(*sp);
+				*sp = jv_strdup(item->value);
+			}
+			return 0;
+		}
+		return err_val(c, item, "%s: %s is not one of: %s%s", path,
+		               describe(item, d, sizeof d), join(f->choices, list, sizeof list),
+		               hint(item->value, f->choices, h, sizeof h));
+	case F_LIST: {
+		size_t n = item->type == JV_NODE_SEQ ? item->n_items : 1;
+		if (item->type == JV_NODE_MAP)
+			return err_val(c, item, "%s: expected a list of strings, got a map", path);
+		for (size_t i = 0; i < n; i++) {
+			const struct jv_node *it =
+			    item->type == JV_NODE_SEQ ? item->items[i] : item;
+			int rc = list_item(c, it, path, f->choices);
+			if (rc)
+				return rc;
+		}
+		char ***vp = (char ***)(void *)slot;
+		strv_free(*vp);
+		*vp = NULL;
+		if (n == 0)
+			return 0;
+		char **v = jv_calloc(n + 1, sizeof *v);
+		for (size_t i = 0; i < n; i++)
+			v[i] = jv_strdup(item->type == JV_NODE_SEQ ? item->items[i]->value
+			                                           : item->value);
+		*vp = v;
+		return 0;
+	}
+	case F_PAYLOAD: {
+		if (item->type != JV_NODE_MAP)
+			return err_val(c, item, "%s: expected a map, got %s", path,
+			               describe(item, d, sizeof d));
+		char **sp = (char **)(void *)slot;
+		free(*sp);
+		*sp = jv_node_to_json(item);
+		return 0;
+	}
+	}
+	return err_val(c, item, "%s: internal error: unknown field type", path);
+}
+
+/* The field for key, or NULL. */
+static const struct field *find_field(const struct field *fields, const char *key)
+{
+	for (; fields->key; fields++)
+		if (!strcmp(fields->key, key))
+			return fields;
+	return NULL;
+}
+
+/* Apply every key of map to the struct at base. With strict, a key not in
+ * fields is an error; without, it belongs to a plugin and is skipped. */
+static int apply_fields(struct ctx *c, const struct jv_node *map, const char *path,
+                        const struct field *fields, void *base, int strict)
+{
+	if (!map)
+		return 0;
+	for (size_t i = 0; i < map->n_items; i++) {
+		const struct jv_node *item = map->items[i];
+		const struct field *f = find_field(fields, item->key);
+		int rc = f        ? set_field(c, item, path, f, base)
+		         : strict ? unknown_key(c, item, path, fields)
+		                  : 0;
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* A section's map: *out is the map, or NULL for an absent or null section.
+ * Anything else is an error. */
+static int section_map(struct ctx *c, const struct jv_node *n, const char *path,
+                       const struct jv_node **out)
+{
+	char d[64];
+	*out = NULL;
+	if (!n || node_is_null(n))
+		return 0;
+	if (n->type != JV_NODE_MAP)
+		return err_val(c, n, "%s: expected a map, got %s", path, describe(n, d, sizeof d));
+	*out = n;
+	return 0;
+}
+
+/* Like section_map, for a section that is a list. */
+static int section_seq(struct ctx *c, const struct jv_node *n, const char *path,
+                       const struct jv_node **out)
+{
+	char d[64];
+	*out = NULL;
+	if (!n || node_is_null(n))
+		return 0;
+	if (n->type != JV_NODE_SEQ)
+		return err_val(c, n, "%s: expected a list, got %s", path, describe(n, d, sizeof d));
+	*out = n;
+	return 0;
+}
+
+/* 1 when s is 1..max characters from [a-z0-9] and extra. */
+static int valid_name(const char *s, const char *extra, size_t max)
+{
+	size_t len = strlen(s);
+	if (len == 0 || len > max)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || strchr(extra, *s)))
+			return 0;
+	return 1;
+}
+
+/* A plugin name the loader can find: [a-z0-9_]+ (it loads DIR/NAME.so). */
+static int check_plugin_name(struct ctx *c, const struct jv_node *sect, const char *path,
+                             const char *plugin)
+{
+	if (valid_name(plugin, "_", 64))
+		return 0;
+	const struct jv_node *pn = jv_node_get(sect, "plugin");
+	char d[64];
+	return err_val(c, pn,
+	               "%s.plugin: %s is not a plugin name (lower-case letters, digits and '_')",
+	               path, describe(pn, d, sizeof d));
+}
+
+/* "HOST:PORT" with a port in 1..65535; HOST may be [v6]. */
+static int check_listen(struct ctx *c, const struct jv_node *n, const char *v)
+{
+	char d[64];
+	const char *colon = strrchr(v, ':');
+	if (!colon || colon == v || !colon[1] || (v[0] == '[' && colon[-1] != ']'))
+		return err_val(c, n, "api.listen: expected HOST:PORT (e.g. 127.0.0.1:8080), got %s",
+		               describe(n, d, sizeof d));
+	const char *port = colon + 1;
+	for (const char *p = port; *p; p++)
+		if (*p < '0' || *p > '9')
+			return err_val(c, n, "api.listen: port '%s' is not a number", port);
+	errno = 0;
+	long long v_port = strtoll(port, NULL, 10);
+	if (errno || v_port < 1 || v_port > 65535)
+		return err_val(c, n, "api.listen: port %s is out of range (1..65535)", port);
+	return 0;
+}
+
+/* executors: a map job type -> { plugin, timeout_seconds, isolation,
+ * max_attempts, plugin keys... }. Fills cfg->executors. */
+static int map_executors(struct ctx *c, const struct jv_node *root)
+{
+	const struct jv_node *sect;
+	int rc = section_map(c, jv_node_get(root, "executors"), "executors", &sect);
+	if (rc || !sect)
+		return rc;
+	struct jv_config *cfg = c->cfg;
+	cfg->executors = jv_calloc(sect->n_items, sizeof *cfg->executors);
+	for (size_t i = 0; i < sect->n_items; i++) {
+		const struct jv_node *it = sect->items[i];
+		struct jv_executor_cfg *ex = &cfg->executors[cfg->n_executors++];
+		char path[160], d[64];
+		ex->name = jv_strdup(it->key);
+		ex->isolation = JV_ISOLATION_PROCESS;
+		ex->node = it;
+		if (!valid_name(it->key, "_.-", MAX_NAME_LEN))
+			return err_key(c, it,
+			               "executor name '%s' is not valid (use 1 to %d of a-z, 0-9, "
+			               "'_', '.', '-')",
+			               it->key, MAX_NAME_LEN);
+		snprintf(path, sizeof path, "executors.%s", it->key);
+		if (node_is_null(it))
+			return err_key(c, it, "executor '%s' has no plugin (add plugin: NAME)",
+			               it->key);
+		if (it->type != JV_NODE_MAP)
+			return err_val(c, it, "%s: expected a map such as { plugin: NAME }, got %s",
+			               path, describe(it, d, sizeof d));
+		if ((rc = apply_fields(c, it, path, executor_fields, ex, 0)))
+			return rc;
+		if (!ex->plugin)
+			return err_key(c, it, "executor '%s' has no plugin (add plugin: NAME)",
+			               it->key);
+		if ((rc = check_plugin_name(c, it, path, ex->plugin)))
+			return rc;
+	}
+	return 0;
+}
+
+/* alerts: a list of { plugin, on, type, user, plugin keys... }. */
+static int map_alerts(struct ctx *c, const struct jv_node *root)
+{
+	const struct jv_node *sect;
+	int rc = section_seq(c, jv_node_get(root, "alerts"), "alerts", &sect);
+	if (rc || !sect)
+		return rc;
+	struct jv_config *cfg = c->cfg;
+	cfg->alerts = jv_calloc(sect->n_items, sizeof *cfg->alerts);
+	for (size_t i = 0; i < sect->n_items; i++) {
+		const struct jv_node *it = sect->items[i];
+		struct jv_alert_cfg *al = &cfg->alerts[cfg->n_alerts++];
+		char path[64], d[64];
+		al->node = it;
+		snprintf(path, sizeof path, "alerts[%zu]", i);
+		if (it->type != JV_NODE_MAP)
+			return err_val(
+			    c, it,
+			    "%s: expected a map such as { plugin: NAME, on: [job_failed] }, got %s",
+			    path, describe(it, d, sizeof d));
+		if ((rc = apply_fields(c, it, path, alert_fields, al, 0)))
+			return rc;
+		if (!al->plugin)
+			return err_val(c, it, "%s has no plugin (add plugin: NAME)", path);
+		if ((rc = check_plugin_name(c, it, path, al->plugin)))
+			return rc;
+		if (!al->on) {
+			const struct jv_node *on = jv_node_get(it, "on");
+			if (on)
+				return err_val(c, on, "%s.on: list at least one event", path);
+			return err_val(
+			    c, it,
+			    "%s has no 'on' (list the events to send, e.g. on: [job_failed])",
+			    path);
+		}
+	}
+	return 0;
+}
+
+/* 1 when an executor of that name is configured. */
+static int has_executor(const struct jv_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_executors; i++)
+		if (!strcmp(cfg->executors[i].name, name))
+			return 1;
+	return 0;
+}
+
+/* schedules: a list of { name, cron, type, ... }; names unique, types
+ * among the executors (so executors are mapped first). */
+static int map_schedules(struct ctx *c, const struct jv_node *root)
+{
+	const struct jv_node *sect;
+	int rc = section_seq(c, jv_node_get(root, "schedules"), "schedules", &sect);
+	if (rc || !sect)
+		return rc;
+	struct jv_config *cfg = c->cfg;
+	cfg->schedules = jv_calloc(sect->n_items, sizeof *cfg->schedules);
+	for (size_t i = 0; i < sect->n_items; i++) {
+		const struct jv_node *it = sect->items[i];
+		struct jv_schedule_cfg *sc = &cfg->schedules[cfg->n_schedules++];
+		char path[64], d[64];
+		sc->node = it;
+		sc->timezone = jv_strdup("UTC");
+		sc->payload_json = jv_strdup("{}");
+		sc->enabled = 1;
+		sc->catch_up = jv_strdup("latest");
+		snprintf(path, sizeof path, "schedules[%zu]", i);
+		if (it->type != JV_NODE_MAP)
+			return err_val(c, it,
+			               "%s: expected a map such as { name: N, cron: \"0 3 * * *\", "
+			               "type: T }, got %s",
+			               path, describe(it, d, sizeof d));
+		if ((rc = apply_fields(c, it, path, schedule_fields, sc, 1)))
+			return rc;
+		if (!sc->name)
+			return err_val(c, it, "%s has no name", path);
+		const struct jv_node *nn = jv_node_get(it, "name");
+		if (!valid_name(sc->name, "_.-ABCDEFGHIJKLMNOPQRSTUVWXYZ", MAX_NAME_LEN))
+			return err_val(c, nn,
+			               "%s.name: '%s' is not valid (use 1 to %d of A-Z, a-z, 0-9, "
+			               "'_', '.', '-')",
+			               path, sc->name, MAX_NAME_LEN);
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(cfg->schedules[j].name, sc->name))
+				continue;
+			const struct jv_node *first = jv_node_get(cfg->schedules[j].node, "name");
+			return err_val(c, nn,
+			               "%s.name: duplicate schedule name '%s' (first at %d:%d)",
+			               path, sc->name, first->line, first->col);
+		}
+		if (!sc->cron)
+			return err_val(c, it,
+			               "schedule '%s' has no cron (e.g. cron: \"0 3 * * *\")",
+			               sc->name);
+		if (!sc->type)
+			return err_val(c, it,
+			               "schedule '%s' has no type (the executor that runs it)",
+			               sc->name);
+		if (!has_executor(cfg, sc->type)) {
+			const char **names = jv_calloc(cfg->n_executors + 1, sizeof *names);
+			char h[96], list[512];
+			for (size_t j = 0; j < cfg->n_executors; j++)
+				names[j] = cfg->executors[j].name;
+			hint(sc->type, names, h, sizeof h);
+			join(names, list, sizeof list);
+			free(names);
+			return err_val(c, jv_node_get(it, "type"),
+			               "%s.type: no executor '%s' is configured%s (executors: %s)",
+			               path, sc->type, h, cfg->n_executors ? list : "none");
+		}
+	}
+	return 0;
+}
+
+/* Every optional setting's default; strings are allocated so that a value
+ * from the file can simply replace them. */
+static void set_defaults(struct jv_config *cfg)
+{
+	char host[256];
+	if (gethostname(host, sizeof host) != 0 || !host[0])
+		snprintf(host, sizeof host, "jobvisor");
+	host[sizeof host - 1] = '\0';
+	cfg->processor.name = jv_strdup(host);
+	cfg->processor.batch_size = 20;
+	cfg->processor.max_concurrent_jobs = 10;
+	cfg->processor.per_user_limit = 0;
+	cfg->processor.timeout_seconds = 120;
+	cfg->processor.heartbeat_interval_ms = 30000;
+	cfg->processor.stuck_job_timeout_minutes = 5;
+	cfg->processor.shutdown_grace_seconds = 30;
+	cfg->processor.poll_interval_ms = 1000;
+	cfg->processor.worker_max_jobs = 0;
+	cfg->processor.retry_base_ms = 1000;
+	cfg->processor.retry_max_ms = 3600000;
+	cfg->plugins.dir = jv_strdup(JV_PLUGINDIR);
+	cfg->api.listen = jv_strdup("127.0.0.1:8080");
+	cfg->history.retention_days = 30;
+	cfg->history.max_output_bytes = 65536;
+	cfg->log.level = jv_strdup("info");
+	cfg->log.format = jv_strdup("text");
+}
+
+/* A simple section (a map of typed keys) from the table. */
+static int map_simple(struct ctx *c, const struct jv_node *root, const char *name,
+                      const struct field *fields)
+{
+	const struct jv_node *sect;
+	int rc = section_map(c, jv_node_get(root, name), name, &sect);
+	if (rc)
+		return rc;
+	return apply_fields(c, sect, name, fields, c->cfg, 1);
+}
+
+/* The whole tree onto c->cfg: sections, defaults, cross-checks. */
+static int map_config(struct ctx *c, const struct jv_node *root)
+{
+	struct jv_config *cfg = c->cfg;
+	int rc;
+	char h[96], list[512];
+
+	for (size_t i = 0; i < root->n_items; i++)
+		if (!in_list(root->items[i]->key, sections))
+			return err_key(
+			    c, root->items[i], "unknown top-level key '%s'%s (sections: %s)",
+			    root->items[i]->key, hint(root->items[i]->key, sections, h, sizeof h),
+			    join(sections, list, sizeof list));
+
+	set_defaults(cfg);
+	if ((rc = map_simple(c, root, "database", database_fields)) ||
+	    (rc = map_simple(c, root, "processor", processor_fields)) ||
+	    (rc = map_simple(c, root, "plugins", plugins_fields)) ||
+	    (rc = map_executors(c, root)) || (rc = map_alerts(c, root)) ||
+	    (rc = map_simple(c, root, "api", api_fields)) || (rc = map_schedules(c, root)) ||
+	    (rc = map_simple(c, root, "history", history_fields)) ||
+	    (rc = map_simple(c, root, "log", log_fields)))
+		return rc;
+
+	const struct jv_node *db = jv_node_get(root, "database");
+	if (!cfg->database.url) {
+		if (db)
+			return err_key(c, db,
+			               "database.url is required (e.g. url: \"${DATABASE_URL}\")");
+		return errat(
+		    c, 1, 1,
+		    "database.url is required: add database: { url: \"${DATABASE_URL}\" }");
+	}
+
+	const struct jv_node *api = jv_node_get(root, "api");
+	cfg->api.enabled = api != NULL;
+	const struct jv_node *listen = jv_node_get(api, "listen");
+	if (listen && (rc = check_listen(c, listen, cfg->api.listen)))
+		return rc;
+
+	const struct jv_node *proc = jv_node_get(root, "processor");
+	if (cfg->processor.retry_max_ms < cfg->processor.retry_base_ms) {
+		const struct jv_node *n = jv_node_get(proc, "retry_max_ms");
+		return err_val(c, n ? n : jv_node_get(proc, "retry_base_ms"),
+		               "processor.retry_max_ms (%d) must not be less than "
+		               "processor.retry_base_ms (%d)",
+		               cfg->processor.retry_max_ms, cfg->processor.retry_base_ms);
+	}
+	if ((int64_t)cfg->processor.stuck_job_timeout_minutes * 60000 <
+	    2 * (int64_t)cfg->processor.heartbeat_interval_ms) {
+		const struct jv_node *n = jv_node_get(proc, "stuck_job_timeout_minutes");
+		return err_val(c, n ? n : jv_node_get(proc, "heartbeat_interval_ms"),
+		               "processor.stuck_job_timeout_minutes (%d min) must be at least two "
+		               "heartbeat intervals (2 x %d ms), or live processors look dead",
+		               cfg->processor.stuck_job_timeout_minutes,
+		               cfg->processor.heartbeat_interval_ms);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ load */
+
+/* The whole pipeline on text. basedir: where relative KEY_file paths start
+ * (NULL: the working directory). */
+static int load(const char *name, const char *basedir, const char *text, size_t len,
+                struct jv_config **out, char *err, size_t errlen)
+{
+	struct ctx c = {.name = name, .basedir = basedir, .err = err, .errlen = errlen};
+	struct jv_node *root = NULL;
+	int rc;
+
+	*out = NULL;
+	if (err && errlen)
+		err[0] = '\0';
+	if ((rc = parse_yaml(&c, text, len, &root)))
+		return rc;
+	c.cfg = jv_calloc(1, sizeof *c.cfg);
+	c.cfg->path = jv_strdup(name);
+	c.cfg->root = root;
+
+	if ((rc = expand_tree(&c, root, "")))
+		goto fail;
+	struct jv_node *sect;
+	if ((sect = (struct jv_node *)jv_node_get(root, "database")) &&
+	    (rc = resolve_files(&c, sect, "database", database_secrets)))
+		goto fail;
+	if ((sect = (struct jv_node *)jv_node_get(root, "api")) &&
+	    (rc = resolve_files(&c, sect, "api", api_secrets)))
+		goto fail;
+	if ((sect = (struct jv_node *)jv_node_get(root, "executors")) &&
+	    sect->type == JV_NODE_MAP) {
+		for (size_t i = 0; i < sect->n_items; i++) {
+			char *path = jv_asprintf("executors.%s", sect->items[i]->key);
+			rc = resolve_files(&c, sect->items[i], path, NULL);
+			free(path);
+			if (rc)
+				goto fail;
+		}
+	}
+	if ((sect = (struct jv_node *)jv_node_get(root, "alerts")) && sect->type == JV_NODE_SEQ) {
+		for (size_t i = 0; i < sect->n_items; i++) {
+			char *path = jv_asprintf("alerts[%zu]", i);
+			rc = resolve_files(&c, sect->items[i], path, NULL);
+			free(path);
+			if (rc)
+				goto fail;
+		}
+	}
+	if ((rc = map_config(&c, root)))
+		goto fail;
+	*out = c.cfg;
+	return 0;
+fail:
+	jv_config_free(c.cfg);
+	return rc;
+}
+
+int jv_config_load_string(const char *name, const char *text, struct jv_config **out, char *err,
+                          size_t errlen)
+{
+	return load(name ? name : "config", NULL, text ? text : "", text ? strlen(text) : 0, out,
+	            err, errlen);
+}
+
+/* Keys of plugin sections that hold secrets, by name. */
+static int looks_secret(const char *key)
+{
+	size_t len = strlen(key);
+	return strstr(key, "password") || strstr(key, "secret") || strstr(key, "token") ||
+	       !strcmp(key, "key") || (len > 4 && !strcmp(key + len - 4, "_key"));
+}
+
+/* A URL or libpq string with a password in it. */
+static int has_password(const char *url)
+{
+	if (strstr(url, "password="))
+		return 1;
+	const char *auth = strstr(url, "://");
+	if (!auth)
+		return 0;
+	auth += 3;
+	size_t alen = strcspn(auth, "/?#");
+	const char *at = NULL;
+	for (const char *p = auth; p < auth + alen; p++)
+		if (*p == '@')
+			at = p;
+	return at && memchr(auth, ':', (size_t)(at - auth)) != NULL;
+}
+
+/* Warn about n when it holds a non-empty secret written in the file. Names
+ * the place and the key, never the value. */
+static void warn_secret(const struct jv_config *cfg, const struct jv_node *n, const char *path,
+                        const char *key, mode_t mode)
+{
+	if (!n || n->type != JV_NODE_SCALAR || n->from_secret || !n->value[0])
+		return;
+	jv_log(JV_WARNING,
+	       "%s:%d:%d: %s holds a literal secret and %s is readable by others (mode %04o); "
+	       "use ${VAR} or %s_file: PATH instead, or chmod o-r the file",
+	       cfg->path, n->line, n->col, path, cfg->path, (unsigned)(mode & 07777), key);
+}
+
+/* Warn about every secret written literally into a file others can read. */
+static void warn_literal_secrets(const struct jv_config *cfg, mode_t mode)
+{
+	const struct jv_node *root = cfg->root;
+	const struct jv_node *url = jv_node_get(jv_node_get(root, "database"), "url");
+	if (url && url->type == JV_NODE_SCALAR && has_password(url->value))
+		warn_secret(cfg, url, "database.url", "url", mode);
+	const struct jv_node *api = jv_node_get(root, "api");
+	warn_secret(cfg, jv_node_get(api, "token"), "api.token", "token", mode);
+	warn_secret(cfg, jv_node_get(api, "webhook_secret"), "api.webhook_secret", "webhook_secret",
+	            mode);
+
+	for (size_t i = 0; i < cfg->n_executors + cfg->n_alerts; i++) {
+		const struct jv_node *sect = i < cfg->n_executors
+		                                 ? cfg->executors[i].node
+		                                 : cfg->alerts[i - cfg->n_executors].node;
+		for (size_t j = 0; sect && j < sect->n_items; j++) {
+			const struct jv_node *n = sect->items[j];
+			size_t kl = strlen(n->key);
+			int url_like = kl >= 3 && !strcmp(n->key + kl - 3, "url");
+			if (n->type != JV_NODE_SCALAR)
+				continue;
+			if (!looks_secret(n->key) && !(url_like && has_password(n->value)) &&
+			    strcmp(n->key, "webhook_url"))
+				continue;
+			char *path =
+			    i < cfg->n_executors
+			        ? jv_asprintf("executors.%s.%s", cfg->executors[i].name, n->key)
+			        : jv_asprintf("alerts[%zu].%s", i - cfg->n_executors, n->key);
+			warn_secret(cfg, n, path, n->key, mode);
+			free(path);
+		}
+	}
+}
+
+int jv_config_load(const char *path, struct jv_config **out, char *err, size_t errlen)
+{
+	struct ctx c = {.name = path, .err = err, .errlen = errlen};
+	*out = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return errat(&c, 0, 0, "cannot open: %s", strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return errat(&c, 0, 0, "not a regular file");
+	}
+	struct jv_buf b = {0};
+	char chunk[8192];
+	for (;;) {
+		ssize_t got = read(fd, chunk, sizeof chunk);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			int e = errno;
+			close(fd);
+			jv_buf_free(&b);
+			return errat(&c, 0, 0, "cannot read: %s", strerror(e));
+		}
+		if (got == 0)
+			break;
+		if (b.len + (size_t)got > MAX_CONFIG_BYTES) {
+			close(fd);
+			jv_buf_free(&b);
+			return errat(&c, 0, 0, "larger than %d bytes", MAX_CONFIG_BYTES);
+		}
+		jv_buf_append(&b, chunk, (size_t)got);
+	}
+	close(fd);
+
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? jv_strndup(path, (size_t)(slash - path) + (slash == path)) : NULL;
+	int rc = load(path, dir, b.data ? b.data : "", b.len, out, err, errlen);
+	free(dir);
+	jv_buf_free(&b);
+	if (rc == 0 && (st.st_mode & S_IROTH))
+		warn_literal_secrets(*out, st.st_mode);
+	return rc;
+}
+
+void jv_config_free(struct jv_config *cfg)
+{
+	if (!cfg)
+		return;
+	for (size_t i = 0; i < cfg->n_executors; i++) {
+		free(cfg->executors[i].name);
+		free(cfg->executors[i].plugin);
+	}
+	free(cfg->executors);
+	for (size_t i = 0; i < cfg->n_alerts; i++) {
+		free(cfg->alerts[i].plugin);
+		strv_free(cfg->alerts[i].on);
+		strv_free(cfg->alerts[i].types);
+		strv_free(cfg->alerts[i].users);
+	}
+	free(cfg->alerts);
+	for (size_t i = 0; i < cfg->n_schedules; i++) {
+		struct jv_schedule_cfg *s = &cfg->schedules[i];
+		free(s->name);
+		free(s->cron);
+		free(s->timezone);
+		free(s->type);
+		free(s->user_id);
+		free(s->payload_json);
+		free(s->catch_up);
+	}
+	free(cfg->schedules);
+	free(cfg->database.url);
+	free(cfg->processor.name);
+	free(cfg->plugins.dir);
+	free(cfg->api.listen);
+	free(cfg->api.token);
+	free(cfg->api.webhook_secret);
+	free(cfg->api.dashboard_url);
+	free(cfg->log.level);
+	free(cfg->log.format);
+	node_free(cfg->root);
+	free(cfg->path);
+	free(cfg);
+}

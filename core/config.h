@@ -10,6 +10,18 @@
  * Plugin sections (each entry under executors: and alerts:) keep their node
  * tree; the plugin reads its own keys through the host table accessors,
  * which are built on jv_node_* below.
+ *
+ * Rules the loader applies everywhere (conf/jobvisor.yaml documents them):
+ *  - a plain empty, ~ or null value, and an empty string, mean "not set":
+ *    the default applies (so `token: "${TOKEN:-}"` is no token);
+ *  - $$ is a literal $; keys are never expanded;
+ *  - KEY_file: PATH is replaced by KEY: <contents>, trailing newlines
+ *    stripped, the node marked quoted and from_secret; a relative PATH
+ *    starts at the config file's folder. After loading no *_file key is
+ *    left in a plugin section, and api/database accept only their secret
+ *    keys' _file forms (url_file, token_file, webhook_secret_file);
+ *  - anchors, aliases, tags other than !!str, and several documents are
+ *    refused.
  */
 #ifndef JV_CONFIG_H
 #define JV_CONFIG_H
@@ -128,7 +140,8 @@ struct jv_config {
  * Load and check path. On success returns 0 and *out (free with
  * jv_config_free). On failure returns JV_ECONFIG and writes one line
  * "FILE:LINE:COL: message" (or "FILE: message" when there is no place)
- * into err. Does not load plugins: see jv_config_check_plugins().
+ * into err. Does not load plugins: see jv_plugins_load_dir() and
+ * jv_runtime_create() in loader.h.
  * Warns (through jv_log) when the file holds a literal secret and is
  * readable by others.
  */
@@ -138,6 +151,8 @@ int jv_config_load(const char *path, struct jv_config **out, char *err, size_t e
 int jv_config_load_string(const char *name, const char *text, struct jv_config **out, char *err,
 			  size_t errlen);
 
+/* Free cfg and everything it owns (strings, arrays, the node tree; every
+ * node pointer taken from it dies with it). NULL is fine. */
 void jv_config_free(struct jv_config *cfg);
 
 /* Node access for plugin sections. Return the child with key, or NULL. */

@@ -1,3 +1,814 @@
+/*
+ * test_config.c -- the configuration loader: broken configs each get their
+ * one-line "FILE:LINE:COL: message", good ones their values and defaults.
+ */
+#include "config.h"
+#include "error.h"
+#include "log.h"
+#include "mem.h"
 #include "unit.h"
-static void t_stub(void) { CU_ASSERT(1); }
-int main(void) { static const struct jv_unit_test tests[] = {{"stub", t_stub}, {0, 0}}; return jv_unit_run("config", tests); }
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef JV_PLUGINDIR
+#define JV_PLUGINDIR "/usr/local/lib/jobvisor/plugins"
+#endif
+
+/* ---------------------------------------------------------------- helpers */
+
+/* Write text to path with mode. */
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	fputs(text, f);
+	fclose(f);
+	chmod(path, mode);
+}
+
+/* A fresh temporary folder; caller frees the name and removes the folder. */
+static char *temp_dir(void)
+{
+	char *dir = jv_strdup("/tmp/jv-test-config-XXXXXX");
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	return dir;
+}
+
+/* Load text expecting success; fails the test with the message otherwise. */
+static struct jv_config *load_ok(const char *text)
+{
+	struct jv_config *cfg = NULL;
+	char err[512];
+	int rc = jv_config_load_string("t.yaml", text, &cfg, err, sizeof err);
+	if (rc != 0)
+		fprintf(stderr, "\nunexpected error: %s\n", err);
+	CU_ASSERT_EQUAL(rc, 0);
+	return cfg;
+}
+
+/* Load text expecting failure with a message starting with want. */
+static int load_fails(const char *text, const char *want)
+{
+	struct jv_config *cfg = (struct jv_config *)1;
+	char err[512];
+	int rc = jv_config_load_string("t.yaml", text, &cfg, err, sizeof err);
+	int ok = rc == JV_ECONFIG && cfg == NULL && !strncmp(err, want, strlen(want)) &&
+	         !strchr(err, '\n');
+	if (!ok)
+		fprintf(stderr, "\n  config: %s\n  want:   %s\n  got:    %s (rc %d)\n", text, want,
+		        rc ? err : "success", rc);
+	if (rc == 0)
+		jv_config_free(cfg);
+	return ok;
+}
+
+/* ---------------------------------------------------------------- broken */
+
+#define DB "database: {url: x}\n" /* line 1 of most cases */
+
+/* clang-format off */
+
+static const struct {
+	const char *yaml;
+	const char *want;
+} broken[] = {
+	/* malformed YAML */
+	{"database: {url: x\n", "t.yaml:2:1: malformed YAML: did not find expected ',' or '}' (while parsing a flow mapping at 1:11)"},
+	{"database:\n\turl: x\n", "t.yaml:2:1: malformed YAML: found character that cannot start any token"},
+	{DB "processor:\n  batch_size: 1\n timeout_seconds: 2\n", "t.yaml:4:2: malformed YAML: did not find expected key"},
+	{DB "log: \"unterminated\n", "t.yaml:3:1: malformed YAML: found unexpected end of stream"},
+	{DB "log: {level: \xff}\n", "t.yaml:2:14: malformed YAML: invalid leading UTF-8 octet"},
+	{"database: {url: \"a\\0b\"}\n", "t.yaml:1:17: a NUL character in a value is not supported"},
+	/* the document */
+	{"", "t.yaml:1:1: the configuration is empty"},
+	{"# only a comment\n", "t.yaml:1:1: the configuration is empty"},
+	{"---\n", "t.yaml:1:1: the configuration is empty"},
+	{"- database\n- processor\n", "t.yaml:1:1: the top level must be a map of sections (database:, processor:, ...), not a list"},
+	{"hello\n", "t.yaml:1:1: the top level must be a map of sections (database:, processor:, ...), not a single value"},
+	{DB "---\nlog: {}\n", "t.yaml:2:1: more than one YAML document ('---') is not supported"},
+	{"database: &db {url: x}\n", "t.yaml:1:11: anchors and aliases are not supported (found anchor '&db')"},
+	{"database: {url: &u x}\nlog: {level: *u}\n", "t.yaml:1:17: anchors and aliases are not supported (found anchor '&u')"},
+	{"database: {url: x, <<: *base}\n", "t.yaml:1:24: anchors and aliases are not supported (found alias '*base')"},
+	{"database: {url: !!binary eA==}\n", "t.yaml:1:17: YAML tags are not supported (found 'tag:yaml.org,2002:binary')"},
+	{DB "? [a, b]\n: c\n", "t.yaml:2:3: a key must be a plain value, not a list"},
+	{DB "? {a: b}\n: c\n", "t.yaml:2:3: a key must be a plain value, not a map"},
+	/* duplicate keys */
+	{DB "processor:\n  batch_size: 1\n  batch_size: 2\n", "t.yaml:4:3: duplicate key 'batch_size' (first at 3:3)"},
+	{DB "log: {}\nlog: {}\n", "t.yaml:3:1: duplicate key 'log' (first at 2:1)"},
+	/* unknown keys */
+	{DB "databse: {}\n", "t.yaml:2:1: unknown top-level key 'databse' (did you mean 'database'?)"},
+	{DB "workers: 3\n", "t.yaml:2:1: unknown top-level key 'workers' (sections: database, processor,"},
+	{DB "processor:\n  batchsize: 5\n", "t.yaml:3:3: unknown key 'batchsize' in processor (did you mean 'batch_size'?)"},
+	{DB "api: {listen_file: /x}\n", "t.yaml:2:7: unknown key 'listen_file' in api"},
+	{DB "executors: {a: {plugin: noop}}\nschedules:\n  - {name: n, cron: x, type: a, cronn: y}\n", "t.yaml:4:33: unknown key 'cronn' in schedules[0] (did you mean 'cron'?)"},
+	{DB "history: {keep_days: 3}\n", "t.yaml:2:11: unknown key 'keep_days' in history"},
+	/* wrong types */
+	{DB "processor:\n  batch_size: lots\n", "t.yaml:3:15: processor.batch_size: expected an integer, got 'lots'"},
+	{DB "processor:\n  batch_size: 10x\n", "t.yaml:3:15: processor.batch_size: expected an integer, got '10x'"},
+	{DB "processor:\n  batch_size: 1.5\n", "t.yaml:3:15: processor.batch_size: expected an integer, got '1.5'"},
+	{DB "processor:\n  batch_size: {a: 1}\n", "t.yaml:3:15: processor.batch_size: expected an integer, got a map"},
+	{DB "processor:\n  name: {a: 1}\n", "t.yaml:3:9: processor.name: expected a string, got a map"},
+	{DB "log:\n  level: [info]\n", "t.yaml:3:10: log.level: expected a string, got a list"},
+	{DB "processor: [1, 2]\n", "t.yaml:2:12: processor: expected a map, got a list"},
+	{DB "executors: [shell]\n", "t.yaml:2:12: executors: expected a map, got a list"},
+	{DB "alerts: {plugin: slack}\n", "t.yaml:2:9: alerts: expected a list, got a map"},
+	{DB "schedules: nightly\n", "t.yaml:2:12: schedules: expected a list, got 'nightly'"},
+	{"database: {url: [a, b]}\n", "t.yaml:1:17: database.url: expected a string, got a list"},
+	{DB "executors: {a: {plugin: noop}}\nschedules: [{name: n, cron: x, type: a, enabled: maybe}]\n", "t.yaml:3:50: schedules[0].enabled: expected true or false, got 'maybe'"},
+	{DB "executors: {a: {plugin: noop}}\nschedules: [{name: n, cron: x, type: a, payload: \"{}\"}]\n", "t.yaml:3:50: schedules[0].payload: expected a map, got '{}'"},
+	{DB "alerts: [{plugin: slack, on: [job_failed], user: {a: b}}]\n", "t.yaml:2:50: alerts[0].user: expected a list of strings, got a map"},
+	{DB "alerts: [{plugin: slack, on: [[job_failed]]}]\n", "t.yaml:2:31: alerts[0].on: expected a string, got a list"},
+	/* out of range */
+	{DB "processor:\n  batch_size: 0\n", "t.yaml:3:15: processor.batch_size: 0 is out of range (1..10000)"},
+	{DB "processor:\n  heartbeat_interval_ms: 99\n", "t.yaml:3:26: processor.heartbeat_interval_ms: 99 is out of range (100..3600000)"},
+	{DB "processor:\n  timeout_seconds: -1\n", "t.yaml:3:20: processor.timeout_seconds: -1 is out of range (1..604800)"},
+	{DB "processor:\n  timeout_seconds: 99999999999999999999\n", "t.yaml:3:20: processor.timeout_seconds: '99999999999999999999' is too large for an integer"},
+	{DB "history: {retention_days: 100000}\n", "t.yaml:2:27: history.retention_days: 100000 is out of range (0..36500)"},
+	{DB "executors: {a: {plugin: noop, max_attempts: 0}}\n", "t.yaml:2:45: executors.a.max_attempts: 0 is out of range (1..1000)"},
+	{DB "processor: {retry_base_ms: 5000, retry_max_ms: 1000}\n", "t.yaml:2:48: processor.retry_max_ms (1000) must not be less than processor.retry_base_ms (5000)"},
+	{DB "processor: {heartbeat_interval_ms: 60000, stuck_job_timeout_minutes: 1}\n", "t.yaml:2:70: processor.stuck_job_timeout_minutes (1 min) must be at least two heartbeat intervals"},
+	/* database */
+	{"processor: {batch_size: 5}\n", "t.yaml:1:1: database.url is required"},
+	{"database: {}\n", "t.yaml:1:1: database.url is required"},
+	{"database:\n  url: \"\"\n", "t.yaml:1:1: database.url is required"},
+	/* executors */
+	{DB "executors:\n  shell: {timeout_seconds: 5}\n", "t.yaml:3:3: executor 'shell' has no plugin (add plugin: NAME)"},
+	{DB "executors:\n  shell:\n", "t.yaml:3:3: executor 'shell' has no plugin"},
+	{DB "executors:\n  shell: shell\n", "t.yaml:3:10: executors.shell: expected a map such as { plugin: NAME }, got 'shell'"},
+	{DB "executors:\n  shell: {plugin: shell, isolation: fork}\n", "t.yaml:3:37: executors.shell.isolation: 'fork' is not one of: process, thread"},
+	{DB "executors:\n  shell: {plugin: shell, isolation: proces}\n", "t.yaml:3:37: executors.shell.isolation: 'proces' is not one of: process, thread (did you mean 'process'?)"},
+	{DB "executors:\n  \"Bad Name\": {plugin: shell}\n", "t.yaml:3:3: executor name 'Bad Name' is not valid"},
+	{DB "executors:\n  shell: {plugin: ../evil}\n", "t.yaml:3:19: executors.shell.plugin: '../evil' is not a plugin name"},
+	/* alerts */
+	{DB "alerts:\n  - {plugin: slack, on: [job_fialed]}\n", "t.yaml:3:26: alerts[0].on: unknown value 'job_fialed' (did you mean 'job_failed'?) (one of: job_failed,"},
+	{DB "alerts:\n  - {plugin: slack, on: job_failed}\n  - {plugin: slack}\n", "t.yaml:4:5: alerts[1] has no 'on' (list the events to send, e.g. on: [job_failed])"},
+	{DB "alerts:\n  - {plugin: slack, on: []}\n", "t.yaml:3:25: alerts[0].on: list at least one event"},
+	{DB "alerts:\n  - {on: [job_failed]}\n", "t.yaml:3:5: alerts[0] has no plugin"},
+	{DB "alerts:\n  - slack\n", "t.yaml:3:5: alerts[0]: expected a map such as { plugin: NAME, on: [job_failed] }, got 'slack'"},
+	/* ${VAR} */
+	{"database:\n  url: ${JV_TEST_UNSET}\n", "t.yaml:2:8: database.url: environment variable 'JV_TEST_UNSET' is not set (use ${JV_TEST_UNSET:-default} for a default)"},
+	{"database:\n  url: \"${JV_TEST_SET\"\n", "t.yaml:2:8: database.url: unterminated '${' (missing '}')"},
+	{"database:\n  url: \"${1X}\"\n", "t.yaml:2:8: database.url: bad variable reference '${1X}'"},
+	{"database:\n  url: \"${JV_TEST_SET-x}\"\n", "t.yaml:2:8: database.url: bad variable reference '${JV_TEST_SET-x}'"},
+	{"database:\n  url: \"${}\"\n", "t.yaml:2:8: database.url: bad variable reference '${}'"},
+	{"database:\n  url: \"${A:-${B}}\"\n", "t.yaml:2:8: database.url: a ${...} inside a default is not supported"},
+	{DB "executors:\n  a: {plugin: noop, cmd: [x, \"${JV_TEST_UNSET}\"]}\n", "t.yaml:3:30: executors.a.cmd[1]: environment variable 'JV_TEST_UNSET' is not set"},
+	/* KEY_file */
+	{DB "api:\n  token: abc\n  token_file: /etc/hostname\n", "t.yaml:4:3: api: both 'token' and 'token_file' are set; use only one"},
+	{DB "api:\n  token_file: /nonexistent/jv-token\n", "t.yaml:3:15: api.token_file: cannot read '/nonexistent/jv-token': No such file or directory"},
+	{DB "api:\n  token_file: [a]\n", "t.yaml:3:15: api.token_file: expected a file name, got a list"},
+	{"database: {url_file: /nonexistent/jv-url}\n", "t.yaml:1:22: database.url_file: cannot read '/nonexistent/jv-url'"},
+	{DB "executors:\n  a: {plugin: noop, password: x, password_file: /x}\n", "t.yaml:3:34: executors.a: both 'password' and 'password_file' are set"},
+	{DB "alerts:\n  - {plugin: slack, on: job_failed, webhook_url_file: /nonexistent/jv-hook}\n", "t.yaml:3:55: alerts[0].webhook_url_file: cannot read '/nonexistent/jv-hook'"},
+	/* api */
+	{DB "api:\n  listen: \"127.0.0.1:70000\"\n", "t.yaml:3:11: api.listen: port 70000 is out of range (1..65535)"},
+	{DB "api:\n  listen: \"127.0.0.1:0\"\n", "t.yaml:3:11: api.listen: port 0 is out of range (1..65535)"},
+	{DB "api:\n  listen: localhost\n", "t.yaml:3:11: api.listen: expected HOST:PORT (e.g. 127.0.0.1:8080), got 'localhost'"},
+	{DB "api:\n  listen: \"localhost:http\"\n", "t.yaml:3:11: api.listen: port 'http' is not a number"},
+	/* schedules */
+	{DB "executors: {shell: {plugin: shell}}\nschedules:\n  - {name: n, cron: \"* * * * *\", type: shel}\n", "t.yaml:4:40: schedules[0].type: no executor 'shel' is configured (did you mean 'shell'?) (executors: shell)"},
+	{DB "schedules:\n  - {name: n, cron: \"* * * * *\", type: x}\n", "t.yaml:3:40: schedules[0].type: no executor 'x' is configured (executors: none)"},
+	{DB "executors: {a: {plugin: noop}}\nschedules:\n  - {name: n, cron: x, type: a}\n  - {name: n, cron: y, type: a}\n", "t.yaml:5:12: schedules[1].name: duplicate schedule name 'n' (first at 4:12)"},
+	{DB "executors: {a: {plugin: noop}}\nschedules:\n  - {name: n, type: a}\n", "t.yaml:4:5: schedule 'n' has no cron"},
+	{DB "executors: {a: {plugin: noop}}\nschedules:\n  - {cron: x, type: a}\n", "t.yaml:4:5: schedules[0] has no name"},
+	{DB "executors: {a: {plugin: noop}}\nschedules:\n  - {name: n, cron: x}\n", "t.yaml:4:5: schedule 'n' has no type"},
+	{DB "executors: {a: {plugin: noop}}\nschedules:\n  - {name: \"a b\", cron: x, type: a}\n", "t.yaml:4:12: schedules[0].name: 'a b' is not valid"},
+	{DB "executors: {a: {plugin: noop}}\nschedules:\n  - {name: n, cron: x, type: a, catch_up: sometimes}\n", "t.yaml:4:43: schedules[0].catch_up: 'sometimes' is not one of: none, latest, all"},
+	{DB "executors: {a: {plugin: noop}}\nschedules:\n  - {name: n, cron: x, type: a, priority: 5000}\n", "t.yaml:4:43: schedules[0].priority: 5000 is out of range (-1000..1000)"},
+	/* log */
+	{DB "log:\n  level: verbose\n", "t.yaml:3:10: log.level: 'verbose' is not one of: error, warning, info, debug"},
+	{DB "log: {format: jsn}\n", "t.yaml:2:15: log.format: 'jsn' is not one of: text, json (did you mean 'json'?)"},
+};
+/* clang-format on */
+
+static void t_broken(void)
+{
+	setenv("JV_TEST_SET", "set", 1);
+	unsetenv("JV_TEST_UNSET");
+	size_t n = sizeof broken / sizeof broken[0];
+	CU_ASSERT(n >= 30);
+	for (size_t i = 0; i < n; i++)
+		CU_ASSERT(load_fails(broken[i].yaml, broken[i].want));
+}
+
+/* A nesting too deep for the parser's stack must be an error, not a crash. */
+static void t_deep_nesting(void)
+{
+	struct jv_buf b = {0};
+	jv_buf_puts(&b, DB "executors: {a: {plugin: noop, x: ");
+	for (int i = 0; i < 1000; i++)
+		jv_buf_puts(&b, "[");
+	for (int i = 0; i < 1000; i++)
+		jv_buf_puts(&b, "]");
+	jv_buf_puts(&b, "}}\n");
+	CU_ASSERT(load_fails(b.data, "t.yaml:2:"));
+	char err[256];
+	struct jv_config *cfg;
+	jv_config_load_string("t.yaml", b.data, &cfg, err, sizeof err);
+	CU_ASSERT(strstr(err, "nesting deeper than 64 levels is not supported") != NULL);
+	jv_buf_free(&b);
+}
+
+/* The error buffer may be tiny: messages are cut, never overflow. */
+static void t_small_err_buffer(void)
+{
+	char err[8];
+	struct jv_config *cfg;
+	CU_ASSERT_EQUAL(jv_config_load_string("t.yaml", "x: 1\n", &cfg, err, sizeof err),
+	                JV_ECONFIG);
+	CU_ASSERT_STRING_EQUAL(err, "t.yaml:");
+	CU_ASSERT_EQUAL(jv_config_load_string("t.yaml", "x: 1\n", &cfg, NULL, 0), JV_ECONFIG);
+}
+
+static void t_missing_file(void)
+{
+	struct jv_config *cfg = (struct jv_config *)1;
+	char err[256];
+	CU_ASSERT_EQUAL(jv_config_load("/nonexistent/jv.yaml", &cfg, err, sizeof err), JV_ECONFIG);
+	CU_ASSERT_PTR_NULL(cfg);
+	CU_ASSERT_STRING_EQUAL(err, "/nonexistent/jv.yaml: cannot open: No such file or directory");
+	CU_ASSERT_EQUAL(jv_config_load("/tmp", &cfg, err, sizeof err), JV_ECONFIG);
+	CU_ASSERT_STRING_EQUAL(err, "/tmp: not a regular file");
+}
+
+/* ---------------------------------------------------------------- good */
+
+static void t_defaults(void)
+{
+	struct jv_config *cfg = load_ok("database: {url: \"postgresql:///jv\"}\n");
+	CU_ASSERT_FATAL(cfg != NULL);
+	char host[256];
+	CU_ASSERT_EQUAL(gethostname(host, sizeof host), 0);
+	host[sizeof host - 1] = '\0';
+	CU_ASSERT_STRING_EQUAL(cfg->path, "t.yaml");
+	CU_ASSERT_STRING_EQUAL(cfg->database.url, "postgresql:///jv");
+	CU_ASSERT_STRING_EQUAL(cfg->processor.name, host);
+	CU_ASSERT_EQUAL(cfg->processor.batch_size, 20);
+	CU_ASSERT_EQUAL(cfg->processor.max_concurrent_jobs, 10);
+	CU_ASSERT_EQUAL(cfg->processor.per_user_limit, 0);
+	CU_ASSERT_EQUAL(cfg->processor.timeout_seconds, 120);
+	CU_ASSERT_EQUAL(cfg->processor.heartbeat_interval_ms, 30000);
+	CU_ASSERT_EQUAL(cfg->processor.stuck_job_timeout_minutes, 5);
+	CU_ASSERT_EQUAL(cfg->processor.shutdown_grace_seconds, 30);
+	CU_ASSERT_EQUAL(cfg->processor.poll_interval_ms, 1000);
+	CU_ASSERT_EQUAL(cfg->processor.worker_max_jobs, 0);
+	CU_ASSERT_EQUAL(cfg->processor.retry_base_ms, 1000);
+	CU_ASSERT_EQUAL(cfg->processor.retry_max_ms, 3600000);
+	CU_ASSERT_STRING_EQUAL(cfg->plugins.dir, JV_PLUGINDIR);
+	CU_ASSERT_EQUAL(cfg->n_executors, 0);
+	CU_ASSERT_EQUAL(cfg->n_alerts, 0);
+	CU_ASSERT_EQUAL(cfg->n_schedules, 0);
+	CU_ASSERT_EQUAL(cfg->api.enabled, 0);
+	CU_ASSERT_STRING_EQUAL(cfg->api.listen, "127.0.0.1:8080");
+	CU_ASSERT_PTR_NULL(cfg->api.token);
+	CU_ASSERT_PTR_NULL(cfg->api.webhook_secret);
+	CU_ASSERT_PTR_NULL(cfg->api.dashboard_url);
+	CU_ASSERT_EQUAL(cfg->history.retention_days, 30);
+	CU_ASSERT_EQUAL(cfg->history.max_output_bytes, 65536);
+	CU_ASSERT_STRING_EQUAL(cfg->log.level, "info");
+	CU_ASSERT_STRING_EQUAL(cfg->log.format, "text");
+	jv_config_free(cfg);
+
+	/* Null sections and null values mean "use the defaults". */
+	cfg = load_ok("database: {url: x}\nprocessor:\napi: ~\nexecutors:\nalerts:\nschedules: []\n"
+	              "history: {retention_days: ~, max_output_bytes: }\nlog: {level: \"\"}\n");
+	CU_ASSERT_FATAL(cfg != NULL);
+	CU_ASSERT_EQUAL(cfg->processor.batch_size, 20);
+	CU_ASSERT_EQUAL(cfg->api.enabled, 1);
+	CU_ASSERT_STRING_EQUAL(cfg->api.listen, "127.0.0.1:8080");
+	CU_ASSERT_EQUAL(cfg->history.retention_days, 30);
+	CU_ASSERT_EQUAL(cfg->history.max_output_bytes, 65536);
+	CU_ASSERT_STRING_EQUAL(cfg->log.level, "info");
+	jv_config_free(cfg);
+}
+
+static const char full_config[] =
+    "database:\n"
+    "  url: \"postgresql://jv@db/jv\"\n"
+    "processor:\n"
+    "  name: worker-1\n"
+    "  batch_size: 50\n"
+    "  max_concurrent_jobs: 8\n"
+    "  per_user_limit: 2\n"
+    "  timeout_seconds: 300\n"
+    "  heartbeat_interval_ms: 10000\n"
+    "  stuck_job_timeout_minutes: 3\n"
+    "  shutdown_grace_seconds: 0\n"
+    "  poll_interval_ms: 250\n"
+    "  worker_max_jobs: 1000\n"
+    "  retry_base_ms: 500\n"
+    "  retry_max_ms: \"60000\"\n"
+    "plugins: { dir: /opt/jv/plugins }\n"
+    "executors:\n"
+    "  shell: { plugin: shell }\n"
+    "  http:\n"
+    "    plugin: http\n"
+    "    timeout_seconds: 30\n"
+    "    isolation: thread\n"
+    "    max_attempts: 7\n"
+    "    headers: { Accept: application/json }\n"
+    "alerts:\n"
+    "  - { plugin: slack, webhook_url: \"https://hooks/x\", on: [job_failed, processor_down] }\n"
+    "  - { plugin: email, on: job_timed_out, type: http, user: [u1, u2] }\n"
+    "api:\n"
+    "  listen: \"[::1]:9090\"\n"
+    "  token: \"${JV_TEST_TOKEN}\"\n"
+    "  webhook_secret: \"${JV_TEST_UNSET:-fallback}\"\n"
+    "  dashboard_url: https://jobs.example.com/\n"
+    "schedules:\n"
+    "  - name: nightly\n"
+    "    cron: \"0 3 * * *\"\n"
+    "    timezone: Europe/Berlin\n"
+    "    type: shell\n"
+    "    payload: { command: [\"/usr/bin/true\", \"-x\"], env: { A: \"1\" }, n: 2 }\n"
+    "    user: alice\n"
+    "    priority: -5\n"
+    "    max_attempts: 2\n"
+    "    enabled: false\n"
+    "    catch_up: all\n"
+    "    jitter_seconds: 30\n"
+    "  - { name: hourly, cron: \"0 * * * *\", type: http }\n"
+    "history: { retention_days: 0, max_output_bytes: 1024 }\n"
+    "log: { level: debug, format: json }\n";
+
+static void t_full(void)
+{
+	setenv("JV_TEST_TOKEN", "tok", 1);
+	unsetenv("JV_TEST_UNSET");
+	struct jv_config *cfg = load_ok(full_config);
+	CU_ASSERT_FATAL(cfg != NULL);
+	CU_ASSERT_STRING_EQUAL(cfg->database.url, "postgresql://jv@db/jv");
+	CU_ASSERT_STRING_EQUAL(cfg->processor.name, "worker-1");
+	CU_ASSERT_EQUAL(cfg->processor.batch_size, 50);
+	CU_ASSERT_EQUAL(cfg->processor.max_concurrent_jobs, 8);
+	CU_ASSERT_EQUAL(cfg->processor.per_user_limit, 2);
+	CU_ASSERT_EQUAL(cfg->processor.timeout_seconds, 300);
+	CU_ASSERT_EQUAL(cfg->processor.heartbeat_interval_ms, 10000);
+	CU_ASSERT_EQUAL(cfg->processor.stuck_job_timeout_minutes, 3);
+	CU_ASSERT_EQUAL(cfg->processor.shutdown_grace_seconds, 0);
+	CU_ASSERT_EQUAL(cfg->processor.poll_interval_ms, 250);
+	CU_ASSERT_EQUAL(cfg->processor.worker_max_jobs, 1000);
+	CU_ASSERT_EQUAL(cfg->processor.retry_base_ms, 500);
+	CU_ASSERT_EQUAL(cfg->processor.retry_max_ms, 60000);
+	CU_ASSERT_STRING_EQUAL(cfg->plugins.dir, "/opt/jv/plugins");
+
+	CU_ASSERT_FATAL(cfg->n_executors == 2);
+	CU_ASSERT_STRING_EQUAL(cfg->executors[0].name, "shell");
+	CU_ASSERT_STRING_EQUAL(cfg->executors[0].plugin, "shell");
+	CU_ASSERT_EQUAL(cfg->executors[0].timeout_seconds, 0);
+	CU_ASSERT_EQUAL(cfg->executors[0].isolation, JV_ISOLATION_PROCESS);
+	CU_ASSERT_EQUAL(cfg->executors[0].max_attempts, 0);
+	CU_ASSERT_STRING_EQUAL(cfg->executors[1].name, "http");
+	CU_ASSERT_EQUAL(cfg->executors[1].timeout_seconds, 30);
+	CU_ASSERT_EQUAL(cfg->executors[1].isolation, JV_ISOLATION_THREAD);
+	CU_ASSERT_EQUAL(cfg->executors[1].max_attempts, 7);
+	const struct jv_node *headers = jv_node_get(cfg->executors[1].node, "headers");
+	CU_ASSERT_FATAL(headers != NULL);
+	CU_ASSERT_EQUAL(headers->type, JV_NODE_MAP);
+	CU_ASSERT_EQUAL(headers->key_line, 24);
+	CU_ASSERT_EQUAL(headers->key_col, 5);
+	CU_ASSERT_STRING_EQUAL(jv_node_get(headers, "Accept")->value, "application/json");
+	CU_ASSERT_PTR_NULL(jv_node_get(headers, "accept"));
+
+	CU_ASSERT_FATAL(cfg->n_alerts == 2);
+	CU_ASSERT_STRING_EQUAL(cfg->alerts[0].plugin, "slack");
+	CU_ASSERT_STRING_EQUAL(cfg->alerts[0].on[0], "job_failed");
+	CU_ASSERT_STRING_EQUAL(cfg->alerts[0].on[1], "processor_down");
+	CU_ASSERT_PTR_NULL(cfg->alerts[0].on[2]);
+	CU_ASSERT_PTR_NULL(cfg->alerts[0].types);
+	CU_ASSERT_PTR_NULL(cfg->alerts[0].users);
+	CU_ASSERT_STRING_EQUAL(jv_node_get(cfg->alerts[0].node, "webhook_url")->value,
+	                       "https://hooks/x");
+	CU_ASSERT_STRING_EQUAL(cfg->alerts[1].on[0], "job_timed_out");
+	CU_ASSERT_PTR_NULL(cfg->alerts[1].on[1]);
+	CU_ASSERT_STRING_EQUAL(cfg->alerts[1].types[0], "http");
+	CU_ASSERT_PTR_NULL(cfg->alerts[1].types[1]);
+	CU_ASSERT_STRING_EQUAL(cfg->alerts[1].users[1], "u2");
+
+	CU_ASSERT_EQUAL(cfg->api.enabled, 1);
+	CU_ASSERT_STRING_EQUAL(cfg->api.listen, "[::1]:9090");
+	CU_ASSERT_STRING_EQUAL(cfg->api.token, "tok");
+	CU_ASSERT_STRING_EQUAL(cfg->api.webhook_secret, "fallback");
+	CU_ASSERT_STRING_EQUAL(cfg->api.dashboard_url, "https://jobs.example.com/");
+
+	CU_ASSERT_FATAL(cfg->n_schedules == 2);
+	struct jv_schedule_cfg *s = &cfg->schedules[0];
+	CU_ASSERT_STRING_EQUAL(s->name, "nightly");
+	CU_ASSERT_STRING_EQUAL(s->cron, "0 3 * * *");
+	CU_ASSERT_STRING_EQUAL(s->timezone, "Europe/Berlin");
+	CU_ASSERT_STRING_EQUAL(s->type, "shell");
+	CU_ASSERT_STRING_EQUAL(
+	    s->payload_json,
+	    "{\"command\":[\"/usr/bin/true\",\"-x\"],\"env\":{\"A\":\"1\"},\"n\":2}");
+	CU_ASSERT_STRING_EQUAL(s->user_id, "alice");
+	CU_ASSERT_EQUAL(s->priority, -5);
+	CU_ASSERT_EQUAL(s->max_attempts, 2);
+	CU_ASSERT_EQUAL(s->enabled, 0);
+	CU_ASSERT_STRING_EQUAL(s->catch_up, "all");
+	CU_ASSERT_EQUAL(s->jitter_seconds, 30);
+	s = &cfg->schedules[1];
+	CU_ASSERT_STRING_EQUAL(s->timezone, "UTC");
+	CU_ASSERT_STRING_EQUAL(s->payload_json, "{}");
+	CU_ASSERT_PTR_NULL(s->user_id);
+	CU_ASSERT_EQUAL(s->priority, 0);
+	CU_ASSERT_EQUAL(s->max_attempts, 0);
+	CU_ASSERT_EQUAL(s->enabled, 1);
+	CU_ASSERT_STRING_EQUAL(s->catch_up, "latest");
+	CU_ASSERT_EQUAL(s->jitter_seconds, 0);
+
+	CU_ASSERT_EQUAL(cfg->history.retention_days, 0);
+	CU_ASSERT_EQUAL(cfg->history.max_output_bytes, 1024);
+	CU_ASSERT_STRING_EQUAL(cfg->log.level, "debug");
+	CU_ASSERT_STRING_EQUAL(cfg->log.format, "json");
+	jv_config_free(cfg);
+	unsetenv("JV_TEST_TOKEN");
+}
+
+/* Many executors: the node arrays grow past their first allocation. */
+static void t_many(void)
+{
+	struct jv_buf b = {0};
+	jv_buf_puts(&b, "database: {url: x}\nexecutors:\n");
+	for (int i = 0; i < 100; i++)
+		jv_buf_printf(&b, "  e%d: {plugin: noop, timeout_seconds: %d}\n", i, i + 1);
+	struct jv_config *cfg = load_ok(b.data);
+	CU_ASSERT_FATAL(cfg != NULL);
+	CU_ASSERT_EQUAL(cfg->n_executors, 100);
+	CU_ASSERT_STRING_EQUAL(cfg->executors[99].name, "e99");
+	CU_ASSERT_EQUAL(cfg->executors[99].timeout_seconds, 100);
+	CU_ASSERT_EQUAL(cfg->executors[99].node->key_line, 102);
+	jv_config_free(cfg);
+	jv_buf_free(&b);
+}
+
+static void t_expansion(void)
+{
+	setenv("JV_TEST_SET", "set", 1);
+	setenv("JV_TEST_EMPTY", "", 1);
+	setenv("JV_TEST_NUM", "42", 1);
+	unsetenv("JV_TEST_UNSET");
+	struct jv_config *cfg =
+	    load_ok("database:\n"
+	            "  url: \"a${JV_TEST_SET}b${JV_TEST_UNSET:-dflt}c\"\n"
+	            "processor:\n"
+	            "  batch_size: ${JV_TEST_NUM}\n"
+	            "  name: \"${JV_TEST_EMPTY:-fromdefault}\"\n"
+	            "api:\n"
+	            "  token: ${JV_TEST_UNSET:-}\n"
+	            "  webhook_secret: \"$$HOME and $HOME and cost: 5$ ${JV_TEST_EMPTY}.\"\n"
+	            "executors:\n"
+	            "  a: {plugin: noop, \"${JV_TEST_SET}\": v, d: \"${JV_TEST_UNSET:-x y}\"}\n");
+	CU_ASSERT_FATAL(cfg != NULL);
+	CU_ASSERT_STRING_EQUAL(cfg->database.url, "asetbdfltc");
+	CU_ASSERT_EQUAL(cfg->processor.batch_size, 42);
+	CU_ASSERT_STRING_EQUAL(cfg->processor.name, "fromdefault");
+	CU_ASSERT_PTR_NULL(cfg->api.token); /* empty is "not set" */
+	CU_ASSERT_STRING_EQUAL(cfg->api.webhook_secret, "$HOME and $HOME and cost: 5$ .");
+	/* Keys are never expanded. */
+	CU_ASSERT_PTR_NOT_NULL(jv_node_get(cfg->executors[0].node, "${JV_TEST_SET}"));
+	CU_ASSERT_STRING_EQUAL(jv_node_get(cfg->executors[0].node, "d")->value, "x y");
+
+	/* from_secret: set when a variable came from the environment. */
+	const struct jv_node *db = jv_node_get(cfg->root, "database");
+	CU_ASSERT_EQUAL(jv_node_get(db, "url")->from_secret, 1);
+	CU_ASSERT_EQUAL(jv_node_get(cfg->executors[0].node, "d")->from_secret, 0); /* a default */
+	CU_ASSERT_EQUAL(jv_node_get(jv_node_get(cfg->root, "api"), "webhook_secret")->from_secret,
+	                1);
+	jv_config_free(cfg);
+	unsetenv("JV_TEST_EMPTY");
+	unsetenv("JV_TEST_NUM");
+}
+
+static void t_key_file(void)
+{
+	char *dir = temp_dir();
+	char *tok = jv_asprintf("%s/token", dir);
+	char *pw = jv_asprintf("%s/pw", dir);
+	char *url = jv_asprintf("%s/url", dir);
+	char *empty = jv_asprintf("%s/empty", dir);
+	char *conf = jv_asprintf("%s/jv.yaml", dir);
+	write_file(tok, "s3cret\r\n\n", 0600);
+	write_file(pw, "hunter2", 0600);
+	write_file(url, "postgresql://u:p@h/db\n", 0600);
+	write_file(empty, "\n", 0600);
+
+	char *yaml =
+	    jv_asprintf("database: {url: x}\n"
+	                "api: {token_file: \"%s\", webhook_secret_file: \"${JV_TEST_DIR}/pw\"}\n"
+	                "executors:\n  mail: {plugin: noop, password_file: %s}\n"
+	                "alerts:\n  - {plugin: noop, on: job_failed, webhook_url_file: %s}\n",
+	                tok, pw, tok);
+	setenv("JV_TEST_DIR", dir, 1);
+	struct jv_config *cfg = load_ok(yaml);
+	CU_ASSERT_FATAL(cfg != NULL);
+	CU_ASSERT_STRING_EQUAL(cfg->api.token, "s3cret");
+	CU_ASSERT_STRING_EQUAL(cfg->api.webhook_secret, "hunter2");
+	const struct jv_node *p = jv_node_get(cfg->executors[0].node, "password");
+	CU_ASSERT_FATAL(p != NULL);
+	CU_ASSERT_STRING_EQUAL(p->value, "hunter2");
+	CU_ASSERT_EQUAL(p->from_secret, 1);
+	CU_ASSERT_EQUAL(p->quoted, 1);
+	CU_ASSERT_PTR_NULL(jv_node_get(cfg->executors[0].node, "password_file"));
+	CU_ASSERT_STRING_EQUAL(jv_node_get(cfg->alerts[0].node, "webhook_url")->value, "s3cret");
+	jv_config_free(cfg);
+	free(yaml);
+
+	/* A relative KEY_file is relative to the config file's folder. */
+	write_file(conf, "database: {url_file: url}\n", 0600);
+	char err[512];
+	CU_ASSERT_EQUAL(jv_config_load(conf, &cfg, err, sizeof err), 0);
+	CU_ASSERT_FATAL(cfg != NULL);
+	CU_ASSERT_STRING_EQUAL(cfg->database.url, "postgresql://u:p@h/db");
+	jv_config_free(cfg);
+
+	/* An empty secret file is an error, not an empty secret. */
+	yaml = jv_asprintf("database: {url: x}\napi:\n  token_file: %s\n", empty);
+	char *want =
+	    jv_asprintf("t.yaml:3:15: api.token_file: cannot read '%s': it is empty", empty);
+	CU_ASSERT(load_fails(yaml, want));
+	free(yaml);
+	free(want);
+
+	/* An unreadable one names the file. */
+	if (geteuid() != 0) {
+		chmod(pw, 0);
+		yaml = jv_asprintf("database: {url: x}\napi:\n  token_file: %s\n", pw);
+		want = jv_asprintf(
+		    "t.yaml:3:15: api.token_file: cannot read '%s': Permission denied", pw);
+		CU_ASSERT(load_fails(yaml, want));
+		free(yaml);
+		free(want);
+	}
+
+	unlink(tok), unlink(pw), unlink(url), unlink(empty), unlink(conf);
+	rmdir(dir);
+	free(tok), free(pw), free(url), free(empty), free(conf), free(dir);
+	unsetenv("JV_TEST_DIR");
+}
+
+static void t_to_json(void)
+{
+	struct jv_config *cfg = load_ok(
+	    "database: {url: x}\n"
+	    "executors:\n"
+	    "  a:\n"
+	    "    plugin: noop\n"
+	    "    v: {a: 1, b: \"1\", c: true, d: \"true\", e: ~, f: 1.5, g: hello, h: [1, x, "
+	    "False],\n"
+	    "        i: {j: null}, k: 1e3, l: -7, m: '', n: .inf, o: 0x1F, p: "
+	    "99999999999999999999,\n"
+	    "        q: !!str 12, r: \"tab\\there \\u00e9\", s: yes, t: +3, u: ., w: [], x: {}}\n");
+	CU_ASSERT_FATAL(cfg != NULL);
+	char *js = jv_node_to_json(jv_node_get(cfg->executors[0].node, "v"));
+	CU_ASSERT_STRING_EQUAL(
+	    js, "{\"a\":1,\"b\":\"1\",\"c\":true,\"d\":\"true\",\"e\":null,\"f\":1.5,"
+	        "\"g\":\"hello\",\"h\":[1,\"x\",false],\"i\":{\"j\":null},\"k\":1000.0,"
+	        "\"l\":-7,\"m\":\"\",\"n\":\".inf\",\"o\":\"0x1F\",\"p\":\"99999999999999999999\","
+	        "\"q\":\"12\",\"r\":\"tab\\there \xc3\xa9\",\"s\":\"yes\",\"t\":3,"
+	        "\"u\":\".\",\"w\":[],\"x\":{}}");
+	free(js);
+	js = jv_node_to_json(jv_node_get(cfg->executors[0].node, "plugin"));
+	CU_ASSERT_STRING_EQUAL(js, "\"noop\"");
+	free(js);
+	js = jv_node_to_json(NULL);
+	CU_ASSERT_STRING_EQUAL(js, "null");
+	free(js);
+	jv_config_free(cfg);
+}
+
+static void t_typed_readers(void)
+{
+	struct jv_node n = {.type = JV_NODE_SCALAR};
+	char err[128];
+	int64_t i;
+	double d;
+	int b;
+
+	static const struct {
+		const char *text;
+		int ok;
+		int64_t want;
+	} ints[] = {{"0", 1, 0},
+	            {"-12", 1, -12},
+	            {"+7", 1, 7},
+	            {"9223372036854775807", 1, INT64_MAX},
+	            {"-9223372036854775808", 1, INT64_MIN},
+	            {"9223372036854775808", 0, 0},
+	            {"12 ", 0, 0},
+	            {" 12", 0, 0},
+	            {"1e3", 0, 0},
+	            {"0x10", 0, 0},
+	            {"", 0, 0},
+	            {"-", 0, 0},
+	            {"1_000", 0, 0},
+	            {"3.0", 0, 0}};
+	for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++) {
+		n.value = (char *)ints[k].text;
+		int rc = jv_node_int(&n, &i, err, sizeof err);
+		CU_ASSERT_EQUAL(rc == 0, ints[k].ok);
+		if (ints[k].ok && rc == 0)
+			CU_ASSERT_EQUAL(i, ints[k].want);
+	}
+	n.value = (char *)"abc";
+	CU_ASSERT_EQUAL(jv_node_int(&n, &i, err, sizeof err), JV_EINVAL);
+	CU_ASSERT_STRING_EQUAL(err, "expected an integer, got 'abc'");
+	n.value = (char *)"99999999999999999999";
+	jv_node_int(&n, &i, err, sizeof err);
+	CU_ASSERT_STRING_EQUAL(err, "'99999999999999999999' is too large for an integer");
+	n.from_secret = 1;
+	n.value = (char *)"hunter2";
+	jv_node_int(&n, &i, err, sizeof err);
+	CU_ASSERT_STRING_EQUAL(err,
+	                       "expected an integer, got a value from the environment or a file");
+	n.from_secret = 0;
+
+	n.value = (char *)"1.25e2";
+	CU_ASSERT_EQUAL(jv_node_double(&n, &d, err, sizeof err), 0);
+	CU_ASSERT_DOUBLE_EQUAL(d, 125.0, 1e-9);
+	n.value = (char *)"-.5";
+	CU_ASSERT_EQUAL(jv_node_double(&n, &d, err, sizeof err), 0);
+	CU_ASSERT_DOUBLE_EQUAL(d, -0.5, 1e-9);
+	n.value = (char *)"7";
+	CU_ASSERT_EQUAL(jv_node_double(&n, &d, err, sizeof err), 0);
+	CU_ASSERT_DOUBLE_EQUAL(d, 7.0, 1e-9);
+	static const char *const bad_doubles[] = {"1.5x", "nan", "inf", "0x1p3", "1e999",
+	                                          "",     "e5",  ".",   "1e"};
+	for (size_t k = 0; k < sizeof bad_doubles / sizeof bad_doubles[0]; k++) {
+		n.value = (char *)bad_doubles[k];
+		CU_ASSERT_EQUAL(jv_node_double(&n, &d, err, sizeof err), JV_EINVAL);
+	}
+
+	static const char *const trues[] = {"true", "True", "TRUE", "yes", "on"};
+	static const char *const falses[] = {"false", "False", "no", "off", "OFF"};
+	for (size_t k = 0; k < 5; k++) {
+		n.value = (char *)trues[k];
+		CU_ASSERT(jv_node_bool(&n, &b, err, sizeof err) == 0 && b == 1);
+		n.value = (char *)falses[k];
+		CU_ASSERT(jv_node_bool(&n, &b, err, sizeof err) == 0 && b == 0);
+	}
+	n.value = (char *)"1";
+	CU_ASSERT_EQUAL(jv_node_bool(&n, &b, err, sizeof err), JV_EINVAL);
+	CU_ASSERT_STRING_EQUAL(err, "expected true or false, got '1'");
+
+	struct jv_node m = {.type = JV_NODE_MAP};
+	CU_ASSERT_EQUAL(jv_node_int(&m, &i, err, sizeof err), JV_EINVAL);
+	CU_ASSERT_STRING_EQUAL(err, "expected an integer, got a map");
+	CU_ASSERT_EQUAL(jv_node_int(NULL, &i, err, sizeof err), JV_EINVAL);
+	CU_ASSERT_PTR_NULL(jv_node_get(&m, "x"));
+	CU_ASSERT_PTR_NULL(jv_node_get(NULL, "x"));
+}
+
+static void t_errorf(void)
+{
+	struct jv_config *cfg =
+	    load_ok("database: {url: x}\nexecutors:\n  a: {plugin: noop, n: 5}\n");
+	CU_ASSERT_FATAL(cfg != NULL);
+	char err[128];
+	CU_ASSERT_EQUAL(jv_config_errorf(cfg, jv_node_get(cfg->executors[0].node, "n"), err,
+	                                 sizeof err, "a.n: %d is too %s", 5, "small"),
+	                JV_ECONFIG);
+	CU_ASSERT_STRING_EQUAL(err, "t.yaml:3:24: a.n: 5 is too small");
+	jv_config_errorf(cfg, NULL, err, sizeof err, "no place\nsecond line");
+	CU_ASSERT_STRING_EQUAL(err, "t.yaml: no place second line");
+	jv_config_free(cfg);
+	jv_config_free(NULL);
+}
+
+/* ---------------------------------------------------------------- warnings */
+
+static struct jv_buf captured;
+
+static void capture(enum jv_level level, const char *line, void *arg)
+{
+	(void)arg;
+	jv_buf_printf(&captured, "%d|%s\n", (int)level, line);
+}
+
+static void t_readable_secret_warning(void)
+{
+	char *dir = temp_dir();
+	char *conf = jv_asprintf("%s/jv.yaml", dir);
+	char err[512];
+	struct jv_config *cfg;
+	setenv("JV_TEST_TOKEN", "fromenv", 1);
+	jv_log_capture(capture, NULL);
+
+	/* Readable by others, literal secrets: one warning each, no values. */
+	write_file(
+	    conf,
+	    "database: {url: \"postgresql://jv:dbpass@h/jv\"}\n"
+	    "api:\n  token: literaltoken\n  webhook_secret: \"${JV_TEST_TOKEN}\"\n"
+	    "alerts:\n  - {plugin: slack, on: job_failed, webhook_url: https://hooks/T0/B0/XX,"
+	    " channel: ops}\n",
+	    0644);
+	CU_ASSERT_EQUAL(jv_config_load(conf, &cfg, err, sizeof err), 0);
+	jv_config_free(cfg);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(captured.data);
+	char *want = jv_asprintf(
+	    "1|%s:3:10: api.token holds a literal secret and %s is readable by others", conf, conf);
+	CU_ASSERT_PTR_NOT_NULL(strstr(captured.data, want));
+	free(want);
+	want = jv_asprintf("1|%s:1:17: database.url holds a literal secret", conf);
+	CU_ASSERT_PTR_NOT_NULL(strstr(captured.data, want));
+	free(want);
+	want = jv_asprintf("1|%s:6:50: alerts[0].webhook_url holds a literal secret", conf);
+	CU_ASSERT_PTR_NOT_NULL(strstr(captured.data, want));
+	free(want);
+	CU_ASSERT_PTR_NULL(strstr(captured.data, "webhook_secret"));
+	CU_ASSERT_PTR_NULL(strstr(captured.data, "channel"));
+	CU_ASSERT_PTR_NULL(strstr(captured.data, "literaltoken"));
+	CU_ASSERT_PTR_NULL(strstr(captured.data, "dbpass"));
+	CU_ASSERT_PTR_NULL(strstr(captured.data, "XX"));
+	jv_buf_free(&captured);
+
+	/* Not readable by others: no warning. */
+	chmod(conf, 0640);
+	CU_ASSERT_EQUAL(jv_config_load(conf, &cfg, err, sizeof err), 0);
+	jv_config_free(cfg);
+	CU_ASSERT_PTR_NULL(captured.data);
+
+	/* Readable, but secrets only through ${VAR}: no warning; a URL without
+	 * a password is no secret. */
+	write_file(
+	    conf, "database: {url: \"postgresql://jv@h/jv\"}\napi: {token: \"${JV_TEST_TOKEN}\"}\n",
+	    0644);
+	CU_ASSERT_EQUAL(jv_config_load(conf, &cfg, err, sizeof err), 0);
+	CU_ASSERT_STRING_EQUAL(cfg->api.token, "fromenv");
+	jv_config_free(cfg);
+	CU_ASSERT_PTR_NULL(captured.data);
+
+	jv_log_capture(NULL, NULL);
+	jv_buf_free(&captured);
+	unlink(conf);
+	rmdir(dir);
+	free(conf);
+	free(dir);
+	unsetenv("JV_TEST_TOKEN");
+}
+
+/* ---------------------------------------------------------------- the example */
+
+static void t_example_config(void)
+{
+	/* make check sets top_srcdir; run by hand, find it from this file. */
+	const char *top = getenv("top_srcdir");
+	char *path =
+	    top ? jv_asprintf("%s/conf/jobvisor.yaml", top)
+	        : jv_asprintf("%.*s/../conf/jobvisor.yaml",
+	                      (int)(strrchr(__FILE__, '/') ? strrchr(__FILE__, '/') - __FILE__ : 1),
+	                      strrchr(__FILE__, '/') ? __FILE__ : ".");
+	setenv("DATABASE_URL", "postgresql:///jobvisor", 1);
+	unsetenv("JOBVISOR_API_TOKEN");
+	unsetenv("CRON_WEBHOOK_SECRET");
+	unsetenv("JOBVISOR_PLUGIN_DIR");
+	struct jv_config *cfg = NULL;
+	char err[512];
+	int rc = jv_config_load(path, &cfg, err, sizeof err);
+	if (rc)
+		fprintf(stderr, "\n%s\n", err);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	CU_ASSERT_STRING_EQUAL(cfg->database.url, "postgresql:///jobvisor");
+	CU_ASSERT_STRING_EQUAL(cfg->plugins.dir, JV_PLUGINDIR);
+	CU_ASSERT_EQUAL(cfg->n_executors, 1);
+	CU_ASSERT_STRING_EQUAL(cfg->executors[0].plugin, "noop");
+	CU_ASSERT_EQUAL(cfg->api.enabled, 1);
+	CU_ASSERT_PTR_NULL(cfg->api.token);
+	CU_ASSERT_PTR_NULL(cfg->api.webhook_secret);
+	CU_ASSERT_EQUAL(cfg->n_schedules, 1);
+	CU_ASSERT_STRING_EQUAL(cfg->schedules[0].type, "noop");
+	CU_ASSERT_STRING_EQUAL(cfg->schedules[0].payload_json,
+	                       "{\"sleep_ms\":10,\"outcome\":\"success\"}");
+	jv_config_free(cfg);
+
+	/* Without DATABASE_URL it says so. */
+	unsetenv("DATABASE_URL");
+	CU_ASSERT_EQUAL(jv_config_load(path, &cfg, err, sizeof err), JV_ECONFIG);
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(err, "database.url: environment variable 'DATABASE_URL' is not set"));
+	free(path);
+}
+
+int main(void)
+{
+	static const struct jv_unit_test tests[] = {
+	    {"broken configs, one line each", t_broken},
+	    {"deep nesting", t_deep_nesting},
+	    {"small error buffer", t_small_err_buffer},
+	    {"missing file", t_missing_file},
+	    {"defaults", t_defaults},
+	    {"every key", t_full},
+	    {"many entries", t_many},
+	    {"${VAR} expansion", t_expansion},
+	    {"KEY_file secrets", t_key_file},
+	    {"node to JSON", t_to_json},
+	    {"typed readers", t_typed_readers},
+	    {"jv_config_errorf", t_errorf},
+	    {"readable secret warning", t_readable_secret_warning},
+	    {"conf/jobvisor.yaml", t_example_config},
+	    {NULL, NULL},
+	};
+	return jv_unit_run("config", tests);
+}
