@@ -1,1 +1,549 @@
-/* host.c -- stub, being written */
+/* host.c -- the host table handed to plugins, their instances and runs. */
+#include "host.h"
+
+#include "config.h"
+#include "error.h"
+#include "loader.h"
+#include "log.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ instances */
+
+struct jv_instance *jv_instance_new(const char *name, const char *path,
+				    const struct jv_loaded_plugin *plugin,
+				    const struct jv_config *cfg, const struct jv_node *node,
+				    const struct jv_executor_cfg *executor,
+				    const struct jv_alert_cfg *alert)
+{
+	struct jv_instance *inst = jv_calloc(1, sizeof *inst);
+	inst->name = jv_strdup(name);
+	inst->path = jv_strdup(path ? path : name);
+	inst->log_source = jv_asprintf("plugin %s[%s]", plugin->desc.name, name);
+	inst->plugin = plugin;
+	inst->cfg = cfg;
+	inst->node = node;
+	inst->executor = executor;
+	inst->alert = alert;
+	pthread_mutex_init(&inst->lock, NULL);
+	return inst;
+}
+
+/* Keep p (from malloc) until inst is freed; returns p. */
+static void *own(struct jv_instance *inst, void *p)
+{
+	pthread_mutex_lock(&inst->lock);
+	if (inst->n_owned == inst->cap_owned) {
+		inst->cap_owned = inst->cap_owned ? 2 * inst->cap_owned : 8;
+		inst->owned = jv_realloc(inst->owned, inst->cap_owned * sizeof *inst->owned);
+	}
+	inst->owned[inst->n_owned++] = p;
+	pthread_mutex_unlock(&inst->lock);
+	return p;
+}
+
+/*
+ * Record an error about key of inst at the place of node (the key's value,
+ * or the section when the key is absent): "FILE:LINE:COL: PATH.KEY: msg".
+ * The first error is kept for jv_instance_create(); one recorded after
+ * create() (an accessor called from execute()) is logged instead.
+ */
+static void record_error(struct jv_instance *inst, const struct jv_node *node, const char *key,
+			 const char *msg)
+{
+	char line[1024];
+	const char *dot = key ? "." : "";
+	if (!key)
+		key = "";
+	if (inst->cfg && node)
+		jv_config_errorf(inst->cfg, node, line, sizeof line, "%s%s%s: %s", inst->path, dot,
+				 key, msg);
+	else
+		snprintf(line, sizeof line, "%s%s%s: %s", inst->path, dot, key, msg);
+
+	pthread_mutex_lock(&inst->lock);
+	int first = inst->error == NULL;
+	if (first)
+		inst->error = jv_strdup(line);
+	int created = inst->created;
+	pthread_mutex_unlock(&inst->lock);
+	if (created || !first)
+		jv_log(created ? JV_WARNING : JV_DEBUG, "%s: %s", inst->log_source, line);
+}
+
+int jv_instance_create(struct jv_instance *inst, char *err, size_t errlen)
+{
+	const struct jv_plugin *p = &inst->plugin->desc;
+	inst->state = NULL;
+	int rc = p->create(jv_host_table(), inst, &inst->state);
+	if (rc == 0 && !inst->error) {
+		inst->created = 1;
+		return 0;
+	}
+	/* create() succeeded but an accessor refused a value the plugin then
+	 * ignored: the config is still wrong. */
+	if (rc == 0 && p->destroy)
+		p->destroy(inst->state);
+	inst->state = NULL;
+	if (inst->error)
+		snprintf(err, errlen, "%s", inst->error);
+	else
+		jv_config_errorf(inst->cfg, inst->node, err, errlen,
+				 "%s: plugin '%s' refused this instance (create() returned %d without "
+				 "saying why)",
+				 inst->path, p->name, rc);
+	return JV_ECONFIG;
+}
+
+const char *jv_instance_error(const struct jv_instance *inst) { return inst->error; }
+
+void jv_instance_free(struct jv_instance *inst)
+{
+	if (!inst)
+		return;
+	if (inst->created && inst->plugin->desc.destroy)
+		inst->plugin->desc.destroy(inst->state);
+	for (size_t i = 0; i < inst->n_owned; i++)
+		free(inst->owned[i]);
+	free(inst->owned);
+	free(inst->error);
+	free(inst->name);
+	free(inst->path);
+	free(inst->log_source);
+	pthread_mutex_destroy(&inst->lock);
+	free(inst);
+}
+
+/* ------------------------------------------------------------ logging */
+
+static enum jv_level host_level(int level)
+{
+	if (level <= JV_LOG_ERROR)
+		return JV_ERROR;
+	if (level == JV_LOG_WARNING)
+		return JV_WARNING;
+	if (level == JV_LOG_INFO)
+		return JV_INFO;
+	return JV_DEBUG;
+}
+
+static void host_vlog(const struct jv_instance *inst, int level, const char *fmt, va_list ap)
+{
+	if (!fmt)
+		return;
+	jv_vlog(host_level(level), inst ? inst->log_source : "plugin", fmt, ap);
+}
+
+static void host_log(const struct jv_instance *inst, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void host_log(const struct jv_instance *inst, int level, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	host_vlog(inst, level, fmt, ap);
+	va_end(ap);
+}
+
+static const char *host_instance_name(const struct jv_instance *inst)
+{
+	return inst ? inst->name : "";
+}
+
+/* ------------------------------------------------------------ config */
+
+static const char *node_kind(const struct jv_node *n)
+{
+	switch (n->type) {
+	case JV_NODE_MAP: return "a map";
+	case JV_NODE_SEQ: return "a list";
+	case JV_NODE_SCALAR: return "a scalar";
+	}
+	return "something else";
+}
+
+/* A plain scalar YAML reads as null (nothing, ~, null): "not set", as
+ * everywhere in the configuration. */
+static int is_null(const struct jv_node *n)
+{
+	if (n->type != JV_NODE_SCALAR || n->quoted)
+		return 0;
+	const char *v = n->value ? n->value : "";
+	return !v[0] || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") ||
+	       !strcmp(v, "NULL");
+}
+
+/* The value of key in inst's section: 0 and *n, JV_HOST_ENOENT when absent
+ * or null, or JV_HOST_EINVAL on bad arguments. */
+static int lookup(struct jv_instance *inst, const char *key, const void *out,
+		  const struct jv_node **n)
+{
+	if (!inst || !key || !out)
+		return JV_HOST_EINVAL;
+	*n = inst->node ? jv_node_get(inst->node, key) : NULL;
+	return *n && !is_null(*n) ? 0 : JV_HOST_ENOENT;
+}
+
+/* A scalar is required: else record "expected WHAT, got a map". */
+static int want_scalar(struct jv_instance *inst, const struct jv_node *n, const char *key,
+		       const char *what)
+{
+	if (n->type == JV_NODE_SCALAR)
+		return 0;
+	char msg[128];
+	snprintf(msg, sizeof msg, "expected %s, got %s", what, node_kind(n));
+	record_error(inst, n, key, msg);
+	return JV_HOST_ETYPE;
+}
+
+/* After jv_node_int() refused s: JV_HOST_ERANGE when s is a decimal
+ * integer too large for int64, else JV_HOST_ETYPE. */
+static int int_failure(const char *s)
+{
+	char *end;
+	errno = 0;
+	(void)strtoll(s, &end, 10);
+	return (errno == ERANGE && end != s && *end == '\0') ? JV_HOST_ERANGE : JV_HOST_ETYPE;
+}
+
+static int host_config_string(struct jv_instance *inst, const char *key, const char **out)
+{
+	const struct jv_node *n;
+	int rc = lookup(inst, key, out, &n);
+	if (rc)
+		return rc;
+	if ((rc = want_scalar(inst, n, key, "a string")))
+		return rc;
+	*out = own(inst, jv_strdup(n->value ? n->value : ""));
+	return 0;
+}
+
+static int host_config_int(struct jv_instance *inst, const char *key, int64_t *out)
+{
+	const struct jv_node *n;
+	int rc = lookup(inst, key, out, &n);
+	if (rc)
+		return rc;
+	if ((rc = want_scalar(inst, n, key, "an integer")))
+		return rc;
+	char msg[256];
+	int64_t v;
+	if (jv_node_int(n, &v, msg, sizeof msg) != 0) {
+		record_error(inst, n, key, msg);
+		return int_failure(n->value ? n->value : "");
+	}
+	*out = v;
+	return 0;
+}
+
+static int host_config_double(struct jv_instance *inst, const char *key, double *out)
+{
+	const struct jv_node *n;
+	int rc = lookup(inst, key, out, &n);
+	if (rc)
+		return rc;
+	if ((rc = want_scalar(inst, n, key, "a number")))
+		return rc;
+	char msg[256];
+	double v;
+	if (jv_node_double(n, &v, msg, sizeof msg) != 0) {
+		record_error(inst, n, key, msg);
+		return JV_HOST_ETYPE;
+	}
+	*out = v;
+	return 0;
+}
+
+static int host_config_bool(struct jv_instance *inst, const char *key, int *out)
+{
+	const struct jv_node *n;
+	int rc = lookup(inst, key, out, &n);
+	if (rc)
+		return rc;
+	if ((rc = want_scalar(inst, n, key, "a boolean")))
+		return rc;
+	char msg[256];
+	int v;
+	if (jv_node_bool(n, &v, msg, sizeof msg) != 0) {
+		record_error(inst, n, key, msg);
+		return JV_HOST_ETYPE;
+	}
+	*out = v ? 1 : 0;
+	return 0;
+}
+
+/* One block: the NULL-terminated pointer array, then the strings. */
+static int host_config_strings(struct jv_instance *inst, const char *key, const char *const **out,
+			       size_t *n_out)
+{
+	const struct jv_node *n;
+	int rc = lookup(inst, key, out, &n);
+	if (rc)
+		return rc;
+	const struct jv_node *const *items = (const struct jv_node *const *)&n;
+	size_t count = 1;
+	if (n->type == JV_NODE_SEQ) {
+		items = (const struct jv_node *const *)n->items;
+		count = n->n_items;
+	} else if (n->type != JV_NODE_SCALAR) {
+		return want_scalar(inst, n, key, "a list of strings");
+	}
+	size_t bytes = (count + 1) * sizeof(char *);
+	for (size_t i = 0; i < count; i++) {
+		if (items[i]->type != JV_NODE_SCALAR) {
+			char msg[128];
+			snprintf(msg, sizeof msg, "expected a list of strings, item %zu is %s",
+				 i + 1, node_kind(items[i]));
+			record_error(inst, items[i], key, msg);
+			return JV_HOST_ETYPE;
+		}
+		bytes += strlen(items[i]->value ? items[i]->value : "") + 1;
+	}
+	char **arr = own(inst, jv_malloc(bytes));
+	char *p = (char *)(arr + count + 1);
+	for (size_t i = 0; i < count; i++) {
+		const char *v = items[i]->value ? items[i]->value : "";
+		size_t len = strlen(v) + 1;
+		memcpy(p, v, len);
+		arr[i] = p;
+		p += len;
+	}
+	arr[count] = NULL;
+	*out = (const char *const *)arr;
+	if (n_out)
+		*n_out = count;
+	return 0;
+}
+
+static int host_config_json(struct jv_instance *inst, const char *key, const char **out)
+{
+	const struct jv_node *n;
+	int rc = lookup(inst, key, out, &n);
+	if (rc)
+		return rc;
+	char *json = jv_node_to_json(n);
+	if (!json) {
+		record_error(inst, n, key, "cannot be converted to JSON");
+		return JV_HOST_ETYPE;
+	}
+	*out = own(inst, json);
+	return 0;
+}
+
+static int host_config_error(struct jv_instance *inst, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int host_config_error(struct jv_instance *inst, const char *key, const char *fmt, ...)
+{
+	if (!inst || !fmt)
+		return JV_HOST_EINVAL;
+	const struct jv_node *n = key && inst->node ? jv_node_get(inst->node, key) : NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = jv_vasprintf(fmt, ap);
+	va_end(ap);
+	record_error(inst, n ? n : inst->node, key, msg);
+	free(msg);
+	return JV_HOST_EINVAL;
+}
+
+/* ------------------------------------------------------------ runs */
+
+void jv_run_init(struct jv_run *run, int64_t timeout_ms, size_t max_output_bytes)
+{
+	memset(run, 0, sizeof *run);
+	atomic_init(&run->cancelled, 0);
+	run->max_output = max_output_bytes;
+	run->retry_in_ms = -1;
+	if (timeout_ms > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &run->deadline);
+		run->deadline.tv_sec += timeout_ms / 1000;
+		run->deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+		if (run->deadline.tv_nsec >= 1000000000L) {
+			run->deadline.tv_sec++;
+			run->deadline.tv_nsec -= 1000000000L;
+		}
+	}
+}
+
+void jv_run_cancel(struct jv_run *run) { atomic_store(&run->cancelled, 1); }
+
+int64_t jv_run_remaining_ms(const struct jv_run *run)
+{
+	if (run->deadline.tv_sec == 0 && run->deadline.tv_nsec == 0)
+		return INT64_MAX;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	int64_t ms = (int64_t)(run->deadline.tv_sec - now.tv_sec) * 1000 +
+		     (run->deadline.tv_nsec - now.tv_nsec) / 1000000L;
+	return ms > 0 ? ms : 0;
+}
+
+const char *jv_run_output(struct jv_run *run)
+{
+	if (run->dropped && !run->output_marked) {
+		jv_buf_printf(&run->output, "\n[output truncated: %zu bytes dropped]", run->dropped);
+		run->output_marked = 1;
+	}
+	return run->output.data ? run->output.data : "";
+}
+
+void jv_run_free(struct jv_run *run)
+{
+	jv_buf_free(&run->output);
+	free(run->error);
+	free(run->result);
+	run->error = run->result = NULL;
+}
+
+static int64_t host_remaining_ms(const struct jv_run *run)
+{
+	return run ? jv_run_remaining_ms(run) : INT64_MAX;
+}
+
+static int host_cancelled(const struct jv_run *run)
+{
+	return run ? atomic_load(&((struct jv_run *)run)->cancelled) != 0 : 0;
+}
+
+/* Keep what fits of data, cut at a UTF-8 character boundary; once output
+ * was cut, everything after it is dropped too, so the kept part is a
+ * prefix of what the plugin wrote. */
+static int host_output(struct jv_run *run, const char *data, size_t len)
+{
+	if (!run || (!data && len))
+		return JV_HOST_EINVAL;
+	size_t room = run->max_output > run->output.len ? run->max_output - run->output.len : 0;
+	if (run->dropped)
+		room = 0;
+	size_t keep = len <= room ? len : room;
+	if (keep < len)
+		while (keep > 0 && ((unsigned char)data[keep] & 0xC0) == 0x80)
+			keep--;
+	if (keep)
+		jv_buf_append(&run->output, data, keep);
+	run->dropped += len - keep;
+	return 0;
+}
+
+static void set_verror(struct jv_run *run, const char *fmt, va_list ap)
+{
+	char *msg = jv_vasprintf(fmt, ap);
+	free(run->error);
+	run->error = msg;
+}
+
+static void set_error(struct jv_run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_error(struct jv_run *run, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	set_verror(run, fmt, ap);
+	va_end(ap);
+}
+
+static int host_error(struct jv_run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int host_error(struct jv_run *run, const char *fmt, ...)
+{
+	if (!run || !fmt)
+		return JV_HOST_EINVAL;
+	va_list ap;
+	va_start(ap, fmt);
+	set_verror(run, fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+static int host_result_json(struct jv_run *run, const char *json)
+{
+	if (!run || !json)
+		return JV_HOST_EINVAL;
+	json_error_t e;
+	json_t *j = json_loads(json, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &e);
+	if (!j)
+		return JV_HOST_EINVAL;
+	char *text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(j);
+	if (!text)
+		return JV_HOST_ENOMEM;
+	free(run->result);
+	run->result = jv_strdup(text);
+	free(text);
+	return 0;
+}
+
+static int host_retry_in(struct jv_run *run, int64_t ms)
+{
+	if (!run || ms < 0)
+		return JV_HOST_EINVAL;
+	run->retry_in_ms = ms;
+	return 0;
+}
+
+/* ------------------------------------------------------------ the table */
+
+static const struct jv_host host_table = {
+	.abi_major = JV_PLUGIN_ABI_MAJOR,
+	.abi_minor = JV_PLUGIN_ABI_MINOR,
+	.struct_size = sizeof(struct jv_host),
+	.log = host_log,
+	.vlog = host_vlog,
+	.instance_name = host_instance_name,
+	.config_string = host_config_string,
+	.config_int = host_config_int,
+	.config_double = host_config_double,
+	.config_bool = host_config_bool,
+	.config_strings = host_config_strings,
+	.config_json = host_config_json,
+	.config_error = host_config_error,
+	.remaining_ms = host_remaining_ms,
+	.cancelled = host_cancelled,
+	.output = host_output,
+	.error = host_error,
+	.result_json = host_result_json,
+	.retry_in = host_retry_in,
+};
+
+const struct jv_host *jv_host_table(void) { return &host_table; }
+
+/* ------------------------------------------------------------ calling plugins */
+
+/* Make rc one of the three statuses and the run consistent with it. */
+static int settle(const struct jv_instance *inst, struct jv_run *run, int rc)
+{
+	if (rc != JV_SUCCESS && rc != JV_RETRY && rc != JV_FAIL) {
+		set_error(run, "plugin returned invalid status %d", rc);
+		rc = JV_FAIL;
+	}
+	if (rc == JV_SUCCESS) {
+		free(run->error);
+		run->error = NULL;
+	} else if (!run->error) {
+		set_error(run, "plugin %s failed without an error message", inst->plugin->desc.name);
+	}
+	if (rc != JV_RETRY)
+		run->retry_in_ms = -1;
+	return rc;
+}
+
+int jv_instance_execute(struct jv_instance *inst, const struct jv_job *job, struct jv_run *run)
+{
+	const struct jv_plugin *p = &inst->plugin->desc;
+	if (!inst->created || p->kind != JV_PLUGIN_EXECUTOR || !p->execute) {
+		set_error(run, "instance '%s' cannot run jobs", inst->name);
+		return JV_FAIL;
+	}
+	return settle(inst, run, p->execute(inst->state, job, run));
+}
+
+int jv_instance_send(struct jv_instance *inst, const struct jv_alert *alert, struct jv_run *run)
+{
+	const struct jv_plugin *p = &inst->plugin->desc;
+	if (!inst->created || p->kind != JV_PLUGIN_ALERT || !p->send) {
+		set_error(run, "instance '%s' cannot send alerts", inst->name);
+		return JV_FAIL;
+	}
+	return settle(inst, run, p->send(inst->state, alert, run));
+}

@@ -192,24 +192,29 @@ struct jv_host {
 	uint32_t abi_minor;   /* JV_PLUGIN_ABI_MINOR of the host */
 	uint32_t struct_size; /* sizeof(struct jv_host) of the host */
 
-	/* Logging. The line is prefixed with the plugin and instance name.
-	 * inst may be NULL (then only the plugin is unknown). Secrets must
-	 * never be logged. */
+	/* Logging. The line is prefixed "plugin NAME[INSTANCE]: ". inst may
+	 * be NULL (then the prefix is just "plugin: "). level is enum
+	 * jv_log_level. Secrets must never be logged. */
 	void (*log)(const struct jv_instance *inst, int level, const char *fmt, ...) JV_PRINTF(3, 4);
 	void (*vlog)(const struct jv_instance *inst, int level, const char *fmt, va_list ap);
 
-	/* The instance's name (the key under `executors:`, or the alert's
-	 * plugin name with its index). Owned by the host. */
+	/* The instance's name: the key under `executors:` (the job type), or
+	 * "alerts[I]" for the I-th entry (from 0) under `alerts:`. Owned by
+	 * the host, valid until destroy(). */
 	const char *(*instance_name)(const struct jv_instance *inst);
 
 	/*
 	 * The instance's own config section, through accessors. key is a key
 	 * of the section (no dots). Each returns 0 and sets *out, or
-	 * JV_HOST_ENOENT when the key is absent (then *out is untouched, so
-	 * set your default first), or JV_HOST_ETYPE / JV_HOST_ERANGE when
-	 * the value is unusable; on those the host has already recorded an
-	 * error naming FILE:LINE:COL, and create() should return non-zero.
-	 * ${VAR} expansion and KEY_file secrets are already applied.
+	 * JV_HOST_ENOENT when the key is absent or null (`key: ~`; then *out
+	 * is untouched, so set your default first), or JV_HOST_ETYPE /
+	 * JV_HOST_ERANGE when the value is unusable; on those the host has
+	 * already recorded an error naming FILE:LINE:COL, and create() should
+	 * return non-zero (the host refuses the config anyway once an error
+	 * was recorded during create()). JV_HOST_EINVAL: inst, key or out is
+	 * NULL. ${VAR} expansion and KEY_file secrets are already applied.
+	 * Meant for create(); they are thread-safe, and an error recorded
+	 * after create() is logged.
 	 *
 	 * config_string: *out is owned by the host, valid until destroy().
 	 * config_strings: *out is a NULL-terminated array owned by the host,
@@ -228,14 +233,18 @@ struct jv_host {
 	int (*config_json)(struct jv_instance *inst, const char *key, const char **out);
 
 	/* Record a config error of the plugin's own (a value of the right
-	 * type that is still wrong), naming the place of key: the host
-	 * prints "FILE:LINE:COL: <instance>.<key>: <message>". Returns
+	 * type that is still wrong, a required key missing), naming the place
+	 * of key (of the section when key is absent or NULL): the host prints
+	 * "FILE:LINE:COL: <section>.<key>: <message>", e.g.
+	 * "jobvisor.yaml:12:14: executors.http.url: must start with http".
+	 * The first error recorded is the one reported. Returns
 	 * JV_HOST_EINVAL so create() can `return host->config_error(...)`. */
 	int (*config_error)(struct jv_instance *inst, const char *key, const char *fmt, ...) JV_PRINTF(3, 4);
 
-	/* Milliseconds left before this run's hard deadline (0 when past it).
-	 * At the deadline the worker is killed with SIGKILL; use this to give
-	 * up cleanly, or to bound your own timeouts (e.g. a curl timeout). */
+	/* Milliseconds left before this run's hard deadline (0 when past it;
+	 * INT64_MAX when the run has none, which only tests do). At the
+	 * deadline the worker is killed with SIGKILL; use this to give up
+	 * cleanly, or to bound your own timeouts (e.g. a curl timeout). */
 	int64_t (*remaining_ms)(const struct jv_run *run);
 
 	/* Non-zero once the host wants this run to stop (job cancelled,
@@ -244,11 +253,13 @@ struct jv_host {
 
 	/* Append to the run's captured output (stored, bounded, with the
 	 * execution). data need not be NUL-terminated; the host copies it.
-	 * Past the bound the output is truncated and marked so. */
+	 * Past the bound the output is truncated (at a UTF-8 character
+	 * boundary) and marked so; still returns 0. */
 	int (*output)(struct jv_run *run, const char *data, size_t len);
 
 	/* Set the run's error message (printf-style; the host copies it).
-	 * Call it before returning JV_RETRY or JV_FAIL. The last call wins. */
+	 * Call it before returning JV_RETRY or JV_FAIL. The last call wins;
+	 * JV_SUCCESS clears it. */
 	int (*error)(struct jv_run *run, const char *fmt, ...) JV_PRINTF(2, 3);
 
 	/* Set the run's result: a JSON text (object, array or scalar) stored
@@ -258,7 +269,8 @@ struct jv_host {
 
 	/* With JV_RETRY: ask for the next attempt no sooner than ms from
 	 * now (e.g. an HTTP Retry-After, or a snooze). Without it the host's
-	 * exponential backoff applies. */
+	 * exponential backoff applies. Ignored with any other status;
+	 * ms < 0 returns JV_HOST_EINVAL. */
 	int (*retry_in)(struct jv_run *run, int64_t ms);
 };
 
@@ -282,22 +294,27 @@ struct jv_plugin {
 
 	/* NULL-terminated list of the config keys this plugin reads from its
 	 * section; the host rejects any other key (besides the host's own:
-	 * plugin, timeout_seconds, isolation, on, type, user) with
-	 * FILE:LINE:COL. KEY_file is accepted wherever KEY is. NULL means the
-	 * plugin takes no keys of its own. */
+	 * plugin, timeout_seconds, isolation, max_attempts for executors;
+	 * plugin, on, type, user for alerts) with FILE:LINE:COL. KEY_file is
+	 * accepted wherever KEY is (the host reads the file and the plugin
+	 * sees KEY). NULL means the plugin takes no keys of its own. */
 	const char *const *config_keys;
 
 	/* Make one instance. host and inst stay valid until destroy(). Store
 	 * what you need in *state (owned by the plugin, freed in destroy()).
 	 * Return 0, or non-zero after host->config_error() or host->log()
-	 * said why: the config is then refused. Runs in the supervisor. */
+	 * said why: the config is then refused, and destroy() is not called,
+	 * so free what you made first. (Returning 0 after an accessor recorded
+	 * an error still refuses the config; then destroy() is called.) Runs
+	 * in the supervisor. */
 	int (*create)(const struct jv_host *host, struct jv_instance *inst, void **state);
 
 	/* Free what create() made. May be NULL. */
 	void (*destroy)(void *state);
 
-	/* Executors: run one job; return enum jv_status. job and run are
-	 * owned by the host and valid only during the call. */
+	/* Executors: run one job; return enum jv_status (any other value
+	 * counts as JV_FAIL, "plugin returned invalid status N"). job and
+	 * run are owned by the host and valid only during the call. */
 	int (*execute)(void *state, const struct jv_job *job, struct jv_run *run);
 
 	/* Alert sinks: deliver one alert; return enum jv_status (JV_RETRY

@@ -1,0 +1,120 @@
+#!/bin/sh
+# it_check_config.sh -- `jobvisor check-config`: the summary line, config
+# and plugin errors with their place, refused plugins as warnings, where the
+# config comes from, and (under valgrind, when it is there) no leaks on the
+# shipped conf/jobvisor.yaml. Needs no database.
+. "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+
+DIR=$JV_PLUGIN_DIR
+[ -f "$DIR/noop.so" ] || fail "noop.so not built"
+CONF=$JV_TMP/ok.yaml
+cat >"$CONF" <<EOF
+database: { url: "postgresql://localhost/none" }
+plugins: { dir: "$DIR" }
+executors:
+  noop: { plugin: noop }
+  slow: { plugin: noop, default_sleep_ms: 100, isolation: thread }
+schedules:
+  - { name: tick, cron: "* * * * *", type: noop }
+EOF
+
+# ---------------------------------------------------------------- usage
+run "$JOBVISOR" check-config --help
+assert_rc 0 "--help exits 0"
+assert_match '^usage: jobvisor check-config \[-c FILE\]' "$OUT" "--help prints the usage"
+run "$JOBVISOR" check-config --bogus
+assert_rc 1 "an unknown option is a user error"
+assert_match "unexpected argument '--bogus'" "$ERR" "and says which"
+run "$JOBVISOR" check-config -c
+assert_rc 1 "-c without a file"
+
+# ---------------------------------------------------------------- ok
+run "$JOBVISOR" check-config -c "$CONF"
+assert_rc 0 "a good config"
+assert_eq "$CONF: ok (2 executors, 0 alerts, 1 schedule; plugins: noop 0.1.0)" "$OUT" \
+	"the summary line"
+assert_eq "" "$ERR" "nothing on stderr"
+run "$JOBVISOR" check-config --config="$CONF"
+assert_rc 0 "--config=FILE"
+JOBVISOR_CONFIG=$CONF run "$JOBVISOR" check-config
+assert_rc 0 "the config from \$JOBVISOR_CONFIG"
+assert_match "^$CONF: ok " "$OUT" "names that file"
+JOBVISOR_CONFIG=$JV_TMP/nowhere.yaml run "$JOBVISOR" check-config -c "$CONF"
+assert_rc 0 "-c wins over \$JOBVISOR_CONFIG"
+
+# ---------------------------------------------------------------- errors
+bad()
+{
+	# bad NAME YAML REGEX [LINES]: REGEX matches the last line of stderr,
+	# which has LINES lines (default 1)
+	cat >"$JV_TMP/$1.yaml" <<EOF
+database: { url: "postgresql://localhost/none" }
+plugins: { dir: "$DIR" }
+$2
+EOF
+	run "$JOBVISOR" check-config -c "$JV_TMP/$1.yaml"
+	assert_rc 1 "$1: exit 1"
+	assert_eq "" "$OUT" "$1: nothing on stdout"
+	assert_match "$3" "$(printf '%s\n' "$ERR" | tail -n 1)" "$1: the error"
+	assert_eq "${4:-1}" "$(printf '%s\n' "$ERR" | wc -l)" "$1: ${4:-1} line(s) on stderr"
+}
+bad unknown_plugin "executors:
+  shell: { plugin: shell }" \
+	"^$JV_TMP/unknown_plugin.yaml:4:20: executors.shell.plugin: unknown plugin 'shell' \(not in $DIR; available: noop\)\$"
+bad unknown_key "executors:
+  noop:
+    plugin: noop
+    sleep_ms: 5" \
+	"^$JV_TMP/unknown_key.yaml:6:5: unknown key 'sleep_ms' in executors.noop .*known keys: plugin, timeout_seconds, isolation, max_attempts, default_sleep_ms\)\$"
+bad bad_type "executors:
+  noop: { plugin: noop, default_sleep_ms: [1] }" \
+	"^$JV_TMP/bad_type.yaml:4:43: executors.noop.default_sleep_ms: expected an integer, got a list\$"
+bad plugin_says_no "executors:
+  noop: { plugin: noop, default_sleep_ms: 999999999999 }" \
+	"^$JV_TMP/plugin_says_no.yaml:4:43: executors.noop.default_sleep_ms: must be between 0 and 604800000\$"
+bad wrong_kind "alerts:
+  - { plugin: noop, on: [job_failed] }" \
+	"^$JV_TMP/wrong_kind.yaml:4:15: alerts\[0\].plugin: plugin 'noop' is an executor, not an alert sink\$"
+
+run "$JOBVISOR" check-config -c "$JV_TMP/missing.yaml"
+assert_rc 1 "a missing config file"
+assert_match "missing.yaml" "$ERR" "names the file"
+
+# ---------------------------------------------------------------- plugin dir
+# A refused plugin nobody uses is a warning; the config is still fine.
+BROKEN=$top_builddir/tests/plugins/.libs/bad_major.so
+if [ -f "$BROKEN" ]; then
+	cp "$BROKEN" "$DIR/bad_major.so"
+	chmod 0644 "$DIR/bad_major.so"
+	run "$JOBVISOR" check-config -c "$CONF"
+	assert_rc 0 "an unused refused plugin does not fail the check"
+	assert_match "warning: plugin $DIR/bad_major.so refused: built for ABI 2.0, this host has 1.0\$" \
+		"$ERR" "it is named, with its reason"
+	assert_eq 1 "$(printf '%s\n' "$ERR" | wc -l)" "in one line"
+	bad uses_refused "executors:
+  old: { plugin: bad_major }" \
+		"executors.old.plugin: unknown plugin 'bad_major' \($DIR/bad_major.so was refused: built for ABI 2.0, this host has 1.0\)\$" 2
+	rm -f "$DIR/bad_major.so"
+fi
+
+chmod 0777 "$DIR"
+run "$JOBVISOR" check-config -c "$CONF"
+chmod 0755 "$DIR"
+assert_rc 1 "a plugin dir writable by others"
+assert_match "^plugin dir $DIR refused: writable by group or others \(mode 0777\)" "$ERR" \
+	"says so"
+
+# ---------------------------------------------------------------- leaks
+# The shipped config, as the issue asks: valgrind --leak-check=full finds
+# nothing, with every plugin dlclose()d.
+if [ -n "${VALGRIND:-}" ] && [ "${JV_VALGRIND:-1}" != 0 ]; then
+	DATABASE_URL=postgresql://localhost/none JOBVISOR_PLUGIN_DIR=$DIR \
+		run "$top_builddir/libtool" --mode=execute "$VALGRIND" --leak-check=full \
+		--errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
+		--error-exitcode=99 "$JOBVISOR" check-config -c "$top_srcdir/conf/jobvisor.yaml"
+	assert_rc 0 "valgrind: check-config of conf/jobvisor.yaml passes without leaks or errors"
+	assert_match "definitely lost: 0 bytes|no leaks are possible" "$ERR" "valgrind: nothing lost"
+	assert_match "ERROR SUMMARY: 0 errors" "$ERR" "valgrind: no errors"
+fi
+
+jv_done
