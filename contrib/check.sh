@@ -36,8 +36,8 @@ sh "$top/contrib/checksrc.sh" "$top"
 
 step "private PostgreSQL"
 . "$top/tests/pg.sh"
-pg_start
-trap 'pg_stop' EXIT INT TERM
+jv_pg_start
+# jv_pg_start registered jv_pg_stop to run at exit
 export JV_REQUIRE_PG=1
 
 status=0

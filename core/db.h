@@ -1,3 +1,69 @@
+/*
+ * db.h -- small libpq helpers: connect with a clear error, run parameterised
+ * SQL, and turn PostgreSQL errors into one readable line.
+ *
+ * Only parameterised SQL: values always travel as parameters ($1, $2, ...),
+ * never spliced into the query text. Parameters are passed in text format;
+ * a NULL pointer is SQL NULL.
+ *
+ * Error messages are written into a caller's buffer (err, errlen), in
+ * PostgreSQL's style: the primary message, then "DETAIL: ..." and "HINT: ..."
+ * when the server sent them, all on one line.
+ */
 #ifndef JV_DB_H
 #define JV_DB_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+/* The channel processors LISTEN on; the jobs triggers NOTIFY it. */
+#define JV_DB_NOTIFY_CHANNEL "jobvisor_jobs"
+
+/*
+ * Connect to url, a libpq URI or "key=value" conninfo string. app_name
+ * becomes the fallback application_name (the url may override it) and may
+ * be NULL ("jobvisor"). A connect_timeout of 10 s applies unless the url
+ * sets one. Server notices are routed to jv_log at debug level instead of
+ * stderr.
+ *
+ * Returns the connection (caller closes it with PQfinish), or NULL with
+ * "could not connect to database: <reason>" in err. The reason never
+ * contains the password.
+ */
+PGconn *jv_db_connect(const char *url, const char *app_name, char *err, size_t errlen);
+
+/*
+ * Run sql with nparams text parameters (params may be NULL when nparams is
+ * 0) and return its result when it succeeded (PGRES_COMMAND_OK or
+ * PGRES_TUPLES_OK): the caller owns it and frees it with PQclear. On
+ * failure returns NULL, writes the error into err, and, when sqlstate is
+ * not NULL, copies the five-character SQLSTATE into it (char[6]; "" when
+ * there is none, e.g. the connection was lost).
+ */
+PGresult *jv_db_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                      char *sqlstate, char *err, size_t errlen);
+
+/* As jv_db_query for a command whose rows do not matter: 0 or JV_EDB. */
+int jv_db_exec(PGconn *conn, const char *sql, int nparams, const char *const *params, char *err,
+               size_t errlen);
+
+/*
+ * Run a query that returns one row with one column and read it as a
+ * 64-bit integer. A NULL value gives *is_null = 1 (is_null may be NULL
+ * when the value cannot be NULL; then NULL is an error) and *out = 0.
+ * Returns 0, or JV_EDB with the message in err.
+ */
+int jv_db_query_int64(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                      long long *out, int *is_null, char *err, size_t errlen);
+
+/*
+ * Write the error of res (or, when res is NULL or carries no message, of
+ * conn) into err as one line: "primary (DETAIL: ...) (HINT: ...)". Line
+ * breaks and tabs in the server's text become spaces.
+ */
+void jv_db_format_error(const PGconn *conn, const PGresult *res, char *err, size_t errlen);
+
+/* 1 when the connection is gone (the caller must reconnect), else 0. */
+int jv_db_is_broken(const PGconn *conn);
+
 #endif

@@ -69,8 +69,9 @@ char *jv_strndup(const char *s, size_t n)
 char *jv_vasprintf(const char *fmt, va_list ap)
 {
 	va_list ap2;
+	char probe[1];
 	va_copy(ap2, ap);
-	int n = vsnprintf(NULL, 0, fmt, ap2);
+	int n = vsnprintf(probe, sizeof probe, fmt, ap2);
 	va_end(ap2);
 	if (n < 0)
 		n = 0;
@@ -116,8 +117,9 @@ void jv_buf_printf(struct jv_buf *b, const char *fmt, ...)
 	va_list ap;
 	va_start(ap, fmt);
 	va_list ap2;
+	char probe[1];
 	va_copy(ap2, ap);
-	int n = vsnprintf(NULL, 0, fmt, ap2);
+	int n = vsnprintf(probe, sizeof probe, fmt, ap2);
 	va_end(ap2);
 	if (n > 0) {
 		buf_reserve(b, (size_t)n);

@@ -1,30 +1,63 @@
 /*
  * migrate.h -- schema migrations, embedded from sql/NNN_*.sql at build time.
+ *
+ * The versions applied to a database are recorded in
+ * jobvisor.schema_migrations (version, name, applied_at), which jv_migrate
+ * creates itself, with the schema, before the first migration runs.
  */
 #ifndef JV_MIGRATE_H
 #define JV_MIGRATE_H
 
 #include <libpq-fe.h>
+#include <stddef.h>
 
 struct jv_migration {
-	int version;       /* NNN of sql/NNN_title.sql */
-	const char *name;  /* "NNN_title" */
-	const char *sql;   /* the whole file */
+	int version;      /* NNN of sql/NNN_title.sql */
+	const char *name; /* "NNN_title" */
+	const char *sql;  /* the whole file */
 };
 
 /* Terminated by an entry with version 0. In ascending version order. */
 extern const struct jv_migration jv_migrations[];
+
+/* The session advisory lock key held while migrating ("jobvisor" in ASCII). */
+#define JV_MIGRATE_LOCK_KEY "7669456951150079858"
 
 /*
  * Apply every migration not yet recorded in jobvisor.schema_migrations, in
  * order, each in its own transaction, under a session advisory lock so
  * concurrent runs wait for each other instead of racing. Returns 0 and sets
  * *applied (may be NULL) to the number applied, or JV_EDB with a message
- * in err.
+ * in err. A failed migration is rolled back entirely and named in err
+ * ("migration 001_init failed: ..."); the ones before it stay applied. A
+ * database that records a version this binary does not know is refused
+ * before anything is applied.
  */
 int jv_migrate(PGconn *conn, int *applied, char *err, size_t errlen);
 
+/* As jv_migrate, calling on_applied (may be NULL) after each migration is
+ * committed. m points into jv_migrations (or list). */
+typedef void (*jv_migrate_cb)(const struct jv_migration *m, void *arg);
+int jv_migrate_with(PGconn *conn, jv_migrate_cb on_applied, void *arg, int *applied, char *err,
+                    size_t errlen);
+
+/* As jv_migrate_with for another list of migrations (terminated and
+ * ordered as jv_migrations): for tests. */
+int jv_migrate_list(PGconn *conn, const struct jv_migration *list, jv_migrate_cb on_applied,
+                    void *arg, int *applied, char *err, size_t errlen);
+
 /* The highest version recorded, 0 for an empty database, or JV_EDB. */
 int jv_schema_version(PGconn *conn, int *version, char *err, size_t errlen);
+
+/* The highest version this binary knows (the last jv_migrations entry). */
+int jv_schema_latest(void);
+
+/*
+ * For commands that need the schema (serve, enqueue, status): 0 when the
+ * database is at jv_schema_latest(); JV_ESTATE with a message telling what
+ * to do when it is older ("run jobvisor migrate") or newer (upgrade
+ * jobvisor); JV_EDB when the version cannot be read.
+ */
+int jv_schema_check(PGconn *conn, char *err, size_t errlen);
 
 #endif

@@ -1,3 +1,268 @@
 #!/bin/sh
-# stub
-exit 0
+# lib.sh -- sourced by every integration test (tests/it_*.sh).
+#
+#   . "${top_srcdir:-.}/tests/lib.sh"
+#
+# Gives:
+#   $JOBVISOR      the built jobvisor binary ($top_builddir/jobvisor)
+#   $JV_NOOP_SO    the built noop executor plugin
+#   $JV_TMP        a private temp directory, removed at exit
+#   jv_db [NAME]   a FRESH database for this test; sets $JV_DB_URL, and
+#                  writes a config $JV_CONF (exported as JOBVISOR_CONFIG)
+#                  with database.url, plugins.dir (a copy of noop.so, modes
+#                  0755/0644) and executors noop and slow (both plugin noop).
+#                  The cluster is $JV_TEST_DATABASE_URL's (contrib/check.sh
+#                  starts one for the whole run), else a private one started
+#                  here through pg.sh. The database is dropped at exit.
+#                  No PostgreSQL binaries: the test exits 77 (skipped),
+#                  or fails when JV_REQUIRE_PG=1.
+#   jv_write_config FILE [EXTRA_YAML]   another config for $JV_DB_URL
+#   jv_psql SQL    run SQL on $JV_DB_URL, print rows unaligned (a|b), fail on error
+#   run CMD...     run CMD, keep stdout in $OUT, stderr in $ERR, status in $RC
+#   fail MSG       report a failed check and exit 1 (everything is stopped)
+#   ok MSG         count a passed check (and print it)
+#   assert_eq EXPECTED ACTUAL MSG
+#   assert_rc EXPECTED MSG              $RC of the last run
+#   assert_match REGEX TEXT MSG         grep -E
+#   assert_no_match REGEX TEXT MSG
+#   wait_for CMD TIMEOUT_S WHAT         poll CMD (a shell command string) every
+#                                       0.1 s until it succeeds, else fail
+#   jv_bg CMD...   start CMD in the background (its output in $JV_TMP/bg.N.out
+#                  and .err); $BG_PID is its PID; killed by PID at exit
+#   jv_done        print "N passed, 0 failed" and exit 0
+#
+# Every check either passes or ends the test; the last line is always
+# "N passed, M failed".
+
+set -u
+
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
+top_builddir=${top_builddir:-$(pwd)}
+JV_TEST_NAME=$(basename "$0" .sh)
+
+. "$top_srcdir/tests/pg.sh"
+
+JV_PASSED=0
+JV_FAILED=0
+JV_BG_N=0
+
+ok()
+{
+	JV_PASSED=$((JV_PASSED + 1))
+	echo "ok $JV_PASSED - $*"
+}
+
+fail()
+{
+	JV_FAILED=$((JV_FAILED + 1))
+	echo "FAIL: $JV_TEST_NAME: $*" >&2
+	if [ -n "${OUT+x}" ] && [ -n "${ERR+x}" ] && [ -n "${RC+x}" ]; then
+		echo "  last command: ${JV_LAST_CMD:-} (exit $RC)" >&2
+		[ -n "$OUT" ] && printf '  stdout: %s\n' "$OUT" >&2
+		[ -n "$ERR" ] && printf '  stderr: %s\n' "$ERR" >&2
+	fi
+	echo "$JV_PASSED passed, $JV_FAILED failed"
+	exit 1
+}
+
+jv_done()
+{
+	echo "$JV_PASSED passed, $JV_FAILED failed"
+	exit 0
+}
+
+skip_all()
+{
+	echo "SKIP: $JV_TEST_NAME: $*" >&2
+	exit 77
+}
+
+assert_eq()
+{
+	if [ "$1" = "$2" ]; then
+		ok "$3"
+	else
+		fail "$3: expected '$1', got '$2'"
+	fi
+}
+
+assert_rc()
+{
+	if [ "$RC" = "$1" ]; then
+		ok "$2"
+	else
+		fail "$2: expected exit status $1, got $RC"
+	fi
+}
+
+assert_match()
+{
+	if printf '%s\n' "$2" | grep -Eq -e "$1"; then
+		ok "$3"
+	else
+		fail "$3: /$1/ not found in: $2"
+	fi
+}
+
+assert_no_match()
+{
+	if printf '%s\n' "$2" | grep -Eq -e "$1"; then
+		fail "$3: /$1/ unexpectedly found in: $2"
+	else
+		ok "$3"
+	fi
+}
+
+run()
+{
+	JV_LAST_CMD="$*"
+	"$@" >"$JV_TMP/run.out" 2>"$JV_TMP/run.err"
+	RC=$?
+	OUT=$(cat "$JV_TMP/run.out")
+	ERR=$(cat "$JV_TMP/run.err")
+	return 0
+}
+
+wait_for()
+{
+	_wf_cmd=$1
+	_wf_ticks=$(($2 * 10))
+	_wf_what=$3
+	_wf_i=0
+	while ! eval "$_wf_cmd" >/dev/null 2>&1; do
+		_wf_i=$((_wf_i + 1))
+		if [ "$_wf_i" -ge "$_wf_ticks" ]; then
+			fail "timed out after $2 s waiting for $_wf_what"
+		fi
+		sleep 0.1
+	done
+	ok "$_wf_what"
+}
+
+# Background processes, stopped by PID at exit (TERM, then KILL after 5 s).
+jv_kill_pid()
+{
+	kill -0 "$1" 2>/dev/null || return 0
+	kill -TERM "$1" 2>/dev/null
+	_kp_i=0
+	while kill -0 "$1" 2>/dev/null && [ "$_kp_i" -lt 50 ]; do
+		sleep 0.1
+		_kp_i=$((_kp_i + 1))
+	done
+	kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	return 0
+}
+
+jv_bg()
+{
+	JV_BG_N=$((JV_BG_N + 1))
+	"$@" >"$JV_TMP/bg.$JV_BG_N.out" 2>"$JV_TMP/bg.$JV_BG_N.err" &
+	BG_PID=$!
+	BG_N=$JV_BG_N
+	jv_on_exit "jv_kill_pid $BG_PID"
+}
+
+# ------------------------------------------------------------------ set-up
+
+JV_TMP=$(mktemp -d "${TMPDIR:-/tmp}/jv-$JV_TEST_NAME.XXXXXX") || {
+	echo "$JV_TEST_NAME: mktemp failed" >&2
+	exit 99
+}
+jv_on_exit "rm -rf '$JV_TMP'"
+
+JOBVISOR=$top_builddir/jobvisor
+[ -x "$JOBVISOR" ] || {
+	echo "$JV_TEST_NAME: $JOBVISOR not built (run make first, or set top_builddir)" >&2
+	exit 99
+}
+JV_NOOP_SO=
+for _f in "$top_builddir/plugins/executors/noop/.libs/noop.so" "$top_builddir/plugins/executors/noop/noop.so"; do
+	if [ -f "$_f" ]; then
+		JV_NOOP_SO=$_f
+		break
+	fi
+done
+
+# The plugin dir of the test configs: a copy with safe modes, whatever the
+# umask of the build tree was.
+JV_PLUGIN_DIR=$JV_TMP/plugins
+mkdir "$JV_PLUGIN_DIR"
+chmod 0755 "$JV_PLUGIN_DIR"
+if [ -n "$JV_NOOP_SO" ]; then
+	cp "$JV_NOOP_SO" "$JV_PLUGIN_DIR/noop.so"
+	chmod 0644 "$JV_PLUGIN_DIR/noop.so"
+fi
+
+# Configs and logs of the run must not leak into the user's environment.
+unset JOBVISOR_CONFIG
+
+# Checks match client messages (libpq, psql's "Asynchronous notification"):
+# keep them untranslated, while UTF-8 still passes through.
+if locale -a 2>/dev/null | grep -qix 'c\.utf-*8'; then
+	LC_ALL=C.UTF-8
+else
+	LC_ALL=C
+fi
+LANGUAGE=
+export LC_ALL LANGUAGE
+
+JV_DB_SEQ=0
+
+# The URL of database $2 in the cluster of URL $1 (a postgresql:// URI).
+jv_url_with_db()
+{
+	printf '%s\n' "$1" | sed -E 's#^(postgres(ql)?://[^/?]*)(/[^?]*)?#\1/'"$2"'#'
+}
+
+jv_psql_admin()
+{
+	psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$JV_TEST_DATABASE_URL" -c "$1"
+}
+
+jv_write_config()
+{
+	cat >"$1" <<EOF
+# written by tests/lib.sh for $JV_TEST_NAME
+database:
+  url: "$JV_DB_URL"
+processor:
+  name: "$JV_TEST_NAME"
+  stuck_job_timeout_minutes: 5
+plugins:
+  dir: "$JV_PLUGIN_DIR"
+executors:
+  noop: { plugin: noop }
+  slow: { plugin: noop, timeout_seconds: 60 }
+${2:-}
+EOF
+	chmod 0600 "$1"
+}
+
+jv_db()
+{
+	if [ -z "${JV_TEST_DATABASE_URL:-}" ]; then
+		jv_pg_start
+		_rc=$?
+		[ "$_rc" = 77 ] && skip_all "no PostgreSQL server binaries (set JV_REQUIRE_PG=1 to fail instead)"
+		[ "$_rc" = 0 ] || fail "could not start a private PostgreSQL"
+	fi
+	command -v psql >/dev/null 2>&1 || {
+		[ "${JV_REQUIRE_PG:-0}" = 1 ] && fail "psql not found"
+		skip_all "psql not found"
+	}
+	JV_DB_SEQ=$((JV_DB_SEQ + 1))
+	JV_DB_NAME=$(printf 'jv_%s_%s_%s' "${1:-$JV_TEST_NAME}" "$$" "$JV_DB_SEQ" | tr -c 'a-zA-Z0-9_\n' '_')
+	jv_psql_admin "CREATE DATABASE \"$JV_DB_NAME\"" || fail "could not create database $JV_DB_NAME"
+	jv_on_exit "jv_psql_admin 'DROP DATABASE IF EXISTS \"$JV_DB_NAME\" WITH (FORCE)' >/dev/null 2>&1"
+	JV_DB_URL=$(jv_url_with_db "$JV_TEST_DATABASE_URL" "$JV_DB_NAME")
+	JV_CONF=$JV_TMP/$JV_DB_NAME.yaml
+	jv_write_config "$JV_CONF"
+	JOBVISOR_CONFIG=$JV_CONF
+	export JOBVISOR_CONFIG JV_DB_URL
+}
+
+jv_psql()
+{
+	psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$JV_DB_URL" -c "$1"
+}
