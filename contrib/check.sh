@@ -49,6 +49,15 @@ if [ $status -ne 0 ]; then
 	done
 fi
 
+if [ $status -eq 0 ]; then
+	step "quickstart (--once)"
+	JV_BUILD_DIR=$build sh "$top/contrib/quickstart.sh" --once >quickstart.out 2>&1 || {
+		tail -n 60 quickstart.out
+		status=1
+	}
+	[ $status -ne 0 ] || echo "quickstart: ok"
+fi
+
 if [ $status -eq 0 ] && [ "${JV_SKIP_DISTCHECK:-0}" != 1 ]; then
 	step "make distcheck"
 	make -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >distcheck.out 2>&1 || {

@@ -7,6 +7,7 @@
 #ifndef JV_CLI_H
 #define JV_CLI_H
 
+int jv_cmd_serve(int argc, char **argv);
 int jv_cmd_check_config(int argc, char **argv);
 int jv_cmd_migrate(int argc, char **argv);
 int jv_cmd_enqueue(int argc, char **argv);

@@ -13,6 +13,7 @@ static const struct {
 	int (*run)(int argc, char **argv);
 	const char *summary;
 } commands[] = {
+	{"serve", jv_cmd_serve, "run the supervisor (foreground; systemd-friendly)"},
 	{"check-config", jv_cmd_check_config, "validate config and load every plugin"},
 	{"migrate", jv_cmd_migrate, "apply sql/ migrations (idempotent, safe concurrently)"},
 	{"enqueue", jv_cmd_enqueue, "add a job; prints its id"},

@@ -1,0 +1,209 @@
+#!/bin/sh
+# bench.sh -- throughput and pickup latency of `jobvisor serve` with noop jobs.
+#
+#   ./contrib/bench.sh [--jobs N] [--concurrency C] [--users U] [--processors P]
+#                      [--batch B] [--isolation process|thread] [--db URL]
+#                      [--latency-jobs M] [--skip-latency]
+#
+# Builds an optimised jobvisor (build/bench), starts a private PostgreSQL with
+# the same durable settings as the peer benchmarks in shared/bench/peers
+# (fsync, synchronous_commit and full_page_writes on; or uses --db URL, e.g.
+# the peers' cluster, to compare on one server), migrates a fresh database,
+# enqueues N noop jobs in one INSERT, runs P processors until every job is
+# recorded, and prints one line:
+#
+#   jobs_per_s=X p50_ms=.. p95_ms=.. p99_ms=.. cpu_s_supervisor=.. rss_kb_supervisor=.. ...
+#
+# (p50/p95/p99: claim to recorded completion, from the history rows; CPU and
+# peak RSS of the first processor's supervisor process; fds at start/end).
+# Then the pickup-latency run: one idle processor, M jobs (default 500)
+# inserted one at a time at ~100/s; enqueue-to-start percentiles from the
+# history (created_at to started_at, both by the database clock):
+#
+#   pickup_p50_ms=.. pickup_p95_ms=.. pickup_p99_ms=..
+#
+# Everything it starts it stops, by PID.
+set -eu
+
+jobs=100000
+conc=50
+users=0
+procs=1
+batch=500
+isolation=process
+db_url=
+lat_jobs=500
+skip_latency=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	--jobs) jobs=$2; shift 2 ;;
+	--concurrency) conc=$2; shift 2 ;;
+	--users) users=$2; shift 2 ;;
+	--processors) procs=$2; shift 2 ;;
+	--batch) batch=$2; shift 2 ;;
+	--isolation) isolation=$2; shift 2 ;;
+	--db) db_url=$2; shift 2 ;;
+	--latency-jobs) lat_jobs=$2; shift 2 ;;
+	--skip-latency) skip_latency=1; shift ;;
+	-h | --help) sed -n '2,25p' "$0"; exit 0 ;;
+	*) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 1 ;;
+	esac
+done
+case $isolation in process | thread) ;; *) echo "bench.sh: --isolation process|thread" >&2; exit 1 ;; esac
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+sh contrib/deps.sh
+build=$top/build/bench
+if [ ! -x "$build/jobvisor" ] || [ -n "$(find core plugins sql -newer "$build/jobvisor" -type f 2>/dev/null | head -n 1)" ]; then
+	[ -f configure ] || autoreconf -fi >/dev/null 2>&1
+	mkdir -p "$build"
+	(cd "$build" && "$top/configure" CFLAGS="-O2 -g" >/dev/null && make -j"$(nproc)" >/dev/null)
+fi
+
+work=$(mktemp -d /tmp/jv-bench.XXXXXX)
+PIDS=""
+cleanup()
+{
+	for p in $PIDS; do
+		kill -TERM "$p" 2>/dev/null || true
+	done
+	for p in $PIDS; do
+		wait "$p" 2>/dev/null || true
+	done
+	[ -n "${JV_PG_DIR:-}" ] && jv_pg_stop
+	rm -rf "$work"
+}
+. "$top/tests/pg.sh"
+trap cleanup EXIT INT TERM
+
+if [ -z "$db_url" ]; then
+	JV_PG_CONF_EXTRA="
+# bench.sh: the peers' settings (shared/bench/peers/pg-up.sh), durability on
+fsync = on
+synchronous_commit = on
+full_page_writes = on
+shared_buffers = 256MB
+effective_cache_size = 2GB
+work_mem = 8MB
+maintenance_work_mem = 256MB
+wal_buffers = 16MB
+max_wal_size = 4GB
+min_wal_size = 512MB
+checkpoint_timeout = 15min
+checkpoint_completion_target = 0.9
+random_page_cost = 1.1
+jit = off"
+	export JV_PG_CONF_EXTRA
+	jv_pg_start >/dev/null
+	admin=$JV_TEST_DATABASE_URL
+else
+	admin=$db_url
+fi
+dbname=jv_bench_$$
+psql -X -q -d "$admin" -c "CREATE DATABASE $dbname" >/dev/null
+url=$(printf '%s\n' "$admin" | sed -E 's#^(postgres(ql)?://[^/?]*)(/[^?]*)?#\1/'"$dbname"'#')
+q() { psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$url" -c "$1"; }
+
+mkdir -m 0755 "$work/plugins"
+cp "$build/plugins/executors/noop/.libs/noop.so" "$work/plugins/"
+chmod 0644 "$work/plugins/noop.so"
+cat >"$work/bench.yaml" <<EOF
+database: { url: "$url" }
+processor:
+  batch_size: $batch
+  max_concurrent_jobs: $conc
+  per_user_limit: 0
+  heartbeat_interval_ms: 1000
+plugins: { dir: "$work/plugins" }
+executors:
+  noop: { plugin: noop, isolation: $isolation }
+log: { level: warning }
+EOF
+chmod 0600 "$work/bench.yaml"
+"$build/jobvisor" migrate -c "$work/bench.yaml" >/dev/null
+
+if [ "$users" -gt 0 ]; then
+	sed -i "s/per_user_limit: 0/per_user_limit: $(( (conc * procs + users - 1) / users ))/" "$work/bench.yaml"
+	q "INSERT INTO jobvisor.jobs (type, payload, user_id) SELECT 'noop', '{}', 'user' || (g % $users) FROM generate_series(1, $jobs) g"
+else
+	q "INSERT INTO jobvisor.jobs (type, payload) SELECT 'noop', '{}' FROM generate_series(1, $jobs)"
+fi
+q "ANALYZE jobvisor.jobs" >/dev/null
+q "CHECKPOINT" >/dev/null 2>&1 || true
+
+now_ns() { date +%s%N; }
+t0=$(now_ns)
+i=0
+while [ $i -lt "$procs" ]; do
+	"$build/jobvisor" serve -c "$work/bench.yaml" 2>>"$work/serve.err" &
+	PIDS="$PIDS $!"
+	i=$((i + 1))
+done
+first=${PIDS# }
+first=${first%% *}
+sleep 0.2
+fd0=$(ls /proc/"$first"/fd 2>/dev/null | wc -l)
+# Wait inside the database: one session, a fresh snapshot per check.
+psql -X -q -d "$url" -v ON_ERROR_STOP=1 -c "DO \$\$ BEGIN
+	LOOP
+		EXIT WHEN NOT EXISTS (SELECT 1 FROM jobvisor.jobs WHERE status = 'pending')
+		     AND NOT EXISTS (SELECT 1 FROM jobvisor.jobs WHERE status = 'running');
+		PERFORM pg_sleep(0.005);
+	END LOOP;
+END \$\$" >/dev/null
+t1=$(now_ns)
+fd1=$(ls /proc/"$first"/fd 2>/dev/null | wc -l)
+tick=$(getconf CLK_TCK)
+cpu=$(awk -v t="$tick" '{printf "%.2f", ($14 + $15) / t}' /proc/"$first"/stat)
+wcpu=0
+for c in $(pgrep -P "$first" || true); do
+	wcpu=$(awk -v t="$tick" -v a="$wcpu" '{printf "%.2f", a + ($14 + $15) / t}' /proc/"$c"/stat 2>/dev/null || echo "$wcpu")
+done
+rss=$(awk '/VmHWM/ {print $2}' /proc/"$first"/status)
+for p in $PIDS; do kill -TERM "$p"; done
+for p in $PIDS; do wait "$p" || true; done
+PIDS=""
+
+done_n=$(q "SELECT count(*) FROM jobvisor.jobs WHERE status = 'succeeded'")
+pct=$(q "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2) || ' ' ||
+	round(percentile_cont(0.95) WITHIN GROUP (ORDER BY ms)::numeric, 2) || ' ' ||
+	round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 2)
+	FROM (SELECT extract(epoch FROM finished_at - started_at) * 1000 AS ms FROM jobvisor.job_executions) s")
+set -- $pct
+secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b - a) / 1e9}')
+jps=$(awk -v n="$jobs" -v s="$secs" 'BEGIN {printf "%.0f", n / s}')
+[ "$done_n" = "$jobs" ] || echo "bench.sh: only $done_n of $jobs jobs succeeded" >&2
+echo "jobs_per_s=$jps p50_ms=$1 p95_ms=$2 p99_ms=$3 cpu_s_supervisor=$cpu rss_kb_supervisor=$rss cpu_s_workers=$wcpu fds_start=$fd0 fds_end=$fd1 jobs=$jobs seconds=$secs concurrency=$conc processors=$procs users=$users batch=$batch isolation=$isolation history_rows=$(q 'SELECT count(*) FROM jobvisor.job_executions')"
+
+[ "$skip_latency" = 1 ] && exit 0
+
+# Pickup latency: an idle processor, jobs inserted one at a time at ~100/s.
+q "TRUNCATE jobvisor.jobs, jobvisor.job_executions" >/dev/null
+sed -i "s/batch_size: $batch/batch_size: 20/; s/max_concurrent_jobs: $conc/max_concurrent_jobs: 10/" "$work/bench.yaml"
+"$build/jobvisor" serve -c "$work/bench.yaml" 2>>"$work/serve.err" &
+PIDS=$!
+sleep 1
+q "INSERT INTO jobvisor.jobs (type, payload) VALUES ('noop', '{}')" >/dev/null # warm-up
+sleep 1
+q "TRUNCATE jobvisor.job_executions" >/dev/null
+i=0
+while [ $i -lt "$lat_jobs" ]; do
+	echo "INSERT INTO jobvisor.jobs (type, payload) VALUES ('noop', '{}');"
+	echo "SELECT pg_sleep(0.01);"
+	i=$((i + 1))
+done >"$work/latency.sql"
+psql -X -q -d "$url" -f "$work/latency.sql" >/dev/null
+psql -X -q -d "$url" -c "DO \$\$ BEGIN
+	LOOP
+		EXIT WHEN (SELECT count(*) FROM jobvisor.job_executions) >= $lat_jobs;
+		PERFORM pg_sleep(0.01);
+	END LOOP;
+END \$\$" >/dev/null
+lat=$(q "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2) || ' ' ||
+	round(percentile_cont(0.95) WITHIN GROUP (ORDER BY ms)::numeric, 2) || ' ' ||
+	round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 2)
+	FROM (SELECT extract(epoch FROM e.started_at - j.created_at) * 1000 AS ms
+	      FROM jobvisor.job_executions e JOIN jobvisor.jobs j ON j.id = e.job_id) s")
+set -- $lat
+echo "pickup_p50_ms=$1 pickup_p95_ms=$2 pickup_p99_ms=$3 jobs=$lat_jobs rate_per_s=100"

@@ -1,0 +1,279 @@
+/* store.c -- the engine's queries: processor row, claim, complete, rescue. */
+#include "store.h"
+
+#include "db.h"
+#include "error.h"
+#include "mem.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int parse_i64(const char *s, int64_t *out)
+{
+	char *end;
+	long long v = strtoll(s, &end, 10);
+	if (end == s || *end)
+		return JV_EINVAL;
+	*out = v;
+	return 0;
+}
+
+int jv_store_register(PGconn *conn, const char *name, const char *hostname, int pid,
+		      const char *version, int64_t *id, char *err, size_t errlen)
+{
+	char pidbuf[16];
+	snprintf(pidbuf, sizeof pidbuf, "%d", pid);
+	const char *params[] = {name, hostname, pidbuf, version};
+	long long v;
+	int rc = jv_db_query_int64(conn,
+				   "INSERT INTO jobvisor.processors (name, hostname, pid, version) "
+				   "VALUES ($1, $2, $3, $4) RETURNING id",
+				   4, params, &v, NULL, err, errlen);
+	if (rc == 0)
+		*id = v;
+	return rc;
+}
+
+int jv_store_heartbeat(PGconn *conn, int64_t id, const char *state, char *err, size_t errlen)
+{
+	char idbuf[24];
+	snprintf(idbuf, sizeof idbuf, "%" PRId64, id);
+	const char *params[] = {idbuf, state};
+	/* A processor declared dead while it was cut off comes back: its jobs
+	 * were rescued meanwhile, and fencing keeps its late results out. */
+	return jv_db_exec(conn,
+			  "UPDATE jobvisor.processors SET heartbeat_at = now(), state = $2, "
+			  "stopped_at = NULL WHERE id = $1",
+			  2, params, err, errlen);
+}
+
+int jv_store_stopped(PGconn *conn, int64_t id, char *err, size_t errlen)
+{
+	char idbuf[24];
+	snprintf(idbuf, sizeof idbuf, "%" PRId64, id);
+	const char *params[] = {idbuf};
+	return jv_db_exec(conn,
+			  "UPDATE jobvisor.processors SET state = 'stopped', stopped_at = now(), "
+			  "heartbeat_at = now() WHERE id = $1",
+			  1, params, err, errlen);
+}
+
+void jv_claimed_free(struct jv_claimed *c)
+{
+	free(c->type);
+	free(c->user_id);
+	free(c->payload);
+}
+
+int jv_store_claim(PGconn *conn, int64_t id, int slots, int per_user, const char *types,
+		   struct jv_claimed **out, size_t *n, char *err, size_t errlen)
+{
+	char idbuf[24], slotbuf[16], pubuf[16];
+	snprintf(idbuf, sizeof idbuf, "%" PRId64, id);
+	snprintf(slotbuf, sizeof slotbuf, "%d", slots);
+	snprintf(pubuf, sizeof pubuf, "%d", per_user);
+	const char *params[] = {idbuf, slotbuf, pubuf, types};
+	*out = NULL;
+	*n = 0;
+	PGresult *res = jv_db_query(conn,
+				    "SELECT id, type, user_id, payload, attempts, max_attempts, "
+				    "timeout_seconds FROM jobvisor.claim($1, $2, $3, $4::text[])",
+				    4, params, NULL, err, errlen);
+	if (!res)
+		return JV_EDB;
+	int rows = PQntuples(res);
+	if (rows > 0) {
+		*out = jv_calloc((size_t)rows, sizeof **out);
+		for (int r = 0; r < rows; r++) {
+			struct jv_claimed *c = &(*out)[r];
+			parse_i64(PQgetvalue(res, r, 0), &c->id);
+			c->type = jv_strdup(PQgetvalue(res, r, 1));
+			c->user_id = PQgetisnull(res, r, 2) ? NULL : jv_strdup(PQgetvalue(res, r, 2));
+			c->payload = jv_strdup(PQgetvalue(res, r, 3));
+			c->attempt = (int32_t)strtol(PQgetvalue(res, r, 4), NULL, 10);
+			c->max_attempts = (int32_t)strtol(PQgetvalue(res, r, 5), NULL, 10);
+			c->timeout_seconds =
+				PQgetisnull(res, r, 6) ? 0 : (int32_t)strtol(PQgetvalue(res, r, 6), NULL, 10);
+		}
+	}
+	*n = (size_t)rows;
+	PQclear(res);
+	return 0;
+}
+
+int jv_store_next_due_ms(PGconn *conn, int64_t *ms, char *err, size_t errlen)
+{
+	long long v;
+	int is_null = 0;
+	int rc = jv_db_query_int64(
+		conn,
+		"SELECT greatest(0, ceil(extract(epoch FROM min(scheduled_at) - now()) * 1000))::bigint "
+		"FROM jobvisor.jobs WHERE status = 'pending'",
+		0, NULL, &v, &is_null, err, errlen);
+	if (rc == 0)
+		*ms = is_null ? -1 : v;
+	return rc;
+}
+
+char *jv_text_sanitize(const char *s, size_t len)
+{
+	struct jv_buf b = {0};
+	jv_buf_append(&b, "", 0);
+	size_t i = 0;
+	while (i < len) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == 0) {
+			i++;
+			continue;
+		}
+		if (c < 0x80) {
+			jv_buf_append(&b, s + i, 1);
+			i++;
+			continue;
+		}
+		size_t need;
+		uint32_t cp;
+		if ((c & 0xe0) == 0xc0) {
+			need = 1;
+			cp = c & 0x1f;
+		} else if ((c & 0xf0) == 0xe0) {
+			need = 2;
+			cp = c & 0x0f;
+		} else if ((c & 0xf8) == 0xf0) {
+			need = 3;
+			cp = c & 0x07;
+		} else {
+			goto bad;
+		}
+		if (i + need >= len)
+			goto bad;
+		for (size_t k = 1; k <= need; k++) {
+			unsigned char cc = (unsigned char)s[i + k];
+			if ((cc & 0xc0) != 0x80)
+				goto bad;
+			cp = cp << 6 | (cc & 0x3f);
+		}
+		/* Reject overlong forms, surrogates and values past U+10FFFF. */
+		if ((need == 1 && cp < 0x80) || (need == 2 && cp < 0x800) ||
+		    (need == 3 && cp < 0x10000) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			goto bad;
+		jv_buf_append(&b, s + i, need + 1);
+		i += need + 1;
+		continue;
+	bad:
+		jv_buf_append(&b, "\xef\xbf\xbd", 3);
+		i++;
+	}
+	return jv_buf_steal(&b);
+}
+
+static const char *outcome_name(enum jv_end end)
+{
+	switch (end) {
+	case JV_END_SUCCEEDED: return "succeeded";
+	case JV_END_RETRYABLE: return "failed";
+	case JV_END_PERMANENT: return "failed";
+	case JV_END_TIMED_OUT: return "timed_out";
+	case JV_END_CRASHED: return "crashed";
+	case JV_END_CANCELLED: return "cancelled";
+	case JV_END_RELEASED: return "released";
+	}
+	return "failed";
+}
+
+/* A string for the JSON document, sanitised; NULL stays JSON null. */
+static json_t *text_value(const char *s, size_t len, size_t max)
+{
+	if (!s)
+		return json_null();
+	char *clean;
+	if (max > 0 && len > max) {
+		char *cut = jv_text_sanitize(s, max);
+		clean = jv_asprintf("%s\n[output truncated: %zu bytes dropped]", cut, len - max);
+		free(cut);
+	} else {
+		clean = jv_text_sanitize(s, len);
+	}
+	json_t *v = json_string(clean);
+	free(clean);
+	return v ? v : json_null();
+}
+
+int jv_store_complete(PGconn *conn, int64_t id, const struct jv_done *done, size_t n,
+		      int retry_base_ms, int retry_max_ms, size_t max_output,
+		      struct jv_applied **applied, char *err, size_t errlen)
+{
+	if (applied)
+		*applied = NULL;
+	if (n == 0)
+		return 0;
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++) {
+		const struct jv_done *d = &done[i];
+		json_t *o = json_object();
+		json_object_set_new(o, "id", json_integer(d->id));
+		json_object_set_new(o, "attempt", json_integer(d->attempt));
+		json_object_set_new(o, "outcome", json_string(outcome_name(d->end)));
+		json_object_set_new(o, "retryable", json_boolean(d->end == JV_END_RETRYABLE ||
+								 d->end == JV_END_TIMED_OUT ||
+								 d->end == JV_END_CRASHED));
+		json_object_set_new(o, "retry_ms", json_integer(d->retry_in_ms));
+		json_object_set_new(o, "duration_ms", json_integer(d->duration_ms));
+		json_object_set_new(o, "error",
+				    text_value(d->error, d->error ? strlen(d->error) : 0, 4096));
+		json_object_set_new(o, "output", text_value(d->output,
+							    d->output ? strlen(d->output) : 0,
+							    max_output));
+		if (d->result) {
+			json_t *r = json_loads(d->result, JSON_DECODE_ANY, NULL);
+			json_object_set_new(o, "result", r ? r : json_null());
+		}
+		json_array_append_new(arr, o);
+	}
+	char *doc = json_dumps(arr, JSON_COMPACT | JSON_ENSURE_ASCII);
+	json_decref(arr);
+	char idbuf[24], basebuf[16], maxbuf[16];
+	snprintf(idbuf, sizeof idbuf, "%" PRId64, id);
+	snprintf(basebuf, sizeof basebuf, "%d", retry_base_ms);
+	snprintf(maxbuf, sizeof maxbuf, "%d", retry_max_ms);
+	const char *params[] = {idbuf, doc, basebuf, maxbuf};
+	PGresult *res = jv_db_query(conn,
+				    "SELECT id, attempt, applied, status "
+				    "FROM jobvisor.complete($1, $2::jsonb, $3, $4)",
+				    4, params, NULL, err, errlen);
+	free(doc);
+	if (!res)
+		return JV_EDB;
+	if (applied) {
+		int rows = PQntuples(res);
+		*applied = jv_calloc((size_t)(rows > 0 ? rows : 1), sizeof **applied);
+		for (int r = 0; r < rows; r++) {
+			struct jv_applied *a = &(*applied)[r];
+			parse_i64(PQgetvalue(res, r, 0), &a->id);
+			a->attempt = (int32_t)strtol(PQgetvalue(res, r, 1), NULL, 10);
+			a->applied = PQgetvalue(res, r, 2)[0] == 't';
+			snprintf(a->status, sizeof a->status, "%s", PQgetvalue(res, r, 3));
+		}
+	}
+	PQclear(res);
+	return 0;
+}
+
+int jv_store_rescue(PGconn *conn, int timeout_minutes, const char *now_override, int *count,
+		    char *err, size_t errlen)
+{
+	char minbuf[16];
+	snprintf(minbuf, sizeof minbuf, "%d", timeout_minutes);
+	const char *params[] = {minbuf, now_override};
+	long long v;
+	int rc = jv_db_query_int64(conn,
+				   "SELECT count(*) FROM jobvisor.rescue_stuck("
+				   "make_interval(mins => $1::integer), $2::timestamptz)",
+				   2, params, &v, NULL, err, errlen);
+	if (rc == 0)
+		*count = (int)v;
+	return rc;
+}

@@ -1,0 +1,79 @@
+/*
+ * store.h -- the engine's side of the database: the processor row, claim,
+ * completion, rescue. Each is one round trip to a function of
+ * sql/002_engine.sql, with parameters only.
+ *
+ * Every function returns 0 or JV_EDB with one line in err; after JV_EDB the
+ * caller checks jv_db_is_broken() to tell a lost connection from an error.
+ */
+#ifndef JV_STORE_H
+#define JV_STORE_H
+
+#include "worker.h"
+
+#include <libpq-fe.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Register a new processor row (state running). */
+int jv_store_register(PGconn *conn, const char *name, const char *hostname, int pid,
+		      const char *version, int64_t *id, char *err, size_t errlen);
+
+/* Heartbeat: heartbeat_at = now() and the state (running | paused | stopping). */
+int jv_store_heartbeat(PGconn *conn, int64_t id, const char *state, char *err, size_t errlen);
+
+/* Mark the processor stopped. */
+int jv_store_stopped(PGconn *conn, int64_t id, char *err, size_t errlen);
+
+/* A claimed job. Strings owned by the struct; free with jv_claimed_free(). */
+struct jv_claimed {
+	int64_t id;
+	char *type;
+	char *user_id;  /* may be NULL */
+	char *payload;  /* JSON text */
+	int32_t attempt;
+	int32_t max_attempts;
+	int32_t timeout_seconds; /* 0: not set on the job */
+};
+
+void jv_claimed_free(struct jv_claimed *c);
+
+/* Claim up to slots due jobs of the given types (a PostgreSQL text[]
+ * literal, e.g. {"noop","shell"}) for processor id within per_user (0: no
+ * per-user limit). *out (caller frees each and the array) gets *n rows. */
+int jv_store_claim(PGconn *conn, int64_t id, int slots, int per_user, const char *types,
+		   struct jv_claimed **out, size_t *n, char *err, size_t errlen);
+
+/* Milliseconds until the next pending job is due (0 if one is due now), or
+ * -1 when none is pending. */
+int jv_store_next_due_ms(PGconn *conn, int64_t *ms, char *err, size_t errlen);
+
+/* Per finished attempt, what the completion did. */
+struct jv_applied {
+	int64_t id;
+	int32_t attempt;
+	int applied;    /* 0: fenced off (rescued or cancelled meanwhile) */
+	char status[16]; /* the job's status after it, when applied */
+};
+
+/*
+ * Record done[0..n) in one transaction: job updates and history rows.
+ * max_output bounds each output (cut and marked); text is made valid UTF-8
+ * without NUL bytes. *applied (may be NULL; else an array of n the caller
+ * frees) says what happened to each.
+ */
+int jv_store_complete(PGconn *conn, int64_t id, const struct jv_done *done, size_t n,
+		      int retry_base_ms, int retry_max_ms, size_t max_output,
+		      struct jv_applied **applied, char *err, size_t errlen);
+
+/* Rescue the jobs of processors silent for more than timeout_minutes (the
+ * database's now(), or now_override when not NULL, e.g. "2026-01-01 00:00Z"
+ * for tests). *count gets the number rescued. */
+int jv_store_rescue(PGconn *conn, int timeout_minutes, const char *now_override, int *count,
+		    char *err, size_t errlen);
+
+/* Make text fit for a PostgreSQL text value: invalid UTF-8 bytes become
+ * U+FFFD, NUL bytes are dropped. Caller frees. */
+char *jv_text_sanitize(const char *s, size_t len);
+
+#endif

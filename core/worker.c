@@ -1,0 +1,709 @@
+/* worker.c -- pre-forked worker processes and the in-process thread pool. */
+#include "worker.h"
+
+#include "error.h"
+#include "host.h"
+#include "loader.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+uint64_t jv_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void jv_done_free(struct jv_done *d)
+{
+	free(d->error);
+	free(d->output);
+	free(d->result);
+	memset(d, 0, sizeof *d);
+}
+
+void jv_done_push(struct jv_done **out, size_t *n, size_t *cap, const struct jv_done *d)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		*out = jv_realloc(*out, *cap * sizeof **out);
+	}
+	(*out)[(*n)++] = *d;
+}
+
+/* ------------------------------------------------------------ worker side */
+
+static struct jv_run *volatile current_run;
+
+static void on_cancel_signal(int sig)
+{
+	(void)sig;
+	struct jv_run *r = current_run;
+	if (r)
+		jv_run_cancel(r);
+}
+
+/* Map a plugin status to how the attempt ended. */
+static enum jv_end end_of_status(int status)
+{
+	switch (status) {
+	case JV_SUCCESS: return JV_END_SUCCEEDED;
+	case JV_RETRY: return JV_END_RETRYABLE;
+	default: return JV_END_PERMANENT;
+	}
+}
+
+void jv_worker_main(struct jv_runtime *rt, int fd)
+{
+	struct jv_frame_reader rd = {0};
+	struct jv_buf out = {0};
+	for (;;) {
+		char *body;
+		size_t len;
+		int r = jv_frame_next(&rd, &body, &len);
+		if (r < 0)
+			_exit(3);
+		if (r == 0) {
+			int n = jv_frame_read(&rd, fd);
+			if (n == 0)
+				_exit(0); /* the supervisor closed our socket */
+			if (n == JV_EIO)
+				_exit(3);
+			continue;
+		}
+		struct jv_msg_job m;
+		if (jv_msg_job_decode(body, len, &m) != 0 || m.executor < 0 ||
+		    (size_t)m.executor >= rt->n_executors)
+			_exit(3);
+		struct jv_instance *inst = rt->executors[m.executor];
+		struct jv_job job = {
+			.struct_size = sizeof job,
+			.id = m.id,
+			.type = m.type,
+			.user_id = m.user_id,
+			.payload = m.payload,
+			.payload_len = strlen(m.payload),
+			.attempt = m.attempt,
+			.max_attempts = m.max_attempts,
+			.timeout_ms = m.timeout_ms,
+		};
+		struct jv_run run;
+		jv_run_init(&run, m.timeout_ms, (size_t)m.max_output);
+		uint64_t t0 = now_us();
+		current_run = &run;
+		int status = jv_instance_execute(inst, &job, &run);
+		current_run = NULL;
+		const char *output = jv_run_output(&run);
+		struct jv_msg_result res = {
+			.id = m.id,
+			.attempt = m.attempt,
+			.status = status,
+			.retry_in_ms = run.retry_in_ms,
+			.duration_us = (int64_t)(now_us() - t0),
+			.error = run.error,
+			.output = output[0] ? output : NULL,
+			.output_len = strlen(output),
+			.result = run.result,
+		};
+		jv_buf_reset(&out);
+		jv_msg_result_encode(&out, &res);
+		jv_run_free(&run);
+		if (jv_write_all(fd, out.data, out.len) != 0)
+			_exit(3);
+	}
+}
+
+/* ------------------------------------------------------------ supervisor side */
+
+void jv_pool_init(struct jv_pool *p, struct jv_runtime *rt, int n, int max_jobs,
+		  void (*child_setup)(void *), void *child_arg)
+{
+	memset(p, 0, sizeof *p);
+	p->rt = rt;
+	p->n = n;
+	p->target = n;
+	p->max_jobs = max_jobs;
+	p->child_setup = child_setup;
+	p->child_arg = child_arg;
+	p->w = jv_calloc((size_t)n, sizeof *p->w);
+	for (int i = 0; i < n; i++)
+		p->w[i].fd = -1;
+}
+
+static int spawn(struct jv_pool *p, int i)
+{
+	struct jv_worker *w = &p->w[i];
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+		return jv_error(JV_EIO, "worker: socketpair: %s", strerror(errno));
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return jv_error(JV_EIO, "worker: fork: %s", strerror(errno));
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		for (int j = 0; j < p->n; j++)
+			if (p->w[j].fd >= 0)
+				close(p->w[j].fd);
+		if (p->child_setup)
+			p->child_setup(p->child_arg);
+		setpgid(0, 0);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(0);
+		struct sigaction sa;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = SIG_DFL;
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGHUP, &sa, NULL);
+		sigaction(SIGCHLD, &sa, NULL);
+		sigaction(SIGPIPE, &sa, NULL);
+		sa.sa_handler = on_cancel_signal;
+		sigaction(SIGUSR1, &sa, NULL);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		jv_worker_main(p->rt, sv[1]);
+	}
+	close(sv[1]);
+	setpgid(pid, pid); /* also done in the child: whichever runs first */
+	fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
+	w->pid = pid;
+	w->fd = sv[0];
+	w->busy = 0;
+	w->jobs_done = 0;
+	w->retire = 0;
+	w->killed = -1;
+	jv_frame_reader_free(&w->rd);
+	return 0;
+}
+
+void jv_pool_resize(struct jv_pool *p, int n)
+{
+	if (n > p->n) {
+		p->w = jv_realloc(p->w, (size_t)n * sizeof *p->w);
+		memset(p->w + p->n, 0, (size_t)(n - p->n) * sizeof *p->w);
+		for (int i = p->n; i < n; i++)
+			p->w[i].fd = -1;
+		p->n = n;
+	}
+	p->target = n;
+	for (int i = n; i < p->n; i++)
+		p->w[i].retire = 1;
+}
+
+int jv_pool_fill(struct jv_pool *p)
+{
+	int running = 0;
+	for (int i = 0; i < p->target; i++) {
+		if (p->w[i].pid == 0 && spawn(p, i) != 0)
+			continue;
+		running++;
+	}
+	return running;
+}
+
+int jv_pool_idle(const struct jv_pool *p)
+{
+	for (int i = 0; i < p->n; i++)
+		if (p->w[i].pid > 0 && !p->w[i].busy && !p->w[i].retire)
+			return i;
+	return -1;
+}
+
+int jv_pool_busy(const struct jv_pool *p)
+{
+	int n = 0;
+	for (int i = 0; i < p->n; i++)
+		n += p->w[i].busy;
+	return n;
+}
+
+/* Write a frame to a non-blocking socket, waiting (bounded) while it is full. */
+static int send_frame(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				struct pollfd pfd = {fd, POLLOUT, 0};
+				if (poll(&pfd, 1, 5000) <= 0)
+					return JV_EIO;
+				continue;
+			}
+			return JV_EIO;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int jv_pool_send(struct jv_pool *p, int i, const struct jv_msg_job *job)
+{
+	struct jv_worker *w = &p->w[i];
+	struct jv_buf b = {0};
+	jv_msg_job_encode(&b, job);
+	int rc = send_frame(w->fd, b.data, b.len);
+	jv_buf_free(&b);
+	if (rc != 0)
+		return rc;
+	w->busy = 1;
+	w->job_id = job->id;
+	w->attempt = job->attempt;
+	w->started_ms = jv_now_ms();
+	w->deadline_ms = job->timeout_ms > 0 ? w->started_ms + (uint64_t)job->timeout_ms : 0;
+	w->killed = -1;
+	return 0;
+}
+
+/* Describe a wait status for the crash message. */
+static char *describe_exit(int status)
+{
+	if (WIFSIGNALED(status))
+		return jv_asprintf("worker died from signal %d (%s)", WTERMSIG(status),
+				   strsignal(WTERMSIG(status)));
+	if (WIFEXITED(status))
+		return jv_asprintf("worker exited with status %d", WEXITSTATUS(status));
+	return jv_strdup("worker vanished");
+}
+
+/* The worker's socket closed: reap it, end its job, free the slot. */
+static void reap(struct jv_pool *p, int i, struct jv_done **out, size_t *n, size_t *cap)
+{
+	struct jv_worker *w = &p->w[i];
+	int status = 0;
+	pid_t r;
+	do {
+		r = waitpid(w->pid, &status, 0);
+	} while (r < 0 && errno == EINTR);
+	/* Whatever it started in its process group goes with it. */
+	kill(-w->pid, SIGKILL);
+	if (w->busy) {
+		struct jv_done d = {0};
+		d.id = w->job_id;
+		d.attempt = w->attempt;
+		d.retry_in_ms = -1;
+		d.duration_ms = (int64_t)(jv_now_ms() - w->started_ms);
+		if (w->killed >= 0) {
+			d.end = (enum jv_end)w->killed;
+			if (d.end == JV_END_TIMED_OUT)
+				d.error = jv_asprintf("timed out after %lld ms; worker killed",
+						      (long long)d.duration_ms);
+			else if (d.end == JV_END_CANCELLED)
+				d.error = jv_strdup("cancelled; worker killed");
+			else
+				d.error = jv_strdup("stopped at shutdown; worker killed");
+		} else {
+			d.end = JV_END_CRASHED;
+			d.error = describe_exit(status);
+			jv_log(JV_WARNING, "job %lld attempt %d crashed: %s (pid %d)",
+			       (long long)d.id, d.attempt, d.error, (int)w->pid);
+		}
+		jv_done_push(out, n, cap, &d);
+	} else if (!w->retire && w->killed < 0) {
+		char *why = describe_exit(status);
+		jv_log(JV_WARNING, "idle worker %d: %s", (int)w->pid, why);
+		free(why);
+	}
+	close(w->fd);
+	jv_frame_reader_free(&w->rd);
+	w->fd = -1;
+	w->pid = 0;
+	w->busy = 0;
+}
+
+void jv_pool_on_readable(struct jv_pool *p, int i, struct jv_done **out, size_t *n, size_t *cap)
+{
+	struct jv_worker *w = &p->w[i];
+	if (w->pid == 0)
+		return;
+	int eof = 0;
+	for (;;) {
+		int r = jv_frame_read(&w->rd, w->fd);
+		if (r == -1)
+			break; /* drained */
+		if (r == 0 || r == JV_EIO) {
+			eof = 1; /* results read before the end still count */
+			break;
+		}
+	}
+	char *body;
+	size_t len;
+	int fr;
+	while ((fr = jv_frame_next(&w->rd, &body, &len)) == 1) {
+		struct jv_msg_result m;
+		if (jv_msg_result_decode(body, len, &m) != 0 || !w->busy || m.id != w->job_id) {
+			jv_log(JV_ERROR, "worker %d sent a malformed result; killing it", (int)w->pid);
+			kill(-w->pid, SIGKILL);
+			kill(w->pid, SIGKILL);
+			reap(p, i, out, n, cap);
+			return;
+		}
+		struct jv_done d = {0};
+		d.id = m.id;
+		d.attempt = m.attempt;
+		d.end = end_of_status(m.status);
+		d.retry_in_ms = m.retry_in_ms;
+		d.duration_ms = m.duration_us / 1000;
+		d.error = jv_strdup(m.error);
+		d.output = m.output ? jv_strndup(m.output, m.output_len) : NULL;
+		d.result = jv_strdup(m.result);
+		jv_done_push(out, n, cap, &d);
+		w->busy = 0;
+		w->jobs_done++;
+		if (p->max_jobs > 0 && w->jobs_done >= (unsigned)p->max_jobs)
+			w->retire = 1;
+	}
+	if (fr < 0) {
+		jv_log(JV_ERROR, "worker %d sent a corrupt frame; killing it", (int)w->pid);
+		kill(-w->pid, SIGKILL);
+		kill(w->pid, SIGKILL);
+		reap(p, i, out, n, cap);
+		return;
+	}
+	if (eof) {
+		reap(p, i, out, n, cap);
+		return;
+	}
+	/* Retired workers are replaced once idle: closing the socket ends them. */
+	if (w->retire && !w->busy) {
+		close(w->fd);
+		w->fd = -1;
+		int status;
+		while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR)
+			;
+		jv_frame_reader_free(&w->rd);
+		w->pid = 0;
+	}
+}
+
+void jv_pool_kill(struct jv_pool *p, int i, enum jv_end why, struct jv_done **out, size_t *n,
+		  size_t *cap)
+{
+	struct jv_worker *w = &p->w[i];
+	if (w->pid == 0)
+		return;
+	w->killed = (int)why;
+	kill(-w->pid, SIGKILL);
+	kill(w->pid, SIGKILL);
+	reap(p, i, out, n, cap);
+}
+
+uint64_t jv_pool_check_deadlines(struct jv_pool *p, uint64_t now_ms, struct jv_done **out,
+				 size_t *n, size_t *cap)
+{
+	uint64_t next = 0;
+	for (int i = 0; i < p->n; i++) {
+		struct jv_worker *w = &p->w[i];
+		if (!w->busy || w->deadline_ms == 0)
+			continue;
+		if (w->deadline_ms <= now_ms) {
+			jv_log(JV_WARNING, "job %lld attempt %d timed out after %llu ms; killing worker %d",
+			       (long long)w->job_id, w->attempt,
+			       (unsigned long long)(now_ms - w->started_ms), (int)w->pid);
+			jv_pool_kill(p, i, JV_END_TIMED_OUT, out, n, cap);
+			continue;
+		}
+		if (next == 0 || w->deadline_ms < next)
+			next = w->deadline_ms;
+	}
+	return next;
+}
+
+void jv_pool_cancel(struct jv_pool *p, int i)
+{
+	if (p->w[i].pid > 0 && p->w[i].busy)
+		kill(p->w[i].pid, SIGUSR1);
+}
+
+void jv_pool_shutdown(struct jv_pool *p, int wait_ms)
+{
+	for (int i = 0; i < p->n; i++)
+		if (p->w[i].fd >= 0) {
+			close(p->w[i].fd);
+			p->w[i].fd = -1;
+		}
+	uint64_t until = jv_now_ms() + (uint64_t)(wait_ms > 0 ? wait_ms : 0);
+	for (;;) {
+		int left = 0;
+		for (int i = 0; i < p->n; i++) {
+			if (p->w[i].pid <= 0)
+				continue;
+			int status;
+			pid_t r = waitpid(p->w[i].pid, &status, WNOHANG);
+			if (r == p->w[i].pid || (r < 0 && errno == ECHILD))
+				p->w[i].pid = 0;
+			else
+				left++;
+		}
+		if (!left)
+			break;
+		if (jv_now_ms() >= until) {
+			for (int i = 0; i < p->n; i++)
+				if (p->w[i].pid > 0) {
+					kill(-p->w[i].pid, SIGKILL);
+					kill(p->w[i].pid, SIGKILL);
+					while (waitpid(p->w[i].pid, NULL, 0) < 0 && errno == EINTR)
+						;
+					p->w[i].pid = 0;
+				}
+			break;
+		}
+		struct timespec ts = {0, 2 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	for (int i = 0; i < p->n; i++)
+		jv_frame_reader_free(&p->w[i].rd);
+	free(p->w);
+	p->w = NULL;
+	p->n = 0;
+}
+
+/* ------------------------------------------------------------ thread pool */
+
+struct tjob {
+	struct tjob *next;
+	struct jv_msg_job m; /* strings owned below */
+	char *type, *user_id, *payload;
+	struct jv_run run;
+	int running;
+};
+
+struct jv_tpool {
+	struct jv_runtime *rt;
+	pthread_t *threads;
+	int n;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct tjob *head, *tail; /* queued */
+	struct tjob **running;    /* one slot per thread, for cancellation */
+	struct jv_done *done;
+	size_t n_done, cap_done;
+	int inflight;
+	int stopping;
+	int efd;
+};
+
+struct tctx {
+	struct jv_tpool *tp;
+	int slot;
+};
+
+static void *thread_main(void *arg)
+{
+	struct tctx *ctx = arg;
+	struct jv_tpool *tp = ctx->tp;
+	int slot = ctx->slot;
+	free(ctx);
+	pthread_mutex_lock(&tp->lock);
+	for (;;) {
+		while (!tp->head && !tp->stopping)
+			pthread_cond_wait(&tp->cond, &tp->lock);
+		if (!tp->head)
+			break;
+		struct tjob *j = tp->head;
+		tp->head = j->next;
+		if (!tp->head)
+			tp->tail = NULL;
+		tp->running[slot] = j;
+		pthread_mutex_unlock(&tp->lock);
+
+		struct jv_instance *inst = tp->rt->executors[j->m.executor];
+		struct jv_job job = {
+			.struct_size = sizeof job,
+			.id = j->m.id,
+			.type = j->type,
+			.user_id = j->user_id,
+			.payload = j->payload,
+			.payload_len = strlen(j->payload),
+			.attempt = j->m.attempt,
+			.max_attempts = j->m.max_attempts,
+			.timeout_ms = j->m.timeout_ms,
+		};
+		uint64_t t0 = now_us();
+		int status = jv_instance_execute(inst, &job, &j->run);
+		struct jv_done d = {0};
+		d.id = j->m.id;
+		d.attempt = j->m.attempt;
+		d.end = end_of_status(status);
+		d.retry_in_ms = j->run.retry_in_ms;
+		d.duration_ms = (int64_t)((now_us() - t0) / 1000);
+		if (j->m.timeout_ms > 0 && d.duration_ms > j->m.timeout_ms) {
+			d.end = JV_END_TIMED_OUT;
+			d.error = jv_asprintf("timed out: ran %lld ms, limit %d ms (thread isolation: "
+					      "the limit is enforced when the executor returns)",
+					      (long long)d.duration_ms, j->m.timeout_ms);
+		} else {
+			d.error = jv_strdup(j->run.error);
+		}
+		const char *output = jv_run_output(&j->run);
+		d.output = output[0] ? jv_strdup(output) : NULL;
+		d.result = jv_strdup(j->run.result);
+		jv_run_free(&j->run);
+		free(j->type);
+		free(j->user_id);
+		free(j->payload);
+
+		pthread_mutex_lock(&tp->lock);
+		tp->running[slot] = NULL;
+		free(j);
+		int was_empty = tp->n_done == 0;
+		jv_done_push(&tp->done, &tp->n_done, &tp->cap_done, &d);
+		tp->inflight--;
+		if (was_empty) {
+			uint64_t one = 1;
+			ssize_t w = write(tp->efd, &one, sizeof one);
+			(void)w;
+		}
+	}
+	pthread_mutex_unlock(&tp->lock);
+	return NULL;
+}
+
+struct jv_tpool *jv_tpool_new(struct jv_runtime *rt, int n)
+{
+	struct jv_tpool *tp = jv_calloc(1, sizeof *tp);
+	tp->rt = rt;
+	tp->n = n;
+	tp->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (tp->efd < 0) {
+		free(tp);
+		return NULL;
+	}
+	pthread_mutex_init(&tp->lock, NULL);
+	pthread_cond_init(&tp->cond, NULL);
+	tp->threads = jv_calloc((size_t)n, sizeof *tp->threads);
+	tp->running = jv_calloc((size_t)n, sizeof *tp->running);
+	/* Start with every signal blocked: only the main thread takes them. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (int i = 0; i < n; i++) {
+		struct tctx *ctx = jv_malloc(sizeof *ctx);
+		ctx->tp = tp;
+		ctx->slot = i;
+		if (pthread_create(&tp->threads[i], NULL, thread_main, ctx) != 0) {
+			free(ctx);
+			tp->n = i;
+			break;
+		}
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return tp;
+}
+
+int jv_tpool_fd(const struct jv_tpool *tp) { return tp->efd; }
+
+void jv_tpool_submit(struct jv_tpool *tp, const struct jv_msg_job *job)
+{
+	struct tjob *j = jv_calloc(1, sizeof *j);
+	j->m = *job;
+	j->type = jv_strdup(job->type);
+	j->user_id = jv_strdup(job->user_id);
+	j->payload = jv_strdup(job->payload);
+	jv_run_init(&j->run, job->timeout_ms, (size_t)job->max_output);
+	pthread_mutex_lock(&tp->lock);
+	if (tp->tail)
+		tp->tail->next = j;
+	else
+		tp->head = j;
+	tp->tail = j;
+	tp->inflight++;
+	pthread_cond_signal(&tp->cond);
+	pthread_mutex_unlock(&tp->lock);
+}
+
+void jv_tpool_collect(struct jv_tpool *tp, struct jv_done **out, size_t *n, size_t *cap)
+{
+	uint64_t v;
+	ssize_t r = read(tp->efd, &v, sizeof v);
+	(void)r;
+	pthread_mutex_lock(&tp->lock);
+	for (size_t i = 0; i < tp->n_done; i++)
+		jv_done_push(out, n, cap, &tp->done[i]);
+	tp->n_done = 0;
+	pthread_mutex_unlock(&tp->lock);
+}
+
+void jv_tpool_cancel_all(struct jv_tpool *tp)
+{
+	pthread_mutex_lock(&tp->lock);
+	for (int i = 0; i < tp->n; i++)
+		if (tp->running[i])
+			jv_run_cancel(&tp->running[i]->run);
+	pthread_mutex_unlock(&tp->lock);
+}
+
+int jv_tpool_inflight(struct jv_tpool *tp)
+{
+	pthread_mutex_lock(&tp->lock);
+	int n = tp->inflight;
+	pthread_mutex_unlock(&tp->lock);
+	return n;
+}
+
+void jv_tpool_free(struct jv_tpool *tp, struct jv_done **out, size_t *n, size_t *cap)
+{
+	if (!tp)
+		return;
+	pthread_mutex_lock(&tp->lock);
+	/* Queued jobs that never started go back, attempt not counted. */
+	while (tp->head) {
+		struct tjob *j = tp->head;
+		tp->head = j->next;
+		struct jv_done d = {0};
+		d.id = j->m.id;
+		d.attempt = j->m.attempt;
+		d.end = JV_END_RELEASED;
+		d.retry_in_ms = -1;
+		d.error = jv_strdup("released at shutdown before it started");
+		jv_done_push(out, n, cap, &d);
+		jv_run_free(&j->run);
+		free(j->type);
+		free(j->user_id);
+		free(j->payload);
+		free(j);
+		tp->inflight--;
+	}
+	tp->tail = NULL;
+	tp->stopping = 1;
+	pthread_cond_broadcast(&tp->cond);
+	pthread_mutex_unlock(&tp->lock);
+	for (int i = 0; i < tp->n; i++)
+		pthread_join(tp->threads[i], NULL);
+	for (size_t i = 0; i < tp->n_done; i++)
+		jv_done_push(out, n, cap, &tp->done[i]);
+	free(tp->done);
+	free(tp->threads);
+	free(tp->running);
+	close(tp->efd);
+	pthread_mutex_destroy(&tp->lock);
+	pthread_cond_destroy(&tp->cond);
+	free(tp);
+}

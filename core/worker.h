@@ -1,0 +1,158 @@
+/*
+ * worker.h -- where executors run: a pool of pre-forked worker processes
+ * (the default, `isolation: process`) and a pool of threads in the
+ * supervisor (`isolation: thread`, for trusted in-process executors).
+ *
+ * Process workers are forked after every instance was created, so each
+ * inherits the plugins and their state. A worker runs one job at a time,
+ * reading JV_MSG_JOB frames from its end of a socketpair and answering with
+ * JV_MSG_RESULT. It is its own process group leader, so killing the group
+ * kills whatever it started; it dies with the supervisor (PR_SET_PDEATHSIG).
+ *
+ * The pools only run jobs and report how each ended; the engine (serve.c)
+ * decides what that means for the job.
+ */
+#ifndef JV_WORKER_H
+#define JV_WORKER_H
+
+#include "proto.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct jv_runtime;
+
+/* How an attempt ended, as the engine records it. */
+enum jv_end {
+	JV_END_SUCCEEDED = 0,
+	JV_END_RETRYABLE,  /* the executor asked for a retry */
+	JV_END_PERMANENT,  /* the executor failed for good */
+	JV_END_TIMED_OUT,
+	JV_END_CRASHED,
+	JV_END_CANCELLED,
+	JV_END_RELEASED,   /* stopped at shutdown: back to pending, attempt not counted */
+};
+
+/* A finished attempt. Owned by whoever holds it; free with jv_done_free(). */
+struct jv_done {
+	int64_t id;
+	int32_t attempt;
+	enum jv_end end;
+	int64_t retry_in_ms; /* -1: none asked */
+	int64_t duration_ms;
+	char *error;         /* may be NULL */
+	char *output;        /* may be NULL */
+	char *result;        /* JSON text or NULL */
+};
+
+void jv_done_free(struct jv_done *d);
+
+/* Monotonic milliseconds. */
+uint64_t jv_now_ms(void);
+
+/* One process worker, as the supervisor sees it. */
+struct jv_worker {
+	pid_t pid;            /* 0: not running */
+	int fd;               /* supervisor end of the socketpair, -1 when none */
+	struct jv_frame_reader rd;
+	int busy;
+	unsigned jobs_done;   /* for recycling */
+	int retire;           /* replace once idle (config reload) */
+	/* the job it runs */
+	int64_t job_id;
+	int32_t attempt;
+	uint64_t started_ms;
+	uint64_t deadline_ms; /* 0: none */
+	int killed;           /* SIGKILLed by us: why, as an enum jv_end */
+};
+
+struct jv_pool {
+	struct jv_runtime *rt;   /* the runtime new workers are forked with */
+	struct jv_worker *w;
+	int n;                   /* slots allocated */
+	int target;              /* slots kept running: [0, target) */
+	int max_jobs;            /* recycle a worker after this many jobs; 0: never */
+	/* Called in each new worker right after fork(), before anything else:
+	 * the engine closes its database socket and other fds there. */
+	void (*child_setup)(void *arg);
+	void *child_arg;
+};
+
+/* Set up pool with n worker slots (none started). */
+void jv_pool_init(struct jv_pool *p, struct jv_runtime *rt, int n, int max_jobs,
+		  void (*child_setup)(void *), void *child_arg);
+
+/* Change the number of workers kept running to n: new slots start on the
+ * next jv_pool_fill(); workers past n finish their job and are not
+ * replaced. */
+void jv_pool_resize(struct jv_pool *p, int n);
+
+/* Start every missing worker. Returns the number running. */
+int jv_pool_fill(struct jv_pool *p);
+
+/* An idle worker's index, or -1. */
+int jv_pool_idle(const struct jv_pool *p);
+
+/* Send job to worker i (idle). Returns 0, or JV_EIO when the worker is
+ * gone (the caller may try another). */
+int jv_pool_send(struct jv_pool *p, int i, const struct jv_msg_job *job);
+
+/*
+ * Worker i's fd is readable (or hung up): read and collect finished
+ * attempts into *out (an array the caller frees, growing *n). A worker that
+ * died is reaped; if it was busy its job ends as crashed. Dead workers are
+ * replaced on the next jv_pool_fill().
+ */
+void jv_pool_on_readable(struct jv_pool *p, int i, struct jv_done **out, size_t *n, size_t *cap);
+
+/* Kill busy workers past their deadline (and their process groups); each
+ * such job ends as timed_out. Returns the earliest deadline still pending
+ * (0: none). */
+uint64_t jv_pool_check_deadlines(struct jv_pool *p, uint64_t now_ms, struct jv_done **out,
+				 size_t *n, size_t *cap);
+
+/* Kill worker i now (SIGKILL to its group), ending its job as `why`. */
+void jv_pool_kill(struct jv_pool *p, int i, enum jv_end why, struct jv_done **out, size_t *n,
+		  size_t *cap);
+
+/* Ask worker i's executor to stop (SIGUSR1: host->cancelled() turns true). */
+void jv_pool_cancel(struct jv_pool *p, int i);
+
+/* Number of busy workers. */
+int jv_pool_busy(const struct jv_pool *p);
+
+/* Close every worker's socket (they exit on EOF), wait for them for up to
+ * wait_ms, SIGKILL the rest, reap all, free the pool's memory. */
+void jv_pool_shutdown(struct jv_pool *p, int wait_ms);
+
+/* The body of a worker process: serve jobs from fd until EOF. Never returns. */
+void jv_worker_main(struct jv_runtime *rt, int fd) __attribute__((noreturn));
+
+/* Append d to the growable array *out. */
+void jv_done_push(struct jv_done **out, size_t *n, size_t *cap, const struct jv_done *d);
+
+/*
+ * The thread pool for `isolation: thread` executors. Jobs are queued and run
+ * by n threads; finished ones are queued back and announced by writing to
+ * an eventfd the engine polls.
+ */
+struct jv_tpool;
+
+/* Start n threads running jobs of rt. Returns NULL if threads can't start. */
+struct jv_tpool *jv_tpool_new(struct jv_runtime *rt, int n);
+/* The fd to poll for finished jobs. */
+int jv_tpool_fd(const struct jv_tpool *tp);
+/* Queue a job (copied). */
+void jv_tpool_submit(struct jv_tpool *tp, const struct jv_msg_job *job);
+/* Take every finished job into *out (growing *n), and clear the eventfd. */
+void jv_tpool_collect(struct jv_tpool *tp, struct jv_done **out, size_t *n, size_t *cap);
+/* Ask every running job to stop. */
+void jv_tpool_cancel_all(struct jv_tpool *tp);
+/* Jobs queued or running. */
+int jv_tpool_inflight(struct jv_tpool *tp);
+/* Stop the threads after the jobs queued so far (or drop them when
+ * drop_queued, returning each as released), join, free. */
+void jv_tpool_free(struct jv_tpool *tp, struct jv_done **out, size_t *n, size_t *cap);
+
+#endif

@@ -1,0 +1,319 @@
+-- 002_engine.sql -- what `jobvisor serve` runs: claim, complete, rescue.
+--
+-- Each is one function, so the engine needs one round trip per batch and the
+-- same operation is what the API, the dashboard and tests call. Every time
+-- comparison uses the database clock (clock_timestamp(), so that history
+-- intervals of different transactions compare truthfully); each function takes an optional
+-- p_now so tests can place rows just inside or outside a horizon instead of
+-- sleeping.
+
+-- Exponential backoff with "equal jitter": half the delay fixed, half random,
+-- so retries of a burst of failures spread out instead of stampeding.
+CREATE FUNCTION jobvisor.backoff_ms(p_attempt integer, p_base_ms integer, p_max_ms integer)
+RETURNS bigint
+LANGUAGE sql VOLATILE AS $$
+	SELECT (d / 2 + random() * d / 2)::bigint
+	FROM (SELECT least(p_max_ms::float8,
+	                   p_base_ms::float8 * power(2, least(greatest(p_attempt, 1) - 1, 40))) AS d) s
+$$;
+
+-- The claim.
+--
+-- Why an advisory lock and not FOR UPDATE SKIP LOCKED alone: SKIP LOCKED
+-- keeps two processors from taking the same row, but not from each counting
+-- a user's running jobs before the other's claim commits, and so both
+-- starting that user's third job. per_user_limit is global (guarantee 2), so
+-- claims are serialised by one transaction-scoped advisory lock. The critical
+-- section is this one statement over at most batch_size rows (a few ms), so
+-- with N processors each claiming a batch per round trip the lock is far
+-- from the bottleneck; it is released at commit, and because each statement
+-- of a plpgsql function takes a fresh snapshot, the claim below sees every
+-- claim committed before the lock was granted. Rows are still taken with
+-- SKIP LOCKED so a row held by someone else (a cancel in progress) is simply
+-- passed over.
+--
+-- Fairness: jobs with a user are taken per user -- a loose index scan over
+-- jobs_claim_user_idx lists the users with pending jobs (one index probe per
+-- user, however many jobs each has), and each user offers at most its
+-- allowance (per_user_limit minus its running jobs, capped at the batch).
+-- Candidates are then ordered by priority, then by their rank within their
+-- user, so one round takes every user's first job before anyone's second: a
+-- user with 100 000 pending jobs delays another user's one job by at most
+-- one round. Jobs without a user are limited only by the slots and compete
+-- as one more "user". At most 1 000 users are looked at per round.
+--
+-- Only jobs of p_types (the types this processor has executors for) are
+-- taken: processors with different executors can share one database.
+CREATE FUNCTION jobvisor.claim(p_processor bigint, p_slots integer, p_per_user integer,
+                               p_types text[], p_now timestamptz DEFAULT NULL)
+RETURNS TABLE (id bigint, type text, user_id text, payload jsonb, attempts integer,
+               max_attempts integer, timeout_seconds integer)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+	v_now timestamptz;
+BEGIN
+	IF p_slots IS NULL OR p_slots <= 0 THEN
+		RETURN;
+	END IF;
+	PERFORM pg_advisory_xact_lock(8231457790154011);
+	-- The wall clock after the lock, not the transaction's start: a claim
+	-- that waited for the lock must not date its jobs before the
+	-- completions it waited for. started_at below reads the clock again
+	-- while the claim statement runs, after its snapshot, so it is later
+	-- than the finish of every completion the claim saw: the history's
+	-- intervals are the database's own truth about what ran when.
+	v_now := coalesce(p_now, clock_timestamp());
+	RETURN QUERY
+	WITH RECURSIVE users(uid) AS (
+		(SELECT j.user_id FROM jobvisor.jobs j
+		 WHERE j.status = 'pending' AND j.user_id IS NOT NULL
+		 ORDER BY j.user_id LIMIT 1)
+		UNION ALL
+		SELECT (SELECT j.user_id FROM jobvisor.jobs j
+		        WHERE j.status = 'pending' AND j.user_id IS NOT NULL AND j.user_id > u.uid
+		        ORDER BY j.user_id LIMIT 1)
+		FROM users u
+		WHERE u.uid IS NOT NULL
+	),
+	allowance AS (
+		SELECT u.uid,
+		       CASE WHEN p_per_user > 0
+		            THEN p_per_user - (SELECT count(*)::integer FROM jobvisor.jobs r
+		                               WHERE r.status = 'running' AND r.user_id = u.uid)
+		            ELSE p_slots END AS n
+		FROM (SELECT uid FROM users WHERE uid IS NOT NULL LIMIT 1000) u
+	),
+	cand AS (
+		SELECT c.id, c.priority, c.scheduled_at, c.rk
+		FROM allowance a
+		CROSS JOIN LATERAL (
+			SELECT j.id, j.priority, j.scheduled_at,
+			       row_number() OVER (ORDER BY j.priority DESC, j.scheduled_at, j.id) AS rk
+			FROM jobvisor.jobs j
+			WHERE j.status = 'pending' AND j.user_id = a.uid AND j.scheduled_at <= v_now
+			  AND j.type = ANY (p_types)
+			ORDER BY j.priority DESC, j.scheduled_at, j.id
+			LIMIT least(a.n, p_slots)
+		) c
+		WHERE a.n > 0
+		UNION ALL
+		(SELECT j.id, j.priority, j.scheduled_at,
+		        row_number() OVER (ORDER BY j.priority DESC, j.scheduled_at, j.id) AS rk
+		 FROM jobvisor.jobs j
+		 WHERE j.status = 'pending' AND j.user_id IS NULL AND j.scheduled_at <= v_now
+		   AND j.type = ANY (p_types)
+		 ORDER BY j.priority DESC, j.scheduled_at, j.id
+		 LIMIT p_slots)
+	),
+	pick AS (
+		SELECT c.id FROM cand c
+		ORDER BY c.priority DESC, c.rk, c.scheduled_at, c.id
+		LIMIT p_slots
+	),
+	locked AS (
+		SELECT j.id FROM jobvisor.jobs j
+		WHERE j.id IN (SELECT pick.id FROM pick) AND j.status = 'pending'
+		FOR UPDATE OF j SKIP LOCKED
+	)
+	UPDATE jobvisor.jobs j
+	SET status = 'running', locked_by = p_processor, attempts = j.attempts + 1,
+	    started_at = coalesce(p_now, clock_timestamp()), updated_at = v_now
+	FROM locked l
+	WHERE j.id = l.id
+	RETURNING j.id, j.type, j.user_id, j.payload, j.attempts, j.max_attempts, j.timeout_seconds;
+END
+$$;
+
+-- Completion of a batch of attempts, in one transaction: each updates its job
+-- and writes its one job_executions row.
+--
+-- p_done is a JSON array of objects {id, attempt, outcome, retryable,
+-- retry_ms, duration_ms, error, output, result} where outcome is one of
+-- succeeded | failed | timed_out | crashed | cancelled | released
+-- ('released': stopped at shutdown, back to pending with the attempt not
+-- counted; its history row says so, with outcome 'rescued').
+--
+-- Fencing (guarantee 3): a result applies only while the job is still
+-- running as that attempt on that processor. Otherwise (rescued or
+-- cancelled meanwhile) the job is left alone and the attempt's existing
+-- history row is marked stale, with the late outcome added to its error.
+--
+-- Returns one row per input: the job, the attempt, whether it applied, and
+-- the job's status after it (NULL when it did not apply).
+CREATE FUNCTION jobvisor.complete(p_processor bigint, p_done jsonb,
+                                  p_retry_base_ms integer DEFAULT 1000,
+                                  p_retry_max_ms integer DEFAULT 3600000,
+                                  p_now timestamptz DEFAULT NULL)
+RETURNS TABLE (id bigint, attempt integer, applied boolean, status text)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+	v_now timestamptz := coalesce(p_now, clock_timestamp());
+BEGIN
+	RETURN QUERY
+	WITH input AS (
+		SELECT * FROM jsonb_to_recordset(p_done) AS t(
+			id bigint, attempt integer, outcome text, retryable boolean,
+			retry_ms bigint, duration_ms bigint, error text, output text, result jsonb)
+	),
+	cur AS (
+		SELECT i.*, j.type, j.user_id, j.started_at,
+		       CASE
+		         WHEN i.outcome = 'succeeded' THEN 'succeeded'
+		         WHEN i.outcome = 'released' THEN 'pending'
+		         WHEN i.outcome = 'cancelled' THEN 'cancelled'
+		         WHEN coalesce(i.retryable, false) AND j.attempts < j.max_attempts THEN 'pending'
+		         ELSE 'failed'
+		       END AS new_status,
+		       j.attempts AS cur_attempts
+		FROM input i
+		JOIN jobvisor.jobs j
+		  ON j.id = i.id AND j.attempts = i.attempt AND j.locked_by = p_processor
+		 AND j.status = 'running'
+		FOR UPDATE OF j
+	),
+	upd AS (
+		UPDATE jobvisor.jobs j
+		SET status = c.new_status,
+		    attempts = CASE WHEN c.outcome = 'released' THEN j.attempts - 1 ELSE j.attempts END,
+		    locked_by = NULL,
+		    scheduled_at = CASE
+		      WHEN c.outcome = 'released' THEN v_now
+		      WHEN c.new_status = 'pending' THEN v_now + make_interval(secs =>
+		        (CASE WHEN c.retry_ms >= 0 THEN c.retry_ms
+		              ELSE jobvisor.backoff_ms(c.cur_attempts, p_retry_base_ms, p_retry_max_ms)
+		         END) / 1000.0)
+		      ELSE j.scheduled_at END,
+		    last_error = CASE WHEN c.outcome IN ('succeeded', 'released') THEN j.last_error
+		                      ELSE c.error END,
+		    result = coalesce(c.result, j.result),
+		    finished_at = CASE WHEN c.new_status IN ('succeeded', 'failed', 'cancelled')
+		                       THEN v_now END,
+		    updated_at = v_now
+		FROM cur c
+		WHERE j.id = c.id
+		RETURNING j.id
+	),
+	hist AS (
+		INSERT INTO jobvisor.job_executions
+			(job_id, attempt, processor, type, user_id, started_at, finished_at,
+			 duration_ms, outcome, error, output, result)
+		SELECT c.id, c.attempt, p_processor, c.type, c.user_id, coalesce(c.started_at, v_now),
+		       v_now, greatest(coalesce(c.duration_ms, 0), 0),
+		       CASE c.outcome WHEN 'released' THEN 'rescued'
+		                      WHEN 'succeeded' THEN 'succeeded'
+		                      WHEN 'timed_out' THEN 'timed_out'
+		                      WHEN 'crashed' THEN 'crashed'
+		                      WHEN 'cancelled' THEN 'cancelled'
+		                      ELSE 'failed' END,
+		       CASE WHEN c.outcome = 'released'
+		            THEN 'released at shutdown (attempt not counted)' ELSE c.error END,
+		       c.output, c.result
+		FROM cur c
+		RETURNING job_id
+	),
+	late AS (
+		SELECT i.* FROM input i WHERE NOT EXISTS (SELECT 1 FROM cur c WHERE c.id = i.id)
+	),
+	late_upd AS (
+		UPDATE jobvisor.job_executions e
+		SET stale = true,
+		    error = concat_ws(E'\n', e.error,
+		                      'late result, not applied: ' || l.outcome
+		                      || coalesce(': ' || l.error, '')),
+		    output = coalesce(e.output, l.output),
+		    result = coalesce(e.result, l.result)
+		FROM late l
+		WHERE e.id = (SELECT max(e2.id) FROM jobvisor.job_executions e2
+		              WHERE e2.job_id = l.id AND e2.attempt = l.attempt)
+		RETURNING e.job_id
+	),
+	late_ins AS (
+		INSERT INTO jobvisor.job_executions
+			(job_id, attempt, processor, type, user_id, started_at, finished_at,
+			 duration_ms, outcome, stale, error, output, result)
+		SELECT l.id, l.attempt, p_processor, coalesce(j.type, '?'), j.user_id,
+		       v_now - make_interval(secs => greatest(coalesce(l.duration_ms, 0), 0) / 1000.0),
+		       v_now, greatest(coalesce(l.duration_ms, 0), 0),
+		       CASE l.outcome WHEN 'released' THEN 'rescued'
+		                      WHEN 'succeeded' THEN 'succeeded'
+		                      WHEN 'timed_out' THEN 'timed_out'
+		                      WHEN 'crashed' THEN 'crashed'
+		                      WHEN 'cancelled' THEN 'cancelled'
+		                      ELSE 'failed' END,
+		       true, 'late result, not applied: the job had moved on'
+		             || coalesce(E'\n' || l.error, ''),
+		       l.output, l.result
+		FROM late l
+		LEFT JOIN jobvisor.jobs j ON j.id = l.id
+		WHERE NOT EXISTS (SELECT 1 FROM jobvisor.job_executions e2
+		                  WHERE e2.job_id = l.id AND e2.attempt = l.attempt)
+		RETURNING job_id
+	)
+	SELECT c.id, c.attempt, true, c.new_status FROM cur c
+	UNION ALL
+	SELECT l.id, l.attempt, false, NULL::text FROM late l;
+END
+$$;
+
+-- Stuck-job rescue: running jobs whose processor stopped heartbeating more
+-- than p_timeout ago (or is gone, or says it stopped) go back to pending, or
+-- to failed when their attempts are spent; each rescued attempt gets its
+-- history row, outcome 'rescued'. Processors found dead are marked stopped.
+-- Safe to run from any number of processors at once: rows are taken with
+-- SKIP LOCKED and re-checked, so two rescuers never rescue one job twice.
+-- Returns the jobs rescued.
+CREATE FUNCTION jobvisor.rescue_stuck(p_timeout interval, p_now timestamptz DEFAULT NULL)
+RETURNS TABLE (id bigint, attempt integer, status text, processor bigint)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+	v_now timestamptz := coalesce(p_now, clock_timestamp());
+BEGIN
+	UPDATE jobvisor.processors p
+	SET state = 'stopped', stopped_at = v_now
+	WHERE p.state <> 'stopped' AND p.heartbeat_at < v_now - p_timeout;
+
+	RETURN QUERY
+	WITH dead AS (
+		SELECT j.id, j.locked_by
+		FROM jobvisor.jobs j
+		LEFT JOIN jobvisor.processors p ON p.id = j.locked_by
+		WHERE j.status = 'running'
+		  AND (p.id IS NULL OR p.state = 'stopped' OR p.heartbeat_at < v_now - p_timeout)
+		FOR UPDATE OF j SKIP LOCKED
+	),
+	upd AS (
+		UPDATE jobvisor.jobs j
+		SET status = CASE WHEN j.attempts < j.max_attempts THEN 'pending' ELSE 'failed' END,
+		    locked_by = NULL,
+		    scheduled_at = v_now,
+		    last_error = 'rescued: processor ' || d.locked_by || ' stopped heartbeating',
+		    finished_at = CASE WHEN j.attempts < j.max_attempts THEN NULL ELSE v_now END,
+		    updated_at = v_now
+		FROM dead d
+		WHERE j.id = d.id AND j.status = 'running'
+		RETURNING j.id, j.attempts, j.status, d.locked_by, j.type, j.user_id, j.started_at
+	),
+	hist AS (
+		INSERT INTO jobvisor.job_executions
+			(job_id, attempt, processor, type, user_id, started_at, finished_at,
+			 duration_ms, outcome, error)
+		SELECT u.id, u.attempts, u.locked_by, u.type, u.user_id,
+		       coalesce(u.started_at, v_now), v_now,
+		       greatest(0, (extract(epoch FROM v_now - coalesce(u.started_at, v_now)) * 1000)::bigint),
+		       'rescued', 'rescued: processor ' || u.locked_by || ' stopped heartbeating'
+		FROM upd u
+		RETURNING job_id
+	)
+	SELECT u.id, u.attempts, u.status, u.locked_by FROM upd u;
+END
+$$;
+
+COMMENT ON FUNCTION jobvisor.claim(bigint, integer, integer, text[], timestamptz)
+	IS 'claim up to p_slots due jobs for a processor, fair across users, within per_user_limit';
+COMMENT ON FUNCTION jobvisor.complete(bigint, jsonb, integer, integer, timestamptz)
+	IS 'record a batch of finished attempts (fenced by attempt and processor)';
+COMMENT ON FUNCTION jobvisor.rescue_stuck(interval, timestamptz)
+	IS 'rescue running jobs of processors whose heartbeat is older than p_timeout';

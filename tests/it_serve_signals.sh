@@ -1,0 +1,72 @@
+#!/bin/sh
+# it_serve_signals.sh -- SIGTERM with jobs running (they finish within the
+# grace period; nothing lost), SIGTERM past the grace period (the rest are
+# released: back to pending, attempt not counted), SIGHUP reload (a valid
+# config applies without dropping running jobs, an invalid one is refused
+# with its error and the old one stays).
+. "${top_srcdir:-.}/tests/lib.sh"
+
+jv_db
+sed -i 's/^processor:$/processor:\n  max_concurrent_jobs: 4\n  batch_size: 4\n  shutdown_grace_seconds: 20\n  heartbeat_interval_ms: 200/' "$JV_CONF"
+run "$JOBVISOR" migrate -c "$JV_CONF"
+assert_rc 0 "migrate"
+
+running() { jv_psql "SELECT count(*) FROM jobvisor.jobs WHERE status = 'running'"; }
+
+# --- graceful: running jobs finish
+jv_bg "$JOBVISOR" serve -c "$JV_CONF"
+S=$BG_PID
+jv_psql "INSERT INTO jobvisor.jobs (type, payload) SELECT 'noop', '{\"sleep_ms\": 1500}' FROM generate_series(1, 4)" >/dev/null
+wait_for "[ \"\$(running)\" = 4 ]" 10 "4 jobs running"
+kill -TERM $S
+wait $S
+assert_eq 0 $? "exit 0 after SIGTERM"
+assert_eq 4 "$(jv_psql "SELECT count(*) FROM jobvisor.jobs WHERE status = 'succeeded'")" \
+	"the 4 running jobs finished within the grace period"
+assert_eq stopped "$(jv_psql "SELECT state FROM jobvisor.processors WHERE pid = $S")" "processor stopped"
+
+# --- grace period over: released, attempt not counted
+sed -i 's/shutdown_grace_seconds: 20/shutdown_grace_seconds: 1/' "$JV_CONF"
+jv_bg "$JOBVISOR" serve -c "$JV_CONF"
+S=$BG_PID
+jv_psql "INSERT INTO jobvisor.jobs (type, payload) SELECT 'noop', '{\"sleep_ms\": 30000}' FROM generate_series(1, 4)" >/dev/null
+wait_for "[ \"\$(running)\" = 4 ]" 10 "4 long jobs running"
+kill -TERM $S
+wait $S
+assert_eq 0 $? "exit 0 after SIGTERM past the grace period"
+assert_eq "4|0" "$(jv_psql "SELECT count(*), max(attempts) FROM jobvisor.jobs WHERE status = 'pending' AND payload->>'sleep_ms' = '30000'")" \
+	"the 4 killed jobs are pending again, attempt not counted"
+assert_eq 4 "$(jv_psql "SELECT count(*) FROM jobvisor.job_executions WHERE outcome = 'rescued' AND error LIKE 'released at shutdown%'")" \
+	"each released attempt left its history row"
+assert_match 'releasing 4 running jobs' "$(cat "$JV_TMP/bg.$BG_N.err")" "release logged"
+jv_psql "DELETE FROM jobvisor.jobs WHERE status = 'pending'" >/dev/null
+
+# --- SIGHUP
+sed -i 's/shutdown_grace_seconds: 1/shutdown_grace_seconds: 20/' "$JV_CONF"
+jv_bg "$JOBVISOR" serve -c "$JV_CONF"
+S=$BG_PID
+SERR=$JV_TMP/bg.$BG_N.err
+jv_psql "INSERT INTO jobvisor.jobs (type, payload) SELECT 'noop', '{\"sleep_ms\": 1500}' FROM generate_series(1, 2)" >/dev/null
+wait_for "[ \"\$(running)\" = 2 ]" 10 "2 jobs running before reload"
+cp "$JV_CONF" "$JV_TMP/good.yaml"
+printf 'processor:\n  batch_size: [oops\n' >>"$JV_CONF"
+kill -HUP $S
+wait_for "grep -q 'reload refused' '$SERR'" 10 "an invalid config is refused"
+assert_match "$(basename "$JV_CONF"):[0-9]+:[0-9]+: " "$(cat "$SERR")" "the refusal names FILE:LINE:COL"
+kill -0 $S || fail "serve died on a bad reload"
+ok "still running on the old config"
+sed 's/max_concurrent_jobs: 4/max_concurrent_jobs: 3/' "$JV_TMP/good.yaml" >"$JV_CONF"
+kill -HUP $S
+wait_for "grep -q 'reloaded: .* max_concurrent_jobs 3' '$SERR'" 10 "a valid config is applied"
+wait_for "[ \"\$(jv_psql \"SELECT count(*) FROM jobvisor.jobs WHERE status = 'succeeded' AND payload->>'sleep_ms' = '1500'\")\" = 6 ]" 10 \
+	"jobs running across the reload finished"
+assert_eq 0 "$(jv_psql "SELECT count(*) FROM jobvisor.job_executions WHERE outcome NOT IN ('succeeded', 'rescued')")" \
+	"no attempt was lost or failed by the reload"
+jv_psql "INSERT INTO jobvisor.jobs (type, payload) SELECT 'noop', '{\"sleep_ms\": 10}' FROM generate_series(1, 20)" >/dev/null
+wait_for "[ \"\$(jv_psql \"SELECT count(*) FROM jobvisor.jobs WHERE status = 'succeeded' AND payload->>'sleep_ms' = '10'\")\" = 20 ]" 20 \
+	"jobs run after the reload"
+wait_for "[ \$(pgrep -P $S | wc -l) = 3 ]" 5 "the pool follows max_concurrent_jobs 3"
+kill -TERM $S
+wait $S
+assert_eq 0 $? "exit 0"
+jv_done
