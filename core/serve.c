@@ -71,6 +71,7 @@ struct serve {
 
 	/* counters, for the log line at exit */
 	uint64_t n_claimed, n_completed, n_stale;
+	uint64_t n_claim_queries, n_complete_queries;
 };
 
 static void usage(FILE *f)
@@ -270,6 +271,7 @@ static void flush_completions(struct serve *s)
 		return;
 	char err[1024];
 	struct jv_applied *applied = NULL;
+	s->n_complete_queries++;
 	int rc = jv_store_complete(s->conn, s->id, s->done, s->n_done,
 				   s->cfg->processor.retry_base_ms, s->cfg->processor.retry_max_ms,
 				   (size_t)s->cfg->history.max_output_bytes, &applied, err, sizeof err);
@@ -378,6 +380,7 @@ static void claim(struct serve *s, uint64_t now)
 	char err[1024];
 	struct jv_claimed *rows;
 	size_t n;
+	s->n_claim_queries++;
 	if (jv_store_claim(s->conn, s->id, slots, s->cfg->processor.per_user_limit, s->types, &rows,
 			   &n, err, sizeof err) != 0) {
 		if (!check_lost(s, "claiming", err))
@@ -772,9 +775,11 @@ int jv_cmd_serve(int argc, char **argv)
 	if (finish(s) != 0)
 		status = JV_EXIT_INTERNAL;
 	jv_log(JV_INFO,
-	       "processor %" PRId64 " stopped: %" PRIu64 " jobs claimed, %" PRIu64
-	       " recorded, %" PRIu64 " late results ignored",
-	       s->id, s->n_claimed, s->n_completed, s->n_stale);
+	       "processor %" PRId64 " stopped: %" PRIu64 " jobs claimed in %" PRIu64
+	       " claim queries, %" PRIu64 " recorded in %" PRIu64 " round trips, %" PRIu64
+	       " late results ignored",
+	       s->id, s->n_claimed, s->n_claim_queries, s->n_completed, s->n_complete_queries,
+	       s->n_stale);
 out:
 	for (size_t i = 0; i < s->n_done; i++)
 		jv_done_free(&s->done[i]);

@@ -191,6 +191,7 @@ static int spawn(struct jv_pool *p, int i)
 	close(sv[1]);
 	setpgid(pid, pid); /* also done in the child: whichever runs first */
 	fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
+	jv_debug("worker %d started", (int)pid);
 	w->pid = pid;
 	w->fd = sv[0];
 	w->busy = 0;

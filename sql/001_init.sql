@@ -77,11 +77,14 @@ WITH (fillfactor = 80);
 -- the processor, which heartbeats) would cost throughput for no safety the
 -- engine needs. Rescue treats a locked_by with no live processor as dead.
 
--- The claim: pending jobs, highest priority first, then oldest scheduled_at,
--- id as the tie-breaker. Scanned in this order with FOR UPDATE SKIP LOCKED;
--- due-ness (scheduled_at <= now()) is a filter on it.
+-- The claim of jobs without a user: pending jobs, highest priority first,
+-- then oldest scheduled_at, id as the tie-breaker. Scanned in this order
+-- with FOR UPDATE SKIP LOCKED; due-ness (scheduled_at <= now()) is a filter
+-- on it. Jobs with a user are in jobs_claim_user_idx instead, so neither
+-- scan ever walks past the other's rows (100 000 pending jobs of one user
+-- cost the user-less claim nothing).
 CREATE INDEX jobs_claim_idx ON jobvisor.jobs (priority DESC, scheduled_at, id)
-	WHERE status = 'pending';
+	WHERE status = 'pending' AND user_id IS NULL;
 
 -- Fair claiming per user: the next jobs of each user in claim order, so a
 -- user with 100 000 pending jobs can be skipped in one step (loose index scan

@@ -125,6 +125,17 @@ BEGIN
 END
 $$;
 
+-- The history outcome of an engine outcome ('released' is history's 'rescued').
+CREATE FUNCTION jobvisor.outcome_of(p_outcome text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT CASE p_outcome WHEN 'released' THEN 'rescued'
+	                      WHEN 'succeeded' THEN 'succeeded'
+	                      WHEN 'timed_out' THEN 'timed_out'
+	                      WHEN 'crashed' THEN 'crashed'
+	                      WHEN 'cancelled' THEN 'cancelled'
+	                      ELSE 'failed' END
+$$;
+
 -- Completion of a batch of attempts, in one transaction: each updates its job
 -- and writes its one job_executions row.
 --
@@ -150,8 +161,12 @@ LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
 	v_now timestamptz := coalesce(p_now, clock_timestamp());
+	v_ids bigint[];
+	v_attempts integer[];
+	v_status text[];
+	r record;
 BEGIN
-	RETURN QUERY
+	-- The applied ones: job update and history row in one statement.
 	WITH input AS (
 		SELECT * FROM jsonb_to_recordset(p_done) AS t(
 			id bigint, attempt integer, outcome text, retryable boolean,
@@ -201,59 +216,59 @@ BEGIN
 			 duration_ms, outcome, error, output, result)
 		SELECT c.id, c.attempt, p_processor, c.type, c.user_id, coalesce(c.started_at, v_now),
 		       v_now, greatest(coalesce(c.duration_ms, 0), 0),
-		       CASE c.outcome WHEN 'released' THEN 'rescued'
-		                      WHEN 'succeeded' THEN 'succeeded'
-		                      WHEN 'timed_out' THEN 'timed_out'
-		                      WHEN 'crashed' THEN 'crashed'
-		                      WHEN 'cancelled' THEN 'cancelled'
-		                      ELSE 'failed' END,
+		       jobvisor.outcome_of(c.outcome),
 		       CASE WHEN c.outcome = 'released'
 		            THEN 'released at shutdown (attempt not counted)' ELSE c.error END,
 		       c.output, c.result
 		FROM cur c
 		RETURNING job_id
-	),
-	late AS (
-		SELECT i.* FROM input i WHERE NOT EXISTS (SELECT 1 FROM cur c WHERE c.id = i.id)
-	),
-	late_upd AS (
+	)
+	SELECT array_agg(c.id), array_agg(c.attempt), array_agg(c.new_status)
+	INTO v_ids, v_attempts, v_status
+	FROM cur c;
+
+	RETURN QUERY
+	SELECT u.id, u.attempt, true, u.status
+	FROM unnest(v_ids, v_attempts, v_status) AS u(id, attempt, status);
+
+	-- The late ones (rare): the job moved on. Leave it alone; mark the
+	-- attempt's history row stale, or write one if it has none. One row at a
+	-- time, by index, so the cost never grows with the history.
+	FOR r IN
+		SELECT * FROM jsonb_to_recordset(p_done) AS t(
+			id bigint, attempt integer, outcome text, duration_ms bigint, error text,
+			output text, result jsonb)
+		WHERE v_ids IS NULL OR NOT (t.id = ANY (v_ids))
+	LOOP
 		UPDATE jobvisor.job_executions e
 		SET stale = true,
 		    error = concat_ws(E'\n', e.error,
-		                      'late result, not applied: ' || l.outcome
-		                      || coalesce(': ' || l.error, '')),
-		    output = coalesce(e.output, l.output),
-		    result = coalesce(e.result, l.result)
-		FROM late l
+		                      'late result, not applied: ' || r.outcome
+		                      || coalesce(': ' || r.error, '')),
+		    output = coalesce(e.output, r.output),
+		    result = coalesce(e.result, r.result)
 		WHERE e.id = (SELECT max(e2.id) FROM jobvisor.job_executions e2
-		              WHERE e2.job_id = l.id AND e2.attempt = l.attempt)
-		RETURNING e.job_id
-	),
-	late_ins AS (
-		INSERT INTO jobvisor.job_executions
-			(job_id, attempt, processor, type, user_id, started_at, finished_at,
-			 duration_ms, outcome, stale, error, output, result)
-		SELECT l.id, l.attempt, p_processor, coalesce(j.type, '?'), j.user_id,
-		       v_now - make_interval(secs => greatest(coalesce(l.duration_ms, 0), 0) / 1000.0),
-		       v_now, greatest(coalesce(l.duration_ms, 0), 0),
-		       CASE l.outcome WHEN 'released' THEN 'rescued'
-		                      WHEN 'succeeded' THEN 'succeeded'
-		                      WHEN 'timed_out' THEN 'timed_out'
-		                      WHEN 'crashed' THEN 'crashed'
-		                      WHEN 'cancelled' THEN 'cancelled'
-		                      ELSE 'failed' END,
-		       true, 'late result, not applied: the job had moved on'
-		             || coalesce(E'\n' || l.error, ''),
-		       l.output, l.result
-		FROM late l
-		LEFT JOIN jobvisor.jobs j ON j.id = l.id
-		WHERE NOT EXISTS (SELECT 1 FROM jobvisor.job_executions e2
-		                  WHERE e2.job_id = l.id AND e2.attempt = l.attempt)
-		RETURNING job_id
-	)
-	SELECT c.id, c.attempt, true, c.new_status FROM cur c
-	UNION ALL
-	SELECT l.id, l.attempt, false, NULL::text FROM late l;
+		              WHERE e2.job_id = r.id AND e2.attempt = r.attempt);
+		IF NOT FOUND THEN
+			INSERT INTO jobvisor.job_executions
+				(job_id, attempt, processor, type, user_id, started_at, finished_at,
+				 duration_ms, outcome, stale, error, output, result)
+			SELECT r.id, r.attempt, p_processor, coalesce(j.type, '?'), j.user_id,
+			       v_now - make_interval(secs => greatest(coalesce(r.duration_ms, 0), 0) / 1000.0),
+			       v_now, greatest(coalesce(r.duration_ms, 0), 0),
+			       jobvisor.outcome_of(r.outcome), true,
+			       'late result, not applied: the job had moved on'
+			       || coalesce(E'\n' || r.error, ''),
+			       r.output, r.result
+			FROM (SELECT 1) one
+			LEFT JOIN jobvisor.jobs j ON j.id = r.id;
+		END IF;
+		id := r.id;
+		attempt := r.attempt;
+		applied := false;
+		status := NULL;
+		RETURN NEXT;
+	END LOOP;
 END
 $$;
 

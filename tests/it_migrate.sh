@@ -34,9 +34,9 @@ for idx in jobs_claim_idx jobs_claim_user_idx jobs_pending_due_idx jobs_running_
 	assert_eq 1 "$(jv_psql "SELECT count(*) FROM pg_indexes WHERE schemaname = 'jobvisor' AND indexname = '$idx'")" \
 		"index $idx exists"
 done
-assert_match "WHERE \(status = 'pending'::text\)" \
+assert_match "WHERE \(\(status = 'pending'::text\) AND \(user_id IS NULL\)\)" \
 	"$(jv_psql "SELECT indexdef FROM pg_indexes WHERE indexname = 'jobs_claim_idx'")" \
-	"the claim index is partial on pending jobs"
+	"the claim index is partial on pending jobs without a user"
 assert_match "UNIQUE .* WHERE \(\(unique_key IS NOT NULL\) AND" \
 	"$(jv_psql "SELECT indexdef FROM pg_indexes WHERE indexname = 'jobs_unique_key_idx'")" \
 	"unique_key index is unique and partial"
@@ -130,7 +130,7 @@ assert_eq 1 "$(notifications "$JV_TMP/n5.sql")" "a job back to pending (rescue, 
 jv_psql "INSERT INTO jobvisor.jobs (type, status, finished_at) SELECT 'noop', 'succeeded', now() FROM generate_series(1, 20000);
 	INSERT INTO jobvisor.jobs (type, priority) SELECT 'noop', g % 5 FROM generate_series(1, 2000) g;
 	ANALYZE jobvisor.jobs" >/dev/null
-plan=$(jv_psql "EXPLAIN SELECT id FROM jobvisor.jobs WHERE status = 'pending' AND scheduled_at <= now()
+plan=$(jv_psql "EXPLAIN SELECT id FROM jobvisor.jobs WHERE status = 'pending' AND user_id IS NULL AND scheduled_at <= now()
 	ORDER BY priority DESC, scheduled_at, id LIMIT 20 FOR UPDATE SKIP LOCKED")
 assert_match "Index Scan using jobs_claim_idx" "$plan" "the claim query walks jobs_claim_idx (no sort)"
 assert_no_match "Sort" "$plan" "the claim query needs no sort"

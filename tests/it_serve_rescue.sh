@@ -63,6 +63,15 @@ assert_eq 0 "$(jv_psql "SELECT count(*) FROM jobvisor.job_executions a JOIN jobv
 	WHERE a.started_at < b.finished_at AND b.started_at < a.finished_at")" \
 	"no job ever had two executions overlapping"
 assert_match 'rescued [0-9]+ stuck jobs' "$(cat "$JV_TMP/bg.$BG_N.err")" "B logged the rescue"
+
+# A late result of one of A's rescued attempts (as if A had come back) is
+# fenced off: the job keeps B's outcome, the rescued row is marked stale.
+RJ=$(jv_psql "SELECT job_id FROM jobvisor.job_executions WHERE outcome = 'rescued' AND processor = $AID LIMIT 1")
+assert_eq "$RJ|1|f|" "$(jv_psql "SELECT id, attempt, applied, coalesce(status, '') FROM jobvisor.complete($AID,
+	'[{\"id\": $RJ, \"attempt\": 1, \"outcome\": \"failed\", \"error\": \"late\"}]')")" 	"a late completion from the rescued attempt is not applied"
+assert_eq "succeeded|2" "$(jv_psql "SELECT status, attempts FROM jobvisor.jobs WHERE id = $RJ")" 	"the job keeps the newer attempt's outcome"
+assert_match "late result, not applied: failed: late" 	"$(jv_psql "SELECT error FROM jobvisor.job_executions WHERE job_id = $RJ AND attempt = 1 AND stale")" 	"the rescued attempt's history row says so"
+assert_eq 2 "$(jv_psql "SELECT count(*) FROM jobvisor.job_executions WHERE job_id = $RJ")" 	"still one history row per attempt"
 kill -TERM $B
 wait $B
 assert_eq 0 $? "B exits 0"
