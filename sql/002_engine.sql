@@ -136,6 +136,19 @@ LANGUAGE sql IMMUTABLE AS $$
 	                      ELSE 'failed' END
 $$;
 
+-- What a job becomes after an attempt ended with p_outcome.
+CREATE FUNCTION jobvisor.next_status(p_outcome text, p_retryable boolean, p_attempts integer,
+                                     p_max_attempts integer) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT CASE
+	         WHEN p_outcome = 'succeeded' THEN 'succeeded'
+	         WHEN p_outcome = 'released' THEN 'pending'
+	         WHEN p_outcome = 'cancelled' THEN 'cancelled'
+	         WHEN coalesce(p_retryable, false) AND p_attempts < p_max_attempts THEN 'pending'
+	         ELSE 'failed'
+	       END
+$$;
+
 -- Completion of a batch of attempts, in one transaction: each updates its job
 -- and writes its one job_executions row.
 --
@@ -166,66 +179,57 @@ DECLARE
 	v_status text[];
 	r record;
 BEGIN
-	-- The applied ones: job update and history row in one statement.
+	-- The applied ones: job update and history row in one statement. The
+	-- fence is in the UPDATE's own WHERE, so it is re-checked on the newest
+	-- row version should a rescue or cancel commit meanwhile; only rows the
+	-- UPDATE really changed get their history row.
 	WITH input AS (
 		SELECT * FROM jsonb_to_recordset(p_done) AS t(
 			id bigint, attempt integer, outcome text, retryable boolean,
 			retry_ms bigint, duration_ms bigint, error text, output text, result jsonb)
 	),
-	cur AS (
-		SELECT i.*, j.type, j.user_id, j.started_at,
-		       CASE
-		         WHEN i.outcome = 'succeeded' THEN 'succeeded'
-		         WHEN i.outcome = 'released' THEN 'pending'
-		         WHEN i.outcome = 'cancelled' THEN 'cancelled'
-		         WHEN coalesce(i.retryable, false) AND j.attempts < j.max_attempts THEN 'pending'
-		         ELSE 'failed'
-		       END AS new_status,
-		       j.attempts AS cur_attempts
-		FROM input i
-		JOIN jobvisor.jobs j
-		  ON j.id = i.id AND j.attempts = i.attempt AND j.locked_by = p_processor
-		 AND j.status = 'running'
-		FOR UPDATE OF j
-	),
 	upd AS (
 		UPDATE jobvisor.jobs j
-		SET status = c.new_status,
-		    attempts = CASE WHEN c.outcome = 'released' THEN j.attempts - 1 ELSE j.attempts END,
+		SET status = jobvisor.next_status(i.outcome, i.retryable, j.attempts, j.max_attempts),
+		    attempts = CASE WHEN i.outcome = 'released' THEN j.attempts - 1 ELSE j.attempts END,
 		    locked_by = NULL,
 		    scheduled_at = CASE
-		      WHEN c.outcome = 'released' THEN v_now
-		      WHEN c.new_status = 'pending' THEN v_now + make_interval(secs =>
-		        (CASE WHEN c.retry_ms >= 0 THEN c.retry_ms
-		              ELSE jobvisor.backoff_ms(c.cur_attempts, p_retry_base_ms, p_retry_max_ms)
+		      WHEN i.outcome = 'released' THEN v_now
+		      WHEN jobvisor.next_status(i.outcome, i.retryable, j.attempts, j.max_attempts) = 'pending'
+		      THEN v_now + make_interval(secs =>
+		        (CASE WHEN i.retry_ms >= 0 THEN i.retry_ms
+		              ELSE jobvisor.backoff_ms(j.attempts, p_retry_base_ms, p_retry_max_ms)
 		         END) / 1000.0)
 		      ELSE j.scheduled_at END,
-		    last_error = CASE WHEN c.outcome IN ('succeeded', 'released') THEN j.last_error
-		                      ELSE c.error END,
-		    result = coalesce(c.result, j.result),
-		    finished_at = CASE WHEN c.new_status IN ('succeeded', 'failed', 'cancelled')
-		                       THEN v_now END,
+		    last_error = CASE WHEN i.outcome IN ('succeeded', 'released') THEN j.last_error
+		                      ELSE i.error END,
+		    result = coalesce(i.result, j.result),
+		    finished_at = CASE WHEN jobvisor.next_status(i.outcome, i.retryable, j.attempts,
+		                                                 j.max_attempts) = 'pending'
+		                       THEN NULL ELSE v_now END,
 		    updated_at = v_now
-		FROM cur c
-		WHERE j.id = c.id
-		RETURNING j.id
+		FROM input i
+		WHERE j.id = i.id AND j.attempts = i.attempt AND j.locked_by = p_processor
+		  AND j.status = 'running'
+		RETURNING j.id, i.attempt, i.outcome, i.duration_ms, i.error, i.output, i.result,
+		          j.type, j.user_id, j.started_at, j.status AS new_status
 	),
 	hist AS (
 		INSERT INTO jobvisor.job_executions
 			(job_id, attempt, processor, type, user_id, started_at, finished_at,
 			 duration_ms, outcome, error, output, result)
-		SELECT c.id, c.attempt, p_processor, c.type, c.user_id, coalesce(c.started_at, v_now),
-		       v_now, greatest(coalesce(c.duration_ms, 0), 0),
-		       jobvisor.outcome_of(c.outcome),
-		       CASE WHEN c.outcome = 'released'
-		            THEN 'released at shutdown (attempt not counted)' ELSE c.error END,
-		       c.output, c.result
-		FROM cur c
+		SELECT u.id, u.attempt, p_processor, u.type, u.user_id, coalesce(u.started_at, v_now),
+		       v_now, greatest(coalesce(u.duration_ms, 0), 0),
+		       jobvisor.outcome_of(u.outcome),
+		       CASE WHEN u.outcome = 'released'
+		            THEN 'released at shutdown (attempt not counted)' ELSE u.error END,
+		       u.output, u.result
+		FROM upd u
 		RETURNING job_id
 	)
-	SELECT array_agg(c.id), array_agg(c.attempt), array_agg(c.new_status)
+	SELECT array_agg(u.id), array_agg(u.attempt), array_agg(u.new_status)
 	INTO v_ids, v_attempts, v_status
-	FROM cur c;
+	FROM upd u;
 
 	RETURN QUERY
 	SELECT u.id, u.attempt, true, u.status
