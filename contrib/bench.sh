@@ -63,7 +63,7 @@ fi
 
 work=$(mktemp -d /tmp/jv-bench.XXXXXX)
 PIDS=""
-cleanup()
+stop_serve()
 {
 	for p in $PIDS; do
 		kill -TERM "$p" 2>/dev/null || true
@@ -71,11 +71,11 @@ cleanup()
 	for p in $PIDS; do
 		wait "$p" 2>/dev/null || true
 	done
-	[ -n "${JV_PG_DIR:-}" ] && jv_pg_stop
-	rm -rf "$work"
+	PIDS=""
 }
+# pg.sh's exit handlers run in reverse order: serve stops before PostgreSQL.
 . "$top/tests/pg.sh"
-trap cleanup EXIT INT TERM
+jv_on_exit "rm -rf '$work'"
 
 if [ -z "$db_url" ]; then
 	JV_PG_CONF_EXTRA="
@@ -96,8 +96,10 @@ random_page_cost = 1.1
 jit = off"
 	export JV_PG_CONF_EXTRA
 	jv_pg_start >/dev/null
+	jv_on_exit stop_serve
 	admin=$JV_TEST_DATABASE_URL
 else
+	jv_on_exit stop_serve
 	admin=$db_url
 fi
 dbname=jv_bench_$$
@@ -161,9 +163,7 @@ for c in $(pgrep -P "$first" || true); do
 	wcpu=$(awk -v t="$tick" -v a="$wcpu" '{printf "%.2f", a + ($14 + $15) / t}' /proc/"$c"/stat 2>/dev/null || echo "$wcpu")
 done
 rss=$(awk '/VmHWM/ {print $2}' /proc/"$first"/status)
-for p in $PIDS; do kill -TERM "$p"; done
-for p in $PIDS; do wait "$p" || true; done
-PIDS=""
+stop_serve
 
 done_n=$(q "SELECT count(*) FROM jobvisor.jobs WHERE status = 'succeeded'")
 pct=$(q "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2) || ' ' ||

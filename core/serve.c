@@ -1,19 +1,32 @@
 /*
  * serve.c -- `jobvisor serve`: the supervisor's main loop.
  *
- * One thread owns everything here: the database connection, the worker
- * pool and the signals. It sleeps in poll() on the signalfd, the database
- * socket (LISTEN jobvisor_jobs), every worker's socket and the thread pool's
- * eventfd, and on each wake-up does, in order: signals, notifications,
- * finished attempts, deadlines, then one completion round trip for all the
- * attempts that finished together, and one claim round trip when there are
- * free slots and reason to think work is due (a notification, a full last
- * batch, the next due time, or the poll interval as a fallback). A burst of
- * notifications therefore costs one claim per loop, not one per insert.
+ * One thread owns everything here: two database connections, the worker
+ * pool and the signals. It sleeps in poll() on the signalfd, both database
+ * sockets, every worker's socket and the thread pool's eventfd.
+ *
+ * The database work is asynchronous, on two connections, so it never stalls
+ * the loop and runs on two PostgreSQL backends at once:
+ *   - the claim connection LISTENs on jobvisor_jobs and has at most one
+ *     claim in flight; a claim is sent when there are free slots and reason
+ *     to think work is due (a notification, a full last batch, the next due
+ *     time the last claim reported, a completion that freed a user's slot,
+ *     or the poll interval as a fallback). A burst of notifications costs
+ *     one claim, not one per insert.
+ *   - the completion connection has at most one completion in flight,
+ *     carrying every attempt that finished since the last one was sent; the
+ *     longer a round trip takes, the bigger the next batch. Heartbeat and
+ *     rescue run on it between completions.
+ *
+ * max_concurrent_jobs bounds what the database shows running for this
+ * processor: jobs executing plus finished ones not yet recorded. With
+ * batch_size below max_concurrent_jobs, one batch is recorded while the
+ * next is claimed and run, on the two connections at once.
  *
  * The database going away stops claiming, never running: jobs in flight go
  * on, their results wait in memory, and the loop reconnects with backoff and
- * catches up.
+ * catches up; a completion that was in flight is sent again (fencing makes
+ * a repeat harmless).
  */
 #include "autoconf.h"
 
@@ -39,6 +52,20 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+/* At most this many finished attempts per completion round trip. */
+#define JV_COMPLETE_MAX 2000
+/* How long a finished attempt may wait for others to share its round trip. */
+#define JV_COALESCE_MS 2
+
+/* One database connection with at most one query in flight. */
+struct chan {
+	PGconn *conn;
+	int busy;               /* a query is in flight */
+	struct jv_done *batch;  /* completion channel: the attempts in flight */
+	size_t n_batch;
+	int slots;              /* claim channel: slots asked for */
+};
+
 struct serve {
 	const char *config_path;
 	struct jv_config *cfg;
@@ -46,17 +73,19 @@ struct serve {
 	struct jv_runtime *rt;
 	char *types; /* text[] literal of the configured job types */
 
-	PGconn *conn;
-	int64_t id; /* our processors.id */
+	struct chan lc; /* LISTEN and claims */
+	struct chan cc; /* completions, heartbeat, rescue */
+	int64_t id;     /* our processors.id */
 	char hostname[256];
 
 	struct jv_pool pool;
 	struct jv_tpool *tp; /* NULL when no executor runs in threads */
 	int sfd;
 
-	int inflight;     /* claimed and not yet finished */
+	int inflight;     /* claimed and not yet finished executing */
 	int want_claim;   /* reason to think work is due */
 	int draining;     /* SIGTERM/SIGINT: stop claiming, finish, exit */
+	int released;     /* the grace period ran out and the rest was released */
 	int paused;
 	uint64_t drain_deadline;
 	uint64_t next_heartbeat;
@@ -65,8 +94,10 @@ struct serve {
 	uint64_t next_reconnect;
 	uint64_t reconnect_delay;
 	uint64_t lost_at;
+	uint64_t complete_retry_at; /* after a failed completion: not before */
+	uint64_t first_done_at;     /* when the oldest unsent result arrived */
 
-	struct jv_done *done; /* finished, not yet recorded */
+	struct jv_done *done; /* finished, not yet sent */
 	size_t n_done, cap_done;
 
 	/* counters, for the log line at exit */
@@ -183,8 +214,10 @@ static int process_workers(const struct jv_config *cfg)
 static void child_setup(void *arg)
 {
 	struct serve *s = arg;
-	if (s->conn && PQsocket(s->conn) >= 0)
-		close(PQsocket(s->conn));
+	if (s->lc.conn && PQsocket(s->lc.conn) >= 0)
+		close(PQsocket(s->lc.conn));
+	if (s->cc.conn && PQsocket(s->cc.conn) >= 0)
+		close(PQsocket(s->cc.conn));
 	if (s->sfd >= 0)
 		close(s->sfd);
 	if (s->tp)
@@ -193,14 +226,35 @@ static void child_setup(void *arg)
 
 /* ------------------------------------------------------------ database */
 
+static int connected(const struct serve *s) { return s->lc.conn && s->cc.conn; }
+
+/* Put a completion batch that may not have been recorded back in line. */
+static void requeue_batch(struct serve *s)
+{
+	for (size_t i = 0; i < s->cc.n_batch; i++)
+		jv_done_push(&s->done, &s->n_done, &s->cap_done, &s->cc.batch[i]);
+	free(s->cc.batch);
+	s->cc.batch = NULL;
+	s->cc.n_batch = 0;
+}
+
+static void close_chan(struct chan *c)
+{
+	if (c->conn)
+		PQfinish(c->conn);
+	c->conn = NULL;
+	c->busy = 0;
+}
+
 static void db_lost(struct serve *s, const char *what, const char *err)
 {
-	if (!s->conn)
+	if (!s->lc.conn && !s->cc.conn)
 		return;
 	jv_log(JV_ERROR, "database connection lost (%s: %s); jobs keep running, reconnecting",
 	       what, err);
-	PQfinish(s->conn);
-	s->conn = NULL;
+	requeue_batch(s);
+	close_chan(&s->lc);
+	close_chan(&s->cc);
 	s->lost_at = jv_now_ms();
 	s->reconnect_delay = 100;
 	s->next_reconnect = s->lost_at + s->reconnect_delay;
@@ -208,9 +262,9 @@ static void db_lost(struct serve *s, const char *what, const char *err)
 
 /* After a failed query: a broken connection is handled here (1), any other
  * error is the caller's to log (0). */
-static int check_lost(struct serve *s, const char *what, const char *err)
+static int check_lost(struct serve *s, PGconn *conn, const char *what, const char *err)
 {
-	if (s->conn && jv_db_is_broken(s->conn)) {
+	if (conn && jv_db_is_broken(conn)) {
 		db_lost(s, what, err);
 		return 1;
 	}
@@ -219,14 +273,21 @@ static int check_lost(struct serve *s, const char *what, const char *err)
 
 static int db_connect(struct serve *s, char *err, size_t errlen)
 {
-	PGconn *c = jv_db_connect(s->cfg->database.url, "jobvisor serve", err, errlen);
-	if (!c)
+	PGconn *l = jv_db_connect(s->cfg->database.url, "jobvisor serve", err, errlen);
+	if (!l)
 		return JV_EDB;
-	if (jv_db_exec(c, "LISTEN " JV_DB_NOTIFY_CHANNEL, 0, NULL, err, errlen) != 0) {
-		PQfinish(c);
+	if (jv_db_exec(l, "LISTEN " JV_DB_NOTIFY_CHANNEL, 0, NULL, err, errlen) != 0) {
+		PQfinish(l);
 		return JV_EDB;
 	}
-	s->conn = c;
+	PGconn *c = jv_db_connect(s->cfg->database.url, "jobvisor serve", err, errlen);
+	if (!c) {
+		PQfinish(l);
+		return JV_EDB;
+	}
+	s->lc.conn = l;
+	s->cc.conn = c;
+	s->lc.busy = s->cc.busy = 0;
 	return 0;
 }
 
@@ -243,6 +304,7 @@ static void try_reconnect(struct serve *s, uint64_t now)
 	       (unsigned long long)(now - s->lost_at));
 	s->want_claim = 1;
 	s->next_heartbeat = now; /* say we are alive at once */
+	s->complete_retry_at = 0;
 }
 
 /* ------------------------------------------------------------ jobs */
@@ -250,6 +312,8 @@ static void try_reconnect(struct serve *s, uint64_t now)
 static void finished(struct serve *s, size_t from)
 {
 	/* Called after new entries were appended to s->done at [from, n). */
+	if (from == 0 && s->n_done > 0)
+		s->first_done_at = jv_now_ms();
 	for (size_t i = from; i < s->n_done; i++)
 		s->inflight--;
 	if (s->inflight < 0)
@@ -265,23 +329,11 @@ static void collect_thread_results(struct serve *s)
 	finished(s, from);
 }
 
-static void flush_completions(struct serve *s)
+/* Log what a completion round trip did. Returns the number applied. */
+static size_t note_applied(struct serve *s, const struct jv_applied *applied, size_t n)
 {
-	if (s->n_done == 0 || !s->conn)
-		return;
-	char err[1024];
-	struct jv_applied *applied = NULL;
-	s->n_complete_queries++;
-	int rc = jv_store_complete(s->conn, s->id, s->done, s->n_done,
-				   s->cfg->processor.retry_base_ms, s->cfg->processor.retry_max_ms,
-				   (size_t)s->cfg->history.max_output_bytes, &applied, err, sizeof err);
-	if (rc != 0) {
-		if (!check_lost(s, "completing jobs", err))
-			jv_log(JV_ERROR, "recording %zu finished jobs failed: %s (will retry)",
-			       s->n_done, err);
-		return;
-	}
-	for (size_t i = 0; i < s->n_done; i++) {
+	size_t ok = 0;
+	for (size_t i = 0; i < n; i++) {
 		const struct jv_applied *a = &applied[i];
 		if (!a->applied) {
 			s->n_stale++;
@@ -289,22 +341,86 @@ static void flush_completions(struct serve *s)
 			       "late result for job %" PRId64 " attempt %d not applied: the job was "
 			       "rescued or cancelled meanwhile (recorded as stale in its history)",
 			       a->id, a->attempt);
-		} else if (!strcmp(a->status, "failed")) {
-			jv_log(JV_WARNING, "job %" PRId64 " failed after attempt %d", a->id, a->attempt);
-		} else if (!strcmp(a->status, "pending")) {
-			jv_debug("job %" PRId64 " attempt %d failed; will retry", a->id, a->attempt);
+			continue;
 		}
+		ok++;
+		if (!strcmp(a->status, "failed"))
+			jv_log(JV_WARNING, "job %" PRId64 " failed after attempt %d", a->id, a->attempt);
+		else if (!strcmp(a->status, "pending"))
+			jv_debug("job %" PRId64 " attempt %d ends; back to pending", a->id, a->attempt);
 	}
+	return ok;
+}
+
+/*
+ * When to send what finished: at once when nothing else is executing (so a
+ * lone job is recorded without delay), when a batch's worth is waiting, or
+ * when the oldest result has waited JV_COALESCE_MS. Each completion is one
+ * commit, so letting results that arrive together travel together is what
+ * keeps the cost per job low under load.
+ */
+static int completion_due(const struct serve *s, uint64_t now)
+{
+	if (s->n_done == 0)
+		return 0;
+	if (s->inflight == 0 || s->draining || s->n_done >= (size_t)s->cfg->processor.batch_size)
+		return 1;
+	return now >= s->first_done_at + JV_COALESCE_MS;
+}
+
+static void send_completions(struct serve *s, uint64_t now)
+{
+	if (s->n_done == 0 || s->cc.busy || !s->cc.conn || now < s->complete_retry_at)
+		return;
+	if (!completion_due(s, now))
+		return;
+	char err[1024];
+	size_t total = s->n_done;
+	size_t n = total > JV_COMPLETE_MAX ? JV_COMPLETE_MAX : total;
+	if (jv_store_complete_send(s->cc.conn, s->id, s->done, n,
+				   s->cfg->processor.retry_base_ms, s->cfg->processor.retry_max_ms,
+				   (size_t)s->cfg->history.max_output_bytes, err, sizeof err) != 0) {
+		if (!check_lost(s, s->cc.conn, "completing jobs", err))
+			jv_log(JV_ERROR, "could not send %zu finished jobs: %s", s->n_done, err);
+		return;
+	}
+	s->n_complete_queries++;
+	s->cc.busy = 1;
+	s->cc.batch = s->done;
+	s->cc.n_batch = n;
+	s->done = NULL;
+	s->n_done = s->cap_done = 0;
+	/* What did not fit in this round trip waits for the next. */
+	for (size_t i = n; i < total; i++)
+		jv_done_push(&s->done, &s->n_done, &s->cap_done, &s->cc.batch[i]);
+}
+
+static void on_completion_result(struct serve *s, PGresult *res, uint64_t now)
+{
+	ExecStatusType st = PQresultStatus(res);
+	if (st != PGRES_TUPLES_OK) {
+		char err[1024];
+		jv_db_format_error(s->cc.conn, res, err, sizeof err);
+		if (check_lost(s, s->cc.conn, "completing jobs", err))
+			return;
+		jv_log(JV_ERROR, "recording %zu finished jobs failed: %s (retrying in 1 s)",
+		       s->cc.n_batch, err);
+		requeue_batch(s);
+		s->complete_retry_at = now + 1000;
+		return;
+	}
+	struct jv_applied *applied;
+	size_t n;
+	jv_store_complete_parse(res, &applied, &n);
+	if (note_applied(s, applied, n) > 0)
+		s->want_claim = 1; /* a user's slot may have opened */
 	free(applied);
-	s->n_completed += s->n_done;
-	for (size_t i = 0; i < s->n_done; i++)
-		jv_done_free(&s->done[i]);
-	s->n_done = 0;
-	if (s->cap_done > 4096) { /* do not keep a burst's worth of memory */
-		free(s->done);
-		s->done = NULL;
-		s->cap_done = 0;
-	}
+	s->n_completed += s->cc.n_batch;
+	for (size_t i = 0; i < s->cc.n_batch; i++)
+		jv_done_free(&s->cc.batch[i]);
+	free(s->cc.batch);
+	s->cc.batch = NULL;
+	s->cc.n_batch = 0;
 }
 
 static int32_t timeout_ms_for(const struct serve *s, const struct jv_claimed *c, int ex)
@@ -317,10 +433,28 @@ static int32_t timeout_ms_for(const struct serve *s, const struct jv_claimed *c,
 	return secs > 2000000 ? 2000000000 : secs * 1000;
 }
 
+/* A claimed job that will not run now: it ends at once as `end`. */
+static void end_now(struct serve *s, const struct jv_claimed *c, enum jv_end end, const char *why)
+{
+	struct jv_done d = {0};
+	d.id = c->id;
+	d.attempt = c->attempt;
+	d.end = end;
+	d.retry_in_ms = -1;
+	d.error = jv_strdup(why);
+	jv_done_push(&s->done, &s->n_done, &s->cap_done, &d);
+}
+
 /* Hand one claimed job to a worker; if that cannot be done, it ends at once
  * (crashed, so it is retried) rather than being lost. */
 static void dispatch(struct serve *s, const struct jv_claimed *c)
 {
+	s->n_claimed++;
+	if (s->draining) {
+		/* claimed while the stop signal arrived: back it goes */
+		end_now(s, c, JV_END_RELEASED, "released at shutdown before it started");
+		return;
+	}
 	int ex = executor_index(s, c->type);
 	struct jv_msg_job m = {
 		.id = c->id,
@@ -333,13 +467,12 @@ static void dispatch(struct serve *s, const struct jv_claimed *c)
 		.user_id = c->user_id,
 		.payload = c->payload,
 	};
-	s->inflight++;
-	s->n_claimed++;
 	const char *why = NULL;
 	if (ex < 0) {
 		why = "no executor for this type on this processor";
 	} else if (s->cfg->executors[ex].isolation == JV_ISOLATION_THREAD && s->tp) {
 		jv_tpool_submit(s->tp, &m);
+		s->inflight++;
 		return;
 	} else {
 		for (int tries = 0; tries < 3; tries++) {
@@ -350,8 +483,10 @@ static void dispatch(struct serve *s, const struct jv_claimed *c)
 			}
 			if (w < 0)
 				break;
-			if (jv_pool_send(&s->pool, w, &m) == 0)
+			if (jv_pool_send(&s->pool, w, &m) == 0) {
+				s->inflight++;
 				return;
+			}
 			/* The worker is gone: reap it (nothing of ours was running). */
 			size_t from = s->n_done;
 			jv_pool_on_readable(&s->pool, w, &s->done, &s->n_done, &s->cap_done);
@@ -359,68 +494,134 @@ static void dispatch(struct serve *s, const struct jv_claimed *c)
 		}
 		why = "no worker process available";
 	}
-	struct jv_done d = {0};
-	d.id = c->id;
-	d.attempt = c->attempt;
-	d.end = JV_END_CRASHED;
-	d.retry_in_ms = -1;
-	d.error = jv_strdup(why);
 	jv_log(JV_ERROR, "job %" PRId64 ": %s", c->id, why);
-	jv_done_push(&s->done, &s->n_done, &s->cap_done, &d);
-	s->inflight--;
+	end_now(s, c, JV_END_CRASHED, why);
 }
 
-static void claim(struct serve *s, uint64_t now)
+static int free_slots(const struct serve *s)
 {
-	int slots = s->cfg->processor.max_concurrent_jobs - s->inflight;
+	int unrecorded = (int)(s->n_done + s->cc.n_batch);
+	int slots = s->cfg->processor.max_concurrent_jobs - s->inflight - unrecorded;
 	if (slots > s->cfg->processor.batch_size)
 		slots = s->cfg->processor.batch_size;
-	if (slots <= 0 || !s->conn)
+	return slots;
+}
+
+static void send_claim(struct serve *s)
+{
+	int slots = free_slots(s);
+	if (slots <= 0 || s->lc.busy || !s->lc.conn)
 		return;
 	char err[1024];
-	struct jv_claimed *rows;
-	size_t n;
-	s->n_claim_queries++;
-	if (jv_store_claim(s->conn, s->id, slots, s->cfg->processor.per_user_limit, s->types, &rows,
-			   &n, err, sizeof err) != 0) {
-		if (!check_lost(s, "claiming", err))
+	if (jv_store_claim_send(s->lc.conn, s->id, slots, s->cfg->processor.per_user_limit,
+				s->types, err, sizeof err) != 0) {
+		if (!check_lost(s, s->lc.conn, "claiming", err))
 			jv_log(JV_ERROR, "claim failed: %s", err);
+		s->want_claim = 0;
 		return;
 	}
+	s->n_claim_queries++;
+	s->lc.busy = 1;
+	s->lc.slots = slots;
+	s->want_claim = 0;
+}
+
+static void on_claim_result(struct serve *s, PGresult *res, uint64_t now)
+{
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		char err[1024];
+		jv_db_format_error(s->lc.conn, res, err, sizeof err);
+		if (!check_lost(s, s->lc.conn, "claiming", err))
+			jv_log(JV_ERROR, "claim failed: %s (next try at the poll interval)", err);
+		return;
+	}
+	struct jv_claimed *rows;
+	size_t n;
+	int64_t next_due_ms;
+	jv_store_claim_parse(res, &rows, &n, &next_due_ms);
 	for (size_t i = 0; i < n; i++) {
 		dispatch(s, &rows[i]);
 		jv_claimed_free(&rows[i]);
 	}
 	free(rows);
-	if (n < (size_t)slots) {
-		/* All that is due now was taken: sleep until the next due job, a
-		 * notification, or the poll interval. */
-		s->want_claim = 0;
-		int64_t ms;
-		if (jv_store_next_due_ms(s->conn, &ms, err, sizeof err) == 0)
-			s->next_due = ms < 0 ? 0 : now + (uint64_t)(ms > 0 ? ms : 1);
+	if (next_due_ms == -2) {
+		s->want_claim = 1; /* a full batch: more may be due */
+	} else if (next_due_ms > 0) {
+		/* nothing more due now: look again when the next job is */
+		s->next_due = now + (uint64_t)next_due_ms;
+	}
+	/* next_due_ms 0: due but held back by per_user_limit -- a completion
+	 * (ours sets want_claim) or the poll interval will tell. */
+}
+
+/* Read what a channel has: notifications (claim channel) and the result of
+ * its query in flight. */
+static void on_chan_readable(struct serve *s, struct chan *c, uint64_t now)
+{
+	if (!c->conn)
+		return;
+	if (!PQconsumeInput(c->conn)) {
+		db_lost(s, c == &s->lc ? "reading notifications" : "reading a completion",
+			PQerrorMessage(c->conn));
+		return;
+	}
+	PGnotify *nt;
+	while (c->conn && (nt = PQnotifies(c->conn))) {
+		s->want_claim = 1;
+		PQfreemem(nt);
+	}
+	while (c->conn && c->busy && !PQisBusy(c->conn)) {
+		PGresult *res = PQgetResult(c->conn);
+		if (!res) {
+			c->busy = 0;
+			break;
+		}
+		if (c == &s->lc)
+			on_claim_result(s, res, now);
 		else
-			check_lost(s, "next due", err);
+			on_completion_result(s, res, now);
+		PQclear(res);
 	}
 }
 
+/* Wait for a channel's query in flight and handle its result (at exit). */
+static void chan_wait(struct serve *s, struct chan *c)
+{
+	while (c->conn && c->busy) {
+		PGresult *res = PQgetResult(c->conn);
+		if (!res) {
+			c->busy = 0;
+			break;
+		}
+		if (c == &s->lc)
+			on_claim_result(s, res, jv_now_ms());
+		else
+			on_completion_result(s, res, jv_now_ms());
+		PQclear(res);
+	}
+}
+
+/* Heartbeat, then rescue: synchronous, on the completion channel when it is
+ * idle (once per heartbeat interval). */
 static void heartbeat(struct serve *s, uint64_t now)
 {
+	if (s->cc.busy)
+		return; /* right after the completion in flight (see the wake-up) */
 	s->next_heartbeat = now + (uint64_t)s->cfg->processor.heartbeat_interval_ms;
-	if (!s->conn)
+	if (!s->cc.conn)
 		return;
 	char err[512];
 	const char *state = s->draining ? "stopping" : s->paused ? "paused" : "running";
-	if (jv_store_heartbeat(s->conn, s->id, state, err, sizeof err) != 0) {
-		if (!check_lost(s, "heartbeat", err))
+	if (jv_store_heartbeat(s->cc.conn, s->id, state, err, sizeof err) != 0) {
+		if (!check_lost(s, s->cc.conn, "heartbeat", err))
 			jv_log(JV_ERROR, "heartbeat failed: %s", err);
 		return;
 	}
 	/* Any live processor rescues the jobs of dead ones. */
 	int rescued = 0;
-	if (jv_store_rescue(s->conn, s->cfg->processor.stuck_job_timeout_minutes, NULL, &rescued,
+	if (jv_store_rescue(s->cc.conn, s->cfg->processor.stuck_job_timeout_minutes, NULL, &rescued,
 			    err, sizeof err) != 0) {
-		if (!check_lost(s, "rescue", err))
+		if (!check_lost(s, s->cc.conn, "rescue", err))
 			jv_log(JV_ERROR, "stuck-job rescue failed: %s", err);
 	} else if (rescued > 0) {
 		jv_log(JV_WARNING, "rescued %d stuck jobs of processors silent for over %d min",
@@ -474,10 +675,12 @@ static void reload(struct serve *s)
 	if (any_thread_executor(cfg))
 		s->tp = jv_tpool_new(rt, cfg->processor.max_concurrent_jobs);
 	jv_pool_fill(&s->pool);
-	if (db_changed && s->conn) {
+	if (db_changed && connected(s)) {
 		jv_log(JV_INFO, "database.url changed: reconnecting");
-		PQfinish(s->conn);
-		s->conn = NULL;
+		chan_wait(s, &s->lc);
+		chan_wait(s, &s->cc);
+		close_chan(&s->lc);
+		close_chan(&s->cc);
 		s->lost_at = jv_now_ms();
 		s->reconnect_delay = 100;
 		s->next_reconnect = s->lost_at;
@@ -520,21 +723,6 @@ static void on_signal(struct serve *s)
 	}
 }
 
-static void on_db_readable(struct serve *s)
-{
-	if (!s->conn)
-		return;
-	if (!PQconsumeInput(s->conn)) {
-		db_lost(s, "reading notifications", PQerrorMessage(s->conn));
-		return;
-	}
-	PGnotify *n;
-	while ((n = PQnotifies(s->conn))) {
-		s->want_claim = 1;
-		PQfreemem(n);
-	}
-}
-
 /* Kill what still runs at the end of the grace period; it goes back to
  * pending without counting the attempt. */
 static void release_all(struct serve *s)
@@ -552,6 +740,7 @@ static void release_all(struct serve *s)
 		s->tp = NULL;
 		s->inflight = 0;
 	}
+	s->released = 1;
 }
 
 static int run_loop(struct serve *s)
@@ -561,22 +750,27 @@ static int run_loop(struct serve *s)
 	for (;;) {
 		uint64_t now = jv_now_ms();
 
-		if (s->draining && (s->inflight == 0 || now >= s->drain_deadline)) {
-			if (s->inflight > 0) {
+		if (s->draining) {
+			if (s->inflight > 0 && now >= s->drain_deadline && !s->released) {
 				jv_log(JV_WARNING, "grace period over: releasing %d running jobs",
 				       s->inflight);
 				release_all(s);
 			}
-			break;
+			/* Done when nothing runs and nothing is in flight; what
+			 * finished is recorded by finish(). */
+			if (s->inflight == 0 && !s->lc.busy && (!s->cc.busy || !s->cc.conn))
+				break;
+			if (!connected(s) && now >= s->drain_deadline + 10000)
+				break; /* the database is gone: finish() reports it */
 		}
-		if (!s->conn && now >= s->next_reconnect)
+		if (!connected(s) && now >= s->next_reconnect)
 			try_reconnect(s, now);
 		if (now >= s->next_heartbeat)
 			heartbeat(s, now);
 
-		/* Finished work first, then new work: completions free slots. */
-		flush_completions(s);
-		if (!s->draining && !s->paused && s->conn) {
+		/* Finished work goes out, then new work comes in; neither waits. */
+		send_completions(s, now);
+		if (!s->draining && !s->paused && connected(s)) {
 			if (now >= s->next_poll) {
 				s->want_claim = 1;
 				s->next_poll = now + (uint64_t)s->cfg->processor.poll_interval_ms;
@@ -586,45 +780,54 @@ static int run_loop(struct serve *s)
 				s->next_due = 0;
 			}
 			if (s->want_claim)
-				claim(s, now);
+				send_claim(s);
 		}
 
 		/* What to wait for. */
-		int nfds = 3 + s->pool.n;
+		int nfds = 4 + s->pool.n;
 		if (nfds > cap) {
 			cap = nfds;
 			pfds = jv_realloc(pfds, (size_t)cap * sizeof *pfds);
 		}
 		int k = 0;
 		pfds[k++] = (struct pollfd){s->sfd, POLLIN, 0};
-		pfds[k++] = (struct pollfd){s->conn ? PQsocket(s->conn) : -1, POLLIN, 0};
+		pfds[k++] = (struct pollfd){s->lc.conn ? PQsocket(s->lc.conn) : -1, POLLIN, 0};
+		pfds[k++] = (struct pollfd){s->cc.conn ? PQsocket(s->cc.conn) : -1, POLLIN, 0};
 		pfds[k++] = (struct pollfd){s->tp ? jv_tpool_fd(s->tp) : -1, POLLIN, 0};
 		for (int i = 0; i < s->pool.n; i++)
 			pfds[k++] = (struct pollfd){s->pool.w[i].fd, POLLIN, 0};
 
-		uint64_t wake = s->next_heartbeat;
-		if (!s->draining && !s->paused && s->conn) {
+		uint64_t wake = now + 60000;
+		if (!s->cc.busy && s->next_heartbeat < wake)
+			wake = s->next_heartbeat;
+		if (!s->draining && !s->paused && connected(s)) {
 			if (s->next_poll < wake)
 				wake = s->next_poll;
 			if (s->next_due && s->next_due < wake)
 				wake = s->next_due;
 		}
-		if (!s->conn && s->next_reconnect < wake)
+		if (!connected(s) && s->next_reconnect < wake)
 			wake = s->next_reconnect;
-		if (s->draining && s->drain_deadline < wake)
+		if (s->draining && !s->released && s->drain_deadline < wake)
 			wake = s->drain_deadline;
+		if (s->n_done > 0 && s->complete_retry_at > now && s->complete_retry_at < wake)
+			wake = s->complete_retry_at;
+		if (s->n_done > 0 && s->cc.conn && !s->cc.busy &&
+		    s->first_done_at + JV_COALESCE_MS < wake)
+			wake = s->first_done_at + JV_COALESCE_MS; /* (busy: its answer wakes us) */
 		size_t from = s->n_done;
 		uint64_t dl = jv_pool_check_deadlines(&s->pool, now, &s->done, &s->n_done,
 						      &s->cap_done);
 		finished(s, from);
 		if (dl && dl < wake)
 			wake = dl;
-		int timeout = 0;
-		int slots_free = s->inflight < s->cfg->processor.max_concurrent_jobs;
-		if (s->n_done > 0 && s->conn)
-			timeout = 0;
-		else if (s->want_claim && slots_free && s->conn && !s->draining && !s->paused)
-			timeout = 0;
+		int timeout;
+		if (s->n_done > 0 && connected(s) && !s->cc.busy && now >= s->complete_retry_at &&
+		    completion_due(s, now))
+			timeout = 0; /* results to send */
+		else if (s->want_claim && free_slots(s) > 0 && connected(s) && !s->lc.busy &&
+			 !s->draining && !s->paused)
+			timeout = 0; /* a claim to send */
 		else
 			timeout = wake > now ? (int)(wake - now) : 0;
 
@@ -635,19 +838,22 @@ static int run_loop(struct serve *s)
 		}
 		if (r <= 0)
 			continue;
+		now = jv_now_ms();
 		if (pfds[0].revents)
 			on_signal(s);
-		if (pfds[1].revents && s->conn)
-			on_db_readable(s);
-		if (pfds[2].revents)
+		if (pfds[3].revents)
 			collect_thread_results(s);
-		for (int i = 0; i < s->pool.n && 3 + i < k; i++)
-			if (pfds[3 + i].revents && pfds[3 + i].fd == s->pool.w[i].fd) {
+		for (int i = 0; i < s->pool.n && 4 + i < k; i++)
+			if (pfds[4 + i].revents && pfds[4 + i].fd == s->pool.w[i].fd) {
 				size_t f = s->n_done;
 				jv_pool_on_readable(&s->pool, i, &s->done, &s->n_done,
 						    &s->cap_done);
 				finished(s, f);
 			}
+		if (pfds[1].revents && s->lc.conn && pfds[1].fd == PQsocket(s->lc.conn))
+			on_chan_readable(s, &s->lc, now);
+		if (pfds[2].revents && s->cc.conn && pfds[2].fd == PQsocket(s->cc.conn))
+			on_chan_readable(s, &s->cc, now);
 		/* Replace workers that died or retired. */
 		if (!s->draining)
 			jv_pool_fill(&s->pool);
@@ -656,14 +862,16 @@ static int run_loop(struct serve *s)
 	return 0;
 }
 
-/* At exit: record what finished (retrying a lost connection briefly), mark
- * the processor stopped. */
+/* At exit: wait for the queries in flight, record what finished (retrying
+ * a lost connection briefly), mark the processor stopped. */
 static int finish(struct serve *s)
 {
+	chan_wait(s, &s->lc);
+	chan_wait(s, &s->cc);
 	uint64_t until = jv_now_ms() + 10000;
-	while (s->n_done > 0 || !s->conn) {
-		if (!s->conn) {
-			char err[512];
+	char err[1024];
+	while (s->n_done > 0 || !connected(s)) {
+		if (!connected(s)) {
 			if (db_connect(s, err, sizeof err) != 0) {
 				if (jv_now_ms() >= until) {
 					jv_log(JV_ERROR,
@@ -677,14 +885,29 @@ static int finish(struct serve *s)
 				continue;
 			}
 		}
-		flush_completions(s);
-		if (s->n_done > 0 && s->conn) {
-			if (jv_now_ms() >= until)
+		struct jv_applied *applied;
+		size_t n;
+		s->n_complete_queries++;
+		if (jv_store_complete(s->cc.conn, s->id, s->done, s->n_done,
+				      s->cfg->processor.retry_base_ms, s->cfg->processor.retry_max_ms,
+				      (size_t)s->cfg->history.max_output_bytes, &applied, &n, err,
+				      sizeof err) != 0) {
+			if (!check_lost(s, s->cc.conn, "completing jobs at exit", err) ||
+			    jv_now_ms() >= until) {
+				jv_log(JV_ERROR, "could not record %zu finished jobs: %s", s->n_done,
+				       err);
 				return JV_EDB;
+			}
+			continue;
 		}
+		note_applied(s, applied, n);
+		free(applied);
+		s->n_completed += s->n_done;
+		for (size_t i = 0; i < s->n_done; i++)
+			jv_done_free(&s->done[i]);
+		s->n_done = 0;
 	}
-	char err[512];
-	if (jv_store_stopped(s->conn, s->id, err, sizeof err) != 0) {
+	if (jv_store_stopped(s->cc.conn, s->id, err, sizeof err) != 0) {
 		jv_log(JV_ERROR, "could not mark processor stopped: %s", err);
 		return JV_EDB;
 	}
@@ -742,7 +965,7 @@ int jv_cmd_serve(int argc, char **argv)
 		status = JV_EXIT_USER;
 		goto out;
 	}
-	if (jv_store_register(s->conn, s->cfg->processor.name, s->hostname, (int)getpid(),
+	if (jv_store_register(s->cc.conn, s->cfg->processor.name, s->hostname, (int)getpid(),
 			      PACKAGE_VERSION, &s->id, err, sizeof err) != 0) {
 		jv_log(JV_ERROR, "could not register the processor: %s (hint: run `jobvisor migrate`)",
 		       err);
@@ -784,8 +1007,9 @@ out:
 	for (size_t i = 0; i < s->n_done; i++)
 		jv_done_free(&s->done[i]);
 	free(s->done);
-	if (s->conn)
-		PQfinish(s->conn);
+	close_chan(&s->lc);
+	free(s->cc.batch);
+	close_chan(&s->cc);
 	if (s->sfd >= 0)
 		close(s->sfd);
 	jv_runtime_free(s->rt);

@@ -68,54 +68,93 @@ void jv_claimed_free(struct jv_claimed *c)
 	free(c->payload);
 }
 
-int jv_store_claim(PGconn *conn, int64_t id, int slots, int per_user, const char *types,
-		   struct jv_claimed **out, size_t *n, char *err, size_t errlen)
+static const char claim_sql[] =
+	"SELECT id, type, user_id, payload, attempts, max_attempts, timeout_seconds, next_due_ms "
+	"FROM jobvisor.claim($1, $2, $3, $4::text[])";
+
+int jv_store_claim_send(PGconn *conn, int64_t id, int slots, int per_user, const char *types,
+			char *err, size_t errlen)
 {
 	char idbuf[24], slotbuf[16], pubuf[16];
 	snprintf(idbuf, sizeof idbuf, "%" PRId64, id);
 	snprintf(slotbuf, sizeof slotbuf, "%d", slots);
 	snprintf(pubuf, sizeof pubuf, "%d", per_user);
 	const char *params[] = {idbuf, slotbuf, pubuf, types};
-	*out = NULL;
-	*n = 0;
-	PGresult *res = jv_db_query(conn,
-				    "SELECT id, type, user_id, payload, attempts, max_attempts, "
-				    "timeout_seconds FROM jobvisor.claim($1, $2, $3, $4::text[])",
-				    4, params, NULL, err, errlen);
-	if (!res)
+	if (!PQsendQueryParams(conn, claim_sql, 4, NULL, params, NULL, NULL, 0)) {
+		jv_db_format_error(conn, NULL, err, errlen);
 		return JV_EDB;
-	int rows = PQntuples(res);
-	if (rows > 0) {
-		*out = jv_calloc((size_t)rows, sizeof **out);
-		for (int r = 0; r < rows; r++) {
-			struct jv_claimed *c = &(*out)[r];
-			parse_i64(PQgetvalue(res, r, 0), &c->id);
-			c->type = jv_strdup(PQgetvalue(res, r, 1));
-			c->user_id = PQgetisnull(res, r, 2) ? NULL : jv_strdup(PQgetvalue(res, r, 2));
-			c->payload = jv_strdup(PQgetvalue(res, r, 3));
-			c->attempt = (int32_t)strtol(PQgetvalue(res, r, 4), NULL, 10);
-			c->max_attempts = (int32_t)strtol(PQgetvalue(res, r, 5), NULL, 10);
-			c->timeout_seconds =
-				PQgetisnull(res, r, 6) ? 0 : (int32_t)strtol(PQgetvalue(res, r, 6), NULL, 10);
-		}
 	}
-	*n = (size_t)rows;
-	PQclear(res);
 	return 0;
 }
 
-int jv_store_next_due_ms(PGconn *conn, int64_t *ms, char *err, size_t errlen)
+int jv_store_claim_parse(const PGresult *res, struct jv_claimed **out, size_t *n,
+			 int64_t *next_due_ms)
 {
-	long long v;
-	int is_null = 0;
-	int rc = jv_db_query_int64(
-		conn,
-		"SELECT greatest(0, ceil(extract(epoch FROM min(scheduled_at) - now()) * 1000))::bigint "
-		"FROM jobvisor.jobs WHERE status = 'pending'",
-		0, NULL, &v, &is_null, err, errlen);
-	if (rc == 0)
-		*ms = is_null ? -1 : v;
-	return rc;
+	*out = NULL;
+	*n = 0;
+	*next_due_ms = -2;
+	int rows = PQntuples(res);
+	if (rows > 0)
+		*out = jv_calloc((size_t)rows, sizeof **out);
+	for (int r = 0; r < rows; r++) {
+		if (PQgetisnull(res, r, 0)) {
+			/* the trailer: when the next job is due */
+			int64_t ms = -1;
+			if (!PQgetisnull(res, r, 7))
+				parse_i64(PQgetvalue(res, r, 7), &ms);
+			*next_due_ms = ms;
+			continue;
+		}
+		struct jv_claimed *c = &(*out)[*n];
+		parse_i64(PQgetvalue(res, r, 0), &c->id);
+		c->type = jv_strdup(PQgetvalue(res, r, 1));
+		c->user_id = PQgetisnull(res, r, 2) ? NULL : jv_strdup(PQgetvalue(res, r, 2));
+		c->payload = jv_strdup(PQgetvalue(res, r, 3));
+		c->attempt = (int32_t)strtol(PQgetvalue(res, r, 4), NULL, 10);
+		c->max_attempts = (int32_t)strtol(PQgetvalue(res, r, 5), NULL, 10);
+		c->timeout_seconds =
+			PQgetisnull(res, r, 6) ? 0 : (int32_t)strtol(PQgetvalue(res, r, 6), NULL, 10);
+		(*n)++;
+	}
+	return 0;
+}
+
+/* Wait for the one result of the query just sent (draining the rest). */
+static PGresult *wait_one(PGconn *conn, char *err, size_t errlen)
+{
+	PGresult *res, *keep = NULL;
+	while ((res = PQgetResult(conn)) != NULL) {
+		if (keep)
+			PQclear(keep);
+		keep = res;
+	}
+	if (!keep) {
+		jv_db_format_error(conn, NULL, err, errlen);
+		return NULL;
+	}
+	ExecStatusType st = PQresultStatus(keep);
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+		jv_db_format_error(conn, keep, err, errlen);
+		PQclear(keep);
+		return NULL;
+	}
+	return keep;
+}
+
+int jv_store_claim(PGconn *conn, int64_t id, int slots, int per_user, const char *types,
+		   struct jv_claimed **out, size_t *n, int64_t *next_due_ms, char *err,
+		   size_t errlen)
+{
+	*out = NULL;
+	*n = 0;
+	if (jv_store_claim_send(conn, id, slots, per_user, types, err, errlen) != 0)
+		return JV_EDB;
+	PGresult *res = wait_one(conn, err, errlen);
+	if (!res)
+		return JV_EDB;
+	jv_store_claim_parse(res, out, n, next_due_ms);
+	PQclear(res);
+	return 0;
 }
 
 char *jv_text_sanitize(const char *s, size_t len)
@@ -202,14 +241,13 @@ static json_t *text_value(const char *s, size_t len, size_t max)
 	return v ? v : json_null();
 }
 
-int jv_store_complete(PGconn *conn, int64_t id, const struct jv_done *done, size_t n,
-		      int retry_base_ms, int retry_max_ms, size_t max_output,
-		      struct jv_applied **applied, char *err, size_t errlen)
+static const char complete_sql[] =
+	"SELECT id, attempt, applied, status FROM jobvisor.complete($1, $2::jsonb, $3, $4)";
+
+int jv_store_complete_send(PGconn *conn, int64_t id, const struct jv_done *done, size_t n,
+			   int retry_base_ms, int retry_max_ms, size_t max_output, char *err,
+			   size_t errlen)
 {
-	if (applied)
-		*applied = NULL;
-	if (n == 0)
-		return 0;
 	json_t *arr = json_array();
 	for (size_t i = 0; i < n; i++) {
 		const struct jv_done *d = &done[i];
@@ -222,14 +260,15 @@ int jv_store_complete(PGconn *conn, int64_t id, const struct jv_done *done, size
 								 d->end == JV_END_CRASHED));
 		json_object_set_new(o, "retry_ms", json_integer(d->retry_in_ms));
 		json_object_set_new(o, "duration_ms", json_integer(d->duration_ms));
-		json_object_set_new(o, "error",
-				    text_value(d->error, d->error ? strlen(d->error) : 0, 4096));
-		json_object_set_new(o, "output", text_value(d->output,
-							    d->output ? strlen(d->output) : 0,
-							    max_output));
+		if (d->error)
+			json_object_set_new(o, "error", text_value(d->error, strlen(d->error), 4096));
+		if (d->output)
+			json_object_set_new(o, "output",
+					    text_value(d->output, strlen(d->output), max_output));
 		if (d->result) {
 			json_t *r = json_loads(d->result, JSON_DECODE_ANY, NULL);
-			json_object_set_new(o, "result", r ? r : json_null());
+			if (r)
+				json_object_set_new(o, "result", r);
 		}
 		json_array_append_new(arr, o);
 	}
@@ -240,24 +279,45 @@ int jv_store_complete(PGconn *conn, int64_t id, const struct jv_done *done, size
 	snprintf(basebuf, sizeof basebuf, "%d", retry_base_ms);
 	snprintf(maxbuf, sizeof maxbuf, "%d", retry_max_ms);
 	const char *params[] = {idbuf, doc, basebuf, maxbuf};
-	PGresult *res = jv_db_query(conn,
-				    "SELECT id, attempt, applied, status "
-				    "FROM jobvisor.complete($1, $2::jsonb, $3, $4)",
-				    4, params, NULL, err, errlen);
+	int ok = PQsendQueryParams(conn, complete_sql, 4, NULL, params, NULL, NULL, 0);
 	free(doc);
+	if (!ok) {
+		jv_db_format_error(conn, NULL, err, errlen);
+		return JV_EDB;
+	}
+	return 0;
+}
+
+int jv_store_complete_parse(const PGresult *res, struct jv_applied **applied, size_t *n)
+{
+	int rows = PQntuples(res);
+	*applied = jv_calloc((size_t)(rows > 0 ? rows : 1), sizeof **applied);
+	for (int r = 0; r < rows; r++) {
+		struct jv_applied *a = &(*applied)[r];
+		parse_i64(PQgetvalue(res, r, 0), &a->id);
+		a->attempt = (int32_t)strtol(PQgetvalue(res, r, 1), NULL, 10);
+		a->applied = PQgetvalue(res, r, 2)[0] == 't';
+		snprintf(a->status, sizeof a->status, "%s", PQgetvalue(res, r, 3));
+	}
+	*n = (size_t)rows;
+	return 0;
+}
+
+int jv_store_complete(PGconn *conn, int64_t id, const struct jv_done *done, size_t n,
+		      int retry_base_ms, int retry_max_ms, size_t max_output,
+		      struct jv_applied **applied, size_t *n_applied, char *err, size_t errlen)
+{
+	*applied = NULL;
+	*n_applied = 0;
+	if (n == 0)
+		return 0;
+	if (jv_store_complete_send(conn, id, done, n, retry_base_ms, retry_max_ms, max_output, err,
+				   errlen) != 0)
+		return JV_EDB;
+	PGresult *res = wait_one(conn, err, errlen);
 	if (!res)
 		return JV_EDB;
-	if (applied) {
-		int rows = PQntuples(res);
-		*applied = jv_calloc((size_t)(rows > 0 ? rows : 1), sizeof **applied);
-		for (int r = 0; r < rows; r++) {
-			struct jv_applied *a = &(*applied)[r];
-			parse_i64(PQgetvalue(res, r, 0), &a->id);
-			a->attempt = (int32_t)strtol(PQgetvalue(res, r, 1), NULL, 10);
-			a->applied = PQgetvalue(res, r, 2)[0] == 't';
-			snprintf(a->status, sizeof a->status, "%s", PQgetvalue(res, r, 3));
-		}
-	}
+	jv_store_complete_parse(res, applied, n_applied);
 	PQclear(res);
 	return 0;
 }

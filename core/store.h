@@ -38,15 +38,24 @@ struct jv_claimed {
 
 void jv_claimed_free(struct jv_claimed *c);
 
-/* Claim up to slots due jobs of the given types (a PostgreSQL text[]
+/*
+ * Claim up to slots due jobs of the given types (a PostgreSQL text[]
  * literal, e.g. {"noop","shell"}) for processor id within per_user (0: no
- * per-user limit). *out (caller frees each and the array) gets *n rows. */
+ * per-user limit). *out (caller frees each and the array) gets *n rows.
+ * *next_due_ms: when fewer than slots were claimed, milliseconds until the
+ * next pending job is due (0: due now but held back by per_user_limit; -1:
+ * none pending); -2 when a full batch was claimed.
+ *
+ * jv_store_claim() waits for the answer; _send() and _parse() split it for
+ * an event loop (PQsendQueryParams, then the PGresult).
+ */
 int jv_store_claim(PGconn *conn, int64_t id, int slots, int per_user, const char *types,
-		   struct jv_claimed **out, size_t *n, char *err, size_t errlen);
-
-/* Milliseconds until the next pending job is due (0 if one is due now), or
- * -1 when none is pending. */
-int jv_store_next_due_ms(PGconn *conn, int64_t *ms, char *err, size_t errlen);
+		   struct jv_claimed **out, size_t *n, int64_t *next_due_ms, char *err,
+		   size_t errlen);
+int jv_store_claim_send(PGconn *conn, int64_t id, int slots, int per_user, const char *types,
+			char *err, size_t errlen);
+int jv_store_claim_parse(const PGresult *res, struct jv_claimed **out, size_t *n,
+			 int64_t *next_due_ms);
 
 /* Per finished attempt, what the completion did. */
 struct jv_applied {
@@ -59,12 +68,17 @@ struct jv_applied {
 /*
  * Record done[0..n) in one transaction: job updates and history rows.
  * max_output bounds each output (cut and marked); text is made valid UTF-8
- * without NUL bytes. *applied (may be NULL; else an array of n the caller
- * frees) says what happened to each.
+ * without NUL bytes. *applied (an array of *n_applied the caller frees)
+ * says what happened to each. _send() and _parse() split it for an event
+ * loop.
  */
 int jv_store_complete(PGconn *conn, int64_t id, const struct jv_done *done, size_t n,
 		      int retry_base_ms, int retry_max_ms, size_t max_output,
-		      struct jv_applied **applied, char *err, size_t errlen);
+		      struct jv_applied **applied, size_t *n_applied, char *err, size_t errlen);
+int jv_store_complete_send(PGconn *conn, int64_t id, const struct jv_done *done, size_t n,
+			   int retry_base_ms, int retry_max_ms, size_t max_output, char *err,
+			   size_t errlen);
+int jv_store_complete_parse(const PGresult *res, struct jv_applied **applied, size_t *n);
 
 /* Rescue the jobs of processors silent for more than timeout_minutes (the
  * database's now(), or now_override when not NULL, e.g. "2026-01-01 00:00Z"

@@ -44,14 +44,20 @@ $$;
 --
 -- Only jobs of p_types (the types this processor has executors for) are
 -- taken: processors with different executors can share one database.
+--
+-- When fewer than p_slots jobs were claimed, one more row follows with a NULL
+-- id and next_due_ms: milliseconds until the next pending job of p_types is
+-- due (0: one is due but held back by per_user_limit; NULL: none pending),
+-- so the processor knows when to look again without another round trip.
 CREATE FUNCTION jobvisor.claim(p_processor bigint, p_slots integer, p_per_user integer,
                                p_types text[], p_now timestamptz DEFAULT NULL)
 RETURNS TABLE (id bigint, type text, user_id text, payload jsonb, attempts integer,
-               max_attempts integer, timeout_seconds integer)
+               max_attempts integer, timeout_seconds integer, next_due_ms bigint)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
 	v_now timestamptz;
+	v_claimed bigint;
 BEGIN
 	IF p_slots IS NULL OR p_slots <= 0 THEN
 		RETURN;
@@ -121,7 +127,20 @@ BEGIN
 	    started_at = coalesce(p_now, clock_timestamp()), updated_at = v_now
 	FROM locked l
 	WHERE j.id = l.id
-	RETURNING j.id, j.type, j.user_id, j.payload, j.attempts, j.max_attempts, j.timeout_seconds;
+	RETURNING j.id, j.type, j.user_id, j.payload, j.attempts, j.max_attempts, j.timeout_seconds,
+	          NULL::bigint;
+	GET DIAGNOSTICS v_claimed = ROW_COUNT;
+	IF v_claimed < p_slots THEN
+		RETURN QUERY
+		SELECT NULL::bigint, NULL::text, NULL::text, NULL::jsonb, NULL::integer,
+		       NULL::integer, NULL::integer,
+		       -- (greatest() skips NULLs: keep "none pending" NULL)
+		       CASE WHEN min(j.scheduled_at) IS NOT NULL
+		            THEN greatest(0, ceil(extract(epoch FROM min(j.scheduled_at) - v_now)
+		                                  * 1000))::bigint END
+		FROM jobvisor.jobs j
+		WHERE j.status = 'pending' AND j.type = ANY (p_types);
+	END IF;
 END
 $$;
 
@@ -244,6 +263,20 @@ BEGIN
 			output text, result jsonb)
 		WHERE v_ids IS NULL OR NOT (t.id = ANY (v_ids))
 	LOOP
+		-- A replay of a completion that did commit, sent again because the
+		-- connection broke before its answer came back: already recorded
+		-- by this processor, with this outcome. Report it as applied.
+		IF EXISTS (SELECT 1 FROM jobvisor.job_executions e
+		           WHERE e.job_id = r.id AND e.attempt = r.attempt
+		             AND e.processor = p_processor AND NOT e.stale
+		             AND e.outcome = jobvisor.outcome_of(r.outcome)) THEN
+			id := r.id;
+			attempt := r.attempt;
+			applied := true;
+			SELECT j.status INTO status FROM jobvisor.jobs j WHERE j.id = r.id;
+			RETURN NEXT;
+			CONTINUE;
+		END IF;
 		UPDATE jobvisor.job_executions e
 		SET stale = true,
 		    error = concat_ws(E'\n', e.error,

@@ -79,6 +79,17 @@ assert_eq t "$(jv_psql "SELECT scheduled_at > now() + interval '50 seconds' FROM
 HB1=$(jv_psql "SELECT heartbeat_at FROM jobvisor.processors WHERE pid = $SERVE")
 wait_for "[ \"\$(jv_psql \"SELECT heartbeat_at > '$HB1' FROM jobvisor.processors WHERE pid = $SERVE\")\" = t ]" 5 "heartbeat advances"
 
+# Idle, it sleeps: over 2 s with nothing to do (heartbeats every 200 ms)
+# it uses a small fraction of a second of CPU; a busy loop would use 2 s.
+jv_psql "DELETE FROM jobvisor.jobs WHERE status = 'pending'" >/dev/null
+cpu() { awk '{print $14 + $15}' /proc/$SERVE/stat; }
+c0=$(cpu)
+sleep 2
+c1=$(cpu)
+ticks=$(getconf CLK_TCK)
+[ $((c1 - c0)) -lt $((ticks / 5)) ] || fail "idle serve used $((c1 - c0)) ticks in 2 s ($ticks/s)"
+ok "idle serve does not spin ($((c1 - c0)) ticks in 2 s)"
+
 # SIGTERM: exit 0, processor stopped, children gone.
 CHILDREN=$(pgrep -P $SERVE | tr '\n' ' ')
 kill -TERM $SERVE

@@ -23,6 +23,15 @@ jv_pg_kill_postmaster
 ok "PostgreSQL stopped"
 kill -0 $S || fail "serve died when the database went away"
 ok "serve survives the loss"
+# While the database is away serve waits, it does not spin: over a 2 s
+# window it uses well under a second of CPU (a busy loop would use ~2 s).
+cpu() { awk '{print $14 + $15}' /proc/$S/stat; }
+c0=$(cpu)
+sleep 2
+c1=$(cpu)
+ticks=$(getconf CLK_TCK)
+[ $((c1 - c0)) -lt $((ticks / 2)) ] || fail "serve used $((c1 - c0)) of $ticks ticks/s while the database was down"
+ok "no busy loop while the database is down ($((c1 - c0)) ticks in 2 s)"
 jv_pg_as_owner "$JV_PG_BIN/pg_ctl" -D "$JV_PG_DIR/data" -l "$JV_PG_DIR/postgres.log" \
 	-o "-p $JV_PG_PORT" -w -t 60 start >/dev/null 2>&1 || fail "PostgreSQL did not restart"
 JV_PG_PID=$(head -n 1 "$JV_PG_DIR/data/postmaster.pid")
