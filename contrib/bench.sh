@@ -151,7 +151,7 @@ psql -X -q -d "$url" -v ON_ERROR_STOP=1 -c "DO \$\$ BEGIN
 	LOOP
 		EXIT WHEN NOT EXISTS (SELECT 1 FROM jobvisor.jobs WHERE status = 'pending')
 		     AND NOT EXISTS (SELECT 1 FROM jobvisor.jobs WHERE status = 'running');
-		PERFORM pg_sleep(0.005);
+		PERFORM pg_sleep(0.05);
 	END LOOP;
 END \$\$" >/dev/null
 t1=$(now_ns)

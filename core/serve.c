@@ -456,10 +456,15 @@ static void dispatch(struct serve *s, const struct jv_claimed *c)
 		return;
 	}
 	int ex = executor_index(s, c->type);
+	/* An executor's max_attempts caps the job's own. */
+	int32_t max_attempts = c->max_attempts;
+	if (ex >= 0 && s->cfg->executors[ex].max_attempts > 0 &&
+	    s->cfg->executors[ex].max_attempts < max_attempts)
+		max_attempts = s->cfg->executors[ex].max_attempts;
 	struct jv_msg_job m = {
 		.id = c->id,
 		.attempt = c->attempt,
-		.max_attempts = c->max_attempts,
+		.max_attempts = max_attempts,
 		.timeout_ms = timeout_ms_for(s, c, ex),
 		.max_output = s->cfg->history.max_output_bytes,
 		.executor = ex,

@@ -255,9 +255,12 @@ int jv_store_complete_send(PGconn *conn, int64_t id, const struct jv_done *done,
 		json_object_set_new(o, "id", json_integer(d->id));
 		json_object_set_new(o, "attempt", json_integer(d->attempt));
 		json_object_set_new(o, "outcome", json_string(outcome_name(d->end)));
-		json_object_set_new(o, "retryable", json_boolean(d->end == JV_END_RETRYABLE ||
-								 d->end == JV_END_TIMED_OUT ||
-								 d->end == JV_END_CRASHED));
+		int retryable = d->end == JV_END_RETRYABLE || d->end == JV_END_TIMED_OUT ||
+				d->end == JV_END_CRASHED;
+		/* the executor's max_attempts may be lower than the job's */
+		if (d->max_attempts > 0 && d->attempt >= d->max_attempts)
+			retryable = 0;
+		json_object_set_new(o, "retryable", json_boolean(retryable));
 		json_object_set_new(o, "retry_ms", json_integer(d->retry_in_ms));
 		json_object_set_new(o, "duration_ms", json_integer(d->duration_ms));
 		if (d->error)

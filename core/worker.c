@@ -277,6 +277,7 @@ int jv_pool_send(struct jv_pool *p, int i, const struct jv_msg_job *job)
 	w->busy = 1;
 	w->job_id = job->id;
 	w->attempt = job->attempt;
+	w->max_attempts = job->max_attempts;
 	w->started_ms = jv_now_ms();
 	w->deadline_ms = job->timeout_ms > 0 ? w->started_ms + (uint64_t)job->timeout_ms : 0;
 	w->killed = -1;
@@ -309,6 +310,7 @@ static void reap(struct jv_pool *p, int i, struct jv_done **out, size_t *n, size
 		struct jv_done d = {0};
 		d.id = w->job_id;
 		d.attempt = w->attempt;
+		d.max_attempts = w->max_attempts;
 		d.retry_in_ms = -1;
 		d.duration_ms = (int64_t)(jv_now_ms() - w->started_ms);
 		if (w->killed >= 0) {
@@ -369,6 +371,7 @@ void jv_pool_on_readable(struct jv_pool *p, int i, struct jv_done **out, size_t 
 		struct jv_done d = {0};
 		d.id = m.id;
 		d.attempt = m.attempt;
+		d.max_attempts = w->max_attempts;
 		d.end = end_of_status(m.status);
 		d.retry_in_ms = m.retry_in_ms;
 		d.duration_ms = m.duration_us / 1000;
@@ -496,8 +499,14 @@ struct tjob {
 	int running;
 };
 
+struct tctx {
+	struct jv_tpool *tp;
+	int slot;
+};
+
 struct jv_tpool {
 	struct jv_runtime *rt;
+	struct tctx *ctx;         /* one per thread, owned here */
 	pthread_t *threads;
 	int n;
 	pthread_mutex_t lock;
@@ -511,17 +520,12 @@ struct jv_tpool {
 	int efd;
 };
 
-struct tctx {
-	struct jv_tpool *tp;
-	int slot;
-};
 
 static void *thread_main(void *arg)
 {
 	struct tctx *ctx = arg;
 	struct jv_tpool *tp = ctx->tp;
 	int slot = ctx->slot;
-	free(ctx);
 	pthread_mutex_lock(&tp->lock);
 	for (;;) {
 		while (!tp->head && !tp->stopping)
@@ -552,6 +556,7 @@ static void *thread_main(void *arg)
 		struct jv_done d = {0};
 		d.id = j->m.id;
 		d.attempt = j->m.attempt;
+		d.max_attempts = j->m.max_attempts;
 		d.end = end_of_status(status);
 		d.retry_in_ms = j->run.retry_in_ms;
 		d.duration_ms = (int64_t)((now_us() - t0) / 1000);
@@ -605,12 +610,11 @@ struct jv_tpool *jv_tpool_new(struct jv_runtime *rt, int n)
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
+	tp->ctx = jv_calloc((size_t)n, sizeof *tp->ctx);
 	for (int i = 0; i < n; i++) {
-		struct tctx *ctx = jv_malloc(sizeof *ctx);
-		ctx->tp = tp;
-		ctx->slot = i;
-		if (pthread_create(&tp->threads[i], NULL, thread_main, ctx) != 0) {
-			free(ctx);
+		tp->ctx[i].tp = tp;
+		tp->ctx[i].slot = i;
+		if (pthread_create(&tp->threads[i], NULL, thread_main, &tp->ctx[i]) != 0) {
 			tp->n = i;
 			break;
 		}
@@ -701,6 +705,7 @@ void jv_tpool_free(struct jv_tpool *tp, struct jv_done **out, size_t *n, size_t 
 	for (size_t i = 0; i < tp->n_done; i++)
 		jv_done_push(out, n, cap, &tp->done[i]);
 	free(tp->done);
+	free(tp->ctx);
 	free(tp->threads);
 	free(tp->running);
 	close(tp->efd);

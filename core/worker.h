@@ -38,6 +38,7 @@ enum jv_end {
 struct jv_done {
 	int64_t id;
 	int32_t attempt;
+	int32_t max_attempts; /* the effective limit for this job (0: the job's own) */
 	enum jv_end end;
 	int64_t retry_in_ms; /* -1: none asked */
 	int64_t duration_ms;
@@ -62,6 +63,7 @@ struct jv_worker {
 	/* the job it runs */
 	int64_t job_id;
 	int32_t attempt;
+	int32_t max_attempts;
 	uint64_t started_ms;
 	uint64_t deadline_ms; /* 0: none */
 	int killed;           /* SIGKILLed by us: why, as an enum jv_end */

@@ -13,6 +13,8 @@ YAML
 )"
 # Short timeouts and fast retries, so the test runs in seconds.
 sed -i 's/^processor:$/processor:\n  heartbeat_interval_ms: 200\n  timeout_seconds: 2\n  retry_base_ms: 10\n  retry_max_ms: 50\n  max_concurrent_jobs: 4\n  batch_size: 8/' "$JV_CONF"
+# An executor that caps attempts below the job's own.
+sed -i 's/^executors:$/executors:\n  capped: { plugin: noop, max_attempts: 1 }/' "$JV_CONF"
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
 
@@ -68,6 +70,12 @@ HUNG=$(grep -o 'timed out after [0-9]* ms; killing worker [0-9]*' "$SERVE_ERR" |
 [ -n "$HUNG" ] || fail "no timeout line in the log"
 wait_for "! kill -0 $HUNG 2>/dev/null" 5 "hung worker $HUNG is gone"
 wait_for "[ \$(pgrep -P $SERVE | wc -l) = 4 ]" 5 "the pool is back to 4 workers"
+
+# The executor's max_attempts (1) caps the job's own (5).
+X=$(jv_psql "SELECT jobvisor.enqueue('capped', '{\"outcome\": \"retryable\"}', max_attempts => 5)")
+wait_for "[ \"\$(jv_psql \"SELECT status FROM jobvisor.jobs WHERE id = $X\")\" = failed ]" 10 "capped job ended failed"
+assert_eq 1 "$(jv_psql "SELECT attempts FROM jobvisor.jobs WHERE id = $X")" \
+	"executor max_attempts caps the job's own"
 
 # Retry backoff is in the future, by the database clock.
 B=$(jv_psql "SELECT jobvisor.enqueue('noop', '{\"outcome\": \"retryable\", \"retry_in_ms\": 60000}', max_attempts => 2)")
