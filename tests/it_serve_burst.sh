@@ -10,7 +10,7 @@
 
 jv_db
 sed -i 's/^processor:$/processor:\n  max_concurrent_jobs: 20\n  batch_size: 20\n  poll_interval_ms: 600000\n  worker_max_jobs: 25/' "$JV_CONF"
-printf 'log: { level: debug }\n' >>"$JV_CONF"
+printf 'log: { level: debug, format: json }\n' >>"$JV_CONF"
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
 jv_bg "$JOBVISOR" serve -c "$JV_CONF"
@@ -41,7 +41,7 @@ wait_for "[ \"\$(jv_psql \"SELECT count(*) FROM jobvisor.jobs WHERE status = 'su
 kill -TERM $S
 wait $S
 assert_eq 0 $? "exit 0"
-line=$(grep 'stopped: ' "$SERR")
+line=$(grep 'stopped: ' "$SERR" | sed 's/\\"/"/g')
 claims=$(printf '%s\n' "$line" | sed -E 's/.* in ([0-9]+) claim queries.*/\1/')
 [ -n "$claims" ] && [ "$claims" -lt 300 ] || fail "2 000 notifications cost $claims claim queries: $line"
 ok "2 000 notifications cost $claims claim queries, not 2 000"
@@ -52,4 +52,10 @@ started=$(grep -c 'worker [0-9]* started' "$SERR")
 ok "workers are recycled after worker_max_jobs ($started started)"
 assert_eq 0 "$(jv_psql "SELECT count(*) FROM jobvisor.job_executions WHERE outcome <> 'succeeded'")" \
 	"recycling lost or failed no attempt"
+
+# log.format json: every line is one JSON object with ts, level and msg.
+bad=$(grep -cv '^{"ts": *"[^"]*", *"level": *"[a-z]*", *"msg": *".*}$' "$SERR")
+assert_eq 0 "$bad" "every log line is a JSON object"
+assert_eq "info|t" "$(echo "SELECT (:'line'::jsonb)->>'level', (:'line'::jsonb) ? 'pid';" |
+	psql -X -q -A -t -d "$JV_DB_URL" -v line="$(grep 'stopped: ' "$SERR")")" "and parses as JSON (checked by PostgreSQL)"
 jv_done
