@@ -146,14 +146,13 @@ first=${PIDS# }
 first=${first%% *}
 sleep 0.2
 fd0=$(ls /proc/"$first"/fd 2>/dev/null | wc -l)
-# Wait inside the database: one session, a fresh snapshot per check.
-psql -X -q -d "$url" -v ON_ERROR_STOP=1 -c "DO \$\$ BEGIN
-	LOOP
-		EXIT WHEN NOT EXISTS (SELECT 1 FROM jobvisor.jobs WHERE status = 'pending')
-		     AND NOT EXISTS (SELECT 1 FROM jobvisor.jobs WHERE status = 'running');
-		PERFORM pg_sleep(0.05);
-	END LOOP;
-END \$\$" >/dev/null
+# Wait from the shell, one short transaction per check: a long-running
+# waiting statement would hold back PostgreSQL's xmin horizon, so no dead
+# row could be pruned and the claims would slow down for it.
+while [ "$(q "SELECT EXISTS (SELECT 1 FROM jobvisor.jobs WHERE status = 'pending')
+	OR EXISTS (SELECT 1 FROM jobvisor.jobs WHERE status = 'running')")" = t ]; do
+	sleep 0.05
+done
 t1=$(now_ns)
 fd1=$(ls /proc/"$first"/fd 2>/dev/null | wc -l)
 tick=$(getconf CLK_TCK)
@@ -194,12 +193,9 @@ while [ $i -lt "$lat_jobs" ]; do
 	i=$((i + 1))
 done >"$work/latency.sql"
 psql -X -q -d "$url" -f "$work/latency.sql" >/dev/null
-psql -X -q -d "$url" -c "DO \$\$ BEGIN
-	LOOP
-		EXIT WHEN (SELECT count(*) FROM jobvisor.job_executions) >= $lat_jobs;
-		PERFORM pg_sleep(0.01);
-	END LOOP;
-END \$\$" >/dev/null
+while [ "$(q "SELECT count(*) FROM jobvisor.job_executions")" -lt "$lat_jobs" ]; do
+	sleep 0.05
+done
 lat=$(q "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2) || ' ' ||
 	round(percentile_cont(0.95) WITHIN GROUP (ORDER BY ms)::numeric, 2) || ' ' ||
 	round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 2)
