@@ -150,8 +150,7 @@ static const char *describe(const struct jv_node *n, char *buf, size_t size)
 	return buf;
 }
 
-/* Levenshtein distance of two short strings (capped at 64 characters). */
-static size_t edit_distance(const char *a, const char *b)
+size_t jv_edit_distance(const char *a, const char *b)
 {
 	size_t la = strnlen(a, 64), lb = strnlen(b, 64);
 	size_t row[65];
@@ -181,7 +180,7 @@ static const char *did_you_mean(const char *word, const char *const *candidates)
 	const char *best = NULL;
 	size_t best_d = (size_t)-1;
 	for (; *candidates; candidates++) {
-		size_t d = edit_distance(word, *candidates);
+		size_t d = jv_edit_distance(word, *candidates);
 		size_t len =
 		    strlen(*candidates) > strlen(word) ? strlen(*candidates) : strlen(word);
 		if (d > 0 && d <= 3 && d * 3 <= len && d < best_d) {

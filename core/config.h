@@ -172,4 +172,8 @@ int jv_node_int(const struct jv_node *n, int64_t *out, char *err, size_t errlen)
 int jv_node_double(const struct jv_node *n, double *out, char *err, size_t errlen);
 int jv_node_bool(const struct jv_node *n, int *out, char *err, size_t errlen);
 
+/* Levenshtein distance of two short strings (each looked at up to 64
+ * characters), for "did you mean" hints. */
+size_t jv_edit_distance(const char *a, const char *b);
+
 #endif

@@ -398,32 +398,6 @@ static void list_keys(struct jv_buf *b, const char *const *list)
 		jv_buf_printf(b, "%s%s", b->len ? ", " : "", list[i]);
 }
 
-/* Edit distance of a and b, for "did you mean"; 4 means "4 or more". */
-static size_t distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	if (la > 64 || lb > 64 || (la > lb ? la - lb : lb - la) > 3)
-		return 4;
-	size_t row[65];
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		size_t diag = row[0];
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t up = row[j];
-			size_t best = diag + (a[i - 1] != b[j - 1]);
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diag = up;
-		}
-	}
-	return row[lb] < 4 ? row[lb] : 4;
-}
-
 /* The key of the lists closest to key when it is a likely typo (at most 3
  * edits, and at most a third of the longer word, as config.c judges), or
  * NULL. */
@@ -434,7 +408,7 @@ static const char *closest(const char *key, const char *const *l1, const char *c
 	const char *const *lists[] = {l1, l2};
 	for (size_t k = 0; k < 2; k++) {
 		for (const char *const *p = lists[k]; p && *p; p++) {
-			size_t d = distance(key, *p);
+			size_t d = jv_edit_distance(key, *p);
 			size_t len = strlen(*p) > strlen(key) ? strlen(*p) : strlen(key);
 			if (d > 0 && d < bestd && d * 3 <= len) {
 				bestd = d;
