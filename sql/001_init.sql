@@ -112,9 +112,12 @@ CREATE INDEX jobs_running_user_idx ON jobvisor.jobs (user_id)
 CREATE UNIQUE INDEX jobs_unique_key_idx ON jobvisor.jobs (unique_key)
 	WHERE unique_key IS NOT NULL AND status IN ('pending', 'running');
 
--- History retention: finished jobs older than history.retention_days.
-CREATE INDEX jobs_finished_idx ON jobvisor.jobs (finished_at)
-	WHERE finished_at IS NOT NULL;
+-- History retention: finished jobs older than history.retention_days. BRIN,
+-- not a btree: finished_at follows the table's physical order closely (rows
+-- are appended and finish in roughly that order), so a few hundred bytes of
+-- block ranges answer "older than" scans, and a completion does not pay a
+-- btree insertion for it (measured: ~5% of a job's database time).
+CREATE INDEX jobs_finished_idx ON jobvisor.jobs USING brin (finished_at);
 
 ------------------------------------------------------------- job_executions
 -- One row per attempt (guarantee 4). Written by the engine in the same
@@ -156,7 +159,9 @@ CREATE TABLE jobvisor.job_executions (
 CREATE INDEX job_executions_job_idx ON jobvisor.job_executions (job_id, attempt);
 
 -- Analytics over a time window (/api/cron/metrics, insights) and retention.
-CREATE INDEX job_executions_started_idx ON jobvisor.job_executions (started_at);
+-- BRIN for the same reason: history rows are appended in time order, and
+-- window scans over block ranges stay cheap at 10 million rows.
+CREATE INDEX job_executions_started_idx ON jobvisor.job_executions USING brin (started_at);
 
 ------------------------------------------------------------------ schedules
 -- Recurring jobs, from the config file (source 'config', synchronised at

@@ -257,6 +257,9 @@ BEGIN
 	-- The late ones (rare): the job moved on. Leave it alone; mark the
 	-- attempt's history row stale, or write one if it has none. One row at a
 	-- time, by index, so the cost never grows with the history.
+	IF coalesce(array_length(v_ids, 1), 0) = jsonb_array_length(p_done) THEN
+		RETURN; -- all applied: nothing late (the common case, kept O(n))
+	END IF;
 	FOR r IN
 		SELECT * FROM jsonb_to_recordset(p_done) AS t(
 			id bigint, attempt integer, outcome text, duration_ms bigint, error text,
