@@ -61,6 +61,7 @@
 struct chan {
 	PGconn *conn;
 	int busy;               /* a query is in flight */
+	int heartbeat;          /* completion channel: the query is a heartbeat */
 	struct jv_done *batch;  /* completion channel: the attempts in flight */
 	size_t n_batch;
 	int slots;              /* claim channel: slots asked for */
@@ -244,6 +245,7 @@ static void close_chan(struct chan *c)
 		PQfinish(c->conn);
 	c->conn = NULL;
 	c->busy = 0;
+	c->heartbeat = 0;
 }
 
 static void db_lost(struct serve *s, const char *what, const char *err)
@@ -559,6 +561,8 @@ static void on_claim_result(struct serve *s, PGresult *res, uint64_t now)
 	 * (ours sets want_claim) or the poll interval will tell. */
 }
 
+static void on_heartbeat_result(struct serve *s, PGresult *res);
+
 /* Read what a channel has: notifications (claim channel) and the result of
  * its query in flight. */
 static void on_chan_readable(struct serve *s, struct chan *c, uint64_t now)
@@ -583,10 +587,14 @@ static void on_chan_readable(struct serve *s, struct chan *c, uint64_t now)
 		}
 		if (c == &s->lc)
 			on_claim_result(s, res, now);
+		else if (c->heartbeat)
+			on_heartbeat_result(s, res);
 		else
 			on_completion_result(s, res, now);
 		PQclear(res);
 	}
+	if (c->conn && !c->busy)
+		c->heartbeat = 0;
 }
 
 /* Wait for a channel's query in flight and handle its result (at exit). */
@@ -600,14 +608,17 @@ static void chan_wait(struct serve *s, struct chan *c)
 		}
 		if (c == &s->lc)
 			on_claim_result(s, res, jv_now_ms());
+		else if (c->heartbeat)
+			on_heartbeat_result(s, res);
 		else
 			on_completion_result(s, res, jv_now_ms());
 		PQclear(res);
 	}
+	c->heartbeat = 0;
 }
 
-/* Heartbeat, then rescue: synchronous, on the completion channel when it is
- * idle (once per heartbeat interval). */
+/* Heartbeat and rescue, one round trip on the completion channel when it
+ * is idle (once per heartbeat interval); never waited for. */
 static void heartbeat(struct serve *s, uint64_t now)
 {
 	if (s->cc.busy)
@@ -617,18 +628,28 @@ static void heartbeat(struct serve *s, uint64_t now)
 		return;
 	char err[512];
 	const char *state = s->draining ? "stopping" : s->paused ? "paused" : "running";
-	if (jv_store_heartbeat(s->cc.conn, s->id, state, err, sizeof err) != 0) {
+	if (jv_store_heartbeat_send(s->cc.conn, s->id, state,
+				    s->cfg->processor.stuck_job_timeout_minutes, err, sizeof err) != 0) {
 		if (!check_lost(s, s->cc.conn, "heartbeat", err))
 			jv_log(JV_ERROR, "heartbeat failed: %s", err);
 		return;
 	}
-	/* Any live processor rescues the jobs of dead ones. */
-	int rescued = 0;
-	if (jv_store_rescue(s->cc.conn, s->cfg->processor.stuck_job_timeout_minutes, NULL, &rescued,
-			    err, sizeof err) != 0) {
-		if (!check_lost(s, s->cc.conn, "rescue", err))
-			jv_log(JV_ERROR, "stuck-job rescue failed: %s", err);
-	} else if (rescued > 0) {
+	s->cc.busy = 1;
+	s->cc.heartbeat = 1;
+}
+
+static void on_heartbeat_result(struct serve *s, PGresult *res)
+{
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		char err[512];
+		jv_db_format_error(s->cc.conn, res, err, sizeof err);
+		if (!check_lost(s, s->cc.conn, "heartbeat", err))
+			jv_log(JV_ERROR, "heartbeat or stuck-job rescue failed: %s", err);
+		return;
+	}
+	int rescued = PQntuples(res) == 1 ? (int)strtol(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+	if (rescued > 0) {
+		/* Any live processor rescues the jobs of dead ones. */
 		jv_log(JV_WARNING, "rescued %d stuck jobs of processors silent for over %d min",
 		       rescued, s->cfg->processor.stuck_job_timeout_minutes);
 		s->want_claim = 1;

@@ -37,17 +37,20 @@ int jv_store_register(PGconn *conn, const char *name, const char *hostname, int 
 	return rc;
 }
 
-int jv_store_heartbeat(PGconn *conn, int64_t id, const char *state, char *err, size_t errlen)
+int jv_store_heartbeat_send(PGconn *conn, int64_t id, const char *state, int stuck_minutes,
+			    char *err, size_t errlen)
 {
-	char idbuf[24];
+	char idbuf[24], minbuf[16];
 	snprintf(idbuf, sizeof idbuf, "%" PRId64, id);
-	const char *params[] = {idbuf, state};
-	/* A processor declared dead while it was cut off comes back: its jobs
-	 * were rescued meanwhile, and fencing keeps its late results out. */
-	return jv_db_exec(conn,
-			  "UPDATE jobvisor.processors SET heartbeat_at = now(), state = $2, "
-			  "stopped_at = NULL WHERE id = $1",
-			  2, params, err, errlen);
+	snprintf(minbuf, sizeof minbuf, "%d", stuck_minutes);
+	const char *params[] = {idbuf, state, minbuf};
+	if (!PQsendQueryParams(conn,
+			       "SELECT jobvisor.heartbeat($1, $2, make_interval(mins => $3::integer))",
+			       3, NULL, params, NULL, NULL, 0)) {
+		jv_db_format_error(conn, NULL, err, errlen);
+		return JV_EDB;
+	}
+	return 0;
 }
 
 int jv_store_stopped(PGconn *conn, int64_t id, char *err, size_t errlen)

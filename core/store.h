@@ -19,8 +19,11 @@
 int jv_store_register(PGconn *conn, const char *name, const char *hostname, int pid,
 		      const char *version, int64_t *id, char *err, size_t errlen);
 
-/* Heartbeat: heartbeat_at = now() and the state (running | paused | stopping). */
-int jv_store_heartbeat(PGconn *conn, int64_t id, const char *state, char *err, size_t errlen);
+/* Send the heartbeat and the stuck-job rescue that goes with it (one
+ * round trip, jobvisor.heartbeat()); the answer is one row, one column: the
+ * number of jobs rescued. */
+int jv_store_heartbeat_send(PGconn *conn, int64_t id, const char *state, int stuck_minutes,
+			    char *err, size_t errlen);
 
 /* Mark the processor stopped. */
 int jv_store_stopped(PGconn *conn, int64_t id, char *err, size_t errlen);

@@ -366,6 +366,24 @@ BEGIN
 END
 $$;
 
+-- A processor's heartbeat, and the rescue every live processor runs with
+-- it: one round trip. A processor found dead while it was cut off comes
+-- back to 'running' here; its jobs were rescued meanwhile and fencing keeps
+-- its late results out. Returns the number of jobs rescued.
+CREATE FUNCTION jobvisor.heartbeat(p_processor bigint, p_state text, p_stuck interval)
+RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+	v_rescued integer;
+BEGIN
+	UPDATE jobvisor.processors
+	SET heartbeat_at = now(), state = p_state, stopped_at = NULL
+	WHERE id = p_processor;
+	SELECT count(*) INTO v_rescued FROM jobvisor.rescue_stuck(p_stuck);
+	RETURN v_rescued;
+END
+$$;
+
 COMMENT ON FUNCTION jobvisor.claim(bigint, integer, integer, text[], timestamptz)
 	IS 'claim up to p_slots due jobs for a processor, fair across users, within per_user_limit';
 COMMENT ON FUNCTION jobvisor.complete(bigint, jsonb, integer, integer, timestamptz)
