@@ -24,7 +24,7 @@ wait_for "[ \"\$(jv_psql \"SELECT status FROM jobvisor.jobs WHERE id = $ID\")\" 
 	"a new job is picked up through NOTIFY, not polling"
 
 # Fill every slot with a slow job, then the burst.
-jv_psql "INSERT INTO jobvisor.jobs (type, payload) SELECT 'noop', '{\"sleep_ms\": 4000}' FROM generate_series(1, 20)" >/dev/null
+jv_psql "INSERT INTO jobvisor.jobs (type, payload) SELECT 'noop', '{\"sleep_ms\": 8000}' FROM generate_series(1, 20)" >/dev/null
 wait_for "[ \"\$(jv_psql \"SELECT count(*) FROM jobvisor.jobs WHERE status = 'running'\")\" = 20 ]" 10 \
 	"all 20 slots busy"
 i=0
