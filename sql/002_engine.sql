@@ -117,16 +117,17 @@ BEGIN
 		ORDER BY c.priority DESC, c.rk, c.scheduled_at, c.id
 		LIMIT p_slots
 	),
+	-- (= ANY (ARRAY(...)), not IN or a join: the planner then fetches the
+	-- picked rows by primary key instead of hashing the whole table)
 	locked AS (
 		SELECT j.id FROM jobvisor.jobs j
-		WHERE j.id IN (SELECT pick.id FROM pick) AND j.status = 'pending'
+		WHERE j.id = ANY (ARRAY(SELECT pick.id FROM pick)) AND j.status = 'pending'
 		FOR UPDATE OF j SKIP LOCKED
 	)
 	UPDATE jobvisor.jobs j
 	SET status = 'running', locked_by = p_processor, attempts = j.attempts + 1,
 	    started_at = coalesce(p_now, clock_timestamp()), updated_at = v_now
-	FROM locked l
-	WHERE j.id = l.id
+	WHERE j.id = ANY (ARRAY(SELECT l.id FROM locked l))
 	RETURNING j.id, j.type, j.user_id, j.payload, j.attempts, j.max_attempts, j.timeout_seconds,
 	          NULL::bigint;
 	GET DIAGNOSTICS v_claimed = ROW_COUNT;
