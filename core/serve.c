@@ -202,6 +202,17 @@ static int any_thread_executor(const struct jv_config *cfg)
 	return 0;
 }
 
+/* The thread pool's size for `isolation: thread` executors. */
+static int thread_count(const struct jv_config *cfg)
+{
+	int n = cfg->processor.threads;
+	if (n <= 0) {
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+		n = (int)(cores > 0 ? cores : 1) * 4;
+	}
+	return n < cfg->processor.max_concurrent_jobs ? n : cfg->processor.max_concurrent_jobs;
+}
+
 /* Worker processes are needed only for executors that run in them. */
 static int process_workers(const struct jv_config *cfg)
 {
@@ -699,7 +710,7 @@ static void reload(struct serve *s)
 	s->pool.rt = rt;
 	s->pool.max_jobs = cfg->processor.worker_max_jobs;
 	if (any_thread_executor(cfg))
-		s->tp = jv_tpool_new(rt, cfg->processor.max_concurrent_jobs);
+		s->tp = jv_tpool_new(rt, thread_count(cfg));
 	jv_pool_fill(&s->pool);
 	if (db_changed && connected(s)) {
 		jv_log(JV_INFO, "database.url changed: reconnecting");
@@ -999,7 +1010,7 @@ int jv_cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	if (any_thread_executor(s->cfg))
-		s->tp = jv_tpool_new(s->rt, s->cfg->processor.max_concurrent_jobs);
+		s->tp = jv_tpool_new(s->rt, thread_count(s->cfg));
 	jv_pool_init(&s->pool, s->rt, process_workers(s->cfg), s->cfg->processor.worker_max_jobs,
 		     child_setup, s);
 	int started = jv_pool_fill(&s->pool);

@@ -536,6 +536,7 @@ static void *thread_main(void *arg)
 		tp->head = j->next;
 		if (!tp->head)
 			tp->tail = NULL;
+		jv_run_init(&j->run, j->m.timeout_ms, (size_t)j->m.max_output);
 		tp->running[slot] = j;
 		pthread_mutex_unlock(&tp->lock);
 
@@ -632,7 +633,7 @@ void jv_tpool_submit(struct jv_tpool *tp, const struct jv_msg_job *job)
 	j->type = jv_strdup(job->type);
 	j->user_id = jv_strdup(job->user_id);
 	j->payload = jv_strdup(job->payload);
-	jv_run_init(&j->run, job->timeout_ms, (size_t)job->max_output);
+	/* (its run, with the deadline, starts when a thread takes it) */
 	pthread_mutex_lock(&tp->lock);
 	if (tp->tail)
 		tp->tail->next = j;

@@ -255,6 +255,7 @@ static void t_defaults(void)
 	CU_ASSERT_EQUAL(cfg->processor.shutdown_grace_seconds, 30);
 	CU_ASSERT_EQUAL(cfg->processor.poll_interval_ms, 1000);
 	CU_ASSERT_EQUAL(cfg->processor.worker_max_jobs, 0);
+	CU_ASSERT_EQUAL(cfg->processor.threads, 0);
 	CU_ASSERT_EQUAL(cfg->processor.retry_base_ms, 1000);
 	CU_ASSERT_EQUAL(cfg->processor.retry_max_ms, 3600000);
 	CU_ASSERT_STRING_EQUAL(cfg->plugins.dir, JV_PLUGINDIR);
@@ -299,6 +300,7 @@ static const char full_config[] =
     "  shutdown_grace_seconds: 0\n"
     "  poll_interval_ms: 250\n"
     "  worker_max_jobs: 1000\n"
+    "  threads: 12\n"
     "  retry_base_ms: 500\n"
     "  retry_max_ms: \"60000\"\n"
     "plugins: { dir: /opt/jv/plugins }\n"
@@ -351,6 +353,7 @@ static void t_full(void)
 	CU_ASSERT_EQUAL(cfg->processor.shutdown_grace_seconds, 0);
 	CU_ASSERT_EQUAL(cfg->processor.poll_interval_ms, 250);
 	CU_ASSERT_EQUAL(cfg->processor.worker_max_jobs, 1000);
+	CU_ASSERT_EQUAL(cfg->processor.threads, 12);
 	CU_ASSERT_EQUAL(cfg->processor.retry_base_ms, 500);
 	CU_ASSERT_EQUAL(cfg->processor.retry_max_ms, 60000);
 	CU_ASSERT_STRING_EQUAL(cfg->plugins.dir, "/opt/jv/plugins");
