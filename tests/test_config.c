@@ -371,7 +371,7 @@ static void t_full(void)
 	const struct jv_node *headers = jv_node_get(cfg->executors[1].node, "headers");
 	CU_ASSERT_FATAL(headers != NULL);
 	CU_ASSERT_EQUAL(headers->type, JV_NODE_MAP);
-	CU_ASSERT_EQUAL(headers->key_line, 24);
+	CU_ASSERT_EQUAL(headers->key_line, 25);
 	CU_ASSERT_EQUAL(headers->key_col, 5);
 	CU_ASSERT_STRING_EQUAL(jv_node_get(headers, "Accept")->value, "application/json");
 	CU_ASSERT_PTR_NULL(jv_node_get(headers, "accept"));
