@@ -5,6 +5,9 @@
 #                      [--batch B] [--isolation process|thread] [--db URL]
 #                      [--latency-jobs M] [--skip-latency]
 #
+# Defaults: 100 000 jobs, max_concurrent_jobs 200 per processor, batch_size
+# half of it, worker processes (the product's default isolation).
+#
 # Builds an optimised jobvisor (build/bench), starts a private PostgreSQL with
 # the same durable settings as the peer benchmarks in shared/bench/peers
 # (fsync, synchronous_commit and full_page_writes on; or uses --db URL, e.g.
@@ -26,10 +29,10 @@
 set -eu
 
 jobs=100000
-conc=50
+conc=200
 users=0
 procs=1
-batch=500
+batch=
 isolation=process
 db_url=
 lat_jobs=500
@@ -50,6 +53,8 @@ while [ $# -gt 0 ]; do
 	esac
 done
 case $isolation in process | thread) ;; *) echo "bench.sh: --isolation process|thread" >&2; exit 1 ;; esac
+# Half the slots per claim by default: one batch is recorded while the next runs.
+[ -n "$batch" ] || batch=$(( conc / 2 > 0 ? (conc / 2 > 1000 ? 1000 : conc / 2) : 1 ))
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
