@@ -5,6 +5,7 @@
 #
 #   ./contrib/check.sh            everything
 #   JV_SKIP_DISTCHECK=1 ./contrib/check.sh   skip the distcheck pass (faster)
+#   JV_SKIP_SANITIZERS=1 ./contrib/check.sh  skip the ASan/UBSan lane (faster)
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -61,6 +62,32 @@ if [ $status -eq 0 ]; then
 		status=1
 	}
 	[ $status -ne 0 ] || echo "quickstart: ok"
+fi
+
+if [ $status -eq 0 ] && [ "${JV_SKIP_SANITIZERS:-0}" != 1 ]; then
+	# The same tests once more, built with AddressSanitizer and UBSan
+	# (valgrind off: the two do not mix). Catches what valgrind cannot see,
+	# such as reads past a string literal.
+	step "sanitizer lane (ASan + UBSan)"
+	mkdir -p "$top/build/asan"
+	(cd "$top/build/asan" &&
+		"$top/configure" --enable-werror --enable-sanitizers CFLAGS="-O1 -g" >configure.out 2>&1 &&
+		make -j"$jobs" >make.out 2>&1) || {
+		tail -n 40 "$top/build/asan/make.out" "$top/build/asan/configure.out" 2>/dev/null
+		status=1
+	}
+	if [ $status -eq 0 ]; then
+		(cd "$top/build/asan" && JV_VALGRIND=0 ASAN_OPTIONS=detect_leaks=1 \
+			UBSAN_OPTIONS=print_stacktrace=1 make -j"$jobs" check >check.out 2>&1) || {
+			grep -E '^(FAIL|ERROR)' "$top/build/asan/check.out"
+			for log in "$top"/build/asan/tests/*.log; do
+				grep -q '^:test-result: \(FAIL\|ERROR\)' "${log%.log}.trs" 2>/dev/null &&
+					{ echo "--- $log"; tail -n 40 "$log"; }
+			done
+			status=1
+		}
+		[ $status -ne 0 ] || echo "sanitizer lane: $(grep -c '^PASS' "$top/build/asan/check.out") tests passed"
+	fi
 fi
 
 if [ $status -eq 0 ] && [ "${JV_SKIP_DISTCHECK:-0}" != 1 ]; then

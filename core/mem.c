@@ -68,6 +68,8 @@ char *jv_strndup(const char *s, size_t n)
 
 char *jv_vasprintf(const char *fmt, va_list ap)
 {
+	if (!fmt) /* (also tells GCC's sanitizer builds the format is not NULL) */
+		fmt = "";
 	va_list ap2;
 	char probe[1];
 	va_copy(ap2, ap);
@@ -114,6 +116,8 @@ void jv_buf_puts(struct jv_buf *b, const char *s) { jv_buf_append(b, s, strlen(s
 
 void jv_buf_printf(struct jv_buf *b, const char *fmt, ...)
 {
+	if (!fmt)
+		fmt = "";
 	va_list ap;
 	va_start(ap, fmt);
 	va_list ap2;
