@@ -14,7 +14,7 @@ YAML
 # Short timeouts and fast retries, so the test runs in seconds.
 sed -i 's/^processor:$/processor:\n  heartbeat_interval_ms: 200\n  timeout_seconds: 2\n  retry_base_ms: 10\n  retry_max_ms: 50\n  max_concurrent_jobs: 4\n  batch_size: 8/' "$JV_CONF"
 # An executor that caps attempts below the job's own.
-sed -i 's/^executors:$/executors:\n  capped: { plugin: noop, max_attempts: 1 }/' "$JV_CONF"
+sed -i 's/^executors:$/executors:\n  capped: { plugin: noop, max_attempts: 1 }\n  inproc: { plugin: noop, isolation: thread }/' "$JV_CONF"
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
 
@@ -70,6 +70,16 @@ HUNG=$(grep -o 'timed out after [0-9]* ms; killing worker [0-9]*' "$SERVE_ERR" |
 [ -n "$HUNG" ] || fail "no timeout line in the log"
 wait_for "! kill -0 $HUNG 2>/dev/null" 5 "hung worker $HUNG is gone"
 wait_for "[ \$(pgrep -P $SERVE | wc -l) = 4 ]" 5 "the pool is back to 4 workers"
+
+# isolation: thread runs in the supervisor's threads: successes, and a job
+# past its deadline recorded as timed_out (the executor gives up at it).
+jv_psql "INSERT INTO jobvisor.jobs (type, payload) SELECT 'inproc', jsonb_build_object('sleep_ms', g % 3) FROM generate_series(1, 30) g" >/dev/null
+T=$(jv_psql "SELECT jobvisor.enqueue('inproc', '{\"sleep_ms\": 5000}', max_attempts => 1, timeout_seconds => 1)")
+wait_for "[ \"\$(jv_psql \"SELECT count(*) FROM jobvisor.jobs WHERE type = 'inproc' AND status = 'succeeded'\")\" = 30 ]" 10 \
+	"30 in-process (thread) jobs succeeded"
+wait_for "[ \"\$(jv_psql \"SELECT status FROM jobvisor.jobs WHERE id = $T\")\" = failed ]" 10 "the slow thread job ended"
+assert_eq "timed_out" "$(jv_psql "SELECT outcome FROM jobvisor.job_executions WHERE job_id = $T")" \
+	"a thread job past its deadline is recorded as timed_out"
 
 # The executor's max_attempts (1) caps the job's own (5).
 X=$(jv_psql "SELECT jobvisor.enqueue('capped', '{\"outcome\": \"retryable\"}', max_attempts => 5)")
