@@ -18,6 +18,17 @@ if [ -n "$missing" ]; then
 	else
 		SUDO=
 	fi
+	# Installing PostgreSQL must not create and start a system cluster:
+	# jobvisor's scripts run private clusters of their own.
+	case "$missing" in
+	*postgresql*)
+		if [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+			$SUDO mkdir -p /etc/postgresql-common
+			echo "create_main_cluster = false" | $SUDO tee /etc/postgresql-common/createcluster.conf >/dev/null
+		fi
+		;;
+	esac
 	$SUDO apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+		-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold $missing
 fi
