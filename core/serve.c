@@ -304,6 +304,38 @@ static int db_connect(struct serve *s, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * A claim in flight when the connection broke may have committed: its jobs
+ * are running under our id, and we never heard of them. Tell the database
+ * which jobs we do hold (running, or finished and not yet recorded); the
+ * rest go back to pending.
+ */
+static void release_unheld(struct serve *s)
+{
+	struct jv_buf held = {0};
+	jv_buf_puts(&held, "{");
+	for (int i = 0; i < s->pool.n; i++)
+		if (s->pool.w[i].busy)
+			jv_buf_printf(&held, "%lld,", (long long)s->pool.w[i].job_id);
+	if (s->tp)
+		jv_tpool_ids(s->tp, &held);
+	for (size_t i = 0; i < s->n_done; i++)
+		jv_buf_printf(&held, "%lld,", (long long)s->done[i].id);
+	if (held.data[held.len - 1] == ',')
+		held.len--;
+	jv_buf_puts(&held, "}");
+	char err[512];
+	int released = 0;
+	if (jv_store_release_unheld(s->cc.conn, s->id, held.data, &released, err, sizeof err) != 0)
+		jv_log(JV_ERROR, "after reconnecting, could not release unknown claims: %s", err);
+	else if (released > 0)
+		jv_log(JV_WARNING,
+		       "released %d jobs claimed by a claim whose answer was lost with the "
+		       "connection (back to pending, attempt not counted)",
+		       released);
+	jv_buf_free(&held);
+}
+
 static void try_reconnect(struct serve *s, uint64_t now)
 {
 	char err[512];
@@ -315,6 +347,7 @@ static void try_reconnect(struct serve *s, uint64_t now)
 	}
 	jv_log(JV_INFO, "database connection back after %llu ms",
 	       (unsigned long long)(now - s->lost_at));
+	release_unheld(s);
 	s->want_claim = 1;
 	s->next_heartbeat = now; /* say we are alive at once */
 	s->complete_retry_at = 0;
@@ -393,8 +426,11 @@ static void send_completions(struct serve *s, uint64_t now)
 	if (jv_store_complete_send(s->cc.conn, s->id, s->done, n,
 				   s->cfg->processor.retry_base_ms, s->cfg->processor.retry_max_ms,
 				   (size_t)s->cfg->history.max_output_bytes, err, sizeof err) != 0) {
-		if (!check_lost(s, s->cc.conn, "completing jobs", err))
-			jv_log(JV_ERROR, "could not send %zu finished jobs: %s", s->n_done, err);
+		if (!check_lost(s, s->cc.conn, "completing jobs", err)) {
+			jv_log(JV_ERROR, "could not send %zu finished jobs: %s (retrying in 1 s)",
+			       s->n_done, err);
+			s->complete_retry_at = now + 1000;
+		}
 		return;
 	}
 	s->n_complete_queries++;

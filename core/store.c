@@ -53,6 +53,21 @@ int jv_store_heartbeat_send(PGconn *conn, int64_t id, const char *state, int stu
 	return 0;
 }
 
+int jv_store_release_unheld(PGconn *conn, int64_t id, const char *held, int *count, char *err,
+			    size_t errlen)
+{
+	char idbuf[24];
+	snprintf(idbuf, sizeof idbuf, "%" PRId64, id);
+	const char *params[] = {idbuf, held};
+	long long v;
+	int rc = jv_db_query_int64(conn,
+				   "SELECT count(*) FROM jobvisor.release_unheld($1, $2::bigint[])", 2,
+				   params, &v, NULL, err, errlen);
+	if (rc == 0)
+		*count = (int)v;
+	return rc;
+}
+
 int jv_store_stopped(PGconn *conn, int64_t id, char *err, size_t errlen)
 {
 	char idbuf[24];

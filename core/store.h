@@ -25,6 +25,12 @@ int jv_store_register(PGconn *conn, const char *name, const char *hostname, int 
 int jv_store_heartbeat_send(PGconn *conn, int64_t id, const char *state, int stuck_minutes,
 			    char *err, size_t errlen);
 
+/* After a reconnect: put back to pending every job running under processor
+ * id that is not in held (a PostgreSQL bigint[] literal, e.g. {1,2}) --
+ * claimed by a claim whose answer was lost. *count gets how many. */
+int jv_store_release_unheld(PGconn *conn, int64_t id, const char *held, int *count, char *err,
+			    size_t errlen);
+
 /* Mark the processor stopped. */
 int jv_store_stopped(PGconn *conn, int64_t id, char *err, size_t errlen);
 

@@ -671,6 +671,17 @@ void jv_tpool_cancel_all(struct jv_tpool *tp)
 	pthread_mutex_unlock(&tp->lock);
 }
 
+void jv_tpool_ids(struct jv_tpool *tp, struct jv_buf *b)
+{
+	pthread_mutex_lock(&tp->lock);
+	for (struct tjob *j = tp->head; j; j = j->next)
+		jv_buf_printf(b, "%lld,", (long long)j->m.id);
+	for (int i = 0; i < tp->n; i++)
+		if (tp->running[i])
+			jv_buf_printf(b, "%lld,", (long long)tp->running[i]->m.id);
+	pthread_mutex_unlock(&tp->lock);
+}
+
 int jv_tpool_inflight(struct jv_tpool *tp)
 {
 	pthread_mutex_lock(&tp->lock);

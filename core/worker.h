@@ -153,6 +153,8 @@ void jv_tpool_collect(struct jv_tpool *tp, struct jv_done **out, size_t *n, size
 void jv_tpool_cancel_all(struct jv_tpool *tp);
 /* Jobs queued or running. */
 int jv_tpool_inflight(struct jv_tpool *tp);
+/* Append the ids of the jobs queued or running to *b as "id," each. */
+void jv_tpool_ids(struct jv_tpool *tp, struct jv_buf *b);
 /* Stop the threads after the jobs queued so far (or drop them when
  * drop_queued, returning each as released), join, free. */
 void jv_tpool_free(struct jv_tpool *tp, struct jv_done **out, size_t *n, size_t *cap);

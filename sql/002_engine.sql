@@ -385,6 +385,42 @@ BEGIN
 END
 $$;
 
+-- After a lost connection: the answer of a claim that did commit may never
+-- have arrived, leaving jobs running under this processor that it does not
+-- know it holds -- nobody would ever rescue them, as the processor is alive.
+-- The processor passes the ids it does hold; every other job it has running
+-- goes back to pending, the attempt not counted, with a history row saying so.
+-- Returns the jobs released.
+CREATE FUNCTION jobvisor.release_unheld(p_processor bigint, p_held bigint[])
+RETURNS TABLE (id bigint)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+	v_now timestamptz := clock_timestamp();
+BEGIN
+	RETURN QUERY
+	WITH orphan AS (
+		UPDATE jobvisor.jobs j
+		SET status = 'pending', locked_by = NULL, attempts = j.attempts - 1,
+		    scheduled_at = v_now, updated_at = v_now
+		WHERE j.status = 'running' AND j.locked_by = p_processor
+		  AND NOT (j.id = ANY (coalesce(p_held, '{}')))
+		RETURNING j.id, j.attempts + 1 AS attempt, j.type, j.user_id, j.started_at
+	),
+	hist AS (
+		INSERT INTO jobvisor.job_executions
+			(job_id, attempt, processor, type, user_id, started_at, finished_at,
+			 duration_ms, outcome, error)
+		SELECT o.id, o.attempt, p_processor, o.type, o.user_id, coalesce(o.started_at, v_now),
+		       v_now, 0, 'rescued',
+		       'released: the claim''s answer was lost with the connection (attempt not counted)'
+		FROM orphan o
+		RETURNING job_id
+	)
+	SELECT o.id FROM orphan o;
+END
+$$;
+
 COMMENT ON FUNCTION jobvisor.claim(bigint, integer, integer, text[], timestamptz)
 	IS 'claim up to p_slots due jobs for a processor, fair across users, within per_user_limit';
 COMMENT ON FUNCTION jobvisor.complete(bigint, jsonb, integer, integer, timestamptz)

@@ -31,6 +31,20 @@ assert_eq "running|stopped" "$(jv_psql "SELECT string_agg(state, '|' ORDER BY id
 	"the silent processor is marked stopped"
 assert_eq 0 "$(jv_psql "SELECT count(*) FROM jobvisor.rescue_stuck('5 minutes', '2026-01-01 00:05:01+00')")" \
 	"rescuing again is harmless"
+# --- a claim whose answer was lost: jobs running under a live processor
+# that it does not hold go back to pending, attempt not counted.
+jv_psql "INSERT INTO jobvisor.jobs (id, type, status, locked_by, attempts, started_at)
+	OVERRIDING SYSTEM VALUE VALUES
+	(50, 'noop', 'running', 9101, 1, now()), (51, 'noop', 'running', 9101, 2, now()),
+	(52, 'noop', 'running', 9102, 1, now())" >/dev/null
+assert_eq 51 "$(jv_psql "SELECT id FROM jobvisor.release_unheld(9101, '{50}')")" \
+	"only the job the processor does not hold is released"
+assert_eq "running|9101|1 pending||1 running|9102|1" \
+	"$(jv_psql "SELECT string_agg(status || '|' || coalesce(locked_by::text, '') || '|' || attempts, ' ' ORDER BY id) FROM jobvisor.jobs WHERE id >= 50")" \
+	"held and other processors' jobs untouched; the released one pending, attempt not counted"
+assert_match "answer was lost" "$(jv_psql "SELECT error FROM jobvisor.job_executions WHERE job_id = 51")" \
+	"the released attempt has its history row"
+assert_eq 0 "$(jv_psql "SELECT count(*) FROM jobvisor.release_unheld(9101, '{50}')")" "releasing again is harmless"
 jv_psql "DELETE FROM jobvisor.jobs; DELETE FROM jobvisor.job_executions; DELETE FROM jobvisor.processors" >/dev/null
 
 # --- a processor killed in the middle of a batch
