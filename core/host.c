@@ -405,7 +405,11 @@ static int64_t host_remaining_ms(const struct jv_run *run)
 
 static int host_cancelled(const struct jv_run *run)
 {
-	return run ? atomic_load(&((struct jv_run *)run)->cancelled) != 0 : 0;
+	if (!run)
+		return 0;
+	if (atomic_load(&((struct jv_run *)run)->cancelled) != 0)
+		return 1;
+	return jv_run_remaining_ms(run) == 0; /* the deadline passed */
 }
 
 /* Keep what fits of data, cut at a UTF-8 character boundary; once output
@@ -482,11 +486,18 @@ static int host_retry_in(struct jv_run *run, int64_t ms)
 	return 0;
 }
 
+static const char *host_database_url(const struct jv_instance *inst)
+{
+	if (!inst || !inst->cfg || !inst->cfg->database.url)
+		return "";
+	return inst->cfg->database.url;
+}
+
 /* ------------------------------------------------------------ the table */
 
 static const struct jv_host host_table = {
 	.abi_major = JV_PLUGIN_ABI_MAJOR,
-	.abi_minor = JV_PLUGIN_ABI_MINOR,
+	.abi_minor = JV_HOST_ABI_MINOR,
 	.struct_size = sizeof(struct jv_host),
 	.log = host_log,
 	.vlog = host_vlog,
@@ -504,6 +515,7 @@ static const struct jv_host host_table = {
 	.error = host_error,
 	.result_json = host_result_json,
 	.retry_in = host_retry_in,
+	.database_url = host_database_url,
 };
 
 const struct jv_host *jv_host_table(void) { return &host_table; }

@@ -33,6 +33,13 @@ struct jv_loaded_plugin;
 struct jv_executor_cfg;
 struct jv_alert_cfg;
 
+/* The ABI minor this host speaks: the header's, unless a test builds the
+ * host as a later minor (-DJV_HOST_ABI_MINOR=N, tests/test_abi) to show that
+ * plugins built for an older minor still load. */
+#ifndef JV_HOST_ABI_MINOR
+#define JV_HOST_ABI_MINOR JV_PLUGIN_ABI_MINOR
+#endif
+
 /* The one host table, static and const, for the life of the process. */
 const struct jv_host *jv_host_table(void);
 

@@ -150,12 +150,12 @@ static int check_descriptor(const struct jv_plugins *reg, const struct jv_plugin
 	 * fields can be trusted to mean what we think. */
 	if (d->abi_major != JV_PLUGIN_ABI_MAJOR) {
 		snprintf(why, whylen, "built for ABI %u.%u, this host has %d.%d", d->abi_major,
-			 d->abi_minor, JV_PLUGIN_ABI_MAJOR, JV_PLUGIN_ABI_MINOR);
+			 d->abi_minor, JV_PLUGIN_ABI_MAJOR, JV_HOST_ABI_MINOR);
 		return -1;
 	}
-	if (d->abi_minor > JV_PLUGIN_ABI_MINOR) {
+	if (d->abi_minor > JV_HOST_ABI_MINOR) {
 		snprintf(why, whylen, "built for ABI %u.%u, newer than this host's %d.%d",
-			 d->abi_major, d->abi_minor, JV_PLUGIN_ABI_MAJOR, JV_PLUGIN_ABI_MINOR);
+			 d->abi_major, d->abi_minor, JV_PLUGIN_ABI_MAJOR, JV_HOST_ABI_MINOR);
 		return -1;
 	}
 	if (d->struct_size < JV_PLUGIN_SIZE_1_0) {

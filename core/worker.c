@@ -281,6 +281,7 @@ int jv_pool_send(struct jv_pool *p, int i, const struct jv_msg_job *job)
 	w->started_ms = jv_now_ms();
 	w->deadline_ms = job->timeout_ms > 0 ? w->started_ms + (uint64_t)job->timeout_ms : 0;
 	w->killed = -1;
+	w->overdue = 0;
 	return 0;
 }
 
@@ -375,7 +376,16 @@ void jv_pool_on_readable(struct jv_pool *p, int i, struct jv_done **out, size_t 
 		d.end = end_of_status(m.status);
 		d.retry_in_ms = m.retry_in_ms;
 		d.duration_ms = m.duration_us / 1000;
-		d.error = jv_strdup(m.error);
+		if (w->overdue && d.end != JV_END_SUCCEEDED) {
+			/* It stopped because its time was up: a timeout, with
+			 * what the executor said about it. */
+			d.end = JV_END_TIMED_OUT;
+			d.error = jv_asprintf("timed out after %lld ms; the executor stopped%s%s",
+					      (long long)(jv_now_ms() - w->started_ms),
+					      m.error ? ": " : "", m.error ? m.error : "");
+		} else {
+			d.error = jv_strdup(m.error);
+		}
 		d.output = m.output ? jv_strndup(m.output, m.output_len) : NULL;
 		d.result = jv_strdup(m.result);
 		jv_done_push(out, n, cap, &d);
@@ -427,15 +437,26 @@ uint64_t jv_pool_check_deadlines(struct jv_pool *p, uint64_t now_ms, struct jv_d
 		struct jv_worker *w = &p->w[i];
 		if (!w->busy || w->deadline_ms == 0)
 			continue;
-		if (w->deadline_ms <= now_ms) {
+		uint64_t due = w->deadline_ms;
+		if (due <= now_ms && !w->overdue) {
+			/* The executor gets a moment to stop what it started
+			 * (a shell job's process group, say) and return. */
+			w->overdue = 1;
+			kill(w->pid, SIGUSR1);
+			jv_debug("job %lld attempt %d reached its deadline; told worker %d to stop",
+				 (long long)w->job_id, w->attempt, (int)w->pid);
+		}
+		if (w->overdue)
+			due = w->deadline_ms + JV_KILL_GRACE_MS;
+		if (due <= now_ms) {
 			jv_log(JV_WARNING, "job %lld attempt %d timed out after %llu ms; killing worker %d",
 			       (long long)w->job_id, w->attempt,
 			       (unsigned long long)(now_ms - w->started_ms), (int)w->pid);
 			jv_pool_kill(p, i, JV_END_TIMED_OUT, out, n, cap);
 			continue;
 		}
-		if (next == 0 || w->deadline_ms < next)
-			next = w->deadline_ms;
+		if (next == 0 || due < next)
+			next = due;
 	}
 	return next;
 }

@@ -67,7 +67,12 @@ struct jv_worker {
 	uint64_t started_ms;
 	uint64_t deadline_ms; /* 0: none */
 	int killed;           /* SIGKILLed by us: why, as an enum jv_end */
+	int overdue;          /* past its deadline, told to stop (SIGUSR1) */
 };
+
+/* How long an executor has, after its deadline, to stop cleanly (kill its
+ * own children, return) before its worker is SIGKILLed. */
+#define JV_KILL_GRACE_MS 2000
 
 struct jv_pool {
 	struct jv_runtime *rt;   /* the runtime new workers are forked with */
@@ -108,9 +113,11 @@ int jv_pool_send(struct jv_pool *p, int i, const struct jv_msg_job *job);
  */
 void jv_pool_on_readable(struct jv_pool *p, int i, struct jv_done **out, size_t *n, size_t *cap);
 
-/* Kill busy workers past their deadline (and their process groups); each
- * such job ends as timed_out. Returns the earliest deadline still pending
- * (0: none). */
+/* Busy workers past their deadline are told to stop (SIGUSR1: the run's
+ * host->cancelled() turns true); a failure they then report ends as
+ * timed_out. Those still busy JV_KILL_GRACE_MS later are killed with their
+ * process groups, their jobs ending as timed_out. Returns the earliest
+ * deadline or kill time still pending (0: none). */
 uint64_t jv_pool_check_deadlines(struct jv_pool *p, uint64_t now_ms, struct jv_done **out,
 				 size_t *n, size_t *cap);
 

@@ -17,6 +17,9 @@
 #                  No PostgreSQL binaries: the test exits 77 (skipped),
 #                  or fails when JV_REQUIRE_PG=1.
 #   jv_write_config FILE [EXTRA_YAML]   another config for $JV_DB_URL
+#   jv_plugin NAME  copy the built plugin NAME.so (plugins/executors/NAME or
+#                  plugins/alerts/NAME) into the test's plugin dir; fails the
+#                  test when it was not built
 #   jv_psql SQL    run SQL on $JV_DB_URL, print rows unaligned (a|b), fail on error
 #   run CMD...     run CMD, keep stdout in $OUT, stderr in $ERR, status in $RC
 #   fail MSG       report a failed check and exit 1 (everything is stopped)
@@ -193,6 +196,19 @@ if [ -n "$JV_NOOP_SO" ]; then
 	cp "$JV_NOOP_SO" "$JV_PLUGIN_DIR/noop.so"
 	chmod 0644 "$JV_PLUGIN_DIR/noop.so"
 fi
+
+jv_plugin()
+{
+	for _d in executors alerts; do
+		for _f in "$top_builddir/plugins/$_d/$1/.libs/$1.so" "$top_builddir/plugins/$_d/$1/$1.so"; do
+			if [ -f "$_f" ]; then
+				cp "$_f" "$JV_PLUGIN_DIR/$1.so" && chmod 0644 "$JV_PLUGIN_DIR/$1.so"
+				return $?
+			fi
+		done
+	done
+	fail "plugin $1 was not built (no $1.so under $top_builddir/plugins)"
+}
 
 # Configs and logs of the run must not leak into the user's environment.
 unset JOBVISOR_CONFIG

@@ -13,6 +13,8 @@
  *                    struct jv_job, struct jv_alert; kinds executor and
  *                    alert; results success, retry (with optional delay)
  *                    and fail.
+ *   2026-11-29  1.1  jv_host.database_url, for plugins that work on
+ *                    jobvisor's own database (the sql executor).
  *
  * Writing a plugin
  * ----------------
@@ -83,7 +85,7 @@ extern "C" {
 /* The ABI version this header describes. The host accepts a plugin whose
  * major equals its own and whose minor is not newer than its own. */
 #define JV_PLUGIN_ABI_MAJOR 1
-#define JV_PLUGIN_ABI_MINOR 0
+#define JV_PLUGIN_ABI_MINOR 1
 
 /* The single symbol a plugin exports, as a string for dlsym(). */
 #define JV_PLUGIN_ENTRY_SYMBOL "jv_plugin_entry"
@@ -241,14 +243,20 @@ struct jv_host {
 	 * JV_HOST_EINVAL so create() can `return host->config_error(...)`. */
 	int (*config_error)(struct jv_instance *inst, const char *key, const char *fmt, ...) JV_PRINTF(3, 4);
 
-	/* Milliseconds left before this run's hard deadline (0 when past it;
-	 * INT64_MAX when the run has none, which only tests do). At the
-	 * deadline the worker is killed with SIGKILL; use this to give up
-	 * cleanly, or to bound your own timeouts (e.g. a curl timeout). */
+	/* Milliseconds left before this run's deadline (0 when past it;
+	 * INT64_MAX when the run has none, which only tests do). Use it to
+	 * bound your own waits (a curl timeout, a poll()). At the deadline
+	 * cancelled() turns true; an executor that has not returned 2 s
+	 * later has its worker process (and the worker's process group)
+	 * killed with SIGKILL. With `isolation: thread` nothing can be
+	 * killed: honouring the deadline is up to the executor. A failure
+	 * returned after the deadline is recorded as `timed_out`. */
 	int64_t (*remaining_ms)(const struct jv_run *run);
 
-	/* Non-zero once the host wants this run to stop (job cancelled,
-	 * shutdown). Check it in long loops and return JV_RETRY soon after. */
+	/* Non-zero once the host wants this run to stop: the job was
+	 * cancelled, the processor is shutting down, or the deadline has
+	 * passed. Check it in long loops; then stop what you started (a
+	 * child process group, say) and return JV_RETRY soon. */
 	int (*cancelled)(const struct jv_run *run);
 
 	/* Append to the run's captured output (stored, bounded, with the
@@ -272,6 +280,14 @@ struct jv_host {
 	 * exponential backoff applies. Ignored with any other status;
 	 * ms < 0 returns JV_HOST_EINVAL. */
 	int (*retry_in)(struct jv_run *run, int64_t ms);
+
+	/* ---- added in 1.1: check host->abi_minor >= 1 (or struct_size)
+	 * before calling what follows. */
+
+	/* The connection string jobvisor itself uses (database.url), for a
+	 * plugin that works on the same database. A secret: never log it.
+	 * Owned by the host, valid until destroy(). Never NULL. */
+	const char *(*database_url)(const struct jv_instance *inst);
 };
 
 /*

@@ -91,10 +91,6 @@ static int noop_sleep(const struct noop *n, struct jv_run *run, int64_t ms)
 	const struct jv_host *h = n->host;
 	int64_t start = noop_now_ms();
 	for (;;) {
-		if (h->cancelled(run)) {
-			h->error(run, "cancelled");
-			return JV_RETRY;
-		}
 		int64_t left = ms - (noop_now_ms() - start);
 		if (left <= 0)
 			return JV_SUCCESS;
@@ -102,6 +98,10 @@ static int noop_sleep(const struct noop *n, struct jv_run *run, int64_t ms)
 		if (budget <= 0) {
 			h->error(run, "deadline reached after %lld of %lld ms",
 				 (long long)(noop_now_ms() - start), (long long)ms);
+			return JV_RETRY;
+		}
+		if (h->cancelled(run)) {
+			h->error(run, "cancelled");
 			return JV_RETRY;
 		}
 		int64_t slice = left < NOOP_SLICE_MS ? left : NOOP_SLICE_MS;
