@@ -25,6 +25,11 @@
 
 /* ------------------------------------------------------------ helpers */
 
+/* The host's ABI version as the loader prints it, e.g. "1.1". */
+#define JV_STR_(x) #x
+#define JV_STR(x) JV_STR_(x)
+#define HOST_ABI JV_STR(JV_PLUGIN_ABI_MAJOR) "." JV_STR(JV_PLUGIN_ABI_MINOR)
+
 /* Captured log lines, at warning level and above unless all_levels. */
 static struct {
 	char *lines[64];
@@ -196,10 +201,10 @@ static void t_refusals(void)
 	CU_ASSERT_EQUAL_FATAL(jv_plugins_load_dir(dir, &reg, err, sizeof err), 0);
 
 	char small[128];
-	snprintf(small, sizeof small, "descriptor too small: 24 bytes, ABI 1.0 needs at least %zu",
+	snprintf(small, sizeof small, "descriptor too small: 24 bytes, ABI " HOST_ABI " needs at least %zu",
 		 sizeof(struct jv_plugin));
-	assert_refused(dir, "bad_major.so", "built for ABI 2.0, this host has 1.0");
-	assert_refused(dir, "new_minor.so", "built for ABI 1.99, newer than this host's 1.0");
+	assert_refused(dir, "bad_major.so", "built for ABI 2.0, this host has " HOST_ABI);
+	assert_refused(dir, "new_minor.so", "built for ABI 1.99, newer than this host's " HOST_ABI);
 	assert_refused(dir, "small_size.so", small);
 	assert_refused(dir, "bad_kind.so", "unknown kind 7 (1: executor, 2: alert)");
 	assert_refused(dir, "no_execute.so", "incomplete plugin: no execute()");
@@ -234,7 +239,7 @@ static void t_refusals(void)
 	const char *file = NULL;
 	const char *why = jv_plugins_refusal(reg, "bad_major", &file);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(why);
-	CU_ASSERT_STRING_EQUAL(why, "built for ABI 2.0, this host has 1.0");
+	CU_ASSERT_STRING_EQUAL(why, "built for ABI 2.0, this host has " HOST_ABI);
 	char *expect = jv_asprintf("%s/bad_major.so", dir);
 	CU_ASSERT_STRING_EQUAL(file, expect);
 	free(expect);
@@ -256,7 +261,7 @@ static void t_load_file(void)
 	char *path = jv_asprintf("%s/bad_major.so", dir);
 	cap_start(1);
 	CU_ASSERT_EQUAL(jv_plugins_load_file(reg, path, why, sizeof why), JV_EPLUGIN);
-	CU_ASSERT_STRING_EQUAL(why, "built for ABI 2.0, this host has 1.0");
+	CU_ASSERT_STRING_EQUAL(why, "built for ABI 2.0, this host has " HOST_ABI);
 	free(path);
 	path = jv_asprintf("%s/noop.so", dir);
 	CU_ASSERT_EQUAL(jv_plugins_load_file(reg, path, why, sizeof why), 0);
@@ -514,7 +519,7 @@ static void t_runtime_errors(void)
 	expect_runtime_error("executors:\n"
 			     "  old: { plugin: bad_major }\n",
 			     "test.yaml:4:18: executors.old.plugin: unknown plugin 'bad_major' "
-			     "(@DIR@/bad_major.so was refused: built for ABI 2.0, this host has 1.0)");
+			     "(@DIR@/bad_major.so was refused: built for ABI 2.0, this host has " HOST_ABI ")");
 	expect_runtime_error("executors:\n"
 			     "  x: { plugin: good_alert }\n",
 			     "test.yaml:4:16: executors.x.plugin: plugin 'good_alert' is an alert "
@@ -628,6 +633,8 @@ static void t_runtime_ok(void)
 	CU_ASSERT_STRING_EQUAL(t->name, "t");
 	CU_ASSERT_PTR_EQUAL(t->executor, &fx.cfg->executors[0]);
 	CU_ASSERT_EQUAL(t->executor->timeout_seconds, 30);
+	/* 1.1: jobvisor's own database, for plugins that use it */
+	CU_ASSERT_STRING_EQUAL(jv_host_table()->database_url(t), "postgres://localhost/x");
 
 	struct jv_job job = {.struct_size = sizeof job, .id = 7, .type = "t", .payload = "{}",
 			     .payload_len = 2, .attempt = 1, .max_attempts = 3, .timeout_ms = 1000};
