@@ -51,11 +51,6 @@ if [ $status -ne 0 ]; then
 fi
 
 if [ $status -eq 0 ]; then
-	step "install into a DESTDIR, build a plugin out of tree"
-	sh "$top/contrib/plugin-smoke.sh" "$build" || status=1
-fi
-
-if [ $status -eq 0 ]; then
 	step "quickstart (--once)"
 	JV_BUILD_DIR=$build sh "$top/contrib/quickstart.sh" --once >quickstart.out 2>&1 || {
 		tail -n 60 quickstart.out
