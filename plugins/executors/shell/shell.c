@@ -1,27 +1,1067 @@
-/* shell.c -- placeholder, being written. */
+/*
+ * shell.c -- the executor that runs a program: argv straight to execve(),
+ * no shell in between unless the instance allows one.
+ *
+ * Payload (a JSON object):
+ *   command  array of strings, required unless `shell` is given: the program
+ *            (an absolute path, no PATH search, no `..` component) and its
+ *            arguments
+ *   shell    string: run `/bin/sh -c STRING` instead; only with the
+ *            instance's allow_shell: true; excludes `command`
+ *   env      object of strings: variables for the program (over the
+ *            instance's env); names [A-Za-z_][A-Za-z0-9_]*
+ *   cwd      string, an absolute path: the working directory (default: the
+ *            worker's); a directory that cannot be entered fails for good
+ *   stdin    string: written to the program's standard input (default:
+ *            /dev/null)
+ * Anything else, or a value of the wrong type, fails the job for good.
+ *
+ * Config keys of an instance:
+ *   allowed_commands  list of absolute paths or fnmatch(3) globs (with
+ *                     FNM_PATHNAME: `*` does not cross `/`) that command[0]
+ *                     must match; absent = any absolute path (a warning is
+ *                     logged). Not consulted for `shell`.
+ *   allow_shell       bool, default false: accept payload.shell
+ *   env               map of strings: variables over the worker's
+ *                     environment
+ *   clear_env         bool, default false: start from an empty environment
+ *                     (PATH=/usr/bin:/bin) instead of the worker's
+ *   max_output_bytes  integer 0..16777216, default 65536: stdout and stderr
+ *                     kept in the execution's output (the rest is counted
+ *                     and dropped, and a marker line says so)
+ *   exit_codes        {retryable: [N...], permanent: [N...]} (1..255): how
+ *                     a non-zero exit code ends the attempt. A code listed
+ *                     as permanent fails for good, one listed as retryable
+ *                     is retried; any other code is retried when there is
+ *                     no retryable list, and fails for good when there is.
+ *
+ * Outcomes: exit 0 succeeds. Exec failure (not found, not executable),
+ * a refused command or a bad payload fail for good. Death by a signal,
+ * a timeout and cancellation are retried. The result is
+ *   {"exit_code": N|null, "signal": "SIGKILL"|null, "duration_ms": N,
+ *    "stdout_bytes": N, "stderr_bytes": N, "truncated": bool}
+ *
+ * The program runs in its own process group; at the deadline, on
+ * cancellation, and once the program itself has exited, the whole group is
+ * killed, so nothing it started outlives the job.
+ *
+ * Thread-safe (isolation: thread): all per-run state lives in the call, and
+ * the child does only async-signal-safe work between fork() and execve().
+ *
+ * Uses nothing but <jobvisor/plugin.h>, jansson and libc (Linux).
+ */
+#ifdef HAVE_CONFIG_H
+#include "autoconf.h"
+#define SHELL_VERSION PACKAGE_VERSION
+#else
+#define SHELL_VERSION "0.1.0"
+#endif
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
 #include <jobvisor/plugin.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <jansson.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define SHELL_DEFAULT_MAX_OUTPUT (64 * 1024)
+#define SHELL_MAX_MAX_OUTPUT (16 * 1024 * 1024)
+#define SHELL_SLICE_MS 100       /* longest single poll() */
+#define SHELL_TERM_GRACE_MS 500  /* SIGTERM, then this long, then SIGKILL */
+#define SHELL_DRAIN_MAX (1 << 20) /* bytes read after the program exited */
+#define SHELL_TAIL 512           /* bytes of stderr kept for the error */
+#define SHELL_LINE_MAX 200       /* of the stderr line quoted in the error */
+#define SHELL_SH "/bin/sh"
+#define SHELL_CLEAN_PATH "PATH=/usr/bin:/bin"
+
+struct shell {
+	const struct jv_host *host;
+	struct jv_instance *inst;
+	const char *const *allowed; /* owned by the host; NULL = any */
+	size_t n_allowed;
+	int allow_shell;
+	int clear_env;
+	char **env;                 /* "K=V", NULL-terminated, owned */
+	size_t n_env;
+	size_t max_output;
+	unsigned char code_class[256]; /* CODE_* per exit code */
+	int has_retryable;
+};
+
+enum { CODE_DEFAULT = 0, CODE_RETRYABLE = 1, CODE_PERMANENT = 2 };
+
+static const char *const shell_keys[] = {"allowed_commands", "allow_shell", "env", "clear_env",
+					 "max_output_bytes", "exit_codes",  NULL};
+
+/* ------------------------------------------------------------ helpers */
+
+static int64_t shell_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int shell_env_name_ok(const char *s)
+{
+	if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
+		return 0;
+	for (s++; *s; s++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_'))
+			return 0;
+	return 1;
+}
+
+/* Has path a `..` component? */
+static int shell_has_dotdot(const char *path)
+{
+	for (const char *p = path; (p = strstr(p, "..")) != NULL; p += 2)
+		if ((p == path || p[-1] == '/') && (p[2] == '\0' || p[2] == '/'))
+			return 1;
+	return 0;
+}
+
+/* A NULL-terminated growable list of "K=V" strings. */
+struct shell_envlist {
+	char **v;
+	size_t n, cap;
+};
+
+static int shell_env_put(struct shell_envlist *l, const char *kv)
+{
+	size_t klen = strcspn(kv, "=");
+	char *copy = strdup(kv);
+	if (!copy)
+		return -1;
+	for (size_t i = 0; i < l->n; i++)
+		if (!strncmp(l->v[i], kv, klen) && l->v[i][klen] == '=') {
+			free(l->v[i]);
+			l->v[i] = copy;
+			return 0;
+		}
+	if (l->n + 2 > l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		char **v = realloc(l->v, cap * sizeof *v);
+		if (!v) {
+			free(copy);
+			return -1;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = copy;
+	l->v[l->n] = NULL;
+	return 0;
+}
+
+static int shell_env_put_kv(struct shell_envlist *l, const char *k, const char *v)
+{
+	size_t len = strlen(k) + strlen(v) + 2;
+	char *kv = malloc(len);
+	if (!kv)
+		return -1;
+	snprintf(kv, len, "%s=%s", k, v);
+	int rc = shell_env_put(l, kv);
+	free(kv);
+	return rc;
+}
+
+static void shell_env_free(struct shell_envlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof *l);
+}
+
+/* ------------------------------------------------------------ config */
+
+static int shell_read_codes(struct shell *s, json_t *list, const char *which, int cls)
+{
+	const struct jv_host *h = s->host;
+	if (!json_is_array(list))
+		return h->config_error(s->inst, "exit_codes", "%s must be a list of exit codes",
+				       which);
+	size_t i;
+	json_t *v;
+	json_array_foreach(list, i, v)
+	{
+		if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 255)
+			return h->config_error(s->inst, "exit_codes",
+					       "%s: item %zu must be an exit code from 1 to 255",
+					       which, i + 1);
+		int code = (int)json_integer_value(v);
+		if (s->code_class[code] && s->code_class[code] != cls)
+			return h->config_error(s->inst, "exit_codes",
+					       "exit code %d is both retryable and permanent", code);
+		s->code_class[code] = (unsigned char)cls;
+	}
+	if (cls == CODE_RETRYABLE)
+		s->has_retryable = 1;
+	return 0;
+}
+
+static int shell_read_exit_codes(struct shell *s)
+{
+	const struct jv_host *h = s->host;
+	const char *text = NULL;
+	int rc = h->config_json(s->inst, "exit_codes", &text);
+	if (rc == JV_HOST_ENOENT)
+		return 0;
+	if (rc != 0)
+		return rc;
+	json_t *o = json_loads(text, JSON_DECODE_ANY, NULL);
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return h->config_error(s->inst, "exit_codes",
+				       "must be a map {retryable: [...], permanent: [...]}");
+	}
+	const char *key;
+	json_t *v;
+	rc = 0;
+	json_object_foreach(o, key, v)
+	{
+		if (!strcmp(key, "retryable"))
+			rc = shell_read_codes(s, v, "retryable", CODE_RETRYABLE);
+		else if (!strcmp(key, "permanent"))
+			rc = shell_read_codes(s, v, "permanent", CODE_PERMANENT);
+		else if (!json_is_null(v))
+			rc = h->config_error(s->inst, "exit_codes",
+					     "unknown key '%s' (known: retryable, permanent)", key);
+		if (rc)
+			break;
+	}
+	json_decref(o);
+	return rc;
+}
+
+static int shell_read_env(struct shell *s)
+{
+	const struct jv_host *h = s->host;
+	const char *text = NULL;
+	int rc = h->config_json(s->inst, "env", &text);
+	if (rc == JV_HOST_ENOENT)
+		return 0;
+	if (rc != 0)
+		return rc;
+	json_t *o = json_loads(text, JSON_DECODE_ANY, NULL);
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return h->config_error(s->inst, "env", "must be a map of NAME: value");
+	}
+	struct shell_envlist l = {0};
+	const char *key;
+	json_t *v;
+	rc = 0;
+	json_object_foreach(o, key, v)
+	{
+		if (!shell_env_name_ok(key)) {
+			rc = h->config_error(s->inst, "env",
+					     "'%.64s' is not a valid variable name "
+					     "([A-Za-z_][A-Za-z0-9_]*)",
+					     key);
+			break;
+		}
+		if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)) {
+			rc = h->config_error(s->inst, "env",
+					     "%s: the value must be a string (quote numbers and "
+					     "booleans)",
+					     key);
+			break;
+		}
+		if (shell_env_put_kv(&l, key, json_string_value(v)) != 0) {
+			h->log(s->inst, JV_LOG_ERROR, "out of memory");
+			rc = JV_HOST_ENOMEM;
+			break;
+		}
+	}
+	json_decref(o);
+	if (rc) {
+		shell_env_free(&l);
+		return rc;
+	}
+	s->env = l.v;
+	s->n_env = l.n;
+	return 0;
+}
+
+static void shell_destroy(void *state)
+{
+	struct shell *s = state;
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n_env; i++)
+		free(s->env[i]);
+	free(s->env);
+	free(s);
+}
 
 static int shell_create(const struct jv_host *host, struct jv_instance *inst, void **state)
 {
-	(void)inst;
-	*state = (void *)host;
+	struct shell *s = calloc(1, sizeof *s);
+	if (!s) {
+		host->log(inst, JV_LOG_ERROR, "out of memory");
+		return JV_HOST_ENOMEM;
+	}
+	s->host = host;
+	s->inst = inst;
+	int rc;
+	int64_t max_output = SHELL_DEFAULT_MAX_OUTPUT;
+
+	rc = host->config_strings(inst, "allowed_commands", &s->allowed, &s->n_allowed);
+	if (rc == JV_HOST_ENOENT) {
+		s->allowed = NULL;
+		host->log(inst, JV_LOG_WARNING,
+			  "allows any command; set allowed_commands to limit what jobs may run");
+	} else if (rc != 0) {
+		goto fail;
+	} else {
+		for (size_t i = 0; i < s->n_allowed; i++) {
+			const char *a = s->allowed[i];
+			if (a[0] != '/') {
+				rc = host->config_error(inst, "allowed_commands",
+							"item %zu ('%.100s') must be an absolute "
+							"path or glob",
+							i + 1, a);
+				goto fail;
+			}
+			if (shell_has_dotdot(a)) {
+				rc = host->config_error(inst, "allowed_commands",
+							"item %zu ('%.100s') must not contain '..'",
+							i + 1, a);
+				goto fail;
+			}
+		}
+	}
+	if ((rc = host->config_bool(inst, "allow_shell", &s->allow_shell)) != 0 &&
+	    rc != JV_HOST_ENOENT)
+		goto fail;
+	if ((rc = host->config_bool(inst, "clear_env", &s->clear_env)) != 0 &&
+	    rc != JV_HOST_ENOENT)
+		goto fail;
+	if ((rc = host->config_int(inst, "max_output_bytes", &max_output)) != 0 &&
+	    rc != JV_HOST_ENOENT)
+		goto fail;
+	if (max_output < 0 || max_output > SHELL_MAX_MAX_OUTPUT) {
+		rc = host->config_error(inst, "max_output_bytes", "must be between 0 and %d",
+					SHELL_MAX_MAX_OUTPUT);
+		goto fail;
+	}
+	s->max_output = (size_t)max_output;
+	if ((rc = shell_read_exit_codes(s)) != 0)
+		goto fail;
+	if ((rc = shell_read_env(s)) != 0)
+		goto fail;
+	if (s->allow_shell)
+		host->log(inst, JV_LOG_INFO, "allow_shell: jobs may run any %s -c command",
+			  SHELL_SH);
+	*state = s;
 	return 0;
+fail:
+	shell_destroy(s);
+	return rc ? rc : JV_HOST_EINVAL;
+}
+
+/* ------------------------------------------------------------ payload */
+
+/* What one run needs, built before fork(); freed by shell_spec_free. */
+struct shell_spec {
+	char **argv;          /* owned array; strings borrowed from the payload */
+	struct shell_envlist env;
+	const char *cwd;      /* borrowed, or NULL */
+	const char *stdin_data; /* borrowed, or NULL */
+	size_t stdin_len;
+};
+
+static void shell_spec_free(struct shell_spec *sp)
+{
+	free(sp->argv);
+	shell_env_free(&sp->env);
+}
+
+static int shell_known_key(const char *key)
+{
+	static const char *const keys[] = {"command", "shell", "env", "cwd", "stdin", NULL};
+	for (const char *const *k = keys; *k; k++)
+		if (!strcmp(*k, key))
+			return 1;
+	return 0;
+}
+
+/* A string without NUL bytes, or NULL. */
+static const char *shell_cstr(json_t *v)
+{
+	if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+		return NULL;
+	return json_string_value(v);
+}
+
+/* Check the payload and build sp. Returns 0, or JV_FAIL with the error set. */
+static int shell_parse(const struct shell *s, struct jv_run *run, json_t *p, struct shell_spec *sp)
+{
+	const struct jv_host *h = s->host;
+	if (!json_is_object(p)) {
+		h->error(run, "shell: payload must be a JSON object like {\"command\": "
+			      "[\"/path/prog\", \"arg\"]}");
+		return JV_FAIL;
+	}
+	const char *key;
+	json_t *v;
+	json_object_foreach(p, key, v)
+	{
+		if (!shell_known_key(key)) {
+			h->error(run, "shell: unknown payload key '%.64s' (known: command, shell, "
+				      "env, cwd, stdin)",
+				 key);
+			return JV_FAIL;
+		}
+	}
+	json_t *cmd = json_object_get(p, "command");
+	json_t *sh = json_object_get(p, "shell");
+	if (cmd && sh) {
+		h->error(run, "shell: payload.command and payload.shell exclude each other");
+		return JV_FAIL;
+	}
+	if (sh) {
+		if (!s->allow_shell) {
+			h->error(run, "shell: payload.shell is refused: executor '%s' does not set "
+				      "allow_shell: true (give payload.command instead)",
+				 h->instance_name(s->inst));
+			return JV_FAIL;
+		}
+		const char *str = shell_cstr(sh);
+		if (!str) {
+			h->error(run, "shell: payload.shell must be a string (without NUL bytes)");
+			return JV_FAIL;
+		}
+		sp->argv = calloc(4, sizeof *sp->argv);
+		if (!sp->argv)
+			goto oom;
+		sp->argv[0] = (char *)SHELL_SH;
+		sp->argv[1] = (char *)"-c";
+		sp->argv[2] = (char *)str;
+	} else {
+		if (!cmd) {
+			h->error(run, "shell: payload.command is required: an array like "
+				      "[\"/path/prog\", \"arg\"]");
+			return JV_FAIL;
+		}
+		if (!json_is_array(cmd) || json_array_size(cmd) == 0) {
+			h->error(run, "shell: payload.command must be a non-empty array of strings");
+			return JV_FAIL;
+		}
+		size_t n = json_array_size(cmd);
+		sp->argv = calloc(n + 1, sizeof *sp->argv);
+		if (!sp->argv)
+			goto oom;
+		for (size_t i = 0; i < n; i++) {
+			const char *a = shell_cstr(json_array_get(cmd, i));
+			if (!a) {
+				h->error(run, "shell: payload.command[%zu] must be a string (without "
+					      "NUL bytes)",
+					 i);
+				return JV_FAIL;
+			}
+			sp->argv[i] = (char *)a;
+		}
+		const char *prog = sp->argv[0];
+		if (prog[0] != '/') {
+			h->error(run, "shell: payload.command[0] must be an absolute path, not "
+				      "'%.100s' (no PATH search)",
+				 prog);
+			return JV_FAIL;
+		}
+		if (shell_has_dotdot(prog)) {
+			h->error(run, "shell: payload.command[0] must not contain '..': '%.100s'",
+				 prog);
+			return JV_FAIL;
+		}
+		if (s->allowed) {
+			size_t i;
+			for (i = 0; i < s->n_allowed; i++)
+				if (fnmatch(s->allowed[i], prog, FNM_PATHNAME) == 0)
+					break;
+			if (i == s->n_allowed) {
+				h->error(run, "shell: command '%.200s' is not in allowed_commands of "
+					      "executor '%s'",
+					 prog, h->instance_name(s->inst));
+				return JV_FAIL;
+			}
+		}
+	}
+
+	if ((v = json_object_get(p, "cwd")) != NULL) {
+		sp->cwd = shell_cstr(v);
+		if (!sp->cwd || sp->cwd[0] != '/') {
+			h->error(run, "shell: payload.cwd must be an absolute path (a string)");
+			return JV_FAIL;
+		}
+	}
+	if ((v = json_object_get(p, "stdin")) != NULL) {
+		if (!json_is_string(v)) {
+			h->error(run, "shell: payload.stdin must be a string");
+			return JV_FAIL;
+		}
+		sp->stdin_data = json_string_value(v);
+		sp->stdin_len = json_string_length(v);
+	}
+
+	/* The environment: the worker's (or a clean PATH), the instance's,
+	 * the payload's; the later wins. */
+	if (s->clear_env) {
+		if (shell_env_put(&sp->env, SHELL_CLEAN_PATH) != 0)
+			goto oom;
+	} else {
+		for (char **e = environ; e && *e; e++)
+			if (strchr(*e, '=') && shell_env_put(&sp->env, *e) != 0)
+				goto oom;
+	}
+	for (size_t i = 0; i < s->n_env; i++)
+		if (shell_env_put(&sp->env, s->env[i]) != 0)
+			goto oom;
+	json_t *env = json_object_get(p, "env");
+	if (env && !json_is_null(env)) {
+		if (!json_is_object(env)) {
+			h->error(run, "shell: payload.env must be an object of NAME: \"value\"");
+			return JV_FAIL;
+		}
+		json_object_foreach(env, key, v)
+		{
+			if (!shell_env_name_ok(key)) {
+				h->error(run, "shell: payload.env: '%.64s' is not a valid variable "
+					      "name ([A-Za-z_][A-Za-z0-9_]*)",
+					 key);
+				return JV_FAIL;
+			}
+			const char *val = shell_cstr(v);
+			if (!val) {
+				h->error(run, "shell: payload.env.%s must be a string", key);
+				return JV_FAIL;
+			}
+			if (shell_env_put_kv(&sp->env, key, val) != 0)
+				goto oom;
+		}
+	}
+	if (!sp->env.v && shell_env_put(&sp->env, SHELL_CLEAN_PATH) != 0)
+		goto oom; /* an empty environment still needs an array */
+	return 0;
+oom:
+	h->error(run, "shell: out of memory");
+	return JV_RETRY;
+}
+
+/* ------------------------------------------------------------ the child */
+
+/* What the child reports through its close-on-exec pipe before _exit. */
+struct shell_child_err {
+	int stage; /* SHELL_STAGE_* */
+	int err;   /* errno */
+};
+
+enum { SHELL_STAGE_SETUP = 1, SHELL_STAGE_CHDIR = 2, SHELL_STAGE_EXEC = 3 };
+
+/* Between fork() and execve(): async-signal-safe calls only. */
+static void shell_child(const struct shell_spec *sp, pid_t parent, int in_fd, int out_fd,
+			int err_fd, int report_fd)
+{
+	struct shell_child_err ce = {SHELL_STAGE_SETUP, 0};
+	setpgid(0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &sa, NULL); /* fails harmlessly for KILL, STOP, RT internals */
+	if (in_fd < 0)
+		in_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	/* Lift every descriptor we keep to 3 or above first, so that the
+	 * dup2()s below cannot clobber one another whatever numbers the
+	 * pipes got. */
+	int rep = fcntl(report_fd, F_DUPFD_CLOEXEC, 3);
+	int a = fcntl(in_fd, F_DUPFD, 3), b = fcntl(out_fd, F_DUPFD, 3), c = fcntl(err_fd, F_DUPFD, 3);
+	if (rep < 0 || in_fd < 0 || a < 0 || b < 0 || c < 0 || dup2(a, 0) < 0 || dup2(b, 1) < 0 ||
+	    dup2(c, 2) < 0)
+		goto fail;
+	report_fd = rep;
+	/* Every other descriptor goes, but the report pipe (close-on-exec). */
+	if (report_fd > 3)
+		close_range(3, (unsigned)report_fd - 1, 0);
+	close_range((unsigned)report_fd + 1, ~0U, 0);
+	if (sp->cwd && chdir(sp->cwd) != 0) {
+		ce.stage = SHELL_STAGE_CHDIR;
+		goto fail;
+	}
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execve(sp->argv[0], sp->argv, sp->env.v);
+	ce.stage = SHELL_STAGE_EXEC;
+fail:
+	ce.err = errno;
+	if (write(report_fd, &ce, sizeof ce) < 0) {
+		/* nothing left to tell it with */
+	}
+	_exit(ce.err == ENOENT ? 127 : 126);
+}
+
+/* ------------------------------------------------------------ the parent */
+
+/* One run's state, on execute()'s stack. */
+struct shell_run {
+	const struct shell *s;
+	struct jv_run *run;
+	pid_t pid;
+	int out_fd, err_fd, in_fd, report_fd;
+	int pid_fd;                    /* pidfd of the child: readable once it exits */
+	size_t in_off;
+	const char *in_data;
+	size_t in_len;
+	uint64_t out_bytes, err_bytes; /* everything read */
+	size_t kept;                   /* bytes given to host->output */
+	uint64_t dropped;
+	char last;                     /* last byte kept, for the marker */
+	char tail[SHELL_TAIL];         /* the end of stderr, a ring */
+	size_t tail_len, tail_pos;
+	char buf[65536];
+};
+
+static void shell_close(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* Pass a chunk on to the output, within max_output. */
+static void shell_keep(struct shell_run *r, char *data, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (data[i] == '\0')
+			data[i] = '?'; /* the output is text: no NULs in it */
+	size_t room = r->s->max_output > r->kept ? r->s->max_output - r->kept : 0;
+	if (r->dropped)
+		room = 0;
+	size_t keep = len < room ? len : room;
+	if (keep < len)
+		while (keep > 0 && ((unsigned char)data[keep] & 0xC0) == 0x80)
+			keep--; /* cut at a UTF-8 character boundary */
+	if (keep) {
+		r->s->host->output(r->run, data, keep);
+		r->kept += keep;
+		r->last = data[keep - 1];
+	}
+	r->dropped += len - keep;
+}
+
+static void shell_tail(struct shell_run *r, const char *data, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		r->tail[r->tail_pos] = data[i];
+		r->tail_pos = (r->tail_pos + 1) % SHELL_TAIL;
+		if (r->tail_len < SHELL_TAIL)
+			r->tail_len++;
+	}
+}
+
+/* Read what fd has now. Returns bytes read, 0 at EOF (fd closed), -1 when
+ * nothing is there. */
+static ssize_t shell_read(struct shell_run *r, int *fd, int is_err)
+{
+	ssize_t n;
+	do
+		n = read(*fd, r->buf, sizeof r->buf);
+	while (n < 0 && errno == EINTR);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+		shell_close(fd);
+		return 0;
+	}
+	if (n < 0)
+		return -1;
+	if (is_err) {
+		r->err_bytes += (uint64_t)n;
+		shell_tail(r, r->buf, (size_t)n);
+	} else {
+		r->out_bytes += (uint64_t)n;
+	}
+	shell_keep(r, r->buf, (size_t)n);
+	return n;
+}
+
+/* Write what the pipe takes of stdin; close it when all is written. */
+static void shell_write_stdin(struct shell_run *r)
+{
+	while (r->in_fd >= 0 && r->in_off < r->in_len) {
+		ssize_t n = write(r->in_fd, r->in_data + r->in_off, r->in_len - r->in_off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				shell_close(&r->in_fd); /* EPIPE: it does not want more */
+			return;
+		}
+		r->in_off += (size_t)n;
+	}
+	if (r->in_off >= r->in_len)
+		shell_close(&r->in_fd);
+}
+
+/* Poll the pipes for at most ms and handle what is ready. */
+static void shell_pump(struct shell_run *r, int ms)
+{
+	struct pollfd pfd[4];
+	int n = 0, io = -1, ie = -1, ii = -1;
+	if (r->pid_fd >= 0)
+		pfd[n++] = (struct pollfd){r->pid_fd, POLLIN, 0};
+	if (r->out_fd >= 0) {
+		io = n;
+		pfd[n++] = (struct pollfd){r->out_fd, POLLIN, 0};
+	}
+	if (r->err_fd >= 0) {
+		ie = n;
+		pfd[n++] = (struct pollfd){r->err_fd, POLLIN, 0};
+	}
+	if (r->in_fd >= 0) {
+		ii = n;
+		pfd[n++] = (struct pollfd){r->in_fd, POLLOUT, 0};
+	}
+	if (n == 0) {
+		struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+		nanosleep(&ts, NULL);
+		return;
+	}
+	if (poll(pfd, (nfds_t)n, ms) <= 0)
+		return;
+	if (io >= 0 && pfd[io].revents)
+		shell_read(r, &r->out_fd, 0);
+	if (ie >= 0 && pfd[ie].revents)
+		shell_read(r, &r->err_fd, 1);
+	if (ii >= 0 && pfd[ii].revents) {
+		if (pfd[ii].revents & (POLLERR | POLLHUP))
+			shell_close(&r->in_fd);
+		else
+			shell_write_stdin(r);
+	}
+}
+
+/* Has the child ended? Leaves it a zombie (its pid, and so its process
+ * group id, stay taken) until shell_reap. */
+static int shell_exited(const struct shell_run *r)
+{
+	siginfo_t si;
+	memset(&si, 0, sizeof si);
+	int rc;
+	do
+		rc = waitid(P_PID, (id_t)r->pid, &si, WEXITED | WNOHANG | WNOWAIT);
+	while (rc < 0 && errno == EINTR);
+	return rc < 0 || si.si_pid == r->pid;
+}
+
+/* Reap the child: its wait status, or -1 when it was not ours to reap
+ * (someone else waited for it, or SIGCHLD is ignored). */
+static int shell_reap(const struct shell_run *r)
+{
+	int status = 0;
+	pid_t got;
+	do
+		got = waitpid(r->pid, &status, 0);
+	while (got < 0 && errno == EINTR);
+	return got == r->pid ? status : -1;
+}
+
+/* Read what is left in the pipes, without waiting for EOF (a background
+ * grandchild may hold them open), and within SHELL_DRAIN_MAX. */
+static void shell_drain(struct shell_run *r)
+{
+	size_t total = 0;
+	ssize_t n;
+	while (r->out_fd >= 0 && total < SHELL_DRAIN_MAX && (n = shell_read(r, &r->out_fd, 0)) > 0)
+		total += (size_t)n;
+	while (r->err_fd >= 0 && total < SHELL_DRAIN_MAX && (n = shell_read(r, &r->err_fd, 1)) > 0)
+		total += (size_t)n;
+}
+
+/* The last non-empty line of stderr, trimmed and bounded, into out. */
+static void shell_last_line(const struct shell_run *r, char *out, size_t size)
+{
+	char t[SHELL_TAIL + 1];
+	size_t start = r->tail_len < SHELL_TAIL ? 0 : r->tail_pos;
+	for (size_t i = 0; i < r->tail_len; i++)
+		t[i] = r->tail[(start + i) % SHELL_TAIL];
+	t[r->tail_len] = '\0';
+	size_t end = r->tail_len;
+	while (end > 0 && (unsigned char)t[end - 1] <= ' ')
+		end--;
+	t[end] = '\0';
+	size_t b = end;
+	while (b > 0 && t[b - 1] != '\n' && t[b - 1] != '\r')
+		b--;
+	while (t[b] == ' ' || t[b] == '\t')
+		b++;
+	for (char *c = t + b; *c; c++)
+		if ((unsigned char)*c < ' ')
+			*c = ' ';
+	if (strlen(t + b) > SHELL_LINE_MAX) {
+		size_t cut = SHELL_LINE_MAX;
+		while (cut > 0 && ((unsigned char)t[b + cut] & 0xC0) == 0x80)
+			cut--;
+		snprintf(out, size, "%.*s...", (int)cut, t + b);
+	} else {
+		snprintf(out, size, "%s", t + b);
+	}
+}
+
+static const char *shell_signame(int sig, char *buf, size_t size)
+{
+	const char *abbrev = sigabbrev_np(sig);
+	if (abbrev)
+		snprintf(buf, size, "SIG%s", abbrev);
+	else
+		snprintf(buf, size, "SIG%d", sig);
+	return buf;
+}
+
+static void shell_set_result(struct shell_run *r, int status, int64_t duration_ms)
+{
+	char sigbuf[32];
+	json_t *code = WIFEXITED(status) ? json_integer(WEXITSTATUS(status)) : json_null();
+	json_t *sig = WIFSIGNALED(status)
+			      ? json_string(shell_signame(WTERMSIG(status), sigbuf, sizeof sigbuf))
+			      : json_null();
+	json_t *o = json_pack("{s:o, s:o, s:I, s:I, s:I, s:b}", "exit_code", code, "signal", sig,
+			      "duration_ms", (json_int_t)duration_ms, "stdout_bytes",
+			      (json_int_t)r->out_bytes, "stderr_bytes", (json_int_t)r->err_bytes,
+			      "truncated", r->dropped > 0);
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	if (text)
+		r->s->host->result_json(r->run, text);
+	free(text);
+	json_decref(o);
+}
+
+/* Stop the group: SIGTERM, up to SHELL_TERM_GRACE_MS for the leader to go
+ * (reading output meanwhile), then SIGKILL. Returns the wait status. */
+static int shell_stop(struct shell_run *r)
+{
+	kill(-r->pid, SIGTERM);
+	int64_t until = shell_now_ms() + SHELL_TERM_GRACE_MS;
+	while (!shell_exited(r)) {
+		int64_t left = until - shell_now_ms();
+		if (left <= 0)
+			break;
+		shell_pump(r, left < 20 ? (int)left : 20);
+	}
+	shell_drain(r);
+	kill(-r->pid, SIGKILL);
+	return shell_reap(r);
+}
+
+static int shell_spawn_and_wait(const struct shell *s, const struct jv_job *job,
+				struct jv_run *run, const struct shell_spec *sp)
+{
+	const struct jv_host *h = s->host;
+	struct shell_run *r = calloc(1, sizeof *r);
+	if (!r) {
+		h->error(run, "shell: out of memory");
+		return JV_RETRY;
+	}
+	r->s = s;
+	r->run = run;
+	r->out_fd = r->err_fd = r->in_fd = r->report_fd = r->pid_fd = -1;
+	r->in_data = sp->stdin_data;
+	r->in_len = sp->stdin_len;
+
+	int po[2] = {-1, -1}, pe[2] = {-1, -1}, pi[2] = {-1, -1}, pr[2] = {-1, -1};
+	int rc = JV_RETRY;
+	if (pipe2(po, O_CLOEXEC) || pipe2(pe, O_CLOEXEC) || pipe2(pr, O_CLOEXEC) ||
+	    (sp->stdin_data && pipe2(pi, O_CLOEXEC))) {
+		h->error(run, "shell: pipe: %s", strerror(errno));
+		goto out;
+	}
+	/* Signals stay blocked across fork() so that no handler of this
+	 * process runs in the child before it reset them. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	pid_t parent = getpid();
+	int64_t t0 = shell_now_ms();
+	pid_t pid = fork();
+	if (pid == 0)
+		shell_child(sp, parent, pi[0], po[1], pe[1], pr[1]);
+	int fork_errno = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0) {
+		h->error(run, "shell: fork: %s", strerror(fork_errno));
+		goto out;
+	}
+	setpgid(pid, pid); /* also done in the child: whichever runs first */
+	r->pid = pid;
+	r->pid_fd = pidfd_open(pid, 0); /* -1 (old kernel): poll in slices */
+	shell_close(&po[1]);
+	shell_close(&pe[1]);
+	shell_close(&pr[1]);
+	shell_close(&pi[0]);
+	r->out_fd = po[0];
+	r->err_fd = pe[0];
+	r->report_fd = pr[0];
+	r->in_fd = pi[1];
+	po[0] = pe[0] = pr[0] = pi[1] = -1;
+	fcntl(r->out_fd, F_SETFL, O_NONBLOCK);
+	fcntl(r->err_fd, F_SETFL, O_NONBLOCK);
+	fcntl(r->report_fd, F_SETFL, O_NONBLOCK);
+	if (r->in_fd >= 0)
+		fcntl(r->in_fd, F_SETFL, O_NONBLOCK);
+	if (r->in_fd >= 0 && r->in_len == 0)
+		shell_close(&r->in_fd);
+	h->log(s->inst, JV_LOG_DEBUG, "job %lld: started %s as pid %d", (long long)job->id,
+	       sp->argv[0], (int)pid);
+
+	int status = 0, stopped = 0;
+	for (;;) {
+		if (shell_exited(r)) {
+			shell_drain(r);
+			kill(-pid, SIGKILL); /* what it left behind in its group */
+			status = shell_reap(r);
+			break;
+		}
+		if (h->cancelled(run)) {
+			/* The supervisor's clock for the deadline starts a little
+			 * before ours: a stop this close to it is the timeout. */
+			stopped = h->remaining_ms(run) < SHELL_SLICE_MS ? 1 : 2;
+			status = shell_stop(r);
+			break;
+		}
+		int64_t left = h->remaining_ms(run);
+		shell_pump(r, left < SHELL_SLICE_MS ? (int)left : SHELL_SLICE_MS);
+	}
+	int64_t duration = shell_now_ms() - t0;
+
+	struct shell_child_err ce = {0, 0};
+	ssize_t got = read(r->report_fd, &ce, sizeof ce);
+	if (r->dropped) {
+		char marker[96];
+		int len = snprintf(marker, sizeof marker,
+				   "%s[shell: output truncated, %llu bytes dropped]\n",
+				   r->kept && r->last != '\n' ? "\n" : "",
+				   (unsigned long long)r->dropped);
+		h->output(run, marker, (size_t)len);
+	}
+	if (status != -1)
+		shell_set_result(r, status, duration);
+
+	char line[SHELL_LINE_MAX + 8];
+	shell_last_line(r, line, sizeof line);
+	const char *sep = line[0] ? ": " : "";
+	if (status == -1) {
+		h->error(run, "shell: lost the exit status of pid %d (was it reaped elsewhere, or "
+			      "is SIGCHLD ignored?)",
+			 (int)pid);
+		rc = JV_RETRY;
+	} else if (got == (ssize_t)sizeof ce && ce.stage) {
+		if (ce.stage == SHELL_STAGE_CHDIR)
+			h->error(run, "shell: cannot change directory to %s: %s", sp->cwd,
+				 strerror(ce.err));
+		else if (ce.stage == SHELL_STAGE_EXEC)
+			h->error(run, "shell: cannot execute %s: %s", sp->argv[0],
+				 strerror(ce.err));
+		else
+			h->error(run, "shell: cannot set up the child process: %s",
+				 strerror(ce.err));
+		rc = ce.stage == SHELL_STAGE_SETUP ? JV_RETRY : JV_FAIL;
+	} else if (stopped == 1) {
+		h->error(run, "shell: timed out: killed process group %d after %lld ms", (int)pid,
+			 (long long)duration);
+		rc = JV_RETRY;
+	} else if (stopped == 2) {
+		h->error(run, "shell: cancelled: killed process group %d after %lld ms", (int)pid,
+			 (long long)duration);
+		rc = JV_RETRY;
+	} else if (WIFSIGNALED(status)) {
+		char sigbuf[32];
+		int sig = WTERMSIG(status);
+		h->error(run, "shell: %s killed by signal %d (%s)%s%s", sp->argv[0], sig,
+			 shell_signame(sig, sigbuf, sizeof sigbuf), sep, line);
+		rc = JV_RETRY;
+	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		rc = JV_SUCCESS;
+	} else {
+		int code = WEXITSTATUS(status);
+		int cls = s->code_class[code];
+		if (cls == CODE_DEFAULT)
+			cls = s->has_retryable ? CODE_PERMANENT : CODE_RETRYABLE;
+		const char *why = s->code_class[code] == CODE_PERMANENT   ? " (exit_codes.permanent)"
+				  : s->code_class[code] == CODE_RETRYABLE ? " (exit_codes.retryable)"
+				  : cls == CODE_PERMANENT ? " (not in exit_codes.retryable)"
+							  : "";
+		h->error(run, "shell: %s exited with code %d%s%s%s", sp->argv[0], code, why, sep,
+			 line);
+		rc = cls == CODE_PERMANENT ? JV_FAIL : JV_RETRY;
+	}
+out:
+	shell_close(&po[0]);
+	shell_close(&po[1]);
+	shell_close(&pe[0]);
+	shell_close(&pe[1]);
+	shell_close(&pi[0]);
+	shell_close(&pi[1]);
+	shell_close(&pr[0]);
+	shell_close(&pr[1]);
+	shell_close(&r->out_fd);
+	shell_close(&r->err_fd);
+	shell_close(&r->in_fd);
+	shell_close(&r->report_fd);
+	shell_close(&r->pid_fd);
+	free(r);
+	return rc;
 }
 
 static int shell_execute(void *state, const struct jv_job *job, struct jv_run *run)
 {
-	const struct jv_host *host = state;
-	(void)job;
-	host->error(run, "shell: not implemented yet");
-	return JV_FAIL;
+	const struct shell *s = state;
+	json_error_t e;
+	json_t *payload = json_loadb(job->payload, job->payload_len, JSON_DECODE_ANY, &e);
+	if (!payload) {
+		s->host->error(run, "shell: payload is not JSON: %s (at byte %d)", e.text,
+			       e.position);
+		return JV_FAIL;
+	}
+	struct shell_spec sp;
+	memset(&sp, 0, sizeof sp);
+	int rc = shell_parse(s, run, payload, &sp);
+	if (rc == 0)
+		rc = shell_spawn_and_wait(s, job, run, &sp);
+	shell_spec_free(&sp);
+	json_decref(payload);
+	return rc;
 }
 
 static const struct jv_plugin shell_plugin = {
 	JV_PLUGIN_HEADER,
 	.kind = JV_PLUGIN_EXECUTOR,
 	.name = "shell",
-	.version = "0",
+	.version = SHELL_VERSION,
+	.description = "runs a program (argv, env, cwd, stdin) in its own process group",
+	.config_keys = shell_keys,
 	.create = shell_create,
+	.destroy = shell_destroy,
 	.execute = shell_execute,
 };
 
