@@ -68,6 +68,7 @@ static enum jv_end end_of_status(int status)
 	switch (status) {
 	case JV_SUCCESS: return JV_END_SUCCEEDED;
 	case JV_RETRY: return JV_END_RETRYABLE;
+	case JV_MSG_TIMED_OUT: return JV_END_TIMED_OUT;
 	default: return JV_END_PERMANENT;
 	}
 }
@@ -112,6 +113,8 @@ void jv_worker_main(struct jv_runtime *rt, int fd)
 		current_run = &run;
 		int status = jv_instance_execute(inst, &job, &run);
 		current_run = NULL;
+		if (status != JV_SUCCESS && m.timeout_ms > 0 && jv_run_remaining_ms(&run) == 0)
+			status = JV_MSG_TIMED_OUT; /* gave up at the deadline */
 		const char *output = jv_run_output(&run);
 		struct jv_msg_result res = {
 			.id = m.id,
@@ -376,9 +379,10 @@ void jv_pool_on_readable(struct jv_pool *p, int i, struct jv_done **out, size_t 
 		d.end = end_of_status(m.status);
 		d.retry_in_ms = m.retry_in_ms;
 		d.duration_ms = m.duration_us / 1000;
-		if (w->overdue && d.end != JV_END_SUCCEEDED) {
-			/* It stopped because its time was up: a timeout, with
-			 * what the executor said about it. */
+		if (d.end != JV_END_SUCCEEDED && (w->overdue || d.end == JV_END_TIMED_OUT)) {
+			/* It stopped because its time was up (told by us, or by
+			 * its own clock, which starts a little before ours): a
+			 * timeout, with what the executor said about it. */
 			d.end = JV_END_TIMED_OUT;
 			d.error = jv_asprintf("timed out after %lld ms; the executor stopped%s%s",
 					      (long long)(jv_now_ms() - w->started_ms),

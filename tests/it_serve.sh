@@ -81,6 +81,17 @@ wait_for "[ \"\$(jv_psql \"SELECT status FROM jobvisor.jobs WHERE id = $T\")\" =
 assert_eq "timed_out" "$(jv_psql "SELECT outcome FROM jobvisor.job_executions WHERE job_id = $T")" \
 	"a thread job past its deadline is recorded as timed_out"
 
+# In a worker process, an executor that stops when told at its deadline
+# (cancelled() turns true) is a timeout too, with its own words, and its
+# worker is not killed.
+S=$(jv_psql "SELECT jobvisor.enqueue('noop', '{\"sleep_ms\": 5000}', max_attempts => 1, timeout_seconds => 1)")
+wait_for "[ \"\$(jv_psql \"SELECT status FROM jobvisor.jobs WHERE id = $S\")\" = failed ]" 10 "the slow process job ended"
+assert_match "^timed_out\|timed out after [0-9]+ ms; the executor stopped: (deadline reached|cancelled)" \
+	"$(jv_psql "SELECT outcome || '|' || error FROM jobvisor.job_executions WHERE job_id = $S")" \
+	"a process job that stopped at its deadline is recorded as timed_out, with its own error"
+assert_no_match "job $S attempt 1 timed out after [0-9]+ ms; killing worker" "$(cat "$SERVE_ERR")" \
+	"and its worker was not killed"
+
 # The executor's max_attempts (1) caps the job's own (5).
 X=$(jv_psql "SELECT jobvisor.enqueue('capped', '{\"outcome\": \"retryable\"}', max_attempts => 5)")
 wait_for "[ \"\$(jv_psql \"SELECT status FROM jobvisor.jobs WHERE id = $X\")\" = failed ]" 10 "capped job ended failed"
