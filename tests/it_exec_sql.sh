@@ -64,6 +64,25 @@ other_psql "CREATE TABLE public.notes (n int)"
 run "$JOBVISOR" check-config -c "$JV_CONF"
 assert_rc 0 "the config with three sql instances is accepted"
 
+# Config errors, each named with its place.
+bad_config()
+{
+	jv_write_config "$JV_TMP/bad.yaml" "  bad: $1"
+	run "$JOBVISOR" check-config -c "$JV_TMP/bad.yaml"
+	assert_rc 1 "refused: $1"
+	assert_match "bad.yaml:[0-9]+:[0-9]+: .*$2" "$ERR" "the error says: $2"
+}
+bad_config '{ plugin: sql }' 'executors.bad: queries: required'
+bad_config '{ plugin: sql, queries: [a, b] }' 'queries: must be a map of query name -> SQL text'
+bad_config '{ plugin: sql, queries: {} }' 'queries: must name at least one query'
+bad_config '{ plugin: sql, queries: { Bad-Name: "SELECT 1" } }' "query name 'Bad-Name' must be 1 to 56 of a-z, 0-9, '_'"
+bad_config '{ plugin: sql, queries: { a: 1 } }' "query 'a' must be a non-empty string of SQL"
+bad_config '{ plugin: sql, queries: { a: "SELECT 1" }, max_rows: -1 }' 'max_rows: must be between 0 and 1000000'
+bad_config '{ plugin: sql, queries: { a: "SELECT 1" }, max_result_bytes: 10 }' 'max_result_bytes: must be between 1024'
+bad_config '{ plugin: sql, queries: { a: "SELECT 1" }, statement_timeout_ms: soon }' 'statement_timeout_ms'
+bad_config '{ plugin: sql, queries: { a: "SELECT 1" }, database_url: "" }' 'database_url: must not be empty'
+bad_config '{ plugin: sql, queries: { a: "SELECT 1" }, sql: "SELECT 2" }' "unknown key 'sql' in executors.bad"
+
 jv_bg "$JOBVISOR" serve -c "$JV_CONF"
 SERVE=$BG_PID
 SERVE_ERR=$JV_TMP/bg.$BG_N.err
