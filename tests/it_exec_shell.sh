@@ -6,7 +6,10 @@
 # failures, `shell` with and without allow_shell, output truncation, bad
 # payloads (the supervisor goes on), config errors, and a timeout killing
 # a whole process group (no process left behind), with process and thread
-# isolation.
+# isolation, and a thread job cancelled at shutdown.
+#
+# Payloads that are not JSON objects cannot be enqueued (jobs.payload has a
+# CHECK), so the executor's own refusal of them is not reachable from here.
 . "${top_srcdir:-.}/tests/lib.sh"
 
 jv_db
@@ -64,7 +67,7 @@ jv_write_config "$JV_CONF" "$(cat <<'YAML'
     timeout_seconds: 3
 YAML
 )"
-sed -i 's/^processor:$/processor:\n  heartbeat_interval_ms: 200\n  retry_base_ms: 10\n  retry_max_ms: 50\n  max_concurrent_jobs: 6/' "$JV_CONF"
+sed -i 's/^processor:$/processor:\n  heartbeat_interval_ms: 200\n  retry_base_ms: 10\n  retry_max_ms: 50\n  max_concurrent_jobs: 6\n  shutdown_grace_seconds: 1/' "$JV_CONF"
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
 
@@ -140,7 +143,9 @@ BADCWD=$(enq shell '{"command": ["/bin/pwd"], "cwd": "/nonexistent/place"}' 3)
 IN=$(enq shell '{"command": ["/usr/bin/tr", "a-z", "A-Z"], "stdin": "hello stdin"}')
 BIGIN=$(jv_psql "SELECT jobvisor.enqueue('shell', jsonb_build_object('command', jsonb_build_array('/usr/bin/wc', '-c'), 'stdin', repeat('x', 300000)), max_attempts => 1)")
 NOIN=$(enq shell '{"command": ["/bin/cat"]}')
-for j in $ENV1 $ENV2 $CWD $IN $BIGIN $NOIN; do ended $j succeeded; done
+# A program that reads none of a large stdin: no SIGPIPE for the worker.
+UNREAD=$(jv_psql "SELECT jobvisor.enqueue('shell', jsonb_build_object('command', jsonb_build_array('/bin/sh', '-c', 'exec 0<&-; sleep 0.2; echo unread'), 'stdin', repeat('y', 300000)), max_attempts => 1)")
+for j in $ENV1 $ENV2 $CWD $IN $BIGIN $NOIN $UNREAD; do ended $j succeeded; done
 E1=$(exe $ENV1 output)
 assert_match '^JOB_VAR=job$' "$E1" "payload env"
 assert_match '^INST_VAR=inst$' "$E1" "instance env"
@@ -157,6 +162,7 @@ assert_match "cannot change directory to /nonexistent/place: No such file" "$(co
 assert_eq "HELLO STDIN" "$(exe $IN output)" "stdin"
 assert_eq 300000 "$(exe $BIGIN output | tr -d ' ')" "300 kB of stdin, written without blocking"
 assert_eq '' "$(exe $NOIN output)" "no stdin: /dev/null"
+assert_eq unread "$(exe $UNREAD output)" "stdin closed unread: the job still succeeds"
 
 # ------------------------------------------------------------ refusals
 REF=$(enq shell '{"command": ["/opt/tools/deploy", "--all"]}' 3)
@@ -251,7 +257,13 @@ for p in $SERVE $(pgrep -P $SERVE); do
 done
 assert_eq '' "$ZOMBIES" "no zombie child of the supervisor or its workers"
 
+# Shutdown: a thread job still running at the end of the grace period is
+# cancelled; the executor kills its group before the supervisor exits.
+SD=$(enq inproc '{"shell": "trap \"\" TERM; sleep 1000.9 & exec sleep 1000.9"}' 2 60)
+wait_for "pgrep -f 'sleep 1000[.]9' >/dev/null" 10 "a long thread job runs"
 kill -TERM $SERVE
 wait $SERVE
 assert_eq 0 $? "serve exits 0 on SIGTERM"
+assert_no_match 'sleep 1000[.]9' "$(pgrep -af 'sleep 1000[.]9')" "the cancelled thread job left no process"
+assert_match 'shell: cancelled: killed process group' "$(col $SD last_error)" "cancellation recorded"
 jv_done

@@ -706,11 +706,35 @@ static ssize_t shell_read(struct shell_run *r, int *fd, int is_err)
 	return n;
 }
 
+/* write(), without a SIGPIPE for this process (a worker dies of one) when
+ * the program closed its stdin: SIGPIPE is blocked in this thread around
+ * the write, and one it raised is taken back before unblocking. */
+static ssize_t shell_write_nosig(int fd, const char *data, size_t len)
+{
+	sigset_t pipe_set, old, pending;
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	sigpending(&pending);
+	int was_pending = sigismember(&pending, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	ssize_t n = write(fd, data, len);
+	int saved = errno;
+	if (n < 0 && errno == EPIPE && !was_pending) {
+		struct timespec zero = {0, 0};
+		while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+			;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = saved;
+	return n;
+}
+
 /* Write what the pipe takes of stdin; close it when all is written. */
 static void shell_write_stdin(struct shell_run *r)
 {
 	while (r->in_fd >= 0 && r->in_off < r->in_len) {
-		ssize_t n = write(r->in_fd, r->in_data + r->in_off, r->in_len - r->in_off);
+		ssize_t n = shell_write_nosig(r->in_fd, r->in_data + r->in_off,
+					      r->in_len - r->in_off);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
