@@ -498,7 +498,9 @@ static int http_build(const struct http *h, struct jv_run *run, json_t *p, struc
 					 "(or give payload.url)");
 			return -1;
 		}
-		if (strstr(ps, "://") || !strncmp(ps, "//", 2) || strpbrk(ps, "\r\n \t") ||
+		/* no scheme ("x:" before any '/', '?' or '#'); leading slashes
+		 * go, so "//host/x" stays under base_url */
+		if (memchr(ps, ':', strcspn(ps, "/?#")) || strpbrk(ps, "\r\n \t") ||
 		    strlen(ps) != json_string_length(path)) {
 			host->error(run,
 				    "http: payload.path must be a path relative to base_url, not "
