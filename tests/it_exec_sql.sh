@@ -206,20 +206,34 @@ PGAPPNAME=jv_locker jv_bg psql -X -q -d "$JV_DB_URL" \
 wait_for "[ \"\$(jv_psql \"SELECT count(*) FROM pg_locks WHERE relation = 'public.things'::regclass AND mode = 'AccessExclusiveLock' AND granted\")\" = 1 ]" 10 \
 	"a session holds the lock"
 L=$(enqueue sql '{"query": "add_thing", "params": [100, "late", null]}' ", max_attempts => 2, timeout_seconds => 1")
-wait_end $L failed "(lock wait)"
-assert_eq 2 "$(job $L attempts)" "lock wait: retried once, then failed"
-assert_match "sql: query 'add_thing' cancelled at the deadline after [0-9]+ ms" "$(job $L last_error)" \
-	"lock wait: the error says it was cancelled at the deadline"
-# (timed_out when the supervisor saw the deadline pass before the answer,
-# failed when the answer came first: both are retried.)
-assert_eq 2 "$(jv_psql "SELECT count(*) FROM jobvisor.job_executions WHERE job_id = $L AND outcome IN ('timed_out', 'failed') AND error LIKE '%cancelled at the deadline%'")" \
-	"lock wait: both executions cancelled at the deadline"
+LT=$(enqueue sql_thread '{"query": "add_thing", "params": [110, "late", null]}' ", max_attempts => 2, timeout_seconds => 1")
+for j in $L $LT; do
+	wait_end $j failed "(lock wait)"
+	assert_eq 2 "$(job $j attempts)" "lock wait: job $j retried once, then failed"
+	assert_match "sql: query 'add_thing' cancelled at the deadline after [0-9]+ ms" "$(job $j last_error)" \
+		"lock wait: the error says it was cancelled at the deadline"
+	# (timed_out when the supervisor saw the deadline pass before the
+	# answer, failed when the answer came first: both are retried.)
+	assert_eq 2 "$(jv_psql "SELECT count(*) FROM jobvisor.job_executions WHERE job_id = $j AND outcome IN ('timed_out', 'failed') AND error LIKE '%cancelled at the deadline%' AND duration_ms < 2000")" \
+		"lock wait: both executions of job $j stopped at the deadline"
+done
 assert_eq 0 "$(jv_psql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'jobvisor-sql' AND wait_event_type = 'Lock'")" \
 	"lock wait: no query left waiting on the server"
 jv_psql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'jv_locker'" >/dev/null
-assert_eq 0 "$(jv_psql "SELECT count(*) FROM public.things WHERE id = 100")" "lock wait: nothing written"
+assert_eq 0 "$(jv_psql "SELECT count(*) FROM public.things WHERE id IN (100, 110)")" "lock wait: nothing written"
 G=$(enqueue sql '{"query": "add_thing", "params": [100, "in time", null]}')
 wait_end $G succeeded "(after the lock is gone)"
+
+# Connections closed by the server meanwhile are noticed before use: the
+# next job opens a new one and succeeds at its first attempt.
+jv_psql "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name = 'jobvisor-sql'" >/dev/null
+assert_eq 0 "$(jv_psql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'jobvisor-sql'")" \
+	"the sql executors' connections were terminated"
+for TYPE in sql sql_thread; do
+	J=$(enqueue $TYPE '{"query": "list_things", "params": [0]}')
+	wait_end $J succeeded "($TYPE after its connection was terminated)"
+	assert_eq 1 "$(job $J attempts)" "$TYPE: a fresh connection at the first attempt"
+done
 
 # The supervisor went on all along, and never logged a database URL.
 assert_eq 1 "$(jv_psql "SELECT count(*) FROM jobvisor.processors WHERE pid = $SERVE AND state = 'running'")" \

@@ -502,6 +502,36 @@ static PGconn *sql_connect(struct sql_exec *x)
 	return pg;
 }
 
+/* Whether an idle connection is still usable: the server may have closed
+ * it meanwhile (restart, pg_terminate_backend, idle timeouts), which shows
+ * as something to read. */
+static int sql_conn_alive(PGconn *pg)
+{
+	for (int i = 0; i < 4 && PQstatus(pg) == CONNECTION_OK; i++) {
+		struct pollfd pfd = {PQsocket(pg), POLLIN, 0};
+		if (pfd.fd < 0)
+			return 0;
+		if (poll(&pfd, 1, 0) <= 0)
+			break;
+		if (!PQconsumeInput(pg))
+			return 0;
+		PGnotify *n;
+		while ((n = PQnotifies(pg)))
+			PQfreemem(n);
+	}
+	return PQstatus(pg) == CONNECTION_OK;
+}
+
+/* Server notices (RAISE NOTICE, warnings) go to the debug log, not to
+ * the process's stderr. */
+static void sql_notice(void *arg, const PGresult *res)
+{
+	const struct sql *s = arg;
+	char buf[512];
+	s->host->log(s->inst, JV_LOG_DEBUG, "server says: %s",
+		     sql_pq_message(PQresultErrorMessage(res), buf, sizeof buf));
+}
+
 /* Take an idle connection of this process, or open one. Returns 0, or
  * JV_RETRY with the run's error set. */
 static int sql_take(struct sql_exec *x)
@@ -524,7 +554,7 @@ static int sql_take(struct sql_exec *x)
 		c = s->idle;
 		s->idle = c->next;
 		s->n_idle--;
-		if (PQstatus(c->pg) != CONNECTION_OK) {
+		if (!sql_conn_alive(c->pg)) {
 			sql_conn_free(c);
 			c = NULL;
 		}
@@ -548,6 +578,7 @@ static int sql_take(struct sql_exec *x)
 			free(c);
 			return JV_RETRY;
 		}
+		PQsetNoticeReceiver(c->pg, sql_notice, s);
 	}
 	x->c = c;
 	return 0;
