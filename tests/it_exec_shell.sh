@@ -97,8 +97,8 @@ exe() { jv_psql "SELECT $2 FROM jobvisor.job_executions WHERE job_id = $1 ORDER 
 # ------------------------------------------------------------ the timeout
 # Started first: it runs while the rest is checked. Both sleeps ignore
 # SIGTERM, so only the SIGKILL to the whole group ends them.
-TO=$(enq shell '{"command": ["/bin/sh", "-c", "trap \"\" TERM; sleep 1000.5 & exec sleep 1000.5"]}' 1 1)
-TT=$(enq inproc '{"shell": "trap \"\" TERM; sleep 1000.7 & exec sleep 1000.7"}' 1 1)
+TO=$(enq shell '{"command": ["/bin/sh", "-c", "trap \"\" TERM; sleep 1000.5 & exec sleep 1000.5"]}' 1 2)
+TT=$(enq inproc '{"shell": "trap \"\" TERM; sleep 1000.7 & exec sleep 1000.7"}' 1 2)
 wait_for "pgrep -f 'sleep 1000[.]5' >/dev/null" 10 "the process-isolated sleeps run"
 
 # ------------------------------------------------------------ output, result
