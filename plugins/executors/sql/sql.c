@@ -68,13 +68,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SQL_SLICE_MS          100     /* longest wait between checks of cancelled() */
-#define SQL_CANCEL_WAIT_MS    1500    /* how long a cancelled query may take to stop */
-#define SQL_CONNECT_MAX_MS    30000   /* bound of a connection attempt */
-#define SQL_DEADLINE_SLACK_MS 250     /* statement_timeout past the deadline */
-#define SQL_MAX_IDLE          16      /* idle connections kept per instance */
-#define SQL_MAX_NAME          56      /* "jv_sql_" + name stays below NAMEDATALEN */
-#define SQL_MAX_PARAMS        65535   /* the protocol's limit */
+#define SQL_SLICE_MS          100   /* longest wait between checks of cancelled() */
+#define SQL_CANCEL_WAIT_MS    1500  /* how long a cancelled query may take to stop */
+#define SQL_CONNECT_MAX_MS    30000 /* bound of a connection attempt */
+#define SQL_DEADLINE_SLACK_MS 250   /* statement_timeout past the deadline */
+#define SQL_MAX_IDLE          16    /* idle connections kept per instance */
+#define SQL_MAX_NAME          56    /* "jv_sql_" + name stays below NAMEDATALEN */
+#define SQL_MAX_PARAMS        65535 /* the protocol's limit */
 #define SQL_MAX_TIMEOUT_MS    604800000LL
 #define SQL_DEFAULT_ROWS      1000
 #define SQL_MAX_ROWS          1000000
@@ -103,8 +103,8 @@ struct sql_query {
 /* One connection, with what was prepared on it. */
 struct sql_conn {
 	PGconn *pg;
-	pid_t pid;       /* the process that opened it: the only one that may use it */
-	int *nparams;    /* per query: its parameter count once prepared, else -1 */
+	pid_t pid;    /* the process that opened it: the only one that may use it */
+	int *nparams; /* per query: its parameter count once prepared, else -1 */
 	struct sql_conn *next;
 };
 
@@ -113,8 +113,8 @@ struct sql {
 	struct jv_instance *inst;
 	struct sql_query *q; /* sorted by name */
 	size_t nq;
-	char *known;         /* "a, b, c", for messages */
-	const char *url;     /* owned by the host; a secret: never logged */
+	char *known;     /* "a, b, c", for messages */
+	const char *url; /* owned by the host; a secret: never logged */
 	int64_t max_rows;
 	int64_t max_result_bytes;
 	int64_t statement_timeout_ms; /* 0: none of its own */
@@ -124,13 +124,13 @@ struct sql {
 	 * threads (isolation: thread), never both for one instance, so a
 	 * fork() never copies it locked into a process that uses it. */
 	pthread_mutex_t lock;
-	pid_t pid;                /* the process the idle list belongs to */
+	pid_t pid; /* the process the idle list belongs to */
 	struct sql_conn *idle;
 	size_t n_idle;
 };
 
 static const char *const sql_keys[] = {"queries",          "database_url",         "max_rows",
-				       "max_result_bytes", "statement_timeout_ms", NULL};
+                                       "max_result_bytes", "statement_timeout_ms", NULL};
 
 /* ------------------------------------------------------------- create */
 
@@ -175,7 +175,7 @@ static void sql_free(struct sql *s)
 
 /* An integer key in [min, max], into *out; absent leaves *out. */
 static int sql_config_int(const struct jv_host *host, struct jv_instance *inst, const char *key,
-			  int64_t min, int64_t max, int64_t *out)
+                          int64_t min, int64_t max, int64_t *out)
 {
 	int64_t v = *out;
 	int rc = host->config_int(inst, key, &v);
@@ -185,7 +185,7 @@ static int sql_config_int(const struct jv_host *host, struct jv_instance *inst, 
 		return rc;
 	if (v < min || v > max)
 		return host->config_error(inst, key, "must be between %lld and %lld",
-					  (long long)min, (long long)max);
+		                          (long long)min, (long long)max);
 	*out = v;
 	return 0;
 }
@@ -198,7 +198,7 @@ static int sql_read_queries(struct sql *s)
 	int rc = host->config_json(s->inst, "queries", &text);
 	if (rc == JV_HOST_ENOENT)
 		return host->config_error(s->inst, NULL,
-					  "queries: required: a map of query name -> SQL text");
+		                          "queries: required: a map of query name -> SQL text");
 	if (rc != 0)
 		return rc;
 	json_error_t e;
@@ -206,7 +206,7 @@ static int sql_read_queries(struct sql *s)
 	if (!json_is_object(map)) {
 		json_decref(map);
 		return host->config_error(s->inst, "queries",
-					  "must be a map of query name -> SQL text");
+		                          "must be a map of query name -> SQL text");
 	}
 	if (json_object_size(map) == 0) {
 		json_decref(map);
@@ -223,20 +223,22 @@ static int sql_read_queries(struct sql *s)
 	json_object_foreach(map, name, sql)
 	{
 		if (!sql_name_ok(name)) {
-			rc = host->config_error(s->inst, "queries",
-						"query name '%.64s' must be 1 to %d of a-z, 0-9, '_'",
-						name, SQL_MAX_NAME);
+			rc = host->config_error(
+			    s->inst, "queries",
+			    "query name '%.64s' must be 1 to %d of a-z, 0-9, '_'", name,
+			    SQL_MAX_NAME);
 			break;
 		}
 		const char *t = json_is_string(sql) ? json_string_value(sql) : NULL;
 		if (!t || strspn(t, " \t\r\n") == strlen(t)) {
 			rc = host->config_error(s->inst, "queries",
-						"query '%s' must be a non-empty string of SQL", name);
+			                        "query '%s' must be a non-empty string of SQL",
+			                        name);
 			break;
 		}
 		if (strlen(t) != json_string_length(sql)) {
 			rc = host->config_error(s->inst, "queries",
-						"query '%s' contains a NUL character", name);
+			                        "query '%s' contains a NUL character", name);
 			break;
 		}
 		struct sql_query *q = &s->q[s->nq++];
@@ -263,8 +265,8 @@ static int sql_read_queries(struct sql *s)
 	s->known[0] = '\0';
 	size_t at = 0;
 	for (size_t i = 0; i < s->nq; i++)
-		at += (size_t)snprintf(s->known + at, len - at, "%s%s", i ? ", " : "",
-				       s->q[i].name);
+		at +=
+		    (size_t)snprintf(s->known + at, len - at, "%s%s", i ? ", " : "", s->q[i].name);
 	return 0;
 }
 
@@ -284,10 +286,10 @@ static int sql_create(const struct jv_host *host, struct jv_instance *inst, void
 		rc = sql_config_int(host, inst, "max_rows", 0, SQL_MAX_ROWS, &s->max_rows);
 	if (!rc)
 		rc = sql_config_int(host, inst, "max_result_bytes", SQL_MIN_BYTES, SQL_MAX_BYTES,
-				    &s->max_result_bytes);
+		                    &s->max_result_bytes);
 	if (!rc)
 		rc = sql_config_int(host, inst, "statement_timeout_ms", 0, SQL_MAX_TIMEOUT_MS,
-				    &s->statement_timeout_ms);
+		                    &s->statement_timeout_ms);
 	if (!rc) {
 		rc = host->config_string(inst, "database_url", &s->url);
 		if (rc == 0 && !s->url[0])
@@ -296,15 +298,15 @@ static int sql_create(const struct jv_host *host, struct jv_instance *inst, void
 			rc = 0;
 			s->url = NULL;
 			if (host->abi_minor >= 1 &&
-			    host->struct_size >=
-				    offsetof(struct jv_host, database_url) + sizeof host->database_url &&
+			    host->struct_size >= offsetof(struct jv_host, database_url) +
+			                             sizeof host->database_url &&
 			    host->database_url)
 				s->url = host->database_url(inst);
 			if (!s->url)
 				rc = host->config_error(inst, NULL,
-							"database_url: required (this jobvisor is "
-							"older than plugin ABI 1.1 and cannot lend "
-							"its own database)");
+				                        "database_url: required (this jobvisor is "
+				                        "older than plugin ABI 1.1 and cannot lend "
+				                        "its own database)");
 		}
 	}
 	if (!rc && pthread_mutex_init(&s->lock, NULL) != 0)
@@ -388,11 +390,11 @@ struct sql_exec {
 	const struct sql_query *q;
 	struct sql_conn *c;
 	int64_t started_ms;
-	int cancel_sent;     /* a cancel request went to the server */
-	int at_deadline;     /* ... because the deadline passed */
+	int cancel_sent; /* a cancel request went to the server */
+	int at_deadline; /* ... because the deadline passed */
 	int64_t cancel_ms;
 	int timeout_is_deadline; /* statement_timeout was the time left */
-	int broken;          /* the connection must not be reused */
+	int broken;              /* the connection must not be reused */
 };
 
 /* Wait until the connection has a whole result (PQisBusy false), polling
@@ -454,8 +456,8 @@ static int sql_wait(struct sql_exec *x)
 static PGconn *sql_connect(struct sql_exec *x)
 {
 	const struct jv_host *h = x->s->host;
-	static const char *const keys[] = {"fallback_application_name", "dbname",
-					   "client_encoding", NULL};
+	static const char *const keys[] = {"fallback_application_name", "dbname", "client_encoding",
+	                                   NULL};
 	const char *values[] = {"jobvisor-sql", x->s->url, "UTF8", NULL};
 	PGconn *pg = PQconnectStartParams(keys, values, 1);
 	if (!pg) {
@@ -464,12 +466,12 @@ static PGconn *sql_connect(struct sql_exec *x)
 	}
 	int64_t start = sql_now_ms();
 	PostgresPollingStatusType st =
-		PQstatus(pg) == CONNECTION_BAD ? PGRES_POLLING_FAILED : PGRES_POLLING_WRITING;
+	    PQstatus(pg) == CONNECTION_BAD ? PGRES_POLLING_FAILED : PGRES_POLLING_WRITING;
 	char buf[512];
 	while (st != PGRES_POLLING_OK) {
 		if (st == PGRES_POLLING_FAILED) {
 			h->error(x->run, "sql: cannot connect to the database: %s",
-				 sql_pq_message(PQerrorMessage(pg), buf, sizeof buf));
+			         sql_pq_message(PQerrorMessage(pg), buf, sizeof buf));
 			PQfinish(pg);
 			return NULL;
 		}
@@ -480,7 +482,7 @@ static PGconn *sql_connect(struct sql_exec *x)
 		}
 		if (sql_now_ms() - start > SQL_CONNECT_MAX_MS) {
 			h->error(x->run, "sql: cannot connect to the database: no answer in %d s",
-				 SQL_CONNECT_MAX_MS / 1000);
+			         SQL_CONNECT_MAX_MS / 1000);
 			PQfinish(pg);
 			return NULL;
 		}
@@ -488,11 +490,11 @@ static PGconn *sql_connect(struct sql_exec *x)
 		if (slice > SQL_SLICE_MS)
 			slice = SQL_SLICE_MS;
 		struct pollfd pfd = {PQsocket(pg), st == PGRES_POLLING_READING ? POLLIN : POLLOUT,
-				     0};
+		                     0};
 		int n = poll(&pfd, 1, (int)(slice > 0 ? slice : 1));
 		if (n < 0 && errno != EINTR) {
 			h->error(x->run, "sql: cannot connect to the database: poll: %s",
-				 strerror(errno));
+			         strerror(errno));
 			PQfinish(pg);
 			return NULL;
 		}
@@ -529,7 +531,7 @@ static void sql_notice(void *arg, const PGresult *res)
 	const struct sql *s = arg;
 	char buf[512];
 	s->host->log(s->inst, JV_LOG_DEBUG, "server says: %s",
-		     sql_pq_message(PQresultErrorMessage(res), buf, sizeof buf));
+	             sql_pq_message(PQresultErrorMessage(res), buf, sizeof buf));
 }
 
 /* Take an idle connection of this process, or open one. Returns 0, or
@@ -618,26 +620,26 @@ static int sql_fail(struct sql_exec *x, const PGresult *res)
 	int64_t ms = sql_now_ms() - x->started_ms;
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	if (x->cancel_sent || (state && !strcmp(state, "57014") && x->timeout_is_deadline &&
-			       h->remaining_ms(x->run) <= SQL_SLICE_MS)) {
+	                       h->remaining_ms(x->run) <= SQL_SLICE_MS)) {
 		if (x->at_deadline || !x->cancel_sent)
 			h->error(x->run, "sql: query '%s' cancelled at the deadline after %lld ms",
-				 x->q->name, (long long)ms);
+			         x->q->name, (long long)ms);
 		else
 			h->error(x->run, "sql: query '%s' cancelled after %lld ms", x->q->name,
-				 (long long)ms);
+			         (long long)ms);
 		return JV_RETRY;
 	}
 	char buf[1024];
 	if (!state) {
 		x->broken = 1;
 		h->error(x->run, "sql: query '%s' failed: %s", x->q->name,
-			 sql_pq_message(res ? PQresultErrorMessage(res) : PQerrorMessage(x->c->pg),
-					buf, sizeof buf));
+		         sql_pq_message(res ? PQresultErrorMessage(res) : PQerrorMessage(x->c->pg),
+		                        buf, sizeof buf));
 		return JV_RETRY;
 	}
 	const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 	h->error(x->run, "sql: query '%s' failed: %s (SQLSTATE %s)", x->q->name,
-		 sql_pq_message(primary, buf, sizeof buf), state);
+	         sql_pq_message(primary, buf, sizeof buf), state);
 	if (PQstatus(x->c->pg) != CONNECTION_OK)
 		x->broken = 1;
 	return sql_retryable(state) ? JV_RETRY : JV_FAIL;
@@ -663,9 +665,11 @@ static int sql_collect(struct sql_exec *x, sql_result_fn fn, void *arg)
 			    st == PGRES_NONFATAL_ERROR) {
 				status = sql_fail(x, res);
 			} else if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT ||
-				   st == PGRES_COPY_BOTH) {
-				x->s->host->error(x->run, "sql: query '%s' uses COPY, which is not "
-						  "supported", x->q->name);
+			           st == PGRES_COPY_BOTH) {
+				x->s->host->error(x->run,
+				                  "sql: query '%s' uses COPY, which is not "
+				                  "supported",
+				                  x->q->name);
 				x->broken = 1;
 				PQclear(res);
 				return JV_FAIL;
@@ -706,7 +710,7 @@ static int sql_prepare(struct sql_exec *x, size_t i)
 	if (n < 0) {
 		x->broken = 1;
 		x->s->host->error(x->run, "sql: query '%s': the server did not describe it",
-				  q->name);
+		                  q->name);
 		return JV_RETRY;
 	}
 	c->nparams[i] = n;
@@ -743,10 +747,10 @@ static int sql_set_timeout(struct sql_exec *x)
 /* ------------------------------------------------------------- results */
 
 struct sql_result {
-	json_t *columns;  /* array of names, set from the first result with a shape */
+	json_t *columns; /* array of names, set from the first result with a shape */
 	json_t *rows;
 	long long row_count;
-	size_t bytes;     /* JSON size of the rows kept so far */
+	size_t bytes; /* JSON size of the rows kept so far */
 	int truncated;
 	char command[64];
 	long long rows_affected;
@@ -860,7 +864,7 @@ static int sql_execute_query(struct sql_exec *x, size_t i, const char *const *va
 		return rc;
 	if (x->c->nparams[i] != n) {
 		h->error(x->run, "sql: query '%s' takes %d parameter%s, got %d", q->name,
-			 x->c->nparams[i], x->c->nparams[i] == 1 ? "" : "s", n);
+		         x->c->nparams[i], x->c->nparams[i] == 1 ? "" : "s", n);
 		return JV_FAIL;
 	}
 	rc = sql_set_timeout(x);
@@ -875,11 +879,10 @@ static int sql_execute_query(struct sql_exec *x, size_t i, const char *const *va
 	rc = sql_collect(x, sql_rows_cb, &r);
 	int64_t ms = sql_now_ms() - x->started_ms;
 	if (rc == JV_SUCCESS) {
-		json_t *result = json_pack("{s:s, s:I, s:o, s:O, s:I, s:b}", "command", r.command,
-					   "rows_affected", (json_int_t)r.rows_affected, "columns",
-					   r.columns ? r.columns : json_array(), "rows", r.rows,
-					   "row_count", (json_int_t)r.row_count, "truncated",
-					   r.truncated);
+		json_t *result = json_pack(
+		    "{s:s, s:I, s:o, s:O, s:I, s:b}", "command", r.command, "rows_affected",
+		    (json_int_t)r.rows_affected, "columns", r.columns ? r.columns : json_array(),
+		    "rows", r.rows, "row_count", (json_int_t)r.row_count, "truncated", r.truncated);
 		r.columns = NULL;
 		char *text = result ? json_dumps(result, JSON_COMPACT) : NULL;
 		if (!text || h->result_json(x->run, text) != 0) {
@@ -890,9 +893,10 @@ static int sql_execute_query(struct sql_exec *x, size_t i, const char *const *va
 		json_decref(result);
 		char line[160];
 		int len = snprintf(line, sizeof line, "query '%s': %s (%lld ms)\n", q->name,
-				   r.command, (long long)ms);
+		                   r.command, (long long)ms);
 		if (len > 0)
-			h->output(x->run, line, (size_t)len < sizeof line ? (size_t)len : sizeof line - 1);
+			h->output(x->run, line,
+			          (size_t)len < sizeof line ? (size_t)len : sizeof line - 1);
 	}
 	json_decref(r.columns);
 	json_decref(r.rows);
@@ -912,8 +916,8 @@ static const struct sql_query *sql_find(const struct sql *s, const char *name, s
 
 /* The params array as texts: values[k] is NULL (SQL NULL) or a string that
  * owned[k] frees when not NULL. Returns 0, or -1 with the run's error set. */
-static int sql_params(const struct sql *s, struct jv_run *run, json_t *params,
-		      const char **values, char **owned)
+static int sql_params(const struct sql *s, struct jv_run *run, json_t *params, const char **values,
+                      char **owned)
 {
 	size_t k;
 	json_t *v;
@@ -923,8 +927,10 @@ static int sql_params(const struct sql *s, struct jv_run *run, json_t *params,
 			continue;
 		if (json_is_string(v)) {
 			if (strlen(json_string_value(v)) != json_string_length(v)) {
-				s->host->error(run, "sql: payload.params[%zu] contains a NUL "
-					       "character", k);
+				s->host->error(run,
+				               "sql: payload.params[%zu] contains a NUL "
+				               "character",
+				               k);
 				return -1;
 			}
 			values[k] = json_string_value(v);
@@ -945,7 +951,7 @@ static int sql_run(struct sql *s, struct jv_run *run, json_t *payload)
 	const struct jv_host *h = s->host;
 	if (!json_is_object(payload)) {
 		h->error(run, "sql: payload must be a JSON object {\"query\": NAME, \"params\": "
-			 "[...]}");
+		              "[...]}");
 		return JV_FAIL;
 	}
 	const char *key;
@@ -954,19 +960,18 @@ static int sql_run(struct sql *s, struct jv_run *run, json_t *payload)
 	{
 		if (strcmp(key, "query") && strcmp(key, "params")) {
 			h->error(run, "sql: unknown payload key '%.64s' (known: query, params)",
-				 key);
+			         key);
 			return JV_FAIL;
 		}
 	}
 	json_t *jq = json_object_get(payload, "query");
 	if (!jq || json_is_null(jq)) {
-		h->error(run, "sql: payload.query is required (the name of a query: %s)",
-			 s->known);
+		h->error(run, "sql: payload.query is required (the name of a query: %s)", s->known);
 		return JV_FAIL;
 	}
 	if (!json_is_string(jq)) {
 		h->error(run, "sql: payload.query must be a string (the name of a query: %s)",
-			 s->known);
+		         s->known);
 		return JV_FAIL;
 	}
 	json_t *params = json_object_get(payload, "params");
@@ -979,14 +984,14 @@ static int sql_run(struct sql *s, struct jv_run *run, json_t *payload)
 	size_t n = params ? json_array_size(params) : 0;
 	if (n > SQL_MAX_PARAMS) {
 		h->error(run, "sql: payload.params has %zu values, at most %d are allowed", n,
-			 SQL_MAX_PARAMS);
+		         SQL_MAX_PARAMS);
 		return JV_FAIL;
 	}
 	size_t i;
 	const struct sql_query *q = sql_find(s, json_string_value(jq), &i);
 	if (!q) {
 		h->error(run, "sql: unknown query '%.64s' (known: %s)", json_string_value(jq),
-			 s->known);
+		         s->known);
 		return JV_FAIL;
 	}
 
@@ -1019,7 +1024,7 @@ static int sql_execute(void *state, const struct jv_job *job, struct jv_run *run
 	json_t *payload = json_loadb(job->payload, job->payload_len, JSON_DECODE_ANY, &e);
 	if (!payload) {
 		s->host->error(run, "sql: payload is not JSON: %s (at byte %d)", e.text,
-			       e.position);
+		               e.position);
 		return JV_FAIL;
 	}
 	int rc = sql_run(s, run, payload);
@@ -1028,15 +1033,15 @@ static int sql_execute(void *state, const struct jv_job *job, struct jv_run *run
 }
 
 static const struct jv_plugin sql_plugin = {
-	JV_PLUGIN_HEADER,
-	.kind = JV_PLUGIN_EXECUTOR,
-	.name = "sql",
-	.version = SQL_VERSION,
-	.description = "runs named, parameterised SQL statements from its config on PostgreSQL",
-	.config_keys = sql_keys,
-	.create = sql_create,
-	.destroy = sql_destroy,
-	.execute = sql_execute,
+    JV_PLUGIN_HEADER,
+    .kind = JV_PLUGIN_EXECUTOR,
+    .name = "sql",
+    .version = SQL_VERSION,
+    .description = "runs named, parameterised SQL statements from its config on PostgreSQL",
+    .config_keys = sql_keys,
+    .create = sql_create,
+    .destroy = sql_destroy,
+    .execute = sql_execute,
 };
 
 JV_PLUGIN_ENTRY(sql_plugin)
