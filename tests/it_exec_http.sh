@@ -46,6 +46,28 @@ YAML
 )"
 sed -i 's/^processor:$/processor:\n  heartbeat_interval_ms: 200\n  retry_base_ms: 10\n  retry_max_ms: 50\n  max_concurrent_jobs: 6/' "$JV_CONF"
 
+# ----------------------------------------------------- config validation
+# bad_config NAME 'KEYS' REGEX: check-config refuses an http instance with KEYS.
+bad_config()
+{
+	jv_write_config "$JV_TMP/$1.yaml" "  bad: { plugin: http, $2 }"
+	run "$JOBVISOR" check-config -c "$JV_TMP/$1.yaml"
+	assert_rc 1 "config $1 refused"
+	assert_match "$3" "$ERR" "config $1: the error names the place and the reason"
+}
+bad_config base_ftp 'base_url: "ftp://127.0.0.1/"' '[0-9]+:[0-9]+: executors\.bad\.base_url: must be an http:// or https:// URL'
+bad_config base_query 'base_url: "http://127.0.0.1/?a=1"' 'executors\.bad\.base_url: must not have a \?query'
+bad_config base_host 'base_url: "http://10.0.0.1/", allowed_hosts: [127.0.0.1]' "executors\\.bad\\.base_url: host '10\\.0\\.0\\.1' is not in allowed_hosts"
+bad_config header_list 'headers: [a]' 'executors\.bad\.headers: must be a map'
+bad_config header_num 'headers: { X-N: 5 }' 'executors\.bad\.headers: X-N: must be a string'
+bad_config header_name 'headers: { "X N": "v" }' "executors\\.bad\\.headers: 'X N' is not a valid header name"
+bad_config max_body 'max_response_bytes: -1' 'executors\.bad\.max_response_bytes: must be between 0 and'
+bad_config pattern 'allowed_hosts: ["a.*.com"]' "executors\\.bad\\.allowed_hosts: 'a\\.\\*\\.com': a '\\*' is only allowed"
+bad_config verify 'verify_tls: maybe' 'executors\.bad\.verify_tls'
+bad_config unknown 'url: "http://127.0.0.1/"' ":[0-9]+:[0-9]+: unknown key 'url' in executors\\.bad"
+run "$JOBVISOR" check-config -c "$JV_CONF"
+assert_rc 0 "the test's own config passes check-config"
+
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
 
