@@ -97,9 +97,11 @@ exe() { jv_psql "SELECT $2 FROM jobvisor.job_executions WHERE job_id = $1 ORDER 
 # ------------------------------------------------------------ the timeout
 # Started first: it runs while the rest is checked. Both sleeps ignore
 # SIGTERM, so only the SIGKILL to the whole group ends them.
-TO=$(enq shell '{"command": ["/bin/sh", "-c", "trap \"\" TERM; sleep 1000.5 & exec sleep 1000.5"]}' 1 2)
-TT=$(enq inproc '{"shell": "trap \"\" TERM; sleep 1000.7 & exec sleep 1000.7"}' 1 2)
-wait_for "pgrep -f 'sleep 1000[.]5' >/dev/null" 10 "the process-isolated sleeps run"
+# The sleeps' durations carry this test's PID, so pgrep finds only ours.
+M=$$
+TO=$(enq shell "{\"command\": [\"/bin/sh\", \"-c\", \"trap '' TERM; sleep 1000.${M}5 & exec sleep 1000.${M}5\"]}" 1 2)
+TT=$(enq inproc "{\"shell\": \"trap '' TERM; sleep 1000.${M}7 & exec sleep 1000.${M}7\"}" 1 2)
+wait_for "pgrep -f 'sleep 1000[.]${M}5' >/dev/null" 10 "the process-isolated sleeps run"
 
 # ------------------------------------------------------------ output, result
 OK=$(enq shell '{"command": ["/bin/sh", "-c", "echo out1; echo err1 >&2; sleep 0.1; echo out2"]}')
@@ -250,7 +252,7 @@ for j in $TO $TT; do
 		"job $j: the executor stopped the group itself"
 done
 assert_no_match 'worker killed' "$(col $TO last_error)" "the worker was not killed"
-wait_for "! pgrep -f 'sleep 1000[.][57]'" 5 "no sleep of a timed-out job is left"
+wait_for "! pgrep -f 'sleep 1000[.]${M}[57]'" 5 "no sleep of a timed-out job is left"
 ZOMBIES=
 for p in $SERVE $(pgrep -P $SERVE); do
 	ZOMBIES="$ZOMBIES$(ps --ppid "$p" -o pid=,stat= | awk '$2 ~ /^Z/')"
@@ -259,11 +261,11 @@ assert_eq '' "$ZOMBIES" "no zombie child of the supervisor or its workers"
 
 # Shutdown: a thread job still running at the end of the grace period is
 # cancelled; the executor kills its group before the supervisor exits.
-SD=$(enq inproc '{"shell": "trap \"\" TERM; sleep 1000.9 & exec sleep 1000.9"}' 2 60)
-wait_for "pgrep -f 'sleep 1000[.]9' >/dev/null" 10 "a long thread job runs"
+SD=$(enq inproc "{\"shell\": \"trap '' TERM; sleep 1000.${M}9 & exec sleep 1000.${M}9\"}" 2 60)
+wait_for "pgrep -f 'sleep 1000[.]${M}9' >/dev/null" 10 "a long thread job runs"
 kill -TERM $SERVE
 wait $SERVE
 assert_eq 0 $? "serve exits 0 on SIGTERM"
-assert_no_match 'sleep 1000[.]9' "$(pgrep -af 'sleep 1000[.]9')" "the cancelled thread job left no process"
+assert_no_match "sleep 1000[.]${M}9" "$(pgrep -af "sleep 1000[.]${M}9")" "the cancelled thread job left no process"
 assert_match 'shell: cancelled: killed process group' "$(col $SD last_error)" "cancellation recorded"
 jv_done
