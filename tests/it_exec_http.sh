@@ -247,8 +247,14 @@ TR=$(enqueue http_thread "{\"path\": \"/redirect/302?to=$BASE/echo%3Fcase=redire
 TX=$(enqueue http_thread "{\"path\": \"/redirect/307?to=http://localhost:$PORT/echo%3Fcase=redirect-refused\"}")
 TE=$(enqueue http_thread '{"path": "/status/201", "expect_status": 204}')
 TB=$(enqueue http_thread '{"json": 1}')
+# A server that never answers, on a thread (nothing can kill it): the job's
+# own deadline (1 s) is shorter than timeout_seconds (2 s) and bounds it.
+TH=$(enqueue http_thread '{"path": "/hang"}' 1 1)
 for j in $TS $TF $TR; do wait_final "$j" succeeded; done
-for j in $TX $TE $TB; do wait_final "$j" failed; done
+for j in $TX $TE $TB $TH; do wait_final "$j" failed; done
+assert_match '^(failed|timed_out)\|t$' "$(jv_psql "SELECT outcome, duration_ms < 1900 FROM jobvisor.job_executions WHERE job_id = $TH")" \
+	"thread: a hanging server is given up at the job's deadline (1 s), not timeout_seconds"
+assert_match "http: GET $BASE/hang: timed out after" "$(job "$TH" last_error)" "thread: hang: last_error says timed out"
 assert_eq "PUT /echo?case=thread" "$(requests case=thread)" "thread: PUT with a relative path sent"
 assert_eq "plain text|text/plain|None" "$(request_field case=thread 'r["body"] + "|" + r["headers"]["content-type"] + "|" + str(r["headers"].get("authorization"))')" \
 	"thread: body and payload Content-Type sent, no config headers on this instance"
