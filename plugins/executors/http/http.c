@@ -953,6 +953,10 @@ static int http_perform(const struct http *h, struct jv_run *run, struct http_re
 		goto out;
 	}
 	int64_t start = http_now_ms();
+	/* one budget for all hops: timeout_seconds, never past the deadline */
+	int64_t limit = host->remaining_ms(run);
+	if (limit > h->timeout_ms)
+		limit = h->timeout_ms;
 	int keep_auth = 1;
 	for (int hop = 0;; hop++) {
 		curl_free(shown);
@@ -971,10 +975,7 @@ static int http_perform(const struct http *h, struct jv_run *run, struct http_re
 			rc = JV_FAIL;
 			goto out;
 		}
-		int64_t left = h->timeout_ms - (http_now_ms() - start);
-		int64_t budget = host->remaining_ms(run);
-		if (budget < left)
-			left = budget;
+		int64_t left = limit - (http_now_ms() - start);
 		if (left <= 0 || host->cancelled(run)) {
 			host->error(run, "http: %s %s: %s before the request was sent", r->method, shown,
 				    left <= 0 ? "out of time" : "cancelled");
@@ -1036,7 +1037,7 @@ static int http_perform(const struct http *h, struct jv_run *run, struct http_re
 			} else if (cc == CURLE_OPERATION_TIMEDOUT) {
 				snprintf(line, sizeof line,
 					 "http: %s %s: timed out after %lld ms (limit %lld ms)",
-					 r->method, shown, (long long)ms, (long long)left);
+					 r->method, shown, (long long)ms, (long long)limit);
 			} else {
 				snprintf(line, sizeof line, "http: %s %s: %s", r->method, shown,
 					 curl_easy_strerror(cc));
