@@ -67,34 +67,37 @@
 #include <time.h>
 
 #define HTTP_DEFAULT_TIMEOUT_MS 30000
-#define HTTP_DEFAULT_MAX_BODY (1024 * 1024)
-#define HTTP_MAX_MAX_BODY (256LL * 1024 * 1024)
-#define HTTP_MAX_REDIRECTS 5
+#define HTTP_DEFAULT_MAX_BODY   (1024 * 1024)
+#define HTTP_MAX_MAX_BODY       (256LL * 1024 * 1024)
+#define HTTP_MAX_REDIRECTS      5
 #define HTTP_MAX_RETRY_AFTER_MS (3600LL * 1000)
-#define HTTP_ERROR_BODY_BYTES 200
+#define HTTP_ERROR_BODY_BYTES   200
 
 struct http {
 	const struct jv_host *host;
 	struct jv_instance *inst;
-	char *base_url;              /* without trailing '/', or NULL */
-	json_t *headers;             /* name -> string; never NULL */
-	const char *const *allowed;  /* NULL: any host */
+	char *base_url;             /* without trailing '/', or NULL */
+	json_t *headers;            /* name -> string; never NULL */
+	const char *const *allowed; /* NULL: any host */
 	int64_t timeout_ms;
 	int verify_tls;
 	int follow_redirects;
 	int64_t max_body;
 };
 
-static const char *const http_keys[] = {"base_url",         "allowed_hosts",      "headers",
-					"verify_tls",       "follow_redirects",   "max_response_bytes",
-					NULL};
+static const char *const http_keys[] = {"base_url",   "allowed_hosts",    "headers",
+                                        "verify_tls", "follow_redirects", "max_response_bytes",
+                                        NULL};
 
 /* --------------------------------------------------------------- helpers */
 
 static pthread_once_t http_once = PTHREAD_ONCE_INIT;
 static CURLcode http_global_rc = CURLE_FAILED_INIT;
 
-static void http_global_init(void) { http_global_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+static void http_global_init(void)
+{
+	http_global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
 
 static int64_t http_now_ms(void)
 {
@@ -239,7 +242,8 @@ static int http_config_headers(struct http *h)
 	json_t *o = json_loads(text, JSON_DECODE_ANY, NULL);
 	if (!json_is_object(o)) {
 		json_decref(o);
-		return host->config_error(h->inst, "headers", "must be a map of header names to strings");
+		return host->config_error(h->inst, "headers",
+		                          "must be a map of header names to strings");
 	}
 	h->headers = o;
 	const char *name;
@@ -247,13 +251,13 @@ static int http_config_headers(struct http *h)
 	json_object_foreach(o, name, v)
 	{
 		if (!http_header_name_ok(name))
-			return host->config_error(h->inst, "headers", "'%s' is not a valid header name",
-						  name);
+			return host->config_error(h->inst, "headers",
+			                          "'%s' is not a valid header name", name);
 		if (!json_is_string(v))
 			return host->config_error(h->inst, "headers", "%s: must be a string", name);
 		if (!http_header_value_ok(json_string_value(v), json_string_length(v)))
 			return host->config_error(h->inst, "headers",
-						  "%s: must not contain CR, LF or NUL", name);
+			                          "%s: must not contain CR, LF or NUL", name);
 	}
 	return 0;
 }
@@ -273,10 +277,12 @@ static int http_config_allowed(struct http *h)
 		const char *star = strchr(p, '*');
 		if (!*p || strpbrk(p, "/@?# \t"))
 			return host->config_error(h->inst, "allowed_hosts",
-						  "'%s' is not a host name, IP address or *.domain", p);
+			                          "'%s' is not a host name, IP address or *.domain",
+			                          p);
 		if (star && (star != p || p[1] != '.' || !p[2] || strchr(p + 1, '*')))
 			return host->config_error(h->inst, "allowed_hosts",
-						  "'%s': a '*' is only allowed as a leading '*.'", p);
+			                          "'%s': a '*' is only allowed as a leading '*.'",
+			                          p);
 	}
 	h->allowed = list;
 	return 0;
@@ -297,17 +303,18 @@ static int http_config_base_url(struct http *h)
 		return host->config_error(h->inst, "base_url", "%s", why);
 	char *q = NULL, *f = NULL, *hostname = http_url_host(u);
 	int bad_part = curl_url_get(u, CURLUPART_QUERY, &q, 0) == CURLUE_OK ||
-		       curl_url_get(u, CURLUPART_FRAGMENT, &f, 0) == CURLUE_OK;
+	               curl_url_get(u, CURLUPART_FRAGMENT, &f, 0) == CURLUE_OK;
 	curl_free(q);
 	curl_free(f);
 	curl_url_cleanup(u);
 	if (bad_part) {
 		free(hostname);
-		return host->config_error(h->inst, "base_url", "must not have a ?query or #fragment");
+		return host->config_error(h->inst, "base_url",
+		                          "must not have a ?query or #fragment");
 	}
 	if (!hostname || !http_host_allowed(h, hostname)) {
 		rc = host->config_error(h->inst, "base_url", "host '%s' is not in allowed_hosts",
-					hostname ? hostname : "");
+		                        hostname ? hostname : "");
 		free(hostname);
 		return rc;
 	}
@@ -324,7 +331,7 @@ static int http_create(const struct jv_host *host, struct jv_instance *inst, voi
 	pthread_once(&http_once, http_global_init);
 	if (http_global_rc != CURLE_OK) {
 		host->log(inst, JV_LOG_ERROR, "curl_global_init failed: %s",
-			  curl_easy_strerror(http_global_rc));
+		          curl_easy_strerror(http_global_rc));
 		return JV_HOST_EINVAL;
 	}
 	struct http *h = calloc(1, sizeof *h);
@@ -342,7 +349,8 @@ static int http_create(const struct jv_host *host, struct jv_instance *inst, voi
 	int rc = host->config_int(inst, "timeout_seconds", &secs);
 	if (rc == 0) {
 		if (secs < 1 || secs > 604800) {
-			rc = host->config_error(inst, "timeout_seconds", "must be between 1 and 604800");
+			rc = host->config_error(inst, "timeout_seconds",
+			                        "must be between 1 and 604800");
 			goto fail;
 		}
 		h->timeout_ms = secs * 1000;
@@ -354,7 +362,7 @@ static int http_create(const struct jv_host *host, struct jv_instance *inst, voi
 		goto fail;
 	if (h->max_body < 0 || h->max_body > HTTP_MAX_MAX_BODY) {
 		rc = host->config_error(inst, "max_response_bytes", "must be between 0 and %lld",
-					(long long)HTTP_MAX_MAX_BODY);
+		                        (long long)HTTP_MAX_MAX_BODY);
 		goto fail;
 	}
 	rc = host->config_bool(inst, "verify_tls", &h->verify_tls);
@@ -367,7 +375,8 @@ static int http_create(const struct jv_host *host, struct jv_instance *inst, voi
 	    (rc = http_config_base_url(h)))
 		goto fail;
 	if (!h->verify_tls)
-		host->log(inst, JV_LOG_WARNING, "verify_tls is off: TLS certificates are not checked");
+		host->log(inst, JV_LOG_WARNING,
+		          "verify_tls is off: TLS certificates are not checked");
 	*state = h;
 	return 0;
 fail:
@@ -375,20 +384,23 @@ fail:
 	return rc ? rc : JV_HOST_EINVAL;
 }
 
-static void http_destroy(void *state) { http_free(state); }
+static void http_destroy(void *state)
+{
+	http_free(state);
+}
 
 /* ------------------------------------------------------------- one call */
 
 /* What one request is to send: built from the payload, checked. */
 struct http_req {
 	char method[8];
-	CURLU *url;          /* owned */
-	json_t *headers;     /* name -> string, merged; owned */
-	const char *body;    /* borrowed from the payload, or from body_own */
+	CURLU *url;       /* owned */
+	json_t *headers;  /* name -> string, merged; owned */
+	const char *body; /* borrowed from the payload, or from body_own */
 	size_t body_len;
 	int has_body;
-	char *body_own;      /* json_dumps of payload.json */
-	int expect[64];      /* statuses; n_expect 0: any 2xx */
+	char *body_own; /* json_dumps of payload.json */
+	int expect[64]; /* statuses; n_expect 0: any 2xx */
 	size_t n_expect;
 };
 
@@ -442,7 +454,7 @@ static int http_header_given(json_t *headers, const char *name)
 static int http_known_key(const char *key)
 {
 	static const char *const keys[] = {"url",  "path", "method",        "headers",
-					   "json", "body", "expect_status", NULL};
+	                                   "json", "body", "expect_status", NULL};
 	for (const char *const *k = keys; *k; k++)
 		if (!strcmp(*k, key))
 			return 1;
@@ -463,9 +475,9 @@ static int http_build(const struct http *h, struct jv_run *run, json_t *p, struc
 	{
 		if (!http_known_key(key)) {
 			host->error(run,
-				    "http: unknown payload key '%.64s' (known: url, path, method, "
-				    "headers, json, body, expect_status)",
-				    key);
+			            "http: unknown payload key '%.64s' (known: url, path, method, "
+			            "headers, json, body, expect_status)",
+			            key);
 			return -1;
 		}
 	}
@@ -484,7 +496,7 @@ static int http_build(const struct http *h, struct jv_run *run, json_t *p, struc
 		}
 		if (!(r->url = http_parse_url(json_string_value(url), &why))) {
 			host->error(run, "http: payload.url %s (got '%.200s')", why,
-				    json_string_value(url));
+			            json_string_value(url));
 			return -1;
 		}
 	} else if (path) {
@@ -494,8 +506,9 @@ static int http_build(const struct http *h, struct jv_run *run, json_t *p, struc
 		}
 		const char *ps = json_string_value(path);
 		if (!h->base_url) {
-			host->error(run, "http: payload.path needs base_url in the executor's config "
-					 "(or give payload.url)");
+			host->error(run,
+			            "http: payload.path needs base_url in the executor's config "
+			            "(or give payload.url)");
 			return -1;
 		}
 		/* no scheme ("x:" before any '/', '?' or '#'); leading slashes
@@ -503,9 +516,9 @@ static int http_build(const struct http *h, struct jv_run *run, json_t *p, struc
 		if (memchr(ps, ':', strcspn(ps, "/?#")) || strpbrk(ps, "\r\n \t") ||
 		    strlen(ps) != json_string_length(path)) {
 			host->error(run,
-				    "http: payload.path must be a path relative to base_url, not "
-				    "a URL (got '%.200s')",
-				    ps);
+			            "http: payload.path must be a path relative to base_url, not "
+			            "a URL (got '%.200s')",
+			            ps);
 			return -1;
 		}
 		while (*ps == '/')
@@ -520,13 +533,13 @@ static int http_build(const struct http *h, struct jv_run *run, json_t *p, struc
 		r->url = http_parse_url(joined, &why);
 		free(joined);
 		if (!r->url) {
-			host->error(run, "http: payload.path gives a URL that %s (path '%.200s')", why,
-				    json_string_value(path));
+			host->error(run, "http: payload.path gives a URL that %s (path '%.200s')",
+			            why, json_string_value(path));
 			return -1;
 		}
 	} else {
 		host->error(run, "http: payload needs url (an absolute URL) or path (relative to "
-				 "base_url)");
+		                 "base_url)");
 		return -1;
 	}
 
@@ -538,8 +551,9 @@ static int http_build(const struct http *h, struct jv_run *run, json_t *p, struc
 	}
 	if (body) {
 		if (!json_is_string(body)) {
-			host->error(run, "http: payload.body must be a string (use payload.json for "
-					 "JSON)");
+			host->error(run,
+			            "http: payload.body must be a string (use payload.json for "
+			            "JSON)");
 			return -1;
 		}
 		r->body = json_string_value(body);
@@ -566,17 +580,17 @@ static int http_build(const struct http *h, struct jv_run *run, json_t *p, struc
 		}
 		method = json_string_value(m);
 	}
-	static const char *const methods[] = {"GET", "HEAD",   "POST",    "PUT",
-					      "PATCH", "DELETE", "OPTIONS", NULL};
+	static const char *const methods[] = {"GET",   "HEAD",   "POST",    "PUT",
+	                                      "PATCH", "DELETE", "OPTIONS", NULL};
 	const char *const *mm = methods;
 	for (; *mm; mm++)
 		if (!strcasecmp(*mm, method))
 			break;
 	if (!*mm) {
 		host->error(run,
-			    "http: unknown payload.method '%.32s' (GET, HEAD, POST, PUT, PATCH, "
-			    "DELETE, OPTIONS)",
-			    method);
+		            "http: unknown payload.method '%.32s' (GET, HEAD, POST, PUT, PATCH, "
+		            "DELETE, OPTIONS)",
+		            method);
 		return -1;
 	}
 	snprintf(r->method, sizeof r->method, "%s", *mm);
@@ -593,14 +607,14 @@ static int http_build(const struct http *h, struct jv_run *run, json_t *p, struc
 	json_t *hd = json_object_get(p, "headers");
 	if (hd && !json_is_object(hd)) {
 		host->error(run, "http: payload.headers must be an object of header names to "
-				 "strings");
+		                 "strings");
 		return -1;
 	}
 	json_object_foreach(hd, key, v)
 	{
 		if (!http_header_name_ok(key)) {
-			host->error(run, "http: payload.headers: '%.64s' is not a valid header name",
-				    key);
+			host->error(
+			    run, "http: payload.headers: '%.64s' is not a valid header name", key);
 			return -1;
 		}
 		if (!json_is_string(v)) {
@@ -609,7 +623,7 @@ static int http_build(const struct http *h, struct jv_run *run, json_t *p, struc
 		}
 		if (!http_header_value_ok(json_string_value(v), json_string_length(v))) {
 			host->error(run, "http: payload.headers.%s must not contain CR, LF or NUL",
-				    key);
+			            key);
 			return -1;
 		}
 		http_merge_header(r->headers, key, v);
@@ -622,9 +636,10 @@ static int http_build(const struct http *h, struct jv_run *run, json_t *p, struc
 	if (es) {
 		json_t *one = json_is_integer(es) ? es : NULL;
 		size_t n = one ? 1 : json_array_size(es);
-		if ((!one && !json_is_array(es)) || n == 0 || n > sizeof r->expect / sizeof r->expect[0]) {
+		if ((!one && !json_is_array(es)) || n == 0 ||
+		    n > sizeof r->expect / sizeof r->expect[0]) {
 			host->error(run, "http: payload.expect_status must be a status or a "
-					 "non-empty list of statuses (at most 64)");
+			                 "non-empty list of statuses (at most 64)");
 			return -1;
 		}
 		for (size_t i = 0; i < n; i++) {
@@ -632,7 +647,7 @@ static int http_build(const struct http *h, struct jv_run *run, json_t *p, struc
 			json_int_t st = json_is_integer(s) ? json_integer_value(s) : 0;
 			if (st < 100 || st > 599) {
 				host->error(run, "http: payload.expect_status must hold integers "
-						 "between 100 and 599");
+				                 "between 100 and 599");
 				return -1;
 			}
 			r->expect[r->n_expect++] = (int)st;
@@ -700,9 +715,9 @@ static size_t http_on_header(char *data, size_t size, size_t nmemb, void *userda
 		}
 		return n;
 	}
-	static const char *const keep[] = {"content-type", "content-length", "location",
-					   "retry-after",  "etag",           "last-modified",
-					   "x-request-id", NULL};
+	static const char *const keep[] = {
+	    "content-type", "content-length", "location",     "retry-after",
+	    "etag",         "last-modified",  "x-request-id", NULL};
 	const char *colon = memchr(data, ':', n);
 	if (!colon)
 		return n;
@@ -713,8 +728,8 @@ static size_t http_on_header(char *data, size_t size, size_t nmemb, void *userda
 		const char *v = colon + 1, *end = data + n;
 		while (v < end && (*v == ' ' || *v == '\t'))
 			v++;
-		while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' ||
-				   end[-1] == '\t'))
+		while (end > v &&
+		       (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
 			end--;
 		/* header values are octets: made valid text */
 		json_object_set_new(rs->headers, *k, http_text(v, (size_t)(end - v)));
@@ -724,7 +739,7 @@ static size_t http_on_header(char *data, size_t size, size_t nmemb, void *userda
 }
 
 static int http_on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
-			    curl_off_t ultotal, curl_off_t ulnow)
+                            curl_off_t ultotal, curl_off_t ulnow)
 {
 	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
 	struct http_resp *rs = userdata;
@@ -742,14 +757,18 @@ static json_t *http_text(const char *s, size_t n)
 	const unsigned char *p = (const unsigned char *)s, *end = p + n;
 	while (p < end) {
 		unsigned char c = *p;
-		size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
-				: (c & 0xf8) == 0xf0 ? 4 : 0;
+		size_t len = c < 0x80             ? 1
+		             : (c & 0xe0) == 0xc0 ? 2
+		             : (c & 0xf0) == 0xe0 ? 3
+		             : (c & 0xf8) == 0xf0 ? 4
+		                                  : 0;
 		int good = len > 0 && (size_t)(end - p) >= len;
 		for (size_t i = 1; good && i < len; i++)
 			good = (p[i] & 0xc0) == 0x80;
 		if (good && len > 1) {
-			uint32_t cp = len == 2 ? (uint32_t)(c & 0x1f) : len == 3 ? (uint32_t)(c & 0x0f)
-										  : (uint32_t)(c & 0x07);
+			uint32_t cp = len == 2   ? (uint32_t)(c & 0x1f)
+			              : len == 3 ? (uint32_t)(c & 0x0f)
+			                         : (uint32_t)(c & 0x07);
 			for (size_t i = 1; i < len; i++)
 				cp = (cp << 6) | (p[i] & 0x3f);
 			good = !(len == 2 && cp < 0x80) && !(len == 3 && cp < 0x800) &&
@@ -887,7 +906,7 @@ static int http_curl_permanent(CURLcode c)
 
 /* Set the result JSON and the output line of a received response. */
 static void http_report(const struct http_resp *rs, const char *method, const char *shown,
-			int64_t ms)
+                        int64_t ms)
 {
 	const struct jv_host *host = rs->host;
 	json_t *body = NULL;
@@ -897,8 +916,8 @@ static void http_report(const struct http_resp *rs, const char *method, const ch
 	if (!body)
 		body = http_text(rs->body ? rs->body : "", rs->len);
 	json_t *res = json_pack("{s:i, s:O, s:o*, s:b, s:I}", "status", (int)rs->status, "headers",
-				rs->headers, "body", body, "body_truncated", rs->truncated,
-				"duration_ms", (json_int_t)ms);
+	                        rs->headers, "body", body, "body_truncated", rs->truncated,
+	                        "duration_ms", (json_int_t)ms);
 	char *text = res ? json_dumps(res, JSON_COMPACT) : NULL;
 	if (text)
 		host->result_json(rs->run, text);
@@ -907,7 +926,7 @@ static void http_report(const struct http_resp *rs, const char *method, const ch
 
 	char line[2400];
 	int n = snprintf(line, sizeof line, "%s %s -> %ld (%zu bytes%s, %lld ms)\n", method, shown,
-			 rs->status, rs->len, rs->truncated ? ", truncated" : "", (long long)ms);
+	                 rs->status, rs->len, rs->truncated ? ", truncated" : "", (long long)ms);
 	if (n > 0)
 		host->output(rs->run, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
@@ -965,20 +984,21 @@ static int http_perform(const struct http *h, struct jv_run *run, struct http_re
 		shown = http_display_url(r->url);
 		target = NULL;
 		hostname = http_url_host(r->url);
-		if (!shown || !hostname || curl_url_get(r->url, CURLUPART_URL, &target, 0) != CURLUE_OK) {
+		if (!shown || !hostname ||
+		    curl_url_get(r->url, CURLUPART_URL, &target, 0) != CURLUE_OK) {
 			host->error(run, "http: out of memory");
 			goto out;
 		}
 		if (!http_host_allowed(h, hostname)) {
 			host->error(run, "http: host '%s' is not in allowed_hosts%s", hostname,
-				    hop ? " (redirected there)" : "");
+			            hop ? " (redirected there)" : "");
 			rc = JV_FAIL;
 			goto out;
 		}
 		int64_t left = limit - (http_now_ms() - start);
 		if (left <= 0 || host->cancelled(run)) {
-			host->error(run, "http: %s %s: %s before the request was sent", r->method, shown,
-				    left <= 0 ? "out of time" : "cancelled");
+			host->error(run, "http: %s %s: %s before the request was sent", r->method,
+			            shown, left <= 0 ? "out of time" : "cancelled");
 			goto out;
 		}
 		curl_slist_free_all(hl);
@@ -1000,7 +1020,8 @@ static int http_perform(const struct http *h, struct jv_run *run, struct http_re
 		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 		curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(left > 2000000000 ? 2000000000 : left));
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
+		                 (long)(left > 2000000000 ? 2000000000 : left));
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, h->verify_tls ? 1L : 0L);
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, h->verify_tls ? 2L : 0L);
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
@@ -1016,7 +1037,7 @@ static int http_perform(const struct http *h, struct jv_run *run, struct http_re
 			curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 		} else if (r->has_body || !strcmp(r->method, "POST")) {
 			curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-					 (curl_off_t)(r->has_body ? r->body_len : 0));
+			                 (curl_off_t)(r->has_body ? r->body_len : 0));
 			curl_easy_setopt(c, CURLOPT_POSTFIELDS, r->has_body ? r->body : "");
 			if (strcmp(r->method, "POST"))
 				curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r->method);
@@ -1033,14 +1054,14 @@ static int http_perform(const struct http *h, struct jv_run *run, struct http_re
 			char line[2400];
 			if (cc == CURLE_ABORTED_BY_CALLBACK) {
 				snprintf(line, sizeof line, "http: %s %s: cancelled after %lld ms",
-					 r->method, shown, (long long)ms);
+				         r->method, shown, (long long)ms);
 			} else if (cc == CURLE_OPERATION_TIMEDOUT) {
 				snprintf(line, sizeof line,
-					 "http: %s %s: timed out after %lld ms (limit %lld ms)",
-					 r->method, shown, (long long)ms, (long long)limit);
+				         "http: %s %s: timed out after %lld ms (limit %lld ms)",
+				         r->method, shown, (long long)ms, (long long)limit);
 			} else {
 				snprintf(line, sizeof line, "http: %s %s: %s", r->method, shown,
-					 curl_easy_strerror(cc));
+				         curl_easy_strerror(cc));
 			}
 			host->error(run, "%s", line);
 			host->output(run, line + 6, strlen(line + 6));
@@ -1054,21 +1075,22 @@ static int http_perform(const struct http *h, struct jv_run *run, struct http_re
 		    rs.status != 304 && !http_is_expected(r, rs.status) &&
 		    curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc) {
 			if (hop >= HTTP_MAX_REDIRECTS) {
-				host->error(run, "http: %s %s: more than %d redirects", r->method, shown,
-					    HTTP_MAX_REDIRECTS);
+				host->error(run, "http: %s %s: more than %d redirects", r->method,
+				            shown, HTTP_MAX_REDIRECTS);
 				rc = JV_FAIL;
 				goto out;
 			}
 			char line[2400];
 			int n = snprintf(line, sizeof line, "%s %s -> %ld (redirect)\n", r->method,
-					 shown, rs.status);
+			                 shown, rs.status);
 			if (n > 0)
-				host->output(run, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+				host->output(run, line,
+				             (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 			const char *why = NULL;
 			CURLU *next = http_parse_url(loc, &why);
 			if (!next) {
-				host->error(run, "http: %s %s -> %ld: the redirect target %s", r->method,
-					    shown, rs.status, why);
+				host->error(run, "http: %s %s -> %ld: the redirect target %s",
+				            r->method, shown, rs.status, why);
 				rc = JV_FAIL;
 				goto out;
 			}
@@ -1076,8 +1098,8 @@ static int http_perform(const struct http *h, struct jv_run *run, struct http_re
 				keep_auth = 0; /* never hand credentials to another origin */
 			curl_url_cleanup(r->url);
 			r->url = next;
-			if (rs.status == 303 ||
-			    ((rs.status == 301 || rs.status == 302) && !strcmp(r->method, "POST"))) {
+			if (rs.status == 303 || ((rs.status == 301 || rs.status == 302) &&
+			                         !strcmp(r->method, "POST"))) {
 				if (strcmp(r->method, "HEAD"))
 					snprintf(r->method, sizeof r->method, "GET");
 				r->has_body = 0;
@@ -1093,10 +1115,11 @@ static int http_perform(const struct http *h, struct jv_run *run, struct http_re
 		char excerpt[HTTP_ERROR_BODY_BYTES + 1];
 		http_excerpt(&rs, excerpt, sizeof excerpt);
 		const char *hint = rs.status >= 300 && rs.status <= 399 && !h->follow_redirects
-					   ? " (redirects are not followed: see follow_redirects)"
-					   : "";
+		                       ? " (redirects are not followed: see follow_redirects)"
+		                       : "";
 		host->error(run, "http: %s %s -> %ld%s%s%s%s%s", r->method, shown, rs.status,
-			    rs.reason[0] ? " " : "", rs.reason, hint, excerpt[0] ? ": " : "", excerpt);
+		            rs.reason[0] ? " " : "", rs.reason, hint, excerpt[0] ? ": " : "",
+		            excerpt);
 		if (rs.status == 408 || rs.status == 429 || rs.status >= 500) {
 			int64_t after = http_retry_after_ms(&rs);
 			if (after >= 0)
@@ -1126,7 +1149,8 @@ static int http_execute(void *state, const struct jv_job *job, struct jv_run *ru
 	json_error_t e;
 	json_t *payload = json_loadb(job->payload, job->payload_len, JSON_DECODE_ANY, &e);
 	if (!payload) {
-		h->host->error(run, "http: payload is not JSON: %s (at byte %d)", e.text, e.position);
+		h->host->error(run, "http: payload is not JSON: %s (at byte %d)", e.text,
+		               e.position);
 		return JV_FAIL;
 	}
 	struct http_req r = {0};
@@ -1137,15 +1161,15 @@ static int http_execute(void *state, const struct jv_job *job, struct jv_run *ru
 }
 
 static const struct jv_plugin http_plugin = {
-	JV_PLUGIN_HEADER,
-	.kind = JV_PLUGIN_EXECUTOR,
-	.name = "http",
-	.version = HTTP_VERSION,
-	.description = "calls an HTTP endpoint (libcurl): retries 408, 429, 5xx and network errors",
-	.config_keys = http_keys,
-	.create = http_create,
-	.destroy = http_destroy,
-	.execute = http_execute,
+    JV_PLUGIN_HEADER,
+    .kind = JV_PLUGIN_EXECUTOR,
+    .name = "http",
+    .version = HTTP_VERSION,
+    .description = "calls an HTTP endpoint (libcurl): retries 408, 429, 5xx and network errors",
+    .config_keys = http_keys,
+    .create = http_create,
+    .destroy = http_destroy,
+    .execute = http_execute,
 };
 
 JV_PLUGIN_ENTRY(http_plugin)
