@@ -87,6 +87,7 @@ struct serve {
 	int want_claim;   /* reason to think work is due */
 	int draining;     /* SIGTERM/SIGINT: stop claiming, finish, exit */
 	int released;     /* the grace period ran out and the rest was released */
+	int releasing;    /* ... and running executors were told to stop */
 	int paused;
 	uint64_t drain_deadline;
 	uint64_t next_heartbeat;
@@ -796,8 +797,19 @@ static void on_signal(struct serve *s)
 	}
 }
 
-/* Kill what still runs at the end of the grace period; it goes back to
- * pending without counting the attempt. */
+/* At the end of the grace period, tell what still runs in worker processes
+ * to stop (as at a deadline: their executors may kill what they started),
+ * and cancel in-process runs; release_all() follows JV_KILL_GRACE_MS later. */
+static void release_begin(struct serve *s)
+{
+	jv_pool_release_begin(&s->pool);
+	if (s->tp)
+		jv_tpool_cancel_all(s->tp);
+	s->releasing = 1;
+}
+
+/* Kill what still runs after that; it goes back to pending without counting
+ * the attempt. */
 static void release_all(struct serve *s)
 {
 	for (int i = 0; i < s->pool.n; i++)
@@ -824,9 +836,14 @@ static int run_loop(struct serve *s)
 		uint64_t now = jv_now_ms();
 
 		if (s->draining) {
-			if (s->inflight > 0 && now >= s->drain_deadline && !s->released) {
-				jv_log(JV_WARNING, "grace period over: releasing %d running jobs",
+			if (s->inflight > 0 && now >= s->drain_deadline && !s->releasing) {
+				jv_log(JV_WARNING, "grace period over: stopping %d running jobs",
 				       s->inflight);
+				release_begin(s);
+			}
+			if (s->inflight > 0 && s->releasing && !s->released &&
+			    now >= s->drain_deadline + JV_KILL_GRACE_MS) {
+				jv_log(JV_WARNING, "releasing %d running jobs", s->inflight);
 				release_all(s);
 			}
 			/* Done when nothing runs and nothing is in flight; what
@@ -881,8 +898,11 @@ static int run_loop(struct serve *s)
 		}
 		if (!connected(s) && s->next_reconnect < wake)
 			wake = s->next_reconnect;
-		if (s->draining && !s->released && s->drain_deadline < wake)
-			wake = s->drain_deadline;
+		if (s->draining && !s->released) {
+			uint64_t at = s->drain_deadline + (s->releasing ? JV_KILL_GRACE_MS : 0);
+			if (at < wake)
+				wake = at;
+		}
 		if (s->n_done > 0 && s->complete_retry_at > now && s->complete_retry_at < wake)
 			wake = s->complete_retry_at;
 		if (s->n_done > 0 && s->cc.conn && !s->cc.busy &&

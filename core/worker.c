@@ -10,11 +10,13 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -152,6 +154,55 @@ void jv_pool_init(struct jv_pool *p, struct jv_runtime *rt, int n, int max_jobs,
 		p->w[i].fd = -1;
 }
 
+/*
+ * In a new worker: close every descriptor marked close-on-exec but keep,
+ * as an exec would. The supervisor's threads may be running an in-process
+ * job (a shell job's pipes, a database socket) at the fork; a worker that
+ * kept such a copy could hold a pipe open for good. Descriptors a plugin
+ * opened without FD_CLOEXEC in create() stay. Only async-signal-safe calls:
+ * the supervisor is multithreaded.
+ */
+static void close_cloexec_fds(int keep)
+{
+	int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0) {
+		for (int fd = 3; fd < 4096; fd++) {
+			int fl = fd == keep ? -1 : fcntl(fd, F_GETFD);
+			if (fl >= 0 && (fl & FD_CLOEXEC))
+				close(fd);
+		}
+		return;
+	}
+	/* Collect first, close after: the listing must not change under us. */
+	int found[1024];
+	int n = 0;
+	char buf[4096];
+	long got;
+	while (n < 1024 && (got = syscall(SYS_getdents64, dir, buf, sizeof buf)) > 0) {
+		for (long off = 0; off < got && n < 1024;) {
+			struct linux_dirent64 {
+				uint64_t d_ino;
+				int64_t d_off;
+				unsigned short d_reclen;
+				unsigned char d_type;
+				char d_name[];
+			} *e = (void *)(buf + off);
+			int fd = 0, digits = 0;
+			for (const char *c = e->d_name; *c >= '0' && *c <= '9'; c++, digits++)
+				fd = fd * 10 + (*c - '0');
+			if (digits > 0 && fd > 2 && fd != keep && fd != dir)
+				found[n++] = fd;
+			off += e->d_reclen;
+		}
+	}
+	close(dir);
+	for (int k = 0; k < n; k++) {
+		int fl = fcntl(found[k], F_GETFD);
+		if (fl >= 0 && (fl & FD_CLOEXEC))
+			close(found[k]);
+	}
+}
+
 static int spawn(struct jv_pool *p, int i)
 {
 	struct jv_worker *w = &p->w[i];
@@ -172,6 +223,7 @@ static int spawn(struct jv_pool *p, int i)
 				close(p->w[j].fd);
 		if (p->child_setup)
 			p->child_setup(p->child_arg);
+		close_cloexec_fds(sv[1]);
 		setpgid(0, 0);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
@@ -285,6 +337,7 @@ int jv_pool_send(struct jv_pool *p, int i, const struct jv_msg_job *job)
 	w->deadline_ms = job->timeout_ms > 0 ? w->started_ms + (uint64_t)job->timeout_ms : 0;
 	w->killed = -1;
 	w->overdue = 0;
+	w->releasing = 0;
 	return 0;
 }
 
@@ -379,7 +432,12 @@ void jv_pool_on_readable(struct jv_pool *p, int i, struct jv_done **out, size_t 
 		d.end = end_of_status(m.status);
 		d.retry_in_ms = m.retry_in_ms;
 		d.duration_ms = m.duration_us / 1000;
-		if (d.end != JV_END_SUCCEEDED && (w->overdue || d.end == JV_END_TIMED_OUT)) {
+		if (d.end != JV_END_SUCCEEDED && w->releasing) {
+			/* stopped because we are shutting down: not its fault */
+			d.end = JV_END_RELEASED;
+			d.error = jv_asprintf("stopped at shutdown%s%s", m.error ? ": " : "",
+					      m.error ? m.error : "");
+		} else if (d.end != JV_END_SUCCEEDED && (w->overdue || d.end == JV_END_TIMED_OUT)) {
 			/* It stopped because its time was up (told by us, or by
 			 * its own clock, which starts a little before ours): a
 			 * timeout, with what the executor said about it. */
@@ -463,6 +521,15 @@ uint64_t jv_pool_check_deadlines(struct jv_pool *p, uint64_t now_ms, struct jv_d
 			next = due;
 	}
 	return next;
+}
+
+void jv_pool_release_begin(struct jv_pool *p)
+{
+	for (int i = 0; i < p->n; i++)
+		if (p->w[i].pid > 0 && p->w[i].busy) {
+			p->w[i].releasing = 1;
+			kill(p->w[i].pid, SIGUSR1);
+		}
 }
 
 void jv_pool_cancel(struct jv_pool *p, int i)

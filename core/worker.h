@@ -68,6 +68,7 @@ struct jv_worker {
 	uint64_t deadline_ms; /* 0: none */
 	int killed;           /* SIGKILLed by us: why, as an enum jv_end */
 	int overdue;          /* past its deadline, told to stop (SIGUSR1) */
+	int releasing;        /* told to stop at shutdown: a failure is a release */
 };
 
 /* How long an executor has, after its deadline, to stop cleanly (kill its
@@ -124,6 +125,11 @@ uint64_t jv_pool_check_deadlines(struct jv_pool *p, uint64_t now_ms, struct jv_d
 /* Kill worker i now (SIGKILL to its group), ending its job as `why`. */
 void jv_pool_kill(struct jv_pool *p, int i, enum jv_end why, struct jv_done **out, size_t *n,
 		  size_t *cap);
+
+/* Shutdown: tell every busy worker's executor to stop (SIGUSR1); a failure
+ * it then reports ends as released (back to pending, attempt not counted),
+ * a success stands. Kill the rest with jv_pool_kill(JV_END_RELEASED). */
+void jv_pool_release_begin(struct jv_pool *p);
 
 /* Ask worker i's executor to stop (SIGUSR1: host->cancelled() turns true). */
 void jv_pool_cancel(struct jv_pool *p, int i);

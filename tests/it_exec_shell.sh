@@ -259,13 +259,21 @@ for p in $SERVE $(pgrep -P $SERVE); do
 done
 assert_eq '' "$ZOMBIES" "no zombie child of the supervisor or its workers"
 
-# Shutdown: a thread job still running at the end of the grace period is
-# cancelled; the executor kills its group before the supervisor exits.
+# Shutdown: jobs still running at the end of the grace period are told to
+# stop, in a worker process as in a thread; the executor kills its group
+# before the supervisor exits, and the process job goes back to pending.
 SD=$(enq inproc "{\"shell\": \"trap '' TERM; sleep 1000.${M}9 & exec sleep 1000.${M}9\"}" 2 60)
+SP=$(enq sh "{\"shell\": \"trap '' TERM; sleep 1000.${M}8 & exec sleep 1000.${M}8\"}" 2 60)
 wait_for "pgrep -f 'sleep 1000[.]${M}9' >/dev/null" 10 "a long thread job runs"
+wait_for "pgrep -f 'sleep 1000[.]${M}8' >/dev/null" 10 "a long process job runs"
 kill -TERM $SERVE
 wait $SERVE
 assert_eq 0 $? "serve exits 0 on SIGTERM"
 assert_no_match "sleep 1000[.]${M}9" "$(pgrep -af "sleep 1000[.]${M}9")" "the cancelled thread job left no process"
 assert_match 'shell: cancelled: killed process group' "$(col $SD last_error)" "cancellation recorded"
+assert_no_match "sleep 1000[.]${M}8" "$(pgrep -af "sleep 1000[.]${M}8")" "the stopped process job left no process"
+assert_eq pending "$(col $SP status)" "the stopped process job is pending again"
+assert_match '^rescued\|released at shutdown' \
+	"$(jv_psql "SELECT outcome || '|' || error FROM jobvisor.job_executions WHERE job_id = $SP")" \
+	"its attempt is recorded as released"
 jv_done
