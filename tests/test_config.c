@@ -775,8 +775,12 @@ static void t_example_config(void)
 	CU_ASSERT_EQUAL_FATAL(rc, 0);
 	CU_ASSERT_STRING_EQUAL(cfg->database.url, "postgresql:///jobvisor");
 	CU_ASSERT_STRING_EQUAL(cfg->plugins.dir, JV_PLUGINDIR);
-	CU_ASSERT_EQUAL(cfg->n_executors, 1);
+	CU_ASSERT_EQUAL_FATAL(cfg->n_executors, 4);
 	CU_ASSERT_STRING_EQUAL(cfg->executors[0].plugin, "noop");
+	CU_ASSERT_STRING_EQUAL(cfg->executors[1].plugin, "shell");
+	CU_ASSERT_STRING_EQUAL(cfg->executors[2].plugin, "http");
+	CU_ASSERT_STRING_EQUAL(cfg->executors[3].plugin, "sql");
+	CU_ASSERT_EQUAL(cfg->executors[3].isolation, JV_ISOLATION_THREAD);
 	CU_ASSERT_EQUAL(cfg->api.enabled, 1);
 	CU_ASSERT_PTR_NULL(cfg->api.token);
 	CU_ASSERT_PTR_NULL(cfg->api.webhook_secret);
