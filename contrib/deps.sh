@@ -3,8 +3,8 @@
 # only those missing. Sourced or run by check.sh, quickstart.sh and bench.sh.
 set -e
 JV_DEB_PACKAGES="gcc make autoconf automake libtool pkg-config
- libpq-dev libyaml-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libcunit1-dev
- postgresql postgresql-contrib valgrind procps"
+ libpq-dev libyaml-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libcunit1-dev libssl-dev
+ postgresql postgresql-contrib valgrind procps python3"
 
 missing=""
 for p in $JV_DEB_PACKAGES; do

@@ -991,7 +991,7 @@ struct field {
 #define FEND                   {.key = NULL}
 
 static const char *const sections[] = {"database", "processor", "plugins", "executors", "alerts",
-				       "api", "schedules", "history", "log", NULL};
+				       "api", "schedules", "history", "alerting", "log", NULL};
 static const char *const isolations[] = {"process", "thread", NULL};
 static const char *const catch_ups[] = {"none", "latest", "all", NULL};
 static const char *const levels[] = {"error", "warning", "info", "debug", NULL};
@@ -1034,6 +1034,15 @@ static const struct field history_fields[] = {
 	FINT("retention_days", C, history.retention_days, 0, 36500),
 	FINT("max_output_bytes", C, history.max_output_bytes, 0, 64 * 1024 * 1024),
 	FEND};
+static const struct field alerting_fields[] = {
+	FINT("queue_size", C, alerting.queue_size, 10, 1000000),
+	FINT("check_interval_seconds", C, alerting.check_interval_seconds, 1, 3600),
+	FINT("processor_down_seconds", C, alerting.processor_down_seconds, 0, 86400),
+	FINT("failure_rate_percent", C, alerting.failure_rate_percent, 1, 100),
+	FINT("failure_rate_window_seconds", C, alerting.failure_rate_window_seconds, 10, 86400),
+	FINT("failure_rate_min_attempts", C, alerting.failure_rate_min_attempts, 1, 1000000),
+	FINT("queue_backlog_seconds", C, alerting.queue_backlog_seconds, 1, 604800),
+	FEND};
 static const struct field log_fields[] = {
 	FCHOICE("level", C, log.level, levels),
 	FCHOICE("format", C, log.format, formats),
@@ -1053,6 +1062,10 @@ static const struct field alert_fields[] = {
 	FLIST("on", A, on, events),
 	FLIST("type", A, types, NULL),
 	FLIST("user", A, users, NULL),
+	FINT("fold_seconds", A, fold_seconds, 0, 86400),
+	FINT("min_interval_ms", A, min_interval_ms, 0, 3600000),
+	FINT("max_attempts", A, max_attempts, 1, 100),
+	FINT("timeout_seconds", A, timeout_seconds, 1, 300),
 	FEND};
 #undef A
 #define S struct jv_schedule_cfg
@@ -1378,6 +1391,10 @@ static int map_alerts(struct ctx *c, const struct jv_node *root)
 			    c, it,
 			    "%s: expected a map such as { plugin: NAME, on: [job_failed] }, got %s",
 			    path, describe(it, d, sizeof d));
+		al->fold_seconds = 60;
+		al->min_interval_ms = 1000;
+		al->max_attempts = 5;
+		al->timeout_seconds = 10;
 		if ((rc = apply_fields(c, it, path, alert_fields, al, 0)))
 			return rc;
 		if (!al->plugin)
@@ -1498,6 +1515,13 @@ static void set_defaults(struct jv_config *cfg)
 	cfg->api.listen = jv_strdup("127.0.0.1:8080");
 	cfg->history.retention_days = 30;
 	cfg->history.max_output_bytes = 65536;
+	cfg->alerting.queue_size = 1000;
+	cfg->alerting.check_interval_seconds = 30;
+	cfg->alerting.processor_down_seconds = 0;
+	cfg->alerting.failure_rate_percent = 50;
+	cfg->alerting.failure_rate_window_seconds = 300;
+	cfg->alerting.failure_rate_min_attempts = 20;
+	cfg->alerting.queue_backlog_seconds = 600;
 	cfg->log.level = jv_strdup("info");
 	cfg->log.format = jv_strdup("text");
 }
@@ -1534,6 +1558,7 @@ static int map_config(struct ctx *c, const struct jv_node *root)
 	    (rc = map_executors(c, root)) || (rc = map_alerts(c, root)) ||
 	    (rc = map_simple(c, root, "api", api_fields)) || (rc = map_schedules(c, root)) ||
 	    (rc = map_simple(c, root, "history", history_fields)) ||
+	    (rc = map_simple(c, root, "alerting", alerting_fields)) ||
 	    (rc = map_simple(c, root, "log", log_fields)))
 		return rc;
 

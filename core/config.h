@@ -62,6 +62,10 @@ struct jv_alert_cfg {
 	char **on;               /* event names, NULL-terminated (required, non-empty) */
 	char **types;            /* filter by job type, NULL-terminated, or NULL for all */
 	char **users;            /* filter by user, NULL-terminated, or NULL for all */
+	int fold_seconds;        /* 60, 0..86400: identical alerts within fold into one */
+	int min_interval_ms;     /* 1000, 0..3600000: at most one message per interval */
+	int max_attempts;        /* 5, 1..100: sends of one message before giving up */
+	int timeout_seconds;     /* 10, 1..300: one send's time limit */
 	const struct jv_node *node;
 };
 
@@ -130,6 +134,16 @@ struct jv_config {
 		int retention_days;             /* 30, 0 = keep forever */
 		int max_output_bytes;           /* 65536 */
 	} history;
+
+	struct {
+		int queue_size;                 /* 1000, 10..1000000: alerts waiting, per sink */
+		int check_interval_seconds;     /* 30, 1..3600: processor_down, failure_rate, backlog */
+		int processor_down_seconds;     /* 0 = max(60, 3 heartbeats); 0..86400 */
+		int failure_rate_percent;       /* 50, 1..100 */
+		int failure_rate_window_seconds;/* 300, 10..86400 */
+		int failure_rate_min_attempts;  /* 20, 1..1000000 */
+		int queue_backlog_seconds;      /* 600, 1..604800 */
+	} alerting;
 
 	struct {
 		char *level;                    /* error|warning|info|debug, default info */

@@ -353,7 +353,9 @@ int jv_plugins_load_dir(const char *dir, struct jv_plugins **out, char *err, siz
 
 static const char *const executor_host_keys[] = {"plugin", "timeout_seconds", "isolation",
 						 "max_attempts", NULL};
-static const char *const alert_host_keys[] = {"plugin", "on", "type", "user", NULL};
+static const char *const alert_host_keys[] = {"plugin",       "on",           "type",
+					       "user",         "fold_seconds", "min_interval_ms",
+					       "max_attempts", "timeout_seconds", NULL};
 
 static int in_list(const char *const *list, const char *key, size_t len)
 {

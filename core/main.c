@@ -18,6 +18,7 @@ static const struct {
 	{"migrate", jv_cmd_migrate, "apply sql/ migrations (idempotent, safe concurrently)"},
 	{"enqueue", jv_cmd_enqueue, "add a job; prints its id"},
 	{"status", jv_cmd_status, "processors, queue depth by state, oldest pending age"},
+	{"test-alert", jv_cmd_test_alert, "send a test alert through the alert sinks now"},
 };
 
 static void usage(FILE *f)

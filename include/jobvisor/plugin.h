@@ -311,7 +311,8 @@ struct jv_plugin {
 	/* NULL-terminated list of the config keys this plugin reads from its
 	 * section; the host rejects any other key (besides the host's own:
 	 * plugin, timeout_seconds, isolation, max_attempts for executors;
-	 * plugin, on, type, user for alerts) with FILE:LINE:COL. KEY_file is
+	 * plugin, on, type, user, fold_seconds, min_interval_ms,
+	 * max_attempts, timeout_seconds for alerts) with FILE:LINE:COL. KEY_file is
 	 * accepted wherever KEY is (the host reads the file and the plugin
 	 * sees KEY). NULL means the plugin takes no keys of its own. */
 	const char *const *config_keys;

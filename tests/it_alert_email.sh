@@ -1,0 +1,3 @@
+#!/bin/sh
+# it_alert_email.sh -- placeholder, being written.
+exit 77
