@@ -84,8 +84,8 @@ struct email {
 	const char *msgid_domain; /* points into from.addr */
 };
 
-static const char *const email_keys[] = {"smtp_url", "from",       "to",         "cc",
-                                         "username", "password",   "starttls",   "subject_prefix",
+static const char *const email_keys[] = {"smtp_url",   "from",        "to",       "cc",
+                                         "username",   "password",    "starttls", "subject_prefix",
                                          "verify_tls", "helo_domain", NULL};
 
 /* --------------------------------------------------------------- helpers */
@@ -300,15 +300,16 @@ static void email_header_addr(struct email_buf *b, const struct email_addr *a, s
 }
 
 /* "To: a, b, ..." folded between addresses. */
-static void email_header_addrs(struct email_buf *b, const char *name,
-                               const struct email_addr *list, size_t n)
+static void email_header_addrs(struct email_buf *b, const char *name, const struct email_addr *list,
+                               size_t n)
 {
 	email_buf_printf(b, "%s: ", name);
 	size_t line_start = b->len - strlen(name) - 2;
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0) {
 			email_buf_str(b, ",");
-			size_t next = strlen(list[i].addr) + (list[i].name ? strlen(list[i].name) + 3 : 0);
+			size_t next =
+			    strlen(list[i].addr) + (list[i].name ? strlen(list[i].name) + 3 : 0);
 			if (b->len - line_start + 1 + next > EMAIL_FOLD_AT) {
 				email_buf_str(b, "\r\n");
 				line_start = b->len;
@@ -523,8 +524,7 @@ static int email_helo_ok(const char *s)
 		return 0;
 	if (s[0] == '[' && s[n - 1] == ']')
 		return strspn(s + 1, "0123456789abcdefABCDEF.:") == n - 2 && n > 2;
-	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") ==
-	       n;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") == n;
 }
 
 static int email_config_url(struct email *e)
@@ -546,8 +546,8 @@ static int email_config_url(struct email *e)
 		                          "[an IP address]");
 
 	CURLU *u = curl_url();
-	char *scheme = NULL, *hostname = NULL, *port = NULL, *user = NULL, *pw = NULL,
-	     *path = NULL, *query = NULL, *frag = NULL;
+	char *scheme = NULL, *hostname = NULL, *port = NULL, *user = NULL, *pw = NULL, *path = NULL,
+	     *query = NULL, *frag = NULL;
 	const char *why = NULL;
 	if (!u) {
 		why = "out of memory";
@@ -583,8 +583,7 @@ static int email_config_url(struct email *e)
 		why = "must not have a path (the EHLO name is set with helo_domain)";
 		goto bad;
 	}
-	if (curl_url_get(u, CURLUPART_HOST, &hostname, 0) != CURLUE_OK || !hostname ||
-	    !*hostname) {
+	if (curl_url_get(u, CURLUPART_HOST, &hostname, 0) != CURLUE_OK || !hostname || !*hostname) {
 		why = "has no host";
 		goto bad;
 	}
@@ -622,8 +621,7 @@ out:
 }
 
 /* Parse the list under key into e->rcpt from index at; *n gets its length. */
-static int email_config_rcpts(struct email *e, const char *key, size_t at, size_t *n,
-                              int required)
+static int email_config_rcpts(struct email *e, const char *key, size_t at, size_t *n, int required)
 {
 	const struct jv_host *host = e->host;
 	const char *const *list = NULL;
@@ -631,9 +629,8 @@ static int email_config_rcpts(struct email *e, const char *key, size_t at, size_
 	int rc = host->config_strings(e->inst, key, &list, &len);
 	if (rc == JV_HOST_ENOENT) {
 		if (required)
-			return host->config_error(e->inst, NULL,
-			                          "%s is required: one address or a list of them",
-			                          key);
+			return host->config_error(
+			    e->inst, NULL, "%s is required: one address or a list of them", key);
 		*n = 0;
 		return 0;
 	}
@@ -718,8 +715,8 @@ static int email_create(const struct jv_host *host, struct jv_instance *inst, vo
 
 	rc = host->config_string(inst, "from", &s);
 	if (rc == JV_HOST_ENOENT) {
-		rc = host->config_error(inst, NULL,
-		                        "from is required (e.g. \"jobvisor <jobvisor@example.com>\")");
+		rc = host->config_error(
+		    inst, NULL, "from is required (e.g. \"jobvisor <jobvisor@example.com>\")");
 		goto fail;
 	} else if (rc) {
 		goto fail;
@@ -753,8 +750,7 @@ static void email_destroy(void *state)
 /* ------------------------------------------------------------ the message */
 
 /* The whole message, CRLF lines, in b. */
-static void email_message(const struct email *e, const struct jv_alert *alert,
-                          struct email_buf *b)
+static void email_message(const struct email *e, const struct jv_alert *alert, struct email_buf *b)
 {
 	char date[64];
 	int64_t now = email_unix_ms();
@@ -792,8 +788,8 @@ static void email_message(const struct email *e, const struct jv_alert *alert,
 
 	const char *text = alert->text ? alert->text : "";
 	int with_link = alert->link && *alert->link && !strstr(text, alert->link);
-	int qp = email_has_long_line(text) ||
-	         (with_link && strlen(alert->link) + 6 > EMAIL_MAX_LINE);
+	int qp =
+	    email_has_long_line(text) || (with_link && strlen(alert->link) + 6 > EMAIL_MAX_LINE);
 	email_buf_str(b, "MIME-Version: 1.0\r\n"
 	                 "Content-Type: text/plain; charset=utf-8\r\n");
 	email_buf_printf(b, "Content-Transfer-Encoding: %s\r\n", qp ? "quoted-printable" : "8bit");
@@ -959,7 +955,8 @@ static int email_send(void *state, const struct jv_alert *alert, struct jv_run *
 		int n = snprintf(line, sizeof line, "sent to %zu recipient%s via %s in %lld ms",
 		                 n_rcpt, n_rcpt == 1 ? "" : "s", e->shown, (long long)ms);
 		if (n > 0)
-			host->output(run, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+			host->output(run, line,
+			             (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 		rc = JV_SUCCESS;
 		goto out;
 	}
@@ -992,15 +989,15 @@ out:
 }
 
 static const struct jv_plugin email_plugin = {
-	JV_PLUGIN_HEADER,
-	.kind = JV_PLUGIN_ALERT,
-	.name = "email",
-	.version = EMAIL_VERSION,
-	.description = "mails alerts through an SMTP server (smtp://, smtps://, STARTTLS)",
-	.config_keys = email_keys,
-	.create = email_create,
-	.destroy = email_destroy,
-	.send = email_send,
+    JV_PLUGIN_HEADER,
+    .kind = JV_PLUGIN_ALERT,
+    .name = "email",
+    .version = EMAIL_VERSION,
+    .description = "mails alerts through an SMTP server (smtp://, smtps://, STARTTLS)",
+    .config_keys = email_keys,
+    .create = email_create,
+    .destroy = email_destroy,
+    .send = email_send,
 };
 
 JV_PLUGIN_ENTRY(email_plugin)
