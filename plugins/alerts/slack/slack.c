@@ -72,7 +72,7 @@ struct slack {
 	int64_t timeout_ms;
 };
 
-static const char *const slack_keys[] = {"webhook_url", "channel",  "username",
+static const char *const slack_keys[] = {"webhook_url", "channel", "username",
                                          "icon_emoji",  "mention", NULL};
 
 /* --------------------------------------------------------------- helpers */
@@ -124,12 +124,18 @@ static void slack_adds(struct slack_buf *b, const char *s)
 static size_t slack_utf8_len(const unsigned char *p, const unsigned char *end)
 {
 	unsigned char c = *p;
-	size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+	size_t len = c < 0x80             ? 1
+	             : (c & 0xe0) == 0xc0 ? 2
+	             : (c & 0xf0) == 0xe0 ? 3
+	             : (c & 0xf8) == 0xf0 ? 4
+	                                  : 0;
 	if (!len || (size_t)(end - p) < len)
 		return 0;
 	if (len == 1)
 		return 1;
-	uint32_t cp = len == 2 ? (uint32_t)(c & 0x1f) : len == 3 ? (uint32_t)(c & 0x0f) : (uint32_t)(c & 0x07);
+	uint32_t cp = len == 2   ? (uint32_t)(c & 0x1f)
+	              : len == 3 ? (uint32_t)(c & 0x0f)
+	                         : (uint32_t)(c & 0x07);
 	for (size_t i = 1; i < len; i++) {
 		if ((p[i] & 0xc0) != 0x80)
 			return 0;
@@ -257,7 +263,8 @@ static void slack_field(json_t *fields, const char *label, struct slack_buf *val
 	size_t n = strlen(label) + value->len + 8;
 	if ((text = malloc(n))) {
 		snprintf(text, n, "*%s*\n%s", label, value->data);
-		json_array_append_new(fields, json_pack("{s:s, s:s}", "type", "mrkdwn", "text", text));
+		json_array_append_new(fields,
+		                      json_pack("{s:s, s:s}", "type", "mrkdwn", "text", text));
 		free(text);
 	}
 	value->len = 0;
@@ -312,8 +319,9 @@ static char *slack_message(const struct slack *s, const struct jv_alert *a)
 	char *title = slack_clean(a->title, SLACK_HEADER_MAX, SLACK_CHARS);
 	if (!title)
 		goto done;
-	json_array_append_new(blocks, json_pack("{s:s, s:{s:s, s:s, s:b}}", "type", "header", "text",
-	                                        "type", "plain_text", "text", title, "emoji", 1));
+	json_array_append_new(blocks,
+	                      json_pack("{s:s, s:{s:s, s:s, s:b}}", "type", "header", "text",
+	                                "type", "plain_text", "text", title, "emoji", 1));
 	free(title);
 
 	/* the fields */
@@ -350,7 +358,8 @@ static char *slack_message(const struct slack *s, const struct jv_alert *a)
 	}
 	if (a->attempt > 0) {
 		if (max_attempts > 0)
-			snprintf(num, sizeof num, "%d of %lld", a->attempt, (long long)max_attempts);
+			snprintf(num, sizeof num, "%d of %lld", a->attempt,
+			         (long long)max_attempts);
 		else
 			snprintf(num, sizeof num, "%d", a->attempt);
 		slack_adds(&v, num);
@@ -368,7 +377,9 @@ static char *slack_message(const struct slack *s, const struct jv_alert *a)
 	json_t *section = json_pack("{s:s, s:O}", "type", "section", "fields", fields);
 	if (section && mention) {
 		slack_put(&v, s->mention, 500, 0);
-		json_object_set_new(section, "text", json_pack("{s:s, s:s}", "type", "mrkdwn", "text", v.data ? v.data : ""));
+		json_object_set_new(
+		    section, "text",
+		    json_pack("{s:s, s:s}", "type", "mrkdwn", "text", v.data ? v.data : ""));
 		v.len = 0;
 	}
 	json_array_append_new(blocks, section);
@@ -380,7 +391,9 @@ static char *slack_message(const struct slack *s, const struct jv_alert *a)
 		slack_put(&v, a->error, SLACK_ERROR_MAX - 16, SLACK_ESCAPE | SLACK_CODE);
 		slack_adds(&v, "```");
 		if (!v.oom)
-			json_array_append_new(blocks, json_pack("{s:s, s:{s:s, s:s}}", "type", "section", "text", "type", "mrkdwn", "text", v.data));
+			json_array_append_new(blocks,
+			                      json_pack("{s:s, s:{s:s, s:s}}", "type", "section",
+			                                "text", "type", "mrkdwn", "text", v.data));
 	}
 
 	/* when: the time, or the range of a folded alert */
@@ -396,14 +409,20 @@ static char *slack_message(const struct slack *s, const struct jv_alert *a)
 			slack_add_date(&v, a->first_at_ms);
 		}
 		if (!v.oom)
-			json_array_append_new(blocks, json_pack("{s:s, s:[{s:s, s:s}]}", "type", "context", "elements", "type", "mrkdwn", "text", v.data));
+			json_array_append_new(blocks, json_pack("{s:s, s:[{s:s, s:s}]}", "type",
+			                                        "context", "elements", "type",
+			                                        "mrkdwn", "text", v.data));
 	}
 
 	/* the dashboard */
 	if (link) {
 		char *url = slack_clean(link, SLACK_URL_MAX, 0);
 		if (url && strlen(url) == strlen(link)) /* a button needs it whole */
-			json_array_append_new(blocks, json_pack("{s:s, s:[{s:s, s:{s:s, s:s}, s:s}]}", "type", "actions", "elements", "type", "button", "text", "type", "plain_text", "text", "Open in dashboard", "url", url));
+			json_array_append_new(blocks,
+			                      json_pack("{s:s, s:[{s:s, s:{s:s, s:s}, s:s}]}",
+			                                "type", "actions", "elements", "type",
+			                                "button", "text", "type", "plain_text",
+			                                "text", "Open in dashboard", "url", url));
 		free(url);
 	}
 	json_object_set(msg, "blocks", blocks);
@@ -500,7 +519,8 @@ static void slack_excerpt(const struct slack_resp *rs, char *buf, size_t size)
 		if ((unsigned char)raw[i] < 0x20 || raw[i] == 0x7f)
 			raw[i] = ' ';
 	struct slack_buf b = {0};
-	slack_put(&b, raw, size - 1 < SLACK_ERROR_BODY_BYTES ? size - 1 : SLACK_ERROR_BODY_BYTES, 0);
+	slack_put(&b, raw, size - 1 < SLACK_ERROR_BODY_BYTES ? size - 1 : SLACK_ERROR_BODY_BYTES,
+	          0);
 	size_t n = b.data && !b.oom ? b.len : 0;
 	while (n > 0 && b.data[n - 1] == ' ')
 		n--;
@@ -543,8 +563,8 @@ static int slack_send(void *state, const struct jv_alert *alert, struct jv_run *
 		goto out;
 	}
 	static const char *const headers[] = {"Content-Type: application/json; charset=utf-8",
-	                                      "User-Agent: jobvisor-slack/" SLACK_VERSION, "Expect:",
-	                                      NULL};
+	                                      "User-Agent: jobvisor-slack/" SLACK_VERSION,
+	                                      "Expect:", NULL};
 	for (const char *const *h = headers; *h; h++) {
 		if (!(t = curl_slist_append(hl, *h))) {
 			host->error(run, "slack: out of memory");

@@ -66,13 +66,13 @@
 struct webhook {
 	const struct jv_host *host;
 	struct jv_instance *inst;
-	const char *url;           /* host-owned; may hold a token */
-	char *shown;               /* scheme://host[:port], for messages */
-	const char *secret;        /* host-owned, or NULL; a secret */
-	struct curl_slist *extra;  /* "Name: value" lines of `headers` */
-	int user_agent_given;      /* `headers` names User-Agent */
-	int content_type_given;    /* `headers` names Content-Type */
-	char method[8];            /* POST or PUT */
+	const char *url;          /* host-owned; may hold a token */
+	char *shown;              /* scheme://host[:port], for messages */
+	const char *secret;       /* host-owned, or NULL; a secret */
+	struct curl_slist *extra; /* "Name: value" lines of `headers` */
+	int user_agent_given;     /* `headers` names User-Agent */
+	int content_type_given;   /* `headers` names Content-Type */
+	char method[8];           /* POST or PUT */
 	int64_t timeout_ms;
 };
 
@@ -405,7 +405,8 @@ static int webhook_send(void *state, const struct jv_alert *alert, struct jv_run
 		if (after >= 0) {
 			host->retry_in(run, after);
 			host->error(run, "webhook: %s %s -> %ld%s%s (retry in %lld s)", w->method,
-			            w->shown, status, sep, excerpt, (long long)((after + 999) / 1000));
+			            w->shown, status, sep, excerpt,
+			            (long long)((after + 999) / 1000));
 		} else {
 			host->error(run, "webhook: %s %s -> %ld%s%s", w->method, w->shown, status,
 			            sep, excerpt);
@@ -519,16 +520,16 @@ static int webhook_config_headers(struct webhook *w)
 		for (const char *const *r = reserved; *r; r++)
 			is_reserved |= !strcasecmp(name, *r);
 		if (!webhook_header_name_ok(name))
-			rc = host->config_error(w->inst, "headers", "'%.64s' is not a valid header name",
-			                        name);
+			rc = host->config_error(w->inst, "headers",
+			                        "'%.64s' is not a valid header name", name);
 		else if (is_reserved)
-			rc = host->config_error(w->inst, "headers", "%s: is set by the plugin itself",
-			                        name);
+			rc = host->config_error(w->inst, "headers",
+			                        "%s: is set by the plugin itself", name);
 		else if (!json_is_string(v))
 			rc = host->config_error(w->inst, "headers", "%s: must be a string", name);
 		else if (strlen(s) != json_string_length(v) || strpbrk(s, "\r\n"))
-			rc = host->config_error(w->inst, "headers", "%s: must not contain CR, LF or NUL",
-			                        name);
+			rc = host->config_error(w->inst, "headers",
+			                        "%s: must not contain CR, LF or NUL", name);
 		if (rc)
 			break;
 		w->user_agent_given |= !strcasecmp(name, "user-agent");
@@ -595,7 +596,8 @@ static int webhook_create(const struct jv_host *host, struct jv_instance *inst, 
 			rc = host->config_error(inst, "method", "must be POST or PUT");
 			goto fail;
 		}
-		snprintf(w->method, sizeof w->method, "%s", strcasecmp(method, "PUT") ? "POST" : "PUT");
+		snprintf(w->method, sizeof w->method, "%s",
+		         strcasecmp(method, "PUT") ? "POST" : "PUT");
 	} else if (rc != JV_HOST_ENOENT) {
 		goto fail;
 	}
