@@ -2,6 +2,7 @@
 #include "alert.h"
 
 #include "mem.h"
+#include "store.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -30,13 +31,19 @@ int jv_event_parse(const char *name)
 	return -1;
 }
 
+/* A copy that is valid UTF-8 (bad bytes become U+FFFD; JSON needs it). */
+static char *utf8_dup(const char *s)
+{
+	return s ? jv_text_sanitize(s, strlen(s)) : NULL;
+}
+
 void jv_event_copy(struct jv_event *dst, const struct jv_event *src)
 {
 	*dst = *src;
-	dst->job_type = jv_strdup(src->job_type);
-	dst->user_id = jv_strdup(src->user_id);
-	dst->error = jv_strdup(src->error);
-	dst->subject = jv_strdup(src->subject);
+	dst->job_type = utf8_dup(src->job_type);
+	dst->user_id = utf8_dup(src->user_id);
+	dst->error = utf8_dup(src->error);
+	dst->subject = utf8_dup(src->subject);
 }
 
 void jv_event_clear(struct jv_event *ev)
@@ -153,6 +160,14 @@ void jv_alert_render(struct jv_alert_msg *m, const struct jv_event *first,
 	memset(m, 0, sizeof *m);
 	if (count < 1)
 		count = 1;
+	/* Whoever raised them may have handed in any bytes: render copies
+	 * that are valid UTF-8. */
+	struct jv_event f, l;
+	jv_event_copy(&f, first);
+	if (last)
+		jv_event_copy(&l, last);
+	first = &f;
+	last = last ? &l : NULL;
 	const struct jv_event *end = count > 1 && last ? last : first;
 	m->title = title_of(first, end, count, window_s);
 	m->error = trim_utf8(end->error, JV_ALERT_ERROR_MAX);
@@ -180,8 +195,10 @@ void jv_alert_render(struct jv_alert_msg *m, const struct jv_event *first,
 		jv_buf_printf(&b, "type: %s\n", or_dash(first->job_type));
 		if (end->user_id)
 			jv_buf_printf(&b, "user: %s\n", end->user_id);
-		if (end->attempt > 0)
+		if (end->attempt > 0 && end->max_attempts > 0)
 			jv_buf_printf(&b, "attempt: %d of %d\n", end->attempt, end->max_attempts);
+		else if (end->attempt > 0)
+			jv_buf_printf(&b, "attempt: %d\n", end->attempt);
 	} else if (count > 1) {
 		jv_buf_printf(&b, "occurrences: %u, first at %s, last at %s\n", count, t0, t1);
 	}
@@ -238,8 +255,6 @@ void jv_alert_render(struct jv_alert_msg *m, const struct jv_event *first,
 	a->text = m->text;
 	a->json = m->json;
 	a->job_id = count > 1 ? 0 : first->job_id;
-	a->job_type = first->job_type;
-	a->user_id = end->user_id;
 	a->attempt = end->attempt;
 	a->error = m->error;
 	a->processor = processor;
@@ -247,6 +262,19 @@ void jv_alert_render(struct jv_alert_msg *m, const struct jv_event *first,
 	a->first_at_ms = first->at_ms;
 	a->last_at_ms = end->at_ms;
 	a->link = m->link;
+	/* job_type and user_id must outlive this call: keep them in m */
+	m->job_type = f.job_type;
+	m->user_id = end == &l ? l.user_id : f.user_id;
+	f.job_type = NULL;
+	if (end == &l)
+		l.user_id = NULL;
+	else
+		f.user_id = NULL;
+	a->job_type = m->job_type;
+	a->user_id = m->user_id;
+	jv_event_clear(&f);
+	if (last)
+		jv_event_clear(&l);
 }
 
 void jv_alert_msg_free(struct jv_alert_msg *m)
@@ -256,5 +284,7 @@ void jv_alert_msg_free(struct jv_alert_msg *m)
 	free(m->json);
 	free(m->link);
 	free(m->error);
+	free(m->job_type);
+	free(m->user_id);
 	memset(m, 0, sizeof *m);
 }

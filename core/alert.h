@@ -81,6 +81,7 @@ struct jv_alert_msg {
 	struct jv_alert alert;
 	char *title, *text, *json, *link;
 	char *error;            /* trimmed */
+	char *job_type, *user_id; /* valid UTF-8 copies */
 };
 
 void jv_alert_render(struct jv_alert_msg *m, const struct jv_event *first,

@@ -133,7 +133,7 @@ int jv_cmd_test_alert(int argc, char **argv)
 		.job_id = is_job ? job_id : 0,
 		.job_type = (char *)(is_job || kind == JV_EV_FAILURE_RATE ? type : NULL),
 		.user_id = (char *)(is_job ? user : NULL),
-		.attempt = is_job ? 3 : 0,
+		.attempt = !is_job ? 0 : kind == JV_EV_JOB_RETRYING ? 1 : 3,
 		.max_attempts = is_job ? 3 : 0,
 		.error = (char *)(is_job ? error : NULL),
 		.subject = (char *)(kind >= JV_EV_PROCESSOR_DOWN && kind <= JV_EV_PROCESSOR_STOPPED
@@ -145,6 +145,8 @@ int jv_cmd_test_alert(int argc, char **argv)
 	};
 	struct jv_event last = ev;
 	last.job_id = is_job ? job_id + count - 1 : 0;
+	if (count > 1)
+		ev.at_ms -= 60000; /* the fold's window: a minute */
 	char proc[320];
 	char host[128] = "";
 	gethostname(host, sizeof host - 1);
@@ -162,13 +164,20 @@ int jv_cmd_test_alert(int argc, char **argv)
 		jv_run_init(&run, (int64_t)cfg->alerts[i].timeout_seconds * 1000, 4096);
 		int st = jv_instance_send(inst, &m.alert, &run);
 		const char *out = jv_run_output(&run);
+		int len = (int)strlen(out);
+		while (len > 0 && (out[len - 1] == '\n' || out[len - 1] == ' '))
+			len--;
 		if (st == JV_SUCCESS) {
-			printf("alerts[%zu] (%s): sent%s%s\n", i, cfg->alerts[i].plugin,
-			       out[0] ? ": " : "", out);
+			printf("alerts[%zu] (%s): sent%s%.*s\n", i, cfg->alerts[i].plugin,
+			       len ? ": " : "", len, out);
 		} else {
-			printf("alerts[%zu] (%s): %s: %s\n", i, cfg->alerts[i].plugin,
+			char later[64] = "";
+			if (st == JV_RETRY && run.retry_in_ms >= 0)
+				snprintf(later, sizeof later, " [asked to wait %lld ms]",
+					 (long long)run.retry_in_ms);
+			printf("alerts[%zu] (%s): %s: %s%s\n", i, cfg->alerts[i].plugin,
 			       st == JV_RETRY ? "failed (would be retried)" : "failed",
-			       run.error ? run.error : "no reason given");
+			       run.error ? run.error : "no reason given", later);
 			rc = JV_EXIT_USER;
 		}
 		jv_run_free(&run);

@@ -30,6 +30,7 @@
  */
 #include "autoconf.h"
 
+#include "alert.h"
 #include "cli.h"
 #include "config.h"
 #include "db.h"
@@ -89,6 +90,8 @@ struct serve {
 	int released;     /* the grace period ran out and the rest was released */
 	int releasing;    /* ... and running executors were told to stop */
 	int paused;
+	struct jv_alerter *alerter; /* NULL: no alert sinks */
+	char *label;      /* "NAME (id N, host H, pid P)", in alerts */
 	uint64_t drain_deadline;
 	uint64_t next_heartbeat;
 	uint64_t next_poll;
@@ -377,6 +380,56 @@ static void collect_thread_results(struct serve *s)
 }
 
 /* Log what a completion round trip did. Returns the number applied. */
+/* Alerts about attempts just recorded: done[0..n_done) as sent, applied[0..n)
+ * as answered (usually in the same order). */
+static void raise_job_alerts(struct serve *s, const struct jv_done *done, size_t n_done,
+			     const struct jv_applied *applied, size_t n)
+{
+	int want_failed = jv_alerter_wants(s->alerter, JV_EV_JOB_FAILED);
+	int want_timed_out = jv_alerter_wants(s->alerter, JV_EV_JOB_TIMED_OUT);
+	int want_retrying = jv_alerter_wants(s->alerter, JV_EV_JOB_RETRYING);
+	if (!want_failed && !want_timed_out && !want_retrying)
+		return;
+	size_t hint = 0;
+	for (size_t i = 0; i < n && n_done > 0; i++) {
+		const struct jv_applied *a = &applied[i];
+		if (!a->applied)
+			continue;
+		const struct jv_done *d = NULL;
+		for (size_t k = 0; k < n_done && !d; k++) {
+			size_t j = (hint + k) % n_done;
+			if (done[j].id == a->id && done[j].attempt == a->attempt) {
+				d = &done[j];
+				hint = j + 1;
+			}
+		}
+		if (!d || d->end == JV_END_SUCCEEDED || d->end == JV_END_RELEASED)
+			continue;
+		struct jv_event ev = {
+			.at_ms = jv_unix_ms(),
+			.job_id = a->id,
+			.job_type = d->type,
+			.user_id = d->user_id,
+			.attempt = a->attempt,
+			.max_attempts = d->max_attempts,
+			.error = d->error,
+		};
+		if (d->end == JV_END_TIMED_OUT && want_timed_out) {
+			ev.kind = JV_EV_JOB_TIMED_OUT;
+			jv_alerter_raise(s->alerter, &ev);
+		}
+		if (!strcmp(a->status, "failed") && want_failed) {
+			ev.kind = JV_EV_JOB_FAILED;
+			if (ev.max_attempts < ev.attempt)
+				ev.max_attempts = ev.attempt;
+			jv_alerter_raise(s->alerter, &ev);
+		} else if (!strcmp(a->status, "pending") && want_retrying) {
+			ev.kind = JV_EV_JOB_RETRYING;
+			jv_alerter_raise(s->alerter, &ev);
+		}
+	}
+}
+
 static size_t note_applied(struct serve *s, const struct jv_applied *applied, size_t n)
 {
 	size_t ok = 0;
@@ -464,6 +517,7 @@ static void on_completion_result(struct serve *s, PGresult *res, uint64_t now)
 	jv_store_complete_parse(res, &applied, &n);
 	if (note_applied(s, applied, n) > 0)
 		s->want_claim = 1; /* a user's slot may have opened */
+	raise_job_alerts(s, s->cc.batch, s->cc.n_batch, applied, n);
 	free(applied);
 	s->n_completed += s->cc.n_batch;
 	for (size_t i = 0; i < s->cc.n_batch; i++)
@@ -492,6 +546,8 @@ static void end_now(struct serve *s, const struct jv_claimed *c, enum jv_end end
 	d.end = end;
 	d.retry_in_ms = -1;
 	d.error = jv_strdup(why);
+	d.type = jv_strdup(c->type);
+	d.user_id = jv_strdup(c->user_id);
 	jv_done_push(&s->done, &s->n_done, &s->cap_done, &d);
 }
 
@@ -701,6 +757,8 @@ static void on_heartbeat_result(struct serve *s, PGresult *res)
 		jv_log(JV_WARNING, "rescued %d stuck jobs of processors silent for over %d min",
 		       rescued, s->cfg->processor.stuck_job_timeout_minutes);
 		s->want_claim = 1;
+		struct jv_event ev = {.kind = JV_EV_STUCK_JOBS_RESET, .number = rescued};
+		jv_alerter_raise(s->alerter, &ev);
 	}
 }
 
@@ -734,6 +792,9 @@ static void reload(struct serve *s)
 				     &s->cap_done);
 			finished(s, from);
 		}
+	/* The alerter uses the old sinks: deliver what it can, then swap. */
+	jv_alerter_stop(s->alerter, 1000);
+	s->alerter = NULL;
 	jv_runtime_free(s->rt);
 	jv_plugins_free(s->plugins);
 	jv_config_free(s->cfg);
@@ -749,6 +810,7 @@ static void reload(struct serve *s)
 	if (any_thread_executor(cfg))
 		s->tp = jv_tpool_new(rt, thread_count(cfg));
 	jv_pool_fill(&s->pool);
+	s->alerter = jv_alerter_start(cfg, rt, s->id, s->label);
 	if (db_changed && connected(s)) {
 		jv_log(JV_INFO, "database.url changed: reconnecting");
 		chan_wait(s, &s->lc);
@@ -994,6 +1056,7 @@ static int finish(struct serve *s)
 			continue;
 		}
 		note_applied(s, applied, n);
+		raise_job_alerts(s, s->done, s->n_done, applied, n);
 		free(applied);
 		s->n_completed += s->n_done;
 		for (size_t i = 0; i < s->n_done; i++)
@@ -1076,6 +1139,11 @@ int jv_cmd_serve(int argc, char **argv)
 	       s->id, s->cfg->processor.name, s->hostname, (int)getpid(), s->cfg->n_executors,
 	       started, s->cfg->processor.batch_size, s->cfg->processor.max_concurrent_jobs,
 	       s->cfg->processor.per_user_limit);
+	s->label = jv_asprintf("%s (id %" PRId64 ", host %s, pid %d)", s->cfg->processor.name,
+			       s->id, s->hostname, (int)getpid());
+	s->alerter = jv_alerter_start(s->cfg, s->rt, s->id, s->label);
+	struct jv_event ev = {.kind = JV_EV_PROCESSOR_STARTED, .subject = s->label};
+	jv_alerter_raise(s->alerter, &ev);
 	s->want_claim = 1;
 	uint64_t now = jv_now_ms();
 	s->next_heartbeat = now + (uint64_t)s->cfg->processor.heartbeat_interval_ms;
@@ -1090,6 +1158,10 @@ int jv_cmd_serve(int argc, char **argv)
 	}
 	if (finish(s) != 0)
 		status = JV_EXIT_INTERNAL;
+	ev.kind = JV_EV_PROCESSOR_STOPPED;
+	jv_alerter_raise(s->alerter, &ev);
+	jv_alerter_stop(s->alerter, 5000);
+	s->alerter = NULL;
 	jv_log(JV_INFO,
 	       "processor %" PRId64 " stopped: %" PRIu64 " jobs claimed in %" PRIu64
 	       " claim queries, %" PRIu64 " recorded in %" PRIu64 " round trips, %" PRIu64
@@ -1097,6 +1169,7 @@ int jv_cmd_serve(int argc, char **argv)
 	       s->id, s->n_claimed, s->n_claim_queries, s->n_completed, s->n_complete_queries,
 	       s->n_stale);
 out:
+	free(s->label);
 	for (size_t i = 0; i < s->n_done; i++)
 		jv_done_free(&s->done[i]);
 	free(s->done);

@@ -40,6 +40,8 @@ void jv_done_free(struct jv_done *d)
 	free(d->error);
 	free(d->output);
 	free(d->result);
+	free(d->type);
+	free(d->user_id);
 	memset(d, 0, sizeof *d);
 }
 
@@ -338,6 +340,10 @@ int jv_pool_send(struct jv_pool *p, int i, const struct jv_msg_job *job)
 	w->killed = -1;
 	w->overdue = 0;
 	w->releasing = 0;
+	free(w->type);
+	free(w->user_id);
+	w->type = jv_strdup(job->type);
+	w->user_id = jv_strdup(job->user_id);
 	return 0;
 }
 
@@ -370,6 +376,9 @@ static void reap(struct jv_pool *p, int i, struct jv_done **out, size_t *n, size
 		d.max_attempts = w->max_attempts;
 		d.retry_in_ms = -1;
 		d.duration_ms = (int64_t)(jv_now_ms() - w->started_ms);
+		d.type = w->type;
+		d.user_id = w->user_id;
+		w->type = w->user_id = NULL;
 		if (w->killed >= 0) {
 			d.end = (enum jv_end)w->killed;
 			if (d.end == JV_END_TIMED_OUT)
@@ -450,6 +459,9 @@ void jv_pool_on_readable(struct jv_pool *p, int i, struct jv_done **out, size_t 
 		}
 		d.output = m.output ? jv_strndup(m.output, m.output_len) : NULL;
 		d.result = jv_strdup(m.result);
+		d.type = w->type;
+		d.user_id = w->user_id;
+		w->type = w->user_id = NULL;
 		jv_done_push(out, n, cap, &d);
 		w->busy = 0;
 		w->jobs_done++;
@@ -574,8 +586,11 @@ void jv_pool_shutdown(struct jv_pool *p, int wait_ms)
 		struct timespec ts = {0, 2 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
-	for (int i = 0; i < p->n; i++)
+	for (int i = 0; i < p->n; i++) {
 		jv_frame_reader_free(&p->w[i].rd);
+		free(p->w[i].type);
+		free(p->w[i].user_id);
+	}
 	free(p->w);
 	p->w = NULL;
 	p->n = 0;
@@ -669,9 +684,9 @@ static void *thread_main(void *arg)
 		const char *output = jv_run_output(&j->run);
 		d.output = output[0] ? jv_strdup(output) : NULL;
 		d.result = jv_strdup(j->run.result);
+		d.type = j->type;
+		d.user_id = j->user_id;
 		jv_run_free(&j->run);
-		free(j->type);
-		free(j->user_id);
 		free(j->payload);
 
 		pthread_mutex_lock(&tp->lock);
@@ -797,10 +812,10 @@ void jv_tpool_free(struct jv_tpool *tp, struct jv_done **out, size_t *n, size_t 
 		d.end = JV_END_RELEASED;
 		d.retry_in_ms = -1;
 		d.error = jv_strdup("released at shutdown before it started");
+		d.type = j->type;
+		d.user_id = j->user_id;
 		jv_done_push(out, n, cap, &d);
 		jv_run_free(&j->run);
-		free(j->type);
-		free(j->user_id);
 		free(j->payload);
 		free(j);
 		tp->inflight--;

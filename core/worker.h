@@ -45,6 +45,8 @@ struct jv_done {
 	char *error;         /* may be NULL */
 	char *output;        /* may be NULL */
 	char *result;        /* JSON text or NULL */
+	char *type;          /* the job's type and user (NULL: none or unknown), */
+	char *user_id;       /* for the alerts about it */
 };
 
 void jv_done_free(struct jv_done *d);
@@ -69,6 +71,7 @@ struct jv_worker {
 	int killed;           /* SIGKILLed by us: why, as an enum jv_end */
 	int overdue;          /* past its deadline, told to stop (SIGUSR1) */
 	int releasing;        /* told to stop at shutdown: a failure is a release */
+	char *type, *user_id; /* of the job it runs; handed to its jv_done */
 };
 
 /* How long an executor has, after its deadline, to stop cleanly (kill its

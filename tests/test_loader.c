@@ -541,7 +541,8 @@ static void t_runtime_errors(void)
 			     "    channel: ops\n"
 			     "    chanel2: x\n",
 			     "test.yaml:7:5: unknown key 'chanel2' in alerts[0] (did you mean "
-			     "'channel'?) (known keys: plugin, on, type, user, channel, "
+			     "'channel'?) (known keys: plugin, on, type, user, fold_seconds, "
+			     "min_interval_ms, max_attempts, timeout_seconds, channel, "
 			     "webhook_url)");
 	/* accessor type errors, at the value */
 	expect_runtime_error("executors:\n"
