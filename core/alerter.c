@@ -20,6 +20,7 @@
 #include "worker.h"
 
 #include <libpq-fe.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -819,10 +820,17 @@ void jv_alerter_stop(struct jv_alerter *a, int flush_ms)
 	pthread_mutex_unlock(&a->lock);
 	if (a->watcher_started)
 		pthread_join(a->watcher, NULL);
+	for (size_t i = 0; i < a->n; i++)
+		if (a->sinks[i].started)
+			pthread_join(a->sinks[i].thread, NULL);
+	struct jv_alert_stats st;
+	jv_alerter_stats(a, &st);
+	jv_log(JV_INFO,
+	       "alerts: %" PRIu64 " events raised, %" PRIu64 " folded into others; %" PRIu64
+	       " messages sent, %" PRIu64 " failed, %" PRIu64 " events dropped",
+	       st.raised, st.folded, st.sent, st.failed, st.dropped);
 	for (size_t i = 0; i < a->n; i++) {
 		struct sink *k = &a->sinks[i];
-		if (k->started)
-			pthread_join(k->thread, NULL);
 		for (size_t j = 0; j < k->len; j++)
 			item_clear(&k->ring[(k->head + j) % k->cap]);
 		free(k->ring);

@@ -527,6 +527,29 @@ static const char sql_status_pending[] = "SELECT count(*) FILTER (WHERE schedule
                                          "FILTER (WHERE scheduled_at <= now())), 3)::float8"
                                          " FROM jobvisor.jobs WHERE status = 'pending'";
 
+/* Alerts of the last day, by status (messages, and the events they stood
+ * for), and the five most recent. */
+static const char sql_status_alerts[] =
+    "SELECT s.status, count(a.id), coalesce(sum(a.count), 0)"
+    " FROM unnest(ARRAY['sent', 'failed', 'dropped']) AS s(status)"
+    " LEFT JOIN jobvisor.alerts a ON a.status = s.status"
+    "  AND a.created_at > now() - interval '24 hours'"
+    " GROUP BY s.status ORDER BY array_position(ARRAY['sent', 'failed', 'dropped'], s.status)";
+static const char sql_status_recent_alerts[] =
+    "SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), status, sink,"
+    " plugin, title FROM jobvisor.alerts ORDER BY created_at DESC, id DESC LIMIT 5";
+
+static void status_alerts_text(PGresult *alerts, PGresult *recent)
+{
+	printf("alerts (last 24 h):");
+	for (int i = 0; i < PQntuples(alerts); i++)
+		printf("%s %s %s", i ? "," : "", PQgetvalue(alerts, i, 1), PQgetvalue(alerts, i, 0));
+	printf("\n");
+	for (int i = 0; i < PQntuples(recent); i++)
+		printf("  %s  %-7s %s (%s)  %s\n", PQgetvalue(recent, i, 0), PQgetvalue(recent, i, 1),
+		       PQgetvalue(recent, i, 2), PQgetvalue(recent, i, 3), PQgetvalue(recent, i, 4));
+}
+
 static int status_text(PGresult *procs, PGresult *jobs, PGresult *pend, int version)
 {
 	char age[32];
@@ -577,7 +600,8 @@ static json_t *json_int_text(const char *s)
 	return json_integer(strtoll(s, NULL, 10));
 }
 
-static int status_json(PGresult *procs, PGresult *jobs, PGresult *pend, int version)
+static int status_json(PGresult *procs, PGresult *jobs, PGresult *pend, int version,
+		       PGresult *alerts, PGresult *recent)
 {
 	json_t *root = json_object();
 	json_object_set_new(root, "schema_version", json_integer(version));
@@ -609,6 +633,20 @@ static int status_json(PGresult *procs, PGresult *jobs, PGresult *pend, int vers
 	                    PQgetisnull(pend, 0, 2)
 	                        ? json_null()
 	                        : json_real(strtod(PQgetvalue(pend, 0, 2), NULL)));
+	json_t *al = json_object();
+	for (int i = 0; i < PQntuples(alerts); i++)
+		json_object_set_new(al, PQgetvalue(alerts, i, 0),
+		                    json_int_text(PQgetvalue(alerts, i, 1)));
+	json_object_set_new(root, "alerts_24h", al);
+	json_t *rec = json_array();
+	for (int i = 0; i < PQntuples(recent); i++)
+		json_array_append_new(rec, json_pack("{s:s, s:s, s:s, s:s, s:s}", "at",
+		                                     PQgetvalue(recent, i, 0), "status",
+		                                     PQgetvalue(recent, i, 1), "sink",
+		                                     PQgetvalue(recent, i, 2), "plugin",
+		                                     PQgetvalue(recent, i, 3), "title",
+		                                     PQgetvalue(recent, i, 4)));
+	json_object_set_new(root, "recent_alerts", rec);
 	char *text =
 	    json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
 	json_decref(root);
@@ -663,7 +701,7 @@ int jv_cmd_status(int argc, char **argv)
 
 	char err[1024];
 	int version = 0;
-	PGresult *procs = NULL, *jobs = NULL, *pend = NULL;
+	PGresult *procs = NULL, *jobs = NULL, *pend = NULL, *alerts = NULL, *recent = NULL;
 	const char *params[] = {stuck};
 	if (jv_schema_check(conn, err, sizeof err) < 0 ||
 	    jv_schema_version(conn, &version, err, sizeof err) < 0) {
@@ -676,13 +714,21 @@ int jv_cmd_status(int argc, char **argv)
 	    !(procs = jv_db_query(conn, sql_status_processors, 1, params, NULL, err, sizeof err)) ||
 	    !(jobs = jv_db_query(conn, sql_status_jobs, 0, NULL, NULL, err, sizeof err)) ||
 	    !(pend = jv_db_query(conn, sql_status_pending, 0, NULL, NULL, err, sizeof err)) ||
+	    !(alerts = jv_db_query(conn, sql_status_alerts, 0, NULL, NULL, err, sizeof err)) ||
+	    !(recent = jv_db_query(conn, sql_status_recent_alerts, 0, NULL, NULL, err, sizeof err)) ||
 	    jv_db_exec(conn, "COMMIT", 0, NULL, err, sizeof err) < 0) {
 		rc = cli_fail(cmd, JV_EXIT_INTERNAL, "could not read the status: %s", err);
 		goto out;
 	}
-	rc = json ? status_json(procs, jobs, pend, version)
-	          : status_text(procs, jobs, pend, version);
+	if (json) {
+		rc = status_json(procs, jobs, pend, version, alerts, recent);
+	} else {
+		rc = status_text(procs, jobs, pend, version);
+		status_alerts_text(alerts, recent);
+	}
 out:
+	PQclear(alerts);
+	PQclear(recent);
 	PQclear(procs);
 	PQclear(jobs);
 	PQclear(pend);

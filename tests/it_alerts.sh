@@ -191,4 +191,14 @@ assert_eq 1 "$(sent "AND event = 'processor_stopped' AND title LIKE '%pid $S1) s
 assert_eq 0 "$(jv_psql "SELECT count(*) FROM jobvisor.alerts WHERE status NOT IN ('sent', 'failed', 'dropped')")" \
 	"every history row has a known status"
 assert_no_match 'Segmentation|AddressSanitizer|runtime error' "$(cat "$S1ERR")" "no crash or sanitizer report"
+assert_match 'alerts: [0-9]+ events raised, [0-9]+ folded into others; [0-9]+ messages sent, [0-9]+ failed, [1-9][0-9]* events dropped' \
+	"$(cat "$S1ERR")" "serve's last words count the alerts"
+
+run "$JOBVISOR" status -c "$JV_CONF"
+assert_match 'alerts \(last 24 h\): [1-9][0-9]* sent, [0-9]+ failed, [1-9][0-9]* dropped' "$OUT" \
+	"status counts the last day's alerts"
+assert_match '  [0-9-]+ [0-9:]+  (sent|failed|dropped) +alerts\[[01]\] \(slack\)  ' "$OUT" "and lists the latest"
+run "$JOBVISOR" status -c "$JV_CONF" --json
+assert_eq 5 "$(printf '%s' "$OUT" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)["recent_alerts"]))')" \
+	"status --json has the 5 latest alerts"
 jv_done
