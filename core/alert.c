@@ -239,6 +239,8 @@ void jv_alert_render(struct jv_alert_msg *m, const struct jv_event *first,
 	}
 	if (first->subject)
 		json_object_set_new(o, "subject", json_string(first->subject));
+	if (first->job_type)
+		json_object_set_new(o, "job_type", json_string(first->job_type));
 	if (m->error)
 		json_object_set_new(o, "error", json_string(m->error));
 	json_object_set_new(o, "processor", json_string(or_dash(processor)));

@@ -436,6 +436,8 @@ static int send_one(struct sink *k, uint64_t now)
 		       k->label, m.title, o->attempts, k->cfg->max_attempts, (long long)wait,
 		       run.error ? run.error : "no reason given");
 		o->next_try = after + (uint64_t)wait;
+		free(o->error);
+		o->error = jv_strdup(run.error);
 		done = 0;
 	} else {
 		jv_log(JV_ERROR, "%s: could not send \"%s\" (%s after %d tr%s): %s", k->label,
@@ -673,20 +675,22 @@ static void watch_backlog(struct jv_alerter *a, PGconn *db)
 	snprintf(s_me, sizeof s_me, "%lld", (long long)a->processor_id);
 	const char *params[] = {s_secs, s_me};
 	/* The oldest due pending job, by the due-jobs index; the count is
-	 * capped so a huge backlog costs no more than a big one. */
+	 * capped so a huge backlog costs no more than a big one. One alert per
+	 * backlog: the mark is removed once the backlog is gone, so the next
+	 * one is raised again. */
 	PGresult *res = jv_db_query(
 	    db,
 	    "WITH o AS ("
 	    "  SELECT extract(epoch FROM now() - min(scheduled_at))::bigint AS age"
 	    "  FROM jobvisor.jobs WHERE status = 'pending' AND scheduled_at <= now()"
 	    "), due AS (SELECT age FROM o WHERE age >= $1::int"
+	    "), gone AS ("
+	    "  DELETE FROM jobvisor.alert_state WHERE key = 'queue_backlog'"
+	    "  AND NOT EXISTS (SELECT 1 FROM due)"
 	    "), ins AS ("
-	    "  INSERT INTO jobvisor.alert_state AS s (key, raised_at, processor)"
+	    "  INSERT INTO jobvisor.alert_state (key, raised_at, processor)"
 	    "  SELECT 'queue_backlog', now(), $2::bigint FROM due"
-	    "  ON CONFLICT (key) DO UPDATE SET raised_at = excluded.raised_at,"
-	    "     processor = excluded.processor"
-	    "  WHERE s.raised_at < now() - make_interval(secs => $1::int)"
-	    "  RETURNING key"
+	    "  ON CONFLICT (key) DO NOTHING RETURNING key"
 	    ") SELECT due.age, (SELECT count(*) FROM (SELECT 1 FROM jobvisor.jobs"
 	    "   WHERE status = 'pending' AND scheduled_at <= now() LIMIT 100000) c)"
 	    "  FROM due, ins",
