@@ -1029,6 +1029,12 @@ static const struct field api_fields[] = {
 	FSTR("token", C, api.token),
 	FSTR("webhook_secret", C, api.webhook_secret),
 	FSTR("dashboard_url", C, api.dashboard_url),
+	FINT("max_body_bytes", C, api.max_body_bytes, 1024, 64 * 1024 * 1024),
+	FSTR("cors_origin", C, api.cors_origin),
+	FBOOL("health_requires_token", C, api.health_requires_token),
+	FBOOL("metrics_requires_token", C, api.metrics_requires_token),
+	FINT("threads", C, api.threads, 1, 64),
+	FINT("db_connections", C, api.db_connections, 1, 64),
 	FEND};
 static const struct field history_fields[] = {
 	FINT("retention_days", C, history.retention_days, 0, 36500),
@@ -1312,7 +1318,7 @@ static int check_plugin_name(struct ctx *c, const struct jv_node *sect, const ch
 	               path, describe(pn, d, sizeof d));
 }
 
-/* "HOST:PORT" with a port in 1..65535; HOST may be [v6]. */
+/* "HOST:PORT" with a port in 0..65535 (0: any free one); HOST may be [v6]. */
 static int check_listen(struct ctx *c, const struct jv_node *n, const char *v)
 {
 	char d[64];
@@ -1326,9 +1332,19 @@ static int check_listen(struct ctx *c, const struct jv_node *n, const char *v)
 			return err_val(c, n, "api.listen: port '%s' is not a number", port);
 	errno = 0;
 	long long v_port = strtoll(port, NULL, 10);
-	if (errno || v_port < 1 || v_port > 65535)
-		return err_val(c, n, "api.listen: port %s is out of range (1..65535)", port);
+	if (errno || v_port < 0 || v_port > 65535)
+		return err_val(c, n, "api.listen: port %s is out of range (0..65535)", port);
 	return 0;
+}
+
+/* 1 when listen's host is a loopback address (127.0.0.0/8, ::1, localhost). */
+static int loopback_listen(const char *v)
+{
+	const char *colon = strrchr(v, ':');
+	size_t n = colon ? (size_t)(colon - v) : strlen(v);
+	if ((n == 5 && !strncmp(v, "[::1]", 5)) || (n == 9 && !strncmp(v, "localhost", 9)))
+		return 1;
+	return n > 4 && !strncmp(v, "127.", 4);
 }
 
 /* executors: a map job type -> { plugin, timeout_seconds, isolation,
@@ -1513,6 +1529,9 @@ static void set_defaults(struct jv_config *cfg)
 	cfg->processor.retry_max_ms = 3600000;
 	cfg->plugins.dir = jv_strdup(JV_PLUGINDIR);
 	cfg->api.listen = jv_strdup("127.0.0.1:8080");
+	cfg->api.max_body_bytes = 1024 * 1024;
+	cfg->api.threads = 4;
+	cfg->api.db_connections = 4;
 	cfg->history.retention_days = 30;
 	cfg->history.max_output_bytes = 65536;
 	cfg->alerting.queue_size = 1000;
@@ -1577,6 +1596,12 @@ static int map_config(struct ctx *c, const struct jv_node *root)
 	const struct jv_node *listen = jv_node_get(api, "listen");
 	if (listen && (rc = check_listen(c, listen, cfg->api.listen)))
 		return rc;
+	if (cfg->api.enabled && !cfg->api.token && !loopback_listen(cfg->api.listen))
+		return err_val(c, listen,
+		               "api.listen: %s is not a loopback address, and no api.token is set: "
+		               "set a token (token: \"${JOBVISOR_API_TOKEN}\") or listen on "
+		               "127.0.0.1",
+		               cfg->api.listen);
 
 	const struct jv_node *proc = jv_node_get(root, "processor");
 	if (cfg->processor.retry_max_ms < cfg->processor.retry_base_ms) {
@@ -1814,6 +1839,7 @@ void jv_config_free(struct jv_config *cfg)
 	free(cfg->api.token);
 	free(cfg->api.webhook_secret);
 	free(cfg->api.dashboard_url);
+	free(cfg->api.cors_origin);
 	free(cfg->log.level);
 	free(cfg->log.format);
 	node_free(cfg->root);

@@ -125,6 +125,12 @@ struct jv_config {
 		char *token;                    /* may be NULL: then only health and metrics */
 		char *webhook_secret;           /* may be NULL: webhook route refused */
 		char *dashboard_url;            /* may be NULL */
+		int max_body_bytes;             /* 1048576, 1024..67108864 */
+		char *cors_origin;              /* NULL: no CORS headers */
+		int health_requires_token;      /* 0 */
+		int metrics_requires_token;     /* 0 */
+		int threads;                    /* 4, 1..64: HTTP worker threads */
+		int db_connections;             /* 4, 1..64: the API's own pool */
 	} api;
 
 	struct jv_schedule_cfg *schedules;

@@ -31,6 +31,8 @@
 #include "autoconf.h"
 
 #include "alert.h"
+#include "api.h"
+#include "bridge.h"
 #include "cli.h"
 #include "config.h"
 #include "db.h"
@@ -91,6 +93,15 @@ struct serve {
 	int releasing;    /* ... and running executors were told to stop */
 	int paused;
 	struct jv_alerter *alerter; /* NULL: no alert sinks */
+	struct jv_bridge *bridge;   /* the API's way in */
+	struct jv_api *api;         /* NULL: no api: section */
+	int batch_size;             /* processor.batch_size, or as retuned by the API */
+	int max_concurrent;         /* processor.max_concurrent_jobs, likewise */
+	uint64_t n_reconnects;
+	int64_t started_unix_ms;
+	int64_t last_heartbeat_unix_ms;
+	int64_t *drop;              /* jobs cancelled by the API: their results are not */
+	size_t n_drop, cap_drop;    /* recorded (the API recorded the cancellation) */
 	char *label;      /* "NAME (id N, host H, pid P)", in alerts */
 	uint64_t drain_deadline;
 	uint64_t next_heartbeat;
@@ -351,6 +362,7 @@ static void try_reconnect(struct serve *s, uint64_t now)
 	}
 	jv_log(JV_INFO, "database connection back after %llu ms",
 	       (unsigned long long)(now - s->lost_at));
+	s->n_reconnects++;
 	release_unheld(s);
 	s->want_claim = 1;
 	s->next_heartbeat = now; /* say we are alive at once */
@@ -368,6 +380,24 @@ static void finished(struct serve *s, size_t from)
 		s->inflight--;
 	if (s->inflight < 0)
 		s->inflight = 0;
+	/* Cancelled through the API meanwhile: the API recorded the outcome;
+	 * what the run says now is not wanted. */
+	for (size_t i = from; i < s->n_done && s->n_drop > 0;) {
+		size_t k = 0;
+		while (k < s->n_drop && s->drop[k] != s->done[i].id)
+			k++;
+		if (k == s->n_drop) {
+			i++;
+			continue;
+		}
+		jv_log(JV_INFO, "job %" PRId64 " attempt %d stopped: cancelled", s->done[i].id,
+		       s->done[i].attempt);
+		s->drop[k] = s->drop[--s->n_drop];
+		jv_done_free(&s->done[i]);
+		s->done[i] = s->done[--s->n_done];
+	}
+	if (s->n_done == 0)
+		s->first_done_at = 0;
 }
 
 static void collect_thread_results(struct serve *s)
@@ -463,7 +493,7 @@ static int completion_due(const struct serve *s, uint64_t now)
 {
 	if (s->n_done == 0)
 		return 0;
-	if (s->inflight == 0 || s->draining || s->n_done >= (size_t)s->cfg->processor.batch_size)
+	if (s->inflight == 0 || s->draining || s->n_done >= (size_t)s->batch_size)
 		return 1;
 	return now >= s->first_done_at + JV_COALESCE_MS;
 }
@@ -612,9 +642,9 @@ static void dispatch(struct serve *s, const struct jv_claimed *c)
 static int free_slots(const struct serve *s)
 {
 	int unrecorded = (int)(s->n_done + s->cc.n_batch);
-	int slots = s->cfg->processor.max_concurrent_jobs - s->inflight - unrecorded;
-	if (slots > s->cfg->processor.batch_size)
-		slots = s->cfg->processor.batch_size;
+	int slots = s->max_concurrent - s->inflight - unrecorded;
+	if (slots > s->batch_size)
+		slots = s->batch_size;
 	return slots;
 }
 
@@ -751,6 +781,7 @@ static void on_heartbeat_result(struct serve *s, PGresult *res)
 			jv_log(JV_ERROR, "heartbeat or stuck-job rescue failed: %s", err);
 		return;
 	}
+	s->last_heartbeat_unix_ms = jv_unix_ms();
 	int rescued = PQntuples(res) == 1 ? (int)strtol(PQgetvalue(res, 0, 0), NULL, 10) : 0;
 	if (rescued > 0) {
 		/* Any live processor rescues the jobs of dead ones. */
@@ -792,9 +823,12 @@ static void reload(struct serve *s)
 				     &s->cap_done);
 			finished(s, from);
 		}
-	/* The alerter uses the old sinks: deliver what it can, then swap. */
+	/* The alerter uses the old sinks: deliver what it can, then swap. The
+	 * API reads the old config: it stops too, and starts again below. */
 	jv_alerter_stop(s->alerter, 1000);
 	s->alerter = NULL;
+	jv_api_stop(s->api);
+	s->api = NULL;
 	jv_runtime_free(s->rt);
 	jv_plugins_free(s->plugins);
 	jv_config_free(s->cfg);
@@ -811,6 +845,14 @@ static void reload(struct serve *s)
 		s->tp = jv_tpool_new(rt, thread_count(cfg));
 	jv_pool_fill(&s->pool);
 	s->alerter = jv_alerter_start(cfg, rt, s->id, s->label);
+	s->batch_size = cfg->processor.batch_size;
+	s->max_concurrent = cfg->processor.max_concurrent_jobs;
+	if (cfg->api.enabled) {
+		char aerr[512];
+		s->api = jv_api_start(cfg, s->bridge, aerr, sizeof aerr);
+		if (!s->api)
+			jv_log(JV_ERROR, "%s; the API stays off until the next reload", aerr);
+	}
 	if (db_changed && connected(s)) {
 		jv_log(JV_INFO, "database.url changed: reconnecting");
 		chan_wait(s, &s->lc);
@@ -890,6 +932,80 @@ static void release_all(struct serve *s)
 	s->released = 1;
 }
 
+/* What the API asked for since the last turn. */
+static void take_requests(struct serve *s, uint64_t now)
+{
+	struct jv_bridge_requests r;
+	jv_bridge_take(s->bridge, &r);
+	if (r.pause >= 0 && r.pause != s->paused) {
+		s->paused = r.pause;
+		jv_log(JV_INFO, "api: claiming %s", s->paused ? "paused" : "resumed");
+		s->next_heartbeat = now; /* the processor's state, at once */
+		if (!s->paused)
+			s->want_claim = 1;
+	}
+	if (r.batch_size > 0 || r.max_concurrent > 0) {
+		if (r.batch_size > 0)
+			s->batch_size = r.batch_size;
+		if (r.max_concurrent > 0)
+			s->max_concurrent = r.max_concurrent;
+		jv_log(JV_INFO, "api: retuned: batch_size %d, max_concurrent_jobs %d", s->batch_size,
+		       s->max_concurrent);
+		s->want_claim = 1;
+	}
+	if (r.trigger)
+		s->want_claim = 1;
+	for (size_t i = 0; i < r.n_cancel; i++) {
+		int found = jv_pool_cancel_job(&s->pool, r.cancel[i], now);
+		if (!found && s->tp)
+			found = jv_tpool_cancel_job(s->tp, r.cancel[i]);
+		if (!found)
+			continue;
+		jv_log(JV_INFO, "api: job %" PRId64 " cancelled: stopping its run", r.cancel[i]);
+		if (s->n_drop == s->cap_drop) {
+			s->cap_drop = s->cap_drop ? 2 * s->cap_drop : 8;
+			s->drop = jv_realloc(s->drop, s->cap_drop * sizeof *s->drop);
+		}
+		s->drop[s->n_drop++] = r.cancel[i];
+	}
+	free(r.cancel);
+}
+
+/* Tell the API how things stand. */
+static void publish(struct serve *s)
+{
+	struct jv_engine_view v;
+	memset(&v, 0, sizeof v);
+	v.processor_id = s->id;
+	snprintf(v.name, sizeof v.name, "%s", s->cfg->processor.name);
+	snprintf(v.hostname, sizeof v.hostname, "%s", s->hostname);
+	v.pid = (int)getpid();
+	v.started_unix_ms = s->started_unix_ms;
+	v.last_heartbeat_unix_ms = s->last_heartbeat_unix_ms;
+	v.paused = s->paused;
+	v.draining = s->draining;
+	v.db_connected = connected(s);
+	v.batch_size = s->batch_size;
+	v.max_concurrent = s->max_concurrent;
+	v.batch_size_limit = s->cfg->processor.batch_size;
+	v.max_concurrent_limit = s->cfg->processor.max_concurrent_jobs;
+	for (int i = 0; i < s->pool.n; i++)
+		if (s->pool.w[i].pid > 0) {
+			v.workers_total++;
+			v.workers_busy += s->pool.w[i].busy != 0;
+		}
+	v.threads_total = s->tp ? thread_count(s->cfg) : 0;
+	v.inflight = s->inflight;
+	v.claimed = s->n_claimed;
+	v.completed = s->n_completed;
+	v.claim_queries = s->n_claim_queries;
+	v.complete_queries = s->n_complete_queries;
+	v.stale = s->n_stale;
+	v.db_reconnects = s->n_reconnects;
+	jv_alerter_stats(s->alerter, &v.alerts);
+	jv_bridge_publish(s->bridge, &v);
+}
+
 static int run_loop(struct serve *s)
 {
 	struct pollfd *pfds = NULL;
@@ -936,7 +1052,8 @@ static int run_loop(struct serve *s)
 		}
 
 		/* What to wait for. */
-		int nfds = 4 + s->pool.n;
+		publish(s);
+		int nfds = 5 + s->pool.n;
 		if (nfds > cap) {
 			cap = nfds;
 			pfds = jv_realloc(pfds, (size_t)cap * sizeof *pfds);
@@ -946,6 +1063,7 @@ static int run_loop(struct serve *s)
 		pfds[k++] = (struct pollfd){s->lc.conn ? PQsocket(s->lc.conn) : -1, POLLIN, 0};
 		pfds[k++] = (struct pollfd){s->cc.conn ? PQsocket(s->cc.conn) : -1, POLLIN, 0};
 		pfds[k++] = (struct pollfd){s->tp ? jv_tpool_fd(s->tp) : -1, POLLIN, 0};
+		pfds[k++] = (struct pollfd){jv_bridge_fd(s->bridge), POLLIN, 0};
 		for (int i = 0; i < s->pool.n; i++)
 			pfds[k++] = (struct pollfd){s->pool.w[i].fd, POLLIN, 0};
 
@@ -998,8 +1116,10 @@ static int run_loop(struct serve *s)
 			on_signal(s);
 		if (pfds[3].revents)
 			collect_thread_results(s);
-		for (int i = 0; i < s->pool.n && 4 + i < k; i++)
-			if (pfds[4 + i].revents && pfds[4 + i].fd == s->pool.w[i].fd) {
+		if (pfds[4].revents)
+			take_requests(s, now);
+		for (int i = 0; i < s->pool.n && 5 + i < k; i++)
+			if (pfds[5 + i].revents && pfds[5 + i].fd == s->pool.w[i].fd) {
 				size_t f = s->n_done;
 				jv_pool_on_readable(&s->pool, i, &s->done, &s->n_done,
 						    &s->cap_done);
@@ -1128,6 +1248,29 @@ int jv_cmd_serve(int argc, char **argv)
 		status = JV_EXIT_USER;
 		goto out;
 	}
+	s->label = jv_asprintf("%s (id %" PRId64 ", host %s, pid %d)", s->cfg->processor.name,
+			       s->id, s->hostname, (int)getpid());
+	s->started_unix_ms = jv_unix_ms();
+	s->last_heartbeat_unix_ms = s->started_unix_ms; /* registering was the first */
+	s->batch_size = s->cfg->processor.batch_size;
+	s->max_concurrent = s->cfg->processor.max_concurrent_jobs;
+	s->bridge = jv_bridge_new();
+	if (!s->bridge) {
+		jv_log(JV_ERROR, "cannot make an eventfd: %s", strerror(errno));
+		status = JV_EXIT_INTERNAL;
+		goto out;
+	}
+	publish(s);
+	if (s->cfg->api.enabled) {
+		s->api = jv_api_start(s->cfg, s->bridge, err, sizeof err);
+		if (!s->api) {
+			jv_log(JV_ERROR, "%s", err);
+			if (jv_store_stopped(s->cc.conn, s->id, err, sizeof err) != 0)
+				jv_log(JV_ERROR, "could not mark processor stopped: %s", err);
+			status = JV_EXIT_USER;
+			goto out;
+		}
+	}
 	if (any_thread_executor(s->cfg))
 		s->tp = jv_tpool_new(s->rt, thread_count(s->cfg));
 	jv_pool_init(&s->pool, s->rt, process_workers(s->cfg), s->cfg->processor.worker_max_jobs,
@@ -1139,8 +1282,6 @@ int jv_cmd_serve(int argc, char **argv)
 	       s->id, s->cfg->processor.name, s->hostname, (int)getpid(), s->cfg->n_executors,
 	       started, s->cfg->processor.batch_size, s->cfg->processor.max_concurrent_jobs,
 	       s->cfg->processor.per_user_limit);
-	s->label = jv_asprintf("%s (id %" PRId64 ", host %s, pid %d)", s->cfg->processor.name,
-			       s->id, s->hostname, (int)getpid());
 	s->alerter = jv_alerter_start(s->cfg, s->rt, s->id, s->label);
 	struct jv_event ev = {.kind = JV_EV_PROCESSOR_STARTED, .subject = s->label};
 	jv_alerter_raise(s->alerter, &ev);
@@ -1150,6 +1291,8 @@ int jv_cmd_serve(int argc, char **argv)
 	s->next_poll = now + (uint64_t)s->cfg->processor.poll_interval_ms;
 
 	run_loop(s);
+	jv_api_stop(s->api); /* (it answered 503 to health while draining) */
+	s->api = NULL;
 
 	jv_pool_shutdown(&s->pool, 1000);
 	if (s->tp) {
@@ -1169,6 +1312,9 @@ int jv_cmd_serve(int argc, char **argv)
 	       s->id, s->n_claimed, s->n_claim_queries, s->n_completed, s->n_complete_queries,
 	       s->n_stale);
 out:
+	jv_api_stop(s->api);
+	jv_bridge_free(s->bridge);
+	free(s->drop);
 	free(s->label);
 	for (size_t i = 0; i < s->n_done; i++)
 		jv_done_free(&s->done[i]);

@@ -544,6 +544,21 @@ void jv_pool_release_begin(struct jv_pool *p)
 		}
 }
 
+int jv_pool_cancel_job(struct jv_pool *p, int64_t job_id, uint64_t now_ms)
+{
+	for (int i = 0; i < p->n; i++) {
+		struct jv_worker *w = &p->w[i];
+		if (w->pid <= 0 || !w->busy || w->job_id != job_id)
+			continue;
+		/* as at a deadline: told now, killed JV_KILL_GRACE_MS later */
+		w->overdue = 1;
+		w->deadline_ms = now_ms;
+		kill(w->pid, SIGUSR1);
+		return 1;
+	}
+	return 0;
+}
+
 void jv_pool_cancel(struct jv_pool *p, int i)
 {
 	if (p->w[i].pid > 0 && p->w[i].busy)
@@ -776,6 +791,24 @@ void jv_tpool_cancel_all(struct jv_tpool *tp)
 		if (tp->running[i])
 			jv_run_cancel(&tp->running[i]->run);
 	pthread_mutex_unlock(&tp->lock);
+}
+
+int jv_tpool_cancel_job(struct jv_tpool *tp, int64_t job_id)
+{
+	int found = 0;
+	pthread_mutex_lock(&tp->lock);
+	for (int i = 0; i < tp->n; i++)
+		if (tp->running[i] && tp->running[i]->m.id == job_id) {
+			jv_run_cancel(&tp->running[i]->run);
+			found = 1;
+		}
+	for (struct tjob *j = tp->head; j && !found; j = j->next)
+		if (j->m.id == job_id) {
+			jv_run_cancel(&j->run); /* (its run starts cancelled) */
+			found = 1;
+		}
+	pthread_mutex_unlock(&tp->lock);
+	return found;
 }
 
 void jv_tpool_ids(struct jv_tpool *tp, struct jv_buf *b)

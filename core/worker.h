@@ -134,6 +134,10 @@ void jv_pool_kill(struct jv_pool *p, int i, enum jv_end why, struct jv_done **ou
  * a success stands. Kill the rest with jv_pool_kill(JV_END_RELEASED). */
 void jv_pool_release_begin(struct jv_pool *p);
 
+/* Stop the job job_id if a worker runs it: told now (SIGUSR1), killed
+ * JV_KILL_GRACE_MS later. Returns 1 when one did. */
+int jv_pool_cancel_job(struct jv_pool *p, int64_t job_id, uint64_t now_ms);
+
 /* Ask worker i's executor to stop (SIGUSR1: host->cancelled() turns true). */
 void jv_pool_cancel(struct jv_pool *p, int i);
 
@@ -167,6 +171,9 @@ void jv_tpool_submit(struct jv_tpool *tp, const struct jv_msg_job *job);
 void jv_tpool_collect(struct jv_tpool *tp, struct jv_done **out, size_t *n, size_t *cap);
 /* Ask every running job to stop. */
 void jv_tpool_cancel_all(struct jv_tpool *tp);
+
+/* Cancel the run of job_id, running or queued. Returns 1 when found. */
+int jv_tpool_cancel_job(struct jv_tpool *tp, int64_t job_id);
 /* Jobs queued or running. */
 int jv_tpool_inflight(struct jv_tpool *tp);
 /* Append the ids of the jobs queued or running to *b as "id," each. */

@@ -44,6 +44,7 @@ alerting:
   processor_down_seconds: 5
   queue_size: 10
 api:
+  listen: "127.0.0.1:0"
   dashboard_url: "http://127.0.0.1:9/dash"
 YAML
 )"

@@ -164,8 +164,9 @@ static const struct {
 	{DB "executors:\n  a: {plugin: noop, password: x, password_file: /x}\n", "t.yaml:3:34: executors.a: both 'password' and 'password_file' are set"},
 	{DB "alerts:\n  - {plugin: slack, on: job_failed, webhook_url_file: /nonexistent/jv-hook}\n", "t.yaml:3:55: alerts[0].webhook_url_file: cannot read '/nonexistent/jv-hook'"},
 	/* api */
-	{DB "api:\n  listen: \"127.0.0.1:70000\"\n", "t.yaml:3:11: api.listen: port 70000 is out of range (1..65535)"},
-	{DB "api:\n  listen: \"127.0.0.1:0\"\n", "t.yaml:3:11: api.listen: port 0 is out of range (1..65535)"},
+	{DB "api:\n  listen: \"127.0.0.1:70000\"\n", "t.yaml:3:11: api.listen: port 70000 is out of range (0..65535)"},
+	{DB "api:\n  listen: \"0.0.0.0:8080\"\n", "t.yaml:3:11: api.listen: 0.0.0.0:8080 is not a loopback address, and no api.token is set: set a token (token: \"${JOBVISOR_API_TOKEN}\") or listen on 127.0.0.1"},
+	{DB "api:\n  listen: \"[::]:8080\"\n  max_body_bytes: 10\n", "t.yaml:4:19: api.max_body_bytes: 10 is out of range (1024..67108864)"},
 	{DB "api:\n  listen: localhost\n", "t.yaml:3:11: api.listen: expected HOST:PORT (e.g. 127.0.0.1:8080), got 'localhost'"},
 	{DB "api:\n  listen: \"localhost:http\"\n", "t.yaml:3:11: api.listen: port 'http' is not a number"},
 	/* schedules */

@@ -1,0 +1,683 @@
+/*
+ * api.c -- the HTTP server: listening, reading bodies within their cap,
+ * routing, the token, CORS, the database pool, and the answers (api.h).
+ */
+#include "api.h"
+
+#include "bridge.h"
+#include "config.h"
+#include "db.h"
+#include "log.h"
+#include "mem.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#define JV_API_MAX_PARAMS 4
+#define JV_API_MAX_HEADERS 8
+#define JV_API_DB_WAIT_MS 5000
+
+struct jv_api {
+	const struct jv_config *cfg;
+	struct jv_bridge *bridge;
+	struct MHD_Daemon *mhd;
+	int port;
+	/* the database pool */
+	pthread_mutex_t lock;
+	pthread_cond_t freed;
+	PGconn **idle;
+	size_t n_idle;
+	int open;               /* connections open (idle or lent) */
+};
+
+struct jv_api_req {
+	struct jv_api *api;
+	struct MHD_Connection *conn;
+	const char *method, *path;
+	struct jv_buf body;
+	int too_big;
+	json_t *json;
+	const char *params[JV_API_MAX_PARAMS];
+	char *param_buf[JV_API_MAX_PARAMS];
+	int n_params;
+	PGconn *db;
+	/* the answer */
+	int status;             /* 0: none yet */
+	char *out;
+	size_t out_len;
+	const char *content_type;
+	char *hdr_name[JV_API_MAX_HEADERS], *hdr_value[JV_API_MAX_HEADERS];
+	int n_hdr;
+};
+
+/* ------------------------------------------------------------ route tables */
+
+const struct jv_api_route *const *jv_api_route_tables(void)
+{
+	static const struct jv_api_route *const tables[] = {
+		jv_api_cron_routes,      jv_api_jobs_routes,   jv_api_analytics_routes,
+		jv_api_schedules_routes, jv_api_metrics_routes, NULL,
+	};
+	return tables;
+}
+
+/* Does path match pattern? Captures go into req (when not NULL). */
+static int match(const char *pattern, const char *path, struct jv_api_req *req)
+{
+	const char *p = pattern, *s = path;
+	int n = 0;
+	while (*p && *s) {
+		if (*p == '{') {
+			const char *pe = strchr(p, '}');
+			const char *se = strchr(s, '/');
+			if (!pe)
+				return 0;
+			if (!se)
+				se = s + strlen(s);
+			if (se == s || n >= JV_API_MAX_PARAMS)
+				return 0;
+			if (req) {
+				free(req->param_buf[n]);
+				req->param_buf[n] = jv_strndup(s, (size_t)(se - s));
+				req->params[n] = req->param_buf[n];
+			}
+			n++;
+			p = pe + 1;
+			s = se;
+			continue;
+		}
+		if (*p != *s)
+			return 0;
+		p++;
+		s++;
+	}
+	if (*p || *s)
+		return 0;
+	if (req)
+		req->n_params = n;
+	return 1;
+}
+
+/* ------------------------------------------------------------ answers */
+
+int jv_api_answered(const struct jv_api_req *req) { return req->status != 0; }
+
+void jv_api_text(struct jv_api_req *req, int status, const char *content_type, const char *text,
+		 size_t len)
+{
+	if (req->status)
+		return;
+	req->status = status;
+	req->content_type = content_type;
+	req->out = jv_malloc(len + 1);
+	memcpy(req->out, text, len);
+	req->out[len] = '\0';
+	req->out_len = len;
+}
+
+void jv_api_json(struct jv_api_req *req, int status, json_t *value)
+{
+	if (req->status) {
+		json_decref(value);
+		return;
+	}
+	char *text = value ? json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	json_decref(value);
+	if (!text) {
+		static const char fail[] = "{\"error\":\"could not format the answer\"}";
+		jv_api_text(req, 500, "application/json", fail, sizeof fail - 1);
+		return;
+	}
+	jv_api_text(req, status, "application/json", text, strlen(text));
+	free(text);
+}
+
+void jv_api_error(struct jv_api_req *req, int status, const char *fmt, ...)
+{
+	if (req->status)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	char msg[1024];
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	json_t *j = json_object();
+	json_t *m = json_string(msg);
+	if (!m) /* not UTF-8: it quoted the client's bytes */
+		m = json_string("invalid request");
+	json_object_set_new(j, "error", m);
+	jv_api_json(req, status, j);
+}
+
+void jv_api_add_header(struct jv_api_req *req, const char *name, const char *value)
+{
+	if (req->n_hdr >= JV_API_MAX_HEADERS)
+		return;
+	req->hdr_name[req->n_hdr] = jv_strdup(name);
+	req->hdr_value[req->n_hdr] = jv_strdup(value);
+	req->n_hdr++;
+}
+
+/* ------------------------------------------------------------ reading */
+
+const char *jv_api_method(const struct jv_api_req *req) { return req->method; }
+const char *jv_api_path(const struct jv_api_req *req) { return req->path; }
+
+const char *jv_api_body(const struct jv_api_req *req, size_t *len)
+{
+	if (len)
+		*len = req->body.len;
+	return req->body.data ? req->body.data : "";
+}
+
+json_t *jv_api_json_body(const struct jv_api_req *req) { return req->json; }
+
+const char *jv_api_param(const struct jv_api_req *req, int i)
+{
+	return i >= 0 && i < req->n_params ? req->params[i] : NULL;
+}
+
+const char *jv_api_query(const struct jv_api_req *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *jv_api_header(const struct jv_api_req *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const struct jv_config *jv_api_config(const struct jv_api_req *req) { return req->api->cfg; }
+struct jv_bridge *jv_api_bridge(const struct jv_api_req *req) { return req->api->bridge; }
+
+struct only_ctx {
+	const char *const *allowed;
+	const char *bad;
+};
+
+static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+				 const char *value)
+{
+	(void)kind;
+	(void)value;
+	struct only_ctx *o = cls;
+	for (const char *const *a = o->allowed; a && *a; a++)
+		if (!strcmp(*a, key))
+			return MHD_YES;
+	o->bad = key;
+	return MHD_NO;
+}
+
+int jv_api_only_query(struct jv_api_req *req, const char *const *allowed)
+{
+	struct only_ctx o = {allowed, NULL};
+	MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, check_arg, &o);
+	if (!o.bad)
+		return 0;
+	struct jv_buf known = {0};
+	for (const char *const *a = allowed; a && *a; a++)
+		jv_buf_printf(&known, "%s%s", a == allowed ? "" : ", ", *a);
+	jv_api_error(req, 400, "unknown query parameter '%.64s' (known: %s)", o.bad,
+		     known.len ? known.data : "none");
+	jv_buf_free(&known);
+	return -1;
+}
+
+int jv_api_only_keys(struct jv_api_req *req, const char *const *allowed)
+{
+	if (!req->json)
+		return 0;
+	if (!json_is_object(req->json)) {
+		jv_api_error(req, 400, "the body must be a JSON object");
+		return -1;
+	}
+	const char *key;
+	json_t *v;
+	json_object_foreach(req->json, key, v)
+	{
+		int ok = 0;
+		for (const char *const *a = allowed; a && *a && !ok; a++)
+			ok = !strcmp(*a, key);
+		if (!ok) {
+			struct jv_buf known = {0};
+			for (const char *const *a = allowed; a && *a; a++)
+				jv_buf_printf(&known, "%s%s", a == allowed ? "" : ", ", *a);
+			jv_api_error(req, 400, "unknown key '%.64s' in the body (known: %s)", key,
+				     known.len ? known.data : "none");
+			jv_buf_free(&known);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int jv_api_parse_int(struct jv_api_req *req, const char *what, const char *text, int64_t max,
+		     int64_t *out)
+{
+	int64_t v = 0;
+	const char *p = text;
+	if (!p || !*p || strlen(p) > 19)
+		goto bad;
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9')
+			goto bad;
+		v = v * 10 + (*p - '0');
+	}
+	if (v > max)
+		goto bad;
+	*out = v;
+	return 0;
+bad:
+	jv_api_error(req, 400, "%s must be an integer between 0 and %lld, got '%.40s'", what,
+		     (long long)max, text ? text : "");
+	return -1;
+}
+
+int jv_api_secret_equal(const char *expected, const char *given)
+{
+	size_t n = strlen(expected), m = strlen(given);
+	unsigned char diff = (unsigned char)(n != m);
+	/* Always walk the expected secret's length, reading given cyclically
+	 * (or a zero when it is empty), so timing tells nothing of either. */
+	for (size_t i = 0; i < n; i++) {
+		unsigned char g = m ? (unsigned char)given[i % m] : 0;
+		diff |= (unsigned char)(expected[i] ^ g);
+	}
+	return diff == 0;
+}
+
+/* ------------------------------------------------------------ database */
+
+PGconn *jv_api_db(struct jv_api_req *req)
+{
+	if (req->db)
+		return req->db;
+	struct jv_api *api = req->api;
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += JV_API_DB_WAIT_MS / 1000;
+	pthread_mutex_lock(&api->lock);
+	for (;;) {
+		if (api->n_idle > 0) {
+			req->db = api->idle[--api->n_idle];
+			break;
+		}
+		if (api->open < api->cfg->api.db_connections) {
+			api->open++;
+			pthread_mutex_unlock(&api->lock);
+			char err[512];
+			PGconn *c = jv_db_connect(api->cfg->database.url, "jobvisor-api", err, sizeof err);
+			pthread_mutex_lock(&api->lock);
+			if (!c) {
+				api->open--;
+				pthread_cond_signal(&api->freed);
+				pthread_mutex_unlock(&api->lock);
+				jv_log(JV_WARNING, "api: %s", err);
+				jv_api_error(req, 503, "the database is unreachable");
+				return NULL;
+			}
+			req->db = c;
+			break;
+		}
+		if (pthread_cond_timedwait(&api->freed, &api->lock, &until) == ETIMEDOUT) {
+			pthread_mutex_unlock(&api->lock);
+			jv_api_error(req, 503, "busy: no database connection free; try again");
+			return NULL;
+		}
+	}
+	pthread_mutex_unlock(&api->lock);
+	/* One left open by the server (a restart): try again once. */
+	if (PQstatus(req->db) != CONNECTION_OK) {
+		PQreset(req->db);
+		if (PQstatus(req->db) != CONNECTION_OK) {
+			jv_api_error(req, 503, "the database is unreachable");
+			return NULL;
+		}
+	}
+	return req->db;
+}
+
+static void db_release(struct jv_api_req *req)
+{
+	if (!req->db)
+		return;
+	struct jv_api *api = req->api;
+	PGconn *c = req->db;
+	req->db = NULL;
+	int keep = PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) == PQTRANS_IDLE;
+	if (!keep)
+		PQfinish(c);
+	pthread_mutex_lock(&api->lock);
+	if (keep)
+		api->idle[api->n_idle++] = c;
+	else
+		api->open--;
+	pthread_cond_signal(&api->freed);
+	pthread_mutex_unlock(&api->lock);
+}
+
+PGresult *jv_api_query_db(struct jv_api_req *req, const char *sql, int nparams,
+			  const char *const *params)
+{
+	PGconn *db = jv_api_db(req);
+	if (!db)
+		return NULL;
+	char err[1024], state[6] = "";
+	PGresult *res = jv_db_query(db, sql, nparams, params, state, err, sizeof err);
+	if (res)
+		return res;
+	if (!strncmp(state, "22", 2) || !strcmp(state, "23505"))
+		jv_api_error(req, 400, "%s", err);
+	else if (PQstatus(db) != CONNECTION_OK || !state[0]) {
+		jv_log(JV_WARNING, "api: %s %s: %s", req->method, req->path, err);
+		jv_api_error(req, 503, "the database is unreachable");
+	} else {
+		jv_log(JV_ERROR, "api: %s %s: %s", req->method, req->path, err);
+		jv_api_error(req, 500, "internal error (logged)");
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------ serving */
+
+static void free_req(struct jv_api_req *req)
+{
+	db_release(req);
+	jv_buf_free(&req->body);
+	json_decref(req->json);
+	for (int i = 0; i < JV_API_MAX_PARAMS; i++)
+		free(req->param_buf[i]);
+	for (int i = 0; i < req->n_hdr; i++) {
+		free(req->hdr_name[i]);
+		free(req->hdr_value[i]);
+	}
+	free(req->out);
+	free(req);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)c;
+	(void)toe;
+	if (*con_cls)
+		free_req(*con_cls);
+	*con_cls = NULL;
+}
+
+static enum MHD_Result send_answer(struct jv_api_req *req)
+{
+	const struct jv_config *cfg = req->api->cfg;
+	if (!req->status)
+		jv_api_error(req, 500, "the handler gave no answer");
+	struct MHD_Response *r =
+	    MHD_create_response_from_buffer(req->out_len, req->out, MHD_RESPMEM_MUST_COPY);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+				req->content_type ? req->content_type : "application/json");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	if (cfg->api.cors_origin) {
+		MHD_add_response_header(r, "Access-Control-Allow-Origin", cfg->api.cors_origin);
+		MHD_add_response_header(r, "Vary", "Origin");
+	}
+	for (int i = 0; i < req->n_hdr; i++)
+		MHD_add_response_header(r, req->hdr_name[i], req->hdr_value[i]);
+	enum MHD_Result ret = MHD_queue_response(req->conn, (unsigned)req->status, r);
+	MHD_destroy_response(r);
+	if (req->status == 500 || req->status == 503)
+		jv_log(JV_WARNING, "api: %s %s -> %d", req->method, req->path, req->status);
+	else
+		jv_debug("api: %s %s -> %d", req->method, req->path, req->status);
+	return ret;
+}
+
+/* 1 when the request carries the token (or the route needs none). */
+static int authorized(struct jv_api_req *req, unsigned flags)
+{
+	const struct jv_config *cfg = req->api->cfg;
+	if (flags & JV_API_PUBLIC) {
+		if ((flags & JV_API_HEALTH) && !cfg->api.health_requires_token)
+			return 1;
+		if ((flags & JV_API_METRICS) && !cfg->api.metrics_requires_token)
+			return 1;
+		if (!(flags & (JV_API_HEALTH | JV_API_METRICS)))
+			return 1;
+	}
+	if (!cfg->api.token) {
+		jv_api_error(req, 401, "no api.token is configured: this route is disabled");
+		return 0;
+	}
+	const char *h = jv_api_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (!h || strncmp(h, "Bearer ", 7) != 0) {
+		jv_api_add_header(req, "WWW-Authenticate", "Bearer realm=\"jobvisor\"");
+		jv_api_error(req, 401, "missing bearer token (Authorization: Bearer TOKEN)");
+		return 0;
+	}
+	if (!jv_api_secret_equal(cfg->api.token, h + 7)) {
+		jv_api_add_header(req, "WWW-Authenticate", "Bearer realm=\"jobvisor\"");
+		jv_api_error(req, 401, "wrong token");
+		return 0;
+	}
+	return 1;
+}
+
+static void dispatch(struct jv_api_req *req)
+{
+	const struct jv_api_route *found = NULL;
+	int path_known = 0;
+	struct jv_buf allow = {0};
+	for (const struct jv_api_route *const *t = jv_api_route_tables(); *t; t++)
+		for (const struct jv_api_route *r = *t; r->method; r++) {
+			if (!match(r->pattern, req->path, NULL))
+				continue;
+			path_known = 1;
+			jv_buf_printf(&allow, "%s%s", allow.len ? ", " : "", r->method);
+			if (!found && !strcmp(r->method, req->method))
+				found = r;
+		}
+	if (!found && !strcmp(req->method, "OPTIONS") && path_known &&
+	    req->api->cfg->api.cors_origin) {
+		/* a CORS preflight */
+		jv_api_add_header(req, "Access-Control-Allow-Methods", allow.data);
+		jv_api_add_header(req, "Access-Control-Allow-Headers", "Authorization, Content-Type");
+		jv_api_add_header(req, "Access-Control-Max-Age", "600");
+		jv_api_text(req, 204, "text/plain", "", 0);
+		jv_buf_free(&allow);
+		return;
+	}
+	if (!found) {
+		if (path_known) {
+			jv_api_add_header(req, "Allow", allow.data);
+			jv_api_error(req, 405, "method %.16s not allowed on %.200s (allowed: %s)",
+				     req->method, req->path, allow.data);
+		} else {
+			jv_api_error(req, 404, "no such route: %.16s %.200s", req->method,
+				     req->path);
+		}
+		jv_buf_free(&allow);
+		return;
+	}
+	jv_buf_free(&allow);
+	match(found->pattern, req->path, req);
+	if (!authorized(req, found->flags))
+		return;
+	if (!(found->flags & JV_API_RAW_BODY) && req->body.len > 0) {
+		json_error_t e;
+		req->json = json_loadb(req->body.data, req->body.len, JSON_DECODE_ANY, &e);
+		if (!req->json) {
+			jv_api_error(req, 400, "the body is not valid JSON: %s (at byte %d)", e.text,
+				     e.position);
+			return;
+		}
+	}
+	found->handler(req);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version,
+				  const char *upload_data, size_t *upload_data_size,
+				  void **con_cls)
+{
+	(void)version;
+	struct jv_api *api = cls;
+	struct jv_api_req *req = *con_cls;
+	size_t max = (size_t)api->cfg->api.max_body_bytes;
+	if (!req) {
+		req = jv_calloc(1, sizeof *req);
+		req->api = api;
+		req->conn = c;
+		req->method = method;
+		req->path = url;
+		*con_cls = req;
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl && strtoull(cl, NULL, 10) > max) {
+			/* said up front: answer before reading any of it (no
+			 * 100 Continue; MHD discards what comes anyway) */
+			req->too_big = 1;
+			jv_api_error(req, 413, "the body is larger than api.max_body_bytes (%zu bytes)",
+				     max);
+			return send_answer(req);
+		}
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		if (!req->too_big && req->body.len + *upload_data_size > max)
+			req->too_big = 1;
+		if (!req->too_big)
+			jv_buf_append(&req->body, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		if (!req->too_big)
+			return MHD_YES;
+		/* answered before the rest arrives: MHD drops the rest */
+	}
+	if (req->status)
+		return MHD_YES; /* answered already */
+	if (req->too_big)
+		jv_api_error(req, 413, "the body is larger than api.max_body_bytes (%zu bytes)",
+			     max);
+	else
+		dispatch(req);
+	enum MHD_Result ret = send_answer(req);
+	db_release(req); /* back to the pool at once */
+	return ret;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	char msg[512];
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	size_t n = strlen(msg);
+	while (n > 0 && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	jv_debug("api: libmicrohttpd: %s", msg);
+}
+
+/* "HOST:PORT" (HOST may be [v6] or a name) into ss. */
+static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len,
+			char *err, size_t errlen)
+{
+	const char *colon = strrchr(listen, ':');
+	char host[256];
+	size_t hn = colon ? (size_t)(colon - listen) : 0;
+	if (!colon || hn >= sizeof host) {
+		snprintf(err, errlen, "api.listen: bad address '%s'", listen);
+		return -1;
+	}
+	memcpy(host, listen, hn);
+	host[hn] = '\0';
+	if (host[0] == '[' && hn >= 2 && host[hn - 1] == ']') {
+		memmove(host, host + 1, hn - 2);
+		host[hn - 2] = '\0';
+	}
+	struct addrinfo hints, *ai = NULL;
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	int rc = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &ai);
+	if (rc != 0 || !ai) {
+		snprintf(err, errlen, "api.listen: cannot resolve '%s': %s", listen,
+			 gai_strerror(rc));
+		return -1;
+	}
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	*len = ai->ai_addrlen;
+	freeaddrinfo(ai);
+	return 0;
+}
+
+struct jv_api *jv_api_start(const struct jv_config *cfg, struct jv_bridge *bridge, char *err,
+			    size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	if (parse_listen(cfg->api.listen, &ss, &sslen, err, errlen) != 0)
+		return NULL;
+	struct jv_api *api = jv_calloc(1, sizeof *api);
+	api->cfg = cfg;
+	api->bridge = bridge;
+	pthread_mutex_init(&api->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&api->freed, &ca);
+	pthread_condattr_destroy(&ca);
+	api->idle = jv_calloc((size_t)cfg->api.db_connections, sizeof *api->idle);
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	api->mhd = MHD_start_daemon(
+	    flags, 0, NULL, NULL, on_request, api, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->api.threads, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)2048, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_NOTIFY_COMPLETED,
+	    on_completed, api, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, api, MHD_OPTION_END);
+	if (!api->mhd) {
+		snprintf(err, errlen, "api: cannot listen on %s: %s", cfg->api.listen,
+			 errno ? strerror(errno) : "libmicrohttpd refused to start");
+		pthread_cond_destroy(&api->freed);
+		pthread_mutex_destroy(&api->lock);
+		free(api->idle);
+		free(api);
+		return NULL;
+	}
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(api->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	api->port = info ? info->port : 0;
+	char host[128];
+	snprintf(host, sizeof host, "%s", cfg->api.listen);
+	char *colon = strrchr(host, ':');
+	if (colon)
+		*colon = '\0';
+	jv_log(JV_INFO, "api: listening on %s:%d (%s)", host, api->port,
+	       cfg->api.token ? "token required" : "no token: only health and metrics");
+	return api;
+}
+
+int jv_api_port(const struct jv_api *api) { return api ? api->port : 0; }
+
+void jv_api_stop(struct jv_api *api)
+{
+	if (!api)
+		return;
+	MHD_stop_daemon(api->mhd);
+	for (size_t i = 0; i < api->n_idle; i++)
+		PQfinish(api->idle[i]);
+	free(api->idle);
+	pthread_cond_destroy(&api->freed);
+	pthread_mutex_destroy(&api->lock);
+	free(api);
+}

@@ -1,0 +1,137 @@
+/*
+ * api.h -- the REST API served by `jobvisor serve` (libmicrohttpd, jansson).
+ *
+ * The server runs on its own threads (api.threads) with its own small pool
+ * of database connections (api.db_connections), so a slow query never holds
+ * up claiming. It talks to the engine only through the bridge (bridge.h):
+ * requests (pause, retune, trigger, cancel) go in, a snapshot comes out.
+ *
+ * Routes are tables (struct jv_api_route) kept by topic in api_*.c files and
+ * listed in jv_api_route_tables(). Every route needs `Authorization: Bearer
+ * TOKEN` unless it is marked public (health and /metrics, unless configured
+ * otherwise). A handler reads the request through the jv_api_* helpers and
+ * answers with jv_api_json() or jv_api_error(); the server adds CORS
+ * headers when configured, and answers 404/405/413/401 itself.
+ */
+#ifndef JV_API_H
+#define JV_API_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct jv_config;
+struct jv_bridge;
+struct jv_api;
+struct jv_api_req;
+
+enum {
+	JV_API_PUBLIC = 1,       /* no token needed ... */
+	JV_API_HEALTH = 2,       /* ... unless api.health_requires_token */
+	JV_API_METRICS = 4,      /* ... unless api.metrics_requires_token */
+	JV_API_RAW_BODY = 8,     /* the body is not JSON: do not parse it */
+};
+
+struct jv_api_route {
+	const char *method;      /* "GET", "POST", "PATCH", "DELETE" */
+	const char *pattern;     /* "/api/jobs/{id}": {x} matches one path segment */
+	unsigned flags;
+	void (*handler)(struct jv_api_req *req);
+	const char *summary;     /* one line, for logs and the route list */
+};
+
+/* NULL-terminated list of route tables, each ending with a NULL method. */
+const struct jv_api_route *const *jv_api_route_tables(void);
+
+/* The tables, by topic. */
+extern const struct jv_api_route jv_api_cron_routes[];
+extern const struct jv_api_route jv_api_jobs_routes[];
+extern const struct jv_api_route jv_api_analytics_routes[];
+extern const struct jv_api_route jv_api_schedules_routes[];
+extern const struct jv_api_route jv_api_metrics_routes[];
+
+/*
+ * Start the server on cfg->api.listen. bridge links it to the engine (may
+ * be NULL in tests: then engine routes answer 503). Returns NULL with a
+ * one-line reason in err when it cannot listen. The config must outlive
+ * the server.
+ */
+struct jv_api *jv_api_start(const struct jv_config *cfg, struct jv_bridge *bridge, char *err,
+			    size_t errlen);
+
+/* The port it listens on (useful when api.listen asked for port 0). */
+int jv_api_port(const struct jv_api *api);
+
+/* Stop accepting, finish the requests in progress, free. NULL is fine. */
+void jv_api_stop(struct jv_api *api);
+
+/* ------------------------------------------------------------ handlers */
+
+/* The request's method, path, body (NUL-terminated, may be empty) and, for
+ * JSON bodies, the parsed value (NULL when the body is empty). */
+const char *jv_api_method(const struct jv_api_req *req);
+const char *jv_api_path(const struct jv_api_req *req);
+const char *jv_api_body(const struct jv_api_req *req, size_t *len);
+json_t *jv_api_json_body(const struct jv_api_req *req);
+
+/* The i-th {capture} of the route's pattern (from 0), or NULL. */
+const char *jv_api_param(const struct jv_api_req *req, int i);
+
+/* A query argument (decoded), or NULL when absent. */
+const char *jv_api_query(const struct jv_api_req *req, const char *name);
+
+/* A request header, or NULL. */
+const char *jv_api_header(const struct jv_api_req *req, const char *name);
+
+/* Answer 400 naming the first query argument not in allowed (NULL-
+ * terminated) and return -1; 0 when all are known. */
+int jv_api_only_query(struct jv_api_req *req, const char *const *allowed);
+
+/* Answer 400 naming the first body key not in allowed and return -1; 0 when
+ * the body is absent or every key is known. Also 400 for a body that is not
+ * a JSON object. */
+int jv_api_only_keys(struct jv_api_req *req, const char *const *allowed);
+
+/* The config, the bridge (may be NULL), the server. */
+const struct jv_config *jv_api_config(const struct jv_api_req *req);
+struct jv_bridge *jv_api_bridge(const struct jv_api_req *req);
+
+/* A connection of the API's pool for this request (returned to the pool
+ * when the request ends; one per request). NULL after answering 503 when
+ * none can be had within a few seconds or the database is down. */
+PGconn *jv_api_db(struct jv_api_req *req);
+
+/* Run sql on the request's connection with text params; the result when it
+ * succeeded (the caller PQclear()s it), else NULL after answering: 400 for
+ * a data error the client caused (SQLSTATE class 22), 503 when the database
+ * is unreachable, 500 otherwise (the message logged, not shown). */
+PGresult *jv_api_query_db(struct jv_api_req *req, const char *sql, int nparams,
+			  const char *const *params);
+
+/* Answer: status with a JSON value (stolen), or {"error": message}. The
+ * first answer wins; later calls are ignored. */
+void jv_api_json(struct jv_api_req *req, int status, json_t *value);
+void jv_api_error(struct jv_api_req *req, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Answer with text (copied) of the given content type. */
+void jv_api_text(struct jv_api_req *req, int status, const char *content_type, const char *text,
+		 size_t len);
+
+/* Add a response header (copied), before answering. */
+void jv_api_add_header(struct jv_api_req *req, const char *name, const char *value);
+
+/* 1 once an answer was given. */
+int jv_api_answered(const struct jv_api_req *req);
+
+/* Parse a non-negative integer argument strictly (decimal, no sign, no
+ * junk, at most max); -1 after answering 400 naming what, else 0. */
+int jv_api_parse_int(struct jv_api_req *req, const char *what, const char *text, int64_t max,
+		     int64_t *out);
+
+/* Constant-time comparison of two secrets: 1 when equal. The time taken
+ * depends only on the length of a (the expected one). */
+int jv_api_secret_equal(const char *expected, const char *given);
+
+#endif
