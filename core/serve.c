@@ -41,6 +41,7 @@
 #include "loader.h"
 #include "log.h"
 #include "mem.h"
+#include "stats.h"
 #include "store.h"
 #include "worker.h"
 
@@ -376,8 +377,11 @@ static void finished(struct serve *s, size_t from)
 	/* Called after new entries were appended to s->done at [from, n). */
 	if (from == 0 && s->n_done > 0)
 		s->first_done_at = jv_now_ms();
-	for (size_t i = from; i < s->n_done; i++)
+	for (size_t i = from; i < s->n_done; i++) {
 		s->inflight--;
+		jv_stats_finished(s->done[i].type, jv_end_outcome(s->done[i].end),
+				  s->done[i].duration_ms);
+	}
 	if (s->inflight < 0)
 		s->inflight = 0;
 	/* Cancelled through the API meanwhile: the API recorded the outcome;
@@ -586,6 +590,7 @@ static void end_now(struct serve *s, const struct jv_claimed *c, enum jv_end end
 static void dispatch(struct serve *s, const struct jv_claimed *c)
 {
 	s->n_claimed++;
+	jv_stats_claimed(c->type);
 	if (s->draining) {
 		/* claimed while the stop signal arrived: back it goes */
 		end_now(s, c, JV_END_RELEASED, "released at shutdown before it started");

@@ -227,7 +227,7 @@ char *jv_text_sanitize(const char *s, size_t len)
 	return jv_buf_steal(&b);
 }
 
-static const char *outcome_name(enum jv_end end)
+const char *jv_end_outcome(enum jv_end end)
 {
 	switch (end) {
 	case JV_END_SUCCEEDED: return "succeeded";
@@ -272,7 +272,7 @@ int jv_store_complete_send(PGconn *conn, int64_t id, const struct jv_done *done,
 		json_t *o = json_object();
 		json_object_set_new(o, "id", json_integer(d->id));
 		json_object_set_new(o, "attempt", json_integer(d->attempt));
-		json_object_set_new(o, "outcome", json_string(outcome_name(d->end)));
+		json_object_set_new(o, "outcome", json_string(jv_end_outcome(d->end)));
 		int retryable = d->end == JV_END_RETRYABLE || d->end == JV_END_TIMED_OUT ||
 				d->end == JV_END_CRASHED;
 		/* the executor's max_attempts may be lower than the job's */

@@ -95,6 +95,10 @@ int jv_store_complete_parse(const PGresult *res, struct jv_applied **applied, si
 int jv_store_rescue(PGconn *conn, int timeout_minutes, const char *now_override, int *count,
 		    char *err, size_t errlen);
 
+/* The job_executions outcome of an attempt that ended so ("succeeded",
+ * "failed", "timed_out", "crashed", "cancelled", "released"). */
+const char *jv_end_outcome(enum jv_end end);
+
 /* Make text fit for a PostgreSQL text value: invalid UTF-8 bytes become
  * U+FFFD, NUL bytes are dropped. Caller frees. */
 char *jv_text_sanitize(const char *s, size_t len);
