@@ -19,6 +19,10 @@
 /* The channel processors LISTEN on; the jobs triggers NOTIFY it. */
 #define JV_DB_NOTIFY_CHANNEL "jobvisor_jobs"
 
+/* The channel a cancelled running job's id is sent on (the API sends it);
+ * the processor that runs it stops its worker. */
+#define JV_DB_CANCEL_CHANNEL "jobvisor_cancel"
+
 /*
  * Connect to url, a libpq URI or "key=value" conninfo string. app_name
  * becomes the fallback application_name (the url may override it) and may

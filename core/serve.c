@@ -305,7 +305,8 @@ static int db_connect(struct serve *s, char *err, size_t errlen)
 	PGconn *l = jv_db_connect(s->cfg->database.url, "jobvisor serve", err, errlen);
 	if (!l)
 		return JV_EDB;
-	if (jv_db_exec(l, "LISTEN " JV_DB_NOTIFY_CHANNEL, 0, NULL, err, errlen) != 0) {
+	if (jv_db_exec(l, "LISTEN " JV_DB_NOTIFY_CHANNEL "; LISTEN " JV_DB_CANCEL_CHANNEL, 0, NULL,
+		       err, errlen) != 0) {
 		PQfinish(l);
 		return JV_EDB;
 	}
@@ -702,6 +703,28 @@ static void on_claim_result(struct serve *s, PGresult *res, uint64_t now)
 
 static void on_heartbeat_result(struct serve *s, PGresult *res);
 
+/* The job was cancelled (through the API, which recorded the outcome): if
+ * we run it, stop the run and forget its result. Twice is harmless. */
+static void cancel_running(struct serve *s, int64_t id, uint64_t now)
+{
+	if (id <= 0)
+		return;
+	for (size_t k = 0; k < s->n_drop; k++)
+		if (s->drop[k] == id)
+			return; /* stopping already */
+	int found = jv_pool_cancel_job(&s->pool, id, now);
+	if (!found && s->tp)
+		found = jv_tpool_cancel_job(s->tp, id);
+	if (!found)
+		return;
+	jv_log(JV_INFO, "job %" PRId64 " cancelled: stopping its run", id);
+	if (s->n_drop == s->cap_drop) {
+		s->cap_drop = s->cap_drop ? 2 * s->cap_drop : 8;
+		s->drop = jv_realloc(s->drop, s->cap_drop * sizeof *s->drop);
+	}
+	s->drop[s->n_drop++] = id;
+}
+
 /* Read what a channel has: notifications (claim channel) and the result of
  * its query in flight. */
 static void on_chan_readable(struct serve *s, struct chan *c, uint64_t now)
@@ -715,7 +738,10 @@ static void on_chan_readable(struct serve *s, struct chan *c, uint64_t now)
 	}
 	PGnotify *nt;
 	while (c->conn && (nt = PQnotifies(c->conn))) {
-		s->want_claim = 1;
+		if (!strcmp(nt->relname, JV_DB_CANCEL_CHANNEL))
+			cancel_running(s, strtoll(nt->extra, NULL, 10), now);
+		else
+			s->want_claim = 1;
 		PQfreemem(nt);
 	}
 	while (c->conn && c->busy && !PQisBusy(c->conn)) {
@@ -960,19 +986,8 @@ static void take_requests(struct serve *s, uint64_t now)
 	}
 	if (r.trigger)
 		s->want_claim = 1;
-	for (size_t i = 0; i < r.n_cancel; i++) {
-		int found = jv_pool_cancel_job(&s->pool, r.cancel[i], now);
-		if (!found && s->tp)
-			found = jv_tpool_cancel_job(s->tp, r.cancel[i]);
-		if (!found)
-			continue;
-		jv_log(JV_INFO, "api: job %" PRId64 " cancelled: stopping its run", r.cancel[i]);
-		if (s->n_drop == s->cap_drop) {
-			s->cap_drop = s->cap_drop ? 2 * s->cap_drop : 8;
-			s->drop = jv_realloc(s->drop, s->cap_drop * sizeof *s->drop);
-		}
-		s->drop[s->n_drop++] = r.cancel[i];
-	}
+	for (size_t i = 0; i < r.n_cancel; i++)
+		cancel_running(s, r.cancel[i], now);
 	free(r.cancel);
 }
 

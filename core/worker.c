@@ -619,6 +619,7 @@ struct tjob {
 	char *type, *user_id, *payload;
 	struct jv_run run;
 	int running;
+	int cancel_asked;    /* cancelled while queued: its run starts cancelled */
 };
 
 struct tctx {
@@ -659,6 +660,8 @@ static void *thread_main(void *arg)
 		if (!tp->head)
 			tp->tail = NULL;
 		jv_run_init(&j->run, j->m.timeout_ms, (size_t)j->m.max_output);
+		if (j->cancel_asked)
+			jv_run_cancel(&j->run);
 		tp->running[slot] = j;
 		pthread_mutex_unlock(&tp->lock);
 
@@ -804,7 +807,7 @@ int jv_tpool_cancel_job(struct jv_tpool *tp, int64_t job_id)
 		}
 	for (struct tjob *j = tp->head; j && !found; j = j->next)
 		if (j->m.id == job_id) {
-			jv_run_cancel(&j->run); /* (its run starts cancelled) */
+			j->cancel_asked = 1;
 			found = 1;
 		}
 	pthread_mutex_unlock(&tp->lock);
