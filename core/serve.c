@@ -305,8 +305,8 @@ static int db_connect(struct serve *s, char *err, size_t errlen)
 	PGconn *l = jv_db_connect(s->cfg->database.url, "jobvisor serve", err, errlen);
 	if (!l)
 		return JV_EDB;
-	if (jv_db_exec(l, "LISTEN " JV_DB_NOTIFY_CHANNEL "; LISTEN " JV_DB_CANCEL_CHANNEL, 0, NULL,
-		       err, errlen) != 0) {
+	if (jv_db_exec(l, "LISTEN " JV_DB_NOTIFY_CHANNEL, 0, NULL, err, errlen) != 0 ||
+	    jv_db_exec(l, "LISTEN " JV_DB_CANCEL_CHANNEL, 0, NULL, err, errlen) != 0) {
 		PQfinish(l);
 		return JV_EDB;
 	}
