@@ -6,8 +6,8 @@
 # failures, a timeout), the histogram counts every attempt, jobs by status
 # match the database, workers add up; the token rules (metrics public by
 # default, not with metrics_requires_token; the document never public);
-# and a scrape still answers 200 with jobvisor_database_up 0 when the
-# database is gone.
+# the tick of contrib/cron/crontab.example; and a scrape still answers 200
+# with jobvisor_database_up 0 when the database is gone.
 . "${top_srcdir:-.}/tests/lib.sh"
 
 command -v python3 >/dev/null 2>&1 || skip_all "python3 not found (tests/servers/promcheck.py)"
@@ -189,7 +189,8 @@ ok "the document is JSON with openapi and paths"
 
 # ------------------------------------------------- metrics_requires_token
 jv_kill_pid "$SERVE"
-api_config "  metrics_requires_token: true"
+api_config "  metrics_requires_token: true
+  webhook_secret: \"hook-secret\""
 start_serve
 http "$URL/metrics"
 assert_eq 401 "$CODE" "/metrics without a token, metrics_requires_token: 401"
@@ -200,6 +201,19 @@ assert_eq 200 "$CODE" "with the token: 200"
 printf '%s\n' "$BODY" >"$M"
 run python3 "$PROMCHECK" "$M"
 assert_rc 0 "a fresh process's exposition passes promcheck too"
+
+# ------------------------------------------- contrib/cron/crontab.example
+# The example's command line, pointed at this server and a header file here.
+TICK=$(sed -n 's/^\* \* \* \* \* root //p' "$top_srcdir/contrib/cron/crontab.example" |
+	sed -e "s#/etc/jobvisor/webhook.header#$JV_TMP/webhook.header#" -e "s#127.0.0.1:8080#127.0.0.1:$PORT#")
+assert_match '^curl --fail .*--max-time' "$TICK" "the crontab example runs curl --fail --max-time"
+printf 'X-Webhook-Secret: %s\n' hook-secret >"$JV_TMP/webhook.header"
+run sh -c "$TICK"
+assert_rc 0 "the crontab example's tick is accepted"
+printf 'X-Webhook-Secret: %s\n' wrong >"$JV_TMP/webhook.header"
+run sh -c "$TICK"
+[ "$RC" != 0 ] || fail "a tick with a wrong secret succeeded"
+ok "a tick with a wrong secret fails (curl --fail)"
 
 # ---------------------------------------------------------- database gone
 # No new connection to the database, and every one of its backends ended:
