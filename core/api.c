@@ -554,14 +554,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return MHD_YES;
 	}
 	if (*upload_data_size > 0) {
-		if (!req->too_big && req->body.len + *upload_data_size > max)
+		/* Past the cap (a chunked body says no length up front), the
+		 * rest is read and dropped; the answer comes at the end. */
+		if (!req->too_big && req->body.len + *upload_data_size > max) {
 			req->too_big = 1;
+			jv_buf_free(&req->body);
+		}
 		if (!req->too_big)
 			jv_buf_append(&req->body, upload_data, *upload_data_size);
 		*upload_data_size = 0;
-		if (!req->too_big)
-			return MHD_YES;
-		/* answered before the rest arrives: MHD drops the rest */
+		return MHD_YES;
 	}
 	if (req->status)
 		return MHD_YES; /* answered already */
