@@ -455,7 +455,7 @@ static int authorized(struct jv_api_req *req, unsigned flags)
 		if (!(flags & (JV_API_HEALTH | JV_API_METRICS)))
 			return 1;
 	}
-	if (!cfg->api.token) {
+	if (!cfg->api.token || !cfg->api.token[0]) {
 		jv_api_error(req, 401, "no api.token is configured: this route is disabled");
 		return 0;
 	}

@@ -353,7 +353,7 @@ static void cron_reset_stuck(struct jv_api_req *req)
 static void cron_webhook(struct jv_api_req *req)
 {
 	const struct jv_config *cfg = jv_api_config(req);
-	if (!cfg->api.webhook_secret) {
+	if (!cfg->api.webhook_secret || !cfg->api.webhook_secret[0]) {
 		jv_api_error(req, 403, "no api.webhook_secret is configured: the webhook is off");
 		return;
 	}

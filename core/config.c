@@ -1593,6 +1593,16 @@ static int map_config(struct ctx *c, const struct jv_node *root)
 
 	const struct jv_node *api = jv_node_get(root, "api");
 	cfg->api.enabled = api != NULL;
+	/* An empty secret (an unset ${VAR:-}) is no secret: never one that
+	 * an empty header would match. */
+	if (cfg->api.token && !cfg->api.token[0]) {
+		free(cfg->api.token);
+		cfg->api.token = NULL;
+	}
+	if (cfg->api.webhook_secret && !cfg->api.webhook_secret[0]) {
+		free(cfg->api.webhook_secret);
+		cfg->api.webhook_secret = NULL;
+	}
 	const struct jv_node *listen = jv_node_get(api, "listen");
 	if (listen && (rc = check_listen(c, listen, cfg->api.listen)))
 		return rc;
