@@ -159,7 +159,8 @@ measure()
 				while [ "$i" -lt "$runs" ]; do
 					code=$(curl -s -o "$work/body" -w '%{http_code} %{time_total}' \
 						-H "Authorization: Bearer $token" \
-						"http://127.0.0.1:$port/api/cron/$route?startDate=$s$extra")
+						"http://127.0.0.1:$port/api/cron/$route?startDate=$s$extra") ||
+						{ echo "$route $win$extra: curl failed; serve said:" >&2; tail -n 5 "$work/serve.err" >&2; exit 1; }
 					[ "${code%% *}" = 200 ] || { echo "$route $win$extra: $code $(cat "$work/body")" >&2; exit 1; }
 					ms=$(echo "${code#* }" | awk '{printf "%d", $1 * 1000}')
 					[ -n "$min" ] && [ "$min" -le "$ms" ] || min=$ms
