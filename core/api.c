@@ -515,7 +515,8 @@ static void dispatch(struct jv_api_req *req)
 		return;
 	if (!(found->flags & JV_API_RAW_BODY) && req->body.len > 0) {
 		json_error_t e;
-		req->json = json_loadb(req->body.data, req->body.len, JSON_DECODE_ANY, &e);
+		req->json = json_loadb(req->body.data, req->body.len,
+				       JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &e);
 		if (!req->json) {
 			jv_api_error(req, 400, "the body is not valid JSON: %s (at byte %d)", e.text,
 				     e.position);

@@ -84,6 +84,9 @@ assert_match '"error":"the body is not valid JSON: ' "$BODY" "saying where"
 call POST /api/cron/start -H "$AUTH" -d '{"batchsize": 3}'
 assert_eq 400 "$CODE" "unknown key: 400"
 assert_match "unknown key 'batchsize' in the body \\(known: batchSize, maxConcurrentJobs\\)" "$BODY" "naming it and the known ones"
+call POST /api/cron/start -H "$AUTH" -d '{"batchSize": 2, "batchSize": 3}'
+assert_eq 400 "$CODE" "a key given twice: 400"
+assert_match 'duplicate object key' "$BODY" "saying so"
 call POST /api/cron/start -H "$AUTH" -d '[1, 2]'
 assert_eq 400 "$CODE" "a body that is not an object: 400"
 call POST /api/cron/start -H "$AUTH" -d '{"batchSize": 9}'
