@@ -297,8 +297,20 @@ int jv_api_secret_equal(const char *expected, const char *given)
 
 /* ------------------------------------------------------------ database */
 
+static void db_release(struct jv_api_req *req);
+
 PGconn *jv_api_db(struct jv_api_req *req)
 {
+	const char *why = NULL;
+	PGconn *c = jv_api_db_try(req, &why);
+	if (!c)
+		jv_api_error(req, 503, "%s", why);
+	return c;
+}
+
+PGconn *jv_api_db_try(struct jv_api_req *req, const char **why)
+{
+	static const char unreachable[] = "the database is unreachable";
 	if (req->db)
 		return req->db;
 	struct jv_api *api = req->api;
@@ -322,7 +334,7 @@ PGconn *jv_api_db(struct jv_api_req *req)
 				pthread_cond_signal(&api->freed);
 				pthread_mutex_unlock(&api->lock);
 				jv_log(JV_WARNING, "api: %s", err);
-				jv_api_error(req, 503, "the database is unreachable");
+				*why = unreachable;
 				return NULL;
 			}
 			req->db = c;
@@ -330,7 +342,7 @@ PGconn *jv_api_db(struct jv_api_req *req)
 		}
 		if (pthread_cond_timedwait(&api->freed, &api->lock, &until) == ETIMEDOUT) {
 			pthread_mutex_unlock(&api->lock);
-			jv_api_error(req, 503, "busy: no database connection free; try again");
+			*why = "busy: no database connection free; try again";
 			return NULL;
 		}
 	}
@@ -339,7 +351,8 @@ PGconn *jv_api_db(struct jv_api_req *req)
 	if (PQstatus(req->db) != CONNECTION_OK) {
 		PQreset(req->db);
 		if (PQstatus(req->db) != CONNECTION_OK) {
-			jv_api_error(req, 503, "the database is unreachable");
+			*why = unreachable;
+			db_release(req); /* a broken one is dropped, not pooled */
 			return NULL;
 		}
 	}

@@ -102,6 +102,10 @@ struct jv_bridge *jv_api_bridge(const struct jv_api_req *req);
  * none can be had within a few seconds or the database is down. */
 PGconn *jv_api_db(struct jv_api_req *req);
 
+/* The same without answering: NULL with the reason in *why (static), for
+ * a handler that can answer without the database (/metrics). */
+PGconn *jv_api_db_try(struct jv_api_req *req, const char **why);
+
 /* Run sql on the request's connection with text params; the result when it
  * succeeded (the caller PQclear()s it), else NULL after answering: 400 for
  * a data error the client caused (SQLSTATE class 22), 503 when the database

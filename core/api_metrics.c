@@ -152,13 +152,10 @@ static void metrics(struct jv_api_req *req)
 	 * is gone would only wait and answer 503: skip it. */
 	int db_up = 0;
 	if (!have || v.db_connected) {
-		PGconn *db = jv_api_db(req);
-		if (!db) {
-			/* jv_api_db() answered 503 already (see api.h) */
-			jv_buf_free(&out);
-			return;
-		}
-		db_up = db_gauges(db, &out);
+		const char *why;
+		PGconn *db = jv_api_db_try(req, &why);
+		if (db)
+			db_up = db_gauges(db, &out);
 	}
 	single(&out, "jobvisor_database_up", "gauge",
 	       "1 when the database answered this scrape's queries.", db_up);
