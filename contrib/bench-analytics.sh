@@ -122,7 +122,8 @@ while [ "$from" -le "$rows" ]; do
 			ELSE format('exit status %s', 1 + g % 3) END END
 	FROM generate_series($from, $to) g
 	CROSS JOIN LATERAL (SELECT random() AS a, random() AS t, random() AS u, random() AS o,
-		random() AS e, floor(exp(random() * 10))::bigint AS d) r
+		random() AS e, floor(exp(random() * 10))::bigint AS d
+		WHERE g IS NOT NULL) r  -- (refers to g: a fresh draw per row, not one per statement)
 	CROSS JOIN LATERAL (SELECT now() - interval '30 days'
 		+ (g::float8 / $rows) * interval '30 days' AS at) s" >/dev/null
 	from=$((to + 1))
