@@ -365,11 +365,6 @@ static void cron_webhook(struct jv_api_req *req)
 	cron_trigger(req);
 }
 
-static void schedules_501(struct jv_api_req *req)
-{
-	jv_api_error(req, 501, "schedules are not implemented yet");
-}
-
 const struct jv_api_route jv_api_cron_routes[] = {
 	{"POST", "/api/cron/start", 0, cron_start, "resume claiming; optionally retune"},
 	{"POST", "/api/cron/stop", 0, cron_stop, "pause claiming; running jobs go on"},
@@ -382,13 +377,5 @@ const struct jv_api_route jv_api_cron_routes[] = {
 	 "rescue jobs of silent processors"},
 	{"POST", "/api/cron/webhook", JV_API_PUBLIC, cron_webhook,
 	 "an outside cron's tick (X-Webhook-Secret): claim now"},
-	{NULL, NULL, 0, NULL, NULL},
-};
-
-const struct jv_api_route jv_api_schedules_routes[] = {
-	{"GET", "/api/schedules", 0, schedules_501, "list schedules"},
-	{"POST", "/api/schedules", 0, schedules_501, "add a schedule"},
-	{"PATCH", "/api/schedules/{name}", 0, schedules_501, "change, pause or resume a schedule"},
-	{"DELETE", "/api/schedules/{name}", 0, schedules_501, "remove a schedule"},
 	{NULL, NULL, 0, NULL, NULL},
 };

@@ -40,6 +40,7 @@
 #include "host.h"
 #include "loader.h"
 #include "log.h"
+#include "scheduler.h"
 #include "mem.h"
 #include "stats.h"
 #include "store.h"
@@ -96,6 +97,7 @@ struct serve {
 	struct jv_alerter *alerter; /* NULL: no alert sinks */
 	struct jv_bridge *bridge;   /* the API's way in */
 	struct jv_api *api;         /* NULL: no api: section */
+	struct jv_scheduler *sched; /* NULL: no schedules to run */
 	int batch_size;             /* processor.batch_size, or as retuned by the API */
 	int max_concurrent;         /* processor.max_concurrent_jobs, likewise */
 	uint64_t n_reconnects;
@@ -860,6 +862,8 @@ static void reload(struct serve *s)
 	s->alerter = NULL;
 	jv_api_stop(s->api);
 	s->api = NULL;
+	jv_scheduler_stop(s->sched);
+	s->sched = NULL;
 	jv_runtime_free(s->rt);
 	jv_plugins_free(s->plugins);
 	jv_config_free(s->cfg);
@@ -878,6 +882,7 @@ static void reload(struct serve *s)
 	s->alerter = jv_alerter_start(cfg, rt, s->id, s->label);
 	s->batch_size = cfg->processor.batch_size;
 	s->max_concurrent = cfg->processor.max_concurrent_jobs;
+	s->sched = jv_scheduler_start(cfg, s->id);
 	if (cfg->api.enabled) {
 		char aerr[512];
 		s->api = jv_api_start(cfg, s->bridge, aerr, sizeof aerr);
@@ -1303,6 +1308,7 @@ int jv_cmd_serve(int argc, char **argv)
 	       started, s->cfg->processor.batch_size, s->cfg->processor.max_concurrent_jobs,
 	       s->cfg->processor.per_user_limit);
 	s->alerter = jv_alerter_start(s->cfg, s->rt, s->id, s->label);
+	s->sched = jv_scheduler_start(s->cfg, s->id);
 	struct jv_event ev = {.kind = JV_EV_PROCESSOR_STARTED, .subject = s->label};
 	jv_alerter_raise(s->alerter, &ev);
 	s->want_claim = 1;
@@ -1313,6 +1319,8 @@ int jv_cmd_serve(int argc, char **argv)
 	run_loop(s);
 	jv_api_stop(s->api); /* (it answered 503 to health while draining) */
 	s->api = NULL;
+	jv_scheduler_stop(s->sched);
+	s->sched = NULL;
 
 	jv_pool_shutdown(&s->pool, 1000);
 	if (s->tp) {

@@ -1,0 +1,1 @@
+# core/cron.mk -- the cron parser's tests and fuzz harness. Placeholder.

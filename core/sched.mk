@@ -1,0 +1,1 @@
+# core/sched.mk -- the scheduler's tests. Placeholder.

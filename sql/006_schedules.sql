@@ -1,0 +1,2 @@
+-- 006_schedules.sql -- placeholder, being written.
+SELECT 1;

@@ -1,0 +1,2 @@
+-- 007_unique.sql -- placeholder, being written.
+SELECT 1;
