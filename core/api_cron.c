@@ -209,7 +209,7 @@ static void cron_status(struct jv_api_req *req)
 		    list, json_pack("{s:I, s:s, s:s, s:i, s:s, s:s, s:f, s:I}", "id",
 				    (json_int_t)strtoll(PQgetvalue(procs, i, 0), NULL, 10), "name",
 				    PQgetvalue(procs, i, 1), "hostname", PQgetvalue(procs, i, 2),
-				    "pid", atoi(PQgetvalue(procs, i, 3)), "state",
+				    "pid", (int)strtol(PQgetvalue(procs, i, 3), NULL, 10), "state",
 				    PQgetvalue(procs, i, 4), "version", PQgetvalue(procs, i, 5),
 				    "heartbeatAgeSeconds", strtod(PQgetvalue(procs, i, 6), NULL),
 				    "runningJobs",
