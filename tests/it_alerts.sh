@@ -183,7 +183,12 @@ wait_for "[ \"\$(jv_psql \"SELECT count(*) FROM jobvisor.alerts WHERE status = '
 	"the overflow of the hanging sink's queue is recorded as dropped"
 
 # ---------------------------------------------------------------- stop
+# The catcher answers again; once the main sink has worked through what
+# piled up (sends in flight time out after 10 s), the way out is clear.
 rm -f "$CTL"
+F=$(jv_psql "SELECT jobvisor.enqueue('noop', '{\"outcome\": \"permanent\", \"error\": \"last one\"}', max_attempts => 1)")
+wait_for "[ \"\$(sent \"AND sink = 'alerts[0]' AND (job_id = $F OR body LIKE '%last #$F %')\")\" -ge 1 ]" 60 \
+	"the main sink delivers again after the hang"
 kill -TERM $S1
 wait $S1
 assert_eq 0 $? "serve exits 0"
