@@ -85,6 +85,17 @@ if [ $status -eq 0 ] && [ "${JV_SKIP_SANITIZERS:-0}" != 1 ]; then
 	fi
 fi
 
+if [ $status -eq 0 ] && [ "${JV_SKIP_FUZZ:-0}" != 1 ]; then
+	# A short libFuzzer run (ASan + UBSan) of the cron parser; longer
+	# runs by hand: contrib/fuzz.sh 600.
+	step "fuzz (cron parser, 20 s)"
+	sh "$top/contrib/fuzz.sh" 20 >fuzz.out 2>&1 || {
+		tail -n 40 fuzz.out
+		status=1
+	}
+	[ $status -ne 0 ] || grep -E '^(fuzz.sh: |stat::number_of_executed_units)' fuzz.out
+fi
+
 if [ $status -eq 0 ] && [ "${JV_SKIP_DISTCHECK:-0}" != 1 ]; then
 	step "make distcheck"
 	make -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >distcheck.out 2>&1 || {
