@@ -13,6 +13,7 @@
  * every pass frees what it made on every path.
  */
 #include "config.h"
+#include "cron.h"
 
 #include "error.h"
 #include "log.h"
@@ -1502,6 +1503,21 @@ static int map_schedules(struct ctx *c, const struct jv_node *root)
 			               "%s.type: no executor '%s' is configured%s (executors: %s)",
 			               path, sc->type, h, cfg->n_executors ? list : "none");
 		}
+	}
+	/* Then what each says: its cron expression and its time zone. */
+	for (size_t i = 0; i < cfg->n_schedules; i++) {
+		const struct jv_schedule_cfg *sc = &cfg->schedules[i];
+		char cerr[256];
+		struct jv_cron *cron = NULL;
+		if (jv_cron_parse(sc->cron, &cron, cerr, sizeof cerr) != 0)
+			return err_val(c, jv_node_get(sc->node, "cron"), "schedules[%zu].cron: %s", i,
+			               cerr);
+		jv_cron_free(cron);
+		if (!jv_tz_valid(sc->timezone))
+			return err_val(c, jv_node_get(sc->node, "timezone"),
+			               "schedules[%zu].timezone: unknown time zone '%s' (an IANA name "
+			               "such as Europe/Berlin, or UTC)",
+			               i, sc->timezone);
 	}
 	return 0;
 }
