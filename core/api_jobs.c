@@ -114,6 +114,67 @@ static int check_run_at(struct jv_api_req *req, const char *at)
 	return 0;
 }
 
+/* uniqueStates: an array of known states that includes pending and running
+ * (the unique index allows one pending or running job per key whatever the
+ * set), as the array literal "{pending,running,...}" in buf; *param stays
+ * NULL when absent or null. -1 after answering 400. */
+static int states_key(struct jv_api_req *req, json_t *body, const char *ukey, char *buf,
+		      size_t len, const char **param)
+{
+	json_t *x = json_object_get(body, "uniqueStates");
+	*param = NULL;
+	if (!x || json_is_null(x))
+		return 0;
+	if (!ukey) {
+		jv_api_error(req, 400, "uniqueStates needs uniqueKey");
+		return -1;
+	}
+	if (!json_is_array(x) || json_array_size(x) == 0) {
+		jv_api_error(req, 400,
+			     "uniqueStates must be an array of job states, such as "
+			     "[\"pending\", \"running\", \"succeeded\"]");
+		return -1;
+	}
+	int seen[5] = {0};
+	size_t i;
+	json_t *v;
+	json_array_foreach(x, i, v)
+	{
+		int k = -1;
+		for (int s = 0; s < 5 && k < 0 && json_is_string(v); s++)
+			if (!strcmp(statuses[s], json_string_value(v)) &&
+			    strlen(statuses[s]) == json_string_length(v))
+				k = s;
+		if (k < 0) {
+			if (json_is_string(v))
+				jv_api_error(req, 400,
+					     "uniqueStates: '%.40s' is not one of pending, running, "
+					     "succeeded, failed, cancelled",
+					     json_string_value(v));
+			else
+				jv_api_error(req, 400,
+					     "uniqueStates must contain only strings: pending, "
+					     "running, succeeded, failed, cancelled");
+			return -1;
+		}
+		seen[k] = 1;
+	}
+	if (!seen[0] || !seen[1]) {
+		jv_api_error(req, 400,
+			     "uniqueStates must include pending and running (one pending or "
+			     "running job per uniqueKey is always the rule)");
+		return -1;
+	}
+	size_t n = (size_t)snprintf(buf, len, "{");
+	for (int s = 0; s < 5; s++)
+		if (seen[s])
+			n += (size_t)snprintf(buf + n, len - n, "%s%s", n > 1 ? "," : "",
+					      statuses[s]);
+	snprintf(buf + n, len - n, "}");
+	*param = buf;
+	return 0;
+}
+
 static void rollback(struct jv_api_req *req)
 {
 	PGconn *db = jv_api_db(req);
@@ -122,12 +183,13 @@ static void rollback(struct jv_api_req *req)
 }
 
 /* POST /api/jobs {"type", "payload", "user", "runAt", "priority",
- * "maxAttempts", "timeoutSeconds", "uniqueKey"} */
+ * "maxAttempts", "timeoutSeconds", "uniqueKey", "uniqueStates"} */
 static void jobs_create(struct jv_api_req *req)
 {
 	static const char *const keys[] = {"type",	  "payload",	    "user",
 					   "runAt",	  "priority",	    "maxAttempts",
-					   "timeoutSeconds", "uniqueKey",	    NULL};
+					   "timeoutSeconds", "uniqueKey",	    "uniqueStates",
+					   NULL};
 	if (jv_api_only_query(req, no_args) || jv_api_only_keys(req, keys))
 		return;
 	json_t *body = jv_api_json_body(req);
@@ -135,14 +197,15 @@ static void jobs_create(struct jv_api_req *req)
 		jv_api_error(req, 400, "the body must be a JSON object with at least \"type\"");
 		return;
 	}
-	const char *type, *user, *at, *ukey, *prio, *maxa, *tmo;
-	char bprio[24], bmaxa[24], btmo[24];
+	const char *type, *user, *at, *ukey, *ustates, *prio, *maxa, *tmo;
+	char bprio[24], bmaxa[24], btmo[24], bstates[64];
 	if (str_key(req, body, "type", &type) || str_key(req, body, "user", &user) ||
 	    str_key(req, body, "runAt", &at) || str_key(req, body, "uniqueKey", &ukey) ||
 	    int_key(req, body, "priority", -2147483648LL, 2147483647LL, bprio, sizeof bprio,
 		    &prio) ||
 	    int_key(req, body, "maxAttempts", 1, 1000, bmaxa, sizeof bmaxa, &maxa) ||
-	    int_key(req, body, "timeoutSeconds", 1, 604800, btmo, sizeof btmo, &tmo))
+	    int_key(req, body, "timeoutSeconds", 1, 604800, btmo, sizeof btmo, &tmo) ||
+	    states_key(req, body, ukey, bstates, sizeof bstates, &ustates))
 		return;
 	if (!type) {
 		jv_api_error(req, 400, "type is required (the job type, an executor of the config)");
@@ -171,11 +234,11 @@ static void jobs_create(struct jv_api_req *req)
 		return;
 	}
 	PQclear(res);
-	const char *params[] = {type, ptext, user, at, prio, maxa, tmo, ukey};
+	const char *params[] = {type, ptext, user, at, prio, maxa, tmo, ukey, ustates};
 	res = jv_api_query_db(req,
 			      "SELECT jobvisor.enqueue($1, $2::jsonb, $3, $4::timestamptz,"
-			      " $5::integer, $6::integer, $7::integer, $8)",
-			      8, params);
+			      " $5::integer, $6::integer, $7::integer, $8, $9::text[])",
+			      9, params);
 	free(ptext);
 	if (!res) {
 		rollback(req);

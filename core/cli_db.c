@@ -204,7 +204,7 @@ static void enqueue_help(FILE *f)
 	    f,
 	    "usage: jobvisor enqueue [-c FILE] --type T [--user U] [--payload JSON] [--at TIME]\n"
 	    "                        [--priority N] [--max-attempts N] [--timeout SECONDS]\n"
-	    "                        [--unique-key K]\n"
+	    "                        [--unique-key K [--unique-states S,...]]\n"
 	    "\n"
 	    "Add a job to jobvisor.jobs and print its id.\n"
 	    "\n" CONFIG_HELP
@@ -219,7 +219,13 @@ static void enqueue_help(FILE *f)
 	    "      --timeout SECONDS  hard limit per attempt, 1..604800 (default: the\n"
 	    "                      executor's, else processor.timeout_seconds)\n"
 	    "      --unique-key K  when a pending or running job has this key, print its id\n"
-	    "                      and add nothing\n"
+	    "                      and add nothing; stderr then says \"existing job N holds\n"
+	    "                      unique key K\"\n"
+	    "      --unique-states S,...  the states in which a job holds its key, a comma\n"
+	    "                      list of pending, running, succeeded, failed, cancelled\n"
+	    "                      that includes pending and running (default\n"
+	    "                      pending,running; pending,running,succeeded: at most\n"
+	    "                      once until it fails)\n"
 	    "  -h, --help          show this help\n" EXIT_HELP);
 }
 
@@ -310,6 +316,7 @@ static int check_type(const char *cmd, const struct jv_config *cfg, const char *
 struct enqueue_args {
 	const char *config;
 	const char *type, *user, *payload, *at, *unique_key;
+	char *unique_states;                           /* "{pending,running}", malloc'd */
 	const char *priority, *max_attempts, *timeout; /* validated text */
 	long at_seconds;                               /* when at is relative */
 	int at_relative;
@@ -331,6 +338,53 @@ static int check_at(const char *cmd, PGconn *conn, const char *at)
 	PQclear(res);
 	if (!finite)
 		return usage_fail(cmd, "invalid --at '%s': must be a finite time", at);
+	return 0;
+}
+
+/* --unique-states "pending,running,succeeded" -> the array literal
+ * "{pending,running,succeeded}" in *out (malloc'd). Every element a known
+ * state, pending and running among them (the unique index allows one
+ * pending or running job per key whatever the set). */
+static int parse_unique_states(const char *cmd, const char *s, char **out)
+{
+	static const char *const known[] = {"pending", "running", "succeeded", "failed",
+	                                    "cancelled"};
+	int seen[5] = {0};
+	struct jv_buf b = {0};
+	const char *p = s;
+	jv_buf_puts(&b, "{");
+	for (;;) {
+		size_t n = strcspn(p, ",");
+		size_t i;
+		for (i = 0; i < 5; i++)
+			if (strlen(known[i]) == n && !strncmp(known[i], p, n))
+				break;
+		if (i == 5) {
+			jv_buf_free(&b);
+			return usage_fail(cmd,
+			                  "invalid --unique-states '%s': '%.*s' is not one of pending, "
+			                  "running, succeeded, failed, cancelled",
+			                  s, (int)n, p);
+		}
+		if (!seen[i]) {
+			if (b.len > 1)
+				jv_buf_puts(&b, ",");
+			jv_buf_puts(&b, known[i]);
+		}
+		seen[i] = 1;
+		if (!p[n])
+			break;
+		p += n + 1;
+	}
+	if (!seen[0] || !seen[1]) {
+		jv_buf_free(&b);
+		return usage_fail(cmd,
+		                  "invalid --unique-states '%s': must include pending and running "
+		                  "(one pending or running job per key is always the rule)",
+		                  s);
+	}
+	jv_buf_puts(&b, "}");
+	*out = b.data;
 	return 0;
 }
 
@@ -368,20 +422,48 @@ static int enqueue_run(const char *cmd, const struct enqueue_args *a)
 	    a->max_attempts,
 	    a->timeout,
 	    a->unique_key,
+	    a->unique_states,
 	};
-	/* NULL arguments take jobvisor.enqueue's defaults. */
+	/* One transaction, so that "created" can be told: the job is ours when
+	 * its row's xmin is this transaction (with a unique key, enqueue may
+	 * return another job's id). NULL arguments take enqueue's defaults. */
+	char state[6] = "";
+	if (jv_db_exec(conn, "BEGIN", 0, NULL, err, sizeof err) < 0) {
+		rc = cli_fail(cmd, JV_EXIT_INTERNAL, "could not enqueue: %s", err);
+		goto out;
+	}
 	PGresult *res = jv_db_query(
 	    conn,
 	    "SELECT jobvisor.enqueue($1, $2::jsonb, $3,"
 	    " coalesce($4::timestamptz, now() + make_interval(secs => $5::double precision)),"
-	    " $6::integer, $7::integer, $8::integer, $9)",
-	    9, params, NULL, err, sizeof err);
+	    " $6::integer, $7::integer, $8::integer, $9, $10::text[])",
+	    10, params, state, err, sizeof err);
+	if (!res) {
+		rc = cli_fail(cmd, !strcmp(state, "22023") ? JV_EXIT_USER : JV_EXIT_INTERNAL,
+		              "could not enqueue: %s", err);
+		goto out;
+	}
+	char id[32];
+	snprintf(id, sizeof id, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	const char *idp[] = {id};
+	res = jv_db_query(conn,
+	                  "SELECT j.xmin = pg_current_xact_id()::xid FROM jobvisor.jobs j"
+	                  " WHERE j.id = $1::bigint",
+	                  1, idp, NULL, err, sizeof err);
 	if (!res) {
 		rc = cli_fail(cmd, JV_EXIT_INTERNAL, "could not enqueue: %s", err);
 		goto out;
 	}
-	printf("%s\n", PQgetvalue(res, 0, 0));
+	int created = PQntuples(res) == 1 && !strcmp(PQgetvalue(res, 0, 0), "t");
 	PQclear(res);
+	if (jv_db_exec(conn, "COMMIT", 0, NULL, err, sizeof err) < 0) {
+		rc = cli_fail(cmd, JV_EXIT_INTERNAL, "could not enqueue: %s", err);
+		goto out;
+	}
+	printf("%s\n", id);
+	if (!created && a->unique_key)
+		fprintf(stderr, "existing job %s holds unique key %s\n", id, a->unique_key);
 out:
 	PQfinish(conn);
 	return rc;
@@ -389,7 +471,14 @@ out:
 
 int jv_cmd_enqueue(int argc, char **argv)
 {
-	enum { OPT_AT = 256, OPT_PRIORITY, OPT_MAX_ATTEMPTS, OPT_TIMEOUT, OPT_UNIQUE_KEY };
+	enum {
+		OPT_AT = 256,
+		OPT_PRIORITY,
+		OPT_MAX_ATTEMPTS,
+		OPT_TIMEOUT,
+		OPT_UNIQUE_KEY,
+		OPT_UNIQUE_STATES
+	};
 	static const struct option opts[] = {
 	    {"config", required_argument, NULL, 'c'},
 	    {"type", required_argument, NULL, 't'},
@@ -400,11 +489,13 @@ int jv_cmd_enqueue(int argc, char **argv)
 	    {"max-attempts", required_argument, NULL, OPT_MAX_ATTEMPTS},
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
 	    {"unique-key", required_argument, NULL, OPT_UNIQUE_KEY},
+	    {"unique-states", required_argument, NULL, OPT_UNIQUE_STATES},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *cmd = "enqueue";
 	struct enqueue_args a = {0};
+	const char *states = NULL;
 	long n;
 	int c, rc;
 	getopt_reset();
@@ -458,6 +549,9 @@ int jv_cmd_enqueue(int argc, char **argv)
 				return usage_fail(cmd, "invalid --unique-key: must not be empty");
 			a.unique_key = optarg;
 			break;
+		case OPT_UNIQUE_STATES:
+			states = optarg;
+			break;
 		case 'h':
 			enqueue_help(stdout);
 			return JV_EXIT_OK;
@@ -469,7 +563,13 @@ int jv_cmd_enqueue(int argc, char **argv)
 		return usage_fail(cmd, "unexpected argument '%s'", argv[optind]);
 	if (!a.type)
 		return usage_fail(cmd, "missing --type (the job type, an executor of the config)");
-	return enqueue_run(cmd, &a);
+	if (states && !a.unique_key)
+		return usage_fail(cmd, "--unique-states needs --unique-key");
+	if (states && (rc = parse_unique_states(cmd, states, &a.unique_states)) != 0)
+		return rc;
+	rc = enqueue_run(cmd, &a);
+	free(a.unique_states);
+	return rc;
 }
 
 /* ------------------------------------------------------------------- status */
