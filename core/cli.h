@@ -13,6 +13,7 @@ int jv_cmd_migrate(int argc, char **argv);
 int jv_cmd_enqueue(int argc, char **argv);
 int jv_cmd_status(int argc, char **argv);
 int jv_cmd_test_alert(int argc, char **argv);
+int jv_cmd_schedules(int argc, char **argv);
 
 /* The config path: the -c argument, else $JOBVISOR_CONFIG, else
  * SYSCONFDIR/jobvisor/jobvisor.yaml. Static storage or argv. */

@@ -19,6 +19,7 @@ static const struct {
 	{"enqueue", jv_cmd_enqueue, "add a job; prints its id"},
 	{"status", jv_cmd_status, "processors, queue depth by state, oldest pending age"},
 	{"test-alert", jv_cmd_test_alert, "send a test alert through the alert sinks now"},
+	{"schedules", jv_cmd_schedules, "schedules with their next five run times"},
 };
 
 static void usage(FILE *f)
