@@ -69,7 +69,7 @@ static uint64_t rnd(void)
 
 int main(int argc, char **argv)
 {
-	double secs = argc > 1 ? atof(argv[1]) : 5;
+	double secs = argc > 1 ? strtod(argv[1], NULL) : 5;
 	time_t end = time(NULL) + (time_t)secs;
 	rng ^= (uint64_t)time(NULL);
 	unsigned long runs = 0;
