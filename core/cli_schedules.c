@@ -204,7 +204,7 @@ int jv_cmd_schedules(int argc, char **argv)
 			r->source = PQgetvalue(res, ri, 4);
 			r->catch_up = PQgetvalue(res, ri, 5);
 			r->enabled = !strcmp(PQgetvalue(res, ri, 6), "t");
-			r->jitter = atoi(PQgetvalue(res, ri, 7));
+			r->jitter = (int)strtol(PQgetvalue(res, ri, 7), NULL, 10);
 			r->has_last = !PQgetisnull(res, ri, 8);
 			r->last = r->has_last ? strtoll(PQgetvalue(res, ri, 8), NULL, 10) : 0;
 		}

@@ -294,7 +294,7 @@ static int tick_one(struct jv_scheduler *s, PGconn *db)
 	}
 	const char *name = PQgetvalue(r, 0, 0), *cron = PQgetvalue(r, 0, 1);
 	const char *tz = PQgetvalue(r, 0, 2), *catch_up = PQgetvalue(r, 0, 3);
-	int jitter = atoi(PQgetvalue(r, 0, 4));
+	int jitter = (int)strtol(PQgetvalue(r, 0, 4), NULL, 10);
 	int64_t t = strtoll(PQgetvalue(r, 0, 5), NULL, 10);
 	double nowf = strtod(PQgetvalue(r, 0, 6), NULL);
 	int64_t now = (int64_t)nowf; /* runs at or before now are due */
