@@ -49,7 +49,7 @@
 
 #define SCHED_TICK_MS 1000
 #define SCHED_BATCH 100           /* schedules per tick, at most */
-#define SCHED_MAX_STEPS 1000000   /* cron steps when catching up, at most */
+#define SCHED_MAX_STEPS 100000    /* cron steps when catching up, then a jump */
 #define SCHED_PRUNE_MS (10 * 60 * 1000)
 
 struct jv_scheduler {
@@ -316,7 +316,7 @@ static int tick_one(struct jv_scheduler *s, PGconn *db)
 	uint64_t total = 0;
 	runs = jv_calloc(cap, sizeof *runs);
 	int64_t next = t;
-	int ended = 0;
+	int ended = 0, jumped = 0;
 	while (next <= now) {
 		if (n < cap) {
 			runs[(head + n) % cap] = next;
@@ -326,8 +326,18 @@ static int tick_one(struct jv_scheduler *s, PGconn *db)
 			head = (head + 1) % cap;
 		}
 		total++;
-		if (total >= SCHED_MAX_STEPS) {
-			next = now; /* give up stepping: start again after now */
+		if (total == SCHED_MAX_STEPS && !jumped) {
+			/* A long downtime of a frequent schedule: rather than step
+			 * through every run, jump to where the last 2 * cap runs
+			 * start (at the average period so far); the runs jumped
+			 * over are skipped, counted by that estimate. */
+			int64_t period = (next - t) / (int64_t)total;
+			int64_t from = now - (period > 0 ? period : 1) * 2 * (int64_t)cap;
+			if (from > next) {
+				total += (uint64_t)((from - next) / (period > 0 ? period : 1));
+				next = from;
+			}
+			jumped = 1;
 		}
 		if (jv_cron_next(c, tz, next, &next, err, sizeof err) < 0) {
 			ended = 1;

@@ -253,4 +253,30 @@ wait_for "[ \"\$(jv_psql \"SELECT string_agg(name, ',' ORDER BY name) FROM jobvi
 	"reload: the removed config schedule goes, the API one stays"
 assert_no_match "error|warning" "$(grep -v 'missed run' "$SERR")" "no error or warning logged"
 
+# (the API listens again after the reload, on a new port)
+wait_for "[ \"\$(grep -c 'api: listening on 127.0.0.1:[0-9]* (' '$SERR')\" -ge 2 ]" 10 "the API listens again"
+PORT=$(sed -n 's/.*api: listening on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$SERR" | tail -n 1)
+B=http://127.0.0.1:$PORT
+
+# The cap: two days down, catch_up all enqueues the latest 100 missed runs
+# (172800 of them: past the stepping limit, so the jump is taken too);
+# latest, one.
+send POST /api/schedules '{"name": "cap-all", "cron": "* * * * * *", "type": "noop", "catchUp": "all", "enabled": false}'
+assert_eq 201 "$CODE" "cap-all created, paused"
+send POST /api/schedules '{"name": "cap-latest", "cron": "*/10 * * * * *", "type": "noop", "enabled": false}'
+assert_eq 201 "$CODE" "cap-latest created, paused"
+jv_psql "UPDATE jobvisor.schedules SET next_run_at = now() - interval '2 days', enabled = true WHERE name LIKE 'cap-%'" >/dev/null
+wait_for "[ \"\$(jv_psql \"SELECT count(*) FROM jobvisor.schedule_runs WHERE schedule = 'cap-latest'\")\" -ge 1 ]" 10 \
+	"cap-latest caught up"
+wait_for "[ \"\$(jv_psql \"SELECT count(*) FROM jobvisor.schedule_runs WHERE schedule = 'cap-all' AND $late\")\" -ge 100 ]" 10 \
+	"cap-all caught up"
+sleep 1
+assert_eq "100|00:01:39" "$(jv_psql "SELECT count(*), max(run_at) - min(run_at) FROM jobvisor.schedule_runs WHERE schedule = 'cap-all' AND $late")" \
+	"all: the latest 100 missed runs, no more"
+assert_eq "t" "$(jv_psql "SELECT max(run_at) - min(run_at) = (count(*) - 1) * interval '1 second' FROM jobvisor.schedule_runs WHERE schedule = 'cap-all'")" \
+	"all: then every second"
+assert_eq 1 "$(jv_psql "SELECT count(*) FROM jobvisor.schedule_runs WHERE schedule = 'cap-latest' AND $late")" \
+	"latest: one of 17280 missed runs"
+assert_match "schedule cap-all: [0-9]+ missed runs skipped \\(catch_up all\\)" "$(cat "$SERR")" "the skipped runs logged"
+
 jv_done
