@@ -5,8 +5,9 @@
 # and started again, catch_up none | latest | all behave as documented
 # (a run is missed when it was more than JV_SCHED_GRACE_S = 2 s overdue
 # when materialised). Then: `jobvisor schedules`, the /api/schedules
-# routes (create, 400s, 409, pause/resume, delete, 404), and the config
-# sync on SIGHUP (a removed config schedule goes, an API one stays).
+# routes (create, 400s, 409, pause/resume, delete, 404), the config sync
+# on SIGHUP (a removed config schedule goes, an API one stays), the cap of
+# catch_up all (the latest 100) after two days down, and jitter.
 . "${top_srcdir:-.}/tests/lib.sh"
 
 command -v curl >/dev/null 2>&1 || skip_all "curl not found"
@@ -261,7 +262,7 @@ B=http://127.0.0.1:$PORT
 # The cap: two days down, catch_up all enqueues the latest 100 missed runs
 # (172800 of them: past the stepping limit, so the jump is taken too);
 # latest, one.
-send POST /api/schedules '{"name": "cap-all", "cron": "* * * * * *", "type": "noop", "catchUp": "all", "enabled": false}'
+send POST /api/schedules '{"name": "cap-all", "cron": "* * * * * *", "type": "noop", "catchUp": "all", "jitterSeconds": 2, "enabled": false}'
 assert_eq 201 "$CODE" "cap-all created, paused"
 send POST /api/schedules '{"name": "cap-latest", "cron": "*/10 * * * * *", "type": "noop", "enabled": false}'
 assert_eq 201 "$CODE" "cap-latest created, paused"
@@ -277,6 +278,8 @@ assert_eq "t" "$(jv_psql "SELECT max(run_at) - min(run_at) = (count(*) - 1) * in
 	"all: then every second"
 assert_eq 1 "$(jv_psql "SELECT count(*) FROM jobvisor.schedule_runs WHERE schedule = 'cap-latest' AND $late")" \
 	"latest: one of 17280 missed runs"
+assert_eq "0|2|t" "$(jv_psql "SELECT extract(epoch FROM min(j.scheduled_at - r.run_at))::int, extract(epoch FROM max(j.scheduled_at - r.run_at))::int, count(DISTINCT j.scheduled_at - r.run_at) = 3 FROM jobvisor.schedule_runs r JOIN jobvisor.jobs j ON j.id = r.job_id WHERE r.schedule = 'cap-all'")" \
+	"jitter: each job delayed by 0, 1 or 2 s after its run time"
 assert_match "schedule cap-all: [0-9]+ missed runs skipped \\(catch_up all\\)" "$(cat "$SERR")" "the skipped runs logged"
 
 jv_done
