@@ -876,9 +876,10 @@ static void reload(struct serve *s)
 	jv_pool_resize(&s->pool, process_workers(cfg));
 	s->pool.rt = rt;
 	s->pool.max_jobs = cfg->processor.worker_max_jobs;
+	/* Fork first, threads after (see the note at start-up). */
+	jv_pool_fill(&s->pool);
 	if (any_thread_executor(cfg))
 		s->tp = jv_tpool_new(rt, thread_count(cfg));
-	jv_pool_fill(&s->pool);
 	s->alerter = jv_alerter_start(cfg, rt, s->id, s->label);
 	s->batch_size = cfg->processor.batch_size;
 	s->max_concurrent = cfg->processor.max_concurrent_jobs;
@@ -1286,10 +1287,18 @@ int jv_cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	publish(s);
+	/* The workers are forked before any thread exists (API, thread pool,
+	 * alerts, scheduler): a fork copies a lock another thread holds, and a
+	 * worker could then hang on it for good. glibc's malloc guards itself
+	 * across fork; not every allocator does (ASan's does not). */
+	jv_pool_init(&s->pool, s->rt, process_workers(s->cfg), s->cfg->processor.worker_max_jobs,
+		     child_setup, s);
+	int started = jv_pool_fill(&s->pool);
 	if (s->cfg->api.enabled) {
 		s->api = jv_api_start(s->cfg, s->bridge, err, sizeof err);
 		if (!s->api) {
 			jv_log(JV_ERROR, "%s", err);
+			jv_pool_shutdown(&s->pool, 1000);
 			if (jv_store_stopped(s->cc.conn, s->id, err, sizeof err) != 0)
 				jv_log(JV_ERROR, "could not mark processor stopped: %s", err);
 			status = JV_EXIT_USER;
@@ -1298,9 +1307,6 @@ int jv_cmd_serve(int argc, char **argv)
 	}
 	if (any_thread_executor(s->cfg))
 		s->tp = jv_tpool_new(s->rt, thread_count(s->cfg));
-	jv_pool_init(&s->pool, s->rt, process_workers(s->cfg), s->cfg->processor.worker_max_jobs,
-		     child_setup, s);
-	int started = jv_pool_fill(&s->pool);
 	jv_log(JV_INFO,
 	       "processor %" PRId64 " (%s on %s, pid %d) started: %zu executors, %d workers, "
 	       "batch %d, max %d concurrent, %d per user",
