@@ -99,7 +99,7 @@ alerting:
   check_interval_seconds: 1
   failure_rate_percent: 50
   failure_rate_window_seconds: 60
-  failure_rate_min_attempts: 10
+  failure_rate_min_attempts: 20
   queue_backlog_seconds: 2
 YAML
 )"
