@@ -210,12 +210,12 @@ LT=$(enqueue sql_thread '{"query": "add_thing", "params": [110, "late", null]}' 
 for j in $L $LT; do
 	wait_end $j failed "(lock wait)"
 	assert_eq 2 "$(job $j attempts)" "lock wait: job $j retried once, then failed"
-	assert_match "sql: query 'add_thing' cancelled at the deadline after [0-9]+ ms" "$(job $j last_error)" \
-		"lock wait: the error says it was cancelled at the deadline"
-	# (Recorded as timed_out as a rule; once, on a loaded machine, one of
-	# them came back as a plain failure: what matters here is that the
-	# query was cancelled at the deadline and retried.)
-	assert_eq 2 "$(jv_psql "SELECT count(*) FROM jobvisor.job_executions WHERE job_id = $j AND outcome IN ('timed_out', 'failed') AND error LIKE '%cancelled at the deadline%' AND duration_ms < 5000")" \
+	# (In a worker process the supervisor's stop signal may come a few ms
+	# before the worker's own clock reaches the deadline: the executor then
+	# says "cancelled", and the attempt is still recorded as timed out.)
+	assert_match "^timed out.*sql: query 'add_thing' cancelled (at the deadline )?after [0-9]+ ms" \
+		"$(job $j last_error)" "lock wait: the error says it timed out and the query was cancelled"
+	assert_eq 2 "$(jv_psql "SELECT count(*) FROM jobvisor.job_executions WHERE job_id = $j AND outcome = 'timed_out' AND error LIKE '%query ''add_thing'' cancelled %' AND duration_ms < 5000")" \
 		"lock wait: both executions of job $j stopped at the deadline"
 	jv_psql "SELECT attempt, outcome, duration_ms, error FROM jobvisor.job_executions WHERE job_id = $j ORDER BY attempt" |
 		sed 's/^/# /'
