@@ -101,6 +101,7 @@ struct serve {
 	int batch_size;             /* processor.batch_size, or as retuned by the API */
 	int max_concurrent;         /* processor.max_concurrent_jobs, likewise */
 	uint64_t n_reconnects;
+	uint64_t next_publish;      /* when the API's snapshot is next refreshed */
 	int64_t started_unix_ms;
 	int64_t last_heartbeat_unix_ms;
 	int64_t *drop;              /* jobs cancelled by the API: their results are not */
@@ -1078,7 +1079,6 @@ static int run_loop(struct serve *s)
 		}
 
 		/* What to wait for. */
-		publish(s);
 		int nfds = 5 + s->pool.n;
 		if (nfds > cap) {
 			cap = nfds;
@@ -1130,6 +1130,12 @@ static int run_loop(struct serve *s)
 		else
 			timeout = wake > now ? (int)(wake - now) : 0;
 
+		/* The API's view: always before waiting, and at most at 20 Hz
+		 * while busy (off the per-job path). */
+		if (timeout > 0 || now >= s->next_publish) {
+			publish(s);
+			s->next_publish = now + 50;
+		}
 		int r = poll(pfds, (nfds_t)k, timeout);
 		if (r < 0 && errno != EINTR) {
 			jv_log(JV_ERROR, "poll: %s", strerror(errno));
@@ -1142,8 +1148,10 @@ static int run_loop(struct serve *s)
 			on_signal(s);
 		if (pfds[3].revents)
 			collect_thread_results(s);
-		if (pfds[4].revents)
+		if (pfds[4].revents) {
 			take_requests(s, now);
+			s->next_publish = 0; /* show the change at once */
+		}
 		for (int i = 0; i < s->pool.n && 5 + i < k; i++)
 			if (pfds[5 + i].revents && pfds[5 + i].fd == s->pool.w[i].fd) {
 				size_t f = s->n_done;
