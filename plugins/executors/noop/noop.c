@@ -167,15 +167,26 @@ static void noop_set_result(const struct noop *n, struct jv_run *run, json_t *gi
 	json_decref(own);
 }
 
-static int noop_run(const struct noop *n, const struct jv_job *job, struct jv_run *run,
-		    json_t *payload)
+/* What a payload asks for, checked; strings point into the payload. */
+enum noop_outcome { NOOP_SUCCESS, NOOP_RETRYABLE, NOOP_PERMANENT, NOOP_CRASH, NOOP_HANG };
+struct noop_spec {
+	int64_t sleep_ms, retry_in_ms;
+	enum noop_outcome what;
+	const char *error, *output;
+	json_t *result; /* payload.result, or NULL */
+};
+
+/* Check payload and fill sp, without doing anything yet (a fuzzer calls
+ * this alone). Returns 0, or -1 with the run's error set. */
+static int noop_parse(const struct noop *n, struct jv_run *run, json_t *payload,
+		      struct noop_spec *sp)
 {
 	const struct jv_host *h = n->host;
 	if (json_is_null(payload))
 		payload = NULL; /* "null" is as good as "{}" */
 	else if (!json_is_object(payload)) {
 		h->error(run, "noop: payload must be a JSON object");
-		return JV_FAIL;
+		return -1;
 	}
 	const char *key;
 	json_t *value;
@@ -186,66 +197,74 @@ static int noop_run(const struct noop *n, const struct jv_job *job, struct jv_ru
 				 "noop: unknown payload key '%s' (known: sleep_ms, outcome, "
 				 "error, retry_in_ms, output, result, data)",
 				 key);
-			return JV_FAIL;
+			return -1;
 		}
 	}
 
-	int64_t sleep_ms = n->default_sleep_ms, retry_in_ms = -1;
-	const char *outcome = "success", *error = NULL, *output = NULL;
-	if (noop_int(n, run, payload, "sleep_ms", NOOP_MAX_SLEEP_MS, &sleep_ms) ||
-	    noop_int(n, run, payload, "retry_in_ms", NOOP_MAX_SLEEP_MS, &retry_in_ms) ||
+	const char *outcome = "success";
+	sp->sleep_ms = n->default_sleep_ms;
+	sp->retry_in_ms = -1;
+	sp->error = sp->output = NULL;
+	sp->result = payload ? json_object_get(payload, "result") : NULL;
+	if (noop_int(n, run, payload, "sleep_ms", NOOP_MAX_SLEEP_MS, &sp->sleep_ms) ||
+	    noop_int(n, run, payload, "retry_in_ms", NOOP_MAX_SLEEP_MS, &sp->retry_in_ms) ||
 	    noop_string(n, run, payload, "outcome", &outcome) ||
-	    noop_string(n, run, payload, "error", &error) ||
-	    noop_string(n, run, payload, "output", &output))
-		return JV_FAIL;
+	    noop_string(n, run, payload, "error", &sp->error) ||
+	    noop_string(n, run, payload, "output", &sp->output))
+		return -1;
 
-	enum { SUCCESS, RETRYABLE, PERMANENT, CRASH, HANG } what;
 	if (!strcmp(outcome, "success"))
-		what = SUCCESS;
+		sp->what = NOOP_SUCCESS;
 	else if (!strcmp(outcome, "retryable"))
-		what = RETRYABLE;
+		sp->what = NOOP_RETRYABLE;
 	else if (!strcmp(outcome, "permanent"))
-		what = PERMANENT;
+		sp->what = NOOP_PERMANENT;
 	else if (!strcmp(outcome, "crash"))
-		what = CRASH;
+		sp->what = NOOP_CRASH;
 	else if (!strcmp(outcome, "hang"))
-		what = HANG;
+		sp->what = NOOP_HANG;
 	else {
 		h->error(run,
 			 "noop: unknown outcome '%.64s' (success, retryable, permanent, crash, hang)",
 			 outcome);
-		return JV_FAIL;
+		return -1;
 	}
+	return 0;
+}
 
-	if (output)
-		h->output(run, output, strlen(output));
-	if (sleep_ms > 0) {
-		int rc = noop_sleep(n, run, sleep_ms);
+static int noop_run(const struct noop *n, const struct jv_job *job, struct jv_run *run,
+		    const struct noop_spec *sp)
+{
+	const struct jv_host *h = n->host;
+	if (sp->output)
+		h->output(run, sp->output, strlen(sp->output));
+	if (sp->sleep_ms > 0) {
+		int rc = noop_sleep(n, run, sp->sleep_ms);
 		if (rc != JV_SUCCESS)
 			return rc;
 	}
 
-	switch (what) {
-	case CRASH:
+	switch (sp->what) {
+	case NOOP_CRASH:
 		h->log(n->inst, JV_LOG_INFO, "job %lld: crashing on request",
 		       (long long)job->id);
 		abort();
-	case HANG:
+	case NOOP_HANG:
 		h->log(n->inst, JV_LOG_INFO, "job %lld: hanging on request", (long long)job->id);
 		for (;;)
 			pause();
-	case RETRYABLE:
-		h->error(run, "%s", error ? error : "noop: retryable failure, as requested");
-		if (retry_in_ms >= 0)
-			h->retry_in(run, retry_in_ms);
+	case NOOP_RETRYABLE:
+		h->error(run, "%s", sp->error ? sp->error : "noop: retryable failure, as requested");
+		if (sp->retry_in_ms >= 0)
+			h->retry_in(run, sp->retry_in_ms);
 		return JV_RETRY;
-	case PERMANENT:
-		h->error(run, "%s", error ? error : "noop: permanent failure, as requested");
+	case NOOP_PERMANENT:
+		h->error(run, "%s", sp->error ? sp->error : "noop: permanent failure, as requested");
 		return JV_FAIL;
-	case SUCCESS:
+	case NOOP_SUCCESS:
 		break;
 	}
-	noop_set_result(n, run, payload ? json_object_get(payload, "result") : NULL, sleep_ms);
+	noop_set_result(n, run, sp->result, sp->sleep_ms);
 	return JV_SUCCESS;
 }
 
@@ -259,7 +278,8 @@ static int noop_execute(void *state, const struct jv_job *job, struct jv_run *ru
 			       e.position);
 		return JV_FAIL;
 	}
-	int rc = noop_run(n, job, run, payload);
+	struct noop_spec sp;
+	int rc = noop_parse(n, run, payload, &sp) ? JV_FAIL : noop_run(n, job, run, &sp);
 	json_decref(payload);
 	return rc;
 }
