@@ -86,10 +86,10 @@ if [ $status -eq 0 ] && [ "${JV_SKIP_SANITIZERS:-0}" != 1 ]; then
 fi
 
 if [ $status -eq 0 ] && [ "${JV_SKIP_FUZZ:-0}" != 1 ]; then
-	# A short libFuzzer run (ASan + UBSan) of the cron parser; longer
-	# runs by hand: contrib/fuzz.sh 600.
-	step "fuzz (cron parser, 20 s)"
-	sh "$top/contrib/fuzz.sh" 20 >fuzz.out 2>&1 || {
+	# A short libFuzzer run (ASan + UBSan) of every target, one minute
+	# each; longer runs by hand: contrib/fuzz.sh 600 [TARGET...].
+	step "fuzz (cron, config, exec, api: 60 s each)"
+	sh "$top/contrib/fuzz.sh" 60 >fuzz.out 2>&1 || {
 		tail -n 40 fuzz.out
 		status=1
 	}

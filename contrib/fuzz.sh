@@ -1,26 +1,86 @@
 #!/bin/sh
-# contrib/fuzz.sh [SECONDS] -- fuzz the cron parser and next-run calculator
-# with libFuzzer (ASan + UBSan) for SECONDS (default 60), starting from the
-# corpus tests/fuzz/cron/. Exits 0 with a note when clang/libFuzzer is
-# missing.
+# contrib/fuzz.sh [SECONDS [TARGET...]] -- run libFuzzer targets (ASan +
+# UBSan, -fno-sanitize-recover=undefined) for SECONDS each (default 60), one
+# after another, each from its seed corpus tests/fuzz/TARGET/ with the
+# dictionary tests/fuzz/TARGET.dict when there is one. Targets (default:
+# all):
+#   cron    the cron parser and next-run calculator   tests/fuzz_cron.c
+#   config  the whole config load, ${VAR}, KEY_file     tests/fuzz_config.c
+#   exec    the executors' config and payload checks   tests/fuzz_exec.c
+#   api     the REST API over a socket                 tests/fuzz_api.c
+#
+# The core is built once with clang and coverage in a temporary folder
+# (JV_FUZZ_BUILD=DIR keeps it there for the next run). A crash, leak,
+# timeout or sanitizer report fails the run and prints the reproducer's
+# path, kept in JV_FUZZ_OUT (default ./fuzz-artifacts); replay it with the
+# plain build: build/tests/fuzz_TARGET 0 DIR-HOLDING-IT. New corpus entries
+# are kept in JV_FUZZ_OUT/corpus/TARGET. Exits 0 with a note when clang or
+# libFuzzer is missing.
 set -e
 secs=${1:-60}
+[ $# -gt 0 ] && shift
+targets=${*:-cron config exec api}
 top=$(cd "$(dirname "$0")/.." && pwd)
 CC=${CC_FUZZ:-clang}
 if ! command -v "$CC" >/dev/null 2>&1; then
 	echo "fuzz.sh: $CC not found; skipping"
 	exit 0
 fi
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }' >"$work/probe.c"
-if ! "$CC" -fsanitize=fuzzer "$work/probe.c" -o "$work/probe" >/dev/null 2>&1; then
+for t in $targets; do
+	[ -f "$top/tests/fuzz_$t.c" ] || { echo "fuzz.sh: no target '$t' (cron config exec api)" >&2; exit 2; }
+done
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }' >"$tmp/probe.c"
+if ! "$CC" -fsanitize=fuzzer "$tmp/probe.c" -o "$tmp/probe" >/dev/null 2>&1; then
 	echo "fuzz.sh: $CC has no libFuzzer (-fsanitize=fuzzer); skipping"
 	exit 0
 fi
-"$CC" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -DJV_LIBFUZZER \
-	-I"$top/core" "$top/tests/fuzz_cron.c" "$top/core/cron.c" "$top/core/tz.c" "$top/core/mem.c" \
-	-lpthread -o "$work/fuzz_cron"
-mkdir -p "$work/corpus"
-cp "$top"/tests/fuzz/cron/* "$work/corpus/"
-"$work/fuzz_cron" -max_total_time="$secs" -max_len=256 -print_final_stats=1 "$work/corpus"
+out=$(mkdir -p "${JV_FUZZ_OUT:-fuzz-artifacts}" && cd "${JV_FUZZ_OUT:-fuzz-artifacts}" && pwd)
+build=${JV_FUZZ_BUILD:-$tmp/build}
+SAN="-g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
+
+# The core, instrumented for coverage, as a static library.
+if [ ! -f "$build/.libs/libjvcore.a" ]; then
+	[ -x "$top/configure" ] || (cd "$top" && autoreconf -fi >/dev/null)
+	mkdir -p "$build"
+	echo "fuzz.sh: building the core with $CC (log: $build/build.log)"
+	(cd "$build" && "$top/configure" CC="$CC" CFLAGS="$SAN -fsanitize=fuzzer-no-link" \
+		>build.log 2>&1 && make core/migrations.c libjvcore.la >>build.log 2>&1) || {
+		tail -n 30 "$build/build.log"
+		exit 1
+	}
+fi
+var() { sed -n "s/^$1 = //p" "$build/Makefile"; }
+LIBS="$(var MHD_LIBS) $(var CURL_LIBS) $(var LIBPQ_LIBS) $(var YAML_LIBS) $(var JANSSON_LIBS) -lpthread -lm -ldl"
+INC="-I$build -I$top -I$top/include -I$top/core -I$build/core -DHAVE_CONFIG_H"
+INC="$INC $(var MHD_CFLAGS) $(var CURL_CFLAGS) $(var LIBPQ_CFLAGS) $(var YAML_CFLAGS) $(var JANSSON_CFLAGS)"
+
+status=0
+for t in $targets; do
+	extra=
+	flags=
+	maxlen=4096
+	case $t in
+	cron) maxlen=256 ;;
+	config) extra="$top/core/config.c"; flags=-DJV_FUZZ ;;
+	esac
+	# shellcheck disable=SC2086
+	"$CC" $SAN -fsanitize=fuzzer -DJV_LIBFUZZER $flags $INC "$top/tests/fuzz_$t.c" $extra \
+		"$build/.libs/libjvcore.a" $LIBS -o "$tmp/fuzz_$t" || { status=1; continue; }
+	corpus=$out/corpus/$t
+	mkdir -p "$corpus"
+	dict=
+	[ -f "$top/tests/fuzz/$t.dict" ] && dict=-dict="$top/tests/fuzz/$t.dict"
+	echo "fuzz.sh: $t for $secs s"
+	rm -f "$out/$t-"*
+	if ! "$tmp/fuzz_$t" -max_total_time="$secs" -max_len=$maxlen -timeout=30 -rss_limit_mb=2048 \
+		-print_final_stats=1 -artifact_prefix="$out/$t-" $dict "$corpus" "$top/tests/fuzz/$t"; then
+		status=1
+		for a in "$out/$t-"*; do
+			[ -f "$a" ] && echo "fuzz.sh: $t FAILED; reproducer: $a"
+		done
+		echo "fuzz.sh: $t FAILED"
+	fi
+done
+exit $status
