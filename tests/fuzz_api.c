@@ -56,7 +56,7 @@ static const char conf[] =
 	"  webhook_secret: hook-secret\n"
 	"  cors_origin: https://dash.example.com\n"
 	"  dashboard_url: https://dash.example.com/jobs\n"
-	"  max_body_bytes: 4096\n"
+	"  max_body_bytes: 1024\n"
 	"  threads: 2\n"
 	"  db_connections: 1\n";
 
