@@ -1,18 +1,19 @@
 /*
  * fuzz_api.c -- the REST API on arbitrary bytes from a client.
  *
- * A real server (jv_api_start, libmicrohttpd, one thread) listens on
- * 127.0.0.1 with a port of its own; each input is sent as it is over a new
+ * Real servers (jv_api_start, libmicrohttpd) listen on 127.0.0.1, each
+ * on a port of its own; each input is sent as it is over a new
  * TCP connection, the writing side is shut, and the answer is read to its
  * end. So libmicrohttpd parses the request line, headers, chunked bodies
  * and query arguments as in production, and our side runs for real: route
  * matching with {id} captures, the bearer token and its constant-time
  * compare, CORS preflights, the body cap, JSON bodies with duplicate and
  * unknown keys, query checks (jv_api_only_query, jv_api_parse_int), and
- * every handler up to where it needs the database or the engine. There is
- * no engine bridge (those routes answer 503), and database.url names a
- * socket that does not exist, so each database use fails at once and must
- * answer 503 too. A 500 answer is taken for a bug and aborts.
+ * every handler up to where it needs the database. Two servers with two
+ * configs (see confs below): one with an engine bridge, one without (its
+ * engine routes answer 503). database.url names a socket that does not
+ * exist, so each database use fails at once and must answer 503. A 500
+ * answer is taken for a bug and aborts.
  *
  * Why a socket rather than calling the dispatcher: handlers read query
  * arguments and headers through libmicrohttpd's connection, so there is no
@@ -24,6 +25,7 @@
  * tests/fuzz_main.c replays tests/fuzz/api/ and mutations of it.
  */
 #include "api.h"
+#include "bridge.h"
 #include "config.h"
 #include "log.h"
 
@@ -42,9 +44,14 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char conf[] =
+/* Even-sized inputs go to server 0: CORS, the webhook, and a bridge with
+ * a published engine view (as if the engine ran; nothing takes the
+ * requests but the harness, which drops them). Odd-sized ones go to
+ * server 1: no bridge (engine routes answer 503), health and metrics
+ * behind the token, no CORS, no webhook secret. */
+static const char *const confs[2] = {
 	"database:\n"
-	"  url: postgresql:///none?host=/nonexistent/jv-fuzz&connect_timeout=1\n"
+	"  url: postgresql:///none?host=/nonexistent/jv-fuzz\n"
 	"executors:\n"
 	"  noop: { plugin: noop }\n"
 	"  reports: { plugin: shell }\n"
@@ -58,11 +65,25 @@ static const char conf[] =
 	"  dashboard_url: https://dash.example.com/jobs\n"
 	"  max_body_bytes: 1024\n"
 	"  threads: 2\n"
-	"  db_connections: 1\n";
+	"  db_connections: 1\n",
+	"database:\n"
+	"  url: postgresql:///none?host=/nonexistent/jv-fuzz\n"
+	"executors:\n"
+	"  noop: { plugin: noop }\n"
+	"api:\n"
+	"  listen: 127.0.0.1:0\n"
+	"  token: s3cret-token\n"
+	"  health_requires_token: true\n"
+	"  metrics_requires_token: true\n"
+	"  max_body_bytes: 1024\n"
+	"  threads: 2\n"
+	"  db_connections: 2\n",
+};
 
-static struct jv_config *cfg;
-static struct jv_api *api;
-static int port;
+static struct jv_config *cfg[2];
+static struct jv_api *api[2];
+static struct jv_bridge *bridge;
+static int port[2];
 
 static void quiet(enum jv_level level, const char *line, void *arg)
 {
@@ -73,27 +94,44 @@ static void quiet(enum jv_level level, const char *line, void *arg)
 
 static void stop(void)
 {
-	jv_api_stop(api);
-	jv_config_free(cfg);
+	for (int i = 0; i < 2; i++) {
+		jv_api_stop(api[i]);
+		jv_config_free(cfg[i]);
+	}
+	jv_bridge_free(bridge);
 }
 
 static void setup(void)
 {
-	if (api)
+	if (api[0])
 		return;
 	char err[1024];
 	signal(SIGPIPE, SIG_IGN);
 	jv_log_capture(quiet, NULL);
-	if (jv_config_load_string("fuzz.yaml", conf, &cfg, err, sizeof err) != 0) {
-		fprintf(stderr, "fuzz_api: %s\n", err);
+	bridge = jv_bridge_new();
+	struct jv_engine_view v = {.processor_id = 1, .name = "fuzz", .hostname = "localhost",
+				   .pid = (int)getpid(), .started_unix_ms = 1764374400000,
+				   .last_heartbeat_unix_ms = 1764374401000, .db_connected = 1,
+				   .batch_size = 20, .max_concurrent = 10, .batch_size_limit = 100,
+				   .max_concurrent_limit = 50, .workers_total = 10, .workers_busy = 3,
+				   .inflight = 3, .claimed = 42, .completed = 39};
+	if (!bridge) {
+		perror("fuzz_api: jv_bridge_new");
 		abort();
 	}
-	api = jv_api_start(cfg, NULL, err, sizeof err);
-	if (!api) {
-		fprintf(stderr, "fuzz_api: %s\n", err);
-		abort();
+	jv_bridge_publish(bridge, &v);
+	for (int i = 0; i < 2; i++) {
+		if (jv_config_load_string("fuzz.yaml", confs[i], &cfg[i], err, sizeof err) != 0) {
+			fprintf(stderr, "fuzz_api: %s\n", err);
+			abort();
+		}
+		api[i] = jv_api_start(cfg[i], i == 0 ? bridge : NULL, err, sizeof err);
+		if (!api[i]) {
+			fprintf(stderr, "fuzz_api: %s\n", err);
+			abort();
+		}
+		port[i] = jv_api_port(api[i]);
 	}
-	port = jv_api_port(api);
 	atexit(stop);
 }
 
@@ -162,7 +200,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	setup();
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	sa.sin_port = htons((uint16_t)port[size % 2]);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
 		perror("fuzz_api: connect");
@@ -205,6 +244,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	close(fd);
 	head[hlen] = '\0';
+	/* Drop what the handlers asked of the engine, as its loop would take it. */
+	struct jv_bridge_requests rq;
+	jv_bridge_take(bridge, &rq);
+	free(rq.cancel);
 	/* Our answers never say 500: no database and no engine are 503. */
 	if (!strncmp(head, "HTTP/1.", 7) && !strncmp(head + 8, " 500", 4)) {
 		fprintf(stderr, "fuzz_api: the server answered %.40s\n", head);
