@@ -24,6 +24,9 @@
  * With -DJV_LIBFUZZER it is a libFuzzer target (contrib/fuzz.sh); without,
  * tests/fuzz_main.c replays tests/fuzz/api/ and mutations of it.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem */
+#endif
 #include "api.h"
 #include "bridge.h"
 #include "config.h"
@@ -44,7 +47,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Even-sized inputs go to server 0: CORS, the webhook, and a bridge with
+/* Inputs of even size go to server 0: CORS, the webhook, and a bridge with
  * a published engine view (as if the engine ran; nothing takes the
  * requests but the harness, which drops them). Odd-sized ones go to
  * server 1: no bridge (engine routes answer 503), health and metrics
@@ -194,14 +197,44 @@ static void shut_when_read(int fd)
 	shutdown(fd, SHUT_WR);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/*
+ * The bytes to send: the input, except that a header "Content-Length: *"
+ * gets the length of what follows the first blank line. A fuzzer that
+ * changes a body cannot also keep a length in step; with this, the seeds
+ * keep their bodies valid under mutation, while inputs with a number are
+ * sent as they are. The caller frees *out.
+ */
+static size_t fill_length(const uint8_t *data, size_t size, char **out)
 {
-	if (size > 16 * 1024)
+	static const char cl[] = "\r\nContent-Length: *\r\n";
+	char *s = malloc(size + 24);
+	if (!s)
+		abort();
+	memcpy(s, data, size);
+	*out = s;
+	char *end = memmem(s, size, "\r\n\r\n", 4);
+	char *star = end ? memmem(s, (size_t)(end - s) + 2, cl, sizeof cl - 1) : NULL;
+	if (!star)
+		return size;
+	star += sizeof cl - 4; /* at the '*' */
+	char num[24];
+	int n = snprintf(num, sizeof num, "%zu", size - (size_t)(end + 4 - s));
+	memmove(star + n, star + 1, size - (size_t)(star + 1 - s));
+	memcpy(star, num, (size_t)n);
+	return size - 1 + (size_t)n;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *input, size_t isize)
+{
+	if (isize > 16 * 1024)
 		return 0;
 	setup();
+	char *req;
+	size_t size = fill_length(input, isize, &req);
+	const char *data = req;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_in sa = {.sin_family = AF_INET};
-	sa.sin_port = htons((uint16_t)port[size % 2]);
+	sa.sin_port = htons((uint16_t)port[isize % 2]);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
 		perror("fuzz_api: connect");
@@ -243,6 +276,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	close(fd);
+	free(req);
 	head[hlen] = '\0';
 	/* Drop what the handlers asked of the engine, as its loop would take it. */
 	struct jv_bridge_requests rq;
