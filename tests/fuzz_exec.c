@@ -10,7 +10,8 @@
  * what the plugin's execute() does before it acts:
  *   noop   noop_parse()
  *   shell  shell_parse(), the argv/env/cwd/stdin built for fork()
- *   http   http_build(), the request built for libcurl
+ *   http   http_build(), the request built for libcurl, its header lists
+ *          and the URL as logged
  *   sql    sql_execute() on a run already cancelled: sql_run() checks the
  *          payload and its params, then stops before taking a connection
  *          (database_url names a socket that does not exist anyway)
@@ -166,6 +167,11 @@ static void check_payload(const struct target *t, struct jv_instance *inst, cons
 		rc = http_build(inst->state, &run, p, &r);
 		if (rc == 0 && !r.url)
 			abort();
+		if (rc == 0) { /* what http_perform() hands libcurl first */
+			curl_slist_free_all(http_header_list(&r, 1));
+			curl_slist_free_all(http_header_list(&r, 0));
+			curl_free(http_display_url(r.url));
+		}
 		http_req_free(&r);
 	} else {
 		struct jv_job job = {.struct_size = sizeof job, .id = 1, .type = "t",
