@@ -270,6 +270,9 @@ int jv_api_parse_int(struct jv_api_req *req, const char *what, const char *text,
 	for (; *p; p++) {
 		if (*p < '0' || *p > '9')
 			goto bad;
+		/* 19 digits may pass INT64_MAX: stop before overflowing */
+		if (v > (max - (*p - '0')) / 10)
+			goto bad;
 		v = v * 10 + (*p - '0');
 	}
 	if (v > max)

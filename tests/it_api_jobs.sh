@@ -149,7 +149,7 @@ call GET '/api/jobs?user=alice&after=1'
 assert_eq "200|0|null" "$CODE|$(field '.jobs | length')|$(field .next)" "after=1: nothing below"
 
 for bad in 'colour=red|colour' 'status=done|status' 'limit=5000|limit' 'limit=0|limit' \
-	'after=abc|after' 'limit=-1|limit'; do
+	'after=abc|after' 'limit=-1|limit' 'after=9999999999999999999|after'; do
 	call GET "/api/jobs?${bad%|*}"
 	assert_eq 400 "$CODE" "list ?${bad%|*}: 400"
 	assert_match "${bad##*|}" "$(field .error)" "naming ${bad##*|}"
@@ -163,6 +163,8 @@ assert_eq "slow|alice|k1|33|1|[]|null" \
 	"with payload, result and executions"
 call GET /api/jobs/999999
 assert_eq "404|no job 999999" "$CODE|$(field .error)" "an unknown job: 404"
+call GET /api/jobs/9999999999999999999
+assert_eq 400 "$CODE" "a job id past INT64_MAX: 400 (not wrapped around)"
 call GET /api/jobs/abc
 assert_eq 400 "$CODE" "a non-integer id: 400"
 call GET /api/jobs/-1
