@@ -40,17 +40,17 @@ out=$(mkdir -p "${JV_FUZZ_OUT:-fuzz-artifacts}" && cd "${JV_FUZZ_OUT:-fuzz-artif
 build=${JV_FUZZ_BUILD:-$tmp/build}
 SAN="-g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
 
-# The core, instrumented for coverage, as a static library.
-if [ ! -f "$build/.libs/libjvcore.a" ]; then
-	[ -x "$top/configure" ] || (cd "$top" && autoreconf -fi >/dev/null)
-	mkdir -p "$build"
-	echo "fuzz.sh: building the core with $CC (log: $build/build.log)"
-	(cd "$build" && "$top/configure" CC="$CC" CFLAGS="$SAN -fsanitize=fuzzer-no-link" \
-		>build.log 2>&1 && make core/migrations.c libjvcore.la >>build.log 2>&1) || {
-		tail -n 30 "$build/build.log"
-		exit 1
-	}
-fi
+# The core, instrumented for coverage, as a static library (configured
+# once; a kept JV_FUZZ_BUILD is brought up to date by make).
+[ -x "$top/configure" ] || (cd "$top" && autoreconf -fi >/dev/null)
+mkdir -p "$build"
+echo "fuzz.sh: building the core with $CC (log: $build/build.log)"
+( cd "$build" && { [ -f Makefile ] || "$top/configure" CC="$CC" \
+	CFLAGS="$SAN -fsanitize=fuzzer-no-link" >build.log 2>&1; } &&
+	make core/migrations.c libjvcore.la >>build.log 2>&1 ) || {
+	tail -n 30 "$build/build.log"
+	exit 1
+}
 var() { sed -n "s/^$1 = //p" "$build/Makefile"; }
 LIBS="$(var MHD_LIBS) $(var CURL_LIBS) $(var LIBPQ_LIBS) $(var YAML_LIBS) $(var JANSSON_LIBS) -lpthread -lm -ldl"
 INC="-I$build -I$top -I$top/include -I$top/core -I$build/core -DHAVE_CONFIG_H"
