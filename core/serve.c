@@ -358,13 +358,22 @@ static void release_unheld(struct serve *s)
 
 static void try_reconnect(struct serve *s, uint64_t now)
 {
+	/* Why the last attempt failed. A reason that needs an operator (a role's
+	 * connection limit, max_connections, a password) must reach the log,
+	 * but once, not at every retry. (One serve per process: a static.) */
+	static char last_why[512];
 	char err[512];
 	if (db_connect(s, err, sizeof err) != 0) {
 		s->reconnect_delay = s->reconnect_delay * 2 > 5000 ? 5000 : s->reconnect_delay * 2;
 		s->next_reconnect = now + s->reconnect_delay;
-		jv_debug("reconnect failed: %s", err);
+		if (strcmp(err, last_why) != 0)
+			jv_log(JV_WARNING, "cannot reconnect to the database yet, retrying: %s", err);
+		else
+			jv_debug("reconnect failed: %s", err);
+		snprintf(last_why, sizeof last_why, "%s", err);
 		return;
 	}
+	last_why[0] = '\0';
 	jv_log(JV_INFO, "database connection back after %llu ms",
 	       (unsigned long long)(now - s->lost_at));
 	s->n_reconnects++;
