@@ -1275,6 +1275,10 @@ int jv_cmd_serve(int argc, char **argv)
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Under a file size limit (RLIMIT_FSIZE, systemd's LimitFSIZE=) a log
+	 * line past the limit would kill the supervisor with SIGXFSZ; ignored,
+	 * the write fails with EFBIG and the line is lost, like on a full disk. */
+	signal(SIGXFSZ, SIG_IGN);
 	s->sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 
 	int status = JV_EXIT_OK;
