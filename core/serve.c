@@ -104,6 +104,7 @@ struct serve {
 	uint64_t next_publish;      /* when the API's snapshot is next refreshed */
 	int64_t started_unix_ms;
 	int64_t last_heartbeat_unix_ms;
+	uint64_t started_mono_ms, last_heartbeat_mono_ms; /* for ages: see bridge.h */
 	int64_t *drop;              /* jobs cancelled by the API: their results are not */
 	size_t n_drop, cap_drop;    /* recorded (the API recorded the cancellation) */
 	char *label;      /* "NAME (id N, host H, pid P)", in alerts */
@@ -825,6 +826,7 @@ static void on_heartbeat_result(struct serve *s, PGresult *res)
 		return;
 	}
 	s->last_heartbeat_unix_ms = jv_unix_ms();
+	s->last_heartbeat_mono_ms = jv_now_ms();
 	int rescued = PQntuples(res) == 1 ? (int)strtol(PQgetvalue(res, 0, 0), NULL, 10) : 0;
 	if (rescued > 0) {
 		/* Any live processor rescues the jobs of dead ones. */
@@ -1018,6 +1020,8 @@ static void publish(struct serve *s)
 	v.pid = (int)getpid();
 	v.started_unix_ms = s->started_unix_ms;
 	v.last_heartbeat_unix_ms = s->last_heartbeat_unix_ms;
+	v.started_mono_ms = s->started_mono_ms;
+	v.last_heartbeat_mono_ms = s->last_heartbeat_mono_ms;
 	v.paused = s->paused;
 	v.draining = s->draining;
 	v.db_connected = connected(s);
@@ -1299,6 +1303,7 @@ int jv_cmd_serve(int argc, char **argv)
 			       s->id, s->hostname, (int)getpid());
 	s->started_unix_ms = jv_unix_ms();
 	s->last_heartbeat_unix_ms = s->started_unix_ms; /* registering was the first */
+	s->started_mono_ms = s->last_heartbeat_mono_ms = jv_now_ms();
 	s->batch_size = s->cfg->processor.batch_size;
 	s->max_concurrent = s->cfg->processor.max_concurrent_jobs;
 	s->bridge = jv_bridge_new();
