@@ -6,7 +6,13 @@
 #   fx_registered PID      wait (10 s) until serve PID shows as a running processor
 #   fx_pid_of_processor ID / fx_id_of_pid PID
 #   fx_faulty_plugin       copy the built test plugin faulty.so into the plugin dir
-#   fx_kill_tree PID       print PID's descendants (children first level, then theirs)
+#   fx_descendants PID     print PID's descendants
+#   fx_alive PID...        how many of these PIDs still exist (zombies aside)
+#   $FX_ASAN               1 when jobvisor was built with AddressSanitizer
+#                          (it turns a SIGSEGV into a report and exit 1)
+
+FX_ASAN=0
+grep -q __asan_init "$JOBVISOR" 2>/dev/null && FX_ASAN=1
 
 fx_figure()
 {

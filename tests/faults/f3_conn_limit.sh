@@ -121,6 +121,9 @@ wait_for "grep -q 'database connection back' '$SERR'" 15 "serve reconnects once 
 BACK_MS=$(($(fx_now_ms) - T_FREE))
 wait_for "[ \"\$(jv_psql \"SELECT count(*) FROM jobvisor.jobs WHERE status = 'succeeded'\")\" = 60 ]" 20 \
 	"the jobs that waited run"
+# (serve's scheduler reconnects on a back-off of its own, up to 30 s)
+wait_for "[ \"\$(jv_psql_admin \"SELECT count(*) FROM pg_stat_activity WHERE usename = '$ROLE' AND application_name LIKE 'jobvisor%'\")\" = 3 ]" 35 \
+	"serve's engine (2) and scheduler (1) hold the role's 3 slots again"
 code=$(api '/api/jobs?limit=1')
 assert_eq 503 "$code" "the API still finds no slot (the role's 3 are serve's): 503"
 N503=$((N503 + 1))
