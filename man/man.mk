@@ -12,7 +12,7 @@
 JV_MAN_PAGES = man/jobvisor.1 man/jobvisor.yaml.5 man/jobvisor-plugin.3
 nodist_man_MANS = $(JV_MAN_PAGES)
 EXTRA_DIST += man/jobvisor.1.in man/jobvisor.yaml.5.in man/jobvisor-plugin.3.in
-CLEANFILES += $(JV_MAN_PAGES)
+CLEANFILES += $(JV_MAN_PAGES) $(JV_MAN_PAGES:=.tmp)
 
 jv_man_subst = sed \
 	-e 's|@PACKAGE_VERSION[@]|$(PACKAGE_VERSION)|g' \
