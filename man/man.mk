@@ -45,7 +45,13 @@ dist_jvsql_DATA = $(SQL_FILES)
 jv_conf_dir = $(DESTDIR)$(sysconfdir)/jobvisor
 jv_conf = $(jv_conf_dir)/jobvisor.yaml
 
-install-data-local:
+# Hooked in by prerequisite only, so another fragment may hook its own
+# recipe on install-data-local and uninstall-local too.
+install-data-local: jv-install-config
+uninstall-local: jv-uninstall-config
+.PHONY: jv-install-config jv-uninstall-config
+
+jv-install-config:
 	@if test -e "$(jv_conf)" || test -h "$(jv_conf)"; then \
 	  echo "keeping $(jv_conf) (an existing config is never overwritten; the new one is in $(DESTDIR)$(jvexampledir))"; \
 	else \
@@ -55,7 +61,7 @@ install-data-local:
 	  $(INSTALL_DATA) "$(srcdir)/conf/jobvisor.yaml" "$(jv_conf)" || exit 1; \
 	fi
 
-uninstall-local:
+jv-uninstall-config:
 	@if cmp -s "$(srcdir)/conf/jobvisor.yaml" "$(jv_conf)"; then \
 	  echo " rm -f '$(jv_conf)'"; \
 	  rm -f "$(jv_conf)"; \
