@@ -79,9 +79,12 @@ assert_match "^jobvisor $version \(plugin ABI [0-9]+\.[0-9]+\)\$" "$OUT" "it say
 run "$BIN" --help
 assert_match "then $sysconfdir/jobvisor/jobvisor.yaml\.\$" "$OUT" \
 	"its -c default is the installed config, $sysconfdir/jobvisor/jobvisor.yaml"
-run env -u JOBVISOR_CONFIG "$BIN" check-config
-assert_rc 1 "check-config with no config anywhere fails"
-assert_match "$sysconfdir/jobvisor/jobvisor.yaml" "$OUT$ERR" "naming the default path it tried"
+# (Unless this machine has a real install there: --help said it already.)
+if [ ! -e "$sysconfdir/jobvisor/jobvisor.yaml" ]; then
+	run env -u JOBVISOR_CONFIG "$BIN" check-config
+	assert_rc 1 "check-config with no config anywhere fails"
+	assert_match "$sysconfdir/jobvisor/jobvisor.yaml" "$OUT$ERR" "naming the default path it tried"
+fi
 
 for f in "$docdir/examples/jobvisor.yaml" "$sysconfdir/jobvisor/jobvisor.yaml"; do
 	cmp -s "$top_srcdir/$CONF" "$ROOT$f" || fail "$f is not the shipped $CONF"
