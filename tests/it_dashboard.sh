@@ -120,7 +120,20 @@ assert_eq 400 "$CODE" "minute buckets over two days: 400"
 assert_match 'at most 24 hours' "$BODY" "saying why"
 call GET '/api/cron/metrics?bucket=week' -H "$AUTH"
 assert_eq 400 "$CODE" "an unknown bucket: 400"
-call GET '/api/cron/metrics?bucket=minute&startDate=2020-01-01T00:00:00Z&endDate=2020-01-01T01:00:00Z' -H "$AUTH"
+call GET '/api/cron/throughput?bucket=minute&startDate=2020-01-01T00:00:00Z&endDate=2020-01-01T00:03:00Z' -H "$AUTH"
+assert_eq 200 "$CODE" "GET /api/cron/throughput"
+assert_match '"bucket":"minute","points":\[\{"at":"2020-01-01T00:00:00Z","succeeded":0,"failed":0,"total":0\},\{"at":"2020-01-01T00:01:00Z"' \
+	"$BODY" "empty minutes are there, zero"
+call GET '/api/cron/throughput?bucket=hour' -H "$AUTH"
+assert_match '^2[45]$' "$(echo "$BODY" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["points"]))')" \
+	"by default the last 24 hours, by hour (25 buckets unless it is exactly on the hour)"
+OKN=$(echo "$BODY" | python3 -c 'import json,sys; print(sum(p["succeeded"] for p in json.load(sys.stdin)["points"]))')
+assert_eq "$(jv_psql "SELECT count(*) FROM jobvisor.job_executions WHERE outcome = 'succeeded'")" "$OKN" \
+	"which count every success of the history"
+call GET '/api/cron/throughput?bucket=minute&startDate=2020-01-01T00:00:00Z&endDate=2020-01-03T00:00:00Z' -H "$AUTH"
+assert_eq 400 "$CODE" "throughput per minute over two days: 400"
+call GET '/api/cron/throughput?what=1' -H "$AUTH"
+assert_eq 400 "$CODE" "throughput: unknown arguments: 400"
 call GET /api/alerts -H "$AUTH"
 assert_eq 200 "$CODE" "GET /api/alerts"
 assert_match "\"event\":\"job_failed\",\"count\":3,\"jobId\":$FAILJOB" "$BODY" "lists the alert"

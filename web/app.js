@@ -228,7 +228,7 @@
 	/* ------------------------------------------------------------- charts */
 
 	/* Stacked bars of succeeded and failed per bucket. */
-	function throughputChart(points, key, label) {
+	function throughputChart(points, bucket, label) {
 		var W = 640, H = 180, L = 44, B = 22, T = 8, R = 8;
 		var max = 0;
 		points.forEach(function (p) { max = Math.max(max, p.succeeded + p.failed); });
@@ -243,7 +243,7 @@
 		points.forEach(function (p, i) {
 			var x = L + i * bw + bw * 0.1, w = Math.max(bw * 0.8, 1);
 			var hOk = (H - B - T) * p.succeeded / top, hBad = (H - B - T) * p.failed / top;
-			var tip = p[key] + ": " + fmtInt(p.succeeded) + " succeeded, " + fmtInt(p.failed) + " failed";
+			var tip = timeLabel(p.at, bucket) + ": " + fmtInt(p.succeeded) + " succeeded, " + fmtInt(p.failed) + " failed";
 			if (p.succeeded > 0)
 				s.appendChild(svg("rect", {class: "bar-ok", x: x, y: H - B - hOk, width: w, height: hOk,
 					"data-value": p.succeeded}, svg("title", null, tip)));
@@ -252,8 +252,8 @@
 					"data-value": p.failed}, svg("title", null, tip)));
 		});
 		if (points.length) {
-			s.appendChild(svg("text", {x: L, y: H - 6}, timeLabel(points[0][key], key)));
-			s.appendChild(svg("text", {x: W - R, y: H - 6, "text-anchor": "end"}, timeLabel(points[points.length - 1][key], key)));
+			s.appendChild(svg("text", {x: L, y: H - 6}, timeLabel(points[0].at, bucket)));
+			s.appendChild(svg("text", {x: W - R, y: H - 6, "text-anchor": "end"}, timeLabel(points[points.length - 1].at, bucket)));
 		}
 		return s;
 	}
@@ -302,10 +302,10 @@
 		return m * p;
 	}
 
-	function timeLabel(iso, key) {
+	function timeLabel(iso, bucket) {
 		var d = new Date(iso);
 		var hh = String(d.getHours()).padStart(2, "0"), mm = String(d.getMinutes()).padStart(2, "0");
-		return key === "hour" ? d.toLocaleDateString("en-GB", {month: "short", day: "numeric"}) + " " + hh + ":00" : hh + ":" + mm;
+		return bucket === "hour" ? d.toLocaleDateString("en-GB", {month: "short", day: "numeric"}) + " " + hh + ":00" : hh + ":" + mm;
 	}
 
 	/* ------------------------------------------------------------- tables */
@@ -360,10 +360,13 @@
 					renderCounts(counts.body, st.jobs, st.oldestDuePendingAgeSeconds);
 					renderProcessors(procs.body, st.processors);
 				}),
-				get("/api/cron/metrics?bucket=minute&startDate=" + encodeURIComponent(hourStart)).then(function (m) {
+				get("/api/cron/throughput?bucket=minute&startDate=" + encodeURIComponent(hourStart)).then(function (m) {
 					if (gen !== state.generation) return;
-					replace(hour.body, throughputChart(m.throughputPerMinute, "minute", "Throughput per minute over the last hour"),
+					replace(hour.body, throughputChart(m.points, "minute", "Throughput per minute over the last hour"),
 						m.sampled ? el("p", {class: "muted"}, "estimated from a sample") : null);
+				}),
+				get("/api/cron/metrics?startDate=" + encodeURIComponent(hourStart)).then(function (m) {
+					if (gen !== state.generation) return;
 					replace(dur.body, m.byType.length ? durationChart(m.byType)
 						: el("p", {class: "empty"}, "No executions in the last hour."));
 				}),
@@ -381,14 +384,14 @@
 				}),
 			];
 			if (!state.day || Date.now() - state.dayAt > DAY_REFRESH_MS) {
-				jobs.push(get("/api/cron/metrics").then(function (m) {
+				jobs.push(get("/api/cron/throughput?bucket=hour").then(function (m) {
 					state.day = m;
 					state.dayAt = Date.now();
 				}));
 			}
 			return Promise.all(jobs).then(function () {
 				if (gen !== state.generation || !state.day) return;
-				replace(day.body, throughputChart(state.day.throughputPerHour, "hour", "Throughput per hour over the last 24 hours"),
+				replace(day.body, throughputChart(state.day.points, "hour", "Throughput per hour over the last 24 hours"),
 					state.day.sampled ? el("p", {class: "muted"}, "estimated from a sample") : null);
 			});
 		};
