@@ -386,6 +386,30 @@ def run_browser(d, o, sql):
         "SELECT state FROM jobvisor.processors WHERE id = %d" % pid) == "running")
     ok("Resume set processor %d running again" % pid)
 
+    # Pause and resume a schedule; reset stuck jobs (asks first).
+    d.js("location.hash = '#/schedules'")
+    btn = '#schedules-body tr[data-schedule="nightly"] button'
+    wait("the schedules page", lambda: d.js("var b = document.querySelector('%s'); return b && b.textContent === 'Pause'" % btn))
+    d.click(btn)
+    wait("the confirmation opens", lambda: d.js("return document.getElementById('confirm').open"))
+    d.click("#confirm-yes")
+    wait("the schedule is paused", lambda: sql(
+        "SELECT enabled FROM jobvisor.schedules WHERE name = 'nightly'") == "f")
+    wait("the page shows Resume", lambda: d.js(
+        "var b = document.querySelector('%s'); return b && b.textContent === 'Resume'" % btn))
+    d.click(btn)
+    wait("the schedule is resumed", lambda: sql(
+        "SELECT enabled FROM jobvisor.schedules WHERE name = 'nightly'") == "t")
+    ok("a schedule paused (confirmed) and resumed from the page")
+    d.js("location.hash = '#/'")
+    wait("the overview", lambda: d.js("return document.querySelector('#counts button') !== null"))
+    d.click("#counts button")
+    wait("the confirmation opens", lambda: d.js("return document.getElementById('confirm').open"))
+    d.click("#confirm-yes")
+    wait("stuck jobs are reset", lambda: "Stuck jobs reset" in d.js(
+        "return document.getElementById('toast').textContent"))
+    ok("Reset stuck jobs asks first, then calls the API")
+
     # The jobs list pages through the table.
     d.js("location.hash = '#/jobs?status=succeeded'")
     wait("the jobs list", lambda: d.js(
