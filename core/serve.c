@@ -104,6 +104,7 @@ struct serve {
 	uint64_t next_publish;      /* when the API's snapshot is next refreshed */
 	int64_t started_unix_ms;
 	int64_t last_heartbeat_unix_ms;
+	uint64_t started_mono_ms, last_heartbeat_mono_ms; /* for ages: see bridge.h */
 	int64_t *drop;              /* jobs cancelled by the API: their results are not */
 	size_t n_drop, cap_drop;    /* recorded (the API recorded the cancellation) */
 	char *label;      /* "NAME (id N, host H, pid P)", in alerts */
@@ -309,7 +310,8 @@ static int db_connect(struct serve *s, char *err, size_t errlen)
 	if (!l)
 		return JV_EDB;
 	if (jv_db_exec(l, "LISTEN " JV_DB_NOTIFY_CHANNEL, 0, NULL, err, errlen) != 0 ||
-	    jv_db_exec(l, "LISTEN " JV_DB_CANCEL_CHANNEL, 0, NULL, err, errlen) != 0) {
+	    jv_db_exec(l, "LISTEN " JV_DB_CANCEL_CHANNEL, 0, NULL, err, errlen) != 0 ||
+	    jv_db_exec(l, "LISTEN " JV_DB_CONTROL_CHANNEL, 0, NULL, err, errlen) != 0) {
 		PQfinish(l);
 		return JV_EDB;
 	}
@@ -358,13 +360,22 @@ static void release_unheld(struct serve *s)
 
 static void try_reconnect(struct serve *s, uint64_t now)
 {
+	/* Why the last attempt failed. A reason that needs an operator (a role's
+	 * connection limit, max_connections, a password) must reach the log,
+	 * but once, not at every retry. (One serve per process: a static.) */
+	static char last_why[512];
 	char err[512];
 	if (db_connect(s, err, sizeof err) != 0) {
 		s->reconnect_delay = s->reconnect_delay * 2 > 5000 ? 5000 : s->reconnect_delay * 2;
 		s->next_reconnect = now + s->reconnect_delay;
-		jv_debug("reconnect failed: %s", err);
+		if (strcmp(err, last_why) != 0)
+			jv_log(JV_WARNING, "cannot reconnect to the database yet, retrying: %s", err);
+		else
+			jv_debug("reconnect failed: %s", err);
+		snprintf(last_why, sizeof last_why, "%s", err);
 		return;
 	}
+	last_why[0] = '\0';
 	jv_log(JV_INFO, "database connection back after %llu ms",
 	       (unsigned long long)(now - s->lost_at));
 	s->n_reconnects++;
@@ -728,6 +739,33 @@ static void cancel_running(struct serve *s, int64_t id, uint64_t now)
 	s->drop[s->n_drop++] = id;
 }
 
+/* Pause or resume claiming (running jobs go on either way). */
+static void set_paused(struct serve *s, int paused, uint64_t now)
+{
+	if (paused == s->paused)
+		return;
+	s->paused = paused;
+	jv_log(JV_INFO, "api: claiming %s", s->paused ? "paused" : "resumed");
+	s->next_heartbeat = now; /* the processor's state, at once */
+	if (!s->paused)
+		s->want_claim = 1;
+}
+
+/* A request for one processor, from any processor's API (POST
+ * /api/processors/{id}/pause|resume): "pause ID" or "resume ID". Requests
+ * for other processors, and anything else, are ignored. */
+static void control_request(struct serve *s, const char *text, uint64_t now)
+{
+	char verb[8];
+	long long id;
+	if (sscanf(text, "%7s %lld", verb, &id) != 2 || id != s->id)
+		return;
+	if (!strcmp(verb, "pause"))
+		set_paused(s, 1, now);
+	else if (!strcmp(verb, "resume"))
+		set_paused(s, 0, now);
+}
+
 /* Read what a channel has: notifications (claim channel) and the result of
  * its query in flight. */
 static void on_chan_readable(struct serve *s, struct chan *c, uint64_t now)
@@ -743,6 +781,8 @@ static void on_chan_readable(struct serve *s, struct chan *c, uint64_t now)
 	while (c->conn && (nt = PQnotifies(c->conn))) {
 		if (!strcmp(nt->relname, JV_DB_CANCEL_CHANNEL))
 			cancel_running(s, strtoll(nt->extra, NULL, 10), now);
+		else if (!strcmp(nt->relname, JV_DB_CONTROL_CHANNEL))
+			control_request(s, nt->extra, now);
 		else
 			s->want_claim = 1;
 		PQfreemem(nt);
@@ -816,6 +856,7 @@ static void on_heartbeat_result(struct serve *s, PGresult *res)
 		return;
 	}
 	s->last_heartbeat_unix_ms = jv_unix_ms();
+	s->last_heartbeat_mono_ms = jv_now_ms();
 	int rescued = PQntuples(res) == 1 ? (int)strtol(PQgetvalue(res, 0, 0), NULL, 10) : 0;
 	if (rescued > 0) {
 		/* Any live processor rescues the jobs of dead ones. */
@@ -975,13 +1016,8 @@ static void take_requests(struct serve *s, uint64_t now)
 {
 	struct jv_bridge_requests r;
 	jv_bridge_take(s->bridge, &r);
-	if (r.pause >= 0 && r.pause != s->paused) {
-		s->paused = r.pause;
-		jv_log(JV_INFO, "api: claiming %s", s->paused ? "paused" : "resumed");
-		s->next_heartbeat = now; /* the processor's state, at once */
-		if (!s->paused)
-			s->want_claim = 1;
-	}
+	if (r.pause >= 0)
+		set_paused(s, r.pause, now);
 	if (r.batch_size > 0 || r.max_concurrent > 0) {
 		if (r.batch_size > 0)
 			s->batch_size = r.batch_size;
@@ -1009,6 +1045,8 @@ static void publish(struct serve *s)
 	v.pid = (int)getpid();
 	v.started_unix_ms = s->started_unix_ms;
 	v.last_heartbeat_unix_ms = s->last_heartbeat_unix_ms;
+	v.started_mono_ms = s->started_mono_ms;
+	v.last_heartbeat_mono_ms = s->last_heartbeat_mono_ms;
 	v.paused = s->paused;
 	v.draining = s->draining;
 	v.db_connected = connected(s);
@@ -1266,6 +1304,10 @@ int jv_cmd_serve(int argc, char **argv)
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Under a file size limit (RLIMIT_FSIZE, systemd's LimitFSIZE=) a log
+	 * line past the limit would kill the supervisor with SIGXFSZ; ignored,
+	 * the write fails with EFBIG and the line is lost, like on a full disk. */
+	signal(SIGXFSZ, SIG_IGN);
 	s->sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 
 	int status = JV_EXIT_OK;
@@ -1286,6 +1328,7 @@ int jv_cmd_serve(int argc, char **argv)
 			       s->id, s->hostname, (int)getpid());
 	s->started_unix_ms = jv_unix_ms();
 	s->last_heartbeat_unix_ms = s->started_unix_ms; /* registering was the first */
+	s->started_mono_ms = s->last_heartbeat_mono_ms = jv_now_ms();
 	s->batch_size = s->cfg->processor.batch_size;
 	s->max_concurrent = s->cfg->processor.max_concurrent_jobs;
 	s->bridge = jv_bridge_new();
