@@ -75,7 +75,7 @@ for t in $targets; do
 	echo "fuzz.sh: $t for $secs s"
 	rm -f "$out/$t-"*
 	if ! "$tmp/fuzz_$t" -max_total_time="$secs" -max_len=$maxlen -timeout=30 -rss_limit_mb=2048 \
-		-print_final_stats=1 -artifact_prefix="$out/$t-" $dict "$corpus" "$top/tests/fuzz/$t"; then
+		-print_final_stats=1 -artifact_prefix="$out/$t-" ${dict:+"$dict"} "$corpus" "$top/tests/fuzz/$t"; then
 		status=1
 		for a in "$out/$t-"*; do
 			[ -f "$a" ] && echo "fuzz.sh: $t FAILED; reproducer: $a"
