@@ -138,15 +138,17 @@ static void setup(void)
 	atexit(stop);
 }
 
-/* Wait up to 10 s for fd to be ready for events. */
+/* Wait up to 25 s for fd to be ready for events: a stalled server is a
+ * bug, but a loaded machine (a leak check stops every thread) may take
+ * seconds; libFuzzer's own -timeout=30 comes after. */
 static int wait_fd(int fd, short events)
 {
 	struct pollfd p = {.fd = fd, .events = events};
 	int rc;
-	while ((rc = poll(&p, 1, 10000)) < 0 && errno == EINTR)
+	while ((rc = poll(&p, 1, 25000)) < 0 && errno == EINTR)
 		;
 	if (rc == 0) {
-		fprintf(stderr, "fuzz_api: the server did not answer within 10 s\n");
+		fprintf(stderr, "fuzz_api: the server did not answer within 25 s\n");
 		abort();
 	}
 	return rc;
