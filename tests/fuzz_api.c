@@ -226,6 +226,23 @@ static size_t fill_length(const uint8_t *data, size_t size, char **out)
 	return size - 1 + (size_t)n;
 }
 
+/* connect(), finishing it when a signal (libFuzzer's timer) interrupts:
+ * the connection then goes on, and is ready once fd is writable. */
+static int connect_fd(int fd, const struct sockaddr_in *sa)
+{
+	if (connect(fd, (const struct sockaddr *)sa, sizeof *sa) == 0)
+		return 0;
+	if (errno != EINTR)
+		return -1;
+	wait_fd(fd, POLLOUT);
+	int e = 0;
+	socklen_t len = sizeof e;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) != 0)
+		return -1;
+	errno = e;
+	return e ? -1 : 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *input, size_t isize)
 {
 	if (isize > 16 * 1024)
@@ -238,7 +255,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t isize)
 	struct sockaddr_in sa = {.sin_family = AF_INET};
 	sa.sin_port = htons((uint16_t)port[isize % 2]);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+	if (fd < 0 || connect_fd(fd, &sa) != 0) {
 		perror("fuzz_api: connect");
 		abort();
 	}
