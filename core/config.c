@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -993,6 +994,8 @@ struct field {
 
 static const char *const sections[] = {"database", "processor", "plugins", "executors", "alerts",
 				       "api", "schedules", "history", "alerting", "log", NULL};
+/* Top-level keys that are settings, not sections. */
+static const char *const settings[] = {"user", "allow_root", NULL};
 static const char *const isolations[] = {"process", "thread", NULL};
 static const char *const catch_ups[] = {"none", "latest", "all", NULL};
 static const char *const levels[] = {"error", "warning", "info", "debug", NULL};
@@ -1572,6 +1575,35 @@ static int map_simple(struct ctx *c, const struct jv_node *root, const char *nam
 	return apply_fields(c, sect, name, fields, c->cfg, 1);
 }
 
+/* The top-level settings: user (an account that exists and is not root)
+ * and allow_root. The account is looked up here, so that a typo is a
+ * FILE:LINE:COL error at check-config time, not a failed start. */
+static int map_settings(struct ctx *c, const struct jv_node *root)
+{
+	char d[64], why[160], buf[4096];
+	const struct jv_node *n = jv_node_get(root, "allow_root");
+	if (n && !node_is_null(n) && jv_node_bool(n, &c->cfg->allow_root, why, sizeof why))
+		return err_val(c, n, "allow_root: %s", why);
+	n = jv_node_get(root, "user");
+	if (!n || node_is_null(n) || (n->type == JV_NODE_SCALAR && !n->value[0]))
+		return 0;
+	if (n->type != JV_NODE_SCALAR)
+		return err_val(c, n, "user: expected an account name, got %s",
+		               describe(n, d, sizeof d));
+	struct passwd pwbuf, *pw = NULL;
+	int rc = getpwnam_r(n->value, &pwbuf, buf, sizeof buf, &pw);
+	if (!pw)
+		return err_val(c, n, "user: unknown account %s (%s)", describe(n, d, sizeof d),
+		               rc ? strerror(rc) : "no such user on this host");
+	if (pw->pw_uid == 0)
+		return err_val(c, n,
+		               "user: %s is uid 0, which is root: name an unprivileged account "
+		               "(or set allow_root: true, discouraged)",
+		               describe(n, d, sizeof d));
+	c->cfg->user = jv_strdup(n->value);
+	return 0;
+}
+
 /* The whole tree onto c->cfg: sections, defaults, cross-checks. */
 static int map_config(struct ctx *c, const struct jv_node *root)
 {
@@ -1580,14 +1612,23 @@ static int map_config(struct ctx *c, const struct jv_node *root)
 	char h[96], list[512];
 
 	for (size_t i = 0; i < root->n_items; i++)
-		if (!in_list(root->items[i]->key, sections))
-			return err_key(
-			    c, root->items[i], "unknown top-level key '%s'%s (sections: %s)",
-			    root->items[i]->key, hint(root->items[i]->key, sections, h, sizeof h),
-			    join(sections, list, sizeof list));
+		if (!in_list(root->items[i]->key, sections) &&
+		    !in_list(root->items[i]->key, settings)) {
+			const char *k = root->items[i]->key;
+			char sl[64];
+			if (!did_you_mean(k, sections))
+				hint(k, settings, h, sizeof h);
+			else
+				hint(k, sections, h, sizeof h);
+			return err_key(c, root->items[i],
+			               "unknown top-level key '%s'%s (sections: %s; settings: %s)", k,
+			               h, join(sections, list, sizeof list),
+			               join(settings, sl, sizeof sl));
+		}
 
 	set_defaults(cfg);
-	if ((rc = map_simple(c, root, "database", database_fields)) ||
+	if ((rc = map_settings(c, root)) ||
+	    (rc = map_simple(c, root, "database", database_fields)) ||
 	    (rc = map_simple(c, root, "processor", processor_fields)) ||
 	    (rc = map_simple(c, root, "plugins", plugins_fields)) ||
 	    (rc = map_executors(c, root)) || (rc = map_alerts(c, root)) ||
@@ -1868,6 +1909,7 @@ void jv_config_free(struct jv_config *cfg)
 	free(cfg->api.cors_origin);
 	free(cfg->log.level);
 	free(cfg->log.format);
+	free(cfg->user);
 	node_free(cfg->root);
 	free(cfg->path);
 	free(cfg);
