@@ -25,3 +25,9 @@ endif
 
 TESTS += tests/it_systemd.sh
 dist_check_SCRIPTS += tests/it_systemd.sh
+
+# Where the unit and the sysusers.d entry go, for tests/it_systemd.sh.
+.PHONY: jv-print-systemd-dirs
+jv-print-systemd-dirs:
+	@echo "systemdsystemunitdir=$(systemdsystemunitdir)"
+	@echo "sysusersdir=$(sysusersdir)"

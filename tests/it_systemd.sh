@@ -1,6 +1,7 @@
 #!/bin/sh
 # it_systemd.sh -- jobvisor under systemd:
-#  - the generated unit passes `systemd-analyze verify`, with no word about it;
+#  - the generated unit passes `systemd-analyze verify`, with no word about it,
+#    and make install/uninstall put and take it and its sysusers.d entry;
 #  - `serve` speaks the notify protocol to a real datagram socket
 #    (tests/servers/notifyd.py): READY=1 only once its processor row is in
 #    the database and its workers are forked, WATCHDOG=1 every
@@ -44,6 +45,30 @@ sed 's/^NotifyAccess=/NotifyAcess=/' "$JV_TMP/unit/jobvisor.service" >"$JV_TMP/t
 run systemd-analyze verify "$JV_TMP/typo/jobvisor.service"
 assert_match "jobvisor\\.service:[0-9]+: Unknown key 'NotifyAcess'" "$ERR" \
 	"the check can fail: a misspelt key is reported"
+
+# make install puts the unit and the sysusers.d entry where configured;
+# make uninstall takes them away. (The nested make must not join the outer
+# make's job server.)
+mk() { run env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory -C "$top_builddir" "$@"; }
+mk jv-print-systemd-dirs
+assert_rc 0 "make jv-print-systemd-dirs"
+UNITDIR=$(printf '%s\n' "$OUT" | sed -n 's/^systemdsystemunitdir=//p')
+SYSUSERSDIR=$(printf '%s\n' "$OUT" | sed -n 's/^sysusersdir=//p')
+[ "$UNITDIR" != no ] || fail "configured --with-systemdsystemunitdir=no: nothing to check the install of"
+ROOT=$JV_TMP/root
+mk install DESTDIR="$ROOT"
+assert_rc 0 "make install DESTDIR"
+cmp -s "$UNIT" "$ROOT$UNITDIR/jobvisor.service" || fail "no $UNITDIR/jobvisor.service, or not the built unit"
+ok "the unit is installed into $UNITDIR"
+cmp -s "$top_srcdir/conf/sysusers.d/jobvisor.conf" "$ROOT$SYSUSERSDIR/jobvisor.conf" ||
+	fail "no $SYSUSERSDIR/jobvisor.conf, or not conf/sysusers.d/jobvisor.conf"
+ok "the sysusers.d entry into $SYSUSERSDIR"
+assert_match '^u jobvisor - ' "$(cat "$ROOT$SYSUSERSDIR/jobvisor.conf")" "it creates the unit's User=jobvisor"
+mk uninstall DESTDIR="$ROOT"
+assert_rc 0 "make uninstall DESTDIR"
+[ ! -e "$ROOT$UNITDIR/jobvisor.service" ] && [ ! -e "$ROOT$SYSUSERSDIR/jobvisor.conf" ] ||
+	fail "make uninstall left the unit or the sysusers.d entry"
+ok "make uninstall removes both"
 
 # ---------------------------------------------------------------- notify
 jv_db
