@@ -1085,6 +1085,8 @@ static int run_loop(struct serve *s)
 			pfds = jv_realloc(pfds, (size_t)cap * sizeof *pfds);
 		}
 		int k = 0;
+		/* nfds >= 5, so pfds was allocated above. */
+		/* NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
 		pfds[k++] = (struct pollfd){s->sfd, POLLIN, 0};
 		pfds[k++] = (struct pollfd){s->lc.conn ? PQsocket(s->lc.conn) : -1, POLLIN, 0};
 		pfds[k++] = (struct pollfd){s->cc.conn ? PQsocket(s->cc.conn) : -1, POLLIN, 0};
