@@ -66,6 +66,10 @@ for so in "$build"/plugins/*/*/.libs/*.so; do
 	cp "$so" "$work/plugins/"
 	chmod 0644 "$work/plugins/$(basename "$so")"
 done
+# The API and dashboard on a free loopback port, with a fresh token.
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+JOBVISOR_API_TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+export JOBVISOR_API_TOKEN
 cat >"$work/demo.yaml" <<EOF
 # The quickstart's demo config: see conf/jobvisor.yaml for every key.
 database: { url: "\${DATABASE_URL}" }
@@ -80,6 +84,11 @@ processor:
 plugins: { dir: "$work/plugins" }
 executors:
   noop: { plugin: noop }
+api:
+  listen: "127.0.0.1:$port"
+  token: "\${JOBVISOR_API_TOKEN}"
+schedules:
+  - { name: demo-every-10s, cron: "@every 10s", type: noop, payload: { sleep_ms: 50 } }
 EOF
 chmod 0600 "$work/demo.yaml"
 export JOBVISOR_CONFIG=$work/demo.yaml
@@ -102,7 +111,8 @@ psql -X -q -d "$DATABASE_URL" -c "INSERT INTO jobvisor.jobs (type, payload) VALU
 echo "15 jobs of three users, one flaky, one crashing, one hanging past its timeout, one from SQL"
 
 say "jobvisor serve (Ctrl-C stops it and everything quickstart started)"
-echo "REST API and dashboard: not in this build yet"
+echo "dashboard: http://127.0.0.1:$port/  (API token: $JOBVISOR_API_TOKEN)"
+echo "REST API:  curl -H 'Authorization: Bearer $JOBVISOR_API_TOKEN' http://127.0.0.1:$port/api/cron/status"
 "$JOBVISOR" serve &
 SERVE=$!
 i=0

@@ -65,7 +65,8 @@ const struct jv_api_route *const *jv_api_route_tables(void)
 {
 	static const struct jv_api_route *const tables[] = {
 		jv_api_cron_routes,      jv_api_jobs_routes,   jv_api_analytics_routes,
-		jv_api_schedules_routes, jv_api_metrics_routes, NULL,
+		jv_api_schedules_routes, jv_api_metrics_routes, jv_api_dashboard_routes,
+		NULL,
 	};
 	return tables;
 }

@@ -50,6 +50,7 @@ extern const struct jv_api_route jv_api_jobs_routes[];
 extern const struct jv_api_route jv_api_analytics_routes[];
 extern const struct jv_api_route jv_api_schedules_routes[];
 extern const struct jv_api_route jv_api_metrics_routes[];
+extern const struct jv_api_route jv_api_dashboard_routes[];
 
 /*
  * Start the server on cfg->api.listen. bridge links it to the engine (may

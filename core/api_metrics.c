@@ -54,9 +54,9 @@ static double num(PGresult *res, int row, int col)
 static int db_gauges(PGconn *db, struct jv_buf *out)
 {
 	static const char sql_jobs[] =
-	    "SELECT s.status, count(j.id) FROM unnest(ARRAY['pending', 'running', 'succeeded', "
-	    "'failed', 'cancelled']) AS s(status) LEFT JOIN jobvisor.jobs j ON j.status = s.status "
-	    "GROUP BY s.status";
+	    "SELECT s.status, (SELECT count(*) FROM jobvisor.jobs j WHERE j.status = s.status) "
+	    "FROM unnest(ARRAY['pending', 'running', 'succeeded', 'failed', 'cancelled']) "
+	    "AS s(status)";
 	static const char sql_oldest[] =
 	    "SELECT coalesce(extract(epoch FROM now() - min(scheduled_at)), 0)::float8 "
 	    "FROM jobvisor.jobs WHERE status = 'pending' AND scheduled_at <= now()";

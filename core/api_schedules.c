@@ -239,15 +239,31 @@ static const char *const all_keys[] = {"name",	       "cron",	       "timezone",
 /* GET /api/schedules */
 static void schedules_list(struct jv_api_req *req)
 {
-	if (jv_api_only_query(req, no_args))
+	static const char *const args[] = {"limit", "after", NULL};
+	int64_t limit = 100;
+	const char *lt = jv_api_query(req, "limit");
+	if (jv_api_only_query(req, args) ||
+	    (lt && jv_api_parse_int(req, "limit", lt, 1000, &limit) != 0))
 		return;
-	char *sql = jv_asprintf("%s%s", sql_select, "ORDER BY s.name");
-	PGresult *res = jv_api_query_db(req, sql, 0, NULL);
+	if (limit < 1) {
+		jv_api_error(req, 400, "limit must be between 1 and 1000");
+		return;
+	}
+	/* Keyset by name: one more row than asked tells whether a next page
+	 * exists; its name is where that page starts after. */
+	char lim[24];
+	snprintf(lim, sizeof lim, "%lld", (long long)limit + 1);
+	const char *params[] = {jv_api_query(req, "after"), lim};
+	char *sql = jv_asprintf("%s%s", sql_select,
+				"WHERE ($1::text IS NULL OR s.name > $1::text) "
+				"ORDER BY s.name LIMIT $2::bigint");
+	PGresult *res = jv_api_query_db(req, sql, 2, params);
 	free(sql);
 	if (!res)
 		return;
 	json_t *arr = json_array();
-	for (int i = 0; i < PQntuples(res); i++) {
+	int n = PQntuples(res) > limit ? (int)limit : PQntuples(res);
+	for (int i = 0; i < n; i++) {
 		json_t *o = schedule_json(req, res, i);
 		if (!o) {
 			json_decref(arr);
@@ -256,8 +272,11 @@ static void schedules_list(struct jv_api_req *req)
 		}
 		json_array_append_new(arr, o);
 	}
+	json_t *next = json_null();
+	if (PQntuples(res) > limit)
+		next = json_deep_copy(json_object_get(json_array_get(arr, (size_t)n - 1), "name"));
 	PQclear(res);
-	jv_api_json(req, 200, json_pack("{s:o}", "schedules", arr));
+	jv_api_json(req, 200, json_pack("{s:o, s:o}", "schedules", arr, "next", next));
 }
 
 /* POST /api/schedules */

@@ -22,6 +22,8 @@
 /* The channel a cancelled running job's id is sent on (the API sends it);
  * the processor that runs it stops its worker. */
 #define JV_DB_CANCEL_CHANNEL "jobvisor_cancel"
+/* "pause ID" / "resume ID" for processor ID (api_dashboard.c). */
+#define JV_DB_CONTROL_CHANNEL "jobvisor_control"
 
 /*
  * Connect to url, a libpq URI or "key=value" conninfo string. app_name

@@ -309,7 +309,8 @@ static int db_connect(struct serve *s, char *err, size_t errlen)
 	if (!l)
 		return JV_EDB;
 	if (jv_db_exec(l, "LISTEN " JV_DB_NOTIFY_CHANNEL, 0, NULL, err, errlen) != 0 ||
-	    jv_db_exec(l, "LISTEN " JV_DB_CANCEL_CHANNEL, 0, NULL, err, errlen) != 0) {
+	    jv_db_exec(l, "LISTEN " JV_DB_CANCEL_CHANNEL, 0, NULL, err, errlen) != 0 ||
+	    jv_db_exec(l, "LISTEN " JV_DB_CONTROL_CHANNEL, 0, NULL, err, errlen) != 0) {
 		PQfinish(l);
 		return JV_EDB;
 	}
@@ -728,6 +729,33 @@ static void cancel_running(struct serve *s, int64_t id, uint64_t now)
 	s->drop[s->n_drop++] = id;
 }
 
+/* Pause or resume claiming (running jobs go on either way). */
+static void set_paused(struct serve *s, int paused, uint64_t now)
+{
+	if (paused == s->paused)
+		return;
+	s->paused = paused;
+	jv_log(JV_INFO, "api: claiming %s", s->paused ? "paused" : "resumed");
+	s->next_heartbeat = now; /* the processor's state, at once */
+	if (!s->paused)
+		s->want_claim = 1;
+}
+
+/* A request for one processor, from any processor's API (POST
+ * /api/processors/{id}/pause|resume): "pause ID" or "resume ID". Requests
+ * for other processors, and anything else, are ignored. */
+static void control_request(struct serve *s, const char *text, uint64_t now)
+{
+	char verb[8];
+	long long id;
+	if (sscanf(text, "%7s %lld", verb, &id) != 2 || id != s->id)
+		return;
+	if (!strcmp(verb, "pause"))
+		set_paused(s, 1, now);
+	else if (!strcmp(verb, "resume"))
+		set_paused(s, 0, now);
+}
+
 /* Read what a channel has: notifications (claim channel) and the result of
  * its query in flight. */
 static void on_chan_readable(struct serve *s, struct chan *c, uint64_t now)
@@ -743,6 +771,8 @@ static void on_chan_readable(struct serve *s, struct chan *c, uint64_t now)
 	while (c->conn && (nt = PQnotifies(c->conn))) {
 		if (!strcmp(nt->relname, JV_DB_CANCEL_CHANNEL))
 			cancel_running(s, strtoll(nt->extra, NULL, 10), now);
+		else if (!strcmp(nt->relname, JV_DB_CONTROL_CHANNEL))
+			control_request(s, nt->extra, now);
 		else
 			s->want_claim = 1;
 		PQfreemem(nt);
@@ -975,13 +1005,8 @@ static void take_requests(struct serve *s, uint64_t now)
 {
 	struct jv_bridge_requests r;
 	jv_bridge_take(s->bridge, &r);
-	if (r.pause >= 0 && r.pause != s->paused) {
-		s->paused = r.pause;
-		jv_log(JV_INFO, "api: claiming %s", s->paused ? "paused" : "resumed");
-		s->next_heartbeat = now; /* the processor's state, at once */
-		if (!s->paused)
-			s->want_claim = 1;
-	}
+	if (r.pause >= 0)
+		set_paused(s, r.pause, now);
 	if (r.batch_size > 0 || r.max_concurrent > 0) {
 		if (r.batch_size > 0)
 			s->batch_size = r.batch_size;

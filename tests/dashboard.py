@@ -1,0 +1,450 @@
+#!/usr/bin/env python3
+"""dashboard.py -- drive the dashboard in Debian's chromium (headless),
+through chromedriver's WebDriver protocol, with the standard library only.
+
+    dashboard.py --url http://127.0.0.1:PORT --token T --db URL --out DIR
+                 --failed-job ID --error TEXT --output-job ID --output TEXT
+
+Checks what the rendered page shows against the database (read with psql),
+performs actions (retry, cancel with its confirmation, pause and resume a
+processor) and checks their effect in the database, saves screenshots into
+DIR, and checks from chromium's own network log that no request of the page
+went anywhere but the server it was loaded from. Prints "ok - ..." per
+check; the first failed check prints "FAIL: ..." and exits 1. Every wait is
+bounded. chromedriver and chromium are stopped by process group at exit.
+"""
+import argparse
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+ELEM = "element-6066-11e4-a52e-4f735466cecf"
+PASSED = 0
+
+
+def ok(msg):
+    global PASSED
+    PASSED += 1
+    print("ok - " + msg, flush=True)
+
+
+DRIVER = None
+
+
+def fail(msg):
+    print("FAIL: " + msg, flush=True)
+    if DRIVER:  # what the page said, for the log
+        try:
+            print("page: " + str(DRIVER.js("return [location.href, document.getElementById('banner')"
+                                           ".textContent, document.getElementById('toast').textContent,"
+                                           " document.getElementById('login-error').textContent]")))
+            for e in DRIVER.logs("browser"):
+                print("console: %s %s" % (e.get("level"), e.get("message")))
+        except Exception as e:  # noqa: BLE001 -- failing anyway
+            print("(no page state: %s)" % e)
+    raise SystemExit(1)
+
+
+def check(cond, msg, detail=""):
+    if not cond:
+        fail(msg + (": " + str(detail) if detail != "" else ""))
+    ok(msg)
+
+
+class Driver:
+    """A WebDriver session on a chromedriver we start and stop."""
+
+    def __init__(self, workdir):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.port = s.getsockname()[1]
+        s.close()
+        self.log = open(os.path.join(workdir, "chromedriver.log"), "w")
+        self.proc = subprocess.Popen(
+            ["chromedriver", "--port=%d" % self.port],
+            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.base = "http://127.0.0.1:%d" % self.port
+        deadline = time.time() + 20
+        while True:
+            try:
+                if self.call("GET", "/status")["ready"]:
+                    break
+            except (OSError, urllib.error.URLError, KeyError):
+                pass
+            if time.time() > deadline or self.proc.poll() is not None:
+                fail("chromedriver did not start (see chromedriver.log)")
+            time.sleep(0.1)
+        profile = tempfile.mkdtemp(prefix="chromium-", dir=workdir)
+        caps = {"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                         "--disable-background-networking", "--disable-dev-shm-usage",
+                         "--no-first-run", "--user-data-dir=" + profile,
+                         "--window-size=1280,900", "--lang=en-US"],
+            },
+            "goog:loggingPrefs": {"performance": "ALL", "browser": "ALL"},
+        }}}
+        r = self.call("POST", "/session", caps, timeout=60)
+        self.sid = r["sessionId"]
+
+    def call(self, method, path, body=None, timeout=30):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as res:
+                return json.loads(res.read())["value"]
+        except urllib.error.HTTPError as e:
+            raise RuntimeError("%s %s: %s" % (method, path, e.read()[:500])) from None
+
+    def s(self, method, path, body=None, timeout=30):
+        return self.call(method, "/session/%s%s" % (self.sid, path), body, timeout)
+
+    def get(self, url):
+        self.s("POST", "/url", {"url": url})
+
+    def js(self, script, *args):
+        return self.s("POST", "/execute/sync", {"script": script, "args": list(args)})
+
+    def find(self, css):
+        return self.s("POST", "/element", {"using": "css selector", "value": css})[ELEM]
+
+    def click(self, css):
+        self.s("POST", "/element/%s/click" % self.find(css), {})
+
+    def type(self, css, text):
+        """Replace the field's value with text, typed key by key."""
+        e = self.find(css)
+        self.s("POST", "/element/%s/clear" % e, {})
+        self.s("POST", "/element/%s/value" % e, {"text": text})
+
+    def size(self, w, h):
+        self.s("POST", "/window/rect", {"width": w, "height": h})
+
+    def cdp(self, cmd, params):
+        return self.s("POST", "/goog/cdp/execute", {"cmd": cmd, "params": params})
+
+    def screenshot(self, path):
+        png = base64.b64decode(self.s("GET", "/screenshot"))
+        with open(path, "wb") as f:
+            f.write(png)
+        return png
+
+    def logs(self, kind):
+        return self.s("POST", "/se/log", {"type": kind})
+
+    def quit(self):
+        try:
+            self.s("DELETE", "", timeout=10)
+        except Exception:  # noqa: BLE001 -- stopping anyway
+            pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+        self.log.close()
+
+
+def wait(what, fn, timeout=20.0):
+    """Poll fn() every 0.2 s until it returns a true value; fail after timeout."""
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            last = fn()
+        except RuntimeError as e:  # a WebDriver error (element not there yet)
+            last = e
+        if last and not isinstance(last, Exception):
+            return last
+        time.sleep(0.2)
+    fail("%s (waited %.0f s; last: %r)" % (what, timeout, last))
+    return None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    for a in ("url", "token", "db", "out", "failed-job", "error", "output-job", "output"):
+        ap.add_argument("--" + a, required=True)
+    o = ap.parse_args()
+    os.makedirs(o.out, exist_ok=True)
+
+    def sql(q):
+        r = subprocess.run(["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", o.db, "-c", q],
+                           capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            fail("psql: " + r.stderr.strip())
+        return r.stdout.strip()
+
+    # The page's own headers: a policy that allows this origin only.
+    with urllib.request.urlopen(o.url + "/", timeout=10) as res:
+        csp = res.headers.get("Content-Security-Policy", "")
+        page = res.read().decode()
+    check("default-src 'none'" in csp and "connect-src 'self'" in csp and "script-src 'self'" in csp,
+          "GET / carries a Content-Security-Policy that allows only this origin", csp)
+    check("http" not in page.replace("http-equiv", ""), "the page's HTML names no other origin")
+
+    global DRIVER
+    d = DRIVER = Driver(o.out)
+    try:
+        run_browser(d, o, sql)
+    finally:
+        d.quit()
+    print("%d browser checks passed" % PASSED)
+
+
+def run_browser(d, o, sql):
+    failed_job = int(o.failed_job)
+    d.get(o.url + "/")
+    wait("the sign-in form shows", lambda: d.js(
+        "return !document.getElementById('login').hidden && document.activeElement.id === 'token'"))
+    ok("without a token the sign-in form shows, focused")
+
+    # A wrong token is refused, and said so.
+    d.type("#token", "wrong-" + o.token)
+    d.click("#login-form button[type=submit]")
+    msg = wait("a wrong token is refused", lambda: d.js(
+        "return document.getElementById('login-error').textContent"))
+    check("refused" in msg and d.js("return document.getElementById('view').hidden"),
+          "a wrong token is refused with a message, nothing shown", msg)
+
+    d.type("#token", o.token)
+    d.click("#login-form button[type=submit]")
+    wait("the overview loads", lambda: d.js("return document.body.getAttribute('data-loaded')"))
+    ok("the right token opens the overview")
+    where = d.js("return location.href")
+    check(o.token not in where and o.token not in d.js("return document.cookie"),
+          "the token is in no URL and no cookie", where)
+    check(d.js("return sessionStorage.getItem('jobvisor.token')") == o.token
+          and d.js("return localStorage.length") == 0,
+          "the token is kept in sessionStorage only")
+
+    # Counts against the database: failed is stable, succeeded grows while
+    # jobs flow, so it must lie between two readings around the page's.
+    wait("the failed count matches the database", lambda: d.js(
+        "return document.querySelector('#count-failed .n').getAttribute('data-count')")
+        == sql("SELECT count(*) FROM jobvisor.jobs WHERE status = 'failed'"), timeout=15)
+    ok("the failed count matches the database (%s)" % sql(
+        "SELECT count(*) FROM jobvisor.jobs WHERE status = 'failed'"))
+    lo = int(sql("SELECT count(*) FROM jobvisor.jobs WHERE status = 'succeeded'"))
+    d.js("location.hash = '#/?r=1'")  # a fresh render
+    wait("the overview reloads", lambda: d.js(
+        "return document.querySelector('#count-succeeded .n') !== null && "
+        "document.body.getAttribute('data-loaded') !== null"))
+    wait("counts render", lambda: d.js("return document.querySelector('#count-succeeded .n')"))
+    shown = int(wait("the succeeded count shows", lambda: d.js(
+        "var n = document.querySelector('#count-succeeded .n'); return n && n.getAttribute('data-count')")))
+    hi = int(sql("SELECT count(*) FROM jobvisor.jobs WHERE status = 'succeeded'"))
+    check(lo <= shown <= hi and shown > 0, "the succeeded count is the database's (%d <= %d <= %d)"
+          % (lo, shown, hi))
+
+    # Charts: SVG bars whose values add up to what the history holds.
+    bars = wait("the throughput chart has bars", lambda: d.js(
+        "var s = 0, b = 0; document.querySelectorAll('#throughput svg rect.bar-ok')"
+        ".forEach(function (r) { s += +r.getAttribute('data-value'); });"
+        "document.querySelectorAll('#throughput svg rect.bar-bad')"
+        ".forEach(function (r) { b += +r.getAttribute('data-value'); });"
+        "return s > 0 && b > 0 ? [s, b] : null"))
+    ok_hist = int(sql("SELECT count(*) FROM jobvisor.job_executions WHERE outcome = 'succeeded'"))
+    bad_hist = int(sql("SELECT count(*) FROM jobvisor.job_executions"
+                       " WHERE outcome IN ('failed', 'timed_out', 'crashed')"))
+    check(0 < bars[0] <= ok_hist and bars[1] == bad_hist,
+          "the per-minute chart shows %d succeeded (history: %d) and %d failed (history: %d)"
+          % (bars[0], ok_hist, bars[1], bad_hist))
+    check(d.js("return document.querySelectorAll('#throughput-day svg rect.bar-ok').length") >= 1,
+          "the per-hour chart of the last day has bars")
+    check(d.js("return document.querySelector('#throughput svg').getAttribute('role') === 'img' && "
+               "/finished/.test(document.querySelector('#throughput svg').getAttribute('aria-label'))"),
+          "charts are labelled images for screen readers")
+    p50 = d.js("var r = document.querySelector('#durations svg rect.bar-p50');"
+               "return r && r.querySelector('title').textContent")
+    check(p50 and p50.startswith("noop p50"), "the duration chart has p50/p95 bars by type", p50)
+
+    # The failed job's error, running jobs, processors, schedules, alerts.
+    row = wait("the failed job is listed", lambda: d.js(
+        "var r = document.querySelector('#failures tr[data-job=\"%d\"]'); return r && r.textContent"
+        % failed_job))
+    check(o.error in row, "recent failures show the failed job's error", row)
+    wait("a running job is listed with its processor", lambda: d.js(
+        "var r = document.querySelector('#running tbody tr'); return r && /s$/.test("
+        "r.cells[4].textContent) && r.cells[3].textContent !== '–'"), timeout=20)
+    ok("running jobs show their processor and elapsed time")
+    proc = d.js("var r = document.querySelector('#processors tbody tr');"
+                "return r && [r.getAttribute('data-processor'), r.textContent]")
+    check(proc and "running" in proc[1], "processors show their state and heartbeat age", proc)
+    sched = d.js("var r = document.querySelector('#schedules tr[data-schedule=\"nightly\"]');"
+                 "return r && r.querySelectorAll('time').length")
+    check(sched == 2, "schedules show their next runs", sched)
+    alert = d.js("var r = document.querySelector('#alerts tbody tr'); return r && r.textContent")
+    check(alert and "job_failed" in alert, "recent alerts are listed", alert)
+
+    # Accessibility: every control has a name; landmarks are there.
+    unnamed = d.js("""
+        var bad = [];
+        document.querySelectorAll('input, select, button').forEach(function (e) {
+            if (e.closest('[hidden]') || e.closest('dialog')) return;
+            var name = e.getAttribute('aria-label') || (e.labels && e.labels.length && e.labels[0].textContent)
+                || (e.tagName === 'BUTTON' && e.textContent.trim());
+            if (!name) bad.push(e.outerHTML.slice(0, 80));
+        });
+        return bad;""")
+    check(unnamed == [], "every visible control has an accessible name", unnamed)
+    check(d.js("return !!document.querySelector('main') && !!document.querySelector('nav[aria-label]')"),
+          "the page has main and labelled navigation landmarks")
+
+    # Screenshots: laptop (the whole page), dark scheme, phone width.
+    d.size(1280, min(3000, 100 + d.js("return document.documentElement.scrollHeight")))
+    png = d.screenshot(os.path.join(o.out, "overview.png"))
+    check(png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10000,
+          "screenshot saved: %s (%d bytes)" % (os.path.join(o.out, "overview.png"), len(png)))
+    light = d.js("return getComputedStyle(document.body).backgroundColor")
+    d.cdp("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+    dark = d.js("return getComputedStyle(document.body).backgroundColor")
+    check(light != dark, "the colours follow the system's dark setting (%s -> %s)" % (light, dark))
+    d.screenshot(os.path.join(o.out, "overview-dark.png"))
+    d.size(1280, 900)
+    d.cdp("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "light"}]})
+    d.size(390, 844)
+    wide = wait("the phone layout settles", lambda: d.js(
+        "return window.innerWidth < 500 ? [document.documentElement.scrollWidth, window.innerWidth] : null"))
+    check(wide[0] <= wide[1] + 1, "at a phone's width nothing overflows sideways (%d <= %d)" % tuple(wide))
+    d.screenshot(os.path.join(o.out, "overview-phone.png"))
+    d.size(1280, 900)
+
+    # Retry the failed job from the page: the database sees a new attempt.
+    before = int(sql("SELECT count(*) FROM jobvisor.job_executions WHERE job_id = %d" % failed_job))
+    d.click('#failures tr[data-job="%d"] button[data-action=retry]' % failed_job)
+    wait("the retry is confirmed on the page", lambda: "will run again" in d.js(
+        "return document.getElementById('toast').textContent"))
+    wait("the retried job runs again", lambda: int(sql(
+        "SELECT count(*) FROM jobvisor.job_executions WHERE job_id = %d" % failed_job)) == before + 1
+        and sql("SELECT status FROM jobvisor.jobs WHERE id = %d" % failed_job) == "failed", timeout=30)
+    ok("Retry ran job %d again: %d executions now, failed again as its payload says"
+       % (failed_job, before + 1))
+
+    # Cancel asks first: "Keep" changes nothing, "Cancel job" cancels.
+    run_id = wait("a running job to cancel", lambda: d.js(
+        "var r = document.querySelector('#running tbody tr a'); return r && r.textContent.slice(1)"))
+    run_id = int(run_id)
+    d.js("location.hash = '#/jobs/%d'" % run_id)
+    wait("the job page loads", lambda: d.js(
+        "return document.querySelector('#job-body button.danger') !== null"))
+    d.click("#job-body button.danger")
+    wait("the confirmation opens", lambda: d.js("return document.getElementById('confirm').open"))
+    d.click("#confirm-no")
+    check(not d.js("return document.getElementById('confirm').open")
+          and sql("SELECT status FROM jobvisor.jobs WHERE id = %d" % run_id) in ("running", "succeeded"),
+          "cancelling asks first, and Keep leaves job %d alone" % run_id)
+    if sql("SELECT status FROM jobvisor.jobs WHERE id = %d" % run_id) == "running":
+        d.click("#job-body button.danger")
+        wait("the confirmation opens again", lambda: d.js("return document.getElementById('confirm').open"))
+        d.click("#confirm-yes")
+        wait("the job is cancelled", lambda: sql(
+            "SELECT status FROM jobvisor.jobs WHERE id = %d" % run_id) == "cancelled")
+        ok("confirming cancels job %d in the database" % run_id)
+
+    # A job page: payload, result, every execution with its output.
+    d.js("location.hash = '#/jobs/%s'" % o.output_job)
+    wait("the job page shows its output", lambda: d.js(
+        "var p = document.querySelector('#job-body pre.output'); return p && p.textContent") == o.output)
+    check('"output"' in d.js("return document.getElementById('payload').textContent")
+          and d.js("return document.getElementById('result') !== null"),
+          "the job page shows payload, result and the execution's output")
+    d.js("location.hash = '#/jobs/%d'" % failed_job)
+    execs = wait("the failed job's executions", lambda: d.js(
+        "var r = document.querySelectorAll('#job-body tr[data-attempt]'); return r.length >= 2 && r.length"))
+    check(execs == 2 and o.error in d.js("return document.getElementById('job-body').textContent"),
+          "the failed job's page lists both attempts with their error")
+    d.screenshot(os.path.join(o.out, "job.png"))
+
+    # Pause and resume a processor from the page.
+    d.js("location.hash = '#/'")
+    pid = int(proc[0])
+    wait("the processors panel", lambda: d.js(
+        "return document.querySelector('#processors tr[data-processor=\"%d\"] button') !== null" % pid))
+    d.click('#processors tr[data-processor="%d"] button' % pid)
+    wait("the confirmation opens", lambda: d.js("return document.getElementById('confirm').open"))
+    d.click("#confirm-yes")
+    wait("the processor is paused", lambda: sql(
+        "SELECT state FROM jobvisor.processors WHERE id = %d" % pid) == "paused")
+    ok("Pause, confirmed, paused processor %d (its heartbeat says so)" % pid)
+    wait("the page shows Resume", lambda: d.js(
+        "var b = document.querySelector('#processors tr[data-processor=\"%d\"] button');"
+        "return b && b.textContent === 'Resume'" % pid), timeout=15)
+    d.click('#processors tr[data-processor="%d"] button' % pid)
+    wait("the processor runs again", lambda: sql(
+        "SELECT state FROM jobvisor.processors WHERE id = %d" % pid) == "running")
+    ok("Resume set processor %d running again" % pid)
+
+    # Pause and resume a schedule; reset stuck jobs (asks first).
+    d.js("location.hash = '#/schedules'")
+    btn = '#schedules-body tr[data-schedule="nightly"] button'
+    wait("the schedules page", lambda: d.js("var b = document.querySelector('%s'); return b && b.textContent === 'Pause'" % btn))
+    d.click(btn)
+    wait("the confirmation opens", lambda: d.js("return document.getElementById('confirm').open"))
+    d.click("#confirm-yes")
+    wait("the schedule is paused", lambda: sql(
+        "SELECT enabled FROM jobvisor.schedules WHERE name = 'nightly'") == "f")
+    wait("the page shows Resume", lambda: d.js(
+        "var b = document.querySelector('%s'); return b && b.textContent === 'Resume'" % btn))
+    d.click(btn)
+    wait("the schedule is resumed", lambda: sql(
+        "SELECT enabled FROM jobvisor.schedules WHERE name = 'nightly'") == "t")
+    ok("a schedule paused (confirmed) and resumed from the page")
+    d.js("location.hash = '#/'")
+    wait("the overview", lambda: d.js("return document.querySelector('#counts button') !== null"))
+    d.click("#counts button")
+    wait("the confirmation opens", lambda: d.js("return document.getElementById('confirm').open"))
+    d.click("#confirm-yes")
+    wait("stuck jobs are reset", lambda: "Stuck jobs reset" in d.js(
+        "return document.getElementById('toast').textContent"))
+    ok("Reset stuck jobs asks first, then calls the API")
+
+    # The jobs list pages through the table.
+    d.js("location.hash = '#/jobs?status=succeeded'")
+    wait("the jobs list", lambda: d.js(
+        "return document.querySelectorAll('#jobs-body tr[data-job]').length === 50"))
+    first = d.js("return document.querySelector('#jobs-body tr[data-job]').getAttribute('data-job')")
+    d.js("Array.prototype.find.call(document.querySelectorAll('#jobs-body nav a'),"
+         " function (a) { return a.textContent === 'Next page'; }).click()")
+    wait("the next page", lambda: d.js(
+        "var r = document.querySelector('#jobs-body tr[data-job]');"
+        "return r && +r.getAttribute('data-job') < %s" % first))
+    ok("the jobs list shows 50 a page and pages on by id")
+
+    # Nothing the page did left this host, and the console is clean.
+    urls = []
+    for entry in d.logs("performance"):
+        msg = json.loads(entry["message"])["message"]
+        if msg["method"] == "Network.requestWillBeSent":
+            urls.append(msg["params"]["request"]["url"])
+    # Anything that could reach a network (http, https, ws, ftp, ...) must
+    # be ours; chromium's own chrome:// pages (its new-tab page before the
+    # first navigation) and data: URLs never leave the process.
+    local = ("chrome:", "chrome-extension:", "data:", "about:", "blob:")
+    net = [u for u in urls if not u.startswith(local)]
+    outside = [u for u in net if not u.startswith(o.url + "/")]
+    check(len(net) > 20 and not outside,
+          "all %d network requests went to %s, none elsewhere (%d chromium-internal)"
+          % (len(net), o.url, len(urls) - len(net)), outside)
+    entries = d.js("return performance.getEntries().map(function (e) { return e.name; })")
+    check(all(e.startswith(o.url) or e.startswith("data:") or "://" not in e for e in entries),
+          "the page's own resource timing agrees", [e for e in entries if not e.startswith(o.url)])
+    # (the wrong token's 401 at sign-in is the one expected error)
+    severe = [e["message"] for e in d.logs("browser")
+              if e.get("level") == "SEVERE" and "status of 401" not in e["message"]]
+    check(not severe, "the browser console has no errors", severe)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,742 @@
+/*
+ * app.js -- the jobvisor dashboard: plain JavaScript, no library, no
+ * network but this origin's REST API (the server's Content-Security-Policy
+ * enforces it).
+ *
+ * The token lives in sessionStorage (this tab, until sign-out or close) and
+ * travels only in the Authorization header. Views are chosen by the URL's
+ * hash (#/, #/jobs, #/jobs/ID, #/schedules, #/alerts) and refresh
+ * themselves every few seconds while the tab is visible. Every list asks
+ * the API for one bounded page; DOM nodes are built with textContent, so
+ * nothing from the database is ever parsed as HTML.
+ */
+(function () {
+	"use strict";
+
+	var TOKEN_KEY = "jobvisor.token";
+	var REFRESH_MS = 5000;
+	var DAY_REFRESH_MS = 60000;
+	var SVGNS = "http://www.w3.org/2000/svg";
+
+	var state = {
+		token: sessionStorage.getItem(TOKEN_KEY) || "",
+		timer: null,
+		view: null,
+		generation: 0,       /* bumped on every view change: stale answers are dropped */
+		day: null,           /* the 24 h throughput, refreshed every minute */
+		dayAt: 0,
+		processors: {},      /* id -> name, for running jobs */
+		jobsCursor: [],      /* the jobs view's previous pages (after= values) */
+	};
+
+	/* ------------------------------------------------------------ helpers */
+
+	function $(id) { return document.getElementById(id); }
+
+	/* el("td", {class: "num"}, "text", node, ...) */
+	function el(tag, attrs) {
+		var e = document.createElement(tag);
+		setAttrs(e, attrs);
+		for (var i = 2; i < arguments.length; i++) append(e, arguments[i]);
+		return e;
+	}
+
+	function svg(tag, attrs) {
+		var e = document.createElementNS(SVGNS, tag);
+		setAttrs(e, attrs);
+		for (var i = 2; i < arguments.length; i++) append(e, arguments[i]);
+		return e;
+	}
+
+	function setAttrs(e, attrs) {
+		if (!attrs) return;
+		Object.keys(attrs).forEach(function (k) {
+			var v = attrs[k];
+			if (v === null || v === undefined || v === false) return;
+			if (k === "onclick") e.addEventListener("click", v);
+			else if (k === "onchange") e.addEventListener("change", v);
+			else e.setAttribute(k, v === true ? "" : String(v));
+		});
+	}
+
+	function append(parent, child) {
+		if (child === null || child === undefined || child === false) return;
+		if (Array.isArray(child)) { child.forEach(function (c) { append(parent, c); }); return; }
+		parent.appendChild(typeof child === "object" ? child : document.createTextNode(String(child)));
+	}
+
+	function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+
+	function fmtInt(n) { return n === null || n === undefined ? "–" : Number(n).toLocaleString("en-US"); }
+
+	function fmtMs(ms) {
+		if (ms === null || ms === undefined) return "–";
+		if (ms < 1000) return Math.round(ms) + " ms";
+		if (ms < 60000) return (ms / 1000).toFixed(1) + " s";
+		return (ms / 60000).toFixed(1) + " min";
+	}
+
+	function fmtAge(seconds) {
+		if (seconds === null || seconds === undefined) return "–";
+		seconds = Math.max(0, seconds);
+		if (seconds < 60) return seconds.toFixed(seconds < 10 ? 1 : 0) + " s";
+		if (seconds < 3600) return Math.floor(seconds / 60) + " min " + Math.floor(seconds % 60) + " s";
+		if (seconds < 86400) return Math.floor(seconds / 3600) + " h " + Math.floor((seconds % 3600) / 60) + " min";
+		return Math.floor(seconds / 86400) + " d " + Math.floor((seconds % 86400) / 3600) + " h";
+	}
+
+	function since(iso) { return iso ? (Date.now() - Date.parse(iso)) / 1000 : null; }
+
+	function when(iso) {
+		if (!iso) return "–";
+		var s = since(iso);
+		var text = s >= 0 ? fmtAge(s) + " ago" : "in " + fmtAge(-s);
+		return el("time", {datetime: iso, title: iso}, text);
+	}
+
+	function stateTag(s) { return el("span", {class: "state " + s}, s.replace("_", " ")); }
+
+	function jobLink(id) { return el("a", {href: "#/jobs/" + id}, "#" + id); }
+
+	function short(text, n) {
+		if (!text) return "";
+		return text.length > n ? text.slice(0, n - 1) + "…" : text;
+	}
+
+	function toast(text) {
+		var t = $("toast");
+		t.textContent = text;
+		clearTimeout(toast.timer);
+		toast.timer = setTimeout(function () { t.textContent = ""; }, 5000);
+	}
+
+	function banner(text) {
+		var b = $("banner");
+		b.textContent = text || "";
+		b.hidden = !text;
+	}
+
+	/* ---------------------------------------------------------------- API */
+
+	function ApiError(status, message) {
+		this.status = status;
+		this.message = message;
+	}
+
+	function api(method, path, body) {
+		var opts = {method: method, headers: {"Authorization": "Bearer " + state.token}, cache: "no-store"};
+		if (body !== undefined) {
+			opts.headers["Content-Type"] = "application/json";
+			opts.body = JSON.stringify(body);
+		}
+		return fetch(path, opts).then(function (res) {
+			return res.text().then(function (text) {
+				var data = null;
+				try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+				if (res.status === 401) {
+					signOut("The token was refused: " + (data && data.error ? data.error : "401"));
+					throw new ApiError(401, "unauthorized");
+				}
+				if (!res.ok)
+					throw new ApiError(res.status, data && data.error ? data.error : res.status + " " + res.statusText);
+				return data;
+			});
+		});
+	}
+
+	function get(path) { return api("GET", path); }
+
+	/* Run an action; report its outcome and refresh the view. */
+	function act(promise, done) {
+		return promise.then(function (r) {
+			toast(done);
+			refresh();
+			return r;
+		}, function (e) {
+			if (e.status !== 401) toast("Failed: " + (e.message || e));
+		});
+	}
+
+	/* The confirmation dialog: resolves true when confirmed. */
+	function confirmAction(title, text, label) {
+		var d = $("confirm");
+		$("confirm-title").textContent = title;
+		$("confirm-text").textContent = text;
+		$("confirm-yes").textContent = label;
+		return new Promise(function (resolve) {
+			function close(ok) {
+				$("confirm-yes").removeEventListener("click", yes);
+				$("confirm-no").removeEventListener("click", no);
+				d.removeEventListener("cancel", no);
+				d.close();
+				resolve(ok);
+			}
+			function yes(ev) { ev.preventDefault(); close(true); }
+			function no(ev) { ev.preventDefault(); close(false); }
+			$("confirm-yes").addEventListener("click", yes);
+			$("confirm-no").addEventListener("click", no);
+			d.addEventListener("cancel", no);
+			d.showModal();
+			$("confirm-no").focus();
+		});
+	}
+
+	/* ------------------------------------------------------------ actions */
+
+	function retryJob(id) {
+		return act(api("POST", "/api/jobs/" + id + "/retry", {}), "Job #" + id + " will run again.");
+	}
+
+	function cancelJob(id) {
+		return confirmAction("Cancel job #" + id + "?",
+			"A pending job will not run; a running one is stopped now. Its attempt is recorded as cancelled.",
+			"Cancel job").then(function (ok) {
+			if (ok) return act(api("POST", "/api/jobs/" + id + "/cancel"), "Job #" + id + " cancelled.");
+		});
+	}
+
+	function pauseProcessor(p) {
+		return confirmAction("Pause " + p.name + "?",
+			"Processor " + p.name + " (#" + p.id + ", " + p.hostname + ") stops claiming new jobs; the jobs it runs go on.",
+			"Pause").then(function (ok) {
+			if (ok) return act(api("POST", "/api/processors/" + p.id + "/pause"), "Pause requested for " + p.name + ".");
+		});
+	}
+
+	function resumeProcessor(p) {
+		return act(api("POST", "/api/processors/" + p.id + "/resume"), "Resume requested for " + p.name + ".");
+	}
+
+	function resetStuck() {
+		return confirmAction("Reset stuck jobs?",
+			"Jobs held by processors that stopped heartbeating for 5 minutes go back to pending (or fail after their last attempt).",
+			"Reset").then(function (ok) {
+			if (ok) return act(api("POST", "/api/cron/reset-stuck-jobs", {timeoutMinutes: 5}), "Stuck jobs reset.");
+		});
+	}
+
+	function setSchedule(s, enabled) {
+		var go = enabled ? Promise.resolve(true) : confirmAction("Pause schedule " + s.name + "?",
+			"No new runs of " + s.name + " until it is resumed (a config schedule is enabled again at the next reload).",
+			"Pause");
+		return go.then(function (ok) {
+			if (ok) return act(api("PATCH", "/api/schedules/" + encodeURIComponent(s.name), {enabled: enabled}),
+				"Schedule " + s.name + (enabled ? " resumed." : " paused."));
+		});
+	}
+
+	/* ------------------------------------------------------------- charts */
+
+	/* Stacked bars of succeeded and failed per bucket. */
+	function throughputChart(points, bucket, label) {
+		var W = 640, H = 180, L = 44, B = 22, T = 8, R = 8;
+		var max = 0;
+		points.forEach(function (p) { max = Math.max(max, p.succeeded + p.failed); });
+		var top = niceMax(max);
+		var total = points.reduce(function (a, p) { return a + p.succeeded + p.failed; }, 0);
+		var failed = points.reduce(function (a, p) { return a + p.failed; }, 0);
+		var s = svg("svg", {viewBox: "0 0 " + W + " " + H, class: "chart", role: "img",
+			"aria-label": label + ": " + fmtInt(total) + " finished, " + fmtInt(failed) + " failed"});
+		axes(s, W, H, L, B, T, R, top, function (v) { return fmtInt(v); });
+		var n = Math.max(points.length, 1);
+		var bw = (W - L - R) / n;
+		points.forEach(function (p, i) {
+			var x = L + i * bw + bw * 0.1, w = Math.max(bw * 0.8, 1);
+			var hOk = (H - B - T) * p.succeeded / top, hBad = (H - B - T) * p.failed / top;
+			var tip = timeLabel(p.at, bucket) + ": " + fmtInt(p.succeeded) + " succeeded, " + fmtInt(p.failed) + " failed";
+			if (p.succeeded > 0)
+				s.appendChild(svg("rect", {class: "bar-ok", x: x, y: H - B - hOk, width: w, height: hOk,
+					"data-value": p.succeeded}, svg("title", null, tip)));
+			if (p.failed > 0)
+				s.appendChild(svg("rect", {class: "bar-bad", x: x, y: H - B - hOk - hBad, width: w, height: hBad,
+					"data-value": p.failed}, svg("title", null, tip)));
+		});
+		if (points.length) {
+			s.appendChild(svg("text", {x: L, y: H - 6}, timeLabel(points[0].at, bucket)));
+			s.appendChild(svg("text", {x: W - R, y: H - 6, "text-anchor": "end"}, timeLabel(points[points.length - 1].at, bucket)));
+		}
+		return s;
+	}
+
+	/* p50 and p95 durations by type, as horizontal bars. */
+	function durationChart(byType) {
+		var rows = byType.slice(0, 12);
+		var W = 640, row = 30, L = 120, R = 70, T = 6;
+		var H = Math.max(rows.length, 1) * row + T + 20;
+		var max = 0;
+		rows.forEach(function (t) { max = Math.max(max, t.durationMs.p95 || 0, t.durationMs.p50 || 0); });
+		var top = niceMax(max);
+		var s = svg("svg", {viewBox: "0 0 " + W + " " + H, class: "chart", role: "img",
+			"aria-label": "Duration by type, p50 and p95: " + rows.map(function (t) {
+				return t.type + " " + fmtMs(t.durationMs.p50) + " / " + fmtMs(t.durationMs.p95);
+			}).join("; ")});
+		rows.forEach(function (t, i) {
+			var y = T + i * row;
+			var w50 = (W - L - R) * (t.durationMs.p50 || 0) / top;
+			var w95 = (W - L - R) * (t.durationMs.p95 || 0) / top;
+			s.appendChild(svg("text", {x: L - 6, y: y + 17, "text-anchor": "end"}, short(t.type, 18)));
+			s.appendChild(svg("rect", {class: "bar-p95", x: L, y: y + 3, width: Math.max(w95, 1), height: 11,
+				"data-value": t.durationMs.p95}, svg("title", null, t.type + " p95 " + fmtMs(t.durationMs.p95))));
+			s.appendChild(svg("rect", {class: "bar-p50", x: L, y: y + 15, width: Math.max(w50, 1), height: 11,
+				"data-value": t.durationMs.p50}, svg("title", null, t.type + " p50 " + fmtMs(t.durationMs.p50))));
+			s.appendChild(svg("text", {x: L + Math.max(w95, w50) + 6, y: y + 17},
+				fmtMs(t.durationMs.p50) + " / " + fmtMs(t.durationMs.p95)));
+		});
+		s.appendChild(svg("line", {class: "axis", x1: L, y1: T, x2: L, y2: H - 20}));
+		s.appendChild(svg("text", {x: W - R, y: H - 4, "text-anchor": "end"}, "0 – " + fmtMs(top)));
+		return s;
+	}
+
+	function axes(s, W, H, L, B, T, R, top, fmt) {
+		[0, 0.5, 1].forEach(function (f) {
+			var y = H - B - (H - B - T) * f;
+			s.appendChild(svg("line", {class: "axis", x1: L, y1: y, x2: W - R, y2: y}));
+			s.appendChild(svg("text", {x: L - 4, y: y + 4, "text-anchor": "end"}, fmt(top * f)));
+		});
+	}
+
+	function niceMax(v) {
+		if (v <= 0) return 1;
+		var p = Math.pow(10, Math.floor(Math.log10(v)));
+		var m = [1, 2, 2.5, 5, 10].find(function (k) { return k * p >= v; });
+		return m * p;
+	}
+
+	function timeLabel(iso, bucket) {
+		var d = new Date(iso);
+		var hh = String(d.getHours()).padStart(2, "0"), mm = String(d.getMinutes()).padStart(2, "0");
+		return bucket === "hour" ? d.toLocaleDateString("en-GB", {month: "short", day: "numeric"}) + " " + hh + ":00" : hh + ":" + mm;
+	}
+
+	/* ------------------------------------------------------------- tables */
+
+	function table(caption, heads, rows, emptyText) {
+		if (!rows.length) return el("p", {class: "empty"}, emptyText);
+		return el("div", {class: "table-wrap"},
+			el("table", null,
+				caption ? el("caption", {class: "muted", hidden: true}, caption) : null,
+				el("thead", null, el("tr", null, heads.map(function (h) {
+					return el("th", {scope: "col", class: /^(Running|Attempts|Count|Age|Elapsed|Heartbeat)/.test(h) ? "num" : null}, h);
+				}))),
+				el("tbody", null, rows)));
+	}
+
+	function panel(id, title, extra) {
+		var body = el("div", {id: id + "-body"});
+		var p = el("section", {class: "panel", id: id, "aria-labelledby": id + "-title"},
+			el("div", {class: "panel-head"}, el("h2", {id: id + "-title"}, title), extra || null), body);
+		return {node: p, body: body};
+	}
+
+	/* ----------------------------------------------------------- overview */
+
+	function overview() {
+		var view = $("view");
+		clear(view);
+		var counts = panel("counts", "Jobs by status",
+			el("button", {type: "button", class: "secondary small", onclick: resetStuck}, "Reset stuck jobs"));
+		var hour = panel("throughput", "Throughput, last hour (per minute)",
+			el("div", {class: "legend"}, el("span", {class: "ok"}, "succeeded"), el("span", {class: "bad"}, "failed")));
+		var day = panel("throughput-day", "Throughput, last 24 hours (per hour)",
+			el("div", {class: "legend"}, el("span", {class: "ok"}, "succeeded"), el("span", {class: "bad"}, "failed")));
+		var dur = panel("durations", "Duration by type, last hour",
+			el("div", {class: "legend"}, el("span", {class: "p50"}, "p50"), el("span", {class: "p95"}, "p95")));
+		var running = panel("running", "Running jobs", el("a", {href: "#/jobs?status=running"}, "all"));
+		var failures = panel("failures", "Recent failures", el("a", {href: "#/jobs?status=failed"}, "all"));
+		var procs = panel("processors", "Processors");
+		var scheds = panel("schedules", "Schedules", el("a", {href: "#/schedules"}, "all"));
+		var alerts = panel("alerts", "Recent alerts", el("a", {href: "#/alerts"}, "all"));
+		counts.node.classList.add("wide");
+		failures.node.classList.add("wide");
+		view.appendChild(el("h1", null, "Overview"));
+		view.appendChild(el("div", {class: "grid"}, counts.node, hour.node, day.node, dur.node, procs.node,
+			running.node, failures.node, scheds.node, alerts.node));
+
+		return function update(gen) {
+			var hourStart = new Date(Date.now() - 3600 * 1000).toISOString();
+			var jobs = [
+				get("/api/cron/status").then(function (st) {
+					if (gen !== state.generation) return;
+					renderCounts(counts.body, st.jobs, st.oldestDuePendingAgeSeconds);
+					renderProcessors(procs.body, st.processors);
+				}),
+				get("/api/cron/throughput?bucket=minute&startDate=" + encodeURIComponent(hourStart)).then(function (m) {
+					if (gen !== state.generation) return;
+					replace(hour.body, throughputChart(m.points, "minute", "Throughput per minute over the last hour"),
+						m.sampled ? el("p", {class: "muted"}, "estimated from a sample") : null);
+				}),
+				get("/api/cron/metrics?startDate=" + encodeURIComponent(hourStart)).then(function (m) {
+					if (gen !== state.generation) return;
+					replace(dur.body, m.byType.length ? durationChart(m.byType)
+						: el("p", {class: "empty"}, "No executions in the last hour."));
+				}),
+				get("/api/jobs?status=running&limit=20").then(function (r) {
+					if (gen === state.generation) renderRunning(running.body, r);
+				}),
+				get("/api/jobs?status=failed&limit=10").then(function (r) {
+					if (gen === state.generation) renderFailures(failures.body, r.jobs);
+				}),
+				get("/api/schedules?limit=10").then(function (r) {
+					if (gen === state.generation) renderSchedules(scheds.body, r.schedules, true);
+				}),
+				get("/api/alerts?limit=8").then(function (r) {
+					if (gen === state.generation) renderAlerts(alerts.body, r.alerts, true);
+				}),
+			];
+			if (!state.day || Date.now() - state.dayAt > DAY_REFRESH_MS) {
+				jobs.push(get("/api/cron/throughput?bucket=hour").then(function (m) {
+					state.day = m;
+					state.dayAt = Date.now();
+				}));
+			}
+			return Promise.all(jobs).then(function () {
+				if (gen !== state.generation || !state.day) return;
+				replace(day.body, throughputChart(state.day.points, "hour", "Throughput per hour over the last 24 hours"),
+					state.day.sampled ? el("p", {class: "muted"}, "estimated from a sample") : null);
+			});
+		};
+	}
+
+	function replace(node) {
+		clear(node);
+		for (var i = 1; i < arguments.length; i++) append(node, arguments[i]);
+	}
+
+	function renderCounts(body, jobs, oldest) {
+		var order = ["pending", "running", "succeeded", "failed", "cancelled"];
+		replace(body, el("div", {class: "counts"}, order.map(function (s) {
+			return el("a", {class: "count " + s, href: "#/jobs?status=" + s, id: "count-" + s},
+				el("span", {class: "n", "data-count": jobs[s] || 0}, fmtInt(jobs[s] || 0)),
+				el("span", {class: "label"}, s));
+		})), el("p", {class: "muted"}, "Oldest due pending job: ",
+			oldest === null || oldest === undefined ? "none" : fmtAge(oldest) + " waiting"));
+	}
+
+	function renderProcessors(body, list) {
+		state.processors = {};
+		list.forEach(function (p) { state.processors[p.id] = p.name; });
+		replace(body, table("Processors", ["Name", "Host", "State", "Heartbeat age", "Running", ""],
+			list.map(function (p) {
+				var stale = p.heartbeatAgeSeconds > 120;
+				return el("tr", {"data-processor": p.id},
+					el("td", null, p.name, el("span", {class: "muted"}, " #" + p.id)),
+					el("td", null, p.hostname + " (pid " + p.pid + ")"),
+					el("td", null, stateTag(p.state)),
+					el("td", {class: "num" + (stale ? " err" : "")}, fmtAge(p.heartbeatAgeSeconds)),
+					el("td", {class: "num"}, fmtInt(p.runningJobs)),
+					el("td", null, p.state === "running"
+						? el("button", {type: "button", class: "secondary small", "aria-label": "Pause processor " + p.name,
+							onclick: function () { pauseProcessor(p); }}, "Pause")
+						: p.state === "paused"
+							? el("button", {type: "button", class: "small", "aria-label": "Resume processor " + p.name,
+								onclick: function () { resumeProcessor(p); }}, "Resume")
+							: null));
+			}), "No processor is running."));
+	}
+
+	function renderRunning(body, r) {
+		replace(body, table("Running jobs", ["Job", "Type", "User", "Processor", "Elapsed", ""],
+			r.jobs.map(function (j) {
+				return el("tr", null,
+					el("td", null, jobLink(j.id)),
+					el("td", null, j.type),
+					el("td", null, j.user || "–"),
+					el("td", null, state.processors[j.lockedBy] || (j.lockedBy ? "#" + j.lockedBy : "–")),
+					el("td", {class: "num"}, fmtAge(since(j.startedAt))),
+					el("td", null, el("button", {type: "button", class: "secondary small", "aria-label": "Cancel job " + j.id,
+						onclick: function () { cancelJob(j.id); }}, "Cancel")));
+			}), "Nothing is running."),
+			r.next ? el("p", {class: "muted"}, "Showing the newest 20. ", el("a", {href: "#/jobs?status=running"}, "See all")) : null);
+	}
+
+	function renderFailures(body, jobs) {
+		replace(body, table("Recent failures", ["Job", "Type", "User", "Failed", "Attempts", "Error", ""],
+			jobs.map(function (j) {
+				return el("tr", {"data-job": j.id},
+					el("td", null, jobLink(j.id)),
+					el("td", null, j.type),
+					el("td", null, j.user || "–"),
+					el("td", null, when(j.finishedAt)),
+					el("td", {class: "num"}, j.attempts + "/" + j.maxAttempts),
+					el("td", {class: "err"}, short(j.lastError, 300)),
+					el("td", null, el("button", {type: "button", class: "small", "data-action": "retry",
+						"aria-label": "Retry job " + j.id, onclick: function () { retryJob(j.id); }}, "Retry")));
+			}), "No failed jobs."));
+	}
+
+	function renderSchedules(body, list, compact) {
+		replace(body, table("Schedules", compact ? ["Name", "Cron", "Next runs", ""] : ["Name", "Cron", "Zone", "Type", "Next runs", "Last run", "Source", ""],
+			list.map(function (s) {
+				var next = (s.nextRuns || []).slice(0, compact ? 2 : 5);
+				var cells = [
+					el("td", null, s.name, s.enabled ? null : el("span", {class: "state paused"}, " paused")),
+					el("td", null, el("code", null, s.cron), compact ? el("span", {class: "muted"}, " " + s.timezone) : null),
+				];
+				if (!compact) cells.push(el("td", null, s.timezone), el("td", null, s.type));
+				cells.push(el("td", null, s.enabled ? next.map(function (t, i) {
+					return [i ? ", " : "", when(t)];
+				}) : el("span", {class: "muted"}, "paused")));
+				if (!compact) cells.push(el("td", null, s.lastRunAt ? when(s.lastRunAt) : "never",
+					s.lastJobId ? [" ", jobLink(s.lastJobId)] : null), el("td", null, s.source));
+				cells.push(el("td", null, el("button", {type: "button", class: s.enabled ? "secondary small" : "small",
+					"aria-label": (s.enabled ? "Pause" : "Resume") + " schedule " + s.name,
+					onclick: function () { setSchedule(s, !s.enabled); }}, s.enabled ? "Pause" : "Resume")));
+				return el("tr", {"data-schedule": s.name}, cells);
+			}), "No schedules."));
+	}
+
+	function renderAlerts(body, list, compact) {
+		var heads = compact ? ["When", "Event", "Job", "Status"] : ["When", "Event", "Title", "Count", "Job", "Sink", "Status", "Error"];
+		replace(body, table("Alerts", heads, list.map(function (a) {
+			var cells = [el("td", null, when(a.createdAt)), el("td", null, a.event)];
+			if (!compact) cells.push(el("td", null, a.title), el("td", {class: "num"}, fmtInt(a.count)));
+			cells.push(el("td", null, a.jobId ? jobLink(a.jobId) : "–"));
+			if (!compact) cells.push(el("td", null, a.sink + " (" + a.plugin + ")"));
+			cells.push(el("td", null, stateTag(a.status), compact && a.count > 1 ? " ×" + a.count : null));
+			if (!compact) cells.push(el("td", {class: "err"}, short(a.error, 200)));
+			return el("tr", null, cells);
+		}), "No alerts."));
+	}
+
+	/* --------------------------------------------------------------- jobs */
+
+	function jobsView(query) {
+		var view = $("view");
+		clear(view);
+		var params = new URLSearchParams(query);
+		var status = params.get("status") || "", type = params.get("type") || "", user = params.get("user") || "";
+		var after = params.get("after") || "";
+		var statusSel = el("select", {id: "f-status", name: "status"},
+			["", "pending", "running", "succeeded", "failed", "cancelled"].map(function (s) {
+				return el("option", {value: s, selected: s === status}, s || "any");
+			}));
+		var typeIn = el("input", {id: "f-type", name: "type", value: type, size: 14});
+		var userIn = el("input", {id: "f-user", name: "user", value: user, size: 14});
+		var form = el("form", {class: "filters", role: "search", "aria-label": "Filter jobs"},
+			el("label", {for: "f-status"}, "Status", statusSel),
+			el("label", {for: "f-type"}, "Type", typeIn),
+			el("label", {for: "f-user"}, "User", userIn),
+			el("button", {type: "submit"}, "Filter"));
+		form.addEventListener("submit", function (ev) {
+			ev.preventDefault();
+			state.jobsCursor = [];
+			location.hash = "#/jobs?" + filterQuery(statusSel.value, typeIn.value.trim(), userIn.value.trim(), "");
+		});
+		var body = el("div", {id: "jobs-body"});
+		view.appendChild(el("h1", null, "Jobs"));
+		view.appendChild(el("section", {class: "panel"}, form, body));
+
+		return function update(gen) {
+			var q = filterQuery(status, type, user, after);
+			return get("/api/jobs?limit=50" + (q ? "&" + q : "")).then(function (r) {
+				if (gen !== state.generation) return;
+				replace(body, table("Jobs", ["Job", "Type", "User", "Status", "Attempts", "Created", "Finished", "Last error"],
+					r.jobs.map(function (j) {
+						return el("tr", {"data-job": j.id},
+							el("td", null, jobLink(j.id)), el("td", null, j.type), el("td", null, j.user || "–"),
+							el("td", null, stateTag(j.status)), el("td", {class: "num"}, j.attempts + "/" + j.maxAttempts),
+							el("td", null, when(j.createdAt)), el("td", null, when(j.finishedAt)),
+							el("td", {class: "err"}, short(j.lastError, 160)));
+					}), "No jobs match."),
+					el("nav", {class: "pager", "aria-label": "Pages"},
+						after ? el("a", {href: "#/jobs?" + filterQuery(status, type, user, "")}, "First page") : null,
+						state.jobsCursor.length ? el("a", {href: "#/jobs?" + filterQuery(status, type, user, state.jobsCursor[state.jobsCursor.length - 1]),
+							onclick: function () { state.jobsCursor.pop(); }}, "Previous") : null,
+						r.next ? el("a", {href: "#/jobs?" + filterQuery(status, type, user, String(r.next)),
+							onclick: function () { state.jobsCursor.push(after); }}, "Next page") : null,
+						el("span", {class: "muted"}, r.jobs.length + " shown, newest first")));
+			}, function (e) {
+				if (e.status === 400 && gen === state.generation) replace(body, el("p", {class: "error"}, e.message));
+				else throw e;
+			});
+		};
+	}
+
+	function filterQuery(status, type, user, after) {
+		var p = new URLSearchParams();
+		if (status) p.set("status", status);
+		if (type) p.set("type", type);
+		if (user) p.set("user", user);
+		if (after) p.set("after", after);
+		return p.toString();
+	}
+
+	function jobView(id) {
+		var view = $("view");
+		clear(view);
+		var body = el("div", {id: "job-body"});
+		view.appendChild(el("p", null, el("a", {href: "#/jobs"}, "← Jobs")));
+		view.appendChild(el("h1", null, "Job #" + id));
+		view.appendChild(body);
+		return function update(gen) {
+			return get("/api/jobs/" + encodeURIComponent(id)).then(function (j) {
+				if (gen !== state.generation) return;
+				var actions = el("div", {class: "actions"},
+					j.status === "failed" || j.status === "cancelled"
+						? el("button", {type: "button", "data-action": "retry", onclick: function () { retryJob(j.id); }}, "Retry") : null,
+					j.status === "pending" || j.status === "running"
+						? el("button", {type: "button", class: "danger", onclick: function () { cancelJob(j.id); }}, "Cancel") : null);
+				var kv = el("dl", {class: "kv"}, [
+					["Status", stateTag(j.status)], ["Type", j.type], ["User", j.user || "–"],
+					["Attempts", j.attempts + " of " + j.maxAttempts], ["Priority", j.priority],
+					["Timeout", j.timeoutSeconds ? j.timeoutSeconds + " s" : "the executor's"],
+					["Unique key", j.uniqueKey || "–"], ["Scheduled", when(j.scheduledAt)], ["Created", when(j.createdAt)],
+					["Started", when(j.startedAt)], ["Finished", when(j.finishedAt)],
+					["Processor", j.lockedBy ? "#" + j.lockedBy : "–"],
+				].map(function (kv) { return [el("dt", null, kv[0]), el("dd", null, kv[1])]; }));
+				var execs = table("Executions", ["Attempt", "Outcome", "Processor", "Started", "Duration", "Error", "Output"],
+					j.executions.map(function (e) {
+						return el("tr", {"data-attempt": e.attempt},
+							el("td", {class: "num"}, e.attempt + (e.stale ? " (stale)" : "")),
+							el("td", null, e.outcome ? stateTag(e.outcome) : "running"),
+							el("td", null, e.processor ? "#" + e.processor : "–"),
+							el("td", null, when(e.startedAt)),
+							el("td", {class: "num"}, fmtMs(e.durationMs)),
+							el("td", {class: "err"}, e.error || ""),
+							el("td", null, e.output ? el("pre", {class: "output"}, e.output) : el("span", {class: "muted"}, "none")));
+					}), "No attempt yet.");
+				replace(body,
+					el("div", {class: "grid"},
+						el("section", {class: "panel", "aria-labelledby": "job-detail"}, el("div", {class: "panel-head"},
+							el("h2", {id: "job-detail"}, "Details"), actions), kv,
+							j.lastError ? el("p", {class: "error", id: "job-error"}, j.lastError) : null),
+						el("section", {class: "panel", "aria-labelledby": "job-payload"}, el("h2", {id: "job-payload"}, "Payload"),
+							el("pre", {id: "payload"}, JSON.stringify(j.payload, null, 2)),
+							el("h2", {id: "job-result"}, "Result"),
+							j.result === null ? el("p", {class: "empty"}, "none") : el("pre", {id: "result"}, JSON.stringify(j.result, null, 2)))),
+					el("section", {class: "panel", "aria-labelledby": "job-execs"}, el("h2", {id: "job-execs"}, "Executions"), execs));
+			}, function (e) {
+				if (e.status === 404 || e.status === 400) {
+					if (gen === state.generation) replace(body, el("p", {class: "error"}, e.message));
+				} else throw e;
+			});
+		};
+	}
+
+	/* ---------------------------------------------------------- schedules */
+
+	function schedulesView(query) {
+		var view = $("view");
+		clear(view);
+		var after = new URLSearchParams(query).get("after") || "";
+		var body = el("div", {id: "schedules-body"});
+		view.appendChild(el("h1", null, "Schedules"));
+		view.appendChild(el("section", {class: "panel"}, body));
+		return function update(gen) {
+			return get("/api/schedules?limit=100" + (after ? "&after=" + encodeURIComponent(after) : "")).then(function (r) {
+				if (gen !== state.generation) return;
+				renderSchedules(body, r.schedules, false);
+				append(body, el("nav", {class: "pager", "aria-label": "Pages"},
+					after ? el("a", {href: "#/schedules"}, "First page") : null,
+					r.next ? el("a", {href: "#/schedules?after=" + encodeURIComponent(r.next)}, "Next page") : null));
+			});
+		};
+	}
+
+	/* ------------------------------------------------------------- alerts */
+
+	function alertsView(query) {
+		var view = $("view");
+		clear(view);
+		var after = new URLSearchParams(query).get("after") || "";
+		var body = el("div", {id: "alerts-body"});
+		view.appendChild(el("h1", null, "Alerts"));
+		view.appendChild(el("section", {class: "panel"}, body));
+		return function update(gen) {
+			return get("/api/alerts?limit=50" + (after ? "&after=" + encodeURIComponent(after) : "")).then(function (r) {
+				if (gen !== state.generation) return;
+				renderAlerts(body, r.alerts, false);
+				append(body, el("nav", {class: "pager", "aria-label": "Pages"},
+					after ? el("a", {href: "#/alerts"}, "Newest") : null,
+					r.next ? el("a", {href: "#/alerts?after=" + r.next}, "Older") : null));
+			});
+		};
+	}
+
+	/* ------------------------------------------------------ routing, loop */
+
+	function route() {
+		var hash = location.hash.replace(/^#/, "") || "/";
+		var q = hash.indexOf("?");
+		var path = q < 0 ? hash : hash.slice(0, q), query = q < 0 ? "" : hash.slice(q + 1);
+		var m, name;
+		state.generation++;
+		if (path === "/jobs") { state.view = jobsView(query); name = "jobs"; }
+		else if ((m = /^\/jobs\/(\d+)$/.exec(path))) { state.view = jobView(m[1]); name = "jobs"; }
+		else if (path === "/schedules") { state.view = schedulesView(query); name = "schedules"; }
+		else if (path === "/alerts") { state.view = alertsView(query); name = "alerts"; }
+		else { state.view = overview(); name = "overview"; }
+		Array.prototype.forEach.call(document.querySelectorAll("nav a[data-view]"), function (a) {
+			if (a.getAttribute("data-view") === name) a.setAttribute("aria-current", "page");
+			else a.removeAttribute("aria-current");
+		});
+		refresh();
+	}
+
+	function refresh() {
+		clearTimeout(state.timer);
+		if (!state.token || !state.view) return;
+		var gen = state.generation;
+		state.view(gen).then(function () {
+			if (gen !== state.generation) return;
+			banner("");
+			$("updated").textContent = "updated " + new Date().toLocaleTimeString("en-GB");
+			document.body.setAttribute("data-loaded", String(gen));
+		}, function (e) {
+			if (e.status === 401) return;
+			banner("Cannot reach jobvisor: " + (e.message || e) + ". Retrying…");
+		}).then(function () {
+			if (gen === state.generation) state.timer = setTimeout(tick, REFRESH_MS);
+		});
+	}
+
+	function tick() {
+		if (document.hidden) { state.timer = setTimeout(tick, REFRESH_MS); return; }
+		refresh();
+	}
+
+	function showApp(signedIn) {
+		$("login").hidden = signedIn;
+		$("view").hidden = !signedIn;
+		$("nav").hidden = !signedIn;
+		$("logout").hidden = !signedIn;
+	}
+
+	function signOut(why) {
+		sessionStorage.removeItem(TOKEN_KEY);
+		state.token = "";
+		state.view = null;
+		clearTimeout(state.timer);
+		clear($("view"));
+		$("updated").textContent = "";
+		showApp(false);
+		$("login-error").textContent = why || "";
+		$("token").focus();
+	}
+
+	function signIn(ev) {
+		ev.preventDefault();
+		var t = $("token").value.trim();
+		if (!t) return;
+		state.token = t;
+		/* Check the token on a cheap route before keeping it. */
+		api("GET", "/api/cron/status").then(function () {
+			sessionStorage.setItem(TOKEN_KEY, t);
+			$("token").value = "";
+			$("login-error").textContent = "";
+			showApp(true);
+			route();
+			$("main").focus();
+		}, function (e) {
+			if (e.status !== 401) $("login-error").textContent = "Cannot sign in: " + e.message;
+		});
+	}
+
+	document.addEventListener("DOMContentLoaded", function () {
+		$("login-form").addEventListener("submit", signIn);
+		$("logout").addEventListener("click", function () { signOut("Signed out."); });
+		window.addEventListener("hashchange", function () { if (state.token) route(); });
+		document.addEventListener("visibilitychange", function () { if (!document.hidden && state.token) refresh(); });
+		if (state.token) { showApp(true); route(); } else { showApp(false); $("token").focus(); }
+	});
+})();
