@@ -9,6 +9,7 @@
 #include "bridge.h"
 #include "config.h"
 #include "mem.h"
+#include "worker.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,16 +30,16 @@ static int engine_view(struct jv_api_req *req, struct jv_engine_view *v)
 
 static json_t *processor_json(const struct jv_engine_view *v)
 {
-	int64_t now = jv_unix_ms();
+	int64_t now = (int64_t)jv_now_ms();
 	return json_pack("{s:I, s:s, s:s, s:i, s:s, s:b, s:b, s:I, s:o, s:i, s:i, s:i, s:i, s:{s:i, "
 			 "s:i, s:i}, s:I, s:I, s:I}",
 			 "id", (json_int_t)v->processor_id, "name", v->name, "hostname",
 			 v->hostname, "pid", v->pid, "state",
 			 v->draining ? "stopping" : v->paused ? "paused" : "running", "paused",
 			 v->paused, "databaseConnected", v->db_connected, "uptimeSeconds",
-			 (json_int_t)((now - v->started_unix_ms) / 1000), "heartbeatAgeSeconds",
+			 (json_int_t)((now - (int64_t)v->started_mono_ms) / 1000), "heartbeatAgeSeconds",
 			 v->last_heartbeat_unix_ms
-				 ? json_real((double)(now - v->last_heartbeat_unix_ms) / 1000.0)
+				 ? json_real((double)(now - (int64_t)v->last_heartbeat_mono_ms) / 1000.0)
 				 : json_null(),
 			 "batchSize", v->batch_size, "maxConcurrentJobs", v->max_concurrent,
 			 "runningJobs", v->inflight, "threads", v->threads_total, "workers",
@@ -128,7 +129,7 @@ static void cron_health(struct jv_api_req *req)
 	double hb_age = -1;
 	if (have) {
 		if (v.last_heartbeat_unix_ms)
-			hb_age = (double)(jv_unix_ms() - v.last_heartbeat_unix_ms) / 1000.0;
+			hb_age = (double)(jv_now_ms() - v.last_heartbeat_mono_ms) / 1000.0;
 		double limit = 3.0 * cfg->processor.heartbeat_interval_ms / 1000.0;
 		if (limit < 5)
 			limit = 5;

@@ -23,6 +23,10 @@ struct jv_engine_view {
 	int pid;
 	int64_t started_unix_ms;
 	int64_t last_heartbeat_unix_ms; /* 0: none yet */
+	/* The same two on CLOCK_MONOTONIC (jv_now_ms()): uptime and heartbeat
+	 * age are measured on it, so a step of the wall clock moves neither. */
+	uint64_t started_mono_ms;
+	uint64_t last_heartbeat_mono_ms;
 	int paused;            /* claiming paused (POST /api/cron/stop) */
 	int draining;          /* shutting down */
 	int db_connected;

@@ -104,6 +104,7 @@ struct serve {
 	uint64_t next_publish;      /* when the API's snapshot is next refreshed */
 	int64_t started_unix_ms;
 	int64_t last_heartbeat_unix_ms;
+	uint64_t started_mono_ms, last_heartbeat_mono_ms; /* for ages: see bridge.h */
 	int64_t *drop;              /* jobs cancelled by the API: their results are not */
 	size_t n_drop, cap_drop;    /* recorded (the API recorded the cancellation) */
 	char *label;      /* "NAME (id N, host H, pid P)", in alerts */
@@ -359,13 +360,22 @@ static void release_unheld(struct serve *s)
 
 static void try_reconnect(struct serve *s, uint64_t now)
 {
+	/* Why the last attempt failed. A reason that needs an operator (a role's
+	 * connection limit, max_connections, a password) must reach the log,
+	 * but once, not at every retry. (One serve per process: a static.) */
+	static char last_why[512];
 	char err[512];
 	if (db_connect(s, err, sizeof err) != 0) {
 		s->reconnect_delay = s->reconnect_delay * 2 > 5000 ? 5000 : s->reconnect_delay * 2;
 		s->next_reconnect = now + s->reconnect_delay;
-		jv_debug("reconnect failed: %s", err);
+		if (strcmp(err, last_why) != 0)
+			jv_log(JV_WARNING, "cannot reconnect to the database yet, retrying: %s", err);
+		else
+			jv_debug("reconnect failed: %s", err);
+		snprintf(last_why, sizeof last_why, "%s", err);
 		return;
 	}
+	last_why[0] = '\0';
 	jv_log(JV_INFO, "database connection back after %llu ms",
 	       (unsigned long long)(now - s->lost_at));
 	s->n_reconnects++;
@@ -852,6 +862,7 @@ static void on_heartbeat_result(struct serve *s, PGresult *res)
 		return;
 	}
 	s->last_heartbeat_unix_ms = jv_unix_ms();
+	s->last_heartbeat_mono_ms = jv_now_ms();
 	int rescued = PQntuples(res) == 1 ? (int)strtol(PQgetvalue(res, 0, 0), NULL, 10) : 0;
 	if (rescued > 0) {
 		/* Any live processor rescues the jobs of dead ones. */
@@ -1040,6 +1051,8 @@ static void publish(struct serve *s)
 	v.pid = (int)getpid();
 	v.started_unix_ms = s->started_unix_ms;
 	v.last_heartbeat_unix_ms = s->last_heartbeat_unix_ms;
+	v.started_mono_ms = s->started_mono_ms;
+	v.last_heartbeat_mono_ms = s->last_heartbeat_mono_ms;
 	v.paused = s->paused;
 	v.draining = s->draining;
 	v.db_connected = connected(s);
@@ -1299,6 +1312,10 @@ int jv_cmd_serve(int argc, char **argv)
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Under a file size limit (RLIMIT_FSIZE, systemd's LimitFSIZE=) a log
+	 * line past the limit would kill the supervisor with SIGXFSZ; ignored,
+	 * the write fails with EFBIG and the line is lost, like on a full disk. */
+	signal(SIGXFSZ, SIG_IGN);
 	s->sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 
 	int status = JV_EXIT_OK;
@@ -1319,6 +1336,7 @@ int jv_cmd_serve(int argc, char **argv)
 			       s->id, s->hostname, (int)getpid());
 	s->started_unix_ms = jv_unix_ms();
 	s->last_heartbeat_unix_ms = s->started_unix_ms; /* registering was the first */
+	s->started_mono_ms = s->last_heartbeat_mono_ms = jv_now_ms();
 	s->batch_size = s->cfg->processor.batch_size;
 	s->max_concurrent = s->cfg->processor.max_concurrent_jobs;
 	s->bridge = jv_bridge_new();
