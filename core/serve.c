@@ -760,8 +760,14 @@ static void set_paused(struct serve *s, int paused, uint64_t now)
 static void control_request(struct serve *s, const char *text, uint64_t now)
 {
 	char verb[8];
-	long long id;
-	if (sscanf(text, "%7s %lld", verb, &id) != 2 || id != s->id)
+	int at = 0;
+	if (sscanf(text, "%7s%n", verb, &at) != 1)
+		return;
+	/* strtoll, not %lld: an id out of range is an error, not undefined. */
+	char *end;
+	errno = 0;
+	long long id = strtoll(text + at, &end, 10);
+	if (errno || end == text + at || id != s->id)
 		return;
 	if (!strcmp(verb, "pause"))
 		set_paused(s, 1, now);
@@ -1186,6 +1192,8 @@ static int run_loop(struct serve *s)
 			pfds = jv_realloc(pfds, (size_t)cap * sizeof *pfds);
 		}
 		int k = 0;
+		/* nfds >= 5, so pfds was allocated above. */
+		/* NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
 		pfds[k++] = (struct pollfd){s->sfd, POLLIN, 0};
 		pfds[k++] = (struct pollfd){s->lc.conn ? PQsocket(s->lc.conn) : -1, POLLIN, 0};
 		pfds[k++] = (struct pollfd){s->cc.conn ? PQsocket(s->cc.conn) : -1, POLLIN, 0};
