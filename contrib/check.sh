@@ -34,6 +34,7 @@ make -j"$jobs" >make.out 2>&1 || {
 	exit 1
 }
 sh "$top/contrib/checksrc.sh" "$top"
+step "static analysis (cppcheck, clang-tidy)" && sh "$top/contrib/lint.sh" "$build"
 
 step "private PostgreSQL"
 . "$top/tests/pg.sh"

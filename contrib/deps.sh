@@ -4,8 +4,8 @@
 set -e
 JV_DEB_PACKAGES="gcc make autoconf automake libtool pkg-config
  libpq-dev libyaml-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libcunit1-dev libssl-dev
- postgresql postgresql-contrib valgrind procps python3 curl tzdata man-db groff-base
- clang libclang-rt-14-dev
+ postgresql postgresql-contrib valgrind procps python3 curl tzdata man-db groff-base systemd
+ clang libclang-rt-14-dev clang-tidy cppcheck bear
  chromium chromium-driver fonts-dejavu-core faketime"
 
 missing=""

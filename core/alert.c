@@ -167,6 +167,7 @@ void jv_alert_render(struct jv_alert_msg *m, const struct jv_event *first,
 	if (last)
 		jv_event_copy(&l, last);
 	first = &f;
+	/* cppcheck-suppress uninitvar ; l is taken only when it was filled */
 	last = last ? &l : NULL;
 	const struct jv_event *end = count > 1 && last ? last : first;
 	m->title = title_of(first, end, count, window_s);

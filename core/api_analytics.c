@@ -158,6 +158,8 @@ static void answer_json_query(struct jv_api_req *req, const struct window *w, co
 		jv_api_error(req, 500, "out of memory");
 		return;
 	}
+	/* The snprintf below ends the string. */
+	/* NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
 	memcpy(sql, fmt, head);
 	snprintf(sql + head, len - head, "%s%s", at ? from : "", at ? at + 6 : "");
 	PGresult *res = jv_api_query_db(req, sql, nparams, params);

@@ -84,7 +84,7 @@ static void getopt_reset(void)
 }
 
 /* Load the config; on failure print its one-line error. */
-static int load_config(const char *cmd, const char *arg, struct jv_config **cfg)
+static int load_config(const char *arg, struct jv_config **cfg)
 {
 	char err[1024];
 	const char *path = jv_cli_config_path(arg);
@@ -173,7 +173,7 @@ int jv_cmd_migrate(int argc, char **argv)
 		return usage_fail(cmd, "unexpected argument '%s'", argv[optind]);
 
 	struct jv_config *cfg = NULL;
-	int rc = load_config(cmd, config_arg, &cfg);
+	int rc = load_config(config_arg, &cfg);
 	if (rc != JV_EXIT_OK)
 		return rc;
 	PGconn *conn = connect_db(cmd, cfg);
@@ -391,7 +391,7 @@ static int parse_unique_states(const char *cmd, const char *s, char **out)
 static int enqueue_run(const char *cmd, const struct enqueue_args *a)
 {
 	struct jv_config *cfg = NULL;
-	int rc = load_config(cmd, a->config, &cfg);
+	int rc = load_config(a->config, &cfg);
 	if (rc != JV_EXIT_OK)
 		return rc;
 	rc = check_type(cmd, cfg, a->type);
@@ -789,7 +789,7 @@ int jv_cmd_status(int argc, char **argv)
 		return usage_fail(cmd, "unexpected argument '%s'", argv[optind]);
 
 	struct jv_config *cfg = NULL;
-	int rc = load_config(cmd, config_arg, &cfg);
+	int rc = load_config(config_arg, &cfg);
 	if (rc != JV_EXIT_OK)
 		return rc;
 	char stuck[16];

@@ -89,6 +89,10 @@ struct jv_config {
 	char *path;
 	struct jv_node *root;
 
+	/* Top level: who serve runs as (see privs.h). */
+	char *user;                             /* NULL; an existing account, not uid 0 */
+	int allow_root;                         /* 0: serve refuses root without user: */
+
 	struct {
 		char *url;                      /* required */
 	} database;

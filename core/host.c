@@ -423,6 +423,7 @@ static int host_output(struct jv_run *run, const char *data, size_t len)
 	if (run->dropped)
 		room = 0;
 	size_t keep = len <= room ? len : room;
+	/* cppcheck-suppress knownConditionTrueFalse ; 2.10 misreads x = a < b ? a : b */
 	if (keep < len)
 		while (keep > 0 && ((unsigned char)data[keep] & 0xC0) == 0x80)
 			keep--;

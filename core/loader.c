@@ -125,7 +125,7 @@ static char *file_stem(const char *path)
 static void printable(char *dst, size_t dstlen, const char *s)
 {
 	size_t i = 0;
-	for (; s[i] && i < 64 && i + 1 < dstlen; i++)
+	for (; i + 1 < dstlen && i < 64 && s[i]; i++)
 		dst[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
 	dst[i] = '\0';
 }

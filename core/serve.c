@@ -42,6 +42,8 @@
 #include "log.h"
 #include "scheduler.h"
 #include "mem.h"
+#include "notify.h"
+#include "privs.h"
 #include "stats.h"
 #include "store.h"
 #include "worker.h"
@@ -117,6 +119,7 @@ struct serve {
 	uint64_t lost_at;
 	uint64_t complete_retry_at; /* after a failed completion: not before */
 	uint64_t first_done_at;     /* when the oldest unsent result arrived */
+	uint64_t next_status;       /* systemd: when STATUS= is next looked at */
 
 	struct jv_done *done; /* finished, not yet sent */
 	size_t n_done, cap_done;
@@ -757,8 +760,14 @@ static void set_paused(struct serve *s, int paused, uint64_t now)
 static void control_request(struct serve *s, const char *text, uint64_t now)
 {
 	char verb[8];
-	long long id;
-	if (sscanf(text, "%7s %lld", verb, &id) != 2 || id != s->id)
+	int at = 0;
+	if (sscanf(text, "%7s%n", verb, &at) != 1)
+		return;
+	/* strtoll, not %lld: an id out of range is an error, not undefined. */
+	char *end;
+	errno = 0;
+	long long id = strtoll(text + at, &end, 10);
+	if (errno || end == text + at || id != s->id)
 		return;
 	if (!strcmp(verb, "pause"))
 		set_paused(s, 1, now);
@@ -947,6 +956,61 @@ static void reload(struct serve *s)
 	       cfg->n_executors, cfg->processor.max_concurrent_jobs, cfg->processor.batch_size);
 }
 
+/* ------------------------------------------------------------ systemd */
+
+/* Root or not (privs.h), once the config and plugins are loaded and
+ * before anything connects or forks. */
+static int settle_privileges(struct serve *s)
+{
+	char err[512];
+	if (jv_privs_settle(s->cfg, err, sizeof err) == 0)
+		return 0;
+	jv_log(JV_ERROR, "%s", err);
+	jv_runtime_free(s->rt);
+	jv_plugins_free(s->plugins);
+	jv_config_free(s->cfg);
+	return JV_ESTATE;
+}
+
+/* STATUS= for `systemctl status`; with ready, as part of READY=1. */
+static void notify_state(struct serve *s, int ready)
+{
+	if (!jv_notify_enabled())
+		return;
+	char st[200];
+	const char *state = s->draining    ? "stopping"
+			    : !connected(s) ? "database unreachable, reconnecting"
+			    : s->paused     ? "paused"
+					    : "running";
+	snprintf(st, sizeof st, "%s; jobs running: %d, done: %" PRIu64 "; processor %" PRId64,
+		 state, s->inflight, s->n_completed, s->id);
+	if (ready)
+		jv_notify_ready(st);
+	else
+		jv_notify_status(st);
+}
+
+static void notify_stopping(struct serve *s)
+{
+	char st[200];
+	snprintf(st, sizeof st, "stopping; jobs running: %d, given up to %d s to finish",
+		 s->inflight, s->cfg->processor.shutdown_grace_seconds);
+	jv_notify_stopping(st);
+}
+
+/* Each turn of the loop: the watchdog's ping when due, STATUS= at most once
+ * a second. Returns when the next ping is due (0: no watchdog). */
+static uint64_t notify_tick(struct serve *s, uint64_t now)
+{
+	if (!jv_notify_enabled())
+		return 0;
+	if (now >= s->next_status) {
+		notify_state(s, 0);
+		s->next_status = now + 1000;
+	}
+	return jv_notify_watchdog(now);
+}
+
 /* ------------------------------------------------------------ main loop */
 
 static void on_signal(struct serve *s)
@@ -965,6 +1029,7 @@ static void on_signal(struct serve *s)
 				       "%s: stopping; %d running jobs get up to %d s to finish",
 				       si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT", s->inflight,
 				       s->cfg->processor.shutdown_grace_seconds);
+				notify_stopping(s);
 				s->next_heartbeat = jv_now_ms();
 			} else {
 				jv_log(JV_INFO, "second signal: stopping now");
@@ -972,8 +1037,11 @@ static void on_signal(struct serve *s)
 			}
 			break;
 		case SIGHUP:
-			if (!s->draining)
+			if (!s->draining) {
+				jv_notify_reloading();
 				reload(s);
+				notify_state(s, 1); /* READY=1 again, reloaded or refused */
+			}
 			break;
 		default: break;
 		}
@@ -1077,6 +1145,7 @@ static int run_loop(struct serve *s)
 	int cap = 0;
 	for (;;) {
 		uint64_t now = jv_now_ms();
+		uint64_t ping = notify_tick(s, now); /* systemd's watchdog, from here only */
 
 		if (s->draining) {
 			if (s->inflight > 0 && now >= s->drain_deadline && !s->releasing) {
@@ -1123,6 +1192,8 @@ static int run_loop(struct serve *s)
 			pfds = jv_realloc(pfds, (size_t)cap * sizeof *pfds);
 		}
 		int k = 0;
+		/* nfds >= 5, so pfds was allocated above. */
+		/* NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
 		pfds[k++] = (struct pollfd){s->sfd, POLLIN, 0};
 		pfds[k++] = (struct pollfd){s->lc.conn ? PQsocket(s->lc.conn) : -1, POLLIN, 0};
 		pfds[k++] = (struct pollfd){s->cc.conn ? PQsocket(s->cc.conn) : -1, POLLIN, 0};
@@ -1147,6 +1218,8 @@ static int run_loop(struct serve *s)
 			if (at < wake)
 				wake = at;
 		}
+		if (ping && ping < wake)
+			wake = ping;
 		if (s->n_done > 0 && s->complete_retry_at > now && s->complete_retry_at < wake)
 			wake = s->complete_retry_at;
 		if (s->n_done > 0 && s->cc.conn && !s->cc.busy &&
@@ -1289,9 +1362,12 @@ int jv_cmd_serve(int argc, char **argv)
 	memset(s, 0, sizeof *s);
 	s->sfd = -1;
 	s->config_path = jv_cli_config_path(cpath);
+	jv_notify_init(); /* first: no child may inherit $NOTIFY_SOCKET */
 	if (load_all(s->config_path, &s->cfg, &s->plugins, &s->rt) != 0)
 		return JV_EXIT_USER;
 	apply_log_config(s->cfg);
+	if (settle_privileges(s) != 0)
+		return JV_EXIT_USER;
 	s->types = types_literal(s->cfg);
 	if (gethostname(s->hostname, sizeof s->hostname - 1) != 0)
 		snprintf(s->hostname, sizeof s->hostname, "unknown");
@@ -1372,6 +1448,7 @@ int jv_cmd_serve(int argc, char **argv)
 	uint64_t now = jv_now_ms();
 	s->next_heartbeat = now + (uint64_t)s->cfg->processor.heartbeat_interval_ms;
 	s->next_poll = now + (uint64_t)s->cfg->processor.poll_interval_ms;
+	notify_state(s, 1); /* READY=1: registered, workers forked, API up */
 
 	run_loop(s);
 	jv_api_stop(s->api); /* (it answered 503 to health while draining) */

@@ -183,9 +183,12 @@ static void close_cloexec_fds(int keep)
 	while (n < 1024 && (got = syscall(SYS_getdents64, dir, buf, sizeof buf)) > 0) {
 		for (long off = 0; off < got && n < 1024;) {
 			struct linux_dirent64 {
+				/* cppcheck-suppress unusedStructMember ; the kernel's layout */
 				uint64_t d_ino;
+				/* cppcheck-suppress unusedStructMember ; the kernel's layout */
 				int64_t d_off;
 				unsigned short d_reclen;
+				/* cppcheck-suppress unusedStructMember ; the kernel's layout */
 				unsigned char d_type;
 				char d_name[];
 			} *e = (void *)(buf + off);
@@ -618,7 +621,6 @@ struct tjob {
 	struct jv_msg_job m; /* strings owned below */
 	char *type, *user_id, *payload;
 	struct jv_run run;
-	int running;
 	int cancel_asked;    /* cancelled while queued: its run starts cancelled */
 };
 

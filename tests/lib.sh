@@ -16,7 +16,9 @@
 #                  here through pg.sh. The database is dropped at exit.
 #                  No PostgreSQL binaries: the test exits 77 (skipped),
 #                  or fails when JV_REQUIRE_PG=1.
-#   jv_write_config FILE [EXTRA_YAML]   another config for $JV_DB_URL
+#   jv_write_config FILE [EXTRA_YAML]   another config for $JV_DB_URL; it
+#                  ends with $JV_ROOT_YAML, "allow_root: true" unless set
+#                  (tests run as root in CI, and serve refuses root without it)
 #   jv_plugin NAME  copy the built plugin NAME.so (plugins/executors/NAME or
 #                  plugins/alerts/NAME) into the test's plugin dir; fails the
 #                  test when it was not built
@@ -251,6 +253,7 @@ executors:
   noop: { plugin: noop }
   slow: { plugin: noop, timeout_seconds: 60 }
 ${2:-}
+${JV_ROOT_YAML-allow_root: true}
 EOF
 	chmod 0600 "$1"
 }

@@ -182,6 +182,15 @@ static const struct {
 	{DB "executors: {a: {plugin: noop}}\nschedules:\n  - {name: \"a b\", cron: x, type: a}\n", "t.yaml:4:12: schedules[0].name: 'a b' is not valid"},
 	{DB "executors: {a: {plugin: noop}}\nschedules:\n  - {name: n, cron: x, type: a, catch_up: sometimes}\n", "t.yaml:4:43: schedules[0].catch_up: 'sometimes' is not one of: none, latest, all"},
 	{DB "executors: {a: {plugin: noop}}\nschedules:\n  - {name: n, cron: x, type: a, priority: 5000}\n", "t.yaml:4:43: schedules[0].priority: 5000 is out of range (-1000..1000)"},
+	/* who serve runs as */
+	{DB "user: jv_no_such_account\n", "t.yaml:2:7: user: unknown account 'jv_no_such_account' (no such user on this host)"},
+	{DB "user: root\n", "t.yaml:2:7: user: 'root' is uid 0, which is root: name an unprivileged account (or set allow_root: true, discouraged)"},
+	{DB "user: [nobody]\n", "t.yaml:2:7: user: expected an account name, got a list"},
+	{DB "user: {name: nobody}\n", "t.yaml:2:7: user: expected an account name, got a map"},
+	{DB "allow_root: maybe\n", "t.yaml:2:13: allow_root: expected true or false, got 'maybe'"},
+	{DB "allow_root: [yes]\n", "t.yaml:2:13: allow_root: expected true or false, got a list"},
+	{DB "allow_roots: true\n", "t.yaml:2:1: unknown top-level key 'allow_roots' (did you mean 'allow_root'?) (sections: database,"},
+	{DB "usr: nobody\n", "t.yaml:2:1: unknown top-level key 'usr' (did you mean 'user'?)"},
 	/* log */
 	{DB "log:\n  level: verbose\n", "t.yaml:3:10: log.level: 'verbose' is not one of: error, warning, info, debug"},
 	{DB "log: {format: jsn}\n", "t.yaml:2:15: log.format: 'jsn' is not one of: text, json (did you mean 'json'?)"},
@@ -275,6 +284,8 @@ static void t_defaults(void)
 	CU_ASSERT_EQUAL(cfg->history.max_output_bytes, 65536);
 	CU_ASSERT_STRING_EQUAL(cfg->log.level, "info");
 	CU_ASSERT_STRING_EQUAL(cfg->log.format, "text");
+	CU_ASSERT_PTR_NULL(cfg->user);
+	CU_ASSERT_EQUAL(cfg->allow_root, 0);
 	jv_config_free(cfg);
 
 	/* Null sections and null values mean "use the defaults". */
@@ -338,7 +349,9 @@ static const char full_config[] =
     "    jitter_seconds: 30\n"
     "  - { name: hourly, cron: \"0 * * * *\", type: http }\n"
     "history: { retention_days: 0, max_output_bytes: 1024 }\n"
-    "log: { level: debug, format: json }\n";
+    "log: { level: debug, format: json }\n"
+    "user: nobody\n"
+    "allow_root: yes\n";
 
 static void t_full(void)
 {
@@ -430,6 +443,8 @@ static void t_full(void)
 	CU_ASSERT_EQUAL(cfg->history.max_output_bytes, 1024);
 	CU_ASSERT_STRING_EQUAL(cfg->log.level, "debug");
 	CU_ASSERT_STRING_EQUAL(cfg->log.format, "json");
+	CU_ASSERT_STRING_EQUAL(cfg->user, "nobody");
+	CU_ASSERT_EQUAL(cfg->allow_root, 1);
 	jv_config_free(cfg);
 	unsetenv("JV_TEST_TOKEN");
 }

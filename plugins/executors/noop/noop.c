@@ -105,6 +105,7 @@ static int noop_sleep(const struct noop *n, struct jv_run *run, int64_t ms)
 			return JV_RETRY;
 		}
 		int64_t slice = left < NOOP_SLICE_MS ? left : NOOP_SLICE_MS;
+		/* cppcheck-suppress knownConditionTrueFalse ; 2.10 misreads x = a < b ? a : b */
 		noop_nap(slice < budget ? slice : budget);
 	}
 }

@@ -975,7 +975,7 @@ static int sql_run(struct sql *s, struct jv_run *run, json_t *payload)
 		return JV_FAIL;
 	}
 	json_t *params = json_object_get(payload, "params");
-	if (params && json_is_null(params))
+	if (json_is_null(params))
 		params = NULL;
 	if (params && !json_is_array(params)) {
 		h->error(run, "sql: payload.params must be an array");
