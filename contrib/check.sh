@@ -106,9 +106,10 @@ if [ $status -eq 0 ] && [ "${JV_SKIP_DISTCHECK:-0}" != 1 ]; then
 fi
 
 # One closing line, counted from the automake test logs.
-pass=$(cat tests/*.trs 2>/dev/null | grep -c '^:test-result: PASS' || true)
-fail=$(cat tests/*.trs 2>/dev/null | grep -c '^:test-result: \(FAIL\|ERROR\|XPASS\)' || true)
-skip=$(cat tests/*.trs 2>/dev/null | grep -c '^:test-result: SKIP' || true)
+trs=$(find tests -name '*.trs' 2>/dev/null)
+pass=$(cat $trs /dev/null | grep -c '^:test-result: PASS' || true)
+fail=$(cat $trs /dev/null | grep -c '^:test-result: \(FAIL\|ERROR\|XPASS\)' || true)
+skip=$(cat $trs /dev/null | grep -c '^:test-result: SKIP' || true)
 [ "$skip" -eq 0 ] || status=1 # with a real PostgreSQL here, nothing may skip
 printf '\ncheck.sh took %ss\n' $(($(date +%s) - start))
 echo "$pass passed, $fail failed, $skip skipped"
