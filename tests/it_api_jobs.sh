@@ -27,9 +27,7 @@ assert_rc 0 "migrate"
 
 jv_bg "$JOBVISOR" serve -c "$JV_CONF"
 SERR=$JV_TMP/bg.$BG_N.err
-wait_for "grep -q 'api: listening on 127.0.0.1:[0-9]* (' '$SERR'" 10 "the API listens"
-PORT=$(sed -n 's/.*api: listening on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$SERR" | head -n 1)
-B=http://127.0.0.1:$PORT
+jv_api_port "$SERR"
 AUTH="Authorization: Bearer $TOKEN"
 
 # call METHOD PATH [curl args...]: $CODE and $BODY, with the token

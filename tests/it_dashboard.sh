@@ -35,21 +35,10 @@ assert_rc 0 "migrate"
 jv_bg "$JOBVISOR" serve -c "$JV_CONF"
 SERR=$JV_TMP/bg.$BG_N.err
 SOUT=$JV_TMP/bg.$BG_N.out
-wait_for "grep -q 'api: listening on 127.0.0.1:[0-9]* (token required)' '$SERR'" 10 "the API listens"
-PORT=$(sed -n 's/.*api: listening on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$SERR" | head -n 1)
-B=http://127.0.0.1:$PORT
+jv_api_port "$SERR"
+assert_match "listening on 127.0.0.1:$PORT \(token required\)" "$(cat "$SERR")" "the API says a token is required"
 AUTH="Authorization: Bearer $TOKEN"
 
-# call METHOD PATH [curl args...]: $CODE, $BODY, $HDRS
-call()
-{
-	_m=$1
-	_p=$2
-	shift 2
-	CODE=$(curl -s -X "$_m" -o "$JV_TMP/body" -D "$JV_TMP/hdrs" -w '%{http_code}' "$@" "$B$_p")
-	BODY=$(cat "$JV_TMP/body")
-	HDRS=$(cat "$JV_TMP/hdrs")
-}
 
 # ------------------------------------------------------------- the files
 call GET /

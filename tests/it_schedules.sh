@@ -171,9 +171,7 @@ write_c2 "  - name: paris
 jv_bg "$JOBVISOR" serve -c "$C2"
 SPID=$BG_PID
 SERR=$JV_TMP/bg.$BG_N.err
-wait_for "grep -q 'api: listening on 127.0.0.1:[0-9]* (' '$SERR'" 10 "the API listens"
-PORT=$(sed -n 's/.*api: listening on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$SERR" | head -n 1)
-B=http://127.0.0.1:$PORT
+jv_api_port "$SERR"
 AUTH="Authorization: Bearer $TOKEN"
 call()
 {

@@ -184,9 +184,7 @@ assert_eq "$((N - 1))" "$(cat "$JV_TMP"/c3.*.err | grep -c "^existing job $C3 ho
 # ---------------------------------------------------------------- API
 jv_bg "$JOBVISOR" serve -c "$JV_CONF"
 SERR=$JV_TMP/bg.$BG_N.err
-wait_for "grep -q 'api: listening on 127.0.0.1:[0-9]* (' '$SERR'" 10 "the API listens"
-PORT=$(sed -n 's/.*api: listening on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$SERR" | head -n 1)
-B=http://127.0.0.1:$PORT
+jv_api_port "$SERR"
 AUTH="Authorization: Bearer $TOKEN"
 # post JSON: $CODE and $BODY of POST /api/jobs
 post()

@@ -34,6 +34,13 @@
 #                                       0.1 s until it succeeds, else fail
 #   jv_bg CMD...   start CMD in the background (its output in $JV_TMP/bg.N.out
 #                  and .err); $BG_PID is its PID; killed by PID at exit
+#   jv_api_port ERRFILE [TIMEOUT_S]  wait until the `jobvisor serve` whose
+#                  stderr is ERRFILE says its API listens (api.listen port 0),
+#                  then set $PORT and $B (http://127.0.0.1:PORT) from its
+#                  last such line
+#   call METHOD PATH [curl args...]  an HTTP request to $B$PATH: the status
+#                  in $CODE, the body in $BODY, the headers in $HDRS (no token
+#                  unless the args add one)
 #   jv_done        print "N passed, 0 failed" and exit 0
 #
 # Every check either passes or ends the test; the last line is always
@@ -126,6 +133,23 @@ run()
 	OUT=$(cat "$JV_TMP/run.out")
 	ERR=$(cat "$JV_TMP/run.err")
 	return 0
+}
+
+jv_api_port()
+{
+	wait_for "grep -q 'api: listening on 127.0.0.1:[0-9]* (' '$1'" "${2:-10}" "the API listens"
+	PORT=$(sed -n 's/.*api: listening on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$1" | tail -n 1)
+	B=http://127.0.0.1:$PORT
+}
+
+call()
+{
+	_m=$1
+	_p=$2
+	shift 2
+	CODE=$(curl -s -X "$_m" -o "$JV_TMP/body" -D "$JV_TMP/hdrs" -w '%{http_code}' "$@" "$B$_p")
+	BODY=$(cat "$JV_TMP/body")
+	HDRS=$(cat "$JV_TMP/hdrs")
 }
 
 wait_for()
