@@ -117,6 +117,7 @@ struct serve {
 	uint64_t next_reconnect;
 	uint64_t reconnect_delay;
 	uint64_t lost_at;
+	char reconnect_why[512];    /* why the last reconnect failed, logged once */
 	uint64_t complete_retry_at; /* after a failed completion: not before */
 	uint64_t first_done_at;     /* when the oldest unsent result arrived */
 	uint64_t next_status;       /* systemd: when STATUS= is next looked at */
@@ -363,22 +364,21 @@ static void release_unheld(struct serve *s)
 
 static void try_reconnect(struct serve *s, uint64_t now)
 {
-	/* Why the last attempt failed. A reason that needs an operator (a role's
-	 * connection limit, max_connections, a password) must reach the log,
-	 * but once, not at every retry. (One serve per process: a static.) */
-	static char last_why[512];
 	char err[512];
 	if (db_connect(s, err, sizeof err) != 0) {
 		s->reconnect_delay = s->reconnect_delay * 2 > 5000 ? 5000 : s->reconnect_delay * 2;
 		s->next_reconnect = now + s->reconnect_delay;
-		if (strcmp(err, last_why) != 0)
+		/* A reason that needs an operator (a role's connection limit,
+		 * max_connections, a password) must reach the log, but once, not
+		 * at every retry. */
+		if (strcmp(err, s->reconnect_why) != 0)
 			jv_log(JV_WARNING, "cannot reconnect to the database yet, retrying: %s", err);
 		else
 			jv_debug("reconnect failed: %s", err);
-		snprintf(last_why, sizeof last_why, "%s", err);
+		snprintf(s->reconnect_why, sizeof s->reconnect_why, "%s", err);
 		return;
 	}
-	last_why[0] = '\0';
+	s->reconnect_why[0] = '\0';
 	jv_log(JV_INFO, "database connection back after %llu ms",
 	       (unsigned long long)(now - s->lost_at));
 	s->n_reconnects++;
@@ -759,20 +759,15 @@ static void set_paused(struct serve *s, int paused, uint64_t now)
  * for other processors, and anything else, are ignored. */
 static void control_request(struct serve *s, const char *text, uint64_t now)
 {
-	char verb[8];
-	int at = 0;
-	if (sscanf(text, "%7s%n", verb, &at) != 1)
+	int pause = !strncmp(text, "pause ", 6) ? 1 : !strncmp(text, "resume ", 7) ? 0 : -1;
+	if (pause < 0)
 		return;
-	/* strtoll, not %lld: an id out of range is an error, not undefined. */
+	/* strtoll, not sscanf: an id out of range is refused, not undefined */
 	char *end;
 	errno = 0;
-	long long id = strtoll(text + at, &end, 10);
-	if (errno || end == text + at || id != s->id)
-		return;
-	if (!strcmp(verb, "pause"))
-		set_paused(s, 1, now);
-	else if (!strcmp(verb, "resume"))
-		set_paused(s, 0, now);
+	long long id = strtoll(strchr(text, ' ') + 1, &end, 10);
+	if (errno == 0 && *end == '\0' && id == s->id)
+		set_paused(s, pause, now);
 }
 
 /* Read what a channel has: notifications (claim channel) and the result of
