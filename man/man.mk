@@ -14,14 +14,19 @@ nodist_man_MANS = $(JV_MAN_PAGES)
 EXTRA_DIST += man/jobvisor.1.in man/jobvisor.yaml.5.in man/jobvisor-plugin.3.in
 CLEANFILES += $(JV_MAN_PAGES) $(JV_MAN_PAGES:=.tmp)
 
+# A path is set with a break point after each slash (\:) and no hyphen
+# in any of its parts (\%; the .in files write their tails the same way),
+# so that a long --prefix fits an 80 column terminal without a warning and
+# still reads as the path it is.
+jv_man_path = \\%$(subst /,/\\:\\%,$(1))
 jv_man_subst = sed \
 	-e 's|@PACKAGE_VERSION[@]|$(PACKAGE_VERSION)|g' \
-	-e 's|@sysconfdir[@]|$(sysconfdir)|g' \
-	-e 's|@plugindir[@]|$(plugindir)|g' \
-	-e 's|@pkgdatadir[@]|$(pkgdatadir)|g' \
-	-e 's|@docdir[@]|$(docdir)|g' \
-	-e 's|@includedir[@]|$(includedir)|g' \
-	-e 's|@libdir[@]|$(libdir)|g'
+	-e 's|@sysconfdir[@]|$(call jv_man_path,$(sysconfdir))|g' \
+	-e 's|@plugindir[@]|$(call jv_man_path,$(plugindir))|g' \
+	-e 's|@pkgdatadir[@]|$(call jv_man_path,$(pkgdatadir))|g' \
+	-e 's|@docdir[@]|$(call jv_man_path,$(docdir))|g' \
+	-e 's|@includedir[@]|$(call jv_man_path,$(includedir))|g' \
+	-e 's|@libdir[@]|$(call jv_man_path,$(libdir))|g'
 
 man/jobvisor.1: $(srcdir)/man/jobvisor.1.in Makefile
 	$(AM_V_GEN)$(MKDIR_P) man && $(jv_man_subst) $(srcdir)/man/jobvisor.1.in > $@.tmp && mv $@.tmp $@

@@ -28,10 +28,11 @@ for page in "$MAN1" "$MAN5" "$MAN3"; do
 	assert_eq "" "$ERR" "$name: groff -ww is silent too"
 done
 
-# The page as text, with roff's \- as a plain '-', to compare with names.
+# The page as text, with roff's \- as a plain '-' and without the \% and \:
+# set in paths, to compare with names.
 plain()
 {
-	sed 's/\\-/-/g' "$1"
+	sed -e 's/\\-/-/g' -e 's/\\[%:]//g' "$1"
 }
 # The lines of subsection TITLE (".SS TITLE" up to the next .SS or .SH).
 block()
