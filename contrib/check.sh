@@ -16,6 +16,20 @@ start=$(date +%s)
 
 step() { printf '\n=== %s\n' "$*"; }
 
+# What each failed test under DIR said: its first failed assertion with the
+# lines after it, then the end of its log (CI shows the end of the output).
+failures()
+{
+	find "$1" -name '*.trs' 2>/dev/null | while read -r trs; do
+		grep -q '^:test-result: \(FAIL\|ERROR\)' "$trs" || continue
+		log=${trs%.trs}.log
+		echo "--- $log"
+		grep -m1 -A12 '^FAIL' "$log"
+		echo "--- (end of $log)"
+		tail -n 25 "$log"
+	done
+}
+
 step "dependencies"
 sh contrib/deps.sh
 
@@ -45,11 +59,7 @@ export JV_REQUIRE_PG=1
 status=0
 step "make check"
 make -j"$jobs" check || status=1
-if [ $status -ne 0 ]; then
-	for log in $(find . -name '*.log' -path '*tests/*'); do
-		grep -q '^FAIL\|^ERROR' "${log%.log}.trs" 2>/dev/null && { echo "--- $log"; tail -n 60 "$log"; }
-	done
-fi
+[ $status -eq 0 ] || failures tests
 
 if [ $status -eq 0 ]; then
 	step "quickstart (--once)"
@@ -76,10 +86,7 @@ if [ $status -eq 0 ] && [ "${JV_SKIP_SANITIZERS:-0}" != 1 ]; then
 		(cd "$top/build/asan" && JV_VALGRIND=0 ASAN_OPTIONS=detect_leaks=1 \
 			UBSAN_OPTIONS=print_stacktrace=1 make -j"$jobs" check >check.out 2>&1) || {
 			grep -E '^(FAIL|ERROR)' "$top/build/asan/check.out"
-			for log in "$top"/build/asan/tests/*.log; do
-				grep -q '^:test-result: \(FAIL\|ERROR\)' "${log%.log}.trs" 2>/dev/null &&
-					{ echo "--- $log"; tail -n 40 "$log"; }
-			done
+			failures "$top/build/asan/tests"
 			status=1
 		}
 		[ $status -ne 0 ] || echo "sanitizer lane: $(grep -c '^PASS' "$top/build/asan/check.out") tests passed"
@@ -101,6 +108,8 @@ if [ $status -eq 0 ] && [ "${JV_SKIP_DISTCHECK:-0}" != 1 ]; then
 	step "make distcheck"
 	make -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >distcheck.out 2>&1 || {
 		tail -n 80 distcheck.out
+		# distcheck leaves its tree behind when it fails.
+		failures "$(find . -maxdepth 1 -type d -name 'jobvisor-*')"
 		status=1
 	}
 fi
