@@ -3,6 +3,7 @@
 
 #include "mem.h"
 #include "store.h"
+#include "tz.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -84,10 +85,10 @@ static char *trim_utf8(const char *s, size_t max)
 /* "2026-11-29 01:30:55 UTC" */
 static void fmt_time(char *buf, size_t len, int64_t ms)
 {
-	time_t t = (time_t)(ms / 1000);
 	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm);
+	if (!jv_utc_tm(jv_floordiv(ms, 1000), &tm) ||
+	    !strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm))
+		snprintf(buf, len, "%lld ms since 1970 UTC", (long long)ms);
 }
 
 static const char *or_dash(const char *s) { return s && *s ? s : "-"; }

@@ -17,6 +17,7 @@
 #include "loader.h"
 #include "log.h"
 #include "mem.h"
+#include "tz.h"
 #include "worker.h"
 
 #include <libpq-fe.h>
@@ -298,11 +299,13 @@ static PGconn *history_db(struct sink *k)
 
 static void fmt_ts(char *buf, size_t len, int64_t ms)
 {
-	time_t t = (time_t)(ms / 1000);
+	int64_t s = jv_floordiv(ms, 1000);
 	struct tm tm;
-	gmtime_r(&t, &tm);
-	size_t n = strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
-	snprintf(buf + n, len - n, ".%03d+00", (int)(ms % 1000));
+	size_t n = jv_utc_tm(s, &tm) ? strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm) : 0;
+	if (n == 0) /* beyond struct tm: PostgreSQL still takes this */
+		snprintf(buf, len, "epoch");
+	else
+		snprintf(buf + n, len - n, ".%03d+00", (int)(ms - s * 1000));
 }
 
 /* One row of jobvisor.alerts. status: sent | failed | dropped. */

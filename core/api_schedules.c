@@ -16,6 +16,7 @@
 
 #include "mem.h"
 #include "scheduler.h"
+#include "tz.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -63,12 +64,10 @@ static json_t *schedule_json(struct jv_api_req *req, PGresult *res, int i)
 				   sizeof err);
 	json_t *arr = json_array();
 	for (int j = 0; j < k; j++) {
-		time_t t = (time_t)next[j];
-		struct tm tm;
 		char buf[32];
-		gmtime_r(&t, &tm);
-		strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-		json_array_append_new(arr, json_string(buf));
+		struct tm tm;
+		if (jv_utc_tm(next[j], &tm) && strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm))
+			json_array_append_new(arr, json_string(buf));
 	}
 	json_object_set_new(o, "nextRuns", arr);
 	return o;

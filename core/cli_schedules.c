@@ -13,6 +13,7 @@
 #include "error.h"
 #include "mem.h"
 #include "scheduler.h"
+#include "tz.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -66,10 +67,9 @@ static void local_time(int64_t t, const char *tz, char *buf, size_t len)
 
 static void utc_iso(int64_t t, char *buf, size_t len)
 {
-	time_t tt = (time_t)t;
 	struct tm tm;
-	gmtime_r(&tt, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (!jv_utc_tm(t, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, len, "-");
 }
 
 static int print_rows(const struct row *rows, size_t n, int64_t now, int json)

@@ -52,6 +52,15 @@ int64_t jv_floordiv(int64_t a, int64_t b)
 	return q;
 }
 
+int jv_utc_tm(int64_t t, struct tm *tm)
+{
+	time_t tt = (time_t)t;
+	if ((int64_t)tt == t && gmtime_r(&tt, tm))
+		return 1;
+	memset(tm, 0, sizeof *tm);
+	return 0;
+}
+
 /* Howard Hinnant's civil calendar algorithms. */
 int64_t jv_days_from_civil(int64_t y, int m, int d)
 {

@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 struct jv_tz;
 
@@ -40,5 +41,9 @@ int64_t jv_days_from_civil(int64_t y, int m, int d);
 void jv_civil_from_days(int64_t z, int64_t *y, int *m, int *d);
 int jv_days_in_month(int64_t y, int m);
 int64_t jv_floordiv(int64_t a, int64_t b);
+
+/* gmtime_r of the instant t (seconds since 1970): 1, or 0 when t is
+ * beyond what time_t or struct tm can hold (tm is then all zero). */
+int jv_utc_tm(int64_t t, struct tm *tm);
 
 #endif

@@ -3,11 +3,13 @@
  * errors with exact messages, and next runs in UTC, Europe/Berlin,
  * America/New_York and Australia/Lord_Howe across DST gaps and overlaps,
  * leap days, month ends, seconds, @every intervals and Vixie's day rule.
- * Expected instants are UTC ISO strings.
+ * Expected instants are UTC ISO strings. Also jv_utc_tm, the checked
+ * gmtime_r behind every printed UTC time.
  */
 #include "unit.h"
 
 #include "cron.h"
+#include "tz.h"
 
 #include <string.h>
 #include <time.h>
@@ -341,6 +343,27 @@ static void t_tz_valid(void)
 	CU_ASSERT_EQUAL(jv_tz_valid("Europe/Berlin\n"), 0);
 }
 
+/* jv_utc_tm: the instants struct tm holds, and a clear 0 beyond them
+ * (the callers then print a placeholder, never an uninitialised tm). */
+static void t_utc_tm(void)
+{
+	struct tm tm;
+	CU_ASSERT_EQUAL(jv_utc_tm(0, &tm), 1);
+	CU_ASSERT_EQUAL(tm.tm_year, 70);
+	CU_ASSERT_EQUAL(tm.tm_mday, 1);
+	CU_ASSERT_EQUAL(jv_utc_tm(-1, &tm), 1);
+	CU_ASSERT(tm.tm_year == 69 && tm.tm_mon == 11 && tm.tm_mday == 31 && tm.tm_hour == 23 &&
+		  tm.tm_min == 59 && tm.tm_sec == 59);
+	CU_ASSERT_EQUAL(jv_utc_tm(iso("2026-11-29T07:45:30Z"), &tm), 1);
+	CU_ASSERT(tm.tm_year == 126 && tm.tm_mon == 10 && tm.tm_mday == 29 && tm.tm_hour == 7 &&
+		  tm.tm_min == 45 && tm.tm_sec == 30);
+	tm.tm_year = 5;
+	CU_ASSERT_EQUAL(jv_utc_tm(INT64_MAX, &tm), 0);
+	CU_ASSERT_EQUAL(tm.tm_year, 0);
+	CU_ASSERT_EQUAL(jv_utc_tm(INT64_MIN, &tm), 0);
+	CU_ASSERT_EQUAL(jv_utc_tm(INT64_MAX / 100, &tm), 0); /* a year past INT_MAX */
+}
+
 /* Every DST day of 2026 in the three zones: consecutive runs of an
  * every-minute job move forward and never repeat an instant. */
 static void t_monotonic(void)
@@ -371,6 +394,7 @@ int main(void)
 		{"next runs (table)", t_runs},
 		{"zone names", t_tz_valid},
 		{"runs move forward across DST", t_monotonic},
+		{"UTC calendar of an instant, and its limits", t_utc_tm},
 		{NULL, NULL},
 	};
 	printf("cron table: %zu parser cases, %zu next-run cases\n", sizeof bad / sizeof *bad,
