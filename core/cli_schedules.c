@@ -34,7 +34,7 @@ struct row {
 static void schedules_help(FILE *f)
 {
 	fprintf(f,
-		"Usage: jobvisor schedules [-c FILE] [--json]\n"
+		"usage: jobvisor schedules [-c FILE] [--json]\n"
 		"List the schedules (from the database, else from the config file) with\n"
 		"their cron, time zone, state, last run and next five run times in their\n"
 		"time zone.\n\n"

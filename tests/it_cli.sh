@@ -9,7 +9,7 @@
 run "$JOBVISOR" --version
 assert_rc 0 "--version"
 assert_match '^jobvisor [0-9]+\.[0-9]+\.[0-9]+' "$OUT" "--version prints the version"
-for c in migrate enqueue status; do
+for c in migrate enqueue status schedules test-alert serve check-config; do
 	run "$JOBVISOR" "$c" --help
 	assert_rc 0 "$c --help"
 	assert_match "^usage: jobvisor $c " "$OUT" "$c --help prints its usage"
