@@ -78,6 +78,7 @@ void jv_msg_result_encode(struct jv_buf *out, const struct jv_msg_result *m)
 	put_str(out, m->error, m->error ? strlen(m->error) : 0);
 	put_str(out, m->output, m->output_len);
 	put_str(out, m->result, m->result ? strlen(m->result) : 0);
+	put_str(out, m->left_behind, m->left_behind ? strlen(m->left_behind) : 0);
 	frame_end(out, at);
 }
 
@@ -192,6 +193,7 @@ int jv_msg_result_decode(char *body, size_t len, struct jv_msg_result *m)
 	m->error = str_field(&c, &pn, NULL);
 	m->output = str_field(&c, &pn, &m->output_len);
 	m->result = str_field(&c, &pn, NULL);
+	m->left_behind = str_field(&c, &pn, NULL);
 	if (c.bad || c.left != 0)
 		return JV_EINVAL;
 	apply_nuls(&pn);

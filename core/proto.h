@@ -45,6 +45,7 @@ struct jv_msg_result {
 	const char *output;  /* may be NULL */
 	size_t output_len;
 	const char *result;  /* JSON text or NULL */
+	const char *left_behind; /* the processes the job left, killed: "PID (comm), ..." or NULL */
 };
 
 /* The worker's status for a run that failed at or past its own deadline:

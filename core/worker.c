@@ -5,11 +5,14 @@
 #include "host.h"
 #include "loader.h"
 #include "log.h"
+#include "mem.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,8 +80,98 @@ static enum jv_end end_of_status(int status)
 	}
 }
 
+/*
+ * What a job left behind. A worker is a child subreaper (set in spawn()):
+ * a process the job started that outlived its parent -- a daemon that
+ * double-forked out of the program's process group, a grandchild whose
+ * parent exited -- is re-parented to the worker instead of to init.
+ * Between two jobs a worker has no children of its own (plugins are
+ * created in the supervisor, before the fork), so every child it has once
+ * execute() returned is left over from that job.
+ *
+ * Up to max child pids from /proc/self/task/TID/children of every thread
+ * (CONFIG_PROC_CHILDREN; without it the list is empty and nothing is swept).
+ */
+static int list_children(pid_t *pids, int max)
+{
+	int n = 0;
+	char path[300], buf[4096];
+	DIR *d = opendir("/proc/self/task");
+	if (!d)
+		return 0;
+	struct dirent *e;
+	/* cppcheck-suppress readdirCalled ; one DIR per call: readdir_r is the deprecated one */
+	while (n < max && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof path, "/proc/self/task/%s/children", e->d_name);
+		int cfd = open(path, O_RDONLY | O_CLOEXEC);
+		if (cfd < 0)
+			continue;
+		ssize_t len = read(cfd, buf, sizeof buf - 1);
+		close(cfd);
+		if (len <= 0)
+			continue;
+		buf[len] = '\0';
+		/* "PID PID ... ": a number not followed by its space was cut
+		 * by the buffer (the rest is for the next round). A listed pid
+		 * is our child, so it cannot be reused before we reap it. */
+		for (char *q = buf, *end; n < max; q = end) {
+			long v = strtol(q, &end, 10);
+			if (end == q || *end != ' ')
+				break;
+			if (v > 0)
+				pids[n++] = (pid_t)v;
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * Kill and reap every process the job left behind (its process group too,
+ * when it leads one), round after round, as killing one re-parents its own
+ * children to the worker. Returns how many were killed; their pids and
+ * names, as far as they fit, in note.
+ */
+static int sweep_leftovers(struct jv_buf *note)
+{
+	enum { MAX = 256, ROUNDS = 32 };
+	pid_t pids[MAX];
+	int total = 0;
+	for (int round = 0; round < ROUNDS; round++) {
+		int n = list_children(pids, MAX);
+		if (n == 0)
+			break;
+		for (int i = 0; i < n; i++) {
+			if (note->len < 200) {
+				char path[64], comm[32] = "";
+				snprintf(path, sizeof path, "/proc/%d/comm", (int)pids[i]);
+				int cfd = open(path, O_RDONLY | O_CLOEXEC);
+				if (cfd >= 0) {
+					ssize_t len = read(cfd, comm, sizeof comm - 1);
+					close(cfd);
+					comm[len > 0 ? len : 0] = '\0';
+					comm[strcspn(comm, "\n")] = '\0';
+				}
+				jv_buf_printf(note, "%s%d (%s)", (total + i) > 0 ? ", " : "", (int)pids[i],
+					      comm[0] ? comm : "?");
+			}
+			if (getpgid(pids[i]) == pids[i])
+				kill(-pids[i], SIGKILL);
+			kill(pids[i], SIGKILL);
+		}
+		for (int i = 0; i < n; i++)
+			while (waitpid(pids[i], NULL, 0) < 0 && errno == EINTR)
+				;
+		total += n;
+	}
+	return total;
+}
+
 void jv_worker_main(struct jv_runtime *rt, int fd)
 {
+	struct jv_buf note = {0};
 	struct jv_frame_reader rd = {0};
 	struct jv_buf out = {0};
 	for (;;) {
@@ -120,6 +213,15 @@ void jv_worker_main(struct jv_runtime *rt, int fd)
 		if (status != JV_SUCCESS && m.timeout_ms > 0 && jv_run_remaining_ms(&run) == 0)
 			status = JV_MSG_TIMED_OUT; /* gave up at the deadline */
 		const char *output = jv_run_output(&run);
+		char *with_note = NULL;
+		jv_buf_reset(&note);
+		int left = sweep_leftovers(&note);
+		if (left > 0) {
+			with_note = jv_asprintf("%s%sjobvisor: killed %d process%s the job left behind: %s\n",
+						output, output[0] && output[strlen(output) - 1] != '\n' ? "\n" : "",
+						left, left == 1 ? "" : "es", note.data);
+			output = with_note;
+		}
 		struct jv_msg_result res = {
 			.id = m.id,
 			.attempt = m.attempt,
@@ -130,10 +232,12 @@ void jv_worker_main(struct jv_runtime *rt, int fd)
 			.output = output[0] ? output : NULL,
 			.output_len = strlen(output),
 			.result = run.result,
+			.left_behind = left > 0 ? note.data : NULL,
 		};
 		jv_buf_reset(&out);
 		jv_msg_result_encode(&out, &res);
 		jv_run_free(&run);
+		free(with_note);
 		if (jv_write_all(fd, out.data, out.len) != 0)
 			_exit(3);
 	}
@@ -231,6 +335,7 @@ static int spawn(struct jv_pool *p, int i)
 		close_cloexec_fds(sv[1]);
 		setpgid(0, 0);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		prctl(PR_SET_CHILD_SUBREAPER, 1); /* see sweep_leftovers() */
 		if (getppid() != parent)
 			_exit(0);
 		struct sigaction sa;
@@ -437,6 +542,9 @@ void jv_pool_on_readable(struct jv_pool *p, int i, struct jv_done **out, size_t 
 			reap(p, i, out, n, cap);
 			return;
 		}
+		if (m.left_behind)
+			jv_log(JV_WARNING, "job %lld left processes behind; worker %d killed them: %s",
+			       (long long)m.id, (int)w->pid, m.left_behind);
 		struct jv_done d = {0};
 		d.id = m.id;
 		d.attempt = m.attempt;

@@ -41,8 +41,8 @@ static void t_job_roundtrip(void)
 static void t_result_split_reads(void)
 {
 	char bin[5] = {'a', 0, 'b', 0, 'c'};
-	struct jv_msg_result r1 = {7, 1, 2, -1, 1234, "boom", bin, sizeof bin, NULL};
-	struct jv_msg_result r2 = {8, 2, 0, 500, 1, NULL, NULL, 0, "{\"k\":1}"};
+	struct jv_msg_result r1 = {7, 1, 2, -1, 1234, "boom", bin, sizeof bin, NULL, NULL};
+	struct jv_msg_result r2 = {8, 2, 0, 500, 1, NULL, NULL, 0, "{\"k\":1}", "4711 (sleep)"};
 	struct jv_buf b = {0};
 	jv_msg_result_encode(&b, &r1);
 	jv_msg_result_encode(&b, &r2);
@@ -68,12 +68,14 @@ static void t_result_split_reads(void)
 				CU_ASSERT_EQUAL(m.output_len, sizeof bin);
 				CU_ASSERT_EQUAL(memcmp(m.output, bin, sizeof bin), 0);
 				CU_ASSERT_PTR_NULL(m.result);
+				CU_ASSERT_PTR_NULL(m.left_behind);
 			} else {
 				CU_ASSERT_EQUAL(m.id, 8);
 				CU_ASSERT_EQUAL(m.retry_in_ms, 500);
 				CU_ASSERT_PTR_NULL(m.error);
 				CU_ASSERT_PTR_NULL(m.output);
 				CU_ASSERT_STRING_EQUAL(m.result, "{\"k\":1}");
+				CU_ASSERT_STRING_EQUAL(m.left_behind, "4711 (sleep)");
 			}
 			got++;
 		}

@@ -15,7 +15,9 @@
  *   {"do": "daemon", "file": PATH}
  *                              double fork with setsid; the grandchild
  *                              writes its pid to PATH and sleeps 120 s;
- *                              the job succeeds at once
+ *                              the job succeeds once PATH holds the pid
+ *                              (as a daemon's start script returns once
+ *                              the daemon is up), at most 5 s
  */
 #include "../plugins/common.h"
 
@@ -23,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -124,7 +127,15 @@ static int fy_daemon(const struct jv_host *h, struct jv_run *run, const char *pa
 		_exit(0);
 	}
 	waitpid(c, NULL, 0);
-	return JV_SUCCESS;
+	for (int i = 0; i < 500; i++) {
+		struct stat st;
+		if (stat(path, &st) == 0 && st.st_size > 0)
+			return JV_SUCCESS;
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	h->error(run, "faulty: the daemon did not write %s within 5 s", path);
+	return JV_FAIL;
 }
 
 static int fy_execute(void *state, const struct jv_job *job, struct jv_run *run)
