@@ -88,6 +88,7 @@ struct serve {
 
 	struct jv_pool pool;
 	struct jv_tpool *tp; /* NULL when no executor runs in threads */
+	struct old_gen *old; /* replaced by reloads, thread jobs still running */
 	int sfd;
 
 	int inflight;     /* claimed and not yet finished executing */
@@ -129,6 +130,24 @@ struct serve {
 	uint64_t n_claimed, n_completed, n_stale;
 	uint64_t n_claim_queries, n_complete_queries;
 };
+
+/*
+ * A configuration that a reload replaced while jobs still ran on its
+ * threads. They use its executor instances, so it lives on until the last
+ * of them ends (collect_thread_results); the loop, its heartbeats and the
+ * watchdog go on meanwhile. Waiting for them in reload() stalled the
+ * heartbeat for as long as the longest thread job, long enough for other
+ * processors to take this one for dead and rescue its running jobs.
+ */
+struct old_gen {
+	struct jv_tpool *tp;
+	struct jv_runtime *rt;
+	struct jv_plugins *plugins;
+	struct jv_config *cfg;
+	struct old_gen *next;
+};
+
+static void old_gen_free(struct old_gen *g, struct serve *s);
 
 static void usage(FILE *f)
 {
@@ -258,6 +277,8 @@ static void child_setup(void *arg)
 		close(s->sfd);
 	if (s->tp)
 		close(jv_tpool_fd(s->tp));
+	for (const struct old_gen *g = s->old; g; g = g->next)
+		close(jv_tpool_fd(g->tp));
 }
 
 /* ------------------------------------------------------------ database */
@@ -345,6 +366,8 @@ static void release_unheld(struct serve *s)
 			jv_buf_printf(&held, "%lld,", (long long)s->pool.w[i].job_id);
 	if (s->tp)
 		jv_tpool_ids(s->tp, &held);
+	for (const struct old_gen *g = s->old; g; g = g->next)
+		jv_tpool_ids(g->tp, &held);
 	for (size_t i = 0; i < s->n_done; i++)
 		jv_buf_printf(&held, "%lld,", (long long)s->done[i].id);
 	if (held.data[held.len - 1] == ',')
@@ -424,11 +447,32 @@ static void finished(struct serve *s, size_t from)
 
 static void collect_thread_results(struct serve *s)
 {
-	if (!s->tp)
-		return;
 	size_t from = s->n_done;
-	jv_tpool_collect(s->tp, &s->done, &s->n_done, &s->cap_done);
+	if (s->tp)
+		jv_tpool_collect(s->tp, &s->done, &s->n_done, &s->cap_done);
+	for (struct old_gen **pp = &s->old; *pp;) {
+		struct old_gen *g = *pp;
+		jv_tpool_collect(g->tp, &s->done, &s->n_done, &s->cap_done);
+		if (jv_tpool_inflight(g->tp) > 0) {
+			pp = &g->next;
+			continue;
+		}
+		*pp = g->next;
+		old_gen_free(g, s);
+		jv_log(JV_INFO, "the thread jobs of the previous configuration have ended");
+	}
 	finished(s, from);
+}
+
+/* Wait for its threads (their results into s->done, for the caller's
+ * finished()), then free the generation. */
+static void old_gen_free(struct old_gen *g, struct serve *s)
+{
+	jv_tpool_free(g->tp, &s->done, &s->n_done, &s->cap_done);
+	jv_runtime_free(g->rt);
+	jv_plugins_free(g->plugins);
+	jv_config_free(g->cfg);
+	free(g);
 }
 
 /* Log what a completion round trip did. Returns the number applied. */
@@ -732,6 +776,8 @@ static void cancel_running(struct serve *s, int64_t id, uint64_t now)
 	int found = jv_pool_cancel_job(&s->pool, id, now);
 	if (!found && s->tp)
 		found = jv_tpool_cancel_job(s->tp, id);
+	for (const struct old_gen *g = s->old; g && !found; g = g->next)
+		found = jv_tpool_cancel_job(g->tp, id);
 	if (!found)
 		return;
 	jv_log(JV_INFO, "job %" PRId64 " cancelled: stopping its run", id);
@@ -884,12 +930,25 @@ static void reload(struct serve *s)
 		jv_log(JV_ERROR, "reload refused; the running configuration stays");
 		return;
 	}
-	/* Thread-run jobs use the old instances: let them finish first. */
+	/* Thread-run jobs use the old instances: those running finish on
+	 * them, in the background (struct old_gen); what was queued goes back
+	 * to pending via the completion. */
+	struct old_gen *g = NULL;
 	if (s->tp) {
-		jv_tpool_free(s->tp, &s->done, &s->n_done, &s->cap_done);
+		size_t from = s->n_done;
+		jv_tpool_stop(s->tp, &s->done, &s->n_done, &s->cap_done);
+		finished(s, from);
+		if (jv_tpool_inflight(s->tp) > 0) {
+			g = jv_calloc(1, sizeof *g);
+			g->tp = s->tp;
+			jv_log(JV_INFO, "%d thread jobs finish under the previous configuration",
+			       jv_tpool_inflight(s->tp));
+		} else {
+			from = s->n_done;
+			jv_tpool_free(s->tp, &s->done, &s->n_done, &s->cap_done);
+			finished(s, from);
+		}
 		s->tp = NULL;
-		/* What was queued is back to pending via the completion. */
-		s->inflight = jv_pool_busy(&s->pool);
 	}
 	int db_changed = strcmp(cfg->database.url, s->cfg->database.url) != 0;
 	/* Old-generation workers finish their job, then make room for new ones. */
@@ -910,9 +969,17 @@ static void reload(struct serve *s)
 	s->api = NULL;
 	jv_scheduler_stop(s->sched);
 	s->sched = NULL;
-	jv_runtime_free(s->rt);
-	jv_plugins_free(s->plugins);
-	jv_config_free(s->cfg);
+	if (g) {
+		g->rt = s->rt;
+		g->plugins = s->plugins;
+		g->cfg = s->cfg;
+		g->next = s->old;
+		s->old = g;
+	} else {
+		jv_runtime_free(s->rt);
+		jv_plugins_free(s->plugins);
+		jv_config_free(s->cfg);
+	}
 	free(s->types);
 	s->cfg = cfg;
 	s->plugins = plugins;
@@ -1051,6 +1118,8 @@ static void release_begin(struct serve *s)
 	jv_pool_release_begin(&s->pool);
 	if (s->tp)
 		jv_tpool_cancel_all(s->tp);
+	for (const struct old_gen *g = s->old; g; g = g->next)
+		jv_tpool_cancel_all(g->tp);
 	s->releasing = 1;
 }
 
@@ -1069,8 +1138,14 @@ static void release_all(struct serve *s)
 		jv_tpool_cancel_all(s->tp);
 		jv_tpool_free(s->tp, &s->done, &s->n_done, &s->cap_done);
 		s->tp = NULL;
-		s->inflight = 0;
 	}
+	while (s->old) {
+		struct old_gen *g = s->old;
+		s->old = g->next;
+		jv_tpool_cancel_all(g->tp);
+		old_gen_free(g, s);
+	}
+	s->inflight = 0;
 	s->released = 1;
 }
 
@@ -1181,7 +1256,10 @@ static int run_loop(struct serve *s)
 		}
 
 		/* What to wait for. */
-		int nfds = 5 + s->pool.n;
+		int n_old = 0;
+		for (const struct old_gen *g = s->old; g; g = g->next)
+			n_old++;
+		int nfds = 5 + s->pool.n + n_old;
 		if (nfds > cap) {
 			cap = nfds;
 			pfds = jv_realloc(pfds, (size_t)cap * sizeof *pfds);
@@ -1196,6 +1274,9 @@ static int run_loop(struct serve *s)
 		pfds[k++] = (struct pollfd){jv_bridge_fd(s->bridge), POLLIN, 0};
 		for (int i = 0; i < s->pool.n; i++)
 			pfds[k++] = (struct pollfd){s->pool.w[i].fd, POLLIN, 0};
+		int old_at = k;
+		for (const struct old_gen *g = s->old; g; g = g->next)
+			pfds[k++] = (struct pollfd){jv_tpool_fd(g->tp), POLLIN, 0};
 
 		uint64_t wake = now + 60000;
 		if (!s->cc.busy && s->next_heartbeat < wake)
@@ -1252,7 +1333,10 @@ static int run_loop(struct serve *s)
 		now = jv_now_ms();
 		if (pfds[0].revents)
 			on_signal(s);
-		if (pfds[3].revents)
+		int thread_results = pfds[3].revents != 0;
+		for (int i = old_at; i < k; i++)
+			thread_results |= pfds[i].revents != 0;
+		if (thread_results)
 			collect_thread_results(s);
 		if (pfds[4].revents) {
 			take_requests(s, now);
@@ -1455,6 +1539,11 @@ int jv_cmd_serve(int argc, char **argv)
 	if (s->tp) {
 		jv_tpool_free(s->tp, &s->done, &s->n_done, &s->cap_done);
 		s->tp = NULL;
+	}
+	while (s->old) {
+		struct old_gen *g = s->old;
+		s->old = g->next;
+		old_gen_free(g, s);
 	}
 	if (finish(s) != 0)
 		status = JV_EXIT_INTERNAL;

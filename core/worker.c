@@ -947,10 +947,8 @@ int jv_tpool_inflight(struct jv_tpool *tp)
 	return n;
 }
 
-void jv_tpool_free(struct jv_tpool *tp, struct jv_done **out, size_t *n, size_t *cap)
+void jv_tpool_stop(struct jv_tpool *tp, struct jv_done **out, size_t *n, size_t *cap)
 {
-	if (!tp)
-		return;
 	pthread_mutex_lock(&tp->lock);
 	/* Queued jobs that never started go back, attempt not counted. */
 	while (tp->head) {
@@ -974,6 +972,13 @@ void jv_tpool_free(struct jv_tpool *tp, struct jv_done **out, size_t *n, size_t 
 	tp->stopping = 1;
 	pthread_cond_broadcast(&tp->cond);
 	pthread_mutex_unlock(&tp->lock);
+}
+
+void jv_tpool_free(struct jv_tpool *tp, struct jv_done **out, size_t *n, size_t *cap)
+{
+	if (!tp)
+		return;
+	jv_tpool_stop(tp, out, n, cap);
 	for (int i = 0; i < tp->n; i++)
 		pthread_join(tp->threads[i], NULL);
 	for (size_t i = 0; i < tp->n_done; i++)

@@ -178,8 +178,13 @@ int jv_tpool_cancel_job(struct jv_tpool *tp, int64_t job_id);
 int jv_tpool_inflight(struct jv_tpool *tp);
 /* Append the ids of the jobs queued or running to *b as "id," each. */
 void jv_tpool_ids(struct jv_tpool *tp, struct jv_buf *b);
-/* Stop the threads after the jobs queued so far (or drop them when
- * drop_queued, returning each as released), join, free. */
+/* Take no more jobs: the queued ones come back at once into *out as
+ * released (attempt not counted); the running ones go on, and each thread
+ * ends after its job. Their results are collected as before; once
+ * jv_tpool_inflight() is 0, jv_tpool_free() no longer waits. */
+void jv_tpool_stop(struct jv_tpool *tp, struct jv_done **out, size_t *n, size_t *cap);
+/* jv_tpool_stop(), wait for the running jobs to end, take their results
+ * into *out, free. */
 void jv_tpool_free(struct jv_tpool *tp, struct jv_done **out, size_t *n, size_t *cap);
 
 #endif

@@ -3,7 +3,9 @@
 # grace period; nothing lost), SIGTERM past the grace period (the rest are
 # released: back to pending, attempt not counted), SIGHUP reload (a valid
 # config applies without dropping running jobs, an invalid one is refused
-# with its error and the old one stays).
+# with its error and the old one stays; a thread-isolated job running across
+# a reload neither holds the reload nor the heartbeats, finishes on the old
+# configuration and is recorded once).
 . "${top_srcdir:-.}/tests/lib.sh"
 
 jv_db
@@ -66,6 +68,38 @@ jv_psql "INSERT INTO jobvisor.jobs (type, payload) SELECT 'noop', '{\"sleep_ms\"
 wait_for "[ \"\$(jv_psql \"SELECT count(*) FROM jobvisor.jobs WHERE status = 'succeeded' AND payload->>'sleep_ms' = '10'\")\" = 20 ]" 20 \
 	"jobs run after the reload"
 wait_for "[ \$(pgrep -P $S | wc -l) = 3 ]" 5 "the pool follows max_concurrent_jobs 3"
+kill -TERM $S
+wait $S
+assert_eq 0 $? "exit 0"
+
+# --- SIGHUP with a thread-isolated job running
+TCONF=$JV_TMP/thread.yaml
+jv_write_config "$TCONF" "  noop_t: { plugin: noop, isolation: thread, timeout_seconds: 60 }"
+sed -i 's/^processor:$/processor:\n  max_concurrent_jobs: 4\n  batch_size: 4\n  shutdown_grace_seconds: 20\n  heartbeat_interval_ms: 200/' "$TCONF"
+jv_bg "$JOBVISOR" serve -c "$TCONF"
+S=$BG_PID
+SERR=$JV_TMP/bg.$BG_N.err
+status_of() { jv_psql "SELECT status FROM jobvisor.jobs WHERE id = $1"; }
+TJ=$(jv_psql "INSERT INTO jobvisor.jobs (type, payload) VALUES ('noop_t', '{\"sleep_ms\": 6000}') RETURNING id")
+wait_for "[ \"\$(status_of $TJ)\" = running ]" 10 "a 6 s thread job runs"
+sed -i 's/max_concurrent_jobs: 4/max_concurrent_jobs: 3/' "$TCONF"
+kill -HUP $S
+wait_for "grep -q 'reloaded: .* max_concurrent_jobs 3' '$SERR'" 5 "the reload is done"
+assert_eq running "$(status_of $TJ)" "the reload did not wait for the thread job, still running"
+assert_match '1 thread jobs finish under the previous configuration' "$(cat "$SERR")" "the reload says so"
+H1=$(jv_psql "SELECT heartbeat_at FROM jobvisor.processors WHERE pid = $S AND state = 'running'")
+[ -n "$H1" ] || fail "no running processor row for serve $S"
+wait_for "[ \"\$(jv_psql \"SELECT heartbeat_at > '$H1'::timestamptz FROM jobvisor.processors WHERE pid = $S\")\" = t ]" 5 \
+	"heartbeats go on after the reload"
+assert_eq running "$(status_of $TJ)" "while the thread job of the old configuration runs"
+NJ=$(jv_psql "INSERT INTO jobvisor.jobs (type, payload) VALUES ('noop_t', '{\"sleep_ms\": 10}') RETURNING id")
+wait_for "[ \"\$(status_of $NJ)\" = succeeded ]" 10 "a thread job claimed after the reload runs on the new threads"
+assert_eq running "$(status_of $TJ)" "meanwhile the old one still runs"
+wait_for "[ \"\$(status_of $TJ)\" = succeeded ]" 20 "the old thread job finishes and is recorded"
+assert_eq "1|succeeded" "$(jv_psql "SELECT count(*), max(outcome) FROM jobvisor.job_executions WHERE job_id = $TJ")" \
+	"with one execution"
+wait_for "grep -q 'thread jobs of the previous configuration have ended' '$SERR'" 5 \
+	"the old configuration is freed after its last thread job"
 kill -TERM $S
 wait $S
 assert_eq 0 $? "exit 0"
