@@ -16,6 +16,10 @@
 # plain build: build/tests/fuzz_TARGET 0 DIR-HOLDING-IT. New corpus entries
 # are kept in JV_FUZZ_OUT/corpus/TARGET. Exits 0 with a note when clang or
 # libFuzzer is missing.
+#
+# JV_FUZZ_MERGE=1 fuzzes nothing: it adds to the checked-in corpus
+# tests/fuzz/TARGET/ the inputs of JV_FUZZ_OUT/corpus/TARGET that reach new
+# coverage (libFuzzer -merge=1), after a long run, to be committed.
 set -e
 secs=${1:-60}
 [ $# -gt 0 ] && shift
@@ -72,6 +76,17 @@ for t in $targets; do
 	mkdir -p "$corpus"
 	dict=
 	[ -f "$top/tests/fuzz/$t.dict" ] && dict=-dict="$top/tests/fuzz/$t.dict"
+	if [ "${JV_FUZZ_MERGE:-0}" = 1 ]; then
+		before=$(ls "$top/tests/fuzz/$t" | wc -l)
+		"$tmp/fuzz_$t" -merge=1 -max_len=$maxlen -timeout=30 -rss_limit_mb=2048 \
+			"$top/tests/fuzz/$t" "$corpus" >"$out/$t-merge.log" 2>&1 || {
+			tail -n 20 "$out/$t-merge.log"
+			status=1
+			continue
+		}
+		echo "fuzz.sh: $t: corpus $before -> $(ls "$top/tests/fuzz/$t" | wc -l) inputs"
+		continue
+	fi
 	echo "fuzz.sh: $t for $secs s"
 	rm -f "$out/$t-"*
 	if ! "$tmp/fuzz_$t" -max_total_time="$secs" -max_len=$maxlen -timeout=30 -rss_limit_mb=2048 \
