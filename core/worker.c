@@ -158,6 +158,10 @@ static int sweep_leftovers(struct jv_buf *note)
 					comm[len > 0 ? len : 0] = '\0';
 					comm[strcspn(comm, "\n")] = '\0';
 				}
+				/* The job chose that name: nothing of it may forge a log line. */
+				for (char *c = comm; *c; c++)
+					if ((unsigned char)*c < 0x20 || *c == 0x7f || *c == '"' || *c == '\\')
+						*c = '?';
 				jv_buf_printf(note, "%s%d (%s)", (total + i) > 0 ? ", " : "", (int)pids[i],
 					      comm[0] ? comm : "?");
 			}

@@ -179,6 +179,15 @@ assert_match "killed 1 process the job left behind: $SPID \(" "$R" \
 	"a shell job's background child that left the program's group is killed too"
 kill -0 "$SPID" 2>/dev/null && fail "the setsid sleep (pid $SPID) outlived its job"
 ok "the setsid sleep (pid $SPID) is gone once the job is done"
+# A leftover that names itself with an escape sequence cannot paint the log.
+R=$(one sh '{"shell": "setsid sh -c \"printf bad\\\\\\\\033line > /proc/self/comm; sleep 300\" & p=$!; until grep -q bad /proc/$p/comm 2>/dev/null; do sleep 0.01; done; echo $p"}')
+EPID=$(printf '%s' "$R" | sed -n 's/^succeeded|\([0-9]*\) .*/\1/p')
+[ -n "$EPID" ] || fail "the shell job did not print its child's pid: $R"
+jv_on_exit "kill -KILL $EPID 2>/dev/null"
+assert_match "left behind: $EPID \(bad\?line\), [0-9]+ \(sleep\)" "$R" \
+	"the name of a leftover is cleaned of control characters (and its own child killed after it)"
+grep -q "$(printf '\033')" "$SERR" && fail "an escape character reached the supervisor's log"
+ok "no escape character in the supervisor's log"
 LEFT=$(grep -c 'left processes behind' "$SERR")
 
 # Thread isolation: the daemon's parent was the supervisor itself, which is
