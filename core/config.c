@@ -1037,6 +1037,7 @@ static const struct field processor_fields[] = {
 	FINT("shutdown_grace_seconds", C, processor.shutdown_grace_seconds, 0, 3600),
 	FINT("poll_interval_ms", C, processor.poll_interval_ms, 10, 600000),
 	FINT("worker_max_jobs", C, processor.worker_max_jobs, 0, 100000000),
+	FINT("prefetch", C, processor.prefetch, 0, 10000),
 	FINT("threads", C, processor.threads, 0, 10000),
 	FINT("retry_base_ms", C, processor.retry_base_ms, 1, 86400000),
 	FINT("retry_max_ms", C, processor.retry_max_ms, 1, 604800000),
@@ -1559,6 +1560,7 @@ static void set_defaults(struct jv_config *cfg)
 	cfg->processor.shutdown_grace_seconds = 30;
 	cfg->processor.poll_interval_ms = 1000;
 	cfg->processor.worker_max_jobs = 0;
+	cfg->processor.prefetch = 0;
 	cfg->processor.threads = 0;
 	cfg->processor.retry_base_ms = 1000;
 	cfg->processor.retry_max_ms = 3600000;

@@ -108,6 +108,7 @@ struct jv_config {
 		int shutdown_grace_seconds;     /* 30, 0..3600 */
 		int poll_interval_ms;           /* 1000, 10..600000: fallback polling */
 		int worker_max_jobs;            /* 0 = never recycle workers */
+		int prefetch;                   /* jobs claimed ahead of free slots, 0 = none */
 		int threads;                    /* isolation: thread pool size; 0 = auto */
 		int retry_base_ms;              /* 1000 */
 		int retry_max_ms;               /* 3600000 */

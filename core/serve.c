@@ -18,10 +18,11 @@
  *     longer a round trip takes, the bigger the next batch. Heartbeat and
  *     rescue run on it between completions.
  *
- * max_concurrent_jobs bounds what the database shows running for this
- * processor: jobs executing plus finished ones not yet recorded. With
- * batch_size below max_concurrent_jobs, one batch is recorded while the
- * next is claimed and run, on the two connections at once.
+ * max_concurrent_jobs + prefetch bounds what the database shows running for
+ * this processor: jobs executing, jobs claimed ahead and waiting for a slot
+ * (prefetch, 0 by default), and finished ones not yet recorded. With
+ * batch_size below that, one batch is recorded while the next is claimed and
+ * run, on the two connections at once.
  *
  * The database going away stops claiming, never running: jobs in flight go
  * on, their results wait in memory, and the loop reconnects with backoff and
@@ -103,6 +104,10 @@ struct serve {
 	struct jv_scheduler *sched; /* NULL: no schedules to run */
 	int batch_size;             /* processor.batch_size, or as retuned by the API */
 	int max_concurrent;         /* processor.max_concurrent_jobs, likewise */
+	int prefetch;               /* processor.prefetch */
+	/* Claimed ahead (prefetch), waiting for a free slot, oldest first. */
+	struct jv_claimed *queue;
+	size_t n_queued, cap_queued;
 	uint64_t n_reconnects;
 	uint64_t next_publish;      /* when the API's snapshot is next refreshed */
 	int64_t started_unix_ms;
@@ -311,6 +316,15 @@ static void db_lost(struct serve *s, const char *what, const char *err)
 	jv_log(JV_ERROR, "database connection lost (%s: %s); jobs keep running, reconnecting",
 	       what, err);
 	requeue_batch(s);
+	/* Jobs claimed ahead are not started while we are cut off: other
+	 * processors may rescue them meanwhile. release_unheld() gives back
+	 * those still ours once we are back. */
+	if (s->n_queued > 0) {
+		jv_log(JV_WARNING, "%zu jobs claimed ahead are given back, not started", s->n_queued);
+		for (size_t i = 0; i < s->n_queued; i++)
+			jv_claimed_free(&s->queue[i]);
+		s->n_queued = 0;
+	}
 	close_chan(&s->lc);
 	close_chan(&s->cc);
 	s->lost_at = jv_now_ms();
@@ -368,6 +382,8 @@ static void release_unheld(struct serve *s)
 		jv_tpool_ids(s->tp, &held);
 	for (const struct old_gen *g = s->old; g; g = g->next)
 		jv_tpool_ids(g->tp, &held);
+	for (size_t i = 0; i < s->n_queued; i++)
+		jv_buf_printf(&held, "%lld,", (long long)s->queue[i].id);
 	for (size_t i = 0; i < s->n_done; i++)
 		jv_buf_printf(&held, "%lld,", (long long)s->done[i].id);
 	if (held.data[held.len - 1] == ',')
@@ -706,10 +722,45 @@ static void dispatch(struct serve *s, const struct jv_claimed *c)
 	end_now(s, c, JV_END_CRASHED, why);
 }
 
+/*
+ * Start what was claimed ahead (processor.prefetch) as slots free up,
+ * oldest first; while draining, each goes back at once (dispatch() releases
+ * it, attempt not counted). A job waits here already claimed -- running, as
+ * the database and the per-user limit see it -- which is what lets one
+ * round trip claim more jobs than there are free slots.
+ */
+static void run_queued(struct serve *s)
+{
+	size_t k = 0;
+	while (k < s->n_queued && (s->draining || s->inflight < s->max_concurrent)) {
+		dispatch(s, &s->queue[k]);
+		jv_claimed_free(&s->queue[k]);
+		k++;
+	}
+	if (k > 0) {
+		memmove(s->queue, s->queue + k, (s->n_queued - k) * sizeof *s->queue);
+		s->n_queued -= k;
+	}
+}
+
+/* A job cancelled through the API while it waited here: it never starts. */
+static int unqueue(struct serve *s, int64_t id)
+{
+	for (size_t k = 0; k < s->n_queued; k++)
+		if (s->queue[k].id == id) {
+			jv_claimed_free(&s->queue[k]);
+			memmove(s->queue + k, s->queue + k + 1,
+				(s->n_queued - k - 1) * sizeof *s->queue);
+			s->n_queued--;
+			return 1;
+		}
+	return 0;
+}
+
 static int free_slots(const struct serve *s)
 {
 	int unrecorded = (int)(s->n_done + s->cc.n_batch);
-	int slots = s->max_concurrent - s->inflight - unrecorded;
+	int slots = s->max_concurrent + s->prefetch - s->inflight - (int)s->n_queued - unrecorded;
 	if (slots > s->batch_size)
 		slots = s->batch_size;
 	return slots;
@@ -748,8 +799,17 @@ static void on_claim_result(struct serve *s, PGresult *res, uint64_t now)
 	int64_t next_due_ms;
 	jv_store_claim_parse(res, &rows, &n, &next_due_ms);
 	for (size_t i = 0; i < n; i++) {
-		dispatch(s, &rows[i]);
-		jv_claimed_free(&rows[i]);
+		if (s->n_queued == 0 && (s->inflight < s->max_concurrent || s->draining)) {
+			dispatch(s, &rows[i]);
+			jv_claimed_free(&rows[i]);
+			continue;
+		}
+		/* Claimed ahead: it waits here for a slot (run_queued). */
+		if (s->n_queued == s->cap_queued) {
+			s->cap_queued = s->cap_queued ? 2 * s->cap_queued : 16;
+			s->queue = jv_realloc(s->queue, s->cap_queued * sizeof *s->queue);
+		}
+		s->queue[s->n_queued++] = rows[i];
 	}
 	free(rows);
 	if (next_due_ms == -2) {
@@ -773,6 +833,10 @@ static void cancel_running(struct serve *s, int64_t id, uint64_t now)
 	for (size_t k = 0; k < s->n_drop; k++)
 		if (s->drop[k] == id)
 			return; /* stopping already */
+	if (unqueue(s, id)) {
+		jv_log(JV_INFO, "job %" PRId64 " cancelled before it started", id);
+		return;
+	}
 	int found = jv_pool_cancel_job(&s->pool, id, now);
 	if (!found && s->tp)
 		found = jv_tpool_cancel_job(s->tp, id);
@@ -996,6 +1060,7 @@ static void reload(struct serve *s)
 	s->alerter = jv_alerter_start(cfg, rt, s->id, s->label);
 	s->batch_size = cfg->processor.batch_size;
 	s->max_concurrent = cfg->processor.max_concurrent_jobs;
+	s->prefetch = cfg->processor.prefetch;
 	s->sched = jv_scheduler_start(cfg, s->id);
 	if (cfg->api.enabled) {
 		char aerr[512];
@@ -1216,6 +1281,7 @@ static int run_loop(struct serve *s)
 	for (;;) {
 		uint64_t now = jv_now_ms();
 		uint64_t ping = notify_tick(s, now); /* systemd's watchdog, from here only */
+		run_queued(s);
 
 		if (s->draining) {
 			if (s->inflight > 0 && now >= s->drain_deadline && !s->releasing) {
@@ -1486,6 +1552,7 @@ int jv_cmd_serve(int argc, char **argv)
 	s->started_mono_ms = s->last_heartbeat_mono_ms = jv_now_ms();
 	s->batch_size = s->cfg->processor.batch_size;
 	s->max_concurrent = s->cfg->processor.max_concurrent_jobs;
+	s->prefetch = s->cfg->processor.prefetch;
 	s->bridge = jv_bridge_new();
 	if (!s->bridge) {
 		jv_log(JV_ERROR, "cannot make an eventfd: %s", strerror(errno));
@@ -1562,6 +1629,9 @@ out:
 	jv_bridge_free(s->bridge);
 	free(s->drop);
 	free(s->label);
+	for (size_t i = 0; i < s->n_queued; i++) /* (only after a start that failed) */
+		jv_claimed_free(&s->queue[i]);
+	free(s->queue);
 	for (size_t i = 0; i < s->n_done; i++)
 		jv_done_free(&s->done[i]);
 	free(s->done);
