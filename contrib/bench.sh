@@ -2,7 +2,7 @@
 # bench.sh -- throughput and pickup latency of `jobvisor serve` with noop jobs.
 #
 #   ./contrib/bench.sh [--jobs N] [--concurrency C] [--users U] [--processors P]
-#                      [--batch B] [--isolation process|thread] [--db URL]
+#                      [--batch B] [--prefetch F] [--isolation process|thread] [--db URL]
 #                      [--latency-jobs M] [--skip-latency]
 #
 # Defaults: 100 000 jobs, max_concurrent_jobs 200 per processor, batch_size
@@ -34,6 +34,7 @@ users=0
 procs=1
 batch=
 isolation=process
+prefetch=0
 db_url=
 lat_jobs=500
 skip_latency=0
@@ -45,6 +46,7 @@ while [ $# -gt 0 ]; do
 	--processors) procs=$2; shift 2 ;;
 	--batch) batch=$2; shift 2 ;;
 	--isolation) isolation=$2; shift 2 ;;
+	--prefetch) prefetch=$2; shift 2 ;;
 	--db) db_url=$2; shift 2 ;;
 	--latency-jobs) lat_jobs=$2; shift 2 ;;
 	--skip-latency) skip_latency=1; shift ;;
@@ -120,6 +122,7 @@ database: { url: "$url" }
 processor:
   batch_size: $batch
   max_concurrent_jobs: $conc
+  prefetch: $prefetch
   per_user_limit: 0
   heartbeat_interval_ms: 30000
 plugins: { dir: "$work/plugins" }
@@ -180,7 +183,7 @@ set -- $pct
 secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b - a) / 1e9}')
 jps=$(awk -v n="$jobs" -v s="$secs" 'BEGIN {printf "%.0f", n / s}')
 [ "$done_n" = "$jobs" ] || echo "bench.sh: only $done_n of $jobs jobs succeeded" >&2
-echo "jobs_per_s=$jps p50_ms=$1 p95_ms=$2 p99_ms=$3 cpu_s_supervisor=$cpu rss_kb_supervisor=$rss cpu_s_workers=$wcpu fds_start=$fd0 fds_end=$fd1 jobs=$jobs seconds=$secs concurrency=$conc processors=$procs users=$users batch=$batch isolation=$isolation history_rows=$(q 'SELECT count(*) FROM jobvisor.job_executions')"
+echo "jobs_per_s=$jps p50_ms=$1 p95_ms=$2 p99_ms=$3 cpu_s_supervisor=$cpu rss_kb_supervisor=$rss cpu_s_workers=$wcpu fds_start=$fd0 fds_end=$fd1 jobs=$jobs seconds=$secs concurrency=$conc processors=$procs users=$users batch=$batch prefetch=$prefetch isolation=$isolation history_rows=$(q 'SELECT count(*) FROM jobvisor.job_executions')"
 
 [ "$skip_latency" = 1 ] && exit 0
 
