@@ -31,7 +31,7 @@ static int engine_view(struct jv_api_req *req, struct jv_engine_view *v)
 static json_t *processor_json(const struct jv_engine_view *v)
 {
 	int64_t now = (int64_t)jv_now_ms();
-	return json_pack("{s:I, s:s, s:s, s:i, s:s, s:b, s:b, s:I, s:o, s:i, s:i, s:i, s:i, s:{s:i, "
+	return json_pack("{s:I, s:s, s:s, s:i, s:s, s:b, s:b, s:I, s:o, s:i, s:i, s:i, s:i, s:i, s:{s:i, "
 			 "s:i, s:i}, s:I, s:I, s:I}",
 			 "id", (json_int_t)v->processor_id, "name", v->name, "hostname",
 			 v->hostname, "pid", v->pid, "state",
@@ -42,7 +42,8 @@ static json_t *processor_json(const struct jv_engine_view *v)
 				 ? json_real((double)(now - (int64_t)v->last_heartbeat_mono_ms) / 1000.0)
 				 : json_null(),
 			 "batchSize", v->batch_size, "maxConcurrentJobs", v->max_concurrent,
-			 "runningJobs", v->inflight, "threads", v->threads_total, "workers",
+			 "runningJobs", v->inflight, "prefetchedJobs", v->prefetched, "threads",
+			 v->threads_total, "workers",
 			 "total", v->workers_total, "busy", v->workers_busy, "idle",
 			 v->workers_total - v->workers_busy, "claimed", (json_int_t)v->claimed,
 			 "completed", (json_int_t)v->completed, "databaseReconnects",

@@ -101,6 +101,9 @@ static void engine_gauges(const struct jv_engine_view *v, struct jv_buf *out)
 {
 	single(out, "jobvisor_running_jobs", "gauge",
 	       "Jobs claimed by this process and not finished yet.", v->inflight);
+	single(out, "jobvisor_prefetched_jobs", "gauge",
+	       "Jobs claimed ahead (processor.prefetch), waiting in this process for a free slot.",
+	       v->prefetched);
 	family(out, "jobvisor_workers", "gauge", "Worker processes of this process, by state.");
 	jv_buf_printf(out, "jobvisor_workers{state=\"busy\"} %d\n", v->workers_busy);
 	jv_buf_printf(out, "jobvisor_workers{state=\"idle\"} %d\n",

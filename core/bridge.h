@@ -38,6 +38,7 @@ struct jv_engine_view {
 	int workers_busy;
 	int threads_total;     /* isolation: thread pool size, 0 when none */
 	int inflight;          /* claimed and not yet finished */
+	int prefetched;        /* claimed ahead (processor.prefetch), waiting for a slot */
 	uint64_t claimed;
 	uint64_t completed;
 	uint64_t claim_queries;

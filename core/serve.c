@@ -1264,6 +1264,7 @@ static void publish(struct serve *s)
 		}
 	v.threads_total = s->tp ? thread_count(s->cfg) : 0;
 	v.inflight = s->inflight;
+	v.prefetched = (int)s->n_queued;
 	v.claimed = s->n_claimed;
 	v.completed = s->n_completed;
 	v.claim_queries = s->n_claim_queries;

@@ -152,6 +152,7 @@ done
 assert_eq 0 "$(val 'jobvisor_oldest_due_pending_age_seconds')" "no due pending job: age 0"
 assert_eq 1 "$(val 'jobvisor_processors{state="running"}')" "one running processor"
 assert_eq 0 "$(val 'jobvisor_running_jobs')" "nothing runs now"
+assert_eq 0 "$(val 'jobvisor_prefetched_jobs')" "nothing claimed ahead (prefetch is off)"
 http -H "Authorization: Bearer $TOKEN" "$URL/api/cron/status"
 assert_eq 200 "$CODE" "status, for the worker count"
 TOTAL=$(printf '%s' "$BODY" | python3 -c 'import json,sys; print(json.load(sys.stdin)["processor"]["workers"]["total"])')

@@ -77,6 +77,10 @@ wait_for "[ \"\$(wc -l <'$REC')\" -ge 2 ]" 10 "two 3 s jobs hold both slots"
 W=$(q "INSERT INTO jobvisor.jobs (type, payload) VALUES ('sh', '$(job 0 "$JV_TMP/waiter.ran")') RETURNING id")
 wait_for "[ \"\$(status_of $W)\" = running ]" 5 "a third job is claimed ahead"
 assert_eq 2 "$(grep -c '^s' "$REC")" "... and waits: only two programs started"
+wait_for "curl -s -H 'Authorization: Bearer $TOKEN' $B/metrics | grep -qx 'jobvisor_prefetched_jobs 1'" 5 \
+	"/metrics counts it in jobvisor_prefetched_jobs"
+call GET /api/cron/status -H "Authorization: Bearer $TOKEN"
+assert_match '"runningJobs":2,"prefetchedJobs":1' "$BODY" "/api/cron/status: 2 running, 1 prefetched"
 call POST "/api/jobs/$W/cancel" -H "Authorization: Bearer $TOKEN"
 assert_eq 200 "$CODE" "cancel the waiting job through the API ($BODY)"
 wait_for "grep -q 'job $W cancelled before it started' '$SERR'" 5 "serve drops it from its queue"
