@@ -180,7 +180,9 @@ assert_match "killed 1 process the job left behind: $SPID \(" "$R" \
 kill -0 "$SPID" 2>/dev/null && fail "the setsid sleep (pid $SPID) outlived its job"
 ok "the setsid sleep (pid $SPID) is gone once the job is done"
 # A leftover that names itself with an escape sequence cannot paint the log.
-R=$(one sh '{"shell": "setsid sh -c \"printf bad\\\\\\\\033line > /proc/self/comm; sleep 300\" & p=$!; until grep -q bad /proc/$p/comm 2>/dev/null; do sleep 0.01; done; echo $p"}')
+# (The job prints its pid once it has both renamed itself and started its
+# sleep, so the sweep finds the two: the sleep in a second round.)
+R=$(one sh '{"shell": "setsid sh -c \"printf bad\\\\\\\\033line > /proc/self/comm; sleep 300\" & p=$!; until grep -q bad /proc/$p/comm 2>/dev/null && grep -q . /proc/$p/task/$p/children 2>/dev/null; do sleep 0.01; done; echo $p"}')
 EPID=$(printf '%s' "$R" | sed -n 's/^succeeded|\([0-9]*\) .*/\1/p')
 [ -n "$EPID" ] || fail "the shell job did not print its child's pid: $R"
 jv_on_exit "kill -KILL $EPID 2>/dev/null"
