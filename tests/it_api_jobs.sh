@@ -29,16 +29,7 @@ jv_bg "$JOBVISOR" serve -c "$JV_CONF"
 SERR=$JV_TMP/bg.$BG_N.err
 jv_api_port "$SERR"
 AUTH="Authorization: Bearer $TOKEN"
-
-# call METHOD PATH [curl args...]: $CODE and $BODY, with the token
-call()
-{
-	_m=$1
-	_p=$2
-	shift 2
-	CODE=$(curl -s -X "$_m" -H "$AUTH" -o "$JV_TMP/body" -w '%{http_code}' "$@" "$B$_p")
-	BODY=$(cat "$JV_TMP/body")
-}
+JV_CALL_AUTH=$AUTH # call (lib.sh) sends the token
 # post PATH JSON
 post() { call POST "$1" -H 'Content-Type: application/json' --data-binary "$2"; }
 # field of $BODY (jq filter, raw)

@@ -173,14 +173,7 @@ SPID=$BG_PID
 SERR=$JV_TMP/bg.$BG_N.err
 jv_api_port "$SERR"
 AUTH="Authorization: Bearer $TOKEN"
-call()
-{
-	_m=$1
-	_p=$2
-	shift 2
-	CODE=$(curl -s -X "$_m" -H "$AUTH" -o "$JV_TMP/body" -w '%{http_code}' "$@" "$B$_p")
-	BODY=$(cat "$JV_TMP/body")
-}
+JV_CALL_AUTH=$AUTH # call (lib.sh) sends the token
 send() { call "$1" "$2" -H 'Content-Type: application/json' --data-binary "$3"; }
 field() { printf '%s' "$BODY" | jq -r "$1"; }
 

@@ -142,11 +142,14 @@ jv_api_port()
 	B=http://127.0.0.1:$PORT
 }
 
+# call METHOD PATH [curl args...]: $CODE, $BODY and $HDRS of the answer from
+# the API at $B; with the header $JV_CALL_AUTH too when a test sets it.
 call()
 {
 	_m=$1
 	_p=$2
 	shift 2
+	[ -z "${JV_CALL_AUTH:-}" ] || set -- -H "$JV_CALL_AUTH" "$@"
 	CODE=$(curl -s -X "$_m" -o "$JV_TMP/body" -D "$JV_TMP/hdrs" -w '%{http_code}' "$@" "$B$_p")
 	BODY=$(cat "$JV_TMP/body")
 	HDRS=$(cat "$JV_TMP/hdrs")

@@ -169,11 +169,19 @@ assert_match "job [0-9]+ left processes behind; worker $P1 killed them: $DPID " 
 	"the supervisor logged it (the worker's own stderr is /dev/full by now)"
 assert_eq "succeeded|pid=$P1" "$(one faulty '{"do": "pid"}')" "the same worker runs the next job"
 
+# The pid a shell job printed ("succeeded|PID ..."), in $LPID, killed at exit
+# whatever happens.
+leftover_pid()
+{
+	LPID=$(printf '%s' "$1" | sed -n 's/^succeeded|\([0-9]*\) .*/\1/p')
+	[ -n "$LPID" ] || fail "the shell job did not print its child's pid: $1"
+	jv_on_exit "kill -KILL $LPID 2>/dev/null"
+}
+
 # A shell job whose background child leaves the program's process group.
 R=$(one sh '{"shell": "setsid sleep 300 & echo $!"}')
-SPID=$(printf '%s' "$R" | sed -n 's/^succeeded|\([0-9]*\) .*/\1/p')
-[ -n "$SPID" ] || fail "the shell job did not print its child's pid: $R"
-jv_on_exit "kill -KILL $SPID 2>/dev/null"
+leftover_pid "$R"
+SPID=$LPID
 # (Its name may still be sh's: the sweep can come before its exec.)
 assert_match "killed 1 process the job left behind: $SPID \(" "$R" \
 	"a shell job's background child that left the program's group is killed too"
@@ -183,9 +191,8 @@ ok "the setsid sleep (pid $SPID) is gone once the job is done"
 # (The job prints its pid once it has both renamed itself and started its
 # sleep, so the sweep finds the two: the sleep in a second round.)
 R=$(one sh '{"shell": "setsid sh -c \"printf bad\\\\\\\\033line > /proc/self/comm; sleep 300\" & p=$!; until grep -q bad /proc/$p/comm 2>/dev/null && grep -q . /proc/$p/task/$p/children 2>/dev/null; do sleep 0.01; done; echo $p"}')
-EPID=$(printf '%s' "$R" | sed -n 's/^succeeded|\([0-9]*\) .*/\1/p')
-[ -n "$EPID" ] || fail "the shell job did not print its child's pid: $R"
-jv_on_exit "kill -KILL $EPID 2>/dev/null"
+leftover_pid "$R"
+EPID=$LPID
 assert_match "left behind: $EPID \(bad\?line\), [0-9]+ \(sleep\)" "$R" \
 	"the name of a leftover is cleaned of control characters (and its own child killed after it)"
 grep -q "$(printf '\033')" "$SERR" && fail "an escape character reached the supervisor's log"
