@@ -125,6 +125,7 @@ static const struct {
 	{DB "processor:\n  batch_size: 0\n", "t.yaml:3:15: processor.batch_size: 0 is out of range (1..10000)"},
 	{DB "processor:\n  heartbeat_interval_ms: 99\n", "t.yaml:3:26: processor.heartbeat_interval_ms: 99 is out of range (100..3600000)"},
 	{DB "processor:\n  timeout_seconds: -1\n", "t.yaml:3:20: processor.timeout_seconds: -1 is out of range (1..604800)"},
+	{DB "processor:\n  prefetch: 10001\n", "t.yaml:3:13: processor.prefetch: 10001 is out of range (0..10000)"},
 	{DB "processor:\n  timeout_seconds: 99999999999999999999\n", "t.yaml:3:20: processor.timeout_seconds: '99999999999999999999' is too large for an integer"},
 	{DB "history: {retention_days: 100000}\n", "t.yaml:2:27: history.retention_days: 100000 is out of range (0..36500)"},
 	{DB "executors: {a: {plugin: noop, max_attempts: 0}}\n", "t.yaml:2:45: executors.a.max_attempts: 0 is out of range (1..1000)"},
@@ -268,6 +269,7 @@ static void t_defaults(void)
 	CU_ASSERT_EQUAL(cfg->processor.shutdown_grace_seconds, 30);
 	CU_ASSERT_EQUAL(cfg->processor.poll_interval_ms, 1000);
 	CU_ASSERT_EQUAL(cfg->processor.worker_max_jobs, 0);
+	CU_ASSERT_EQUAL(cfg->processor.prefetch, 0);
 	CU_ASSERT_EQUAL(cfg->processor.threads, 0);
 	CU_ASSERT_EQUAL(cfg->processor.retry_base_ms, 1000);
 	CU_ASSERT_EQUAL(cfg->processor.retry_max_ms, 3600000);
@@ -315,6 +317,7 @@ static const char full_config[] =
     "  shutdown_grace_seconds: 0\n"
     "  poll_interval_ms: 250\n"
     "  worker_max_jobs: 1000\n"
+    "  prefetch: 64\n"
     "  threads: 12\n"
     "  retry_base_ms: 500\n"
     "  retry_max_ms: \"60000\"\n"
@@ -370,6 +373,7 @@ static void t_full(void)
 	CU_ASSERT_EQUAL(cfg->processor.shutdown_grace_seconds, 0);
 	CU_ASSERT_EQUAL(cfg->processor.poll_interval_ms, 250);
 	CU_ASSERT_EQUAL(cfg->processor.worker_max_jobs, 1000);
+	CU_ASSERT_EQUAL(cfg->processor.prefetch, 64);
 	CU_ASSERT_EQUAL(cfg->processor.threads, 12);
 	CU_ASSERT_EQUAL(cfg->processor.retry_base_ms, 500);
 	CU_ASSERT_EQUAL(cfg->processor.retry_max_ms, 60000);
@@ -388,7 +392,7 @@ static void t_full(void)
 	const struct jv_node *headers = jv_node_get(cfg->executors[1].node, "headers");
 	CU_ASSERT_FATAL(headers != NULL);
 	CU_ASSERT_EQUAL(headers->type, JV_NODE_MAP);
-	CU_ASSERT_EQUAL(headers->key_line, 25);
+	CU_ASSERT_EQUAL(headers->key_line, 26);
 	CU_ASSERT_EQUAL(headers->key_col, 5);
 	CU_ASSERT_STRING_EQUAL(jv_node_get(headers, "Accept")->value, "application/json");
 	CU_ASSERT_PTR_NULL(jv_node_get(headers, "accept"));
