@@ -309,6 +309,19 @@ static void close_chan(struct chan *c)
 	c->heartbeat = 0;
 }
 
+/* Jobs claimed ahead are not started once we are cut off from their
+ * database: other processors may rescue them meanwhile. They stay locked by
+ * us there until release_unheld() (not holding them) gives them back. */
+static void give_back_queue(struct serve *s)
+{
+	if (s->n_queued == 0)
+		return;
+	jv_log(JV_WARNING, "%zu jobs claimed ahead are given back, not started", s->n_queued);
+	for (size_t i = 0; i < s->n_queued; i++)
+		jv_claimed_free(&s->queue[i]);
+	s->n_queued = 0;
+}
+
 static void db_lost(struct serve *s, const char *what, const char *err)
 {
 	if (!s->lc.conn && !s->cc.conn)
@@ -316,15 +329,7 @@ static void db_lost(struct serve *s, const char *what, const char *err)
 	jv_log(JV_ERROR, "database connection lost (%s: %s); jobs keep running, reconnecting",
 	       what, err);
 	requeue_batch(s);
-	/* Jobs claimed ahead are not started while we are cut off: other
-	 * processors may rescue them meanwhile. release_unheld() gives back
-	 * those still ours once we are back. */
-	if (s->n_queued > 0) {
-		jv_log(JV_WARNING, "%zu jobs claimed ahead are given back, not started", s->n_queued);
-		for (size_t i = 0; i < s->n_queued; i++)
-			jv_claimed_free(&s->queue[i]);
-		s->n_queued = 0;
-	}
+	give_back_queue(s); /* release_unheld() at the reconnect */
 	close_chan(&s->lc);
 	close_chan(&s->cc);
 	s->lost_at = jv_now_ms();
@@ -382,8 +387,7 @@ static void release_unheld(struct serve *s)
 		jv_tpool_ids(s->tp, &held);
 	for (const struct old_gen *g = s->old; g; g = g->next)
 		jv_tpool_ids(g->tp, &held);
-	for (size_t i = 0; i < s->n_queued; i++)
-		jv_buf_printf(&held, "%lld,", (long long)s->queue[i].id);
+	/* (Nothing claimed ahead: db_lost() gave those back.) */
 	for (size_t i = 0; i < s->n_done; i++)
 		jv_buf_printf(&held, "%lld,", (long long)s->done[i].id);
 	if (held.data[held.len - 1] == ',')
@@ -489,6 +493,19 @@ static void old_gen_free(struct old_gen *g, struct serve *s)
 	jv_plugins_free(g->plugins);
 	jv_config_free(g->cfg);
 	free(g);
+}
+
+/* At shutdown: every old generation, after its running jobs (told to stop
+ * first when cancel). */
+static void old_gens_free(struct serve *s, int cancel)
+{
+	while (s->old) {
+		struct old_gen *g = s->old;
+		s->old = g->next;
+		if (cancel)
+			jv_tpool_cancel_all(g->tp);
+		old_gen_free(g, s);
+	}
 }
 
 /* Log what a completion round trip did. Returns the number applied. */
@@ -1072,6 +1089,11 @@ static void reload(struct serve *s)
 		jv_log(JV_INFO, "database.url changed: reconnecting");
 		chan_wait(s, &s->lc);
 		chan_wait(s, &s->cc);
+		if (s->n_queued > 0) {
+			/* Back to pending in the old database, while we still can. */
+			give_back_queue(s);
+			release_unheld(s);
+		}
 		close_chan(&s->lc);
 		close_chan(&s->cc);
 		s->lost_at = jv_now_ms();
@@ -1204,12 +1226,7 @@ static void release_all(struct serve *s)
 		jv_tpool_free(s->tp, &s->done, &s->n_done, &s->cap_done);
 		s->tp = NULL;
 	}
-	while (s->old) {
-		struct old_gen *g = s->old;
-		s->old = g->next;
-		jv_tpool_cancel_all(g->tp);
-		old_gen_free(g, s);
-	}
+	old_gens_free(s, 1);
 	s->inflight = 0;
 	s->released = 1;
 }
@@ -1608,11 +1625,7 @@ int jv_cmd_serve(int argc, char **argv)
 		jv_tpool_free(s->tp, &s->done, &s->n_done, &s->cap_done);
 		s->tp = NULL;
 	}
-	while (s->old) {
-		struct old_gen *g = s->old;
-		s->old = g->next;
-		old_gen_free(g, s);
-	}
+	old_gens_free(s, 0);
 	if (finish(s) != 0)
 		status = JV_EXIT_INTERNAL;
 	ev.kind = JV_EV_PROCESSOR_STOPPED;
@@ -1630,7 +1643,7 @@ out:
 	jv_bridge_free(s->bridge);
 	free(s->drop);
 	free(s->label);
-	for (size_t i = 0; i < s->n_queued; i++) /* (only after a start that failed) */
+	for (size_t i = 0; i < s->n_queued; i++) /* (only when the loop broke off) */
 		jv_claimed_free(&s->queue[i]);
 	free(s->queue);
 	for (size_t i = 0; i < s->n_done; i++)
