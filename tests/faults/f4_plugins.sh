@@ -188,9 +188,12 @@ assert_match "killed 1 process the job left behind: $SPID \(" "$R" \
 kill -0 "$SPID" 2>/dev/null && fail "the setsid sleep (pid $SPID) outlived its job"
 ok "the setsid sleep (pid $SPID) is gone once the job is done"
 # A leftover that names itself with an escape sequence cannot paint the log.
-# (The job prints its pid once it has both renamed itself and started its
-# sleep, so the sweep finds the two: the sleep in a second round.)
-R=$(one sh '{"shell": "setsid sh -c \"printf bad\\\\\\\\033line > /proc/self/comm; sleep 300\" & p=$!; until grep -q bad /proc/$p/comm 2>/dev/null && grep -q . /proc/$p/task/$p/children 2>/dev/null; do sleep 0.01; done; echo $p"}')
+# The sleep starts a session of its own, so killing the renamed leader's
+# group cannot take it along (nor can the leader reap it first): it is
+# re-parented to the worker and found by the sweep's second round. The job
+# prints the leader's pid once the leader has renamed itself and its child
+# is the sleep (exec'ed, not a copy of the leader still).
+R=$(one sh '{"shell": "setsid sh -c \"printf bad\\\\\\\\033line > /proc/self/comm; setsid sleep 300 & wait\" & p=$!; until grep -q bad /proc/$p/comm 2>/dev/null && c=$(cat /proc/$p/task/$p/children 2>/dev/null) && [ -n \"$c\" ] && grep -qx sleep /proc/${c%% *}/comm 2>/dev/null; do sleep 0.01; done; echo $p"}')
 leftover_pid "$R"
 EPID=$LPID
 assert_match "left behind: $EPID \(bad\?line\), [0-9]+ \(sleep\)" "$R" \
