@@ -1,11 +1,20 @@
 #!/bin/sh
 # check.sh -- the test command: install what is missing, build with -Werror,
-# start a private PostgreSQL, run every test (`make check`, then
-# `make distcheck`), stop PostgreSQL, exit non-zero on any failure.
+# start a private PostgreSQL and run every lane of tests: static analysis,
+# `make check` (unit tests under valgrind, integration and fault tests),
+# quickstart, the same tests under ASan + UBSan, short fuzz runs and
+# `make distcheck`. Stops PostgreSQL, exits non-zero on any failure.
+#
+# Every lane runs even when an earlier one failed (a build failure stops
+# everything), and the closing line counts them all: the tests of each
+# automake lane (check, sanitizers, distcheck) one by one, and the other
+# lanes (lint, quickstart, each fuzz target) as one check each. A lane that
+# could not run at all counts as failed.
 #
 #   ./contrib/check.sh            everything
 #   JV_SKIP_DISTCHECK=1 ./contrib/check.sh   skip the distcheck pass (faster)
 #   JV_SKIP_SANITIZERS=1 ./contrib/check.sh  skip the ASan/UBSan lane (faster)
+#   JV_SKIP_FUZZ=1 ./contrib/check.sh        skip the fuzz runs
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,6 +24,29 @@ jobs=$(nproc 2>/dev/null || echo 2)
 start=$(date +%s)
 
 step() { printf '\n=== %s\n' "$*"; }
+
+# The tally: one line per lane, "LANE PASS FAIL SKIP", summed at the end.
+tally_file=$(mktemp)
+trap 'rm -f "$tally_file"' EXIT
+tally() { echo "$1 $2 $3 $4" >>"$tally_file"; }
+
+# tally_automake LANE OUTPUT: the counts of automake's test-suite summary
+# ("# PASS: N" ...) in OUTPUT; no summary at all is one failure.
+tally_automake()
+{
+	_p=$(sed -n 's/^# PASS: *\([0-9]*\)$/\1/p' "$2" 2>/dev/null | tail -n 1)
+	if [ -z "$_p" ]; then
+		tally "$1" 0 1 0
+		return
+	fi
+	_f=0
+	for _k in FAIL XPASS ERROR; do
+		_n=$(sed -n "s/^# $_k: *\([0-9]*\)$/\1/p" "$2" | tail -n 1)
+		_f=$((_f + ${_n:-0}))
+	done
+	_s=$(sed -n 's/^# SKIP: *\([0-9]*\)$/\1/p' "$2" | tail -n 1)
+	tally "$1" "$_p" "$_f" "${_s:-0}"
+}
 
 # What each failed test under DIR said: its first failed assertion with the
 # lines after it, then the end of its log (CI shows the end of the output).
@@ -47,8 +79,11 @@ make -j"$jobs" >make.out 2>&1 || {
 	cat make.out
 	exit 1
 }
-sh "$top/contrib/checksrc.sh" "$top"
-step "static analysis (cppcheck, clang-tidy)" && sh "$top/contrib/lint.sh" "$build"
+
+status=0
+if sh "$top/contrib/checksrc.sh" "$top"; then tally checksrc 1 0 0; else tally checksrc 0 1 0; status=1; fi
+step "static analysis (cppcheck, clang-tidy)"
+if sh "$top/contrib/lint.sh" "$build"; then tally lint 1 0 0; else tally lint 0 1 0; status=1; fi
 
 step "private PostgreSQL"
 . "$top/tests/pg.sh"
@@ -56,44 +91,50 @@ jv_pg_start
 # jv_pg_start registered jv_pg_stop to run at exit
 export JV_REQUIRE_PG=1
 
-status=0
 step "make check"
-make -j"$jobs" check || status=1
-[ $status -eq 0 ] || failures tests
+if ! make -j"$jobs" check >check.out 2>&1; then
+	status=1
+	failures tests
+fi
+grep -E '^(PASS|FAIL|ERROR|SKIP|XPASS|XFAIL):' check.out || :
+tally_automake "make-check" check.out
 
-if [ $status -eq 0 ]; then
-	step "quickstart (--once)"
-	JV_BUILD_DIR=$build sh "$top/contrib/quickstart.sh" --once >quickstart.out 2>&1 || {
-		tail -n 60 quickstart.out
-		status=1
-	}
-	[ $status -ne 0 ] || echo "quickstart: ok"
+step "quickstart (--once)"
+if JV_BUILD_DIR=$build sh "$top/contrib/quickstart.sh" --once >quickstart.out 2>&1; then
+	echo "quickstart: ok"
+	tally quickstart 1 0 0
+else
+	tail -n 60 quickstart.out
+	tally quickstart 0 1 0
+	status=1
 fi
 
-if [ $status -eq 0 ] && [ "${JV_SKIP_SANITIZERS:-0}" != 1 ]; then
+if [ "${JV_SKIP_SANITIZERS:-0}" != 1 ]; then
 	# The same tests once more, built with AddressSanitizer and UBSan
 	# (valgrind off: the two do not mix). Catches what valgrind cannot see,
 	# such as reads past a string literal.
 	step "sanitizer lane (ASan + UBSan)"
-	mkdir -p "$top/build/asan"
-	(cd "$top/build/asan" &&
+	asan="$top/build/asan"
+	mkdir -p "$asan"
+	if (cd "$asan" &&
 		"$top/configure" --enable-werror --enable-sanitizers CFLAGS="-O1 -g" >configure.out 2>&1 &&
-		make -j"$jobs" >make.out 2>&1) || {
-		tail -n 40 "$top/build/asan/make.out" "$top/build/asan/configure.out" 2>/dev/null
-		status=1
-	}
-	if [ $status -eq 0 ]; then
-		(cd "$top/build/asan" && JV_VALGRIND=0 ASAN_OPTIONS=detect_leaks=1 \
+		make -j"$jobs" >make.out 2>&1); then
+		(cd "$asan" && JV_VALGRIND=0 ASAN_OPTIONS=detect_leaks=1 \
 			UBSAN_OPTIONS=print_stacktrace=1 make -j"$jobs" check >check.out 2>&1) || {
-			grep -E '^(FAIL|ERROR)' "$top/build/asan/check.out"
-			failures "$top/build/asan/tests"
+			grep -E '^(FAIL|ERROR)' "$asan/check.out"
+			failures "$asan/tests"
 			status=1
 		}
-		[ $status -ne 0 ] || echo "sanitizer lane: $(grep -c '^PASS' "$top/build/asan/check.out") tests passed"
+		tally_automake "sanitizers" "$asan/check.out"
+		echo "sanitizer lane: $(grep -c '^PASS' "$asan/check.out") tests passed"
+	else
+		tail -n 40 "$asan/make.out" "$asan/configure.out" 2>/dev/null
+		tally "sanitizers(build)" 0 1 0
+		status=1
 	fi
 fi
 
-if [ $status -eq 0 ] && [ "${JV_SKIP_FUZZ:-0}" != 1 ]; then
+if [ "${JV_SKIP_FUZZ:-0}" != 1 ]; then
 	# A short libFuzzer run (ASan + UBSan) of every target, one minute
 	# each; longer runs by hand: contrib/fuzz.sh 600 [TARGET...].
 	step "fuzz (cron, config, exec, api: 60 s each)"
@@ -101,25 +142,34 @@ if [ $status -eq 0 ] && [ "${JV_SKIP_FUZZ:-0}" != 1 ]; then
 		tail -n 40 fuzz.out
 		status=1
 	}
-	[ $status -ne 0 ] || grep -E '^(fuzz.sh: |stat::number_of_executed_units)' fuzz.out
+	grep -E '^(fuzz.sh: |stat::number_of_executed_units)' fuzz.out || :
+	_p=$(grep -c '^fuzz.sh: .* passed$' fuzz.out || true)
+	_f=$(grep -c '^fuzz.sh: .* FAILED$' fuzz.out || true)
+	if [ "$_p" -eq 0 ] && [ "$_f" -eq 0 ] && ! grep -q 'skipping' fuzz.out; then
+		_f=1 # it ran nothing and did not say why
+	fi
+	tally fuzz "$_p" "$_f" 0
 fi
 
-if [ $status -eq 0 ] && [ "${JV_SKIP_DISTCHECK:-0}" != 1 ]; then
+if [ "${JV_SKIP_DISTCHECK:-0}" != 1 ]; then
 	step "make distcheck"
-	make -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >distcheck.out 2>&1 || {
+	if ! make -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >distcheck.out 2>&1; then
 		tail -n 80 distcheck.out
 		# distcheck leaves its tree behind when it fails.
 		failures "$(find . -maxdepth 1 -type d -name 'jobvisor-*')"
 		status=1
-	}
+	fi
+	tally_automake distcheck distcheck.out
 fi
 
-# One closing line, counted from the automake test logs.
-trs=$(find tests -name '*.trs' 2>/dev/null)
-pass=$(cat $trs /dev/null | grep -c '^:test-result: PASS' || true)
-fail=$(cat $trs /dev/null | grep -c '^:test-result: \(FAIL\|ERROR\|XPASS\)' || true)
-skip=$(cat $trs /dev/null | grep -c '^:test-result: SKIP' || true)
-[ "$skip" -eq 0 ] || status=1 # with a real PostgreSQL here, nothing may skip
+# The closing lines: each lane, then the sum of them all.
 printf '\ncheck.sh took %ss\n' $(($(date +%s) - start))
+pass=0 fail=0 skip=0
+while read -r lane p f s; do
+	printf '  %-18s %5s passed, %s failed, %s skipped\n' "$lane" "$p" "$f" "$s"
+	pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))
+done <"$tally_file"
+[ "$fail" -eq 0 ] || status=1
+[ "$skip" -eq 0 ] || status=1 # with a real PostgreSQL here, nothing may skip
 echo "$pass passed, $fail failed, $skip skipped"
 exit $status

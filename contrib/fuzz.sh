@@ -96,6 +96,8 @@ for t in $targets; do
 			[ -f "$a" ] && echo "fuzz.sh: $t FAILED; reproducer: $a"
 		done
 		echo "fuzz.sh: $t FAILED"
+	else
+		echo "fuzz.sh: $t passed"
 	fi
 done
 exit $status
