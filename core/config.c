@@ -1805,7 +1805,7 @@ static int has_password(const char *url)
  * Cookie, token=, sig=, code= (a function key), ... */
 static int secret_name(const char *name, size_t len)
 {
-	static const char *const parts[] = {"auth", "token", "secret", "passw", "key",
+	static const char *const parts[] = {"auth", "token",  "secret",  "passw",      "key",
 	                                    "sig",  "cookie", "session", "credential", NULL};
 	char low[64];
 	if (len == 0 || len >= sizeof low)

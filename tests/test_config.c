@@ -787,35 +787,38 @@ static void t_readable_secret_headers_urls(void)
 	struct jv_config *cfg;
 	setenv("JV_TEST_TOKEN", "fromenv", 1);
 	jv_log_capture(capture, NULL);
-	write_file(conf,
-	           /* 1 */ "database: {url: \"postgresql:///jv\"}\n"
-	           /* 2 */ "executors:\n"
-	           /* 3 */ "  web:\n"
-	           /* 4 */ "    plugin: http\n"
-	           /* 5 */ "    base_url: \"https://api.example/v2?limit=5&api_key=Lit1Query\"\n"
-	           /* 6 */ "    headers:\n"
-	           /* 7 */ "      Authorization: \"Bearer Lit2Bearer\"\n"
-	           /* 8 */ "      x-api-key: Lit3Key\n"
-	           /* 9 */ "      Accept: application/json\n"
-	           /* 10 */ "      Proxy-Authorization: \"Basic ${JV_TEST_TOKEN}\"\n"
-	           /* 11 */ "  bare:\n"
-	           /* 12 */ "    plugin: http\n"
-	           /* 13 */ "    headers: {Authorization: \"Bearer ${JV_TEST_UNSET:-}\"}\n"
-	           /* 14 */ "  plain: {plugin: http, base_url: \"https://api.example/v1/jobs-runner\"}\n"
-	           /* 15 */ "alerts:\n"
-	           /* 16 */ "  - plugin: webhook\n"
-	           /* 17 */ "    on: job_failed\n"
-	           /* 18 */ "    url: \"https://hooks.example/services/T0AB12CD3/B0EF45GH6/"
-	                    "Lit4abcdEFGH1234ijklMNOP\"\n"
-	           /* 19 */ "    headers: {X-Auth-Token: Lit5Header, X-Team: ops}\n"
-	           /* 20 */ "  - {plugin: webhook, on: job_failed, url: "
-	                    "\"https://Lit6abcdef0123456789@e.example/1\"}\n"
-	           /* 21 */ "  - {plugin: webhook, on: job_failed, url: \"https://e.example/n?Token=Lit7Tok\"}\n"
-	           /* 22 */ "  - {plugin: webhook, on: job_failed, url: "
-	                    "\"https://e.example/hooks/${JV_TEST_TOKEN}\"}\n"
-	           /* 23 */ "  - {plugin: webhook, on: job_failed, url: "
-	                    "\"https://ops@e.example/api/v1/notifications?channel=ops\"}\n",
-	           0644);
+	write_file(
+	    conf,
+	    /* 1 */
+	    "database: {url: \"postgresql:///jv\"}\n"
+	    /* 2 */ "executors:\n"
+	    /* 3 */ "  web:\n"
+	    /* 4 */ "    plugin: http\n"
+	    /* 5 */ "    base_url: \"https://api.example/v2?limit=5&api_key=Lit1Query\"\n"
+	    /* 6 */ "    headers:\n"
+	    /* 7 */ "      Authorization: \"Bearer Lit2Bearer\"\n"
+	    /* 8 */ "      x-api-key: Lit3Key\n"
+	    /* 9 */ "      Accept: application/json\n"
+	    /* 10 */ "      Proxy-Authorization: \"Basic ${JV_TEST_TOKEN}\"\n"
+	    /* 11 */ "  bare:\n"
+	    /* 12 */ "    plugin: http\n"
+	    /* 13 */ "    headers: {Authorization: \"Bearer ${JV_TEST_UNSET:-}\"}\n"
+	    /* 14 */ "  plain: {plugin: http, base_url: \"https://api.example/v1/jobs-runner\"}\n"
+	    /* 15 */ "alerts:\n"
+	    /* 16 */ "  - plugin: webhook\n"
+	    /* 17 */ "    on: job_failed\n"
+	    /* 18 */ "    url: \"https://hooks.example/services/T0AB12CD3/B0EF45GH6/"
+	    "Lit4abcdEFGH1234ijklMNOP\"\n"
+	    /* 19 */ "    headers: {X-Auth-Token: Lit5Header, X-Team: ops}\n"
+	    /* 20 */ "  - {plugin: webhook, on: job_failed, url: "
+	    "\"https://Lit6abcdef0123456789@e.example/1\"}\n"
+	    /* 21 */ "  - {plugin: webhook, on: job_failed, url: "
+	             "\"https://e.example/n?Token=Lit7Tok\"}\n"
+	    /* 22 */ "  - {plugin: webhook, on: job_failed, url: "
+	    "\"https://e.example/hooks/${JV_TEST_TOKEN}\"}\n"
+	    /* 23 */ "  - {plugin: webhook, on: job_failed, url: "
+	    "\"https://ops@e.example/api/v1/notifications?channel=ops\"}\n",
+	    0644);
 	CU_ASSERT_EQUAL(jv_config_load(conf, &cfg, err, sizeof err), 0);
 	if (cfg == NULL)
 		fprintf(stderr, "\n%s\n", err);
