@@ -193,5 +193,7 @@ HWM1=$(hwm)
 ok "serve's peak memory grew by $((HWM1 - HWM0)) kB"
 
 kill -TERM "$SERVE"
-wait_for "! kill -0 $SERVE" 30 "serve stops on SIGTERM"
+wait "$SERVE"
+RC=$?
+assert_rc 0 "serve stops on SIGTERM, exit 0"
 jv_done
