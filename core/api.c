@@ -19,12 +19,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
 #define JV_API_MAX_PARAMS 4
 #define JV_API_MAX_HEADERS 8
 #define JV_API_DB_WAIT_MS 5000
+
+/* The request's own limits, answered in JSON: the request target (path and
+ * query, as sent) at most JV_API_MAX_TARGET bytes (414), the head (request
+ * line and headers) at most JV_API_MAX_HEAD bytes (431). libmicrohttpd holds
+ * a head in JV_API_CONN_MEMORY bytes per connection and refuses a larger one
+ * itself, with its own HTML page (no option changes that page): keeping
+ * our limits well below it leaves only heads past that size to it. */
+#define JV_API_MAX_TARGET 8192
+#define JV_API_MAX_HEAD 16384
+#define JV_API_CONN_MEMORY ((size_t)32 * 1024)
 
 struct jv_api {
 	const struct jv_config *cfg;
@@ -43,8 +54,9 @@ struct jv_api_req {
 	struct jv_api *api;
 	struct MHD_Connection *conn;
 	const char *method, *path;
+	size_t target_len;      /* the request target as sent (URI log callback) */
+	int begun;              /* the access handler has seen the request */
 	struct jv_buf body;
-	int too_big;
 	json_t *json;
 	const char *params[JV_API_MAX_PARAMS];
 	char *param_buf[JV_API_MAX_PARAMS];
@@ -432,6 +444,15 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 }
 
+/* 1 when the handler added a header of that name (any case). */
+static int has_header(const struct jv_api_req *req, const char *name)
+{
+	for (int i = 0; i < req->n_hdr; i++)
+		if (!strcasecmp(req->hdr_name[i], name))
+			return 1;
+	return 0;
+}
+
 static enum MHD_Result send_answer(struct jv_api_req *req)
 {
 	const struct jv_config *cfg = req->api->cfg;
@@ -443,8 +464,13 @@ static enum MHD_Result send_answer(struct jv_api_req *req)
 		return MHD_NO;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
 				req->content_type ? req->content_type : "application/json");
-	MHD_add_response_header(r, "Cache-Control", "no-store");
-	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	/* Defaults a handler may replace (the dashboard's files are cached
+	 * and revalidated by their ETag): one header of each name, never two
+	 * that contradict each other. */
+	if (!has_header(req, "Cache-Control"))
+		MHD_add_response_header(r, "Cache-Control", "no-store");
+	if (!has_header(req, "X-Content-Type-Options"))
+		MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	if (cfg->api.cors_origin) {
 		MHD_add_response_header(r, "Access-Control-Allow-Origin", cfg->api.cors_origin);
 		MHD_add_response_header(r, "Vary", "Origin");
@@ -458,6 +484,19 @@ static enum MHD_Result send_answer(struct jv_api_req *req)
 	else
 		jv_debug("api: %s %s -> %d", req->method, req->path, req->status);
 	return ret;
+}
+
+/* The token of an Authorization header "Bearer TOKEN", or NULL for another
+ * scheme or none. The scheme's name is matched whatever its case, as
+ * HTTP's scheme names are (RFC 9110, 11.1), then one or more spaces. */
+static const char *bearer_token(const char *h)
+{
+	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+		return NULL;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	return h;
 }
 
 /* 1 when the request carries the token (or the route needs none). */
@@ -476,13 +515,13 @@ static int authorized(struct jv_api_req *req, unsigned flags)
 		jv_api_error(req, 401, "no api.token is configured: this route is disabled");
 		return 0;
 	}
-	const char *h = jv_api_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
-	if (!h || strncmp(h, "Bearer ", 7) != 0) {
+	const char *given = bearer_token(jv_api_header(req, MHD_HTTP_HEADER_AUTHORIZATION));
+	if (!given) {
 		jv_api_add_header(req, "WWW-Authenticate", "Bearer realm=\"jobvisor\"");
 		jv_api_error(req, 401, "missing bearer token (Authorization: Bearer TOKEN)");
 		return 0;
 	}
-	if (!jv_api_secret_equal(cfg->api.token, h + 7)) {
+	if (!jv_api_secret_equal(cfg->api.token, given)) {
 		jv_api_add_header(req, "WWW-Authenticate", "Bearer realm=\"jobvisor\"");
 		jv_api_error(req, 401, "wrong token");
 		return 0;
@@ -495,13 +534,18 @@ static void dispatch(struct jv_api_req *req)
 	const struct jv_api_route *found = NULL;
 	int path_known = 0;
 	struct jv_buf allow = {0};
+	/* HEAD is GET without the body, on every GET route (RFC 9110, 9.3.2):
+	 * the same handler, token and status; libmicrohttpd sends the headers
+	 * only. */
+	const char *method = strcmp(req->method, "HEAD") ? req->method : "GET";
 	for (const struct jv_api_route *const *t = jv_api_route_tables(); *t; t++)
 		for (const struct jv_api_route *r = *t; r->method; r++) {
 			if (!match(r->pattern, req->path, NULL))
 				continue;
 			path_known = 1;
-			jv_buf_printf(&allow, "%s%s", allow.len ? ", " : "", r->method);
-			if (!found && !strcmp(r->method, req->method))
+			jv_buf_printf(&allow, "%s%s%s", allow.len ? ", " : "", r->method,
+				      strcmp(r->method, "GET") ? "" : ", HEAD");
+			if (!found && !strcmp(r->method, method))
 				found = r;
 		}
 	if (!found && !strcmp(req->method, "OPTIONS") && path_known &&
@@ -543,53 +587,100 @@ static void dispatch(struct jv_api_req *req)
 	found->handler(req);
 }
 
+/* The bytes of the request's head as sent, near enough: the request line
+ * and every header line with its ": " and CRLF. */
+static enum MHD_Result add_header_len(void *cls, enum MHD_ValueKind kind, const char *key,
+				      const char *value)
+{
+	(void)kind;
+	*(size_t *)cls += strlen(key) + 2 + (value ? strlen(value) : 0) + 2;
+	return MHD_YES;
+}
+
+/* Refuse, in JSON, a request past our own limits: 414, 431, or 413 for a
+ * Content-Length past api.max_body_bytes (said up front: answered before
+ * any of the body is read). 1 when it was refused. */
+static int refuse_early(struct jv_api_req *req, const char *version)
+{
+	size_t max = (size_t)req->api->cfg->api.max_body_bytes;
+	if (req->target_len > JV_API_MAX_TARGET) {
+		jv_api_error(req, 414, "the request target (path and query) is longer than %d bytes",
+			     JV_API_MAX_TARGET);
+		return 1;
+	}
+	size_t head = strlen(req->method) + 1 + req->target_len + 1 + strlen(version) + 2 + 2;
+	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, add_header_len, &head);
+	if (head > JV_API_MAX_HEAD) {
+		jv_api_error(req, 431, "the request line and headers are larger than %d bytes",
+			     JV_API_MAX_HEAD);
+		return 1;
+	}
+	const char *cl =
+	    MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl && strtoull(cl, NULL, 10) > max) {
+		/* (no 100 Continue; MHD discards what comes anyway) */
+		jv_api_error(req, 413, "the body is larger than api.max_body_bytes (%zu bytes)",
+			     max);
+		return 1;
+	}
+	return 0;
+}
+
+static struct jv_api_req *new_req(struct jv_api *api, struct MHD_Connection *c)
+{
+	struct jv_api_req *req = jv_calloc(1, sizeof *req);
+	req->api = api;
+	req->conn = c;
+	return req;
+}
+
+/* Called by libmicrohttpd with the request target as sent, once the
+ * request line is read: the request's state starts here, to know the
+ * target's length (the access handler sees it decoded and split). */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct jv_api_req *req = new_req(cls, c);
+	req->target_len = strlen(uri);
+	return req;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version,
 				  const char *upload_data, size_t *upload_data_size,
 				  void **con_cls)
 {
-	(void)version;
 	struct jv_api *api = cls;
 	struct jv_api_req *req = *con_cls;
 	size_t max = (size_t)api->cfg->api.max_body_bytes;
-	if (!req) {
-		req = jv_calloc(1, sizeof *req);
-		req->api = api;
-		req->conn = c;
+	if (!req) { /* not through on_uri (it is always set: never, really) */
+		req = new_req(api, c);
+		req->target_len = strlen(url);
+		*con_cls = req;
+	}
+	if (!req->begun) {
+		req->begun = 1;
 		req->method = method;
 		req->path = url;
-		*con_cls = req;
-		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-							     MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl && strtoull(cl, NULL, 10) > max) {
-			/* said up front: answer before reading any of it (no
-			 * 100 Continue; MHD discards what comes anyway) */
-			req->too_big = 1;
-			jv_api_error(req, 413, "the body is larger than api.max_body_bytes (%zu bytes)",
-				     max);
-			return send_answer(req);
-		}
-		return MHD_YES;
+		return refuse_early(req, version) ? send_answer(req) : MHD_YES;
 	}
 	if (*upload_data_size > 0) {
-		/* Past the cap (a chunked body says no length up front), the
-		 * rest is read and dropped; the answer comes at the end. */
-		if (!req->too_big && req->body.len + *upload_data_size > max) {
-			req->too_big = 1;
-			jv_buf_free(&req->body);
+		/* Past the cap (a chunked body says no length up front): stop
+		 * reading and close the connection. A client could otherwise
+		 * send without end, token or not. libmicrohttpd cannot answer
+		 * while the body is coming, so there is no 413 to send. */
+		if (req->body.len + *upload_data_size > max) {
+			jv_debug("api: %s %s: the chunked body passed api.max_body_bytes (%zu "
+				 "bytes): connection closed",
+				 req->method, req->path, max);
+			return MHD_NO;
 		}
-		if (!req->too_big)
-			jv_buf_append(&req->body, upload_data, *upload_data_size);
+		jv_buf_append(&req->body, upload_data, *upload_data_size);
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
 	if (req->status)
 		return MHD_YES; /* answered already */
-	if (req->too_big)
-		jv_api_error(req, 413, "the body is larger than api.max_body_bytes (%zu bytes)",
-			     max);
-	else
-		dispatch(req);
+	dispatch(req);
 	enum MHD_Result ret = send_answer(req);
 	db_release(req); /* back to the pool at once */
 	return ret;
@@ -665,7 +756,9 @@ struct jv_api *jv_api_start(const struct jv_config *cfg, struct jv_bridge *bridg
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->api.threads, MHD_OPTION_CONNECTION_LIMIT,
 	    (unsigned)2048, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
 	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_NOTIFY_COMPLETED,
-	    on_completed, api, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, api, MHD_OPTION_END);
+	    on_completed, api, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, api,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, JV_API_CONN_MEMORY, MHD_OPTION_URI_LOG_CALLBACK,
+	    on_uri, api, MHD_OPTION_END);
 	if (!api->mhd) {
 		snprintf(err, errlen, "api: cannot listen on %s: %s", cfg->api.listen,
 			 errno ? strerror(errno) : "libmicrohttpd refused to start");

@@ -11,7 +11,8 @@
  * TOKEN` unless it is marked public (health and /metrics, unless configured
  * otherwise). A handler reads the request through the jv_api_* helpers and
  * answers with jv_api_json() or jv_api_error(); the server adds CORS
- * headers when configured, and answers 404/405/413/401 itself.
+ * headers when configured, and answers 404/405/413/414/431/401 itself.
+ * HEAD is served on every GET route by the GET handler (no body is sent).
  */
 #ifndef JV_API_H
 #define JV_API_H

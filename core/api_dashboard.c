@@ -47,6 +47,28 @@ static void etag_of(const struct jv_web_file *f, char *out, size_t len)
 	snprintf(out, len, "\"%016" PRIx64 "\"", h);
 }
 
+/* Does an If-None-Match header name etag? It holds "*" or a list of
+ * entity tags, each maybe weak (W/"..."), compared weakly (RFC 9110,
+ * 13.1.2). */
+static int etag_listed(const char *inm, const char *etag)
+{
+	size_t elen = strlen(etag);
+	const char *p = inm;
+	while (*p) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '*')
+			return 1;
+		if (!strncmp(p, "W/", 2))
+			p += 2;
+		size_t n = strcspn(p, ", \t");
+		if (n == elen && !memcmp(p, etag, n))
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
 static void serve_file(struct jv_api_req *req, const char *name)
 {
 	const struct jv_web_file *f = NULL;
@@ -66,7 +88,7 @@ static void serve_file(struct jv_api_req *req, const char *name)
 	jv_api_add_header(req, "Cache-Control", "no-cache");
 	jv_api_add_header(req, "ETag", etag);
 	const char *inm = jv_api_header(req, "If-None-Match");
-	if (inm && !strcmp(inm, etag)) {
+	if (inm && etag_listed(inm, etag)) {
 		jv_api_text(req, 304, f->content_type, "", 0);
 		return;
 	}

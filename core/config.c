@@ -1800,8 +1800,85 @@ static int has_password(const char *url)
 	return at && memchr(auth, ':', (size_t)(at - auth)) != NULL;
 }
 
+/* A header or query parameter name (any case) that says it carries a
+ * credential: Authorization, Proxy-Authorization, X-Api-Key, X-Auth-Token,
+ * Cookie, token=, sig=, code= (a function key), ... */
+static int secret_name(const char *name, size_t len)
+{
+	static const char *const parts[] = {"auth", "token",  "secret",  "passw",      "key",
+	                                    "sig",  "cookie", "session", "credential", NULL};
+	char low[64];
+	if (len == 0 || len >= sizeof low)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		low[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] - 'A' + 'a' : name[i]);
+	low[len] = '\0';
+	for (const char *const *p = parts; *p; p++)
+		if (strstr(low, *p))
+			return 1;
+	return !strcmp(low, "code");
+}
+
+/* n bytes of s that look like a generated token, as the last parts of a
+ * Slack, Discord or Teams webhook URL: 16 or more of [A-Za-z0-9_-] mixing
+ * at least two of lower case, upper case and digits. */
+static int token_like(const char *s, size_t n)
+{
+	int lower = 0, upper = 0, digit = 0;
+	if (n < 16)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		if (ch >= 'a' && ch <= 'z')
+			lower = 1;
+		else if (ch >= 'A' && ch <= 'Z')
+			upper = 1;
+		else if (ch >= '0' && ch <= '9')
+			digit = 1;
+		else if (ch != '-' && ch != '_')
+			return 0;
+	}
+	return lower + upper + digit >= 2;
+}
+
+/* A URL that carries a credential beyond a password (has_password()): a
+ * token-like user before the host, a token-like path segment, or a query
+ * parameter named like a secret. */
+static int url_has_token(const char *url)
+{
+	const char *p = strstr(url, "://");
+	if (!p)
+		return 0;
+	p += 3;
+	size_t alen = strcspn(p, "/?#");
+	const char *at = memchr(p, '@', alen);
+	if (at && token_like(p, strcspn(p, ":@")))
+		return 1;
+	p += alen;
+	while (*p == '/') {
+		p++;
+		size_t n = strcspn(p, "/?#");
+		if (token_like(p, n))
+			return 1;
+		p += n;
+	}
+	if (*p != '?')
+		return 0;
+	for (p++; *p && *p != '#';) {
+		size_t n = strcspn(p, "&#");
+		size_t name = strcspn(p, "=&#");
+		if (name < n && secret_name(p, name))
+			return 1;
+		p += n;
+		if (*p == '&')
+			p++;
+	}
+	return 0;
+}
+
 /* Warn about n when it holds a non-empty secret written in the file. Names
- * the place and the key, never the value. */
+ * the place and the key (for the KEY_file hint; NULL where there is none),
+ * never the value. */
 static void warn_secret(const struct jv_config *cfg, const struct jv_node *n, const char *path,
                         const char *key, mode_t mode)
 {
@@ -1809,8 +1886,49 @@ static void warn_secret(const struct jv_config *cfg, const struct jv_node *n, co
 		return;
 	jv_log(JV_WARNING,
 	       "%s:%d:%d: %s holds a literal secret and %s is readable by others (mode %04o); "
-	       "use ${VAR} or %s_file: PATH instead, or chmod o-r the file",
-	       cfg->path, n->line, n->col, path, cfg->path, (unsigned)(mode & 07777), key);
+	       "use ${VAR}%s%s%s instead, or chmod o-r the file",
+	       cfg->path, n->line, n->col, path, cfg->path, (unsigned)(mode & 07777),
+	       key ? " or " : "", key ? key : "", key ? "_file: PATH" : "");
+}
+
+/* Authorization or Proxy-Authorization, in any case. */
+static int is_authorization(const char *name)
+{
+	static const char tail[] = "authorization";
+	size_t n = strlen(name), t = sizeof tail - 1;
+	if (n < t)
+		return 0;
+	for (size_t i = 0; i < t; i++) {
+		char ch = name[n - t + i];
+		if ((ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch) != tail[i])
+			return 0;
+	}
+	return n == t || name[n - t - 1] == '-';
+}
+
+/* Warn about each header of a plugin section's headers: map whose name
+ * says it carries a credential (Authorization: Bearer ..., X-Api-Key). An
+ * Authorization value of the scheme alone ("Bearer ${TOKEN:-}" with TOKEN
+ * unset) holds none. */
+static void warn_secret_headers(const struct jv_config *cfg, const struct jv_node *headers,
+                                const char *sect_path, mode_t mode)
+{
+	if (!headers || headers->type != JV_NODE_MAP)
+		return;
+	for (size_t k = 0; k < headers->n_items; k++) {
+		const struct jv_node *h = headers->items[k];
+		if (!secret_name(h->key, strlen(h->key)))
+			continue;
+		if (h->type == JV_NODE_SCALAR && is_authorization(h->key)) {
+			const char *v = h->value + strspn(h->value, " ");
+			v += strcspn(v, " ");
+			if (!v[strspn(v, " ")])
+				continue; /* a scheme, no credential */
+		}
+		char *path = jv_asprintf("%s.headers.%s", sect_path, h->key);
+		warn_secret(cfg, h, path, NULL, mode);
+		free(path);
+	}
 }
 
 /* Warn about every secret written literally into a file others can read. */
@@ -1829,22 +1947,26 @@ static void warn_literal_secrets(const struct jv_config *cfg, mode_t mode)
 		const struct jv_node *sect = i < cfg->n_executors
 		                                 ? cfg->executors[i].node
 		                                 : cfg->alerts[i - cfg->n_executors].node;
+		char *sect_path = i < cfg->n_executors
+		                      ? jv_asprintf("executors.%s", cfg->executors[i].name)
+		                      : jv_asprintf("alerts[%zu]", i - cfg->n_executors);
 		for (size_t j = 0; sect && j < sect->n_items; j++) {
 			const struct jv_node *n = sect->items[j];
 			size_t kl = strlen(n->key);
 			int url_like = kl >= 3 && !strcmp(n->key + kl - 3, "url");
+			if (n->type == JV_NODE_MAP && !strcmp(n->key, "headers"))
+				warn_secret_headers(cfg, n, sect_path, mode);
 			if (n->type != JV_NODE_SCALAR)
 				continue;
-			if (!looks_secret(n->key) && !(url_like && has_password(n->value)) &&
+			if (!looks_secret(n->key) &&
+			    !(url_like && (has_password(n->value) || url_has_token(n->value))) &&
 			    strcmp(n->key, "webhook_url"))
 				continue;
-			char *path =
-			    i < cfg->n_executors
-			        ? jv_asprintf("executors.%s.%s", cfg->executors[i].name, n->key)
-			        : jv_asprintf("alerts[%zu].%s", i - cfg->n_executors, n->key);
+			char *path = jv_asprintf("%s.%s", sect_path, n->key);
 			warn_secret(cfg, n, path, n->key, mode);
 			free(path);
 		}
+		free(sect_path);
 	}
 }
 

@@ -293,6 +293,58 @@ static int plugin_file_name(const char *name)
 	return len > 3 && !strcmp(name + len - 3, ".so") && valid_name(name, len - 3);
 }
 
+/* Is folder p, one above the plugin dir, safe: owned by root or us, and
+ * not writable by group or others unless it has the sticky bit (as /tmp
+ * has: then others may add names to it but not rename or remove ours)?
+ * 0, or -1 with the reason in err. */
+static int check_above(const char *dir, const char *p, char *err, size_t errlen)
+{
+	struct stat st;
+	uid_t euid = geteuid();
+	if (stat(p, &st) != 0) {
+		snprintf(err, errlen, "plugin dir %s refused: cannot stat the folder %s above it: %s",
+			 dir, p, strerror(errno));
+		return -1;
+	}
+	if (st.st_uid != 0 && st.st_uid != euid) {
+		snprintf(err, errlen,
+			 "plugin dir %s refused: the folder %s above it is owned by uid %u, not by "
+			 "root or the running user (uid %u), so that user could replace the "
+			 "plugin folder",
+			 dir, p, (unsigned)st.st_uid, (unsigned)euid);
+		return -1;
+	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
+		snprintf(err, errlen,
+			 "plugin dir %s refused: the folder %s above it is writable by group or "
+			 "others (mode %04o, no sticky bit), so anyone could replace the plugin "
+			 "folder",
+			 dir, p, (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
+/* check_above() every folder above path (absolute), up to /. */
+static int check_all_above(const char *dir, const char *path, char *err, size_t errlen)
+{
+	char *p = jv_strdup(path);
+	int rc = 0;
+	for (;;) {
+		size_t n = strlen(p);
+		while (n > 1 && p[n - 1] == '/')
+			p[--n] = '\0';
+		char *slash = strrchr(p, '/');
+		if (!slash || n <= 1)
+			break;
+		slash[slash == p ? 1 : 0] = '\0'; /* "/a" -> "/", "/a/b" -> "/a" */
+		if ((rc = check_above(dir, p, err, errlen)) != 0)
+			break;
+	}
+	free(p);
+	return rc;
+}
+
 int jv_plugins_load_dir(const char *dir, struct jv_plugins **out, char *err, size_t errlen)
 {
 	*out = NULL;
@@ -312,6 +364,27 @@ int jv_plugins_load_dir(const char *dir, struct jv_plugins **out, char *err, siz
 			 dir, (unsigned)(st.st_mode & 07777));
 		return JV_EPLUGIN;
 	}
+	uid_t euid = geteuid();
+	if (st.st_uid != 0 && st.st_uid != euid) {
+		snprintf(err, errlen,
+			 "plugin dir %s refused: owned by uid %u, not by root or the running user "
+			 "(uid %u)",
+			 dir, (unsigned)st.st_uid, (unsigned)euid);
+		return JV_EPLUGIN;
+	}
+	/* Whoever can rename a folder above it can put another folder in its
+	 * place: every folder up to / counts, on the path as written (its
+	 * symbolic links live in those) and on the path they resolve to. */
+	char *real = realpath(dir, NULL);
+	if (!real) {
+		snprintf(err, errlen, "plugin dir %s: %s", dir, strerror(errno));
+		return JV_EPLUGIN;
+	}
+	int unsafe = check_all_above(dir, real, err, errlen) ||
+		     (dir[0] == '/' && strcmp(dir, real) && check_all_above(dir, dir, err, errlen));
+	free(real);
+	if (unsafe)
+		return JV_EPLUGIN;
 	struct dirent **names;
 	int n = scandir(dir, &names, NULL, alphasort);
 	if (n < 0) {

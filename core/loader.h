@@ -52,8 +52,12 @@ struct jv_plugins *jv_plugins_new(const char *dir);
  *
  * Returns 0 and *out (free with jv_plugins_free) even when some files were
  * refused. Returns JV_EPLUGIN when dir itself is unusable (missing, not a
- * directory, writable by group or others): then nothing is loaded, *out is
- * NULL and err holds one line saying why.
+ * directory, writable by group or others, owned by another user than root
+ * or the running one) or unsafe by a folder above it, up to / (as written
+ * and with its links resolved): one owned by another user, or one writable
+ * by group or others without the sticky bit (a sticky one like /tmp is
+ * fine), as either could replace dir. Then nothing is loaded, *out is
+ * NULL and err holds one line naming the folder and why.
  */
 int jv_plugins_load_dir(const char *dir, struct jv_plugins **out, char *err, size_t errlen);
 

@@ -103,6 +103,14 @@ chmod 0755 "$DIR"
 assert_rc 1 "a plugin dir writable by others"
 assert_match "^plugin dir $DIR refused: writable by group or others \(mode 0777\)" "$ERR" \
 	"says so"
+# A safe plugin dir in a folder others may write: they could replace it.
+_mode=$(stat -c %a "$JV_TMP")
+chmod 0777 "$JV_TMP"
+run "$JOBVISOR" check-config -c "$CONF"
+chmod "$_mode" "$JV_TMP"
+assert_rc 1 "a plugin dir inside a folder writable by others"
+assert_match "^plugin dir $DIR refused: the folder $JV_TMP above it is writable by group or others \(mode 0777, no sticky bit\)" \
+	"$ERR" "names that folder"
 
 # ---------------------------------------------------------------- shipped
 # The shipped config, with the shipped executors, is valid as it stands.

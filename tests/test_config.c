@@ -775,6 +775,94 @@ static void t_readable_secret_warning(void)
 	unsetenv("JV_TEST_TOKEN");
 }
 
+/* Secrets in plugin sections beyond KEY: a credential header of a headers:
+ * map (http executor, webhook alert) and URLs carrying a token in their
+ * user, path or query. One warning each, naming the place, never the value;
+ * ${VAR} values and URLs without a credential get none. */
+static void t_readable_secret_headers_urls(void)
+{
+	char *dir = temp_dir();
+	char *conf = jv_asprintf("%s/jv.yaml", dir);
+	char err[512];
+	struct jv_config *cfg;
+	setenv("JV_TEST_TOKEN", "fromenv", 1);
+	jv_log_capture(capture, NULL);
+	write_file(
+	    conf,
+	    /* 1 */
+	    "database: {url: \"postgresql:///jv\"}\n"
+	    /* 2 */ "executors:\n"
+	    /* 3 */ "  web:\n"
+	    /* 4 */ "    plugin: http\n"
+	    /* 5 */ "    base_url: \"https://api.example/v2?limit=5&api_key=Lit1Query\"\n"
+	    /* 6 */ "    headers:\n"
+	    /* 7 */ "      Authorization: \"Bearer Lit2Bearer\"\n"
+	    /* 8 */ "      x-api-key: Lit3Key\n"
+	    /* 9 */ "      Accept: application/json\n"
+	    /* 10 */ "      Proxy-Authorization: \"Basic ${JV_TEST_TOKEN}\"\n"
+	    /* 11 */ "  bare:\n"
+	    /* 12 */ "    plugin: http\n"
+	    /* 13 */ "    headers: {Authorization: \"Bearer ${JV_TEST_UNSET:-}\"}\n"
+	    /* 14 */ "  plain: {plugin: http, base_url: \"https://api.example/v1/jobs-runner\"}\n"
+	    /* 15 */ "alerts:\n"
+	    /* 16 */ "  - plugin: webhook\n"
+	    /* 17 */ "    on: job_failed\n"
+	    /* 18 */ "    url: \"https://hooks.example/services/T0AB12CD3/B0EF45GH6/"
+	    "Lit4abcdEFGH1234ijklMNOP\"\n"
+	    /* 19 */ "    headers: {X-Auth-Token: Lit5Header, X-Team: ops}\n"
+	    /* 20 */ "  - {plugin: webhook, on: job_failed, url: "
+	    "\"https://Lit6abcdef0123456789@e.example/1\"}\n"
+	    /* 21 */ "  - {plugin: webhook, on: job_failed, url: "
+	             "\"https://e.example/n?Token=Lit7Tok\"}\n"
+	    /* 22 */ "  - {plugin: webhook, on: job_failed, url: "
+	    "\"https://e.example/hooks/${JV_TEST_TOKEN}\"}\n"
+	    /* 23 */ "  - {plugin: webhook, on: job_failed, url: "
+	    "\"https://ops@e.example/api/v1/notifications?channel=ops\"}\n",
+	    0644);
+	CU_ASSERT_EQUAL(jv_config_load(conf, &cfg, err, sizeof err), 0);
+	if (cfg == NULL)
+		fprintf(stderr, "\n%s\n", err);
+	jv_config_free(cfg);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(captured.data);
+	static const struct {
+		const char *place, *path, *hint;
+	} want[] = {
+	    {"5:15", "executors.web.base_url", "use ${VAR} or base_url_file: PATH instead"},
+	    {"7:22", "executors.web.headers.Authorization", "use ${VAR} instead, or chmod"},
+	    {"8:18", "executors.web.headers.x-api-key", "use ${VAR} instead, or chmod"},
+	    {"18:10", "alerts[0].url", "use ${VAR} or url_file: PATH instead"},
+	    {"19:29", "alerts[0].headers.X-Auth-Token", "use ${VAR} instead, or chmod"},
+	    {"20:44", "alerts[1].url", "use ${VAR} or url_file: PATH instead"},
+	    {"21:44", "alerts[2].url", "use ${VAR} or url_file: PATH instead"},
+	};
+	size_t n_want = sizeof want / sizeof want[0];
+	for (size_t i = 0; i < n_want; i++) {
+		char *line = jv_asprintf("1|%s:%s: %s holds a literal secret and %s is readable by "
+		                         "others (mode 0644); %s",
+		                         conf, want[i].place, want[i].path, conf, want[i].hint);
+		const char *at = strstr(captured.data, line);
+		CU_ASSERT_PTR_NOT_NULL(at);
+		if (!at)
+			fprintf(stderr, "\nmissing: %s\n", line);
+		free(line);
+	}
+	size_t lines = 0;
+	for (const char *p = captured.data; (p = strchr(p, '\n')); p++)
+		lines++;
+	CU_ASSERT_EQUAL(lines, n_want); /* nothing else: not Accept, ${VAR}, plain URLs */
+	if (lines != n_want)
+		fprintf(stderr, "\n%s\n", captured.data);
+	CU_ASSERT_PTR_NULL(strstr(captured.data, "Lit")); /* no value shown */
+	jv_buf_free(&captured);
+
+	jv_log_capture(NULL, NULL);
+	unlink(conf);
+	rmdir(dir);
+	free(conf);
+	free(dir);
+	unsetenv("JV_TEST_TOKEN");
+}
+
 /* ---------------------------------------------------------------- the example */
 
 static void t_example_config(void)
@@ -837,6 +925,7 @@ int main(void)
 	    {"typed readers", t_typed_readers},
 	    {"jv_config_errorf", t_errorf},
 	    {"readable secret warning", t_readable_secret_warning},
+	    {"readable secret warning: headers, URLs", t_readable_secret_headers_urls},
 	    {"conf/jobvisor.yaml", t_example_config},
 	    {NULL, NULL},
 	};

@@ -336,6 +336,125 @@ static void t_dir_writable(void)
 	CU_ASSERT_STRING_EQUAL(err, "plugin dir /dev/null: not a directory");
 }
 
+/* load_dir(dir): 0 and one plugin, or JV_EPLUGIN with err as expected. */
+static void assert_dir(const char *dir, const char *expect)
+{
+	struct jv_plugins *reg = NULL;
+	char err[1024];
+	int rc = jv_plugins_load_dir(dir, &reg, err, sizeof err);
+	if (expect) {
+		CU_ASSERT_EQUAL(rc, JV_EPLUGIN);
+		CU_ASSERT_PTR_NULL(reg);
+		CU_ASSERT_STRING_EQUAL(err, expect);
+		if (rc == 0 || strcmp(err, expect))
+			fprintf(stderr, "\n%s: expected '%s'\n", dir, expect);
+	} else {
+		CU_ASSERT_EQUAL(rc, 0);
+		if (rc)
+			fprintf(stderr, "\n%s: %s\n", dir, err);
+		CU_ASSERT(reg && jv_plugins_count(reg) == 1);
+	}
+	jv_plugins_free(reg);
+}
+
+/* A safe folder in an unsafe one is refused too: whoever may rename the
+ * folder above may put another plugin folder in its place. A sticky folder
+ * above (as /tmp) is fine; so is a symlink resolving to a safe folder, as
+ * long as the folder holding the link is safe. */
+static void t_dir_parents(void)
+{
+	char *top = make_dir(); /* top/mid/plugins, top/link -> mid */
+	char *mid = jv_asprintf("%s/mid", top);
+	char *dir = jv_asprintf("%s/plugins", mid);
+	char *link = jv_asprintf("%s/link", top);
+	char *via = jv_asprintf("%s/plugins", link);
+	CU_ASSERT_FATAL(mkdir(mid, 0755) == 0 && mkdir(dir, 0755) == 0);
+	CU_ASSERT_FATAL(symlink("mid", link) == 0);
+	install(dir, "noop");
+	assert_dir(dir, NULL);
+	assert_dir(via, NULL);
+
+	static const mode_t bad[] = {0777, 0775, 0757, 0770};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		chmod(mid, bad[i]);
+		char *expect = jv_asprintf("plugin dir %s refused: the folder %s above it is "
+					   "writable by group or others (mode %04o, no sticky "
+					   "bit), so anyone could replace the plugin folder",
+					   dir, mid, (unsigned)bad[i]);
+		assert_dir(dir, expect);
+		free(expect);
+		chmod(mid, 0755);
+		chmod(top, bad[i]); /* two levels up, and the folder of the link */
+		expect = jv_asprintf("plugin dir %s refused: the folder %s above it is writable "
+				     "by group or others (mode %04o, no sticky bit), so anyone "
+				     "could replace the plugin folder",
+				     dir, top, (unsigned)bad[i]);
+		assert_dir(dir, expect);
+		free(expect);
+		expect = jv_asprintf("plugin dir %s refused: the folder %s above it is writable "
+				     "by group or others (mode %04o, no sticky bit), so anyone "
+				     "could replace the plugin folder",
+				     via, top, (unsigned)bad[i]);
+		assert_dir(via, expect);
+		free(expect);
+		chmod(top, 0755);
+	}
+	/* sticky, as /tmp: others may add names, not move ours */
+	chmod(mid, 01777);
+	assert_dir(dir, NULL);
+	chmod(mid, 0755);
+
+	/* a link from an unsafe folder to a safe one: the link could be
+	 * replaced, so the path as written counts too */
+	char *open_dir = make_dir();
+	char *open_link = jv_asprintf("%s/plugins", open_dir);
+	CU_ASSERT_FATAL(symlink(dir, open_link) == 0);
+	chmod(open_dir, 0777);
+	char *expect = jv_asprintf("plugin dir %s refused: the folder %s above it is writable by "
+				   "group or others (mode 0777, no sticky bit), so anyone could "
+				   "replace the plugin folder",
+				   open_link, open_dir);
+	assert_dir(open_link, expect);
+	free(expect);
+	chmod(open_dir, 0755);
+	assert_dir(open_link, NULL);
+	unlink(open_link);
+	free(open_link);
+	remove_dir(open_dir);
+
+	/* owners: only root can give a folder away */
+	if (geteuid() == 0) {
+		CU_ASSERT_FATAL(chown(mid, 65534, 65534) == 0);
+		expect = jv_asprintf("plugin dir %s refused: the folder %s above it is owned by "
+				     "uid 65534, not by root or the running user (uid 0), so that "
+				     "user could replace the plugin folder",
+				     dir, mid);
+		assert_dir(dir, expect);
+		free(expect);
+		CU_ASSERT_FATAL(chown(mid, 0, 0) == 0 && chown(dir, 65534, 65534) == 0);
+		expect = jv_asprintf("plugin dir %s refused: owned by uid 65534, not by root or "
+				     "the running user (uid 0)",
+				     dir);
+		assert_dir(dir, expect);
+		free(expect);
+		CU_ASSERT_FATAL(chown(dir, 0, 0) == 0);
+	} else {
+		fprintf(stderr, "(not root: the foreign-owner refusals are not tested) ");
+	}
+
+	char *so = jv_asprintf("%s/noop.so", dir);
+	unlink(so);
+	free(so);
+	rmdir(dir);
+	unlink(link);
+	rmdir(mid);
+	free(dir);
+	free(mid);
+	free(link);
+	free(via);
+	remove_dir(top);
+}
+
 /* Only root can give a file away; as anyone else this only checks that
  * our own files are accepted. */
 static void t_file_owner(void)
@@ -946,6 +1065,7 @@ int main(void)
 		{"one file, reason to the caller", t_load_file},
 		{"file writable by group or others", t_file_writable},
 		{"dir writable, missing, not a dir", t_dir_writable},
+		{"folders above the dir, links", t_dir_parents},
 		{"file owned by another user", t_file_owner},
 		{"file names, links, dirs, junk", t_names},
 		{"host table complete", t_host_table},
