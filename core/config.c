@@ -748,6 +748,164 @@ static int is_var_char(char ch)
 	return is_var_start(ch) || (ch >= '0' && ch <= '9');
 }
 
+/* POSIX has the application declare environ; glibc does only under _GNU_SOURCE. */
+/* NOLINTNEXTLINE(readability-redundant-declaration) */
+extern char **environ;
+
+/* The variables jv_config_env_seal() took out of the environment,
+ * "NAME=VALUE" each. Written once, before serve starts a thread; read-only
+ * after, so a reload on the main thread may read them while others run. */
+static char **sealed_env;
+static size_t n_sealed_env;
+static int env_sealed;
+
+/* The "NAME=VALUE" of name in v[0..n), or NULL. */
+static const char *env_find(char *const *v, size_t n, const char *name)
+{
+	size_t len = strlen(name);
+	for (size_t i = 0; i < n && v[i]; i++)
+		if (!strncmp(v[i], name, len) && v[i][len] == '=')
+			return v[i];
+	return NULL;
+}
+
+/* A variable for ${NAME}: what serve sealed away, else the environment. */
+static const char *env_get(const char *name)
+{
+	const char *kv = env_find(sealed_env, n_sealed_env, name);
+	return kv ? kv + strlen(name) + 1 : getenv(name);
+}
+
+/* Remember that the file reads name (at n), once per name. */
+static void note_env_ref(struct ctx *c, const char *name, const struct jv_node *n)
+{
+	struct jv_config *cfg = c->cfg;
+	for (size_t i = 0; i < cfg->n_env_refs; i++)
+		if (!strcmp(cfg->env_refs[i].name, name))
+			return;
+	cfg->env_refs = jv_realloc(cfg->env_refs, (cfg->n_env_refs + 1) * sizeof *cfg->env_refs);
+	cfg->env_refs[cfg->n_env_refs++] =
+	    (struct jv_env_ref){.name = jv_strdup(name), .line = n->line, .col = n->col};
+}
+
+static const struct jv_env_ref *env_ref(const struct jv_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_env_refs; i++)
+		if (!strcmp(cfg->env_refs[i].name, name))
+			return &cfg->env_refs[i];
+	return NULL;
+}
+
+/* pass_env in the plugin entry sect (path names it) lists variables of
+ * serve's environment for the programs the plugin starts: an exact name
+ * the file reads is refused (a PREFIX_* entry never matches one, as serve
+ * took them out of its environment). Type errors are the plugin's. */
+static int check_pass_env(struct ctx *c, const struct jv_node *sect, const char *path)
+{
+	const struct jv_node *pe = jv_node_get(sect, "pass_env");
+	if (!pe)
+		return 0;
+	size_t n = pe->type == JV_NODE_SEQ ? pe->n_items : 1;
+	for (size_t i = 0; i < n; i++) {
+		const struct jv_node *item = pe->type == JV_NODE_SEQ ? pe->items[i] : pe;
+		if (item->type != JV_NODE_SCALAR)
+			continue;
+		const struct jv_env_ref *ref = env_ref(c->cfg, item->value);
+		if (ref)
+			return err_val(c, item,
+			               "%s.pass_env: '%s' is read by this configuration (${%s} at "
+			               "%d:%d), so serve takes it out of its environment and never "
+			               "passes it on",
+			               path, ref->name, ref->name, ref->line, ref->col);
+	}
+	return 0;
+}
+
+/* The environment block the kernel gave serve at exec (what
+ * /proc/PID/environ shows): [*start, *end). Returns 0, or -1 when unknown. */
+static int env_block(uintptr_t *start, uintptr_t *end)
+{
+	char buf[4096];
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t got = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (got <= 0)
+		return -1;
+	buf[got] = '\0';
+	/* env_start and env_end are fields 50 and 51 (proc(5)); field 2, the
+	 * command, may hold spaces. */
+	const char *p = strrchr(buf, ')');
+	for (int field = 2; p && field < 50; field++)
+		p = strchr(p + 1, ' ');
+	if (!p)
+		return -1;
+	char *e;
+	errno = 0;
+	unsigned long long a = strtoull(p + 1, &e, 10), b = strtoull(e, &e, 10);
+	if (errno || a == 0 || b <= a)
+		return -1;
+	*start = (uintptr_t)a;
+	*end = (uintptr_t)b;
+	return 0;
+}
+
+size_t jv_config_env_seal(const struct jv_config *cfg)
+{
+	if (env_sealed) {
+		for (size_t i = 0; i < cfg->n_env_refs; i++) {
+			const struct jv_env_ref *r = &cfg->env_refs[i];
+			if (!env_find(sealed_env, n_sealed_env, r->name) && getenv(r->name))
+				jv_log(JV_WARNING,
+				       "%s:%d:%d: ${%s} was not read at start-up, so it stays in "
+				       "the environment of serve, where programs a plugin starts "
+				       "could see it; restart serve to take it out",
+				       cfg->path, r->line, r->col, r->name);
+		}
+		return 0;
+	}
+	env_sealed = 1;
+	uintptr_t lo = 0, hi = 0;
+	int have_block = env_block(&lo, &hi) == 0;
+	struct jv_buf names = {0};
+	size_t taken = 0;
+	for (size_t i = 0; i < cfg->n_env_refs; i++) {
+		const char *name = cfg->env_refs[i].name;
+		size_t len = strlen(name);
+		const char *kv = env_find(environ, SIZE_MAX, name);
+		if (!kv)
+			continue;
+		sealed_env = jv_realloc(sealed_env, (n_sealed_env + 1) * sizeof *sealed_env);
+		sealed_env[n_sealed_env++] = jv_strdup(kv);
+		/* Every copy (an environment may hold a name twice), then out. */
+		size_t n_copies = 0;
+		char **copies = NULL;
+		for (char **e = environ; *e; e++)
+			if (!strncmp(*e, name, len) && (*e)[len] == '=') {
+				copies = jv_realloc(copies, (n_copies + 1) * sizeof *copies);
+				copies[n_copies++] = *e + len + 1;
+			}
+		unsetenv(name);
+		for (size_t k = 0; k < n_copies; k++) {
+			uintptr_t at = (uintptr_t)copies[k];
+			size_t vlen = strlen(copies[k]);
+			if (have_block && at >= lo && at + vlen < hi)
+				memset(copies[k], 0, vlen);
+		}
+		free(copies);
+		jv_buf_puts(&names, taken++ ? ", " : "");
+		jv_buf_puts(&names, name);
+	}
+	if (taken)
+		jv_log(JV_INFO,
+		       "took the variables the configuration reads out of the environment (no "
+		       "job or plugin sees them): %s",
+		       names.data);
+	jv_buf_free(&names);
+	return taken;
+}
+
 /* Expand ${VAR}, ${VAR:-default} and $$ in scalar n; path names it in
  * messages. A '$' followed by anything else stays as it is. */
 static int expand_scalar(struct ctx *c, struct jv_node *n, const char *path)
@@ -802,7 +960,8 @@ static int expand_scalar(struct ctx *c, struct jv_node *n, const char *path)
 			}
 		}
 		char *var = jv_strndup(name, (size_t)(name_end - name));
-		const char *val = getenv(var);
+		note_env_ref(c, var, n);
+		const char *val = env_get(var);
 		if (val && (!def || val[0])) {
 			jv_buf_puts(&b, val);
 			from_env = 1;
@@ -1761,6 +1920,18 @@ static int load(const char *name, const char *basedir, const char *text, size_t 
 	}
 	if ((rc = map_config(&c, root)))
 		goto fail;
+	for (size_t i = 0; i < c.cfg->n_executors + c.cfg->n_alerts; i++) {
+		char *path = i < c.cfg->n_executors
+		                 ? jv_asprintf("executors.%s", c.cfg->executors[i].name)
+		                 : jv_asprintf("alerts[%zu]", i - c.cfg->n_executors);
+		const struct jv_node *entry = i < c.cfg->n_executors
+		                                  ? c.cfg->executors[i].node
+		                                  : c.cfg->alerts[i - c.cfg->n_executors].node;
+		rc = check_pass_env(&c, entry, path);
+		free(path);
+		if (rc)
+			goto fail;
+	}
 	*out = c.cfg;
 	return 0;
 fail:
@@ -2053,6 +2224,9 @@ void jv_config_free(struct jv_config *cfg)
 	free(cfg->log.level);
 	free(cfg->log.format);
 	free(cfg->user);
+	for (size_t i = 0; i < cfg->n_env_refs; i++)
+		free(cfg->env_refs[i].name);
+	free(cfg->env_refs);
 	node_free(cfg->root);
 	free(cfg->path);
 	free(cfg);

@@ -21,7 +21,10 @@
  *    left in a plugin section, and api/database accept only their secret
  *    keys' _file forms (url_file, token_file, webhook_secret_file);
  *  - anchors, aliases, tags other than !!str, and several documents are
- *    refused.
+ *    refused;
+ *  - `pass_env` in an executor or alert entry (the variables of serve's
+ *    environment a plugin passes to the programs it starts) may not name
+ *    a variable the file reads with ${NAME}: those are the config's own.
  */
 #ifndef JV_CONFIG_H
 #define JV_CONFIG_H
@@ -45,6 +48,13 @@ struct jv_node {
 };
 
 enum jv_isolation { JV_ISOLATION_PROCESS = 0, JV_ISOLATION_THREAD = 1 };
+
+/* A variable the file reads with ${NAME}: its name and where it is first
+ * read. */
+struct jv_env_ref {
+	char *name;
+	int line, col;
+};
 
 /* One entry under executors:, i.e. one job type. */
 struct jv_executor_cfg {
@@ -160,6 +170,12 @@ struct jv_config {
 		char *level;                    /* error|warning|info|debug, default info */
 		char *format;                   /* text|json, default text */
 	} log;
+
+	/* Every variable the file reads with ${NAME} (set or not), once each,
+	 * in file order: secrets of the configuration, see
+	 * jv_config_env_seal(). */
+	struct jv_env_ref *env_refs;
+	size_t n_env_refs;
 };
 
 /*
@@ -176,6 +192,20 @@ int jv_config_load(const char *path, struct jv_config **out, char *err, size_t e
 /* The same from a string (for tests); name is used in messages. */
 int jv_config_load_string(const char *name, const char *text, struct jv_config **out, char *err,
 			  size_t errlen);
+
+/*
+ * For `jobvisor serve`, after loading cfg: take every variable cfg reads
+ * with ${NAME} out of the process environment, so that no program serve
+ * or a plugin starts, and no worker, can see it (its bytes in the
+ * environment block serve was started with, which /proc/PID/environ
+ * shows, are overwritten too). The values are kept privately: every later
+ * jv_config_load() in this process (a SIGHUP reload) reads them from there.
+ * The first call does the work and must come before any thread exists
+ * (unsetenv is not thread-safe); later calls change nothing and only warn
+ * about a variable the new cfg reads that is still in the environment.
+ * Returns how many variables the call took out.
+ */
+size_t jv_config_env_seal(const struct jv_config *cfg);
 
 /* Free cfg and everything it owns (strings, arrays, the node tree; every
  * node pointer taken from it dies with it). NULL is fine. */

@@ -215,6 +215,9 @@ static int load_all(const char *path, struct jv_config **cfgp, struct jv_plugins
 		jv_log(JV_ERROR, "%s", err);
 		return JV_ECONFIG;
 	}
+	/* Before any plugin, worker or thread: what the config reads from the
+	 * environment leaves it (at a reload this only warns). */
+	jv_config_env_seal(cfg);
 	struct jv_plugins *plugins;
 	if (jv_plugins_load_dir(cfg->plugins.dir, &plugins, err, sizeof err) != 0) {
 		jv_log(JV_ERROR, "%s", err);

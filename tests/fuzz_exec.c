@@ -64,6 +64,8 @@ static struct target targets[] = {
 	 "    allowed_commands: [/bin/*, /usr/bin/env, /opt/x/**]\n"
 	 "    allow_shell: true\n"
 	 "    env: { TZ: UTC, LANG: C }\n"
+	 "    allowed_env: [APP_*, DRY_RUN, \"L*\"]\n"
+	 "    pass_env: [HOME, LC_*]\n"
 	 "    exit_codes: { retryable: [75, 111], permanent: [2] }\n"},
 	{.name = "http", .entry = jv_plugin_entry_http, .section =
 	 "    base_url: http://127.0.0.1:1/api/\n"

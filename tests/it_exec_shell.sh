@@ -2,7 +2,7 @@
 # it_exec_shell.sh -- the shell executor through a real `jobvisor serve`
 # against a real PostgreSQL, running real programs: output and result,
 # exit codes (permanent, retryable, exit_codes lists), death by a signal,
-# env (payload, instance, clear_env), cwd, stdin, the allowlist, exec
+# env (payload, instance; nothing inherited), cwd, stdin, the allowlist, exec
 # failures, `shell` with and without allow_shell, output truncation, bad
 # payloads (the supervisor goes on), config errors, and a timeout killing
 # a whole process group (no process left behind), with process and thread
@@ -48,6 +48,7 @@ jv_write_config "$JV_CONF" "$(cat <<'YAML'
     allowed_commands: ["/bin/*", "/usr/bin/*"]
     exit_codes: { permanent: [3] }
     env: { INST_VAR: inst, SHARED: inst }
+    allowed_env: [JOB_VAR, SHARED, A]
   strict:
     plugin: shell
     allowed_commands: "/bin/sh"
@@ -57,6 +58,7 @@ jv_write_config "$JV_CONF" "$(cat <<'YAML'
     allow_shell: true
     clear_env: true
     env: { ONLY: "yes" }
+    allowed_env: [JOB_*]
   small:
     plugin: shell
     max_output_bytes: 100
@@ -152,12 +154,12 @@ E1=$(exe $ENV1 output)
 assert_match '^JOB_VAR=job$' "$E1" "payload env"
 assert_match '^INST_VAR=inst$' "$E1" "instance env"
 assert_match '^SHARED=job$' "$E1" "payload env wins over the instance's"
-assert_match '^JV_SHELL_MARK=from_the_worker$' "$E1" "the worker's environment is passed on"
+assert_no_match 'JV_SHELL_MARK' "$E1" "nothing of the worker's environment is passed on"
 E2=$(exe $ENV2 output)
-assert_match '^PATH=/usr/bin:/bin$' "$E2" "clear_env: a plain PATH"
-assert_match '^ONLY=yes$' "$E2" "clear_env: the instance's env"
-assert_match '^JOB_VAR=job2$' "$E2" "clear_env: the payload's env"
-assert_no_match 'JV_SHELL_MARK' "$E2" "clear_env: nothing of the worker's"
+assert_match '^PATH=/usr/local/bin:/usr/bin:/bin$' "$E2" "clear_env: true (the default): a plain PATH"
+assert_match '^ONLY=yes$' "$E2" "clear_env: true: the instance's env"
+assert_match '^JOB_VAR=job2$' "$E2" "clear_env: true: the payload's env"
+assert_no_match 'JV_SHELL_MARK' "$E2" "clear_env: true: nothing of the worker's"
 assert_eq "$JV_TMP/work dir" "$(exe $CWD output)" "cwd"
 assert_eq 1 "$(col $BADCWD attempts)" "a cwd that cannot be entered fails for good"
 assert_match "cannot change directory to /nonexistent/place: No such file" "$(col $BADCWD last_error)" "and says so"

@@ -73,7 +73,8 @@ ok "make uninstall removes both"
 # ---------------------------------------------------------------- notify
 jv_db
 jv_plugin shell
-jv_write_config "$JV_CONF" "  sh: { plugin: shell, allow_shell: true }"
+jv_write_config "$JV_CONF" "  sh: { plugin: shell, allow_shell: true,
+        pass_env: [JV_SD_MARK, NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID] }"
 sed -i 's/^processor:$/processor:\n  heartbeat_interval_ms: 200\n  max_concurrent_jobs: 3\n  shutdown_grace_seconds: 5/' "$JV_CONF"
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
@@ -123,13 +124,13 @@ assert_match '^running; jobs running: 0, done: 0; processor [0-9]+$' "$(nq "$NLO
 	"READY=1 carries a STATUS= line"
 kill -CONT "$SERVE"
 
-# Jobs never see the socket (nor the watchdog), but do see the rest.
+# Jobs never see the socket (nor the watchdog), even through pass_env.
 J=$(enq sh '{"shell": "env; sleep 1"}')
 wait_for "nq '$NLOG' \"any(m['msg'].get('STATUS', '').startswith('running; jobs running: 1,') for m in L)\" | grep -q True" 10 \
 	"STATUS= follows the running job"
 ended "$J" succeeded
 ENV_OUT=$(output "$J")
-assert_match '^JV_SD_MARK=inherited$' "$ENV_OUT" "a job inherits serve's environment"
+assert_match '^JV_SD_MARK=inherited$' "$ENV_OUT" "a job gets what pass_env names of serve's environment"
 assert_no_match '^(NOTIFY_SOCKET|WATCHDOG_USEC|WATCHDOG_PID)=' "$ENV_OUT" \
 	"... but not NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID"
 wait_for "nq '$NLOG' \"any(m['msg'].get('STATUS', '').startswith('running; jobs running: 0, done: 1;') for m in L)\" | grep -q True" 10 \

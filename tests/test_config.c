@@ -157,6 +157,10 @@ static const struct {
 	{"database:\n  url: \"${}\"\n", "t.yaml:2:8: database.url: bad variable reference '${}'"},
 	{"database:\n  url: \"${A:-${B}}\"\n", "t.yaml:2:8: database.url: a ${...} inside a default is not supported"},
 	{DB "executors:\n  a: {plugin: noop, cmd: [x, \"${JV_TEST_UNSET}\"]}\n", "t.yaml:3:30: executors.a.cmd[1]: environment variable 'JV_TEST_UNSET' is not set"},
+	/* pass_env: never a variable the file reads */
+	{DB "api: {token: \"${JV_TEST_SET}\"}\nexecutors:\n  a: {plugin: noop, pass_env: [X, JV_TEST_SET]}\n", "t.yaml:4:35: executors.a.pass_env: 'JV_TEST_SET' is read by this configuration (${JV_TEST_SET} at 2:14), so serve takes it out of its environment and never passes it on"},
+	{DB "api: {token: \"${JV_TEST_UNSET:-}\"}\nexecutors:\n  a: {plugin: noop, pass_env: JV_TEST_UNSET}\n", "t.yaml:4:31: executors.a.pass_env: 'JV_TEST_UNSET' is read by this configuration (${JV_TEST_UNSET} at 2:14)"},
+	{DB "alerts:\n  - {plugin: slack, on: job_failed, webhook_url: \"x${JV_TEST_SET}\", pass_env: [JV_TEST_SET]}\n", "t.yaml:3:80: alerts[0].pass_env: 'JV_TEST_SET' is read by this configuration (${JV_TEST_SET} at 3:50)"},
 	/* KEY_file */
 	{DB "api:\n  token: abc\n  token_file: /etc/hostname\n", "t.yaml:4:3: api: both 'token' and 'token_file' are set; use only one"},
 	{DB "api:\n  token_file: /nonexistent/jv-token\n", "t.yaml:3:15: api.token_file: cannot read '/nonexistent/jv-token': No such file or directory"},
@@ -909,6 +913,51 @@ static void t_example_config(void)
 	free(path);
 }
 
+/* serve's seal: what the config reads leaves the environment, a reload
+ * still expands it, a variable first read at a reload is warned about.
+ * Process-wide and once: the last test. */
+static void t_env_seal(void)
+{
+	setenv("JV_TEST_SEAL", "sealed-value", 1);
+	setenv("JV_TEST_LATE", "late", 1);
+	setenv("JV_TEST_KEEP", "kept", 1);
+	const char *yaml =
+	    "database: {url: \"postgresql:///${JV_TEST_SEAL}\"}\n"
+	    "executors:\n  a: {plugin: noop, x: \"${JV_TEST_SEAL}${JV_TEST_NONE:-}\"}\n";
+	struct jv_config *cfg = load_ok(yaml);
+	CU_ASSERT_FATAL(cfg != NULL);
+	CU_ASSERT_EQUAL_FATAL(cfg->n_env_refs, 2);
+	CU_ASSERT_STRING_EQUAL(cfg->env_refs[0].name, "JV_TEST_SEAL");
+	CU_ASSERT_EQUAL(cfg->env_refs[0].line, 1);
+	CU_ASSERT_STRING_EQUAL(cfg->env_refs[1].name, "JV_TEST_NONE");
+	CU_ASSERT_EQUAL(jv_config_env_seal(cfg), 1);
+	jv_config_free(cfg);
+	CU_ASSERT_PTR_NULL(getenv("JV_TEST_SEAL"));
+	CU_ASSERT_STRING_EQUAL(getenv("JV_TEST_KEEP"), "kept");
+
+	/* A reload reads the private copy, and takes nothing more out. */
+	jv_log_capture(capture, NULL);
+	cfg = load_ok(yaml);
+	CU_ASSERT_FATAL(cfg != NULL);
+	CU_ASSERT_STRING_EQUAL(cfg->database.url, "postgresql:///sealed-value");
+	CU_ASSERT_EQUAL(jv_config_env_seal(cfg), 0);
+	jv_config_free(cfg);
+	CU_ASSERT_PTR_NULL(captured.data);
+
+	/* A variable first read at a reload stays; serve says so, by place. */
+	cfg = load_ok(DB "api: {token: \"${JV_TEST_LATE}\"}\n");
+	CU_ASSERT_FATAL(cfg != NULL);
+	CU_ASSERT_EQUAL(jv_config_env_seal(cfg), 0);
+	jv_config_free(cfg);
+	CU_ASSERT_STRING_EQUAL(getenv("JV_TEST_LATE"), "late");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(captured.data);
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(captured.data, "1|t.yaml:2:14: ${JV_TEST_LATE} was not read at start-up"));
+	CU_ASSERT_PTR_NULL(strstr(captured.data, "late\n"));
+	jv_log_capture(NULL, NULL);
+	jv_buf_free(&captured);
+}
+
 int main(void)
 {
 	static const struct jv_unit_test tests[] = {
@@ -927,6 +976,7 @@ int main(void)
 	    {"readable secret warning", t_readable_secret_warning},
 	    {"readable secret warning: headers, URLs", t_readable_secret_headers_urls},
 	    {"conf/jobvisor.yaml", t_example_config},
+	    {"environment sealed for serve", t_env_seal},
 	    {NULL, NULL},
 	};
 	return jv_unit_run("config", tests);

@@ -9,7 +9,9 @@
  *   shell    string: run `/bin/sh -c STRING` instead; only with the
  *            instance's allow_shell: true; excludes `command`
  *   env      object of strings: variables for the program (over the
- *            instance's env); names [A-Za-z_][A-Za-z0-9_]*
+ *            instance's env); names [A-Za-z_][A-Za-z0-9_]*, each admitted
+ *            by the instance's allowed_env and none of those that decide
+ *            how a program starts (shell_start_vars below)
  *   cwd      string, an absolute path: the working directory (default: the
  *            worker's); a directory that cannot be entered fails for good
  *   stdin    string: written to the program's standard input (default:
@@ -22,10 +24,21 @@
  *                     must match; absent = any absolute path (a warning is
  *                     logged). Not consulted for `shell`.
  *   allow_shell       bool, default false: accept payload.shell
- *   env               map of strings: variables over the worker's
- *                     environment
- *   clear_env         bool, default false: start from an empty environment
- *                     (PATH=/usr/bin:/bin) instead of the worker's
+ *   env               map of strings: variables for every program, over
+ *                     the defaults and pass_env
+ *   allowed_env       list of names and PREFIX_* entries: the variables a
+ *                     payload may set (default: none)
+ *   pass_env          list of names and PREFIX_* entries: variables copied
+ *                     from the supervisor's environment (default: none)
+ *   clear_env         true only, for old configs: the environment is always
+ *                     clean now; false is refused (pointing to pass_env)
+ *
+ * The environment of a program is built, never inherited; later layers
+ * win: PATH=/usr/local/bin:/usr/bin:/bin, LANG and TZ when the supervisor
+ * has them, HOME, USER and LOGNAME of the account the job runs as; then
+ * pass_env; then the instance's env; then the payload's admitted env.
+ * Variables the config reads with ${NAME} are gone from the supervisor's
+ * environment (the host takes them out), and pass_env may not name one.
  *   max_output_bytes  integer 0..16777216, default 65536: stdout and stderr
  *                     kept in the execution's output (the rest is counted
  *                     and dropped, and a marker line says so)
@@ -67,10 +80,12 @@
 #include <fnmatch.h>
 #include <jansson.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/types.h>
@@ -90,7 +105,7 @@ extern char **environ;
 #define SHELL_TAIL 512           /* bytes of stderr kept for the error */
 #define SHELL_LINE_MAX 200       /* of the stderr line quoted in the error */
 #define SHELL_SH "/bin/sh"
-#define SHELL_CLEAN_PATH "PATH=/usr/bin:/bin"
+#define SHELL_PATH "/usr/local/bin:/usr/bin:/bin"
 
 struct shell {
 	const struct jv_host *host;
@@ -98,7 +113,10 @@ struct shell {
 	const char *const *allowed; /* owned by the host; NULL = any */
 	size_t n_allowed;
 	int allow_shell;
-	int clear_env;
+	const char *const *allowed_env; /* owned by the host; names and PREFIX* */
+	size_t n_allowed_env;
+	const char *const *pass_env;    /* owned by the host; names and PREFIX* */
+	size_t n_pass_env;
 	char **env;                 /* "K=V", NULL-terminated, owned */
 	size_t n_env;
 	size_t max_output;
@@ -108,8 +126,61 @@ struct shell {
 
 enum { CODE_DEFAULT = 0, CODE_RETRYABLE = 1, CODE_PERMANENT = 2 };
 
-static const char *const shell_keys[] = {"allowed_commands", "allow_shell", "env", "clear_env",
+static const char *const shell_keys[] = {"allowed_commands", "allow_shell", "env",
+					 "allowed_env",      "pass_env",    "clear_env",
 					 "max_output_bytes", "exit_codes",  NULL};
+
+/* Variables that decide how a program starts: what the dynamic loader, the
+ * C library, a shell or an interpreter loads or runs before the program's
+ * own first line, or which program a name finds. A payload never sets
+ * one, whatever allowed_env says (the instance's env may). Matched without
+ * regard to case (zsh ties `path` to PATH); a trailing '*' is a prefix. */
+static const struct {
+	const char *pattern;
+	const char *what;
+} shell_start_vars[] = {
+    {"LD_*", "the dynamic loader"},
+    /* glibc's list of variables it ignores for setuid programs, but TMPDIR */
+    {"GCONV_PATH", "the C library"},
+    {"GETCONF_DIR", "the C library"},
+    {"GLIBC_TUNABLES", "the C library"},
+    {"HOSTALIASES", "the C library"},
+    {"LOCALDOMAIN", "the C library"},
+    {"LOCPATH", "the C library"},
+    {"MALLOC_TRACE", "the C library"},
+    {"NIS_PATH", "the C library"},
+    {"NLSPATH", "the C library"},
+    {"RESOLV_HOST_CONF", "the C library"},
+    {"RES_OPTIONS", "the C library"},
+    {"TZDIR", "the C library"},
+    {"PATH", "which program a name finds"},
+    {"SHELL", "which shell other programs run"},
+    {"BASH*", "the shell"},
+    {"ENV", "the shell"},
+    {"SHELLOPTS", "the shell"},
+    {"IFS", "the shell"},
+    {"CDPATH", "the shell"},
+    {"FPATH", "the shell"},
+    {"ZDOTDIR", "the shell"},
+    {"PS1", "the shell"},
+    {"PS2", "the shell"},
+    {"PS3", "the shell"},
+    {"PS4", "the shell"},
+    {"PROMPT_COMMAND", "the shell"},
+    {"PERL*", "Perl"},
+    {"PYTHON*", "Python"},
+    {"NODE_*", "Node.js"},
+    {"RUBY*", "Ruby"},
+    {"JAVA_TOOL_OPTIONS", "the Java VM"},
+    {"_JAVA_OPTIONS", "the Java VM"},
+    {"JDK_JAVA_OPTIONS", "the Java VM"},
+    {"CLASSPATH", "the Java VM"},
+    {"LUA_*", "Lua"},
+    {"PHPRC", "PHP"},
+    {"PHP_INI_SCAN_DIR", "PHP"},
+    {"TCLLIBPATH", "Tcl"},
+    {"OPENSSL_*", "OpenSSL, which loads modules it names"},
+};
 
 /* ------------------------------------------------------------ helpers */
 
@@ -129,6 +200,25 @@ static int shell_env_name_ok(const char *s)
 		      (*s >= '0' && *s <= '9') || *s == '_'))
 			return 0;
 	return 1;
+}
+
+/* Does name match pattern (a name, or a prefix ending in '*')? */
+static int shell_name_match(const char *pattern, const char *name, int nocase)
+{
+	size_t plen = strlen(pattern);
+	if (plen && pattern[plen - 1] == '*')
+		return nocase ? !strncasecmp(pattern, name, plen - 1)
+			      : !strncmp(pattern, name, plen - 1);
+	return nocase ? !strcasecmp(pattern, name) : !strcmp(pattern, name);
+}
+
+/* What name decides of a program's start (shell_start_vars), or NULL. */
+static const char *shell_start_var(const char *name)
+{
+	for (size_t i = 0; i < sizeof shell_start_vars / sizeof *shell_start_vars; i++)
+		if (shell_name_match(shell_start_vars[i].pattern, name, 1))
+			return shell_start_vars[i].what;
+	return NULL;
 }
 
 /* Has path a `..` component? */
@@ -304,6 +394,61 @@ static int shell_read_env(struct shell *s)
 	return 0;
 }
 
+/* allowed_env or pass_env: a list of names and PREFIX* entries. For
+ * allowed_env (payload set), an entry that admits only variables of
+ * shell_start_vars is refused: it could never admit anything. */
+static int shell_read_names(struct shell *s, const char *key, const char *const **out, size_t *n,
+			    int payload)
+{
+	const struct jv_host *h = s->host;
+	int rc = h->config_strings(s->inst, key, out, n);
+	if (rc == JV_HOST_ENOENT) {
+		*out = NULL;
+		*n = 0;
+		return 0;
+	}
+	if (rc != 0)
+		return rc;
+	for (size_t i = 0; i < *n; i++) {
+		const char *e = (*out)[i];
+		size_t len = strlen(e);
+		int prefix = len > 0 && e[len - 1] == '*';
+		char name[128];
+		if (len - (size_t)prefix >= sizeof name)
+			return h->config_error(s->inst, key, "item %zu is longer than %zu characters",
+					       i + 1, sizeof name - 1);
+		memcpy(name, e, len - (size_t)prefix);
+		name[len - (size_t)prefix] = '\0';
+		if (!shell_env_name_ok(name))
+			return h->config_error(s->inst, key,
+					       "item %zu ('%.64s') must be a variable name "
+					       "([A-Za-z_][A-Za-z0-9_]*) or a prefix of one followed "
+					       "by '*', such as APP_*",
+					       i + 1, e);
+		if (!payload)
+			continue;
+		const char *what = prefix ? NULL : shell_start_var(name);
+		for (size_t k = 0; prefix && !what && k < sizeof shell_start_vars /
+								 sizeof *shell_start_vars;
+		     k++) {
+			const char *d = shell_start_vars[k].pattern;
+			size_t dlen = strlen(d);
+			if (d[dlen - 1] == '*' && !strncasecmp(d, name, dlen - 1))
+				what = shell_start_vars[k].what;
+		}
+		if (what)
+			return h->config_error(s->inst, key,
+					       "item %zu ('%s') %s how a program starts (%s), "
+					       "which a payload may never set; set it under env: if "
+					       "every job needs it",
+					       i + 1, e,
+					       prefix ? "admits only variables that decide"
+						      : "is a variable that decides",
+					       what);
+	}
+	return 0;
+}
+
 static void shell_destroy(void *state)
 {
 	struct shell *s = state;
@@ -355,8 +500,19 @@ static int shell_create(const struct jv_host *host, struct jv_instance *inst, vo
 	if ((rc = host->config_bool(inst, "allow_shell", &s->allow_shell)) != 0 &&
 	    rc != JV_HOST_ENOENT)
 		goto fail;
-	if ((rc = host->config_bool(inst, "clear_env", &s->clear_env)) != 0 &&
-	    rc != JV_HOST_ENOENT)
+	int clear_env = 1;
+	if ((rc = host->config_bool(inst, "clear_env", &clear_env)) != 0 && rc != JV_HOST_ENOENT)
+		goto fail;
+	if (!clear_env) {
+		rc = host->config_error(inst, "clear_env",
+					"false is no longer supported: programs start from a clean "
+					"environment; list what they need from the supervisor's in "
+					"pass_env: [NAME, PREFIX_*]");
+		goto fail;
+	}
+	if ((rc = shell_read_names(s, "allowed_env", &s->allowed_env, &s->n_allowed_env, 1)) != 0)
+		goto fail;
+	if ((rc = shell_read_names(s, "pass_env", &s->pass_env, &s->n_pass_env, 0)) != 0)
 		goto fail;
 	if ((rc = host->config_int(inst, "max_output_bytes", &max_output)) != 0 &&
 	    rc != JV_HOST_ENOENT)
@@ -379,6 +535,74 @@ static int shell_create(const struct jv_host *host, struct jv_instance *inst, vo
 fail:
 	shell_destroy(s);
 	return rc ? rc : JV_HOST_EINVAL;
+}
+
+/* ------------------------------------------------------------ environment */
+
+/* HOME, USER and LOGNAME of the account this process runs as (after the
+ * supervisor dropped privileges), as login(1) sets them; nothing when the
+ * account has no entry. Returns 0, or -1 out of memory. */
+static int shell_env_account(struct shell_envlist *l)
+{
+	struct passwd pw, *found = NULL;
+	size_t size = 4096;
+	char *buf = NULL;
+	int rc;
+	do {
+		char *nbuf = realloc(buf, size);
+		if (!nbuf) {
+			free(buf);
+			return -1;
+		}
+		buf = nbuf;
+		rc = getpwuid_r(geteuid(), &pw, buf, size, &found);
+		size *= 2;
+	} while (rc == ERANGE && size <= 1024 * 1024);
+	int out = 0;
+	if (rc == 0 && found) {
+		if (pw.pw_dir && shell_env_put_kv(l, "HOME", pw.pw_dir) != 0)
+			out = -1;
+		if (pw.pw_name && (shell_env_put_kv(l, "USER", pw.pw_name) != 0 ||
+				   shell_env_put_kv(l, "LOGNAME", pw.pw_name) != 0))
+			out = -1;
+	}
+	free(buf);
+	return out;
+}
+
+/* The environment every program of this instance starts from: PATH, LANG
+ * and TZ, the account's HOME, USER and LOGNAME, then pass_env from the
+ * supervisor's environment, then the instance's env. The supervisor
+ * changes its environment only before it starts a thread, so reading it
+ * here (in a worker, or on a thread) races with nothing. Returns 0, or -1
+ * out of memory. */
+static int shell_env_base(const struct shell *s, struct shell_envlist *l)
+{
+	static const char *const from_supervisor[] = {"LANG", "TZ"};
+	if (shell_env_put_kv(l, "PATH", SHELL_PATH) != 0)
+		return -1;
+	for (size_t i = 0; i < sizeof from_supervisor / sizeof *from_supervisor; i++) {
+		const char *v = getenv(from_supervisor[i]);
+		if (v && shell_env_put_kv(l, from_supervisor[i], v) != 0)
+			return -1;
+	}
+	if (shell_env_account(l) != 0)
+		return -1;
+	for (size_t i = 0; i < s->n_pass_env; i++)
+		for (char **e = environ; e && *e; e++) {
+			const char *eq = strchr(*e, '=');
+			char name[128];
+			if (!eq || (size_t)(eq - *e) >= sizeof name)
+				continue;
+			memcpy(name, *e, (size_t)(eq - *e));
+			name[eq - *e] = '\0';
+			if (shell_name_match(s->pass_env[i], name, 0) && shell_env_put(l, *e) != 0)
+				return -1;
+		}
+	for (size_t i = 0; i < s->n_env; i++)
+		if (shell_env_put(l, s->env[i]) != 0)
+			return -1;
+	return 0;
 }
 
 /* ------------------------------------------------------------ payload */
@@ -527,19 +751,9 @@ static int shell_parse(const struct shell *s, struct jv_run *run, json_t *p, str
 		sp->stdin_len = json_string_length(v);
 	}
 
-	/* The environment: the worker's (or a clean PATH), the instance's,
-	 * the payload's; the later wins. */
-	if (s->clear_env) {
-		if (shell_env_put(&sp->env, SHELL_CLEAN_PATH) != 0)
-			goto oom;
-	} else {
-		for (char **e = environ; e && *e; e++)
-			if (strchr(*e, '=') && shell_env_put(&sp->env, *e) != 0)
-				goto oom;
-	}
-	for (size_t i = 0; i < s->n_env; i++)
-		if (shell_env_put(&sp->env, s->env[i]) != 0)
-			goto oom;
+	/* The environment, built (never inherited); the later wins. */
+	if (shell_env_base(s, &sp->env) != 0)
+		goto oom;
 	json_t *env = json_object_get(p, "env");
 	if (env && !json_is_null(env)) {
 		if (!json_is_object(env)) {
@@ -556,15 +770,30 @@ static int shell_parse(const struct shell *s, struct jv_run *run, json_t *p, str
 			}
 			const char *val = shell_cstr(v);
 			if (!val) {
-				h->error(run, "shell: payload.env.%s must be a string", key);
+				h->error(run, "shell: payload.env.%.64s must be a string", key);
+				return JV_FAIL;
+			}
+			const char *what = shell_start_var(key);
+			if (what) {
+				h->error(run, "shell: payload.env.%.64s is refused: it decides how a "
+					      "program starts (%s), which a payload never may",
+					 key, what);
+				return JV_FAIL;
+			}
+			size_t i;
+			for (i = 0; i < s->n_allowed_env; i++)
+				if (shell_name_match(s->allowed_env[i], key, 0))
+					break;
+			if (i == s->n_allowed_env) {
+				h->error(run, "shell: payload.env.%.64s is refused: it is not in "
+					      "allowed_env of executor '%s'",
+					 key, h->instance_name(s->inst));
 				return JV_FAIL;
 			}
 			if (shell_env_put_kv(&sp->env, key, val) != 0)
 				goto oom;
 		}
 	}
-	if (!sp->env.v && shell_env_put(&sp->env, SHELL_CLEAN_PATH) != 0)
-		goto oom; /* an empty environment still needs an array */
 	return 0;
 oom:
 	h->error(run, "shell: out of memory");
