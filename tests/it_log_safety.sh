@@ -41,7 +41,7 @@ for url in "postgresql://app:${PW}%zz@127.0.0.1:1/db" \
 	assert_rc 1 "url $N: migrate fails"
 	assert_match "could not connect to database: " "$ERR" "url $N: migrate says why"
 	assert_no_match "$PW" "$OUT$ERR" "url $N: migrate never prints the password"
-	run "$JOBVISOR" serve -c "$C"
+	run timeout 60 "$JOBVISOR" serve -c "$C"
 	assert_rc 1 "url $N: serve stops"
 	assert_no_match "$PW" "$OUT$ERR" "url $N: serve never logs the password"
 done
