@@ -14,6 +14,7 @@
  */
 #include "api.h"
 
+#include "config.h"
 #include "mem.h"
 #include "scheduler.h"
 #include "tz.h"
@@ -153,8 +154,8 @@ static int read_fields(struct jv_api_req *req, json_t *body, struct fields *f)
 	    int_field(req, body, "jitterSeconds", 0, 86400, 0, f->bjit, sizeof f->bjit, &f->jit,
 		      NULL))
 		return -1;
-	if (f->name && (strchr(f->name, '/') || strlen(f->name) > 200)) {
-		jv_api_error(req, 400, "name must not contain '/' and have at most 200 bytes");
+	if (f->name && !jv_schedule_name_ok(f->name)) {
+		jv_api_error(req, 400, "name must be " JV_SCHEDULE_NAME_RULE);
 		return -1;
 	}
 	if (f->catch_up) {

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include "config.h"
+#include "db.h"
 #include "error.h"
 #include "loader.h"
 #include "log.h"
@@ -26,7 +27,8 @@ static void check_config_usage(FILE *f)
 	fprintf(f,
 		"usage: jobvisor check-config [-c FILE]\n"
 		"\n"
-		"Validate the configuration and load every plugin of plugins.dir, making\n"
+		"Validate the configuration (database.url must read as a connection\n"
+		"string or URI) and load every plugin of plugins.dir, making\n"
 		"each configured executor and alert instance as `serve` would (nothing\n"
 		"touches the database). Prints a one-line summary and exits 0 when all is\n"
 		"well; prints the first error, as FILE:LINE:COL: message, and exits 1\n"
@@ -110,6 +112,16 @@ int jv_cmd_check_config(int argc, char **argv)
 		return JV_EXIT_USER;
 	}
 	setup_log(cfg);
+
+	/* libpq reads the url the same way when serve connects */
+	if (jv_db_check_url(cfg->database.url, err, sizeof err) != 0) {
+		const struct jv_node *url = jv_node_get(jv_node_get(cfg->root, "database"), "url");
+		char line[1200];
+		jv_config_errorf(cfg, url, line, sizeof line, "database.url: %s", err);
+		fprintf(stderr, "%s\n", line);
+		jv_config_free(cfg);
+		return JV_EXIT_USER;
+	}
 
 	struct jv_plugins *plugins = NULL;
 	if (jv_plugins_load_dir(cfg->plugins.dir, &plugins, err, sizeof err) != 0) {

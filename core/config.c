@@ -1485,6 +1485,11 @@ static int valid_name(const char *s, const char *extra, size_t max)
 	return 1;
 }
 
+int jv_schedule_name_ok(const char *name)
+{
+	return name && valid_name(name, "_.-ABCDEFGHIJKLMNOPQRSTUVWXYZ", JV_SCHEDULE_NAME_MAX);
+}
+
 /* A plugin name the loader can find: [a-z0-9_]+ (it loads DIR/NAME.so). */
 static int check_plugin_name(struct ctx *c, const struct jv_node *sect, const char *path,
                              const char *plugin)
@@ -1649,11 +1654,9 @@ static int map_schedules(struct ctx *c, const struct jv_node *root)
 		if (!sc->name)
 			return err_val(c, it, "%s has no name", path);
 		const struct jv_node *nn = jv_node_get(it, "name");
-		if (!valid_name(sc->name, "_.-ABCDEFGHIJKLMNOPQRSTUVWXYZ", MAX_NAME_LEN))
-			return err_val(c, nn,
-			               "%s.name: '%s' is not valid (use 1 to %d of A-Z, a-z, 0-9, "
-			               "'_', '.', '-')",
-			               path, sc->name, MAX_NAME_LEN);
+		if (!jv_schedule_name_ok(sc->name))
+			return err_val(c, nn, "%s.name: '%s' is not valid (use " JV_SCHEDULE_NAME_RULE ")",
+			               path, sc->name);
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(cfg->schedules[j].name, sc->name))
 				continue;

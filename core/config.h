@@ -178,6 +178,13 @@ struct jv_config {
 	size_t n_env_refs;
 };
 
+/* Schedule names, alike in the config and the API (they are logged and
+ * shown: nothing in them can break a line). */
+#define JV_SCHEDULE_NAME_MAX 100
+#define JV_SCHEDULE_NAME_RULE "1 to 100 of A-Z, a-z, 0-9, '_', '.', '-'"
+/* 1 when name follows JV_SCHEDULE_NAME_RULE, else 0 (NULL too). */
+int jv_schedule_name_ok(const char *name);
+
 /*
  * Load and check path. On success returns 0 and *out (free with
  * jv_config_free). On failure returns JV_ECONFIG and writes one line

@@ -4,6 +4,7 @@
 #include "error.h"
 #include "log.h"
 #include "mem.h"
+#include "redact.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -85,6 +86,53 @@ void jv_db_format_error(const PGconn *conn, const PGresult *res, char *err, size
 	append_folded(err, errlen, &pos, msg);
 }
 
+/*
+ * lead and libpq's msg about url into err, on one line, with the secrets of
+ * url masked (and the password conn parsed, when conn is not NULL): libpq
+ * quotes the url, or the pieces it cut a malformed one into, in its
+ * messages. Masked before it is cut to errlen, so no cut hides a secret.
+ */
+static void safe_message(const char *url, PGconn *conn, const char *lead, const char *msg,
+                         char *err, size_t errlen)
+{
+	if (!msg || !*msg)
+		msg = "unknown error";
+	size_t tlen = strlen(lead) + strlen(msg) + 1, pos = 0;
+	char *text = jv_malloc(tlen);
+	append_text(text, tlen, &pos, lead);
+	append_folded(text, tlen, &pos, msg);
+	struct jv_secrets sec = {0};
+	jv_secrets_add_url(&sec, url);
+	PQconninfoOption *opts = conn ? PQconninfo(conn) : NULL;
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+		if (o->val && strstr(o->keyword, "password"))
+			jv_secrets_add(&sec, o->val);
+	PQconninfoFree(opts);
+	char *safe = jv_redact(text, &sec);
+	snprintf(err, errlen, "%s", safe);
+	free(safe);
+	free(text);
+	jv_secrets_free(&sec);
+}
+
+int jv_db_check_url(const char *url, char *err, size_t errlen)
+{
+	if (!url || !*url) {
+		snprintf(err, errlen, "no database url configured");
+		return JV_ECONFIG;
+	}
+	char *why = NULL;
+	PQconninfoOption *opts = PQconninfoParse(url, &why);
+	if (opts) {
+		PQconninfoFree(opts);
+		return 0;
+	}
+	safe_message(url, NULL, "not a valid connection string or URI: ",
+	             why ? why : "out of memory", err, errlen);
+	PQfreemem(why);
+	return JV_ECONFIG;
+}
+
 PGconn *jv_db_connect(const char *url, const char *app_name, char *err, size_t errlen)
 {
 	if (!url || !*url) {
@@ -101,11 +149,8 @@ PGconn *jv_db_connect(const char *url, const char *app_name, char *err, size_t e
 		return NULL;
 	}
 	if (PQstatus(conn) != CONNECTION_OK) {
-		size_t pos = 0;
-		err[0] = '\0';
-		append_text(err, errlen, &pos, "could not connect to database: ");
-		const char *msg = PQerrorMessage(conn);
-		append_folded(err, errlen, &pos, msg && *msg ? msg : "unknown error");
+		safe_message(url, conn, "could not connect to database: ", PQerrorMessage(conn), err,
+		             errlen);
 		PQfinish(conn);
 		return NULL;
 	}

@@ -33,10 +33,18 @@
  * stderr.
  *
  * Returns the connection (caller closes it with PQfinish), or NULL with
- * "could not connect to database: <reason>" in err. The reason never
- * contains the password.
+ * "could not connect to database: <reason>" in err. The reason is libpq's,
+ * with the secrets of url masked (jv_secrets_add_url in redact.h): never
+ * the password, not even of a malformed url that libpq quotes back.
  */
 PGconn *jv_db_connect(const char *url, const char *app_name, char *err, size_t errlen);
+
+/*
+ * Check, without connecting, that url reads as a libpq connection string
+ * or URI. Returns 0, or JV_ECONFIG with "not a valid connection string or
+ * URI: <libpq's reason, its secrets masked>" in err.
+ */
+int jv_db_check_url(const char *url, char *err, size_t errlen);
 
 /*
  * Run sql with nparams text parameters (params may be NULL when nparams is

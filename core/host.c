@@ -5,6 +5,7 @@
 #include "error.h"
 #include "loader.h"
 #include "log.h"
+#include "redact.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -46,6 +47,68 @@ static void *own(struct jv_instance *inst, void *p)
 	return p;
 }
 
+/* ------------------------------------------------------------ secrets */
+
+/* A key whose value is a secret as a whole: passwords, tokens, keys,
+ * Authorization and Cookie headers, a Slack webhook URL (its path is the
+ * secret). */
+static int key_is_secret(const char *key)
+{
+	char k[64];
+	size_t n = strlen(key);
+	if (n >= sizeof k)
+		n = sizeof k - 1;
+	for (size_t i = 0; i < n; i++)
+		k[i] = (char)((key[i] >= 'A' && key[i] <= 'Z') ? key[i] - 'A' + 'a' : key[i]);
+	k[n] = '\0';
+	return strstr(k, "password") || strstr(k, "secret") || strstr(k, "token") ||
+	       strstr(k, "authorization") || strstr(k, "cookie") || !strcmp(k, "key") ||
+	       (n > 4 && (!strcmp(k + n - 4, "_key") || !strcmp(k + n - 4, "-key"))) ||
+	       !strcmp(k, "webhook_url");
+}
+
+/* The secrets of the section n, at any depth (headers: { ... } too). */
+static void add_node_secrets(struct jv_secrets *sec, const struct jv_node *n, int depth)
+{
+	for (size_t i = 0; n && depth < 8 && i < n->n_items; i++) {
+		const struct jv_node *c = n->items[i];
+		if (c->type != JV_NODE_SCALAR) {
+			add_node_secrets(sec, c, depth + 1);
+			continue;
+		}
+		if (!c->key || !c->value || !c->value[0])
+			continue;
+		size_t kl = strlen(c->key);
+		if (key_is_secret(c->key)) {
+			jv_secrets_add(sec, c->value);
+			const char *sp = strrchr(c->value, ' '); /* "Bearer TOKEN" */
+			if (sp && sp[1])
+				jv_secrets_add(sec, sp + 1);
+		} else if (kl >= 3 && !strcmp(c->key + kl - 3, "url")) {
+			jv_secrets_add_url(sec, c->value);
+		}
+	}
+}
+
+/*
+ * text (a plugin's log line or error) with the secrets the plugin may hold
+ * masked: jobvisor's database.url (lent through database_url()), and the
+ * URL passwords and secret values of the instance's own section, however
+ * the plugin came to print them (a libpq or curl message quoting a URL).
+ * Freshly allocated.
+ */
+static char *inst_redact(const struct jv_instance *inst, const char *text)
+{
+	struct jv_secrets sec = {0};
+	if (inst && inst->cfg)
+		jv_secrets_add_url(&sec, inst->cfg->database.url);
+	if (inst)
+		add_node_secrets(&sec, inst->node, 0);
+	char *r = jv_redact(text, &sec);
+	jv_secrets_free(&sec);
+	return r;
+}
+
 /*
  * Record an error about key of inst at the place of node (the key's value,
  * or the section when the key is absent): "FILE:LINE:COL: PATH.KEY: msg".
@@ -59,11 +122,13 @@ static void record_error(struct jv_instance *inst, const struct jv_node *node, c
 	const char *dot = key ? "." : "";
 	if (!key)
 		key = "";
+	char *safe = inst_redact(inst, msg);
 	if (inst->cfg && node)
 		jv_config_errorf(inst->cfg, node, line, sizeof line, "%s%s%s: %s", inst->path, dot,
-				 key, msg);
+				 key, safe);
 	else
-		snprintf(line, sizeof line, "%s%s%s: %s", inst->path, dot, key, msg);
+		snprintf(line, sizeof line, "%s%s%s: %s", inst->path, dot, key, safe);
+	free(safe);
 
 	pthread_mutex_lock(&inst->lock);
 	int first = inst->error == NULL;
@@ -131,11 +196,25 @@ static enum jv_level host_level(int level)
 	return JV_DEBUG;
 }
 
+static void log_line(enum jv_level level, const char *source, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void log_line(enum jv_level level, const char *source, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	jv_vlog(level, source, fmt, ap);
+	va_end(ap);
+}
+
 static void host_vlog(const struct jv_instance *inst, int level, const char *fmt, va_list ap)
 {
-	if (!fmt)
+	if (!fmt || host_level(level) > jv_log_level())
 		return;
-	jv_vlog(host_level(level), inst ? inst->log_source : "plugin", fmt, ap);
+	char *msg = jv_vasprintf(fmt, ap);
+	char *safe = inst_redact(inst, msg);
+	log_line(host_level(level), inst ? inst->log_source : "plugin", "%s", safe);
+	free(safe);
+	free(msg);
 }
 
 static void host_log(const struct jv_instance *inst, int level, const char *fmt, ...)
@@ -535,6 +614,11 @@ static int settle(const struct jv_instance *inst, struct jv_run *run, int rc)
 		run->error = NULL;
 	} else if (!run->error) {
 		set_error(run, "plugin %s failed without an error message", inst->plugin->desc.name);
+	} else {
+		/* the error is stored, shown by the API and sent in alerts */
+		char *safe = inst_redact(inst, run->error);
+		free(run->error);
+		run->error = safe;
 	}
 	if (rc != JV_RETRY)
 		run->retry_in_ms = -1;

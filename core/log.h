@@ -3,6 +3,12 @@
  *
  * Lines go to stderr, as text ("2026-11-28T23:00:00.123Z info: message") or
  * as one JSON object per line. Never log secrets.
+ *
+ * Every line is made safe here, whatever the call site passed: secrets that
+ * any text shows (a URL's password, password=...) are masked (redact.h),
+ * then control characters are escaped (jv_log_escape), so no value from
+ * outside can start a line of its own or drive the reader's terminal. In
+ * JSON the "msg" holds the same escaped text as the text format shows.
  */
 #ifndef JV_LOG_H
 #define JV_LOG_H
@@ -20,8 +26,19 @@ void jv_vlog(enum jv_level level, const char *source, const char *fmt, va_list a
 /* As jv_log at JV_ERROR, returning code, so `return jv_error(JV_EDB, ...)`. */
 int jv_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * s with every character that could forge a line or drive a terminal made
+ * visible: "\n", "\r", "\t", other C0 and DEL as "\xNN", C1 controls, the
+ * Unicode line and paragraph separators and the bidirectional controls
+ * (U+202A..U+202E, U+2066..U+2069) as "\uNNNN", and each byte that is not
+ * part of valid UTF-8 as "\xNN". The result is valid UTF-8. A backslash
+ * stays as it is. Returns a freshly allocated string (NULL in, NULL out).
+ */
+char *jv_log_escape(const char *s);
+
 /* Testing: capture log lines into a callback instead of stderr (NULL: back
- * to stderr). The line has no timestamp and no trailing newline. */
+ * to stderr). The line has no timestamp and no trailing newline; it is
+ * redacted and escaped as written lines are. */
 void jv_log_capture(void (*fn)(enum jv_level level, const char *line, void *arg), void *arg);
 
 #define jv_warn(...) jv_log(JV_WARNING, __VA_ARGS__)
