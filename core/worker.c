@@ -320,18 +320,57 @@ static void close_cloexec_fds(int keep)
 	}
 }
 
+/* Starting a worker failed in call (socketpair, fork) with errno e: back
+ * off, and say so once per shortage, not at every try. */
+static int start_failed(struct jv_pool *p, const char *call, int e)
+{
+	uint64_t now = jv_now_ms();
+	snprintf(p->why, sizeof p->why, "%s: %s", call, strerror(e));
+	p->backoff_ms = p->backoff_ms ? 2 * p->backoff_ms : 100;
+	if (p->backoff_ms > JV_POOL_RETRY_MAX_MS)
+		p->backoff_ms = JV_POOL_RETRY_MAX_MS;
+	p->retry_at_ms = now + p->backoff_ms;
+	if (p->n_failed++ == 0 && (p->warned_at_ms == 0 || now >= p->warned_at_ms + 60000)) {
+		jv_log(JV_WARNING,
+		       "worker: cannot start a worker process: %s; trying again every %d s at "
+		       "most (jobs wait meanwhile, their attempts not counted)",
+		       p->why, JV_POOL_RETRY_MAX_MS / 1000);
+		p->warned = 1;
+		p->warned_at_ms = now;
+	} else {
+		jv_debug("worker: cannot start a worker process: %s (%u failed tries)", p->why,
+			 p->n_failed);
+	}
+	return JV_EIO;
+}
+
+/* A worker started: the shortage, if any, is over. */
+static void start_ok(struct jv_pool *p)
+{
+	if (p->n_failed > 0 && p->warned)
+		jv_log(JV_INFO, "worker: worker processes start again, after %u failed tries (%s)",
+		       p->n_failed, p->why);
+	p->n_failed = 0;
+	p->warned = 0;
+	p->backoff_ms = 0;
+	p->retry_at_ms = 0;
+}
+
+const char *jv_pool_short(const struct jv_pool *p) { return p->n_failed > 0 ? p->why : NULL; }
+
 static int spawn(struct jv_pool *p, int i)
 {
 	struct jv_worker *w = &p->w[i];
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-		return jv_error(JV_EIO, "worker: socketpair: %s", strerror(errno));
+		return start_failed(p, "socketpair", errno);
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
+		int e = errno;
 		close(sv[0]);
 		close(sv[1]);
-		return jv_error(JV_EIO, "worker: fork: %s", strerror(errno));
+		return start_failed(p, "fork", e);
 	}
 	if (pid == 0) {
 		close(sv[0]);
@@ -365,6 +404,7 @@ static int spawn(struct jv_pool *p, int i)
 	setpgid(pid, pid); /* also done in the child: whichever runs first */
 	fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
 	jv_debug("worker %d started", (int)pid);
+	start_ok(p);
 	w->pid = pid;
 	w->fd = sv[0];
 	w->busy = 0;
@@ -391,11 +431,22 @@ void jv_pool_resize(struct jv_pool *p, int n)
 
 int jv_pool_fill(struct jv_pool *p)
 {
-	int running = 0;
+	int running = 0, missing = 0;
+	int may_start = p->retry_at_ms == 0 || jv_now_ms() >= p->retry_at_ms;
 	for (int i = 0; i < p->target; i++) {
-		if (p->w[i].pid == 0 && spawn(p, i) != 0)
+		missing += p->w[i].pid == 0;
+		if (p->w[i].pid == 0 && (!may_start || spawn(p, i) != 0)) {
+			may_start = 0; /* one failure: the rest would fail alike */
 			continue;
+		}
 		running++;
+	}
+	if (!missing && p->n_failed > 0) {
+		/* none is missing any more (the pool shrank): no shortage */
+		p->n_failed = 0;
+		p->warned = 0;
+		p->backoff_ms = 0;
+		p->retry_at_ms = 0;
 	}
 	return running;
 }
