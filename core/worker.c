@@ -268,30 +268,16 @@ void jv_pool_init(struct jv_pool *p, struct jv_runtime *rt, int n, int max_jobs,
 		p->w[i].fd = -1;
 }
 
-/*
- * In a new worker: close every descriptor marked close-on-exec but keep,
- * as an exec would. The supervisor's threads may be running an in-process
- * job (a shell job's pipes, a database socket) at the fork; a worker that
- * kept such a copy could hold a pipe open for good. Descriptors a plugin
- * opened without FD_CLOEXEC in create() stay. Only async-signal-safe calls:
- * the supervisor is multithreaded.
- */
-static void close_cloexec_fds(int keep)
+/* One pass of close_cloexec_fds() over the listing dir: collect (up to
+ * 1024), then close, so the listing does not change while it is read.
+ * Returns the number closed. */
+static int close_cloexec_pass(int dir, int keep)
 {
-	int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir < 0) {
-		for (int fd = 3; fd < 4096; fd++) {
-			int fl = fd == keep ? -1 : fcntl(fd, F_GETFD);
-			if (fl >= 0 && (fl & FD_CLOEXEC))
-				close(fd);
-		}
-		return;
-	}
-	/* Collect first, close after: the listing must not change under us. */
 	int found[1024];
 	int n = 0;
 	char buf[4096];
 	long got;
+	lseek(dir, 0, SEEK_SET);
 	while (n < 1024 && (got = syscall(SYS_getdents64, dir, buf, sizeof buf)) > 0) {
 		for (long off = 0; off < got && n < 1024;) {
 			struct linux_dirent64 {
@@ -307,17 +293,42 @@ static void close_cloexec_fds(int keep)
 			int fd = 0, digits = 0;
 			for (const char *c = e->d_name; *c >= '0' && *c <= '9'; c++, digits++)
 				fd = fd * 10 + (*c - '0');
-			if (digits > 0 && fd > 2 && fd != keep && fd != dir)
+			int fl = digits > 0 && fd > 2 && fd != keep && fd != dir ? fcntl(fd, F_GETFD)
+										 : -1;
+			if (fl >= 0 && (fl & FD_CLOEXEC))
 				found[n++] = fd;
 			off += e->d_reclen;
 		}
 	}
-	close(dir);
-	for (int k = 0; k < n; k++) {
-		int fl = fcntl(found[k], F_GETFD);
-		if (fl >= 0 && (fl & FD_CLOEXEC))
-			close(found[k]);
+	for (int k = 0; k < n; k++)
+		close(found[k]);
+	return n;
+}
+
+/*
+ * In a new worker: close every descriptor marked close-on-exec but keep,
+ * as an exec would. The supervisor's threads may be running an in-process
+ * job (a shell job's pipes, a database socket) at the fork; a worker that
+ * kept such a copy could hold a pipe open for good. Descriptors a plugin
+ * opened without FD_CLOEXEC in create() stay. Only async-signal-safe calls:
+ * the supervisor is multithreaded. With more than 1024 to close (an API
+ * with many clients) the listing is read again until none is left: a
+ * client's socket kept in a worker would outlive its connection.
+ */
+static void close_cloexec_fds(int keep)
+{
+	int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0) {
+		for (int fd = 3; fd < 4096; fd++) {
+			int fl = fd == keep ? -1 : fcntl(fd, F_GETFD);
+			if (fl >= 0 && (fl & FD_CLOEXEC))
+				close(fd);
+		}
+		return;
 	}
+	while (close_cloexec_pass(dir, keep) == 1024)
+		;
+	close(dir);
 }
 
 /* Starting a worker failed in call (socketpair, fork) with errno e: back
