@@ -38,6 +38,7 @@
 #include "config.h"
 #include "db.h"
 #include "error.h"
+#include "fdlimit.h"
 #include "host.h"
 #include "loader.h"
 #include "log.h"
@@ -57,6 +58,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -115,6 +117,7 @@ struct serve {
 	uint64_t worker_wait_since;
 	uint64_t worker_warned_at;  /* the last warning about it: one a minute at most */
 	int worker_warned;          /* this shortage was logged */
+	struct rlimit nofile_before; /* RLIMIT_NOFILE as found, for the workers */
 	uint64_t n_reconnects;
 	uint64_t next_publish;      /* when the API's snapshot is next refreshed */
 	int64_t started_unix_ms;
@@ -291,6 +294,9 @@ static void child_setup(void *arg)
 		close(jv_tpool_fd(s->tp));
 	for (const struct old_gen *g = s->old; g; g = g->next)
 		close(jv_tpool_fd(g->tp));
+	/* The descriptor limit serve found: what serve raised it to is for its
+	 * own connections, and the programs jobs start expect the usual one. */
+	setrlimit(RLIMIT_NOFILE, &s->nofile_before);
 }
 
 /* ------------------------------------------------------------ database */
@@ -1070,6 +1076,37 @@ static void on_heartbeat_result(struct serve *s, PGresult *res)
 	}
 }
 
+/* ------------------------------------------------------------ descriptors */
+
+/*
+ * Raise the soft descriptor limit to what the configuration wants (its
+ * reserve for workers, database connections and plugins, plus the API's
+ * connections; fdlimit.h), within the hard limit, and say how it stands.
+ * The API takes what the reserve leaves (jv_api_start). At start, the limit
+ * found is kept for the worker processes (child_setup).
+ */
+static void check_descriptors(struct serve *s, int at_start)
+{
+	struct rlimit found;
+	long now = jv_fd_raise(s->cfg, &found);
+	if (at_start)
+		s->nofile_before = found;
+	long reserve = jv_fd_reserve(s->cfg);
+	if (now < reserve)
+		jv_log(JV_WARNING,
+		       "the descriptor limit (RLIMIT_NOFILE) is %ld, below the %ld this "
+		       "configuration keeps for workers, database connections and plugins: "
+		       "workers may fail to start (jobs then wait); raise it (LimitNOFILE= in "
+		       "the unit, ulimit -n) or lower processor.max_concurrent_jobs",
+		       now, reserve);
+	else if (found.rlim_cur != RLIM_INFINITY && now > (long)found.rlim_cur)
+		jv_log(JV_INFO, "descriptor limit raised from %ld to %ld (%ld kept for workers, "
+		       "database connections and plugins)", (long)found.rlim_cur, now, reserve);
+	else
+		jv_debug("descriptor limit %ld (%ld kept for workers, database connections and "
+			 "plugins)", now, reserve);
+}
+
 /* ------------------------------------------------------------ reload */
 
 static void reload(struct serve *s)
@@ -1138,6 +1175,7 @@ static void reload(struct serve *s)
 	s->rt = rt;
 	s->types = types_literal(cfg);
 	apply_log_config(cfg);
+	check_descriptors(s, 0);
 	jv_pool_resize(&s->pool, process_workers(cfg));
 	s->pool.rt = rt;
 	s->pool.max_jobs = cfg->processor.worker_max_jobs;
@@ -1611,6 +1649,7 @@ int jv_cmd_serve(int argc, char **argv)
 	if (settle_privileges(s) != 0)
 		return JV_EXIT_USER;
 	s->types = types_literal(s->cfg);
+	check_descriptors(s, 1);
 	if (gethostname(s->hostname, sizeof s->hostname - 1) != 0)
 		snprintf(s->hostname, sizeof s->hostname, "unknown");
 
