@@ -77,7 +77,8 @@ long jv_fd_raise(const struct jv_config *cfg, struct rlimit *before)
 	*before = rl;
 	rlim_t want = (rlim_t)jv_fd_wanted(cfg);
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
-		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+		int room = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want;
+		rl.rlim_cur = room ? want : rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
 			rl.rlim_cur = before->rlim_cur;
 	}

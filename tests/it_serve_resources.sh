@@ -74,4 +74,5 @@ assert_match 'a worker process took the waiting job after [0-9]+ ms; claiming ag
 
 kill -TERM "$S"
 wait_for "! kill -0 $S" 20 "serve stops"
+assert_no_match 'AddressSanitizer|LeakSanitizer|runtime error' "$(cat "$SERR")" "no sanitizer report"
 jv_done
