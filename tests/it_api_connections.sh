@@ -2,6 +2,7 @@
 # it_api_connections.sh -- clients holding connections to the API can
 # neither starve the engine nor keep health from answering. serve runs with
 # a descriptor limit of 256 (prlimit), workers replaced after every job:
+#  - with a limit of 128 it refuses to start, saying why;
 #  - the API's connection cap is derived from that limit, with the reserve
 #    for workers, database connections and plugins kept out of it, and both
 #    numbers are logged;
@@ -38,6 +39,13 @@ YAML
 sed -i 's/^processor:$/processor:\n  max_concurrent_jobs: 2\n  worker_max_jobs: 1\n  heartbeat_interval_ms: 200\n  shutdown_grace_seconds: 5/' "$JV_CONF"
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
+
+# Too low a limit for the reserve and 16 connections: serve says so and
+# refuses to start, rather than run an API that starves its workers.
+run prlimit --nofile=128:128 "$JOBVISOR" serve -c "$JV_CONF"
+assert_rc 1 "serve refuses to start with a descriptor limit of 128"
+assert_match 'api: the descriptor limit \(RLIMIT_NOFILE\) is 128: [0-9]+ are kept for workers, database connections and plugins, which leaves the API fewer than 16 connections; raise the limit' \
+	"$ERR" "saying why and what to do"
 
 jv_bg prlimit --nofile=256:256 "$JOBVISOR" serve -c "$JV_CONF"
 S=$BG_PID
