@@ -7,6 +7,7 @@
 #include "bridge.h"
 #include "config.h"
 #include "db.h"
+#include "fdlimit.h"
 #include "log.h"
 #include "mem.h"
 
@@ -26,6 +27,25 @@
 #define JV_API_MAX_PARAMS 4
 #define JV_API_MAX_HEADERS 8
 #define JV_API_DB_WAIT_MS 5000
+/* How often connections are looked at for a request's headers overdue. */
+#define JV_API_WATCH_MS 250
+/* The headers' deadline while more than 3/4 of the connections are taken:
+ * slots then turn over fast enough for a health check to get one. */
+#define JV_API_BUSY_HEADER_MS 1000
+
+/*
+ * One client connection, from libmicrohttpd's start notification to its
+ * close notification (its socket context). waiting_ms is when it began to
+ * wait for a request's headers -- at the connect, and again once each
+ * answer went out -- and 0 while a request it sent is read and answered.
+ */
+struct jv_api_conn {
+	struct jv_api_conn *prev, *next;
+	int fd;
+	uint64_t waiting_ms;
+	unsigned requests;      /* answered on it so far */
+	int cut;                /* shut down for being overdue */
+};
 
 /* The request's own limits, answered in JSON: the request target (path and
  * query, as sent) at most JV_API_MAX_TARGET bytes (414), the head (request
@@ -48,6 +68,17 @@ struct jv_api {
 	PGconn **idle;
 	size_t n_idle;
 	int open;               /* connections open (idle or lent) */
+	/* the clients' connections, and the thread that cuts those whose
+	 * request headers are overdue (api.header_timeout_seconds) */
+	pthread_mutex_t conns_lock;
+	pthread_cond_t conns_wake;
+	struct jv_api_conn *conns;
+	long n_conns, max_conns;
+	pthread_t watcher;
+	int watching;
+	int stopping;
+	unsigned n_cut;         /* cut since the last summary */
+	uint64_t cut_logged_ms; /* when the last summary went out */
 };
 
 struct jv_api_req {
@@ -433,12 +464,13 @@ static void free_req(struct jv_api_req *req)
 	free(req);
 }
 
+static void conn_waiting(struct jv_api *api, struct MHD_Connection *c, int waiting);
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
-	(void)cls;
-	(void)c;
 	(void)toe;
+	conn_waiting(cls, c, 1); /* for the next request's headers, if it stays open */
 	if (*con_cls)
 		free_req(*con_cls);
 	*con_cls = NULL;
@@ -659,6 +691,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	if (!req->begun) {
 		req->begun = 1;
+		conn_waiting(api, c, 0); /* its headers are in */
 		req->method = method;
 		req->path = url;
 		return refuse_early(req, version) ? send_answer(req) : MHD_YES;
@@ -695,6 +728,144 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	while (n > 0 && msg[n - 1] == '\n')
 		msg[--n] = '\0';
 	jv_debug("api: libmicrohttpd: %s", msg);
+}
+
+/* ------------------------------------------------------------ connections */
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* The record of connection c (its socket context), or NULL. */
+static struct jv_api_conn *conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *i =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return i ? i->socket_context : NULL;
+}
+
+/* c waits for a request's headers again (an answer went out), or not (a
+ * request's headers are in). */
+static void conn_waiting(struct jv_api *api, struct MHD_Connection *c, int waiting)
+{
+	struct jv_api_conn *k = conn_of(c);
+	if (!k)
+		return;
+	pthread_mutex_lock(&api->conns_lock);
+	if (waiting) {
+		k->waiting_ms = mono_ms();
+		k->requests++;
+	} else {
+		k->waiting_ms = 0;
+	}
+	pthread_mutex_unlock(&api->conns_lock);
+}
+
+/* libmicrohttpd's start and close notifications: keep the record. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct jv_api *api = cls;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *i =
+		    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		struct jv_api_conn *k = jv_calloc(1, sizeof *k);
+		k->fd = i ? i->connect_fd : -1;
+		k->waiting_ms = mono_ms();
+		pthread_mutex_lock(&api->conns_lock);
+		k->next = api->conns;
+		if (api->conns)
+			api->conns->prev = k;
+		api->conns = k;
+		api->n_conns++;
+		pthread_mutex_unlock(&api->conns_lock);
+		*socket_context = k;
+		return;
+	}
+	struct jv_api_conn *k = *socket_context;
+	if (!k)
+		return;
+	pthread_mutex_lock(&api->conns_lock);
+	if (k->prev)
+		k->prev->next = k->next;
+	else
+		api->conns = k->next;
+	if (k->next)
+		k->next->prev = k->prev;
+	api->n_conns--;
+	pthread_mutex_unlock(&api->conns_lock);
+	free(k);
+	*socket_context = NULL;
+}
+
+/*
+ * The watcher: a connection whose request headers are not all in
+ * api.header_timeout_seconds after it began to wait for them is shut down;
+ * libmicrohttpd then sees it end and closes it. libmicrohttpd's own
+ * timeout only counts idle time, so a client sending a byte now and then
+ * would hold its connection (and a descriptor) for as long as it likes.
+ * While more than 3/4 of api.max_connections are open the deadline is
+ * JV_API_BUSY_HEADER_MS: with many clients holding connections (more
+ * addresses than the per-address cap stops), new ones, such as a health
+ * check, still get a slot within seconds.
+ * The socket is closed only after the close notification, which takes the
+ * lock held here: the descriptor shut down is always that connection's.
+ */
+static void *watch_conns(void *arg)
+{
+	struct jv_api *api = arg;
+	uint64_t limit = (uint64_t)api->cfg->api.header_timeout_seconds * 1000u;
+	pthread_mutex_lock(&api->conns_lock);
+	while (!api->stopping) {
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += JV_API_WATCH_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&api->conns_wake, &api->conns_lock, &until);
+		if (api->stopping)
+			break;
+		uint64_t now = mono_ms();
+		uint64_t deadline = limit;
+		if (api->n_conns * 4 > api->max_conns * 3 && deadline > JV_API_BUSY_HEADER_MS)
+			deadline = JV_API_BUSY_HEADER_MS;
+		unsigned idle = 0;
+		for (struct jv_api_conn *k = api->conns; k; k = k->next) {
+			if (k->cut || k->fd < 0 || !k->waiting_ms || now - k->waiting_ms < deadline)
+				continue;
+			shutdown(k->fd, SHUT_RDWR);
+			k->cut = 1;
+			if (k->requests == 0)
+				api->n_cut++;
+			else
+				idle++; /* kept alive after an answer, then nothing */
+		}
+		unsigned cut = 0;
+		if (api->n_cut > 0 && (api->cut_logged_ms == 0 || now >= api->cut_logged_ms + 60000)) {
+			cut = api->n_cut;
+			api->n_cut = 0;
+			api->cut_logged_ms = now;
+		}
+		if (!cut && !idle)
+			continue;
+		pthread_mutex_unlock(&api->conns_lock); /* never log holding it */
+		if (cut)
+			jv_log(JV_WARNING,
+			       "api: closed %u connections whose request headers were not in within "
+			       "%d s (api.header_timeout_seconds; 1 s while over 3/4 of "
+			       "api.max_connections are open): slow or stalled clients",
+			       cut, api->cfg->api.header_timeout_seconds);
+		if (idle)
+			jv_debug("api: closed %u idle kept-alive connections", idle);
+		pthread_mutex_lock(&api->conns_lock);
+	}
+	pthread_mutex_unlock(&api->conns_lock);
+	return NULL;
 }
 
 /* "HOST:PORT" (HOST may be [v6] or a name) into ss. */
@@ -738,14 +909,29 @@ struct jv_api *jv_api_start(const struct jv_config *cfg, struct jv_bridge *bridg
 	socklen_t sslen;
 	if (parse_listen(cfg->api.listen, &ss, &sslen, err, errlen) != 0)
 		return NULL;
+	/* Connections: what the descriptor limit leaves after the rest of
+	 * serve's needs (fdlimit.h), so clients can never starve the engine. */
+	long nofile = jv_fd_limit();
+	char why[512];
+	long cap = jv_fd_api_cap(cfg, nofile, why, sizeof why);
+	if (cap < 0) {
+		snprintf(err, errlen, "api: %s", why);
+		return NULL;
+	}
+	long per_addr = cfg->api.max_connections_per_address;
+	if (per_addr <= 0 || per_addr > cap)
+		per_addr = cap;
 	struct jv_api *api = jv_calloc(1, sizeof *api);
 	api->cfg = cfg;
 	api->bridge = bridge;
+	api->max_conns = cap;
 	pthread_mutex_init(&api->lock, NULL);
+	pthread_mutex_init(&api->conns_lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&api->freed, &ca);
+	pthread_cond_init(&api->conns_wake, &ca);
 	pthread_condattr_destroy(&ca);
 	api->idle = jv_calloc((size_t)cfg->api.db_connections, sizeof *api->idle);
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
@@ -754,16 +940,28 @@ struct jv_api *jv_api_start(const struct jv_config *cfg, struct jv_bridge *bridg
 	api->mhd = MHD_start_daemon(
 	    flags, 0, NULL, NULL, on_request, api, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->api.threads, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned)2048, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_NOTIFY_COMPLETED,
-	    on_completed, api, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, api,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, JV_API_CONN_MEMORY, MHD_OPTION_URI_LOG_CALLBACK,
-	    on_uri, api, MHD_OPTION_END);
-	if (!api->mhd) {
-		snprintf(err, errlen, "api: cannot listen on %s: %s", cfg->api.listen,
-			 errno ? strerror(errno) : "libmicrohttpd refused to start");
+	    (unsigned)cap, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)per_addr,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+	    (unsigned)1024, MHD_OPTION_NOTIFY_CONNECTION, on_connection, api,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, api, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+	    api, MHD_OPTION_CONNECTION_MEMORY_LIMIT, JV_API_CONN_MEMORY,
+	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, api, MHD_OPTION_END);
+	const char *fail = NULL;
+	if (!api->mhd)
+		fail = errno ? strerror(errno) : "libmicrohttpd refused to start";
+	else if (cfg->api.header_timeout_seconds > 0 &&
+		 pthread_create(&api->watcher, NULL, watch_conns, api) != 0)
+		fail = "cannot start a thread";
+	else
+		api->watching = cfg->api.header_timeout_seconds > 0;
+	if (fail) {
+		snprintf(err, errlen, "api: cannot listen on %s: %s", cfg->api.listen, fail);
+		if (api->mhd)
+			MHD_stop_daemon(api->mhd);
 		pthread_cond_destroy(&api->freed);
+		pthread_cond_destroy(&api->conns_wake);
 		pthread_mutex_destroy(&api->lock);
+		pthread_mutex_destroy(&api->conns_lock);
 		free(api->idle);
 		free(api);
 		return NULL;
@@ -777,6 +975,11 @@ struct jv_api *jv_api_start(const struct jv_config *cfg, struct jv_bridge *bridg
 		*colon = '\0';
 	jv_log(JV_INFO, "api: listening on %s:%d (%s)", host, api->port,
 	       cfg->api.token ? "token required" : "no token: only health and metrics");
+	jv_log(JV_INFO,
+	       "api: at most %ld connections, %ld per client address, request headers within "
+	       "%d s (descriptor limit %ld, %ld kept for workers, database connections and "
+	       "plugins)",
+	       cap, per_addr, cfg->api.header_timeout_seconds, nofile, jv_fd_reserve(cfg));
 	return api;
 }
 
@@ -786,11 +989,20 @@ void jv_api_stop(struct jv_api *api)
 {
 	if (!api)
 		return;
-	MHD_stop_daemon(api->mhd);
+	if (api->watching) {
+		pthread_mutex_lock(&api->conns_lock);
+		api->stopping = 1;
+		pthread_cond_signal(&api->conns_wake);
+		pthread_mutex_unlock(&api->conns_lock);
+		pthread_join(api->watcher, NULL);
+	}
+	MHD_stop_daemon(api->mhd); /* (its close notifications free the records) */
 	for (size_t i = 0; i < api->n_idle; i++)
 		PQfinish(api->idle[i]);
 	free(api->idle);
 	pthread_cond_destroy(&api->freed);
+	pthread_cond_destroy(&api->conns_wake);
 	pthread_mutex_destroy(&api->lock);
+	pthread_mutex_destroy(&api->conns_lock);
 	free(api);
 }

@@ -1215,6 +1215,9 @@ static const struct field api_fields[] = {
 	FBOOL("metrics_requires_token", C, api.metrics_requires_token),
 	FINT("threads", C, api.threads, 1, 64),
 	FINT("db_connections", C, api.db_connections, 1, 64),
+	FINT("max_connections", C, api.max_connections, 0, 1000000),
+	FINT("max_connections_per_address", C, api.max_connections_per_address, 1, 1000000),
+	FINT("header_timeout_seconds", C, api.header_timeout_seconds, 1, 3600),
 	FEND};
 static const struct field history_fields[] = {
 	FINT("retention_days", C, history.retention_days, 0, 36500),
@@ -1731,6 +1734,8 @@ static void set_defaults(struct jv_config *cfg)
 	cfg->api.max_body_bytes = 1024 * 1024;
 	cfg->api.threads = 4;
 	cfg->api.db_connections = 4;
+	cfg->api.max_connections_per_address = 64;
+	cfg->api.header_timeout_seconds = 10;
 	cfg->history.retention_days = 30;
 	cfg->history.max_output_bytes = 65536;
 	cfg->alerting.queue_size = 1000;

@@ -146,6 +146,9 @@ struct jv_config {
 		int metrics_requires_token;     /* 0 */
 		int threads;                    /* 4, 1..64: HTTP worker threads */
 		int db_connections;             /* 4, 1..64: the API's own pool */
+		int max_connections;            /* 0 = derived from RLIMIT_NOFILE (fdlimit.h) */
+		int max_connections_per_address;/* 64, 1..1000000 */
+		int header_timeout_seconds;     /* 10, 1..3600: a request's headers within */
 	} api;
 
 	struct jv_schedule_cfg *schedules;

@@ -38,6 +38,7 @@
 #include "config.h"
 #include "db.h"
 #include "error.h"
+#include "fdlimit.h"
 #include "host.h"
 #include "loader.h"
 #include "log.h"
@@ -57,6 +58,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -108,6 +110,14 @@ struct serve {
 	/* Claimed ahead (prefetch), waiting for a free slot, oldest first. */
 	struct jv_claimed *queue;
 	size_t n_queued, cap_queued;
+	/* No worker process could be had for the job at the head of the queue
+	 * (see wait_for_worker): not tried again before worker_wait_until. */
+	uint64_t worker_wait_until; /* 0: none waits so */
+	uint64_t worker_backoff;
+	uint64_t worker_wait_since;
+	uint64_t worker_warned_at;  /* the last warning about it: one a minute at most */
+	int worker_warned;          /* this shortage was logged */
+	struct rlimit nofile_before; /* RLIMIT_NOFILE as found, for the workers */
 	uint64_t n_reconnects;
 	uint64_t next_publish;      /* when the API's snapshot is next refreshed */
 	int64_t started_unix_ms;
@@ -287,6 +297,9 @@ static void child_setup(void *arg)
 		close(jv_tpool_fd(s->tp));
 	for (const struct old_gen *g = s->old; g; g = g->next)
 		close(jv_tpool_fd(g->tp));
+	/* The descriptor limit serve found: what serve raised it to is for its
+	 * own connections, and the programs jobs start expect the usual one. */
+	setrlimit(RLIMIT_NOFILE, &s->nofile_before);
 }
 
 /* ------------------------------------------------------------ database */
@@ -683,16 +696,59 @@ static void end_now(struct serve *s, const struct jv_claimed *c, enum jv_end end
 	jv_done_push(&s->done, &s->n_done, &s->cap_done, &d);
 }
 
-/* Hand one claimed job to a worker; if that cannot be done, it ends at once
- * (crashed, so it is retried) rather than being lost. */
-static void dispatch(struct serve *s, const struct jv_claimed *c)
+/*
+ * No worker process could be had for c: none could be started (socketpair or
+ * fork failed: descriptors, memory or processes short), or none is free
+ * (they died before taking it, or are being replaced). That is no fault of
+ * the job's. It waits here, at the head of
+ * the queue, still claimed and its attempt not yet begun (so not counted and
+ * nothing recorded), claiming stops (free_slots), and starting it is tried
+ * again after a back-off of up to JV_POOL_RETRY_MAX_MS. Said once per
+ * shortage (at most once a minute), not at every try. Returns 1.
+ */
+static int wait_for_worker(struct serve *s, const struct jv_claimed *c, uint64_t now)
 {
-	s->n_claimed++;
-	jv_stats_claimed(c->type);
+	s->worker_backoff = s->worker_backoff ? 2 * s->worker_backoff : 100;
+	if (s->worker_backoff > JV_POOL_RETRY_MAX_MS)
+		s->worker_backoff = JV_POOL_RETRY_MAX_MS;
+	s->worker_wait_until = now + s->worker_backoff;
+	if (s->worker_wait_since)
+		return 1;
+	s->worker_wait_since = now;
+	const char *why = jv_pool_short(&s->pool);
+	if (s->worker_warned_at == 0 || now >= s->worker_warned_at + 60000) {
+		jv_log(JV_WARNING,
+		       "job %" PRId64 " waits for a worker process (%s%s): not counted as an "
+		       "attempt; claiming stops until it starts",
+		       c->id, why ? "none could be started: " : "", why ? why : "none is free");
+		s->worker_warned_at = now;
+		s->worker_warned = 1;
+	} else {
+		jv_debug("job %" PRId64 " waits for a worker process", c->id);
+	}
+	return 1;
+}
+
+/* A job went to a worker process: whatever waited for one waits no more. */
+static void worker_found(struct serve *s, uint64_t now)
+{
+	if (s->worker_wait_since && s->worker_warned)
+		jv_log(JV_INFO, "a worker process took the waiting job after %" PRIu64 " ms; "
+		       "claiming again", now - s->worker_wait_since);
+	s->worker_wait_until = s->worker_wait_since = s->worker_backoff = 0;
+	s->worker_warned = 0;
+}
+
+/* Hand one claimed job to a worker. Returns 0 when it started, or ended at
+ * once (no executor for its type, or released while draining); 1 when it
+ * must wait for a worker process (wait_for_worker), the caller keeping it.
+ * Nothing claimed is ever lost. */
+static int start_job(struct serve *s, const struct jv_claimed *c)
+{
 	if (s->draining) {
 		/* claimed while the stop signal arrived: back it goes */
 		end_now(s, c, JV_END_RELEASED, "released at shutdown before it started");
-		return;
+		return 0;
 	}
 	int ex = executor_index(s, c->type);
 	/* An executor's max_attempts caps the job's own. */
@@ -717,8 +773,11 @@ static void dispatch(struct serve *s, const struct jv_claimed *c)
 	} else if (s->cfg->executors[ex].isolation == JV_ISOLATION_THREAD && s->tp) {
 		jv_tpool_submit(s->tp, &m);
 		s->inflight++;
-		return;
+		return 0;
 	} else {
+		uint64_t now = jv_now_ms();
+		if (s->worker_wait_until && now < s->worker_wait_until)
+			return 1; /* not yet: wait_for_worker() */
 		for (int tries = 0; tries < 3; tries++) {
 			int w = jv_pool_idle(&s->pool);
 			if (w < 0) {
@@ -728,18 +787,30 @@ static void dispatch(struct serve *s, const struct jv_claimed *c)
 			if (w < 0)
 				break;
 			if (jv_pool_send(&s->pool, w, &m) == 0) {
+				worker_found(s, now);
 				s->inflight++;
-				return;
+				return 0;
 			}
 			/* The worker is gone: reap it (nothing of ours was running). */
 			size_t from = s->n_done;
 			jv_pool_on_readable(&s->pool, w, &s->done, &s->n_done, &s->cap_done);
 			finished(s, from);
 		}
-		why = "no worker process available";
+		return wait_for_worker(s, c, now);
 	}
 	jv_log(JV_ERROR, "job %" PRId64 ": %s", c->id, why);
 	end_now(s, c, JV_END_CRASHED, why);
+	return 0;
+}
+
+/* start_job(), counting the job as claimed once it no longer waits here. */
+static int dispatch(struct serve *s, const struct jv_claimed *c)
+{
+	if (start_job(s, c) != 0)
+		return 1;
+	s->n_claimed++;
+	jv_stats_claimed(c->type);
+	return 0;
 }
 
 /*
@@ -747,13 +818,16 @@ static void dispatch(struct serve *s, const struct jv_claimed *c)
  * oldest first; while draining, each goes back at once (dispatch() releases
  * it, attempt not counted). A job waits here already claimed -- running, as
  * the database and the per-user limit see it -- which is what lets one
- * round trip claim more jobs than there are free slots.
+ * round trip claim more jobs than there are free slots. A job that waits for
+ * a worker process (wait_for_worker) stays at the head, those behind it with
+ * it.
  */
 static void run_queued(struct serve *s)
 {
 	size_t k = 0;
 	while (k < s->n_queued && (s->draining || s->inflight < s->max_concurrent)) {
-		dispatch(s, &s->queue[k]);
+		if (dispatch(s, &s->queue[k]) != 0)
+			break;
 		jv_claimed_free(&s->queue[k]);
 		k++;
 	}
@@ -779,6 +853,8 @@ static int unqueue(struct serve *s, int64_t id)
 
 static int free_slots(const struct serve *s)
 {
+	if (s->worker_wait_until && s->n_queued > 0)
+		return 0; /* a job waits for a worker process: claim no more */
 	int unrecorded = (int)(s->n_done + s->cc.n_batch);
 	int slots = s->max_concurrent + s->prefetch - s->inflight - (int)s->n_queued - unrecorded;
 	if (slots > s->batch_size)
@@ -819,12 +895,13 @@ static void on_claim_result(struct serve *s, PGresult *res, uint64_t now)
 	int64_t next_due_ms;
 	jv_store_claim_parse(res, &rows, &n, &next_due_ms);
 	for (size_t i = 0; i < n; i++) {
-		if (s->n_queued == 0 && (s->inflight < s->max_concurrent || s->draining)) {
-			dispatch(s, &rows[i]);
+		if (s->n_queued == 0 && (s->inflight < s->max_concurrent || s->draining) &&
+		    dispatch(s, &rows[i]) == 0) {
 			jv_claimed_free(&rows[i]);
 			continue;
 		}
-		/* Claimed ahead: it waits here for a slot (run_queued). */
+		/* Claimed ahead, or waiting for a worker process: it waits here
+		 * (run_queued). */
 		if (s->n_queued == s->cap_queued) {
 			s->cap_queued = s->cap_queued ? 2 * s->cap_queued : 16;
 			s->queue = jv_realloc(s->queue, s->cap_queued * sizeof *s->queue);
@@ -1002,6 +1079,37 @@ static void on_heartbeat_result(struct serve *s, PGresult *res)
 	}
 }
 
+/* ------------------------------------------------------------ descriptors */
+
+/*
+ * Raise the soft descriptor limit to what the configuration wants (its
+ * reserve for workers, database connections and plugins, plus the API's
+ * connections; fdlimit.h), within the hard limit, and say how it stands.
+ * The API takes what the reserve leaves (jv_api_start). At start, the limit
+ * found is kept for the worker processes (child_setup).
+ */
+static void check_descriptors(struct serve *s, int at_start)
+{
+	struct rlimit found;
+	long now = jv_fd_raise(s->cfg, &found);
+	if (at_start)
+		s->nofile_before = found;
+	long reserve = jv_fd_reserve(s->cfg);
+	if (now < reserve)
+		jv_log(JV_WARNING,
+		       "the descriptor limit (RLIMIT_NOFILE) is %ld, below the %ld this "
+		       "configuration keeps for workers, database connections and plugins: "
+		       "workers may fail to start (jobs then wait); raise it (LimitNOFILE= in "
+		       "the unit, ulimit -n) or lower processor.max_concurrent_jobs",
+		       now, reserve);
+	else if (found.rlim_cur != RLIM_INFINITY && now > (long)found.rlim_cur)
+		jv_log(JV_INFO, "descriptor limit raised from %ld to %ld (%ld kept for workers, "
+		       "database connections and plugins)", (long)found.rlim_cur, now, reserve);
+	else
+		jv_debug("descriptor limit %ld (%ld kept for workers, database connections and "
+			 "plugins)", now, reserve);
+}
+
 /* ------------------------------------------------------------ reload */
 
 static void reload(struct serve *s)
@@ -1070,6 +1178,7 @@ static void reload(struct serve *s)
 	s->rt = rt;
 	s->types = types_literal(cfg);
 	apply_log_config(cfg);
+	check_descriptors(s, 0);
 	jv_pool_resize(&s->pool, process_workers(cfg));
 	s->pool.rt = rt;
 	s->pool.max_jobs = cfg->processor.worker_max_jobs;
@@ -1302,6 +1411,10 @@ static int run_loop(struct serve *s)
 	for (;;) {
 		uint64_t now = jv_now_ms();
 		uint64_t ping = notify_tick(s, now); /* systemd's watchdog, from here only */
+		/* Workers that could not be started are tried again once their
+		 * back-off is over, whether a job waits for one or not. */
+		if (!s->draining && s->pool.retry_at_ms && now >= s->pool.retry_at_ms)
+			jv_pool_fill(&s->pool);
 		run_queued(s);
 
 		if (s->draining) {
@@ -1383,6 +1496,10 @@ static int run_loop(struct serve *s)
 		}
 		if (ping && ping < wake)
 			wake = ping;
+		if (s->n_queued > 0 && s->worker_wait_until > now && s->worker_wait_until < wake)
+			wake = s->worker_wait_until; /* a job waits for a worker process */
+		if (!s->draining && s->pool.retry_at_ms > now && s->pool.retry_at_ms < wake)
+			wake = s->pool.retry_at_ms;
 		if (s->n_done > 0 && s->complete_retry_at > now && s->complete_retry_at < wake)
 			wake = s->complete_retry_at;
 		if (s->n_done > 0 && s->cc.conn && !s->cc.busy &&
@@ -1535,6 +1652,7 @@ int jv_cmd_serve(int argc, char **argv)
 	if (settle_privileges(s) != 0)
 		return JV_EXIT_USER;
 	s->types = types_literal(s->cfg);
+	check_descriptors(s, 1);
 	if (gethostname(s->hostname, sizeof s->hostname - 1) != 0)
 		snprintf(s->hostname, sizeof s->hostname, "unknown");
 

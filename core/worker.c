@@ -268,30 +268,16 @@ void jv_pool_init(struct jv_pool *p, struct jv_runtime *rt, int n, int max_jobs,
 		p->w[i].fd = -1;
 }
 
-/*
- * In a new worker: close every descriptor marked close-on-exec but keep,
- * as an exec would. The supervisor's threads may be running an in-process
- * job (a shell job's pipes, a database socket) at the fork; a worker that
- * kept such a copy could hold a pipe open for good. Descriptors a plugin
- * opened without FD_CLOEXEC in create() stay. Only async-signal-safe calls:
- * the supervisor is multithreaded.
- */
-static void close_cloexec_fds(int keep)
+/* One pass of close_cloexec_fds() over the listing dir: collect (up to
+ * 1024), then close, so the listing does not change while it is read.
+ * Returns the number closed. */
+static int close_cloexec_pass(int dir, int keep)
 {
-	int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir < 0) {
-		for (int fd = 3; fd < 4096; fd++) {
-			int fl = fd == keep ? -1 : fcntl(fd, F_GETFD);
-			if (fl >= 0 && (fl & FD_CLOEXEC))
-				close(fd);
-		}
-		return;
-	}
-	/* Collect first, close after: the listing must not change under us. */
 	int found[1024];
 	int n = 0;
 	char buf[4096];
 	long got;
+	lseek(dir, 0, SEEK_SET);
 	while (n < 1024 && (got = syscall(SYS_getdents64, dir, buf, sizeof buf)) > 0) {
 		for (long off = 0; off < got && n < 1024;) {
 			struct linux_dirent64 {
@@ -307,31 +293,95 @@ static void close_cloexec_fds(int keep)
 			int fd = 0, digits = 0;
 			for (const char *c = e->d_name; *c >= '0' && *c <= '9'; c++, digits++)
 				fd = fd * 10 + (*c - '0');
-			if (digits > 0 && fd > 2 && fd != keep && fd != dir)
+			int fl = digits > 0 && fd > 2 && fd != keep && fd != dir ? fcntl(fd, F_GETFD)
+										 : -1;
+			if (fl >= 0 && (fl & FD_CLOEXEC))
 				found[n++] = fd;
 			off += e->d_reclen;
 		}
 	}
-	close(dir);
-	for (int k = 0; k < n; k++) {
-		int fl = fcntl(found[k], F_GETFD);
-		if (fl >= 0 && (fl & FD_CLOEXEC))
-			close(found[k]);
-	}
+	for (int k = 0; k < n; k++)
+		close(found[k]);
+	return n;
 }
+
+/*
+ * In a new worker: close every descriptor marked close-on-exec but keep,
+ * as an exec would. The supervisor's threads may be running an in-process
+ * job (a shell job's pipes, a database socket) at the fork; a worker that
+ * kept such a copy could hold a pipe open for good. Descriptors a plugin
+ * opened without FD_CLOEXEC in create() stay. Only async-signal-safe calls:
+ * the supervisor is multithreaded. With more than 1024 to close (an API
+ * with many clients) the listing is read again until none is left: a
+ * client's socket kept in a worker would outlive its connection.
+ */
+static void close_cloexec_fds(int keep)
+{
+	int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0) {
+		for (int fd = 3; fd < 4096; fd++) {
+			int fl = fd == keep ? -1 : fcntl(fd, F_GETFD);
+			if (fl >= 0 && (fl & FD_CLOEXEC))
+				close(fd);
+		}
+		return;
+	}
+	while (close_cloexec_pass(dir, keep) == 1024)
+		;
+	close(dir);
+}
+
+/* Starting a worker failed in call (socketpair, fork) with errno e: back
+ * off, and say so once per shortage, not at every try. */
+static int start_failed(struct jv_pool *p, const char *call, int e)
+{
+	uint64_t now = jv_now_ms();
+	snprintf(p->why, sizeof p->why, "%s: %s", call, strerror(e));
+	p->backoff_ms = p->backoff_ms ? 2 * p->backoff_ms : 100;
+	if (p->backoff_ms > JV_POOL_RETRY_MAX_MS)
+		p->backoff_ms = JV_POOL_RETRY_MAX_MS;
+	p->retry_at_ms = now + p->backoff_ms;
+	if (p->n_failed++ == 0 && (p->warned_at_ms == 0 || now >= p->warned_at_ms + 60000)) {
+		jv_log(JV_WARNING,
+		       "worker: cannot start a worker process: %s; trying again every %d s at "
+		       "most (jobs wait meanwhile, their attempts not counted)",
+		       p->why, JV_POOL_RETRY_MAX_MS / 1000);
+		p->warned = 1;
+		p->warned_at_ms = now;
+	} else {
+		jv_debug("worker: cannot start a worker process: %s (%u failed tries)", p->why,
+			 p->n_failed);
+	}
+	return JV_EIO;
+}
+
+/* A worker started: the shortage, if any, is over. */
+static void start_ok(struct jv_pool *p)
+{
+	if (p->n_failed > 0 && p->warned)
+		jv_log(JV_INFO, "worker: worker processes start again, after %u failed tries (%s)",
+		       p->n_failed, p->why);
+	p->n_failed = 0;
+	p->warned = 0;
+	p->backoff_ms = 0;
+	p->retry_at_ms = 0;
+}
+
+const char *jv_pool_short(const struct jv_pool *p) { return p->n_failed > 0 ? p->why : NULL; }
 
 static int spawn(struct jv_pool *p, int i)
 {
 	struct jv_worker *w = &p->w[i];
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-		return jv_error(JV_EIO, "worker: socketpair: %s", strerror(errno));
+		return start_failed(p, "socketpair", errno);
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
+		int e = errno;
 		close(sv[0]);
 		close(sv[1]);
-		return jv_error(JV_EIO, "worker: fork: %s", strerror(errno));
+		return start_failed(p, "fork", e);
 	}
 	if (pid == 0) {
 		close(sv[0]);
@@ -365,6 +415,7 @@ static int spawn(struct jv_pool *p, int i)
 	setpgid(pid, pid); /* also done in the child: whichever runs first */
 	fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
 	jv_debug("worker %d started", (int)pid);
+	start_ok(p);
 	w->pid = pid;
 	w->fd = sv[0];
 	w->busy = 0;
@@ -391,11 +442,22 @@ void jv_pool_resize(struct jv_pool *p, int n)
 
 int jv_pool_fill(struct jv_pool *p)
 {
-	int running = 0;
+	int running = 0, missing = 0;
+	int may_start = p->retry_at_ms == 0 || jv_now_ms() >= p->retry_at_ms;
 	for (int i = 0; i < p->target; i++) {
-		if (p->w[i].pid == 0 && spawn(p, i) != 0)
+		missing += p->w[i].pid == 0;
+		if (p->w[i].pid == 0 && (!may_start || spawn(p, i) != 0)) {
+			may_start = 0; /* one failure: the rest would fail alike */
 			continue;
+		}
 		running++;
+	}
+	if (!missing && p->n_failed > 0) {
+		/* none is missing any more (the pool shrank): no shortage */
+		p->n_failed = 0;
+		p->warned = 0;
+		p->backoff_ms = 0;
+		p->retry_at_ms = 0;
 	}
 	return running;
 }

@@ -88,7 +88,22 @@ struct jv_pool {
 	 * the engine closes its database socket and other fds there. */
 	void (*child_setup)(void *arg);
 	void *child_arg;
+	/* A worker could not be started (socketpair or fork failed: descriptors,
+	 * memory or processes short). jv_pool_fill() tries again no sooner than
+	 * retry_at_ms, backing off up to JV_POOL_RETRY_MAX_MS; one warning per
+	 * shortage (at most one a minute), and a line when workers start again. */
+	uint64_t retry_at_ms;    /* 0: no shortage */
+	uint64_t backoff_ms;
+	unsigned n_failed;       /* failed starts in this shortage */
+	int warned;              /* this shortage was logged */
+	uint64_t warned_at_ms;   /* when a shortage was last logged */
+	char why[160];           /* the last failure, e.g. "socketpair: Too many open files" */
 };
+
+#define JV_POOL_RETRY_MAX_MS 5000
+
+/* Why workers cannot be started now, or NULL when nothing says so. */
+const char *jv_pool_short(const struct jv_pool *p);
 
 /* Set up pool with n worker slots (none started). */
 void jv_pool_init(struct jv_pool *p, struct jv_runtime *rt, int n, int max_jobs,
@@ -99,7 +114,8 @@ void jv_pool_init(struct jv_pool *p, struct jv_runtime *rt, int n, int max_jobs,
  * replaced. */
 void jv_pool_resize(struct jv_pool *p, int n);
 
-/* Start every missing worker. Returns the number running. */
+/* Start every missing worker, unless the last start failed less than its
+ * back-off ago (see retry_at_ms). Returns the number running. */
 int jv_pool_fill(struct jv_pool *p);
 
 /* An idle worker's index, or -1. */

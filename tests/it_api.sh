@@ -182,9 +182,10 @@ assert_match '"runningByProcessor":\[\{"processor":[0-9]+,"name":"it_api","runni
 assert_match '"runningByUser":\[\{"user":"u0","running":2\},\{"user":"u1","running":2\}\]' "$BODY" "by user"
 
 # ---------------------------------------------------------------- burst
-# 1 000 requests at once (200 connections at a time) while 3 000 jobs run.
+# 1 000 requests at once (200 connections at a time, from 8 addresses)
+# while 3 000 jobs run.
 jv_psql "INSERT INTO jobvisor.jobs (type, payload) SELECT 'noop', '{\"data\": \"burst\"}' FROM generate_series(1, 3000)" >/dev/null
-python3 "$top_srcdir/tests/servers/burst.py" --base "$B" --token "$TOKEN" -n 1000 -c 200 \
+python3 "$top_srcdir/tests/servers/burst.py" --base "$B" --token "$TOKEN" -n 1000 -c 200 --sources 8 \
 	GET:/api/cron/health GET:/api/cron/status GET:/api/cron/queue POST:/api/cron/trigger \
 	>"$JV_TMP/codes"
 assert_eq "200 750

@@ -26,7 +26,8 @@ U=$(cat "$UNIT")
 assert_no_match '@[a-z]+@' "$U" "every @dir@ of the unit is substituted"
 assert_match '^ExecStart=/.*/jobvisor serve -c /.*/jobvisor/jobvisor\.yaml$' "$U" "ExecStart: installed binary and config"
 for kv in Type=notify NotifyAccess=main 'ExecReload=/bin/kill -HUP \$MAINPID' KillMode=mixed \
-	User=jobvisor Group=jobvisor NoNewPrivileges=yes ProtectSystem=strict CapabilityBoundingSet=; do
+	User=jobvisor Group=jobvisor NoNewPrivileges=yes ProtectSystem=strict CapabilityBoundingSet= \
+	LimitNOFILE=1024:65536; do
 	assert_match "^$kv\$" "$U" "unit: $kv"
 done
 STOP_S=$(printf '%s\n' "$U" | sed -n 's/^TimeoutStopSec=\([0-9]*\)s$/\1/p')

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 #include "error.h"
+#include "fdlimit.h"
 #include "log.h"
 #include "mem.h"
 #include "unit.h"
@@ -127,6 +128,9 @@ static const struct {
 	{DB "processor:\n  timeout_seconds: -1\n", "t.yaml:3:20: processor.timeout_seconds: -1 is out of range (1..604800)"},
 	{DB "processor:\n  prefetch: 10001\n", "t.yaml:3:13: processor.prefetch: 10001 is out of range (0..10000)"},
 	{DB "processor:\n  timeout_seconds: 99999999999999999999\n", "t.yaml:3:20: processor.timeout_seconds: '99999999999999999999' is too large for an integer"},
+	{DB "api: {max_connections: -1}\n", "t.yaml:2:24: api.max_connections: -1 is out of range (0..1000000)"},
+	{DB "api: {max_connections_per_address: 0}\n", "t.yaml:2:36: api.max_connections_per_address: 0 is out of range (1..1000000)"},
+	{DB "api: {header_timeout_seconds: 3601}\n", "t.yaml:2:31: api.header_timeout_seconds: 3601 is out of range (1..3600)"},
 	{DB "history: {retention_days: 100000}\n", "t.yaml:2:27: history.retention_days: 100000 is out of range (0..36500)"},
 	{DB "executors: {a: {plugin: noop, max_attempts: 0}}\n", "t.yaml:2:45: executors.a.max_attempts: 0 is out of range (1..1000)"},
 	{DB "processor: {retry_base_ms: 5000, retry_max_ms: 1000}\n", "t.yaml:2:48: processor.retry_max_ms (1000) must not be less than processor.retry_base_ms (5000)"},
@@ -286,6 +290,9 @@ static void t_defaults(void)
 	CU_ASSERT_PTR_NULL(cfg->api.token);
 	CU_ASSERT_PTR_NULL(cfg->api.webhook_secret);
 	CU_ASSERT_PTR_NULL(cfg->api.dashboard_url);
+	CU_ASSERT_EQUAL(cfg->api.max_connections, 0);
+	CU_ASSERT_EQUAL(cfg->api.max_connections_per_address, 64);
+	CU_ASSERT_EQUAL(cfg->api.header_timeout_seconds, 10);
 	CU_ASSERT_EQUAL(cfg->history.retention_days, 30);
 	CU_ASSERT_EQUAL(cfg->history.max_output_bytes, 65536);
 	CU_ASSERT_STRING_EQUAL(cfg->log.level, "info");
@@ -958,6 +965,50 @@ static void t_env_seal(void)
 	jv_buf_free(&captured);
 }
 
+/* The descriptor budget (fdlimit.h): the reserve grows with what the
+ * configuration runs, and the API gets what it leaves, within bounds. */
+static void t_fd_budget(void)
+{
+	char err[512];
+	struct jv_config *cfg = load_ok("database: {url: x}\n"
+					"processor: {max_concurrent_jobs: 10}\n"
+					"executors: {a: {plugin: noop}, b: {plugin: noop}}\n"
+					"alerts: [{plugin: slack, on: [job_failed]}]\n");
+	CU_ASSERT_FATAL(cfg != NULL);
+	/* no api: section */
+	CU_ASSERT_EQUAL(jv_fd_reserve(cfg), 64 + 8 * 10 + 16 * 2 + 4 * 1);
+	CU_ASSERT_EQUAL(jv_fd_wanted(cfg), jv_fd_reserve(cfg));
+	jv_config_free(cfg);
+
+	cfg = load_ok("database: {url: x}\n"
+		      "processor: {max_concurrent_jobs: 10}\n"
+		      "executors: {a: {plugin: noop}, b: {plugin: noop}}\n"
+		      "api: {threads: 4, db_connections: 4}\n");
+	CU_ASSERT_FATAL(cfg != NULL);
+	long reserve = 64 + 8 * 10 + 16 * 2 + 4 + 2 * 4;
+	CU_ASSERT_EQUAL(jv_fd_reserve(cfg), reserve);
+	CU_ASSERT_EQUAL(jv_fd_wanted(cfg), reserve + JV_API_MAX_CONNECTIONS);
+	/* what the limit leaves, at most JV_API_MAX_CONNECTIONS */
+	CU_ASSERT_EQUAL(jv_fd_api_cap(cfg, 1024, err, sizeof err), 1024 - reserve);
+	CU_ASSERT_EQUAL(jv_fd_api_cap(cfg, 65536, err, sizeof err), JV_API_MAX_CONNECTIONS);
+	CU_ASSERT_EQUAL(jv_fd_api_cap(cfg, reserve + JV_API_MIN_CONNECTIONS, err, sizeof err),
+			JV_API_MIN_CONNECTIONS);
+	/* too little left: refused, saying what to do */
+	long too_few = reserve + JV_API_MIN_CONNECTIONS - 1;
+	CU_ASSERT_EQUAL(jv_fd_api_cap(cfg, too_few, err, sizeof err), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "kept for workers, database connections and plugins"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "LimitNOFILE="));
+	/* an explicit cap must fit */
+	cfg->api.max_connections = 5000;
+	CU_ASSERT_EQUAL(jv_fd_wanted(cfg), reserve + 5000);
+	CU_ASSERT_EQUAL(jv_fd_api_cap(cfg, 65536, err, sizeof err), 5000);
+	CU_ASSERT_EQUAL(jv_fd_api_cap(cfg, 4096, err, sizeof err), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "api.max_connections 5000 does not fit"));
+	cfg->api.max_connections = 100;
+	CU_ASSERT_EQUAL(jv_fd_api_cap(cfg, 1024, err, sizeof err), 100);
+	jv_config_free(cfg);
+}
+
 int main(void)
 {
 	static const struct jv_unit_test tests[] = {
@@ -976,7 +1027,8 @@ int main(void)
 	    {"readable secret warning", t_readable_secret_warning},
 	    {"readable secret warning: headers, URLs", t_readable_secret_headers_urls},
 	    {"conf/jobvisor.yaml", t_example_config},
-	    {"environment sealed for serve", t_env_seal},
+	    {"descriptor budget", t_fd_budget},
+	    {"environment sealed for serve (last: process-wide)", t_env_seal},
 	    {NULL, NULL},
 	};
 	return jv_unit_run("config", tests);

@@ -5,7 +5,10 @@
              GET:/api/cron/health GET:/api/cron/status POST:/api/cron/trigger ...
 
 Requests cycle through the given METHOD:PATH list, each on its own
-connection (as independent clients would), with the bearer token. Prints
+connection (as independent clients would), with the bearer token. With
+--sources K (a base on 127.0.0.1), client i connects from 127.0.0.(1 + i % K):
+independent clients come from several addresses, and the API caps the
+connections of one address (api.max_connections_per_address). Prints
 one line per status code seen, "CODE COUNT", sorted; a request that got no
 answer (refused, reset, timed out after 60 s) counts as "000". Exits 0.
 """
@@ -22,6 +25,7 @@ def main():
     ap.add_argument("--token", default="")
     ap.add_argument("-n", type=int, default=1000)
     ap.add_argument("-c", type=int, default=100)
+    ap.add_argument("--sources", type=int, default=1)
     ap.add_argument("routes", nargs="+")
     a = ap.parse_args()
     u = urlsplit(a.base)
@@ -30,7 +34,7 @@ def main():
     lock = threading.Lock()
     next_i = [0]
 
-    def worker():
+    def worker(source):
         while True:
             with lock:
                 i = next_i[0]
@@ -40,7 +44,8 @@ def main():
             method, path = routes[i % len(routes)]
             code = "000"
             try:
-                conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+                conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60,
+                                                  source_address=source)
                 headers = {"Authorization": "Bearer " + a.token} if a.token else {}
                 conn.request(method, path, body=b"" if method == "POST" else None,
                              headers=headers)
@@ -53,7 +58,10 @@ def main():
             with lock:
                 counts[code] += 1
 
-    threads = [threading.Thread(target=worker) for _ in range(a.c)]
+    def source(i):
+        return ("127.0.0.%d" % (1 + i % a.sources), 0) if a.sources > 1 else None
+
+    threads = [threading.Thread(target=worker, args=(source(i),)) for i in range(a.c)]
     for t in threads:
         t.start()
     for t in threads:
