@@ -39,6 +39,7 @@
 #include "db.h"
 #include "error.h"
 #include "host.h"
+#include "limits.h"
 #include "loader.h"
 #include "log.h"
 #include "scheduler.h"
@@ -689,6 +690,18 @@ static void dispatch(struct serve *s, const struct jv_claimed *c)
 	if (s->draining) {
 		/* claimed while the stop signal arrived: back it goes */
 		end_now(s, c, JV_END_RELEASED, "released at shutdown before it started");
+		return;
+	}
+	size_t plen = strlen(c->payload);
+	if (plen > JV_PAYLOAD_MAX) {
+		/* A row from before the table enforced the limit (sql/008): it
+		 * cannot travel to a worker, now or on any retry. */
+		char why[160];
+		snprintf(why, sizeof why,
+			 "payload is too large: %zu bytes as JSON text, the limit is %d bytes", plen,
+			 JV_PAYLOAD_MAX);
+		jv_log(JV_WARNING, "job %" PRId64 ": %s", c->id, why);
+		end_now(s, c, JV_END_PERMANENT, why);
 		return;
 	}
 	int ex = executor_index(s, c->type);
