@@ -12,6 +12,7 @@
 #include "bridge.h"
 #include "config.h"
 #include "db.h"
+#include "sizelimits.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +87,16 @@ static int str_key(struct jv_api_req *req, json_t *body, const char *key, const 
 	}
 	*param = json_string_value(x);
 	return 0;
+}
+
+/* A string over its documented limit (README "Limits"): -1 after 400. */
+static int too_long(struct jv_api_req *req, const char *key, const char *s, size_t max)
+{
+	if (!s || strlen(s) <= max)
+		return 0;
+	jv_api_error(req, 400, "%s is too long: %zu bytes, the limit is %zu bytes", key, strlen(s),
+		     max);
+	return -1;
 }
 
 /* runAt must be a finite time PostgreSQL reads; -1 after answering. */
@@ -211,6 +222,9 @@ static void jobs_create(struct jv_api_req *req)
 		jv_api_error(req, 400, "type is required (the job type, an executor of the config)");
 		return;
 	}
+	if (too_long(req, "type", type, JV_TYPE_MAX) || too_long(req, "user", user, JV_USER_MAX) ||
+	    too_long(req, "uniqueKey", ukey, JV_UNIQUE_KEY_MAX))
+		return;
 	json_t *payload = json_object_get(body, "payload");
 	if (payload && !json_is_null(payload) && !json_is_object(payload)) {
 		jv_api_error(req, 400, "payload must be a JSON object ({...})");
@@ -219,6 +233,14 @@ static void jobs_create(struct jv_api_req *req)
 	char *ptext = payload && !json_is_null(payload) ? json_dumps(payload, JSON_COMPACT) : NULL;
 	if (payload && !json_is_null(payload) && !ptext) {
 		jv_api_error(req, 400, "payload cannot be stored as JSON");
+		return;
+	}
+	/* The database measures it as it writes it (payload::text, see
+	 * sql/008_limits.sql) and refuses what grows past the limit there. */
+	if (ptext && strlen(ptext) > JV_PAYLOAD_MAX) {
+		jv_api_error(req, 400, "payload is too large: %zu bytes as JSON, the limit is %d bytes",
+			     strlen(ptext), JV_PAYLOAD_MAX);
+		free(ptext);
 		return;
 	}
 	if (at && check_run_at(req, at) != 0) {

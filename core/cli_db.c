@@ -14,6 +14,7 @@
 #include "config.h"
 #include "db.h"
 #include "error.h"
+#include "sizelimits.h"
 #include "log.h"
 #include "mem.h"
 #include "migrate.h"
@@ -293,6 +294,15 @@ static int check_payload(const char *cmd, const char *text)
 	return rc;
 }
 
+/* An option's value over its documented limit (README "Limits"). */
+static int too_long(const char *cmd, const char *opt, const char *s, size_t max)
+{
+	if (strlen(s) <= max)
+		return 0;
+	return usage_fail(cmd, "invalid %s: too long: %zu bytes, the limit is %zu bytes", opt,
+	                  strlen(s), max);
+}
+
 /* The type must name a configured executor. */
 static int check_type(const char *cmd, const struct jv_config *cfg, const char *type)
 {
@@ -439,7 +449,9 @@ static int enqueue_run(const char *cmd, const struct enqueue_args *a)
 	    " $6::integer, $7::integer, $8::integer, $9, $10::text[])",
 	    10, params, state, err, sizeof err);
 	if (!res) {
-		rc = cli_fail(cmd, !strcmp(state, "22023") ? JV_EXIT_USER : JV_EXIT_INTERNAL,
+		/* 22: a data exception, the input's fault (a bad unique_states,
+		 * a payload that grows past its limit as the database writes it) */
+		rc = cli_fail(cmd, !strncmp(state, "22", 2) ? JV_EXIT_USER : JV_EXIT_INTERNAL,
 		              "could not enqueue: %s", err);
 		goto out;
 	}
@@ -507,15 +519,20 @@ int jv_cmd_enqueue(int argc, char **argv)
 		case 't':
 			if (!*optarg)
 				return usage_fail(cmd, "invalid --type: must not be empty");
+			if ((rc = too_long(cmd, "--type", optarg, JV_TYPE_MAX)) != 0)
+				return rc;
 			a.type = optarg;
 			break;
 		case 'u':
 			if (!*optarg)
 				return usage_fail(cmd, "invalid --user: must not be empty");
+			if ((rc = too_long(cmd, "--user", optarg, JV_USER_MAX)) != 0)
+				return rc;
 			a.user = optarg;
 			break;
 		case 'p':
-			if ((rc = check_payload(cmd, optarg)) != 0)
+			if ((rc = too_long(cmd, "--payload", optarg, JV_PAYLOAD_MAX)) != 0 ||
+			    (rc = check_payload(cmd, optarg)) != 0)
 				return rc;
 			a.payload = optarg;
 			break;
@@ -547,6 +564,8 @@ int jv_cmd_enqueue(int argc, char **argv)
 		case OPT_UNIQUE_KEY:
 			if (!*optarg)
 				return usage_fail(cmd, "invalid --unique-key: must not be empty");
+			if ((rc = too_long(cmd, "--unique-key", optarg, JV_UNIQUE_KEY_MAX)) != 0)
+				return rc;
 			a.unique_key = optarg;
 			break;
 		case OPT_UNIQUE_STATES:

@@ -16,6 +16,7 @@
 #include "cron.h"
 
 #include "error.h"
+#include "sizelimits.h"
 #include "log.h"
 #include "mem.h"
 
@@ -1221,7 +1222,7 @@ static const struct field api_fields[] = {
 	FEND};
 static const struct field history_fields[] = {
 	FINT("retention_days", C, history.retention_days, 0, 36500),
-	FINT("max_output_bytes", C, history.max_output_bytes, 0, 64 * 1024 * 1024),
+	FINT("max_output_bytes", C, history.max_output_bytes, 0, JV_OUTPUT_MAX),
 	FEND};
 static const struct field alerting_fields[] = {
 	FINT("queue_size", C, alerting.queue_size, 10, 1000000),
@@ -1413,6 +1414,9 @@ static int set_field(struct ctx *c, const struct jv_node *item, const char *sect
 		char **sp = (char **)(void *)slot;
 		free(*sp);
 		*sp = jv_node_to_json(item);
+		if (*sp && strlen(*sp) > JV_PAYLOAD_MAX)
+			return err_val(c, item, "%s: %zu bytes as JSON, the limit is %d bytes", path,
+			               strlen(*sp), JV_PAYLOAD_MAX);
 		return 0;
 	}
 	}
@@ -1688,6 +1692,10 @@ static int map_schedules(struct ctx *c, const struct jv_node *root)
 			               "%s.type: no executor '%s' is configured%s (executors: %s)",
 			               path, sc->type, h, cfg->n_executors ? list : "none");
 		}
+		if (sc->user_id && strlen(sc->user_id) > JV_USER_MAX)
+			return err_val(c, jv_node_get(it, "user"),
+			               "%s.user: %zu bytes, the limit is %d bytes", path,
+			               strlen(sc->user_id), JV_USER_MAX);
 	}
 	/* Then what each says: its cron expression and its time zone. */
 	for (size_t i = 0; i < cfg->n_schedules; i++) {
@@ -1731,7 +1739,7 @@ static void set_defaults(struct jv_config *cfg)
 	cfg->processor.retry_max_ms = 3600000;
 	cfg->plugins.dir = jv_strdup(JV_PLUGINDIR);
 	cfg->api.listen = jv_strdup("127.0.0.1:8080");
-	cfg->api.max_body_bytes = 1024 * 1024;
+	cfg->api.max_body_bytes = JV_API_BODY_DEFAULT;
 	cfg->api.threads = 4;
 	cfg->api.db_connections = 4;
 	cfg->api.max_connections_per_address = 64;

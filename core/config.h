@@ -140,7 +140,7 @@ struct jv_config {
 		char *token;                    /* may be NULL: then only health and metrics */
 		char *webhook_secret;           /* may be NULL: webhook route refused */
 		char *dashboard_url;            /* may be NULL */
-		int max_body_bytes;             /* 1048576, 1024..67108864 */
+		int max_body_bytes;             /* 2097152, 1024..67108864 */
 		char *cors_origin;              /* NULL: no CORS headers */
 		int health_requires_token;      /* 0 */
 		int metrics_requires_token;     /* 0 */
@@ -156,7 +156,7 @@ struct jv_config {
 
 	struct {
 		int retention_days;             /* 30, 0 = keep forever */
-		int max_output_bytes;           /* 65536 */
+		int max_output_bytes;           /* 65536, 0..JV_OUTPUT_MAX */
 	} history;
 
 	struct {

@@ -434,7 +434,7 @@ void jv_run_init(struct jv_run *run, int64_t timeout_ms, size_t max_output_bytes
 {
 	memset(run, 0, sizeof *run);
 	atomic_init(&run->cancelled, 0);
-	run->max_output = max_output_bytes;
+	run->max_output = max_output_bytes < JV_OUTPUT_MAX ? max_output_bytes : JV_OUTPUT_MAX;
 	run->retry_in_ms = -1;
 	if (timeout_ms > 0) {
 		clock_gettime(CLOCK_MONOTONIC, &run->deadline);
@@ -512,9 +512,24 @@ static int host_output(struct jv_run *run, const char *data, size_t len)
 	return 0;
 }
 
+/* Keep at most JV_ERROR_MAX bytes of an error, cut at a UTF-8 character
+ * boundary and marked: a message built from a huge input (a payload, a
+ * response body) must not swell the worker's result frame or the history. */
 static void set_verror(struct jv_run *run, const char *fmt, va_list ap)
 {
-	char *msg = jv_vasprintf(fmt, ap);
+	char *msg = jv_malloc(JV_ERROR_MAX + 1);
+	int n = vsnprintf(msg, JV_ERROR_MAX + 1, fmt, ap);
+	if (n < 0) {
+		n = 0;
+		msg[0] = '\0';
+	}
+	if ((size_t)n > JV_ERROR_MAX) {
+		static const char mark[] = " [error truncated: %zu bytes dropped]";
+		size_t keep = JV_ERROR_MAX - (sizeof mark + 16);
+		while (keep > 0 && ((unsigned char)msg[keep] & 0xC0) == 0x80)
+			keep--;
+		snprintf(msg + keep, JV_ERROR_MAX + 1 - keep, mark, (size_t)n - keep);
+	}
 	free(run->error);
 	run->error = msg;
 }
@@ -552,8 +567,17 @@ static int host_result_json(struct jv_run *run, const char *json)
 	json_decref(j);
 	if (!text)
 		return JV_HOST_ENOMEM;
+	size_t len = strlen(text);
+	if (len > JV_RESULT_MAX) {
+		/* Remembered: a run that succeeds without a smaller result
+		 * fails (settle), rather than losing it silently. */
+		free(text);
+		run->result_refused = len;
+		return JV_HOST_ERANGE;
+	}
 	free(run->result);
 	run->result = jv_strdup(text);
+	run->result_refused = 0;
 	free(text);
 	return 0;
 }
@@ -607,6 +631,14 @@ static int settle(const struct jv_instance *inst, struct jv_run *run, int rc)
 {
 	if (rc != JV_SUCCESS && rc != JV_RETRY && rc != JV_FAIL) {
 		set_error(run, "plugin returned invalid status %d", rc);
+		rc = JV_FAIL;
+	}
+	if (rc == JV_SUCCESS && run->result_refused) {
+		/* The same job would make the same result: not worth a retry. */
+		set_error(run,
+			  "result is too large: %zu bytes as JSON, the limit is %d bytes (plugin %s "
+			  "succeeded but its result was refused)",
+			  run->result_refused, JV_RESULT_MAX, inst->plugin->desc.name);
 		rc = JV_FAIL;
 	}
 	if (rc == JV_SUCCESS) {

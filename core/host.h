@@ -102,6 +102,7 @@ struct jv_run {
 	int output_marked;            /* the truncation mark was appended */
 	char *error;                  /* the error message, or NULL; owned by the run */
 	char *result;                 /* the result as compact JSON text, or NULL; owned */
+	size_t result_refused;        /* the size of a result refused as too large, or 0 */
 	int64_t retry_in_ms;          /* requested delay before the next attempt, -1: none */
 };
 

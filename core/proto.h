@@ -9,12 +9,11 @@
 #ifndef JV_PROTO_H
 #define JV_PROTO_H
 
+#include "sizelimits.h"
 #include "mem.h"
 
 #include <stddef.h>
 #include <stdint.h>
-
-#define JV_FRAME_MAX (64u * 1024 * 1024) /* a larger length means a corrupt stream */
 
 enum jv_msg_type {
 	JV_MSG_JOB = 1,    /* supervisor -> worker: run this job */

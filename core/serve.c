@@ -40,6 +40,7 @@
 #include "error.h"
 #include "fdlimit.h"
 #include "host.h"
+#include "sizelimits.h"
 #include "loader.h"
 #include "log.h"
 #include "scheduler.h"
@@ -748,6 +749,18 @@ static int start_job(struct serve *s, const struct jv_claimed *c)
 	if (s->draining) {
 		/* claimed while the stop signal arrived: back it goes */
 		end_now(s, c, JV_END_RELEASED, "released at shutdown before it started");
+		return 0;
+	}
+	size_t plen = strlen(c->payload);
+	if (plen > JV_PAYLOAD_MAX) {
+		/* A row from before the table enforced the limit (sql/008): it
+		 * cannot travel to a worker, now or on any retry. */
+		char why[160];
+		snprintf(why, sizeof why,
+			 "payload is too large: %zu bytes as JSON text, the limit is %d bytes", plen,
+			 JV_PAYLOAD_MAX);
+		jv_log(JV_WARNING, "job %" PRId64 ": %s", c->id, why);
+		end_now(s, c, JV_END_PERMANENT, why);
 		return 0;
 	}
 	int ex = executor_index(s, c->type);

@@ -3,6 +3,7 @@
 
 #include "db.h"
 #include "error.h"
+#include "sizelimits.h"
 #include "mem.h"
 
 #include <inttypes.h>
@@ -282,7 +283,8 @@ int jv_store_complete_send(PGconn *conn, int64_t id, const struct jv_done *done,
 		json_object_set_new(o, "retry_ms", json_integer(d->retry_in_ms));
 		json_object_set_new(o, "duration_ms", json_integer(d->duration_ms));
 		if (d->error)
-			json_object_set_new(o, "error", text_value(d->error, strlen(d->error), 4096));
+			json_object_set_new(o, "error",
+					    text_value(d->error, strlen(d->error), JV_ERROR_MAX));
 		if (d->output)
 			json_object_set_new(o, "output",
 					    text_value(d->output, strlen(d->output), max_output));

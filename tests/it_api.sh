@@ -3,7 +3,7 @@
 # against a running `jobvisor serve`: the token on every route but health
 # and the webhook (which checks its own secret), every error status (400 bad
 # JSON / unknown key / unknown query argument / out of range, 401, 404, 405
-# with Allow, 413 for a 2 MiB body announced (a chunked one is cut), 503 while
+# with Allow, 413 for a 3 MiB body announced (a chunked one is cut), 503 while
 # shutting down), pause and resume with running jobs going on, retuning
 # within the configured bounds, claim-now, resetting stuck jobs, CORS off
 # unless configured, secrets never logged, and 1 000 concurrent requests
@@ -85,12 +85,12 @@ assert_eq 400 "$CODE" "a string where an integer belongs: 400"
 call GET "/api/cron/queue?verbose=1" -H "$AUTH"
 assert_eq 400 "$CODE" "unknown query argument: 400"
 assert_match "unknown query parameter 'verbose'" "$BODY" "naming it"
-head -c 2097152 /dev/zero | tr '\0' x >"$JV_TMP/big"
+head -c 3145728 /dev/zero | tr '\0' x >"$JV_TMP/big"
 call POST /api/cron/stop -H "$AUTH" --data-binary "@$JV_TMP/big"
-assert_eq 413 "$CODE" "a 2 MiB body: 413"
-assert_match 'larger than api.max_body_bytes \(1048576 bytes\)' "$BODY" "saying the cap"
+assert_eq 413 "$CODE" "a 3 MiB body: 413"
+assert_match 'larger than api.max_body_bytes \(2097152 bytes\)' "$BODY" "saying the cap (2 MiB by default)"
 call POST /api/cron/stop -H "$AUTH" -H 'Transfer-Encoding: chunked' -H 'Expect:' --data-binary "@$JV_TMP/big"
-assert_eq 000 "$CODE" "a 2 MiB chunked body (no length up front): the connection is cut"
+assert_eq 000 "$CODE" "a 3 MiB chunked body (no length up front): the connection is cut"
 call GET /api/schedules -H "$AUTH"
 assert_eq 200 "$CODE" "schedules: 200 (they exist)"
 call POST /api/cron/reset-stuck-jobs -H "$AUTH" -d '{"timeoutMinutes": 0}'

@@ -46,7 +46,7 @@ assert_eq "{fillfactor=80}" "$(jv_psql "SELECT reloptions FROM pg_class WHERE oi
 	"jobs has a fillfactor for updates"
 assert_eq "jobs_notify_insert|1|jobs_notify_pending|0" \
 	"$(jv_psql "SELECT string_agg(tgname || '|' || (tgtype & 1 = 0)::int, '|' ORDER BY tgname) FROM pg_trigger
-		WHERE tgrelid = 'jobvisor.jobs'::regclass AND NOT tgisinternal")" \
+		WHERE tgrelid = 'jobvisor.jobs'::regclass AND NOT tgisinternal AND tgname LIKE 'jobs_notify_%'")" \
 	"insert trigger is per statement, pending trigger per row"
 assert_eq 1 "$(jv_psql "SELECT count(*) FROM pg_proc WHERE oid = 'jobvisor.enqueue(text, jsonb, text, timestamptz, integer, integer, integer, text, text[])'::regprocedure")" \
 	"jobvisor.enqueue has the documented signature"

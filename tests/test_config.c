@@ -5,6 +5,7 @@
 #include "config.h"
 #include "error.h"
 #include "fdlimit.h"
+#include "sizelimits.h"
 #include "log.h"
 #include "mem.h"
 #include "unit.h"
@@ -132,6 +133,9 @@ static const struct {
 	{DB "api: {max_connections_per_address: 0}\n", "t.yaml:2:36: api.max_connections_per_address: 0 is out of range (1..1000000)"},
 	{DB "api: {header_timeout_seconds: 3601}\n", "t.yaml:2:31: api.header_timeout_seconds: 3601 is out of range (1..3600)"},
 	{DB "history: {retention_days: 100000}\n", "t.yaml:2:27: history.retention_days: 100000 is out of range (0..36500)"},
+	/* more than a worker's result frame can carry with a result at its limit */
+	{DB "history: {max_output_bytes: 16777217}\n", "t.yaml:2:29: history.max_output_bytes: 16777217 is out of range (0..16777216)"},
+	{DB "history: {max_output_bytes: 67108864}\n", "t.yaml:2:29: history.max_output_bytes: 67108864 is out of range (0..16777216)"},
 	{DB "executors: {a: {plugin: noop, max_attempts: 0}}\n", "t.yaml:2:45: executors.a.max_attempts: 0 is out of range (1..1000)"},
 	{DB "processor: {retry_base_ms: 5000, retry_max_ms: 1000}\n", "t.yaml:2:48: processor.retry_max_ms (1000) must not be less than processor.retry_base_ms (5000)"},
 	{DB "processor: {heartbeat_interval_ms: 60000, stuck_job_timeout_minutes: 1}\n", "t.yaml:2:70: processor.stuck_job_timeout_minutes (1 min) must be at least two heartbeat intervals"},
@@ -234,6 +238,40 @@ static void t_deep_nesting(void)
 	jv_buf_free(&b);
 }
 
+/* A schedule's job template within the job limits (JV_USER_MAX,
+ * JV_PAYLOAD_MAX), or an error at its place; at the limit it loads. */
+static void t_schedule_limits(void)
+{
+	struct jv_buf b = {0};
+	jv_buf_puts(&b, DB "executors: {a: {plugin: noop}}\nschedules:\n  - {name: n, cron: x, "
+			   "type: a, user: ");
+	for (int i = 0; i < JV_USER_MAX + 1; i++)
+		jv_buf_puts(&b, "u");
+	jv_buf_puts(&b, "}\n");
+	CU_ASSERT(load_fails(b.data, "t.yaml:4:39: schedules[0].user: 257 bytes, the limit is 256 "
+				     "bytes"));
+	jv_buf_free(&b);
+
+	/* {"d":"x..."}: 8 bytes around the string */
+	for (int over = 0; over <= 1; over++) {
+		jv_buf_puts(&b, DB "executors: {a: {plugin: noop}}\nschedules:\n  - {name: n, cron: "
+				   "\"@daily\", type: a, payload: {d: ");
+		for (int i = 0; i < JV_PAYLOAD_MAX - 8 + over; i++)
+			jv_buf_puts(&b, "x");
+		jv_buf_puts(&b, "}}\n");
+		if (over) {
+			CU_ASSERT(load_fails(b.data, "t.yaml:4:49: schedules[0].payload: 1048577 bytes "
+						     "as JSON, the limit is 1048576 bytes"));
+		} else {
+			struct jv_config *cfg = load_ok(b.data);
+			CU_ASSERT_FATAL(cfg != NULL);
+			CU_ASSERT_EQUAL(strlen(cfg->schedules[0].payload_json), JV_PAYLOAD_MAX);
+			jv_config_free(cfg);
+		}
+		jv_buf_free(&b);
+	}
+}
+
 /* The error buffer may be tiny: messages are cut, never overflow. */
 static void t_small_err_buffer(void)
 {
@@ -295,6 +333,7 @@ static void t_defaults(void)
 	CU_ASSERT_EQUAL(cfg->api.header_timeout_seconds, 10);
 	CU_ASSERT_EQUAL(cfg->history.retention_days, 30);
 	CU_ASSERT_EQUAL(cfg->history.max_output_bytes, 65536);
+	CU_ASSERT_EQUAL(cfg->api.max_body_bytes, 2 * 1024 * 1024); /* > JV_PAYLOAD_MAX */
 	CU_ASSERT_STRING_EQUAL(cfg->log.level, "info");
 	CU_ASSERT_STRING_EQUAL(cfg->log.format, "text");
 	CU_ASSERT_PTR_NULL(cfg->user);
@@ -1014,6 +1053,7 @@ int main(void)
 	static const struct jv_unit_test tests[] = {
 	    {"broken configs, one line each", t_broken},
 	    {"deep nesting", t_deep_nesting},
+	    {"schedule template limits", t_schedule_limits},
 	    {"small error buffer", t_small_err_buffer},
 	    {"missing file", t_missing_file},
 	    {"defaults", t_defaults},

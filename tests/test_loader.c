@@ -947,6 +947,67 @@ static void t_run_host(void)
 	fixture_down(&o.fx);
 }
 
+/* A result over JV_RESULT_MAX is refused, and a run that succeeds anyway
+ * fails for good naming the limit (a worker's frame carries the result). */
+static void t_run_result_limit(void)
+{
+	struct one o;
+	one_up(&o, "executors:\n  p: { plugin: probe }\n", "p");
+	struct jv_run run;
+	char payload[64], want[256];
+
+	snprintf(payload, sizeof payload, "bigresult %d", JV_RESULT_MAX);
+	CU_ASSERT_EQUAL(run_payload(&o, payload, &run, 0, 100), JV_SUCCESS);
+	CU_ASSERT_PTR_NULL(run.error);
+	CU_ASSERT_EQUAL_FATAL(run.result != NULL, 1);
+	CU_ASSERT_EQUAL(strlen(run.result), (size_t)JV_RESULT_MAX);
+	jv_run_free(&run);
+
+	snprintf(payload, sizeof payload, "bigresult %d", JV_RESULT_MAX + 1);
+	CU_ASSERT_EQUAL(run_payload(&o, payload, &run, 0, 100), JV_FAIL);
+	CU_ASSERT_PTR_NULL(run.result);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(run.error);
+	snprintf(want, sizeof want,
+		 "result is too large: %d bytes as JSON, the limit is %d bytes (plugin probe "
+		 "succeeded but its result was refused)",
+		 JV_RESULT_MAX + 1, JV_RESULT_MAX);
+	CU_ASSERT_STRING_EQUAL(run.error, want);
+	jv_run_free(&run);
+
+	/* "result TEXT" reports what result_json() returned */
+	CU_ASSERT_EQUAL(run_payload(&o, "result {\"a\": 1}", &run, 0, 100), JV_SUCCESS);
+	CU_ASSERT_STRING_EQUAL(run.result, "{\"a\":1}");
+	jv_run_free(&run);
+	fixture_down(&o.fx);
+}
+
+/* A huge error is cut to JV_ERROR_MAX at a character boundary and marked. */
+static void t_run_error_limit(void)
+{
+	struct one o;
+	one_up(&o, "executors:\n  p: { plugin: probe }\n", "p");
+	struct jv_run run;
+	char want[256];
+
+	CU_ASSERT_EQUAL(run_payload(&o, "bigerror 100000", &run, 0, 100), JV_FAIL);
+	CU_ASSERT_EQUAL_FATAL(run.error != NULL, 1);
+	size_t len = strlen(run.error);
+	CU_ASSERT(len <= JV_ERROR_MAX && len > JV_ERROR_MAX - 64);
+	const char *mark = strstr(run.error, " [error truncated: ");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mark);
+	CU_ASSERT_EQUAL((mark - run.error) % 2, 0); /* whole 2-byte characters kept */
+	snprintf(want, sizeof want, " [error truncated: %ld bytes dropped]",
+		 100000L - (long)(mark - run.error));
+	CU_ASSERT_STRING_EQUAL(mark, want);
+	jv_run_free(&run);
+
+	CU_ASSERT_EQUAL(run_payload(&o, "bigerror 4096", &run, 0, 100), JV_FAIL);
+	CU_ASSERT_EQUAL(strlen(run.error), 4096); /* at the limit: kept whole */
+	jv_run_free(&run);
+
+	fixture_down(&o.fx);
+}
+
 static void t_noop(void)
 {
 	struct one o;
@@ -1072,6 +1133,8 @@ int main(void)
 		{"runtime: config errors with their place", t_runtime_errors},
 		{"runtime: typed accessors, alerts, logs", t_runtime_ok},
 		{"runs: status, output, result, retry, clock", t_run_host},
+		{"runs: result limit", t_run_result_limit},
+		{"runs: error limit", t_run_error_limit},
 		{"noop executor in-process", t_noop},
 		{NULL, NULL},
 	};

@@ -15,6 +15,10 @@
  *                    and fail.
  *   2026-11-29  1.1  jv_host.database_url, for plugins that work on
  *                    jobvisor's own database (the sql executor).
+ *   2026-11-30  1.1  (no ABI change) the documented limits JV_*_MAX below;
+ *                    result_json() refuses a result over JV_RESULT_MAX
+ *                    with JV_HOST_ERANGE; error() truncates a message at
+ *                    JV_ERROR_MAX.
  *
  * Writing a plugin
  * ----------------
@@ -119,11 +123,39 @@ enum jv_log_level {
 	JV_LOG_DEBUG = 3,
 };
 
+/*
+ * Limits: sizes in bytes that the host guarantees of what a plugin is given
+ * and enforces on what it returns. Every path that enqueues (the REST API,
+ * `jobvisor enqueue`, jobvisor.enqueue() and a plain INSERT) refuses a job
+ * over them, and the worker protocol carries any job and result within them.
+ *
+ * JV_PAYLOAD_MAX  jv_job.payload_len: the payload as PostgreSQL writes it
+ *                 (payload::text), at most 1 MiB.
+ * JV_TYPE_MAX     strlen(jv_job.type), at most 128.
+ * JV_USER_MAX     strlen(jv_job.user_id), at most 256.
+ * JV_RESULT_MAX   the result as compact JSON text, at most 16 MiB: a
+ *                 larger one is refused by result_json() (JV_HOST_ERANGE);
+ *                 a run that still returns JV_SUCCESS then fails for good
+ *                 with an error naming the limit. Plugin config that bounds
+ *                 a result (max_response_bytes, max_result_bytes) stays
+ *                 below it.
+ * JV_ERROR_MAX    an error message: error() keeps the first JV_ERROR_MAX
+ *                 bytes (cut at a UTF-8 character boundary and marked).
+ * JV_OUTPUT_MAX   the highest output bound a configuration may set
+ *                 (history.max_output_bytes); output() cuts there at most.
+ */
+#define JV_PAYLOAD_MAX (1024 * 1024)
+#define JV_TYPE_MAX 128
+#define JV_USER_MAX 256
+#define JV_RESULT_MAX (16 * 1024 * 1024)
+#define JV_ERROR_MAX 4096
+#define JV_OUTPUT_MAX (16 * 1024 * 1024)
+
 /* Return codes of host functions: 0 on success, or one of these. */
 enum jv_host_error {
 	JV_HOST_ENOENT = -1, /* no such key */
 	JV_HOST_ETYPE = -2,  /* the key exists but holds another type */
-	JV_HOST_ERANGE = -3, /* the number does not fit */
+	JV_HOST_ERANGE = -3, /* the number (or the result) does not fit */
 	JV_HOST_EINVAL = -4, /* bad argument */
 	JV_HOST_ENOMEM = -5, /* out of memory */
 };
@@ -265,14 +297,17 @@ struct jv_host {
 	 * boundary) and marked so; still returns 0. */
 	int (*output)(struct jv_run *run, const char *data, size_t len);
 
-	/* Set the run's error message (printf-style; the host copies it).
-	 * Call it before returning JV_RETRY or JV_FAIL. The last call wins;
-	 * JV_SUCCESS clears it. */
+	/* Set the run's error message (printf-style; the host copies it, at
+	 * most JV_ERROR_MAX bytes of it). Call it before returning JV_RETRY or
+	 * JV_FAIL. The last call wins; JV_SUCCESS clears it. */
 	int (*error)(struct jv_run *run, const char *fmt, ...) JV_PRINTF(2, 3);
 
 	/* Set the run's result: a JSON text (object, array or scalar) stored
 	 * in jobvisor.jobs.result. The host parses and copies it; invalid
-	 * JSON returns JV_HOST_EINVAL and changes nothing. */
+	 * JSON returns JV_HOST_EINVAL and changes nothing. A result longer
+	 * than JV_RESULT_MAX as compact JSON returns JV_HOST_ERANGE and
+	 * changes nothing; set a smaller one (or fail the run), else a
+	 * JV_SUCCESS becomes a permanent failure naming the limit. */
 	int (*result_json)(struct jv_run *run, const char *json);
 
 	/* With JV_RETRY: ask for the next attempt no sooner than ms from

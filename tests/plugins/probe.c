@@ -10,6 +10,9 @@
  *   "silent"       JV_FAIL without an error
  *   "clock"        output "remaining=R cancelled=C"
  *   "errtwice"     two error() calls, then JV_FAIL: the last wins
+ *   "bigresult N"  result_json() of a JSON string N bytes long (quotes
+ *                  included), whatever it returns: JV_SUCCESS
+ *   "bigerror N"   an error of N/2 times "é" (N bytes), JV_FAIL
  */
 #include "common.h"
 
@@ -69,6 +72,28 @@ static int pr_execute(void *state, const struct jv_job *job, struct jv_run *run)
 				   (long long)h->remaining_ms(run), h->cancelled(run));
 		h->output(run, buf, (size_t)len);
 		return JV_SUCCESS;
+	}
+	if (!strncmp(p, "bigresult ", 10) && n >= 2) {
+		char *big = malloc((size_t)n + 1);
+		if (!big)
+			return JV_RETRY;
+		memset(big, 'a', (size_t)n);
+		big[0] = big[n - 1] = '"';
+		big[n] = '\0';
+		h->result_json(run, big);
+		free(big);
+		return JV_SUCCESS;
+	}
+	if (!strncmp(p, "bigerror ", 9) && n >= 2) {
+		char *big = malloc((size_t)n + 1);
+		if (!big)
+			return JV_RETRY;
+		for (long long i = 0; i + 1 < n; i += 2)
+			memcpy(big + i, "\xc3\xa9", 2);
+		big[n - n % 2] = '\0';
+		h->error(run, "%s", big);
+		free(big);
+		return JV_FAIL;
 	}
 	if (!strcmp(p, "errtwice")) {
 		h->error(run, "first");

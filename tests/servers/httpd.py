@@ -18,7 +18,8 @@ Routes (any method unless said otherwise):
                           body=TEXT      (this body, text/plain, instead)
                           location=URL   (a Location header)
   /slow/MS                wait MS milliseconds, then 200 {"slept_ms": MS}
-  /big/BYTES              200, text/plain, BYTES bytes of "x"
+  /big/BYTES              200, text/plain, BYTES bytes of "x"; with byte=HH,
+                          of the byte with that hex value instead
   /echo                   200, the request as JSON (method, path, headers,
                           body, json)
   /flaky/KEY/N            500 for the first N requests with this KEY, then
@@ -169,7 +170,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_header("Content-Type", "text/plain")
                 self.send_header("Content-Length", str(n))
                 self.end_headers()
-                chunk = b"x" * 65536
+                chunk = bytes([int(q.get("byte", "78"), 16) & 0xFF]) * 65536
                 while n > 0 and self.command != "HEAD":
                     self.wfile.write(chunk[: min(n, len(chunk))])
                     n -= len(chunk)

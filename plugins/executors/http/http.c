@@ -28,8 +28,12 @@
  *   verify_tls          bool, default true
  *   follow_redirects    bool, default false (then at most 5 hops, each
  *                       host checked against allowed_hosts)
- *   max_response_bytes  integer 0..256 MiB, default 1 MiB: the transfer
- *                       stops there and the body is marked truncated
+ *   max_response_bytes  integer 0..8 MiB, default 1 MiB: the transfer
+ *                       stops there and the body is marked truncated. At
+ *                       most half of JV_RESULT_MAX, as the body travels in
+ *                       the result, where JSON escaping may grow it; a
+ *                       result that still exceeds JV_RESULT_MAX is stored
+ *                       without the body (null, body_truncated true)
  *   timeout_seconds     (the host's own key, also the job deadline) the
  *                       request timeout, default 30 s; never past the
  *                       run's deadline
@@ -68,7 +72,7 @@
 
 #define HTTP_DEFAULT_TIMEOUT_MS 30000
 #define HTTP_DEFAULT_MAX_BODY   (1024 * 1024)
-#define HTTP_MAX_MAX_BODY       (256LL * 1024 * 1024)
+#define HTTP_MAX_MAX_BODY       (JV_RESULT_MAX / 2)
 #define HTTP_MAX_REDIRECTS      5
 #define HTTP_MAX_RETRY_AFTER_MS (3600LL * 1000)
 #define HTTP_ERROR_BODY_BYTES   200
@@ -361,8 +365,10 @@ static int http_create(const struct jv_host *host, struct jv_instance *inst, voi
 	if (rc != 0 && rc != JV_HOST_ENOENT)
 		goto fail;
 	if (h->max_body < 0 || h->max_body > HTTP_MAX_MAX_BODY) {
-		rc = host->config_error(inst, "max_response_bytes", "must be between 0 and %lld",
-		                        (long long)HTTP_MAX_MAX_BODY);
+		rc = host->config_error(inst, "max_response_bytes",
+		                        "must be between 0 and %lld (half of the result limit, %d "
+		                        "bytes: the body travels in the job's result)",
+		                        (long long)HTTP_MAX_MAX_BODY, JV_RESULT_MAX);
 		goto fail;
 	}
 	rc = host->config_bool(inst, "verify_tls", &h->verify_tls);
@@ -923,14 +929,24 @@ static void http_report(const struct http_resp *rs, const char *method, const ch
 	                        rs->headers, "body", body, "body_truncated", rs->truncated,
 	                        "duration_ms", (json_int_t)ms);
 	char *text = res ? json_dumps(res, JSON_COMPACT) : NULL;
-	if (text)
-		host->result_json(rs->run, text);
+	int left_out = 0;
+	if (text && host->result_json(rs->run, text) == JV_HOST_ERANGE) {
+		/* Escaped, the body outgrew the result limit: keep the rest. */
+		json_object_set_new(res, "body", json_null());
+		json_object_set_new(res, "body_truncated", json_true());
+		free(text);
+		text = json_dumps(res, JSON_COMPACT);
+		left_out = text && host->result_json(rs->run, text) == 0;
+	}
 	free(text);
 	json_decref(res);
 
 	char line[2400];
-	int n = snprintf(line, sizeof line, "%s %s -> %ld (%zu bytes%s, %lld ms)\n", method, shown,
-	                 rs->status, rs->len, rs->truncated ? ", truncated" : "", (long long)ms);
+	int n = snprintf(line, sizeof line, "%s %s -> %ld (%zu bytes%s, %lld ms)\n%s", method, shown,
+	                 rs->status, rs->len, rs->truncated ? ", truncated" : "", (long long)ms,
+	                 left_out ? "body left out of the result: as JSON it exceeds the result "
+	                            "limit\n"
+	                          : "");
 	if (n > 0)
 		host->output(rs->run, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }

@@ -18,8 +18,9 @@
  *   database_url          libpq connection string or URI (database_url_file
  *                         works too); default: jobvisor's own database
  *   max_rows              rows kept in the result, 0..1000000 (default 1000)
- *   max_result_bytes      bound of the kept rows as JSON, 1024..268435456
- *                         (default 1048576)
+ *   max_result_bytes      bound of the kept rows as JSON, 1024..15728640
+ *                         (default 1048576): at most JV_RESULT_MAX less
+ *                         1 MiB for the rest of the result (columns etc.)
  *   statement_timeout_ms  0..604800000 (default 0: none); the effective
  *                         limit is the lower of it and the job's time left
  *
@@ -80,7 +81,7 @@
 #define SQL_MAX_ROWS          1000000
 #define SQL_DEFAULT_BYTES     (1024 * 1024)
 #define SQL_MIN_BYTES         1024
-#define SQL_MAX_BYTES         (256 * 1024 * 1024)
+#define SQL_MAX_BYTES         (JV_RESULT_MAX - 1024 * 1024)
 
 /* Type OIDs (pg_type.dat; stable across versions). */
 #define SQL_BOOLOID    16
@@ -885,7 +886,14 @@ static int sql_execute_query(struct sql_exec *x, size_t i, const char *const *va
 		    "rows", r.rows, "row_count", (json_int_t)r.row_count, "truncated", r.truncated);
 		r.columns = NULL;
 		char *text = result ? json_dumps(result, JSON_COMPACT) : NULL;
-		if (!text || h->result_json(x->run, text) != 0) {
+		int stored = text ? h->result_json(x->run, text) : JV_HOST_ENOMEM;
+		if (stored == JV_HOST_ERANGE) {
+			h->error(x->run,
+			         "sql: query '%s': its result is %zu bytes as JSON, over the "
+			         "result limit of %d bytes",
+			         q->name, strlen(text), JV_RESULT_MAX);
+			rc = JV_FAIL;
+		} else if (stored != 0) {
 			h->error(x->run, "sql: query '%s': cannot store its result", q->name);
 			rc = JV_RETRY;
 		}
