@@ -60,6 +60,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -1664,6 +1665,15 @@ int jv_cmd_serve(int argc, char **argv)
 	apply_log_config(s->cfg);
 	if (settle_privileges(s) != 0)
 		return JV_EXIT_USER;
+	/* Not dumpable: jobs run as our account, and one could otherwise
+	 * attach to us or a worker (ptrace, /proc/PID/mem, environ, maps) and
+	 * read the parsed config with its secrets. Workers inherit it across
+	 * fork(); a job's own program is dumpable again after its exec. (The
+	 * kernel already does this when we switched to `user:`; under
+	 * systemd's User= we are exec'ed as that account and must ask.) */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		jv_log(JV_WARNING, "cannot make the process non-dumpable: %s; a job of the same "
+		       "account could read this process's memory", strerror(errno));
 	s->types = types_literal(s->cfg);
 	check_descriptors(s, 1);
 	if (gethostname(s->hostname, sizeof s->hostname - 1) != 0)
