@@ -39,6 +39,7 @@
 #include "db.h"
 #include "error.h"
 #include "host.h"
+#include "jsontext.h"
 #include "loader.h"
 #include "log.h"
 #include "scheduler.h"
@@ -681,14 +682,21 @@ static void end_now(struct serve *s, const struct jv_claimed *c, enum jv_end end
 }
 
 /* Hand one claimed job to a worker; if that cannot be done, it ends at once
- * (crashed, so it is retried) rather than being lost. */
-static void dispatch(struct serve *s, const struct jv_claimed *c)
+ * (crashed, so it is retried) rather than being lost. A payload no executor
+ * can read (jv_json_fit_payload) fails for good; c->payload may be rewritten. */
+static void dispatch(struct serve *s, struct jv_claimed *c)
 {
 	s->n_claimed++;
 	jv_stats_claimed(c->type);
 	if (s->draining) {
 		/* claimed while the stop signal arrived: back it goes */
 		end_now(s, c, JV_END_RELEASED, "released at shutdown before it started");
+		return;
+	}
+	char unfit[160];
+	if (jv_json_fit_payload(&c->payload, unfit, sizeof unfit) != 0) {
+		jv_log(JV_WARNING, "job %" PRId64 ": %s", c->id, unfit);
+		end_now(s, c, JV_END_PERMANENT, unfit);
 		return;
 	}
 	int ex = executor_index(s, c->type);
