@@ -80,12 +80,25 @@ static void scan(const char *text, size_t len, struct jv_json_info *info, struct
 	while (p < end) {
 		char c = *p;
 		if (c == '"') {
-			/* a string: nothing in it counts */
-			p++;
-			while (p < end && *p != '"')
-				p += *p == '\\' && end - p > 1 ? 2 : 1;
-			if (p < end)
-				p++;
+			/* A string: nothing in it counts. It ends at the first quote
+			 * after an even run of backslashes (pairs are escaped
+			 * backslashes; an odd one escapes the quote). */
+			const char *from = p + 1;
+			for (;;) {
+				const char *q = memchr(from, '"', (size_t)(end - from));
+				if (!q) {
+					p = end;
+					break;
+				}
+				const char *k = q;
+				while (k > p + 1 && k[-1] == '\\')
+					k--;
+				if ((q - k) % 2 == 0) {
+					p = q + 1;
+					break;
+				}
+				from = q + 1;
+			}
 			continue;
 		}
 		if (c == '[' || c == '{') {
@@ -165,6 +178,18 @@ static void scan(const char *text, size_t len, struct jv_json_info *info, struct
 		jv_buf_append(b, copied, (size_t)(end - copied));
 }
 
+/* The text again, ".0" after each integer beyond int64; caller frees. */
+static char *rewrite(const char *text, size_t len, size_t *outlen)
+{
+	struct jv_buf b = {0};
+	struct jv_json_info again;
+	jv_buf_append(&b, "", 0);
+	scan(text, len, &again, &b);
+	if (outlen)
+		*outlen = b.len;
+	return jv_buf_steal(&b);
+}
+
 void jv_json_scan(const char *text, size_t len, struct jv_json_info *info, char **out,
                   size_t *outlen)
 {
@@ -173,22 +198,15 @@ void jv_json_scan(const char *text, size_t len, struct jv_json_info *info, char 
 		*out = NULL;
 	if (outlen)
 		*outlen = 0;
-	if (!out || info->wide_ints == 0)
-		return;
-	struct jv_buf b = {0};
-	jv_buf_append(&b, "", 0);
-	struct jv_json_info again;
-	scan(text, len, &again, &b);
-	if (outlen)
-		*outlen = b.len;
-	*out = jv_buf_steal(&b);
+	if (out && info->wide_ints > 0)
+		*out = rewrite(text, len, outlen);
 }
 
 int jv_json_fit_payload(char **payload, char *why, size_t whylen)
 {
 	struct jv_json_info info;
-	char *fixed;
-	jv_json_scan(*payload, strlen(*payload), &info, NULL, NULL);
+	size_t len = strlen(*payload);
+	scan(*payload, len, &info, NULL);
 	if (info.depth > JV_PAYLOAD_MAX_DEPTH) {
 		snprintf(why, whylen,
 		         "payload nested %d levels deep: at most %d levels of arrays and objects "
@@ -204,8 +222,8 @@ int jv_json_fit_payload(char **payload, char *why, size_t whylen)
 		return JV_EINVAL;
 	}
 	if (info.wide_ints == 0)
-		return 0;
-	jv_json_scan(*payload, strlen(*payload), &info, &fixed, NULL);
+		return 0; /* the common case: nothing copied */
+	char *fixed = rewrite(*payload, len, NULL);
 	free(*payload);
 	*payload = fixed;
 	return 0;

@@ -93,6 +93,9 @@ static void t_strings_untouched(void)
 	/* an escaped quote does not end the string; an escaped backslash does not escape */
 	check_rewrite("[\"a\\\"100000000000000000000\", \"b\\\\\", 100000000000000000000]",
 	              "[\"a\\\"100000000000000000000\", \"b\\\\\", 100000000000000000000.0]", 1);
+	/* three backslashes: an escaped backslash, then an escaped quote */
+	check_rewrite("[\"x\\\\\\\"] 100000000000000000000\", 100000000000000000000]",
+	              "[\"x\\\\\\\"] 100000000000000000000\", 100000000000000000000.0]", 1);
 	check_rewrite("{\"100000000000000000000\":100000000000000000000}",
 	              "{\"100000000000000000000\":100000000000000000000.0}", 1);
 	/* nothing to change: no copy at all */
