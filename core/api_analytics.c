@@ -20,6 +20,7 @@
 #include "api.h"
 
 #include "config.h"
+#include "jsontext.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,8 +167,8 @@ static void answer_json_query(struct jv_api_req *req, const struct window *w, co
 	free(sql);
 	if (!res)
 		return;
-	json_error_t e;
-	json_t *j = json_loads(PQgetvalue(res, 0, 0), JSON_DECODE_ANY, &e);
+	json_t *j = jv_json_load_pg(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), 0, NULL,
+				    0);
 	PQclear(res);
 	if (!json_is_object(j)) {
 		json_decref(j);

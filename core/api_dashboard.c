@@ -17,6 +17,7 @@
 
 #include "bridge.h"
 #include "db.h"
+#include "jsontext.h"
 #include "web.h"
 
 #include <inttypes.h>
@@ -163,8 +164,8 @@ static void alerts_list(struct jv_api_req *req)
 	json_t *list = json_array();
 	int n = PQntuples(res) > limit ? (int)limit : PQntuples(res);
 	for (int i = 0; i < n; i++) {
-		json_error_t e;
-		json_t *a = json_loads(PQgetvalue(res, i, 0), 0, &e);
+		json_t *a = jv_json_load_pg(PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0),
+					    0, NULL, 0);
 		if (!a) {
 			json_decref(list);
 			PQclear(res);

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "db.h"
 #include "sizelimits.h"
+#include "jsontext.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,14 +35,23 @@ static const char *const no_args[] = {NULL};
 static const char *const statuses[] = {"pending", "running", "succeeded", "failed", "cancelled",
 				       NULL};
 
-/* Parse a JSON text PostgreSQL built; NULL only if it is not JSON (a bug). */
+/* Parse a JSON text PostgreSQL built of columns jansson reads (no jsonb
+ * of the user's: see jobs_get); NULL only if it is not JSON (a bug). */
 static json_t *pg_json(struct jv_api_req *req, PGresult *res, int row, int col)
 {
-	json_error_t e;
-	json_t *j = json_loads(PQgetvalue(res, row, col), JSON_DECODE_ANY, &e);
+	json_t *j = jv_json_load_pg(PQgetvalue(res, row, col),
+				    (size_t)PQgetlength(res, row, col), 0, NULL, 0);
 	if (!j)
 		jv_api_error(req, 500, "internal error: unreadable JSON from the database");
 	return j;
+}
+
+/* obj[key] = the jsonb column col, or null with keyOmitted and keyText when
+ * it cannot be shown as JSON (jv_json_set_pg). */
+static void set_jsonb(json_t *obj, const char *key, PGresult *res, int row, int col)
+{
+	jv_json_set_pg(obj, key, PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col),
+		       (size_t)PQgetlength(res, row, col));
 }
 
 /* The {id} of the path as text, or NULL after answering 400. */
@@ -243,6 +253,14 @@ static void jobs_create(struct jv_api_req *req)
 		free(ptext);
 		return;
 	}
+	int depth = ptext ? jv_json_depth(ptext, strlen(ptext)) : 0;
+	if (depth > JV_PAYLOAD_MAX_DEPTH) {
+		jv_api_error(req, 400,
+			     "payload is nested %d levels deep: at most %d levels of arrays and objects",
+			     depth, JV_PAYLOAD_MAX_DEPTH);
+		free(ptext);
+		return;
+	}
 	if (at && check_run_at(req, at) != 0) {
 		free(ptext);
 		return;
@@ -395,13 +413,14 @@ static void jobs_get(struct jv_api_req *req)
 	    req,
 	    "SELECT json_build_object(" JOB_FIELDS ", 'timeoutSeconds', j.timeout_seconds,"
 	    " 'uniqueKey', j.unique_key, 'updatedAt', " ISO("j.updated_at") ","
-	    " 'payload', j.payload, 'result', j.result, 'executions',"
+	    " 'payload', NULL, 'result', NULL, 'executions',"
 	    " (SELECT coalesce(json_agg(json_build_object('attempt', e.attempt,"
 	    "  'processor', e.processor, 'startedAt', " ISO("e.started_at") ","
 	    "  'finishedAt', " ISO("e.finished_at") ", 'durationMs', e.duration_ms,"
 	    "  'outcome', e.outcome, 'error', e.error, 'output', e.output,"
 	    "  'stale', e.stale) ORDER BY e.attempt, e.id), '[]')"
-	    "  FROM jobvisor.job_executions e WHERE e.job_id = j.id))::text"
+	    "  FROM jobvisor.job_executions e WHERE e.job_id = j.id))::text,"
+	    " j.payload::text, j.result::text"
 	    " FROM jobvisor.jobs j WHERE j.id = $1::bigint",
 	    1, params);
 	if (!res)
@@ -411,7 +430,12 @@ static void jobs_get(struct jv_api_req *req)
 		jv_api_error(req, 404, "no job %lld", (long long)id);
 		return;
 	}
+	/* payload and result apart: any jsonb, however deep, still gives a 200 */
 	json_t *j = pg_json(req, res, 0, 0);
+	if (j) {
+		set_jsonb(j, "payload", res, 0, 1);
+		set_jsonb(j, "result", res, 0, 2);
+	}
 	PQclear(res);
 	if (j)
 		jv_api_json(req, 200, j);

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "sizelimits.h"
+#include "jsontext.h"
 #include "mem.h"
 #include "scheduler.h"
 #include "tz.h"
@@ -33,13 +34,13 @@ static const char *const catch_ups[] = {"none", "latest", "all", NULL};
 
 static const char sql_select[] =
     "SELECT json_build_object('name', s.name, 'cron', s.cron, 'timezone', s.timezone, "
-    "  'type', s.type, 'payload', s.payload, 'user', s.user_id, 'priority', s.priority, "
+    "  'type', s.type, 'payload', NULL, 'user', s.user_id, 'priority', s.priority, "
     "  'maxAttempts', s.max_attempts, 'timeoutSeconds', s.timeout_seconds, "
     "  'catchUp', s.catch_up, 'jitterSeconds', s.jitter_seconds, 'enabled', s.enabled, "
     "  'source', s.source, 'nextRunAt', " ISO("s.next_run_at") ", "
     "  'lastRunAt', " ISO("s.last_run_at") ", 'lastJobId', s.last_job_id, "
     "  'createdAt', " ISO("s.created_at") ", 'updatedAt', " ISO("s.updated_at") ")::text, "
-    "  s.cron, s.timezone, floor(extract(epoch FROM now()))::bigint "
+    "  s.cron, s.timezone, floor(extract(epoch FROM now()))::bigint, s.payload::text "
     "FROM jobvisor.schedules s ";
 
 static void rollback(struct jv_api_req *req)
@@ -50,15 +51,18 @@ static void rollback(struct jv_api_req *req)
 }
 
 /* Row i of a sql_select result as a JSON object with nextRuns; NULL after
- * answering 500. */
+ * answering 500. The payload apart: any jsonb still gives an answer
+ * (jv_json_set_pg). */
 static json_t *schedule_json(struct jv_api_req *req, PGresult *res, int i)
 {
-	json_error_t e;
-	json_t *o = json_loads(PQgetvalue(res, i, 0), 0, &e);
-	if (!o) {
+	json_t *o = jv_json_load_pg(PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), 0,
+				    NULL, 0);
+	if (!json_is_object(o)) {
+		json_decref(o);
 		jv_api_error(req, 500, "internal error: unreadable JSON from the database");
 		return NULL;
 	}
+	jv_json_set_pg(o, "payload", PQgetvalue(res, i, 4), (size_t)PQgetlength(res, i, 4));
 	int64_t next[5];
 	char err[256];
 	int64_t now = strtoll(PQgetvalue(res, i, 3), NULL, 10);
@@ -208,10 +212,18 @@ static int read_fields(struct jv_api_req *req, json_t *body, struct fields *f)
 			jv_api_error(req, 400, "payload cannot be stored as JSON");
 			return -1;
 		}
+		int depth = jv_json_depth(f->payload, strlen(f->payload));
 		if (strlen(f->payload) > JV_PAYLOAD_MAX) {
 			jv_api_error(req, 400,
 				     "payload is too large: %zu bytes as JSON, the limit is %d bytes",
 				     strlen(f->payload), JV_PAYLOAD_MAX);
+			return -1;
+		}
+		if (depth > JV_PAYLOAD_MAX_DEPTH) {
+			jv_api_error(req, 400,
+				     "payload is nested %d levels deep: at most %d levels of arrays "
+				     "and objects",
+				     depth, JV_PAYLOAD_MAX_DEPTH);
 			return -1;
 		}
 	}

@@ -15,6 +15,7 @@
 #include "db.h"
 #include "error.h"
 #include "sizelimits.h"
+#include "jsontext.h"
 #include "log.h"
 #include "mem.h"
 #include "migrate.h"
@@ -271,16 +272,22 @@ static int parse_relative(const char *cmd, const char *s, long *seconds)
 	return 0;
 }
 
-/* Check payload is a JSON object (jansson; duplicate keys refused). */
+/* Check payload is a JSON object (duplicate keys refused) an executor is
+ * handed: at most JV_PAYLOAD_MAX_DEPTH deep; integers beyond int64 are
+ * fine (stored as given, read as reals: jsontext.h). */
 static int check_payload(const char *cmd, const char *text)
 {
-	json_error_t jerr;
-	json_t *j = json_loads(text, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	char why[200];
+	json_t *j = jv_json_load_pg(text, strlen(text), JSON_REJECT_DUPLICATES, why, sizeof why);
 	if (!j)
-		return usage_fail(cmd, "invalid --payload: %s (at character %d)", jerr.text,
-		                  jerr.position);
-	int rc = 0;
-	if (!json_is_object(j)) {
+		return usage_fail(cmd, "invalid --payload: %s", why);
+	int rc = 0, depth = jv_json_depth(text, strlen(text));
+	if (depth > JV_PAYLOAD_MAX_DEPTH) {
+		rc = usage_fail(cmd,
+		                "invalid --payload: nested %d levels deep: at most %d levels of "
+		                "arrays and objects",
+		                depth, JV_PAYLOAD_MAX_DEPTH);
+	} else if (!json_is_object(j)) {
 		static const char *const names[] = {
 		    [JSON_OBJECT] = "an object", [JSON_ARRAY] = "an array",
 		    [JSON_STRING] = "a string",  [JSON_INTEGER] = "a number",

@@ -3,6 +3,7 @@
 
 #include "config.h"
 #include "error.h"
+#include "jsontext.h"
 #include "loader.h"
 #include "log.h"
 #include "redact.h"
@@ -559,8 +560,8 @@ static int host_result_json(struct jv_run *run, const char *json)
 {
 	if (!run || !json)
 		return JV_HOST_EINVAL;
-	json_error_t e;
-	json_t *j = json_loads(json, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &e);
+	/* integers beyond int64 (a plugin may pass PostgreSQL's text on) as reals */
+	json_t *j = jv_json_load_pg(json, strlen(json), JSON_REJECT_DUPLICATES, NULL, 0);
 	if (!j)
 		return JV_HOST_EINVAL;
 	char *text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);

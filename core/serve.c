@@ -41,6 +41,7 @@
 #include "fdlimit.h"
 #include "host.h"
 #include "sizelimits.h"
+#include "jsontext.h"
 #include "loader.h"
 #include "log.h"
 #include "scheduler.h"
@@ -742,10 +743,11 @@ static void worker_found(struct serve *s, uint64_t now)
 }
 
 /* Hand one claimed job to a worker. Returns 0 when it started, or ended at
- * once (no executor for its type, or released while draining); 1 when it
- * must wait for a worker process (wait_for_worker), the caller keeping it.
- * Nothing claimed is ever lost. */
-static int start_job(struct serve *s, const struct jv_claimed *c)
+ * once (no executor for its type, released while draining, a payload no
+ * executor can take); 1 when it must wait for a worker process
+ * (wait_for_worker), the caller keeping it. Nothing claimed is ever lost.
+ * c->payload may be rewritten (jv_json_fit_payload). */
+static int start_job(struct serve *s, struct jv_claimed *c)
 {
 	if (s->draining) {
 		/* claimed while the stop signal arrived: back it goes */
@@ -762,6 +764,12 @@ static int start_job(struct serve *s, const struct jv_claimed *c)
 			 JV_PAYLOAD_MAX);
 		jv_log(JV_WARNING, "job %" PRId64 ": %s", c->id, why);
 		end_now(s, c, JV_END_PERMANENT, why);
+		return 0;
+	}
+	char unfit[160];
+	if (jv_json_fit_payload(&c->payload, unfit, sizeof unfit) != 0) {
+		jv_log(JV_WARNING, "job %" PRId64 ": %s", c->id, unfit);
+		end_now(s, c, JV_END_PERMANENT, unfit);
 		return 0;
 	}
 	int ex = executor_index(s, c->type);
@@ -818,7 +826,7 @@ static int start_job(struct serve *s, const struct jv_claimed *c)
 }
 
 /* start_job(), counting the job as claimed once it no longer waits here. */
-static int dispatch(struct serve *s, const struct jv_claimed *c)
+static int dispatch(struct serve *s, struct jv_claimed *c)
 {
 	if (start_job(s, c) != 0)
 		return 1;

@@ -98,6 +98,13 @@
 
 	function jobLink(id) { return el("a", {href: "#/jobs/" + id}, "#" + id); }
 
+	// A job's JSON value; one the API cannot show as JSON (payloadOmitted,
+	// resultOmitted) comes as its text, with the reason.
+	function jsonPre(id, value, omitted, text) {
+		if (!omitted) return el("pre", {id: id}, JSON.stringify(value, null, 2));
+		return el("div", null, el("p", {class: "muted"}, "Shown as text: " + omitted), el("pre", {id: id}, text || ""));
+	}
+
 	function short(text, n) {
 		if (!text) return "";
 		return text.length > n ? text.slice(0, n - 1) + "…" : text;
@@ -601,9 +608,9 @@
 							el("h2", {id: "job-detail"}, "Details"), actions), kv,
 							j.lastError ? el("p", {class: "error", id: "job-error"}, j.lastError) : null),
 						el("section", {class: "panel", "aria-labelledby": "job-payload"}, el("h2", {id: "job-payload"}, "Payload"),
-							el("pre", {id: "payload"}, JSON.stringify(j.payload, null, 2)),
+							jsonPre("payload", j.payload, j.payloadOmitted, j.payloadText),
 							el("h2", {id: "job-result"}, "Result"),
-							j.result === null ? el("p", {class: "empty"}, "none") : el("pre", {id: "result"}, JSON.stringify(j.result, null, 2)))),
+							j.result === null && !j.resultOmitted ? el("p", {class: "empty"}, "none") : jsonPre("result", j.result, j.resultOmitted, j.resultText))),
 					el("section", {class: "panel", "aria-labelledby": "job-execs"}, el("h2", {id: "job-execs"}, "Executions"), execs));
 			}, function (e) {
 				if (e.status === 404 || e.status === 400) {

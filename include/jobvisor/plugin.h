@@ -179,6 +179,14 @@ struct jv_run;
  * until execute() returns and must not be freed or written through. Fields
  * are appended only; read a field past 1.0 only when struct_size says it is
  * there (offsetof(struct jv_job, field) < struct_size).
+ *
+ * The payload is the job's jsonb as PostgreSQL prints it, made readable by
+ * any JSON parser with 64-bit integers and doubles (RFC 8259, section 6):
+ * an integer beyond int64 arrives as a real of the same value (jsonb's
+ * 100000000000000000000 as 100000000000000000000.0), and arrays and objects
+ * are nested at most 512 levels deep. A payload nested deeper, or holding a
+ * number beyond a double's range (about 1.8e308), fails for good at claim
+ * with a reason naming it; execute() is never called for it.
  */
 struct jv_job {
 	uint32_t struct_size;  /* sizeof(struct jv_job) of the host */
@@ -303,11 +311,13 @@ struct jv_host {
 	int (*error)(struct jv_run *run, const char *fmt, ...) JV_PRINTF(2, 3);
 
 	/* Set the run's result: a JSON text (object, array or scalar) stored
-	 * in jobvisor.jobs.result. The host parses and copies it; invalid
-	 * JSON returns JV_HOST_EINVAL and changes nothing. A result longer
-	 * than JV_RESULT_MAX as compact JSON returns JV_HOST_ERANGE and
-	 * changes nothing; set a smaller one (or fail the run), else a
-	 * JV_SUCCESS becomes a permanent failure naming the limit. */
+	 * in jobvisor.jobs.result. The host parses and copies it (integers
+	 * beyond int64 as reals, as in the payload); invalid JSON, or JSON
+	 * nested deeper than 2047 levels, returns JV_HOST_EINVAL and changes
+	 * nothing. A result longer than JV_RESULT_MAX as compact JSON returns
+	 * JV_HOST_ERANGE and changes nothing; set a smaller one (or fail the
+	 * run), else a JV_SUCCESS becomes a permanent failure naming the
+	 * limit. */
 	int (*result_json)(struct jv_run *run, const char *json);
 
 	/* With JV_RETRY: ask for the next attempt no sooner than ms from
