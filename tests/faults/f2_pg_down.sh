@@ -18,7 +18,7 @@ T0=$(fx_now_ms)
 jv_db
 jv_plugin shell
 jv_write_config "$JV_CONF" "$(cat <<'YAML'
-  sh: { plugin: shell, allow_shell: true, timeout_seconds: 60 }
+  sh: { plugin: shell, allow_shell: true, timeout_seconds: 60, pass_env: [FAULT_LOG, FAULT_TAG] }
 YAML
 )"
 sed -i 's/^processor:$/processor:\n  max_concurrent_jobs: 6\n  batch_size: 6\n  heartbeat_interval_ms: 200\n  poll_interval_ms: 200\n  shutdown_grace_seconds: 10/' "$JV_CONF"
