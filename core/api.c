@@ -8,8 +8,10 @@
 #include "config.h"
 #include "db.h"
 #include "fdlimit.h"
+#include "jsontext.h"
 #include "log.h"
 #include "mem.h"
+#include "sizelimits.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -183,6 +185,35 @@ void jv_api_json(struct jv_api_req *req, int status, json_t *value)
 	}
 	jv_api_text(req, status, "application/json", text, strlen(text));
 	free(text);
+}
+
+int jv_api_too_long(struct jv_api_req *req, const char *key, const char *s, size_t max)
+{
+	if (!s || strlen(s) <= max)
+		return 0;
+	jv_api_error(req, 400, "%s is too long: %zu bytes, the limit is %zu bytes", key, strlen(s),
+		     max);
+	return -1;
+}
+
+int jv_api_payload_fits(struct jv_api_req *req, const char *text)
+{
+	/* The database measures it as it writes it (payload::text, see
+	 * sql/008_limits.sql) and refuses what grows past the limit there. */
+	size_t len = strlen(text);
+	if (len > JV_PAYLOAD_MAX) {
+		jv_api_error(req, 400, "payload is too large: %zu bytes as JSON, the limit is %d bytes",
+			     len, JV_PAYLOAD_MAX);
+		return -1;
+	}
+	int depth = jv_json_depth(text, len);
+	if (depth > JV_PAYLOAD_MAX_DEPTH) {
+		jv_api_error(req, 400,
+			     "payload is nested %d levels deep: at most %d levels of arrays and objects",
+			     depth, JV_PAYLOAD_MAX_DEPTH);
+		return -1;
+	}
+	return 0;
 }
 
 void jv_api_error(struct jv_api_req *req, int status, const char *fmt, ...)

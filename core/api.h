@@ -121,6 +121,15 @@ void jv_api_json(struct jv_api_req *req, int status, json_t *value);
 void jv_api_error(struct jv_api_req *req, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* A string past its documented limit (README "Limits"): answers 400 naming
+ * key and the limit and returns -1; 0 when s is NULL or fits. */
+int jv_api_too_long(struct jv_api_req *req, const char *key, const char *s, size_t max);
+
+/* A payload's JSON text (compact, as the API will store it) within the job
+ * limits: at most JV_PAYLOAD_MAX bytes and JV_PAYLOAD_MAX_DEPTH levels deep.
+ * Answers 400 naming the limit and returns -1; 0 when it fits. */
+int jv_api_payload_fits(struct jv_api_req *req, const char *text);
+
 /* Answer with text (copied) of the given content type. */
 void jv_api_text(struct jv_api_req *req, int status, const char *content_type, const char *text,
 		 size_t len);

@@ -99,16 +99,6 @@ static int str_key(struct jv_api_req *req, json_t *body, const char *key, const 
 	return 0;
 }
 
-/* A string over its documented limit (README "Limits"): -1 after 400. */
-static int too_long(struct jv_api_req *req, const char *key, const char *s, size_t max)
-{
-	if (!s || strlen(s) <= max)
-		return 0;
-	jv_api_error(req, 400, "%s is too long: %zu bytes, the limit is %zu bytes", key, strlen(s),
-		     max);
-	return -1;
-}
-
 /* runAt must be a finite time PostgreSQL reads; -1 after answering. */
 static int check_run_at(struct jv_api_req *req, const char *at)
 {
@@ -232,8 +222,8 @@ static void jobs_create(struct jv_api_req *req)
 		jv_api_error(req, 400, "type is required (the job type, an executor of the config)");
 		return;
 	}
-	if (too_long(req, "type", type, JV_TYPE_MAX) || too_long(req, "user", user, JV_USER_MAX) ||
-	    too_long(req, "uniqueKey", ukey, JV_UNIQUE_KEY_MAX))
+	if (jv_api_too_long(req, "type", type, JV_TYPE_MAX) || jv_api_too_long(req, "user", user, JV_USER_MAX) ||
+	    jv_api_too_long(req, "uniqueKey", ukey, JV_UNIQUE_KEY_MAX))
 		return;
 	json_t *payload = json_object_get(body, "payload");
 	if (payload && !json_is_null(payload) && !json_is_object(payload)) {
@@ -245,19 +235,7 @@ static void jobs_create(struct jv_api_req *req)
 		jv_api_error(req, 400, "payload cannot be stored as JSON");
 		return;
 	}
-	/* The database measures it as it writes it (payload::text, see
-	 * sql/008_limits.sql) and refuses what grows past the limit there. */
-	if (ptext && strlen(ptext) > JV_PAYLOAD_MAX) {
-		jv_api_error(req, 400, "payload is too large: %zu bytes as JSON, the limit is %d bytes",
-			     strlen(ptext), JV_PAYLOAD_MAX);
-		free(ptext);
-		return;
-	}
-	int depth = ptext ? jv_json_depth(ptext, strlen(ptext)) : 0;
-	if (depth > JV_PAYLOAD_MAX_DEPTH) {
-		jv_api_error(req, 400,
-			     "payload is nested %d levels deep: at most %d levels of arrays and objects",
-			     depth, JV_PAYLOAD_MAX_DEPTH);
+	if (ptext && jv_api_payload_fits(req, ptext) != 0) {
 		free(ptext);
 		return;
 	}

@@ -143,16 +143,6 @@ static int int_field(struct jv_api_req *req, json_t *body, const char *key, long
 	return 0;
 }
 
-/* A string over its documented limit (README "Limits"): -1 after 400. */
-static int too_long(struct jv_api_req *req, const char *key, const char *s, size_t max)
-{
-	if (!s || strlen(s) <= max)
-		return 0;
-	jv_api_error(req, 400, "%s is too long: %zu bytes, the limit is %zu bytes", key, strlen(s),
-		     max);
-	return -1;
-}
-
 /* Read and check every field of body; -1 after answering 400. */
 static int read_fields(struct jv_api_req *req, json_t *body, struct fields *f)
 {
@@ -191,7 +181,7 @@ static int read_fields(struct jv_api_req *req, json_t *body, struct fields *f)
 		f->user_set = 1;
 		f->user = json_string_value(x);
 	}
-	if (too_long(req, "type", f->type, JV_TYPE_MAX) || too_long(req, "user", f->user, JV_USER_MAX))
+	if (jv_api_too_long(req, "type", f->type, JV_TYPE_MAX) || jv_api_too_long(req, "user", f->user, JV_USER_MAX))
 		return -1;
 	x = json_object_get(body, "enabled");
 	if (x) {
@@ -212,20 +202,8 @@ static int read_fields(struct jv_api_req *req, json_t *body, struct fields *f)
 			jv_api_error(req, 400, "payload cannot be stored as JSON");
 			return -1;
 		}
-		int depth = jv_json_depth(f->payload, strlen(f->payload));
-		if (strlen(f->payload) > JV_PAYLOAD_MAX) {
-			jv_api_error(req, 400,
-				     "payload is too large: %zu bytes as JSON, the limit is %d bytes",
-				     strlen(f->payload), JV_PAYLOAD_MAX);
+		if (jv_api_payload_fits(req, f->payload) != 0)
 			return -1;
-		}
-		if (depth > JV_PAYLOAD_MAX_DEPTH) {
-			jv_api_error(req, 400,
-				     "payload is nested %d levels deep: at most %d levels of arrays "
-				     "and objects",
-				     depth, JV_PAYLOAD_MAX_DEPTH);
-			return -1;
-		}
 	}
 	return 0;
 }
