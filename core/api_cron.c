@@ -99,8 +99,11 @@ static void cron_stop(struct jv_api_req *req)
 			      v.inflight));
 }
 
-/* GET /api/cron/health: 200 when the database answers, the heartbeat is
- * fresh and workers run; 503 otherwise, with the reasons. */
+/* GET /api/cron/health: 200 when the engine's database connection is up,
+ * its heartbeat is fresh and workers run; 503 otherwise, with the reasons.
+ * From the engine's snapshot only: it answers at once whatever the
+ * database does (a heartbeat is the engine's own query, so a database that
+ * stopped answering shows as an old heartbeat). */
 static void cron_health(struct jv_api_req *req)
 {
 	if (jv_api_only_query(req, no_args))
@@ -111,22 +114,6 @@ static void cron_health(struct jv_api_req *req)
 	int have = jv_api_bridge(req) && jv_bridge_view(jv_api_bridge(req), &v) == 0;
 	if (!have)
 		json_array_append_new(problems, json_string("the engine is not running"));
-	int db_ok = 0;
-	double db_ms = -1;
-	PGconn *db = jv_api_db(req);
-	if (db) {
-		int64_t t0 = jv_unix_ms();
-		PGresult *res = PQexec(db, "SELECT 1");
-		db_ok = PQresultStatus(res) == PGRES_TUPLES_OK;
-		PQclear(res);
-		db_ms = (double)(jv_unix_ms() - t0);
-	} else {
-		/* jv_api_db() answered 503 already; say why in full */
-		json_decref(problems);
-		return;
-	}
-	if (!db_ok)
-		json_array_append_new(problems, json_string("the database does not answer"));
 	double hb_age = -1;
 	if (have) {
 		if (v.last_heartbeat_unix_ms)
@@ -145,10 +132,13 @@ static void cron_health(struct jv_api_req *req)
 		if (v.workers_total == 0 && v.threads_total == 0)
 			json_array_append_new(problems, json_string("no workers running"));
 	}
+	double latency;
+	int have_latency = jv_api_db_latency(req, &latency) == 0;
 	int healthy = json_array_size(problems) == 0;
-	json_t *j = json_pack("{s:s, s:{s:b, s:f}, s:o, s:o}", "status",
-			      healthy ? "healthy" : "unhealthy", "database", "reachable", db_ok,
-			      "latencyMs", db_ms, "heartbeatAgeSeconds",
+	json_t *j = json_pack("{s:s, s:{s:b, s:o}, s:o, s:o}", "status",
+			      healthy ? "healthy" : "unhealthy", "database", "reachable",
+			      have && v.db_connected, "latencyMs",
+			      have_latency ? json_real(latency) : json_null(), "heartbeatAgeSeconds",
 			      hb_age >= 0 ? json_real(hb_age) : json_null(), "problems", problems);
 	if (have) {
 		json_object_set_new(j, "processor", json_integer(v.processor_id));
@@ -369,16 +359,16 @@ static void cron_webhook(struct jv_api_req *req)
 }
 
 const struct jv_api_route jv_api_cron_routes[] = {
-	{"POST", "/api/cron/start", 0, cron_start, "resume claiming; optionally retune"},
-	{"POST", "/api/cron/stop", 0, cron_stop, "pause claiming; running jobs go on"},
-	{"GET", "/api/cron/health", JV_API_PUBLIC | JV_API_HEALTH, cron_health,
+	{"POST", "/api/cron/start", JV_API_NO_DB, cron_start, "resume claiming; optionally retune"},
+	{"POST", "/api/cron/stop", JV_API_NO_DB, cron_stop, "pause claiming; running jobs go on"},
+	{"GET", "/api/cron/health", JV_API_PUBLIC | JV_API_HEALTH | JV_API_NO_DB, cron_health,
 	 "200 healthy, 503 not (database, heartbeat, workers)"},
 	{"GET", "/api/cron/status", 0, cron_status, "this processor, all processors, job counts"},
 	{"GET", "/api/cron/queue", 0, cron_queue, "the queue by status, type, processor, user"},
-	{"POST", "/api/cron/trigger", 0, cron_trigger, "claim now"},
+	{"POST", "/api/cron/trigger", JV_API_NO_DB, cron_trigger, "claim now"},
 	{"POST", "/api/cron/reset-stuck-jobs", 0, cron_reset_stuck,
 	 "rescue jobs of silent processors"},
-	{"POST", "/api/cron/webhook", JV_API_PUBLIC, cron_webhook,
+	{"POST", "/api/cron/webhook", JV_API_PUBLIC | JV_API_NO_DB, cron_webhook,
 	 "an outside cron's tick (X-Webhook-Secret): claim now"},
 	{NULL, NULL, 0, NULL, NULL},
 };

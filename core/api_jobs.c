@@ -266,16 +266,11 @@ static void jobs_create(struct jv_api_req *req)
 		return;
 	}
 
-	/* created: whether this transaction inserted the row enqueue returned
-	 * (with a uniqueKey it may return a pending or running job's id). */
-	PGresult *res = jv_api_query_db(req, "BEGIN", 0, NULL);
-	if (!res) {
-		free(ptext);
-		return;
-	}
-	PQclear(res);
+	/* created: whether this transaction (the request's, api.h) inserted
+	 * the row enqueue returned (with a uniqueKey it may return a pending
+	 * or running job's id). */
 	const char *params[] = {type, ptext, user, at, prio, maxa, tmo, ukey, ustates};
-	res = jv_api_query_db(req,
+	PGresult *res = jv_api_query_db(req,
 			      "SELECT jobvisor.enqueue($1, $2::jsonb, $3, $4::timestamptz,"
 			      " $5::integer, $6::integer, $7::integer, $8, $9::text[])",
 			      9, params);
