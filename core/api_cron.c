@@ -50,6 +50,25 @@ static json_t *processor_json(const struct jv_engine_view *v)
 			 (json_int_t)v->db_reconnects);
 }
 
+/* The shortest timeoutMinutes reset-stuck-jobs takes: the safe rescue
+ * horizon (jv_config_min_stuck_ms) in whole minutes, rounded up. */
+static int64_t min_stuck_minutes(const struct jv_config *cfg)
+{
+	return (jv_config_min_stuck_ms(cfg) + 59999) / 60000;
+}
+
+/* The rescue settings, into this processor's object of status: the
+ * dashboard resets stuck jobs with stuckJobTimeoutMinutes. */
+static void add_rescue_settings(json_t *proc, const struct jv_config *cfg)
+{
+	json_object_set_new(proc, "heartbeatIntervalMs",
+			    json_integer(cfg->processor.heartbeat_interval_ms));
+	json_object_set_new(proc, "stuckJobTimeoutMinutes",
+			    json_integer(cfg->processor.stuck_job_timeout_minutes));
+	json_object_set_new(proc, "minStuckJobTimeoutMinutes",
+			    json_integer(min_stuck_minutes(cfg)));
+}
+
 /* POST /api/cron/start {"batchSize": N, "maxConcurrentJobs": N} */
 static void cron_start(struct jv_api_req *req)
 {
@@ -211,9 +230,11 @@ static void cron_status(struct jv_api_req *req)
 				   "failed", (json_int_t)v.alerts.failed, "dropped",
 				   (json_int_t)v.alerts.dropped, "folded",
 				   (json_int_t)v.alerts.folded);
+	json_t *proc = processor_json(&v);
+	add_rescue_settings(proc, jv_api_config(req));
 	jv_api_json(
 	    req, 200,
-	    json_pack("{s:o, s:o, s:o, s:o, s:o}", "processor", processor_json(&v), "processors",
+	    json_pack("{s:o, s:o, s:o, s:o, s:o}", "processor", proc, "processors",
 		      list, "jobs", status_counts(counts), "oldestDuePendingAgeSeconds",
 		      PQgetisnull(old, 0, 0) ? json_null()
 					     : json_real(strtod(PQgetvalue(old, 0, 0), NULL)),
@@ -314,7 +335,8 @@ static void cron_reset_stuck(struct jv_api_req *req)
 	static const char *const keys[] = {"timeoutMinutes", NULL};
 	if (jv_api_only_query(req, no_args) || jv_api_only_keys(req, keys))
 		return;
-	int64_t minutes = jv_api_config(req)->processor.stuck_job_timeout_minutes;
+	const struct jv_config *cfg = jv_api_config(req);
+	int64_t minutes = cfg->processor.stuck_job_timeout_minutes;
 	json_t *x = jv_api_json_body(req) ? json_object_get(jv_api_json_body(req), "timeoutMinutes")
 					  : NULL;
 	if (x && !json_is_null(x)) {
@@ -324,6 +346,18 @@ static void cron_reset_stuck(struct jv_api_req *req)
 			return;
 		}
 		minutes = json_integer_value(x);
+	}
+	/* Shorter, and a live processor's running job would run twice: its
+	 * heartbeat may be that late without it being dead. */
+	int64_t least = min_stuck_minutes(cfg);
+	if (minutes < least) {
+		jv_api_error(req, 400,
+			     "timeoutMinutes must be at least %lld: a shorter horizon could take "
+			     "jobs from live processors (2 x processor.heartbeat_interval_ms %d + "
+			     "%d ms kill grace + %d ms slack = %lld ms)",
+			     (long long)least, cfg->processor.heartbeat_interval_ms, JV_KILL_GRACE_MS,
+			     JV_RESCUE_SLACK_MS, (long long)jv_config_min_stuck_ms(cfg));
+		return;
 	}
 	char m[24];
 	snprintf(m, sizeof m, "%lld", (long long)minutes);
