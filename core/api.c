@@ -501,6 +501,17 @@ PGconn *jv_api_db_try(struct jv_api_req *req, const char **why)
 	return NULL;
 }
 
+int jv_api_commit(struct jv_api_req *req)
+{
+	if (!req->db || PQtransactionStatus(req->db) != PQTRANS_INTRANS)
+		return 0;
+	PGresult *res = jv_api_query_db(req, "COMMIT", 0, NULL);
+	if (!res)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
 int jv_api_db_latency(const struct jv_api_req *req, double *ms)
 {
 	pthread_mutex_lock(&req->api->qlock);

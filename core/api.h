@@ -122,6 +122,11 @@ PGconn *jv_api_db(struct jv_api_req *req);
  * a handler that can answer without the database (/metrics). */
 PGconn *jv_api_db_try(struct jv_api_req *req, const char **why);
 
+/* Commit the request's transaction now: before telling the engine (the
+ * bridge) of what it changed, so the engine sees it. 0 (also when there is
+ * none), or -1 after answering 503 or 500. */
+int jv_api_commit(struct jv_api_req *req);
+
 /* The latest round trip of the API's database connections (the BEGIN of a
  * request's transaction), in ms: 0, or -1 when none was made yet. */
 int jv_api_db_latency(const struct jv_api_req *req, double *ms);

@@ -369,6 +369,8 @@ static void cron_reset_stuck(struct jv_api_req *req)
 		return;
 	long long n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
+	if (jv_api_commit(req) != 0)
+		return;
 	if (n > 0 && jv_api_bridge(req))
 		jv_bridge_trigger(jv_api_bridge(req)); /* they are due again */
 	jv_api_json(req, 200,

@@ -496,6 +496,8 @@ static void jobs_cancel(struct jv_api_req *req)
 	char was[16];
 	snprintf(was, sizeof was, "%s", PQgetvalue(res, 0, 1));
 	PQclear(res);
+	if (jv_api_commit(req) != 0)
+		return;
 	struct jv_bridge *b = jv_api_bridge(req);
 	if (!strcmp(was, "running") && b)
 		jv_bridge_cancel(b, id); /* this processor at once, if it runs it */
@@ -542,6 +544,8 @@ static void jobs_retry(struct jv_api_req *req)
 	}
 	long long max = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
 	PQclear(res);
+	if (jv_api_commit(req) != 0)
+		return;
 	if (jv_api_bridge(req))
 		jv_bridge_trigger(jv_api_bridge(req)); /* due now */
 	jv_api_json(req, 200,
