@@ -112,18 +112,18 @@ while [ $i -lt $SLOW_N ]; do
 done
 wait_for "[ \"\$(api_waiting)\" -ge 4 ]" 20 "four of A's database connections wait for the lock"
 
-run curl -s --max-time 3 -o "$JV_TMP/health" -w '%{http_code} %{time_total}' "$A/api/cron/health"
-assert_rc 0 "health answers while every database connection waits (curl --max-time 3)"
+run curl -s --max-time 5 -o "$JV_TMP/health" -w '%{http_code} %{time_total}' "$A/api/cron/health"
+assert_rc 0 "health answers while every database connection waits (curl --max-time 5)"
 echo "# health during the lock: $OUT (status, seconds)"
 assert_match '"status":"(healthy|unhealthy)"' "$(cat "$JV_TMP/health")" "with the health answer"
 assert_match '"database":\{"reachable":true' "$(cat "$JV_TMP/health")" "the engine's connection is up"
-run curl -s --max-time 3 -o "$JV_TMP/metrics" -w '%{http_code} %{time_total}' "$A/metrics"
-assert_rc 0 "/metrics answers too (curl --max-time 3)"
+run curl -s --max-time 5 -o "$JV_TMP/metrics" -w '%{http_code} %{time_total}' "$A/metrics"
+assert_rc 0 "/metrics answers too (curl --max-time 5)"
 echo "# /metrics during the lock: $OUT (status, seconds)"
 assert_match '^200 ' "$OUT" "with 200"
 assert_match '^jobvisor_up 1$' "$(cat "$JV_TMP/metrics")" "jobvisor_up 1"
 assert_match '^jobvisor_database_up 0$' "$(cat "$JV_TMP/metrics")" "and the database's gauges left out"
-run curl -s --max-time 3 -o /dev/null -w '%{http_code}' -X POST -H "$AUTH" "$A/api/cron/trigger"
+run curl -s --max-time 5 -o /dev/null -w '%{http_code}' -X POST -H "$AUTH" "$A/api/cron/trigger"
 assert_eq 202 "$OUT" "claim-now (no database) answers too"
 
 # On B the lock wait is cut by the statement timeout.
