@@ -393,9 +393,9 @@ static uint64_t mono_ms(void);
 
 static const char unreachable[] = "the database is unreachable";
 
-/* Open the request's transaction on db with its timeouts. 0, or -1 when
- * the connection failed (the caller drops it). */
-static int begin(struct jv_api_req *req, PGconn *db)
+/* Open the request's transaction on db with its timeouts. 0, or -1 with
+ * the reason in err when the connection failed (the caller drops it). */
+static int begin(struct jv_api_req *req, PGconn *db, char *err, size_t errlen)
 {
 	const struct jv_config *cfg = req->api->cfg;
 	int st = cfg->api.statement_timeout_ms, lk = cfg->api.lock_timeout_ms;
@@ -405,25 +405,21 @@ static int begin(struct jv_api_req *req, PGconn *db)
 		if (lk > JV_API_OPTIONAL_LOCK_MS)
 			lk = JV_API_OPTIONAL_LOCK_MS;
 	}
-	char sbuf[16], lbuf[16], err[512];
+	char sbuf[16], lbuf[16];
 	snprintf(sbuf, sizeof sbuf, "%d", st);
 	snprintf(lbuf, sizeof lbuf, "%d", lk);
 	const char *params[] = {sbuf, lbuf};
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (jv_db_exec(db, "BEGIN", 0, NULL, err, sizeof err) != 0) {
-		jv_log(JV_WARNING, "api: a database connection failed (%s): opening another", err);
+	if (jv_db_exec(db, "BEGIN", 0, NULL, err, errlen) != 0)
 		return -1;
-	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	/* Local to the transaction: nothing stays on the connection. */
 	if (jv_db_exec(db,
 		       "SELECT set_config('statement_timeout', $1, true),"
 		       " set_config('lock_timeout', $2, true)",
-		       2, params, err, sizeof err) != 0) {
-		jv_log(JV_WARNING, "api: could not set the timeouts of a transaction: %s", err);
+		       2, params, err, errlen) != 0)
 		return -1;
-	}
 	req->statement_ms = st;
 	req->lock_ms = lk;
 	double rtt = (double)(t1.tv_sec - t0.tv_sec) * 1000.0 +
@@ -467,10 +463,13 @@ PGconn *jv_api_db_try(struct jv_api_req *req, const char **why)
 		}
 		return NULL;
 	}
+	char err[512];
 	if (req->db) {
 		/* The handler ended the transaction (COMMIT): the next one. */
-		if (PQtransactionStatus(req->db) != PQTRANS_IDLE || begin(req, req->db) == 0)
+		if (PQtransactionStatus(req->db) != PQTRANS_IDLE ||
+		    begin(req, req->db, err, sizeof err) == 0)
 			return req->db;
+		jv_log(JV_WARNING, "api: a database connection failed: %s", err);
 		req->db = NULL;
 		drop_db(w);
 		*why = unreachable;
@@ -481,7 +480,6 @@ PGconn *jv_api_db_try(struct jv_api_req *req, const char **why)
 	for (int tries = 0; tries < 2; tries++) {
 		int fresh = !w->db;
 		if (fresh) {
-			char err[512];
 			w->db = jv_db_connect(req->api->cfg->database.url, "jobvisor-api", err,
 					      sizeof err);
 			if (!w->db) {
@@ -489,10 +487,12 @@ PGconn *jv_api_db_try(struct jv_api_req *req, const char **why)
 				break;
 			}
 		}
-		if (begin(req, w->db) == 0) {
+		if (begin(req, w->db, err, sizeof err) == 0) {
 			req->db = w->db;
 			return req->db;
 		}
+		jv_log(JV_WARNING, "api: a database connection failed (%s)%s", err,
+		       fresh ? "" : ": opening another");
 		drop_db(w);
 		if (fresh)
 			break;
