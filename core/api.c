@@ -1,6 +1,18 @@
 /*
  * api.c -- the HTTP server: listening, reading bodies within their cap,
- * routing, the token, CORS, the database pool, and the answers (api.h).
+ * routing, the token, CORS, the database workers, and the answers (api.h).
+ *
+ * Two kinds of threads. libmicrohttpd's api.threads read requests, route
+ * them and answer everything that needs no database (health, /metrics'
+ * own part, pause and resume, the dashboard's files): they never wait on
+ * the database, so health answers while it struggles. A request that
+ * needs the database is suspended and queued for one of api.db_connections
+ * database workers, each with its own connection; the worker runs the
+ * handler inside one transaction with the API's statement and lock
+ * timeouts (SET LOCAL: nothing of it outlives the transaction, so a
+ * transaction pooler may sit in between), ends it, and resumes the
+ * request, which its server thread then answers. A request that waited
+ * too long for a worker is answered 503 by its server thread.
  */
 #include "api.h"
 
@@ -28,7 +40,14 @@
 
 #define JV_API_MAX_PARAMS 4
 #define JV_API_MAX_HEADERS 8
+/* How long a request may wait for a database worker: then 503 (busy). A
+ * route that can answer without the database (JV_API_DB_OPTIONAL, i.e.
+ * /metrics) waits JV_API_OPTIONAL_WAIT_MS and then answers without it,
+ * and its queries have at most the JV_API_OPTIONAL_*_MS timeouts. */
 #define JV_API_DB_WAIT_MS 5000
+#define JV_API_OPTIONAL_WAIT_MS 500
+#define JV_API_OPTIONAL_STATEMENT_MS 2000
+#define JV_API_OPTIONAL_LOCK_MS 500
 /* How often connections are looked at for a request's headers overdue. */
 #define JV_API_WATCH_MS 250
 /* The headers' deadline while more than 3/4 of the connections are taken:
@@ -59,17 +78,37 @@ struct jv_api_conn {
 #define JV_API_MAX_HEAD 16384
 #define JV_API_CONN_MEMORY ((size_t)32 * 1024)
 
+/* Where a request is. Only a server thread answers (MHD_queue_response);
+ * a worker gives its answer back by resuming the request. */
+enum jv_api_stage {
+	JV_API_READING = 0,     /* its head and body come in */
+	JV_API_QUEUED,          /* suspended, waiting for a database worker */
+	JV_API_RUNNING,         /* a worker runs its handler */
+	JV_API_ANSWERED,        /* the worker answered: send it */
+	JV_API_OVERDUE,         /* no worker in time: 503, or run without the database */
+};
+
+/* A database worker: one thread, one connection (NULL until first needed,
+ * and again after it broke). */
+struct jv_api_worker {
+	struct jv_api *api;
+	pthread_t thread;
+	PGconn *db;
+};
+
 struct jv_api {
 	const struct jv_config *cfg;
 	struct jv_bridge *bridge;
 	struct MHD_Daemon *mhd;
 	int port;
-	/* the database pool */
-	pthread_mutex_t lock;
-	pthread_cond_t freed;
-	PGconn **idle;
-	size_t n_idle;
-	int open;               /* connections open (idle or lent) */
+	/* the database workers and the requests waiting for them (FIFO) */
+	pthread_mutex_t qlock;
+	pthread_cond_t qwake;
+	struct jv_api_req *qhead, *qtail;
+	struct jv_api_worker *workers;
+	int n_workers;
+	int qstopping;
+	double rtt_ms;          /* a worker's latest BEGIN round trip; -1: none yet */
 	/* the clients' connections, and the thread that cuts those whose
 	 * request headers are overdue (api.header_timeout_seconds) */
 	pthread_mutex_t conns_lock;
@@ -94,7 +133,13 @@ struct jv_api_req {
 	const char *params[JV_API_MAX_PARAMS];
 	char *param_buf[JV_API_MAX_PARAMS];
 	int n_params;
-	PGconn *db;
+	const struct jv_api_route *route;
+	enum jv_api_stage stage;   /* (set under qlock while queued) */
+	uint64_t queued_ms;
+	struct jv_api_req *qnext;
+	struct jv_api_worker *worker; /* while a worker runs it */
+	PGconn *db;             /* the worker's connection, in this request's transaction */
+	int statement_ms, lock_ms; /* that transaction's timeouts */
 	/* the answer */
 	int status;             /* 0: none yet */
 	char *out;
@@ -375,7 +420,53 @@ int jv_api_secret_equal(const char *expected, const char *given)
 
 /* ------------------------------------------------------------ database */
 
-static void db_release(struct jv_api_req *req);
+static uint64_t mono_ms(void);
+
+static const char unreachable[] = "the database is unreachable";
+
+/* Open the request's transaction on db with its timeouts. 0, or -1 with
+ * the reason in err when the connection failed (the caller drops it). */
+static int begin(struct jv_api_req *req, PGconn *db, char *err, size_t errlen)
+{
+	const struct jv_config *cfg = req->api->cfg;
+	int st = cfg->api.statement_timeout_ms, lk = cfg->api.lock_timeout_ms;
+	if (req->route && (req->route->flags & JV_API_DB_OPTIONAL)) {
+		if (st > JV_API_OPTIONAL_STATEMENT_MS)
+			st = JV_API_OPTIONAL_STATEMENT_MS;
+		if (lk > JV_API_OPTIONAL_LOCK_MS)
+			lk = JV_API_OPTIONAL_LOCK_MS;
+	}
+	char sbuf[16], lbuf[16];
+	snprintf(sbuf, sizeof sbuf, "%d", st);
+	snprintf(lbuf, sizeof lbuf, "%d", lk);
+	const char *params[] = {sbuf, lbuf};
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (jv_db_exec(db, "BEGIN", 0, NULL, err, errlen) != 0)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* Local to the transaction: nothing stays on the connection. */
+	if (jv_db_exec(db,
+		       "SELECT set_config('statement_timeout', $1, true),"
+		       " set_config('lock_timeout', $2, true)",
+		       2, params, err, errlen) != 0)
+		return -1;
+	req->statement_ms = st;
+	req->lock_ms = lk;
+	double rtt = (double)(t1.tv_sec - t0.tv_sec) * 1000.0 +
+		     (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	pthread_mutex_lock(&req->api->qlock);
+	req->api->rtt_ms = rtt;
+	pthread_mutex_unlock(&req->api->qlock);
+	return 0;
+}
+
+/* Close the worker's connection (it broke). */
+static void drop_db(struct jv_api_worker *w)
+{
+	PQfinish(w->db);
+	w->db = NULL;
+}
 
 PGconn *jv_api_db(struct jv_api_req *req)
 {
@@ -388,72 +479,125 @@ PGconn *jv_api_db(struct jv_api_req *req)
 
 PGconn *jv_api_db_try(struct jv_api_req *req, const char **why)
 {
-	static const char unreachable[] = "the database is unreachable";
-	if (req->db)
-		return req->db;
-	struct jv_api *api = req->api;
-	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += JV_API_DB_WAIT_MS / 1000;
-	pthread_mutex_lock(&api->lock);
-	for (;;) {
-		if (api->n_idle > 0) {
-			req->db = api->idle[--api->n_idle];
-			break;
+	struct jv_api_worker *w = req->worker;
+	if (!w) {
+		/* On a server thread: the request waited too long for a
+		 * worker, or the route said it needs no database (a bug). */
+		if (req->stage == JV_API_OVERDUE) {
+			*why = "busy: every database connection of the API (api.db_connections) "
+			       "stayed taken; try again";
+		} else {
+			jv_log(JV_ERROR, "api: %s %s asked for the database on a route marked as "
+					 "needing none",
+			       req->method, req->path);
+			*why = "internal error: no database for this route";
 		}
-		if (api->open < api->cfg->api.db_connections) {
-			api->open++;
-			pthread_mutex_unlock(&api->lock);
-			char err[512];
-			PGconn *c = jv_db_connect(api->cfg->database.url, "jobvisor-api", err, sizeof err);
-			pthread_mutex_lock(&api->lock);
-			if (!c) {
-				api->open--;
-				pthread_cond_signal(&api->freed);
-				pthread_mutex_unlock(&api->lock);
+		return NULL;
+	}
+	char err[512];
+	if (req->db) {
+		/* The handler ended the transaction (COMMIT): the next one. */
+		if (PQtransactionStatus(req->db) != PQTRANS_IDLE ||
+		    begin(req, req->db, err, sizeof err) == 0)
+			return req->db;
+		jv_log(JV_WARNING, "api: a database connection failed: %s", err);
+		req->db = NULL;
+		drop_db(w);
+		*why = unreachable;
+		return NULL;
+	}
+	/* A connection the server ended (a restart, pg_terminate_backend)
+	 * fails at BEGIN: dropped, and one new one tried at once. */
+	for (int tries = 0; tries < 2; tries++) {
+		int fresh = !w->db;
+		if (fresh) {
+			w->db = jv_db_connect(req->api->cfg->database.url, "jobvisor-api", err,
+					      sizeof err);
+			if (!w->db) {
 				jv_log(JV_WARNING, "api: %s", err);
-				*why = unreachable;
-				return NULL;
+				break;
 			}
-			req->db = c;
+		}
+		if (begin(req, w->db, err, sizeof err) == 0) {
+			req->db = w->db;
+			return req->db;
+		}
+		jv_log(JV_WARNING, "api: a database connection failed (%s)%s", err,
+		       fresh ? "" : ": opening another");
+		drop_db(w);
+		if (fresh)
 			break;
-		}
-		if (pthread_cond_timedwait(&api->freed, &api->lock, &until) == ETIMEDOUT) {
-			pthread_mutex_unlock(&api->lock);
-			*why = "busy: no database connection free; try again";
-			return NULL;
-		}
 	}
-	pthread_mutex_unlock(&api->lock);
-	/* One left open by the server (a restart): try again once. */
-	if (PQstatus(req->db) != CONNECTION_OK) {
-		PQreset(req->db);
-		if (PQstatus(req->db) != CONNECTION_OK) {
-			*why = unreachable;
-			db_release(req); /* a broken one is dropped, not pooled */
-			return NULL;
-		}
-	}
-	return req->db;
+	*why = unreachable;
+	return NULL;
 }
 
-static void db_release(struct jv_api_req *req)
+int jv_api_commit(struct jv_api_req *req)
 {
-	if (!req->db)
+	if (!req->db || PQtransactionStatus(req->db) != PQTRANS_INTRANS)
+		return 0;
+	PGresult *res = jv_api_query_db(req, "COMMIT", 0, NULL);
+	if (!res)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+int jv_api_db_latency(const struct jv_api_req *req, double *ms)
+{
+	pthread_mutex_lock(&req->api->qlock);
+	*ms = req->api->rtt_ms;
+	pthread_mutex_unlock(&req->api->qlock);
+	return *ms >= 0 ? 0 : -1;
+}
+
+/* Replace the answer given (the transaction it reported on failed). */
+static void reanswer(struct jv_api_req *req)
+{
+	free(req->out);
+	req->out = NULL;
+	req->out_len = 0;
+	req->status = 0;
+	for (int i = 0; i < req->n_hdr; i++) {
+		free(req->hdr_name[i]);
+		free(req->hdr_value[i]);
+	}
+	req->n_hdr = 0;
+}
+
+/* After the handler, on the worker: commit the request's transaction (roll
+ * it back when a statement failed), and keep the connection only when it
+ * is idle and well. A failed commit replaces the answer. */
+static void end_transaction(struct jv_api_req *req)
+{
+	PGconn *db = req->db;
+	struct jv_api_worker *w = req->worker;
+	if (!db)
 		return;
-	struct jv_api *api = req->api;
-	PGconn *c = req->db;
 	req->db = NULL;
-	int keep = PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) == PQTRANS_IDLE;
-	if (!keep)
-		PQfinish(c);
-	pthread_mutex_lock(&api->lock);
-	if (keep)
-		api->idle[api->n_idle++] = c;
-	else
-		api->open--;
-	pthread_cond_signal(&api->freed);
-	pthread_mutex_unlock(&api->lock);
+	char err[1024], state[6] = "";
+	PGTransactionStatusType ts = PQtransactionStatus(db);
+	if (ts == PQTRANS_INTRANS) {
+		PGresult *res = jv_db_query(db, "COMMIT", 0, NULL, state, err, sizeof err);
+		if (res) {
+			PQclear(res);
+		} else {
+			jv_log(JV_WARNING, "api: %s %s: commit failed: %s", req->method, req->path,
+			       err);
+			reanswer(req);
+			if (PQstatus(db) != CONNECTION_OK || !state[0])
+				jv_api_error(req, 503, "%s", unreachable);
+			else if (!strncmp(state, "40", 2))
+				jv_api_error(req, 503, "the change conflicted with another one; try again");
+			else
+				jv_api_error(req, 500, "internal error (logged)");
+		}
+	} else if (ts == PQTRANS_INERROR) {
+		if (jv_db_exec(db, "ROLLBACK", 0, NULL, err, sizeof err) != 0)
+			jv_debug("api: rollback failed: %s", err);
+	}
+	if (PQstatus(db) != CONNECTION_OK || PQtransactionStatus(db) != PQTRANS_IDLE)
+		drop_db(w);
 }
 
 PGresult *jv_api_query_db(struct jv_api_req *req, const char *sql, int nparams,
@@ -466,11 +610,29 @@ PGresult *jv_api_query_db(struct jv_api_req *req, const char *sql, int nparams,
 	PGresult *res = jv_db_query(db, sql, nparams, params, state, err, sizeof err);
 	if (res)
 		return res;
-	if (!strncmp(state, "22", 2) || !strcmp(state, "23505"))
+	if (!strncmp(state, "22", 2) || !strcmp(state, "23505")) {
 		jv_api_error(req, 400, "%s", err);
-	else if (PQstatus(db) != CONNECTION_OK || !state[0]) {
+	} else if (!strcmp(state, "55P03") || !strcmp(state, "57014")) {
+		/* lock_not_available, query_canceled: the database is busy */
 		jv_log(JV_WARNING, "api: %s %s: %s", req->method, req->path, err);
-		jv_api_error(req, 503, "the database is unreachable");
+		jv_api_add_header(req, "Retry-After", "1");
+		if (!strcmp(state, "55P03"))
+			jv_api_error(req, 503,
+				     "the database is busy: a lock was not granted within "
+				     "api.lock_timeout_ms (%d ms); try again",
+				     req->lock_ms);
+		else if (strstr(err, "statement timeout"))
+			jv_api_error(req, 503,
+				     "the database is busy: the query did not finish within "
+				     "api.statement_timeout_ms (%d ms); try again",
+				     req->statement_ms);
+		else
+			jv_api_error(req, 503, "the query was cancelled on the database server; "
+					       "try again");
+	} else if (PQstatus(db) != CONNECTION_OK || !state[0] || !strncmp(state, "08", 2) ||
+		   !strncmp(state, "57P", 3)) {
+		jv_log(JV_WARNING, "api: %s %s: %s", req->method, req->path, err);
+		jv_api_error(req, 503, "%s", unreachable);
 	} else {
 		jv_log(JV_ERROR, "api: %s %s: %s", req->method, req->path, err);
 		jv_api_error(req, 500, "internal error (logged)");
@@ -482,7 +644,6 @@ PGresult *jv_api_query_db(struct jv_api_req *req, const char *sql, int nparams,
 
 static void free_req(struct jv_api_req *req)
 {
-	db_release(req);
 	jv_buf_free(&req->body);
 	json_decref(req->json);
 	for (int i = 0; i < JV_API_MAX_PARAMS; i++)
@@ -592,7 +753,9 @@ static int authorized(struct jv_api_req *req, unsigned flags)
 	return 1;
 }
 
-static void dispatch(struct jv_api_req *req)
+/* Find the request's route, check its token and parse its body: the
+ * route, or NULL after answering (404, 405, 401, 400, a CORS preflight). */
+static const struct jv_api_route *route(struct jv_api_req *req)
 {
 	const struct jv_api_route *found = NULL;
 	int path_known = 0;
@@ -619,7 +782,7 @@ static void dispatch(struct jv_api_req *req)
 		jv_api_add_header(req, "Access-Control-Max-Age", "600");
 		jv_api_text(req, 204, "text/plain", "", 0);
 		jv_buf_free(&allow);
-		return;
+		return NULL;
 	}
 	if (!found) {
 		if (path_known) {
@@ -631,12 +794,12 @@ static void dispatch(struct jv_api_req *req)
 				     req->path);
 		}
 		jv_buf_free(&allow);
-		return;
+		return NULL;
 	}
 	jv_buf_free(&allow);
 	match(found->pattern, req->path, req);
 	if (!authorized(req, found->flags))
-		return;
+		return NULL;
 	if (!(found->flags & JV_API_RAW_BODY) && req->body.len > 0) {
 		json_error_t e;
 		req->json = json_loadb(req->body.data, req->body.len,
@@ -644,10 +807,126 @@ static void dispatch(struct jv_api_req *req)
 		if (!req->json) {
 			jv_api_error(req, 400, "the body is not valid JSON: %s (at byte %d)", e.text,
 				     e.position);
-			return;
+			return NULL;
 		}
 	}
-	found->handler(req);
+	return found;
+}
+
+/* ------------------------------------------------------------ workers */
+
+/* Queue req for a database worker, suspended. 0, or -1 when the workers
+ * stop (the caller answers). Called by the access handler: suspending is
+ * only allowed there, and it happens before any worker can see req. */
+static int enqueue(struct jv_api_req *req)
+{
+	struct jv_api *api = req->api;
+	pthread_mutex_lock(&api->qlock);
+	if (api->qstopping) {
+		pthread_mutex_unlock(&api->qlock);
+		return -1;
+	}
+	MHD_suspend_connection(req->conn);
+	req->stage = JV_API_QUEUED;
+	req->queued_ms = mono_ms();
+	req->qnext = NULL;
+	if (api->qtail)
+		api->qtail->qnext = req;
+	else
+		api->qhead = req;
+	api->qtail = req;
+	pthread_cond_signal(&api->qwake);
+	pthread_mutex_unlock(&api->qlock);
+	return 0;
+}
+
+/* Take the first queued request (under qlock); NULL when none. */
+static struct jv_api_req *dequeue(struct jv_api *api)
+{
+	struct jv_api_req *req = api->qhead;
+	if (!req)
+		return NULL;
+	api->qhead = req->qnext;
+	if (!api->qhead)
+		api->qtail = NULL;
+	req->qnext = NULL;
+	return req;
+}
+
+/* A database worker: runs queued requests' handlers, each in its own
+ * transaction, and hands each answer back to its server thread. */
+static void *db_worker(void *arg)
+{
+	struct jv_api_worker *w = arg;
+	struct jv_api *api = w->api;
+	pthread_mutex_lock(&api->qlock);
+	for (;;) {
+		while (!api->qhead && !api->qstopping)
+			pthread_cond_wait(&api->qwake, &api->qlock);
+		if (api->qstopping)
+			break; /* (jv_api_stop answers what still waits) */
+		struct jv_api_req *req = dequeue(api);
+		req->stage = JV_API_RUNNING;
+		pthread_mutex_unlock(&api->qlock);
+		req->worker = w;
+		req->route->handler(req);
+		end_transaction(req);
+		req->worker = NULL;
+		req->stage = JV_API_ANSWERED;
+		MHD_resume_connection(req->conn); /* req is the server thread's again */
+		pthread_mutex_lock(&api->qlock);
+	}
+	pthread_mutex_unlock(&api->qlock);
+	if (w->db)
+		drop_db(w);
+	return NULL;
+}
+
+/* Requests that waited for a worker longer than they may: handed back to
+ * their server threads, which answer them (the watcher calls this). */
+static void expire_queued(struct jv_api *api, uint64_t now)
+{
+	struct jv_api_req *late = NULL, *prev = NULL;
+	pthread_mutex_lock(&api->qlock);
+	for (struct jv_api_req *r = api->qhead, *next; r; r = next) {
+		next = r->qnext;
+		uint64_t limit = (r->route->flags & JV_API_DB_OPTIONAL) ? JV_API_OPTIONAL_WAIT_MS
+									 : JV_API_DB_WAIT_MS;
+		if (now - r->queued_ms < limit) {
+			prev = r;
+			continue;
+		}
+		if (prev)
+			prev->qnext = next;
+		else
+			api->qhead = next;
+		if (api->qtail == r)
+			api->qtail = prev;
+		r->stage = JV_API_OVERDUE;
+		r->qnext = late;
+		late = r;
+	}
+	pthread_mutex_unlock(&api->qlock);
+	while (late) {
+		struct jv_api_req *r = late;
+		late = r->qnext;
+		r->qnext = NULL;
+		MHD_resume_connection(r->conn);
+	}
+}
+
+/* Run req's handler: on this server thread when its route needs no
+ * database, else queued for a worker (1: suspended, answered later). */
+static int run(struct jv_api_req *req)
+{
+	if (req->route->flags & JV_API_NO_DB) {
+		req->route->handler(req);
+		return 0;
+	}
+	if (enqueue(req) == 0)
+		return 1;
+	jv_api_error(req, 503, "the server is shutting down");
+	return 0;
 }
 
 /* The bytes of the request's head as sent, near enough: the request line
@@ -742,12 +1021,30 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	switch (req->stage) {
+	case JV_API_ANSWERED: /* by a worker: resumed, to be sent from here */
+		return send_answer(req);
+	case JV_API_OVERDUE:
+		if (req->route->flags & JV_API_DB_OPTIONAL)
+			req->route->handler(req); /* without the database */
+		else
+			jv_api_error(req, 503,
+				     "busy: every database connection of the API "
+				     "(api.db_connections, %d) stayed taken for %d s; try again",
+				     api->cfg->api.db_connections, JV_API_DB_WAIT_MS / 1000);
+		return send_answer(req);
+	case JV_API_READING:
+		break;
+	case JV_API_QUEUED:
+	case JV_API_RUNNING:
+		return MHD_YES; /* (suspended: not called) */
+	}
 	if (req->status)
 		return MHD_YES; /* answered already */
-	dispatch(req);
-	enum MHD_Result ret = send_answer(req);
-	db_release(req); /* back to the pool at once */
-	return ret;
+	req->route = route(req);
+	if (req->route && run(req))
+		return MHD_YES;
+	return send_answer(req);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -844,6 +1141,8 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
  * check, still get a slot within seconds.
  * The socket is closed only after the close notification, which takes the
  * lock held here: the descriptor shut down is always that connection's.
+ * Each turn it also hands back requests that waited too long for a
+ * database worker (expire_queued).
  */
 static void *watch_conns(void *arg)
 {
@@ -861,6 +1160,13 @@ static void *watch_conns(void *arg)
 		pthread_cond_timedwait(&api->conns_wake, &api->conns_lock, &until);
 		if (api->stopping)
 			break;
+		pthread_mutex_unlock(&api->conns_lock);
+		expire_queued(api, mono_ms());
+		pthread_mutex_lock(&api->conns_lock);
+		if (api->stopping)
+			break;
+		if (!limit)
+			continue; /* no header deadline */
 		uint64_t now = mono_ms();
 		uint64_t deadline = limit;
 		if (api->n_conns * 4 > api->max_conns * 3 && deadline > JV_API_BUSY_HEADER_MS)
@@ -933,6 +1239,43 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen
 	return 0;
 }
 
+/* Stop the database workers: each ends the request it runs; the requests
+ * still queued are answered 503. */
+static void stop_workers(struct jv_api *api)
+{
+	pthread_mutex_lock(&api->qlock);
+	api->qstopping = 1;
+	pthread_cond_broadcast(&api->qwake);
+	pthread_mutex_unlock(&api->qlock);
+	for (int i = 0; i < api->n_workers; i++)
+		pthread_join(api->workers[i].thread, NULL);
+	api->n_workers = 0;
+	pthread_mutex_lock(&api->qlock);
+	struct jv_api_req *left = NULL, *r;
+	while ((r = dequeue(api))) {
+		r->qnext = left;
+		left = r;
+	}
+	pthread_mutex_unlock(&api->qlock);
+	while ((r = left)) {
+		left = r->qnext;
+		r->qnext = NULL;
+		jv_api_error(r, 503, "the server is shutting down");
+		r->stage = JV_API_ANSWERED;
+		MHD_resume_connection(r->conn);
+	}
+}
+
+static void free_api(struct jv_api *api)
+{
+	free(api->workers);
+	pthread_cond_destroy(&api->qwake);
+	pthread_cond_destroy(&api->conns_wake);
+	pthread_mutex_destroy(&api->qlock);
+	pthread_mutex_destroy(&api->conns_lock);
+	free(api);
+}
+
 struct jv_api *jv_api_start(const struct jv_config *cfg, struct jv_bridge *bridge, char *err,
 			    size_t errlen)
 {
@@ -956,16 +1299,26 @@ struct jv_api *jv_api_start(const struct jv_config *cfg, struct jv_bridge *bridg
 	api->cfg = cfg;
 	api->bridge = bridge;
 	api->max_conns = cap;
-	pthread_mutex_init(&api->lock, NULL);
+	api->rtt_ms = -1;
+	pthread_mutex_init(&api->qlock, NULL);
 	pthread_mutex_init(&api->conns_lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&api->freed, &ca);
+	pthread_cond_init(&api->qwake, &ca);
 	pthread_cond_init(&api->conns_wake, &ca);
 	pthread_condattr_destroy(&ca);
-	api->idle = jv_calloc((size_t)cfg->api.db_connections, sizeof *api->idle);
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	api->workers = jv_calloc((size_t)cfg->api.db_connections, sizeof *api->workers);
+	for (int i = 0; i < cfg->api.db_connections; i++) {
+		api->workers[i].api = api;
+		if (pthread_create(&api->workers[i].thread, NULL, db_worker, &api->workers[i]) != 0)
+			break;
+		api->n_workers++;
+	}
+	/* Suspend and resume: a request that needs the database waits for a
+	 * worker without holding a server thread. */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+			 MHD_ALLOW_SUSPEND_RESUME;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	api->mhd = MHD_start_daemon(
@@ -980,21 +1333,17 @@ struct jv_api *jv_api_start(const struct jv_config *cfg, struct jv_bridge *bridg
 	const char *fail = NULL;
 	if (!api->mhd)
 		fail = errno ? strerror(errno) : "libmicrohttpd refused to start";
-	else if (cfg->api.header_timeout_seconds > 0 &&
+	else if (api->n_workers < cfg->api.db_connections ||
 		 pthread_create(&api->watcher, NULL, watch_conns, api) != 0)
 		fail = "cannot start a thread";
 	else
-		api->watching = cfg->api.header_timeout_seconds > 0;
+		api->watching = 1;
 	if (fail) {
 		snprintf(err, errlen, "api: cannot listen on %s: %s", cfg->api.listen, fail);
+		stop_workers(api);
 		if (api->mhd)
 			MHD_stop_daemon(api->mhd);
-		pthread_cond_destroy(&api->freed);
-		pthread_cond_destroy(&api->conns_wake);
-		pthread_mutex_destroy(&api->lock);
-		pthread_mutex_destroy(&api->conns_lock);
-		free(api->idle);
-		free(api);
+		free_api(api);
 		return NULL;
 	}
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(api->mhd, MHD_DAEMON_INFO_BIND_PORT);
@@ -1011,6 +1360,11 @@ struct jv_api *jv_api_start(const struct jv_config *cfg, struct jv_bridge *bridg
 	       "%d s (descriptor limit %ld, %ld kept for workers, database connections and "
 	       "plugins)",
 	       cap, per_addr, cfg->api.header_timeout_seconds, nofile, jv_fd_reserve(cfg));
+	jv_log(JV_INFO,
+	       "api: %d threads for HTTP, %d database connections (each query within "
+	       "api.statement_timeout_ms %d, each lock within api.lock_timeout_ms %d)",
+	       cfg->api.threads, cfg->api.db_connections, cfg->api.statement_timeout_ms,
+	       cfg->api.lock_timeout_ms);
 	return api;
 }
 
@@ -1020,6 +1374,9 @@ void jv_api_stop(struct jv_api *api)
 {
 	if (!api)
 		return;
+	/* Workers first: no request stays suspended when the daemon stops
+	 * (libmicrohttpd refuses that). */
+	stop_workers(api);
 	if (api->watching) {
 		pthread_mutex_lock(&api->conns_lock);
 		api->stopping = 1;
@@ -1028,12 +1385,5 @@ void jv_api_stop(struct jv_api *api)
 		pthread_join(api->watcher, NULL);
 	}
 	MHD_stop_daemon(api->mhd); /* (its close notifications free the records) */
-	for (size_t i = 0; i < api->n_idle; i++)
-		PQfinish(api->idle[i]);
-	free(api->idle);
-	pthread_cond_destroy(&api->freed);
-	pthread_cond_destroy(&api->conns_wake);
-	pthread_mutex_destroy(&api->lock);
-	pthread_mutex_destroy(&api->conns_lock);
-	free(api);
+	free_api(api);
 }

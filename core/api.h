@@ -1,10 +1,14 @@
 /*
  * api.h -- the REST API served by `jobvisor serve` (libmicrohttpd, jansson).
  *
- * The server runs on its own threads (api.threads) with its own small pool
- * of database connections (api.db_connections), so a slow query never holds
- * up claiming. It talks to the engine only through the bridge (bridge.h):
- * requests (pause, retune, trigger, cancel) go in, a snapshot comes out.
+ * The server runs on its own threads (api.threads) with its own database
+ * workers (api.db_connections: a thread and a connection each), so a slow
+ * query never holds up claiming, nor a route that needs no database (health,
+ * /metrics' own part): those run on the server's threads, and every other
+ * route on a worker, inside one transaction with the API's statement and
+ * lock timeouts (api.statement_timeout_ms, api.lock_timeout_ms; hit: 503).
+ * It talks to the engine only through the bridge (bridge.h): requests
+ * (pause, retune, trigger, cancel) go in, a snapshot comes out.
  *
  * Routes are tables (struct jv_api_route) kept by topic in api_*.c files and
  * listed in jv_api_route_tables(). Every route needs `Authorization: Bearer
@@ -32,6 +36,12 @@ enum {
 	JV_API_HEALTH = 2,       /* ... unless api.health_requires_token */
 	JV_API_METRICS = 4,      /* ... unless api.metrics_requires_token */
 	JV_API_RAW_BODY = 8,     /* the body is not JSON: do not parse it */
+	JV_API_NO_DB = 16,       /* never uses the database: runs on the server's
+				  * thread, never waits behind database work */
+	JV_API_DB_OPTIONAL = 32, /* can answer without the database: when no worker
+				  * takes it within 0.5 s it runs without (its
+				  * jv_api_db_try() gives NULL), and its queries
+				  * have at most 2 s, and 0.5 s for a lock */
 };
 
 struct jv_api_route {
@@ -99,19 +109,34 @@ int jv_api_only_keys(struct jv_api_req *req, const char *const *allowed);
 const struct jv_config *jv_api_config(const struct jv_api_req *req);
 struct jv_bridge *jv_api_bridge(const struct jv_api_req *req);
 
-/* A connection of the API's pool for this request (returned to the pool
- * when the request ends; one per request). NULL after answering 503 when
- * none can be had within a few seconds or the database is down. */
+/* The request's database connection (its worker's), inside the request's
+ * transaction, which has the API's timeouts and is committed when the
+ * handler returns (rolled back after a failed statement; a failed commit
+ * replaces the answer with 503 or 500). A handler may COMMIT itself; its
+ * next call here opens the next transaction. NULL after answering 503 when
+ * the database is down (a connection that broke is dropped and a new one
+ * tried first). Never keep the connection past the handler. */
 PGconn *jv_api_db(struct jv_api_req *req);
 
 /* The same without answering: NULL with the reason in *why (static), for
  * a handler that can answer without the database (/metrics). */
 PGconn *jv_api_db_try(struct jv_api_req *req, const char **why);
 
+/* Commit the request's transaction now: before telling the engine (the
+ * bridge) of what it changed, so the engine sees it. 0 (also when there is
+ * none), or -1 after answering 503 or 500. */
+int jv_api_commit(struct jv_api_req *req);
+
+/* The latest round trip of the API's database connections (the BEGIN of a
+ * request's transaction), in ms: 0, or -1 when none was made yet. */
+int jv_api_db_latency(const struct jv_api_req *req, double *ms);
+
 /* Run sql on the request's connection with text params; the result when it
  * succeeded (the caller PQclear()s it), else NULL after answering: 400 for
  * a data error the client caused (SQLSTATE class 22), 503 when the database
- * is unreachable, 500 otherwise (the message logged, not shown). */
+ * is unreachable or busy (the statement or lock timeout was hit: the error
+ * names the setting, with Retry-After), 500 otherwise (the message logged,
+ * not shown). */
 PGresult *jv_api_query_db(struct jv_api_req *req, const char *sql, int nparams,
 			  const char *const *params);
 

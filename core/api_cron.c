@@ -50,6 +50,25 @@ static json_t *processor_json(const struct jv_engine_view *v)
 			 (json_int_t)v->db_reconnects);
 }
 
+/* The shortest timeoutMinutes reset-stuck-jobs takes: the safe rescue
+ * horizon (jv_config_min_stuck_ms) in whole minutes, rounded up. */
+static int64_t min_stuck_minutes(const struct jv_config *cfg)
+{
+	return (jv_config_min_stuck_ms(cfg) + 59999) / 60000;
+}
+
+/* The rescue settings, into this processor's object of status: the
+ * dashboard resets stuck jobs with stuckJobTimeoutMinutes. */
+static void add_rescue_settings(json_t *proc, const struct jv_config *cfg)
+{
+	json_object_set_new(proc, "heartbeatIntervalMs",
+			    json_integer(cfg->processor.heartbeat_interval_ms));
+	json_object_set_new(proc, "stuckJobTimeoutMinutes",
+			    json_integer(cfg->processor.stuck_job_timeout_minutes));
+	json_object_set_new(proc, "minStuckJobTimeoutMinutes",
+			    json_integer(min_stuck_minutes(cfg)));
+}
+
 /* POST /api/cron/start {"batchSize": N, "maxConcurrentJobs": N} */
 static void cron_start(struct jv_api_req *req)
 {
@@ -99,8 +118,11 @@ static void cron_stop(struct jv_api_req *req)
 			      v.inflight));
 }
 
-/* GET /api/cron/health: 200 when the database answers, the heartbeat is
- * fresh and workers run; 503 otherwise, with the reasons. */
+/* GET /api/cron/health: 200 when the engine's database connection is up,
+ * its heartbeat is fresh and workers run; 503 otherwise, with the reasons.
+ * From the engine's snapshot only: it answers at once whatever the
+ * database does (a heartbeat is the engine's own query, so a database that
+ * stopped answering shows as an old heartbeat). */
 static void cron_health(struct jv_api_req *req)
 {
 	if (jv_api_only_query(req, no_args))
@@ -111,22 +133,6 @@ static void cron_health(struct jv_api_req *req)
 	int have = jv_api_bridge(req) && jv_bridge_view(jv_api_bridge(req), &v) == 0;
 	if (!have)
 		json_array_append_new(problems, json_string("the engine is not running"));
-	int db_ok = 0;
-	double db_ms = -1;
-	PGconn *db = jv_api_db(req);
-	if (db) {
-		int64_t t0 = jv_unix_ms();
-		PGresult *res = PQexec(db, "SELECT 1");
-		db_ok = PQresultStatus(res) == PGRES_TUPLES_OK;
-		PQclear(res);
-		db_ms = (double)(jv_unix_ms() - t0);
-	} else {
-		/* jv_api_db() answered 503 already; say why in full */
-		json_decref(problems);
-		return;
-	}
-	if (!db_ok)
-		json_array_append_new(problems, json_string("the database does not answer"));
 	double hb_age = -1;
 	if (have) {
 		if (v.last_heartbeat_unix_ms)
@@ -145,10 +151,13 @@ static void cron_health(struct jv_api_req *req)
 		if (v.workers_total == 0 && v.threads_total == 0)
 			json_array_append_new(problems, json_string("no workers running"));
 	}
+	double latency;
+	int have_latency = jv_api_db_latency(req, &latency) == 0;
 	int healthy = json_array_size(problems) == 0;
-	json_t *j = json_pack("{s:s, s:{s:b, s:f}, s:o, s:o}", "status",
-			      healthy ? "healthy" : "unhealthy", "database", "reachable", db_ok,
-			      "latencyMs", db_ms, "heartbeatAgeSeconds",
+	json_t *j = json_pack("{s:s, s:{s:b, s:o}, s:o, s:o}", "status",
+			      healthy ? "healthy" : "unhealthy", "database", "reachable",
+			      have && v.db_connected, "latencyMs",
+			      have_latency ? json_real(latency) : json_null(), "heartbeatAgeSeconds",
 			      hb_age >= 0 ? json_real(hb_age) : json_null(), "problems", problems);
 	if (have) {
 		json_object_set_new(j, "processor", json_integer(v.processor_id));
@@ -221,9 +230,11 @@ static void cron_status(struct jv_api_req *req)
 				   "failed", (json_int_t)v.alerts.failed, "dropped",
 				   (json_int_t)v.alerts.dropped, "folded",
 				   (json_int_t)v.alerts.folded);
+	json_t *proc = processor_json(&v);
+	add_rescue_settings(proc, jv_api_config(req));
 	jv_api_json(
 	    req, 200,
-	    json_pack("{s:o, s:o, s:o, s:o, s:o}", "processor", processor_json(&v), "processors",
+	    json_pack("{s:o, s:o, s:o, s:o, s:o}", "processor", proc, "processors",
 		      list, "jobs", status_counts(counts), "oldestDuePendingAgeSeconds",
 		      PQgetisnull(old, 0, 0) ? json_null()
 					     : json_real(strtod(PQgetvalue(old, 0, 0), NULL)),
@@ -324,7 +335,8 @@ static void cron_reset_stuck(struct jv_api_req *req)
 	static const char *const keys[] = {"timeoutMinutes", NULL};
 	if (jv_api_only_query(req, no_args) || jv_api_only_keys(req, keys))
 		return;
-	int64_t minutes = jv_api_config(req)->processor.stuck_job_timeout_minutes;
+	const struct jv_config *cfg = jv_api_config(req);
+	int64_t minutes = cfg->processor.stuck_job_timeout_minutes;
 	json_t *x = jv_api_json_body(req) ? json_object_get(jv_api_json_body(req), "timeoutMinutes")
 					  : NULL;
 	if (x && !json_is_null(x)) {
@@ -334,6 +346,18 @@ static void cron_reset_stuck(struct jv_api_req *req)
 			return;
 		}
 		minutes = json_integer_value(x);
+	}
+	/* Shorter, and a live processor's running job would run twice: its
+	 * heartbeat may be that late without it being dead. */
+	int64_t least = min_stuck_minutes(cfg);
+	if (minutes < least) {
+		jv_api_error(req, 400,
+			     "timeoutMinutes must be at least %lld: a shorter horizon could take "
+			     "jobs from live processors (2 x processor.heartbeat_interval_ms %d + "
+			     "%d ms kill grace + %d ms slack = %lld ms)",
+			     (long long)least, cfg->processor.heartbeat_interval_ms, JV_KILL_GRACE_MS,
+			     JV_RESCUE_SLACK_MS, (long long)jv_config_min_stuck_ms(cfg));
+		return;
 	}
 	char m[24];
 	snprintf(m, sizeof m, "%lld", (long long)minutes);
@@ -345,6 +369,8 @@ static void cron_reset_stuck(struct jv_api_req *req)
 		return;
 	long long n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
+	if (jv_api_commit(req) != 0)
+		return;
 	if (n > 0 && jv_api_bridge(req))
 		jv_bridge_trigger(jv_api_bridge(req)); /* they are due again */
 	jv_api_json(req, 200,
@@ -369,16 +395,16 @@ static void cron_webhook(struct jv_api_req *req)
 }
 
 const struct jv_api_route jv_api_cron_routes[] = {
-	{"POST", "/api/cron/start", 0, cron_start, "resume claiming; optionally retune"},
-	{"POST", "/api/cron/stop", 0, cron_stop, "pause claiming; running jobs go on"},
-	{"GET", "/api/cron/health", JV_API_PUBLIC | JV_API_HEALTH, cron_health,
+	{"POST", "/api/cron/start", JV_API_NO_DB, cron_start, "resume claiming; optionally retune"},
+	{"POST", "/api/cron/stop", JV_API_NO_DB, cron_stop, "pause claiming; running jobs go on"},
+	{"GET", "/api/cron/health", JV_API_PUBLIC | JV_API_HEALTH | JV_API_NO_DB, cron_health,
 	 "200 healthy, 503 not (database, heartbeat, workers)"},
 	{"GET", "/api/cron/status", 0, cron_status, "this processor, all processors, job counts"},
 	{"GET", "/api/cron/queue", 0, cron_queue, "the queue by status, type, processor, user"},
-	{"POST", "/api/cron/trigger", 0, cron_trigger, "claim now"},
+	{"POST", "/api/cron/trigger", JV_API_NO_DB, cron_trigger, "claim now"},
 	{"POST", "/api/cron/reset-stuck-jobs", 0, cron_reset_stuck,
 	 "rescue jobs of silent processors"},
-	{"POST", "/api/cron/webhook", JV_API_PUBLIC, cron_webhook,
+	{"POST", "/api/cron/webhook", JV_API_PUBLIC | JV_API_NO_DB, cron_webhook,
 	 "an outside cron's tick (X-Webhook-Secret): claim now"},
 	{NULL, NULL, 0, NULL, NULL},
 };

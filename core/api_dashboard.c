@@ -238,8 +238,8 @@ static void processor_resume(struct jv_api_req *req)
 }
 
 const struct jv_api_route jv_api_dashboard_routes[] = {
-	{"GET", "/", JV_API_PUBLIC, page, "the dashboard"},
-	{"GET", "/ui/{file}", JV_API_PUBLIC, asset, "the dashboard's script and style"},
+	{"GET", "/", JV_API_PUBLIC | JV_API_NO_DB, page, "the dashboard"},
+	{"GET", "/ui/{file}", JV_API_PUBLIC | JV_API_NO_DB, asset, "the dashboard's script and style"},
 	{"GET", "/api/alerts", 0, alerts_list, "the alerts history, newest first"},
 	{"POST", "/api/processors/{id}/pause", 0, processor_pause,
 	 "pause claiming on any processor"},

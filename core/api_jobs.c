@@ -244,16 +244,11 @@ static void jobs_create(struct jv_api_req *req)
 		return;
 	}
 
-	/* created: whether this transaction inserted the row enqueue returned
-	 * (with a uniqueKey it may return a pending or running job's id). */
-	PGresult *res = jv_api_query_db(req, "BEGIN", 0, NULL);
-	if (!res) {
-		free(ptext);
-		return;
-	}
-	PQclear(res);
+	/* created: whether this transaction (the request's, api.h) inserted
+	 * the row enqueue returned (with a uniqueKey it may return a pending
+	 * or running job's id). */
 	const char *params[] = {type, ptext, user, at, prio, maxa, tmo, ukey, ustates};
-	res = jv_api_query_db(req,
+	PGresult *res = jv_api_query_db(req,
 			      "SELECT jobvisor.enqueue($1, $2::jsonb, $3, $4::timestamptz,"
 			      " $5::integer, $6::integer, $7::integer, $8, $9::text[])",
 			      9, params);
@@ -479,6 +474,8 @@ static void jobs_cancel(struct jv_api_req *req)
 	char was[16];
 	snprintf(was, sizeof was, "%s", PQgetvalue(res, 0, 1));
 	PQclear(res);
+	if (jv_api_commit(req) != 0)
+		return;
 	struct jv_bridge *b = jv_api_bridge(req);
 	if (!strcmp(was, "running") && b)
 		jv_bridge_cancel(b, id); /* this processor at once, if it runs it */
@@ -525,6 +522,8 @@ static void jobs_retry(struct jv_api_req *req)
 	}
 	long long max = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
 	PQclear(res);
+	if (jv_api_commit(req) != 0)
+		return;
 	if (jv_api_bridge(req))
 		jv_bridge_trigger(jv_api_bridge(req)); /* due now */
 	jv_api_json(req, 200,

@@ -2,10 +2,12 @@
  * api_metrics.c -- GET /metrics (Prometheus text format 0.0.4) and GET
  * /api/openapi.json (the OpenAPI document, embedded at build time).
  *
- * A scrape must not fail because PostgreSQL is down: the gauges read from
- * the database are left out then, jobvisor_database_up says 0, and the
+ * A scrape must not fail because PostgreSQL is down or slow: the gauges read
+ * from the database are left out then, jobvisor_database_up says 0, and the
  * answer is still 200 with what the process knows by itself (the engine's
- * snapshot and the counters by type of stats.c).
+ * snapshot and the counters by type of stats.c). The route is
+ * JV_API_DB_OPTIONAL: it waits at most 0.5 s for a database worker, and
+ * its queries at most 0.5 s for a lock (api.h).
  */
 #include "autoconf.h"
 
@@ -179,8 +181,8 @@ static void openapi(struct jv_api_req *req)
 }
 
 const struct jv_api_route jv_api_metrics_routes[] = {
-	{"GET", "/metrics", JV_API_PUBLIC | JV_API_METRICS, metrics,
+	{"GET", "/metrics", JV_API_PUBLIC | JV_API_METRICS | JV_API_DB_OPTIONAL, metrics,
 	 "Prometheus metrics (text format 0.0.4)"},
-	{"GET", "/api/openapi.json", 0, openapi, "the OpenAPI document of this API"},
+	{"GET", "/api/openapi.json", JV_API_NO_DB, openapi, "the OpenAPI document of this API"},
 	{NULL, NULL, 0, NULL, NULL},
 };

@@ -350,12 +350,9 @@ static void schedules_update(struct jv_api_req *req)
 	memset(&f, 0, sizeof f);
 	if (body && read_fields(req, body, &f) < 0)
 		goto out;
-	PGresult *res = jv_api_query_db(req, "BEGIN", 0, NULL);
-	if (!res)
-		goto out;
-	PQclear(res);
+	/* (in the request's transaction, api.h) */
 	const char *np[] = {name};
-	res = jv_api_query_db(req,
+	PGresult *res = jv_api_query_db(req,
 			      "SELECT cron, timezone, enabled, floor(extract(epoch FROM now()))::bigint "
 			      "FROM jobvisor.schedules WHERE name = $1 FOR UPDATE",
 			      1, np);

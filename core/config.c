@@ -19,6 +19,7 @@
 #include "sizelimits.h"
 #include "log.h"
 #include "mem.h"
+#include "worker.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1219,6 +1220,8 @@ static const struct field api_fields[] = {
 	FINT("max_connections", C, api.max_connections, 0, 1000000),
 	FINT("max_connections_per_address", C, api.max_connections_per_address, 1, 1000000),
 	FINT("header_timeout_seconds", C, api.header_timeout_seconds, 1, 3600),
+	FINT("statement_timeout_ms", C, api.statement_timeout_ms, 100, 3600000),
+	FINT("lock_timeout_ms", C, api.lock_timeout_ms, 10, 3600000),
 	FEND};
 static const struct field history_fields[] = {
 	FINT("retention_days", C, history.retention_days, 0, 36500),
@@ -1744,6 +1747,8 @@ static void set_defaults(struct jv_config *cfg)
 	cfg->api.db_connections = 4;
 	cfg->api.max_connections_per_address = 64;
 	cfg->api.header_timeout_seconds = 10;
+	cfg->api.statement_timeout_ms = 10000;
+	cfg->api.lock_timeout_ms = 2000;
 	cfg->history.retention_days = 30;
 	cfg->history.max_output_bytes = 65536;
 	cfg->alerting.queue_size = 1000;
@@ -1874,16 +1879,25 @@ static int map_config(struct ctx *c, const struct jv_node *root)
 		               "processor.retry_base_ms (%d)",
 		               cfg->processor.retry_max_ms, cfg->processor.retry_base_ms);
 	}
-	if ((int64_t)cfg->processor.stuck_job_timeout_minutes * 60000 <
-	    2 * (int64_t)cfg->processor.heartbeat_interval_ms) {
+	int64_t min_stuck = jv_config_min_stuck_ms(cfg);
+	if ((int64_t)cfg->processor.stuck_job_timeout_minutes * 60000 < min_stuck) {
 		const struct jv_node *n = jv_node_get(proc, "stuck_job_timeout_minutes");
 		return err_val(c, n ? n : jv_node_get(proc, "heartbeat_interval_ms"),
-		               "processor.stuck_job_timeout_minutes (%d min) must be at least two "
-		               "heartbeat intervals (2 x %d ms), or live processors look dead",
-		               cfg->processor.stuck_job_timeout_minutes,
-		               cfg->processor.heartbeat_interval_ms);
+		               "processor.stuck_job_timeout_minutes: %d min is shorter than the "
+		               "shortest safe rescue horizon, %lld ms (2 x heartbeat_interval_ms %d "
+		               "+ %d ms kill grace + %d ms slack), so jobs of live processors would "
+		               "run twice: set at least %lld, or a shorter heartbeat_interval_ms",
+		               cfg->processor.stuck_job_timeout_minutes, (long long)min_stuck,
+		               cfg->processor.heartbeat_interval_ms, JV_KILL_GRACE_MS,
+		               JV_RESCUE_SLACK_MS, (long long)((min_stuck + 59999) / 60000));
 	}
 	return 0;
+}
+
+int64_t jv_config_min_stuck_ms(const struct jv_config *cfg)
+{
+	return 2 * (int64_t)cfg->processor.heartbeat_interval_ms + JV_KILL_GRACE_MS +
+	       JV_RESCUE_SLACK_MS;
 }
 
 /* ------------------------------------------------------------------ load */

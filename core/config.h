@@ -149,6 +149,8 @@ struct jv_config {
 		int max_connections;            /* 0 = derived from RLIMIT_NOFILE (fdlimit.h) */
 		int max_connections_per_address;/* 64, 1..1000000 */
 		int header_timeout_seconds;     /* 10, 1..3600: a request's headers within */
+		int statement_timeout_ms;       /* 10000, 100..3600000: per API transaction */
+		int lock_timeout_ms;            /* 2000, 10..3600000: per API transaction */
 	} api;
 
 	struct jv_schedule_cfg *schedules;
@@ -216,6 +218,25 @@ int jv_config_load_string(const char *name, const char *text, struct jv_config *
  * Returns how many variables the call took out.
  */
 size_t jv_config_env_seal(const struct jv_config *cfg);
+
+/*
+ * The shortest safe rescue horizon, in ms: how long a processor must have
+ * been silent before its running jobs may be taken from it. Two heartbeat
+ * intervals (one heartbeat may be lost or late without the processor
+ * being dead), plus the worker kill grace (JV_KILL_GRACE_MS: a job told
+ * to stop may run that much longer before its worker is killed), plus
+ * JV_RESCUE_SLACK_MS. processor.stuck_job_timeout_minutes and the
+ * timeoutMinutes of POST /api/cron/reset-stuck-jobs are refused below it;
+ * a processor fences itself (stops its jobs) by the same rule.
+ */
+int64_t jv_config_min_stuck_ms(const struct jv_config *cfg);
+
+/* The slack of jv_config_min_stuck_ms(): a heartbeat's commit latency (its
+ * heartbeat_at is the transaction's start, seen by others only once it
+ * commits), a late turn of the serve loop, and the margin of a processor's
+ * self-fencing, which counts on its own clock from when it sent the
+ * heartbeat while others count on the database's. */
+#define JV_RESCUE_SLACK_MS 5000
 
 /* Free cfg and everything it owns (strings, arrays, the node tree; every
  * node pointer taken from it dies with it). NULL is fine. */

@@ -174,7 +174,8 @@ def wait(what, fn, timeout=20.0):
 
 def main():
     ap = argparse.ArgumentParser()
-    for a in ("url", "token", "db", "out", "failed-job", "error", "output-job", "output"):
+    for a in ("url", "token", "db", "out", "failed-job", "error", "output-job", "output",
+              "stuck-minutes"):
         ap.add_argument("--" + a, required=True)
     o = ap.parse_args()
     os.makedirs(o.out, exist_ok=True)
@@ -405,9 +406,15 @@ def run_browser(d, o, sql):
     wait("the overview", lambda: d.js("return document.querySelector('#counts button') !== null"))
     d.click("#counts button")
     wait("the confirmation opens", lambda: d.js("return document.getElementById('confirm').open"))
+    span = "for %s minutes" % o.stuck_minutes
+    text = d.js("return document.getElementById('confirm-text').textContent")
+    check(span in text, "the confirmation names the configured stuck_job_timeout_minutes", text)
     d.click("#confirm-yes")
     wait("stuck jobs are reset", lambda: "Stuck jobs reset" in d.js(
         "return document.getElementById('toast').textContent"))
+    text = d.js("return document.getElementById('toast').textContent")
+    check("(silent %s)" % span in text,
+          "the API was sent the configured horizon (its answer says so)", text)
     ok("Reset stuck jobs asks first, then calls the API")
 
     # The jobs list pages through the table.

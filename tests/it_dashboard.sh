@@ -29,6 +29,8 @@ schedules:
 YAML
 )"
 sed -i 's/^processor:$/processor:\n  heartbeat_interval_ms: 200\n  max_concurrent_jobs: 4\n  batch_size: 4\n  shutdown_grace_seconds: 5/' "$JV_CONF"
+# (not the dashboard's old fixed 5: it must send what is configured)
+sed -i 's/stuck_job_timeout_minutes: 5/stuck_job_timeout_minutes: 7/' "$JV_CONF"
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
 
@@ -155,7 +157,7 @@ assert_match 'is stopped' "$BODY" "saying so"
 # ------------------------------------------------------------ the browser
 run python3 "$top_srcdir/tests/dashboard.py" --url "$B" --token "$TOKEN" --db "$JV_DB_URL" \
 	--out "$OUTDIR" --failed-job "$FAILJOB" --error "$ERROR" --output-job "$OUTJOB" \
-	--output hello-dash-output
+	--output hello-dash-output --stuck-minutes 7
 echo "$OUT"
 [ $RC -eq 0 ] || { echo "$ERR" | tail -n 20; tail -n 20 "$OUTDIR/chromedriver.log"; fail "the browser checks"; }
 ok "the browser checks: $(echo "$OUT" | tail -n 1)"

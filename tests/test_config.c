@@ -138,7 +138,15 @@ static const struct {
 	{DB "history: {max_output_bytes: 67108864}\n", "t.yaml:2:29: history.max_output_bytes: 67108864 is out of range (0..16777216)"},
 	{DB "executors: {a: {plugin: noop, max_attempts: 0}}\n", "t.yaml:2:45: executors.a.max_attempts: 0 is out of range (1..1000)"},
 	{DB "processor: {retry_base_ms: 5000, retry_max_ms: 1000}\n", "t.yaml:2:48: processor.retry_max_ms (1000) must not be less than processor.retry_base_ms (5000)"},
-	{DB "processor: {heartbeat_interval_ms: 60000, stuck_job_timeout_minutes: 1}\n", "t.yaml:2:70: processor.stuck_job_timeout_minutes (1 min) must be at least two heartbeat intervals"},
+	{DB "processor: {heartbeat_interval_ms: 60000, stuck_job_timeout_minutes: 1}\n", "t.yaml:2:70: processor.stuck_job_timeout_minutes: 1 min is shorter than the shortest safe rescue horizon, 127000 ms"},
+	/* the rescue horizon: 2 heartbeats + kill grace + slack, in whole minutes */
+	{DB "processor: {heartbeat_interval_ms: 30000, stuck_job_timeout_minutes: 1}\n", "t.yaml:2:70: processor.stuck_job_timeout_minutes: 1 min is shorter than the shortest safe rescue horizon, 67000 ms (2 x heartbeat_interval_ms 30000 + 2000 ms kill grace + 5000 ms slack), so jobs of live processors would run twice: set at least 2, or a shorter heartbeat_interval_ms"},
+	{DB "processor: {heartbeat_interval_ms: 90000, stuck_job_timeout_minutes: 3}\n", "t.yaml:2:70: processor.stuck_job_timeout_minutes: 3 min is shorter than the shortest safe rescue horizon, 187000 ms (2 x heartbeat_interval_ms 90000 + 2000 ms kill grace + 5000 ms slack), so jobs of live processors would run twice: set at least 4,"},
+	{DB "processor: {heartbeat_interval_ms: 26501, stuck_job_timeout_minutes: 1}\n", "t.yaml:2:70: processor.stuck_job_timeout_minutes: 1 min is shorter than the shortest safe rescue horizon, 60002 ms"},
+	/* the default 5 min against a long interval: the interval is named */
+	{DB "processor: {heartbeat_interval_ms: 150000}\n", "t.yaml:2:36: processor.stuck_job_timeout_minutes: 5 min is shorter than the shortest safe rescue horizon, 307000 ms"},
+	{DB "api: {statement_timeout_ms: 99}\n", "t.yaml:2:29: api.statement_timeout_ms: 99 is out of range (100..3600000)"},
+	{DB "api: {lock_timeout_ms: 0}\n", "t.yaml:2:24: api.lock_timeout_ms: 0 is out of range (10..3600000)"},
 	/* database */
 	{"processor: {batch_size: 5}\n", "t.yaml:1:1: database.url is required"},
 	{"database: {}\n", "t.yaml:1:1: database.url is required"},
@@ -331,6 +339,8 @@ static void t_defaults(void)
 	CU_ASSERT_EQUAL(cfg->api.max_connections, 0);
 	CU_ASSERT_EQUAL(cfg->api.max_connections_per_address, 64);
 	CU_ASSERT_EQUAL(cfg->api.header_timeout_seconds, 10);
+	CU_ASSERT_EQUAL(cfg->api.statement_timeout_ms, 10000);
+	CU_ASSERT_EQUAL(cfg->api.lock_timeout_ms, 2000);
 	CU_ASSERT_EQUAL(cfg->history.retention_days, 30);
 	CU_ASSERT_EQUAL(cfg->history.max_output_bytes, 65536);
 	CU_ASSERT_EQUAL(cfg->api.max_body_bytes, 2 * 1024 * 1024); /* > JV_PAYLOAD_MAX */
@@ -915,6 +925,25 @@ static void t_readable_secret_headers_urls(void)
 
 /* ---------------------------------------------------------------- the example */
 
+/* The shortest safe rescue horizon, and a horizon exactly at it. */
+static void t_rescue_horizon(void)
+{
+	struct jv_config *cfg = load_ok("database: {url: x}\n");
+	CU_ASSERT_FATAL(cfg != NULL);
+	CU_ASSERT_EQUAL(jv_config_min_stuck_ms(cfg), 2 * 30000 + 2000 + 5000);
+	jv_config_free(cfg);
+	cfg = load_ok("database: {url: x}\n"
+		      "processor: {heartbeat_interval_ms: 26500, stuck_job_timeout_minutes: 1}\n");
+	CU_ASSERT_FATAL(cfg != NULL);
+	CU_ASSERT_EQUAL(jv_config_min_stuck_ms(cfg), 60000);
+	jv_config_free(cfg);
+	cfg = load_ok("database: {url: x}\n"
+		      "processor: {heartbeat_interval_ms: 90000, stuck_job_timeout_minutes: 4}\n");
+	CU_ASSERT_FATAL(cfg != NULL);
+	CU_ASSERT_EQUAL(jv_config_min_stuck_ms(cfg), 187000);
+	jv_config_free(cfg);
+}
+
 static void t_example_config(void)
 {
 	/* make check sets top_srcdir; run by hand, find it from this file. */
@@ -1066,6 +1095,7 @@ int main(void)
 	    {"jv_config_errorf", t_errorf},
 	    {"readable secret warning", t_readable_secret_warning},
 	    {"readable secret warning: headers, URLs", t_readable_secret_headers_urls},
+	    {"rescue horizon", t_rescue_horizon},
 	    {"conf/jobvisor.yaml", t_example_config},
 	    {"descriptor budget", t_fd_budget},
 	    {"environment sealed for serve (last: process-wide)", t_env_seal},

@@ -153,10 +153,11 @@
 
 	function get(path) { return api("GET", path); }
 
-	/* Run an action; report its outcome and refresh the view. */
+	/* Run an action; report its outcome (done: a text, or a function of the
+	 * answer giving one) and refresh the view. */
 	function act(promise, done) {
 		return promise.then(function (r) {
-			toast(done);
+			toast(typeof done === "function" ? done(r) : done);
 			refresh();
 			return r;
 		}, function (e) {
@@ -214,11 +215,22 @@
 		return act(api("POST", "/api/processors/" + p.id + "/resume"), "Resume requested for " + p.name + ".");
 	}
 
+	/* The horizon is the configured processor.stuck_job_timeout_minutes, as
+	 * status says: never one shorter than the heartbeat allows. */
 	function resetStuck() {
-		return confirmAction("Reset stuck jobs?",
-			"Jobs held by processors that stopped heartbeating for 5 minutes go back to pending (or fail after their last attempt).",
-			"Reset").then(function (ok) {
-			if (ok) return act(api("POST", "/api/cron/reset-stuck-jobs", {timeoutMinutes: 5}), "Stuck jobs reset.");
+		return get("/api/cron/status").then(function (st) {
+			var minutes = st.processor.stuckJobTimeoutMinutes;
+			var span = minutes + (minutes === 1 ? " minute" : " minutes");
+			return confirmAction("Reset stuck jobs?",
+				"Jobs held by processors that stopped heartbeating for " + span + " go back to pending (or fail after their last attempt).",
+				"Reset").then(function (ok) {
+				if (ok) return act(api("POST", "/api/cron/reset-stuck-jobs", {timeoutMinutes: minutes}), function (r) {
+					return "Stuck jobs reset: " + r.resetCount + " (silent for " + r.timeoutMinutes +
+						(r.timeoutMinutes === 1 ? " minute)." : " minutes).");
+				});
+			});
+		}, function (e) {
+			if (e.status !== 401) toast("Failed: " + (e.message || e));
 		});
 	}
 
