@@ -1,15 +1,18 @@
 #!/bin/sh
 # it_pgbouncer.sh -- jobvisor behind PgBouncer in pool_mode=transaction with
 # database.pooler: transaction and no listen_url (wake-up by polling): two
-# processors share 2 000 jobs (1 800 noop, 200 of the sql executor, process
-# and thread instances) of 10 users with per_user_limit 2, through a pool
-# of five server connections that ~30 clients share, while `jobvisor
-# migrate` runs 10 times. Checked from the database: every job succeeded
-# exactly once (job_executions), no user ever had more than 2 running, no
-# attempt met another client's prepared statement (42P05, 26000); every
-# migrate run ended within a bound and no migration lock is left; the API
-# answers through the pool; and afterwards no server connection of the pool
-# keeps anything of a jobvisor session: no statement_timeout, no LISTEN.
+# processors share 2 000 jobs (1 800 noop of 20-60 ms, 200 of the sql
+# executor, process and thread instances) of 10 users with per_user_limit
+# 2, through a pool of five server connections that ~30 clients share
+# (serve, its workers' sql connections, API, scheduler, alerter), while
+# `jobvisor migrate` runs 10 times. Checked from the database: every job
+# succeeded exactly once (job_executions), no user ever had more than 2
+# running, no attempt met another client's prepared statement (42P05,
+# 26000); every migrate run ended within a bound and no migration lock is
+# left; the API answers through the pool; and afterwards no server
+# connection of the pool keeps anything of a jobvisor session: no
+# statement_timeout, prepared statement, cursor, temporary table, advisory
+# lock or LISTEN.
 . "${top_srcdir:-.}/tests/lib.sh"
 
 jv_db
@@ -37,6 +40,10 @@ jv_write_config "$JV_CONF" "$(cat <<EOF
       add: "INSERT INTO public.things (n, who) VALUES (\$1, \$2)"
 api:
   listen: "127.0.0.1:0"
+schedules:
+  - { name: nightly, cron: "0 3 * * *", type: noop }
+alerting:
+  check_interval_seconds: 1
 EOF
 )"
 JV_DB_URL=$DIRECT_URL
@@ -61,7 +68,7 @@ wait_for "[ \"\$(jv_psql \"SELECT count(*) FROM jobvisor.processors WHERE state 
 
 T0=$(date +%s%N)
 jv_psql "INSERT INTO jobvisor.jobs (type, user_id, payload)
-	SELECT 'noop', 'u' || (g % 10), jsonb_build_object('sleep_ms', (g * 7) % 6)
+	SELECT 'noop', 'u' || (g % 10), jsonb_build_object('sleep_ms', 20 + (g * 7) % 41)
 	FROM generate_series(1, 1800) g" >/dev/null
 jv_psql "INSERT INTO jobvisor.jobs (type, user_id, payload)
 	SELECT CASE WHEN g % 2 = 0 THEN 'sql' ELSE 'sql_thread' END, 'u' || (g % 10),
@@ -139,25 +146,34 @@ jv_kill_pid "$S1"
 jv_kill_pid "$S2"
 
 # Each server connection of the pool in turn (round robin), as a client
-# that set nothing sees it: its pid, statement_timeout and LISTENs.
+# that set nothing sees it: its pid, then what a jobvisor session could
+# have left on it: statement_timeout, LISTENs, prepared statements, open
+# cursors (WITH HOLD), temporary tables, advisory locks.
 : >"$JV_TMP/seen"
 n=0
 while [ $n -lt $((POOL * 3)) ]; do
 	psql -X -q -A -t -d "$JV_BOUNCER_URL" -c "SELECT pg_backend_pid() || ' ' ||
-		current_setting('statement_timeout') || ' ' || (SELECT count(*) FROM pg_listening_channels())" \
+		current_setting('statement_timeout') || ' ' ||
+		(SELECT count(*) FROM pg_listening_channels()) || ' ' ||
+		(SELECT count(*) FROM pg_prepared_statements) || ' ' ||
+		(SELECT count(*) FROM pg_cursors) || ' ' ||
+		(pg_my_temp_schema() <> 0)::int || ' ' ||
+		(SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory')" \
 		>>"$JV_TMP/seen" || fail "a query through PgBouncer failed"
 	n=$((n + 1))
 done
-echo "server connections seen (pid statement_timeout listens):"
+echo "server connections seen (pid statement_timeout listens prepared cursors temp advisory):"
 sort -u "$JV_TMP/seen"
+# column N of what was seen, its distinct values on one line
+seen() { cut -d' ' -f"$1" "$JV_TMP/seen" | sort -u | tr '\n' ' ' | sed 's/ $//'; }
 SERVERS=$(jv_pgbouncer_servers)
 assert_eq "$SERVERS" "$(cut -d' ' -f1 "$JV_TMP/seen" | sort -u | wc -l | tr -d ' ')" \
 	"the check reached every server connection of the pool ($SERVERS)"
-assert_eq "0" "$(cut -d' ' -f2 "$JV_TMP/seen" | sort -u | tr '\n' ' ' | sed 's/ $//')" \
-	"no server connection kept a statement_timeout"
+assert_eq "0" "$(seen 2)" "no server connection kept a statement_timeout"
+assert_eq "0 0 0 0" "$(seen 4) $(seen 5) $(seen 6) $(seen 7)" \
+	"none kept a prepared statement, a cursor, a temporary table or an advisory lock"
 # (serve's part: with pooler: transaction and no listen_url it polls and
 # never LISTENs on url)
-assert_eq "0" "$(cut -d' ' -f3 "$JV_TMP/seen" | sort -u | tr '\n' ' ' | sed 's/ $//')" \
-	"no server connection was left LISTENing"
+assert_eq "0" "$(seen 3)" "no server connection was left LISTENing"
 
 jv_done
