@@ -206,10 +206,11 @@ static int read_applied(PGconn *conn, const struct jv_migration *list, int chang
 				    "jobvisor knows (%d) (HINT: upgrade jobvisor%s)",
 				    v, name, latest, nothing);
 			else
-				snprintf(err, errlen,
-				         "the database records migration %d (%s), which this jobvisor "
-				         "does not know (%s)",
-				         v, name, changed ? "stopped" : "nothing was changed");
+				snprintf(
+				    err, errlen,
+				    "the database records migration %d (%s), which this jobvisor "
+				    "does not know (%s)",
+				    v, name, changed ? "stopped" : "nothing was changed");
 			free(versions);
 			PQclear(res);
 			return JV_EDB;
@@ -248,8 +249,8 @@ static int take_lock(PGconn *conn, int *said, char *err, size_t errlen)
 	char dberr[512];
 	const char *key[] = {JV_MIGRATE_LOCK_KEY};
 	long long got;
-	if (jv_db_query_int64(conn, "SELECT pg_try_advisory_xact_lock($1::bigint)::integer", 1,
-	                      key, &got, NULL, dberr, sizeof dberr) < 0) {
+	if (jv_db_query_int64(conn, "SELECT pg_try_advisory_xact_lock($1::bigint)::integer", 1, key,
+	                      &got, NULL, dberr, sizeof dberr) < 0) {
 		snprintf(err, errlen, "could not take the migration lock: %s", dberr);
 		return JV_EDB;
 	}
@@ -257,7 +258,8 @@ static int take_lock(PGconn *conn, int *said, char *err, size_t errlen)
 		return 0;
 	if (!*said) {
 		*said = 1;
-		PGresult *res = jv_db_query(conn, sql_lock_holder, 1, key, NULL, dberr, sizeof dberr);
+		PGresult *res =
+		    jv_db_query(conn, sql_lock_holder, 1, key, NULL, dberr, sizeof dberr);
 		const char *who = res && PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "?";
 		jv_info("another jobvisor migrate is running on this database (server process %s); "
 		        "waiting for it (HINT: a lock held by an idle session for long was left "

@@ -752,8 +752,7 @@ static int sql_nparams(struct sql_exec *x, size_t i, int *n)
 		return rc;
 	if (*n < 0) {
 		x->broken = 1;
-		s->host->error(x->run, "sql: query '%s': the server did not describe it",
-		               q->name);
+		s->host->error(x->run, "sql: query '%s': the server did not describe it", q->name);
 		return JV_RETRY;
 	}
 	pthread_mutex_lock(&s->lock);
