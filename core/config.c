@@ -1846,6 +1846,12 @@ static int map_config(struct ctx *c, const struct jv_node *root)
 		    c, 1, 1,
 		    "database.url is required: add database: { url: \"${DATABASE_URL}\" }");
 	}
+	/* listen_url stands in for url's LISTEN only behind a transaction
+	 * pooler; set otherwise it would be ignored without a word. */
+	if (cfg->database.listen_url && cfg->database.pooler != JV_POOLER_TRANSACTION)
+		return err_key(c, jv_node_get(db, "listen_url"),
+		               "database.listen_url is only for database.pooler: transaction "
+		               "(without a pooler, database.url carries LISTEN itself)");
 	/* LISTEN through a transaction pooler is lost without an error: the one
 	 * sure case of it is refused. */
 	if (cfg->database.pooler == JV_POOLER_TRANSACTION && cfg->database.listen_url &&

@@ -146,6 +146,8 @@ static const struct {
 	{"database: {url: x, pooler: transactions}\n", "t.yaml:1:28: database.pooler: 'transactions' is not one of: none, transaction (did you mean 'transaction'?)"},
 	{"database: {url: x, pooler: session}\n", "t.yaml:1:28: database.pooler: 'session' is not one of: none, transaction"},
 	{"database: {url: x, listen_url: [a]}\n", "t.yaml:1:32: database.listen_url: expected a string, got a list"},
+	{"database: {url: x, listen_url: y}\n", "t.yaml:1:20: database.listen_url is only for database.pooler: transaction"},
+	{"database: {url: x, pooler: none, listen_url: y}\n", "t.yaml:1:34: database.listen_url is only for database.pooler: transaction (without a pooler, database.url carries LISTEN itself)"},
 	{"database: {url: x, pooler: transaction, listen_url: x}\n", "t.yaml:1:53: database.listen_url is database.url, which goes through a transaction pooler (pooler: transaction), where LISTEN is lost"},
 	{"database: {url: x, listen_url_file: /nonexistent/jv-url}\n", "t.yaml:1:37: database.listen_url_file: cannot read '/nonexistent/jv-url'"},
 	/* executors */
@@ -833,8 +835,7 @@ static void t_readable_secret_warning(void)
 }
 
 /* database.pooler and database.listen_url: the two modes, listen_url from
- * a file (it is a secret like url), allowed with pooler: none too (then
- * it carries LISTEN in place of url), and its password warned about when
+ * a file (it is a secret like url), and its password warned about when
  * written literally into a file others can read. */
 static void t_pooler(void)
 {
@@ -844,9 +845,10 @@ static void t_pooler(void)
 	CU_ASSERT_EQUAL(cfg->database.pooler, JV_POOLER_TRANSACTION);
 	CU_ASSERT_PTR_NULL(cfg->database.listen_url);
 	jv_config_free(cfg);
-	cfg = load_ok("database: {url: x, pooler: none, listen_url: \"postgresql://db/jv\"}\n");
+	cfg = load_ok(
+	    "database: {url: x, pooler: transaction, listen_url: \"postgresql://db/jv\"}\n");
 	CU_ASSERT_FATAL(cfg != NULL);
-	CU_ASSERT_EQUAL(cfg->database.pooler, JV_POOLER_NONE);
+	CU_ASSERT_EQUAL(cfg->database.pooler, JV_POOLER_TRANSACTION);
 	CU_ASSERT_STRING_EQUAL(cfg->database.listen_url, "postgresql://db/jv");
 	jv_config_free(cfg);
 	cfg = load_ok("database: {url: x, pooler: \"\", listen_url: \"\"}\n");
@@ -872,13 +874,13 @@ static void t_pooler(void)
 
 	jv_log_capture(capture, NULL);
 	write_file(conf,
-	           "database:\n  url: \"postgresql://pgb:6432/jv\"\n"
+	           "database:\n  url: \"postgresql://pgb:6432/jv\"\n  pooler: transaction\n"
 	           "  listen_url: \"postgresql://jv:listenpass@db/jv\"\n",
 	           0644);
 	CU_ASSERT_EQUAL(jv_config_load(conf, &cfg, err, sizeof err), 0);
 	jv_config_free(cfg);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(captured.data);
-	char *want = jv_asprintf("1|%s:3:15: database.listen_url holds a literal secret", conf);
+	char *want = jv_asprintf("1|%s:4:15: database.listen_url holds a literal secret", conf);
 	CU_ASSERT_PTR_NOT_NULL(strstr(captured.data, want));
 	CU_ASSERT_PTR_NULL(strstr(captured.data, "listenpass"));
 	free(want);
