@@ -11,8 +11,8 @@
 # 26000); every migrate run ended within a bound and no migration lock is
 # left; the API answers through the pool; and afterwards no server
 # connection of the pool keeps anything of a jobvisor session: no
-# statement_timeout, prepared statement, cursor, temporary table, advisory
-# lock or LISTEN.
+# statement_timeout (nor lock_timeout ...), prepared statement, cursor,
+# temporary table, advisory lock or LISTEN.
 . "${top_srcdir:-.}/tests/lib.sh"
 
 jv_db
@@ -148,7 +148,8 @@ jv_kill_pid "$S2"
 # Each server connection of the pool in turn (round robin), as a client
 # that set nothing sees it: its pid, then what a jobvisor session could
 # have left on it: statement_timeout, LISTENs, prepared statements, open
-# cursors (WITH HOLD), temporary tables, advisory locks.
+# cursors (WITH HOLD), temporary tables, advisory locks, lock_timeout and
+# idle_in_transaction_session_timeout.
 : >"$JV_TMP/seen"
 n=0
 while [ $n -lt $((POOL * 3)) ]; do
@@ -158,18 +159,21 @@ while [ $n -lt $((POOL * 3)) ]; do
 		(SELECT count(*) FROM pg_prepared_statements) || ' ' ||
 		(SELECT count(*) FROM pg_cursors) || ' ' ||
 		(pg_my_temp_schema() <> 0)::int || ' ' ||
-		(SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory')" \
+		(SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory') || ' ' ||
+		current_setting('lock_timeout') || ' ' ||
+		current_setting('idle_in_transaction_session_timeout')" \
 		>>"$JV_TMP/seen" || fail "a query through PgBouncer failed"
 	n=$((n + 1))
 done
-echo "server connections seen (pid statement_timeout listens prepared cursors temp advisory):"
+echo "server connections seen (pid statement_timeout listens prepared cursors temp advisory lock_timeout idle_in_transaction_session_timeout):"
 sort -u "$JV_TMP/seen"
 # column N of what was seen, its distinct values on one line
 seen() { cut -d' ' -f"$1" "$JV_TMP/seen" | sort -u | tr '\n' ' ' | sed 's/ $//'; }
 SERVERS=$(jv_pgbouncer_servers)
 assert_eq "$SERVERS" "$(cut -d' ' -f1 "$JV_TMP/seen" | sort -u | wc -l | tr -d ' ')" \
 	"the check reached every server connection of the pool ($SERVERS)"
-assert_eq "0" "$(seen 2)" "no server connection kept a statement_timeout"
+assert_eq "0 0 0" "$(seen 2) $(seen 8) $(seen 9)" \
+	"no server connection kept a statement_timeout, lock_timeout or idle_in_transaction_session_timeout"
 assert_eq "0 0 0 0" "$(seen 4) $(seen 5) $(seen 6) $(seen 7)" \
 	"none kept a prepared statement, a cursor, a temporary table or an advisory lock"
 # (serve's part: with pooler: transaction and no listen_url it polls and
