@@ -3,7 +3,9 @@
 #
 #   ./contrib/bench.sh [--jobs N] [--concurrency C] [--users U] [--processors P]
 #                      [--batch B] [--prefetch F] [--isolation process|thread] [--db URL]
-#                      [--latency-jobs M] [--skip-latency]
+#                      [--latency-jobs M] [--skip-latency] [--type noop|sql]
+#                      [--pgbouncer session|transaction] [--pool-size S]
+#                      [--listen-direct] [--poll-ms MS] [--build DIR]
 #
 # Defaults: 100 000 jobs, max_concurrent_jobs 200 per processor, batch_size
 # half of it, worker processes (the product's default isolation).
@@ -25,6 +27,17 @@
 #
 #   pickup_p50_ms=.. pickup_p95_ms=.. pickup_p99_ms=..
 #
+# --type sql runs the jobs through the sql executor instead (one
+# `SELECT $1::int` each, on jobvisor's own database, same isolation; one
+# connection per worker process: keep --concurrency well below the
+# cluster's max_connections of 200).
+# --pgbouncer MODE puts a private PgBouncer (pool_mode MODE, default_pool_size
+# S, default 20) between every jobvisor connection and PostgreSQL; with
+# transaction the config says `pooler: transaction`, and --listen-direct adds
+# `listen_url` straight to PostgreSQL. --poll-ms sets processor.poll_interval_ms
+# (default 1000). --build DIR takes jobvisor and its plugins from an existing
+# build folder (e.g. of another commit, to compare) instead of build/bench.
+#
 # Everything it starts it stops, by PID.
 set -eu
 
@@ -38,6 +51,12 @@ prefetch=0
 db_url=
 lat_jobs=500
 skip_latency=0
+jtype=noop
+bouncer=
+pool_size=20
+listen_direct=0
+poll_ms=1000
+use_build=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--jobs) jobs=$2; shift 2 ;;
@@ -50,11 +69,21 @@ while [ $# -gt 0 ]; do
 	--db) db_url=$2; shift 2 ;;
 	--latency-jobs) lat_jobs=$2; shift 2 ;;
 	--skip-latency) skip_latency=1; shift ;;
-	-h | --help) sed -n '2,25p' "$0"; exit 0 ;;
+	--type) jtype=$2; shift 2 ;;
+	--pgbouncer) bouncer=$2; shift 2 ;;
+	--pool-size) pool_size=$2; shift 2 ;;
+	--listen-direct) listen_direct=1; shift ;;
+	--poll-ms) poll_ms=$2; shift 2 ;;
+	--build) use_build=$2; shift 2 ;;
+	-h | --help) sed -n '2,36p' "$0"; exit 0 ;;
 	*) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 1 ;;
 	esac
 done
 case $isolation in process | thread) ;; *) echo "bench.sh: --isolation process|thread" >&2; exit 1 ;; esac
+case $jtype in noop | sql) ;; *) echo "bench.sh: --type noop|sql" >&2; exit 1 ;; esac
+case $bouncer in '' | session | transaction) ;; *) echo "bench.sh: --pgbouncer session|transaction" >&2; exit 1 ;; esac
+[ "$listen_direct" = 0 ] || [ "$bouncer" = transaction ] ||
+	{ echo "bench.sh: --listen-direct goes with --pgbouncer transaction" >&2; exit 1; }
 # Half the slots per claim by default: one batch is recorded while the next runs.
 [ -n "$batch" ] || batch=$(( conc / 2 > 0 ? (conc / 2 > 1000 ? 1000 : conc / 2) : 1 ))
 
@@ -62,7 +91,10 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 sh contrib/deps.sh
 build=$top/build/bench
-if [ ! -x "$build/jobvisor" ] || [ -n "$(find core plugins sql -newer "$build/jobvisor" -type f 2>/dev/null | head -n 1)" ]; then
+if [ -n "$use_build" ]; then
+	build=$(cd "$use_build" && pwd)
+	[ -x "$build/jobvisor" ] || { echo "bench.sh: no jobvisor in $build" >&2; exit 1; }
+elif [ ! -x "$build/jobvisor" ] || [ -n "$(find core plugins sql -newer "$build/jobvisor" -type f 2>/dev/null | head -n 1)" ]; then
 	[ -f configure ] || autoreconf -fi >/dev/null 2>&1
 	mkdir -p "$build"
 	(cd "$build" && "$top/configure" CFLAGS="-O2 -g" >/dev/null && make -j"$(nproc)" >/dev/null)
@@ -80,7 +112,15 @@ stop_serve()
 	done
 	PIDS=""
 }
-# pg.sh's exit handlers run in reverse order: serve stops before PostgreSQL.
+BPID=
+stop_bouncer()
+{
+	[ -z "$BPID" ] || kill -INT "$BPID" 2>/dev/null || true
+	[ -z "$BPID" ] || wait "$BPID" 2>/dev/null || true
+	BPID=
+}
+# pg.sh's exit handlers run in reverse order: serve stops before PgBouncer,
+# PgBouncer before PostgreSQL.
 . "$top/tests/pg.sh"
 jv_on_exit "rm -rf '$work'"
 
@@ -103,9 +143,11 @@ random_page_cost = 1.1
 jit = off"
 	export JV_PG_CONF_EXTRA
 	jv_pg_start >/dev/null
+	jv_on_exit stop_bouncer
 	jv_on_exit stop_serve
 	admin=$JV_TEST_DATABASE_URL
 else
+	jv_on_exit stop_bouncer
 	jv_on_exit stop_serve
 	admin=$db_url
 fi
@@ -114,12 +156,81 @@ psql -X -q -d "$admin" -c "CREATE DATABASE $dbname" >/dev/null
 url=$(printf '%s\n' "$admin" | sed -E 's#^(postgres(ql)?://[^/?]*)(/[^?]*)?#\1/'"$dbname"'#')
 q() { psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$url" -c "$1"; }
 
+# jobvisor's own url: PostgreSQL itself, or a private PgBouncer in front of
+# it (run unprivileged when we are root, as PgBouncer refuses root).
+jv_url=$url
+if [ -n "$bouncer" ]; then
+	set -- $(q "SELECT host(inet_server_addr()) || ' ' || inet_server_port() || ' ' || current_user")
+	[ $# = 3 ] || { echo "bench.sh: --pgbouncer needs PostgreSQL over TCP" >&2; exit 1; }
+	pgb=$(command -v pgbouncer 2>/dev/null || echo /usr/sbin/pgbouncer)
+	mkdir -m 0755 "$work/pgbouncer"
+	printf '"%s" ""\n' "$3" >"$work/pgbouncer/users.txt"
+	bport=$(( 20000 + ($$ * 13 + 7000) % 30000 ))
+	owner=$(id -un)
+	if [ "$(id -u)" = 0 ]; then
+		owner=${JV_PG_USER:-nobody}
+		chmod 0711 "$work"
+		chown "$owner" "$work/pgbouncer"
+	fi
+	tries=0
+	while :; do
+		tries=$((tries + 1))
+		cat >"$work/pgbouncer/pgbouncer.ini" <<EOF
+[databases]
+$dbname = host=$1 port=$2 dbname=$dbname
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $bport
+unix_socket_dir =
+auth_type = trust
+auth_file = $work/pgbouncer/users.txt
+pool_mode = $bouncer
+default_pool_size = $pool_size
+max_client_conn = 2000
+ignore_startup_parameters = extra_float_digits
+logfile = $work/pgbouncer/pgbouncer.log
+EOF
+		if [ "$(id -u)" = 0 ]; then
+			setpriv --reuid="$owner" --regid="$(id -g "$owner")" --clear-groups -- \
+				"$pgb" -q "$work/pgbouncer/pgbouncer.ini" 2>>"$work/pgbouncer/stderr" &
+		else
+			"$pgb" -q "$work/pgbouncer/pgbouncer.ini" 2>>"$work/pgbouncer/stderr" &
+		fi
+		BPID=$!
+		jv_url="postgresql://$3@127.0.0.1:$bport/$dbname"
+		i=0
+		while kill -0 "$BPID" 2>/dev/null && [ $i -lt 100 ] &&
+			! psql -X -q -d "$jv_url" -c 'SELECT 1' >/dev/null 2>&1; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		if kill -0 "$BPID" 2>/dev/null && [ $i -lt 100 ]; then
+			break
+		fi
+		stop_bouncer
+		if [ $tries -lt 20 ] && grep -qi 'address already in use' "$work/pgbouncer/pgbouncer.log" 2>/dev/null; then
+			bport=$(( 20000 + (bport - 20000 + 997) % 30000 ))
+			continue
+		fi
+		echo "bench.sh: PgBouncer did not start:" >&2
+		tail -n 5 "$work/pgbouncer/pgbouncer.log" "$work/pgbouncer/stderr" >&2
+		exit 1
+	done
+fi
+
 mkdir -m 0755 "$work/plugins"
-cp "$build/plugins/executors/noop/.libs/noop.so" "$work/plugins/"
-chmod 0644 "$work/plugins/noop.so"
+cp "$build/plugins/executors/noop/.libs/noop.so" "$build/plugins/executors/sql/.libs/sql.so" "$work/plugins/"
+chmod 0644 "$work/plugins/noop.so" "$work/plugins/sql.so"
+dbextra=
+[ "$bouncer" != transaction ] || dbextra="
+  pooler: transaction"
+[ "$listen_direct" = 0 ] || dbextra="$dbextra
+  listen_url: \"$url\""
 cat >"$work/bench.yaml" <<EOF
-database: { url: "$url" }
+database:
+  url: "$jv_url"$dbextra
 processor:
+  poll_interval_ms: $poll_ms
   batch_size: $batch
   max_concurrent_jobs: $conc
   prefetch: $prefetch
@@ -128,6 +239,7 @@ processor:
 plugins: { dir: "$work/plugins" }
 executors:
   noop: { plugin: noop, isolation: $isolation }
+  sql: { plugin: sql, isolation: $isolation, queries: { one: "SELECT \$1::int AS n" } }
 log: { level: warning }
 EOF
 # serve refuses root without a say: as root (CI), allow it for this run.
@@ -135,11 +247,13 @@ EOF
 chmod 0600 "$work/bench.yaml"
 "$build/jobvisor" migrate -c "$work/bench.yaml" >/dev/null
 
+payload='{}'
+[ "$jtype" = noop ] || payload='{"query": "one", "params": [1]}'
 if [ "$users" -gt 0 ]; then
 	sed -i "s/per_user_limit: 0/per_user_limit: $(( (conc * procs + users - 1) / users ))/" "$work/bench.yaml"
-	q "INSERT INTO jobvisor.jobs (type, payload, user_id) SELECT 'noop', '{}', 'user' || (g % $users) FROM generate_series(1, $jobs) g"
+	q "INSERT INTO jobvisor.jobs (type, payload, user_id) SELECT '$jtype', '$payload', 'user' || (g % $users) FROM generate_series(1, $jobs) g"
 else
-	q "INSERT INTO jobvisor.jobs (type, payload) SELECT 'noop', '{}' FROM generate_series(1, $jobs)"
+	q "INSERT INTO jobvisor.jobs (type, payload) SELECT '$jtype', '$payload' FROM generate_series(1, $jobs)"
 fi
 q "ANALYZE jobvisor.jobs" >/dev/null
 q "CHECKPOINT" >/dev/null 2>&1 || true
@@ -183,7 +297,7 @@ set -- $pct
 secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b - a) / 1e9}')
 jps=$(awk -v n="$jobs" -v s="$secs" 'BEGIN {printf "%.0f", n / s}')
 [ "$done_n" = "$jobs" ] || echo "bench.sh: only $done_n of $jobs jobs succeeded" >&2
-echo "jobs_per_s=$jps p50_ms=$1 p95_ms=$2 p99_ms=$3 cpu_s_supervisor=$cpu rss_kb_supervisor=$rss cpu_s_workers=$wcpu fds_start=$fd0 fds_end=$fd1 jobs=$jobs seconds=$secs concurrency=$conc processors=$procs users=$users batch=$batch prefetch=$prefetch isolation=$isolation history_rows=$(q 'SELECT count(*) FROM jobvisor.job_executions')"
+echo "jobs_per_s=$jps p50_ms=$1 p95_ms=$2 p99_ms=$3 cpu_s_supervisor=$cpu rss_kb_supervisor=$rss cpu_s_workers=$wcpu fds_start=$fd0 fds_end=$fd1 jobs=$jobs seconds=$secs concurrency=$conc processors=$procs users=$users batch=$batch prefetch=$prefetch isolation=$isolation type=$jtype pgbouncer=${bouncer:-none} listen_direct=$listen_direct poll_ms=$poll_ms history_rows=$(q 'SELECT count(*) FROM jobvisor.job_executions')"
 
 [ "$skip_latency" = 1 ] && exit 0
 
@@ -214,4 +328,4 @@ lat=$(q "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 
 	FROM (SELECT extract(epoch FROM e.started_at - j.created_at) * 1000 AS ms
 	      FROM jobvisor.job_executions e JOIN jobvisor.jobs j ON j.id = e.job_id) s")
 set -- $lat
-echo "pickup_p50_ms=$1 pickup_p95_ms=$2 pickup_p99_ms=$3 jobs=$lat_jobs rate_per_s=100"
+echo "pickup_p50_ms=$1 pickup_p95_ms=$2 pickup_p99_ms=$3 jobs=$lat_jobs rate_per_s=100 pgbouncer=${bouncer:-none} listen_direct=$listen_direct poll_ms=$poll_ms"

@@ -4,7 +4,7 @@
 set -e
 JV_DEB_PACKAGES="gcc make autoconf automake libtool pkg-config
  libpq-dev libyaml-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libcunit1-dev libssl-dev
- postgresql postgresql-contrib valgrind procps python3 curl tzdata man-db groff-base systemd
+ postgresql postgresql-contrib pgbouncer valgrind procps python3 curl tzdata man-db groff-base systemd
  clang libclang-rt-14-dev clang-tidy cppcheck bear
  chromium chromium-driver fonts-dejavu-core faketime"
 
@@ -30,7 +30,26 @@ if [ -n "$missing" ]; then
 		fi
 		;;
 	esac
+	# Nor must installing PgBouncer start (or enable) a system service on
+	# port 6432: the tests run private ones. (policy-rc.d says "no" to
+	# starting any service during this install; one there already is kept.)
+	policy=
+	case "$missing" in
+	*pgbouncer*)
+		if [ ! -e /usr/sbin/policy-rc.d ]; then
+			printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+			$SUDO chmod 0755 /usr/sbin/policy-rc.d
+			policy=/usr/sbin/policy-rc.d
+		fi
+		;;
+	esac
 	$SUDO apt-get update -qq
+	rc=0
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-		-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold $missing
+		-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold $missing || rc=$?
+	if [ -n "$policy" ]; then
+		$SUDO rm -f "$policy"
+		! command -v systemctl >/dev/null 2>&1 || $SUDO systemctl disable --quiet pgbouncer 2>/dev/null || :
+	fi
+	[ "$rc" = 0 ] || exit "$rc"
 fi

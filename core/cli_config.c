@@ -27,12 +27,13 @@ static void check_config_usage(FILE *f)
 	fprintf(f,
 		"usage: jobvisor check-config [-c FILE]\n"
 		"\n"
-		"Validate the configuration (database.url must read as a connection\n"
-		"string or URI) and load every plugin of plugins.dir, making\n"
-		"each configured executor and alert instance as `serve` would (nothing\n"
-		"touches the database). Prints a one-line summary and exits 0 when all is\n"
-		"well; prints the first error, as FILE:LINE:COL: message, and exits 1\n"
-		"otherwise. Plugins that are refused but not used are warnings.\n"
+		"Validate the configuration (database.url, and listen_url when set,\n"
+		"must read as a connection string or URI) and load every plugin of\n"
+		"plugins.dir, making each configured executor and alert instance as\n"
+		"`serve` would (nothing touches the database). Prints a one-line\n"
+		"summary and exits 0 when all is well; prints the first error, as\n"
+		"FILE:LINE:COL: message, and exits 1 otherwise. Plugins that are\n"
+		"refused but not used are warnings.\n"
 		"\n"
 		"  -c, --config FILE   the config file (default: $JOBVISOR_CONFIG, then\n"
 		"                      %s/jobvisor/jobvisor.yaml)\n"
@@ -118,6 +119,16 @@ int jv_cmd_check_config(int argc, char **argv)
 		const struct jv_node *url = jv_node_get(jv_node_get(cfg->root, "database"), "url");
 		char line[1200];
 		jv_config_errorf(cfg, url, line, sizeof line, "database.url: %s", err);
+		fprintf(stderr, "%s\n", line);
+		jv_config_free(cfg);
+		return JV_EXIT_USER;
+	}
+	if (cfg->database.listen_url &&
+	    jv_db_check_url(cfg->database.listen_url, err, sizeof err) != 0) {
+		const struct jv_node *url =
+		    jv_node_get(jv_node_get(cfg->root, "database"), "listen_url");
+		char line[1200];
+		jv_config_errorf(cfg, url, line, sizeof line, "database.listen_url: %s", err);
 		fprintf(stderr, "%s\n", line);
 		jv_config_free(cfg);
 		return JV_EXIT_USER;

@@ -1174,18 +1174,21 @@ static const char *const sections[] = {"database", "processor", "plugins", "exec
 /* Top-level keys that are settings, not sections. */
 static const char *const settings[] = {"user", "allow_root", NULL};
 static const char *const isolations[] = {"process", "thread", NULL};
+static const char *const poolers[] = {"none", "transaction", NULL}; /* enum jv_pooler */
 static const char *const catch_ups[] = {"none", "latest", "all", NULL};
 static const char *const levels[] = {"error", "warning", "info", "debug", NULL};
 static const char *const formats[] = {"text", "json", NULL};
 static const char *const events[] = {"job_failed", "job_timed_out", "job_retrying",
 				     "stuck_jobs_reset", "processor_down", "processor_started",
 				     "processor_stopped", "failure_rate", "queue_backlog", NULL};
-static const char *const database_secrets[] = {"url", NULL};
+static const char *const database_secrets[] = {"url", "listen_url", NULL};
 static const char *const api_secrets[] = {"token", "webhook_secret", NULL};
 
 #define C struct jv_config
 static const struct field database_fields[] = {
 	FSTR("url", C, database.url),
+	FIDX("pooler", C, database.pooler, poolers),
+	FSTR("listen_url", C, database.listen_url),
 	FEND};
 static const struct field processor_fields[] = {
 	FSTR("name", C, processor.name),
@@ -1848,6 +1851,20 @@ static int map_config(struct ctx *c, const struct jv_node *root)
 		    c, 1, 1,
 		    "database.url is required: add database: { url: \"${DATABASE_URL}\" }");
 	}
+	/* listen_url stands in for url's LISTEN only behind a transaction
+	 * pooler; set otherwise it would be ignored without a word. */
+	if (cfg->database.listen_url && cfg->database.pooler != JV_POOLER_TRANSACTION)
+		return err_key(c, jv_node_get(db, "listen_url"),
+		               "database.listen_url is only for database.pooler: transaction "
+		               "(without a pooler, database.url carries LISTEN itself)");
+	/* LISTEN through a transaction pooler is lost without an error: the one
+	 * sure case of it is refused. */
+	if (cfg->database.pooler == JV_POOLER_TRANSACTION && cfg->database.listen_url &&
+	    !strcmp(cfg->database.listen_url, cfg->database.url))
+		return err_val(c, jv_node_get(db, "listen_url"),
+		               "database.listen_url is database.url, which goes through a "
+		               "transaction pooler (pooler: transaction), where LISTEN is lost: "
+		               "point it at PostgreSQL itself, or leave it out to poll");
 
 	const struct jv_node *api = jv_node_get(root, "api");
 	cfg->api.enabled = api != NULL;
@@ -2139,6 +2156,9 @@ static void warn_literal_secrets(const struct jv_config *cfg, mode_t mode)
 	const struct jv_node *url = jv_node_get(jv_node_get(root, "database"), "url");
 	if (url && url->type == JV_NODE_SCALAR && has_password(url->value))
 		warn_secret(cfg, url, "database.url", "url", mode);
+	url = jv_node_get(jv_node_get(root, "database"), "listen_url");
+	if (url && url->type == JV_NODE_SCALAR && has_password(url->value))
+		warn_secret(cfg, url, "database.listen_url", "listen_url", mode);
 	const struct jv_node *api = jv_node_get(root, "api");
 	warn_secret(cfg, jv_node_get(api, "token"), "api.token", "token", mode);
 	warn_secret(cfg, jv_node_get(api, "webhook_secret"), "api.webhook_secret", "webhook_secret",
@@ -2244,6 +2264,7 @@ void jv_config_free(struct jv_config *cfg)
 	}
 	free(cfg->schedules);
 	free(cfg->database.url);
+	free(cfg->database.listen_url);
 	free(cfg->processor.name);
 	free(cfg->plugins.dir);
 	free(cfg->api.listen);

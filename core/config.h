@@ -49,6 +49,12 @@ struct jv_node {
 
 enum jv_isolation { JV_ISOLATION_PROCESS = 0, JV_ISOLATION_THREAD = 1 };
 
+/* What stands between jobvisor and PostgreSQL on database.url. */
+enum jv_pooler {
+	JV_POOLER_NONE = 0,        /* a direct or session-pooled connection */
+	JV_POOLER_TRANSACTION = 1, /* a transaction pooler: no session state on url */
+};
+
 /* A variable the file reads with ${NAME}: its name and where it is first
  * read. */
 struct jv_env_ref {
@@ -105,6 +111,8 @@ struct jv_config {
 
 	struct {
 		char *url;                      /* required */
+		enum jv_pooler pooler;          /* none */
+		char *listen_url;               /* NULL: LISTEN on url (pooler none) or poll */
 	} database;
 
 	struct {

@@ -101,8 +101,10 @@ static void add_node_secrets(struct jv_secrets *sec, const struct jv_node *n, in
 static char *inst_redact(const struct jv_instance *inst, const char *text)
 {
 	struct jv_secrets sec = {0};
-	if (inst && inst->cfg)
+	if (inst && inst->cfg) {
 		jv_secrets_add_url(&sec, inst->cfg->database.url);
+		jv_secrets_add_url(&sec, inst->cfg->database.listen_url);
+	}
 	if (inst)
 		add_node_secrets(&sec, inst->node, 0);
 	char *r = jv_redact(text, &sec);

@@ -1,4 +1,5 @@
-/* migrate.c -- apply the embedded sql/ migrations, under an advisory lock. */
+/* migrate.c -- apply the embedded sql/ migrations, each under a transaction-scoped
+ * advisory lock. */
 #include "migrate.h"
 
 #include "db.h"
@@ -11,7 +12,7 @@
 #include <string.h>
 
 /* The version table comes before any migration: 001 itself is recorded in
- * it. Created under the advisory lock, so concurrent runs cannot race. */
+ * it. Created under the migration lock, so concurrent runs cannot race. */
 static const char sql_create_schema[] = "CREATE SCHEMA IF NOT EXISTS jobvisor";
 static const char sql_create_versions[] = "CREATE TABLE IF NOT EXISTS jobvisor.schema_migrations ("
                                           " version integer PRIMARY KEY,"
@@ -103,16 +104,19 @@ static int line_of_position(const char *sql, long pos)
 	return 0;
 }
 
-/* Apply m in its own transaction and record it. On failure everything of
- * m is rolled back and err names it. */
+/* Roll back the transaction of a failed step, when the connection still
+ * works. */
+static void rollback(PGconn *conn)
+{
+	if (!jv_db_is_broken(conn))
+		PQclear(PQexec(conn, "ROLLBACK"));
+}
+
+/* Apply m inside the caller's transaction and record it. On failure err
+ * names it; the caller rolls back. */
 static int apply_one(PGconn *conn, const struct jv_migration *m, char *err, size_t errlen)
 {
 	char dberr[1024];
-	if (jv_db_exec(conn, "BEGIN", 0, NULL, dberr, sizeof dberr) < 0) {
-		snprintf(err, errlen, "migration %s: could not begin a transaction: %s", m->name,
-		         dberr);
-		return JV_EDB;
-	}
 	/* Our own embedded, multi-statement SQL, not user input: PQexec runs
 	 * all of it, stopping at the first error. */
 	PGresult *res = PQexec(conn, m->sql);
@@ -127,7 +131,7 @@ static int apply_one(PGconn *conn, const struct jv_migration *m, char *err, size
 		else
 			snprintf(err, errlen, "migration %s failed: %s", m->name, dberr);
 		PQclear(res);
-		goto rollback;
+		return JV_EDB;
 	}
 	PQclear(res);
 
@@ -139,23 +143,14 @@ static int apply_one(PGconn *conn, const struct jv_migration *m, char *err, size
 	        "INSERT INTO jobvisor.schema_migrations (version, name) VALUES ($1::integer, $2)",
 	        2, params, dberr, sizeof dberr) < 0) {
 		snprintf(err, errlen, "migration %s: could not record it: %s", m->name, dberr);
-		goto rollback;
-	}
-	if (jv_db_exec(conn, "COMMIT", 0, NULL, dberr, sizeof dberr) < 0) {
-		snprintf(err, errlen, "migration %s: commit failed: %s", m->name, dberr);
-		goto rollback;
+		return JV_EDB;
 	}
 	return 0;
-
-rollback:
-	if (!jv_db_is_broken(conn)) {
-		PGresult *r = PQexec(conn, "ROLLBACK");
-		PQclear(r);
-	}
-	return JV_EDB;
 }
 
-/* Create the schema and the version table when missing, in one transaction. */
+/* Create the schema and the version table when missing, inside the
+ * caller's transaction (which holds the migration lock). Returns 1 when it
+ * created them, 0 when they were there, or JV_EDB. */
 static int bootstrap(PGconn *conn, char *err, size_t errlen)
 {
 	char dberr[512];
@@ -166,24 +161,22 @@ static int bootstrap(PGconn *conn, char *err, size_t errlen)
 	}
 	if (exists)
 		return 0;
-	if (jv_db_exec(conn, "BEGIN", 0, NULL, dberr, sizeof dberr) < 0 ||
-	    jv_db_exec(conn, sql_create_schema, 0, NULL, dberr, sizeof dberr) < 0 ||
-	    jv_db_exec(conn, sql_create_versions, 0, NULL, dberr, sizeof dberr) < 0 ||
-	    jv_db_exec(conn, "COMMIT", 0, NULL, dberr, sizeof dberr) < 0) {
+	if (jv_db_exec(conn, sql_create_schema, 0, NULL, dberr, sizeof dberr) < 0 ||
+	    jv_db_exec(conn, sql_create_versions, 0, NULL, dberr, sizeof dberr) < 0) {
 		snprintf(err, errlen, "could not create jobvisor.schema_migrations: %s", dberr);
-		if (!jv_db_is_broken(conn))
-			PQclear(PQexec(conn, "ROLLBACK"));
 		return JV_EDB;
 	}
-	return 0;
+	return 1;
 }
 
 /* Read the recorded versions (ascending) into a fresh array (caller frees).
- * Refuse versions the list does not know. */
-static int read_applied(PGconn *conn, const struct jv_migration *list, int **out, int *n_out,
-                        char *err, size_t errlen)
+ * Refuse versions the list does not know; changed says whether this run
+ * applied some already (then "nothing was changed" would be untrue). */
+static int read_applied(PGconn *conn, const struct jv_migration *list, int changed, int **out,
+                        int *n_out, char *err, size_t errlen)
 {
 	char dberr[512];
+	const char *nothing = changed ? "" : "; nothing was changed";
 	*out = NULL;
 	*n_out = 0;
 	PGresult *res = jv_db_query(
@@ -210,15 +203,14 @@ static int read_applied(PGconn *conn, const struct jv_migration *list, int **out
 				snprintf(
 				    err, errlen,
 				    "the database schema is at version %d (%s), newer than this "
-				    "jobvisor knows (%d) (HINT: upgrade jobvisor; nothing was "
-				    "changed)",
-				    v, name, latest);
+				    "jobvisor knows (%d) (HINT: upgrade jobvisor%s)",
+				    v, name, latest, nothing);
 			else
 				snprintf(
 				    err, errlen,
 				    "the database records migration %d (%s), which this jobvisor "
-				    "does not know (nothing was changed)",
-				    v, name);
+				    "does not know (%s)",
+				    v, name, changed ? "stopped" : "nothing was changed");
 			free(versions);
 			PQclear(res);
 			return JV_EDB;
@@ -239,57 +231,116 @@ static int is_applied(const int *versions, int n, int v)
 	return 0;
 }
 
-int jv_migrate_list(PGconn *conn, const struct jv_migration *list, jv_migrate_cb on_applied,
-                    void *arg, int *applied, char *err, size_t errlen)
+/* Who holds the migration lock, for the message while we wait for it. */
+static const char sql_lock_holder[] =
+    "SELECT l.pid || coalesce(' (' || nullif(a.application_name, '') || ', ' || a.state ||"
+    "       ' since ' || to_char(a.state_change, 'YYYY-MM-DD HH24:MI:SS TZ') || ')', '')"
+    "  FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid"
+    " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
+    "   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    "   AND l.classid::bigint = ($1::bigint >> 32)"
+    "   AND l.objid::bigint = ($1::bigint & 4294967295)"
+    " LIMIT 1";
+
+/* Take the migration lock for the current transaction: at once when free,
+ * else after saying (once per run, *said) who holds it. */
+static int take_lock(PGconn *conn, int *said, char *err, size_t errlen)
 {
 	char dberr[512];
 	const char *key[] = {JV_MIGRATE_LOCK_KEY};
-	if (applied)
-		*applied = 0;
-
-	/* A session lock, held across the per-migration transactions; the
-	 * server drops it with the session if we die. Say why we wait. */
 	long long got;
-	if (jv_db_query_int64(conn, "SELECT pg_try_advisory_lock($1::bigint)::integer", 1, key,
+	if (jv_db_query_int64(conn, "SELECT pg_try_advisory_xact_lock($1::bigint)::integer", 1, key,
 	                      &got, NULL, dberr, sizeof dberr) < 0) {
 		snprintf(err, errlen, "could not take the migration lock: %s", dberr);
 		return JV_EDB;
 	}
-	if (!got) {
-		jv_info("another jobvisor migrate is running on this database; waiting for it");
-		if (jv_db_exec(conn, "SELECT pg_advisory_lock($1::bigint)", 1, key, dberr,
-		               sizeof dberr) < 0) {
-			snprintf(err, errlen, "could not take the migration lock: %s", dberr);
-			return JV_EDB;
-		}
+	if (got)
+		return 0;
+	if (!*said) {
+		*said = 1;
+		PGresult *res =
+		    jv_db_query(conn, sql_lock_holder, 1, key, NULL, dberr, sizeof dberr);
+		const char *who = res && PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "?";
+		jv_info("another jobvisor migrate is running on this database (server process %s); "
+		        "waiting for it (HINT: a lock held by an idle session for long was left "
+		        "behind by an older jobvisor behind a transaction pooler: end that "
+		        "session with pg_terminate_backend)",
+		        who);
+		PQclear(res);
 	}
+	if (jv_db_exec(conn, "SELECT pg_advisory_xact_lock($1::bigint)", 1, key, dberr,
+	               sizeof dberr) < 0) {
+		snprintf(err, errlen, "could not take the migration lock: %s", dberr);
+		return JV_EDB;
+	}
+	return 0;
+}
 
+/*
+ * One step, in one transaction that holds the migration lock: create the
+ * version table when missing (a step of its own, so that it stays when the
+ * first migration fails), else read what is applied and apply the first
+ * migration of list that is not. The lock is transaction-scoped, so it
+ * never outlives the step, whatever happens to this process or to a pooler
+ * between us and the server. Returns 1 when a migration was applied (*m
+ * says which), 2 when the version table was created, 0 when nothing was
+ * pending, or JV_EDB.
+ */
+static int step(PGconn *conn, const struct jv_migration *list, int changed, int *said,
+                const struct jv_migration **m, char *err, size_t errlen)
+{
+	char dberr[512];
+	*m = NULL;
+	if (jv_db_exec(conn, "BEGIN", 0, NULL, dberr, sizeof dberr) < 0) {
+		snprintf(err, errlen, "could not begin a transaction: %s", dberr);
+		return JV_EDB;
+	}
 	int *versions = NULL, n_versions = 0;
-	int rc = bootstrap(conn, err, errlen);
-	if (rc == 0)
-		rc = read_applied(conn, list, &versions, &n_versions, err, errlen);
-	for (const struct jv_migration *m = list; rc == 0 && m->version; m++) {
-		if (is_applied(versions, n_versions, m->version))
-			continue;
-		jv_debug("applying migration %s", m->name);
-		rc = apply_one(conn, m, err, errlen);
-		if (rc == 0) {
-			if (applied)
-				(*applied)++;
-			if (on_applied)
-				on_applied(m, arg);
-		}
-	}
+	int rc = take_lock(conn, said, err, errlen);
+	int created = 0;
+	if (rc == 0 && (created = bootstrap(conn, err, errlen)) < 0)
+		rc = created;
+	if (rc == 0 && !created)
+		rc = read_applied(conn, list, changed, &versions, &n_versions, err, errlen);
+	const struct jv_migration *next = NULL;
+	for (const struct jv_migration *p = list; rc == 0 && !created && p->version && !next; p++)
+		if (!is_applied(versions, n_versions, p->version))
+			next = p;
 	free(versions);
-
-	if (!jv_db_is_broken(conn) &&
-	    jv_db_exec(conn, "SELECT pg_advisory_unlock($1::bigint)", 1, key, dberr, sizeof dberr) <
-	        0 &&
-	    rc == 0) {
-		snprintf(err, errlen, "could not release the migration lock: %s", dberr);
+	if (rc == 0 && next) {
+		jv_debug("applying migration %s", next->name);
+		rc = apply_one(conn, next, err, errlen);
+	}
+	if (rc == 0 && jv_db_exec(conn, "COMMIT", 0, NULL, dberr, sizeof dberr) < 0) {
+		if (next)
+			snprintf(err, errlen, "migration %s: commit failed: %s", next->name, dberr);
+		else
+			snprintf(err, errlen, "commit failed: %s", dberr);
 		rc = JV_EDB;
 	}
-	return rc;
+	if (rc != 0) {
+		rollback(conn);
+		return JV_EDB;
+	}
+	*m = next;
+	return created ? 2 : next != NULL;
+}
+
+int jv_migrate_list(PGconn *conn, const struct jv_migration *list, jv_migrate_cb on_applied,
+                    void *arg, int *applied, char *err, size_t errlen)
+{
+	int n = 0, said = 0, rc;
+	const struct jv_migration *m;
+	while ((rc = step(conn, list, n > 0, &said, &m, err, errlen)) > 0) {
+		if (rc == 2)
+			continue;
+		n++;
+		if (on_applied)
+			on_applied(m, arg);
+	}
+	if (applied)
+		*applied = n;
+	return rc < 0 ? rc : 0;
 }
 
 int jv_migrate_with(PGconn *conn, jv_migrate_cb on_applied, void *arg, int *applied, char *err,

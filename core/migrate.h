@@ -20,13 +20,22 @@ struct jv_migration {
 /* Terminated by an entry with version 0. In ascending version order. */
 extern const struct jv_migration jv_migrations[];
 
-/* The session advisory lock key held while migrating ("jobvisor" in ASCII). */
+/* The advisory lock key taken while migrating ("jobvisor" in ASCII). Taken
+ * with pg_advisory_xact_lock, never as a session lock: a session lock taken
+ * through a transaction pooler (PgBouncer pool_mode=transaction) stays
+ * behind on whichever server connection ran that statement, and every later
+ * migrate waits for it forever. Older jobvisors took it as a session lock;
+ * the two conflict, so they still exclude each other. */
 #define JV_MIGRATE_LOCK_KEY "7669456951150079858"
 
 /*
  * Apply every migration not yet recorded in jobvisor.schema_migrations, in
- * order, each in its own transaction, under a session advisory lock so
- * concurrent runs wait for each other instead of racing. Returns 0 and sets
+ * order, each in its own transaction; each transaction first takes the
+ * migration lock (transaction-scoped, JV_MIGRATE_LOCK_KEY) and reads what is
+ * applied, so concurrent runs wait for each other instead of racing, and
+ * nothing is left behind on the connection (safe through a transaction
+ * pooler). A run that has to wait says once, at info level, which server
+ * process holds the lock. Returns 0 and sets
  * *applied (may be NULL) to the number applied, or JV_EDB with a message
  * in err. A failed migration is rolled back entirely and named in err
  * ("migration 001_init failed: ..."); the ones before it stay applied. A

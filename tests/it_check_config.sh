@@ -76,6 +76,23 @@ bad wrong_kind "alerts:
   - { plugin: noop, on: [job_failed] }" \
 	"^$JV_TMP/wrong_kind.yaml:4:15: alerts\[0\].plugin: plugin 'noop' is an executor, not an alert sink\$"
 
+# database.listen_url is read as libpq would, like url, its password masked.
+cat >"$JV_TMP/listen.yaml" <<EOF
+database:
+  url: "postgresql://localhost/none"
+  pooler: transaction
+  listen_url: "postgresql://app:listenpw@localhost:5432/none?sslmode=nonsense%zz"
+plugins: { dir: "$DIR" }
+EOF
+run "$JOBVISOR" check-config -c "$JV_TMP/listen.yaml"
+assert_rc 1 "listen_url: a url libpq cannot read is refused"
+assert_match "^$JV_TMP/listen\\.yaml:4:15: database\\.listen_url: not a valid connection string or URI: " "$ERR" \
+	"listen_url: at FILE:LINE:COL, with libpq's reason"
+assert_no_match "listenpw" "$ERR" "listen_url: the password is masked"
+sed -i 's/%zz//' "$JV_TMP/listen.yaml"
+run "$JOBVISOR" check-config -c "$JV_TMP/listen.yaml"
+assert_rc 0 "listen_url: a good one passes"
+
 run "$JOBVISOR" check-config -c "$JV_TMP/missing.yaml"
 assert_rc 1 "a missing config file"
 assert_match "missing.yaml" "$ERR" "names the file"

@@ -3,7 +3,8 @@
 # PostgreSQL: named queries with parameters (with isolation process and
 # thread), typed rows in the result, max_rows truncation, a second database
 # by its own database_url, unknown queries, wrong parameter counts, SQL
-# errors that are permanent (SQLSTATE 23505), a lock wait cancelled at the
+# errors that are permanent (SQLSTATE 23505; 25001 for VACUUM, which cannot
+# run in the transaction each query runs in), a lock wait cancelled at the
 # job's deadline and retried, and bad payloads failing for good while the
 # supervisor goes on.
 . "${top_srcdir:-.}/tests/lib.sh"
@@ -52,6 +53,7 @@ $(queries)
     queries:
       add_note: "INSERT INTO public.notes (n) VALUES (\$1)"
       notes: "SELECT n FROM public.notes ORDER BY n"
+      vacuum_notes: "VACUUM public.notes"
 EOF
 )"
 sed -i 's/^processor:$/processor:\n  heartbeat_interval_ms: 200\n  timeout_seconds: 10\n  retry_base_ms: 10\n  retry_max_ms: 50\n  max_concurrent_jobs: 4/' "$JV_CONF"
@@ -178,6 +180,13 @@ wait_end $O succeeded "(other database select)"
 assert_eq '[{"n": 1}, {"n": 2}]|3|true|SELECT 3' \
 	"$(job $O "result->'rows', result->'row_count', result->'truncated', result->>'command'")" \
 	"max_rows 2: two rows kept of 3, truncated"
+# Each query runs in a transaction of its own (with its SET LOCAL time
+# limit): one that refuses a transaction block fails for good, saying so.
+O=$(enqueue sql_other '{"query": "vacuum_notes"}' ", max_attempts => 3")
+wait_end $O failed "(VACUUM)"
+assert_eq 1 "$(job $O attempts)" "VACUUM: not retried"
+assert_match "^sql: query 'vacuum_notes' failed: VACUUM cannot .* \(SQLSTATE 25001\)$" "$(job $O last_error)" \
+	"VACUUM: refused inside the query's transaction, with its SQLSTATE"
 
 # Bad payloads: each fails for good, with a clear error. (A payload that
 # is not a JSON object cannot reach an executor: jobvisor.jobs refuses it.)

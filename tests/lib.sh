@@ -42,6 +42,26 @@
 #                  in $CODE, the body in $BODY, the headers in $HDRS (no token
 #                  unless the args add one)
 #   jv_done        print "N passed, 0 failed" and exit 0
+#   jv_pgbouncer_start MODE   a private PgBouncer (pool_mode MODE: session,
+#                  transaction or statement) in front of the cluster of
+#                  $JV_DB_URL (call jv_db first): config, auth file and log
+#                  in $JV_TMP, listening on 127.0.0.1 on a free port found
+#                  by trying, trust authentication for the user of
+#                  $JV_DB_URL, default_pool_size $JV_BOUNCER_POOL_SIZE
+#                  (default 5) so that server connections are really shared,
+#                  server_round_robin (one client's consecutive transactions
+#                  go to different server connections, as under load; all
+#                  of them open before it returns), an admin console for
+#                  that user. Runs as $JV_PG_USER (default
+#                  nobody) when we are root: PgBouncer refuses root. Sets
+#                  $JV_BOUNCER_URL ($JV_DB_URL's database through PgBouncer),
+#                  $JV_BOUNCER_ADMIN_URL (the console: SHOW POOLS),
+#                  $JV_BOUNCER_PID and $JV_BOUNCER_LOG; stopped by its PID at
+#                  exit. No pgbouncer: the test exits 77 (skipped), or fails
+#                  when JV_REQUIRE_PG=1.
+#   jv_pgbouncer_servers   the number of server connections to the test's
+#                  database other than the caller's own (behind PgBouncer:
+#                  its pool's); jv_pgbouncer_start opens all of them first
 #
 # Every check either passes or ends the test; the last line is always
 # "N passed, M failed".
@@ -311,4 +331,116 @@ jv_db()
 jv_psql()
 {
 	psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$JV_DB_URL" -c "$1"
+}
+
+# The server connections of this test's database, other than ours (through
+# PgBouncer: the pool's).
+jv_pgbouncer_servers()
+{
+	jv_psql "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+		AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+}
+
+jv_pgbouncer_start()
+{
+	_pgb_mode=$1
+	_pgb_bin=$(command -v pgbouncer 2>/dev/null || :)
+	[ -n "$_pgb_bin" ] || [ ! -x /usr/sbin/pgbouncer ] || _pgb_bin=/usr/sbin/pgbouncer
+	if [ -z "$_pgb_bin" ]; then
+		[ "${JV_REQUIRE_PG:-0}" = 1 ] && fail "pgbouncer not found (contrib/deps.sh installs it), and JV_REQUIRE_PG=1"
+		skip_all "pgbouncer not found"
+	fi
+	# Where the cluster really is, whatever form the URL has.
+	_pgb_srv=$(jv_psql "SELECT host(inet_server_addr()) || ' ' || inet_server_port() || ' ' || current_user") ||
+		fail "jv_pgbouncer_start: cannot reach \$JV_DB_URL"
+	set -- $_pgb_srv
+	[ $# = 3 ] || fail "jv_pgbouncer_start: the cluster of \$JV_DB_URL is not reached over TCP ($_pgb_srv)"
+	_pgb_host=$1 _pgb_port=$2 _pgb_user=$3
+	_pgb_owner=$(id -un)
+	JV_BOUNCER_DIR=$(mktemp -d "$JV_TMP/pgbouncer.XXXXXX") || fail "jv_pgbouncer_start: mktemp failed"
+	if [ "$(id -u)" = 0 ]; then
+		_pgb_owner=${JV_PG_USER:-nobody}
+		id "$_pgb_owner" >/dev/null 2>&1 ||
+			fail "jv_pgbouncer_start: as root, PgBouncer runs as '$_pgb_owner', which does not exist (set JV_PG_USER)"
+		chmod 0711 "$JV_TMP" # the owner passes through to its own folder, lists nothing
+		chown "$_pgb_owner" "$JV_BOUNCER_DIR"
+	fi
+	printf '"%s" ""\n' "$_pgb_user" >"$JV_BOUNCER_DIR/users.txt"
+	chmod 0644 "$JV_BOUNCER_DIR/users.txt"
+	JV_BOUNCER_LOG=$JV_BOUNCER_DIR/pgbouncer.log
+	_sec=$(date +%S | sed 's/^0//')
+	_pgb_listen=$((20000 + ($$ * 11 + ${_sec:-0} * 173 + 5000) % 30000))
+	_pgb_try=0
+	while :; do
+		_pgb_try=$((_pgb_try + 1))
+		cat >"$JV_BOUNCER_DIR/pgbouncer.ini" <<EOF
+; written by tests/lib.sh for $JV_TEST_NAME
+[databases]
+$JV_DB_NAME = host=$_pgb_host port=$_pgb_port dbname=$JV_DB_NAME
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $_pgb_listen
+unix_socket_dir =
+auth_type = trust
+auth_file = $JV_BOUNCER_DIR/users.txt
+admin_users = $_pgb_user
+pool_mode = $_pgb_mode
+default_pool_size = ${JV_BOUNCER_POOL_SIZE:-5}
+max_client_conn = 500
+server_round_robin = 1
+ignore_startup_parameters = extra_float_digits
+logfile = $JV_BOUNCER_LOG
+log_connections = 0
+log_disconnections = 0
+EOF
+		chmod 0644 "$JV_BOUNCER_DIR/pgbouncer.ini"
+		# setpriv execs: $! is PgBouncer itself, which the exit handler stops.
+		if [ "$(id -u)" = 0 ]; then
+			jv_bg setpriv --reuid="$_pgb_owner" --regid="$(id -g "$_pgb_owner")" --clear-groups -- \
+				"$_pgb_bin" "$JV_BOUNCER_DIR/pgbouncer.ini"
+		else
+			jv_bg "$_pgb_bin" "$JV_BOUNCER_DIR/pgbouncer.ini"
+		fi
+		JV_BOUNCER_PID=$BG_PID
+		JV_BOUNCER_URL="postgresql://$_pgb_user@127.0.0.1:$_pgb_listen/$JV_DB_NAME"
+		JV_BOUNCER_ADMIN_URL="postgresql://$_pgb_user@127.0.0.1:$_pgb_listen/pgbouncer"
+		_pgb_i=0
+		while kill -0 "$JV_BOUNCER_PID" 2>/dev/null && [ "$_pgb_i" -lt 300 ] &&
+			! psql -X -q -A -t -d "$JV_BOUNCER_URL" -c 'SELECT 1' >/dev/null 2>&1; do
+			sleep 0.1
+			_pgb_i=$((_pgb_i + 1))
+		done
+		if kill -0 "$JV_BOUNCER_PID" 2>/dev/null && [ "$_pgb_i" -lt 300 ]; then
+			ok "PgBouncer ($_pgb_mode, pool ${JV_BOUNCER_POOL_SIZE:-5}) listens on 127.0.0.1:$_pgb_listen"
+			export JV_BOUNCER_URL JV_BOUNCER_ADMIN_URL
+			# Open every server connection of the pool now (rounds of as
+			# many concurrent transactions), so that transactions rotate
+			# over all of them from the start; idle ones stay.
+			_pgb_round=0
+			while [ "$(jv_pgbouncer_servers)" -lt "${JV_BOUNCER_POOL_SIZE:-5}" ]; do
+				_pgb_round=$((_pgb_round + 1))
+				[ "$_pgb_round" -le 20 ] || fail "PgBouncer opened $(jv_pgbouncer_servers) server connections, not ${JV_BOUNCER_POOL_SIZE:-5}"
+				_pgb_pids=
+				_pgb_i=0
+				while [ "$_pgb_i" -lt "${JV_BOUNCER_POOL_SIZE:-5}" ]; do
+					jv_bg psql -X -q -d "$JV_BOUNCER_URL" -c 'SELECT pg_sleep(1)'
+					_pgb_pids="$_pgb_pids $BG_PID"
+					_pgb_i=$((_pgb_i + 1))
+				done
+				for _pgb_p in $_pgb_pids; do
+					wait "$_pgb_p"
+				done
+			done
+			ok "PgBouncer has its ${JV_BOUNCER_POOL_SIZE:-5} server connections open"
+			return 0
+		fi
+		jv_kill_pid "$JV_BOUNCER_PID"
+		if [ "$_pgb_try" -lt 20 ] &&
+			grep -q -i 'address already in use' "$JV_BOUNCER_LOG" "$JV_TMP/bg.$BG_N.err" 2>/dev/null; then
+			_pgb_listen=$((20000 + (_pgb_listen - 20000 + 997) % 30000))
+			continue
+		fi
+		fail "PgBouncer did not start: $(cat "$JV_BOUNCER_LOG" "$JV_TMP/bg.$BG_N.err" 2>/dev/null | tail -n 5)"
+	done
 }

@@ -151,6 +151,13 @@ static const struct {
 	{"processor: {batch_size: 5}\n", "t.yaml:1:1: database.url is required"},
 	{"database: {}\n", "t.yaml:1:1: database.url is required"},
 	{"database:\n  url: \"\"\n", "t.yaml:1:1: database.url is required"},
+	{"database: {url: x, pooler: transactions}\n", "t.yaml:1:28: database.pooler: 'transactions' is not one of: none, transaction (did you mean 'transaction'?)"},
+	{"database: {url: x, pooler: session}\n", "t.yaml:1:28: database.pooler: 'session' is not one of: none, transaction"},
+	{"database: {url: x, listen_url: [a]}\n", "t.yaml:1:32: database.listen_url: expected a string, got a list"},
+	{"database: {url: x, listen_url: y}\n", "t.yaml:1:20: database.listen_url is only for database.pooler: transaction"},
+	{"database: {url: x, pooler: none, listen_url: y}\n", "t.yaml:1:34: database.listen_url is only for database.pooler: transaction (without a pooler, database.url carries LISTEN itself)"},
+	{"database: {url: x, pooler: transaction, listen_url: x}\n", "t.yaml:1:53: database.listen_url is database.url, which goes through a transaction pooler (pooler: transaction), where LISTEN is lost"},
+	{"database: {url: x, listen_url_file: /nonexistent/jv-url}\n", "t.yaml:1:37: database.listen_url_file: cannot read '/nonexistent/jv-url'"},
 	/* executors */
 	{DB "executors:\n  shell: {timeout_seconds: 5}\n", "t.yaml:3:3: executor 'shell' has no plugin (add plugin: NAME)"},
 	{DB "executors:\n  shell:\n", "t.yaml:3:3: executor 'shell' has no plugin"},
@@ -313,6 +320,8 @@ static void t_defaults(void)
 	host[sizeof host - 1] = '\0';
 	CU_ASSERT_STRING_EQUAL(cfg->path, "t.yaml");
 	CU_ASSERT_STRING_EQUAL(cfg->database.url, "postgresql:///jv");
+	CU_ASSERT_EQUAL(cfg->database.pooler, JV_POOLER_NONE);
+	CU_ASSERT_PTR_NULL(cfg->database.listen_url);
 	CU_ASSERT_STRING_EQUAL(cfg->processor.name, host);
 	CU_ASSERT_EQUAL(cfg->processor.batch_size, 20);
 	CU_ASSERT_EQUAL(cfg->processor.max_concurrent_jobs, 10);
@@ -835,6 +844,64 @@ static void t_readable_secret_warning(void)
 	unsetenv("JV_TEST_TOKEN");
 }
 
+/* database.pooler and database.listen_url: the two modes, listen_url from
+ * a file (it is a secret like url), and its password warned about when
+ * written literally into a file others can read. */
+static void t_pooler(void)
+{
+	struct jv_config *cfg =
+	    load_ok("database: {url: \"postgresql://pgb:6432/jv\", pooler: transaction}\n");
+	CU_ASSERT_FATAL(cfg != NULL);
+	CU_ASSERT_EQUAL(cfg->database.pooler, JV_POOLER_TRANSACTION);
+	CU_ASSERT_PTR_NULL(cfg->database.listen_url);
+	jv_config_free(cfg);
+	cfg = load_ok(
+	    "database: {url: x, pooler: transaction, listen_url: \"postgresql://db/jv\"}\n");
+	CU_ASSERT_FATAL(cfg != NULL);
+	CU_ASSERT_EQUAL(cfg->database.pooler, JV_POOLER_TRANSACTION);
+	CU_ASSERT_STRING_EQUAL(cfg->database.listen_url, "postgresql://db/jv");
+	jv_config_free(cfg);
+	cfg = load_ok("database: {url: x, pooler: \"\", listen_url: \"\"}\n");
+	CU_ASSERT_FATAL(cfg != NULL);
+	CU_ASSERT_EQUAL(cfg->database.pooler, JV_POOLER_NONE);
+	CU_ASSERT_PTR_NULL(cfg->database.listen_url);
+	jv_config_free(cfg);
+
+	char *dir = temp_dir();
+	char *url = jv_asprintf("%s/listen-url", dir);
+	char *conf = jv_asprintf("%s/jv.yaml", dir);
+	write_file(url, "postgresql://jv:listenpass@db:5432/jv\n", 0600);
+	write_file(conf,
+	           "database:\n  url: \"postgresql://pgb:6432/jv\"\n  pooler: transaction\n"
+	           "  listen_url_file: listen-url\n",
+	           0600);
+	char err[512];
+	CU_ASSERT_EQUAL(jv_config_load(conf, &cfg, err, sizeof err), 0);
+	CU_ASSERT_FATAL(cfg != NULL);
+	CU_ASSERT_STRING_EQUAL(cfg->database.listen_url, "postgresql://jv:listenpass@db:5432/jv");
+	CU_ASSERT_PTR_NULL(jv_node_get(jv_node_get(cfg->root, "database"), "listen_url_file"));
+	jv_config_free(cfg);
+
+	jv_log_capture(capture, NULL);
+	write_file(conf,
+	           "database:\n  url: \"postgresql://pgb:6432/jv\"\n  pooler: transaction\n"
+	           "  listen_url: \"postgresql://jv:listenpass@db/jv\"\n",
+	           0644);
+	CU_ASSERT_EQUAL(jv_config_load(conf, &cfg, err, sizeof err), 0);
+	jv_config_free(cfg);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(captured.data);
+	char *want = jv_asprintf("1|%s:4:15: database.listen_url holds a literal secret", conf);
+	CU_ASSERT_PTR_NOT_NULL(strstr(captured.data, want));
+	CU_ASSERT_PTR_NULL(strstr(captured.data, "listenpass"));
+	free(want);
+	jv_log_capture(NULL, NULL);
+	jv_buf_free(&captured);
+
+	unlink(url), unlink(conf);
+	rmdir(dir);
+	free(url), free(conf), free(dir);
+}
+
 /* Secrets in plugin sections beyond KEY: a credential header of a headers:
  * map (http executor, webhook alert) and URLs carrying a token in their
  * user, path or query. One warning each, naming the place, never the value;
@@ -1090,6 +1157,7 @@ int main(void)
 	    {"many entries", t_many},
 	    {"${VAR} expansion", t_expansion},
 	    {"KEY_file secrets", t_key_file},
+	    {"database.pooler and listen_url", t_pooler},
 	    {"node to JSON", t_to_json},
 	    {"typed readers", t_typed_readers},
 	    {"jv_config_errorf", t_errorf},

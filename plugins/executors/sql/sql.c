@@ -40,9 +40,22 @@
  *
  * Connections are opened on first use, by the process that runs the job
  * (never inherited over fork()), and kept in a small pool per instance
- * (several with `isolation: thread`). Each query is prepared once per
- * connection (as "jv_sql_<name>"). Queries run asynchronously, so a job
+ * (several with `isolation: thread`). Queries run asynchronously, so a job
  * cancelled or at its deadline has its query cancelled on the server.
+ *
+ * No session state is ever left on a connection, so database_url may go
+ * through a transaction pooler (PgBouncer pool_mode=transaction), where
+ * each transaction of a client may run on another server connection: a
+ * job is one pipeline of two unnamed statements and one Sync, i.e. one
+ * round trip and one implicit transaction:
+ *   SELECT set_config('statement_timeout', LIMIT, true)   (SET LOCAL)
+ *   the query, with its parameters
+ * The limit ends with that transaction; nothing is prepared by name. The
+ * parameter count of each query is learnt once per process (a pipeline of
+ * Parse and Describe of the unnamed statement) and kept with the instance.
+ * Hence a query runs inside a transaction block: statements that refuse
+ * one (VACUUM, CREATE INDEX CONCURRENTLY, CREATE DATABASE) fail with
+ * SQLSTATE 25001, for good.
  *
  * Uses nothing but <jobvisor/plugin.h>, jansson, libpq, pthreads and libc.
  */
@@ -74,7 +87,7 @@
 #define SQL_CONNECT_MAX_MS    30000 /* bound of a connection attempt */
 #define SQL_DEADLINE_SLACK_MS 250   /* statement_timeout past the deadline */
 #define SQL_MAX_IDLE          16    /* idle connections kept per instance */
-#define SQL_MAX_NAME          56    /* "jv_sql_" + name stays below NAMEDATALEN */
+#define SQL_MAX_NAME          56    /* documented; once "jv_sql_" + name < NAMEDATALEN */
 #define SQL_MAX_PARAMS        65535 /* the protocol's limit */
 #define SQL_MAX_TIMEOUT_MS    604800000LL
 #define SQL_DEFAULT_ROWS      1000
@@ -96,16 +109,15 @@
 #define SQL_JSONBOID   3802
 
 struct sql_query {
-	char *name; /* [a-z0-9_]+ */
-	char *text; /* the SQL */
-	char *stmt; /* "jv_sql_<name>", the prepared statement's name */
+	char *name;  /* [a-z0-9_]+ */
+	char *text;  /* the SQL */
+	int nparams; /* its parameter count once described, else -1 (under lock) */
 };
 
-/* One connection, with what was prepared on it. */
+/* One connection: nothing of it outlives a job but the connection itself. */
 struct sql_conn {
 	PGconn *pg;
-	pid_t pid;    /* the process that opened it: the only one that may use it */
-	int *nparams; /* per query: its parameter count once prepared, else -1 */
+	pid_t pid; /* the process that opened it: the only one that may use it */
 	struct sql_conn *next;
 };
 
@@ -120,7 +132,8 @@ struct sql {
 	int64_t max_result_bytes;
 	int64_t statement_timeout_ms; /* 0: none of its own */
 
-	/* Idle connections. Only ever locked while execute() runs, which is
+	/* Idle connections and the queries' nparams. Only ever locked while
+	 * execute() runs, which is
 	 * either in worker processes (isolation: process) or on supervisor
 	 * threads (isolation: thread), never both for one instance, so a
 	 * fork() never copies it locked into a process that uses it. */
@@ -167,7 +180,6 @@ static void sql_free(struct sql *s)
 	for (size_t i = 0; i < s->nq; i++) {
 		free(s->q[i].name);
 		free(s->q[i].text);
-		free(s->q[i].stmt);
 	}
 	free(s->q);
 	free(s->known);
@@ -243,15 +255,13 @@ static int sql_read_queries(struct sql *s)
 			break;
 		}
 		struct sql_query *q = &s->q[s->nq++];
-		size_t stmt_len = strlen("jv_sql_") + strlen(name) + 1;
 		q->name = sql_strdup(name);
 		q->text = sql_strdup(t);
-		q->stmt = malloc(stmt_len);
-		if (!q->name || !q->text || !q->stmt) {
+		q->nparams = -1;
+		if (!q->name || !q->text) {
 			rc = host->config_error(s->inst, "queries", "out of memory");
 			break;
 		}
-		snprintf(q->stmt, stmt_len, "jv_sql_%s", name);
 	}
 	json_decref(map);
 	if (rc)
@@ -330,7 +340,6 @@ static void sql_conn_free(struct sql_conn *c)
 		return;
 	if (c->pid == getpid())
 		PQfinish(c->pg);
-	free(c->nparams);
 	free(c);
 }
 
@@ -565,19 +574,13 @@ static int sql_take(struct sql_exec *x)
 	pthread_mutex_unlock(&s->lock);
 	if (!c) {
 		c = calloc(1, sizeof *c);
-		int *np = c ? malloc(s->nq * sizeof *np) : NULL;
-		if (!np) {
-			free(c);
+		if (!c) {
 			s->host->error(x->run, "sql: out of memory");
 			return JV_RETRY;
 		}
-		for (size_t i = 0; i < s->nq; i++)
-			np[i] = -1;
-		c->nparams = np;
 		c->pid = me;
 		c->pg = sql_connect(x);
 		if (!c->pg) {
-			free(c->nparams);
 			free(c);
 			return JV_RETRY;
 		}
@@ -598,6 +601,7 @@ static void sql_give_back(struct sql_exec *x)
 	/* A cancel request may still be on its way: it could hit the next
 	 * job's query, so that connection goes too. */
 	if (x->broken || x->cancel_sent || PQstatus(c->pg) != CONNECTION_OK ||
+	    PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF ||
 	    PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
 		sql_conn_free(c);
 		return;
@@ -648,7 +652,10 @@ static int sql_fail(struct sql_exec *x, const PGresult *res)
 
 /* After a command was sent: wait for each of its results, hand them to
  * fn (when not NULL), return JV_SUCCESS or the status of the first error
- * (with the run's error set). Always reads until the connection is idle. */
+ * (with the run's error set). Reads until PQgetResult says the command is
+ * done: in pipeline mode the end of this one command of the pipeline (one
+ * skipped after an earlier error of the pipeline shows as
+ * PGRES_PIPELINE_ABORTED and is passed over). */
 typedef int (*sql_result_fn)(struct sql_exec *x, const PGresult *res, void *arg);
 
 static int sql_collect(struct sql_exec *x, sql_result_fn fn, void *arg)
@@ -674,7 +681,7 @@ static int sql_collect(struct sql_exec *x, sql_result_fn fn, void *arg)
 				x->broken = 1;
 				PQclear(res);
 				return JV_FAIL;
-			} else if (fn) {
+			} else if (fn && st != PGRES_PIPELINE_ABORTED) {
 				status = fn(x, res, arg);
 			}
 		}
@@ -686,41 +693,77 @@ static int sql_collect(struct sql_exec *x, sql_result_fn fn, void *arg)
 static int sql_describe_cb(struct sql_exec *x, const PGresult *res, void *arg)
 {
 	(void)x;
-	*(int *)arg = PQnparams(res);
+	if (PQresultStatus(res) == PGRES_COMMAND_OK && PQnparams(res) >= 0)
+		*(int *)arg = PQnparams(res);
 	return JV_SUCCESS;
 }
 
-/* Prepare query i on the connection unless done already. */
-static int sql_prepare(struct sql_exec *x, size_t i)
+/* Read the rest of a pipeline up to its Sync and leave pipeline mode.
+ * Returns 0, or -1 when the connection broke (x->broken is then set). */
+static int sql_pipeline_end(struct sql_exec *x)
 {
-	struct sql_conn *c = x->c;
-	if (c->nparams[i] >= 0)
-		return JV_SUCCESS;
-	const struct sql_query *q = &x->s->q[i];
-	if (!PQsendPrepare(c->pg, q->stmt, q->text, 0, NULL))
-		return sql_fail(x, NULL);
-	int rc = sql_collect(x, NULL, NULL);
-	if (rc != JV_SUCCESS)
-		return rc;
-	int n = -1;
-	if (!PQsendDescribePrepared(c->pg, q->stmt))
-		return sql_fail(x, NULL);
-	rc = sql_collect(x, sql_describe_cb, &n);
-	if (rc != JV_SUCCESS)
-		return rc;
-	if (n < 0) {
+	PGconn *pg = x->c->pg;
+	for (;;) {
+		if (sql_wait(x) != 0)
+			return -1;
+		PGresult *res = PQgetResult(pg);
+		if (!res)
+			continue; /* the end of a command before the Sync */
+		ExecStatusType st = PQresultStatus(res);
+		PQclear(res);
+		if (st == PGRES_PIPELINE_SYNC)
+			break;
+	}
+	if (!PQexitPipelineMode(pg)) {
 		x->broken = 1;
-		x->s->host->error(x->run, "sql: query '%s': the server did not describe it",
-		                  q->name);
+		return -1;
+	}
+	return 0;
+}
+
+/* The parameter count of query i into *n: known to the instance once any
+ * connection of this process described it; else described here, by Parse
+ * and Describe of the unnamed statement in one pipeline (one round trip,
+ * and nothing left behind). */
+static int sql_nparams(struct sql_exec *x, size_t i, int *n)
+{
+	struct sql *s = x->s;
+	const struct sql_query *q = &s->q[i];
+	pthread_mutex_lock(&s->lock);
+	*n = q->nparams;
+	pthread_mutex_unlock(&s->lock);
+	if (*n >= 0)
+		return JV_SUCCESS;
+	PGconn *pg = x->c->pg;
+	if (!PQenterPipelineMode(pg) || !PQsendPrepare(pg, "", q->text, 0, NULL) ||
+	    !PQsendDescribePrepared(pg, "") || !PQpipelineSync(pg)) {
+		x->broken = 1;
+		return sql_fail(x, NULL);
+	}
+	int rc = sql_collect(x, NULL, NULL);
+	if (!x->broken) {
+		int rc2 = sql_collect(x, sql_describe_cb, n);
+		if (rc == JV_SUCCESS)
+			rc = rc2;
+	}
+	if (!x->broken && sql_pipeline_end(x) != 0 && rc == JV_SUCCESS)
+		rc = sql_fail(x, NULL);
+	if (rc != JV_SUCCESS)
+		return rc;
+	if (*n < 0) {
+		x->broken = 1;
+		s->host->error(x->run, "sql: query '%s': the server did not describe it", q->name);
 		return JV_RETRY;
 	}
-	c->nparams[i] = n;
+	pthread_mutex_lock(&s->lock);
+	s->q[i].nparams = *n;
+	pthread_mutex_unlock(&s->lock);
 	return JV_SUCCESS;
 }
 
-/* Set statement_timeout for this run: the lower of the instance's and the
- * time left. */
-static int sql_set_timeout(struct sql_exec *x)
+/* The statement_timeout of this run, as text into buf: the lower of the
+ * instance's and the time left. */
+static void sql_timeout(struct sql_exec *x, char *buf, size_t len)
 {
 	const struct jv_host *h = x->s->host;
 	int64_t left = h->remaining_ms(x->run);
@@ -738,11 +781,7 @@ static int sql_set_timeout(struct sql_exec *x)
 	}
 	if (limit > INT32_MAX)
 		limit = INT32_MAX;
-	char cmd[64];
-	snprintf(cmd, sizeof cmd, "SET statement_timeout = %lld", (long long)limit);
-	if (!PQsendQuery(x->c->pg, cmd))
-		return sql_fail(x, NULL);
-	return sql_collect(x, NULL, NULL);
+	snprintf(buf, len, "%lld", (long long)limit);
 }
 
 /* ------------------------------------------------------------- results */
@@ -860,24 +899,43 @@ static int sql_execute_query(struct sql_exec *x, size_t i, const char *const *va
 {
 	const struct jv_host *h = x->s->host;
 	const struct sql_query *q = &x->s->q[i];
-	int rc = sql_prepare(x, i);
+	int np;
+	int rc = sql_nparams(x, i, &np);
 	if (rc != JV_SUCCESS)
 		return rc;
-	if (x->c->nparams[i] != n) {
-		h->error(x->run, "sql: query '%s' takes %d parameter%s, got %d", q->name,
-		         x->c->nparams[i], x->c->nparams[i] == 1 ? "" : "s", n);
+	if (np != n) {
+		h->error(x->run, "sql: query '%s' takes %d parameter%s, got %d", q->name, np,
+		         np == 1 ? "" : "s", n);
 		return JV_FAIL;
 	}
-	rc = sql_set_timeout(x);
-	if (rc != JV_SUCCESS)
-		return rc;
+	char limit[24];
+	sql_timeout(x, limit, sizeof limit);
+	const char *const limit_param[] = {limit};
 
+	/* One pipeline, one Sync: one implicit transaction, in which the
+	 * limit is set locally (SET LOCAL) and the query runs. */
 	x->started_ms = sql_now_ms();
-	if (!PQsendQueryPrepared(x->c->pg, q->stmt, n, values, NULL, NULL, 0))
+	PGconn *pg = x->c->pg;
+	if (!PQenterPipelineMode(pg) ||
+	    !PQsendQueryParams(pg, "SELECT pg_catalog.set_config('statement_timeout', $1, true)", 1,
+	                       NULL, limit_param, NULL, NULL, 0) ||
+	    !PQsendQueryParams(pg, q->text, n, NULL, values, NULL, NULL, 0) ||
+	    !PQpipelineSync(pg)) {
+		x->broken = 1;
 		return sql_fail(x, NULL);
-	PQsetSingleRowMode(x->c->pg); /* rows past the bounds are counted, not kept */
+	}
 	struct sql_result r = {.rows = json_array()};
-	rc = sql_collect(x, sql_rows_cb, &r);
+	rc = sql_collect(x, NULL, NULL);
+	if (!x->broken) {
+		/* rows past the bounds are counted, not kept */
+		if (rc == JV_SUCCESS)
+			PQsetSingleRowMode(pg);
+		int rc2 = sql_collect(x, sql_rows_cb, &r);
+		if (rc == JV_SUCCESS)
+			rc = rc2;
+	}
+	if (!x->broken && sql_pipeline_end(x) != 0 && rc == JV_SUCCESS)
+		rc = sql_fail(x, NULL);
 	int64_t ms = sql_now_ms() - x->started_ms;
 	if (rc == JV_SUCCESS) {
 		json_t *result = json_pack(
