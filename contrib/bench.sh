@@ -3,9 +3,9 @@
 #
 #   ./contrib/bench.sh [--jobs N] [--concurrency C] [--users U] [--processors P]
 #                      [--batch B] [--prefetch F] [--isolation process|thread] [--db URL]
-#                      [--latency-jobs M] [--skip-latency] [--type noop|sql]
-#                      [--pgbouncer session|transaction] [--pool-size S]
-#                      [--listen-direct] [--poll-ms MS] [--build DIR]
+#                      [--latency-jobs M] [--skip-latency] [--purge-rows R]
+#                      [--type noop|sql] [--pgbouncer session|transaction]
+#                      [--pool-size S] [--listen-direct] [--poll-ms MS] [--build DIR]
 #
 # Defaults: 100 000 jobs, max_concurrent_jobs 200 per processor, batch_size
 # half of it, worker processes (the product's default isolation).
@@ -26,6 +26,19 @@
 # history (created_at to started_at, both by the database clock):
 #
 #   pickup_p50_ms=.. pickup_p95_ms=.. pickup_p99_ms=..
+#
+# --purge-rows R: claiming while history retention purges. R finished jobs
+# (one execution each) are planted 40 days old, then up to three pairs of
+# throughput runs are made on them: with history.retention_days 0 (nothing
+# removed), then with 30 and history.check_interval_seconds 1 (the purge
+# starts at once and runs beside the claims); the purge then finishes
+# alone. Prints each pair on stderr, then
+#
+#   purge_rows=R jobs_per_s_without=A,B,C jobs_per_s_with=X,Y,Z
+#   median_ratio=.. purged_during_runs=.. purge_rows_per_s_during_runs=..
+#   purge_rows_per_s_alone=..
+#
+# The latency run is skipped.
 #
 # --type sql runs the jobs through the sql executor instead (one
 # `SELECT $1::int` each, on jobvisor's own database, same isolation; one
@@ -57,6 +70,7 @@ pool_size=20
 listen_direct=0
 poll_ms=1000
 use_build=
+purge_rows=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--jobs) jobs=$2; shift 2 ;;
@@ -69,13 +83,14 @@ while [ $# -gt 0 ]; do
 	--db) db_url=$2; shift 2 ;;
 	--latency-jobs) lat_jobs=$2; shift 2 ;;
 	--skip-latency) skip_latency=1; shift ;;
+	--purge-rows) purge_rows=$2; shift 2 ;;
 	--type) jtype=$2; shift 2 ;;
 	--pgbouncer) bouncer=$2; shift 2 ;;
 	--pool-size) pool_size=$2; shift 2 ;;
 	--listen-direct) listen_direct=1; shift ;;
 	--poll-ms) poll_ms=$2; shift 2 ;;
 	--build) use_build=$2; shift 2 ;;
-	-h | --help) sed -n '2,36p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,54p' "$0"; exit 0 ;;
 	*) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 1 ;;
 	esac
 done
@@ -247,57 +262,122 @@ EOF
 chmod 0600 "$work/bench.yaml"
 "$build/jobvisor" migrate -c "$work/bench.yaml" >/dev/null
 
+now_ns() { date +%s%N; }
+
 payload='{}'
 [ "$jtype" = noop ] || payload='{"query": "one", "params": [1]}'
+
+# One throughput run: N jobs enqueued, P processors until all are recorded;
+# prints the result line and sets $jps.
+throughput_run()
+{
+	if [ "$users" -gt 0 ]; then
+		q "INSERT INTO jobvisor.jobs (type, payload, user_id) SELECT '$jtype', '$payload', 'user' || (g % $users) FROM generate_series(1, $jobs) g"
+	else
+		q "INSERT INTO jobvisor.jobs (type, payload) SELECT '$jtype', '$payload' FROM generate_series(1, $jobs)"
+	fi
+	q "ANALYZE jobvisor.jobs" >/dev/null
+	q "CHECKPOINT" >/dev/null 2>&1 || true
+
+	t0=$(now_ns)
+	i=0
+	while [ $i -lt "$procs" ]; do
+		"$build/jobvisor" serve -c "$work/bench.yaml" 2>>"$work/serve.err" &
+		PIDS="$PIDS $!"
+		i=$((i + 1))
+	done
+	first=${PIDS# }
+	first=${first%% *}
+	sleep 0.2
+	fd0=$(ls /proc/"$first"/fd 2>/dev/null | wc -l)
+	# Wait from the shell, one short transaction per check: a long-running
+	# waiting statement would hold back PostgreSQL's xmin horizon, so no dead
+	# row could be pruned and the claims would slow down for it.
+	while [ "$(q "SELECT EXISTS (SELECT 1 FROM jobvisor.jobs WHERE status = 'pending')
+		OR EXISTS (SELECT 1 FROM jobvisor.jobs WHERE status = 'running')")" = t ]; do
+		sleep 0.05
+	done
+	t1=$(now_ns)
+	fd1=$(ls /proc/"$first"/fd 2>/dev/null | wc -l)
+	tick=$(getconf CLK_TCK)
+	cpu=$(awk -v t="$tick" '{printf "%.2f", ($14 + $15) / t}' /proc/"$first"/stat)
+	wcpu=0
+	for c in $(pgrep -P "$first" || true); do
+		wcpu=$(awk -v t="$tick" -v a="$wcpu" '{printf "%.2f", a + ($14 + $15) / t}' /proc/"$c"/stat 2>/dev/null || echo "$wcpu")
+	done
+	rss=$(awk '/VmHWM/ {print $2}' /proc/"$first"/status)
+	stop_serve
+
+	done_n=$(q "SELECT count(*) FROM jobvisor.jobs WHERE status = 'succeeded' AND started_at >= to_timestamp($t0 / 1e9)")
+	pct=$(q "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2) || ' ' ||
+		round(percentile_cont(0.95) WITHIN GROUP (ORDER BY ms)::numeric, 2) || ' ' ||
+		round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 2)
+		FROM (SELECT extract(epoch FROM finished_at - started_at) * 1000 AS ms FROM jobvisor.job_executions
+		      WHERE started_at >= to_timestamp($t0 / 1e9)) s")
+	set -- $pct
+	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b - a) / 1e9}')
+	jps=$(awk -v n="$jobs" -v s="$secs" 'BEGIN {printf "%.0f", n / s}')
+	[ "$done_n" = "$jobs" ] || echo "bench.sh: only $done_n of $jobs jobs succeeded" >&2
+	echo "jobs_per_s=$jps p50_ms=$1 p95_ms=$2 p99_ms=$3 cpu_s_supervisor=$cpu rss_kb_supervisor=$rss cpu_s_workers=$wcpu fds_start=$fd0 fds_end=$fd1 jobs=$jobs seconds=$secs concurrency=$conc processors=$procs users=$users batch=$batch prefetch=$prefetch isolation=$isolation type=$jtype pgbouncer=${bouncer:-none} listen_direct=$listen_direct poll_ms=$poll_ms history_rows=$(q 'SELECT count(*) FROM jobvisor.job_executions')"
+}
+
 if [ "$users" -gt 0 ]; then
 	sed -i "s/per_user_limit: 0/per_user_limit: $(( (conc * procs + users - 1) / users ))/" "$work/bench.yaml"
-	q "INSERT INTO jobvisor.jobs (type, payload, user_id) SELECT '$jtype', '$payload', 'user' || (g % $users) FROM generate_series(1, $jobs) g"
-else
-	q "INSERT INTO jobvisor.jobs (type, payload) SELECT '$jtype', '$payload' FROM generate_series(1, $jobs)"
 fi
-q "ANALYZE jobvisor.jobs" >/dev/null
-q "CHECKPOINT" >/dev/null 2>&1 || true
-
-now_ns() { date +%s%N; }
-t0=$(now_ns)
-i=0
-while [ $i -lt "$procs" ]; do
+if [ "$purge_rows" -gt 0 ]; then
+	# R old finished jobs with one execution each, in the order (and with
+	# the ids) they would have had.
+	q "WITH j AS (INSERT INTO jobvisor.jobs (type, payload, status, attempts, created_at,
+			scheduled_at, started_at, finished_at, updated_at, result)
+		SELECT 'noop', ('{\"n\": ' || g || '}')::jsonb, 'succeeded', 1, t, t, t, t + interval '10 ms',
+			t + interval '10 ms', '{\"ok\": true}'
+		FROM (SELECT g, now() - interval '41 days' + g * interval '1 day' / $purge_rows AS t
+		      FROM generate_series(1, $purge_rows) g) s
+		RETURNING id, type, started_at, finished_at)
+		INSERT INTO jobvisor.job_executions (job_id, attempt, processor, type, started_at,
+			finished_at, duration_ms, outcome, output)
+		SELECT id, 1, 1, type, started_at, finished_at, 10, 'succeeded', 'done' FROM j" >/dev/null
+	q "VACUUM ANALYZE jobvisor.jobs" >/dev/null
+	q "VACUUM ANALYZE jobvisor.job_executions" >/dev/null
+	echo "history: { retention_days: 0 }" >>"$work/bench.yaml"
+	# Pairs of runs, without then with retention, so that a machine whose
+	# load changes between runs shows as a spread, not as the purge's cost.
+	without=
+	with=
+	purged=0
+	purge_secs=0
+	for pair in 1 2 3; do
+		sed -i 's/^history: .*/history: { retention_days: 0 }/' "$work/bench.yaml"
+		throughput_run
+		without="$without $jps"
+		sed -i 's/^history: .*/history: { retention_days: 30, check_interval_seconds: 1 }/' "$work/bench.yaml"
+		p0=$(q "SELECT jobs_removed FROM jobvisor.history_purge")
+		throughput_run
+		with="$with $jps"
+		p1=$(q "SELECT jobs_removed FROM jobvisor.history_purge")
+		echo "pair $pair: without $(echo "$without" | awk '{print $NF}') with $jps jobs/s; $((p1 - p0)) old jobs purged meanwhile" >&2
+		purged=$((purged + p1 - p0))
+		purge_secs=$(awk -v a="$purge_secs" -v b="$secs" 'BEGIN {printf "%.3f", a + b}')
+		[ "$p1" -lt "$purge_rows" ] || break
+	done
+	# the rest of the purge, alone
+	left=$(( purge_rows - $(q "SELECT jobs_removed FROM jobvisor.history_purge") ))
+	ta=$(now_ns)
 	"$build/jobvisor" serve -c "$work/bench.yaml" 2>>"$work/serve.err" &
-	PIDS="$PIDS $!"
-	i=$((i + 1))
-done
-first=${PIDS# }
-first=${first%% *}
-sleep 0.2
-fd0=$(ls /proc/"$first"/fd 2>/dev/null | wc -l)
-# Wait from the shell, one short transaction per check: a long-running
-# waiting statement would hold back PostgreSQL's xmin horizon, so no dead
-# row could be pruned and the claims would slow down for it.
-while [ "$(q "SELECT EXISTS (SELECT 1 FROM jobvisor.jobs WHERE status = 'pending')
-	OR EXISTS (SELECT 1 FROM jobvisor.jobs WHERE status = 'running')")" = t ]; do
-	sleep 0.05
-done
-t1=$(now_ns)
-fd1=$(ls /proc/"$first"/fd 2>/dev/null | wc -l)
-tick=$(getconf CLK_TCK)
-cpu=$(awk -v t="$tick" '{printf "%.2f", ($14 + $15) / t}' /proc/"$first"/stat)
-wcpu=0
-for c in $(pgrep -P "$first" || true); do
-	wcpu=$(awk -v t="$tick" -v a="$wcpu" '{printf "%.2f", a + ($14 + $15) / t}' /proc/"$c"/stat 2>/dev/null || echo "$wcpu")
-done
-rss=$(awk '/VmHWM/ {print $2}' /proc/"$first"/status)
-stop_serve
-
-done_n=$(q "SELECT count(*) FROM jobvisor.jobs WHERE status = 'succeeded'")
-pct=$(q "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2) || ' ' ||
-	round(percentile_cont(0.95) WITHIN GROUP (ORDER BY ms)::numeric, 2) || ' ' ||
-	round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 2)
-	FROM (SELECT extract(epoch FROM finished_at - started_at) * 1000 AS ms FROM jobvisor.job_executions) s")
-set -- $pct
-secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b - a) / 1e9}')
-jps=$(awk -v n="$jobs" -v s="$secs" 'BEGIN {printf "%.0f", n / s}')
-[ "$done_n" = "$jobs" ] || echo "bench.sh: only $done_n of $jobs jobs succeeded" >&2
-echo "jobs_per_s=$jps p50_ms=$1 p95_ms=$2 p99_ms=$3 cpu_s_supervisor=$cpu rss_kb_supervisor=$rss cpu_s_workers=$wcpu fds_start=$fd0 fds_end=$fd1 jobs=$jobs seconds=$secs concurrency=$conc processors=$procs users=$users batch=$batch prefetch=$prefetch isolation=$isolation type=$jtype pgbouncer=${bouncer:-none} listen_direct=$listen_direct poll_ms=$poll_ms history_rows=$(q 'SELECT count(*) FROM jobvisor.job_executions')"
+	PIDS=$!
+	while [ "$(q "SELECT jobs_removed FROM jobvisor.history_purge")" -lt "$purge_rows" ]; do
+		sleep 0.5
+	done
+	alone_s=$(awk -v a="$ta" -v b="$(now_ns)" 'BEGIN {printf "%.1f", (b - a) / 1e9}')
+	stop_serve
+	median() { echo "$1" | tr ' ' '\n' | grep . | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+	mw=$(median "$without")
+	mp=$(median "$with")
+	echo "purge_rows=$purge_rows jobs_per_s_without=$(echo $without | tr ' ' ',') jobs_per_s_with=$(echo $with | tr ' ' ',') median_ratio=$(awk -v a="$mp" -v b="$mw" 'BEGIN {printf "%.3f", a / b}') purged_during_runs=$purged purge_rows_per_s_during_runs=$(awk -v n="$purged" -v s="$purge_secs" 'BEGIN {printf "%.0f", n / s}') purge_rows_per_s_alone=$(awk -v n="$left" -v s="$alone_s" 'BEGIN {printf "%.0f", n / s}')"
+	grep -i 'retention' "$work/serve.err" | tail -n 3 >&2 || true
+	exit 0
+fi
+throughput_run
 
 [ "$skip_latency" = 1 ] && exit 0
 

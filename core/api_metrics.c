@@ -15,6 +15,7 @@
 
 #include "bridge.h"
 #include "mem.h"
+#include "retention.h"
 #include "stats.h"
 
 #include <stdio.h>
@@ -64,12 +65,20 @@ static int db_gauges(PGconn *db, struct jv_buf *out)
 	    "FROM jobvisor.jobs WHERE status = 'pending' AND scheduled_at <= now()";
 	static const char sql_procs[] =
 	    "SELECT state, count(*) FROM jobvisor.processors GROUP BY state";
+	/* History retention (sql/012_retention.sql): index probes, no scan. */
+	static const char sql_history[] =
+	    "SELECT coalesce(extract(epoch FROM now() - o.finished_at), 0)::float8,"
+	    " coalesce(extract(epoch FROM now() - o.execution_at), 0)::float8,"
+	    " coalesce(extract(epoch FROM h.last_finished_at), 0)::float8 "
+	    "FROM jobvisor.history_oldest() o LEFT JOIN jobvisor.history_purge h ON true";
 	PGresult *jobs = PQexec(db, sql_jobs);
 	PGresult *oldest = PQexec(db, sql_oldest);
 	PGresult *procs = PQexec(db, sql_procs);
+	PGresult *hist = PQexec(db, sql_history);
 	int ok = PQresultStatus(jobs) == PGRES_TUPLES_OK &&
 		 PQresultStatus(oldest) == PGRES_TUPLES_OK && PQntuples(oldest) == 1 &&
-		 PQresultStatus(procs) == PGRES_TUPLES_OK;
+		 PQresultStatus(procs) == PGRES_TUPLES_OK &&
+		 PQresultStatus(hist) == PGRES_TUPLES_OK && PQntuples(hist) == 1;
 	if (ok) {
 		family(out, "jobvisor_jobs", "gauge", "Jobs in the database, by status.");
 		for (size_t i = 0; i < sizeof job_statuses / sizeof *job_statuses; i++) {
@@ -92,10 +101,21 @@ static int db_gauges(PGconn *db, struct jv_buf *out)
 			jv_buf_printf(out, "jobvisor_processors{state=\"%s\"} %.17g\n",
 				      processor_states[i], n);
 		}
+		single(out, "jobvisor_history_oldest_finished_job_age_seconds", "gauge",
+		       "Since the oldest finished job kept finished (0: none); history retention "
+		       "keeps it near history.retention_days.",
+		       num(hist, 0, 0));
+		single(out, "jobvisor_history_oldest_execution_age_seconds", "gauge",
+		       "Since the oldest execution kept started (0: none).", num(hist, 0, 1));
+		single(out, "jobvisor_history_last_purge_timestamp_seconds", "gauge",
+		       "When the last history retention round finished, by any processor "
+		       "(Unix time; 0: never).",
+		       num(hist, 0, 2));
 	}
 	PQclear(jobs);
 	PQclear(oldest);
 	PQclear(procs);
+	PQclear(hist);
 	return ok;
 }
 
@@ -167,6 +187,7 @@ static void metrics(struct jv_api_req *req)
 	if (have)
 		engine_gauges(&v, &out);
 	jv_stats_render(&out);
+	jv_retention_render(&out);
 	jv_api_text(req, 200, "text/plain; version=0.0.4; charset=utf-8", out.data ? out.data : "",
 		    out.len);
 	jv_buf_free(&out);

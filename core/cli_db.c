@@ -605,7 +605,8 @@ static void status_help(FILE *f)
 	fprintf(f, "usage: jobvisor status [-c FILE] [--json]\n"
 	           "\n"
 	           "Show the processors (running, or stopped within the last hour), the\n"
-	           "number of jobs in each state, and how long the oldest due job has waited.\n"
+	           "number of jobs in each state, how long the oldest due job has waited,\n"
+	           "and the history: its oldest rows and what retention removed.\n"
 	           "A processor whose heartbeat is older than processor.stuck_job_timeout_minutes\n"
 	           "is marked stale: its running jobs will be rescued.\n"
 	           "\n" CONFIG_HELP "      --json          print one JSON object instead of text\n"
@@ -664,6 +665,71 @@ static const char sql_status_alerts[] =
 static const char sql_status_recent_alerts[] =
     "SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), status, sink,"
     " plugin, title FROM jobvisor.alerts ORDER BY created_at DESC, id DESC LIMIT 5";
+
+/* History retention (sql/012_retention.sql): the oldest rows kept (index
+ * probes, no scan), the round in progress, the last one, the totals. */
+static const char sql_status_history[] =
+    "SELECT round(extract(epoch FROM now() - o.finished_at), 3)::float8,"
+    " round(extract(epoch FROM now() - o.execution_at), 3)::float8,"
+    " h.holder, round(extract(epoch FROM now() - h.round_started_at), 3)::float8,"
+    " h.round_jobs, h.round_executions,"
+    " h.last_processor, round(extract(epoch FROM now() - h.last_finished_at), 3)::float8,"
+    " round(extract(epoch FROM h.last_finished_at - h.last_started_at), 3)::float8,"
+    " h.last_jobs, h.last_executions, h.last_schedule_runs,"
+    " h.jobs_removed, h.executions_removed, h.schedule_runs_removed"
+    " FROM jobvisor.history_oldest() o LEFT JOIN jobvisor.history_purge h ON true";
+
+/* What the config says about retention (the status shows it beside what
+ * the database says). */
+struct status_retention {
+	int days, failed_days, interval_s;
+};
+
+static void status_history_text(PGresult *h, const struct status_retention *rt)
+{
+	char a[32], b[32];
+	if (rt->days > 0)
+		printf("history: finished jobs kept %d days", rt->days);
+	else
+		printf("history: finished jobs kept forever");
+	if (rt->failed_days != rt->days) {
+		if (rt->failed_days > 0)
+			printf(" (failed ones %d days)", rt->failed_days);
+		else
+			printf(" (failed ones forever)");
+	}
+	printf(", checked every %d s\n", rt->interval_s);
+	if (PQgetisnull(h, 0, 0)) {
+		printf("  oldest finished job: none");
+	} else {
+		format_age(a, sizeof a, strtod(PQgetvalue(h, 0, 0), NULL));
+		printf("  oldest finished job: finished %s ago", a);
+	}
+	if (PQgetisnull(h, 0, 1)) {
+		printf("; oldest execution: none\n");
+	} else {
+		format_age(a, sizeof a, strtod(PQgetvalue(h, 0, 1), NULL));
+		printf("; oldest execution: started %s ago\n", a);
+	}
+	if (!PQgetisnull(h, 0, 2)) {
+		format_age(a, sizeof a, strtod(PQgetvalue(h, 0, 3), NULL));
+		printf("  purging now: processor %s, for %s: %s jobs and %s executions removed so "
+		       "far\n",
+		       PQgetvalue(h, 0, 2), a, PQgetvalue(h, 0, 4), PQgetvalue(h, 0, 5));
+	}
+	if (PQgetisnull(h, 0, 6)) {
+		printf("  last purge: never\n");
+	} else {
+		format_age(a, sizeof a, strtod(PQgetvalue(h, 0, 7), NULL));
+		format_age(b, sizeof b, strtod(PQgetvalue(h, 0, 8), NULL));
+		printf("  last purge: %s ago by processor %s, in %s: removed %s jobs, %s "
+		       "executions, %s schedule runs\n",
+		       a, PQgetvalue(h, 0, 6), b, PQgetvalue(h, 0, 9), PQgetvalue(h, 0, 10),
+		       PQgetvalue(h, 0, 11));
+	}
+	printf("  removed in all: %s jobs, %s executions, %s schedule runs\n", PQgetvalue(h, 0, 12),
+	       PQgetvalue(h, 0, 13), PQgetvalue(h, 0, 14));
+}
 
 static void status_alerts_text(PGresult *alerts, PGresult *recent)
 {
@@ -726,8 +792,49 @@ static json_t *json_int_text(const char *s)
 	return json_integer(strtoll(s, NULL, 10));
 }
 
+static json_t *json_real_or_null(PGresult *res, int col)
+{
+	if (PQgetisnull(res, 0, col))
+		return json_null();
+	return json_real(strtod(PQgetvalue(res, 0, col), NULL));
+}
+
+static json_t *status_history_json(PGresult *h, const struct status_retention *rt)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "retention_days", json_integer(rt->days));
+	json_object_set_new(o, "failed_retention_days", json_integer(rt->failed_days));
+	json_object_set_new(o, "check_interval_seconds", json_integer(rt->interval_s));
+	json_object_set_new(o, "oldest_finished_job_age_s", json_real_or_null(h, 0));
+	json_object_set_new(o, "oldest_execution_age_s", json_real_or_null(h, 1));
+	json_object_set_new(o, "purging",
+	                    PQgetisnull(h, 0, 2)
+	                        ? json_null()
+	                        : json_pack("{s:o, s:o, s:o, s:o}", "processor",
+	                                    json_int_text(PQgetvalue(h, 0, 2)), "for_s",
+	                                    json_real_or_null(h, 3), "jobs",
+	                                    json_int_text(PQgetvalue(h, 0, 4)), "executions",
+	                                    json_int_text(PQgetvalue(h, 0, 5))));
+	json_object_set_new(
+	    o, "last_purge",
+	    PQgetisnull(h, 0, 6)
+	        ? json_null()
+	        : json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "processor",
+	                    json_int_text(PQgetvalue(h, 0, 6)), "age_s", json_real_or_null(h, 7),
+	                    "duration_s", json_real_or_null(h, 8), "jobs",
+	                    json_int_text(PQgetvalue(h, 0, 9)), "executions",
+	                    json_int_text(PQgetvalue(h, 0, 10)), "schedule_runs",
+	                    json_int_text(PQgetvalue(h, 0, 11))));
+	json_object_set_new(o, "removed",
+	                    json_pack("{s:o, s:o, s:o}", "jobs", json_int_text(PQgetvalue(h, 0, 12)),
+	                              "executions", json_int_text(PQgetvalue(h, 0, 13)),
+	                              "schedule_runs", json_int_text(PQgetvalue(h, 0, 14))));
+	return o;
+}
+
 static int status_json(PGresult *procs, PGresult *jobs, PGresult *pend, int version,
-		       PGresult *alerts, PGresult *recent)
+		       PGresult *alerts, PGresult *recent, PGresult *hist,
+		       const struct status_retention *rt)
 {
 	json_t *root = json_object();
 	json_object_set_new(root, "schema_version", json_integer(version));
@@ -763,6 +870,7 @@ static int status_json(PGresult *procs, PGresult *jobs, PGresult *pend, int vers
 	for (int i = 0; i < PQntuples(alerts); i++)
 		json_object_set_new(al, PQgetvalue(alerts, i, 0),
 		                    json_int_text(PQgetvalue(alerts, i, 1)));
+	json_object_set_new(root, "history", status_history_json(hist, rt));
 	json_object_set_new(root, "alerts_24h", al);
 	json_t *rec = json_array();
 	for (int i = 0; i < PQntuples(recent); i++)
@@ -820,6 +928,13 @@ int jv_cmd_status(int argc, char **argv)
 		return rc;
 	char stuck[16];
 	snprintf(stuck, sizeof stuck, "%d", cfg->processor.stuck_job_timeout_minutes);
+	struct status_retention rt = {
+	    .days = cfg->history.retention_days,
+	    .failed_days = cfg->history.failed_retention_days >= 0
+	                       ? cfg->history.failed_retention_days
+	                       : cfg->history.retention_days,
+	    .interval_s = cfg->history.check_interval_seconds,
+	};
 	PGconn *conn = connect_db(cmd, cfg);
 	jv_config_free(cfg);
 	if (!conn)
@@ -828,6 +943,7 @@ int jv_cmd_status(int argc, char **argv)
 	char err[1024];
 	int version = 0;
 	PGresult *procs = NULL, *jobs = NULL, *pend = NULL, *alerts = NULL, *recent = NULL;
+	PGresult *hist = NULL;
 	const char *params[] = {stuck};
 	if (jv_schema_check(conn, err, sizeof err) < 0 ||
 	    jv_schema_version(conn, &version, err, sizeof err) < 0) {
@@ -842,17 +958,20 @@ int jv_cmd_status(int argc, char **argv)
 	    !(pend = jv_db_query(conn, sql_status_pending, 0, NULL, NULL, err, sizeof err)) ||
 	    !(alerts = jv_db_query(conn, sql_status_alerts, 0, NULL, NULL, err, sizeof err)) ||
 	    !(recent = jv_db_query(conn, sql_status_recent_alerts, 0, NULL, NULL, err, sizeof err)) ||
-	    jv_db_exec(conn, "COMMIT", 0, NULL, err, sizeof err) < 0) {
+	    !(hist = jv_db_query(conn, sql_status_history, 0, NULL, NULL, err, sizeof err)) ||
+	    PQntuples(hist) != 1 || jv_db_exec(conn, "COMMIT", 0, NULL, err, sizeof err) < 0) {
 		rc = cli_fail(cmd, JV_EXIT_INTERNAL, "could not read the status: %s", err);
 		goto out;
 	}
 	if (json) {
-		rc = status_json(procs, jobs, pend, version, alerts, recent);
+		rc = status_json(procs, jobs, pend, version, alerts, recent, hist, &rt);
 	} else {
 		rc = status_text(procs, jobs, pend, version);
+		status_history_text(hist, &rt);
 		status_alerts_text(alerts, recent);
 	}
 out:
+	PQclear(hist);
 	PQclear(alerts);
 	PQclear(recent);
 	PQclear(procs);

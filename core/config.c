@@ -1228,6 +1228,8 @@ static const struct field api_fields[] = {
 	FEND};
 static const struct field history_fields[] = {
 	FINT("retention_days", C, history.retention_days, 0, 36500),
+	FINT("failed_retention_days", C, history.failed_retention_days, 0, 36500),
+	FINT("check_interval_seconds", C, history.check_interval_seconds, 1, 86400),
 	FINT("max_output_bytes", C, history.max_output_bytes, 0, JV_OUTPUT_MAX),
 	FEND};
 static const struct field alerting_fields[] = {
@@ -1753,6 +1755,8 @@ static void set_defaults(struct jv_config *cfg)
 	cfg->api.statement_timeout_ms = 10000;
 	cfg->api.lock_timeout_ms = 2000;
 	cfg->history.retention_days = 30;
+	cfg->history.failed_retention_days = -1;
+	cfg->history.check_interval_seconds = 60;
 	cfg->history.max_output_bytes = 65536;
 	cfg->alerting.queue_size = 1000;
 	cfg->alerting.check_interval_seconds = 30;

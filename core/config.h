@@ -166,6 +166,8 @@ struct jv_config {
 
 	struct {
 		int retention_days;             /* 30, 0 = keep forever */
+		int failed_retention_days;      /* -1 (not set) = retention_days; 0 = keep forever */
+		int check_interval_seconds;     /* 60, 1..86400: how often a purge round starts */
 		int max_output_bytes;           /* 65536, 0..JV_OUTPUT_MAX */
 	} history;
 

@@ -27,7 +27,10 @@
  *
  * The run's identity is its cron time; jitter only delays the job's
  * scheduled_at. schedule_runs rows are pruned after history.retention_days
- * (7 days when history is kept forever).
+ * (7 days when history is kept forever), with the rest of the history, by
+ * the retention that runs on this thread between ticks (retention.h): its
+ * own connection already, and work that must never wait on the serve loop
+ * nor make it wait.
  */
 #include "scheduler.h"
 #include "config.h"
@@ -35,6 +38,7 @@
 #include "db.h"
 #include "log.h"
 #include "mem.h"
+#include "retention.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -50,7 +54,6 @@
 #define SCHED_TICK_MS 1000
 #define SCHED_BATCH 100           /* schedules per tick, at most */
 #define SCHED_MAX_STEPS 100000    /* cron steps when catching up, then a jump */
-#define SCHED_PRUNE_MS (10 * 60 * 1000)
 
 struct jv_scheduler {
 	const struct jv_config *cfg;
@@ -61,6 +64,7 @@ struct jv_scheduler {
 	pthread_cond_t cond;
 	int stopping;
 	unsigned seed;
+	struct jv_retention *retention; /* runs on this thread and connection */
 };
 
 static uint64_t mono_ms(void)
@@ -422,19 +426,6 @@ fail:
 	return -1;
 }
 
-static void prune(struct jv_scheduler *s, PGconn *db)
-{
-	int days = s->cfg->history.retention_days > 0 ? s->cfg->history.retention_days : 7;
-	char d[16], err[512];
-	snprintf(d, sizeof d, "%d", days);
-	const char *p[] = {d};
-	if (jv_db_exec(db,
-		       "DELETE FROM jobvisor.schedule_runs "
-		       "WHERE created_at < now() - make_interval(days => $1::int)",
-		       1, p, err, sizeof err) < 0)
-		jv_log(JV_WARNING, "scheduler: pruning schedule_runs: %s", err);
-}
-
 /* Milliseconds until the next due run (at most SCHED_TICK_MS). */
 static uint64_t until_next(PGconn *db)
 {
@@ -455,7 +446,9 @@ static void *sched_main(void *arg)
 	struct jv_scheduler *s = arg;
 	PGconn *db = NULL;
 	int synced = 0;
-	uint64_t backoff = 1000, wake = mono_ms(), next_prune = mono_ms() + 5000;
+	/* Two timers on one thread: the schedules' next tick, and the next
+	 * retention batch (retention.h). */
+	uint64_t backoff = 1000, wake = mono_ms(), tick_at = mono_ms(), purge_at = mono_ms();
 	for (;;) {
 		pthread_mutex_lock(&s->lock);
 		while (!s->stopping && mono_ms() < wake) {
@@ -474,7 +467,6 @@ static void *sched_main(void *arg)
 		pthread_mutex_unlock(&s->lock);
 		if (stopping)
 			break;
-		uint64_t start = mono_ms();
 		if (!db || PQstatus(db) != CONNECTION_OK || jv_db_is_broken(db)) {
 			if (db)
 				PQfinish(db);
@@ -502,21 +494,24 @@ static void *sched_main(void *arg)
 				jv_log(JV_INFO, "scheduler: %zu schedule%s from the config synced",
 				       s->cfg->n_schedules, s->cfg->n_schedules == 1 ? "" : "s");
 		}
-		int handled = 0, r = 0;
-		while (handled < SCHED_BATCH && (r = tick_one(s, db)) > 0)
-			handled++;
-		if (start >= next_prune) {
-			prune(s, db);
-			next_prune = start + SCHED_PRUNE_MS;
+		if (mono_ms() >= tick_at) {
+			int handled = 0, r = 0;
+			while (handled < SCHED_BATCH && (r = tick_one(s, db)) > 0)
+				handled++;
+			if (r < 0)
+				tick_at = mono_ms() + SCHED_TICK_MS;
+			else
+				tick_at = mono_ms() + (handled >= SCHED_BATCH ? 0 : until_next(db));
 		}
-		if (r < 0) {
-			wake = mono_ms() + SCHED_TICK_MS;
-			continue;
-		}
-		wake = mono_ms() + (handled >= SCHED_BATCH ? 0 : until_next(db));
+		if (mono_ms() >= purge_at && !jv_db_is_broken(db))
+			purge_at = mono_ms() + jv_retention_run(s->retention, db, mono_ms());
+		wake = tick_at < purge_at ? tick_at : purge_at;
 	}
-	if (db)
+	if (db) {
+		if (PQstatus(db) == CONNECTION_OK && !jv_db_is_broken(db))
+			jv_retention_release(s->retention, db);
 		PQfinish(db);
+	}
 	return NULL;
 }
 
@@ -530,6 +525,7 @@ struct jv_scheduler *jv_scheduler_start(const struct jv_config *cfg, int64_t pro
 	s->cfg = cfg;
 	s->processor_id = processor_id;
 	s->seed = (unsigned)time(NULL) ^ (unsigned)getpid() ^ (unsigned)processor_id;
+	s->retention = jv_retention_new(cfg, processor_id);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -546,6 +542,7 @@ struct jv_scheduler *jv_scheduler_start(const struct jv_config *cfg, int64_t pro
 		jv_log(JV_ERROR, "scheduler: cannot start its thread: %s", strerror(e));
 		pthread_cond_destroy(&s->cond);
 		pthread_mutex_destroy(&s->lock);
+		jv_retention_free(s->retention);
 		free(s);
 		return NULL;
 	}
@@ -565,5 +562,6 @@ void jv_scheduler_stop(struct jv_scheduler *s)
 		pthread_join(s->thread, NULL);
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lock);
+	jv_retention_free(s->retention);
 	free(s);
 }

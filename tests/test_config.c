@@ -133,6 +133,8 @@ static const struct {
 	{DB "api: {max_connections_per_address: 0}\n", "t.yaml:2:36: api.max_connections_per_address: 0 is out of range (1..1000000)"},
 	{DB "api: {header_timeout_seconds: 3601}\n", "t.yaml:2:31: api.header_timeout_seconds: 3601 is out of range (1..3600)"},
 	{DB "history: {retention_days: 100000}\n", "t.yaml:2:27: history.retention_days: 100000 is out of range (0..36500)"},
+	{DB "history: {failed_retention_days: -1}\n", "t.yaml:2:34: history.failed_retention_days: -1 is out of range (0..36500)"},
+	{DB "history: {check_interval_seconds: 0}\n", "t.yaml:2:35: history.check_interval_seconds: 0 is out of range (1..86400)"},
 	/* more than a worker's result frame can carry with a result at its limit */
 	{DB "history: {max_output_bytes: 16777217}\n", "t.yaml:2:29: history.max_output_bytes: 16777217 is out of range (0..16777216)"},
 	{DB "history: {max_output_bytes: 67108864}\n", "t.yaml:2:29: history.max_output_bytes: 67108864 is out of range (0..16777216)"},
@@ -351,6 +353,8 @@ static void t_defaults(void)
 	CU_ASSERT_EQUAL(cfg->api.statement_timeout_ms, 10000);
 	CU_ASSERT_EQUAL(cfg->api.lock_timeout_ms, 2000);
 	CU_ASSERT_EQUAL(cfg->history.retention_days, 30);
+	CU_ASSERT_EQUAL(cfg->history.failed_retention_days, -1); /* = retention_days */
+	CU_ASSERT_EQUAL(cfg->history.check_interval_seconds, 60);
 	CU_ASSERT_EQUAL(cfg->history.max_output_bytes, 65536);
 	CU_ASSERT_EQUAL(cfg->api.max_body_bytes, 2 * 1024 * 1024); /* > JV_PAYLOAD_MAX */
 	CU_ASSERT_STRING_EQUAL(cfg->log.level, "info");
@@ -420,7 +424,8 @@ static const char full_config[] =
     "    catch_up: all\n"
     "    jitter_seconds: 30\n"
     "  - { name: hourly, cron: \"0 * * * *\", type: http }\n"
-    "history: { retention_days: 0, max_output_bytes: 1024 }\n"
+    "history: { retention_days: 0, max_output_bytes: 1024, failed_retention_days: 90,\n"
+    "           check_interval_seconds: 5 }\n"
     "log: { level: debug, format: json }\n"
     "user: nobody\n"
     "allow_root: yes\n";
@@ -514,6 +519,8 @@ static void t_full(void)
 
 	CU_ASSERT_EQUAL(cfg->history.retention_days, 0);
 	CU_ASSERT_EQUAL(cfg->history.max_output_bytes, 1024);
+	CU_ASSERT_EQUAL(cfg->history.failed_retention_days, 90);
+	CU_ASSERT_EQUAL(cfg->history.check_interval_seconds, 5);
 	CU_ASSERT_STRING_EQUAL(cfg->log.level, "debug");
 	CU_ASSERT_STRING_EQUAL(cfg->log.format, "json");
 	CU_ASSERT_STRING_EQUAL(cfg->user, "nobody");
