@@ -324,7 +324,7 @@ static void cron_reset_stuck(struct jv_api_req *req)
 	static const char *const keys[] = {"timeoutMinutes", NULL};
 	if (jv_api_only_query(req, no_args) || jv_api_only_keys(req, keys))
 		return;
-	int64_t minutes = jv_api_config(req)->processor.stuck_job_timeout_minutes;
+	int64_t ms = jv_api_config(req)->processor.stuck_job_timeout_ms;
 	json_t *x = jv_api_json_body(req) ? json_object_get(jv_api_json_body(req), "timeoutMinutes")
 					  : NULL;
 	if (x && !json_is_null(x)) {
@@ -333,14 +333,15 @@ static void cron_reset_stuck(struct jv_api_req *req)
 			jv_api_error(req, 400, "timeoutMinutes must be an integer from 1 to 10080");
 			return;
 		}
-		minutes = json_integer_value(x);
+		ms = json_integer_value(x) * 60000;
 	}
 	char m[24];
-	snprintf(m, sizeof m, "%lld", (long long)minutes);
+	snprintf(m, sizeof m, "%lld", (long long)ms);
 	const char *params[] = {m};
 	PGresult *res = jv_api_query_db(
-	    req, "SELECT count(*) FROM jobvisor.rescue_stuck(make_interval(mins => $1::int))", 1,
-	    params);
+	    req,
+	    "SELECT count(*) FROM jobvisor.rescue_stuck(make_interval(secs => $1::float8 / 1000))",
+	    1, params);
 	if (!res)
 		return;
 	long long n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
@@ -348,8 +349,10 @@ static void cron_reset_stuck(struct jv_api_req *req)
 	if (n > 0 && jv_api_bridge(req))
 		jv_bridge_trigger(jv_api_bridge(req)); /* they are due again */
 	jv_api_json(req, 200,
-		    json_pack("{s:b, s:I, s:I}", "success", 1, "resetCount", (json_int_t)n,
-			      "timeoutMinutes", (json_int_t)minutes));
+		    json_pack("{s:b, s:I, s:o}", "success", 1, "resetCount", (json_int_t)n,
+			      "timeoutMinutes",
+			      ms % 60000 ? json_real((double)ms / 60000.0)
+					 : json_integer((json_int_t)(ms / 60000))));
 }
 
 /* POST /api/cron/webhook: an outside cron's tick, X-Webhook-Secret. */

@@ -1146,6 +1146,7 @@ enum ftype {
 	F_CHOICE_IDX, /* int, index into choices */
 	F_LIST,       /* char **, NULL-terminated; items from choices when set */
 	F_PAYLOAD,    /* char *, JSON text of a map */
+	F_MINUTES,    /* int milliseconds, from a number of minutes (decimals allowed), min..max ms */
 };
 
 /* One key of a section: where it goes (offset from the section's struct)
@@ -1166,6 +1167,7 @@ struct field {
 #define FIDX(k, st, m, ch)     {.key = (k), .type = F_CHOICE_IDX, .off = offsetof(st, m), .choices = (ch)}
 #define FLIST(k, st, m, ch)    {.key = (k), .type = F_LIST, .off = offsetof(st, m), .choices = (ch)}
 #define FPAYLOAD(k, st, m)     {.key = (k), .type = F_PAYLOAD, .off = offsetof(st, m)}
+#define FMINUTES(k, st, m, lo, hi) {.key = (k), .type = F_MINUTES, .off = offsetof(st, m), .min = (lo), .max = (hi)}
 #define FEND                   {.key = NULL}
 
 static const char *const sections[] = {"database", "processor", "plugins", "executors", "alerts",
@@ -1179,12 +1181,15 @@ static const char *const formats[] = {"text", "json", NULL};
 static const char *const events[] = {"job_failed", "job_timed_out", "job_retrying",
 				     "stuck_jobs_reset", "processor_down", "processor_started",
 				     "processor_stopped", "failure_rate", "queue_backlog", NULL};
-static const char *const database_secrets[] = {"url", NULL};
+static const char *const poolers[] = {"none", "transaction", NULL};
+static const char *const database_secrets[] = {"url", "listen_url", NULL};
 static const char *const api_secrets[] = {"token", "webhook_secret", NULL};
 
 #define C struct jv_config
 static const struct field database_fields[] = {
 	FSTR("url", C, database.url),
+	FIDX("pooler", C, database.pooler, poolers),
+	FSTR("listen_url", C, database.listen_url),
 	FEND};
 static const struct field processor_fields[] = {
 	FSTR("name", C, processor.name),
@@ -1193,7 +1198,7 @@ static const struct field processor_fields[] = {
 	FINT("per_user_limit", C, processor.per_user_limit, 0, 100000),
 	FINT("timeout_seconds", C, processor.timeout_seconds, 1, 604800),
 	FINT("heartbeat_interval_ms", C, processor.heartbeat_interval_ms, 100, 3600000),
-	FINT("stuck_job_timeout_minutes", C, processor.stuck_job_timeout_minutes, 1, 10080),
+	FMINUTES("stuck_job_timeout_minutes", C, processor.stuck_job_timeout_ms, 6000, 604800000),
 	FINT("shutdown_grace_seconds", C, processor.shutdown_grace_seconds, 0, 3600),
 	FINT("poll_interval_ms", C, processor.poll_interval_ms, 10, 600000),
 	FINT("worker_max_jobs", C, processor.worker_max_jobs, 0, 100000000),
@@ -1405,6 +1410,17 @@ static int set_field(struct ctx *c, const struct jv_node *item, const char *sect
 			v[i] = jv_strdup(item->type == JV_NODE_SEQ ? item->items[i]->value
 			                                           : item->value);
 		*vp = v;
+		return 0;
+	}
+	case F_MINUTES: {
+		double v;
+		if (jv_node_double(item, &v, why, sizeof why))
+			return err_val(c, item, "%s: %s", path, why);
+		double ms = v * 60000.0;
+		if (!(ms >= (double)f->min && ms <= (double)f->max))
+			return err_val(c, item, "%s: %s is out of range (%g..%g minutes)", path,
+			               item->value, (double)f->min / 60000.0, (double)f->max / 60000.0);
+		*(int *)(void *)slot = (int)(ms + 0.5);
 		return 0;
 	}
 	case F_PAYLOAD: {
@@ -1729,7 +1745,7 @@ static void set_defaults(struct jv_config *cfg)
 	cfg->processor.per_user_limit = 0;
 	cfg->processor.timeout_seconds = 120;
 	cfg->processor.heartbeat_interval_ms = 30000;
-	cfg->processor.stuck_job_timeout_minutes = 5;
+	cfg->processor.stuck_job_timeout_ms = 5 * 60000;
 	cfg->processor.shutdown_grace_seconds = 30;
 	cfg->processor.poll_interval_ms = 1000;
 	cfg->processor.worker_max_jobs = 0;
@@ -1874,16 +1890,35 @@ static int map_config(struct ctx *c, const struct jv_node *root)
 		               "processor.retry_base_ms (%d)",
 		               cfg->processor.retry_max_ms, cfg->processor.retry_base_ms);
 	}
-	if ((int64_t)cfg->processor.stuck_job_timeout_minutes * 60000 <
-	    2 * (int64_t)cfg->processor.heartbeat_interval_ms) {
+	if (cfg->processor.stuck_job_timeout_ms < jv_config_min_stuck_ms(cfg)) {
 		const struct jv_node *n = jv_node_get(proc, "stuck_job_timeout_minutes");
 		return err_val(c, n ? n : jv_node_get(proc, "heartbeat_interval_ms"),
-		               "processor.stuck_job_timeout_minutes (%d min) must be at least two "
-		               "heartbeat intervals (2 x %d ms), or live processors look dead",
-		               cfg->processor.stuck_job_timeout_minutes,
-		               cfg->processor.heartbeat_interval_ms);
+		               "processor.stuck_job_timeout_minutes (%g min) must be at least two "
+		               "heartbeat intervals (2 x %d ms) plus %d ms for a silent processor to "
+		               "stop its jobs before others rescue them (%g min here), or live "
+		               "processors look dead",
+		               cfg->processor.stuck_job_timeout_ms / 60000.0,
+		               cfg->processor.heartbeat_interval_ms, jv_config_fence_margin_ms(cfg),
+		               jv_config_min_stuck_ms(cfg) / 60000.0);
+	}
+	if (cfg->database.listen_url && cfg->database.pooler != JV_POOLER_TRANSACTION) {
+		const struct jv_node *n = jv_node_get(db, "listen_url");
+		return err_key(c, n,
+		               "database.listen_url is only for database.pooler: transaction (without "
+		               "a pooler, database.url carries LISTEN itself)");
 	}
 	return 0;
+}
+
+int jv_config_fence_margin_ms(const struct jv_config *cfg)
+{
+	int slack = cfg->processor.stuck_job_timeout_ms / 1000; /* clocks' rates: 1000 ppm */
+	return JV_FENCE_KILL_GRACE_MS + (slack > JV_FENCE_SLACK_MS ? slack : JV_FENCE_SLACK_MS);
+}
+
+int jv_config_min_stuck_ms(const struct jv_config *cfg)
+{
+	return 2 * cfg->processor.heartbeat_interval_ms + jv_config_fence_margin_ms(cfg);
 }
 
 /* ------------------------------------------------------------------ load */
@@ -2125,6 +2160,9 @@ static void warn_literal_secrets(const struct jv_config *cfg, mode_t mode)
 	const struct jv_node *url = jv_node_get(jv_node_get(root, "database"), "url");
 	if (url && url->type == JV_NODE_SCALAR && has_password(url->value))
 		warn_secret(cfg, url, "database.url", "url", mode);
+	url = jv_node_get(jv_node_get(root, "database"), "listen_url");
+	if (url && url->type == JV_NODE_SCALAR && has_password(url->value))
+		warn_secret(cfg, url, "database.listen_url", "listen_url", mode);
 	const struct jv_node *api = jv_node_get(root, "api");
 	warn_secret(cfg, jv_node_get(api, "token"), "api.token", "token", mode);
 	warn_secret(cfg, jv_node_get(api, "webhook_secret"), "api.webhook_secret", "webhook_secret",
@@ -2230,6 +2268,7 @@ void jv_config_free(struct jv_config *cfg)
 	}
 	free(cfg->schedules);
 	free(cfg->database.url);
+	free(cfg->database.listen_url);
 	free(cfg->processor.name);
 	free(cfg->plugins.dir);
 	free(cfg->api.listen);

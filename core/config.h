@@ -49,6 +49,9 @@ struct jv_node {
 
 enum jv_isolation { JV_ISOLATION_PROCESS = 0, JV_ISOLATION_THREAD = 1 };
 
+/* database.pooler: what database.url goes through. */
+enum jv_pooler { JV_POOLER_NONE = 0, JV_POOLER_TRANSACTION = 1 };
+
 /* A variable the file reads with ${NAME}: its name and where it is first
  * read. */
 struct jv_env_ref {
@@ -105,6 +108,8 @@ struct jv_config {
 
 	struct {
 		char *url;                      /* required */
+		enum jv_pooler pooler;          /* none */
+		char *listen_url;               /* NULL; only with pooler transaction: LISTEN there */
 	} database;
 
 	struct {
@@ -114,7 +119,7 @@ struct jv_config {
 		int per_user_limit;             /* 0 = unlimited; 0..100000 */
 		int timeout_seconds;            /* 120, 1..604800 */
 		int heartbeat_interval_ms;      /* 30000, 100..3600000 */
-		int stuck_job_timeout_minutes;  /* 5, 1..10080 */
+		int stuck_job_timeout_ms;       /* stuck_job_timeout_minutes: 5, 0.1..10080 (decimals) */
 		int shutdown_grace_seconds;     /* 30, 0..3600 */
 		int poll_interval_ms;           /* 1000, 10..600000: fallback polling */
 		int worker_max_jobs;            /* 0 = never recycle workers */
@@ -180,6 +185,22 @@ struct jv_config {
 	struct jv_env_ref *env_refs;
 	size_t n_env_refs;
 };
+
+/*
+ * Self-fencing (serve.c): a processor whose heartbeat has not been confirmed
+ * for the rescue horizon minus a margin stops its running jobs, so they are
+ * dead before any other processor may rescue them. The margin is the kill
+ * grace (JV_KILL_GRACE_MS in worker.h: told to stop, killed this much
+ * later) plus slack for the loop's scheduling and the clocks' rates: 3 s,
+ * or a thousandth of the horizon when that is more.
+ */
+#define JV_FENCE_KILL_GRACE_MS 2000
+#define JV_FENCE_SLACK_MS 3000
+/* The margin for cfg's horizon, in ms. */
+int jv_config_fence_margin_ms(const struct jv_config *cfg);
+/* The shortest safe horizon for cfg: two heartbeat intervals plus the
+ * margin (config load refuses less). */
+int jv_config_min_stuck_ms(const struct jv_config *cfg);
 
 /* Schedule names, alike in the config and the API (they are logged and
  * shown: nothing in them can break a line). */
