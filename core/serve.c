@@ -414,12 +414,27 @@ static int connected(const struct serve *s)
 	return ready(&s->lc) && ready(&s->cc) && (!uses_nc(s) || ready(&s->nc));
 }
 
-/* The first of a and b that is connected and idle, or NULL. */
-static struct chan *idle_chan(struct chan *a, struct chan *b)
+/* The channel that LISTENs sends nothing while the start-up check that a
+ * NOTIFY reaches it is under way: through a pooler in transaction mode, a
+ * transaction of its own could run on the server connection that holds the
+ * LISTEN and pick the NOTIFY up by chance, hiding the problem. */
+static int quiet(const struct serve *s, const struct chan *c)
 {
-	if (ready(a) && a->q == Q_NONE)
+	return c->listen && (s->selfcheck == SC_TODO || s->selfcheck == SC_SENT);
+}
+
+/* c can take a query now. */
+static int usable(const struct serve *s, const struct chan *c)
+{
+	return ready(c) && c->q == Q_NONE && !quiet(s, c);
+}
+
+/* The first of a and b that can take a query now, or NULL. */
+static struct chan *idle_chan(const struct serve *s, struct chan *a, struct chan *b)
+{
+	if (usable(s, a))
 		return a;
-	if (b && ready(b) && b->q == Q_NONE)
+	if (b && usable(s, b))
 		return b;
 	return NULL;
 }
@@ -1199,10 +1214,12 @@ static int free_slots(const struct serve *s)
 }
 
 /* Claiming is possible now: connected, released what a lost claim may
- * have left, not fenced, not stopping or paused. */
+ * have left, not fenced, not stopping or paused, not waiting for the
+ * NOTIFY self-check (quiet). */
 static int may_claim(const struct serve *s)
 {
-	return connected(s) && !s->recovering && !s->fenced && !s->draining && !s->paused;
+	return connected(s) && !s->recovering && !s->fenced && !s->draining && !s->paused &&
+	       !quiet(s, &s->lc);
 }
 
 static void send_claim(struct serve *s, uint64_t now)
@@ -1334,7 +1351,7 @@ static void heartbeat(struct serve *s, uint64_t now)
 {
 	if (s->hb_chan || !connected(s))
 		return; /* in flight; or at once when the link is back (link_check) */
-	struct chan *c = idle_chan(&s->cc, &s->lc);
+	struct chan *c = idle_chan(s, &s->cc, &s->lc);
 	if (!c)
 		return; /* right after the query in flight (see the wake-up) */
 	s->next_heartbeat = now + (uint64_t)s->cfg->processor.heartbeat_interval_ms;
@@ -1585,7 +1602,7 @@ static void send_control(struct serve *s, uint64_t now)
 {
 	if (!s->control_by_poll || !connected(s) || now < s->next_control)
 		return;
-	struct chan *c = idle_chan(&s->lc, &s->cc);
+	struct chan *c = idle_chan(s, &s->lc, &s->cc);
 	if (!c)
 		return;
 	s->next_control = now + (uint64_t)s->cfg->processor.poll_interval_ms;
@@ -1955,7 +1972,7 @@ static uint64_t db_wake(const struct serve *s, uint64_t wake)
 		wake = s->selfcheck_until;
 	if (s->recovering && connected(s) && s->cc.q == Q_NONE && s->release_at < wake)
 		wake = s->release_at;
-	int idle = connected(s) && (s->lc.q == Q_NONE || s->cc.q == Q_NONE);
+	int idle = connected(s) && (usable(s, &s->lc) || usable(s, &s->cc));
 	if (idle && !s->hb_chan && s->next_heartbeat < wake)
 		wake = s->next_heartbeat;
 	if (idle && s->control_by_poll && s->next_control < wake)
