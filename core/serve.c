@@ -212,7 +212,7 @@ struct serve {
 	enum selfcheck selfcheck;
 	uint64_t selfcheck_until;
 	uint64_t release_at;        /* recovering: send release_unheld() then */
-	int server_pid;             /* the completion channel's server process, as it says */
+	int pooled;                 /* database.url's server process is not the one libpq was told */
 	int stopped_recorded;       /* at exit: the processor row says stopped */
 	uint64_t exit_deadline;     /* at exit: give up recording after this (0: not yet) */
 	uint64_t complete_retry_at; /* after a failed completion: not before */
@@ -724,6 +724,15 @@ static int db_open(struct serve *s, char *err, size_t errlen)
 		}
 		c->state = CH_READY;
 	}
+	/* A pooler gives its clients a process id of its own (PgBouncer does):
+	 * the hint the NOTIFY self-check's warning gives. */
+	long long pid;
+	if (jv_db_query_int64(s->cc.conn, "SELECT pg_backend_pid()", 0, NULL, &pid, NULL, err,
+			      errlen) != 0) {
+		close_all(s);
+		return JV_EDB;
+	}
+	s->pooled = pid != PQbackendPID(s->cc.conn);
 	return 0;
 }
 
@@ -1671,14 +1680,13 @@ static void selfcheck_failed(struct serve *s, const char *why)
 {
 	s->selfcheck = SC_DONE;
 	s->control_by_poll = 1;
-	int pooled = s->cc.conn && s->server_pid > 0 && PQbackendPID(s->cc.conn) != s->server_pid;
 	jv_log(JV_WARNING,
 	       "a NOTIFY this processor sent did not reach its LISTEN (%s): %s; set "
 	       "database.pooler: transaction, and database.listen_url to a direct connection for "
 	       "LISTEN. Until then new jobs are found by polling every %d ms "
 	       "(processor.poll_interval_ms), and cancel and pause requests the same way",
 	       why,
-	       pooled ? "database.url goes through a connection pooler (its server process is not "
+	       s->pooled ? "database.url goes through a connection pooler (its server process is not "
 			"the one the connection was told: PgBouncer in transaction or statement "
 			"mode, most likely)"
 		      : "database.url probably goes through a connection pooler in transaction "
@@ -1713,8 +1721,6 @@ static void on_selfcheck_result(struct serve *s, struct chan *c, PGresult *res, 
 		}
 		return;
 	}
-	if (PQnfields(res) >= 2 && PQntuples(res) == 1)
-		s->server_pid = (int)strtol(PQgetvalue(res, 0, 1), NULL, 10);
 	if (s->selfcheck == SC_SENT)
 		s->selfcheck_until = now + JV_SELFCHECK_MS;
 }

@@ -135,7 +135,7 @@ int jv_store_notify_send(PGconn *conn, const char *channel, const char *payload,
 			 size_t errlen)
 {
 	const char *params[] = {channel, payload};
-	return send_params(conn, "SELECT pg_notify($1, $2), pg_backend_pid()", 2, params, err, errlen);
+	return send_params(conn, "SELECT pg_notify($1, $2)", 2, params, err, errlen);
 }
 
 void jv_claimed_free(struct jv_claimed *c)

@@ -66,7 +66,7 @@ int jv_store_control_send(PGconn *conn, int64_t id, const char *running, char *e
 			  size_t errlen);
 void jv_store_control_parse(const PGresult *res, struct jv_control *out);
 
-/* SELECT pg_notify(channel, payload), and the server process's pid. */
+/* SELECT pg_notify(channel, payload). */
 int jv_store_notify_send(PGconn *conn, const char *channel, const char *payload, char *err,
 			 size_t errlen);
 
