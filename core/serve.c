@@ -406,7 +406,8 @@ static const char *chan_url(const struct serve *s, const struct chan *c)
 	return c == &s->nc ? s->cfg->database.listen_url : s->cfg->database.url;
 }
 
-static int ready(const struct chan *c) { return c->state == CH_READY; }
+/* Connected, and LISTENing when it does (its LISTEN answered). */
+static int ready(const struct chan *c) { return c->state == CH_READY && c->q != Q_LISTEN; }
 
 /* Every channel connected (and LISTENing where it does). */
 static int connected(const struct serve *s)
@@ -611,7 +612,7 @@ static void chan_connected(struct serve *s, struct chan *c, uint64_t now)
 		connect_failed(s, c, err, 0, now);
 		return;
 	}
-	c->state = CH_READY; /* (for the poll set; connected() waits for Q_LISTEN) */
+	c->state = CH_READY; /* (ready() waits for the LISTEN's answer) */
 	chan_sent(s, c, Q_LISTEN, now);
 }
 
@@ -1846,8 +1847,6 @@ static void on_query_done(struct serve *s, struct chan *c)
 	c->flush = 0;
 	if (s->hb_chan == c)
 		s->hb_chan = NULL;
-	if (q == Q_LISTEN && !c->failed)
-		c->state = CH_READY;
 	if (q == Q_STOPPED && !c->failed)
 		s->stopped_recorded = 1;
 	if (q == Q_COMPLETE && c->batch)
@@ -1948,6 +1947,7 @@ static void chan_deadlines(struct serve *s, uint64_t now)
 			return;
 		}
 		if (c->state == CH_READY && c->q != Q_NONE && now >= c->deadline) {
+			/* (a LISTEN while reconnecting: connect_failed, through db_lost) */
 			snprintf(err, sizeof err, "no answer to the %s from %s within %llu ms",
 				 query_name[c->q], chan_host(c, host, sizeof host),
 				 (unsigned long long)answer_deadline_ms(s, c->q));
