@@ -122,6 +122,16 @@ int jv_cmd_check_config(int argc, char **argv)
 		jv_config_free(cfg);
 		return JV_EXIT_USER;
 	}
+	if (cfg->database.listen_url &&
+	    jv_db_check_url(cfg->database.listen_url, err, sizeof err) != 0) {
+		const struct jv_node *url =
+		    jv_node_get(jv_node_get(cfg->root, "database"), "listen_url");
+		char line[1200];
+		jv_config_errorf(cfg, url, line, sizeof line, "database.listen_url: %s", err);
+		fprintf(stderr, "%s\n", line);
+		jv_config_free(cfg);
+		return JV_EXIT_USER;
+	}
 
 	struct jv_plugins *plugins = NULL;
 	if (jv_plugins_load_dir(cfg->plugins.dir, &plugins, err, sizeof err) != 0) {
