@@ -214,6 +214,8 @@ struct serve {
 	uint64_t release_at;        /* recovering: send release_unheld() then */
 	int pooled;                 /* database.url's server process is not the one libpq was told */
 	int stopped_recorded;       /* at exit: the processor row says stopped */
+	int stop_sent;              /* ... is being said: no heartbeat may follow it */
+	uint64_t stop_retry_at;     /* after a failed stop: not before */
 	uint64_t exit_deadline;     /* at exit: give up recording after this (0: not yet) */
 	uint64_t complete_retry_at; /* after a failed completion: not before */
 	uint64_t first_done_at;     /* when the oldest unsent result arrived */
@@ -763,7 +765,7 @@ static void listen_mode(struct serve *s)
 /* ------------------------------------------------------------ jobs */
 
 static int fenced_take(struct serve *s, int64_t id);
-static void note_fenced_recorded(struct serve *s, const struct jv_done *done, size_t n_done,
+static void note_fenced_recorded(const struct jv_done *done, size_t n_done,
 				 const struct jv_applied *applied, size_t n);
 
 /* Runs that self-fencing stopped (fence_begin): unless they succeeded
@@ -1003,7 +1005,7 @@ static void on_completion_result(struct serve *s, PGresult *res, uint64_t now)
 	jv_store_complete_parse(res, &applied, &n);
 	if (note_applied(s, applied, n) > 0)
 		s->want_claim = 1; /* a user's slot may have opened */
-	note_fenced_recorded(s, s->cc.batch, s->cc.n_batch, applied, n);
+	note_fenced_recorded(s->cc.batch, s->cc.n_batch, applied, n);
 	raise_job_alerts(s, s->cc.batch, s->cc.n_batch, applied, n);
 	free(applied);
 	s->n_completed += s->cc.n_batch;
@@ -1359,7 +1361,7 @@ static void control_request(struct serve *s, const char *text, uint64_t now)
  * for. One is in flight at a time: confirmations come in the order sent. */
 static void heartbeat(struct serve *s, uint64_t now)
 {
-	if (s->hb_chan || !connected(s))
+	if (s->hb_chan || !connected(s) || s->stop_sent)
 		return; /* in flight; or at once when the link is back (link_check) */
 	struct chan *c = idle_chan(s, &s->cc, &s->lc);
 	if (!c)
@@ -1568,7 +1570,7 @@ static void fence_check(struct serve *s, uint64_t now)
 }
 
 /* The attempts stopped by fencing, once recorded: said once per batch. */
-static void note_fenced_recorded(struct serve *s, const struct jv_done *done, size_t n_done,
+static void note_fenced_recorded(const struct jv_done *done, size_t n_done,
 				 const struct jv_applied *applied, size_t n)
 {
 	size_t fenced = 0, kept = 0;
@@ -1628,8 +1630,6 @@ static void send_control(struct serve *s, uint64_t now)
 	}
 	chan_sent(s, c, Q_CONTROL, now);
 }
-
-static void set_paused(struct serve *s, int paused, uint64_t now);
 
 static void on_control_result(struct serve *s, struct chan *c, PGresult *res, uint64_t now)
 {
@@ -1801,6 +1801,7 @@ static void send_stopped(struct serve *s, uint64_t now)
 			jv_log(JV_ERROR, "could not mark processor stopped: %s", err);
 		return;
 	}
+	s->stop_sent = 1; /* (a heartbeat after it would say running again) */
 	chan_sent(s, &s->cc, Q_STOPPED, now);
 }
 
@@ -1849,6 +1850,10 @@ static void on_query_done(struct serve *s, struct chan *c)
 		s->hb_chan = NULL;
 	if (q == Q_STOPPED && !c->failed)
 		s->stopped_recorded = 1;
+	if (q == Q_STOPPED && c->failed) {
+		s->stop_sent = 0;
+		s->stop_retry_at = jv_now_ms() + 1000;
+	}
 	if (q == Q_COMPLETE && c->batch)
 		requeue_batch(s); /* (no answer came: sent again) */
 }
@@ -2353,7 +2358,7 @@ static int drain_step(struct serve *s, uint64_t now)
 	if (now >= s->exit_deadline)
 		return 1; /* finish() says what is left */
 	if (connected(s) && !s->recovering && s->n_done == 0 && s->cc.q == Q_NONE &&
-	    s->lc.q == Q_NONE && (!uses_nc(s) || s->nc.q == Q_NONE))
+	    s->lc.q == Q_NONE && (!uses_nc(s) || s->nc.q == Q_NONE) && now >= s->stop_retry_at)
 		send_stopped(s, now);
 	return 0;
 }
@@ -2432,6 +2437,8 @@ static int run_loop(struct serve *s)
 		}
 		if (s->exit_deadline && s->exit_deadline < wake)
 			wake = s->exit_deadline;
+		if (s->stop_retry_at > now && s->stop_retry_at < wake)
+			wake = s->stop_retry_at;
 		if (ping && ping < wake)
 			wake = ping;
 		if (s->n_queued > 0 && s->worker_wait_until > now && s->worker_wait_until < wake)
