@@ -19,6 +19,7 @@
 #include "sizelimits.h"
 #include "log.h"
 #include "mem.h"
+#include "worker.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1894,12 +1895,13 @@ static int map_config(struct ctx *c, const struct jv_node *root)
 		const struct jv_node *n = jv_node_get(proc, "stuck_job_timeout_minutes");
 		return err_val(c, n ? n : jv_node_get(proc, "heartbeat_interval_ms"),
 		               "processor.stuck_job_timeout_minutes (%g min) must be at least two "
-		               "heartbeat intervals (2 x %d ms) plus %d ms for a silent processor to "
+		               "heartbeat intervals (2 x %d ms) plus %lld ms for a silent processor to "
 		               "stop its jobs before others rescue them (%g min here), or live "
 		               "processors look dead",
 		               cfg->processor.stuck_job_timeout_ms / 60000.0,
-		               cfg->processor.heartbeat_interval_ms, jv_config_fence_margin_ms(cfg),
-		               jv_config_min_stuck_ms(cfg) / 60000.0);
+		               cfg->processor.heartbeat_interval_ms,
+		               (long long)jv_config_fence_margin_ms(cfg),
+		               (double)jv_config_min_stuck_ms(cfg) / 60000.0);
 	}
 	if (cfg->database.listen_url && cfg->database.pooler != JV_POOLER_TRANSACTION) {
 		const struct jv_node *n = jv_node_get(db, "listen_url");
@@ -1910,15 +1912,15 @@ static int map_config(struct ctx *c, const struct jv_node *root)
 	return 0;
 }
 
-int jv_config_fence_margin_ms(const struct jv_config *cfg)
+int64_t jv_config_fence_margin_ms(const struct jv_config *cfg)
 {
-	int slack = cfg->processor.stuck_job_timeout_ms / 1000; /* clocks' rates: 1000 ppm */
-	return JV_FENCE_KILL_GRACE_MS + (slack > JV_FENCE_SLACK_MS ? slack : JV_FENCE_SLACK_MS);
+	int64_t slack = cfg->processor.stuck_job_timeout_ms / 1000; /* clocks' rates: 1000 ppm */
+	return JV_KILL_GRACE_MS + (slack > JV_RESCUE_SLACK_MS ? slack : JV_RESCUE_SLACK_MS);
 }
 
-int jv_config_min_stuck_ms(const struct jv_config *cfg)
+int64_t jv_config_min_stuck_ms(const struct jv_config *cfg)
 {
-	return 2 * cfg->processor.heartbeat_interval_ms + jv_config_fence_margin_ms(cfg);
+	return 2 * (int64_t)cfg->processor.heartbeat_interval_ms + jv_config_fence_margin_ms(cfg);
 }
 
 /* ------------------------------------------------------------------ load */

@@ -191,16 +191,18 @@ struct jv_config {
  * for the rescue horizon minus a margin stops its running jobs, so they are
  * dead before any other processor may rescue them. The margin is the kill
  * grace (JV_KILL_GRACE_MS in worker.h: told to stop, killed this much
- * later) plus slack for the loop's scheduling and the clocks' rates: 3 s,
- * or a thousandth of the horizon when that is more.
+ * later) plus JV_RESCUE_SLACK_MS, or a thousandth of the horizon when that
+ * is more: a heartbeat's commit latency, a late turn of the serve loop, the
+ * clocks' rates (the processor counts on its own clock, others on the
+ * database's).
  */
-#define JV_FENCE_KILL_GRACE_MS 2000
-#define JV_FENCE_SLACK_MS 3000
+#define JV_RESCUE_SLACK_MS 5000
 /* The margin for cfg's horizon, in ms. */
-int jv_config_fence_margin_ms(const struct jv_config *cfg);
-/* The shortest safe horizon for cfg: two heartbeat intervals plus the
- * margin (config load refuses less). */
-int jv_config_min_stuck_ms(const struct jv_config *cfg);
+int64_t jv_config_fence_margin_ms(const struct jv_config *cfg);
+/* The shortest safe rescue horizon for cfg, in ms: two heartbeat intervals
+ * (one may be lost or late without the processor being dead) plus the
+ * margin. Config load refuses a shorter stuck_job_timeout_minutes. */
+int64_t jv_config_min_stuck_ms(const struct jv_config *cfg);
 
 /* Schedule names, alike in the config and the API (they are logged and
  * shown: nothing in them can break a line). */

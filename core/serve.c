@@ -777,10 +777,10 @@ static void fence_note(struct serve *s, size_t from)
 		if (!fenced_take(s, d->id) || d->end == JV_END_SUCCEEDED)
 			continue;
 		char *why = jv_asprintf("stopped by self-fencing: no heartbeat of this processor was "
-					"confirmed for %d ms, and other processors may rescue its jobs "
+					"confirmed for %lld ms, and other processors may rescue its jobs "
 					"after %d ms%s%s",
-					s->cfg->processor.stuck_job_timeout_ms -
-						jv_config_fence_margin_ms(s->cfg),
+					(long long)(s->cfg->processor.stuck_job_timeout_ms -
+						    jv_config_fence_margin_ms(s->cfg)),
 					s->cfg->processor.stuck_job_timeout_ms, d->error ? ": " : "",
 					d->error ? d->error : "");
 		free(d->error);
@@ -1431,7 +1431,7 @@ static void on_heartbeat_result(struct serve *s, struct chan *c, PGresult *res, 
  */
 static uint64_t fence_at(const struct serve *s)
 {
-	return s->hb_confirmed_sent + (uint64_t)(s->cfg->processor.stuck_job_timeout_ms -
+	return s->hb_confirmed_sent + (uint64_t)((int64_t)s->cfg->processor.stuck_job_timeout_ms -
 						 jv_config_fence_margin_ms(s->cfg));
 }
 

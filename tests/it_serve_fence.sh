@@ -2,7 +2,7 @@
 # it_serve_fence.sh -- self-fencing when a thread cannot be stopped. Another
 # session holds serve's processor row (SELECT ... FOR UPDATE), so no
 # heartbeat can commit, though the connections are fine. Once no heartbeat
-# has been confirmed for the horizon (9 s) minus the 5 s margin, serve stops
+# has been confirmed for the horizon (12 s) minus the 7 s margin, serve stops
 # its running jobs; a job on a thread (isolation: thread) that ignores the
 # stop cannot be killed, so 2 s later serve ends itself (exit 2) rather than
 # let it run into the time when another processor may rescue it.
@@ -10,7 +10,7 @@
 
 jv_db
 jv_write_config "$JV_CONF" "  inproc: { plugin: noop, isolation: thread }"
-sed -i 's/^  stuck_job_timeout_minutes: 5$/  stuck_job_timeout_minutes: 0.15\n  heartbeat_interval_ms: 1000/' "$JV_CONF"
+sed -i 's/^  stuck_job_timeout_minutes: 5$/  stuck_job_timeout_minutes: 0.2\n  heartbeat_interval_ms: 1000/' "$JV_CONF"
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
 
@@ -38,7 +38,7 @@ assert_match 'self-fencing: no heartbeat confirmed for [0-9]+ ms .*stopping 1 ru
 assert_match 'self-fencing: 1 jobs running on threads .* did not stop within 2000 ms, and a thread cannot be killed: exiting' \
 	"$(cat "$SERR")" "it ended itself because the thread job did not stop"
 HB=$(jv_psql "SELECT (extract(epoch FROM heartbeat_at) * 1000000000)::bigint FROM jobvisor.processors WHERE id = $P")
-echo "# measured: serve ended $(((T_EXIT - HB) / 1000000)) ms after its last heartbeat_at (horizon 9000 ms: fence at 4000, exit at 6000 from the send)"
+echo "# measured: serve ended $(((T_EXIT - HB) / 1000000)) ms after its last heartbeat_at (horizon 12000 ms: fence at 5000, exit at 7000 from the send)"
 assert_eq "running|$P" "$(jv_psql "SELECT status || '|' || locked_by FROM jobvisor.jobs WHERE id = $J")" \
 	"the job is left to be rescued"
 jv_done

@@ -11,8 +11,8 @@
 # stopped (a late result: B had rescued the job) and claims again.
 #
 # The rescue horizon is 15 s (stuck_job_timeout_minutes: 0.25) with 1 s
-# heartbeats: A fences 10 s after its last confirmed heartbeat was sent
-# (15 s minus the 5 s margin), B rescues at 15 s.
+# heartbeats: A fences 8 s after its last confirmed heartbeat was sent
+# (15 s minus the 7 s margin), B rescues at 15 s.
 . "${top_srcdir:-.}/tests/lib.sh"
 
 command -v python3 >/dev/null 2>&1 || skip_all "python3 not found"

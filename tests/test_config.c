@@ -140,7 +140,7 @@ static const struct {
 	{DB "processor: {retry_base_ms: 5000, retry_max_ms: 1000}\n", "t.yaml:2:48: processor.retry_max_ms (1000) must not be less than processor.retry_base_ms (5000)"},
 	{DB "processor: {heartbeat_interval_ms: 60000, stuck_job_timeout_minutes: 1}\n", "t.yaml:2:70: processor.stuck_job_timeout_minutes (1 min) must be at least two heartbeat intervals"},
 	/* the horizon leaves a silent processor no time to stop its jobs first */
-	{DB "processor: {heartbeat_interval_ms: 5000, stuck_job_timeout_minutes: 0.2}\n", "t.yaml:2:69: processor.stuck_job_timeout_minutes (0.2 min) must be at least two heartbeat intervals (2 x 5000 ms) plus 5000 ms for a silent processor to stop its jobs before others rescue them (0.25 min here)"},
+	{DB "processor: {heartbeat_interval_ms: 5000, stuck_job_timeout_minutes: 0.25}\n", "t.yaml:2:69: processor.stuck_job_timeout_minutes (0.25 min) must be at least two heartbeat intervals (2 x 5000 ms) plus 7000 ms for a silent processor to stop its jobs before others rescue them (0.283333 min here)"},
 	{DB "processor: {stuck_job_timeout_minutes: 0.05}\n", "t.yaml:2:40: processor.stuck_job_timeout_minutes: 0.05 is out of range (0.1..10080 minutes)"},
 	{DB "processor: {stuck_job_timeout_minutes: 10081}\n", "t.yaml:2:40: processor.stuck_job_timeout_minutes: 10081 is out of range (0.1..10080 minutes)"},
 	{DB "processor: {stuck_job_timeout_minutes: five}\n", "t.yaml:2:40: processor.stuck_job_timeout_minutes: expected a number, got 'five'"},
@@ -311,10 +311,10 @@ static void t_horizon_pooler(void)
 					"stuck_job_timeout_minutes: 0.25}\n");
 	CU_ASSERT_FATAL(cfg != NULL);
 	CU_ASSERT_EQUAL(cfg->processor.stuck_job_timeout_ms, 15000);
-	/* the margin: the kill grace and 3 s of slack, or a thousandth of a
-	 * horizon longer than 50 min */
-	CU_ASSERT_EQUAL(jv_config_fence_margin_ms(cfg), 5000);
-	CU_ASSERT_EQUAL(jv_config_min_stuck_ms(cfg), 2 * 1000 + 5000);
+	/* the margin: the kill grace and 5 s of slack, or a thousandth of a
+	 * horizon longer than 83 min */
+	CU_ASSERT_EQUAL(jv_config_fence_margin_ms(cfg), 7000);
+	CU_ASSERT_EQUAL(jv_config_min_stuck_ms(cfg), 2 * 1000 + 7000);
 	cfg->processor.stuck_job_timeout_ms = 604800000;
 	CU_ASSERT_EQUAL(jv_config_fence_margin_ms(cfg), 2000 + 604800);
 	jv_config_free(cfg);
