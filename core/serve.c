@@ -539,8 +539,11 @@ static void connect_failed(struct serve *s, struct chan *c, const char *err, int
 {
 	if (c && timed_out && c->conn && jv_db_host_count(chan_url(s, c)) > 1) {
 		int i = jv_db_host_index(chan_url(s, c), c->first_host, c->conn);
-		if (i >= 0)
-			c->first_host = i + 1;
+		/* (every channel on that url: the host is as silent for them) */
+		struct chan *chans[] = {&s->lc, &s->cc, &s->nc};
+		for (size_t k = 0; i >= 0 && k < sizeof chans / sizeof chans[0]; k++)
+			if ((chans[k] == &s->nc) == (c == &s->nc))
+				chans[k]->first_host = i + 1;
 	}
 	close_all(s);
 	s->reconnect_delay = s->reconnect_delay == 0 ? JV_RECONNECT_FIRST_MS
