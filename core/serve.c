@@ -125,7 +125,8 @@ struct chan {
 	enum query q;           /* the query in flight (Q_NONE: idle) */
 	uint64_t deadline;      /* its answer is overdue after this (moved on by input) */
 	int flush;              /* output not all sent yet: wait to write */
-	int failed;             /* q: a result reported an error (logged) */
+	int failed;             /* q: a result reported an error */
+	PGresult *res;          /* q: its result, kept until the query has ended */
 	struct jv_done *batch;  /* Q_COMPLETE: the attempts in flight */
 	size_t n_batch;
 	int slots;              /* Q_CLAIM: slots asked for */
@@ -480,6 +481,8 @@ static void close_chan(struct serve *s, struct chan *c)
 	c->state = CH_DOWN;
 	c->q = Q_NONE;
 	c->flush = 0;
+	PQclear(c->res); /* (a query not ended is as good as lost) */
+	c->res = NULL;
 	if (s->hb_chan == c)
 		s->hb_chan = NULL;
 }
@@ -1810,13 +1813,10 @@ static void send_stopped(struct serve *s, uint64_t now)
 
 /* ------------------------------------------------------------ channels */
 
-/* One result of c's query in flight. */
-static void on_result(struct serve *s, struct chan *c, PGresult *res, uint64_t now)
+/* The result of c's query q, which has ended. */
+static void on_result(struct serve *s, struct chan *c, enum query q, PGresult *res, uint64_t now)
 {
-	ExecStatusType st = PQresultStatus(res);
-	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
-		c->failed = 1;
-	switch (c->q) {
+	switch (q) {
 	case Q_LISTEN:
 		if (c->failed) {
 			char err[512];
@@ -1843,14 +1843,43 @@ static void on_result(struct serve *s, struct chan *c, PGresult *res, uint64_t n
 	}
 }
 
-/* c's query in flight has ended (every result read). */
-static void on_query_done(struct serve *s, struct chan *c)
+/*
+ * A result of c's query in flight, kept until the query has ended: its
+ * implicit transaction commits only then (at Sync), after the rows were
+ * sent. A claim's rows acted on before that could start jobs whose claim a
+ * crash or a failover then undoes (a commit waiting for a synchronous
+ * standby when the primary dies), so that another run of them starts while
+ * ours goes on; a heartbeat taken as confirmed before that could make us
+ * fence later than the rescue the database allows. The first result is
+ * kept, or the first error.
+ */
+static void keep_result(struct chan *c, PGresult *res)
+{
+	ExecStatusType st = PQresultStatus(res);
+	int bad = st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK;
+	if (!c->res || (bad && !c->failed)) {
+		PQclear(c->res);
+		c->res = res;
+		c->failed = bad;
+	} else {
+		PQclear(res);
+	}
+}
+
+/* c's query in flight has ended (every result read, its transaction over):
+ * its result is acted on now. */
+static void on_query_done(struct serve *s, struct chan *c, uint64_t now)
 {
 	enum query q = c->q;
+	PGresult *res = c->res;
+	c->res = NULL;
 	c->q = Q_NONE;
 	c->flush = 0;
 	if (s->hb_chan == c)
 		s->hb_chan = NULL;
+	if (res)
+		on_result(s, c, q, res, now); /* (may close every channel) */
+	PQclear(res);
 	if (q == Q_STOPPED && !c->failed)
 		s->stopped_recorded = 1;
 	if (q == Q_STOPPED && c->failed) {
@@ -1896,11 +1925,10 @@ static void on_chan_readable(struct serve *s, struct chan *c, uint64_t now)
 	while (c->conn && c->q != Q_NONE && !PQisBusy(c->conn)) {
 		PGresult *res = PQgetResult(c->conn);
 		if (!res) {
-			on_query_done(s, c);
+			on_query_done(s, c, now);
 			break;
 		}
-		on_result(s, c, res, now);
-		PQclear(res);
+		keep_result(c, res);
 	}
 }
 
