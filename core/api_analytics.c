@@ -391,7 +391,7 @@ static const char sql_insights[] =
     INSIGHT("stuck_jobs", "CASE WHEN n >= 10 THEN 'critical' ELSE 'warning' END",
 	    "format('%s attempts were rescued from silent processors', " SC("n") ")",
 	    "format('processors %s stopped heartbeating for more than stuck_job_timeout_minutes "
-	    "(%s) while running them', array_to_string(procs, ', '), $5::int)",
+	    "(%s) while running them', array_to_string(procs, ', '), $5::numeric)",
 	    "'check the logs of those processors (a crash, the OOM killer, a lost database "
 	    "connection); if they were only slow to heartbeat, raise stuck_job_timeout_minutes "
 	    "or lower heartbeat_interval_ms'",
@@ -402,16 +402,16 @@ static const char sql_insights[] =
     "   AS procs, min(j.started_at) AS oldest"
     "  FROM jobvisor.jobs j LEFT JOIN jobvisor.processors p ON p.id = j.locked_by"
     "  WHERE j.status = 'running' AND (p.id IS NULL OR p.state = 'stopped'"
-    "   OR p.heartbeat_at < now() - make_interval(mins => $5::int))),"
+    "   OR p.heartbeat_at < now() - make_interval(secs => $5::float8 * 60))),"
     " stuck_now AS (SELECT 'critical'::text AS sev, "
     INSIGHT("stuck_jobs_now", "'critical'",
 	    "format('%s jobs are running on silent processors', n)",
 	    "format('processors %s have not heartbeated for more than %s minutes but hold "
-	    "running jobs (the oldest started at %s)', array_to_string(procs, ', '), $5::int,"
+	    "running jobs (the oldest started at %s)', array_to_string(procs, ', '), $5::numeric,"
 	    " to_char(oldest AT TIME ZONE 'UTC', " ISO_MS "))",
 	    "'a live processor rescues them at its next heartbeat; to do it now, POST "
 	    "/api/cron/reset-stuck-jobs; then find out why those processors went silent'",
-	    "json_build_object('jobs', n, 'processors', procs, 'stuckJobTimeoutMinutes', $5::int)")
+	    "json_build_object('jobs', n, 'processors', procs, 'stuckJobTimeoutMinutes', $5::numeric)")
     " AS j FROM now_stuck WHERE n > 0),"
     /* users at their limit now: as many running jobs as per_user_limit, and due
      * jobs waiting for more than 30 s */
@@ -472,9 +472,9 @@ static void cron_insights(struct jv_api_req *req)
 	}
 	char *tmo_text = json_dumps(tmo, JSON_COMPACT);
 	json_decref(tmo);
-	char def[16], stuck[16], lim[16];
+	char def[16], stuck[32], lim[16];
 	snprintf(def, sizeof def, "%d", cfg->processor.timeout_seconds);
-	snprintf(stuck, sizeof stuck, "%d", cfg->processor.stuck_job_timeout_minutes);
+	snprintf(stuck, sizeof stuck, "%.10g", cfg->processor.stuck_job_timeout_ms / 60000.0);
 	snprintf(lim, sizeof lim, "%d", cfg->processor.per_user_limit);
 	const char *params[] = {w.start, w.end, tmo_text ? tmo_text : "{}", def, stuck, w.scale, lim};
 	answer_json_query(req, &w, sql_insights, 6, 7, params);

@@ -51,10 +51,17 @@ static json_t *processor_json(const struct jv_engine_view *v)
 }
 
 /* The shortest timeoutMinutes reset-stuck-jobs takes: the safe rescue
- * horizon (jv_config_min_stuck_ms) in whole minutes, rounded up. */
-static int64_t min_stuck_minutes(const struct jv_config *cfg)
+ * horizon (jv_config_min_stuck_ms) in minutes, rounded up to a hundredth
+ * (0.6 s), so the number shown is one the route accepts. */
+static double min_stuck_minutes(const struct jv_config *cfg)
 {
-	return (jv_config_min_stuck_ms(cfg) + 59999) / 60000;
+	return (double)((jv_config_min_stuck_ms(cfg) + 599) / 600) / 100.0;
+}
+
+/* Minutes as JSON: an integer when whole, else a real. */
+static json_t *minutes_json(int64_t ms)
+{
+	return ms % 60000 ? json_real((double)ms / 60000.0) : json_integer((json_int_t)(ms / 60000));
 }
 
 /* The rescue settings, into this processor's object of status: the
@@ -64,9 +71,11 @@ static void add_rescue_settings(json_t *proc, const struct jv_config *cfg)
 	json_object_set_new(proc, "heartbeatIntervalMs",
 			    json_integer(cfg->processor.heartbeat_interval_ms));
 	json_object_set_new(proc, "stuckJobTimeoutMinutes",
-			    json_integer(cfg->processor.stuck_job_timeout_minutes));
+			    minutes_json(cfg->processor.stuck_job_timeout_ms));
+	double least = min_stuck_minutes(cfg);
 	json_object_set_new(proc, "minStuckJobTimeoutMinutes",
-			    json_integer(min_stuck_minutes(cfg)));
+			    least == (double)(int64_t)least ? json_integer((json_int_t)least)
+							    : json_real(least));
 }
 
 /* POST /api/cron/start {"batchSize": N, "maxConcurrentJobs": N} */
@@ -336,35 +345,39 @@ static void cron_reset_stuck(struct jv_api_req *req)
 	if (jv_api_only_query(req, no_args) || jv_api_only_keys(req, keys))
 		return;
 	const struct jv_config *cfg = jv_api_config(req);
-	int64_t minutes = cfg->processor.stuck_job_timeout_minutes;
+	int64_t ms = cfg->processor.stuck_job_timeout_ms;
 	json_t *x = jv_api_json_body(req) ? json_object_get(jv_api_json_body(req), "timeoutMinutes")
 					  : NULL;
 	if (x && !json_is_null(x)) {
-		if (!json_is_integer(x) || json_integer_value(x) < 1 ||
-		    json_integer_value(x) > 10080) {
-			jv_api_error(req, 400, "timeoutMinutes must be an integer from 1 to 10080");
+		double v = json_is_number(x) ? json_number_value(x) : -1;
+		if (!(v > 0 && v <= 10080)) {
+			jv_api_error(req, 400, "timeoutMinutes must be a number of minutes above 0 and "
+					       "at most 10080");
 			return;
 		}
-		minutes = json_integer_value(x);
+		ms = (int64_t)(v * 60000.0 + 0.5);
 	}
 	/* Shorter, and a live processor's running job would run twice: its
-	 * heartbeat may be that late without it being dead. */
-	int64_t least = min_stuck_minutes(cfg);
-	if (minutes < least) {
+	 * heartbeat may be that late without it being dead. (The database also
+	 * keeps each processor's own horizon: rescue_stuck() never takes a
+	 * processor's jobs sooner than it declared, whatever is asked here.) */
+	double least = min_stuck_minutes(cfg);
+	if (ms < (int64_t)(least * 60000.0 + 0.5)) {
 		jv_api_error(req, 400,
-			     "timeoutMinutes must be at least %lld: a shorter horizon could take "
-			     "jobs from live processors (2 x processor.heartbeat_interval_ms %d + "
-			     "%d ms kill grace + %d ms slack = %lld ms)",
-			     (long long)least, cfg->processor.heartbeat_interval_ms, JV_KILL_GRACE_MS,
-			     JV_RESCUE_SLACK_MS, (long long)jv_config_min_stuck_ms(cfg));
+			     "timeoutMinutes must be at least %g: a shorter horizon could take jobs "
+			     "from live processors (2 x processor.heartbeat_interval_ms %d + %lld ms "
+			     "margin)",
+			     least, cfg->processor.heartbeat_interval_ms,
+			     (long long)jv_config_fence_margin_ms(cfg));
 		return;
 	}
 	char m[24];
-	snprintf(m, sizeof m, "%lld", (long long)minutes);
+	snprintf(m, sizeof m, "%lld", (long long)ms);
 	const char *params[] = {m};
 	PGresult *res = jv_api_query_db(
-	    req, "SELECT count(*) FROM jobvisor.rescue_stuck(make_interval(mins => $1::int))", 1,
-	    params);
+	    req,
+	    "SELECT count(*) FROM jobvisor.rescue_stuck(make_interval(secs => $1::float8 / 1000))",
+	    1, params);
 	if (!res)
 		return;
 	long long n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
@@ -374,8 +387,8 @@ static void cron_reset_stuck(struct jv_api_req *req)
 	if (n > 0 && jv_api_bridge(req))
 		jv_bridge_trigger(jv_api_bridge(req)); /* they are due again */
 	jv_api_json(req, 200,
-		    json_pack("{s:b, s:I, s:I}", "success", 1, "resetCount", (json_int_t)n,
-			      "timeoutMinutes", (json_int_t)minutes));
+		    json_pack("{s:b, s:I, s:o}", "success", 1, "resetCount", (json_int_t)n,
+			      "timeoutMinutes", minutes_json(ms)));
 }
 
 /* POST /api/cron/webhook: an outside cron's tick, X-Webhook-Secret. */

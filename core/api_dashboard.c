@@ -10,8 +10,11 @@
  *
  * GET /api/alerts lists the alerts history a page at a time; POST
  * /api/processors/{id}/pause|resume reach any processor, not only the one
- * serving the request: the request travels by NOTIFY on jobvisor_control,
- * which every processor listens to (serve.c).
+ * serving the request: the request is written to the processor's row
+ * (control_pause, control_seq) and travels by NOTIFY on jobvisor_control,
+ * which every processor listens to; one that cannot LISTEN (behind a
+ * transaction pooler) reads its row every poll interval (serve.c,
+ * sql/010_engine_fence.sql).
  */
 #include "api.h"
 
@@ -183,10 +186,14 @@ static void alerts_list(struct jv_api_req *req)
 
 /* ----------------------------------------------------------- processors */
 
-/* $1 id, $2 the request ("pause 7"): the processor's state, and whether
- * the request was sent (not to a stopping or stopped one). */
+/* $1 id, $2 the request ("pause 7"), $3 "pause" or "resume": the
+ * processor's state, and whether the request was made (not to a stopping or
+ * stopped one). */
 static const char sql_control[] =
-    "SELECT p.state, CASE WHEN p.state IN ('running', 'paused') THEN"
+    "WITH upd AS (UPDATE jobvisor.processors SET control_pause = ($3::text = 'pause'),"
+    "  control_seq = control_seq + 1"
+    " WHERE id = $1::bigint AND state IN ('running', 'paused') RETURNING id)"
+    " SELECT p.state, CASE WHEN EXISTS (SELECT 1 FROM upd) THEN"
     " (SELECT count(pg_notify('" JV_DB_CONTROL_CHANNEL "', $2::text))) END"
     " FROM jobvisor.processors p WHERE p.id = $1::bigint";
 
@@ -199,8 +206,8 @@ static void control(struct jv_api_req *req, const char *verb)
 		return;
 	char msg[48];
 	snprintf(msg, sizeof msg, "%s %" PRId64, verb, id);
-	const char *params[] = {idt, msg};
-	PGresult *res = jv_api_query_db(req, sql_control, 2, params);
+	const char *params[] = {idt, msg, verb};
+	PGresult *res = jv_api_query_db(req, sql_control, 3, params);
 	if (!res)
 		return;
 	if (PQntuples(res) == 0) {

@@ -633,7 +633,7 @@ static const char sql_status_processors[] =
     "SELECT p.id, p.name, p.hostname, p.pid, p.state, p.version,"
     " round(extract(epoch FROM now() - p.heartbeat_at), 3)::float8,"
     " (SELECT count(*) FROM jobvisor.jobs j WHERE j.status = 'running' AND j.locked_by = p.id),"
-    " (p.state <> 'stopped' AND p.heartbeat_at < now() - make_interval(mins => $1::integer))"
+    " (p.state <> 'stopped' AND p.heartbeat_at < now() - make_interval(secs => $1::float8 / 1000))"
     " FROM jobvisor.processors p"
     " WHERE p.state <> 'stopped' OR p.stopped_at > now() - interval '1 hour'"
     " ORDER BY p.started_at, p.id LIMIT 1000";
@@ -927,7 +927,7 @@ int jv_cmd_status(int argc, char **argv)
 	if (rc != JV_EXIT_OK)
 		return rc;
 	char stuck[16];
-	snprintf(stuck, sizeof stuck, "%d", cfg->processor.stuck_job_timeout_minutes);
+	snprintf(stuck, sizeof stuck, "%d", cfg->processor.stuck_job_timeout_ms);
 	struct status_retention rt = {
 	    .days = cfg->history.retention_days,
 	    .failed_days = cfg->history.failed_retention_days >= 0

@@ -1147,6 +1147,7 @@ enum ftype {
 	F_CHOICE_IDX, /* int, index into choices */
 	F_LIST,       /* char **, NULL-terminated; items from choices when set */
 	F_PAYLOAD,    /* char *, JSON text of a map */
+	F_MINUTES,    /* int milliseconds, from a number of minutes (decimals allowed), min..max ms */
 };
 
 /* One key of a section: where it goes (offset from the section's struct)
@@ -1167,6 +1168,7 @@ struct field {
 #define FIDX(k, st, m, ch)     {.key = (k), .type = F_CHOICE_IDX, .off = offsetof(st, m), .choices = (ch)}
 #define FLIST(k, st, m, ch)    {.key = (k), .type = F_LIST, .off = offsetof(st, m), .choices = (ch)}
 #define FPAYLOAD(k, st, m)     {.key = (k), .type = F_PAYLOAD, .off = offsetof(st, m)}
+#define FMINUTES(k, st, m, lo, hi) {.key = (k), .type = F_MINUTES, .off = offsetof(st, m), .min = (lo), .max = (hi)}
 #define FEND                   {.key = NULL}
 
 static const char *const sections[] = {"database", "processor", "plugins", "executors", "alerts",
@@ -1197,7 +1199,7 @@ static const struct field processor_fields[] = {
 	FINT("per_user_limit", C, processor.per_user_limit, 0, 100000),
 	FINT("timeout_seconds", C, processor.timeout_seconds, 1, 604800),
 	FINT("heartbeat_interval_ms", C, processor.heartbeat_interval_ms, 100, 3600000),
-	FINT("stuck_job_timeout_minutes", C, processor.stuck_job_timeout_minutes, 1, 10080),
+	FMINUTES("stuck_job_timeout_minutes", C, processor.stuck_job_timeout_ms, 6000, 604800000),
 	FINT("shutdown_grace_seconds", C, processor.shutdown_grace_seconds, 0, 3600),
 	FINT("poll_interval_ms", C, processor.poll_interval_ms, 10, 600000),
 	FINT("worker_max_jobs", C, processor.worker_max_jobs, 0, 100000000),
@@ -1413,6 +1415,17 @@ static int set_field(struct ctx *c, const struct jv_node *item, const char *sect
 			v[i] = jv_strdup(item->type == JV_NODE_SEQ ? item->items[i]->value
 			                                           : item->value);
 		*vp = v;
+		return 0;
+	}
+	case F_MINUTES: {
+		double v;
+		if (jv_node_double(item, &v, why, sizeof why))
+			return err_val(c, item, "%s: %s", path, why);
+		double ms = v * 60000.0;
+		if (!(ms >= (double)f->min && ms <= (double)f->max))
+			return err_val(c, item, "%s: %s is out of range (%g..%g minutes)", path,
+			               item->value, (double)f->min / 60000.0, (double)f->max / 60000.0);
+		*(int *)(void *)slot = (int)(ms + 0.5);
 		return 0;
 	}
 	case F_PAYLOAD: {
@@ -1737,7 +1750,7 @@ static void set_defaults(struct jv_config *cfg)
 	cfg->processor.per_user_limit = 0;
 	cfg->processor.timeout_seconds = 120;
 	cfg->processor.heartbeat_interval_ms = 30000;
-	cfg->processor.stuck_job_timeout_minutes = 5;
+	cfg->processor.stuck_job_timeout_ms = 5 * 60000;
 	cfg->processor.shutdown_grace_seconds = 30;
 	cfg->processor.poll_interval_ms = 1000;
 	cfg->processor.worker_max_jobs = 0;
@@ -1900,25 +1913,30 @@ static int map_config(struct ctx *c, const struct jv_node *root)
 		               "processor.retry_base_ms (%d)",
 		               cfg->processor.retry_max_ms, cfg->processor.retry_base_ms);
 	}
-	int64_t min_stuck = jv_config_min_stuck_ms(cfg);
-	if ((int64_t)cfg->processor.stuck_job_timeout_minutes * 60000 < min_stuck) {
+	if (cfg->processor.stuck_job_timeout_ms < jv_config_min_stuck_ms(cfg)) {
 		const struct jv_node *n = jv_node_get(proc, "stuck_job_timeout_minutes");
 		return err_val(c, n ? n : jv_node_get(proc, "heartbeat_interval_ms"),
-		               "processor.stuck_job_timeout_minutes: %d min is shorter than the "
-		               "shortest safe rescue horizon, %lld ms (2 x heartbeat_interval_ms %d "
-		               "+ %d ms kill grace + %d ms slack), so jobs of live processors would "
-		               "run twice: set at least %lld, or a shorter heartbeat_interval_ms",
-		               cfg->processor.stuck_job_timeout_minutes, (long long)min_stuck,
-		               cfg->processor.heartbeat_interval_ms, JV_KILL_GRACE_MS,
-		               JV_RESCUE_SLACK_MS, (long long)((min_stuck + 59999) / 60000));
+		               "processor.stuck_job_timeout_minutes (%g min) must be at least two "
+		               "heartbeat intervals (2 x %d ms) plus %lld ms for a silent processor to "
+		               "stop its jobs before others rescue them (%g min here), or live "
+		               "processors look dead",
+		               cfg->processor.stuck_job_timeout_ms / 60000.0,
+		               cfg->processor.heartbeat_interval_ms,
+		               (long long)jv_config_fence_margin_ms(cfg),
+		               (double)jv_config_min_stuck_ms(cfg) / 60000.0);
 	}
 	return 0;
 }
 
+int64_t jv_config_fence_margin_ms(const struct jv_config *cfg)
+{
+	int64_t slack = cfg->processor.stuck_job_timeout_ms / 1000; /* clocks' rates: 1000 ppm */
+	return JV_KILL_GRACE_MS + (slack > JV_RESCUE_SLACK_MS ? slack : JV_RESCUE_SLACK_MS);
+}
+
 int64_t jv_config_min_stuck_ms(const struct jv_config *cfg)
 {
-	return 2 * (int64_t)cfg->processor.heartbeat_interval_ms + JV_KILL_GRACE_MS +
-	       JV_RESCUE_SLACK_MS;
+	return 2 * (int64_t)cfg->processor.heartbeat_interval_ms + jv_config_fence_margin_ms(cfg);
 }
 
 /* ------------------------------------------------------------------ load */

@@ -122,7 +122,7 @@ struct jv_config {
 		int per_user_limit;             /* 0 = unlimited; 0..100000 */
 		int timeout_seconds;            /* 120, 1..604800 */
 		int heartbeat_interval_ms;      /* 30000, 100..3600000 */
-		int stuck_job_timeout_minutes;  /* 5, 1..10080 */
+		int stuck_job_timeout_ms;       /* stuck_job_timeout_minutes: 5, 0.1..10080 (decimals) */
 		int shutdown_grace_seconds;     /* 30, 0..3600 */
 		int poll_interval_ms;           /* 1000, 10..600000: fallback polling */
 		int worker_max_jobs;            /* 0 = never recycle workers */
@@ -193,6 +193,25 @@ struct jv_config {
 	size_t n_env_refs;
 };
 
+/*
+ * Self-fencing (serve.c): a processor whose heartbeat has not been confirmed
+ * for the rescue horizon minus a margin stops its running jobs, so they are
+ * dead before any other processor may rescue them. The margin is the kill
+ * grace (JV_KILL_GRACE_MS in worker.h: told to stop, killed this much
+ * later) plus JV_RESCUE_SLACK_MS, or a thousandth of the horizon when that
+ * is more: a heartbeat's commit latency, a late turn of the serve loop, the
+ * clocks' rates (the processor counts on its own clock, others on the
+ * database's).
+ */
+#define JV_RESCUE_SLACK_MS 5000
+/* The margin for cfg's horizon, in ms. */
+int64_t jv_config_fence_margin_ms(const struct jv_config *cfg);
+/* The shortest safe rescue horizon for cfg, in ms: two heartbeat intervals
+ * (one may be lost or late without the processor being dead) plus the
+ * margin. Config load refuses a shorter stuck_job_timeout_minutes, and
+ * POST /api/cron/reset-stuck-jobs a shorter timeoutMinutes. */
+int64_t jv_config_min_stuck_ms(const struct jv_config *cfg);
+
 /* Schedule names, alike in the config and the API (they are logged and
  * shown: nothing in them can break a line). */
 #define JV_SCHEDULE_NAME_MAX 100
@@ -229,24 +248,6 @@ int jv_config_load_string(const char *name, const char *text, struct jv_config *
  */
 size_t jv_config_env_seal(const struct jv_config *cfg);
 
-/*
- * The shortest safe rescue horizon, in ms: how long a processor must have
- * been silent before its running jobs may be taken from it. Two heartbeat
- * intervals (one heartbeat may be lost or late without the processor
- * being dead), plus the worker kill grace (JV_KILL_GRACE_MS: a job told
- * to stop may run that much longer before its worker is killed), plus
- * JV_RESCUE_SLACK_MS. processor.stuck_job_timeout_minutes and the
- * timeoutMinutes of POST /api/cron/reset-stuck-jobs are refused below it;
- * a processor fences itself (stops its jobs) by the same rule.
- */
-int64_t jv_config_min_stuck_ms(const struct jv_config *cfg);
-
-/* The slack of jv_config_min_stuck_ms(): a heartbeat's commit latency (its
- * heartbeat_at is the transaction's start, seen by others only once it
- * commits), a late turn of the serve loop, and the margin of a processor's
- * self-fencing, which counts on its own clock from when it sent the
- * heartbeat while others count on the database's. */
-#define JV_RESCUE_SLACK_MS 5000
 
 /* Free cfg and everything it owns (strings, arrays, the node tree; every
  * node pointer taken from it dies with it). NULL is fine. */

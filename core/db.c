@@ -133,29 +133,231 @@ int jv_db_check_url(const char *url, char *err, size_t errlen)
 	return JV_ECONFIG;
 }
 
+/*
+ * The defaults every connection gets unless the url sets them otherwise:
+ * TCP keepalives (a peer that vanished without a word is noticed after
+ * about 25 s of silence instead of never) and tcp_user_timeout (data sent
+ * and not acknowledged for 30 s breaks the connection). A server busy with
+ * a long query still acknowledges, so neither ends a slow query; neither
+ * helps against a middlebox that acknowledges and forwards nothing, which
+ * is what serve's own deadlines are for.
+ */
+#define TCP_DEFAULTS 5
+static const char *const tcp_keys[TCP_DEFAULTS] = {"keepalives", "keepalives_idle",
+                                                   "keepalives_interval", "keepalives_count",
+                                                   "tcp_user_timeout"};
+static const char *const tcp_vals[TCP_DEFAULTS] = {"1", "10", "5", "3", "30000"};
+
+/* The comma-separated list s split into a NULL-terminated array (caller
+ * frees with free_list); *n gets the count. NULL or "" is one empty item. */
+static char **split_list(const char *s, size_t *n)
+{
+	size_t count = 1;
+	for (const char *p = s; p && *p; p++)
+		count += *p == ',';
+	char **v = jv_calloc(count + 1, sizeof *v);
+	const char *p = s ? s : "";
+	for (size_t i = 0; i < count; i++) {
+		size_t len = strcspn(p, ",");
+		v[i] = jv_strndup(p, len);
+		p += len + (p[len] == ',');
+	}
+	*n = count;
+	return v;
+}
+
+static void free_list(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* The list v of n items joined from item first on, wrapping around. */
+static char *rotated(char **v, size_t n, size_t first)
+{
+	struct jv_buf b = {0};
+	jv_buf_append(&b, "", 0);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			jv_buf_puts(&b, ",");
+		jv_buf_puts(&b, v[(first + i) % n]);
+	}
+	return jv_buf_steal(&b);
+}
+
+/* url's host, hostaddr and port lists (any may be NULL: not set). */
+struct hostlists {
+	char **host, **hostaddr, **port;
+	size_t n_host, n_hostaddr, n_port;
+	size_t n; /* hosts: the longer of host and hostaddr, at least 1 */
+};
+
+static void hostlists_read(const char *url, struct hostlists *h)
+{
+	memset(h, 0, sizeof *h);
+	h->n = 1;
+	PQconninfoOption *opts = PQconninfoParse(url, NULL);
+	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+		if (!o->val || !*o->val)
+			continue;
+		if (!strcmp(o->keyword, "host"))
+			h->host = split_list(o->val, &h->n_host);
+		else if (!strcmp(o->keyword, "hostaddr"))
+			h->hostaddr = split_list(o->val, &h->n_hostaddr);
+		else if (!strcmp(o->keyword, "port"))
+			h->port = split_list(o->val, &h->n_port);
+	}
+	PQconninfoFree(opts);
+	if (h->n_host > h->n)
+		h->n = h->n_host;
+	if (h->n_hostaddr > h->n)
+		h->n = h->n_hostaddr;
+}
+
+static void hostlists_free(struct hostlists *h)
+{
+	free_list(h->host);
+	free_list(h->hostaddr);
+	free_list(h->port);
+}
+
+/* Connect, or start connecting (async), with the defaults above before
+ * the url (which overrides them) and, when first_host > 0, the url's host
+ * lists rotated to begin at that host (after it, so they override it). */
+static PGconn *open_conn(const char *url, const char *app_name, int async, int first_host)
+{
+	const char *keys[16], *vals[16];
+	int k = 0;
+	keys[k] = "fallback_application_name";
+	vals[k++] = app_name ? app_name : "jobvisor";
+	if (!async) {
+		keys[k] = "connect_timeout";
+		vals[k++] = "10";
+	}
+	for (int i = 0; i < TCP_DEFAULTS; i++) {
+		keys[k] = tcp_keys[i];
+		vals[k++] = tcp_vals[i];
+	}
+	keys[k] = "dbname";
+	vals[k++] = url;
+	char *rot[3] = {NULL, NULL, NULL};
+	struct hostlists h;
+	hostlists_read(url, &h);
+	size_t first = first_host > 0 ? (size_t)first_host % h.n : 0;
+	if (first > 0) {
+		if (h.n_host == h.n) {
+			keys[k] = "host";
+			vals[k++] = rot[0] = rotated(h.host, h.n, first);
+		}
+		if (h.n_hostaddr == h.n) {
+			keys[k] = "hostaddr";
+			vals[k++] = rot[1] = rotated(h.hostaddr, h.n, first);
+		}
+		if (h.n_port == h.n) {
+			keys[k] = "port";
+			vals[k++] = rot[2] = rotated(h.port, h.n, first);
+		}
+	}
+	keys[k] = NULL;
+	vals[k] = NULL;
+	PGconn *conn = async ? PQconnectStartParams(keys, vals, 1) : PQconnectdbParams(keys, vals, 1);
+	for (int i = 0; i < 3; i++)
+		free(rot[i]);
+	hostlists_free(&h);
+	if (conn)
+		PQsetNoticeProcessor(conn, notice_to_log, NULL);
+	return conn;
+}
+
 PGconn *jv_db_connect(const char *url, const char *app_name, char *err, size_t errlen)
 {
 	if (!url || !*url) {
 		snprintf(err, errlen, "could not connect to database: no database url configured");
 		return NULL;
 	}
-	/* Defaults come before dbname, so that the url, expanded in its place,
-	 * overrides them. */
-	const char *keys[] = {"fallback_application_name", "connect_timeout", "dbname", NULL};
-	const char *vals[] = {app_name ? app_name : "jobvisor", "10", url, NULL};
-	PGconn *conn = PQconnectdbParams(keys, vals, 1);
+	PGconn *conn = open_conn(url, app_name, 0, 0);
 	if (!conn) {
 		snprintf(err, errlen, "could not connect to database: out of memory");
 		return NULL;
 	}
 	if (PQstatus(conn) != CONNECTION_OK) {
-		safe_message(url, conn, "could not connect to database: ", PQerrorMessage(conn), err,
-		             errlen);
+		jv_db_connect_error(url, conn, err, errlen);
 		PQfinish(conn);
 		return NULL;
 	}
-	PQsetNoticeProcessor(conn, notice_to_log, NULL);
 	return conn;
+}
+
+PGconn *jv_db_connect_start(const char *url, const char *app_name, int first_host, char *err,
+                            size_t errlen)
+{
+	if (!url || !*url) {
+		snprintf(err, errlen, "could not connect to database: no database url configured");
+		return NULL;
+	}
+	PGconn *conn = open_conn(url, app_name, 1, first_host);
+	if (!conn) {
+		snprintf(err, errlen, "could not connect to database: out of memory");
+		return NULL;
+	}
+	if (PQstatus(conn) == CONNECTION_BAD) {
+		jv_db_connect_error(url, conn, err, errlen);
+		PQfinish(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+void jv_db_connect_error(const char *url, PGconn *conn, char *err, size_t errlen)
+{
+	safe_message(url, conn, "could not connect to database: ", conn ? PQerrorMessage(conn) : NULL,
+	             err, errlen);
+}
+
+int jv_db_connect_timeout_ms(const char *url)
+{
+	int ms = 10000;
+	PQconninfoOption *opts = PQconninfoParse(url, NULL);
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+		if (!strcmp(o->keyword, "connect_timeout") && o->val && *o->val) {
+			char *end;
+			long v = strtol(o->val, &end, 10);
+			if (!*end && v > 0)
+				ms = v < 2 ? 2000 : v > 86400 ? 86400000 : (int)v * 1000; /* as libpq */
+		}
+	PQconninfoFree(opts);
+	return ms;
+}
+
+int jv_db_host_index(const char *url, int first_host, const PGconn *conn)
+{
+	const char *host = PQhost(conn), *port = PQport(conn);
+	if (!host)
+		return -1;
+	struct hostlists h;
+	hostlists_read(url, &h);
+	int found = -1;
+	for (size_t k = 0; k < h.n && found < 0; k++) {
+		size_t i = (first_host > 0 ? (size_t)first_host % h.n + k : k) % h.n;
+		const char *hi = h.n_host == h.n && h.host[i][0] ? h.host[i]
+		                 : h.n_hostaddr == h.n        ? h.hostaddr[i]
+		                                              : NULL;
+		const char *pi = h.n_port == h.n ? h.port[i] : NULL;
+		if (hi && !strcmp(hi, host) && (!pi || !pi[0] || !port || !strcmp(pi, port)))
+			found = (int)i;
+	}
+	hostlists_free(&h);
+	return found;
+}
+
+int jv_db_host_count(const char *url)
+{
+	struct hostlists h;
+	hostlists_read(url, &h);
+	int n = (int)h.n;
+	hostlists_free(&h);
+	return n;
 }
 
 PGresult *jv_db_query(PGconn *conn, const char *sql, int nparams, const char *const *params,

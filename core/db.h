@@ -29,7 +29,8 @@
  * Connect to url, a libpq URI or "key=value" conninfo string. app_name
  * becomes the fallback application_name (the url may override it) and may
  * be NULL ("jobvisor"). A connect_timeout of 10 s applies unless the url
- * sets one. Server notices are routed to jv_log at debug level instead of
+ * sets one, and TCP keepalives and a tcp_user_timeout (db.c) unless the url
+ * sets them. Server notices are routed to jv_log at debug level instead of
  * stderr.
  *
  * Returns the connection (caller closes it with PQfinish), or NULL with
@@ -38,6 +39,37 @@
  * the password, not even of a malformed url that libpq quotes back.
  */
 PGconn *jv_db_connect(const char *url, const char *app_name, char *err, size_t errlen);
+
+/*
+ * Start connecting to url without waiting (PQconnectStartParams), with the
+ * defaults of jv_db_connect but no connect_timeout (the asynchronous API
+ * does not apply it: the caller keeps its own deadline,
+ * jv_db_connect_timeout_ms). With first_host > 0, a multi-host url's hosts
+ * are tried from that one on (modulo their number), wrapping around: after
+ * a host that never answered, the caller starts at the next one, which
+ * libpq itself would only reach after the first one's timeout.
+ *
+ * Returns the connection in progress (caller drives it with PQconnectPoll
+ * on PQsocket, which may change between calls, and closes it with
+ * PQfinish), or NULL with the reason in err (secrets masked). Host names
+ * are looked up by libpq before the first poll, without waiting on its own:
+ * a `hostaddr` spares the lookup.
+ */
+PGconn *jv_db_connect_start(const char *url, const char *app_name, int first_host, char *err,
+                            size_t errlen);
+
+/* "could not connect to database: <libpq's reason for conn>" into err, the
+ * secrets of url masked. */
+void jv_db_connect_error(const char *url, PGconn *conn, char *err, size_t errlen);
+
+/* The url's connect_timeout in ms (at least 2 s, as libpq), else 10 000. */
+int jv_db_connect_timeout_ms(const char *url);
+
+/* The number of hosts in url (1 for a single host or none), and the index
+ * in url's list of the host conn is connected or connecting to (-1: not
+ * found). first_host: as given to jv_db_connect_start. */
+int jv_db_host_count(const char *url);
+int jv_db_host_index(const char *url, int first_host, const PGconn *conn);
 
 /*
  * Check, without connecting, that url reads as a libpq connection string

@@ -24,10 +24,25 @@
  * batch_size below that, one batch is recorded while the next is claimed and
  * run, on the two connections at once.
  *
- * The database going away stops claiming, never running: jobs in flight go
- * on, their results wait in memory, and the loop reconnects with backoff and
- * catches up; a completion that was in flight is sent again (fencing makes
- * a repeat harmless).
+ * With database.pooler: transaction the two connections go through the
+ * pooler and use no session state; LISTEN then runs on a third connection
+ * to database.listen_url, or, without one, new jobs are found by polling and
+ * cancel and pause requests by control_poll() every poll interval.
+ *
+ * Nothing here waits on the network: connecting (PQconnectStartParams,
+ * PQconnectPoll) and every query are asynchronous, on connections in
+ * non-blocking mode, and every query has a deadline (answer_deadline_ms): an
+ * answer overdue counts as a lost connection, as does a connect that does
+ * not finish in time. The database going away stops claiming, never
+ * running: jobs in flight go on, their results wait in memory, and the loop
+ * reconnects (backoff with jitter, from a few hundred ms up to
+ * JV_RECONNECT_MAX_MS) and catches up; a completion that was in flight is
+ * sent again (fencing makes a repeat harmless).
+ *
+ * Self-fencing (fence_check): a processor whose heartbeat has not been
+ * confirmed for the rescue horizon minus a margin stops its running jobs
+ * before any other processor may rescue them, and claims nothing until a
+ * heartbeat is confirmed again. See README, "How serve works".
  */
 #include "autoconf.h"
 
@@ -46,6 +61,7 @@
 #include "log.h"
 #include "scheduler.h"
 #include "mem.h"
+#include "migrate.h"
 #include "notify.h"
 #include "privs.h"
 #include "stats.h"
@@ -70,15 +86,54 @@
 /* How long a finished attempt may wait for others to share its round trip. */
 #define JV_COALESCE_MS 2
 
+/* Reconnecting: the first try at once, then back-off with jitter from
+ * JV_RECONNECT_FIRST_MS, doubling up to JV_RECONNECT_MAX_MS. */
+#define JV_RECONNECT_FIRST_MS 100
+#define JV_RECONNECT_MAX_MS 1000
+/* How long a NOTIFY sent at start may take to reach our LISTEN. */
+#define JV_SELFCHECK_MS 5000
+
+/* What a channel's query in flight is. */
+enum query {
+	Q_NONE = 0,  /* idle */
+	Q_LISTEN,    /* LISTEN after (re)connecting */
+	Q_CLAIM,
+	Q_COMPLETE,
+	Q_HEARTBEAT, /* heartbeat and rescue */
+	Q_RELEASE,   /* release_unheld() after a reconnect */
+	Q_CONTROL,   /* control_poll(), when NOTIFY cannot reach us */
+	Q_NOTIFY,    /* the start-up check that a NOTIFY reaches our LISTEN */
+	Q_STOPPED,   /* the processor row marked stopped, at exit */
+};
+
+static const char *const query_name[] = {
+	"", "LISTEN", "claim", "completion", "heartbeat", "release of unheld claims",
+	"control poll", "NOTIFY self-check", "processor stop",
+};
+
+enum chan_state { CH_DOWN = 0, CH_CONNECTING, CH_READY };
+
 /* One database connection with at most one query in flight. */
 struct chan {
+	const char *name;       /* "claim", "completion", "listen": for the log */
 	PGconn *conn;
-	int busy;               /* a query is in flight */
-	int heartbeat;          /* completion channel: the query is a heartbeat */
-	struct jv_done *batch;  /* completion channel: the attempts in flight */
+	enum chan_state state;
+	int listen;             /* it LISTENs (set when the link opens) */
+	int want_write;         /* CH_CONNECTING: PQconnectPoll waits to write */
+	uint64_t connect_deadline;
+	int first_host;         /* of a multi-host url: where connecting starts */
+	enum query q;           /* the query in flight (Q_NONE: idle) */
+	uint64_t deadline;      /* its answer is overdue after this (moved on by input) */
+	int flush;              /* output not all sent yet: wait to write */
+	int failed;             /* q: a result reported an error */
+	PGresult *res;          /* q: its result, kept until the query has ended */
+	struct jv_done *batch;  /* Q_COMPLETE: the attempts in flight */
 	size_t n_batch;
-	int slots;              /* claim channel: slots asked for */
+	int slots;              /* Q_CLAIM: slots asked for */
 };
+
+/* The start-up check that a NOTIFY reaches our LISTEN. */
+enum selfcheck { SC_NONE = 0, SC_TODO, SC_SENT, SC_DONE };
 
 struct serve {
 	const char *config_path;
@@ -87,8 +142,9 @@ struct serve {
 	struct jv_runtime *rt;
 	char *types; /* text[] literal of the configured job types */
 
-	struct chan lc; /* LISTEN and claims */
+	struct chan lc; /* claims (and LISTEN with pooler: none) */
 	struct chan cc; /* completions, heartbeat, rescue */
+	struct chan nc; /* LISTEN on database.listen_url (pooler: transaction) */
 	int64_t id;     /* our processors.id */
 	char hostname[256];
 
@@ -136,7 +192,32 @@ struct serve {
 	uint64_t next_reconnect;
 	uint64_t reconnect_delay;
 	uint64_t lost_at;
+	int reconnecting;           /* the channels are connecting after a loss */
+	int recovering;             /* connected; release_unheld() not answered yet */
+	int epoch;                  /* connection epoch: claims carry it (sql/010) */
+	uint32_t rng;               /* for the reconnect jitter */
 	char reconnect_why[512];    /* why the last reconnect failed, logged once */
+	/* Heartbeats and self-fencing (fence_check). */
+	struct chan *hb_chan;       /* the heartbeat in flight, on this channel */
+	uint64_t hb_sent_at;        /* when it was sent */
+	uint64_t hb_confirmed_sent; /* when the last confirmed one was sent */
+	int fenced;                 /* jobs stopped, claiming stopped: no heartbeat confirmed */
+	uint64_t fence_kill_at;     /* jobs told to stop are killed then (0: none) */
+	int64_t *fenced_ids;        /* jobs stopped by fencing, until their end is known */
+	size_t n_fenced, cap_fenced;
+	uint64_t n_fenced_total;    /* attempts stopped by fencing since the last report */
+	/* LISTEN, or polling for cancel and pause (control_poll). */
+	int control_by_poll;
+	uint64_t next_control;
+	int64_t control_seq;        /* processors.control_seq last applied */
+	enum selfcheck selfcheck;
+	uint64_t selfcheck_until;
+	uint64_t release_at;        /* recovering: send release_unheld() then */
+	int pooled;                 /* database.url's server process is not the one libpq was told */
+	int stopped_recorded;       /* at exit: the processor row says stopped */
+	int stop_sent;              /* ... is being said: no heartbeat may follow it */
+	uint64_t stop_retry_at;     /* after a failed stop: not before */
+	uint64_t exit_deadline;     /* at exit: give up recording after this (0: not yet) */
 	uint64_t complete_retry_at; /* after a failed completion: not before */
 	uint64_t first_done_at;     /* when the oldest unsent result arrived */
 	uint64_t next_status;       /* systemd: when STATUS= is next looked at */
@@ -294,6 +375,8 @@ static void child_setup(void *arg)
 		close(PQsocket(s->lc.conn));
 	if (s->cc.conn && PQsocket(s->cc.conn) >= 0)
 		close(PQsocket(s->cc.conn));
+	if (s->nc.conn && PQsocket(s->nc.conn) >= 0)
+		close(PQsocket(s->nc.conn));
 	if (s->sfd >= 0)
 		close(s->sfd);
 	if (s->tp)
@@ -307,7 +390,78 @@ static void child_setup(void *arg)
 
 /* ------------------------------------------------------------ database */
 
-static int connected(const struct serve *s) { return s->lc.conn && s->cc.conn; }
+/* The channel that LISTENs: the claim channel without a pooler, the third
+ * one with pooler: transaction and a listen_url, else none (NULL). */
+static struct chan *listen_chan(struct serve *s)
+{
+	if (s->cfg->database.pooler != JV_POOLER_TRANSACTION)
+		return &s->lc;
+	return s->cfg->database.listen_url ? &s->nc : NULL;
+}
+
+static int uses_nc(const struct serve *s)
+{
+	return s->cfg->database.pooler == JV_POOLER_TRANSACTION && s->cfg->database.listen_url;
+}
+
+static const char *chan_url(const struct serve *s, const struct chan *c)
+{
+	return c == &s->nc ? s->cfg->database.listen_url : s->cfg->database.url;
+}
+
+/* Connected, and LISTENing when it does (its LISTEN answered). */
+static int ready(const struct chan *c) { return c->state == CH_READY && c->q != Q_LISTEN; }
+
+/* Every channel connected (and LISTENing where it does). */
+static int connected(const struct serve *s)
+{
+	return ready(&s->lc) && ready(&s->cc) && (!uses_nc(s) || ready(&s->nc));
+}
+
+/* The channel that LISTENs sends nothing while the start-up check that a
+ * NOTIFY reaches it is under way: through a pooler in transaction mode, a
+ * transaction of its own could run on the server connection that holds the
+ * LISTEN and pick the NOTIFY up by chance, hiding the problem. */
+static int quiet(const struct serve *s, const struct chan *c)
+{
+	return c->listen && (s->selfcheck == SC_TODO || s->selfcheck == SC_SENT);
+}
+
+/* c can take a query now. */
+static int usable(const struct serve *s, const struct chan *c)
+{
+	return ready(c) && c->q == Q_NONE && !quiet(s, c);
+}
+
+/* The first of a and b that can take a query now, or NULL. */
+static struct chan *idle_chan(const struct serve *s, struct chan *a, struct chan *b)
+{
+	if (usable(s, a))
+		return a;
+	if (b && usable(s, b))
+		return b;
+	return NULL;
+}
+
+/*
+ * How long a query's answer may keep us waiting with nothing arriving on its
+ * connection before the connection counts as lost. A heartbeat answers in
+ * milliseconds: it is overdue by the next one's time, at least 5 s. The rest
+ * may legitimately wait on the server for a while (a lock, a commit that a
+ * synchronous standby holds up, a batch of large outputs): 30 s, or a
+ * heartbeat interval when that is longer. A slow but live server keeps its
+ * TCP connection answering (keepalives, db.c), so an answer overdue this
+ * long is a link that acknowledges and forwards nothing (a stuck middlebox,
+ * a paused peer). Self-fencing does not wait for it: it counts from the last
+ * confirmed heartbeat whatever the connections look like.
+ */
+static uint64_t answer_deadline_ms(const struct serve *s, enum query q)
+{
+	uint64_t hb = (uint64_t)s->cfg->processor.heartbeat_interval_ms;
+	if (q == Q_HEARTBEAT)
+		return hb > 5000 ? hb : 5000;
+	return hb > 30000 ? hb : 30000;
+}
 
 /* Put a completion batch that may not have been recorded back in line. */
 static void requeue_batch(struct serve *s)
@@ -319,13 +473,29 @@ static void requeue_batch(struct serve *s)
 	s->cc.n_batch = 0;
 }
 
-static void close_chan(struct chan *c)
+static void close_chan(struct serve *s, struct chan *c)
 {
 	if (c->conn)
-		PQfinish(c->conn);
+		PQfinish(c->conn); /* non-blocking: never waits to say goodbye */
 	c->conn = NULL;
-	c->busy = 0;
-	c->heartbeat = 0;
+	c->state = CH_DOWN;
+	c->q = Q_NONE;
+	c->flush = 0;
+	PQclear(c->res); /* (a query not ended is as good as lost) */
+	c->res = NULL;
+	if (s->hb_chan == c)
+		s->hb_chan = NULL;
+}
+
+static void close_all(struct serve *s)
+{
+	requeue_batch(s);
+	close_chan(s, &s->lc);
+	close_chan(s, &s->cc);
+	close_chan(s, &s->nc);
+	s->recovering = 0;
+	if (s->selfcheck == SC_SENT)
+		s->selfcheck = SC_TODO; /* cut off: again on the next connection */
 }
 
 /* Jobs claimed ahead are not started once we are cut off from their
@@ -341,19 +511,68 @@ static void give_back_queue(struct serve *s)
 	s->n_queued = 0;
 }
 
+/* Close every channel and reconnect at once (reconnect_step). */
+static void link_reset(struct serve *s)
+{
+	give_back_queue(s); /* release_unheld() at the reconnect */
+	close_all(s);
+	s->reconnecting = 1;
+	s->lost_at = jv_now_ms();
+	s->reconnect_delay = 0;
+	s->next_reconnect = s->lost_at;
+}
+
+/* A small xorshift for the reconnect jitter: no shared state with anyone. */
+static uint64_t jitter(struct serve *s, uint64_t d)
+{
+	uint32_t x = s->rng ? s->rng : (uint32_t)getpid() * 2654435761u + (uint32_t)jv_now_ms();
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	s->rng = x;
+	return d / 2 + x % (d / 2 + 1);
+}
+
+/* A reconnect attempt failed (c: the channel, when one is to blame;
+ * timed_out: its host never answered). Closes what was opened and tries
+ * again after the back-off; a multi-host url then starts at the host after
+ * the silent one. */
+static void connect_failed(struct serve *s, struct chan *c, const char *err, int timed_out,
+			   uint64_t now)
+{
+	if (c && timed_out && c->conn && jv_db_host_count(chan_url(s, c)) > 1) {
+		int i = jv_db_host_index(chan_url(s, c), c->first_host, c->conn);
+		/* (every channel on that url: the host is as silent for them) */
+		struct chan *chans[] = {&s->lc, &s->cc, &s->nc};
+		for (size_t k = 0; i >= 0 && k < sizeof chans / sizeof chans[0]; k++)
+			if ((chans[k] == &s->nc) == (c == &s->nc))
+				chans[k]->first_host = i + 1;
+	}
+	close_all(s);
+	s->reconnect_delay = s->reconnect_delay == 0 ? JV_RECONNECT_FIRST_MS
+			     : s->reconnect_delay * 2 > JV_RECONNECT_MAX_MS ? JV_RECONNECT_MAX_MS
+									: s->reconnect_delay * 2;
+	s->next_reconnect = now + jitter(s, s->reconnect_delay);
+	/* A reason that needs an operator (a role's connection limit,
+	 * max_connections, a password) must reach the log, but once, not at
+	 * every retry. */
+	if (strcmp(err, s->reconnect_why) != 0)
+		jv_log(JV_WARNING, "cannot reconnect to the database yet, retrying: %s", err);
+	else
+		jv_debug("reconnect failed: %s", err);
+	snprintf(s->reconnect_why, sizeof s->reconnect_why, "%s", err);
+}
+
 static void db_lost(struct serve *s, const char *what, const char *err)
 {
-	if (!s->lc.conn && !s->cc.conn)
+	if (s->reconnecting) {
+		/* (while connecting: one more failed attempt) */
+		connect_failed(s, NULL, err, 0, jv_now_ms());
 		return;
+	}
 	jv_log(JV_ERROR, "database connection lost (%s: %s); jobs keep running, reconnecting",
 	       what, err);
-	requeue_batch(s);
-	give_back_queue(s); /* release_unheld() at the reconnect */
-	close_chan(&s->lc);
-	close_chan(&s->cc);
-	s->lost_at = jv_now_ms();
-	s->reconnect_delay = 100;
-	s->next_reconnect = s->lost_at + s->reconnect_delay;
+	link_reset(s);
 }
 
 /* After a failed query: a broken connection is handled here (1), any other
@@ -367,96 +586,223 @@ static int check_lost(struct serve *s, PGconn *conn, const char *what, const cha
 	return 0;
 }
 
-static int db_connect(struct serve *s, char *err, size_t errlen)
+/* A query was just sent on c: it is in flight, its output maybe not all
+ * written yet (the connection does not block: the rest goes out as the
+ * socket takes it). Returns 0, or 1 when the connection broke (handled). */
+static int chan_sent(struct serve *s, struct chan *c, enum query q, uint64_t now)
 {
-	PGconn *l = jv_db_connect(s->cfg->database.url, "jobvisor serve", err, errlen);
-	if (!l)
-		return JV_EDB;
-	if (jv_db_exec(l, "LISTEN " JV_DB_NOTIFY_CHANNEL, 0, NULL, err, errlen) != 0 ||
-	    jv_db_exec(l, "LISTEN " JV_DB_CANCEL_CHANNEL, 0, NULL, err, errlen) != 0 ||
-	    jv_db_exec(l, "LISTEN " JV_DB_CONTROL_CHANNEL, 0, NULL, err, errlen) != 0) {
-		PQfinish(l);
-		return JV_EDB;
+	c->q = q;
+	c->failed = 0;
+	c->deadline = now + answer_deadline_ms(s, q);
+	int r = PQflush(c->conn);
+	c->flush = r == 1;
+	if (r < 0) {
+		db_lost(s, c->name, PQerrorMessage(c->conn));
+		return 1;
 	}
-	PGconn *c = jv_db_connect(s->cfg->database.url, "jobvisor serve", err, errlen);
-	if (!c) {
-		PQfinish(l);
-		return JV_EDB;
-	}
-	s->lc.conn = l;
-	s->cc.conn = c;
-	s->lc.busy = s->cc.busy = 0;
 	return 0;
 }
 
-/*
- * A claim in flight when the connection broke may have committed: its jobs
- * are running under our id, and we never heard of them. Tell the database
- * which jobs we do hold (running, or finished and not yet recorded); the
- * rest go back to pending.
- */
-static void release_unheld(struct serve *s)
-{
-	struct jv_buf held = {0};
-	jv_buf_puts(&held, "{");
-	for (int i = 0; i < s->pool.n; i++)
-		if (s->pool.w[i].busy)
-			jv_buf_printf(&held, "%lld,", (long long)s->pool.w[i].job_id);
-	if (s->tp)
-		jv_tpool_ids(s->tp, &held);
-	for (const struct old_gen *g = s->old; g; g = g->next)
-		jv_tpool_ids(g->tp, &held);
-	/* (Nothing claimed ahead: db_lost() gave those back.) */
-	for (size_t i = 0; i < s->n_done; i++)
-		jv_buf_printf(&held, "%lld,", (long long)s->done[i].id);
-	if (held.data[held.len - 1] == ',')
-		held.len--;
-	jv_buf_puts(&held, "}");
-	char err[512];
-	int released = 0;
-	if (jv_store_release_unheld(s->cc.conn, s->id, held.data, &released, err, sizeof err) != 0)
-		jv_log(JV_ERROR, "after reconnecting, could not release unknown claims: %s", err);
-	else if (released > 0)
-		jv_log(JV_WARNING,
-		       "released %d jobs claimed by a claim whose answer was lost with the "
-		       "connection (back to pending, attempt not counted)",
-		       released);
-	jv_buf_free(&held);
-}
+#define LISTEN_ALL                                                                            \
+	"LISTEN " JV_DB_NOTIFY_CHANNEL "; LISTEN " JV_DB_CANCEL_CHANNEL "; LISTEN " JV_DB_CONTROL_CHANNEL
 
-static void try_reconnect(struct serve *s, uint64_t now)
+/* c reached its server: the rest of its set-up (LISTEN) is a query too. */
+static void chan_connected(struct serve *s, struct chan *c, uint64_t now)
 {
-	char err[512];
-	if (db_connect(s, err, sizeof err) != 0) {
-		s->reconnect_delay = s->reconnect_delay * 2 > 5000 ? 5000 : s->reconnect_delay * 2;
-		s->next_reconnect = now + s->reconnect_delay;
-		/* A reason that needs an operator (a role's connection limit,
-		 * max_connections, a password) must reach the log, but once, not
-		 * at every retry. */
-		if (strcmp(err, s->reconnect_why) != 0)
-			jv_log(JV_WARNING, "cannot reconnect to the database yet, retrying: %s", err);
-		else
-			jv_debug("reconnect failed: %s", err);
-		snprintf(s->reconnect_why, sizeof s->reconnect_why, "%s", err);
+	PQsetnonblocking(c->conn, 1);
+	if (!c->listen) {
+		c->state = CH_READY;
 		return;
 	}
+	if (!PQsendQuery(c->conn, LISTEN_ALL)) {
+		char err[512];
+		jv_db_format_error(c->conn, NULL, err, sizeof err);
+		connect_failed(s, c, err, 0, now);
+		return;
+	}
+	c->state = CH_READY; /* (ready() waits for the LISTEN's answer) */
+	chan_sent(s, c, Q_LISTEN, now);
+}
+
+/* Drive c's connecting on: its socket is ready, or it was just started. */
+static void chan_connect_poll(struct serve *s, struct chan *c, uint64_t now)
+{
+	switch (PQconnectPoll(c->conn)) {
+	case PGRES_POLLING_READING: c->want_write = 0; return;
+	case PGRES_POLLING_WRITING: c->want_write = 1; return;
+	case PGRES_POLLING_OK: chan_connected(s, c, now); return;
+	default: {
+		char err[512];
+		jv_db_connect_error(chan_url(s, c), c->conn, err, sizeof err);
+		connect_failed(s, c, err, 0, now);
+		return;
+	}
+	}
+}
+
+/* The reconnect's turn: start connecting every channel (the attempt goes
+ * on in the loop: chan_connect_poll, link_check). */
+static void reconnect_step(struct serve *s, uint64_t now)
+{
+	if (!s->reconnecting || s->lc.state != CH_DOWN || now < s->next_reconnect)
+		return;
+	struct chan *chans[] = {&s->lc, &s->cc, uses_nc(s) ? &s->nc : NULL};
+	struct chan *l = listen_chan(s);
+	for (size_t i = 0; i < sizeof chans / sizeof chans[0]; i++) {
+		struct chan *c = chans[i];
+		if (!c)
+			continue;
+		char err[512];
+		c->conn = jv_db_connect_start(chan_url(s, c), "jobvisor serve", c->first_host, err,
+					     sizeof err);
+		if (!c->conn) {
+			connect_failed(s, c, err, 0, now);
+			return;
+		}
+		c->state = CH_CONNECTING;
+		c->want_write = 1; /* as libpq says: behave as if it asked to write */
+		c->connect_deadline = now + (uint64_t)jv_db_connect_timeout_ms(chan_url(s, c));
+		c->listen = c == l;
+	}
+}
+
+/* "HOST:PORT" of c's connection into buf. */
+static const char *chan_host(const struct chan *c, char *buf, size_t len)
+{
+	const char *h = c->conn ? PQhost(c->conn) : NULL;
+	const char *p = c->conn ? PQport(c->conn) : NULL;
+	if (h && h[0] == '/')
+		snprintf(buf, len, "socket %s port %s", h, p && *p ? p : "5432");
+	else
+		snprintf(buf, len, "%s:%s", h && *h ? h : "?", p && *p ? p : "5432");
+	return buf;
+}
+
+static void send_release(struct serve *s, uint64_t now);
+
+/* Every channel is up again: say where, then release_unheld() before any
+ * claim, and a heartbeat at once. */
+static void link_check(struct serve *s, uint64_t now)
+{
+	if (!s->reconnecting || !connected(s))
+		return;
+	char lhost[300], chost[300], nbuf[300], nhost[320] = "";
+	chan_host(&s->lc, lhost, sizeof lhost);
+	chan_host(&s->cc, chost, sizeof chost);
+	if (uses_nc(s))
+		snprintf(nhost, sizeof nhost, "; LISTEN on %s", chan_host(&s->nc, nbuf, sizeof nbuf));
+	jv_log(JV_INFO, "database connection back after %llu ms: %s%s%s%s",
+	       (unsigned long long)(now - s->lost_at), chost, strcmp(lhost, chost) ? ", claims on " : "",
+	       strcmp(lhost, chost) ? lhost : "", nhost);
+	s->reconnecting = 0;
+	s->reconnect_delay = 0;
 	s->reconnect_why[0] = '\0';
-	jv_log(JV_INFO, "database connection back after %llu ms",
-	       (unsigned long long)(now - s->lost_at));
 	s->n_reconnects++;
-	release_unheld(s);
-	s->want_claim = 1;
+	s->epoch++;
+	s->recovering = 1;
+	send_release(s, now);
 	s->next_heartbeat = now; /* say we are alive at once */
 	s->complete_retry_at = 0;
 }
 
+/* Open the channels at start, waiting (nothing runs yet): a database that
+ * cannot be reached is an error to exit with, as the service manager
+ * expects. */
+static int db_open(struct serve *s, char *err, size_t errlen)
+{
+	struct chan *chans[] = {&s->lc, &s->cc, uses_nc(s) ? &s->nc : NULL};
+	struct chan *l = listen_chan(s);
+	for (size_t i = 0; i < sizeof chans / sizeof chans[0]; i++) {
+		struct chan *c = chans[i];
+		if (!c)
+			continue;
+		c->conn = jv_db_connect(chan_url(s, c), "jobvisor serve", err, errlen);
+		if (!c->conn) {
+			close_all(s);
+			return JV_EDB;
+		}
+		c->listen = c == l;
+		if (c->listen && (jv_db_exec(c->conn, "LISTEN " JV_DB_NOTIFY_CHANNEL, 0, NULL, err,
+					     errlen) != 0 ||
+				  jv_db_exec(c->conn, "LISTEN " JV_DB_CANCEL_CHANNEL, 0, NULL, err,
+					     errlen) != 0 ||
+				  jv_db_exec(c->conn, "LISTEN " JV_DB_CONTROL_CHANNEL, 0, NULL, err,
+					     errlen) != 0)) {
+			close_all(s);
+			return JV_EDB;
+		}
+		c->state = CH_READY;
+	}
+	/* A pooler gives its clients a process id of its own (PgBouncer does):
+	 * the hint the NOTIFY self-check's warning gives. */
+	long long pid;
+	if (jv_db_query_int64(s->cc.conn, "SELECT pg_backend_pid()", 0, NULL, &pid, NULL, err,
+			      errlen) != 0) {
+		close_all(s);
+		return JV_EDB;
+	}
+	s->pooled = pid != PQbackendPID(s->cc.conn);
+	return 0;
+}
+
+/* Turn the channels to non-blocking once start-up is done. */
+static void db_nonblocking(struct serve *s)
+{
+	struct chan *chans[] = {&s->lc, &s->cc, &s->nc};
+	for (size_t i = 0; i < sizeof chans / sizeof chans[0]; i++)
+		if (chans[i]->conn)
+			PQsetnonblocking(chans[i]->conn, 1);
+}
+
+/* How NOTIFY reaches us, for the configuration: through LISTEN (checked
+ * once the loop runs: selfcheck), or not at all (polling, said once). */
+static void listen_mode(struct serve *s)
+{
+	s->control_by_poll = listen_chan(s) == NULL;
+	s->selfcheck = s->control_by_poll ? SC_NONE : SC_TODO;
+	if (s->control_by_poll)
+		jv_log(JV_INFO,
+		       "database.pooler is transaction and no database.listen_url is set: new jobs "
+		       "are found by polling every %d ms (processor.poll_interval_ms), and cancel "
+		       "and pause requests within the same interval",
+		       s->cfg->processor.poll_interval_ms);
+}
+
 /* ------------------------------------------------------------ jobs */
+
+static int fenced_take(struct serve *s, int64_t id);
+static void note_fenced_recorded(const struct jv_done *done, size_t n_done,
+				 const struct jv_applied *applied, size_t n);
+
+/* Runs that self-fencing stopped (fence_begin): unless they succeeded
+ * before they stopped, they end as fenced, whatever the executor said. */
+static void fence_note(struct serve *s, size_t from)
+{
+	for (size_t i = from; i < s->n_done && s->n_fenced > 0; i++) {
+		struct jv_done *d = &s->done[i];
+		if (!fenced_take(s, d->id) || d->end == JV_END_SUCCEEDED)
+			continue;
+		char *why = jv_asprintf("stopped by self-fencing: no heartbeat of this processor was "
+					"confirmed for %lld ms, and other processors may rescue its jobs "
+					"after %d ms%s%s",
+					(long long)(s->cfg->processor.stuck_job_timeout_ms -
+						    jv_config_fence_margin_ms(s->cfg)),
+					s->cfg->processor.stuck_job_timeout_ms, d->error ? ": " : "",
+					d->error ? d->error : "");
+		free(d->error);
+		d->error = why;
+		d->end = JV_END_FENCED;
+		d->retry_in_ms = 0;
+		s->n_fenced_total++;
+	}
+}
 
 static void finished(struct serve *s, size_t from)
 {
 	/* Called after new entries were appended to s->done at [from, n). */
 	if (from == 0 && s->n_done > 0)
 		s->first_done_at = jv_now_ms();
+	fence_note(s, from);
 	for (size_t i = from; i < s->n_done; i++) {
 		s->inflight--;
 		jv_stats_finished(s->done[i].type, jv_end_outcome(s->done[i].end),
@@ -618,7 +964,7 @@ static int completion_due(const struct serve *s, uint64_t now)
 
 static void send_completions(struct serve *s, uint64_t now)
 {
-	if (s->n_done == 0 || s->cc.busy || !s->cc.conn || now < s->complete_retry_at)
+	if (s->n_done == 0 || s->cc.q != Q_NONE || !connected(s) || now < s->complete_retry_at)
 		return;
 	if (!completion_due(s, now))
 		return;
@@ -636,7 +982,6 @@ static void send_completions(struct serve *s, uint64_t now)
 		return;
 	}
 	s->n_complete_queries++;
-	s->cc.busy = 1;
 	s->cc.batch = s->done;
 	s->cc.n_batch = n;
 	s->done = NULL;
@@ -644,6 +989,7 @@ static void send_completions(struct serve *s, uint64_t now)
 	/* What did not fit in this round trip waits for the next. */
 	for (size_t i = n; i < total; i++)
 		jv_done_push(&s->done, &s->n_done, &s->cap_done, &s->cc.batch[i]);
+	chan_sent(s, &s->cc, Q_COMPLETE, now);
 }
 
 static void on_completion_result(struct serve *s, PGresult *res, uint64_t now)
@@ -665,6 +1011,7 @@ static void on_completion_result(struct serve *s, PGresult *res, uint64_t now)
 	jv_store_complete_parse(res, &applied, &n);
 	if (note_applied(s, applied, n) > 0)
 		s->want_claim = 1; /* a user's slot may have opened */
+	note_fenced_recorded(s->cc.batch, s->cc.n_batch, applied, n);
 	raise_job_alerts(s, s->cc.batch, s->cc.n_batch, applied, n);
 	free(applied);
 	s->n_completed += s->cc.n_batch;
@@ -884,23 +1231,32 @@ static int free_slots(const struct serve *s)
 	return slots;
 }
 
-static void send_claim(struct serve *s)
+/* Claiming is possible now: connected, released what a lost claim may
+ * have left, not fenced, not stopping or paused, not waiting for the
+ * NOTIFY self-check (quiet). */
+static int may_claim(const struct serve *s)
+{
+	return connected(s) && !s->recovering && !s->fenced && !s->draining && !s->paused &&
+	       !quiet(s, &s->lc);
+}
+
+static void send_claim(struct serve *s, uint64_t now)
 {
 	int slots = free_slots(s);
-	if (slots <= 0 || s->lc.busy || !s->lc.conn)
+	if (slots <= 0 || s->lc.q != Q_NONE || !may_claim(s))
 		return;
 	char err[1024];
 	if (jv_store_claim_send(s->lc.conn, s->id, slots, s->cfg->processor.per_user_limit,
-				s->types, err, sizeof err) != 0) {
+				s->types, s->epoch, err, sizeof err) != 0) {
 		if (!check_lost(s, s->lc.conn, "claiming", err))
 			jv_log(JV_ERROR, "claim failed: %s", err);
 		s->want_claim = 0;
 		return;
 	}
 	s->n_claim_queries++;
-	s->lc.busy = 1;
 	s->lc.slots = slots;
 	s->want_claim = 0;
+	chan_sent(s, &s->lc, Q_CLAIM, now);
 }
 
 static void on_claim_result(struct serve *s, PGresult *res, uint64_t now)
@@ -917,6 +1273,13 @@ static void on_claim_result(struct serve *s, PGresult *res, uint64_t now)
 	int64_t next_due_ms;
 	jv_store_claim_parse(res, &rows, &n, &next_due_ms);
 	for (size_t i = 0; i < n; i++) {
+		if (s->fenced) {
+			/* claimed as self-fencing began: not started, given back */
+			end_now(s, &rows[i], JV_END_RELEASED,
+				"given back unstarted: the processor had fenced itself");
+			jv_claimed_free(&rows[i]);
+			continue;
+		}
 		if (s->n_queued == 0 && (s->inflight < s->max_concurrent || s->draining) &&
 		    dispatch(s, &rows[i]) == 0) {
 			jv_claimed_free(&rows[i]);
@@ -940,8 +1303,6 @@ static void on_claim_result(struct serve *s, PGresult *res, uint64_t now)
 	/* next_due_ms 0: due but held back by per_user_limit -- a completion
 	 * (ours sets want_claim) or the poll interval will tell. */
 }
-
-static void on_heartbeat_result(struct serve *s, PGresult *res);
 
 /* The job was cancelled (through the API, which recorded the outcome): if
  * we run it, stop the run and forget its result. Twice is harmless. */
@@ -999,106 +1360,681 @@ static void control_request(struct serve *s, const char *text, uint64_t now)
 		set_paused(s, pause, now);
 }
 
-/* Read what a channel has: notifications (claim channel) and the result of
- * its query in flight. */
-static void on_chan_readable(struct serve *s, struct chan *c, uint64_t now)
-{
-	if (!c->conn)
-		return;
-	if (!PQconsumeInput(c->conn)) {
-		db_lost(s, c == &s->lc ? "reading notifications" : "reading a completion",
-			PQerrorMessage(c->conn));
-		return;
-	}
-	PGnotify *nt;
-	while (c->conn && (nt = PQnotifies(c->conn))) {
-		if (!strcmp(nt->relname, JV_DB_CANCEL_CHANNEL))
-			cancel_running(s, strtoll(nt->extra, NULL, 10), now);
-		else if (!strcmp(nt->relname, JV_DB_CONTROL_CHANNEL))
-			control_request(s, nt->extra, now);
-		else
-			s->want_claim = 1;
-		PQfreemem(nt);
-	}
-	while (c->conn && c->busy && !PQisBusy(c->conn)) {
-		PGresult *res = PQgetResult(c->conn);
-		if (!res) {
-			c->busy = 0;
-			break;
-		}
-		if (c == &s->lc)
-			on_claim_result(s, res, now);
-		else if (c->heartbeat)
-			on_heartbeat_result(s, res);
-		else
-			on_completion_result(s, res, now);
-		PQclear(res);
-	}
-	if (c->conn && !c->busy)
-		c->heartbeat = 0;
-}
+/* ------------------------------------------------------------ heartbeat */
 
-/* Wait for a channel's query in flight and handle its result (at exit). */
-static void chan_wait(struct serve *s, struct chan *c)
-{
-	while (c->conn && c->busy) {
-		PGresult *res = PQgetResult(c->conn);
-		if (!res) {
-			c->busy = 0;
-			break;
-		}
-		if (c == &s->lc)
-			on_claim_result(s, res, jv_now_ms());
-		else if (c->heartbeat)
-			on_heartbeat_result(s, res);
-		else
-			on_completion_result(s, res, jv_now_ms());
-		PQclear(res);
-	}
-	c->heartbeat = 0;
-}
-
-/* Heartbeat and rescue, one round trip on the completion channel when it
- * is idle (once per heartbeat interval); never waited for. */
+/* Heartbeat and rescue, one round trip on whichever channel is idle (the
+ * completion channel first), once per heartbeat interval; never waited
+ * for. One is in flight at a time: confirmations come in the order sent. */
 static void heartbeat(struct serve *s, uint64_t now)
 {
-	if (s->cc.busy)
-		return; /* right after the completion in flight (see the wake-up) */
+	if (s->hb_chan || !connected(s) || s->stop_sent)
+		return; /* in flight; or at once when the link is back (link_check) */
+	struct chan *c = idle_chan(s, &s->cc, &s->lc);
+	if (!c)
+		return; /* right after the query in flight (see the wake-up) */
 	s->next_heartbeat = now + (uint64_t)s->cfg->processor.heartbeat_interval_ms;
-	if (!s->cc.conn)
-		return;
 	char err[512];
 	const char *state = s->draining ? "stopping" : s->paused ? "paused" : "running";
-	if (jv_store_heartbeat_send(s->cc.conn, s->id, state,
-				    s->cfg->processor.stuck_job_timeout_minutes, err, sizeof err) != 0) {
-		if (!check_lost(s, s->cc.conn, "heartbeat", err))
+	if (jv_store_heartbeat_send(c->conn, s->id, state, s->cfg->processor.stuck_job_timeout_ms,
+				    err, sizeof err) != 0) {
+		if (!check_lost(s, c->conn, "heartbeat", err))
 			jv_log(JV_ERROR, "heartbeat failed: %s", err);
 		return;
 	}
-	s->cc.busy = 1;
-	s->cc.heartbeat = 1;
+	s->hb_chan = c;
+	s->hb_sent_at = now;
+	chan_sent(s, c, Q_HEARTBEAT, now);
 }
 
-static void on_heartbeat_result(struct serve *s, PGresult *res)
+static void fence_lift(struct serve *s, uint64_t now);
+
+static void on_heartbeat_result(struct serve *s, struct chan *c, PGresult *res, uint64_t now)
 {
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		char err[512];
-		jv_db_format_error(s->cc.conn, res, err, sizeof err);
-		if (!check_lost(s, s->cc.conn, "heartbeat", err))
+		jv_db_format_error(c->conn, res, err, sizeof err);
+		if (!check_lost(s, c->conn, "heartbeat", err))
 			jv_log(JV_ERROR, "heartbeat or stuck-job rescue failed: %s", err);
 		return;
 	}
+	/* The database's heartbeat_at is its transaction's start, after we sent
+	 * it: counting from the send is never later than the database does. */
+	s->hb_confirmed_sent = s->hb_sent_at;
 	s->last_heartbeat_unix_ms = jv_unix_ms();
-	s->last_heartbeat_mono_ms = jv_now_ms();
-	int rescued = PQntuples(res) == 1 ? (int)strtol(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+	s->last_heartbeat_mono_ms = now;
+	if (s->fenced)
+		fence_lift(s, now);
+	int rescued = jv_store_count_parse(res);
 	if (rescued > 0) {
 		/* Any live processor rescues the jobs of dead ones. */
-		jv_log(JV_WARNING, "rescued %d stuck jobs of processors silent for over %d min",
-		       rescued, s->cfg->processor.stuck_job_timeout_minutes);
+		jv_log(JV_WARNING, "rescued %d stuck jobs of processors silent for over %g min", rescued,
+		       s->cfg->processor.stuck_job_timeout_ms / 60000.0);
 		s->want_claim = 1;
 		struct jv_event ev = {.kind = JV_EV_STUCK_JOBS_RESET, .number = rescued};
 		jv_alerter_raise(s->alerter, &ev);
 	}
+}
+
+/* ------------------------------------------------------------ self-fencing */
+
+/*
+ * Other processors rescue our running jobs once the database's clock says our
+ * heartbeat_at is older than the horizon (stuck_job_timeout_minutes).
+ * heartbeat_at is set by a heartbeat's transaction, which starts after we
+ * sent it; so counting on our monotonic clock from the send of the last
+ * heartbeat confirmed to us, we can never think ourselves further from a
+ * rescue than we are. At horizon - margin after that send, with no newer
+ * heartbeat confirmed, we stop every running job (told to stop, killed
+ * JV_KILL_GRACE_MS later), give back what waits unstarted, and claim
+ * nothing until a heartbeat is confirmed again: every copy of a job we ran
+ * is dead before any other processor may start another. The margin is the
+ * kill grace plus slack for scheduling and the clocks' rates
+ * (jv_config_fence_margin_ms); config load refuses a horizon shorter than
+ * two heartbeats plus the margin, so a processor whose heartbeats get
+ * through never fences. What the stopped runs report (or their kill) is
+ * recorded as 'fenced' when the database is back: a rescue in history,
+ * attempt counted, or a late result if another processor rescued it first.
+ */
+static uint64_t fence_at(const struct serve *s)
+{
+	return s->hb_confirmed_sent + (uint64_t)((int64_t)s->cfg->processor.stuck_job_timeout_ms -
+						 jv_config_fence_margin_ms(s->cfg));
+}
+
+static void fenced_add(struct serve *s, int64_t id)
+{
+	for (size_t k = 0; k < s->n_fenced; k++)
+		if (s->fenced_ids[k] == id)
+			return;
+	if (s->n_fenced == s->cap_fenced) {
+		s->cap_fenced = s->cap_fenced ? 2 * s->cap_fenced : 16;
+		s->fenced_ids = jv_realloc(s->fenced_ids, s->cap_fenced * sizeof *s->fenced_ids);
+	}
+	s->fenced_ids[s->n_fenced++] = id;
+}
+
+/* 1 (and forgotten) when self-fencing stopped job id's run. */
+static int fenced_take(struct serve *s, int64_t id)
+{
+	for (size_t k = 0; k < s->n_fenced; k++)
+		if (s->fenced_ids[k] == id) {
+			s->fenced_ids[k] = s->fenced_ids[--s->n_fenced];
+			return 1;
+		}
+	return 0;
+}
+
+/* Every job running on threads (each generation's) into the fenced list. */
+static void fence_thread_jobs(struct serve *s, struct jv_tpool *tp)
+{
+	struct jv_buf ids = {0};
+	size_t from = s->n_done;
+	jv_tpool_unqueue(tp, "given back unstarted: the processor had fenced itself", &s->done,
+			 &s->n_done, &s->cap_done);
+	finished(s, from);
+	jv_tpool_ids(tp, &ids);
+	for (const char *p = ids.data; p && *p;) {
+		char *end;
+		long long id = strtoll(p, &end, 10);
+		if (end == p)
+			break;
+		fenced_add(s, id);
+		p = *end == ',' ? end + 1 : end;
+	}
+	jv_buf_free(&ids);
+	jv_tpool_cancel_all(tp);
+}
+
+static void fence_begin(struct serve *s, uint64_t now)
+{
+	s->fenced = 1;
+	s->fence_kill_at = now + JV_KILL_GRACE_MS;
+	int running = s->inflight;
+	jv_log(JV_ERROR,
+	       "self-fencing: no heartbeat confirmed for %llu ms (other processors may rescue "
+	       "this one's jobs %d ms after its last one): stopping %d running jobs now (killed "
+	       "after %d ms), giving back %zu unstarted, claiming nothing until a heartbeat is "
+	       "confirmed",
+	       (unsigned long long)(now - s->hb_confirmed_sent),
+	       s->cfg->processor.stuck_job_timeout_ms, running, JV_KILL_GRACE_MS, s->n_queued);
+	for (size_t i = 0; i < s->n_queued; i++) {
+		end_now(s, &s->queue[i], JV_END_RELEASED,
+			"given back unstarted: the processor had fenced itself");
+		jv_claimed_free(&s->queue[i]);
+	}
+	s->n_queued = 0;
+	s->worker_wait_until = s->worker_wait_since = s->worker_backoff = 0;
+	for (int i = 0; i < s->pool.n; i++)
+		if (s->pool.w[i].pid > 0 && s->pool.w[i].busy) {
+			fenced_add(s, s->pool.w[i].job_id);
+			jv_pool_cancel(&s->pool, i);
+		}
+	if (s->tp)
+		fence_thread_jobs(s, s->tp);
+	for (struct old_gen *g = s->old; g; g = g->next)
+		fence_thread_jobs(s, g->tp);
+	s->next_publish = 0;
+}
+
+/* JV_KILL_GRACE_MS after fence_begin: what still runs is killed. A thread
+ * cannot be killed: a trusted in-process executor that ignores the stop
+ * leaves one way to keep the guarantee, which is to end the process (the
+ * workers die with it); the service manager starts it again. */
+static void fence_kill(struct serve *s)
+{
+	s->fence_kill_at = 0;
+	for (int i = 0; i < s->pool.n; i++) {
+		struct jv_worker *w = &s->pool.w[i];
+		if (w->pid <= 0 || !w->busy)
+			continue;
+		int ours = 0;
+		for (size_t k = 0; k < s->n_fenced && !ours; k++)
+			ours = s->fenced_ids[k] == w->job_id;
+		if (!ours)
+			continue;
+		jv_log(JV_WARNING, "self-fencing: job %" PRId64 " did not stop; killing worker %d",
+		       w->job_id, (int)w->pid);
+		size_t from = s->n_done;
+		jv_pool_kill(&s->pool, i, JV_END_FENCED, &s->done, &s->n_done, &s->cap_done);
+		finished(s, from);
+	}
+	int threads = s->tp ? jv_tpool_inflight(s->tp) : 0;
+	for (const struct old_gen *g = s->old; g; g = g->next)
+		threads += jv_tpool_inflight(g->tp);
+	if (threads > 0) {
+		jv_log(JV_ERROR,
+		       "self-fencing: %d jobs running on threads (isolation: thread) did not stop "
+		       "within %d ms, and a thread cannot be killed: exiting, so that no job runs "
+		       "here once other processors may rescue it",
+		       threads, JV_KILL_GRACE_MS);
+		for (int i = 0; i < s->pool.n; i++)
+			if (s->pool.w[i].pid > 0) {
+				kill(-s->pool.w[i].pid, SIGKILL);
+				kill(s->pool.w[i].pid, SIGKILL);
+			}
+		_exit(JV_EXIT_INTERNAL);
+	}
+}
+
+static void fence_lift(struct serve *s, uint64_t now)
+{
+	s->fenced = 0;
+	s->want_claim = 1;
+	jv_log(JV_WARNING,
+	       "self-fencing over: a heartbeat is confirmed again (sent %llu ms ago); claiming "
+	       "again",
+	       (unsigned long long)(now - s->hb_sent_at));
+}
+
+/* Each turn: fence when the time has come, kill what did not stop. */
+static void fence_check(struct serve *s, uint64_t now)
+{
+	if (!s->fenced && now >= fence_at(s))
+		fence_begin(s, now);
+	if (s->fence_kill_at && now >= s->fence_kill_at)
+		fence_kill(s);
+}
+
+/* The attempts stopped by fencing, once recorded: said once per batch. */
+static void note_fenced_recorded(const struct jv_done *done, size_t n_done,
+				 const struct jv_applied *applied, size_t n)
+{
+	size_t fenced = 0, kept = 0;
+	for (size_t i = 0; i < n_done; i++)
+		if (done[i].end == JV_END_FENCED) {
+			fenced++;
+			for (size_t k = 0; k < n; k++)
+				if (applied[k].id == done[i].id && applied[k].attempt == done[i].attempt)
+					kept += applied[k].applied != 0;
+		}
+	if (fenced > 0)
+		jv_log(JV_WARNING,
+		       "recorded %zu attempts stopped by self-fencing: %zu as rescued (attempt "
+		       "counted), %zu had been rescued by another processor meanwhile",
+		       fenced, kept, fenced - kept);
+}
+
+/* ------------------------------------------------------------ control */
+
+/* The jobs we run or hold unstarted, as a bigint[] literal (caller frees
+ * with jv_buf_free). */
+static void running_ids(struct serve *s, struct jv_buf *b)
+{
+	jv_buf_puts(b, "{");
+	for (int i = 0; i < s->pool.n; i++)
+		if (s->pool.w[i].pid > 0 && s->pool.w[i].busy)
+			jv_buf_printf(b, "%lld,", (long long)s->pool.w[i].job_id);
+	if (s->tp)
+		jv_tpool_ids(s->tp, b);
+	for (const struct old_gen *g = s->old; g; g = g->next)
+		jv_tpool_ids(g->tp, b);
+	for (size_t i = 0; i < s->n_queued; i++)
+		jv_buf_printf(b, "%lld,", (long long)s->queue[i].id);
+	if (b->data[b->len - 1] == ',')
+		b->len--;
+	jv_buf_puts(b, "}");
+}
+
+/* Without LISTEN: ask for cancel and pause requests every poll interval. */
+static void send_control(struct serve *s, uint64_t now)
+{
+	if (!s->control_by_poll || !connected(s) || now < s->next_control)
+		return;
+	struct chan *c = idle_chan(s, &s->lc, &s->cc);
+	if (!c)
+		return;
+	s->next_control = now + (uint64_t)s->cfg->processor.poll_interval_ms;
+	struct jv_buf ids = {0};
+	running_ids(s, &ids);
+	char err[512];
+	int rc = jv_store_control_send(c->conn, s->id, ids.data, err, sizeof err);
+	jv_buf_free(&ids);
+	if (rc != 0) {
+		if (!check_lost(s, c->conn, "control poll", err))
+			jv_log(JV_ERROR, "control poll failed: %s", err);
+		return;
+	}
+	chan_sent(s, c, Q_CONTROL, now);
+}
+
+static void on_control_result(struct serve *s, struct chan *c, PGresult *res, uint64_t now)
+{
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		char err[512];
+		jv_db_format_error(c->conn, res, err, sizeof err);
+		if (!check_lost(s, c->conn, "control poll", err))
+			jv_log(JV_ERROR, "control poll failed: %s", err);
+		return;
+	}
+	struct jv_control ctl;
+	jv_store_control_parse(res, &ctl);
+	for (size_t i = 0; i < ctl.n_gone; i++) {
+		if (strcmp(ctl.gone[i].status, "cancelled") != 0)
+			jv_log(JV_WARNING,
+			       "job %" PRId64 " is no longer running under this processor (%s): "
+			       "stopping its run",
+			       ctl.gone[i].id, ctl.gone[i].status);
+		cancel_running(s, ctl.gone[i].id, now);
+	}
+	free(ctl.gone);
+	if (ctl.seq >= 0 && ctl.seq != s->control_seq) {
+		s->control_seq = ctl.seq;
+		set_paused(s, ctl.pause, now);
+	}
+}
+
+/* The start-up check that a NOTIFY reaches our LISTEN: one to ourselves on
+ * the completion channel (database.url), which must arrive on the channel
+ * that LISTENs. Through a pooler in transaction mode it does not: the
+ * LISTEN stayed on whichever server connection ran it. */
+static void send_selfcheck(struct serve *s, uint64_t now)
+{
+	if (s->selfcheck != SC_TODO || !connected(s) || s->recovering || s->cc.q != Q_NONE)
+		return;
+	char payload[64], err[512];
+	snprintf(payload, sizeof payload, "selfcheck %" PRId64, s->id);
+	if (jv_store_notify_send(s->cc.conn, JV_DB_CONTROL_CHANNEL, payload, err, sizeof err) != 0) {
+		if (!check_lost(s, s->cc.conn, "NOTIFY self-check", err))
+			jv_log(JV_ERROR, "NOTIFY self-check failed: %s", err);
+		return;
+	}
+	s->selfcheck = SC_SENT;
+	s->selfcheck_until = 0; /* counted from its answer */
+	chan_sent(s, &s->cc, Q_NOTIFY, now);
+}
+
+static void selfcheck_failed(struct serve *s, const char *why)
+{
+	s->selfcheck = SC_DONE;
+	s->control_by_poll = 1;
+	jv_log(JV_WARNING,
+	       "a NOTIFY this processor sent did not reach its LISTEN (%s): %s; set "
+	       "database.pooler: transaction, and database.listen_url to a direct connection for "
+	       "LISTEN. Until then new jobs are found by polling every %d ms "
+	       "(processor.poll_interval_ms), and cancel and pause requests the same way",
+	       why,
+	       s->pooled ? "database.url goes through a connection pooler (its server process is not "
+			"the one the connection was told: PgBouncer in transaction or statement "
+			"mode, most likely)"
+		      : "database.url probably goes through a connection pooler in transaction "
+			"or statement mode (PgBouncer, most likely)",
+	       s->cfg->processor.poll_interval_ms);
+}
+
+/* Our self-check's NOTIFY arrived on c. */
+static void selfcheck_heard(struct serve *s, const struct chan *c)
+{
+	if (s->selfcheck != SC_SENT)
+		return;
+	if (!c->listen) {
+		char why[96];
+		snprintf(why, sizeof why, "it arrived on the %s connection, which does not LISTEN",
+			 c->name);
+		selfcheck_failed(s, why);
+		return;
+	}
+	s->selfcheck = SC_DONE;
+	jv_debug("NOTIFY reaches this processor's LISTEN");
+}
+
+static void on_selfcheck_result(struct serve *s, struct chan *c, PGresult *res, uint64_t now)
+{
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		char err[512];
+		jv_db_format_error(c->conn, res, err, sizeof err);
+		if (!check_lost(s, c->conn, "NOTIFY self-check", err)) {
+			jv_log(JV_ERROR, "NOTIFY self-check failed: %s", err);
+			s->selfcheck = SC_DONE;
+		}
+		return;
+	}
+	if (s->selfcheck == SC_SENT)
+		s->selfcheck_until = now + JV_SELFCHECK_MS;
+}
+
+/* ------------------------------------------------------------ recovery */
+
+/*
+ * A claim in flight when the connection broke may have committed: its jobs
+ * are running under our id, and we never heard of them. Tell the database
+ * which jobs we do hold (running, or finished and not yet recorded); the
+ * rest go back to pending. It also moves our connection epoch on, so a
+ * claim still running on a connection we gave up on claims nothing
+ * (sql/010). No claim is sent before its answer (may_claim).
+ */
+static void send_release(struct serve *s, uint64_t now)
+{
+	if (!s->recovering || s->cc.q != Q_NONE || !connected(s) || now < s->release_at)
+		return;
+	struct jv_buf held = {0};
+	jv_buf_puts(&held, "{");
+	for (int i = 0; i < s->pool.n; i++)
+		if (s->pool.w[i].busy)
+			jv_buf_printf(&held, "%lld,", (long long)s->pool.w[i].job_id);
+	if (s->tp)
+		jv_tpool_ids(s->tp, &held);
+	for (const struct old_gen *g = s->old; g; g = g->next)
+		jv_tpool_ids(g->tp, &held);
+	/* (Nothing claimed ahead: db_lost() gave those back.) */
+	for (size_t i = 0; i < s->n_done; i++)
+		jv_buf_printf(&held, "%lld,", (long long)s->done[i].id);
+	if (held.data[held.len - 1] == ',')
+		held.len--;
+	jv_buf_puts(&held, "}");
+	char err[512];
+	int rc = jv_store_release_unheld_send(s->cc.conn, s->id, held.data, s->epoch, err, sizeof err);
+	jv_buf_free(&held);
+	if (rc != 0) {
+		if (!check_lost(s, s->cc.conn, "releasing unknown claims", err)) {
+			jv_log(JV_ERROR, "after reconnecting, could not release unknown claims: %s "
+			       "(again in 1 s)", err);
+			s->release_at = now + 1000;
+		}
+		return;
+	}
+	chan_sent(s, &s->cc, Q_RELEASE, now);
+}
+
+static void on_release_result(struct serve *s, struct chan *c, PGresult *res, uint64_t now)
+{
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		char err[512];
+		jv_db_format_error(c->conn, res, err, sizeof err);
+		if (!check_lost(s, c->conn, "releasing unknown claims", err)) {
+			jv_log(JV_ERROR, "after reconnecting, could not release unknown claims: %s "
+			       "(again in 1 s)", err);
+			s->release_at = now + 1000;
+		}
+		return;
+	}
+	int released = jv_store_count_parse(res);
+	if (released > 0)
+		jv_log(JV_WARNING,
+		       "released %d jobs claimed by a claim whose answer was lost with the "
+		       "connection (back to pending, attempt not counted)",
+		       released);
+	s->recovering = 0;
+	s->release_at = 0;
+	s->want_claim = 1;
+}
+
+/* At exit, once everything is recorded: the processor row says stopped. */
+static void send_stopped(struct serve *s, uint64_t now)
+{
+	char err[512];
+	if (jv_store_stopped_send(s->cc.conn, s->id, err, sizeof err) != 0) {
+		if (!check_lost(s, s->cc.conn, "marking the processor stopped", err))
+			jv_log(JV_ERROR, "could not mark processor stopped: %s", err);
+		return;
+	}
+	s->stop_sent = 1; /* (a heartbeat after it would say running again) */
+	chan_sent(s, &s->cc, Q_STOPPED, now);
+}
+
+/* ------------------------------------------------------------ channels */
+
+/* The result of c's query q, which has ended. */
+static void on_result(struct serve *s, struct chan *c, enum query q, PGresult *res, uint64_t now)
+{
+	switch (q) {
+	case Q_LISTEN:
+		if (c->failed) {
+			char err[512];
+			jv_db_format_error(c->conn, res, err, sizeof err);
+			if (!check_lost(s, c->conn, "LISTEN", err))
+				connect_failed(s, c, err, 0, now);
+		}
+		return;
+	case Q_CLAIM: on_claim_result(s, res, now); return;
+	case Q_COMPLETE: on_completion_result(s, res, now); return;
+	case Q_HEARTBEAT: on_heartbeat_result(s, c, res, now); return;
+	case Q_RELEASE: on_release_result(s, c, res, now); return;
+	case Q_CONTROL: on_control_result(s, c, res, now); return;
+	case Q_NOTIFY: on_selfcheck_result(s, c, res, now); return;
+	case Q_STOPPED:
+		if (c->failed) {
+			char err[512];
+			jv_db_format_error(c->conn, res, err, sizeof err);
+			if (!check_lost(s, c->conn, "marking the processor stopped", err))
+				jv_log(JV_ERROR, "could not mark processor stopped: %s", err);
+		}
+		return;
+	case Q_NONE: return;
+	}
+}
+
+/*
+ * A result of c's query in flight, kept until the query has ended: its
+ * implicit transaction commits only then (at Sync), after the rows were
+ * sent. A claim's rows acted on before that could start jobs whose claim a
+ * crash or a failover then undoes (a commit waiting for a synchronous
+ * standby when the primary dies), so that another run of them starts while
+ * ours goes on; a heartbeat taken as confirmed before that could make us
+ * fence later than the rescue the database allows. The first result is
+ * kept, or the first error.
+ */
+static void keep_result(struct chan *c, PGresult *res)
+{
+	ExecStatusType st = PQresultStatus(res);
+	int bad = st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK;
+	if (!c->res || (bad && !c->failed)) {
+		PQclear(c->res);
+		c->res = res;
+		c->failed = bad;
+	} else {
+		PQclear(res);
+	}
+}
+
+/* c's query in flight has ended (every result read, its transaction over):
+ * its result is acted on now. */
+static void on_query_done(struct serve *s, struct chan *c, uint64_t now)
+{
+	enum query q = c->q;
+	PGresult *res = c->res;
+	c->res = NULL;
+	c->q = Q_NONE;
+	c->flush = 0;
+	if (s->hb_chan == c)
+		s->hb_chan = NULL;
+	if (res)
+		on_result(s, c, q, res, now); /* (may close every channel) */
+	PQclear(res);
+	if (q == Q_STOPPED && !c->failed)
+		s->stopped_recorded = 1;
+	if (q == Q_STOPPED && c->failed) {
+		s->stop_sent = 0;
+		s->stop_retry_at = jv_now_ms() + 1000;
+	}
+	if (q == Q_COMPLETE && c->batch)
+		requeue_batch(s); /* (no answer came: sent again) */
+}
+
+/* A notification, whichever channel it came on. */
+static void on_notification(struct serve *s, struct chan *c, const PGnotify *nt, uint64_t now)
+{
+	char self[64];
+	snprintf(self, sizeof self, "selfcheck %" PRId64, s->id);
+	if (!strcmp(nt->relname, JV_DB_CANCEL_CHANNEL))
+		cancel_running(s, strtoll(nt->extra, NULL, 10), now);
+	else if (!strcmp(nt->relname, JV_DB_CONTROL_CHANNEL) && !strcmp(nt->extra, self))
+		selfcheck_heard(s, c);
+	else if (!strcmp(nt->relname, JV_DB_CONTROL_CHANNEL))
+		control_request(s, nt->extra, now);
+	else
+		s->want_claim = 1;
+}
+
+/* Read what a channel has: notifications and the results of its query in
+ * flight. Input moves the query's deadline on: the connection is alive. */
+static void on_chan_readable(struct serve *s, struct chan *c, uint64_t now)
+{
+	if (!PQconsumeInput(c->conn)) {
+		char what[64];
+		snprintf(what, sizeof what, "reading on the %s connection", c->name);
+		db_lost(s, what, PQerrorMessage(c->conn));
+		return;
+	}
+	if (c->q != Q_NONE)
+		c->deadline = now + answer_deadline_ms(s, c->q);
+	PGnotify *nt;
+	while (c->conn && (nt = PQnotifies(c->conn))) {
+		on_notification(s, c, nt, now);
+		PQfreemem(nt);
+	}
+	while (c->conn && c->q != Q_NONE && !PQisBusy(c->conn)) {
+		PGresult *res = PQgetResult(c->conn);
+		if (!res) {
+			on_query_done(s, c, now);
+			break;
+		}
+		keep_result(c, res);
+	}
+}
+
+/* What c waits for in poll(): fd -1 when nothing. */
+static struct pollfd chan_pollfd(const struct chan *c)
+{
+	struct pollfd p = {-1, 0, 0};
+	if (!c->conn || c->state == CH_DOWN)
+		return p;
+	p.fd = PQsocket(c->conn);
+	if (c->state == CH_CONNECTING)
+		p.events = c->want_write ? POLLOUT : POLLIN;
+	else
+		p.events = POLLIN | (c->flush ? POLLOUT : 0);
+	return p;
+}
+
+/* poll() says c's socket (as it was, fd) is ready. */
+static void chan_event(struct serve *s, struct chan *c, const struct pollfd *p, uint64_t now)
+{
+	if (!p->revents || !c->conn || p->fd != PQsocket(c->conn))
+		return;
+	if (c->state == CH_CONNECTING) {
+		chan_connect_poll(s, c, now);
+		return;
+	}
+	if (c->flush && (p->revents & (POLLOUT | POLLERR | POLLHUP))) {
+		int r = PQflush(c->conn);
+		if (r < 0) {
+			db_lost(s, c->name, PQerrorMessage(c->conn));
+			return;
+		}
+		c->flush = r == 1;
+		c->deadline = now + answer_deadline_ms(s, c->q);
+	}
+	if (p->revents & (POLLIN | POLLERR | POLLHUP))
+		on_chan_readable(s, c, now);
+}
+
+/* Connects and answers that are overdue: a lost connection. */
+static void chan_deadlines(struct serve *s, uint64_t now)
+{
+	struct chan *chans[] = {&s->lc, &s->cc, &s->nc};
+	for (size_t i = 0; i < sizeof chans / sizeof chans[0]; i++) {
+		struct chan *c = chans[i];
+		char err[512], host[300];
+		if (c->state == CH_CONNECTING && now >= c->connect_deadline) {
+			snprintf(err, sizeof err, "could not connect to database: no answer from %s within %d ms",
+				 chan_host(c, host, sizeof host),
+				 jv_db_connect_timeout_ms(chan_url(s, c)));
+			connect_failed(s, c, err, 1, now);
+			return;
+		}
+		if (c->state == CH_READY && c->q != Q_NONE && now >= c->deadline) {
+			/* (a LISTEN while reconnecting: connect_failed, through db_lost) */
+			snprintf(err, sizeof err, "no answer to the %s from %s within %llu ms",
+				 query_name[c->q], chan_host(c, host, sizeof host),
+				 (unsigned long long)answer_deadline_ms(s, c->q));
+			db_lost(s, c->name, err);
+			return;
+		}
+	}
+}
+
+/* The earliest of the database's timers (wake lowered to it). */
+static uint64_t db_wake(const struct serve *s, uint64_t wake)
+{
+	const struct chan *chans[] = {&s->lc, &s->cc, &s->nc};
+	for (size_t i = 0; i < sizeof chans / sizeof chans[0]; i++) {
+		const struct chan *c = chans[i];
+		if (c->state == CH_CONNECTING && c->connect_deadline < wake)
+			wake = c->connect_deadline;
+		if (c->state == CH_READY && c->q != Q_NONE && c->deadline < wake)
+			wake = c->deadline;
+	}
+	if (s->reconnecting && s->lc.state == CH_DOWN && s->next_reconnect < wake)
+		wake = s->next_reconnect;
+	if (!s->fenced && fence_at(s) < wake)
+		wake = fence_at(s);
+	if (s->fence_kill_at && s->fence_kill_at < wake)
+		wake = s->fence_kill_at;
+	if (s->selfcheck == SC_SENT && s->selfcheck_until && s->selfcheck_until < wake)
+		wake = s->selfcheck_until;
+	if (s->recovering && connected(s) && s->cc.q == Q_NONE && s->release_at < wake)
+		wake = s->release_at;
+	int idle = connected(s) && (usable(s, &s->lc) || usable(s, &s->cc));
+	if (idle && !s->hb_chan && s->next_heartbeat < wake)
+		wake = s->next_heartbeat;
+	if (idle && s->control_by_poll && s->next_control < wake)
+		wake = s->next_control;
+	return wake;
+}
+
+/* Each turn: the database's side of the loop, none of it waiting. */
+static void db_step(struct serve *s, uint64_t now)
+{
+	chan_deadlines(s, now);
+	reconnect_step(s, now);
+	link_check(s, now);
+	send_release(s, now);
+	if (s->selfcheck == SC_SENT && s->selfcheck_until && now >= s->selfcheck_until)
+		selfcheck_failed(s, "nothing arrived within 5 s");
+	send_selfcheck(s, now);
+	if (now >= s->next_heartbeat)
+		heartbeat(s, now);
+	send_control(s, now);
 }
 
 /* ------------------------------------------------------------ descriptors */
@@ -1164,7 +2100,10 @@ static void reload(struct serve *s)
 		}
 		s->tp = NULL;
 	}
-	int db_changed = strcmp(cfg->database.url, s->cfg->database.url) != 0;
+	int db_changed = strcmp(cfg->database.url, s->cfg->database.url) != 0 ||
+			 cfg->database.pooler != s->cfg->database.pooler ||
+			 strcmp(cfg->database.listen_url ? cfg->database.listen_url : "",
+				s->cfg->database.listen_url ? s->cfg->database.listen_url : "") != 0;
 	/* Old-generation workers finish their job, then make room for new ones. */
 	for (int i = 0; i < s->pool.n; i++)
 		s->pool.w[i].retire = 1;
@@ -1219,20 +2158,13 @@ static void reload(struct serve *s)
 		if (!s->api)
 			jv_log(JV_ERROR, "%s; the API stays off until the next reload", aerr);
 	}
-	if (db_changed && connected(s)) {
-		jv_log(JV_INFO, "database.url changed: reconnecting");
-		chan_wait(s, &s->lc);
-		chan_wait(s, &s->cc);
-		if (s->n_queued > 0) {
-			/* Back to pending in the old database, while we still can. */
-			give_back_queue(s);
-			release_unheld(s);
-		}
-		close_chan(&s->lc);
-		close_chan(&s->cc);
-		s->lost_at = jv_now_ms();
-		s->reconnect_delay = 100;
-		s->next_reconnect = s->lost_at;
+	if (db_changed) {
+		/* As after a lost connection: what was in flight is sent again,
+		 * release_unheld() runs on the new connections. */
+		jv_log(JV_INFO, "database settings changed: reconnecting");
+		link_reset(s);
+		s->lc.first_host = s->cc.first_host = s->nc.first_host = 0;
+		listen_mode(s);
 	}
 	s->want_claim = 1;
 	jv_log(JV_INFO, "reloaded: %zu executors, max_concurrent_jobs %d, batch_size %d",
@@ -1262,6 +2194,7 @@ static void notify_state(struct serve *s, int ready)
 		return;
 	char st[200];
 	const char *state = s->draining    ? "stopping"
+			    : s->fenced     ? "self-fenced: no heartbeat confirmed, jobs stopped"
 			    : !connected(s) ? "database unreachable, reconnecting"
 			    : s->paused     ? "paused"
 					    : "running";
@@ -1426,6 +2359,44 @@ static void publish(struct serve *s)
 	jv_bridge_publish(s->bridge, &v);
 }
 
+/*
+ * Stopping (SIGTERM/SIGINT): running jobs get the grace period, then are
+ * told to stop and, JV_KILL_GRACE_MS later, released. Once nothing runs,
+ * what finished is recorded and the processor row marked stopped, all
+ * through the loop (the database's answers do not hold up anything else);
+ * with the database away, that is tried for 10 s more. Returns 1 when the
+ * loop is done.
+ */
+static int drain_step(struct serve *s, uint64_t now)
+{
+	if (s->inflight > 0 && now >= s->drain_deadline && !s->releasing) {
+		jv_log(JV_WARNING, "grace period over: stopping %d running jobs", s->inflight);
+		release_begin(s);
+	}
+	if (s->inflight > 0 && s->releasing && !s->released &&
+	    now >= s->drain_deadline + JV_KILL_GRACE_MS) {
+		jv_log(JV_WARNING, "releasing %d running jobs", s->inflight);
+		release_all(s);
+	}
+	if (s->inflight > 0 || s->n_queued > 0)
+		return 0;
+	if (!s->exit_deadline) {
+		uint64_t at = s->drain_deadline + 10000;
+		s->exit_deadline = at > now + 10000 ? at : now + 10000;
+	}
+	if (s->stopped_recorded)
+		return 1;
+	if (now >= s->exit_deadline)
+		return 1; /* finish() says what is left */
+	if (connected(s) && !s->recovering && s->n_done == 0 && s->cc.q == Q_NONE &&
+	    s->lc.q == Q_NONE && (!uses_nc(s) || s->nc.q == Q_NONE) && now >= s->stop_retry_at)
+		send_stopped(s, now);
+	return 0;
+}
+
+/* The poll slots before the workers'. */
+enum slot { SLOT_SIGNAL, SLOT_CLAIM, SLOT_COMPLETE, SLOT_LISTEN, SLOT_THREADS, SLOT_BRIDGE, N_SLOTS };
+
 static int run_loop(struct serve *s)
 {
 	struct pollfd *pfds = NULL;
@@ -1437,34 +2408,16 @@ static int run_loop(struct serve *s)
 		 * back-off is over, whether a job waits for one or not. */
 		if (!s->draining && s->pool.retry_at_ms && now >= s->pool.retry_at_ms)
 			jv_pool_fill(&s->pool);
-		run_queued(s);
-
-		if (s->draining) {
-			if (s->inflight > 0 && now >= s->drain_deadline && !s->releasing) {
-				jv_log(JV_WARNING, "grace period over: stopping %d running jobs",
-				       s->inflight);
-				release_begin(s);
-			}
-			if (s->inflight > 0 && s->releasing && !s->released &&
-			    now >= s->drain_deadline + JV_KILL_GRACE_MS) {
-				jv_log(JV_WARNING, "releasing %d running jobs", s->inflight);
-				release_all(s);
-			}
-			/* Done when nothing runs and nothing is in flight; what
-			 * finished is recorded by finish(). */
-			if (s->inflight == 0 && !s->lc.busy && (!s->cc.busy || !s->cc.conn))
-				break;
-			if (!connected(s) && now >= s->drain_deadline + 10000)
-				break; /* the database is gone: finish() reports it */
-		}
-		if (!connected(s) && now >= s->next_reconnect)
-			try_reconnect(s, now);
-		if (now >= s->next_heartbeat)
-			heartbeat(s, now);
+		fence_check(s, now);
+		if (!s->fenced)
+			run_queued(s);
+		if (s->draining && drain_step(s, now))
+			break;
+		db_step(s, now);
 
 		/* Finished work goes out, then new work comes in; neither waits. */
 		send_completions(s, now);
-		if (!s->draining && !s->paused && connected(s)) {
+		if (may_claim(s)) {
 			if (now >= s->next_poll) {
 				s->want_claim = 1;
 				s->next_poll = now + (uint64_t)s->cfg->processor.poll_interval_ms;
@@ -1474,48 +2427,49 @@ static int run_loop(struct serve *s)
 				s->next_due = 0;
 			}
 			if (s->want_claim)
-				send_claim(s);
+				send_claim(s, now);
 		}
 
 		/* What to wait for. */
 		int n_old = 0;
 		for (const struct old_gen *g = s->old; g; g = g->next)
 			n_old++;
-		int nfds = 5 + s->pool.n + n_old;
+		int nfds = N_SLOTS + s->pool.n + n_old;
 		if (nfds > cap) {
 			cap = nfds;
 			pfds = jv_realloc(pfds, (size_t)cap * sizeof *pfds);
 		}
-		int k = 0;
-		/* nfds >= 5, so pfds was allocated above. */
+		/* nfds >= N_SLOTS, so pfds was allocated above. */
 		/* NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
-		pfds[k++] = (struct pollfd){s->sfd, POLLIN, 0};
-		pfds[k++] = (struct pollfd){s->lc.conn ? PQsocket(s->lc.conn) : -1, POLLIN, 0};
-		pfds[k++] = (struct pollfd){s->cc.conn ? PQsocket(s->cc.conn) : -1, POLLIN, 0};
-		pfds[k++] = (struct pollfd){s->tp ? jv_tpool_fd(s->tp) : -1, POLLIN, 0};
-		pfds[k++] = (struct pollfd){jv_bridge_fd(s->bridge), POLLIN, 0};
+		pfds[SLOT_SIGNAL] = (struct pollfd){s->sfd, POLLIN, 0};
+		pfds[SLOT_CLAIM] = chan_pollfd(&s->lc);
+		pfds[SLOT_COMPLETE] = chan_pollfd(&s->cc);
+		pfds[SLOT_LISTEN] = chan_pollfd(&s->nc);
+		pfds[SLOT_THREADS] = (struct pollfd){s->tp ? jv_tpool_fd(s->tp) : -1, POLLIN, 0};
+		pfds[SLOT_BRIDGE] = (struct pollfd){jv_bridge_fd(s->bridge), POLLIN, 0};
+		int k = N_SLOTS;
 		for (int i = 0; i < s->pool.n; i++)
 			pfds[k++] = (struct pollfd){s->pool.w[i].fd, POLLIN, 0};
 		int old_at = k;
 		for (const struct old_gen *g = s->old; g; g = g->next)
 			pfds[k++] = (struct pollfd){jv_tpool_fd(g->tp), POLLIN, 0};
 
-		uint64_t wake = now + 60000;
-		if (!s->cc.busy && s->next_heartbeat < wake)
-			wake = s->next_heartbeat;
-		if (!s->draining && !s->paused && connected(s)) {
+		uint64_t wake = db_wake(s, now + 60000);
+		if (may_claim(s)) {
 			if (s->next_poll < wake)
 				wake = s->next_poll;
 			if (s->next_due && s->next_due < wake)
 				wake = s->next_due;
 		}
-		if (!connected(s) && s->next_reconnect < wake)
-			wake = s->next_reconnect;
 		if (s->draining && !s->released) {
 			uint64_t at = s->drain_deadline + (s->releasing ? JV_KILL_GRACE_MS : 0);
 			if (at < wake)
 				wake = at;
 		}
+		if (s->exit_deadline && s->exit_deadline < wake)
+			wake = s->exit_deadline;
+		if (s->stop_retry_at > now && s->stop_retry_at < wake)
+			wake = s->stop_retry_at;
 		if (ping && ping < wake)
 			wake = ping;
 		if (s->n_queued > 0 && s->worker_wait_until > now && s->worker_wait_until < wake)
@@ -1524,7 +2478,7 @@ static int run_loop(struct serve *s)
 			wake = s->pool.retry_at_ms;
 		if (s->n_done > 0 && s->complete_retry_at > now && s->complete_retry_at < wake)
 			wake = s->complete_retry_at;
-		if (s->n_done > 0 && s->cc.conn && !s->cc.busy &&
+		if (s->n_done > 0 && connected(s) && s->cc.q == Q_NONE &&
 		    s->first_done_at + JV_COALESCE_MS < wake)
 			wake = s->first_done_at + JV_COALESCE_MS; /* (busy: its answer wakes us) */
 		size_t from = s->n_done;
@@ -1534,11 +2488,10 @@ static int run_loop(struct serve *s)
 		if (dl && dl < wake)
 			wake = dl;
 		int timeout;
-		if (s->n_done > 0 && connected(s) && !s->cc.busy && now >= s->complete_retry_at &&
-		    completion_due(s, now))
+		if (s->n_done > 0 && connected(s) && s->cc.q == Q_NONE &&
+		    now >= s->complete_retry_at && completion_due(s, now))
 			timeout = 0; /* results to send */
-		else if (s->want_claim && free_slots(s) > 0 && connected(s) && !s->lc.busy &&
-			 !s->draining && !s->paused)
+		else if (s->want_claim && free_slots(s) > 0 && s->lc.q == Q_NONE && may_claim(s))
 			timeout = 0; /* a claim to send */
 		else
 			timeout = wake > now ? (int)(wake - now) : 0;
@@ -1557,28 +2510,27 @@ static int run_loop(struct serve *s)
 		if (r <= 0)
 			continue;
 		now = jv_now_ms();
-		if (pfds[0].revents)
+		if (pfds[SLOT_SIGNAL].revents)
 			on_signal(s);
-		int thread_results = pfds[3].revents != 0;
+		int thread_results = pfds[SLOT_THREADS].revents != 0;
 		for (int i = old_at; i < k; i++)
 			thread_results |= pfds[i].revents != 0;
 		if (thread_results)
 			collect_thread_results(s);
-		if (pfds[4].revents) {
+		if (pfds[SLOT_BRIDGE].revents) {
 			take_requests(s, now);
 			s->next_publish = 0; /* show the change at once */
 		}
-		for (int i = 0; i < s->pool.n && 5 + i < k; i++)
-			if (pfds[5 + i].revents && pfds[5 + i].fd == s->pool.w[i].fd) {
+		for (int i = 0; i < s->pool.n && N_SLOTS + i < k; i++)
+			if (pfds[N_SLOTS + i].revents && pfds[N_SLOTS + i].fd == s->pool.w[i].fd) {
 				size_t f = s->n_done;
 				jv_pool_on_readable(&s->pool, i, &s->done, &s->n_done,
 						    &s->cap_done);
 				finished(s, f);
 			}
-		if (pfds[1].revents && s->lc.conn && pfds[1].fd == PQsocket(s->lc.conn))
-			on_chan_readable(s, &s->lc, now);
-		if (pfds[2].revents && s->cc.conn && pfds[2].fd == PQsocket(s->cc.conn))
-			on_chan_readable(s, &s->cc, now);
+		chan_event(s, &s->lc, &pfds[SLOT_CLAIM], now);
+		chan_event(s, &s->cc, &pfds[SLOT_COMPLETE], now);
+		chan_event(s, &s->nc, &pfds[SLOT_LISTEN], now);
 		/* Replace workers that died or retired. */
 		if (!s->draining)
 			jv_pool_fill(&s->pool);
@@ -1587,54 +2539,19 @@ static int run_loop(struct serve *s)
 	return 0;
 }
 
-/* At exit: wait for the queries in flight, record what finished (retrying
- * a lost connection briefly), mark the processor stopped. */
+/* At exit: say what could not be recorded (it will be rescued). */
 static int finish(struct serve *s)
 {
-	chan_wait(s, &s->lc);
-	chan_wait(s, &s->cc);
-	uint64_t until = jv_now_ms() + 10000;
-	char err[1024];
-	while (s->n_done > 0 || !connected(s)) {
-		if (!connected(s)) {
-			if (db_connect(s, err, sizeof err) != 0) {
-				if (jv_now_ms() >= until) {
-					jv_log(JV_ERROR,
-					       "could not record %zu finished jobs before exit (%s); "
-					       "they will be rescued",
-					       s->n_done, err);
-					return JV_EDB;
-				}
-				struct timespec ts = {0, 200 * 1000 * 1000};
-				nanosleep(&ts, NULL);
-				continue;
-			}
-		}
-		struct jv_applied *applied;
-		size_t n;
-		s->n_complete_queries++;
-		if (jv_store_complete(s->cc.conn, s->id, s->done, s->n_done,
-				      s->cfg->processor.retry_base_ms, s->cfg->processor.retry_max_ms,
-				      (size_t)s->cfg->history.max_output_bytes, &applied, &n, err,
-				      sizeof err) != 0) {
-			if (!check_lost(s, s->cc.conn, "completing jobs at exit", err) ||
-			    jv_now_ms() >= until) {
-				jv_log(JV_ERROR, "could not record %zu finished jobs: %s", s->n_done,
-				       err);
-				return JV_EDB;
-			}
-			continue;
-		}
-		note_applied(s, applied, n);
-		raise_job_alerts(s, s->done, s->n_done, applied, n);
-		free(applied);
-		s->n_completed += s->n_done;
-		for (size_t i = 0; i < s->n_done; i++)
-			jv_done_free(&s->done[i]);
-		s->n_done = 0;
+	requeue_batch(s);
+	if (s->n_done > 0) {
+		jv_log(JV_ERROR,
+		       "could not record %zu finished jobs before exit (%s); they will be rescued",
+		       s->n_done, s->reconnect_why[0] ? s->reconnect_why : "no answer in time");
+		return JV_EDB;
 	}
-	if (jv_store_stopped(s->cc.conn, s->id, err, sizeof err) != 0) {
-		jv_log(JV_ERROR, "could not mark processor stopped: %s", err);
+	if (!s->stopped_recorded) {
+		jv_log(JV_ERROR, "could not mark processor stopped (%s)",
+		       s->reconnect_why[0] ? s->reconnect_why : "no answer in time");
 		return JV_EDB;
 	}
 	return 0;
@@ -1703,11 +2620,22 @@ int jv_cmd_serve(int argc, char **argv)
 
 	int status = JV_EXIT_OK;
 	char err[1024];
-	if (db_connect(s, err, sizeof err) != 0) {
+	s->lc.name = "claim";
+	s->cc.name = "completion";
+	s->nc.name = "listen";
+	if (db_open(s, err, sizeof err) != 0) {
 		jv_log(JV_ERROR, "%s", err);
 		status = JV_EXIT_USER;
 		goto out;
 	}
+	if (jv_schema_check(s->cc.conn, err, sizeof err) != 0) {
+		jv_log(JV_ERROR, "%s", err);
+		status = JV_EXIT_USER;
+		goto out;
+	}
+	/* Registering is the first heartbeat: its row's heartbeat_at is its
+	 * transaction's start, after this. */
+	s->hb_confirmed_sent = jv_now_ms();
 	if (jv_store_register(s->cc.conn, s->cfg->processor.name, s->hostname, (int)getpid(),
 			      PACKAGE_VERSION, &s->id, err, sizeof err) != 0) {
 		jv_log(JV_ERROR, "could not register the processor: %s (hint: run `jobvisor migrate`)",
@@ -1756,6 +2684,13 @@ int jv_cmd_serve(int argc, char **argv)
 	       s->id, s->cfg->processor.name, s->hostname, (int)getpid(), s->cfg->n_executors,
 	       started, s->cfg->processor.batch_size, s->cfg->processor.max_concurrent_jobs,
 	       s->cfg->processor.per_user_limit);
+	char dbhost[300], lhost[300];
+	jv_log(JV_INFO, "database: %s%s%s, pooler %s", chan_host(&s->cc, dbhost, sizeof dbhost),
+	       uses_nc(s) ? "; LISTEN on " : "",
+	       uses_nc(s) ? chan_host(&s->nc, lhost, sizeof lhost) : "",
+	       s->cfg->database.pooler == JV_POOLER_TRANSACTION ? "transaction" : "none");
+	db_nonblocking(s);
+	listen_mode(s);
 	s->alerter = jv_alerter_start(s->cfg, s->rt, s->id, s->label);
 	s->sched = jv_scheduler_start(s->cfg, s->id);
 	struct jv_event ev = {.kind = JV_EV_PROCESSOR_STARTED, .subject = s->label};
@@ -1798,12 +2733,14 @@ out:
 	for (size_t i = 0; i < s->n_queued; i++) /* (only when the loop broke off) */
 		jv_claimed_free(&s->queue[i]);
 	free(s->queue);
+	requeue_batch(s);
 	for (size_t i = 0; i < s->n_done; i++)
 		jv_done_free(&s->done[i]);
 	free(s->done);
-	close_chan(&s->lc);
-	free(s->cc.batch);
-	close_chan(&s->cc);
+	close_chan(s, &s->lc);
+	close_chan(s, &s->cc);
+	close_chan(s, &s->nc);
+	free(s->fenced_ids);
 	if (s->sfd >= 0)
 		close(s->sfd);
 	jv_runtime_free(s->rt);

@@ -18,7 +18,7 @@
 
 /* Outcomes of jv_end_outcome(), in the order they are rendered. */
 static const char *const outcomes[] = {
-	"succeeded", "failed", "timed_out", "crashed", "cancelled", "released",
+	"succeeded", "failed", "timed_out", "crashed", "cancelled", "released", "fenced",
 };
 #define N_OUTCOMES (sizeof outcomes / sizeof outcomes[0])
 

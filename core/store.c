@@ -38,46 +38,104 @@ int jv_store_register(PGconn *conn, const char *name, const char *hostname, int 
 	return rc;
 }
 
-int jv_store_heartbeat_send(PGconn *conn, int64_t id, const char *state, int stuck_minutes,
-			    char *err, size_t errlen)
+/* PQsendQueryParams, its error into err. */
+static int send_params(PGconn *conn, const char *sql, int n, const char *const *params, char *err,
+		       size_t errlen)
 {
-	char idbuf[24], minbuf[16];
-	snprintf(idbuf, sizeof idbuf, "%" PRId64, id);
-	snprintf(minbuf, sizeof minbuf, "%d", stuck_minutes);
-	const char *params[] = {idbuf, state, minbuf};
-	if (!PQsendQueryParams(conn,
-			       "SELECT jobvisor.heartbeat($1, $2, make_interval(mins => $3::integer))",
-			       3, NULL, params, NULL, NULL, 0)) {
+	if (!PQsendQueryParams(conn, sql, n, NULL, params, NULL, NULL, 0)) {
 		jv_db_format_error(conn, NULL, err, errlen);
 		return JV_EDB;
 	}
 	return 0;
 }
 
-int jv_store_release_unheld(PGconn *conn, int64_t id, const char *held, int *count, char *err,
+int jv_store_heartbeat_send(PGconn *conn, int64_t id, const char *state, int stuck_ms, char *err,
 			    size_t errlen)
 {
-	char idbuf[24];
+	char idbuf[24], msbuf[16];
 	snprintf(idbuf, sizeof idbuf, "%" PRId64, id);
-	const char *params[] = {idbuf, held};
-	long long v;
-	int rc = jv_db_query_int64(conn,
-				   "SELECT count(*) FROM jobvisor.release_unheld($1, $2::bigint[])", 2,
-				   params, &v, NULL, err, errlen);
-	if (rc == 0)
-		*count = (int)v;
-	return rc;
+	snprintf(msbuf, sizeof msbuf, "%d", stuck_ms);
+	const char *params[] = {idbuf, state, msbuf};
+	return send_params(conn,
+			   "SELECT jobvisor.heartbeat($1, $2, make_interval(secs => $3::float8 / 1000))",
+			   3, params, err, errlen);
 }
+
+int jv_store_release_unheld_send(PGconn *conn, int64_t id, const char *held, int epoch, char *err,
+				 size_t errlen)
+{
+	char idbuf[24], epbuf[16];
+	snprintf(idbuf, sizeof idbuf, "%" PRId64, id);
+	snprintf(epbuf, sizeof epbuf, "%d", epoch);
+	const char *params[] = {idbuf, held, epbuf};
+	return send_params(conn,
+			   "SELECT count(*) FROM jobvisor.release_unheld($1, $2::bigint[], $3::integer)",
+			   3, params, err, errlen);
+}
+
+int jv_store_count_parse(const PGresult *res)
+{
+	if (PQntuples(res) != 1 || PQnfields(res) < 1 || PQgetisnull(res, 0, 0))
+		return 0;
+	return (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
+}
+
+static const char stopped_sql[] = "UPDATE jobvisor.processors SET state = 'stopped', "
+				  "stopped_at = now(), heartbeat_at = now() WHERE id = $1";
 
 int jv_store_stopped(PGconn *conn, int64_t id, char *err, size_t errlen)
 {
 	char idbuf[24];
 	snprintf(idbuf, sizeof idbuf, "%" PRId64, id);
 	const char *params[] = {idbuf};
-	return jv_db_exec(conn,
-			  "UPDATE jobvisor.processors SET state = 'stopped', stopped_at = now(), "
-			  "heartbeat_at = now() WHERE id = $1",
-			  1, params, err, errlen);
+	return jv_db_exec(conn, stopped_sql, 1, params, err, errlen);
+}
+
+int jv_store_stopped_send(PGconn *conn, int64_t id, char *err, size_t errlen)
+{
+	char idbuf[24];
+	snprintf(idbuf, sizeof idbuf, "%" PRId64, id);
+	const char *params[] = {idbuf};
+	return send_params(conn, stopped_sql, 1, params, err, errlen);
+}
+
+int jv_store_control_send(PGconn *conn, int64_t id, const char *running, char *err,
+			  size_t errlen)
+{
+	char idbuf[24];
+	snprintf(idbuf, sizeof idbuf, "%" PRId64, id);
+	const char *params[] = {idbuf, running};
+	return send_params(conn,
+			   "SELECT job_id, job_status, control_seq, control_pause "
+			   "FROM jobvisor.control_poll($1, $2::bigint[])",
+			   2, params, err, errlen);
+}
+
+void jv_store_control_parse(const PGresult *res, struct jv_control *out)
+{
+	memset(out, 0, sizeof *out);
+	out->seq = -1;
+	int rows = PQntuples(res);
+	if (rows > 0)
+		out->gone = jv_calloc((size_t)rows, sizeof *out->gone);
+	for (int r = 0; r < rows; r++) {
+		if (PQgetisnull(res, r, 0)) {
+			parse_i64(PQgetvalue(res, r, 2), &out->seq);
+			out->pause = PQgetvalue(res, r, 3)[0] == 't';
+			continue;
+		}
+		struct jv_gone *g = &out->gone[out->n_gone++];
+		parse_i64(PQgetvalue(res, r, 0), &g->id);
+		snprintf(g->status, sizeof g->status, "%s",
+			 PQgetisnull(res, r, 1) ? "deleted" : PQgetvalue(res, r, 1));
+	}
+}
+
+int jv_store_notify_send(PGconn *conn, const char *channel, const char *payload, char *err,
+			 size_t errlen)
+{
+	const char *params[] = {channel, payload};
+	return send_params(conn, "SELECT pg_notify($1, $2)", 2, params, err, errlen);
 }
 
 void jv_claimed_free(struct jv_claimed *c)
@@ -89,21 +147,18 @@ void jv_claimed_free(struct jv_claimed *c)
 
 static const char claim_sql[] =
 	"SELECT id, type, user_id, payload, attempts, max_attempts, timeout_seconds, next_due_ms "
-	"FROM jobvisor.claim($1, $2, $3, $4::text[])";
+	"FROM jobvisor.claim($1, $2, $3, $4::text[], NULL, $5::integer)";
 
 int jv_store_claim_send(PGconn *conn, int64_t id, int slots, int per_user, const char *types,
-			char *err, size_t errlen)
+			int epoch, char *err, size_t errlen)
 {
-	char idbuf[24], slotbuf[16], pubuf[16];
+	char idbuf[24], slotbuf[16], pubuf[16], epbuf[16];
 	snprintf(idbuf, sizeof idbuf, "%" PRId64, id);
 	snprintf(slotbuf, sizeof slotbuf, "%d", slots);
 	snprintf(pubuf, sizeof pubuf, "%d", per_user);
-	const char *params[] = {idbuf, slotbuf, pubuf, types};
-	if (!PQsendQueryParams(conn, claim_sql, 4, NULL, params, NULL, NULL, 0)) {
-		jv_db_format_error(conn, NULL, err, errlen);
-		return JV_EDB;
-	}
-	return 0;
+	snprintf(epbuf, sizeof epbuf, "%d", epoch);
+	const char *params[] = {idbuf, slotbuf, pubuf, types, epoch >= 0 ? epbuf : NULL};
+	return send_params(conn, claim_sql, 5, params, err, errlen);
 }
 
 int jv_store_claim_parse(const PGresult *res, struct jv_claimed **out, size_t *n,
@@ -135,44 +190,6 @@ int jv_store_claim_parse(const PGresult *res, struct jv_claimed **out, size_t *n
 			PQgetisnull(res, r, 6) ? 0 : (int32_t)strtol(PQgetvalue(res, r, 6), NULL, 10);
 		(*n)++;
 	}
-	return 0;
-}
-
-/* Wait for the one result of the query just sent (draining the rest). */
-static PGresult *wait_one(PGconn *conn, char *err, size_t errlen)
-{
-	PGresult *res, *keep = NULL;
-	while ((res = PQgetResult(conn)) != NULL) {
-		if (keep)
-			PQclear(keep);
-		keep = res;
-	}
-	if (!keep) {
-		jv_db_format_error(conn, NULL, err, errlen);
-		return NULL;
-	}
-	ExecStatusType st = PQresultStatus(keep);
-	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-		jv_db_format_error(conn, keep, err, errlen);
-		PQclear(keep);
-		return NULL;
-	}
-	return keep;
-}
-
-int jv_store_claim(PGconn *conn, int64_t id, int slots, int per_user, const char *types,
-		   struct jv_claimed **out, size_t *n, int64_t *next_due_ms, char *err,
-		   size_t errlen)
-{
-	*out = NULL;
-	*n = 0;
-	if (jv_store_claim_send(conn, id, slots, per_user, types, err, errlen) != 0)
-		return JV_EDB;
-	PGresult *res = wait_one(conn, err, errlen);
-	if (!res)
-		return JV_EDB;
-	jv_store_claim_parse(res, out, n, next_due_ms);
-	PQclear(res);
 	return 0;
 }
 
@@ -238,6 +255,7 @@ const char *jv_end_outcome(enum jv_end end)
 	case JV_END_CRASHED: return "crashed";
 	case JV_END_CANCELLED: return "cancelled";
 	case JV_END_RELEASED: return "released";
+	case JV_END_FENCED: return "fenced";
 	}
 	return "failed";
 }
@@ -275,7 +293,7 @@ int jv_store_complete_send(PGconn *conn, int64_t id, const struct jv_done *done,
 		json_object_set_new(o, "attempt", json_integer(d->attempt));
 		json_object_set_new(o, "outcome", json_string(jv_end_outcome(d->end)));
 		int retryable = d->end == JV_END_RETRYABLE || d->end == JV_END_TIMED_OUT ||
-				d->end == JV_END_CRASHED;
+				d->end == JV_END_CRASHED || d->end == JV_END_FENCED;
 		/* the executor's max_attempts may be lower than the job's */
 		if (d->max_attempts > 0 && d->attempt >= d->max_attempts)
 			retryable = 0;
@@ -323,25 +341,6 @@ int jv_store_complete_parse(const PGresult *res, struct jv_applied **applied, si
 		snprintf(a->status, sizeof a->status, "%s", PQgetvalue(res, r, 3));
 	}
 	*n = (size_t)rows;
-	return 0;
-}
-
-int jv_store_complete(PGconn *conn, int64_t id, const struct jv_done *done, size_t n,
-		      int retry_base_ms, int retry_max_ms, size_t max_output,
-		      struct jv_applied **applied, size_t *n_applied, char *err, size_t errlen)
-{
-	*applied = NULL;
-	*n_applied = 0;
-	if (n == 0)
-		return 0;
-	if (jv_store_complete_send(conn, id, done, n, retry_base_ms, retry_max_ms, max_output, err,
-				   errlen) != 0)
-		return JV_EDB;
-	PGresult *res = wait_one(conn, err, errlen);
-	if (!res)
-		return JV_EDB;
-	jv_store_complete_parse(res, applied, n_applied);
-	PQclear(res);
 	return 0;
 }
 

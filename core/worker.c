@@ -564,6 +564,8 @@ static void reap(struct jv_pool *p, int i, struct jv_done **out, size_t *n, size
 						      (long long)d.duration_ms);
 			else if (d.end == JV_END_CANCELLED)
 				d.error = jv_strdup("cancelled; worker killed");
+			else if (d.end == JV_END_FENCED)
+				d.error = jv_strdup("stopped by self-fencing; worker killed");
 			else
 				d.error = jv_strdup("stopped at shutdown; worker killed");
 		} else {
@@ -1013,10 +1015,10 @@ int jv_tpool_inflight(struct jv_tpool *tp)
 	return n;
 }
 
-void jv_tpool_stop(struct jv_tpool *tp, struct jv_done **out, size_t *n, size_t *cap)
+/* Queued jobs that never started go back, attempt not counted; under lock. */
+static void unqueue_locked(struct jv_tpool *tp, const char *why, struct jv_done **out, size_t *n,
+			   size_t *cap)
 {
-	pthread_mutex_lock(&tp->lock);
-	/* Queued jobs that never started go back, attempt not counted. */
 	while (tp->head) {
 		struct tjob *j = tp->head;
 		tp->head = j->next;
@@ -1025,7 +1027,7 @@ void jv_tpool_stop(struct jv_tpool *tp, struct jv_done **out, size_t *n, size_t 
 		d.attempt = j->m.attempt;
 		d.end = JV_END_RELEASED;
 		d.retry_in_ms = -1;
-		d.error = jv_strdup("released at shutdown before it started");
+		d.error = jv_strdup(why);
 		d.type = j->type;
 		d.user_id = j->user_id;
 		jv_done_push(out, n, cap, &d);
@@ -1035,6 +1037,20 @@ void jv_tpool_stop(struct jv_tpool *tp, struct jv_done **out, size_t *n, size_t 
 		tp->inflight--;
 	}
 	tp->tail = NULL;
+}
+
+void jv_tpool_unqueue(struct jv_tpool *tp, const char *why, struct jv_done **out, size_t *n,
+		      size_t *cap)
+{
+	pthread_mutex_lock(&tp->lock);
+	unqueue_locked(tp, why, out, n, cap);
+	pthread_mutex_unlock(&tp->lock);
+}
+
+void jv_tpool_stop(struct jv_tpool *tp, struct jv_done **out, size_t *n, size_t *cap)
+{
+	pthread_mutex_lock(&tp->lock);
+	unqueue_locked(tp, "released at shutdown before it started", out, n, cap);
 	tp->stopping = 1;
 	pthread_cond_broadcast(&tp->cond);
 	pthread_mutex_unlock(&tp->lock);

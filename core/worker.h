@@ -32,6 +32,7 @@ enum jv_end {
 	JV_END_CRASHED,
 	JV_END_CANCELLED,
 	JV_END_RELEASED,   /* stopped at shutdown: back to pending, attempt not counted */
+	JV_END_FENCED,     /* stopped by self-fencing (serve.c): rescued, attempt counted */
 };
 
 /* A finished attempt. Owned by whoever holds it; free with jv_done_free(). */
@@ -194,6 +195,11 @@ int jv_tpool_cancel_job(struct jv_tpool *tp, int64_t job_id);
 int jv_tpool_inflight(struct jv_tpool *tp);
 /* Append the ids of the jobs queued or running to *b as "id," each. */
 void jv_tpool_ids(struct jv_tpool *tp, struct jv_buf *b);
+/* The queued jobs (not yet started) come back at once into *out as
+ * released (attempt not counted), with why as their error; the running ones
+ * go on, and the pool takes new jobs. */
+void jv_tpool_unqueue(struct jv_tpool *tp, const char *why, struct jv_done **out, size_t *n,
+		      size_t *cap);
 /* Take no more jobs: the queued ones come back at once into *out as
  * released (attempt not counted); the running ones go on, and each thread
  * ends after its job. Their results are collected as before; once

@@ -195,7 +195,7 @@ assert_eq '["critical","p95 of sh is 95% of its timeout",2]' "$(printf '%s' "$S"
 	"sh runs at 95% of its 2 s timeout: slowest_types"
 assert_match 'raise timeout_seconds of sh or split the work' "$(printf '%s' "$S" | jq -r .recommendation)" "recommending a longer timeout or smaller jobs"
 
-# now: a job running on a processor silent for 3 hours (stuck_job_timeout_minutes 125),
+# now: a job running on a processor silent for 3 hours (stuck_job_timeout_minutes 125: two hourly heartbeats and the fencing margin),
 # and user u9 at per_user_limit 1 with 3 due jobs waiting for 5 min
 wait_for "[ \"\$(jv_psql \"SELECT count(*) FROM jobvisor.processors WHERE name = 'it_api_analytics'\")\" = 1 ]" 10 "serve registered"
 sleep 1

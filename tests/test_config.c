@@ -140,13 +140,12 @@ static const struct {
 	{DB "history: {max_output_bytes: 67108864}\n", "t.yaml:2:29: history.max_output_bytes: 67108864 is out of range (0..16777216)"},
 	{DB "executors: {a: {plugin: noop, max_attempts: 0}}\n", "t.yaml:2:45: executors.a.max_attempts: 0 is out of range (1..1000)"},
 	{DB "processor: {retry_base_ms: 5000, retry_max_ms: 1000}\n", "t.yaml:2:48: processor.retry_max_ms (1000) must not be less than processor.retry_base_ms (5000)"},
-	{DB "processor: {heartbeat_interval_ms: 60000, stuck_job_timeout_minutes: 1}\n", "t.yaml:2:70: processor.stuck_job_timeout_minutes: 1 min is shorter than the shortest safe rescue horizon, 127000 ms"},
-	/* the rescue horizon: 2 heartbeats + kill grace + slack, in whole minutes */
-	{DB "processor: {heartbeat_interval_ms: 30000, stuck_job_timeout_minutes: 1}\n", "t.yaml:2:70: processor.stuck_job_timeout_minutes: 1 min is shorter than the shortest safe rescue horizon, 67000 ms (2 x heartbeat_interval_ms 30000 + 2000 ms kill grace + 5000 ms slack), so jobs of live processors would run twice: set at least 2, or a shorter heartbeat_interval_ms"},
-	{DB "processor: {heartbeat_interval_ms: 90000, stuck_job_timeout_minutes: 3}\n", "t.yaml:2:70: processor.stuck_job_timeout_minutes: 3 min is shorter than the shortest safe rescue horizon, 187000 ms (2 x heartbeat_interval_ms 90000 + 2000 ms kill grace + 5000 ms slack), so jobs of live processors would run twice: set at least 4,"},
-	{DB "processor: {heartbeat_interval_ms: 26501, stuck_job_timeout_minutes: 1}\n", "t.yaml:2:70: processor.stuck_job_timeout_minutes: 1 min is shorter than the shortest safe rescue horizon, 60002 ms"},
-	/* the default 5 min against a long interval: the interval is named */
-	{DB "processor: {heartbeat_interval_ms: 150000}\n", "t.yaml:2:36: processor.stuck_job_timeout_minutes: 5 min is shorter than the shortest safe rescue horizon, 307000 ms"},
+	{DB "processor: {heartbeat_interval_ms: 60000, stuck_job_timeout_minutes: 1}\n", "t.yaml:2:70: processor.stuck_job_timeout_minutes (1 min) must be at least two heartbeat intervals"},
+	/* the horizon leaves a silent processor no time to stop its jobs first */
+	{DB "processor: {heartbeat_interval_ms: 5000, stuck_job_timeout_minutes: 0.25}\n", "t.yaml:2:69: processor.stuck_job_timeout_minutes (0.25 min) must be at least two heartbeat intervals (2 x 5000 ms) plus 7000 ms for a silent processor to stop its jobs before others rescue them (0.283333 min here)"},
+	{DB "processor: {stuck_job_timeout_minutes: 0.05}\n", "t.yaml:2:40: processor.stuck_job_timeout_minutes: 0.05 is out of range (0.1..10080 minutes)"},
+	{DB "processor: {stuck_job_timeout_minutes: 10081}\n", "t.yaml:2:40: processor.stuck_job_timeout_minutes: 10081 is out of range (0.1..10080 minutes)"},
+	{DB "processor: {stuck_job_timeout_minutes: five}\n", "t.yaml:2:40: processor.stuck_job_timeout_minutes: expected a number, got 'five'"},
 	{DB "api: {statement_timeout_ms: 99}\n", "t.yaml:2:29: api.statement_timeout_ms: 99 is out of range (100..3600000)"},
 	{DB "api: {lock_timeout_ms: 0}\n", "t.yaml:2:24: api.lock_timeout_ms: 0 is out of range (10..3600000)"},
 	/* database */
@@ -313,6 +312,29 @@ static void t_missing_file(void)
 
 /* ---------------------------------------------------------------- good */
 
+/* The rescue horizon in decimal minutes, its fencing margin, the pooler. */
+static void t_horizon_pooler(void)
+{
+	struct jv_config *cfg = load_ok("database: {url: \"postgresql:///jv\"}\n"
+					"processor: {heartbeat_interval_ms: 1000, "
+					"stuck_job_timeout_minutes: 0.25}\n");
+	CU_ASSERT_FATAL(cfg != NULL);
+	CU_ASSERT_EQUAL(cfg->processor.stuck_job_timeout_ms, 15000);
+	/* the margin: the kill grace and 5 s of slack, or a thousandth of a
+	 * horizon longer than 83 min */
+	CU_ASSERT_EQUAL(jv_config_fence_margin_ms(cfg), 7000);
+	CU_ASSERT_EQUAL(jv_config_min_stuck_ms(cfg), 2 * 1000 + 7000);
+	cfg->processor.stuck_job_timeout_ms = 604800000;
+	CU_ASSERT_EQUAL(jv_config_fence_margin_ms(cfg), 2000 + 604800);
+	jv_config_free(cfg);
+	cfg = load_ok("database: {url: \"postgresql:///jv\", pooler: transaction,\n"
+		      "           listen_url: \"postgresql://direct/jv\"}\n");
+	CU_ASSERT_FATAL(cfg != NULL);
+	CU_ASSERT_EQUAL(cfg->database.pooler, JV_POOLER_TRANSACTION);
+	CU_ASSERT_STRING_EQUAL(cfg->database.listen_url, "postgresql://direct/jv");
+	jv_config_free(cfg);
+}
+
 static void t_defaults(void)
 {
 	struct jv_config *cfg = load_ok("database: {url: \"postgresql:///jv\"}\n");
@@ -330,7 +352,9 @@ static void t_defaults(void)
 	CU_ASSERT_EQUAL(cfg->processor.per_user_limit, 0);
 	CU_ASSERT_EQUAL(cfg->processor.timeout_seconds, 120);
 	CU_ASSERT_EQUAL(cfg->processor.heartbeat_interval_ms, 30000);
-	CU_ASSERT_EQUAL(cfg->processor.stuck_job_timeout_minutes, 5);
+	CU_ASSERT_EQUAL(cfg->processor.stuck_job_timeout_ms, 300000);
+	CU_ASSERT_EQUAL(cfg->database.pooler, JV_POOLER_NONE);
+	CU_ASSERT_PTR_NULL(cfg->database.listen_url);
 	CU_ASSERT_EQUAL(cfg->processor.shutdown_grace_seconds, 30);
 	CU_ASSERT_EQUAL(cfg->processor.poll_interval_ms, 1000);
 	CU_ASSERT_EQUAL(cfg->processor.worker_max_jobs, 0);
@@ -386,7 +410,7 @@ static const char full_config[] =
     "  per_user_limit: 2\n"
     "  timeout_seconds: 300\n"
     "  heartbeat_interval_ms: 10000\n"
-    "  stuck_job_timeout_minutes: 3\n"
+    "  stuck_job_timeout_minutes: 0.5\n"
     "  shutdown_grace_seconds: 0\n"
     "  poll_interval_ms: 250\n"
     "  worker_max_jobs: 1000\n"
@@ -443,7 +467,7 @@ static void t_full(void)
 	CU_ASSERT_EQUAL(cfg->processor.per_user_limit, 2);
 	CU_ASSERT_EQUAL(cfg->processor.timeout_seconds, 300);
 	CU_ASSERT_EQUAL(cfg->processor.heartbeat_interval_ms, 10000);
-	CU_ASSERT_EQUAL(cfg->processor.stuck_job_timeout_minutes, 3);
+	CU_ASSERT_EQUAL(cfg->processor.stuck_job_timeout_ms, 30000);
 	CU_ASSERT_EQUAL(cfg->processor.shutdown_grace_seconds, 0);
 	CU_ASSERT_EQUAL(cfg->processor.poll_interval_ms, 250);
 	CU_ASSERT_EQUAL(cfg->processor.worker_max_jobs, 1000);
@@ -1160,6 +1184,7 @@ int main(void)
 	    {"small error buffer", t_small_err_buffer},
 	    {"missing file", t_missing_file},
 	    {"defaults", t_defaults},
+	    {"rescue horizon, fencing margin, pooler", t_horizon_pooler},
 	    {"every key", t_full},
 	    {"many entries", t_many},
 	    {"${VAR} expansion", t_expansion},

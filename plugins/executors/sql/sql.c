@@ -466,9 +466,14 @@ static int sql_wait(struct sql_exec *x)
 static PGconn *sql_connect(struct sql_exec *x)
 {
 	const struct jv_host *h = x->s->host;
-	static const char *const keys[] = {"fallback_application_name", "dbname", "client_encoding",
-	                                   NULL};
-	const char *values[] = {"jobvisor-sql", x->s->url, "UTF8", NULL};
+	/* TCP keepalives and tcp_user_timeout as every jobvisor connection
+	 * has them (core/db.c), unless the url sets its own. */
+	static const char *const keys[] = {"fallback_application_name", "keepalives",
+	                                   "keepalives_idle", "keepalives_interval",
+	                                   "keepalives_count", "tcp_user_timeout", "dbname",
+	                                   "client_encoding", NULL};
+	const char *values[] = {"jobvisor-sql", "1", "10", "5", "3", "30000", x->s->url, "UTF8",
+	                        NULL};
 	PGconn *pg = PQconnectStartParams(keys, values, 1);
 	if (!pg) {
 		h->error(x->run, "sql: cannot connect to the database: out of memory");
