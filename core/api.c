@@ -221,7 +221,7 @@ void jv_api_json(struct jv_api_req *req, int status, json_t *value)
 		json_decref(value);
 		return;
 	}
-	char *text = value ? json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	char *text = value ? jv_json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
 	json_decref(value);
 	if (!text) {
 		static const char fail[] = "{\"error\":\"could not format the answer\"}";

@@ -284,3 +284,66 @@ void jv_json_set_pg(json_t *obj, const char *key, const char *text, size_t len)
 	json_object_set_new(obj, k, t ? t : json_null());
 	free(k);
 }
+
+/* The shortest text of the real token t[0..n) that reads back as the same
+ * double, into b; still a real (".0" when it came out whole). 0 when t is
+ * not a finite real, and nothing written. */
+static int shortest_real(const char *t, size_t n, struct jv_buf *b)
+{
+	char in[64], out[40];
+	if (n >= sizeof in)
+		return 0;
+	memcpy(in, t, n);
+	in[n] = '\0';
+	char *end;
+	errno = 0;
+	double d = strtod(in, &end);
+	if (*end || errno || !isfinite(d))
+		return 0;
+	for (int p = 1; p <= 17; p++) {
+		snprintf(out, sizeof out, "%.*g", p, d);
+		if (strtod(out, NULL) == d)
+			break;
+	}
+	jv_buf_puts(b, out);
+	if (!strpbrk(out, ".eE"))
+		jv_buf_puts(b, ".0");
+	return 1;
+}
+
+char *jv_json_dumps(const json_t *value, size_t flags)
+{
+	char *text = json_dumps(value, flags);
+	if (!text || !strpbrk(text, ".eE"))
+		return text;
+	struct jv_buf b = {0};
+	int in_string = 0;
+	for (const char *p = text; *p;) {
+		if (in_string) {
+			if (*p == '\\' && p[1]) {
+				jv_buf_append(&b, p, 2);
+				p += 2;
+				continue;
+			}
+			in_string = *p != '"';
+			jv_buf_append(&b, p++, 1);
+			continue;
+		}
+		if (*p == '"') {
+			in_string = 1;
+			jv_buf_append(&b, p++, 1);
+			continue;
+		}
+		if (*p == '-' || is_digit(*p)) {
+			size_t n = strcspn(p, ",:[]{} \t\n\r");
+			size_t real = strcspn(p, ".eE");
+			if (real >= n || !shortest_real(p, n, &b))
+				jv_buf_append(&b, p, n);
+			p += n;
+			continue;
+		}
+		jv_buf_append(&b, p++, 1);
+	}
+	free(text);
+	return jv_buf_steal(&b);
+}

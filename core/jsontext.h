@@ -74,4 +74,12 @@ json_t *jv_json_load_pg(const char *text, size_t len, size_t flags, char *why, s
  */
 void jv_json_set_pg(json_t *obj, const char *key, const char *text, size_t len);
 
+/*
+ * json_dumps(value, flags) with every real written in its shortest form
+ * that reads back as the same double (0.1, not 0.10000000000000001; as
+ * PostgreSQL and JavaScript print them), still as a real ("3.0", not "3").
+ * Strings are left as they are. Freed by the caller with free().
+ */
+char *jv_json_dumps(const json_t *value, size_t flags);
+
 #endif

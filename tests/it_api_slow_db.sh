@@ -52,7 +52,7 @@ sed 's/stuck_job_timeout_minutes: 5/stuck_job_timeout_minutes: 3/' "$BCONF" >"$J
 chmod 0600 "$JV_TMP/short.yaml"
 run "$JOBVISOR" check-config -c "$JV_TMP/short.yaml"
 assert_rc 1 "check-config refuses stuck_job_timeout_minutes 3 with a 90 s heartbeat"
-assert_match "short.yaml:[0-9]+:[0-9]+: processor.stuck_job_timeout_minutes: 3 min is shorter than the shortest safe rescue horizon, 187000 ms .*set at least 4" \
+assert_match "short.yaml:[0-9]+:[0-9]+: processor.stuck_job_timeout_minutes \\(3 min\\) must be at least two heartbeat intervals \\(2 x 90000 ms\\) plus 7000 ms .*\\(3.11667 min here\\)" \
 	"$ERR" "naming the place and the minimum"
 
 jv_bg "$JOBVISOR" serve -c "$JV_CONF"
@@ -71,22 +71,22 @@ call GET /api/cron/status -H "$AUTH"
 assert_eq 200 "$CODE" "B: status"
 assert_match '"heartbeatIntervalMs":90000' "$BODY" "B: status says the heartbeat interval"
 assert_match '"stuckJobTimeoutMinutes":5' "$BODY" "B: and the configured horizon the dashboard sends"
-assert_match '"minStuckJobTimeoutMinutes":4' "$BODY" "B: and the shortest safe one"
+assert_match '"minStuckJobTimeoutMinutes":3.12' "$BODY" "B: and the shortest safe one (187 s, to a hundredth of a minute above)"
 call POST /api/cron/reset-stuck-jobs -H "$AUTH" -d '{"timeoutMinutes": 3}'
 assert_eq 400 "$CODE" "B: reset-stuck-jobs with 3 min under a 90 s heartbeat: 400"
-assert_match '"error":"timeoutMinutes must be at least 4: ' "$BODY" "naming the minimum"
-assert_match '2 x processor.heartbeat_interval_ms 90000 \+ 2000 ms kill grace \+ 5000 ms slack = 187000 ms' \
+assert_match '"error":"timeoutMinutes must be at least 3.12: ' "$BODY" "naming the minimum"
+assert_match '2 x processor.heartbeat_interval_ms 90000 \+ 7000 ms margin' \
 	"$BODY" "and how it is made"
-call POST /api/cron/reset-stuck-jobs -H "$AUTH" -d '{"timeoutMinutes": 4}'
-assert_eq 200 "$CODE" "B: 4 min, the minimum: accepted"
-assert_match '"timeoutMinutes":4' "$BODY" "and used"
+call POST /api/cron/reset-stuck-jobs -H "$AUTH" -d '{"timeoutMinutes": 3.12}'
+assert_eq 200 "$CODE" "B: 3.12 min, the minimum: accepted"
+assert_match '"timeoutMinutes":3.12[,}]' "$BODY" "and used (a real printed as short as it reads back)"
 call POST /api/cron/reset-stuck-jobs -H "$AUTH"
 assert_eq 200 "$CODE" "B: no timeoutMinutes: the configured one"
 assert_match '"timeoutMinutes":5' "$BODY" "5 min"
 B=$A
 call GET /api/cron/status -H "$AUTH"
-assert_match '"stuckJobTimeoutMinutes":5,"minStuckJobTimeoutMinutes":1' "$BODY" \
-	"A: 10 s heartbeats: 27 s, so 1 min is the minimum"
+assert_match '"stuckJobTimeoutMinutes":5,"minStuckJobTimeoutMinutes":0.45' "$BODY" \
+	"A: 10 s heartbeats: 27 s, so 0.45 min is the minimum"
 call POST /api/cron/reset-stuck-jobs -H "$AUTH" -d '{"timeoutMinutes": 1}'
 assert_eq 200 "$CODE" "A: 1 min accepted"
 

@@ -338,6 +338,28 @@ static void t_load_pg(void)
 	CU_ASSERT_PTR_NULL(jv_json_load_pg("", 0, 0, NULL, 0));
 }
 
+/* Reals in their shortest form that reads back the same; strings, integers
+ * and whole reals as reals. */
+static void t_dumps(void)
+{
+	json_t *v = json_pack("{s:f, s:f, s:f, s:f, s:f, s:I, s:s, s:[f, f]}", "a", 0.1, "b", 3.12,
+			      "c", 3.0, "d", 1e20, "e", -2.5e-8, "f", (json_int_t)17, "g",
+			      "3.1200000000000001 \"0.1\"", "h", 1.0 / 3.0, 2.0 / 3.0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+	char *text = jv_json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+	CU_ASSERT_STRING_EQUAL(text, "{\"a\":0.1,\"b\":3.12,\"c\":3.0,\"d\":1e+20,\"e\":-2.5e-08,"
+				     "\"f\":17,\"g\":\"3.1200000000000001 \\\"0.1\\\"\","
+				     "\"h\":[0.3333333333333333,0.6666666666666666]}");
+	/* Each reads back as the same doubles. */
+	json_t *back = json_loads(text, 0, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(back);
+	CU_ASSERT_TRUE(json_equal(v, back));
+	json_decref(back);
+	free(text);
+	json_decref(v);
+}
+
 int main(void)
 {
 	static const struct jv_unit_test tests[] = {
@@ -348,6 +370,7 @@ int main(void)
 	    {"numbers beyond a double", t_beyond_double},
 	    {"a payload fit for executors", t_fit_payload},
 	    {"loading JSON from PostgreSQL", t_load_pg},
+	    {"shortest reals in dumps", t_dumps},
 	    {NULL, NULL},
 	};
 	return jv_unit_run("jsontext", tests);
