@@ -201,6 +201,8 @@ struct serve {
 	struct chan *hb_chan;       /* the heartbeat in flight, on this channel */
 	uint64_t hb_sent_at;        /* when it was sent */
 	uint64_t hb_confirmed_sent; /* when the last confirmed one was sent */
+	int hb_sent_stuck_ms;       /* the horizon the one in flight declares */
+	int declared_stuck_ms;      /* the horizon the database has for us (sql/013) */
 	int fenced;                 /* jobs stopped, claiming stopped: no heartbeat confirmed */
 	uint64_t fence_kill_at;     /* jobs told to stop are killed then (0: none) */
 	int64_t *fenced_ids;        /* jobs stopped by fencing, until their end is known */
@@ -1383,6 +1385,7 @@ static void heartbeat(struct serve *s, uint64_t now)
 	}
 	s->hb_chan = c;
 	s->hb_sent_at = now;
+	s->hb_sent_stuck_ms = s->cfg->processor.stuck_job_timeout_ms;
 	chan_sent(s, c, Q_HEARTBEAT, now);
 }
 
@@ -1400,6 +1403,7 @@ static void on_heartbeat_result(struct serve *s, struct chan *c, PGresult *res, 
 	/* The database's heartbeat_at is its transaction's start, after we sent
 	 * it: counting from the send is never later than the database does. */
 	s->hb_confirmed_sent = s->hb_sent_at;
+	s->declared_stuck_ms = s->hb_sent_stuck_ms;
 	s->last_heartbeat_unix_ms = jv_unix_ms();
 	s->last_heartbeat_mono_ms = now;
 	if (s->fenced)
@@ -1437,8 +1441,15 @@ static void on_heartbeat_result(struct serve *s, struct chan *c, PGresult *res, 
  */
 static uint64_t fence_at(const struct serve *s)
 {
-	return s->hb_confirmed_sent + (uint64_t)((int64_t)s->cfg->processor.stuck_job_timeout_ms -
-						 jv_config_fence_margin_ms(s->cfg));
+	/* The horizon others rescue us by is the one the database has for us
+	 * (sql/013: declared with the last confirmed heartbeat); a reload
+	 * that lengthened ours holds only once a heartbeat carried it there,
+	 * one that shortened it at once. (The margin of the configured
+	 * horizon: never less than that of the shorter one.) */
+	int64_t horizon = s->cfg->processor.stuck_job_timeout_ms;
+	if (s->declared_stuck_ms > 0 && s->declared_stuck_ms < horizon)
+		horizon = s->declared_stuck_ms;
+	return s->hb_confirmed_sent + (uint64_t)(horizon - jv_config_fence_margin_ms(s->cfg));
 }
 
 static void fenced_add(struct serve *s, int64_t id)
@@ -2636,8 +2647,9 @@ int jv_cmd_serve(int argc, char **argv)
 	/* Registering is the first heartbeat: its row's heartbeat_at is its
 	 * transaction's start, after this. */
 	s->hb_confirmed_sent = jv_now_ms();
+	s->declared_stuck_ms = s->cfg->processor.stuck_job_timeout_ms;
 	if (jv_store_register(s->cc.conn, s->cfg->processor.name, s->hostname, (int)getpid(),
-			      PACKAGE_VERSION, &s->id, err, sizeof err) != 0) {
+			      PACKAGE_VERSION, s->declared_stuck_ms, &s->id, err, sizeof err) != 0) {
 		jv_log(JV_ERROR, "could not register the processor: %s (hint: run `jobvisor migrate`)",
 		       err);
 		status = JV_EXIT_USER;

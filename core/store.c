@@ -23,16 +23,18 @@ static int parse_i64(const char *s, int64_t *out)
 }
 
 int jv_store_register(PGconn *conn, const char *name, const char *hostname, int pid,
-		      const char *version, int64_t *id, char *err, size_t errlen)
+		      const char *version, int stuck_ms, int64_t *id, char *err, size_t errlen)
 {
-	char pidbuf[16];
+	char pidbuf[16], msbuf[16];
 	snprintf(pidbuf, sizeof pidbuf, "%d", pid);
-	const char *params[] = {name, hostname, pidbuf, version};
+	snprintf(msbuf, sizeof msbuf, "%d", stuck_ms);
+	const char *params[] = {name, hostname, pidbuf, version, msbuf};
 	long long v;
 	int rc = jv_db_query_int64(conn,
-				   "INSERT INTO jobvisor.processors (name, hostname, pid, version) "
-				   "VALUES ($1, $2, $3, $4) RETURNING id",
-				   4, params, &v, NULL, err, errlen);
+				   "INSERT INTO jobvisor.processors (name, hostname, pid, version, "
+				   "rescue_after) VALUES ($1, $2, $3, $4, "
+				   "make_interval(secs => $5::float8 / 1000)) RETURNING id",
+				   5, params, &v, NULL, err, errlen);
 	if (rc == 0)
 		*id = v;
 	return rc;

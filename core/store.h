@@ -20,9 +20,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Register a new processor row (state running). */
+/* Register a new processor row (state running), declaring its rescue
+ * horizon stuck_ms: its jobs are never rescued before its heartbeat is that
+ * old (sql/013), whoever runs the rescue. */
 int jv_store_register(PGconn *conn, const char *name, const char *hostname, int pid,
-		      const char *version, int64_t *id, char *err, size_t errlen);
+		      const char *version, int stuck_ms, int64_t *id, char *err, size_t errlen);
 
 /* Send the heartbeat and the stuck-job rescue that goes with it (one
  * round trip, jobvisor.heartbeat()), rescuing the jobs of processors silent
