@@ -23,7 +23,7 @@ build="$top/build/check"
 jobs=$(nproc 2>/dev/null || echo 2)
 start=$(date +%s)
 
-step() { printf '\n=== %s\n' "$*"; }
+step() { printf '\n=== %s (at %ss)\n' "$*" $(($(date +%s) - start)); }
 
 # The tally: one line per lane, "LANE PASS FAIL SKIP", summed at the end.
 tally_file=$(mktemp)
