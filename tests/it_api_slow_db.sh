@@ -100,7 +100,7 @@ api_waiting()
 PGAPPNAME=jv-locker jv_bg psql -X -q -v ON_ERROR_STOP=1 -d "$JV_DB_URL" -c "BEGIN" \
 	-c "LOCK TABLE jobvisor.jobs IN ACCESS EXCLUSIVE MODE" -c "SELECT pg_sleep(120)"
 wait_for "[ \"\$(jv_psql \"SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-	WHERE a.application_name = 'jv-locker' AND l.granted AND l.mode = 'AccessExclusiveLock'
+	WHERE a.application_name = 'jv-locker' AND a.datname = current_database() AND l.granted AND l.mode = 'AccessExclusiveLock'
 	AND l.relation = 'jobvisor.jobs'::regclass\")\" = 1 ]" 10 "psql holds jobvisor.jobs locked"
 SLOW_N=6
 i=0
@@ -155,9 +155,9 @@ while [ $i -lt $SLOW_N ]; do
 done
 [ "$LOCKED" -ge 4 ] || fail "only $LOCKED slow GETs named api.lock_timeout_ms"
 ok "$LOCKED of $SLOW_N named api.lock_timeout_ms"
-assert_eq 1 "$(jv_psql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'jv-locker'")" \
+assert_eq 1 "$(jv_psql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'jv-locker' AND datname = current_database()")" \
 	"the lock was held all along"
-jv_psql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'jv-locker'" >/dev/null
+jv_psql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'jv-locker' AND datname = current_database()" >/dev/null
 call GET '/api/jobs?limit=5' -H "$AUTH"
 assert_eq 200 "$CODE" "the lock gone, GET /api/jobs: 200"
 

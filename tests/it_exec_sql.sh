@@ -212,7 +212,7 @@ wait_end $G succeeded "(after the bad payloads)"
 # server, retried, then failed; the row never written.
 PGAPPNAME=jv_locker jv_bg psql -X -q -d "$JV_DB_URL" \
 	-c "BEGIN; LOCK TABLE public.things IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60)"
-wait_for "[ \"\$(jv_psql \"SELECT count(*) FROM pg_locks WHERE relation = 'public.things'::regclass AND mode = 'AccessExclusiveLock' AND granted\")\" = 1 ]" 10 \
+wait_for "[ \"\$(jv_psql \"SELECT count(*) FROM pg_locks WHERE database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND relation = 'public.things'::regclass AND mode = 'AccessExclusiveLock' AND granted\")\" = 1 ]" 10 \
 	"a session holds the lock"
 L=$(enqueue sql '{"query": "add_thing", "params": [100, "late", null]}' ", max_attempts => 2, timeout_seconds => 1")
 LT=$(enqueue sql_thread '{"query": "add_thing", "params": [110, "late", null]}' ", max_attempts => 2, timeout_seconds => 1")
@@ -229,17 +229,17 @@ for j in $L $LT; do
 	jv_psql "SELECT attempt, outcome, duration_ms, error FROM jobvisor.job_executions WHERE job_id = $j ORDER BY attempt" |
 		sed 's/^/# /'
 done
-assert_eq 0 "$(jv_psql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'jobvisor-sql' AND wait_event_type = 'Lock'")" \
+assert_eq 0 "$(jv_psql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'jobvisor-sql' AND datname = current_database() AND wait_event_type = 'Lock'")" \
 	"lock wait: no query left waiting on the server"
-jv_psql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'jv_locker'" >/dev/null
+jv_psql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'jv_locker' AND datname = current_database()" >/dev/null
 assert_eq 0 "$(jv_psql "SELECT count(*) FROM public.things WHERE id IN (100, 110)")" "lock wait: nothing written"
 G=$(enqueue sql '{"query": "add_thing", "params": [100, "in time", null]}')
 wait_end $G succeeded "(after the lock is gone)"
 
 # Connections closed by the server meanwhile are noticed before use: the
 # next job opens a new one and succeeds at its first attempt.
-jv_psql "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name = 'jobvisor-sql'" >/dev/null
-assert_eq 0 "$(jv_psql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'jobvisor-sql'")" \
+jv_psql "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name = 'jobvisor-sql' AND datname = current_database()" >/dev/null
+assert_eq 0 "$(jv_psql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'jobvisor-sql' AND datname = current_database()")" \
 	"the sql executors' connections were terminated"
 for TYPE in sql sql_thread; do
 	J=$(enqueue $TYPE '{"query": "list_things", "params": [0]}')

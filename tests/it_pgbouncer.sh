@@ -125,7 +125,7 @@ assert_eq 0 "$(jv_psql "SELECT count(*) FROM jobvisor.job_executions WHERE error
 	"no attempt met a prepared statement of another client (42P05, 26000)"
 assert_no_match '42P05|26000|prepared statement' "$(cat "$E1" "$E2")" "the logs name no prepared statement error"
 assert_eq 0 "$(jv_psql "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
-	AND classid::bigint = ($KEY >> 32) AND objid::bigint = ($KEY & 4294967295)")" \
+	AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND classid::bigint = ($KEY >> 32) AND objid::bigint = ($KEY & 4294967295)")" \
 	"no migration lock is left on any server connection"
 
 # The pool is really shared: more clients than server connections.

@@ -21,11 +21,14 @@ JV_DB_URL=$DIRECT_URL
 
 KEY=7669456951150079858 # JV_MIGRATE_LOCK_KEY, "jobvisor" in ASCII
 
-# The migration lock's rows in pg_locks (classid: the key's high 32 bits,
-# objid: the low ones).
+# The migration lock's rows in pg_locks for this test's database (classid:
+# the key's high 32 bits, objid: the low ones). Other tests run migrate on
+# their own databases of the same cluster at the same time, under the same
+# key.
 migration_locks()
 {
 	jv_psql "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' ${1:-}
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
 		AND classid::bigint = ($KEY >> 32) AND objid::bigint = ($KEY & 4294967295)"
 }
 
@@ -63,7 +66,7 @@ assert_eq 0 "$(migration_locks)" "no migration lock is left on any server connec
 # on once that session is gone.
 jv_bg psql -X -q -d "$DIRECT_URL" -c "BEGIN" -c "SELECT pg_advisory_xact_lock($KEY)" -c "SELECT pg_sleep(600)"
 wait_for "[ \"\$(migration_locks 'AND granted')\" = 1 ]" 20 "another session holds the migration lock"
-HOLDER=$(jv_psql "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
+HOLDER=$(jv_psql "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
 	AND classid::bigint = ($KEY >> 32) AND objid::bigint = ($KEY & 4294967295)")
 jv_bg "$JOBVISOR" migrate -c "$JV_CONF"
 M=$BG_PID

@@ -126,7 +126,7 @@ jv_psql "INSERT INTO jobvisor.jobs (id, type, status, created_at, finished_at, l
 	(101, 'noop', 'succeeded', '2025-12-01', '2026-01-01', 'free')" >/dev/null
 jv_bg psql -X -q -d "$JV_DB_URL" -c "BEGIN; SELECT id FROM jobvisor.jobs WHERE id = 100 FOR UPDATE; SELECT pg_sleep(60); COMMIT"
 HOLDER=$BG_PID
-holder_backend() { jv_psql "SELECT pid FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND state = 'active' AND pid <> pg_backend_pid()"; }
+holder_backend() { jv_psql "SELECT pid FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND state = 'active' AND datname = current_database() AND pid <> pg_backend_pid()"; }
 wait_for "[ -n \"\$(holder_backend)\" ]" 10 "another transaction holds job 100"
 BACKEND=$(holder_backend)
 STATES=$(round 3 "'2026-03-01 00:10:00+00'")

@@ -36,7 +36,7 @@ wait_for "[ \"\$(jv_psql \"SELECT status FROM jobvisor.jobs WHERE id = $H\")\" =
 # The lock, held until the end of the test (its session is ended then).
 jv_bg env PGAPPNAME=jv_locker psql -X -q -v ON_ERROR_STOP=1 -d "$JV_DB_URL" \
 	-c "BEGIN; LOCK TABLE jobvisor.jobs IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(600)"
-locked() { jv_psql "SELECT count(*) FROM pg_locks WHERE relation = 'jobvisor.jobs'::regclass AND mode = 'AccessExclusiveLock' AND granted"; }
+locked() { jv_psql "SELECT count(*) FROM pg_locks WHERE database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND relation = 'jobvisor.jobs'::regclass AND mode = 'AccessExclusiveLock' AND granted"; }
 wait_for "[ \"\$(locked)\" = 1 ]" 10 "another session holds LOCK TABLE jobvisor.jobs"
 N=$(jv_psql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
 	WHERE datname = current_database() AND application_name = 'jobvisor serve'")
@@ -65,7 +65,7 @@ kill -0 $S 2>/dev/null || fail "serve exited before it could record the job"
 ok "serve waits to record what finished"
 
 # The lock goes: the release, the job's attempt and the stop are recorded.
-assert_eq 1 "$(jv_psql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'jv_locker'")" \
+assert_eq 1 "$(jv_psql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'jv_locker' AND datname = current_database()")" \
 	"the lock's session ended"
 wait $S
 assert_eq 0 $? "serve exits 0"

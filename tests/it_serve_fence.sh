@@ -27,7 +27,7 @@ wait_for "[ \"\$(jv_psql \"SELECT status FROM jobvisor.jobs WHERE id = $J\")\" =
 jv_bg psql -X -q -v ON_ERROR_STOP=1 -d "$JV_DB_URL" \
 	-c "BEGIN; SELECT 1 FROM jobvisor.processors WHERE id = $P FOR UPDATE; SELECT pg_sleep(600)"
 wait_for "[ \"\$(jv_psql \"SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-	WHERE l.relation = 'jobvisor.processors'::regclass AND l.mode = 'RowShareLock' AND a.query LIKE '%FOR UPDATE%'\")\" = 1 ]" 10 \
+	WHERE l.relation = 'jobvisor.processors'::regclass AND l.mode = 'RowShareLock' AND a.query LIKE '%FOR UPDATE%' AND a.datname = current_database()\")\" = 1 ]" 10 \
 	"another session holds serve's processor row"
 wait_for "! kill -0 $S 2>/dev/null" 30 "serve ends itself"
 T_EXIT=$(date +%s%N)
