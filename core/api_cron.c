@@ -55,7 +55,8 @@ static json_t *processor_json(const struct jv_engine_view *v)
  * (0.6 s), so the number shown is one the route accepts. */
 static double min_stuck_minutes(const struct jv_config *cfg)
 {
-	return (double)((jv_config_min_stuck_ms(cfg) + 599) / 600) / 100.0;
+	int64_t hundredths = (jv_config_min_stuck_ms(cfg) + 599) / 600; /* rounded up */
+	return (double)hundredths / 100.0;
 }
 
 /* Minutes as JSON: an integer when whole, else a real. */
