@@ -2,7 +2,6 @@
 # the notify protocol and root handling of `jobvisor serve`, the unit file
 # (made from conf/jobvisor.service.in with the install paths), the
 # sysusers.d entry for its account, and their integration test.
-libjvcore_la_SOURCES += core/notify.c core/notify.h core/privs.c core/privs.h
 
 EXTRA_DIST += conf/jobvisor.service.in conf/sysusers.d/jobvisor.conf tests/servers/notifyd.py
 CLEANFILES += conf/jobvisor.service

@@ -82,6 +82,7 @@ make -j"$jobs" >make.out 2>&1 || {
 
 status=0
 if sh "$top/contrib/checksrc.sh" "$top"; then tally checksrc 1 0 0; else tally checksrc 0 1 0; status=1; fi
+if sh "$top/contrib/rooms.sh" "$top"; then tally rooms 1 0 0; else tally rooms 0 1 0; status=1; fi
 step "static analysis (cppcheck, clang-tidy)"
 if sh "$top/contrib/lint.sh" "$build"; then tally lint 1 0 0; else tally lint 0 1 0; status=1; fi
 

@@ -51,7 +51,7 @@ mkdir -p "$build"
 echo "fuzz.sh: building the core with $CC (log: $build/build.log)"
 ( cd "$build" && { [ -f Makefile ] || "$top/configure" CC="$CC" \
 	CFLAGS="$SAN -fsanitize=fuzzer-no-link" >build.log 2>&1; } &&
-	make core/migrations.c libjvcore.la >>build.log 2>&1 ) || {
+	make core/engine/migrations.c libjvcore.la >>build.log 2>&1 ) || {
 	tail -n 30 "$build/build.log"
 	exit 1
 }
@@ -67,7 +67,7 @@ for t in $targets; do
 	maxlen=4096
 	case $t in
 	cron) maxlen=256 ;;
-	config) extra="$top/core/config.c"; flags=-DJV_FUZZ ;;
+	config) extra="$top/core/config/config.c"; flags=-DJV_FUZZ ;;
 	esac
 	# shellcheck disable=SC2086
 	"$CC" $SAN -fsanitize=fuzzer -DJV_LIBFUZZER $flags $INC "$top/tests/fuzz_$t.c" $extra \

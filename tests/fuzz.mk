@@ -1,12 +1,12 @@
 # tests/fuzz.mk -- the fuzz targets' plain builds: each replays its seed
 # corpus tests/fuzz/NAME/ and mutations of it for 2 s inside `make check`
 # (under valgrind, and in the sanitizer lane). contrib/fuzz.sh builds the
-# same sources as libFuzzer targets. fuzz_cron is in core/cron.mk.
+# same sources as libFuzzer targets. fuzz_cron is in core/lib/lib.mk.
 FUZZ_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)
 
 check_PROGRAMS += tests/fuzz_config tests/fuzz_exec tests/fuzz_api
 # config.c again, with -DJV_FUZZ: KEY_file reads only files beside the config.
-tests_fuzz_config_SOURCES = tests/fuzz_config.c tests/fuzz_main.c core/config.c
+tests_fuzz_config_SOURCES = tests/fuzz_config.c tests/fuzz_main.c core/config/config.c
 tests_fuzz_config_CPPFLAGS = $(FUZZ_CPPFLAGS) -DJV_FUZZ -DJV_FUZZ_NAME='"config"'
 tests_fuzz_config_CFLAGS = $(TEST_CFLAGS)
 tests_fuzz_config_LDADD = $(TEST_LDADD) $(YAML_LIBS) $(JANSSON_LIBS) -lpthread

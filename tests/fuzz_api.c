@@ -27,10 +27,10 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memmem */
 #endif
-#include "api.h"
-#include "bridge.h"
-#include "config.h"
-#include "log.h"
+#include "api/api.h"
+#include "api/bridge.h"
+#include "config/config.h"
+#include "lib/log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -8,7 +8,7 @@
  * which needs no plugin loaded (each section then fails as an unknown
  * plugin, after the host's own checks).
  *
- * No input may read the machine's files: core/config.c, built with
+ * No input may read the machine's files: core/config/config.c, built with
  * -DJV_FUZZ for this harness, refuses a KEY_file path with a '/', so only
  * the few files made here beside the config can be read (token, url,
  * empty, nul, latin1). A few variables are set for ${VAR}.
@@ -16,10 +16,10 @@
  * With -DJV_LIBFUZZER it is a libFuzzer target (contrib/fuzz.sh); without,
  * tests/fuzz_main.c replays tests/fuzz/config/ and mutations of it.
  */
-#include "config.h"
-#include "loader.h"
-#include "log.h"
-#include "mem.h"
+#include "config/config.h"
+#include "plugin/loader.h"
+#include "lib/log.h"
+#include "lib/mem.h"
 
 #include <fcntl.h>
 #include <stdint.h>

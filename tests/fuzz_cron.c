@@ -4,7 +4,7 @@
  * without, main() runs mutations of a built-in seed list for argv[1]
  * seconds (default 5) so `make check` exercises it under the sanitizers.
  */
-#include "cron.h"
+#include "lib/cron.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -41,11 +41,11 @@
 #include "plugins/executors/sql/sql.c"
 #undef jv_plugin_entry
 
-#include "config.h"
-#include "host.h"
-#include "loader.h"
-#include "log.h"
-#include "mem.h"
+#include "config/config.h"
+#include "plugin/host.h"
+#include "plugin/loader.h"
+#include "lib/log.h"
+#include "lib/mem.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -64,7 +64,7 @@ assert_eq 404 "$CODE" "an unknown file: 404"
 assert_eq '{"error":"no such file: /ui/nope.js"}' "$BODY" "naming it"
 call GET /ui/index.html
 assert_eq 404 "$CODE" "the page only at /"
-call GET /ui/../core/api.c --path-as-is
+call GET /ui/../core/api/server.c --path-as-is
 assert_eq 404 "$CODE" "no path escapes the embedded files"
 call GET '/?x=1'
 assert_eq 400 "$CODE" "unknown query arguments: 400"

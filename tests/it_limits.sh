@@ -18,7 +18,7 @@ unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy
 limit()
 {
 	_def=$(sed -n "s/^#define $1 \\(.*\\)\$/\\1/p" "$top_srcdir/include/jobvisor/plugin.h" \
-		"$top_srcdir/core/sizelimits.h" | head -n 1)
+		"$top_srcdir/core/lib/sizelimits.h" | head -n 1)
 	[ -n "$_def" ] || fail "no #define $1 in the limits headers"
 	echo $(( $_def ))
 }

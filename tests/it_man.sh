@@ -1,7 +1,7 @@
 #!/bin/sh
 # it_man.sh -- the manual pages render without a single groff warning, and
 # they keep up with the code: every command `jobvisor --help` lists and each
-# of its long options is in jobvisor(1); every config key core/config.c
+# of its long options is in jobvisor(1); every config key core/config/config.c
 # accepts, and every key a shipped plugin declares, has an entry in
 # jobvisor.yaml(5) under the subsection of its section or plugin. Adding a
 # key or an option without documenting it fails here.
@@ -84,12 +84,12 @@ ok "jobvisor.1 says what serve does on SIGTERM, SIGINT and SIGHUP"
 
 # ---------------------------------------------------------------- jobvisor.yaml(5)
 plain "$MAN5" >"$JV_TMP/man5"
-CONFIG_C=$top_srcdir/core/config.c
+CONFIG_C=$top_srcdir/core/config/config.c
 
-# The top-level sections: core/config.c's sections[] list.
+# The top-level sections: core/config/config.c's sections[] list.
 SECTIONS=$(awk '/const sections\[\] = \{/ { on = 1 } on { print } on && /NULL\};/ { exit }' "$CONFIG_C" |
 	grep -o '"[a-z_]*"' | tr -d '"')
-[ "$(printf '%s\n' "$SECTIONS" | grep -c .)" -ge 10 ] || fail "could not read sections[] from core/config.c"
+[ "$(printf '%s\n' "$SECTIONS" | grep -c .)" -ge 10 ] || fail "could not read sections[] from core/config/config.c"
 for s in $SECTIONS; do
 	block "$JV_TMP/man5" "$s" | grep -q . || fail "jobvisor.yaml.5 has no '.SS $s' for the section $s"
 done
@@ -102,19 +102,19 @@ for table in $(grep -o 'static const struct field [a-z_]*_fields\[\] = {' "$CONF
 	sect=$table
 	printf '%s\n' "$SECTIONS" | grep -qx "$sect" || sect=${table}s
 	printf '%s\n' "$SECTIONS" | grep -qx "$sect" ||
-		fail "core/config.c: table ${table}_fields belongs to no section this test knows"
+		fail "core/config/config.c: table ${table}_fields belongs to no section this test knows"
 	block "$JV_TMP/man5" "$sect" >"$JV_TMP/sect"
 	keys=$(awk -v t="${table}_fields[]" 'index($0, "struct field " t) { on = 1; next }
 		on && /FEND/ { exit } on' "$CONFIG_C" | grep -o 'F[A-Z]*("[a-z_]*"' | sed 's/.*("//; s/"$//')
-	[ -n "$keys" ] || fail "core/config.c: no keys read from ${table}_fields"
+	[ -n "$keys" ] || fail "core/config/config.c: no keys read from ${table}_fields"
 	for k in $keys; do
 		has_entry "$JV_TMP/sect" "$k" ||
 			fail "jobvisor.yaml.5 does not document $sect.$k (a .TP '.BR $k ...' under '.SS $sect')"
 		NKEYS=$((NKEYS + 1))
 	done
 done
-[ "$NKEYS" -ge 50 ] || fail "read only $NKEYS keys from core/config.c; the test lost track of it"
-ok "jobvisor.yaml.5 documents all $NKEYS keys of core/config.c's $(printf '%s\n' "$SECTIONS" | wc -l) sections"
+[ "$NKEYS" -ge 50 ] || fail "read only $NKEYS keys from core/config/config.c; the test lost track of it"
+ok "jobvisor.yaml.5 documents all $NKEYS keys of core/config/config.c's $(printf '%s\n' "$SECTIONS" | wc -l) sections"
 
 # Every shipped plugin's config_keys (NAME_keys[] in plugins/*/NAME/NAME.c).
 NPK=0

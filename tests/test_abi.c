@@ -9,11 +9,11 @@
  */
 #include "unit.h"
 
-#include "config.h"
-#include "host.h"
-#include "loader.h"
-#include "log.h"
-#include "mem.h"
+#include "config/config.h"
+#include "plugin/host.h"
+#include "plugin/loader.h"
+#include "lib/log.h"
+#include "lib/mem.h"
 
 #include <errno.h>
 #include <fcntl.h>

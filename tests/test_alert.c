@@ -6,11 +6,11 @@
  */
 #include "unit.h"
 
-#include "alert.h"
-#include "config.h"
-#include "loader.h"
-#include "log.h"
-#include "mem.h"
+#include "alert/alert.h"
+#include "config/config.h"
+#include "plugin/loader.h"
+#include "lib/log.h"
+#include "lib/mem.h"
 
 #include <fcntl.h>
 #include <jansson.h>

@@ -2,12 +2,12 @@
  * test_config.c -- the configuration loader: broken configs each get their
  * one-line "FILE:LINE:COL: message", good ones their values and defaults.
  */
-#include "config.h"
-#include "error.h"
-#include "fdlimit.h"
-#include "sizelimits.h"
-#include "log.h"
-#include "mem.h"
+#include "config/config.h"
+#include "lib/error.h"
+#include "config/fdlimit.h"
+#include "lib/sizelimits.h"
+#include "lib/log.h"
+#include "lib/mem.h"
 #include "unit.h"
 
 #include <stdlib.h>

@@ -1,10 +1,10 @@
 /* test_core.c -- unit tests of the small core pieces: mem, buf, log, error,
  * redaction. */
-#include "db.h"
-#include "error.h"
-#include "log.h"
-#include "mem.h"
-#include "redact.h"
+#include "lib/db.h"
+#include "lib/error.h"
+#include "lib/log.h"
+#include "lib/mem.h"
+#include "lib/redact.h"
 #include "unit.h"
 
 #include <jansson.h>

@@ -8,8 +8,8 @@
  */
 #include "unit.h"
 
-#include "cron.h"
-#include "tz.h"
+#include "lib/cron.h"
+#include "lib/tz.h"
 
 #include <string.h>
 #include <time.h>

@@ -1,8 +1,8 @@
-/* test_jsontext.c -- unit tests of core/jsontext.c: JSON text from
+/* test_jsontext.c -- unit tests of core/lib/jsontext.c: JSON text from
  * PostgreSQL made fit for jansson (numbers beyond int64, nesting). */
-#include "error.h"
-#include "jsontext.h"
-#include "mem.h"
+#include "lib/error.h"
+#include "lib/jsontext.h"
+#include "lib/mem.h"
 #include "unit.h"
 
 #include <float.h>

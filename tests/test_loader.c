@@ -7,12 +7,12 @@
  */
 #include "unit.h"
 
-#include "config.h"
-#include "error.h"
-#include "host.h"
-#include "loader.h"
-#include "log.h"
-#include "mem.h"
+#include "config/config.h"
+#include "lib/error.h"
+#include "plugin/host.h"
+#include "plugin/loader.h"
+#include "lib/log.h"
+#include "lib/mem.h"
 
 #include <dirent.h>
 #include <errno.h>

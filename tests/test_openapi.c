@@ -4,7 +4,7 @@
  * table is documented, and every documented operation is served. Each
  * mismatch is named.
  */
-#include "api.h"
+#include "api/api.h"
 
 #include "unit.h"
 

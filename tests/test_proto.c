@@ -1,9 +1,10 @@
 /* test_proto.c -- supervisor <-> worker frames: round trips, reassembly from
  * arbitrary splits, corrupt input refused; text sanitising for PostgreSQL. */
-#include "error.h"
-#include "proto.h"
-#include "store.h"
+#include "lib/error.h"
+#include "engine/proto.h"
+#include "engine/store.h"
 #include "unit.h"
+#include "lib/text.h"
 
 #include <string.h>
 #include <sys/socket.h>

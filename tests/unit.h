@@ -1,7 +1,7 @@
 /*
  * unit.h -- a few lines shared by the CUnit test programs.
  *
- * Each test program defines its suites and calls jv_unit_main(), which runs
+ * Each test program defines its suites and returns jv_unit_run(), which runs
  * them with the basic interface (its summary is what CI reads) and exits
  * non-zero on any failure.
  */

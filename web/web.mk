@@ -4,12 +4,12 @@
 WEB_FILES = web/index.html web/app.js web/app.css
 EXTRA_DIST += $(WEB_FILES) web/embed.sh web/README.md
 
-core/web_assets.c: $(addprefix $(srcdir)/,$(WEB_FILES)) $(srcdir)/web/embed.sh
-	$(AM_V_GEN)$(MKDIR_P) core && \
+core/api/web_assets.c: $(addprefix $(srcdir)/,$(WEB_FILES)) $(srcdir)/web/embed.sh
+	$(AM_V_GEN)$(MKDIR_P) core/api && \
 	$(SHELL) $(srcdir)/web/embed.sh $(addprefix $(srcdir)/,$(WEB_FILES)) > $@.tmp && mv $@.tmp $@
-nodist_libjvcore_la_SOURCES += core/web_assets.c
-BUILT_SOURCES += core/web_assets.c
-CLEANFILES += core/web_assets.c core/web_assets.c.tmp
+nodist_libjvcore_la_SOURCES += core/api/web_assets.c
+BUILT_SOURCES += core/api/web_assets.c
+CLEANFILES += core/api/web_assets.c core/api/web_assets.c.tmp
 
 # Debian's chromium, driven through chromedriver's WebDriver protocol by a
 # small Python script (standard library only).

@@ -5,7 +5,7 @@
 # alone, as a real clock step leaves it). Processor A runs under the jumping
 # clock, processor B (same database, other job types) under the real one.
 #
-# From the code: deadlines are CLOCK_MONOTONIC (core/host.c, worker.c),
+# From the code: deadlines are CLOCK_MONOTONIC (core/plugin/host.c, core/engine/worker.c),
 # heartbeats and rescue use the database's clock (jobvisor.heartbeat()
 # sets heartbeat_at = now(); rescue_stuck() compares with
 # clock_timestamp()). So the checks, after each jump:

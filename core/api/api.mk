@@ -1,0 +1,49 @@
+# core/api/api.mk -- the REST API, one file per route family, and the bridge
+# and statistics it shares with the engine; the OpenAPI document
+# (docs/openapi.yaml) embedded in the binary as JSON, its route-coverage
+# test, and the files that go with them. Above alert.
+libjvcore_la_SOURCES += \
+	core/api/api.h core/api/server.c \
+	core/api/bridge.c core/api/bridge.h \
+	core/api/stats.c core/api/stats.h \
+	core/api/jobs.c \
+	core/api/processor.c \
+	core/api/alerts.c \
+	core/api/analytics.c \
+	core/api/metrics.c \
+	core/api/schedules.c \
+	core/api/dashboard.c core/api/web.h
+
+# ---------------------------------------------------------------- OpenAPI
+# A build-time tool turns the YAML into a C array holding the JSON text.
+# It uses libyaml and jansson, which jobvisor needs anyway.
+noinst_PROGRAMS = build-aux/yaml2json
+build_aux_yaml2json_SOURCES = build-aux/yaml2json.c
+build_aux_yaml2json_CFLAGS = $(AM_CFLAGS) $(YAML_CFLAGS) $(JANSSON_CFLAGS)
+build_aux_yaml2json_LDADD = $(YAML_LIBS) $(JANSSON_LIBS)
+
+core/api/openapi_json.c: $(srcdir)/docs/openapi.yaml build-aux/yaml2json$(EXEEXT)
+	$(AM_V_GEN)$(MKDIR_P) core/api && \
+	./build-aux/yaml2json$(EXEEXT) $(srcdir)/docs/openapi.yaml jv_openapi_json > $@.tmp && \
+	mv $@.tmp $@
+nodist_libjvcore_la_SOURCES += core/api/openapi_json.c
+BUILT_SOURCES += core/api/openapi_json.c
+CLEANFILES += core/api/openapi_json.c core/api/openapi_json.c.tmp
+EXTRA_DIST += docs/openapi.yaml
+
+# Every route of every table is documented, and every documented operation
+# is served.
+check_PROGRAMS += tests/test_openapi
+tests_test_openapi_SOURCES = tests/test_openapi.c tests/unit.h
+tests_test_openapi_CFLAGS = $(TEST_CFLAGS)
+tests_test_openapi_LDADD = $(TEST_LDADD) $(JANSSON_LIBS)
+TESTS += tests/test_openapi
+
+# ---------------------------------------------------------------- metrics
+# The strict Prometheus text-format checker of tests/it_api_metrics.sh.
+EXTRA_DIST += tests/servers/promcheck.py
+
+# ---------------------------------------------------------------- contrib
+# Driving the webhook from an outside clock (cron, systemd timers).
+EXTRA_DIST += contrib/cron/README.md contrib/cron/crontab.example \
+	contrib/cron/jobvisor-tick.service contrib/cron/jobvisor-tick.timer

@@ -1,0 +1,355 @@
+/* migrate.c -- apply the embedded sql/ migrations, each under a transaction-scoped
+ * advisory lock. */
+#include "engine/migrate.h"
+
+#include "lib/db.h"
+#include "lib/error.h"
+#include "lib/log.h"
+#include "lib/mem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The version table comes before any migration: 001 itself is recorded in
+ * it. Created under the migration lock, so concurrent runs cannot race. */
+static const char sql_create_schema[] = "CREATE SCHEMA IF NOT EXISTS jobvisor";
+static const char sql_create_versions[] = "CREATE TABLE IF NOT EXISTS jobvisor.schema_migrations ("
+                                          " version integer PRIMARY KEY,"
+                                          " name text NOT NULL,"
+                                          " applied_at timestamptz NOT NULL DEFAULT now())";
+static const char sql_versions_exist[] =
+    "SELECT to_regclass('jobvisor.schema_migrations') IS NOT NULL";
+
+int jv_schema_latest(void)
+{
+	int latest = 0;
+	for (const struct jv_migration *m = jv_migrations; m->version; m++)
+		latest = m->version;
+	return latest;
+}
+
+/* 1 when jobvisor.schema_migrations exists, 0 when not, JV_EDB on error. */
+static int versions_table_exists(PGconn *conn, char *err, size_t errlen)
+{
+	PGresult *res = jv_db_query(conn, sql_versions_exist, 0, NULL, NULL, err, errlen);
+	if (!res)
+		return JV_EDB;
+	int exists = PQntuples(res) == 1 && !strcmp(PQgetvalue(res, 0, 0), "t");
+	PQclear(res);
+	return exists;
+}
+
+int jv_schema_version(PGconn *conn, int *version, char *err, size_t errlen)
+{
+	*version = 0;
+	int exists = versions_table_exists(conn, err, errlen);
+	if (exists <= 0)
+		return exists;
+	long long v;
+	if (jv_db_query_int64(conn,
+	                      "SELECT coalesce(max(version), 0) FROM jobvisor.schema_migrations", 0,
+	                      NULL, &v, NULL, err, errlen) < 0)
+		return JV_EDB;
+	*version = (int)v;
+	return 0;
+}
+
+int jv_schema_check(PGconn *conn, char *err, size_t errlen)
+{
+	int version;
+	char dberr[512];
+	if (jv_schema_version(conn, &version, dberr, sizeof dberr) < 0) {
+		snprintf(err, errlen, "could not read the schema version: %s", dberr);
+		return JV_EDB;
+	}
+	int latest = jv_schema_latest();
+	if (version < latest) {
+		if (version == 0)
+			snprintf(
+			    err, errlen,
+			    "the database has no jobvisor schema (HINT: run 'jobvisor migrate')");
+		else
+			snprintf(err, errlen,
+			         "the database schema is at version %d, this jobvisor needs %d "
+			         "(HINT: run 'jobvisor migrate')",
+			         version, latest);
+		return JV_ESTATE;
+	}
+	if (version > latest) {
+		snprintf(
+		    err, errlen,
+		    "the database schema is at version %d, newer than this jobvisor knows (%d) "
+		    "(HINT: upgrade jobvisor)",
+		    version, latest);
+		return JV_ESTATE;
+	}
+	return 0;
+}
+
+/* The 1-based line of the character at 1-based position pos in sql
+ * (PostgreSQL counts characters, not bytes), or 0 when out of range. */
+static int line_of_position(const char *sql, long pos)
+{
+	int line = 1;
+	long chars = 0;
+	for (const unsigned char *p = (const unsigned char *)sql; *p; p++) {
+		if ((*p & 0xC0) == 0x80)
+			continue; /* UTF-8 continuation byte */
+		if (++chars == pos)
+			return line;
+		if (*p == '\n')
+			line++;
+	}
+	return 0;
+}
+
+/* Roll back the transaction of a failed step, when the connection still
+ * works. */
+static void rollback(PGconn *conn)
+{
+	if (!jv_db_is_broken(conn))
+		PQclear(PQexec(conn, "ROLLBACK"));
+}
+
+/* Apply m inside the caller's transaction and record it. On failure err
+ * names it; the caller rolls back. */
+static int apply_one(PGconn *conn, const struct jv_migration *m, char *err, size_t errlen)
+{
+	char dberr[1024];
+	/* Our own embedded, multi-statement SQL, not user input: PQexec runs
+	 * all of it, stopping at the first error. */
+	PGresult *res = PQexec(conn, m->sql);
+	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		jv_db_format_error(conn, res, dberr, sizeof dberr);
+		const char *pos = res ? PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION) : NULL;
+		int line = pos ? line_of_position(m->sql, strtol(pos, NULL, 10)) : 0;
+		if (line > 0)
+			snprintf(err, errlen, "migration %s failed at line %d: %s", m->name, line,
+			         dberr);
+		else
+			snprintf(err, errlen, "migration %s failed: %s", m->name, dberr);
+		PQclear(res);
+		return JV_EDB;
+	}
+	PQclear(res);
+
+	char version[16];
+	snprintf(version, sizeof version, "%d", m->version);
+	const char *params[] = {version, m->name};
+	if (jv_db_exec(
+	        conn,
+	        "INSERT INTO jobvisor.schema_migrations (version, name) VALUES ($1::integer, $2)",
+	        2, params, dberr, sizeof dberr) < 0) {
+		snprintf(err, errlen, "migration %s: could not record it: %s", m->name, dberr);
+		return JV_EDB;
+	}
+	return 0;
+}
+
+/* Create the schema and the version table when missing, inside the
+ * caller's transaction (which holds the migration lock). Returns 1 when it
+ * created them, 0 when they were there, or JV_EDB. */
+static int bootstrap(PGconn *conn, char *err, size_t errlen)
+{
+	char dberr[512];
+	int exists = versions_table_exists(conn, dberr, sizeof dberr);
+	if (exists < 0) {
+		snprintf(err, errlen, "could not look for jobvisor.schema_migrations: %s", dberr);
+		return JV_EDB;
+	}
+	if (exists)
+		return 0;
+	if (jv_db_exec(conn, sql_create_schema, 0, NULL, dberr, sizeof dberr) < 0 ||
+	    jv_db_exec(conn, sql_create_versions, 0, NULL, dberr, sizeof dberr) < 0) {
+		snprintf(err, errlen, "could not create jobvisor.schema_migrations: %s", dberr);
+		return JV_EDB;
+	}
+	return 1;
+}
+
+/* Read the recorded versions (ascending) into a fresh array (caller frees).
+ * Refuse versions the list does not know; changed says whether this run
+ * applied some already (then "nothing was changed" would be untrue). */
+static int read_applied(PGconn *conn, const struct jv_migration *list, int changed, int **out,
+                        int *n_out, char *err, size_t errlen)
+{
+	char dberr[512];
+	const char *nothing = changed ? "" : "; nothing was changed";
+	*out = NULL;
+	*n_out = 0;
+	PGresult *res = jv_db_query(
+	    conn, "SELECT version, name FROM jobvisor.schema_migrations ORDER BY version", 0, NULL,
+	    NULL, dberr, sizeof dberr);
+	if (!res) {
+		snprintf(err, errlen, "could not read jobvisor.schema_migrations: %s", dberr);
+		return JV_EDB;
+	}
+	int latest = 0;
+	for (const struct jv_migration *m = list; m->version; m++)
+		latest = m->version;
+	int n = PQntuples(res);
+	int *versions = jv_calloc((size_t)n + 1, sizeof *versions);
+	for (int i = 0; i < n; i++) {
+		int v = (int)strtol(PQgetvalue(res, i, 0), NULL, 10);
+		const char *name = PQgetvalue(res, i, 1);
+		int known = 0;
+		for (const struct jv_migration *m = list; m->version; m++)
+			if (m->version == v)
+				known = 1;
+		if (!known) {
+			if (v > latest)
+				snprintf(
+				    err, errlen,
+				    "the database schema is at version %d (%s), newer than this "
+				    "jobvisor knows (%d) (HINT: upgrade jobvisor%s)",
+				    v, name, latest, nothing);
+			else
+				snprintf(
+				    err, errlen,
+				    "the database records migration %d (%s), which this jobvisor "
+				    "does not know (%s)",
+				    v, name, changed ? "stopped" : "nothing was changed");
+			free(versions);
+			PQclear(res);
+			return JV_EDB;
+		}
+		versions[i] = v;
+	}
+	PQclear(res);
+	*out = versions;
+	*n_out = n;
+	return 0;
+}
+
+static int is_applied(const int *versions, int n, int v)
+{
+	for (int i = 0; i < n; i++)
+		if (versions[i] == v)
+			return 1;
+	return 0;
+}
+
+/* Who holds the migration lock, for the message while we wait for it. */
+static const char sql_lock_holder[] =
+    "SELECT l.pid || coalesce(' (' || nullif(a.application_name, '') || ', ' || a.state ||"
+    "       ' since ' || to_char(a.state_change, 'YYYY-MM-DD HH24:MI:SS TZ') || ')', '')"
+    "  FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid"
+    " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
+    "   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    "   AND l.classid::bigint = ($1::bigint >> 32)"
+    "   AND l.objid::bigint = ($1::bigint & 4294967295)"
+    " LIMIT 1";
+
+/* Take the migration lock for the current transaction: at once when free,
+ * else after saying (once per run, *said) who holds it. */
+static int take_lock(PGconn *conn, int *said, char *err, size_t errlen)
+{
+	char dberr[512];
+	const char *key[] = {JV_MIGRATE_LOCK_KEY};
+	long long got;
+	if (jv_db_query_int64(conn, "SELECT pg_try_advisory_xact_lock($1::bigint)::integer", 1, key,
+	                      &got, NULL, dberr, sizeof dberr) < 0) {
+		snprintf(err, errlen, "could not take the migration lock: %s", dberr);
+		return JV_EDB;
+	}
+	if (got)
+		return 0;
+	if (!*said) {
+		*said = 1;
+		PGresult *res =
+		    jv_db_query(conn, sql_lock_holder, 1, key, NULL, dberr, sizeof dberr);
+		const char *who = res && PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "?";
+		jv_info("another jobvisor migrate is running on this database (server process %s); "
+		        "waiting for it (HINT: a lock held by an idle session for long was left "
+		        "behind by an older jobvisor behind a transaction pooler: end that "
+		        "session with pg_terminate_backend)",
+		        who);
+		PQclear(res);
+	}
+	if (jv_db_exec(conn, "SELECT pg_advisory_xact_lock($1::bigint)", 1, key, dberr,
+	               sizeof dberr) < 0) {
+		snprintf(err, errlen, "could not take the migration lock: %s", dberr);
+		return JV_EDB;
+	}
+	return 0;
+}
+
+/*
+ * One step, in one transaction that holds the migration lock: create the
+ * version table when missing (a step of its own, so that it stays when the
+ * first migration fails), else read what is applied and apply the first
+ * migration of list that is not. The lock is transaction-scoped, so it
+ * never outlives the step, whatever happens to this process or to a pooler
+ * between us and the server. Returns 1 when a migration was applied (*m
+ * says which), 2 when the version table was created, 0 when nothing was
+ * pending, or JV_EDB.
+ */
+static int step(PGconn *conn, const struct jv_migration *list, int changed, int *said,
+                const struct jv_migration **m, char *err, size_t errlen)
+{
+	char dberr[512];
+	*m = NULL;
+	if (jv_db_exec(conn, "BEGIN", 0, NULL, dberr, sizeof dberr) < 0) {
+		snprintf(err, errlen, "could not begin a transaction: %s", dberr);
+		return JV_EDB;
+	}
+	int *versions = NULL, n_versions = 0;
+	int rc = take_lock(conn, said, err, errlen);
+	int created = 0;
+	if (rc == 0 && (created = bootstrap(conn, err, errlen)) < 0)
+		rc = created;
+	if (rc == 0 && !created)
+		rc = read_applied(conn, list, changed, &versions, &n_versions, err, errlen);
+	const struct jv_migration *next = NULL;
+	for (const struct jv_migration *p = list; rc == 0 && !created && p->version && !next; p++)
+		if (!is_applied(versions, n_versions, p->version))
+			next = p;
+	free(versions);
+	if (rc == 0 && next) {
+		jv_debug("applying migration %s", next->name);
+		rc = apply_one(conn, next, err, errlen);
+	}
+	if (rc == 0 && jv_db_exec(conn, "COMMIT", 0, NULL, dberr, sizeof dberr) < 0) {
+		if (next)
+			snprintf(err, errlen, "migration %s: commit failed: %s", next->name, dberr);
+		else
+			snprintf(err, errlen, "commit failed: %s", dberr);
+		rc = JV_EDB;
+	}
+	if (rc != 0) {
+		rollback(conn);
+		return JV_EDB;
+	}
+	*m = next;
+	return created ? 2 : next != NULL;
+}
+
+int jv_migrate_list(PGconn *conn, const struct jv_migration *list, jv_migrate_cb on_applied,
+                    void *arg, int *applied, char *err, size_t errlen)
+{
+	int n = 0, said = 0, rc;
+	const struct jv_migration *m;
+	while ((rc = step(conn, list, n > 0, &said, &m, err, errlen)) > 0) {
+		if (rc == 2)
+			continue;
+		n++;
+		if (on_applied)
+			on_applied(m, arg);
+	}
+	if (applied)
+		*applied = n;
+	return rc < 0 ? rc : 0;
+}
+
+int jv_migrate_with(PGconn *conn, jv_migrate_cb on_applied, void *arg, int *applied, char *err,
+                    size_t errlen)
+{
+	return jv_migrate_list(conn, jv_migrations, on_applied, arg, applied, err, errlen);
+}
+
+int jv_migrate(PGconn *conn, int *applied, char *err, size_t errlen)
+{
+	return jv_migrate_list(conn, jv_migrations, NULL, NULL, applied, err, errlen);
+}

@@ -1,0 +1,1063 @@
+/* worker.c -- pre-forked worker processes and the in-process thread pool. */
+#include "engine/worker.h"
+
+#include "config/config.h"
+#include "lib/clock.h"
+#include "lib/error.h"
+#include "lib/log.h"
+#include "lib/mem.h"
+#include "plugin/host.h"
+#include "plugin/loader.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void jv_done_free(struct jv_done *d)
+{
+	free(d->error);
+	free(d->output);
+	free(d->result);
+	free(d->type);
+	free(d->user_id);
+	memset(d, 0, sizeof *d);
+}
+
+void jv_done_push(struct jv_done **out, size_t *n, size_t *cap, const struct jv_done *d)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		*out = jv_realloc(*out, *cap * sizeof **out);
+	}
+	(*out)[(*n)++] = *d;
+}
+
+/* ------------------------------------------------------------ worker side */
+
+static struct jv_run *volatile current_run;
+
+static void on_cancel_signal(int sig)
+{
+	(void)sig;
+	struct jv_run *r = current_run;
+	if (r)
+		jv_run_cancel(r);
+}
+
+/* Map a plugin status to how the attempt ended. */
+static enum jv_end end_of_status(int status)
+{
+	switch (status) {
+	case JV_SUCCESS: return JV_END_SUCCEEDED;
+	case JV_RETRY: return JV_END_RETRYABLE;
+	case JV_MSG_TIMED_OUT: return JV_END_TIMED_OUT;
+	default: return JV_END_PERMANENT;
+	}
+}
+
+/*
+ * What a job left behind. A worker is a child subreaper (set in spawn()):
+ * a process the job started that outlived its parent -- a daemon that
+ * double-forked out of the program's process group, a grandchild whose
+ * parent exited -- is re-parented to the worker instead of to init.
+ * Between two jobs a worker has no children of its own (plugins are
+ * created in the supervisor, before the fork), so every child it has once
+ * execute() returned is left over from that job.
+ *
+ * Up to max child pids from /proc/self/task/TID/children of every thread
+ * (CONFIG_PROC_CHILDREN; without it the list is empty and nothing is swept).
+ */
+static int list_children(pid_t *pids, int max)
+{
+	int n = 0;
+	char path[300], buf[4096];
+	DIR *d = opendir("/proc/self/task");
+	if (!d)
+		return 0;
+	struct dirent *e;
+	/* cppcheck-suppress readdirCalled ; one DIR per call: readdir_r is the deprecated one */
+	while (n < max && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof path, "/proc/self/task/%s/children", e->d_name);
+		int cfd = open(path, O_RDONLY | O_CLOEXEC);
+		if (cfd < 0)
+			continue;
+		ssize_t len = read(cfd, buf, sizeof buf - 1);
+		close(cfd);
+		if (len <= 0)
+			continue;
+		buf[len] = '\0';
+		/* "PID PID ... ": a number not followed by its space was cut
+		 * by the buffer (the rest is for the next round). A listed pid
+		 * is our child, so it cannot be reused before we reap it. */
+		for (char *q = buf, *end; n < max; q = end) {
+			long v = strtol(q, &end, 10);
+			if (end == q || *end != ' ')
+				break;
+			if (v > 0)
+				pids[n++] = (pid_t)v;
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * Kill and reap every process the job left behind (its process group too,
+ * when it leads one), round after round, as killing one re-parents its own
+ * children to the worker. Returns how many were killed; their pids and
+ * names, as far as they fit, in note.
+ */
+static int sweep_leftovers(struct jv_buf *note)
+{
+	enum { MAX = 256, ROUNDS = 32 };
+	pid_t pids[MAX];
+	int total = 0;
+	for (int round = 0; round < ROUNDS; round++) {
+		/* One system call answers the usual case: no child at all. */
+		siginfo_t si;
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) != 0 && errno == ECHILD)
+			break;
+		int n = list_children(pids, MAX);
+		if (n == 0)
+			break;
+		for (int i = 0; i < n; i++) {
+			if (note->len < 200) {
+				char path[64], comm[32] = "";
+				snprintf(path, sizeof path, "/proc/%d/comm", (int)pids[i]);
+				int cfd = open(path, O_RDONLY | O_CLOEXEC);
+				if (cfd >= 0) {
+					ssize_t len = read(cfd, comm, sizeof comm - 1);
+					close(cfd);
+					comm[len > 0 ? len : 0] = '\0';
+					comm[strcspn(comm, "\n")] = '\0';
+				}
+				/* The job chose that name: nothing of it may forge a log line. */
+				for (char *c = comm; *c; c++)
+					if ((unsigned char)*c < 0x20 || *c == 0x7f || *c == '"' || *c == '\\')
+						*c = '?';
+				jv_buf_printf(note, "%s%d (%s)", (total + i) > 0 ? ", " : "", (int)pids[i],
+					      comm[0] ? comm : "?");
+			}
+			if (getpgid(pids[i]) == pids[i])
+				kill(-pids[i], SIGKILL);
+			kill(pids[i], SIGKILL);
+		}
+		for (int i = 0; i < n; i++)
+			while (waitpid(pids[i], NULL, 0) < 0 && errno == EINTR)
+				;
+		total += n;
+	}
+	return total;
+}
+
+void jv_worker_main(struct jv_runtime *rt, int fd)
+{
+	struct jv_buf note = {0};
+	struct jv_frame_reader rd = {0};
+	struct jv_buf out = {0};
+	for (;;) {
+		char *body;
+		size_t len;
+		int r = jv_frame_next(&rd, &body, &len);
+		if (r < 0)
+			_exit(3);
+		if (r == 0) {
+			int n = jv_frame_read(&rd, fd);
+			if (n == 0)
+				_exit(0); /* the supervisor closed our socket */
+			if (n == JV_EIO)
+				_exit(3);
+			continue;
+		}
+		struct jv_msg_job m;
+		if (jv_msg_job_decode(body, len, &m) != 0 || m.executor < 0 ||
+		    (size_t)m.executor >= rt->n_executors)
+			_exit(3);
+		struct jv_instance *inst = rt->executors[m.executor];
+		struct jv_job job = {
+			.struct_size = sizeof job,
+			.id = m.id,
+			.type = m.type,
+			.user_id = m.user_id,
+			.payload = m.payload,
+			.payload_len = strlen(m.payload),
+			.attempt = m.attempt,
+			.max_attempts = m.max_attempts,
+			.timeout_ms = m.timeout_ms,
+		};
+		struct jv_run run;
+		jv_run_init(&run, m.timeout_ms, (size_t)m.max_output);
+		uint64_t t0 = now_us();
+		current_run = &run;
+		int status = jv_instance_execute(inst, &job, &run);
+		current_run = NULL;
+		if (status != JV_SUCCESS && m.timeout_ms > 0 && jv_run_remaining_ms(&run) == 0)
+			status = JV_MSG_TIMED_OUT; /* gave up at the deadline */
+		const char *output = jv_run_output(&run);
+		char *with_note = NULL;
+		jv_buf_reset(&note);
+		int left = sweep_leftovers(&note);
+		if (left > 0) {
+			with_note = jv_asprintf("%s%sjobvisor: killed %d process%s the job left behind: %s\n",
+						output, output[0] && output[strlen(output) - 1] != '\n' ? "\n" : "",
+						left, left == 1 ? "" : "es", note.data);
+			output = with_note;
+		}
+		struct jv_msg_result res = {
+			.id = m.id,
+			.attempt = m.attempt,
+			.status = status,
+			.retry_in_ms = run.retry_in_ms,
+			.duration_us = (int64_t)(now_us() - t0),
+			.error = run.error,
+			.output = output[0] ? output : NULL,
+			.output_len = strlen(output),
+			.result = run.result,
+			.left_behind = left > 0 ? note.data : NULL,
+		};
+		jv_buf_reset(&out);
+		jv_msg_result_encode(&out, &res);
+		jv_run_free(&run);
+		free(with_note);
+		if (jv_write_all(fd, out.data, out.len) != 0)
+			_exit(3);
+	}
+}
+
+/* ------------------------------------------------------------ supervisor side */
+
+void jv_pool_init(struct jv_pool *p, struct jv_runtime *rt, int n, int max_jobs,
+		  void (*child_setup)(void *), void *child_arg)
+{
+	memset(p, 0, sizeof *p);
+	p->rt = rt;
+	p->n = n;
+	p->target = n;
+	p->max_jobs = max_jobs;
+	p->child_setup = child_setup;
+	p->child_arg = child_arg;
+	p->w = jv_calloc((size_t)n, sizeof *p->w);
+	for (int i = 0; i < n; i++)
+		p->w[i].fd = -1;
+}
+
+/* One pass of close_cloexec_fds() over the listing dir: collect (up to
+ * 1024), then close, so the listing does not change while it is read.
+ * Returns the number closed. */
+static int close_cloexec_pass(int dir, int keep)
+{
+	int found[1024];
+	int n = 0;
+	char buf[4096];
+	long got;
+	lseek(dir, 0, SEEK_SET);
+	while (n < 1024 && (got = syscall(SYS_getdents64, dir, buf, sizeof buf)) > 0) {
+		for (long off = 0; off < got && n < 1024;) {
+			struct linux_dirent64 {
+				/* cppcheck-suppress unusedStructMember ; the kernel's layout */
+				uint64_t d_ino;
+				/* cppcheck-suppress unusedStructMember ; the kernel's layout */
+				int64_t d_off;
+				unsigned short d_reclen;
+				/* cppcheck-suppress unusedStructMember ; the kernel's layout */
+				unsigned char d_type;
+				char d_name[];
+			} *e = (void *)(buf + off);
+			int fd = 0, digits = 0;
+			for (const char *c = e->d_name; *c >= '0' && *c <= '9'; c++, digits++)
+				fd = fd * 10 + (*c - '0');
+			int fl = digits > 0 && fd > 2 && fd != keep && fd != dir ? fcntl(fd, F_GETFD)
+										 : -1;
+			if (fl >= 0 && (fl & FD_CLOEXEC))
+				found[n++] = fd;
+			off += e->d_reclen;
+		}
+	}
+	for (int k = 0; k < n; k++)
+		close(found[k]);
+	return n;
+}
+
+/*
+ * In a new worker: close every descriptor marked close-on-exec but keep,
+ * as an exec would. The supervisor's threads may be running an in-process
+ * job (a shell job's pipes, a database socket) at the fork; a worker that
+ * kept such a copy could hold a pipe open for good. Descriptors a plugin
+ * opened without FD_CLOEXEC in create() stay. Only async-signal-safe calls:
+ * the supervisor is multithreaded. With more than 1024 to close (an API
+ * with many clients) the listing is read again until none is left: a
+ * client's socket kept in a worker would outlive its connection.
+ */
+static void close_cloexec_fds(int keep)
+{
+	int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0) {
+		for (int fd = 3; fd < 4096; fd++) {
+			int fl = fd == keep ? -1 : fcntl(fd, F_GETFD);
+			if (fl >= 0 && (fl & FD_CLOEXEC))
+				close(fd);
+		}
+		return;
+	}
+	while (close_cloexec_pass(dir, keep) == 1024)
+		;
+	close(dir);
+}
+
+/* Starting a worker failed in call (socketpair, fork) with errno e: back
+ * off, and say so once per shortage, not at every try. */
+static int start_failed(struct jv_pool *p, const char *call, int e)
+{
+	uint64_t now = jv_now_ms();
+	snprintf(p->why, sizeof p->why, "%s: %s", call, strerror(e));
+	p->backoff_ms = p->backoff_ms ? 2 * p->backoff_ms : 100;
+	if (p->backoff_ms > JV_POOL_RETRY_MAX_MS)
+		p->backoff_ms = JV_POOL_RETRY_MAX_MS;
+	p->retry_at_ms = now + p->backoff_ms;
+	if (p->n_failed++ == 0 && (p->warned_at_ms == 0 || now >= p->warned_at_ms + 60000)) {
+		jv_log(JV_WARNING,
+		       "worker: cannot start a worker process: %s; trying again every %d s at "
+		       "most (jobs wait meanwhile, their attempts not counted)",
+		       p->why, JV_POOL_RETRY_MAX_MS / 1000);
+		p->warned = 1;
+		p->warned_at_ms = now;
+	} else {
+		jv_debug("worker: cannot start a worker process: %s (%u failed tries)", p->why,
+			 p->n_failed);
+	}
+	return JV_EIO;
+}
+
+/* A worker started: the shortage, if any, is over. */
+static void start_ok(struct jv_pool *p)
+{
+	if (p->n_failed > 0 && p->warned)
+		jv_log(JV_INFO, "worker: worker processes start again, after %u failed tries (%s)",
+		       p->n_failed, p->why);
+	p->n_failed = 0;
+	p->warned = 0;
+	p->backoff_ms = 0;
+	p->retry_at_ms = 0;
+}
+
+const char *jv_pool_short(const struct jv_pool *p) { return p->n_failed > 0 ? p->why : NULL; }
+
+static int spawn(struct jv_pool *p, int i)
+{
+	struct jv_worker *w = &p->w[i];
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+		return start_failed(p, "socketpair", errno);
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(sv[0]);
+		close(sv[1]);
+		return start_failed(p, "fork", e);
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		for (int j = 0; j < p->n; j++)
+			if (p->w[j].fd >= 0)
+				close(p->w[j].fd);
+		if (p->child_setup)
+			p->child_setup(p->child_arg);
+		close_cloexec_fds(sv[1]);
+		setpgid(0, 0);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		prctl(PR_SET_CHILD_SUBREAPER, 1); /* see sweep_leftovers() */
+		if (getppid() != parent)
+			_exit(0);
+		struct sigaction sa;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = SIG_DFL;
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGHUP, &sa, NULL);
+		sigaction(SIGCHLD, &sa, NULL);
+		sigaction(SIGPIPE, &sa, NULL);
+		sa.sa_handler = on_cancel_signal;
+		sigaction(SIGUSR1, &sa, NULL);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		jv_worker_main(p->rt, sv[1]);
+	}
+	close(sv[1]);
+	setpgid(pid, pid); /* also done in the child: whichever runs first */
+	fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
+	jv_debug("worker %d started", (int)pid);
+	start_ok(p);
+	w->pid = pid;
+	w->fd = sv[0];
+	w->busy = 0;
+	w->jobs_done = 0;
+	w->retire = 0;
+	w->killed = -1;
+	jv_frame_reader_free(&w->rd);
+	return 0;
+}
+
+void jv_pool_resize(struct jv_pool *p, int n)
+{
+	if (n > p->n) {
+		p->w = jv_realloc(p->w, (size_t)n * sizeof *p->w);
+		memset(p->w + p->n, 0, (size_t)(n - p->n) * sizeof *p->w);
+		for (int i = p->n; i < n; i++)
+			p->w[i].fd = -1;
+		p->n = n;
+	}
+	p->target = n;
+	for (int i = n; i < p->n; i++)
+		p->w[i].retire = 1;
+}
+
+int jv_pool_fill(struct jv_pool *p)
+{
+	int running = 0, missing = 0;
+	int may_start = p->retry_at_ms == 0 || jv_now_ms() >= p->retry_at_ms;
+	for (int i = 0; i < p->target; i++) {
+		missing += p->w[i].pid == 0;
+		if (p->w[i].pid == 0 && (!may_start || spawn(p, i) != 0)) {
+			may_start = 0; /* one failure: the rest would fail alike */
+			continue;
+		}
+		running++;
+	}
+	if (!missing && p->n_failed > 0) {
+		/* none is missing any more (the pool shrank): no shortage */
+		p->n_failed = 0;
+		p->warned = 0;
+		p->backoff_ms = 0;
+		p->retry_at_ms = 0;
+	}
+	return running;
+}
+
+int jv_pool_idle(const struct jv_pool *p)
+{
+	for (int i = 0; i < p->n; i++)
+		if (p->w[i].pid > 0 && !p->w[i].busy && !p->w[i].retire)
+			return i;
+	return -1;
+}
+
+/* Write a frame to a non-blocking socket, waiting (bounded) while it is full. */
+static int send_frame(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				struct pollfd pfd = {fd, POLLOUT, 0};
+				if (poll(&pfd, 1, 5000) <= 0)
+					return JV_EIO;
+				continue;
+			}
+			return JV_EIO;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int jv_pool_send(struct jv_pool *p, int i, const struct jv_msg_job *job)
+{
+	struct jv_worker *w = &p->w[i];
+	struct jv_buf b = {0};
+	jv_msg_job_encode(&b, job);
+	int rc = send_frame(w->fd, b.data, b.len);
+	jv_buf_free(&b);
+	if (rc != 0)
+		return rc;
+	w->busy = 1;
+	w->job_id = job->id;
+	w->attempt = job->attempt;
+	w->max_attempts = job->max_attempts;
+	w->started_ms = jv_now_ms();
+	w->deadline_ms = job->timeout_ms > 0 ? w->started_ms + (uint64_t)job->timeout_ms : 0;
+	w->killed = -1;
+	w->overdue = 0;
+	w->releasing = 0;
+	free(w->type);
+	free(w->user_id);
+	w->type = jv_strdup(job->type);
+	w->user_id = jv_strdup(job->user_id);
+	return 0;
+}
+
+/* Describe a wait status for the crash message. */
+static char *describe_exit(int status)
+{
+	if (WIFSIGNALED(status))
+		return jv_asprintf("worker died from signal %d (%s)", WTERMSIG(status),
+				   strsignal(WTERMSIG(status)));
+	if (WIFEXITED(status))
+		return jv_asprintf("worker exited with status %d", WEXITSTATUS(status));
+	return jv_strdup("worker vanished");
+}
+
+/* The worker's socket closed: reap it, end its job, free the slot. */
+static void reap(struct jv_pool *p, int i, struct jv_done **out, size_t *n, size_t *cap)
+{
+	struct jv_worker *w = &p->w[i];
+	int status = 0;
+	pid_t r;
+	do {
+		r = waitpid(w->pid, &status, 0);
+	} while (r < 0 && errno == EINTR);
+	/* Whatever it started in its process group goes with it. */
+	kill(-w->pid, SIGKILL);
+	if (w->busy) {
+		struct jv_done d = {0};
+		d.id = w->job_id;
+		d.attempt = w->attempt;
+		d.max_attempts = w->max_attempts;
+		d.retry_in_ms = -1;
+		d.duration_ms = (int64_t)(jv_now_ms() - w->started_ms);
+		d.type = w->type;
+		d.user_id = w->user_id;
+		w->type = w->user_id = NULL;
+		if (w->killed >= 0) {
+			d.end = (enum jv_end)w->killed;
+			if (d.end == JV_END_TIMED_OUT)
+				d.error = jv_asprintf("timed out after %lld ms; worker killed",
+						      (long long)d.duration_ms);
+			else if (d.end == JV_END_CANCELLED)
+				d.error = jv_strdup("cancelled; worker killed");
+			else if (d.end == JV_END_FENCED)
+				d.error = jv_strdup("stopped by self-fencing; worker killed");
+			else
+				d.error = jv_strdup("stopped at shutdown; worker killed");
+		} else {
+			d.end = JV_END_CRASHED;
+			d.error = describe_exit(status);
+			jv_log(JV_WARNING, "job %lld attempt %d crashed: %s (pid %d)",
+			       (long long)d.id, d.attempt, d.error, (int)w->pid);
+		}
+		jv_done_push(out, n, cap, &d);
+	} else if (!w->retire && w->killed < 0) {
+		char *why = describe_exit(status);
+		jv_log(JV_WARNING, "idle worker %d: %s", (int)w->pid, why);
+		free(why);
+	}
+	close(w->fd);
+	jv_frame_reader_free(&w->rd);
+	w->fd = -1;
+	w->pid = 0;
+	w->busy = 0;
+}
+
+void jv_pool_on_readable(struct jv_pool *p, int i, struct jv_done **out, size_t *n, size_t *cap)
+{
+	struct jv_worker *w = &p->w[i];
+	if (w->pid == 0)
+		return;
+	int eof = 0;
+	for (;;) {
+		int r = jv_frame_read(&w->rd, w->fd);
+		if (r == -1)
+			break; /* drained */
+		if (r == 0 || r == JV_EIO) {
+			eof = 1; /* results read before the end still count */
+			break;
+		}
+	}
+	char *body;
+	size_t len;
+	int fr;
+	while ((fr = jv_frame_next(&w->rd, &body, &len)) == 1) {
+		struct jv_msg_result m;
+		if (jv_msg_result_decode(body, len, &m) != 0 || !w->busy || m.id != w->job_id) {
+			jv_log(JV_ERROR, "worker %d sent a malformed result; killing it", (int)w->pid);
+			kill(-w->pid, SIGKILL);
+			kill(w->pid, SIGKILL);
+			reap(p, i, out, n, cap);
+			return;
+		}
+		if (m.left_behind)
+			jv_log(JV_WARNING, "job %lld left processes behind; worker %d killed them: %s",
+			       (long long)m.id, (int)w->pid, m.left_behind);
+		struct jv_done d = {0};
+		d.id = m.id;
+		d.attempt = m.attempt;
+		d.max_attempts = w->max_attempts;
+		d.end = end_of_status(m.status);
+		d.retry_in_ms = m.retry_in_ms;
+		d.duration_ms = m.duration_us / 1000;
+		if (d.end != JV_END_SUCCEEDED && w->releasing) {
+			/* stopped because we are shutting down: not its fault */
+			d.end = JV_END_RELEASED;
+			d.error = jv_asprintf("stopped at shutdown%s%s", m.error ? ": " : "",
+					      m.error ? m.error : "");
+		} else if (d.end != JV_END_SUCCEEDED && (w->overdue || d.end == JV_END_TIMED_OUT)) {
+			/* It stopped because its time was up (told by us, or by
+			 * its own clock, which starts a little before ours): a
+			 * timeout, with what the executor said about it. */
+			d.end = JV_END_TIMED_OUT;
+			d.error = jv_asprintf("timed out after %lld ms; the executor stopped%s%s",
+					      (long long)(jv_now_ms() - w->started_ms),
+					      m.error ? ": " : "", m.error ? m.error : "");
+		} else {
+			d.error = jv_strdup(m.error);
+		}
+		d.output = m.output ? jv_strndup(m.output, m.output_len) : NULL;
+		d.result = jv_strdup(m.result);
+		d.type = w->type;
+		d.user_id = w->user_id;
+		w->type = w->user_id = NULL;
+		jv_done_push(out, n, cap, &d);
+		w->busy = 0;
+		w->jobs_done++;
+		if (p->max_jobs > 0 && w->jobs_done >= (unsigned)p->max_jobs)
+			w->retire = 1;
+	}
+	if (fr < 0) {
+		jv_log(JV_ERROR, "worker %d sent a corrupt frame; killing it", (int)w->pid);
+		kill(-w->pid, SIGKILL);
+		kill(w->pid, SIGKILL);
+		reap(p, i, out, n, cap);
+		return;
+	}
+	if (eof) {
+		reap(p, i, out, n, cap);
+		return;
+	}
+	/* Retired workers are replaced once idle: closing the socket ends them. */
+	if (w->retire && !w->busy) {
+		close(w->fd);
+		w->fd = -1;
+		int status;
+		while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR)
+			;
+		jv_frame_reader_free(&w->rd);
+		w->pid = 0;
+	}
+}
+
+void jv_pool_kill(struct jv_pool *p, int i, enum jv_end why, struct jv_done **out, size_t *n,
+		  size_t *cap)
+{
+	struct jv_worker *w = &p->w[i];
+	if (w->pid == 0)
+		return;
+	w->killed = (int)why;
+	kill(-w->pid, SIGKILL);
+	kill(w->pid, SIGKILL);
+	reap(p, i, out, n, cap);
+}
+
+uint64_t jv_pool_check_deadlines(struct jv_pool *p, uint64_t now_ms, struct jv_done **out,
+				 size_t *n, size_t *cap)
+{
+	uint64_t next = 0;
+	for (int i = 0; i < p->n; i++) {
+		struct jv_worker *w = &p->w[i];
+		if (!w->busy || w->deadline_ms == 0)
+			continue;
+		uint64_t due = w->deadline_ms;
+		if (due <= now_ms && !w->overdue) {
+			/* The executor gets a moment to stop what it started
+			 * (a shell job's process group, say) and return. */
+			w->overdue = 1;
+			kill(w->pid, SIGUSR1);
+			jv_debug("job %lld attempt %d reached its deadline; told worker %d to stop",
+				 (long long)w->job_id, w->attempt, (int)w->pid);
+		}
+		if (w->overdue)
+			due = w->deadline_ms + JV_KILL_GRACE_MS;
+		if (due <= now_ms) {
+			jv_log(JV_WARNING, "job %lld attempt %d timed out after %llu ms; killing worker %d",
+			       (long long)w->job_id, w->attempt,
+			       (unsigned long long)(now_ms - w->started_ms), (int)w->pid);
+			jv_pool_kill(p, i, JV_END_TIMED_OUT, out, n, cap);
+			continue;
+		}
+		if (next == 0 || due < next)
+			next = due;
+	}
+	return next;
+}
+
+void jv_pool_release_begin(struct jv_pool *p)
+{
+	for (int i = 0; i < p->n; i++)
+		if (p->w[i].pid > 0 && p->w[i].busy) {
+			p->w[i].releasing = 1;
+			kill(p->w[i].pid, SIGUSR1);
+		}
+}
+
+int jv_pool_cancel_job(struct jv_pool *p, int64_t job_id, uint64_t now_ms)
+{
+	for (int i = 0; i < p->n; i++) {
+		struct jv_worker *w = &p->w[i];
+		if (w->pid <= 0 || !w->busy || w->job_id != job_id)
+			continue;
+		/* as at a deadline: told now, killed JV_KILL_GRACE_MS later */
+		w->overdue = 1;
+		w->deadline_ms = now_ms;
+		kill(w->pid, SIGUSR1);
+		return 1;
+	}
+	return 0;
+}
+
+void jv_pool_cancel(struct jv_pool *p, int i)
+{
+	if (p->w[i].pid > 0 && p->w[i].busy)
+		kill(p->w[i].pid, SIGUSR1);
+}
+
+void jv_pool_shutdown(struct jv_pool *p, int wait_ms)
+{
+	for (int i = 0; i < p->n; i++)
+		if (p->w[i].fd >= 0) {
+			close(p->w[i].fd);
+			p->w[i].fd = -1;
+		}
+	uint64_t until = jv_now_ms() + (uint64_t)(wait_ms > 0 ? wait_ms : 0);
+	for (;;) {
+		int left = 0;
+		for (int i = 0; i < p->n; i++) {
+			if (p->w[i].pid <= 0)
+				continue;
+			int status;
+			pid_t r = waitpid(p->w[i].pid, &status, WNOHANG);
+			if (r == p->w[i].pid || (r < 0 && errno == ECHILD))
+				p->w[i].pid = 0;
+			else
+				left++;
+		}
+		if (!left)
+			break;
+		if (jv_now_ms() >= until) {
+			for (int i = 0; i < p->n; i++)
+				if (p->w[i].pid > 0) {
+					kill(-p->w[i].pid, SIGKILL);
+					kill(p->w[i].pid, SIGKILL);
+					while (waitpid(p->w[i].pid, NULL, 0) < 0 && errno == EINTR)
+						;
+					p->w[i].pid = 0;
+				}
+			break;
+		}
+		struct timespec ts = {0, 2 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	for (int i = 0; i < p->n; i++) {
+		jv_frame_reader_free(&p->w[i].rd);
+		free(p->w[i].type);
+		free(p->w[i].user_id);
+	}
+	free(p->w);
+	p->w = NULL;
+	p->n = 0;
+}
+
+/* ------------------------------------------------------------ thread pool */
+
+struct tjob {
+	struct tjob *next;
+	struct jv_msg_job m; /* strings owned below */
+	char *type, *user_id, *payload;
+	struct jv_run run;
+	int cancel_asked;    /* cancelled while queued: its run starts cancelled */
+};
+
+struct tctx {
+	struct jv_tpool *tp;
+	int slot;
+};
+
+struct jv_tpool {
+	struct jv_runtime *rt;
+	struct tctx *ctx;         /* one per thread, owned here */
+	pthread_t *threads;
+	int n;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct tjob *head, *tail; /* queued */
+	struct tjob **running;    /* one slot per thread, for cancellation */
+	struct jv_done *done;
+	size_t n_done, cap_done;
+	int inflight;
+	int stopping;
+	int efd;
+};
+
+
+static void *thread_main(void *arg)
+{
+	struct tctx *ctx = arg;
+	struct jv_tpool *tp = ctx->tp;
+	int slot = ctx->slot;
+	pthread_mutex_lock(&tp->lock);
+	for (;;) {
+		while (!tp->head && !tp->stopping)
+			pthread_cond_wait(&tp->cond, &tp->lock);
+		if (!tp->head)
+			break;
+		struct tjob *j = tp->head;
+		tp->head = j->next;
+		if (!tp->head)
+			tp->tail = NULL;
+		jv_run_init(&j->run, j->m.timeout_ms, (size_t)j->m.max_output);
+		if (j->cancel_asked)
+			jv_run_cancel(&j->run);
+		tp->running[slot] = j;
+		pthread_mutex_unlock(&tp->lock);
+
+		struct jv_instance *inst = tp->rt->executors[j->m.executor];
+		struct jv_job job = {
+			.struct_size = sizeof job,
+			.id = j->m.id,
+			.type = j->type,
+			.user_id = j->user_id,
+			.payload = j->payload,
+			.payload_len = strlen(j->payload),
+			.attempt = j->m.attempt,
+			.max_attempts = j->m.max_attempts,
+			.timeout_ms = j->m.timeout_ms,
+		};
+		uint64_t t0 = now_us();
+		int status = jv_instance_execute(inst, &job, &j->run);
+		struct jv_done d = {0};
+		d.id = j->m.id;
+		d.attempt = j->m.attempt;
+		d.max_attempts = j->m.max_attempts;
+		d.end = end_of_status(status);
+		d.retry_in_ms = j->run.retry_in_ms;
+		d.duration_ms = (int64_t)((now_us() - t0) / 1000);
+		if (status != JV_SUCCESS && j->m.timeout_ms > 0 &&
+		    jv_run_remaining_ms(&j->run) <= 0) {
+			/* Past its deadline: a thread cannot be killed, so the limit
+			 * is the executor's to honour (host->remaining_ms); what it
+			 * gave up on is recorded as a timeout all the same. */
+			d.end = JV_END_TIMED_OUT;
+			d.error = jv_asprintf("timed out: ran %lld ms, limit %d ms (thread isolation: "
+					      "the executor stopped at its deadline)%s%s",
+					      (long long)d.duration_ms, j->m.timeout_ms,
+					      j->run.error ? ": " : "", j->run.error ? j->run.error : "");
+		} else {
+			d.error = jv_strdup(j->run.error);
+		}
+		const char *output = jv_run_output(&j->run);
+		d.output = output[0] ? jv_strdup(output) : NULL;
+		d.result = jv_strdup(j->run.result);
+		d.type = j->type;
+		d.user_id = j->user_id;
+		jv_run_free(&j->run);
+		free(j->payload);
+
+		pthread_mutex_lock(&tp->lock);
+		tp->running[slot] = NULL;
+		free(j);
+		int was_empty = tp->n_done == 0;
+		jv_done_push(&tp->done, &tp->n_done, &tp->cap_done, &d);
+		tp->inflight--;
+		if (was_empty) {
+			uint64_t one = 1;
+			ssize_t w = write(tp->efd, &one, sizeof one);
+			(void)w;
+		}
+	}
+	pthread_mutex_unlock(&tp->lock);
+	return NULL;
+}
+
+struct jv_tpool *jv_tpool_new(struct jv_runtime *rt, int n)
+{
+	struct jv_tpool *tp = jv_calloc(1, sizeof *tp);
+	tp->rt = rt;
+	tp->n = n;
+	tp->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (tp->efd < 0) {
+		free(tp);
+		return NULL;
+	}
+	pthread_mutex_init(&tp->lock, NULL);
+	pthread_cond_init(&tp->cond, NULL);
+	tp->threads = jv_calloc((size_t)n, sizeof *tp->threads);
+	tp->running = jv_calloc((size_t)n, sizeof *tp->running);
+	/* Start with every signal blocked: only the main thread takes them. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	tp->ctx = jv_calloc((size_t)n, sizeof *tp->ctx);
+	for (int i = 0; i < n; i++) {
+		tp->ctx[i].tp = tp;
+		tp->ctx[i].slot = i;
+		if (pthread_create(&tp->threads[i], NULL, thread_main, &tp->ctx[i]) != 0) {
+			tp->n = i;
+			break;
+		}
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return tp;
+}
+
+int jv_tpool_fd(const struct jv_tpool *tp) { return tp->efd; }
+
+void jv_tpool_submit(struct jv_tpool *tp, const struct jv_msg_job *job)
+{
+	struct tjob *j = jv_calloc(1, sizeof *j);
+	j->m = *job;
+	j->type = jv_strdup(job->type);
+	j->user_id = jv_strdup(job->user_id);
+	j->payload = jv_strdup(job->payload);
+	/* (its run, with the deadline, starts when a thread takes it) */
+	pthread_mutex_lock(&tp->lock);
+	if (tp->tail)
+		tp->tail->next = j;
+	else
+		tp->head = j;
+	tp->tail = j;
+	tp->inflight++;
+	pthread_cond_signal(&tp->cond);
+	pthread_mutex_unlock(&tp->lock);
+}
+
+void jv_tpool_collect(struct jv_tpool *tp, struct jv_done **out, size_t *n, size_t *cap)
+{
+	uint64_t v;
+	ssize_t r = read(tp->efd, &v, sizeof v);
+	(void)r;
+	pthread_mutex_lock(&tp->lock);
+	for (size_t i = 0; i < tp->n_done; i++)
+		jv_done_push(out, n, cap, &tp->done[i]);
+	tp->n_done = 0;
+	pthread_mutex_unlock(&tp->lock);
+}
+
+void jv_tpool_cancel_all(struct jv_tpool *tp)
+{
+	pthread_mutex_lock(&tp->lock);
+	for (int i = 0; i < tp->n; i++)
+		if (tp->running[i])
+			jv_run_cancel(&tp->running[i]->run);
+	pthread_mutex_unlock(&tp->lock);
+}
+
+int jv_tpool_cancel_job(struct jv_tpool *tp, int64_t job_id)
+{
+	int found = 0;
+	pthread_mutex_lock(&tp->lock);
+	for (int i = 0; i < tp->n; i++)
+		if (tp->running[i] && tp->running[i]->m.id == job_id) {
+			jv_run_cancel(&tp->running[i]->run);
+			found = 1;
+		}
+	for (struct tjob *j = tp->head; j && !found; j = j->next)
+		if (j->m.id == job_id) {
+			j->cancel_asked = 1;
+			found = 1;
+		}
+	pthread_mutex_unlock(&tp->lock);
+	return found;
+}
+
+void jv_tpool_ids(struct jv_tpool *tp, struct jv_buf *b)
+{
+	pthread_mutex_lock(&tp->lock);
+	for (struct tjob *j = tp->head; j; j = j->next)
+		jv_buf_printf(b, "%lld,", (long long)j->m.id);
+	for (int i = 0; i < tp->n; i++)
+		if (tp->running[i])
+			jv_buf_printf(b, "%lld,", (long long)tp->running[i]->m.id);
+	pthread_mutex_unlock(&tp->lock);
+}
+
+int jv_tpool_inflight(struct jv_tpool *tp)
+{
+	pthread_mutex_lock(&tp->lock);
+	int n = tp->inflight;
+	pthread_mutex_unlock(&tp->lock);
+	return n;
+}
+
+/* Queued jobs that never started go back, attempt not counted; under lock. */
+static void unqueue_locked(struct jv_tpool *tp, const char *why, struct jv_done **out, size_t *n,
+			   size_t *cap)
+{
+	while (tp->head) {
+		struct tjob *j = tp->head;
+		tp->head = j->next;
+		struct jv_done d = {0};
+		d.id = j->m.id;
+		d.attempt = j->m.attempt;
+		d.end = JV_END_RELEASED;
+		d.retry_in_ms = -1;
+		d.error = jv_strdup(why);
+		d.type = j->type;
+		d.user_id = j->user_id;
+		jv_done_push(out, n, cap, &d);
+		jv_run_free(&j->run);
+		free(j->payload);
+		free(j);
+		tp->inflight--;
+	}
+	tp->tail = NULL;
+}
+
+void jv_tpool_unqueue(struct jv_tpool *tp, const char *why, struct jv_done **out, size_t *n,
+		      size_t *cap)
+{
+	pthread_mutex_lock(&tp->lock);
+	unqueue_locked(tp, why, out, n, cap);
+	pthread_mutex_unlock(&tp->lock);
+}
+
+void jv_tpool_stop(struct jv_tpool *tp, struct jv_done **out, size_t *n, size_t *cap)
+{
+	pthread_mutex_lock(&tp->lock);
+	unqueue_locked(tp, "released at shutdown before it started", out, n, cap);
+	tp->stopping = 1;
+	pthread_cond_broadcast(&tp->cond);
+	pthread_mutex_unlock(&tp->lock);
+}
+
+void jv_tpool_free(struct jv_tpool *tp, struct jv_done **out, size_t *n, size_t *cap)
+{
+	if (!tp)
+		return;
+	jv_tpool_stop(tp, out, n, cap);
+	for (int i = 0; i < tp->n; i++)
+		pthread_join(tp->threads[i], NULL);
+	for (size_t i = 0; i < tp->n_done; i++)
+		jv_done_push(out, n, cap, &tp->done[i]);
+	free(tp->done);
+	free(tp->ctx);
+	free(tp->threads);
+	free(tp->running);
+	close(tp->efd);
+	pthread_mutex_destroy(&tp->lock);
+	pthread_cond_destroy(&tp->cond);
+	free(tp);
+}

@@ -1,0 +1,202 @@
+/*
+ * worker.h -- where executors run: a pool of pre-forked worker processes
+ * (the default, `isolation: process`) and a pool of threads in the
+ * supervisor (`isolation: thread`, for trusted in-process executors).
+ *
+ * Process workers are forked after every instance was created, so each
+ * inherits the plugins and their state. A worker runs one job at a time,
+ * reading JV_MSG_JOB frames from its end of a socketpair and answering with
+ * JV_MSG_RESULT. It is its own process group leader, so killing the group
+ * kills whatever it started; it dies with the supervisor (PR_SET_PDEATHSIG).
+ *
+ * The pools only run jobs and report how each ended; the engine (serve.c)
+ * decides what that means for the job.
+ */
+#ifndef JV_WORKER_H
+#define JV_WORKER_H
+
+#include "engine/proto.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct jv_runtime;
+
+/* How an attempt ended, as the engine records it. */
+enum jv_end {
+	JV_END_SUCCEEDED = 0,
+	JV_END_RETRYABLE,  /* the executor asked for a retry */
+	JV_END_PERMANENT,  /* the executor failed for good */
+	JV_END_TIMED_OUT,
+	JV_END_CRASHED,
+	JV_END_CANCELLED,
+	JV_END_RELEASED,   /* stopped at shutdown: back to pending, attempt not counted */
+	JV_END_FENCED,     /* stopped by self-fencing (serve.c): rescued, attempt counted */
+};
+
+/* A finished attempt. Owned by whoever holds it; free with jv_done_free(). */
+struct jv_done {
+	int64_t id;
+	int32_t attempt;
+	int32_t max_attempts; /* the effective limit for this job (0: the job's own) */
+	enum jv_end end;
+	int64_t retry_in_ms; /* -1: none asked */
+	int64_t duration_ms;
+	char *error;         /* may be NULL */
+	char *output;        /* may be NULL */
+	char *result;        /* JSON text or NULL */
+	char *type;          /* the job's type and user (NULL: none or unknown), */
+	char *user_id;       /* for the alerts about it */
+};
+
+void jv_done_free(struct jv_done *d);
+
+/* One process worker, as the supervisor sees it. */
+struct jv_worker {
+	pid_t pid;            /* 0: not running */
+	int fd;               /* supervisor end of the socketpair, -1 when none */
+	struct jv_frame_reader rd;
+	int busy;
+	unsigned jobs_done;   /* for recycling */
+	int retire;           /* replace once idle (config reload) */
+	/* the job it runs */
+	int64_t job_id;
+	int32_t attempt;
+	int32_t max_attempts;
+	uint64_t started_ms;
+	uint64_t deadline_ms; /* 0: none */
+	int killed;           /* SIGKILLed by us: why, as an enum jv_end */
+	int overdue;          /* past its deadline, told to stop (SIGUSR1) */
+	int releasing;        /* told to stop at shutdown: a failure is a release */
+	char *type, *user_id; /* of the job it runs; handed to its jv_done */
+};
+
+struct jv_pool {
+	struct jv_runtime *rt;   /* the runtime new workers are forked with */
+	struct jv_worker *w;
+	int n;                   /* slots allocated */
+	int target;              /* slots kept running: [0, target) */
+	int max_jobs;            /* recycle a worker after this many jobs; 0: never */
+	/* Called in each new worker right after fork(), before anything else:
+	 * the engine closes its database socket and other fds there. */
+	void (*child_setup)(void *arg);
+	void *child_arg;
+	/* A worker could not be started (socketpair or fork failed: descriptors,
+	 * memory or processes short). jv_pool_fill() tries again no sooner than
+	 * retry_at_ms, backing off up to JV_POOL_RETRY_MAX_MS; one warning per
+	 * shortage (at most one a minute), and a line when workers start again. */
+	uint64_t retry_at_ms;    /* 0: no shortage */
+	uint64_t backoff_ms;
+	unsigned n_failed;       /* failed starts in this shortage */
+	int warned;              /* this shortage was logged */
+	uint64_t warned_at_ms;   /* when a shortage was last logged */
+	char why[160];           /* the last failure, e.g. "socketpair: Too many open files" */
+};
+
+#define JV_POOL_RETRY_MAX_MS 5000
+
+/* Why workers cannot be started now, or NULL when nothing says so. */
+const char *jv_pool_short(const struct jv_pool *p);
+
+/* Set up pool with n worker slots (none started). */
+void jv_pool_init(struct jv_pool *p, struct jv_runtime *rt, int n, int max_jobs,
+		  void (*child_setup)(void *), void *child_arg);
+
+/* Change the number of workers kept running to n: new slots start on the
+ * next jv_pool_fill(); workers past n finish their job and are not
+ * replaced. */
+void jv_pool_resize(struct jv_pool *p, int n);
+
+/* Start every missing worker, unless the last start failed less than its
+ * back-off ago (see retry_at_ms). Returns the number running. */
+int jv_pool_fill(struct jv_pool *p);
+
+/* An idle worker's index, or -1. */
+int jv_pool_idle(const struct jv_pool *p);
+
+/* Send job to worker i (idle). Returns 0, or JV_EIO when the worker is
+ * gone (the caller may try another). */
+int jv_pool_send(struct jv_pool *p, int i, const struct jv_msg_job *job);
+
+/*
+ * Worker i's fd is readable (or hung up): read and collect finished
+ * attempts into *out (an array the caller frees, growing *n). A worker that
+ * died is reaped; if it was busy its job ends as crashed. Dead workers are
+ * replaced on the next jv_pool_fill().
+ */
+void jv_pool_on_readable(struct jv_pool *p, int i, struct jv_done **out, size_t *n, size_t *cap);
+
+/* Busy workers past their deadline are told to stop (SIGUSR1: the run's
+ * host->cancelled() turns true); a failure they then report ends as
+ * timed_out. Those still busy JV_KILL_GRACE_MS later are killed with their
+ * process groups, their jobs ending as timed_out. Returns the earliest
+ * deadline or kill time still pending (0: none). */
+uint64_t jv_pool_check_deadlines(struct jv_pool *p, uint64_t now_ms, struct jv_done **out,
+				 size_t *n, size_t *cap);
+
+/* Kill worker i now (SIGKILL to its group), ending its job as `why`. */
+void jv_pool_kill(struct jv_pool *p, int i, enum jv_end why, struct jv_done **out, size_t *n,
+		  size_t *cap);
+
+/* Shutdown: tell every busy worker's executor to stop (SIGUSR1); a failure
+ * it then reports ends as released (back to pending, attempt not counted),
+ * a success stands. Kill the rest with jv_pool_kill(JV_END_RELEASED). */
+void jv_pool_release_begin(struct jv_pool *p);
+
+/* Stop the job job_id if a worker runs it: told now (SIGUSR1), killed
+ * JV_KILL_GRACE_MS later. Returns 1 when one did. */
+int jv_pool_cancel_job(struct jv_pool *p, int64_t job_id, uint64_t now_ms);
+
+/* Ask worker i's executor to stop (SIGUSR1: host->cancelled() turns true). */
+void jv_pool_cancel(struct jv_pool *p, int i);
+
+/* Close every worker's socket (they exit on EOF), wait for them for up to
+ * wait_ms, SIGKILL the rest, reap all, free the pool's memory. */
+void jv_pool_shutdown(struct jv_pool *p, int wait_ms);
+
+/* The body of a worker process: serve jobs from fd until EOF. Never returns. */
+void jv_worker_main(struct jv_runtime *rt, int fd) __attribute__((noreturn));
+
+/* Append d to the growable array *out. */
+void jv_done_push(struct jv_done **out, size_t *n, size_t *cap, const struct jv_done *d);
+
+/*
+ * The thread pool for `isolation: thread` executors. Jobs are queued and run
+ * by n threads; finished ones are queued back and announced by writing to
+ * an eventfd the engine polls.
+ */
+struct jv_tpool;
+
+/* Start n threads running jobs of rt. Returns NULL if threads can't start. */
+struct jv_tpool *jv_tpool_new(struct jv_runtime *rt, int n);
+/* The fd to poll for finished jobs. */
+int jv_tpool_fd(const struct jv_tpool *tp);
+/* Queue a job (copied). */
+void jv_tpool_submit(struct jv_tpool *tp, const struct jv_msg_job *job);
+/* Take every finished job into *out (growing *n), and clear the eventfd. */
+void jv_tpool_collect(struct jv_tpool *tp, struct jv_done **out, size_t *n, size_t *cap);
+/* Ask every running job to stop. */
+void jv_tpool_cancel_all(struct jv_tpool *tp);
+
+/* Cancel the run of job_id, running or queued. Returns 1 when found. */
+int jv_tpool_cancel_job(struct jv_tpool *tp, int64_t job_id);
+/* Jobs queued or running. */
+int jv_tpool_inflight(struct jv_tpool *tp);
+/* Append the ids of the jobs queued or running to *b as "id," each. */
+void jv_tpool_ids(struct jv_tpool *tp, struct jv_buf *b);
+/* The queued jobs (not yet started) come back at once into *out as
+ * released (attempt not counted), with why as their error; the running ones
+ * go on, and the pool takes new jobs. */
+void jv_tpool_unqueue(struct jv_tpool *tp, const char *why, struct jv_done **out, size_t *n,
+		      size_t *cap);
+/* Take no more jobs: the queued ones come back at once into *out as
+ * released (attempt not counted); the running ones go on, and each thread
+ * ends after its job. Their results are collected as before; once
+ * jv_tpool_inflight() is 0, jv_tpool_free() no longer waits. */
+void jv_tpool_stop(struct jv_tpool *tp, struct jv_done **out, size_t *n, size_t *cap);
+/* jv_tpool_stop(), wait for the running jobs to end, take their results
+ * into *out, free. */
+void jv_tpool_free(struct jv_tpool *tp, struct jv_done **out, size_t *n, size_t *cap);
+
+#endif
