@@ -1,0 +1,118 @@
+-- claim.sql -- jobvisor.claim() row by row: order, due-ness, types, the
+-- batch (p_slots) and its trailer, per_user_limit across processors, the
+-- fair rounds across users, and the connection epoch.
+-- Time is fixed: every call passes p_now = :'now'; times show relative to it.
+\set VERBOSITY terse
+\set now '2030-01-01 12:00:00+00'
+TRUNCATE jobvisor.jobs, jobvisor.job_executions, jobvisor.processors RESTART IDENTITY;
+INSERT INTO jobvisor.processors (name, hostname, pid, version)
+SELECT 'p' || g, 'host', 1, 'test' FROM generate_series(1, 3) g;
+CREATE TEMP VIEW jobs_v AS
+SELECT id, type, coalesce(user_id, '-') AS user_id, status, attempts, locked_by,
+       extract(epoch FROM started_at - :'now'::timestamptz) AS started_s
+FROM jobvisor.jobs ORDER BY id;
+-- claim(processor, slots, per_user, types, p_now): the claimed rows, then
+-- (when fewer than slots) the trailer with a NULL id and next_due_ms.
+CREATE FUNCTION pg_temp.claim(p int, slots int, per_user int, types text[] DEFAULT '{noop,slow}',
+                              epoch int DEFAULT NULL)
+RETURNS TABLE (id bigint, type text, user_id text, attempts int, next_due_ms bigint)
+LANGUAGE sql AS $$
+	SELECT c.id, c.type, c.user_id, c.attempts, c.next_due_ms
+	FROM jobvisor.claim(p, slots, per_user, types, '2030-01-01 12:00:00+00', epoch) c
+	ORDER BY c.id NULLS LAST
+$$;
+
+-- Priority first, then the oldest scheduled_at, then id. Future jobs and
+-- jobs of types the processor has no executor for are not taken.
+INSERT INTO jobvisor.jobs (type, priority, scheduled_at) VALUES
+	('noop', 0, :'now'::timestamptz - interval '3 min'),   -- 1
+	('noop', 5, :'now'::timestamptz - interval '1 min'),   -- 2
+	('noop', 5, :'now'::timestamptz - interval '2 min'),   -- 3
+	('noop', 0, :'now'::timestamptz - interval '3 min'),   -- 4
+	('noop', 9, :'now'::timestamptz + interval '1 hour'),  -- 5: not due
+	('other', 9, :'now'::timestamptz - interval '1 hour'), -- 6: foreign type
+	('slow', -1, :'now'::timestamptz - interval '1 hour'), -- 7
+	('noop', 0, :'now'::timestamptz);                      -- 8: due exactly now
+SELECT * FROM pg_temp.claim(1, 1, 0);
+SELECT * FROM pg_temp.claim(1, 1, 0);
+SELECT * FROM pg_temp.claim(1, 2, 0);
+-- A batch larger than what is due: all of it, then the trailer: job 5 is
+-- due in an hour (3600000 ms). Job 6 (type other) does not count.
+SELECT * FROM pg_temp.claim(1, 10, 0);
+SELECT * FROM jobs_v;
+-- Nothing due: only the trailer.
+SELECT * FROM pg_temp.claim(2, 10, 0);
+-- A processor with executor "other" takes job 6; its trailer says none
+-- pending (NULL).
+SELECT * FROM pg_temp.claim(2, 10, 0, '{other}');
+-- Zero, negative or NULL slots: nothing at all, not even a trailer.
+SELECT count(*) FROM pg_temp.claim(2, 0, 0);
+SELECT count(*) FROM pg_temp.claim(2, -1, 0);
+SELECT count(*) FROM pg_temp.claim(2, NULL, 0);
+-- A batch exactly filled has no trailer.
+TRUNCATE jobvisor.jobs RESTART IDENTITY;
+INSERT INTO jobvisor.jobs (type, scheduled_at)
+SELECT 'noop', :'now'::timestamptz - g * interval '1 s' FROM generate_series(1, 5) g;
+SELECT * FROM pg_temp.claim(1, 3, 0);
+SELECT * FROM pg_temp.claim(1, 3, 0);
+-- The attempt is counted and the processor named; started_at is p_now.
+SELECT * FROM jobs_v;
+
+-- Fair rounds: user a has 4 due jobs, b 1, c 2, and there are 2 jobs
+-- without a user. Every user's first job comes before anyone's second
+-- (by priority first, then rank within the user, then scheduled_at).
+TRUNCATE jobvisor.jobs RESTART IDENTITY;
+INSERT INTO jobvisor.jobs (type, user_id, scheduled_at) VALUES
+	('noop', 'a', :'now'::timestamptz - interval '10 min'),  -- 1
+	('noop', 'a', :'now'::timestamptz - interval '9 min'),   -- 2
+	('noop', 'a', :'now'::timestamptz - interval '8 min'),   -- 3
+	('noop', 'a', :'now'::timestamptz - interval '7 min'),   -- 4
+	('noop', 'b', :'now'::timestamptz - interval '1 min'),   -- 5
+	('noop', 'c', :'now'::timestamptz - interval '5 min'),   -- 6
+	('noop', 'c', :'now'::timestamptz - interval '4 min'),   -- 7
+	('noop', NULL, :'now'::timestamptz - interval '3 min'),  -- 8
+	('noop', NULL, :'now'::timestamptz - interval '2 min');  -- 9
+SELECT * FROM pg_temp.claim(1, 4, 0);
+SELECT * FROM pg_temp.claim(1, 3, 0);
+-- Priority still beats the rounds: a's high-priority job goes first.
+UPDATE jobvisor.jobs SET priority = 10 WHERE id = 4;
+SELECT * FROM pg_temp.claim(1, 1, 0);
+SELECT * FROM pg_temp.claim(1, 10, 0);
+
+-- per_user_limit counts the user's running jobs on every processor.
+TRUNCATE jobvisor.jobs RESTART IDENTITY;
+INSERT INTO jobvisor.jobs (type, user_id, scheduled_at)
+SELECT 'noop', 'big', :'now'::timestamptz - interval '1 hour' + g * interval '1 s'
+FROM generate_series(1, 20) g;
+INSERT INTO jobvisor.jobs (type, user_id, scheduled_at) VALUES
+	('noop', 'small', :'now'::timestamptz - interval '1 s');
+-- Limit 2: two of big's and small's one.
+SELECT * FROM pg_temp.claim(1, 10, 2);
+-- Another processor: big is at its limit; jobs are due but held back, so
+-- the trailer says 0.
+SELECT * FROM pg_temp.claim(2, 10, 2);
+-- A finished job frees a slot of its user.
+UPDATE jobvisor.jobs SET status = 'succeeded', locked_by = NULL, finished_at = :'now'
+WHERE id = 1;
+SELECT * FROM pg_temp.claim(3, 10, 2);
+SELECT locked_by, user_id, count(*) FROM jobvisor.jobs WHERE status = 'running'
+GROUP BY 1, 2 ORDER BY 1, 2;
+-- per_user 0: no limit, only the slots.
+SELECT count(*) FROM pg_temp.claim(3, 5, 0) WHERE id IS NOT NULL;
+-- per_user 1 with 7 running already: nothing, trailer 0.
+SELECT * FROM pg_temp.claim(3, 5, 1);
+
+-- The connection epoch: a claim sent with an epoch other than the
+-- processor's claim_epoch claims nothing and returns nothing.
+TRUNCATE jobvisor.jobs RESTART IDENTITY;
+INSERT INTO jobvisor.jobs (type, scheduled_at) VALUES ('noop', :'now'::timestamptz - interval '1 s');
+UPDATE jobvisor.processors SET claim_epoch = 4 WHERE id = 1;
+SELECT count(*) FROM pg_temp.claim(1, 5, 0, epoch => 3);
+SELECT count(*) FROM pg_temp.claim(1, 5, 0, epoch => 5);
+SELECT * FROM jobs_v;
+SELECT * FROM pg_temp.claim(1, 5, 0, epoch => 4);
+-- For an unknown processor with an epoch: nothing either.
+INSERT INTO jobvisor.jobs (type, scheduled_at) VALUES ('noop', :'now'::timestamptz - interval '1 s');
+SELECT count(*) FROM pg_temp.claim(99, 5, 0, epoch => 0);
+-- Without an epoch (NULL) the claim does not check it.
+SELECT * FROM pg_temp.claim(99, 5, 0);
