@@ -12,7 +12,13 @@ history: { max_output_bytes: 64 }
 YAML
 )"
 # Short timeouts and fast retries, so the test runs in seconds.
-sed -i 's/^processor:$/processor:\n  heartbeat_interval_ms: 200\n  timeout_seconds: 2\n  retry_base_ms: 10\n  retry_max_ms: 50\n  max_concurrent_jobs: 4\n  batch_size: 8/' "$JV_CONF"
+jv_conf_set "$JV_CONF" \
+	processor.heartbeat_interval_ms 200 \
+	processor.timeout_seconds 2 \
+	processor.retry_base_ms 10 \
+	processor.retry_max_ms 50 \
+	processor.max_concurrent_jobs 4 \
+	processor.batch_size 8
 # An executor that caps attempts below the job's own.
 sed -i 's/^executors:$/executors:\n  capped: { plugin: noop, max_attempts: 1 }\n  inproc: { plugin: noop, isolation: thread }/' "$JV_CONF"
 run "$JOBVISOR" migrate -c "$JV_CONF"
