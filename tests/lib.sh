@@ -345,6 +345,7 @@ EOF
 # under it is dropped), a missing one is added at the end of its parent's
 # block; a parent that is missing, or not a block mapping, or a path found
 # twice fails the test. VALUE is YAML, written as given.
+# shellcheck disable=SC2016 # an awk program, not shell
 JV_CONF_SET_AWK='
 function fail_(m) { print m > "/dev/stderr"; exit 2 }
 function indent_of(s) { return match(s, /[^ ]/) - 1 }
@@ -418,14 +419,24 @@ END {
 jv_conf_set()
 {
 	_cs_file=$1
-	[ $# -ge 3 ] && [ $(($# % 2)) = 1 ] ||
+	if [ $# -lt 3 ] || [ $(($# % 2)) = 0 ]; then
 		fail "jv_conf_set: usage: jv_conf_set FILE KEY.PATH VALUE [KEY.PATH VALUE ...]"
+		return 1
+	fi
 	shift
-	[ -f "$_cs_file" ] || fail "jv_conf_set: no file $_cs_file"
+	if ! [ -f "$_cs_file" ]; then
+		fail "jv_conf_set: no file $_cs_file"
+		return 1
+	fi
 	while [ $# -gt 0 ]; do
-		_cs_err=$(JV_CS_PATH=$1 JV_CS_VALUE=$2 awk "$JV_CONF_SET_AWK" "$_cs_file" 2>&1 >"$JV_TMP/conf_set.new") ||
+		if ! _cs_err=$(JV_CS_PATH=$1 JV_CS_VALUE=$2 awk "$JV_CONF_SET_AWK" "$_cs_file" 2>&1 >"$JV_TMP/conf_set.new"); then
 			fail "jv_conf_set: $_cs_file: ${_cs_err:-awk failed}"
-		cat "$JV_TMP/conf_set.new" >"$_cs_file" || fail "jv_conf_set: cannot write $_cs_file"
+			return 1
+		fi
+		cat "$JV_TMP/conf_set.new" >"$_cs_file" || {
+			fail "jv_conf_set: cannot write $_cs_file"
+			return 1
+		}
 		shift 2
 	done
 	rm -f "$JV_TMP/conf_set.new"
