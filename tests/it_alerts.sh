@@ -53,8 +53,8 @@ jv_conf_set "$JV_CONF" \
 	processor.retry_base_ms 10 \
 	processor.retry_max_ms 50 \
 	processor.max_concurrent_jobs 8 \
-	processor.batch_size 50
-jv_conf_set "$JV_CONF" processor.stuck_job_timeout_minutes 1
+	processor.batch_size 50 \
+	processor.stuck_job_timeout_minutes 1
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
 

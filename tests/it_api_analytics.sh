@@ -25,8 +25,8 @@ YAML
 # stuck job planted below stays stuck while we look at it.
 jv_conf_set "$JV_CONF" \
 	processor.heartbeat_interval_ms 3600000 \
-	processor.per_user_limit 1
-jv_conf_set "$JV_CONF" processor.stuck_job_timeout_minutes 125
+	processor.per_user_limit 1 \
+	processor.stuck_job_timeout_minutes 125
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
 
