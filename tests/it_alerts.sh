@@ -48,8 +48,13 @@ api:
   dashboard_url: "http://127.0.0.1:9/dash"
 YAML
 )"
-sed -i 's/^processor:$/processor:\n  heartbeat_interval_ms: 300\n  retry_base_ms: 10\n  retry_max_ms: 50\n  max_concurrent_jobs: 8\n  batch_size: 50/' "$JV_CONF"
-sed -i 's/stuck_job_timeout_minutes: 5/stuck_job_timeout_minutes: 1/' "$JV_CONF"
+jv_conf_set "$JV_CONF" \
+	processor.heartbeat_interval_ms 300 \
+	processor.retry_base_ms 10 \
+	processor.retry_max_ms 50 \
+	processor.max_concurrent_jobs 8 \
+	processor.batch_size 50 \
+	processor.stuck_job_timeout_minutes 1
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
 

@@ -103,7 +103,10 @@ alerting:
   queue_backlog_seconds: 2
 YAML
 )"
-sed -i 's/^processor:$/processor:\n  heartbeat_interval_ms: 300\n  max_concurrent_jobs: 8\n  batch_size: 50/' "$JV_CONF"
+jv_conf_set "$JV_CONF" \
+	processor.heartbeat_interval_ms 300 \
+	processor.max_concurrent_jobs 8 \
+	processor.batch_size 50
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
 

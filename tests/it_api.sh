@@ -23,7 +23,12 @@ api:
   webhook_secret: "$HOOK"
 YAML
 )"
-sed -i 's/^processor:$/processor:\n  heartbeat_interval_ms: 200\n  poll_interval_ms: 600000\n  max_concurrent_jobs: 8\n  batch_size: 8\n  shutdown_grace_seconds: 20/' "$JV_CONF"
+jv_conf_set "$JV_CONF" \
+	processor.heartbeat_interval_ms 200 \
+	processor.poll_interval_ms 600000 \
+	processor.max_concurrent_jobs 8 \
+	processor.batch_size 8 \
+	processor.shutdown_grace_seconds 20
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
 

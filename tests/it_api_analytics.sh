@@ -23,8 +23,10 @@ YAML
 )"
 # One heartbeat (and so one rescue) at start, then none for an hour: the
 # stuck job planted below stays stuck while we look at it.
-sed -i 's/^processor:$/processor:\n  heartbeat_interval_ms: 3600000\n  per_user_limit: 1/' "$JV_CONF"
-sed -i 's/stuck_job_timeout_minutes: 5/stuck_job_timeout_minutes: 125/' "$JV_CONF"
+jv_conf_set "$JV_CONF" \
+	processor.heartbeat_interval_ms 3600000 \
+	processor.per_user_limit 1 \
+	processor.stuck_job_timeout_minutes 125
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
 

@@ -36,7 +36,11 @@ api:
   token: "$TOKEN"
 YAML
 )"
-sed -i 's/^processor:$/processor:\n  max_concurrent_jobs: 2\n  worker_max_jobs: 1\n  heartbeat_interval_ms: 200\n  shutdown_grace_seconds: 5/' "$JV_CONF"
+jv_conf_set "$JV_CONF" \
+	processor.max_concurrent_jobs 2 \
+	processor.worker_max_jobs 1 \
+	processor.heartbeat_interval_ms 200 \
+	processor.shutdown_grace_seconds 5
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
 

@@ -21,7 +21,11 @@ api:
   token: "$TOKEN"
 YAML
 )"
-sed -i 's/^processor:$/processor:\n  heartbeat_interval_ms: 200\n  max_concurrent_jobs: 4\n  batch_size: 4\n  shutdown_grace_seconds: 5/' "$JV_CONF"
+jv_conf_set "$JV_CONF" \
+	processor.heartbeat_interval_ms 200 \
+	processor.max_concurrent_jobs 4 \
+	processor.batch_size 4 \
+	processor.shutdown_grace_seconds 5
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
 

@@ -30,7 +30,9 @@ api:
   token: "$TOKEN"
 YAML
 )"
-sed -i 's/^processor:$/processor:\n  heartbeat_interval_ms: 200\n  max_concurrent_jobs: 4/' "$JV_CONF"
+jv_conf_set "$JV_CONF" \
+	processor.heartbeat_interval_ms 200 \
+	processor.max_concurrent_jobs 4
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
 

@@ -78,8 +78,10 @@ api:
 $1
 YAML
 )"
-	sed -i 's/^processor:$/processor:\n  heartbeat_interval_ms: 300\n  retry_base_ms: 10\n  retry_max_ms: 50/' \
-		"$JV_CONF"
+	jv_conf_set "$JV_CONF" \
+		processor.heartbeat_interval_ms 300 \
+		processor.retry_base_ms 10 \
+		processor.retry_max_ms 50
 }
 api_config ""
 run "$JOBVISOR" migrate -c "$JV_CONF"

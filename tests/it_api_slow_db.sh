@@ -33,7 +33,7 @@ api:
 YAML
 )"
 # (health wants a heartbeat within 3 intervals, 30 s: longer than the lock)
-sed -i 's/^processor:$/processor:\n  heartbeat_interval_ms: 10000/' "$JV_CONF"
+jv_conf_set "$JV_CONF" processor.heartbeat_interval_ms 10000
 BCONF=$JV_TMP/b.yaml
 jv_write_config "$BCONF" "$(cat <<YAML
 api:
@@ -43,7 +43,9 @@ api:
   lock_timeout_ms: 60000
 YAML
 )"
-sed -i 's/^processor:$/processor:\n  heartbeat_interval_ms: 90000/; s/^  name: .*/  name: it_api_slow_db_b/' "$BCONF"
+jv_conf_set "$BCONF" \
+	processor.heartbeat_interval_ms 90000 \
+	processor.name it_api_slow_db_b
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
 

@@ -28,9 +28,13 @@ schedules:
   - { name: nightly, cron: "0 3 * * *", timezone: "Europe/Berlin", type: noop }
 YAML
 )"
-sed -i 's/^processor:$/processor:\n  heartbeat_interval_ms: 200\n  max_concurrent_jobs: 4\n  batch_size: 4\n  shutdown_grace_seconds: 5/' "$JV_CONF"
+jv_conf_set "$JV_CONF" \
+	processor.heartbeat_interval_ms 200 \
+	processor.max_concurrent_jobs 4 \
+	processor.batch_size 4 \
+	processor.shutdown_grace_seconds 5
 # (not the dashboard's old fixed 5: it must send what is configured)
-sed -i 's/stuck_job_timeout_minutes: 5/stuck_job_timeout_minutes: 7/' "$JV_CONF"
+jv_conf_set "$JV_CONF" processor.stuck_job_timeout_minutes 7
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
 

@@ -55,7 +55,7 @@ chmod 0644 "$DIR/greet.so" "$DIR/noop.so"
 JV_PLUGIN_DIR=$DIR
 jv_db
 jv_write_config "$JV_CONF" "  greet: { plugin: greet, greeting: Bonjour }"
-sed -i 's/^processor:$/processor:\n  heartbeat_interval_ms: 200/' "$JV_CONF"
+jv_conf_set "$JV_CONF" processor.heartbeat_interval_ms 200
 
 run "$BIN" check-config -c "$JV_CONF"
 assert_rc 0 "the installed check-config accepts the config"

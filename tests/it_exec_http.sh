@@ -44,7 +44,11 @@ jv_write_config "$JV_CONF" "$(cat <<YAML
     allowed_hosts: ["127.0.0.1", "*.example.invalid"]
 YAML
 )"
-sed -i 's/^processor:$/processor:\n  heartbeat_interval_ms: 200\n  retry_base_ms: 10\n  retry_max_ms: 50\n  max_concurrent_jobs: 6/' "$JV_CONF"
+jv_conf_set "$JV_CONF" \
+	processor.heartbeat_interval_ms 200 \
+	processor.retry_base_ms 10 \
+	processor.retry_max_ms 50 \
+	processor.max_concurrent_jobs 6
 
 # ----------------------------------------------------- config validation
 # bad_config NAME 'KEYS' REGEX: check-config refuses an http instance with KEYS.

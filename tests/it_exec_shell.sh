@@ -69,7 +69,12 @@ jv_write_config "$JV_CONF" "$(cat <<'YAML'
     timeout_seconds: 3
 YAML
 )"
-sed -i 's/^processor:$/processor:\n  heartbeat_interval_ms: 200\n  retry_base_ms: 10\n  retry_max_ms: 50\n  max_concurrent_jobs: 6\n  shutdown_grace_seconds: 1/' "$JV_CONF"
+jv_conf_set "$JV_CONF" \
+	processor.heartbeat_interval_ms 200 \
+	processor.retry_base_ms 10 \
+	processor.retry_max_ms 50 \
+	processor.max_concurrent_jobs 6 \
+	processor.shutdown_grace_seconds 1
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
 

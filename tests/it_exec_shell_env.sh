@@ -50,7 +50,9 @@ api:
   token: "\${JV_SECRET_TOKEN}"
 YAML
 jv_write_config "$JV_CONF" "$(cat "$JV_TMP/phase1.yaml")"
-sed -i 's/^processor:$/processor:\n  heartbeat_interval_ms: 200\n  max_concurrent_jobs: 2/' "$JV_CONF"
+jv_conf_set "$JV_CONF" \
+	processor.heartbeat_interval_ms 200 \
+	processor.max_concurrent_jobs 2
 JV_SECRET_TOKEN=$SECRET run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
 
@@ -142,7 +144,9 @@ api:
   webhook_secret: "\${JV_LATE_VAR}"
 YAML
 jv_write_config "$JV_CONF" "$(cat "$JV_TMP/phase2.yaml")"
-sed -i 's/^processor:$/processor:\n  heartbeat_interval_ms: 200\n  max_concurrent_jobs: 2/' "$JV_CONF"
+jv_conf_set "$JV_CONF" \
+	processor.heartbeat_interval_ms 200 \
+	processor.max_concurrent_jobs 2
 kill -HUP $SERVE
 wait_for "grep -q 'reloaded: ' '$SERVE_ERR'" 20 "the new config is applied"
 assert_no_match 'reload refused' "$(cat "$SERVE_ERR")" "the reload expands \${JV_SECRET_TOKEN} from serve's private copy"

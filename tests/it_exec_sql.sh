@@ -56,7 +56,12 @@ $(queries)
       vacuum_notes: "VACUUM public.notes"
 EOF
 )"
-sed -i 's/^processor:$/processor:\n  heartbeat_interval_ms: 200\n  timeout_seconds: 10\n  retry_base_ms: 10\n  retry_max_ms: 50\n  max_concurrent_jobs: 4/' "$JV_CONF"
+jv_conf_set "$JV_CONF" \
+	processor.heartbeat_interval_ms 200 \
+	processor.timeout_seconds 10 \
+	processor.retry_base_ms 10 \
+	processor.retry_max_ms 50 \
+	processor.max_concurrent_jobs 4
 
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"

@@ -73,7 +73,12 @@ jv_write_config "$JV_CONF" "$(cat <<YAML
   http: { plugin: http, base_url: "$HTTP", allowed_hosts: ["127.0.0.1"], max_response_bytes: 8388608 }
 YAML
 )"
-sed -i 's/^processor:$/processor:\n  max_concurrent_jobs: 2\n  batch_size: 2\n  heartbeat_interval_ms: 500\n  retry_base_ms: 10\n  retry_max_ms: 20/' "$JV_CONF"
+jv_conf_set "$JV_CONF" \
+	processor.max_concurrent_jobs 2 \
+	processor.batch_size 2 \
+	processor.heartbeat_interval_ms 500 \
+	processor.retry_base_ms 10 \
+	processor.retry_max_ms 20
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
 

@@ -33,7 +33,7 @@ for url in "postgresql://app:${PW}%zz@127.0.0.1:1/db" \
 	N=$((N + 1))
 	C=$JV_TMP/bad$N.yaml
 	jv_write_config "$C"
-	sed -i "s#^  url: .*#  url: \"$url\"#" "$C"
+	jv_conf_set "$C" database.url "\"$url\""
 	grep -qF "$PW" "$C" || fail "url $N: the config holds the url"
 	run "$JOBVISOR" check-config -c "$C"
 	assert_no_match "$PW" "$OUT$ERR" "url $N: check-config never prints the password"

@@ -47,8 +47,15 @@ alerting:
 EOF
 )"
 JV_DB_URL=$DIRECT_URL
-sed -i 's/^database:$/database:\n  pooler: transaction/' "$JV_CONF"
-sed -i 's/^processor:$/processor:\n  max_concurrent_jobs: 8\n  batch_size: 8\n  per_user_limit: 2\n  poll_interval_ms: 50\n  heartbeat_interval_ms: 500\n  retry_base_ms: 10\n  retry_max_ms: 50/' "$JV_CONF"
+jv_conf_set "$JV_CONF" \
+	database.pooler transaction \
+	processor.max_concurrent_jobs 8 \
+	processor.batch_size 8 \
+	processor.per_user_limit 2 \
+	processor.poll_interval_ms 50 \
+	processor.heartbeat_interval_ms 500 \
+	processor.retry_base_ms 10 \
+	processor.retry_max_ms 50
 
 run "$JOBVISOR" check-config -c "$JV_CONF"
 assert_rc 0 "the config (pooler: transaction) is valid"

@@ -40,7 +40,13 @@ jv_write_config "$JV_CONF" "$(cat <<EOF
 EOF
 )"
 JV_DB_URL=$DIRECT_URL
-sed -i 's/^processor:$/processor:\n  max_concurrent_jobs: 6\n  batch_size: 6\n  poll_interval_ms: 50\n  heartbeat_interval_ms: 500\n  retry_base_ms: 10\n  retry_max_ms: 50/' "$JV_CONF"
+jv_conf_set "$JV_CONF" \
+	processor.max_concurrent_jobs 6 \
+	processor.batch_size 6 \
+	processor.poll_interval_ms 50 \
+	processor.heartbeat_interval_ms 500 \
+	processor.retry_base_ms 10 \
+	processor.retry_max_ms 50
 
 jv_bg "$JOBVISOR" serve -c "$JV_CONF"
 SERVE=$BG_PID

@@ -59,12 +59,14 @@ assert_eq "$JS2" "$(rescue '40 s' '11 s')" "and takes its job at 41 s"
 
 # A real serve declares its horizon at registration, and keeps it with
 # every heartbeat (after a reload too).
-sed -i 's/^  stuck_job_timeout_minutes: 5$/  stuck_job_timeout_minutes: 0.25\n  heartbeat_interval_ms: 1000/' "$JV_CONF"
+jv_conf_set "$JV_CONF" \
+	processor.stuck_job_timeout_minutes 0.25 \
+	processor.heartbeat_interval_ms 1000
 jv_bg "$JOBVISOR" serve -c "$JV_CONF"
 SERVE=$BG_PID
 wait_for "[ \"\$(jv_psql \"SELECT rescue_after FROM jobvisor.processors WHERE pid = $SERVE AND state = 'running'\")\" = 00:00:15 ]" 10 \
 	"serve registered with its horizon, 0.25 min = 15 s"
-sed -i 's/^  stuck_job_timeout_minutes: 0.25$/  stuck_job_timeout_minutes: 0.5/' "$JV_CONF"
+jv_conf_set "$JV_CONF" processor.stuck_job_timeout_minutes 0.5
 kill -HUP $SERVE
 wait_for "[ \"\$(jv_psql \"SELECT rescue_after FROM jobvisor.processors WHERE pid = $SERVE\")\" = 00:00:30 ]" 10 \
 	"after a reload to 0.5 min its heartbeat declares 30 s"

@@ -35,7 +35,9 @@ schedules:
 YAML
 )
 jv_write_config "$JV_CONF" "$SCHEDS"
-sed -i 's/^processor:$/processor:\n  heartbeat_interval_ms: 200\n  shutdown_grace_seconds: 2/' "$JV_CONF"
+jv_conf_set "$JV_CONF" \
+	processor.heartbeat_interval_ms 200 \
+	processor.shutdown_grace_seconds 2
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
 
@@ -142,7 +144,7 @@ assert_eq "3|5|all" "$(printf '%s' "$OUT" | jq -r '"\(length)|\(.[0].nextRuns | 
 	"schedules --json: each with five next runs"
 BAD=$JV_TMP/nodb.yaml
 jv_write_config "$BAD" "$SCHEDS"
-sed -i 's#^  url: .*#  url: "postgresql://127.0.0.1:1/nodb?connect_timeout=2"#' "$BAD"
+jv_conf_set "$BAD" database.url '"postgresql://127.0.0.1:1/nodb?connect_timeout=2"'
 run "$JOBVISOR" schedules -c "$BAD"
 assert_rc 0 "schedules without a database"
 assert_match "cannot read the database" "$ERR" "schedules: says the database is away"

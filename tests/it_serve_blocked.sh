@@ -13,7 +13,9 @@
 jv_db
 jv_plugin shell
 jv_write_config "$JV_CONF" "  long: { plugin: shell }"
-sed -i 's/^processor:$/processor:\n  heartbeat_interval_ms: 500\n  poll_interval_ms: 200/' "$JV_CONF"
+jv_conf_set "$JV_CONF" \
+	processor.heartbeat_interval_ms 500 \
+	processor.poll_interval_ms 200
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
 

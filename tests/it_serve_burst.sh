@@ -9,7 +9,11 @@
 . "${top_srcdir:-.}/tests/lib.sh"
 
 jv_db
-sed -i 's/^processor:$/processor:\n  max_concurrent_jobs: 20\n  batch_size: 20\n  poll_interval_ms: 600000\n  worker_max_jobs: 25/' "$JV_CONF"
+jv_conf_set "$JV_CONF" \
+	processor.max_concurrent_jobs 20 \
+	processor.batch_size 20 \
+	processor.poll_interval_ms 600000 \
+	processor.worker_max_jobs 25
 printf 'log: { level: debug, format: json }\n' >>"$JV_CONF"
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"

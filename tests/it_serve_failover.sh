@@ -61,8 +61,12 @@ wait_for "[ \"\$(jv_psql_admin \"SELECT sync_state FROM pg_stat_replication WHER
 # --- serve on both hosts
 URL="postgresql://postgres@127.0.0.1:$JV_PG_PORT,127.0.0.1:$P2/$JV_DB_NAME?target_session_attrs=read-write"
 jv_write_config "$JV_CONF" "  mark: { plugin: shell }"
-sed -i "s#^  url: .*#  url: \"$URL\"#" "$JV_CONF"
-sed -i 's/^processor:$/processor:\n  max_concurrent_jobs: 8\n  batch_size: 8\n  heartbeat_interval_ms: 500\n  poll_interval_ms: 200/' "$JV_CONF"
+jv_conf_set "$JV_CONF" \
+	database.url "\"$URL\"" \
+	processor.max_concurrent_jobs 8 \
+	processor.batch_size 8 \
+	processor.heartbeat_interval_ms 500 \
+	processor.poll_interval_ms 200
 N=400
 RUNS=$JV_TMP/runs
 jv_psql "INSERT INTO jobvisor.jobs (type, payload) SELECT 'mark', jsonb_build_object('command',

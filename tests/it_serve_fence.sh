@@ -10,7 +10,9 @@
 
 jv_db
 jv_write_config "$JV_CONF" "  inproc: { plugin: noop, isolation: thread }"
-sed -i 's/^  stuck_job_timeout_minutes: 5$/  stuck_job_timeout_minutes: 0.2\n  heartbeat_interval_ms: 1000/' "$JV_CONF"
+jv_conf_set "$JV_CONF" \
+	processor.stuck_job_timeout_minutes 0.2 \
+	processor.heartbeat_interval_ms 1000
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
 

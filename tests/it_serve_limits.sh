@@ -7,7 +7,11 @@
 . "${top_srcdir:-.}/tests/lib.sh"
 
 jv_db
-sed -i 's/^processor:$/processor:\n  per_user_limit: 2\n  max_concurrent_jobs: 8\n  batch_size: 8\n  heartbeat_interval_ms: 500/' "$JV_CONF"
+jv_conf_set "$JV_CONF" \
+	processor.per_user_limit 2 \
+	processor.max_concurrent_jobs 8 \
+	processor.batch_size 8 \
+	processor.heartbeat_interval_ms 500
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
 

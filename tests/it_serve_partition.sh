@@ -33,8 +33,13 @@ PROXY_URL=$(printf '%s\n' "$JV_DB_URL" | sed "s#127\.0\.0\.1:$PGPORT#127.0.0.1:$
 conf()
 {
 	jv_write_config "$1" "  long: { plugin: shell, timeout_seconds: 300 }"
-	sed -i "s#^  url: .*#  url: \"$3\"#; s/^  name: .*/  name: \"$2\"/" "$1"
-	sed -i "s/^  stuck_job_timeout_minutes: 5$/  stuck_job_timeout_minutes: 0.25\n  heartbeat_interval_ms: $4\n  shutdown_grace_seconds: 1\n  poll_interval_ms: 200/" "$1"
+	jv_conf_set "$1" \
+		database.url "\"$3\"" \
+		processor.name "\"$2\"" \
+		processor.stuck_job_timeout_minutes 0.25 \
+		processor.heartbeat_interval_ms "$4" \
+		processor.shutdown_grace_seconds 1 \
+		processor.poll_interval_ms 200
 }
 conf "$JV_TMP/a.yaml" A "$PROXY_URL" 1000
 conf "$JV_TMP/b.yaml" B "$JV_DB_URL" 500

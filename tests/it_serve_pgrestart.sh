@@ -7,7 +7,11 @@ unset JV_TEST_DATABASE_URL
 . "${top_srcdir:-.}/tests/lib.sh"
 
 jv_db
-sed -i 's/^processor:$/processor:\n  max_concurrent_jobs: 4\n  batch_size: 4\n  heartbeat_interval_ms: 200\n  poll_interval_ms: 200/' "$JV_CONF"
+jv_conf_set "$JV_CONF" \
+	processor.max_concurrent_jobs 4 \
+	processor.batch_size 4 \
+	processor.heartbeat_interval_ms 200 \
+	processor.poll_interval_ms 200
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
 

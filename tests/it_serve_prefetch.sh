@@ -25,7 +25,12 @@ api:
   token: "$TOKEN"
 YAML
 )"
-sed -i 's/^processor:$/processor:\n  max_concurrent_jobs: 2\n  prefetch: 8\n  batch_size: 10\n  heartbeat_interval_ms: 200\n  shutdown_grace_seconds: 20/' "$JV_CONF"
+jv_conf_set "$JV_CONF" \
+	processor.max_concurrent_jobs 2 \
+	processor.prefetch 8 \
+	processor.batch_size 10 \
+	processor.heartbeat_interval_ms 200 \
+	processor.shutdown_grace_seconds 20
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
 q() { jv_psql "$1"; }

@@ -48,7 +48,10 @@ assert_eq 0 "$(jv_psql "SELECT count(*) FROM jobvisor.release_unheld(9101, '{50}
 jv_psql "DELETE FROM jobvisor.jobs; DELETE FROM jobvisor.job_executions; DELETE FROM jobvisor.processors" >/dev/null
 
 # --- a processor killed in the middle of a batch
-sed -i 's/^processor:$/processor:\n  max_concurrent_jobs: 6\n  batch_size: 6\n  heartbeat_interval_ms: 200/' "$JV_CONF"
+jv_conf_set "$JV_CONF" \
+	processor.max_concurrent_jobs 6 \
+	processor.batch_size 6 \
+	processor.heartbeat_interval_ms 200
 jv_bg "$JOBVISOR" serve -c "$JV_CONF"
 A=$BG_PID
 wait_for "[ \"\$(jv_psql \"SELECT count(*) FROM jobvisor.processors WHERE pid = $A AND state = 'running'\")\" = 1 ]" 10 "processor A running"

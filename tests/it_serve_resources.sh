@@ -14,7 +14,12 @@ command -v prlimit >/dev/null 2>&1 || skip_all "prlimit not found"
 
 jv_db
 jv_write_config "$JV_CONF" "log: { level: debug }"
-sed -i 's/^processor:$/processor:\n  max_concurrent_jobs: 1\n  worker_max_jobs: 1\n  heartbeat_interval_ms: 200\n  poll_interval_ms: 200\n  shutdown_grace_seconds: 5/' "$JV_CONF"
+jv_conf_set "$JV_CONF" \
+	processor.max_concurrent_jobs 1 \
+	processor.worker_max_jobs 1 \
+	processor.heartbeat_interval_ms 200 \
+	processor.poll_interval_ms 200 \
+	processor.shutdown_grace_seconds 5
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
 q() { jv_psql "$1"; }

@@ -9,7 +9,11 @@
 . "${top_srcdir:-.}/tests/lib.sh"
 
 jv_db
-sed -i 's/^processor:$/processor:\n  max_concurrent_jobs: 4\n  batch_size: 4\n  shutdown_grace_seconds: 20\n  heartbeat_interval_ms: 200/' "$JV_CONF"
+jv_conf_set "$JV_CONF" \
+	processor.max_concurrent_jobs 4 \
+	processor.batch_size 4 \
+	processor.shutdown_grace_seconds 20 \
+	processor.heartbeat_interval_ms 200
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
 
@@ -28,7 +32,7 @@ assert_eq 4 "$(jv_psql "SELECT count(*) FROM jobvisor.jobs WHERE status = 'succe
 assert_eq stopped "$(jv_psql "SELECT state FROM jobvisor.processors WHERE pid = $S")" "processor stopped"
 
 # --- grace period over: released, attempt not counted
-sed -i 's/shutdown_grace_seconds: 20/shutdown_grace_seconds: 1/' "$JV_CONF"
+jv_conf_set "$JV_CONF" processor.shutdown_grace_seconds 1
 jv_bg "$JOBVISOR" serve -c "$JV_CONF"
 S=$BG_PID
 jv_psql "INSERT INTO jobvisor.jobs (type, payload) SELECT 'noop', '{\"sleep_ms\": 30000}' FROM generate_series(1, 4)" >/dev/null
@@ -44,7 +48,7 @@ assert_match 'grace period over: stopping 4 running jobs' "$(cat "$JV_TMP/bg.$BG
 jv_psql "DELETE FROM jobvisor.jobs WHERE status = 'pending'" >/dev/null
 
 # --- SIGHUP
-sed -i 's/shutdown_grace_seconds: 1/shutdown_grace_seconds: 20/' "$JV_CONF"
+jv_conf_set "$JV_CONF" processor.shutdown_grace_seconds 20
 jv_bg "$JOBVISOR" serve -c "$JV_CONF"
 S=$BG_PID
 SERR=$JV_TMP/bg.$BG_N.err
@@ -57,7 +61,8 @@ wait_for "grep -q 'reload refused' '$SERR'" 10 "an invalid config is refused"
 assert_match "$(basename "$JV_CONF"):[0-9]+:[0-9]+: " "$(cat "$SERR")" "the refusal names FILE:LINE:COL"
 kill -0 $S || fail "serve died on a bad reload"
 ok "still running on the old config"
-sed 's/max_concurrent_jobs: 4/max_concurrent_jobs: 3/' "$JV_TMP/good.yaml" >"$JV_CONF"
+cp "$JV_TMP/good.yaml" "$JV_CONF"
+jv_conf_set "$JV_CONF" processor.max_concurrent_jobs 3
 kill -HUP $S
 wait_for "grep -q 'reloaded: .* max_concurrent_jobs 3' '$SERR'" 10 "a valid config is applied"
 wait_for "[ \"\$(jv_psql \"SELECT count(*) FROM jobvisor.jobs WHERE status = 'succeeded' AND payload->>'sleep_ms' = '1500'\")\" = 6 ]" 10 \
@@ -75,14 +80,18 @@ assert_eq 0 $? "exit 0"
 # --- SIGHUP with a thread-isolated job running
 TCONF=$JV_TMP/thread.yaml
 jv_write_config "$TCONF" "  noop_t: { plugin: noop, isolation: thread, timeout_seconds: 60 }"
-sed -i 's/^processor:$/processor:\n  max_concurrent_jobs: 4\n  batch_size: 4\n  shutdown_grace_seconds: 20\n  heartbeat_interval_ms: 200/' "$TCONF"
+jv_conf_set "$TCONF" \
+	processor.max_concurrent_jobs 4 \
+	processor.batch_size 4 \
+	processor.shutdown_grace_seconds 20 \
+	processor.heartbeat_interval_ms 200
 jv_bg "$JOBVISOR" serve -c "$TCONF"
 S=$BG_PID
 SERR=$JV_TMP/bg.$BG_N.err
 status_of() { jv_psql "SELECT status FROM jobvisor.jobs WHERE id = $1"; }
 TJ=$(jv_psql "INSERT INTO jobvisor.jobs (type, payload) VALUES ('noop_t', '{\"sleep_ms\": 6000}') RETURNING id")
 wait_for "[ \"\$(status_of $TJ)\" = running ]" 10 "a 6 s thread job runs"
-sed -i 's/max_concurrent_jobs: 4/max_concurrent_jobs: 3/' "$TCONF"
+jv_conf_set "$TCONF" processor.max_concurrent_jobs 3
 kill -HUP $S
 wait_for "grep -q 'reloaded: .* max_concurrent_jobs 3' '$SERR'" 5 "the reload is done"
 assert_eq running "$(status_of $TJ)" "the reload did not wait for the thread job, still running"

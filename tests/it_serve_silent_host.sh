@@ -22,8 +22,10 @@ PROXY=$BG_PID
 PROXY_OUT=$JV_TMP/bg.$BG_N.out
 wait_for "[ -s '$JV_TMP/proxy.port' ]" 10 "the proxy listens"
 URL="postgresql://postgres@127.0.0.1:$(cat "$JV_TMP/proxy.port"),127.0.0.1:$PGPORT/$JV_DB_NAME?connect_timeout=2"
-sed -i "s#^  url: .*#  url: \"$URL\"#" "$JV_CONF"
-sed -i 's/^processor:$/processor:\n  heartbeat_interval_ms: 1000\n  poll_interval_ms: 200/' "$JV_CONF"
+jv_conf_set "$JV_CONF" \
+	database.url "\"$URL\"" \
+	processor.heartbeat_interval_ms 1000 \
+	processor.poll_interval_ms 200
 
 jv_bg "$JOBVISOR" serve -c "$JV_CONF"
 S=$BG_PID

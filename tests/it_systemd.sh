@@ -76,7 +76,10 @@ jv_db
 jv_plugin shell
 jv_write_config "$JV_CONF" "  sh: { plugin: shell, allow_shell: true,
         pass_env: [JV_SD_MARK, NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID] }"
-sed -i 's/^processor:$/processor:\n  heartbeat_interval_ms: 200\n  max_concurrent_jobs: 3\n  shutdown_grace_seconds: 5/' "$JV_CONF"
+jv_conf_set "$JV_CONF" \
+	processor.heartbeat_interval_ms 200 \
+	processor.max_concurrent_jobs 3 \
+	processor.shutdown_grace_seconds 5
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
 
@@ -192,7 +195,7 @@ FLOG=$JV_TMP/nodb.log
 notifyd "$JV_TMP/nodb.sock" "$FLOG"
 ND=$BG_PID
 jv_write_config "$JV_TMP/nodb.yaml"
-sed -i 's#^  url: .*#  url: "postgresql://127.0.0.1:1/nodb?connect_timeout=2"#' "$JV_TMP/nodb.yaml"
+jv_conf_set "$JV_TMP/nodb.yaml" database.url '"postgresql://127.0.0.1:1/nodb?connect_timeout=2"'
 NOTIFY_SOCKET=$JV_TMP/nodb.sock run "$JOBVISOR" serve -c "$JV_TMP/nodb.yaml"
 assert_rc 1 "the database out of reach: serve exits 1"
 assert_match 'could not connect to database' "$ERR" "... and says why"
@@ -226,7 +229,9 @@ NOBODY_UID=$(id -u nobody)
 NOBODY_GID=$(id -g nobody)
 NOBODY_HOME=$(getent passwd nobody | cut -d: -f6)
 JV_ROOT_YAML="user: nobody" jv_write_config "$JV_TMP/nobody.yaml" "  sh: { plugin: shell, allow_shell: true }"
-sed -i 's/^processor:$/processor:\n  heartbeat_interval_ms: 200\n  max_concurrent_jobs: 2/' "$JV_TMP/nobody.yaml"
+jv_conf_set "$JV_TMP/nobody.yaml" \
+	processor.heartbeat_interval_ms 200 \
+	processor.max_concurrent_jobs 2
 jv_bg "$JOBVISOR" serve -c "$JV_TMP/nobody.yaml"
 SERVE=$BG_PID
 SERR=$JV_TMP/bg.$BG_N.err

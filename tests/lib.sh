@@ -19,6 +19,19 @@
 #   jv_write_config FILE [EXTRA_YAML]   another config for $JV_DB_URL; it
 #                  ends with $JV_ROOT_YAML, "allow_root: true" unless set
 #                  (tests run as root in CI, and serve refuses root without it)
+#   jv_conf_set FILE KEY.PATH VALUE [KEY.PATH VALUE ...]   set keys of a
+#                  config by their dotted path (processor.heartbeat_interval_ms,
+#                  database.url, executors.capped): an existing key gets the
+#                  new value on its line, a missing one goes at the end of
+#                  its parent's block (top-level ones at the end of the
+#                  file). VALUE is YAML as written (quote strings yourself:
+#                  '"postgresql://..."', flow maps: '{ plugin: noop }'). The
+#                  test fails when the parent is missing, is not a block
+#                  mapping (say executors.noop: { plugin: noop }) or is there
+#                  twice -- an edit never silently changes nothing. For the
+#                  files jv_write_config writes (block mappings indented by
+#                  spaces); a key set under a misspelt name is refused by
+#                  jobvisor itself (unknown key).
 #   jv_plugin NAME  copy the built plugin NAME.so (plugins/executors/NAME or
 #                  plugins/alerts/NAME) into the test's plugin dir; fails the
 #                  test when it was not built
@@ -26,6 +39,12 @@
 #   run CMD...     run CMD, keep stdout in $OUT, stderr in $ERR, status in $RC
 #   fail MSG       report a failed check and exit 1 (everything is stopped)
 #   ok MSG         count a passed check (and print it)
+#   check ASSERTION ARGS...   run ASSERTION (assert_*, wait_for, or a
+#                  function of the test that calls fail) without stopping the
+#                  test when it fails: the failure is reported and counted,
+#                  the test goes on, and jv_done exits 1. For checks that do
+#                  not depend on each other; a failed prerequisite should stop
+#                  the test (call the assertion without check).
 #   assert_eq EXPECTED ACTUAL MSG
 #   assert_rc EXPECTED MSG              $RC of the last run
 #   assert_match REGEX TEXT MSG         grep -E
@@ -41,7 +60,8 @@
 #   call METHOD PATH [curl args...]  an HTTP request to $B$PATH: the status
 #                  in $CODE, the body in $BODY, the headers in $HDRS (no token
 #                  unless the args add one)
-#   jv_done        print "N passed, 0 failed" and exit 0
+#   jv_done        print "N passed, M failed"; exit 0, or 1 when a check
+#                  failed (M > 0)
 #   jv_pgbouncer_start MODE   a private PgBouncer (pool_mode MODE: session,
 #                  transaction or statement) in front of the cluster of
 #                  $JV_DB_URL (call jv_db first): config, auth file and log
@@ -63,8 +83,8 @@
 #                  database other than the caller's own (behind PgBouncer:
 #                  its pool's); jv_pgbouncer_start opens all of them first
 #
-# Every check either passes or ends the test; the last line is always
-# "N passed, M failed".
+# Every check either passes or ends the test (unless run through check); the
+# last line is always "N passed, M failed".
 
 set -u
 
@@ -76,6 +96,7 @@ JV_TEST_NAME=$(basename "$0" .sh)
 
 JV_PASSED=0
 JV_FAILED=0
+JV_SOFT=0
 JV_BG_N=0
 
 ok()
@@ -84,6 +105,7 @@ ok()
 	echo "ok $JV_PASSED - $*"
 }
 
+# Under check ($JV_SOFT > 0) a failure is counted and returns 1.
 fail()
 {
 	JV_FAILED=$((JV_FAILED + 1))
@@ -93,13 +115,24 @@ fail()
 		[ -n "$OUT" ] && printf '  stdout: %s\n' "$OUT" >&2
 		[ -n "$ERR" ] && printf '  stderr: %s\n' "$ERR" >&2
 	fi
+	[ "$JV_SOFT" -gt 0 ] && return 1
 	echo "$JV_PASSED passed, $JV_FAILED failed"
 	exit 1
+}
+
+check()
+{
+	JV_SOFT=$((JV_SOFT + 1))
+	"$@"
+	_ck_rc=$?
+	JV_SOFT=$((JV_SOFT - 1))
+	return $_ck_rc
 }
 
 jv_done()
 {
 	echo "$JV_PASSED passed, $JV_FAILED failed"
+	[ "$JV_FAILED" = 0 ] || exit 1
 	exit 0
 }
 
@@ -185,6 +218,7 @@ wait_for()
 		_wf_i=$((_wf_i + 1))
 		if [ "$_wf_i" -ge "$_wf_ticks" ]; then
 			fail "timed out after $2 s waiting for $_wf_what"
+			return 1
 		fi
 		sleep 0.1
 	done
@@ -303,6 +337,109 @@ ${2:-}
 ${JV_ROOT_YAML-allow_root: true}
 EOF
 	chmod 0600 "$1"
+}
+
+# jv_conf_set FILE KEY.PATH VALUE [KEY.PATH VALUE ...]: set each key of the
+# YAML file FILE (as jv_write_config writes it: block mappings indented by
+# spaces) by its dotted path. An existing key gets VALUE in place (a block
+# under it is dropped), a missing one is added at the end of its parent's
+# block; a parent that is missing, or not a block mapping, or a path found
+# twice fails the test. VALUE is YAML, written as given.
+# shellcheck disable=SC2016 # an awk program, not shell
+JV_CONF_SET_AWK='
+function fail_(m) { print m > "/dev/stderr"; exit 2 }
+function indent_of(s) { return match(s, /[^ ]/) - 1 }
+function spaces(k,   r) { r = ""; while (k-- > 0) r = r " "; return r }
+function blank(s) { return s ~ /^[ ]*(#.*)?$/ }
+# the last line of the block opened at line i (indent ind): i when empty
+function block_end(i, ind,   j, e) {
+	e = i
+	for (j = i + 1; j <= nl; j++) {
+		if (blank(l[j])) continue
+		if (indent_of(l[j]) <= ind) break
+		e = j
+	}
+	return e
+}
+{ l[++nl] = $0 }
+END {
+	path = ENVIRON["JV_CS_PATH"]; value = ENVIRON["JV_CS_VALUE"]
+	n = split(path, want, ".")
+	for (k = 1; k <= n; k++)
+		if (want[k] !~ /^[A-Za-z0-9_-]+$/) fail_("bad key path \"" path "\"")
+	if (value == "" || value ~ /\n/) fail_("the value of " path " must be one non-empty line")
+	depth = 0; opaque = -1; tn = 0; pn = 0
+	for (i = 1; i <= nl; i++) {
+		s = l[i]
+		if (blank(s)) continue
+		ind = indent_of(s)
+		if (opaque >= 0 && ind > opaque) continue
+		opaque = -1
+		while (depth > 0 && ind <= sind[depth]) depth--
+		depth++; sind[depth] = ind; skey[depth] = "-"
+		if (s !~ /^ *[A-Za-z0-9_-]+:( |$)/) continue
+		key = substr(s, ind + 1); sub(/:.*/, "", key)
+		rest = substr(s, ind + length(key) + 2); sub(/^ +/, "", rest)
+		if (rest ~ /^#/) rest = ""
+		if (rest ~ /^[|>]/) opaque = ind
+		skey[depth] = key
+		same = 1
+		for (k = 1; k <= depth && k <= n; k++) if (skey[k] != want[k]) same = 0
+		if (!same) continue
+		if (depth == n) { tn++; ti = i; tind = ind; tblock = (rest == "") }
+		if (depth == n - 1) { pn++; pi = i; pind = ind; pblock = (rest == "") }
+	}
+	parent = path; sub(/\.[^.]*$/, "", parent)
+	if (tn > 1) fail_(path " is there " tn " times")
+	if (tn == 1) {
+		e = tblock ? block_end(ti, tind) : ti
+		l[ti] = spaces(tind) want[n] ": " value
+		for (i = 1; i <= nl; i++) if (i <= ti || i > e) print l[i]
+		exit 0
+	}
+	if (n == 1) {
+		for (i = 1; i <= nl; i++) print l[i]
+		print path ": " value
+		exit 0
+	}
+	if (pn == 0) fail_("no " parent ": cannot set " path)
+	if (pn > 1) fail_(parent " is there " pn " times")
+	if (!pblock) fail_(parent " is not a block mapping (its value is on its line): cannot set " path)
+	e = block_end(pi, pind)
+	cind = pind + 2
+	for (i = pi + 1; i <= e; i++)
+		if (!blank(l[i])) { cind = indent_of(l[i]); break }
+	if (i <= e && l[i] ~ /^ *-( |$)/) fail_(parent " is a sequence, not a mapping: cannot set " path)
+	for (i = 1; i <= nl; i++) {
+		print l[i]
+		if (i == e) print spaces(cind) want[n] ": " value
+	}
+}'
+
+jv_conf_set()
+{
+	_cs_file=$1
+	if [ $# -lt 3 ] || [ $(($# % 2)) = 0 ]; then
+		fail "jv_conf_set: usage: jv_conf_set FILE KEY.PATH VALUE [KEY.PATH VALUE ...]"
+		return 1
+	fi
+	shift
+	if ! [ -f "$_cs_file" ]; then
+		fail "jv_conf_set: no file $_cs_file"
+		return 1
+	fi
+	while [ $# -gt 0 ]; do
+		if ! _cs_err=$(JV_CS_PATH=$1 JV_CS_VALUE=$2 awk "$JV_CONF_SET_AWK" "$_cs_file" 2>&1 >"$JV_TMP/conf_set.new"); then
+			fail "jv_conf_set: $_cs_file: ${_cs_err:-awk failed}"
+			return 1
+		fi
+		cat "$JV_TMP/conf_set.new" >"$_cs_file" || {
+			fail "jv_conf_set: cannot write $_cs_file"
+			return 1
+		}
+		shift 2
+	done
+	rm -f "$JV_TMP/conf_set.new"
 }
 
 jv_db()

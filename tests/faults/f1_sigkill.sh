@@ -27,7 +27,15 @@ jv_write_config "$JV_CONF" "$(cat <<'YAML'
   sh: { plugin: shell, allow_shell: true, timeout_seconds: 30, pass_env: [FAULT_LOG, FAULT_TAG] }
 YAML
 )"
-sed -i 's/^processor:$/processor:\n  per_user_limit: 2\n  max_concurrent_jobs: 6\n  batch_size: 6\n  heartbeat_interval_ms: 200\n  poll_interval_ms: 200\n  retry_base_ms: 10\n  retry_max_ms: 50\n  shutdown_grace_seconds: 10/' "$JV_CONF"
+jv_conf_set "$JV_CONF" \
+	processor.per_user_limit 2 \
+	processor.max_concurrent_jobs 6 \
+	processor.batch_size 6 \
+	processor.heartbeat_interval_ms 200 \
+	processor.poll_interval_ms 200 \
+	processor.retry_base_ms 10 \
+	processor.retry_max_ms 50 \
+	processor.shutdown_grace_seconds 10
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
 

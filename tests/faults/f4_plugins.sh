@@ -31,7 +31,14 @@ jv_write_config "$JV_CONF" "$(cat <<'YAML'
   sh: { plugin: shell, allow_shell: true }
 YAML
 )"
-sed -i 's/^processor:$/processor:\n  max_concurrent_jobs: 2\n  batch_size: 2\n  heartbeat_interval_ms: 200\n  poll_interval_ms: 200\n  retry_base_ms: 10\n  retry_max_ms: 20\n  shutdown_grace_seconds: 5/' "$JV_CONF"
+jv_conf_set "$JV_CONF" \
+	processor.max_concurrent_jobs 2 \
+	processor.batch_size 2 \
+	processor.heartbeat_interval_ms 200 \
+	processor.poll_interval_ms 200 \
+	processor.retry_base_ms 10 \
+	processor.retry_max_ms 20 \
+	processor.shutdown_grace_seconds 5
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
 q() { jv_psql "$1"; }
@@ -95,7 +102,10 @@ wait $S
 # ------------------------------------------------------------ c. leak
 leak_run() # N WORKER_MAX_JOBS -> sets RSS_MIN RSS_MAX PIDS
 {
-	sed -i '/^  worker_max_jobs:/d; s/^processor:$/processor:\n  worker_max_jobs: '"$2"'/; s/max_concurrent_jobs: [0-9]*/max_concurrent_jobs: 1/; s/batch_size: [0-9]*/batch_size: 1/' "$JV_CONF"
+	jv_conf_set "$JV_CONF" \
+		processor.worker_max_jobs "$2" \
+		processor.max_concurrent_jobs 1 \
+		processor.batch_size 1
 	q "DELETE FROM jobvisor.jobs; DELETE FROM jobvisor.job_executions" >/dev/null
 	jv_bg "$JOBVISOR" serve -c "$JV_CONF"
 	S=$BG_PID
@@ -129,7 +139,7 @@ ok "without recycling the worker's RSS grows with every leak ($RSS_MIN -> $RSS_M
 RSS_UNBOUNDED=$RSS_MAX
 
 # ------------------------------------------------------------ d. fd games
-sed -i 's/^  worker_max_jobs: .*/  worker_max_jobs: 0/' "$JV_CONF"
+jv_conf_set "$JV_CONF" processor.worker_max_jobs 0
 jv_bg "$JOBVISOR" serve -c "$JV_CONF"
 S=$BG_PID
 SERR=$JV_TMP/bg.$BG_N.err

@@ -41,7 +41,13 @@ jv_write_config "$JV_CONF" "$(cat <<'YAML'
 log: { level: debug }
 YAML
 )"
-sed -i 's/^processor:$/processor:\n  max_concurrent_jobs: 4\n  batch_size: 4\n  heartbeat_interval_ms: 200\n  poll_interval_ms: 200\n  retry_base_ms: 10\n  retry_max_ms: 20/' "$JV_CONF"
+jv_conf_set "$JV_CONF" \
+	processor.max_concurrent_jobs 4 \
+	processor.batch_size 4 \
+	processor.heartbeat_interval_ms 200 \
+	processor.poll_interval_ms 200 \
+	processor.retry_base_ms 10 \
+	processor.retry_max_ms 20
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
 

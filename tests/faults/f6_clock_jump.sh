@@ -35,12 +35,22 @@ jv_write_config "$JV_CONF" "$(cat <<'YAML'
   jumpy: { plugin: noop, timeout_seconds: 5 }
 YAML
 )"
-sed -i 's/^processor:$/processor:\n  max_concurrent_jobs: 6\n  batch_size: 6\n  heartbeat_interval_ms: 2000\n  poll_interval_ms: 200\n  retry_base_ms: 10\n  retry_max_ms: 20/; s/stuck_job_timeout_minutes: 5/stuck_job_timeout_minutes: 1/' "$JV_CONF"
+jv_conf_set "$JV_CONF" \
+	processor.max_concurrent_jobs 6 \
+	processor.batch_size 6 \
+	processor.heartbeat_interval_ms 2000 \
+	processor.poll_interval_ms 200 \
+	processor.retry_base_ms 10 \
+	processor.retry_max_ms 20 \
+	processor.stuck_job_timeout_minutes 1
 TOKEN=t0ken
 printf 'api:\n  listen: "127.0.0.1:0"\n  token: "%s"\n' "$TOKEN" >>"$JV_CONF"
 BCONF=$JV_TMP/b.yaml
 jv_write_config "$BCONF"
-sed -i 's/^processor:$/processor:\n  heartbeat_interval_ms: 200\n  poll_interval_ms: 200/; s/stuck_job_timeout_minutes: 5/stuck_job_timeout_minutes: 1/' "$BCONF"
+jv_conf_set "$BCONF" \
+	processor.heartbeat_interval_ms 200 \
+	processor.poll_interval_ms 200 \
+	processor.stuck_job_timeout_minutes 1
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
 
