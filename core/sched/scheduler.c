@@ -276,90 +276,73 @@ static int fire(struct jv_scheduler *s, PGconn *db, const char *name, int64_t t,
 	return rc < 0 ? -1 : 1;
 }
 
-/* One due schedule, in its own transaction: 1 handled one, 0 none due,
- * -1 error (rolled back). */
-static int tick_one(struct jv_scheduler *s, PGconn *db)
+/* The runs of one schedule that are due: from t, each next one up to now.
+ * Only the latest cap are kept, in a ring; total counts them all. */
+struct due_runs {
+	int64_t *runs; /* the ring; caller frees */
+	size_t cap, head, n;
+	uint64_t total;
+	int64_t next; /* the first run after now */
+	int ended;    /* the expression has no run after the last one (err says why) */
+};
+
+static int64_t due_at(const struct due_runs *d, size_t i)
 {
-	char err[512];
-	int rc = -1;
-	struct jv_cron *c = NULL;
-	int64_t *runs = NULL;
-	if (jv_db_exec(db, "BEGIN", 0, NULL, err, sizeof err) < 0) {
-		jv_log(JV_WARNING, "scheduler: %s", err);
-		return -1;
-	}
-	PGresult *r = jv_db_query(db, sql_due, 0, NULL, NULL, err, sizeof err);
-	if (!r)
-		goto fail;
-	if (PQntuples(r) == 0) {
-		PQclear(r);
-		rc = 0;
-		goto commit;
-	}
-	const char *name = PQgetvalue(r, 0, 0), *cron = PQgetvalue(r, 0, 1);
-	const char *tz = PQgetvalue(r, 0, 2), *catch_up = PQgetvalue(r, 0, 3);
-	int jitter = (int)strtol(PQgetvalue(r, 0, 4), NULL, 10);
-	int64_t t = strtoll(PQgetvalue(r, 0, 5), NULL, 10);
-	double nowf = strtod(PQgetvalue(r, 0, 6), NULL);
-	int64_t now = (int64_t)nowf; /* runs at or before now are due */
-	char nx[24];
-	if (jv_cron_parse(cron, &c, err, sizeof err) < 0) {
-		/* (checked when stored; a newer parser may disagree) */
-		jv_log(JV_ERROR, "scheduler: schedule %s: cron: %s; paused", name, err);
-		const char *p[] = {name};
-		if (jv_db_exec(db, "UPDATE jobvisor.schedules SET enabled = false WHERE name = $1", 1,
-			       p, err, sizeof err) < 0)
-			goto fail_r;
-		PQclear(r);
-		rc = 1;
-		goto commit;
-	}
-	/* The due runs: t, then each next one up to now; the latest
-	 * JV_SCHED_CATCH_UP_MAX + on-time ones are kept in a ring. */
-	size_t cap = JV_SCHED_CATCH_UP_MAX + 64, n = 0, head = 0;
-	uint64_t total = 0;
-	runs = jv_calloc(cap, sizeof *runs);
+	return d->runs[(d->head + i) % d->cap];
+}
+
+static void due_runs(const struct jv_cron *c, const char *tz, int64_t t, int64_t now,
+		     struct due_runs *d, char *err, size_t errlen)
+{
+	memset(d, 0, sizeof *d);
+	d->cap = JV_SCHED_CATCH_UP_MAX + 64;
+	d->runs = jv_calloc(d->cap, sizeof *d->runs);
 	int64_t next = t;
-	int ended = 0, jumped = 0;
+	int jumped = 0;
 	while (next <= now) {
-		if (n < cap) {
-			runs[(head + n) % cap] = next;
-			n++;
+		if (d->n < d->cap) {
+			d->runs[(d->head + d->n) % d->cap] = next;
+			d->n++;
 		} else {
-			runs[head] = next;
-			head = (head + 1) % cap;
+			d->runs[d->head] = next;
+			d->head = (d->head + 1) % d->cap;
 		}
-		total++;
-		if (total == SCHED_MAX_STEPS && !jumped) {
+		d->total++;
+		if (d->total == SCHED_MAX_STEPS && !jumped) {
 			/* A long downtime of a frequent schedule: rather than step
 			 * through every run, jump to where the last 2 * cap runs
 			 * start (at the average period so far); the runs jumped
 			 * over are skipped, counted by that estimate. */
-			int64_t period = (next - t) / (int64_t)total;
-			int64_t from = now - (period > 0 ? period : 1) * 2 * (int64_t)cap;
+			int64_t period = (next - t) / (int64_t)d->total;
+			int64_t from = now - (period > 0 ? period : 1) * 2 * (int64_t)d->cap;
 			if (from > next) {
-				total += (uint64_t)((from - next) / (period > 0 ? period : 1));
+				d->total += (uint64_t)((from - next) / (period > 0 ? period : 1));
 				next = from;
 			}
 			jumped = 1;
 		}
-		if (jv_cron_next(c, tz, next, &next, err, sizeof err) < 0) {
-			ended = 1;
+		if (jv_cron_next(c, tz, next, &next, err, errlen) < 0) {
+			d->ended = 1;
 			break;
 		}
 	}
-	/* Which to fire: on time (within the grace) always; missed ones by
-	 * catch_up. */
-	uint64_t fired = 0, skipped = 0, dup = 0;
-	int64_t last_run = 0;
-	long long last_job = 0;
-	size_t first_on_time = n;
-	for (size_t i = 0; i < n; i++)
-		if (runs[(head + i) % cap] >= now - JV_SCHED_GRACE_S) {
+	d->next = next;
+}
+
+/* Which of d's runs to fire: the index of the first one (the rest follow);
+ * on time (within the grace) always, missed ones by catch_up ("all": at
+ * most JV_SCHED_CATCH_UP_MAX, "latest": one, "none"). *missed gets the
+ * number of runs missed, *skipped those of them not fired. */
+static size_t first_to_fire(const struct due_runs *d, int64_t now, const char *catch_up,
+			    uint64_t *missed, uint64_t *skipped)
+{
+	size_t first_on_time = d->n;
+	for (size_t i = 0; i < d->n; i++)
+		if (due_at(d, i) >= now - JV_SCHED_GRACE_S) {
 			first_on_time = i;
 			break;
 		}
-	uint64_t missed = total - (n - first_on_time);
+	*missed = d->total - (d->n - first_on_time);
 	size_t from;
 	if (!strcmp(catch_up, "all"))
 		from = first_on_time > JV_SCHED_CATCH_UP_MAX ? first_on_time - JV_SCHED_CATCH_UP_MAX : 0;
@@ -367,13 +350,39 @@ static int tick_one(struct jv_scheduler *s, PGconn *db)
 		from = first_on_time;
 	else /* latest */
 		from = first_on_time > 0 ? first_on_time - 1 : 0;
-	skipped = missed - (first_on_time - from);
-	for (size_t i = from; i < n; i++) {
-		int64_t rt = runs[(head + i) % cap];
+	*skipped = *missed - (first_on_time - from);
+	return from;
+}
+
+/* A schedule whose stored expression no longer parses (checked when
+ * stored; a newer parser may disagree) is disabled. 0 or -1. */
+static int pause_schedule(PGconn *db, const char *name, const char *why, char *err, size_t errlen)
+{
+	jv_log(JV_ERROR, "scheduler: schedule %s: cron: %s; paused", name, why);
+	const char *p[] = {name};
+	return jv_db_exec(db, "UPDATE jobvisor.schedules SET enabled = false WHERE name = $1", 1, p,
+			  err, errlen) < 0
+		       ? -1
+		       : 0;
+}
+
+/* Fire schedule name's due runs d[from..n) and move it on to d->next
+ * (or disable it when d->ended). 0 or -1 (err says why). */
+static int fire_due(struct jv_scheduler *s, PGconn *db, const char *name, const char *catch_up,
+		    int jitter, const struct due_runs *d, size_t from, uint64_t missed,
+		    uint64_t skipped, char *err, size_t errlen)
+{
+	uint64_t fired = 0, dup = 0;
+	int64_t last_run = 0;
+	long long last_job = 0;
+	char ended_why[512];
+	snprintf(ended_why, sizeof ended_why, "%s", err); /* (due_runs' reason, when ended) */
+	for (size_t i = from; i < d->n; i++) {
+		int64_t rt = due_at(d, i);
 		long long job = 0;
-		int f = fire(s, db, name, rt, jitter, &job, err, sizeof err);
+		int f = fire(s, db, name, rt, jitter, &job, err, errlen);
 		if (f < 0)
-			goto fail_r;
+			return -1;
 		if (f == 0) {
 			dup++;
 			continue;
@@ -392,38 +401,71 @@ static int tick_one(struct jv_scheduler *s, PGconn *db)
 	if (dup > 0)
 		jv_log(JV_DEBUG, "scheduler: schedule %s: %" PRIu64 " run%s already enqueued", name,
 		       dup, dup == 1 ? "" : "s");
-	char lr[24], lj[24];
-	snprintf(nx, sizeof nx, "%" PRId64, next);
+	char nx[24], lr[24], lj[24];
+	snprintf(nx, sizeof nx, "%" PRId64, d->next);
 	snprintf(lr, sizeof lr, "%" PRId64, last_run);
 	snprintf(lj, sizeof lj, "%lld", last_job);
-	if (ended)
+	if (d->ended)
 		jv_log(JV_WARNING, "scheduler: schedule %s: %s; it will not run again until changed",
-		       name, err);
-	const char *p[] = {name, ended ? NULL : nx, fired ? lr : NULL, fired ? lj : NULL};
-	if (jv_db_exec(db, sql_advance, 4, p, err, sizeof err) < 0)
-		goto fail_r;
+		       name, ended_why);
+	const char *p[] = {name, d->ended ? NULL : nx, fired ? lr : NULL, fired ? lj : NULL};
+	if (jv_db_exec(db, sql_advance, 4, p, err, errlen) < 0)
+		return -1;
 	if (fired)
 		jv_log(JV_DEBUG, "scheduler: schedule %s: %" PRIu64 " job%s enqueued, last %lld", name,
 		       fired, fired == 1 ? "" : "s", last_job);
+	return 0;
+}
+
+/* One due schedule, in its own transaction: 1 handled one, 0 none due,
+ * -1 error (rolled back). */
+static int tick_one(struct jv_scheduler *s, PGconn *db)
+{
+	char err[512];
+	if (jv_db_exec(db, "BEGIN", 0, NULL, err, sizeof err) < 0) {
+		jv_log(JV_WARNING, "scheduler: %s", err);
+		return -1;
+	}
+	int rc = 0;
+	PGresult *r = jv_db_query(db, sql_due, 0, NULL, NULL, err, sizeof err);
+	if (!r) {
+		rc = -1;
+	} else if (PQntuples(r) == 1) {
+		const char *name = PQgetvalue(r, 0, 0), *cron = PQgetvalue(r, 0, 1);
+		const char *tz = PQgetvalue(r, 0, 2), *catch_up = PQgetvalue(r, 0, 3);
+		int jitter = (int)strtol(PQgetvalue(r, 0, 4), NULL, 10);
+		int64_t t = strtoll(PQgetvalue(r, 0, 5), NULL, 10);
+		int64_t now = (int64_t)strtod(PQgetvalue(r, 0, 6), NULL); /* due: at or before */
+		struct jv_cron *c = NULL;
+		char why[512];
+		if (jv_cron_parse(cron, &c, why, sizeof why) < 0) {
+			rc = pause_schedule(db, name, why, err, sizeof err) < 0 ? -1 : 1;
+		} else {
+			struct due_runs d;
+			uint64_t missed, skipped;
+			err[0] = '\0';
+			due_runs(c, tz, t, now, &d, err, sizeof err);
+			size_t from = first_to_fire(&d, now, catch_up, &missed, &skipped);
+			rc = fire_due(s, db, name, catch_up, jitter, &d, from, missed, skipped, err,
+				      sizeof err) < 0
+				 ? -1
+				 : 1;
+			free(d.runs);
+		}
+		jv_cron_free(c);
+	}
 	PQclear(r);
-	rc = 1;
-commit:
-	jv_cron_free(c);
-	free(runs);
+	if (rc < 0) {
+		jv_log(JV_WARNING, "scheduler: %s", err);
+		if (!jv_db_is_broken(db))
+			jv_db_exec(db, "ROLLBACK", 0, NULL, err, sizeof err);
+		return -1;
+	}
 	if (jv_db_exec(db, "COMMIT", 0, NULL, err, sizeof err) < 0) {
 		jv_log(JV_WARNING, "scheduler: %s", err);
 		return -1;
 	}
 	return rc;
-fail_r:
-	PQclear(r);
-fail:
-	jv_cron_free(c);
-	free(runs);
-	jv_log(JV_WARNING, "scheduler: %s", err);
-	if (!jv_db_is_broken(db))
-		jv_db_exec(db, "ROLLBACK", 0, NULL, err, sizeof err);
-	return -1;
 }
 
 /* Milliseconds until the next due run (at most SCHED_TICK_MS). */
