@@ -54,89 +54,76 @@ static int parse_i64(const char *s, int64_t min, int64_t *out)
 	return 0;
 }
 
-int jv_cmd_test_alert(int argc, char **argv)
+/* What the options ask for. */
+struct args {
+	const char *config, *event, *type, *user, *error;
+	int64_t sink, job_id, count;
+};
+
+/* Parse the options into a: -1 when they are fine, else the exit code
+ * (after the help, or after saying what is wrong). */
+static int parse_args(int argc, char **argv, struct args *a)
 {
-	const char *arg = NULL, *event = "job_failed", *type = "test", *user = NULL;
-	const char *error = "this is a test alert from `jobvisor test-alert`";
-	int64_t sink = -1, job_id = 42, count = 1;
+	*a = (struct args){.event = "job_failed", .type = "test",
+			   .error = "this is a test alert from `jobvisor test-alert`",
+			   .sink = -1, .job_id = 42, .count = 1};
 	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
+		const char *o = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+		if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
 			usage(stdout);
 			return JV_EXIT_OK;
 		}
-		int takes = !strcmp(a, "-c") || !strcmp(a, "--config") || !strcmp(a, "--sink") ||
-			    !strcmp(a, "--event") || !strcmp(a, "--job-id") ||
-			    !strcmp(a, "--type") || !strcmp(a, "--user") || !strcmp(a, "--error") ||
-			    !strcmp(a, "--count");
+		int takes = !strcmp(o, "-c") || !strcmp(o, "--config") || !strcmp(o, "--sink") ||
+			    !strcmp(o, "--event") || !strcmp(o, "--job-id") ||
+			    !strcmp(o, "--type") || !strcmp(o, "--user") || !strcmp(o, "--error") ||
+			    !strcmp(o, "--count");
 		if (!takes) {
-			fprintf(stderr, "jobvisor test-alert: unexpected argument '%s'\n\n", a);
+			fprintf(stderr, "jobvisor test-alert: unexpected argument '%s'\n\n", o);
 			usage(stderr);
 			return JV_EXIT_USER;
 		}
 		if (!v) {
-			fprintf(stderr, "jobvisor test-alert: %s needs a value\n", a);
+			fprintf(stderr, "jobvisor test-alert: %s needs a value\n", o);
 			return JV_EXIT_USER;
 		}
 		i++;
-		if (!strcmp(a, "-c") || !strcmp(a, "--config"))
-			arg = v;
-		else if (!strcmp(a, "--event"))
-			event = v;
-		else if (!strcmp(a, "--type"))
-			type = v;
-		else if (!strcmp(a, "--user"))
-			user = v;
-		else if (!strcmp(a, "--error"))
-			error = v;
-		else if ((!strcmp(a, "--sink") && parse_i64(v, 0, &sink)) ||
-			 (!strcmp(a, "--job-id") && parse_i64(v, 1, &job_id)) ||
-			 (!strcmp(a, "--count") && parse_i64(v, 1, &count))) {
-			fprintf(stderr, "jobvisor test-alert: %s: '%s' is not a valid number\n", a, v);
+		if (!strcmp(o, "-c") || !strcmp(o, "--config"))
+			a->config = v;
+		else if (!strcmp(o, "--event"))
+			a->event = v;
+		else if (!strcmp(o, "--type"))
+			a->type = v;
+		else if (!strcmp(o, "--user"))
+			a->user = v;
+		else if (!strcmp(o, "--error"))
+			a->error = v;
+		else if ((!strcmp(o, "--sink") && parse_i64(v, 0, &a->sink)) ||
+			 (!strcmp(o, "--job-id") && parse_i64(v, 1, &a->job_id)) ||
+			 (!strcmp(o, "--count") && parse_i64(v, 1, &a->count))) {
+			fprintf(stderr, "jobvisor test-alert: %s: '%s' is not a valid number\n", o, v);
 			return JV_EXIT_USER;
 		}
 	}
-	int kind = jv_event_parse(event);
-	if (kind < 0) {
-		fprintf(stderr, "jobvisor test-alert: --event: unknown event '%s'\n", event);
-		return JV_EXIT_USER;
-	}
+	return -1;
+}
 
-	char err[1024];
-	struct jv_config *cfg = NULL;
-	if (jv_config_load(jv_cli_config_path(arg), &cfg, err, sizeof err) != 0) {
-		fprintf(stderr, "%s\n", err);
-		return JV_EXIT_USER;
-	}
-	struct jv_plugins *plugins = NULL;
-	struct jv_runtime *rt = NULL;
-	int rc = JV_EXIT_USER;
-	if (jv_plugins_load_dir(cfg->plugins.dir, &plugins, err, sizeof err) != 0 ||
-	    jv_runtime_create(cfg, plugins, &rt, err, sizeof err) != 0) {
-		fprintf(stderr, "%s\n", err);
-		goto out;
-	}
-	if (rt->n_alerts == 0) {
-		fprintf(stderr, "%s: no alert sinks configured (alerts: is empty)\n", cfg->path);
-		goto out;
-	}
-	if (sink >= (int64_t)rt->n_alerts) {
-		fprintf(stderr, "jobvisor test-alert: --sink %lld: there are %zu alert sinks (0..%zu)\n",
-			(long long)sink, rt->n_alerts, rt->n_alerts - 1);
-		goto out;
-	}
-
+/* The alert a real event of this kind would give, with sample values;
+ * folded from a->count events in a minute when more than one. m points
+ * into proc (the processor's name, written here), which must outlive it. */
+static void render_sample(struct jv_alert_msg *m, enum jv_event_kind kind, const struct args *a,
+			  const struct jv_config *cfg, char *proc, size_t proclen)
+{
 	int is_job = kind <= JV_EV_JOB_RETRYING;
 	struct jv_event ev = {
-		.kind = (enum jv_event_kind)kind,
+		.kind = kind,
 		.at_ms = jv_unix_ms(),
-		.job_id = is_job ? job_id : 0,
-		.job_type = (char *)(is_job || kind == JV_EV_FAILURE_RATE ? type : NULL),
-		.user_id = (char *)(is_job ? user : NULL),
+		.job_id = is_job ? a->job_id : 0,
+		.job_type = (char *)(is_job || kind == JV_EV_FAILURE_RATE ? a->type : NULL),
+		.user_id = (char *)(is_job ? a->user : NULL),
 		.attempt = !is_job ? 0 : kind == JV_EV_JOB_RETRYING ? 1 : 3,
 		.max_attempts = is_job ? 3 : 0,
-		.error = (char *)(is_job ? error : NULL),
+		.error = (char *)(is_job ? a->error : NULL),
 		.subject = (char *)(kind >= JV_EV_PROCESSOR_DOWN && kind <= JV_EV_PROCESSOR_STOPPED
 					    ? cfg->processor.name
 					    : NULL),
@@ -145,25 +132,29 @@ int jv_cmd_test_alert(int argc, char **argv)
 		.seconds = 300,
 	};
 	struct jv_event last = ev;
-	last.job_id = is_job ? job_id + count - 1 : 0;
-	if (count > 1)
+	last.job_id = is_job ? a->job_id + a->count - 1 : 0;
+	if (a->count > 1)
 		ev.at_ms -= 60000; /* the fold's window: a minute */
-	char proc[320];
 	char host[128] = "";
 	gethostname(host, sizeof host - 1);
-	snprintf(proc, sizeof proc, "%s (test-alert on %s)", cfg->processor.name, host);
-	struct jv_alert_msg m;
-	jv_alert_render(&m, &ev, count > 1 ? &last : NULL, (uint32_t)count, 60, proc,
+	snprintf(proc, proclen, "%s (test-alert on %s)", cfg->processor.name, host);
+	jv_alert_render(m, &ev, a->count > 1 ? &last : NULL, (uint32_t)a->count, 60, proc,
 			cfg->api.dashboard_url);
+}
 
-	rc = JV_EXIT_OK;
+/* Send m through sink i (every one when sink < 0), printing a line for
+ * each. JV_EXIT_OK when all took it, else JV_EXIT_USER. */
+static int send_sample(const struct jv_config *cfg, struct jv_runtime *rt, int64_t sink,
+		       const struct jv_alert_msg *m)
+{
+	int rc = JV_EXIT_OK;
 	for (size_t i = 0; i < rt->n_alerts; i++) {
 		if (sink >= 0 && (size_t)sink != i)
 			continue;
 		struct jv_instance *inst = rt->alerts[i];
 		struct jv_run run;
 		jv_run_init(&run, (int64_t)cfg->alerts[i].timeout_seconds * 1000, 4096);
-		int st = jv_instance_send(inst, &m.alert, &run);
+		int st = jv_instance_send(inst, &m->alert, &run);
 		const char *out = jv_run_output(&run);
 		int len = (int)strlen(out);
 		while (len > 0 && (out[len - 1] == '\n' || out[len - 1] == ' '))
@@ -183,8 +174,45 @@ int jv_cmd_test_alert(int argc, char **argv)
 		}
 		jv_run_free(&run);
 	}
-	jv_alert_msg_free(&m);
-out:
+	return rc;
+}
+
+int jv_cmd_test_alert(int argc, char **argv)
+{
+	struct args a;
+	int rc = parse_args(argc, argv, &a);
+	if (rc >= 0)
+		return rc;
+	int kind = jv_event_parse(a.event);
+	if (kind < 0) {
+		fprintf(stderr, "jobvisor test-alert: --event: unknown event '%s'\n", a.event);
+		return JV_EXIT_USER;
+	}
+
+	char err[1024];
+	struct jv_config *cfg = NULL;
+	if (jv_config_load(jv_cli_config_path(a.config), &cfg, err, sizeof err) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return JV_EXIT_USER;
+	}
+	struct jv_plugins *plugins = NULL;
+	struct jv_runtime *rt = NULL;
+	rc = JV_EXIT_USER;
+	if (jv_plugins_load_dir(cfg->plugins.dir, &plugins, err, sizeof err) != 0 ||
+	    jv_runtime_create(cfg, plugins, &rt, err, sizeof err) != 0) {
+		fprintf(stderr, "%s\n", err);
+	} else if (rt->n_alerts == 0) {
+		fprintf(stderr, "%s: no alert sinks configured (alerts: is empty)\n", cfg->path);
+	} else if (a.sink >= (int64_t)rt->n_alerts) {
+		fprintf(stderr, "jobvisor test-alert: --sink %lld: there are %zu alert sinks (0..%zu)\n",
+			(long long)a.sink, rt->n_alerts, rt->n_alerts - 1);
+	} else {
+		struct jv_alert_msg m;
+		char proc[320];
+		render_sample(&m, (enum jv_event_kind)kind, &a, cfg, proc, sizeof proc);
+		rc = send_sample(cfg, rt, a.sink, &m);
+		jv_alert_msg_free(&m);
+	}
 	jv_runtime_free(rt);
 	jv_plugins_free(plugins);
 	jv_config_free(cfg);
