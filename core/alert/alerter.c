@@ -495,73 +495,66 @@ static void timed_wait(struct jv_alerter *a, uint64_t wake, uint64_t now)
 	pthread_cond_timedwait(&a->cond, &a->lock, &ts);
 }
 
-static void *sink_main(void *arg)
+/* Wait (holding a->lock) until sink k has events, a fold is due, or the
+ * alerter stops; then move the queued events into batch. Returns how many,
+ * with the count of events dropped meanwhile in *dropped, and whether the
+ * alerter stops (and by when) in *stopping and *deadline. */
+static size_t sink_take(struct sink *k, struct item *batch, uint64_t *dropped, int *stopping,
+			uint64_t *deadline)
 {
-	struct sink *k = arg;
 	struct jv_alerter *a = k->a;
-	size_t cap = (size_t)a->cfg->alerting.queue_size;
-	struct item *batch = jv_calloc(cap, sizeof *batch);
-	k->out = jv_calloc(cap + 1, sizeof *k->out);
+	pthread_mutex_lock(&a->lock);
 	for (;;) {
-		pthread_mutex_lock(&a->lock);
-		for (;;) {
-			uint64_t now = jv_now_ms();
-			fold_tick(k, now, a->stopping);
-			if (k->len > 0 || k->dropped_new > 0 || a->stopping)
-				break;
-			uint64_t wake = next_wake(k);
-			if (wake && wake <= now)
-				break;
-			if (wake)
-				timed_wait(a, wake, now);
-			else
-				pthread_cond_wait(&a->cond, &a->lock);
-		}
-		size_t n = 0;
-		while (k->len > 0) {
-			batch[n++] = k->ring[k->head];
-			memset(&k->ring[k->head], 0, sizeof k->ring[k->head]);
-			k->head = (k->head + 1) % k->cap;
-			k->len--;
-		}
-		uint64_t dropped = k->dropped_new;
-		k->dropped_new = 0;
-		int stopping = a->stopping;
-		uint64_t deadline = a->stop_deadline;
-		pthread_mutex_unlock(&a->lock);
-
-		for (size_t i = 0; i < n; i++) {
-			outbox_push(k, &batch[i].first, batch[i].count > 1 ? &batch[i].last : NULL,
-				    batch[i].count, batch[i].window_s);
-			item_clear(&batch[i]);
-		}
-		if (dropped)
-			history_dropped(k, dropped);
-		if (stopping) {
-			/* deliver what is left while time allows, no waiting for
-			 * the rate limit or backoff beyond the deadline */
-			while (k->n_out > 0 && jv_now_ms() < deadline) {
-				if (!send_one(k, jv_now_ms())) {
-					uint64_t w = k->next_send > k->out[0].next_try
-							     ? k->next_send
-							     : k->out[0].next_try;
-					uint64_t t = jv_now_ms();
-					if (w >= deadline)
-						break;
-					if (w > t) {
-						struct timespec ts = {
-						    .tv_sec = (time_t)((w - t) / 1000),
-						    .tv_nsec = (long)((w - t) % 1000) * 1000000L};
-						nanosleep(&ts, NULL);
-					}
-				}
-			}
+		uint64_t now = jv_now_ms();
+		fold_tick(k, now, a->stopping);
+		if (k->len > 0 || k->dropped_new > 0 || a->stopping)
 			break;
-		}
-		while (send_one(k, jv_now_ms()))
-			;
+		uint64_t wake = next_wake(k);
+		if (wake && wake <= now)
+			break;
+		if (wake)
+			timed_wait(a, wake, now);
+		else
+			pthread_cond_wait(&a->cond, &a->lock);
 	}
-	/* what could not go out is recorded as dropped */
+	size_t n = 0;
+	while (k->len > 0) {
+		batch[n++] = k->ring[k->head];
+		memset(&k->ring[k->head], 0, sizeof k->ring[k->head]);
+		k->head = (k->head + 1) % k->cap;
+		k->len--;
+	}
+	*dropped = k->dropped_new;
+	k->dropped_new = 0;
+	*stopping = a->stopping;
+	*deadline = a->stop_deadline;
+	pthread_mutex_unlock(&a->lock);
+	return n;
+}
+
+/* At shutdown: deliver what is left while time allows, not waiting for the
+ * rate limit or a backoff beyond the deadline. */
+static void sink_flush(struct sink *k, uint64_t deadline)
+{
+	while (k->n_out > 0 && jv_now_ms() < deadline) {
+		if (send_one(k, jv_now_ms()))
+			continue;
+		uint64_t w = k->next_send > k->out[0].next_try ? k->next_send : k->out[0].next_try;
+		uint64_t t = jv_now_ms();
+		if (w >= deadline)
+			break;
+		if (w > t) {
+			struct timespec ts = {.tv_sec = (time_t)((w - t) / 1000),
+					      .tv_nsec = (long)((w - t) % 1000) * 1000000L};
+			nanosleep(&ts, NULL);
+		}
+	}
+}
+
+/* What could not go out is recorded as dropped. */
+static void sink_drop_unsent(struct sink *k)
+{
+	struct jv_alerter *a = k->a;
 	for (size_t i = 0; i < k->n_out; i++) {
 		struct msg *o = &k->out[i];
 		struct jv_alert_msg m;
@@ -575,6 +568,36 @@ static void *sink_main(void *arg)
 		msg_free(o);
 	}
 	k->n_out = 0;
+}
+
+/* A sink's thread: take what was raised, fold it into the outbox, send
+ * what the rate limit and backoffs allow; at shutdown, flush until the
+ * deadline and record the rest as dropped. */
+static void *sink_main(void *arg)
+{
+	struct sink *k = arg;
+	size_t cap = (size_t)k->a->cfg->alerting.queue_size;
+	struct item *batch = jv_calloc(cap, sizeof *batch);
+	k->out = jv_calloc(cap + 1, sizeof *k->out);
+	for (;;) {
+		uint64_t dropped, deadline;
+		int stopping;
+		size_t n = sink_take(k, batch, &dropped, &stopping, &deadline);
+		for (size_t i = 0; i < n; i++) {
+			outbox_push(k, &batch[i].first, batch[i].count > 1 ? &batch[i].last : NULL,
+				    batch[i].count, batch[i].window_s);
+			item_clear(&batch[i]);
+		}
+		if (dropped)
+			history_dropped(k, dropped);
+		if (stopping) {
+			sink_flush(k, deadline);
+			break;
+		}
+		while (send_one(k, jv_now_ms()))
+			;
+	}
+	sink_drop_unsent(k);
 	free(k->out);
 	k->out = NULL;
 	free(batch);

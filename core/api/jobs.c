@@ -193,6 +193,54 @@ static void rollback(struct jv_api_req *req)
 		PQclear(PQexec(db, "ROLLBACK"));
 }
 
+/* A new job as the request's body gives it, checked: each field NULL when
+ * absent, as text for the enqueue call. The strings point into the body or
+ * into the buffers here, except payload, which the caller frees. */
+struct new_job {
+	const char *type, *user, *at, *ukey, *ustates, *prio, *maxa, *tmo;
+	char *payload; /* JSON text */
+	char bprio[24], bmaxa[24], btmo[24], bstates[64];
+};
+
+/* Read and check the body into nj. 0, or -1 after answering 400. */
+static int read_new_job(struct jv_api_req *req, json_t *body, struct new_job *nj)
+{
+	memset(nj, 0, sizeof *nj);
+	if (str_key(req, body, "type", &nj->type) || str_key(req, body, "user", &nj->user) ||
+	    str_key(req, body, "runAt", &nj->at) || str_key(req, body, "uniqueKey", &nj->ukey) ||
+	    int_key(req, body, "priority", -2147483648LL, 2147483647LL, nj->bprio,
+		    sizeof nj->bprio, &nj->prio) ||
+	    int_key(req, body, "maxAttempts", 1, 1000, nj->bmaxa, sizeof nj->bmaxa, &nj->maxa) ||
+	    int_key(req, body, "timeoutSeconds", 1, 604800, nj->btmo, sizeof nj->btmo, &nj->tmo) ||
+	    states_key(req, body, nj->ukey, nj->bstates, sizeof nj->bstates, &nj->ustates))
+		return -1;
+	if (!nj->type) {
+		jv_api_error(req, 400, "type is required (the job type, an executor of the config)");
+		return -1;
+	}
+	if (jv_api_too_long(req, "type", nj->type, JV_TYPE_MAX) ||
+	    jv_api_too_long(req, "user", nj->user, JV_USER_MAX) ||
+	    jv_api_too_long(req, "uniqueKey", nj->ukey, JV_UNIQUE_KEY_MAX))
+		return -1;
+	json_t *payload = json_object_get(body, "payload");
+	if (payload && !json_is_null(payload) && !json_is_object(payload)) {
+		jv_api_error(req, 400, "payload must be a JSON object ({...})");
+		return -1;
+	}
+	nj->payload = payload && !json_is_null(payload) ? json_dumps(payload, JSON_COMPACT) : NULL;
+	if (payload && !json_is_null(payload) && !nj->payload) {
+		jv_api_error(req, 400, "payload cannot be stored as JSON");
+		return -1;
+	}
+	if ((nj->payload && jv_api_payload_fits(req, nj->payload) != 0) ||
+	    (nj->at && check_run_at(req, nj->at) != 0)) {
+		free(nj->payload);
+		nj->payload = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 /* POST /api/jobs {"type", "payload", "user", "runAt", "priority",
  * "maxAttempts", "timeoutSeconds", "uniqueKey", "uniqueStates"} */
 static void jobs_create(struct jv_api_req *req)
@@ -208,51 +256,21 @@ static void jobs_create(struct jv_api_req *req)
 		jv_api_error(req, 400, "the body must be a JSON object with at least \"type\"");
 		return;
 	}
-	const char *type, *user, *at, *ukey, *ustates, *prio, *maxa, *tmo;
-	char bprio[24], bmaxa[24], btmo[24], bstates[64];
-	if (str_key(req, body, "type", &type) || str_key(req, body, "user", &user) ||
-	    str_key(req, body, "runAt", &at) || str_key(req, body, "uniqueKey", &ukey) ||
-	    int_key(req, body, "priority", -2147483648LL, 2147483647LL, bprio, sizeof bprio,
-		    &prio) ||
-	    int_key(req, body, "maxAttempts", 1, 1000, bmaxa, sizeof bmaxa, &maxa) ||
-	    int_key(req, body, "timeoutSeconds", 1, 604800, btmo, sizeof btmo, &tmo) ||
-	    states_key(req, body, ukey, bstates, sizeof bstates, &ustates))
+	struct new_job nj;
+	if (read_new_job(req, body, &nj) != 0)
 		return;
-	if (!type) {
-		jv_api_error(req, 400, "type is required (the job type, an executor of the config)");
-		return;
-	}
-	if (jv_api_too_long(req, "type", type, JV_TYPE_MAX) || jv_api_too_long(req, "user", user, JV_USER_MAX) ||
-	    jv_api_too_long(req, "uniqueKey", ukey, JV_UNIQUE_KEY_MAX))
-		return;
-	json_t *payload = json_object_get(body, "payload");
-	if (payload && !json_is_null(payload) && !json_is_object(payload)) {
-		jv_api_error(req, 400, "payload must be a JSON object ({...})");
-		return;
-	}
-	char *ptext = payload && !json_is_null(payload) ? json_dumps(payload, JSON_COMPACT) : NULL;
-	if (payload && !json_is_null(payload) && !ptext) {
-		jv_api_error(req, 400, "payload cannot be stored as JSON");
-		return;
-	}
-	if (ptext && jv_api_payload_fits(req, ptext) != 0) {
-		free(ptext);
-		return;
-	}
-	if (at && check_run_at(req, at) != 0) {
-		free(ptext);
-		return;
-	}
+	const char *type = nj.type;
 
 	/* created: whether this transaction (the request's, api.h) inserted
 	 * the row enqueue returned (with a uniqueKey it may return a pending
 	 * or running job's id). */
-	const char *params[] = {type, ptext, user, at, prio, maxa, tmo, ukey, ustates};
+	const char *params[] = {nj.type, nj.payload, nj.user, nj.at,     nj.prio,
+				nj.maxa, nj.tmo,     nj.ukey, nj.ustates};
 	PGresult *res = jv_api_query_db(req,
 			      "SELECT jobvisor.enqueue($1, $2::jsonb, $3, $4::timestamptz,"
 			      " $5::integer, $6::integer, $7::integer, $8, $9::text[])",
 			      9, params);
-	free(ptext);
+	free(nj.payload);
 	if (!res) {
 		rollback(req);
 		return;

@@ -335,7 +335,10 @@ out:
 	free(f.payload);
 }
 
-/* PATCH /api/schedules/{name} */
+/* PATCH /api/schedules/{name}. One transaction whose steps share the row
+ * it locks: read it FOR UPDATE, merge the request's fields into it, check
+ * the merged cron and time zone together, compute the next run, update;
+ * kept in one function so the lock's extent reads at a glance. */
 static void schedules_update(struct jv_api_req *req)
 {
 	static const char *const keys[] = {"cron",	   "timezone",	     "type",	"payload",

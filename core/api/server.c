@@ -1277,25 +1277,10 @@ static void free_api(struct jv_api *api)
 	free(api);
 }
 
-struct jv_api *jv_api_start(const struct jv_config *cfg, struct jv_bridge *bridge, char *err,
-			    size_t errlen)
+/* The server's state, its locks, and its database workers started (as many
+ * as could be: n_workers says). */
+static struct jv_api *api_new(const struct jv_config *cfg, struct jv_bridge *bridge, long cap)
 {
-	struct sockaddr_storage ss;
-	socklen_t sslen;
-	if (parse_listen(cfg->api.listen, &ss, &sslen, err, errlen) != 0)
-		return NULL;
-	/* Connections: what the descriptor limit leaves after the rest of
-	 * serve's needs (fdlimit.h), so clients can never starve the engine. */
-	long nofile = jv_fd_limit();
-	char why[512];
-	long cap = jv_fd_api_cap(cfg, nofile, why, sizeof why);
-	if (cap < 0) {
-		snprintf(err, errlen, "api: %s", why);
-		return NULL;
-	}
-	long per_addr = cfg->api.max_connections_per_address;
-	if (per_addr <= 0 || per_addr > cap)
-		per_addr = cap;
 	struct jv_api *api = jv_calloc(1, sizeof *api);
 	api->cfg = cfg;
 	api->bridge = bridge;
@@ -1316,6 +1301,53 @@ struct jv_api *jv_api_start(const struct jv_config *cfg, struct jv_bridge *bridg
 			break;
 		api->n_workers++;
 	}
+	return api;
+}
+
+/* Say where the server listens and within which limits. */
+static void log_started(const struct jv_api *api, long nofile, long per_addr)
+{
+	const struct jv_config *cfg = api->cfg;
+	char host[128];
+	snprintf(host, sizeof host, "%s", cfg->api.listen);
+	char *colon = strrchr(host, ':');
+	if (colon)
+		*colon = '\0';
+	jv_log(JV_INFO, "api: listening on %s:%d (%s)", host, api->port,
+	       cfg->api.token ? "token required" : "no token: only health and metrics");
+	jv_log(JV_INFO,
+	       "api: at most %ld connections, %ld per client address, request headers within "
+	       "%d s (descriptor limit %ld, %ld kept for workers, database connections and "
+	       "plugins)",
+	       api->max_conns, per_addr, cfg->api.header_timeout_seconds, nofile,
+	       jv_fd_reserve(cfg));
+	jv_log(JV_INFO,
+	       "api: %d threads for HTTP, %d database connections (each query within "
+	       "api.statement_timeout_ms %d, each lock within api.lock_timeout_ms %d)",
+	       cfg->api.threads, cfg->api.db_connections, cfg->api.statement_timeout_ms,
+	       cfg->api.lock_timeout_ms);
+}
+
+struct jv_api *jv_api_start(const struct jv_config *cfg, struct jv_bridge *bridge, char *err,
+			    size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	if (parse_listen(cfg->api.listen, &ss, &sslen, err, errlen) != 0)
+		return NULL;
+	/* Connections: what the descriptor limit leaves after the rest of
+	 * serve's needs (fdlimit.h), so clients can never starve the engine. */
+	long nofile = jv_fd_limit();
+	char why[512];
+	long cap = jv_fd_api_cap(cfg, nofile, why, sizeof why);
+	if (cap < 0) {
+		snprintf(err, errlen, "api: %s", why);
+		return NULL;
+	}
+	long per_addr = cfg->api.max_connections_per_address;
+	if (per_addr <= 0 || per_addr > cap)
+		per_addr = cap;
+	struct jv_api *api = api_new(cfg, bridge, cap);
 	/* Suspend and resume: a request that needs the database waits for a
 	 * worker without holding a server thread. */
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
@@ -1349,23 +1381,7 @@ struct jv_api *jv_api_start(const struct jv_config *cfg, struct jv_bridge *bridg
 	}
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(api->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	api->port = info ? info->port : 0;
-	char host[128];
-	snprintf(host, sizeof host, "%s", cfg->api.listen);
-	char *colon = strrchr(host, ':');
-	if (colon)
-		*colon = '\0';
-	jv_log(JV_INFO, "api: listening on %s:%d (%s)", host, api->port,
-	       cfg->api.token ? "token required" : "no token: only health and metrics");
-	jv_log(JV_INFO,
-	       "api: at most %ld connections, %ld per client address, request headers within "
-	       "%d s (descriptor limit %ld, %ld kept for workers, database connections and "
-	       "plugins)",
-	       cap, per_addr, cfg->api.header_timeout_seconds, nofile, jv_fd_reserve(cfg));
-	jv_log(JV_INFO,
-	       "api: %d threads for HTTP, %d database connections (each query within "
-	       "api.statement_timeout_ms %d, each lock within api.lock_timeout_ms %d)",
-	       cfg->api.threads, cfg->api.db_connections, cfg->api.statement_timeout_ms,
-	       cfg->api.lock_timeout_ms);
+	log_started(api, nofile, per_addr);
 	return api;
 }
 

@@ -230,6 +230,10 @@ static int parse_unique_states(const char *cmd, const char *s, char **out)
 	return 0;
 }
 
+/* Connect, check what needs the database (the schema, an absolute --at),
+ * then one transaction: jobvisor.enqueue() and whether it inserted the row.
+ * One linear sequence of round trips, each failure ending it with its own
+ * message, so it stays in one function. */
 static int enqueue_run(const char *cmd, const struct enqueue_args *a)
 {
 	struct jv_config *cfg = NULL;
@@ -313,6 +317,9 @@ out:
 	return rc;
 }
 
+/* Long, on purpose: one getopt case per option, each holding the checks of
+ * its value (the limit, the syntax), so that an option and its rules read
+ * together; the work is in enqueue_run(). */
 int jv_cmd_enqueue(int argc, char **argv)
 {
 	enum {

@@ -142,6 +142,9 @@ static const char sql_list[] =
     "  extract(epoch FROM last_run_at)::bigint, floor(extract(epoch FROM now()))::bigint "
     "FROM jobvisor.schedules ORDER BY name";
 
+/* The options, the config's schedules synced as serve would, then the list:
+ * a straight sequence of steps, each failure ending it with its message;
+ * the printing is print_rows(). */
 int jv_cmd_schedules(int argc, char **argv)
 {
 	enum { OPT_JSON = 256 };

@@ -316,6 +316,9 @@ static int status_json(PGresult *procs, PGresult *jobs, PGresult *pend, int vers
 	return JV_EXIT_OK;
 }
 
+/* The options, then five queries in one read-only transaction (so the
+ * numbers agree with each other) handed to status_text() or
+ * status_json(): a straight sequence, each failure ending it. */
 int jv_cmd_status(int argc, char **argv)
 {
 	enum { OPT_JSON = 256 };

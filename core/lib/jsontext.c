@@ -70,7 +70,10 @@ static int beyond_double(const char *t, size_t n, size_t int_sig, const char *fr
 
 /*
  * The one pass. With b, the text is copied into it as it goes, ".0" added
- * after each integer beyond int64.
+ * after each integer beyond int64. Long, on purpose: one loop over the
+ * text with a case per kind of token, sharing the position, the depth and
+ * the state of the string being read; split, each part would take and
+ * return all of them.
  */
 static void scan(const char *text, size_t len, struct jv_json_info *info, struct jv_buf *b)
 {
