@@ -122,9 +122,9 @@ static void test_utf8_cut_never_splits(void)
 		CU_ASSERT_TRUE(whole_utf8(s, n));
 		CU_ASSERT_TRUE(max < 4 || n + 3 >= (max < len ? max : len)); /* loses < 4 bytes */
 	}
-	CU_ASSERT_EQUAL(jvp_utf8_cut(s, len, 2), 1);  /* not into é */
-	CU_ASSERT_EQUAL(jvp_utf8_cut(s, len, 3), 3);  /* after é */
-	CU_ASSERT_EQUAL(jvp_utf8_cut(s, len, 9), 6);  /* not into 😀 */
+	CU_ASSERT_EQUAL(jvp_utf8_cut(s, len, 2), 1); /* not into é */
+	CU_ASSERT_EQUAL(jvp_utf8_cut(s, len, 3), 3); /* after é */
+	CU_ASSERT_EQUAL(jvp_utf8_cut(s, len, 9), 6); /* not into 😀 */
 	CU_ASSERT_EQUAL(jvp_utf8_cut(s, len, 10), 10);
 	/* bytes that are no UTF-8 are cut where max says: never stuck at 0 */
 	const char *junk = "\x80\x80\x80\x80\x80\x80\x80\x80";
@@ -140,10 +140,16 @@ static void test_utf8_valid_copy(void)
 	CU_ASSERT_STRING_EQUAL(c, "ok \xc3\xa9");
 	free(c);
 	/* a bad byte, a cut character, a NUL kept */
-	c = jvp_utf8_valid_copy("a\xff" "b\0c\xe2\x82", 7, &n);
+	c = jvp_utf8_valid_copy("a\xff"
+	                        "b\0c\xe2\x82",
+	                        7, &n);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
 	CU_ASSERT_EQUAL(n, 13);
-	CU_ASSERT_EQUAL(memcmp(c, "a\xef\xbf\xbd" "b\0c\xef\xbf\xbd\xef\xbf\xbd", 13), 0);
+	CU_ASSERT_EQUAL(memcmp(c,
+	                       "a\xef\xbf\xbd"
+	                       "b\0c\xef\xbf\xbd\xef\xbf\xbd",
+	                       13),
+	                0);
 	CU_ASSERT_TRUE(whole_utf8(c, n));
 	free(c);
 }
@@ -296,7 +302,7 @@ static void test_retry_after(void)
 	time_t later = now + 600;
 	gmtime_r(&later, &tm);
 	CU_ASSERT_EQUAL(jvp_retry_after_ms("Sunday, 06-Nov-94 08:49:37 GMT", now), 0); /* RFC 850 */
-	strftime(date, sizeof date, "%a %b %e %H:%M:%S %Y", &tm); /* asctime */
+	strftime(date, sizeof date, "%a %b %e %H:%M:%S %Y", &tm);                      /* asctime */
 	CU_ASSERT_EQUAL(jvp_retry_after_ms(date, now), 600000);
 }
 

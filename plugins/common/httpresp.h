@@ -34,11 +34,11 @@ struct jvp_resp_header {
 
 struct jvp_resp {
 	/* settings, the caller's */
-	struct jvp_watch watch; /* asked during the transfer whether to go on */
-	size_t body_max;        /* bytes of the body kept */
-	int stop_at_max;        /* 1: a longer body stops the transfer (curl fails
-	                         * with CURLE_WRITE_ERROR, truncated set); 0: the
-	                         * rest is read and dropped */
+	struct jvp_watch watch;  /* asked during the transfer whether to go on */
+	size_t body_max;         /* bytes of the body kept */
+	int stop_at_max;         /* 1: a longer body stops the transfer (curl fails
+	                          * with CURLE_WRITE_ERROR, truncated set); 0: the
+	                          * rest is read and dropped */
 	const char *const *keep; /* NULL-terminated lower-case names of the headers
 	                          * to keep (the first JVP_RESP_HEADERS_MAX), or NULL */
 

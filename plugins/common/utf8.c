@@ -72,11 +72,12 @@ char *jvp_utf8_valid_copy(const char *s, size_t n, size_t *out_len)
 
 void jvp_excerpt(const char *s, size_t len, size_t max, int flags, char *out)
 {
-	size_t n = (flags & JVP_EXCERPT_ASCII) ? (len < max ? len : max) : jvp_utf8_cut(s, len, max);
+	size_t n =
+	    (flags & JVP_EXCERPT_ASCII) ? (len < max ? len : max) : jvp_utf8_cut(s, len, max);
 	size_t o = 0;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		out[o++] = c < 0x20 || c == 0x7f                   ? ' '
+		out[o++] = c < 0x20 || c == 0x7f                      ? ' '
 		           : c >= 0x80 && (flags & JVP_EXCERPT_ASCII) ? '?'
 		                                                      : (char)c;
 	}
