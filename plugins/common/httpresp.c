@@ -100,7 +100,7 @@ size_t jvp_resp_on_header(char *data, size_t size, size_t nmemb, void *userdata)
 	if (!colon || !rs->keep)
 		return n;
 	size_t nl = (size_t)(colon - data);
-	for (size_t i = 0; rs->keep[i] && i < JVP_RESP_HEADERS_MAX; i++) {
+	for (size_t i = 0; i < JVP_RESP_HEADERS_MAX && rs->keep[i]; i++) {
 		const char *k = rs->keep[i];
 		if (strlen(k) != nl || strncasecmp(k, data, nl))
 			continue;
