@@ -33,8 +33,9 @@
  * server without STARTTLS under `starttls: always` -> fail for good. Errors
  * name the SMTP reply; never the password.
  *
- * Uses nothing but <jobvisor/plugin.h>, libcurl and libc. send() keeps its
- * state on its own stack and heap; the instance is read-only after create().
+ * Uses nothing but <jobvisor/plugin.h>, plugins/common (compiled in),
+ * libcurl and libc. send() keeps its state on its own stack and heap; the
+ * instance is read-only after create().
  */
 #ifdef HAVE_CONFIG_H
 #include "autoconf.h"

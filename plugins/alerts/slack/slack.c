@@ -30,8 +30,9 @@
  * good with Slack's answer in the error, and so does a TLS certificate that
  * does not verify.
  *
- * Uses nothing but <jobvisor/plugin.h>, jansson, libcurl and libc. send()
- * keeps its state on its own stack and heap: thread-safe.
+ * Uses nothing but <jobvisor/plugin.h>, plugins/common (compiled in),
+ * jansson, libcurl and libc. send() keeps its state on its own stack and
+ * heap: thread-safe.
  */
 #ifdef HAVE_CONFIG_H
 #include "autoconf.h"

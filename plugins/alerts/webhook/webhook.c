@@ -29,9 +29,9 @@
  * does a TLS certificate that does not verify. Output: one line with the
  * status.
  *
- * Uses nothing but <jobvisor/plugin.h>, jansson, libcurl, OpenSSL's
- * libcrypto (HMAC) and libc. send() keeps its state on its own stack and
- * heap: thread-safe.
+ * Uses nothing but <jobvisor/plugin.h>, plugins/common (compiled in),
+ * jansson, libcurl, OpenSSL's libcrypto (HMAC) and libc. send() keeps its
+ * state on its own stack and heap: thread-safe.
  */
 #ifdef HAVE_CONFIG_H
 #include "autoconf.h"

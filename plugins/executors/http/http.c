@@ -48,8 +48,9 @@
  * "body" (parsed when JSON and complete, else text with invalid UTF-8
  * replaced), "body_truncated", "duration_ms"}. Output: one summary line.
  *
- * Uses nothing but <jobvisor/plugin.h>, jansson, libcurl and libc.
- * Thread-safe: execute() keeps all its state on its own stack and heap.
+ * Uses nothing but <jobvisor/plugin.h>, plugins/common (compiled in),
+ * jansson, libcurl and libc. Thread-safe: execute() keeps all its state on
+ * its own stack and heap.
  */
 #ifdef HAVE_CONFIG_H
 #include "autoconf.h"
