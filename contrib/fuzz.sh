@@ -57,7 +57,7 @@ echo "fuzz.sh: building the core with $CC (log: $build/build.log)"
 }
 var() { sed -n "s/^$1 = //p" "$build/Makefile"; }
 LIBS="$(var MHD_LIBS) $(var CURL_LIBS) $(var LIBPQ_LIBS) $(var YAML_LIBS) $(var JANSSON_LIBS) -lpthread -lm -ldl"
-INC="-I$build -I$top -I$top/include -I$top/core -I$build/core -DHAVE_CONFIG_H"
+INC="-I$build -I$top -I$top/include -I$top/core -I$build/core -I$top/plugins -DHAVE_CONFIG_H"
 INC="$INC $(var MHD_CFLAGS) $(var CURL_CFLAGS) $(var LIBPQ_CFLAGS) $(var YAML_CFLAGS) $(var JANSSON_CFLAGS)"
 
 status=0
@@ -68,6 +68,7 @@ for t in $targets; do
 	case $t in
 	cron) maxlen=256 ;;
 	config) extra="$top/core/config/config.c"; flags=-DJV_FUZZ ;;
+	exec) extra=$(ls "$top"/plugins/common/*.c) ;; # what the plugins link in
 	esac
 	# shellcheck disable=SC2086
 	"$CC" $SAN -fsanitize=fuzzer -DJV_LIBFUZZER $flags $INC "$top/tests/fuzz_$t.c" $extra \

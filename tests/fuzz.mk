@@ -13,9 +13,10 @@ tests_fuzz_config_LDADD = $(TEST_LDADD) $(YAML_LIBS) $(JANSSON_LIBS) -lpthread
 
 # The executor plugins' sources are compiled into the harness.
 tests_fuzz_exec_SOURCES = tests/fuzz_exec.c tests/fuzz_main.c
-tests_fuzz_exec_CPPFLAGS = $(FUZZ_CPPFLAGS) -DJV_FUZZ_NAME='"exec"'
+tests_fuzz_exec_CPPFLAGS = $(FUZZ_CPPFLAGS) -I$(top_srcdir)/plugins -DJV_FUZZ_NAME='"exec"'
 tests_fuzz_exec_CFLAGS = $(TEST_CFLAGS) $(CURL_CFLAGS)
-tests_fuzz_exec_LDADD = $(TEST_LDADD) $(JANSSON_LIBS) $(CURL_LIBS) $(LIBPQ_LIBS) -lpthread
+tests_fuzz_exec_LDADD = $(TEST_LDADD) $(PLUGIN_COMMON) $(JANSSON_LIBS) $(CURL_LIBS) $(LIBPQ_LIBS) \
+	-lpthread
 
 tests_fuzz_api_SOURCES = tests/fuzz_api.c tests/fuzz_main.c
 tests_fuzz_api_CPPFLAGS = $(FUZZ_CPPFLAGS) -DJV_FUZZ_NAME='"api"'

@@ -33,8 +33,9 @@
  * server without STARTTLS under `starttls: always` -> fail for good. Errors
  * name the SMTP reply; never the password.
  *
- * Uses nothing but <jobvisor/plugin.h>, libcurl and libc. send() keeps its
- * state on its own stack and heap; the instance is read-only after create().
+ * Uses nothing but <jobvisor/plugin.h>, plugins/common (compiled in),
+ * libcurl and libc. send() keeps its state on its own stack and heap; the
+ * instance is read-only after create().
  */
 #ifdef HAVE_CONFIG_H
 #include "autoconf.h"
@@ -45,9 +46,11 @@
 
 #include <jobvisor/plugin.h>
 
+#include "common/buf.h"
+#include "common/curlrun.h"
+#include "common/utf8.h"
+
 #include <curl/curl.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,82 +93,13 @@ static const char *const email_keys[] = {"smtp_url",   "from",        "to",     
 
 /* --------------------------------------------------------------- helpers */
 
-static pthread_once_t email_once = PTHREAD_ONCE_INIT;
-static CURLcode email_global_rc = CURLE_FAILED_INIT;
 static unsigned long email_seq; /* Message-ID uniqueness within the process */
-
-static void email_global_init(void)
-{
-	email_global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 static int64_t email_mono_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* A growable byte buffer; on allocation failure it stays marked failed and
- * ignores further appends. */
-struct email_buf {
-	char *data;
-	size_t len, cap;
-	int failed;
-};
-
-static void email_buf_add(struct email_buf *b, const char *s, size_t n)
-{
-	if (b->failed)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 1024;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *p = realloc(b->data, cap);
-		if (!p) {
-			b->failed = 1;
-			return;
-		}
-		b->data = p;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, s, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-}
-
-static void email_buf_str(struct email_buf *b, const char *s)
-{
-	email_buf_add(b, s, strlen(s));
-}
-
-JV_PRINTF(2, 3)
-static void email_buf_printf(struct email_buf *b, const char *fmt, ...)
-{
-	char small[512];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(small, sizeof small, fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		b->failed = 1;
-		return;
-	}
-	if ((size_t)n < sizeof small) {
-		email_buf_add(b, small, (size_t)n);
-		return;
-	}
-	char *big = malloc((size_t)n + 1);
-	if (!big) {
-		b->failed = 1;
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(big, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	email_buf_add(b, big, (size_t)n);
-	free(big);
 }
 
 static int email_is_ascii_text(const char *s)
@@ -176,19 +110,7 @@ static int email_is_ascii_text(const char *s)
 	return 1;
 }
 
-/* Length of the UTF-8 sequence starting with byte c (1 for stray bytes). */
-static size_t email_utf8_len(unsigned char c)
-{
-	if (c >= 0xF0 && c < 0xF8)
-		return 4;
-	if (c >= 0xE0)
-		return c < 0xF0 ? 3 : 1;
-	if (c >= 0xC0)
-		return 2;
-	return 1;
-}
-
-static void email_base64(struct email_buf *b, const unsigned char *s, size_t n)
+static void email_base64(struct jvp_buf *b, const unsigned char *s, size_t n)
 {
 	static const char tab[] =
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -200,7 +122,7 @@ static void email_base64(struct email_buf *b, const unsigned char *s, size_t n)
 			v |= s[i + 2];
 		char q[4] = {tab[(v >> 18) & 63], tab[(v >> 12) & 63],
 		             i + 1 < n ? tab[(v >> 6) & 63] : '=', i + 2 < n ? tab[v & 63] : '='};
-		email_buf_add(b, q, 4);
+		jvp_buf_add(b, q, 4);
 	}
 }
 
@@ -210,11 +132,11 @@ static void email_base64(struct email_buf *b, const unsigned char *s, size_t n)
  * else as RFC 2047 encoded words of whole UTF-8 characters, one per line.
  * Control characters (CR and LF included) become spaces first.
  */
-static void email_header_text(struct email_buf *b, const char *text, size_t col)
+static void email_header_text(struct jvp_buf *b, const char *text, size_t col)
 {
 	char *s = strdup(text);
 	if (!s) {
-		b->failed = 1;
+		b->oom = 1;
 		return;
 	}
 	/* control characters become spaces, and runs of spaces one */
@@ -241,10 +163,10 @@ static void email_header_text(struct email_buf *b, const char *text, size_t col)
 			size_t w = strcspn(p + sp, " ");
 			/* fold before a word that would run past the soft limit */
 			if (col > 1 && sp > 0 && col + sp + w > EMAIL_FOLD_AT) {
-				email_buf_str(b, "\r\n");
+				jvp_buf_adds(b, "\r\n");
 				col = 0;
 			}
-			email_buf_add(b, p, sp + w);
+			jvp_buf_add(b, p, sp + w);
 			col += sp + w;
 			p += sp + w;
 		}
@@ -254,20 +176,12 @@ static void email_header_text(struct email_buf *b, const char *text, size_t col)
 		int first = 1;
 		while (n > 0) {
 			/* 45 bytes -> 60 base64 chars: a 72-char encoded word */
-			size_t chunk = 0;
-			while (chunk < n) {
-				size_t cl = email_utf8_len(p[chunk]);
-				if (chunk + cl > n)
-					cl = n - chunk;
-				if (chunk + cl > 45)
-					break;
-				chunk += cl;
-			}
+			size_t chunk = jvp_utf8_cut((const char *)p, n, 45);
 			if (!first) /* one encoded word per line */
-				email_buf_str(b, "\r\n ");
-			email_buf_str(b, "=?UTF-8?B?");
+				jvp_buf_adds(b, "\r\n ");
+			jvp_buf_adds(b, "=?UTF-8?B?");
 			email_base64(b, p, chunk);
-			email_buf_str(b, "?=");
+			jvp_buf_adds(b, "?=");
 			p += chunk;
 			n -= chunk;
 			first = 0;
@@ -277,48 +191,48 @@ static void email_header_text(struct email_buf *b, const char *text, size_t col)
 }
 
 /* "Name <addr>" (the name quoted or encoded as needed) or "addr". */
-static void email_header_addr(struct email_buf *b, const struct email_addr *a, size_t col)
+static void email_header_addr(struct jvp_buf *b, const struct email_addr *a, size_t col)
 {
 	if (!a->name || !*a->name) {
-		email_buf_str(b, a->addr);
+		jvp_buf_adds(b, a->addr);
 		return;
 	}
 	if (!email_is_ascii_text(a->name)) {
 		email_header_text(b, a->name, col);
 	} else if (strpbrk(a->name, "()<>[]:;@\\,.\"")) {
-		email_buf_str(b, "\"");
+		jvp_buf_adds(b, "\"");
 		for (const char *p = a->name; *p; p++) {
 			if (*p == '"' || *p == '\\')
-				email_buf_str(b, "\\");
-			email_buf_add(b, p, 1);
+				jvp_buf_adds(b, "\\");
+			jvp_buf_add(b, p, 1);
 		}
-		email_buf_str(b, "\"");
+		jvp_buf_adds(b, "\"");
 	} else {
-		email_buf_str(b, a->name);
+		jvp_buf_adds(b, a->name);
 	}
-	email_buf_printf(b, " <%s>", a->addr);
+	jvp_buf_printf(b, " <%s>", a->addr);
 }
 
 /* "To: a, b, ..." folded between addresses. */
-static void email_header_addrs(struct email_buf *b, const char *name, const struct email_addr *list,
+static void email_header_addrs(struct jvp_buf *b, const char *name, const struct email_addr *list,
                                size_t n)
 {
-	email_buf_printf(b, "%s: ", name);
+	jvp_buf_printf(b, "%s: ", name);
 	size_t line_start = b->len - strlen(name) - 2;
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0) {
-			email_buf_str(b, ",");
+			jvp_buf_adds(b, ",");
 			size_t next =
 			    strlen(list[i].addr) + (list[i].name ? strlen(list[i].name) + 3 : 0);
 			if (b->len - line_start + 1 + next > EMAIL_FOLD_AT) {
-				email_buf_str(b, "\r\n");
+				jvp_buf_adds(b, "\r\n");
 				line_start = b->len;
 			}
-			email_buf_str(b, " ");
+			jvp_buf_adds(b, " ");
 		}
 		email_header_addr(b, &list[i], b->len - line_start);
 	}
-	email_buf_str(b, "\r\n");
+	jvp_buf_adds(b, "\r\n");
 }
 
 /* "Sun, 29 Nov 2026 01:30:55 +0000", whatever the locale. */
@@ -359,7 +273,7 @@ static int email_has_long_line(const char *s)
 }
 
 /* Append one line (without its end) quoted-printable, then CRLF. */
-static void email_qp_line(struct email_buf *b, const unsigned char *s, size_t n)
+static void email_qp_line(struct jvp_buf *b, const unsigned char *s, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t col = 0;
@@ -378,26 +292,26 @@ static void email_qp_line(struct email_buf *b, const unsigned char *s, size_t n)
 			el = 3;
 		}
 		if (col + el > 75) { /* soft break: "=" ends a 76-char line */
-			email_buf_str(b, "=\r\n");
+			jvp_buf_adds(b, "=\r\n");
 			col = 0;
 		}
-		email_buf_add(b, enc, el);
+		jvp_buf_add(b, enc, el);
 		col += el;
 	}
-	email_buf_str(b, "\r\n");
+	jvp_buf_adds(b, "\r\n");
 }
 
 /* Append text with every line end (LF, CRLF or CR) made CRLF, quoted-
  * printable when qp; a last line without an end gets one. */
-static void email_body_text(struct email_buf *b, const char *s, int qp)
+static void email_body_text(struct jvp_buf *b, const char *s, int qp)
 {
 	while (*s) {
 		size_t n = strcspn(s, "\r\n");
 		if (qp) {
 			email_qp_line(b, (const unsigned char *)s, n);
 		} else {
-			email_buf_add(b, s, n);
-			email_buf_str(b, "\r\n");
+			jvp_buf_add(b, s, n);
+			jvp_buf_adds(b, "\r\n");
 		}
 		s += n;
 		if (*s == '\r' && s[1] == '\n')
@@ -654,10 +568,10 @@ static int email_config_rcpts(struct email *e, const char *key, size_t at, size_
 
 static int email_create(const struct jv_host *host, struct jv_instance *inst, void **state)
 {
-	pthread_once(&email_once, email_global_init);
-	if (email_global_rc != CURLE_OK) {
+	CURLcode grc = jvp_curl_global_init();
+	if (grc != CURLE_OK) {
 		host->log(inst, JV_LOG_ERROR, "curl_global_init failed: %s",
-		          curl_easy_strerror(email_global_rc));
+		          curl_easy_strerror(grc));
 		return JV_HOST_EINVAL;
 	}
 	struct email *e = calloc(1, sizeof *e);
@@ -750,7 +664,7 @@ static void email_destroy(void *state)
 /* ------------------------------------------------------------ the message */
 
 /* The whole message, CRLF lines, in b. */
-static void email_message(const struct email *e, const struct jv_alert *alert, struct email_buf *b)
+static void email_message(const struct email *e, const struct jv_alert *alert, struct jvp_buf *b)
 {
 	char date[64];
 	int64_t now = email_unix_ms();
@@ -762,14 +676,14 @@ static void email_message(const struct email *e, const struct jv_alert *alert, s
 	}
 	unsigned long seq = __atomic_add_fetch(&email_seq, 1, __ATOMIC_RELAXED);
 
-	email_buf_printf(b, "Date: %s\r\n", date);
-	email_buf_printf(b, "Message-ID: <jobvisor.%lld.", (long long)now);
+	jvp_buf_printf(b, "Date: %s\r\n", date);
+	jvp_buf_printf(b, "Message-ID: <jobvisor.%lld.", (long long)now);
 	for (size_t i = 0; i < sizeof rnd; i++)
-		email_buf_printf(b, "%02x", rnd[i]);
-	email_buf_printf(b, "%lx@%s>\r\n", seq, e->msgid_domain);
-	email_buf_str(b, "From: ");
+		jvp_buf_printf(b, "%02x", rnd[i]);
+	jvp_buf_printf(b, "%lx@%s>\r\n", seq, e->msgid_domain);
+	jvp_buf_adds(b, "From: ");
 	email_header_addr(b, &e->from, 6);
-	email_buf_str(b, "\r\n");
+	jvp_buf_adds(b, "\r\n");
 	email_header_addrs(b, "To", e->rcpt, e->n_to);
 	if (e->n_cc)
 		email_header_addrs(b, "Cc", e->rcpt + e->n_to, e->n_cc);
@@ -777,34 +691,34 @@ static void email_message(const struct email *e, const struct jv_alert *alert, s
 	size_t sl = strlen(e->prefix) + strlen(alert->title) + 1;
 	char *subject = malloc(sl);
 	if (!subject) {
-		b->failed = 1;
+		b->oom = 1;
 		return;
 	}
 	snprintf(subject, sl, "%s%s", e->prefix, alert->title);
-	email_buf_str(b, "Subject: ");
+	jvp_buf_adds(b, "Subject: ");
 	email_header_text(b, subject, 9);
-	email_buf_str(b, "\r\n");
+	jvp_buf_adds(b, "\r\n");
 	free(subject);
 
 	const char *text = alert->text ? alert->text : "";
 	int with_link = alert->link && *alert->link && !strstr(text, alert->link);
 	int qp =
 	    email_has_long_line(text) || (with_link && strlen(alert->link) + 6 > EMAIL_MAX_LINE);
-	email_buf_str(b, "MIME-Version: 1.0\r\n"
-	                 "Content-Type: text/plain; charset=utf-8\r\n");
-	email_buf_printf(b, "Content-Transfer-Encoding: %s\r\n", qp ? "quoted-printable" : "8bit");
-	email_buf_str(b, "Auto-Submitted: auto-generated\r\n");
-	email_buf_printf(b, "X-Jobvisor-Event: %s\r\n", alert->event ? alert->event : "alert");
+	jvp_buf_adds(b, "MIME-Version: 1.0\r\n"
+	                "Content-Type: text/plain; charset=utf-8\r\n");
+	jvp_buf_printf(b, "Content-Transfer-Encoding: %s\r\n", qp ? "quoted-printable" : "8bit");
+	jvp_buf_adds(b, "Auto-Submitted: auto-generated\r\n");
+	jvp_buf_printf(b, "X-Jobvisor-Event: %s\r\n", alert->event ? alert->event : "alert");
 	if (alert->job_id > 0)
-		email_buf_printf(b, "X-Jobvisor-Job-Id: %lld\r\n", (long long)alert->job_id);
-	email_buf_str(b, "\r\n");
+		jvp_buf_printf(b, "X-Jobvisor-Job-Id: %lld\r\n", (long long)alert->job_id);
+	jvp_buf_adds(b, "\r\n");
 	email_body_text(b, text, qp);
 	if (with_link) {
-		email_buf_str(b, "\r\n");
-		struct email_buf l = {0};
-		email_buf_printf(&l, "link: %s", alert->link);
-		if (l.failed)
-			b->failed = 1;
+		jvp_buf_adds(b, "\r\n");
+		struct jvp_buf l = {0};
+		jvp_buf_printf(&l, "link: %s", alert->link);
+		if (l.oom)
+			b->oom = 1;
 		else
 			email_body_text(b, l.data, qp);
 		free(l.data);
@@ -814,8 +728,7 @@ static void email_message(const struct email *e, const struct jv_alert *alert, s
 /* ---------------------------------------------------------------- sending */
 
 struct email_xfer {
-	const struct jv_host *host;
-	struct jv_run *run;
+	struct jvp_watch watch; /* asked whether the run goes on */
 	const char *data;
 	size_t len, pos;
 	char reply[EMAIL_REPLY_MAX + 1]; /* the last 4xx/5xx reply line of the server */
@@ -850,41 +763,17 @@ static int email_on_debug(CURL *c, curl_infotype type, char *data, size_t size, 
 	return 0;
 }
 
-static int email_on_progress(void *userp, curl_off_t dt, curl_off_t dn, curl_off_t ut,
-                             curl_off_t un)
-{
-	(void)dt;
-	(void)dn;
-	(void)ut;
-	(void)un;
-	struct email_xfer *x = userp;
-	return x->host->cancelled(x->run) ? 1 : 0;
-}
-
 /* Curl errors that another try will not fix. */
 static int email_curl_permanent(CURLcode c)
 {
-	switch (c) {
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-	case CURLE_SSL_ISSUER_ERROR:
-	case CURLE_USE_SSL_FAILED:
-	case CURLE_LOGIN_DENIED:
-	case CURLE_UNSUPPORTED_PROTOCOL:
-	case CURLE_URL_MALFORMAT:
-		return 1;
-	default:
-		return 0;
-	}
+	return c == CURLE_USE_SSL_FAILED || c == CURLE_LOGIN_DENIED || jvp_curl_permanent(c);
 }
 
 static int email_send(void *state, const struct jv_alert *alert, struct jv_run *run)
 {
 	const struct email *e = state;
 	const struct jv_host *host = e->host;
-	struct email_buf msg = {0};
+	struct jvp_buf msg = {0};
 	struct curl_slist *rcpts = NULL;
 	CURL *c = NULL;
 	int rc = JV_RETRY;
@@ -902,28 +791,28 @@ static int email_send(void *state, const struct jv_alert *alert, struct jv_run *
 	size_t n_rcpt = e->n_to + e->n_cc;
 	char from[512];
 	snprintf(from, sizeof from, "<%s>", e->from.addr);
-	for (size_t i = 0; i < n_rcpt && !msg.failed; i++) {
+	for (size_t i = 0; i < n_rcpt && !msg.oom; i++) {
 		char r[512];
 		snprintf(r, sizeof r, "<%s>", e->rcpt[i].addr);
 		struct curl_slist *l = curl_slist_append(rcpts, r);
 		if (!l) {
-			msg.failed = 1;
+			msg.oom = 1;
 			break;
 		}
 		rcpts = l;
 	}
 	c = curl_easy_init();
-	if (msg.failed || !c) {
+	if (msg.oom || !c) {
 		host->error(run, "email: out of memory");
 		goto out;
 	}
 
-	struct email_xfer x = {.host = host, .run = run, .data = msg.data, .len = msg.len};
+	struct email_xfer x = {.watch = {host, run}, .data = msg.data, .len = msg.len};
 	char errbuf[CURL_ERROR_SIZE] = "";
 	curl_easy_setopt(c, CURLOPT_URL, e->url);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(limit > 2000000000 ? 2000000000 : limit));
+	jvp_curl_timeout(c, limit);
 	curl_easy_setopt(c, CURLOPT_USE_SSL, e->use_ssl);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, e->verify_tls ? 1L : 0L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, e->verify_tls ? 2L : 0L);
@@ -941,9 +830,7 @@ static int email_send(void *state, const struct jv_alert *alert, struct jv_run *
 	curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, email_on_debug);
 	curl_easy_setopt(c, CURLOPT_DEBUGDATA, &x);
 	curl_easy_setopt(c, CURLOPT_VERBOSE, 1L); /* feeds email_on_debug only */
-	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, email_on_progress);
-	curl_easy_setopt(c, CURLOPT_XFERINFODATA, &x);
-	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	jvp_curl_watch(c, &x.watch);
 
 	int64_t start = email_mono_ms();
 	CURLcode cc = curl_easy_perform(c);

@@ -30,8 +30,9 @@
  * good with Slack's answer in the error, and so does a TLS certificate that
  * does not verify.
  *
- * Uses nothing but <jobvisor/plugin.h>, jansson, libcurl and libc. send()
- * keeps its state on its own stack and heap: thread-safe.
+ * Uses nothing but <jobvisor/plugin.h>, plugins/common (compiled in),
+ * jansson, libcurl and libc. send() keeps its state on its own stack and
+ * heap: thread-safe.
  */
 #ifdef HAVE_CONFIG_H
 #include "autoconf.h"
@@ -42,9 +43,13 @@
 
 #include <jobvisor/plugin.h>
 
+#include "common/buf.h"
+#include "common/curlrun.h"
+#include "common/httpresp.h"
+#include "common/utf8.h"
+
 #include <curl/curl.h>
 #include <jansson.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +57,6 @@
 #include <time.h>
 
 #define SLACK_DEFAULT_TIMEOUT_MS 10000
-#define SLACK_MAX_RETRY_AFTER_MS (3600LL * 1000)
 #define SLACK_BODY_KEEP          1024 /* bytes of the answer kept for errors */
 #define SLACK_ERROR_BODY_BYTES   200  /* bytes of it shown in an error */
 #define SLACK_HEADER_MAX         150  /* characters of a header block's text */
@@ -75,77 +79,10 @@ struct slack {
 static const char *const slack_keys[] = {"webhook_url", "channel", "username",
                                          "icon_emoji",  "mention", NULL};
 
+/* The response headers kept. */
+static const char *const slack_resp_keep[] = {"retry-after", NULL};
+
 /* --------------------------------------------------------------- helpers */
-
-static pthread_once_t slack_once = PTHREAD_ONCE_INIT;
-static CURLcode slack_global_rc = CURLE_FAILED_INIT;
-
-static void slack_global_init(void)
-{
-	slack_global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-/* A growing string; oom set once an allocation failed (then it stays as
- * it was). */
-struct slack_buf {
-	char *data;
-	size_t len, cap;
-	int oom;
-};
-
-static void slack_add(struct slack_buf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *d = realloc(b->data, cap);
-		if (!d) {
-			b->oom = 1;
-			return;
-		}
-		b->data = d;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, s, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-}
-
-static void slack_adds(struct slack_buf *b, const char *s)
-{
-	slack_add(b, s, strlen(s));
-}
-
-/* Length of the valid UTF-8 character at p (end: one past the text), or 0
- * when the bytes there are not one. */
-static size_t slack_utf8_len(const unsigned char *p, const unsigned char *end)
-{
-	unsigned char c = *p;
-	size_t len = c < 0x80             ? 1
-	             : (c & 0xe0) == 0xc0 ? 2
-	             : (c & 0xf0) == 0xe0 ? 3
-	             : (c & 0xf8) == 0xf0 ? 4
-	                                  : 0;
-	if (!len || (size_t)(end - p) < len)
-		return 0;
-	if (len == 1)
-		return 1;
-	uint32_t cp = len == 2   ? (uint32_t)(c & 0x1f)
-	              : len == 3 ? (uint32_t)(c & 0x0f)
-	                         : (uint32_t)(c & 0x07);
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
 
 enum {
 	SLACK_ESCAPE = 1, /* &, <, > as &amp; &lt; &gt; (mrkdwn text) */
@@ -160,14 +97,14 @@ enum {
  * characters, with SLACK_CHARS) are added: when s does not fit it is cut
  * before a whole character or entity and "…" ends it, within max.
  */
-static void slack_put(struct slack_buf *b, const char *s, size_t max, int flags)
+static void slack_put(struct jvp_buf *b, const char *s, size_t max, int flags)
 {
 	const unsigned char *start = (const unsigned char *)s, *p = start, *end = p + strlen(s);
 	size_t used = 0, mark = b->len;
 	while (p < end) {
 		char tmp[8];
 		const char *piece = tmp;
-		size_t n = slack_utf8_len(p, end), step = n ? n : 1;
+		size_t n = jvp_utf8_char_len(p, end), step = n ? n : 1;
 		if (!n)
 			piece = "\xef\xbf\xbd", n = 3;
 		else if ((flags & SLACK_ESCAPE) && *p == '&')
@@ -187,10 +124,10 @@ static void slack_put(struct slack_buf *b, const char *s, size_t max, int flags)
 			if (b->data)
 				b->data[b->len] = '\0';
 			if (max >= ((flags & SLACK_CHARS) ? 1u : 3u))
-				slack_adds(b, "\xe2\x80\xa6");
+				jvp_buf_adds(b, "\xe2\x80\xa6");
 			return;
 		}
-		slack_add(b, piece, n);
+		jvp_buf_add(b, piece, n);
 		used += units;
 		if (used + ((flags & SLACK_CHARS) ? 1 : 3) <= max)
 			mark = b->len;
@@ -201,8 +138,8 @@ static void slack_put(struct slack_buf *b, const char *s, size_t max, int flags)
 /* A fresh copy of s made valid UTF-8 (see slack_put), or NULL on OOM. */
 static char *slack_clean(const char *s, size_t max, int flags)
 {
-	struct slack_buf b = {0};
-	slack_add(&b, "", 0);
+	struct jvp_buf b = {0};
+	jvp_buf_add(&b, "", 0);
 	slack_put(&b, s, max, flags);
 	if (b.oom) {
 		free(b.data);
@@ -222,18 +159,18 @@ static void slack_fmt_time(char *buf, size_t len, int64_t ms)
 
 /* Slack's date token, shown in the reader's own time zone:
  * "<!date^SECONDS^{date_short_pretty} {time_secs}|FALLBACK>". */
-static void slack_add_date(struct slack_buf *b, int64_t ms)
+static void slack_add_date(struct jvp_buf *b, int64_t ms)
 {
 	char fallback[40], tok[160];
 	slack_fmt_time(fallback, sizeof fallback, ms);
 	snprintf(tok, sizeof tok, "<!date^%lld^{date_short_pretty} {time_secs}|%s>",
 	         (long long)(ms / 1000), fallback);
-	slack_adds(b, tok);
+	jvp_buf_adds(b, tok);
 }
 
 /* A URL made safe inside a mrkdwn <URL|text>: '|', '<', '>' and spaces
  * percent-encoded, '&' as &amp;. */
-static void slack_add_link_url(struct slack_buf *b, const char *url)
+static void slack_add_link_url(struct jvp_buf *b, const char *url)
 {
 	for (const char *p = url; *p; p++) {
 		char tmp[8];
@@ -243,19 +180,19 @@ static void slack_add_link_url(struct slack_buf *b, const char *url)
 		case '>':
 		case ' ':
 			snprintf(tmp, sizeof tmp, "%%%02X", (unsigned)(unsigned char)*p);
-			slack_adds(b, tmp);
+			jvp_buf_adds(b, tmp);
 			break;
 		case '&':
-			slack_adds(b, "&amp;");
+			jvp_buf_adds(b, "&amp;");
 			break;
 		default:
-			slack_add(b, p, 1);
+			jvp_buf_add(b, p, 1);
 		}
 	}
 }
 
 /* Add a mrkdwn field "*LABEL*\nVALUE" (value already mrkdwn) to fields. */
-static void slack_field(json_t *fields, const char *label, struct slack_buf *value)
+static void slack_field(json_t *fields, const char *label, struct jvp_buf *value)
 {
 	if (value->oom || !value->data)
 		return;
@@ -272,7 +209,7 @@ static void slack_field(json_t *fields, const char *label, struct slack_buf *val
 }
 
 /* The field value of plain text s (escaped, bounded). */
-static void slack_value(struct slack_buf *v, const char *s)
+static void slack_value(struct jvp_buf *v, const char *s)
 {
 	slack_put(v, s, SLACK_FIELD_MAX, SLACK_ESCAPE);
 }
@@ -294,7 +231,7 @@ static char *slack_message(const struct slack *s, const struct jv_alert *a)
 	char num[96];
 
 	json_t *msg = json_object(), *blocks = json_array(), *fields = json_array();
-	struct slack_buf t = {0}, v = {0};
+	struct jvp_buf t = {0}, v = {0};
 	char *out = NULL;
 	if (!msg || !blocks || !fields)
 		goto done;
@@ -302,7 +239,7 @@ static char *slack_message(const struct slack *s, const struct jv_alert *a)
 	/* text: the fallback for notifications */
 	if (mention) {
 		slack_put(&t, s->mention, 500, 0);
-		slack_adds(&t, " ");
+		jvp_buf_adds(&t, " ");
 	}
 	slack_put(&t, a->title, SLACK_TEXT_MAX - 510, SLACK_ESCAPE);
 	if (t.oom)
@@ -325,27 +262,27 @@ static char *slack_message(const struct slack *s, const struct jv_alert *a)
 	free(title);
 
 	/* the fields */
-	slack_add(&v, "", 0);
-	slack_adds(&v, "`");
+	jvp_buf_add(&v, "", 0);
+	jvp_buf_adds(&v, "`");
 	slack_value(&v, a->event);
-	slack_adds(&v, "`");
+	jvp_buf_adds(&v, "`");
 	slack_field(fields, "Event", &v);
 	if (a->job_id > 0) {
 		snprintf(num, sizeof num, "#%lld", (long long)a->job_id);
 		if (link && strlen(link) <= SLACK_URL_MAX) {
-			slack_adds(&v, "<");
+			jvp_buf_adds(&v, "<");
 			slack_add_link_url(&v, link);
-			slack_adds(&v, "|");
-			slack_adds(&v, num);
-			slack_adds(&v, ">");
+			jvp_buf_adds(&v, "|");
+			jvp_buf_adds(&v, num);
+			jvp_buf_adds(&v, ">");
 		} else {
-			slack_adds(&v, num);
+			jvp_buf_adds(&v, num);
 		}
 		slack_field(fields, "Job", &v);
 	} else if (first_id > 0 && last_id > 0) {
 		snprintf(num, sizeof num, "#%lld \xe2\x80\xa6 #%lld", (long long)first_id,
 		         (long long)last_id);
-		slack_adds(&v, num);
+		jvp_buf_adds(&v, num);
 		slack_field(fields, "Jobs", &v);
 	}
 	if (a->job_type && *a->job_type) {
@@ -362,7 +299,7 @@ static char *slack_message(const struct slack *s, const struct jv_alert *a)
 			         (long long)max_attempts);
 		else
 			snprintf(num, sizeof num, "%d", a->attempt);
-		slack_adds(&v, num);
+		jvp_buf_adds(&v, num);
 		slack_field(fields, "Attempt", &v);
 	}
 	if (a->processor && *a->processor) {
@@ -371,7 +308,7 @@ static char *slack_message(const struct slack *s, const struct jv_alert *a)
 	}
 	if (a->count > 1) {
 		snprintf(num, sizeof num, "%u", a->count);
-		slack_adds(&v, num);
+		jvp_buf_adds(&v, num);
 		slack_field(fields, "Count", &v);
 	}
 	json_t *section = json_pack("{s:s, s:O}", "type", "section", "fields", fields);
@@ -387,9 +324,9 @@ static char *slack_message(const struct slack *s, const struct jv_alert *a)
 	/* the error, in a code block */
 	if (a->error && *a->error) {
 		v.len = 0;
-		slack_adds(&v, "*Error*\n```");
+		jvp_buf_adds(&v, "*Error*\n```");
 		slack_put(&v, a->error, SLACK_ERROR_MAX - 16, SLACK_ESCAPE | SLACK_CODE);
-		slack_adds(&v, "```");
+		jvp_buf_adds(&v, "```");
 		if (!v.oom)
 			json_array_append_new(blocks,
 			                      json_pack("{s:s, s:{s:s, s:s}}", "type", "section",
@@ -401,9 +338,9 @@ static char *slack_message(const struct slack *s, const struct jv_alert *a)
 		v.len = 0;
 		if (a->count > 1) {
 			snprintf(num, sizeof num, "%u alerts from ", a->count);
-			slack_adds(&v, num);
+			jvp_buf_adds(&v, num);
 			slack_add_date(&v, a->first_at_ms);
-			slack_adds(&v, " to ");
+			jvp_buf_adds(&v, " to ");
 			slack_add_date(&v, a->last_at_ms > 0 ? a->last_at_ms : a->first_at_ms);
 		} else {
 			slack_add_date(&v, a->first_at_ms);
@@ -440,85 +377,17 @@ done:
 
 /* ------------------------------------------------------------------ send */
 
-struct slack_resp {
-	const struct jv_host *host;
-	struct jv_run *run;
-	char body[SLACK_BODY_KEEP + 1];
-	size_t len;
-	char retry_after[64];
-};
-
-static size_t slack_on_body(char *data, size_t size, size_t nmemb, void *userdata)
-{
-	struct slack_resp *rs = userdata;
-	size_t n = size * nmemb, room = SLACK_BODY_KEEP - rs->len;
-	size_t take = n < room ? n : room;
-	memcpy(rs->body + rs->len, data, take);
-	rs->len += take;
-	rs->body[rs->len] = '\0';
-	return n; /* the rest is read and dropped */
-}
-
-static size_t slack_on_header(char *data, size_t size, size_t nmemb, void *userdata)
-{
-	struct slack_resp *rs = userdata;
-	size_t n = size * nmemb;
-	if (n >= 5 && !strncmp(data, "HTTP/", 5)) {
-		rs->retry_after[0] = '\0'; /* a new response (after a 1xx) */
-		return n;
-	}
-	if (n > 12 && !strncasecmp(data, "retry-after:", 12)) {
-		const char *v = data + 12, *end = data + n;
-		while (v < end && (*v == ' ' || *v == '\t'))
-			v++;
-		while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
-			end--;
-		size_t l = (size_t)(end - v);
-		if (l >= sizeof rs->retry_after)
-			l = sizeof rs->retry_after - 1;
-		memcpy(rs->retry_after, v, l);
-		rs->retry_after[l] = '\0';
-	}
-	return n;
-}
-
-static int slack_on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
-                             curl_off_t ultotal, curl_off_t ulnow)
-{
-	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
-	struct slack_resp *rs = userdata;
-	return rs->host->cancelled(rs->run) ? 1 : 0;
-}
-
-/* Retry-After (delta-seconds or an HTTP-date) as ms from now, capped; -1
- * when absent or unreadable. */
-static int64_t slack_retry_after_ms(const char *v)
-{
-	if (!*v)
-		return -1;
-	int64_t ms;
-	if (strspn(v, "0123456789") == strlen(v)) {
-		ms = strlen(v) > 7 ? SLACK_MAX_RETRY_AFTER_MS : strtoll(v, NULL, 10) * 1000;
-	} else {
-		time_t t = curl_getdate(v, NULL);
-		if (t == (time_t)-1)
-			return -1;
-		ms = ((int64_t)t - (int64_t)time(NULL)) * 1000;
-		if (ms < 0)
-			ms = 0;
-	}
-	return ms > SLACK_MAX_RETRY_AFTER_MS ? SLACK_MAX_RETRY_AFTER_MS : ms;
-}
-
 /* Slack's answer, made one short line of valid text, into buf. */
-static void slack_excerpt(const struct slack_resp *rs, char *buf, size_t size)
+static void slack_excerpt(const struct jvp_resp *rs, char *buf, size_t size)
 {
 	char raw[SLACK_BODY_KEEP + 1];
-	memcpy(raw, rs->body, rs->len + 1);
-	for (size_t i = 0; i < rs->len; i++)
+	size_t len = rs->body.data ? rs->body.len : 0;
+	memcpy(raw, len ? rs->body.data : "", len);
+	raw[len] = '\0';
+	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)raw[i] < 0x20 || raw[i] == 0x7f)
 			raw[i] = ' ';
-	struct slack_buf b = {0};
+	struct jvp_buf b = {0};
 	slack_put(&b, raw, size - 1 < SLACK_ERROR_BODY_BYTES ? size - 1 : SLACK_ERROR_BODY_BYTES,
 	          0);
 	size_t n = b.data && !b.oom ? b.len : 0;
@@ -532,31 +401,15 @@ static void slack_excerpt(const struct slack_resp *rs, char *buf, size_t size)
 	free(b.data);
 }
 
-/* Is the curl error one that another attempt will not fix? */
-static int slack_curl_permanent(CURLcode c)
-{
-	switch (c) {
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-	case CURLE_SSL_ISSUER_ERROR:
-	case CURLE_UNSUPPORTED_PROTOCOL:
-	case CURLE_URL_MALFORMAT:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
 static int slack_send(void *state, const struct jv_alert *alert, struct jv_run *run)
 {
 	const struct slack *s = state;
 	const struct jv_host *host = s->host;
 	char *body = slack_message(s, alert);
 	CURL *c = curl_easy_init();
-	struct curl_slist *hl = NULL, *t;
-	struct slack_resp rs = {.host = host, .run = run};
+	struct curl_slist *hl = NULL;
+	struct jvp_resp rs = {
+	    .watch = {host, run}, .body_max = SLACK_BODY_KEEP, .keep = slack_resp_keep};
 	int rc = JV_RETRY;
 	if (!body || !c) {
 		host->error(run, "slack: out of memory");
@@ -566,11 +419,10 @@ static int slack_send(void *state, const struct jv_alert *alert, struct jv_run *
 	                                      "User-Agent: jobvisor-slack/" SLACK_VERSION,
 	                                      "Expect:", NULL};
 	for (const char *const *h = headers; *h; h++) {
-		if (!(t = curl_slist_append(hl, *h))) {
+		if (jvp_slist_append(&hl, *h)) {
 			host->error(run, "slack: out of memory");
 			goto out;
 		}
-		hl = t;
 	}
 	int64_t limit = host->remaining_ms(run);
 	if (limit > s->timeout_ms)
@@ -580,24 +432,11 @@ static int slack_send(void *state, const struct jv_alert *alert, struct jv_run *
 		            limit <= 0 ? "out of time" : "cancelled");
 		goto out;
 	}
-	curl_easy_setopt(c, CURLOPT_URL, s->url);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(limit > 2000000000 ? 2000000000 : limit));
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	jvp_curl_http_setup(c, s->url, limit, 1);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, slack_on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &rs);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, slack_on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &rs);
-	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, slack_on_progress);
-	curl_easy_setopt(c, CURLOPT_XFERINFODATA, &rs);
-	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	jvp_resp_attach(c, &rs);
 
 	CURLcode cc = curl_easy_perform(c);
 	if (cc == CURLE_ABORTED_BY_CALLBACK) {
@@ -613,7 +452,7 @@ static int slack_send(void *state, const struct jv_alert *alert, struct jv_run *
 		/* curl_easy_strerror() names no URL: the secret stays out */
 		host->error(run, "slack: could not post to the Slack webhook: %s",
 		            curl_easy_strerror(cc));
-		rc = slack_curl_permanent(cc) ? JV_FAIL : JV_RETRY;
+		rc = jvp_curl_permanent(cc) ? JV_FAIL : JV_RETRY;
 		goto out;
 	}
 	long status = 0;
@@ -630,7 +469,7 @@ static int slack_send(void *state, const struct jv_alert *alert, struct jv_run *
 		goto out;
 	}
 	if (status == 408 || status == 429 || status >= 500) {
-		int64_t after = slack_retry_after_ms(rs.retry_after);
+		int64_t after = jvp_retry_after_ms(jvp_resp_header(&rs, "retry-after"), time(NULL));
 		if (after >= 0) {
 			host->retry_in(run, after);
 			host->error(run, "slack: %s (retry in %lld s)", line,
@@ -651,6 +490,7 @@ out:
 	curl_slist_free_all(hl);
 	if (c)
 		curl_easy_cleanup(c);
+	jvp_resp_free(&rs);
 	free(body);
 	return rc;
 }
@@ -706,10 +546,10 @@ static int slack_opt_string(struct slack *s, const char *key, const char **out)
 
 static int slack_create(const struct jv_host *host, struct jv_instance *inst, void **state)
 {
-	pthread_once(&slack_once, slack_global_init);
-	if (slack_global_rc != CURLE_OK) {
+	CURLcode grc = jvp_curl_global_init();
+	if (grc != CURLE_OK) {
 		host->log(inst, JV_LOG_ERROR, "curl_global_init failed: %s",
-		          curl_easy_strerror(slack_global_rc));
+		          curl_easy_strerror(grc));
 		return JV_HOST_EINVAL;
 	}
 	struct slack *s = calloc(1, sizeof *s);

@@ -29,9 +29,9 @@
  * does a TLS certificate that does not verify. Output: one line with the
  * status.
  *
- * Uses nothing but <jobvisor/plugin.h>, jansson, libcurl, OpenSSL's
- * libcrypto (HMAC) and libc. send() keeps its state on its own stack and
- * heap: thread-safe.
+ * Uses nothing but <jobvisor/plugin.h>, plugins/common (compiled in),
+ * jansson, libcurl, OpenSSL's libcrypto (HMAC) and libc. send() keeps its
+ * state on its own stack and heap: thread-safe.
  */
 #ifdef HAVE_CONFIG_H
 #include "autoconf.h"
@@ -42,14 +42,16 @@
 
 #include <jobvisor/plugin.h>
 
-#include <ctype.h>
+#include "common/curlrun.h"
+#include "common/httpresp.h"
+#include "common/utf8.h"
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +61,6 @@
 #include <unistd.h>
 
 #define WEBHOOK_DEFAULT_TIMEOUT_MS 10000
-#define WEBHOOK_MAX_RETRY_AFTER_MS (3600LL * 1000)
 #define WEBHOOK_BODY_KEEP          1024 /* bytes of the answer kept for errors */
 #define WEBHOOK_ERROR_BODY_BYTES   200  /* bytes of it shown in an error */
 
@@ -78,26 +79,10 @@ struct webhook {
 
 static const char *const webhook_keys[] = {"url", "secret", "headers", "method", NULL};
 
+/* The response headers kept. */
+static const char *const webhook_resp_keep[] = {"retry-after", NULL};
+
 /* --------------------------------------------------------------- helpers */
-
-static pthread_once_t webhook_once = PTHREAD_ONCE_INIT;
-static CURLcode webhook_global_rc = CURLE_FAILED_INIT;
-
-static void webhook_global_init(void)
-{
-	webhook_global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-/* A header name is an RFC 9110 token. */
-static int webhook_header_name_ok(const char *name)
-{
-	if (!*name)
-		return 0;
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-		if (!isalnum(*p) && !strchr("!#$%&'*+-.^_`|~", *p))
-			return 0;
-	return 1;
-}
 
 /* 16 random bytes as 32 lower-case hex digits into id[33]. 0, or -1. */
 static int webhook_delivery_id(char id[33])
@@ -166,120 +151,6 @@ static int webhook_sign(const char *secret, const char *body, size_t len, char o
 
 /* ------------------------------------------------------------------ send */
 
-struct webhook_resp {
-	const struct jv_host *host;
-	struct jv_run *run;
-	char body[WEBHOOK_BODY_KEEP + 1];
-	size_t len;
-	char retry_after[64];
-};
-
-static size_t webhook_on_body(char *data, size_t size, size_t nmemb, void *userdata)
-{
-	struct webhook_resp *rs = userdata;
-	size_t n = size * nmemb, room = WEBHOOK_BODY_KEEP - rs->len;
-	size_t take = n < room ? n : room;
-	memcpy(rs->body + rs->len, data, take);
-	rs->len += take;
-	rs->body[rs->len] = '\0';
-	return n; /* the rest is read and dropped */
-}
-
-static size_t webhook_on_header(char *data, size_t size, size_t nmemb, void *userdata)
-{
-	struct webhook_resp *rs = userdata;
-	size_t n = size * nmemb;
-	if (n >= 5 && !strncmp(data, "HTTP/", 5)) {
-		rs->retry_after[0] = '\0'; /* a new response (after a 1xx) */
-		return n;
-	}
-	if (n > 12 && !strncasecmp(data, "retry-after:", 12)) {
-		const char *v = data + 12, *end = data + n;
-		while (v < end && (*v == ' ' || *v == '\t'))
-			v++;
-		while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
-			end--;
-		size_t l = (size_t)(end - v);
-		if (l >= sizeof rs->retry_after)
-			l = sizeof rs->retry_after - 1;
-		memcpy(rs->retry_after, v, l);
-		rs->retry_after[l] = '\0';
-	}
-	return n;
-}
-
-static int webhook_on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
-                               curl_off_t ultotal, curl_off_t ulnow)
-{
-	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
-	struct webhook_resp *rs = userdata;
-	return rs->host->cancelled(rs->run) ? 1 : 0;
-}
-
-/* Retry-After (delta-seconds or an HTTP-date) as ms from now, capped; -1
- * when absent or unreadable. */
-static int64_t webhook_retry_after_ms(const char *v)
-{
-	if (!*v)
-		return -1;
-	int64_t ms;
-	if (strspn(v, "0123456789") == strlen(v)) {
-		ms = strlen(v) > 7 ? WEBHOOK_MAX_RETRY_AFTER_MS : strtoll(v, NULL, 10) * 1000;
-	} else {
-		time_t t = curl_getdate(v, NULL);
-		if (t == (time_t)-1)
-			return -1;
-		ms = ((int64_t)t - (int64_t)time(NULL)) * 1000;
-		if (ms < 0)
-			ms = 0;
-	}
-	return ms > WEBHOOK_MAX_RETRY_AFTER_MS ? WEBHOOK_MAX_RETRY_AFTER_MS : ms;
-}
-
-/* The start of the answer as one line of printable ASCII (other bytes as
- * '?', control characters as spaces) into buf[WEBHOOK_ERROR_BODY_BYTES + 1]:
- * safe in any log. */
-static void webhook_excerpt(const struct webhook_resp *rs, char *buf)
-{
-	size_t n = rs->len < WEBHOOK_ERROR_BODY_BYTES ? rs->len : WEBHOOK_ERROR_BODY_BYTES, o = 0;
-	/* cppcheck-suppress knownConditionTrueFalse ; 2.10 misreads x = a < b ? a : b */
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)rs->body[i];
-		buf[o++] = c < 0x20 || c == 0x7f ? ' ' : c >= 0x80 ? '?' : (char)c;
-	}
-	/* cppcheck-suppress uninitvar ; follows from the misread above: buf[0..o) is written */
-	while (o > 0 && buf[o - 1] == ' ')
-		o--;
-	buf[o] = '\0';
-}
-
-/* Is the curl error one that another attempt will not fix? */
-static int webhook_curl_permanent(CURLcode c)
-{
-	switch (c) {
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-	case CURLE_SSL_ISSUER_ERROR:
-	case CURLE_UNSUPPORTED_PROTOCOL:
-	case CURLE_URL_MALFORMAT:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
-/* Append line to *list; 0, or -1 on OOM (*list is kept). */
-static int webhook_append(struct curl_slist **list, const char *line)
-{
-	struct curl_slist *t = curl_slist_append(*list, line);
-	if (!t)
-		return -1;
-	*list = t;
-	return 0;
-}
-
 /* The body for alert a into *body (fresh), its id into id. 0, or -1. */
 static int webhook_body(const struct jv_alert *a, char id[33], char **body)
 {
@@ -308,7 +179,8 @@ static int webhook_send(void *state, const struct jv_alert *alert, struct jv_run
 	char *body = NULL;
 	CURL *c = NULL;
 	struct curl_slist *hl = NULL;
-	struct webhook_resp rs = {.host = host, .run = run};
+	struct jvp_resp rs = {
+	    .watch = {host, run}, .body_max = WEBHOOK_BODY_KEEP, .keep = webhook_resp_keep};
 	int rc = JV_RETRY;
 	if (webhook_body(alert, id, &body)) {
 		host->error(run, "webhook: could not build the request body (out of memory, "
@@ -320,18 +192,18 @@ static int webhook_send(void *state, const struct jv_alert *alert, struct jv_run
 		goto out;
 	}
 	for (const struct curl_slist *e = w->extra; e; e = e->next)
-		if (webhook_append(&hl, e->data))
+		if (jvp_slist_append(&hl, e->data))
 			goto oom;
-	if (!w->content_type_given && webhook_append(&hl, "Content-Type: application/json"))
+	if (!w->content_type_given && jvp_slist_append(&hl, "Content-Type: application/json"))
 		goto oom;
 	if (!w->user_agent_given &&
-	    webhook_append(&hl, "User-Agent: jobvisor-webhook/" WEBHOOK_VERSION))
+	    jvp_slist_append(&hl, "User-Agent: jobvisor-webhook/" WEBHOOK_VERSION))
 		goto oom;
 	snprintf(line, sizeof line, "X-Jobvisor-Delivery: %s", id);
-	if (webhook_append(&hl, line))
+	if (jvp_slist_append(&hl, line))
 		goto oom;
 	snprintf(line, sizeof line, "X-Jobvisor-Event: %.100s", alert->event);
-	if (strpbrk(line, "\r\n") || webhook_append(&hl, line))
+	if (strpbrk(line, "\r\n") || jvp_slist_append(&hl, line))
 		goto oom;
 	if (w->secret) {
 		char sig[72];
@@ -341,10 +213,10 @@ static int webhook_send(void *state, const struct jv_alert *alert, struct jv_run
 			goto out;
 		}
 		snprintf(line, sizeof line, "X-Jobvisor-Signature-256: %s", sig);
-		if (webhook_append(&hl, line))
+		if (jvp_slist_append(&hl, line))
 			goto oom;
 	}
-	if (webhook_append(&hl, "Expect:"))
+	if (jvp_slist_append(&hl, "Expect:"))
 		goto oom;
 
 	int64_t limit = host->remaining_ms(run);
@@ -355,26 +227,13 @@ static int webhook_send(void *state, const struct jv_alert *alert, struct jv_run
 		            w->shown, limit <= 0 ? "out of time" : "cancelled");
 		goto out;
 	}
-	curl_easy_setopt(c, CURLOPT_URL, w->url);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(limit > 2000000000 ? 2000000000 : limit));
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	jvp_curl_http_setup(c, w->url, limit, 1);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 	if (strcmp(w->method, "POST"))
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, w->method);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, webhook_on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &rs);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, webhook_on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &rs);
-	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, webhook_on_progress);
-	curl_easy_setopt(c, CURLOPT_XFERINFODATA, &rs);
-	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	jvp_resp_attach(c, &rs);
 
 	CURLcode cc = curl_easy_perform(c);
 	if (cc == CURLE_ABORTED_BY_CALLBACK) {
@@ -388,7 +247,7 @@ static int webhook_send(void *state, const struct jv_alert *alert, struct jv_run
 	}
 	if (cc != CURLE_OK) {
 		host->error(run, "webhook: %s %s: %s", w->method, w->shown, curl_easy_strerror(cc));
-		rc = webhook_curl_permanent(cc) ? JV_FAIL : JV_RETRY;
+		rc = jvp_curl_permanent(cc) ? JV_FAIL : JV_RETRY;
 		goto out;
 	}
 	long status = 0;
@@ -401,11 +260,13 @@ static int webhook_send(void *state, const struct jv_alert *alert, struct jv_run
 		rc = JV_SUCCESS;
 		goto out;
 	}
+	/* printable ASCII only: safe in any log */
 	char excerpt[WEBHOOK_ERROR_BODY_BYTES + 1];
-	webhook_excerpt(&rs, excerpt);
+	jvp_excerpt(rs.body.data, rs.body.len, WEBHOOK_ERROR_BODY_BYTES, JVP_EXCERPT_ASCII,
+	            excerpt);
 	const char *sep = excerpt[0] ? ": " : "";
 	if (status == 408 || status == 429 || status >= 500) {
-		int64_t after = webhook_retry_after_ms(rs.retry_after);
+		int64_t after = jvp_retry_after_ms(jvp_resp_header(&rs, "retry-after"), time(NULL));
 		if (after >= 0) {
 			host->retry_in(run, after);
 			host->error(run, "webhook: %s %s -> %ld%s%s (retry in %lld s)", w->method,
@@ -429,6 +290,7 @@ out:
 	curl_slist_free_all(hl);
 	if (c)
 		curl_easy_cleanup(c);
+	jvp_resp_free(&rs);
 	free(body);
 	return rc;
 }
@@ -523,7 +385,7 @@ static int webhook_config_headers(struct webhook *w)
 		int is_reserved = !strncasecmp(name, "x-jobvisor-", 11);
 		for (const char *const *r = reserved; *r; r++)
 			is_reserved |= !strcasecmp(name, *r);
-		if (!webhook_header_name_ok(name))
+		if (!jvp_header_name_ok(name))
 			rc = host->config_error(w->inst, "headers",
 			                        "'%.64s' is not a valid header name", name);
 		else if (is_reserved)
@@ -538,21 +400,10 @@ static int webhook_config_headers(struct webhook *w)
 			break;
 		w->user_agent_given |= !strcasecmp(name, "user-agent");
 		w->content_type_given |= !strcasecmp(name, "content-type");
-		size_t n = strlen(name) + strlen(s) + 3;
-		char *line = malloc(n);
-		if (!line) {
+		if (jvp_header_append(&w->extra, name, s)) {
 			rc = JV_HOST_ENOMEM;
 			break;
 		}
-		/* "Name;" sends an empty header; "Name:" would remove it */
-		if (*s)
-			snprintf(line, n, "%s: %s", name, s);
-		else
-			snprintf(line, n, "%s;", name);
-		rc = webhook_append(&w->extra, line) ? JV_HOST_ENOMEM : 0;
-		free(line);
-		if (rc)
-			break;
 	}
 	json_decref(o);
 	return rc;
@@ -560,10 +411,10 @@ static int webhook_config_headers(struct webhook *w)
 
 static int webhook_create(const struct jv_host *host, struct jv_instance *inst, void **state)
 {
-	pthread_once(&webhook_once, webhook_global_init);
-	if (webhook_global_rc != CURLE_OK) {
+	CURLcode grc = jvp_curl_global_init();
+	if (grc != CURLE_OK) {
 		host->log(inst, JV_LOG_ERROR, "curl_global_init failed: %s",
-		          curl_easy_strerror(webhook_global_rc));
+		          curl_easy_strerror(grc));
 		return JV_HOST_EINVAL;
 	}
 	struct webhook *w = calloc(1, sizeof *w);

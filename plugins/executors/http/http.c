@@ -48,8 +48,9 @@
  * "body" (parsed when JSON and complete, else text with invalid UTF-8
  * replaced), "body_truncated", "duration_ms"}. Output: one summary line.
  *
- * Uses nothing but <jobvisor/plugin.h>, jansson, libcurl and libc.
- * Thread-safe: execute() keeps all its state on its own stack and heap.
+ * Uses nothing but <jobvisor/plugin.h>, plugins/common (compiled in),
+ * jansson, libcurl and libc. Thread-safe: execute() keeps all its state on
+ * its own stack and heap.
  */
 #ifdef HAVE_CONFIG_H
 #include "autoconf.h"
@@ -60,10 +61,13 @@
 
 #include <jobvisor/plugin.h>
 
+#include "common/curlrun.h"
+#include "common/httpresp.h"
+#include "common/utf8.h"
+
 #include <ctype.h>
 #include <curl/curl.h>
 #include <jansson.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +78,6 @@
 #define HTTP_DEFAULT_MAX_BODY   (1024 * 1024)
 #define HTTP_MAX_MAX_BODY       (JV_RESULT_MAX / 2)
 #define HTTP_MAX_REDIRECTS      5
-#define HTTP_MAX_RETRY_AFTER_MS (3600LL * 1000)
 #define HTTP_ERROR_BODY_BYTES   200
 
 struct http {
@@ -95,30 +98,11 @@ static const char *const http_keys[] = {"base_url",   "allowed_hosts",    "heade
 
 /* --------------------------------------------------------------- helpers */
 
-static pthread_once_t http_once = PTHREAD_ONCE_INIT;
-static CURLcode http_global_rc = CURLE_FAILED_INIT;
-
-static void http_global_init(void)
-{
-	http_global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 static int64_t http_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* A header name is an RFC 9110 token. */
-static int http_header_name_ok(const char *name)
-{
-	if (!*name)
-		return 0;
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-		if (!isalnum(*p) && !strchr("!#$%&'*+-.^_`|~", *p))
-			return 0;
-	return 1;
 }
 
 /* A header value has no CR, LF or NUL (len: the value's length). */
@@ -254,7 +238,7 @@ static int http_config_headers(struct http *h)
 	json_t *v;
 	json_object_foreach(o, name, v)
 	{
-		if (!http_header_name_ok(name))
+		if (!jvp_header_name_ok(name))
 			return host->config_error(h->inst, "headers",
 			                          "'%s' is not a valid header name", name);
 		if (!json_is_string(v))
@@ -332,10 +316,10 @@ static int http_config_base_url(struct http *h)
 
 static int http_create(const struct jv_host *host, struct jv_instance *inst, void **state)
 {
-	pthread_once(&http_once, http_global_init);
-	if (http_global_rc != CURLE_OK) {
+	CURLcode grc = jvp_curl_global_init();
+	if (grc != CURLE_OK) {
 		host->log(inst, JV_LOG_ERROR, "curl_global_init failed: %s",
-		          curl_easy_strerror(http_global_rc));
+		          curl_easy_strerror(grc));
 		return JV_HOST_EINVAL;
 	}
 	struct http *h = calloc(1, sizeof *h);
@@ -410,18 +394,10 @@ struct http_req {
 	size_t n_expect;
 };
 
-/* What came back from one hop. */
-struct http_resp {
-	const struct http *h;
-	const struct jv_host *host;
-	struct jv_run *run;
-	char *body;
-	size_t len, cap;
-	int truncated;
-	long status;
-	char reason[64];
-	json_t *headers; /* the few of interest, lower-case names */
-};
+/* The response headers kept, and put in the result. */
+static const char *const http_resp_keep[] = {
+    "content-type", "content-length", "location",     "retry-after",
+    "etag",         "last-modified",  "x-request-id", NULL};
 
 static void http_req_free(struct http_req *r)
 {
@@ -618,7 +594,7 @@ static int http_build(const struct http *h, struct jv_run *run, json_t *p, struc
 	}
 	json_object_foreach(hd, key, v)
 	{
-		if (!http_header_name_ok(key)) {
+		if (!jvp_header_name_ok(key)) {
 			host->error(
 			    run, "http: payload.headers: '%.64s' is not a valid header name", key);
 			return -1;
@@ -662,144 +638,6 @@ static int http_build(const struct http *h, struct jv_run *run, json_t *p, struc
 	return 0;
 }
 
-static json_t *http_text(const char *s, size_t n);
-
-/* libcurl callbacks */
-
-static size_t http_on_body(char *data, size_t size, size_t nmemb, void *userdata)
-{
-	struct http_resp *rs = userdata;
-	size_t n = size * nmemb;
-	size_t room = (size_t)rs->h->max_body - rs->len;
-	size_t take = n < room ? n : room;
-	if (take) {
-		if (rs->len + take + 1 > rs->cap) {
-			size_t cap = rs->cap ? rs->cap : 4096;
-			while (cap < rs->len + take + 1)
-				cap *= 2;
-			char *b = realloc(rs->body, cap);
-			if (!b)
-				return 0;
-			rs->body = b;
-			rs->cap = cap;
-		}
-		memcpy(rs->body + rs->len, data, take);
-		rs->len += take;
-		rs->body[rs->len] = '\0';
-	}
-	/* cppcheck-suppress knownConditionTrueFalse ; 2.10 misreads x = a < b ? a : b */
-	if (take < n) {
-		rs->truncated = 1; /* stop the transfer: CURLE_WRITE_ERROR */
-		return take;
-	}
-	return n;
-}
-
-static size_t http_on_header(char *data, size_t size, size_t nmemb, void *userdata)
-{
-	struct http_resp *rs = userdata;
-	size_t n = size * nmemb;
-	if (n >= 5 && !strncmp(data, "HTTP/", 5)) {
-		/* A new response (after a 1xx, say): forget the last one's. */
-		json_object_clear(rs->headers);
-		rs->reason[0] = '\0';
-		const char *sp = memchr(data, ' ', n);
-		const char *sp2 = sp ? memchr(sp + 1, ' ', n - (size_t)(sp + 1 - data)) : NULL;
-		if (sp2) {
-			size_t rl = n - (size_t)(sp2 + 1 - data);
-			while (rl && (sp2[rl] == '\r' || sp2[rl] == '\n'))
-				rl--;
-			rl = rl < sizeof rs->reason - 1 ? rl : sizeof rs->reason - 1;
-			size_t j = 0;
-			/* cppcheck-suppress knownConditionTrueFalse ; 2.10 misreads x = a < b ? a : b */
-			for (size_t i = 0; i < rl; i++) {
-				unsigned char c = (unsigned char)sp2[1 + i];
-				if (c == '\r' || c == '\n')
-					break;
-				if (c >= 0x20 && c < 0x7f)
-					rs->reason[j++] = (char)c;
-			}
-			rs->reason[j] = '\0';
-		}
-		return n;
-	}
-	static const char *const keep[] = {
-	    "content-type", "content-length", "location",     "retry-after",
-	    "etag",         "last-modified",  "x-request-id", NULL};
-	const char *colon = memchr(data, ':', n);
-	if (!colon)
-		return n;
-	size_t nl = (size_t)(colon - data);
-	for (const char *const *k = keep; *k; k++) {
-		if (strlen(*k) != nl || strncasecmp(*k, data, nl))
-			continue;
-		const char *v = colon + 1, *end = data + n;
-		while (v < end && (*v == ' ' || *v == '\t'))
-			v++;
-		while (end > v &&
-		       (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
-			end--;
-		/* header values are octets: made valid text */
-		json_object_set_new(rs->headers, *k, http_text(v, (size_t)(end - v)));
-		break;
-	}
-	return n;
-}
-
-static int http_on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
-                            curl_off_t ultotal, curl_off_t ulnow)
-{
-	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
-	struct http_resp *rs = userdata;
-	return rs->host->cancelled(rs->run) ? 1 : 0;
-}
-
-/* Valid UTF-8 of s[0..n) with every bad sequence replaced by U+FFFD and
- * NUL kept as is: a fresh json string, or NULL on OOM. */
-static json_t *http_text(const char *s, size_t n)
-{
-	char *out = malloc(n * 3 + 1);
-	if (!out)
-		return NULL;
-	size_t o = 0;
-	const unsigned char *p = (const unsigned char *)s, *end = p + n;
-	while (p < end) {
-		unsigned char c = *p;
-		size_t len = c < 0x80             ? 1
-		             : (c & 0xe0) == 0xc0 ? 2
-		             : (c & 0xf0) == 0xe0 ? 3
-		             : (c & 0xf8) == 0xf0 ? 4
-		                                  : 0;
-		int good = len > 0 && (size_t)(end - p) >= len;
-		for (size_t i = 1; good && i < len; i++)
-			good = (p[i] & 0xc0) == 0x80;
-		if (good && len > 1) {
-			uint32_t cp = len == 2   ? (uint32_t)(c & 0x1f)
-			              : len == 3 ? (uint32_t)(c & 0x0f)
-			                         : (uint32_t)(c & 0x07);
-			for (size_t i = 1; i < len; i++)
-				cp = (cp << 6) | (p[i] & 0x3f);
-			good = !(len == 2 && cp < 0x80) && !(len == 3 && cp < 0x800) &&
-			       !(len == 4 && (cp < 0x10000 || cp > 0x10ffff)) &&
-			       !(cp >= 0xd800 && cp <= 0xdfff);
-		}
-		if (good) {
-			memcpy(out + o, p, len);
-			o += len;
-			p += len;
-		} else {
-			/* Counted bytes for json_stringn(): no NUL needed. */
-			/* NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
-			memcpy(out + o, "\xef\xbf\xbd", 3);
-			o += 3;
-			p++;
-		}
-	}
-	json_t *j = json_stringn(out, o);
-	free(out);
-	return j;
-}
-
 /* Is the content type JSON (application/json, anything+json)? */
 static int http_is_json_type(const char *ct)
 {
@@ -811,144 +649,89 @@ static int http_is_json_type(const char *ct)
 	return n > 5 && !strncasecmp(ct + n - 5, "+json", 5);
 }
 
-/* A short excerpt of the body for an error message: at most
- * HTTP_ERROR_BODY_BYTES, control characters as spaces, into buf. */
-static void http_excerpt(const struct http_resp *rs, char *buf, size_t size)
+/* Valid UTF-8 of s[0..n) (bad bytes as U+FFFD, NUL kept): a fresh json
+ * string, or NULL on OOM. */
+static json_t *http_text(const char *s, size_t n)
 {
-	size_t n = rs->len < HTTP_ERROR_BODY_BYTES ? rs->len : HTTP_ERROR_BODY_BYTES;
-	if (n >= size)
-		n = size - 1;
-	/* do not cut a UTF-8 sequence */
-	if (n < rs->len)
-		while (n > 0 && ((unsigned char)rs->body[n] & 0xc0) == 0x80)
-			n--;
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)rs->body[i];
-		buf[o++] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
-	}
-	while (o > 0 && buf[o - 1] == ' ')
-		o--;
-	buf[o] = '\0';
+	size_t len = 0;
+	char *out = jvp_utf8_valid_copy(s ? s : "", s ? n : 0, &len);
+	json_t *j = out ? json_stringn(out, len) : NULL;
+	free(out);
+	return j;
 }
 
-/* Retry-After as ms from now (delta-seconds or an HTTP-date), capped; -1
- * when absent or unreadable. */
-static int64_t http_retry_after_ms(const struct http_resp *rs)
+/* The kept headers as a JSON object (values made valid text), or NULL. */
+static json_t *http_headers_json(const struct jvp_resp *rs)
 {
-	const char *v = json_string_value(json_object_get(rs->headers, "retry-after"));
-	if (!v || !*v)
-		return -1;
-	int64_t ms;
-	if (strspn(v, "0123456789") == strlen(v)) {
-		ms = strlen(v) > 7 ? HTTP_MAX_RETRY_AFTER_MS : strtoll(v, NULL, 10) * 1000;
-	} else {
-		time_t t = curl_getdate(v, NULL);
-		if (t == (time_t)-1)
-			return -1;
-		ms = ((int64_t)t - (int64_t)time(NULL)) * 1000;
-		if (ms < 0)
-			ms = 0;
-	}
-	return ms > HTTP_MAX_RETRY_AFTER_MS ? HTTP_MAX_RETRY_AFTER_MS : ms;
+	json_t *o = json_object();
+	for (size_t i = 0; o && i < rs->n_headers; i++)
+		json_object_set_new(o, rs->headers[i].name,
+		                    http_text(rs->headers[i].value, rs->headers[i].len));
+	return o;
 }
 
 /* The curl header list of r's headers; sensitive ones only when keep_auth.
  * NULL on OOM (or when empty, which does not happen: Expect is added). */
 static struct curl_slist *http_header_list(const struct http_req *r, int keep_auth)
 {
-	struct curl_slist *list = NULL, *t;
+	struct curl_slist *list = NULL;
 	const char *k;
 	json_t *v;
 	json_object_foreach(r->headers, k, v)
 	{
 		if (!keep_auth && http_header_sensitive(k))
 			continue;
-		const char *s = json_string_value(v);
-		size_t n = strlen(k) + strlen(s) + 3;
-		char *line = malloc(n);
-		if (!line)
+		if (jvp_header_append(&list, k, json_string_value(v)))
 			goto oom;
-		/* "Name;" sends an empty header; "Name:" would remove it */
-		if (*s)
-			snprintf(line, n, "%s: %s", k, s);
-		else
-			snprintf(line, n, "%s;", k);
-		t = curl_slist_append(list, line);
-		free(line);
-		if (!t)
-			goto oom;
-		list = t;
 	}
-	if (!http_header_given(r->headers, "expect")) {
-		if (!(t = curl_slist_append(list, "Expect:")))
-			goto oom;
-		list = t;
-	}
-	if (!http_header_given(r->headers, "user-agent")) {
-		if (!(t = curl_slist_append(list, "User-Agent: jobvisor-http/" HTTP_VERSION)))
-			goto oom;
-		list = t;
-	}
+	if (!http_header_given(r->headers, "expect") && jvp_slist_append(&list, "Expect:"))
+		goto oom;
+	if (!http_header_given(r->headers, "user-agent") &&
+	    jvp_slist_append(&list, "User-Agent: jobvisor-http/" HTTP_VERSION))
+		goto oom;
 	return list;
 oom:
 	curl_slist_free_all(list);
 	return NULL;
 }
 
-/* Is the curl error one that another attempt will not fix? */
-static int http_curl_permanent(CURLcode c)
-{
-	switch (c) {
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-	case CURLE_SSL_ISSUER_ERROR:
-	case CURLE_UNSUPPORTED_PROTOCOL:
-	case CURLE_URL_MALFORMAT:
-	case CURLE_TOO_MANY_REDIRECTS:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
 /* Set the result JSON and the output line of a received response. */
-static void http_report(const struct http_resp *rs, const char *method, const char *shown,
-                        int64_t ms)
+static void http_report(const struct jvp_resp *rs, long status, const char *method,
+                        const char *shown, int64_t ms)
 {
-	const struct jv_host *host = rs->host;
+	const struct jv_host *host = rs->watch.host;
+	struct jv_run *run = rs->watch.run;
 	json_t *body = NULL;
-	const char *ct = json_string_value(json_object_get(rs->headers, "content-type"));
-	if (!rs->truncated && rs->len && http_is_json_type(ct))
-		body = json_loadb(rs->body, rs->len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+	const char *ct = jvp_resp_header(rs, "content-type");
+	size_t len = rs->body.len;
+	if (!rs->truncated && len && http_is_json_type(ct))
+		body = json_loadb(rs->body.data, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
 	if (!body)
-		body = http_text(rs->body ? rs->body : "", rs->len);
-	json_t *res = json_pack("{s:i, s:O, s:o*, s:b, s:I}", "status", (int)rs->status, "headers",
-	                        rs->headers, "body", body, "body_truncated", rs->truncated,
-	                        "duration_ms", (json_int_t)ms);
+		body = http_text(rs->body.data, len);
+	json_t *res = json_pack("{s:i, s:o*, s:o*, s:b, s:I}", "status", (int)status, "headers",
+	                        http_headers_json(rs), "body", body, "body_truncated",
+	                        rs->truncated, "duration_ms", (json_int_t)ms);
 	char *text = res ? json_dumps(res, JSON_COMPACT) : NULL;
 	int left_out = 0;
-	if (text && host->result_json(rs->run, text) == JV_HOST_ERANGE) {
+	if (text && host->result_json(run, text) == JV_HOST_ERANGE) {
 		/* Escaped, the body outgrew the result limit: keep the rest. */
 		json_object_set_new(res, "body", json_null());
 		json_object_set_new(res, "body_truncated", json_true());
 		free(text);
 		text = json_dumps(res, JSON_COMPACT);
-		left_out = text && host->result_json(rs->run, text) == 0;
+		left_out = text && host->result_json(run, text) == 0;
 	}
 	free(text);
 	json_decref(res);
 
 	char line[2400];
-	int n = snprintf(line, sizeof line, "%s %s -> %ld (%zu bytes%s, %lld ms)\n%s", method, shown,
-	                 rs->status, rs->len, rs->truncated ? ", truncated" : "", (long long)ms,
+	int n = snprintf(line, sizeof line, "%s %s -> %ld (%zu bytes%s, %lld ms)\n%s", method,
+	                 shown, status, len, rs->truncated ? ", truncated" : "", (long long)ms,
 	                 left_out ? "body left out of the result: as JSON it exceeds the result "
 	                            "limit\n"
 	                          : "");
 	if (n > 0)
-		host->output(rs->run, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+		host->output(run, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
 /* Same scheme, host and port? */
@@ -982,12 +765,16 @@ static int http_perform(const struct http *h, struct jv_run *run, struct http_re
 {
 	const struct jv_host *host = h->host;
 	CURL *c = curl_easy_init();
-	struct http_resp rs = {.h = h, .host = host, .run = run, .headers = json_object()};
+	struct jvp_resp rs = {.watch = {host, run},
+	                      .body_max = (size_t)h->max_body,
+	                      .stop_at_max = 1,
+	                      .keep = http_resp_keep};
+	long status = 0;
 	struct curl_slist *hl = NULL;
 	char *shown = NULL, *target = NULL, *hostname = NULL;
 	CURLU *origin = curl_url_dup(r->url);
 	int rc = JV_RETRY;
-	if (!c || !rs.headers || !origin) {
+	if (!c || !origin) {
 		host->error(run, "http: out of memory");
 		goto out;
 	}
@@ -1026,33 +813,14 @@ static int http_perform(const struct http *h, struct jv_run *run, struct http_re
 			host->error(run, "http: out of memory");
 			goto out;
 		}
-		free(rs.body);
-		rs.body = NULL;
-		rs.len = rs.cap = 0;
-		rs.truncated = 0;
-		rs.status = 0;
-		rs.reason[0] = '\0';
-		json_object_clear(rs.headers);
+		jvp_resp_reset(&rs);
+		status = 0;
 
 		curl_easy_reset(c);
-		curl_easy_setopt(c, CURLOPT_URL, target);
-		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-		curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
-		                 (long)(left > 2000000000 ? 2000000000 : left));
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, h->verify_tls ? 1L : 0L);
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, h->verify_tls ? 2L : 0L);
+		jvp_curl_http_setup(c, target, left, h->verify_tls);
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
 		curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_on_body);
-		curl_easy_setopt(c, CURLOPT_WRITEDATA, &rs);
-		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, http_on_header);
-		curl_easy_setopt(c, CURLOPT_HEADERDATA, &rs);
-		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, http_on_progress);
-		curl_easy_setopt(c, CURLOPT_XFERINFODATA, &rs);
-		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+		jvp_resp_attach(c, &rs);
 		if (!strcmp(r->method, "HEAD")) {
 			curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 		} else if (r->has_body || !strcmp(r->method, "POST")) {
@@ -1067,7 +835,7 @@ static int http_perform(const struct http *h, struct jv_run *run, struct http_re
 
 		CURLcode cc = curl_easy_perform(c);
 		int64_t ms = http_now_ms() - start;
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rs.status);
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 		if (cc == CURLE_WRITE_ERROR && rs.truncated)
 			cc = CURLE_OK; /* we stopped it at max_response_bytes */
 		if (cc != CURLE_OK) {
@@ -1086,13 +854,14 @@ static int http_perform(const struct http *h, struct jv_run *run, struct http_re
 			host->error(run, "%s", line);
 			host->output(run, line + 6, strlen(line + 6));
 			host->output(run, "\n", 1);
-			rc = http_curl_permanent(cc) ? JV_FAIL : JV_RETRY;
+			rc = cc == CURLE_TOO_MANY_REDIRECTS || jvp_curl_permanent(cc) ? JV_FAIL
+			                                                              : JV_RETRY;
 			goto out;
 		}
 
 		char *loc = NULL;
-		if (h->follow_redirects && rs.status >= 300 && rs.status <= 399 &&
-		    rs.status != 304 && !http_is_expected(r, rs.status) &&
+		if (h->follow_redirects && status >= 300 && status <= 399 && status != 304 &&
+		    !http_is_expected(r, status) &&
 		    curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc) {
 			if (hop >= HTTP_MAX_REDIRECTS) {
 				host->error(run, "http: %s %s: more than %d redirects", r->method,
@@ -1102,7 +871,7 @@ static int http_perform(const struct http *h, struct jv_run *run, struct http_re
 			}
 			char line[2400];
 			int n = snprintf(line, sizeof line, "%s %s -> %ld (redirect)\n", r->method,
-			                 shown, rs.status);
+			                 shown, status);
 			if (n > 0)
 				host->output(run, line,
 				             (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
@@ -1110,7 +879,7 @@ static int http_perform(const struct http *h, struct jv_run *run, struct http_re
 			CURLU *next = http_parse_url(loc, &why);
 			if (!next) {
 				host->error(run, "http: %s %s -> %ld: the redirect target %s",
-				            r->method, shown, rs.status, why);
+				            r->method, shown, status, why);
 				rc = JV_FAIL;
 				goto out;
 			}
@@ -1118,8 +887,8 @@ static int http_perform(const struct http *h, struct jv_run *run, struct http_re
 				keep_auth = 0; /* never hand credentials to another origin */
 			curl_url_cleanup(r->url);
 			r->url = next;
-			if (rs.status == 303 || ((rs.status == 301 || rs.status == 302) &&
-			                         !strcmp(r->method, "POST"))) {
+			if (status == 303 ||
+			    ((status == 301 || status == 302) && !strcmp(r->method, "POST"))) {
 				if (strcmp(r->method, "HEAD"))
 					snprintf(r->method, sizeof r->method, "GET");
 				r->has_body = 0;
@@ -1127,21 +896,22 @@ static int http_perform(const struct http *h, struct jv_run *run, struct http_re
 			continue;
 		}
 
-		http_report(&rs, r->method, shown, ms);
-		if (http_is_expected(r, rs.status)) {
+		http_report(&rs, status, r->method, shown, ms);
+		if (http_is_expected(r, status)) {
 			rc = JV_SUCCESS;
 			goto out;
 		}
 		char excerpt[HTTP_ERROR_BODY_BYTES + 1];
-		http_excerpt(&rs, excerpt, sizeof excerpt);
-		const char *hint = rs.status >= 300 && rs.status <= 399 && !h->follow_redirects
+		jvp_excerpt(rs.body.data, rs.body.len, HTTP_ERROR_BODY_BYTES, 0, excerpt);
+		const char *hint = status >= 300 && status <= 399 && !h->follow_redirects
 		                       ? " (redirects are not followed: see follow_redirects)"
 		                       : "";
-		host->error(run, "http: %s %s -> %ld%s%s%s%s%s", r->method, shown, rs.status,
+		host->error(run, "http: %s %s -> %ld%s%s%s%s%s", r->method, shown, status,
 		            rs.reason[0] ? " " : "", rs.reason, hint, excerpt[0] ? ": " : "",
 		            excerpt);
-		if (rs.status == 408 || rs.status == 429 || rs.status >= 500) {
-			int64_t after = http_retry_after_ms(&rs);
+		if (status == 408 || status == 429 || status >= 500) {
+			int64_t after =
+			    jvp_retry_after_ms(jvp_resp_header(&rs, "retry-after"), time(NULL));
 			if (after >= 0)
 				host->retry_in(run, after);
 			rc = JV_RETRY;
@@ -1155,8 +925,7 @@ out:
 	curl_free(shown);
 	curl_free(target);
 	free(hostname);
-	free(rs.body);
-	json_decref(rs.headers);
+	jvp_resp_free(&rs);
 	curl_url_cleanup(origin);
 	if (c)
 		curl_easy_cleanup(c);
