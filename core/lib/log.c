@@ -18,7 +18,7 @@ static enum jv_log_format log_format = JV_LOG_TEXT;
 static void (*capture_fn)(enum jv_level, const char *, void *);
 static void *capture_arg;
 
-static const char *const level_names[] = {"error", "warning", "info", "debug"};
+const char *const jv_log_level_names[] = {"error", "warning", "info", "debug", NULL};
 
 void jv_log_setup(enum jv_level level, enum jv_log_format format)
 {
@@ -166,7 +166,7 @@ void jv_vlog(enum jv_level level, const char *source, const char *fmt, va_list a
 	char *line;
 	if (log_format == JV_LOG_JSON) {
 		json_t *o = json_pack("{s:s, s:s, s:s, s:i}", "ts", ts, "level",
-				      level_names[level], "msg", msg, "pid", (int)getpid());
+				      jv_log_level_names[level], "msg", msg, "pid", (int)getpid());
 		if (o && source)
 			json_object_set_new(o, "source", json_string(source));
 		char *js = o ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -174,9 +174,9 @@ void jv_vlog(enum jv_level level, const char *source, const char *fmt, va_list a
 		free(js);
 		json_decref(o);
 	} else if (source) {
-		line = jv_asprintf("%s %s: %s: %s\n", ts, level_names[level], source, msg);
+		line = jv_asprintf("%s %s: %s: %s\n", ts, jv_log_level_names[level], source, msg);
 	} else {
-		line = jv_asprintf("%s %s: %s\n", ts, level_names[level], msg);
+		line = jv_asprintf("%s %s: %s\n", ts, jv_log_level_names[level], msg);
 	}
 	write_line(line, strlen(line));
 	free(line);

@@ -18,6 +18,10 @@
 enum jv_level { JV_ERROR = 0, JV_WARNING = 1, JV_INFO = 2, JV_DEBUG = 3 };
 enum jv_log_format { JV_LOG_TEXT = 0, JV_LOG_JSON = 1 };
 
+/* "error", "warning", "info", "debug": the names of enum jv_level, indexed
+ * by it, NULL-terminated; what lines show and log.level accepts. */
+extern const char *const jv_log_level_names[];
+
 void jv_log_setup(enum jv_level level, enum jv_log_format format);
 enum jv_level jv_log_level(void);
 
