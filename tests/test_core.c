@@ -217,6 +217,26 @@ static void t_log_one_line_json(void)
 	free(out);
 }
 
+/* A core line names its source, the base name of the file that logged
+ * it (here this one), in JSON; in text it stays "LEVEL: message". */
+static void t_log_core_source(void)
+{
+	char *out = stderr_of(JV_LOG_JSON, "x");
+	json_error_t e;
+	json_t *o = json_loads(out, 0, &e);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	const char *source = json_string_value(json_object_get(o, "source"));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(source);
+	CU_ASSERT_STRING_EQUAL(source, "test_core");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "msg")), "request x");
+	json_decref(o);
+	free(out);
+	out = stderr_of(JV_LOG_TEXT, "x");
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "Z info: request x\n"));
+	CU_ASSERT_PTR_NULL(strstr(out, "test_core"));
+	free(out);
+}
+
 static void t_log_redacts(void)
 {
 	jv_log_capture(capture, NULL);
@@ -349,6 +369,7 @@ int main(void)
 		{"strerror", t_strerror},     {"log_escape", t_log_escape},
 		{"log_one_line_text", t_log_one_line_text},
 		{"log_one_line_json", t_log_one_line_json},
+		{"log_core_source", t_log_core_source},
 		{"log_redacts", t_log_redacts}, {"redact_any_text", t_redact_any_text},
 		{"redact_known_url", t_redact_known_url}, {"db_url_errors", t_db_url_errors},
 		{NULL, NULL},

@@ -1119,6 +1119,63 @@ static void t_noop(void)
 			     "604800000");
 }
 
+/* The host's own keys, as plugin.h lists them for plugin authors, are the
+ * keys of config.c's tables (jv_config_host_keys), in their order. */
+static void t_header_host_keys(void)
+{
+	/* make check sets top_srcdir; run by hand, find it from this file. */
+	const char *top = getenv("top_srcdir");
+	char *path =
+	    top ? jv_asprintf("%s/include/jobvisor/plugin.h", top)
+		: jv_asprintf("%.*s/../include/jobvisor/plugin.h",
+			      (int)(strrchr(__FILE__, '/') ? strrchr(__FILE__, '/') - __FILE__ : 1),
+			      strrchr(__FILE__, '/') ? __FILE__ : ".");
+	FILE *f = fopen(path, "r");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	struct jv_buf file = {0};
+	char chunk[4096];
+	size_t got;
+	while ((got = fread(chunk, 1, sizeof chunk, f)) > 0)
+		jv_buf_append(&file, chunk, got);
+	fclose(f);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(file.data);
+	const char *text = file.data;
+	const char *from = strstr(text, "besides the host's own:");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(from);
+	from += strlen("besides the host's own:");
+	const char *to = strstr(from, ") with");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(to);
+	/* The list as one line: comment stars and line breaks gone. */
+	struct jv_buf listed = {0};
+	for (const char *p = from; p < to; p++) {
+		if (*p == '*' || *p == '\t' || *p == '\n' || *p == ' ') {
+			if (listed.len && listed.data[listed.len - 1] != ' ')
+				jv_buf_puts(&listed, " ");
+			continue;
+		}
+		jv_buf_append(&listed, p, 1);
+	}
+	struct jv_buf want = {0};
+	const enum jv_plugin_section sections[] = {JV_SECTION_EXECUTOR, JV_SECTION_ALERT};
+	const char *const names[] = {"executors", "alerts"};
+	for (size_t s = 0; s < 2; s++) {
+		const char **keys = jv_config_host_keys(sections[s]);
+		if (s)
+			jv_buf_puts(&want, "; ");
+		for (size_t i = 0; keys[i]; i++)
+			jv_buf_printf(&want, "%s%s", i ? ", " : "", keys[i]);
+		jv_buf_printf(&want, " for %s", names[s]);
+		free(keys);
+	}
+	CU_ASSERT_STRING_EQUAL(listed.data, want.data);
+	if (strcmp(listed.data, want.data))
+		fprintf(stderr, "plugin.h lists:%s\nthe host's keys:%s\n", listed.data, want.data);
+	jv_buf_free(&listed);
+	jv_buf_free(&want);
+	jv_buf_free(&file);
+	free(path);
+}
+
 int main(void)
 {
 	static const struct jv_unit_test tests[] = {
@@ -1136,6 +1193,7 @@ int main(void)
 		{"runs: result limit", t_run_result_limit},
 		{"runs: error limit", t_run_error_limit},
 		{"noop executor in-process", t_noop},
+		{"plugin.h lists the host's own keys", t_header_host_keys},
 		{NULL, NULL},
 	};
 	return jv_unit_run("loader", tests);

@@ -13,21 +13,15 @@
 
 #define JV_ALERT_ERROR_MAX 500 /* bytes of a job's error kept in an alert */
 
-static const char *const event_names[JV_EV_COUNT] = {
-	"job_failed",        "job_timed_out",     "job_retrying",
-	"stuck_jobs_reset",  "processor_down",    "processor_started",
-	"processor_stopped", "failure_rate",      "queue_backlog",
-};
-
 const char *jv_event_name(enum jv_event_kind kind)
 {
-	return (unsigned)kind < JV_EV_COUNT ? event_names[kind] : NULL;
+	return (unsigned)kind < JV_EV_COUNT ? jv_event_names[kind] : NULL;
 }
 
 int jv_event_parse(const char *name)
 {
 	for (int i = 0; i < JV_EV_COUNT; i++)
-		if (name && !strcmp(name, event_names[i]))
+		if (name && !strcmp(name, jv_event_names[i]))
 			return i;
 	return -1;
 }

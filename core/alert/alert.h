@@ -18,6 +18,8 @@
 #ifndef JV_ALERT_H
 #define JV_ALERT_H
 
+#include "config/config.h"
+
 #include <jobvisor/plugin.h>
 
 #include <stddef.h>
@@ -25,19 +27,6 @@
 
 struct jv_config;
 struct jv_runtime;
-
-enum jv_event_kind {
-	JV_EV_JOB_FAILED = 0,
-	JV_EV_JOB_TIMED_OUT,
-	JV_EV_JOB_RETRYING,
-	JV_EV_STUCK_JOBS_RESET,
-	JV_EV_PROCESSOR_DOWN,
-	JV_EV_PROCESSOR_STARTED,
-	JV_EV_PROCESSOR_STOPPED,
-	JV_EV_FAILURE_RATE,
-	JV_EV_QUEUE_BACKLOG,
-	JV_EV_COUNT
-};
 
 /* "job_failed", ...; NULL when out of range. */
 const char *jv_event_name(enum jv_event_kind kind);

@@ -28,7 +28,6 @@
 #include <time.h>
 
 static const char *const no_args[] = {NULL};
-static const char *const catch_ups[] = {"none", "latest", "all", NULL};
 
 #define ISO(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
@@ -165,7 +164,7 @@ static int read_fields(struct jv_api_req *req, json_t *body, struct fields *f)
 	}
 	if (f->catch_up) {
 		int ok = 0;
-		for (const char *const *c = catch_ups; *c; c++)
+		for (const char *const *c = jv_catch_up_names; *c; c++)
 			ok |= !strcmp(*c, f->catch_up);
 		if (!ok) {
 			jv_api_error(req, 400, "catchUp must be one of none, latest, all");

@@ -34,9 +34,8 @@ static void check_config_usage(FILE *f)
 /* The config's log.level (text format: this is a terminal command). */
 static void setup_log(const struct jv_config *cfg)
 {
-	static const char *const names[] = {"error", "warning", "info", "debug"};
 	for (int i = JV_ERROR; i <= JV_DEBUG; i++)
-		if (cfg->log.level && !strcmp(cfg->log.level, names[i]))
+		if (cfg->log.level && !strcmp(cfg->log.level, jv_log_level_names[i]))
 			jv_log_setup((enum jv_level)i, JV_LOG_TEXT);
 }
 

@@ -30,17 +30,29 @@ static void usage(FILE *f)
 		"\n"
 		"  -c, --config FILE  the config file (default: $JOBVISOR_CONFIG, then\n"
 		"                     %s/jobvisor/jobvisor.yaml)\n"
-		"  --sink N           only the N-th entry under alerts: (from 0)\n"
-		"  --event EVENT      job_failed (default), job_timed_out, job_retrying,\n"
-		"                     stuck_jobs_reset, processor_down, processor_started,\n"
-		"                     processor_stopped, failure_rate, queue_backlog\n"
+		"  --sink N           only the N-th entry under alerts: (from 0)\n",
+		JV_SYSCONFDIR);
+	/* The events, wrapped at 76 columns: "job_failed (default), ...". */
+	size_t col = (size_t)fprintf(f, "  --event EVENT     ");
+	for (size_t i = 0; jv_event_names[i]; i++) {
+		char word[48];
+		size_t n = (size_t)snprintf(word, sizeof word, " %s%s%s", jv_event_names[i],
+					    i == JV_EV_JOB_FAILED ? " (default)" : "", jv_event_names[i + 1] ? "," : "");
+		if (i && col + n > 76) {
+			fputs("\n                    ", f);
+			col = 20;
+		}
+		fputs(word, f);
+		col += n;
+	}
+	fprintf(f,
+		"\n"
 		"  --job-id N         the job it is about (default 42)\n"
 		"  --type T           its type (default: test)\n"
 		"  --user U           its user (default: none)\n"
 		"  --error TEXT       its error (default: a line saying this is a test)\n"
 		"  --count N          pretend N identical alerts were folded into this one\n"
-		"  -h, --help         this text\n",
-		JV_SYSCONFDIR);
+		"  -h, --help         this text\n");
 }
 
 static int parse_i64(const char *s, int64_t min, int64_t *out)
@@ -64,7 +76,7 @@ struct args {
  * (after the help, or after saying what is wrong). */
 static int parse_args(int argc, char **argv, struct args *a)
 {
-	*a = (struct args){.event = "job_failed", .type = "test",
+	*a = (struct args){.event = jv_event_names[JV_EV_JOB_FAILED], .type = "test",
 			   .error = "this is a test alert from `jobvisor test-alert`",
 			   .sink = -1, .job_id = 42, .count = 1};
 	for (int i = 1; i < argc; i++) {

@@ -1176,12 +1176,14 @@ static const char *const sections[] = {"database", "processor", "plugins", "exec
 static const char *const settings[] = {"user", "allow_root", NULL};
 static const char *const isolations[] = {"process", "thread", NULL};
 static const char *const poolers[] = {"none", "transaction", NULL}; /* enum jv_pooler */
-static const char *const catch_ups[] = {"none", "latest", "all", NULL};
-static const char *const levels[] = {"error", "warning", "info", "debug", NULL};
+const char *const jv_catch_up_names[] = {"none", "latest", "all", NULL};
 static const char *const formats[] = {"text", "json", NULL};
-static const char *const events[] = {"job_failed", "job_timed_out", "job_retrying",
-				     "stuck_jobs_reset", "processor_down", "processor_started",
-				     "processor_stopped", "failure_rate", "queue_backlog", NULL};
+const char *const jv_event_names[] = {"job_failed",	   "job_timed_out",    "job_retrying",
+				      "stuck_jobs_reset",  "processor_down",   "processor_started",
+				      "processor_stopped", "failure_rate",     "queue_backlog",
+				      NULL};
+_Static_assert(sizeof jv_event_names / sizeof jv_event_names[0] == JV_EV_COUNT + 1,
+	       "one name per enum jv_event_kind");
 static const char *const database_secrets[] = {"url", "listen_url", NULL};
 static const char *const api_secrets[] = {"token", "webhook_secret", NULL};
 
@@ -1243,7 +1245,7 @@ static const struct field alerting_fields[] = {
 	FINT("queue_backlog_seconds", C, alerting.queue_backlog_seconds, 1, 604800),
 	FEND};
 static const struct field log_fields[] = {
-	FCHOICE("level", C, log.level, levels),
+	FCHOICE("level", C, log.level, jv_log_level_names),
 	FCHOICE("format", C, log.format, formats),
 	FEND};
 #undef C
@@ -1258,7 +1260,7 @@ static const struct field executor_fields[] = {
 #define A struct jv_alert_cfg
 static const struct field alert_fields[] = {
 	FSTR("plugin", A, plugin),
-	FLIST("on", A, on, events),
+	FLIST("on", A, on, jv_event_names),
 	FLIST("type", A, types, NULL),
 	FLIST("user", A, users, NULL),
 	FINT("fold_seconds", A, fold_seconds, 0, 86400),
@@ -1278,7 +1280,7 @@ static const struct field schedule_fields[] = {
 	FINT("priority", S, priority, -1000, 1000),
 	FINT("max_attempts", S, max_attempts, 1, 1000),
 	FBOOL("enabled", S, enabled),
-	FCHOICE("catch_up", S, catch_up, catch_ups),
+	FCHOICE("catch_up", S, catch_up, jv_catch_up_names),
 	FINT("jitter_seconds", S, jitter_seconds, 0, 86400),
 	FEND};
 #undef S
@@ -1305,6 +1307,11 @@ static const char **field_keys(const struct field *fields)
 	for (size_t i = 0; i < n; i++)
 		keys[i] = fields[i].key;
 	return keys;
+}
+
+const char **jv_config_host_keys(enum jv_plugin_section section)
+{
+	return field_keys(section == JV_SECTION_ALERT ? alert_fields : executor_fields);
 }
 
 /* "unknown key 'k' in path (did you mean ...?) (known keys: ...)" at the key. */
@@ -1559,8 +1566,8 @@ static int loopback_listen(const char *v)
 	return n > 4 && !strncmp(v, "127.", 4);
 }
 
-/* executors: a map job type -> { plugin, timeout_seconds, isolation,
- * max_attempts, plugin keys... }. Fills cfg->executors. */
+/* executors: a map job type -> { the keys of executor_fields, plugin
+ * keys... }. Fills cfg->executors. */
 static int map_executors(struct ctx *c, const struct jv_node *root)
 {
 	const struct jv_node *sect;
@@ -1599,7 +1606,7 @@ static int map_executors(struct ctx *c, const struct jv_node *root)
 	return 0;
 }
 
-/* alerts: a list of { plugin, on, type, user, plugin keys... }. */
+/* alerts: a list of { the keys of alert_fields, plugin keys... }. */
 static int map_alerts(struct ctx *c, const struct jv_node *root)
 {
 	const struct jv_node *sect;

@@ -72,6 +72,39 @@ struct jv_executor_cfg {
 	const struct jv_node *node; /* the whole section, for the plugin */
 };
 
+/* The events an alert is sent for (alerts[].on). */
+enum jv_event_kind {
+	JV_EV_JOB_FAILED = 0,
+	JV_EV_JOB_TIMED_OUT,
+	JV_EV_JOB_RETRYING,
+	JV_EV_STUCK_JOBS_RESET,
+	JV_EV_PROCESSOR_DOWN,
+	JV_EV_PROCESSOR_STARTED,
+	JV_EV_PROCESSOR_STOPPED,
+	JV_EV_FAILURE_RATE,
+	JV_EV_QUEUE_BACKLOG,
+	JV_EV_COUNT
+};
+
+/* "job_failed", ...: the names of enum jv_event_kind, indexed by it and
+ * NULL-terminated. The one list: alerts[].on accepts these, alerts and the
+ * CLI name events by them (jv_event_name() in alert/alert.h). */
+extern const char *const jv_event_names[];
+
+/* The sections whose entries name a plugin. */
+enum jv_plugin_section { JV_SECTION_EXECUTOR = 0, JV_SECTION_ALERT = 1 };
+
+/*
+ * The keys of an entry under executors: (plugin, timeout_seconds, ...) or
+ * alerts: (plugin, on, type, ...) that the host reads itself, besides the
+ * plugin's own keys: the keys of the table config.c parses the entry with,
+ * so that table is the one list of them (the loader accepts them, the
+ * header plugin.h names them for plugin authors, test_abi checks it does).
+ * NULL-terminated, in table order. Returns a freshly allocated array of
+ * static strings: the caller frees the array, not the strings.
+ */
+const char **jv_config_host_keys(enum jv_plugin_section section);
+
 /* One entry under alerts:. */
 struct jv_alert_cfg {
 	char *plugin;            /* plugin name (required) */
@@ -85,6 +118,10 @@ struct jv_alert_cfg {
 	const struct jv_node *node;
 };
 
+/* "none", "latest", "all", NULL-terminated: what a schedule's catch_up
+ * may be, in the config and the API alike. */
+extern const char *const jv_catch_up_names[];
+
 /* One entry under schedules:. */
 struct jv_schedule_cfg {
 	char *name;
@@ -96,7 +133,7 @@ struct jv_schedule_cfg {
 	int priority;
 	int max_attempts;
 	int enabled;             /* default 1 */
-	char *catch_up;          /* none | latest | all (default latest) */
+	char *catch_up;          /* one of jv_catch_up_names (default latest) */
 	int jitter_seconds;
 	const struct jv_node *node;
 };

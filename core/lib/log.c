@@ -18,7 +18,7 @@ static enum jv_log_format log_format = JV_LOG_TEXT;
 static void (*capture_fn)(enum jv_level, const char *, void *);
 static void *capture_arg;
 
-static const char *const level_names[] = {"error", "warning", "info", "debug"};
+const char *const jv_log_level_names[] = {"error", "warning", "info", "debug", NULL};
 
 void jv_log_setup(enum jv_level level, enum jv_log_format format)
 {
@@ -126,7 +126,9 @@ static void write_line(const char *buf, size_t len)
 	}
 }
 
-void jv_vlog(enum jv_level level, const char *source, const char *fmt, va_list ap)
+/* One line from source; shown is 1 when the text format (and a captured
+ * line) shows the source too, 0 when only JSON carries it. */
+static void vlog(enum jv_level level, const char *source, int shown, const char *fmt, va_list ap)
 {
 	if (level > log_level)
 		return;
@@ -142,7 +144,7 @@ void jv_vlog(enum jv_level level, const char *source, const char *fmt, va_list a
 	char *src = source ? jv_log_escape(source) : NULL;
 	source = src;
 	if (capture_fn) {
-		if (source) {
+		if (source && shown) {
 			char *line = jv_asprintf("%s: %s", source, msg);
 			capture_fn(level, line, capture_arg);
 			free(line);
@@ -166,17 +168,17 @@ void jv_vlog(enum jv_level level, const char *source, const char *fmt, va_list a
 	char *line;
 	if (log_format == JV_LOG_JSON) {
 		json_t *o = json_pack("{s:s, s:s, s:s, s:i}", "ts", ts, "level",
-				      level_names[level], "msg", msg, "pid", (int)getpid());
+				      jv_log_level_names[level], "msg", msg, "pid", (int)getpid());
 		if (o && source)
 			json_object_set_new(o, "source", json_string(source));
 		char *js = o ? json_dumps(o, JSON_COMPACT) : NULL;
 		line = jv_asprintf("%s\n", js ? js : "{}");
 		free(js);
 		json_decref(o);
-	} else if (source) {
-		line = jv_asprintf("%s %s: %s: %s\n", ts, level_names[level], source, msg);
+	} else if (source && shown) {
+		line = jv_asprintf("%s %s: %s: %s\n", ts, jv_log_level_names[level], source, msg);
 	} else {
-		line = jv_asprintf("%s %s: %s\n", ts, level_names[level], msg);
+		line = jv_asprintf("%s %s: %s\n", ts, jv_log_level_names[level], msg);
 	}
 	write_line(line, strlen(line));
 	free(line);
@@ -184,19 +186,39 @@ void jv_vlog(enum jv_level level, const char *source, const char *fmt, va_list a
 	free(src);
 }
 
-void jv_log(enum jv_level level, const char *fmt, ...)
+void jv_vlog(enum jv_level level, const char *source, const char *fmt, va_list ap)
 {
+	vlog(level, source, 1, fmt, ap);
+}
+
+/* The base name of file without its extension ("../../core/engine/serve.c":
+ * "serve") into buf. */
+static const char *file_source(const char *file, char *buf, size_t size)
+{
+	const char *base = strrchr(file, '/');
+	base = base ? base + 1 : file;
+	size_t n = strcspn(base, ".");
+	snprintf(buf, size, "%.*s", (int)n, base);
+	return buf;
+}
+
+void jv_log_at(const char *file, enum jv_level level, const char *fmt, ...)
+{
+	if (level > log_level)
+		return;
+	char src[64];
 	va_list ap;
 	va_start(ap, fmt);
-	jv_vlog(level, NULL, fmt, ap);
+	vlog(level, file_source(file, src, sizeof src), 0, fmt, ap);
 	va_end(ap);
 }
 
-int jv_error(int code, const char *fmt, ...)
+int jv_error_at(const char *file, int code, const char *fmt, ...)
 {
+	char src[64];
 	va_list ap;
 	va_start(ap, fmt);
-	jv_vlog(JV_ERROR, NULL, fmt, ap);
+	vlog(JV_ERROR, file_source(file, src, sizeof src), 0, fmt, ap);
 	va_end(ap);
 	return code;
 }

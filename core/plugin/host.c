@@ -112,6 +112,10 @@ static char *inst_redact(const struct jv_instance *inst, const char *text)
 	return r;
 }
 
+/* One line from source: a plugin instance's lines carry its name. */
+static void log_line(enum jv_level level, const char *source, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /*
  * Record an error about key of inst at the place of node (the key's value,
  * or the section when the key is absent): "FILE:LINE:COL: PATH.KEY: msg".
@@ -140,7 +144,7 @@ static void record_error(struct jv_instance *inst, const struct jv_node *node, c
 	int created = inst->created;
 	pthread_mutex_unlock(&inst->lock);
 	if (created || !first)
-		jv_log(created ? JV_WARNING : JV_DEBUG, "%s: %s", inst->log_source, line);
+		log_line(created ? JV_WARNING : JV_DEBUG, inst->log_source, "%s", line);
 }
 
 int jv_instance_create(struct jv_instance *inst, char *err, size_t errlen)
@@ -199,8 +203,6 @@ static enum jv_level host_level(int level)
 	return JV_DEBUG;
 }
 
-static void log_line(enum jv_level level, const char *source, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 static void log_line(enum jv_level level, const char *source, const char *fmt, ...)
 {
 	va_list ap;

@@ -424,12 +424,6 @@ int jv_plugins_load_dir(const char *dir, struct jv_plugins **out, char *err, siz
 
 /* ------------------------------------------------------------ the runtime */
 
-static const char *const executor_host_keys[] = {"plugin", "timeout_seconds", "isolation",
-						 "max_attempts", NULL};
-static const char *const alert_host_keys[] = {"plugin",       "on",           "type",
-					       "user",         "fold_seconds", "min_interval_ms",
-					       "max_attempts", "timeout_seconds", NULL};
-
 static int in_list(const char *const *list, const char *key, size_t len)
 {
 	for (; list && *list; list++)
@@ -544,8 +538,9 @@ static int check_section(const struct jv_config *cfg, const struct jv_plugins *p
 				   path, plugin_name, is, want);
 	}
 
-	const char *const *host_keys =
-		kind == JV_PLUGIN_EXECUTOR ? executor_host_keys : alert_host_keys;
+	/* The host's own keys: config.c's table of the section (config.h). */
+	const char **host_keys = jv_config_host_keys(
+	    kind == JV_PLUGIN_EXECUTOR ? JV_SECTION_EXECUTOR : JV_SECTION_ALERT);
 	for (size_t i = 0; section && section->type == JV_NODE_MAP && i < section->n_items; i++) {
 		const struct jv_node *item = section->items[i];
 		if (!item->key || key_allowed(&lp->desc, host_keys, item->key))
@@ -565,8 +560,10 @@ static int check_section(const struct jv_config *cfg, const struct jv_plugins *p
 				     "unknown key '%s' in %s%s (known keys: %s)", item->key,
 				     path, hint, known.data);
 		jv_buf_free(&known);
+		free(host_keys);
 		return rc;
 	}
+	free(host_keys);
 	*out = lp;
 	return 0;
 }

@@ -103,10 +103,9 @@ struct jv_runtime {
 /*
  * Make every instance of cfg: for each entry under executors: and alerts:,
  * look up its plugin in plugins, check the kind and that every key of the
- * section is the host's (executors: plugin, timeout_seconds, isolation,
- * max_attempts; alerts: plugin, on, type, user, fold_seconds,
- * min_interval_ms, max_attempts, timeout_seconds) or one the plugin declares
- * (or KEY_file for those), and call the plugin's create().
+ * section is the host's (jv_config_host_keys() in config/config.h) or one
+ * the plugin declares (or KEY_file for those), and call the plugin's
+ * create().
  *
  * Checks every section before calling any create(). Returns 0 and *out
  * (free with jv_runtime_free), or JV_ECONFIG with one line

@@ -359,7 +359,9 @@ struct jv_plugin {
 	 * plugin, on, type, user, fold_seconds, min_interval_ms,
 	 * max_attempts, timeout_seconds for alerts) with FILE:LINE:COL. KEY_file is
 	 * accepted wherever KEY is (the host reads the file and the plugin
-	 * sees KEY). NULL means the plugin takes no keys of its own. */
+	 * sees KEY). NULL means the plugin takes no keys of its own. (The
+	 * host's own keys are those of its config tables; tests/test_loader.c
+	 * keeps this list equal to them.) */
 	const char *const *config_keys;
 
 	/* Make one instance. host and inst stay valid until destroy(). Store
