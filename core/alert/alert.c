@@ -141,38 +141,12 @@ static char *title_of(const struct jv_event *e, const struct jv_event *last, uin
 	return jv_strdup("alert");
 }
 
-void jv_alert_render(struct jv_alert_msg *m, const struct jv_event *first,
-		     const struct jv_event *last, uint32_t count, int window_s,
-		     const char *processor, const char *dashboard_url)
+/* The plain text of an alert (m's title, error and link already made);
+ * end is the last event folded in, first itself when one. Caller frees. */
+static char *render_text(const struct jv_alert_msg *m, const struct jv_event *first,
+			 const struct jv_event *end, uint32_t count, const char *t0, const char *t1,
+			 const char *processor)
 {
-	memset(m, 0, sizeof *m);
-	if (count < 1)
-		count = 1;
-	/* Whoever raised them may have handed in any bytes: render copies
-	 * that are valid UTF-8. */
-	struct jv_event f, l;
-	jv_event_copy(&f, first);
-	if (last)
-		jv_event_copy(&l, last);
-	first = &f;
-	/* cppcheck-suppress uninitvar ; l is taken only when it was filled */
-	last = last ? &l : NULL;
-	const struct jv_event *end = count > 1 && last ? last : first;
-	m->title = title_of(first, end, count, window_s);
-	m->error = trim_utf8(end->error, JV_ALERT_ERROR_MAX);
-	if (dashboard_url && *dashboard_url) {
-		size_t n = strlen(dashboard_url);
-		while (n > 0 && dashboard_url[n - 1] == '/')
-			n--;
-		m->link = first->job_id > 0 && count == 1
-				  ? jv_asprintf("%.*s/#/jobs/%lld", (int)n, dashboard_url,
-						(long long)first->job_id)
-				  : jv_asprintf("%.*s/", (int)n, dashboard_url);
-	}
-
-	char t0[40], t1[40];
-	fmt_time(t0, sizeof t0, first->at_ms);
-	fmt_time(t1, sizeof t1, end->at_ms);
 	struct jv_buf b = {0};
 	jv_buf_printf(&b, "%s\n\nevent: %s\n", m->title, jv_event_name(first->kind));
 	if (first->job_id > 0) {
@@ -200,9 +174,16 @@ void jv_alert_render(struct jv_alert_msg *m, const struct jv_event *first,
 	jv_buf_printf(&b, "time: %s\n", count > 1 ? t1 : t0);
 	if (m->link)
 		jv_buf_printf(&b, "link: %s\n", m->link);
-	m->text = jv_strdup(b.data);
+	char *text = jv_strdup(b.data);
 	jv_buf_free(&b);
+	return text;
+}
 
+/* The JSON text of an alert (m's text made already). Caller frees. */
+static char *render_json(const struct jv_alert_msg *m, const struct jv_event *first,
+			 const struct jv_event *end, uint32_t count, const char *t0, const char *t1,
+			 const char *processor)
+{
 	json_t *o = json_object();
 	json_object_set_new(o, "event", json_string(jv_event_name(first->kind)));
 	json_object_set_new(o, "title", json_string(m->title));
@@ -236,8 +217,46 @@ void jv_alert_render(struct jv_alert_msg *m, const struct jv_event *first,
 	json_object_set_new(o, "text", json_string(m->text));
 	if (m->link)
 		json_object_set_new(o, "link", json_string(m->link));
-	m->json = json_dumps(o, JSON_COMPACT);
+	char *text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
+	return text;
+}
+
+void jv_alert_render(struct jv_alert_msg *m, const struct jv_event *first,
+		     const struct jv_event *last, uint32_t count, int window_s,
+		     const char *processor, const char *dashboard_url)
+{
+	memset(m, 0, sizeof *m);
+	if (count < 1)
+		count = 1;
+	/* Whoever raised them may have handed in any bytes: render copies
+	 * that are valid UTF-8. */
+	struct jv_event f, l;
+	jv_event_copy(&f, first);
+	if (last)
+		jv_event_copy(&l, last);
+	first = &f;
+	/* cppcheck-suppress uninitvar ; l is taken only when it was filled */
+	last = last ? &l : NULL;
+	const struct jv_event *end = count > 1 && last ? last : first;
+	m->title = title_of(first, end, count, window_s);
+	m->error = trim_utf8(end->error, JV_ALERT_ERROR_MAX);
+	if (dashboard_url && *dashboard_url) {
+		size_t n = strlen(dashboard_url);
+		while (n > 0 && dashboard_url[n - 1] == '/')
+			n--;
+		m->link = first->job_id > 0 && count == 1
+				  ? jv_asprintf("%.*s/#/jobs/%lld", (int)n, dashboard_url,
+						(long long)first->job_id)
+				  : jv_asprintf("%.*s/", (int)n, dashboard_url);
+	}
+
+	char t0[40], t1[40];
+	fmt_time(t0, sizeof t0, first->at_ms);
+	fmt_time(t1, sizeof t1, end->at_ms);
+	m->text = render_text(m, first, end, count, t0, t1, processor);
+
+	m->json = render_json(m, first, end, count, t0, t1, processor);
 
 	struct jv_alert *a = &m->alert;
 	a->struct_size = sizeof *a;

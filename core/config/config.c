@@ -908,7 +908,9 @@ size_t jv_config_env_seal(const struct jv_config *cfg)
 }
 
 /* Expand ${VAR}, ${VAR:-default} and $$ in scalar n; path names it in
- * messages. A '$' followed by anything else stays as it is. */
+ * messages. A '$' followed by anything else stays as it is. One scan with a
+ * case per form, its errors naming the column in the scalar: split, the
+ * parts would share the output buffer, the position and the column. */
 static int expand_scalar(struct ctx *c, struct jv_node *n, const char *path)
 {
 	if (!strchr(n->value, '$'))
@@ -1342,13 +1344,71 @@ static int list_item(struct ctx *c, const struct jv_node *n, const char *path,
 	return 0;
 }
 
+/* set_field() for a string or a choice (kept as its text, or as its index
+ * for F_CHOICE_IDX). "" is "not set", like null. */
+static int set_text(struct ctx *c, const struct jv_node *item, const char *path,
+                    const struct field *f, char *slot)
+{
+	char d[64], list[512], h[96];
+	if (item->type != JV_NODE_SCALAR)
+		return err_val(c, item, "%s: expected a string, got %s", path,
+		               describe(item, d, sizeof d));
+	if (!item->value[0])
+		return 0;
+	if (f->type == F_STR) {
+		char **sp = (char **)(void *)slot;
+		free(*sp);
+		*sp = jv_strdup(item->value);
+		return 0;
+	}
+	for (size_t i = 0; f->choices[i]; i++) {
+		if (strcmp(item->value, f->choices[i]))
+			continue;
+		if (f->type == F_CHOICE_IDX) {
+			*(int *)(void *)slot = (int)i;
+		} else {
+			char **sp = (char **)(void *)slot;
+			free(*sp);
+			*sp = jv_strdup(item->value);
+		}
+		return 0;
+	}
+	return err_val(c, item, "%s: %s is not one of: %s%s", path, describe(item, d, sizeof d),
+	               join(f->choices, list, sizeof list), hint(item->value, f->choices, h, sizeof h));
+}
+
+/* set_field() for a list of strings (a lone string is a list of one). */
+static int set_list(struct ctx *c, const struct jv_node *item, const char *path,
+                    const struct field *f, char *slot)
+{
+	size_t n = item->type == JV_NODE_SEQ ? item->n_items : 1;
+	if (item->type == JV_NODE_MAP)
+		return err_val(c, item, "%s: expected a list of strings, got a map", path);
+	for (size_t i = 0; i < n; i++) {
+		const struct jv_node *it = item->type == JV_NODE_SEQ ? item->items[i] : item;
+		int rc = list_item(c, it, path, f->choices);
+		if (rc)
+			return rc;
+	}
+	char ***vp = (char ***)(void *)slot;
+	strv_free(*vp);
+	*vp = NULL;
+	if (n == 0)
+		return 0;
+	char **v = jv_calloc(n + 1, sizeof *v);
+	for (size_t i = 0; i < n; i++)
+		v[i] = jv_strdup(item->type == JV_NODE_SEQ ? item->items[i]->value : item->value);
+	*vp = v;
+	return 0;
+}
+
 /* Store the value of item into the field f of the struct at base. A null
  * value keeps the default. */
 static int set_field(struct ctx *c, const struct jv_node *item, const char *section,
                      const struct field *f, void *base)
 {
 	char *slot = (char *)base + f->off;
-	char path[256], d[64], why[160], list[512], h[96];
+	char path[256], d[64], why[160];
 	snprintf(path, sizeof path, "%s.%s", section, f->key);
 
 	if (node_is_null(item))
@@ -1374,55 +1434,9 @@ static int set_field(struct ctx *c, const struct jv_node *item, const char *sect
 	case F_STR:
 	case F_CHOICE:
 	case F_CHOICE_IDX:
-		if (item->type != JV_NODE_SCALAR)
-			return err_val(c, item, "%s: expected a string, got %s", path,
-			               describe(item, d, sizeof d));
-		if (!item->value[0])
-			return 0; /* "" is "not set", like null */
-		if (f->type == F_STR) {
-			char **sp = (char **)(void *)slot;
-			free(*sp);
-			*sp = jv_strdup(item->value);
-			return 0;
-		}
-		for (size_t i = 0; f->choices[i]; i++) {
-			if (strcmp(item->value, f->choices[i]))
-				continue;
-			if (f->type == F_CHOICE_IDX) {
-				*(int *)(void *)slot = (int)i;
-			} else {
-				char **sp = (char **)(void *)slot;
-				free(*sp);
-				*sp = jv_strdup(item->value);
-			}
-			return 0;
-		}
-		return err_val(c, item, "%s: %s is not one of: %s%s", path,
-		               describe(item, d, sizeof d), join(f->choices, list, sizeof list),
-		               hint(item->value, f->choices, h, sizeof h));
-	case F_LIST: {
-		size_t n = item->type == JV_NODE_SEQ ? item->n_items : 1;
-		if (item->type == JV_NODE_MAP)
-			return err_val(c, item, "%s: expected a list of strings, got a map", path);
-		for (size_t i = 0; i < n; i++) {
-			const struct jv_node *it =
-			    item->type == JV_NODE_SEQ ? item->items[i] : item;
-			int rc = list_item(c, it, path, f->choices);
-			if (rc)
-				return rc;
-		}
-		char ***vp = (char ***)(void *)slot;
-		strv_free(*vp);
-		*vp = NULL;
-		if (n == 0)
-			return 0;
-		char **v = jv_calloc(n + 1, sizeof *v);
-		for (size_t i = 0; i < n; i++)
-			v[i] = jv_strdup(item->type == JV_NODE_SEQ ? item->items[i]->value
-			                                           : item->value);
-		*vp = v;
-		return 0;
-	}
+		return set_text(c, item, path, f, slot);
+	case F_LIST:
+		return set_list(c, item, path, f, slot);
 	case F_MINUTES: {
 		double v;
 		if (jv_node_double(item, &v, why, sizeof why))
@@ -1828,6 +1842,94 @@ static int map_settings(struct ctx *c, const struct jv_node *root)
 	return 0;
 }
 
+/* Rules across the keys of database: (after every section was read). */
+static int check_database(struct ctx *c, const struct jv_node *root)
+{
+	const struct jv_config *cfg = c->cfg;
+	const struct jv_node *db = jv_node_get(root, "database");
+	if (!cfg->database.url) {
+		if (db)
+			return err_key(c, db,
+			               "database.url is required (e.g. url: \"${DATABASE_URL}\")");
+		return errat(
+		    c, 1, 1,
+		    "database.url is required: add database: { url: \"${DATABASE_URL}\" }");
+	}
+	/* listen_url stands in for url's LISTEN only behind a transaction
+	 * pooler; set otherwise it would be ignored without a word. */
+	if (cfg->database.listen_url && cfg->database.pooler != JV_POOLER_TRANSACTION)
+		return err_key(c, jv_node_get(db, "listen_url"),
+		               "database.listen_url is only for database.pooler: transaction "
+		               "(without a pooler, database.url carries LISTEN itself)");
+	/* LISTEN through a transaction pooler is lost without an error: the one
+	 * sure case of it is refused. */
+	if (cfg->database.pooler == JV_POOLER_TRANSACTION && cfg->database.listen_url &&
+	    !strcmp(cfg->database.listen_url, cfg->database.url))
+		return err_val(c, jv_node_get(db, "listen_url"),
+		               "database.listen_url is database.url, which goes through a "
+		               "transaction pooler (pooler: transaction), where LISTEN is lost: "
+		               "point it at PostgreSQL itself, or leave it out to poll");
+
+	return 0;
+}
+
+/* Rules across the keys of api:, and empty secrets made unset. */
+static int check_api(struct ctx *c, const struct jv_node *root)
+{
+	struct jv_config *cfg = c->cfg;
+	int rc;
+	const struct jv_node *api = jv_node_get(root, "api");
+	cfg->api.enabled = api != NULL;
+	/* An empty secret (an unset ${VAR:-}) is no secret: never one that
+	 * an empty header would match. */
+	if (cfg->api.token && !cfg->api.token[0]) {
+		free(cfg->api.token);
+		cfg->api.token = NULL;
+	}
+	if (cfg->api.webhook_secret && !cfg->api.webhook_secret[0]) {
+		free(cfg->api.webhook_secret);
+		cfg->api.webhook_secret = NULL;
+	}
+	const struct jv_node *listen = jv_node_get(api, "listen");
+	if (listen && (rc = check_listen(c, listen, cfg->api.listen)))
+		return rc;
+	if (cfg->api.enabled && !cfg->api.token && !loopback_listen(cfg->api.listen))
+		return err_val(c, listen,
+		               "api.listen: %s is not a loopback address, and no api.token is set: "
+		               "set a token (token: \"${JOBVISOR_API_TOKEN}\") or listen on "
+		               "127.0.0.1",
+		               cfg->api.listen);
+
+	return 0;
+}
+
+/* Rules across the keys of processor:. */
+static int check_processor(struct ctx *c, const struct jv_node *root)
+{
+	const struct jv_config *cfg = c->cfg;
+	const struct jv_node *proc = jv_node_get(root, "processor");
+	if (cfg->processor.retry_max_ms < cfg->processor.retry_base_ms) {
+		const struct jv_node *n = jv_node_get(proc, "retry_max_ms");
+		return err_val(c, n ? n : jv_node_get(proc, "retry_base_ms"),
+		               "processor.retry_max_ms (%d) must not be less than "
+		               "processor.retry_base_ms (%d)",
+		               cfg->processor.retry_max_ms, cfg->processor.retry_base_ms);
+	}
+	if (cfg->processor.stuck_job_timeout_ms < jv_config_min_stuck_ms(cfg)) {
+		const struct jv_node *n = jv_node_get(proc, "stuck_job_timeout_minutes");
+		return err_val(c, n ? n : jv_node_get(proc, "heartbeat_interval_ms"),
+		               "processor.stuck_job_timeout_minutes (%g min) must be at least two "
+		               "heartbeat intervals (2 x %d ms) plus %lld ms for a silent processor to "
+		               "stop its jobs before others rescue them (%g min here), or live "
+		               "processors look dead",
+		               cfg->processor.stuck_job_timeout_ms / 60000.0,
+		               cfg->processor.heartbeat_interval_ms,
+		               (long long)jv_config_fence_margin_ms(cfg),
+		               (double)jv_config_min_stuck_ms(cfg) / 60000.0);
+	}
+	return 0;
+}
+
 /* The whole tree onto c->cfg: sections, defaults, cross-checks. */
 static int map_config(struct ctx *c, const struct jv_node *root)
 {
@@ -1865,72 +1967,9 @@ static int map_config(struct ctx *c, const struct jv_node *root)
 	    (rc = map_simple(c, root, "log", log_fields)))
 		return rc;
 
-	const struct jv_node *db = jv_node_get(root, "database");
-	if (!cfg->database.url) {
-		if (db)
-			return err_key(c, db,
-			               "database.url is required (e.g. url: \"${DATABASE_URL}\")");
-		return errat(
-		    c, 1, 1,
-		    "database.url is required: add database: { url: \"${DATABASE_URL}\" }");
-	}
-	/* listen_url stands in for url's LISTEN only behind a transaction
-	 * pooler; set otherwise it would be ignored without a word. */
-	if (cfg->database.listen_url && cfg->database.pooler != JV_POOLER_TRANSACTION)
-		return err_key(c, jv_node_get(db, "listen_url"),
-		               "database.listen_url is only for database.pooler: transaction "
-		               "(without a pooler, database.url carries LISTEN itself)");
-	/* LISTEN through a transaction pooler is lost without an error: the one
-	 * sure case of it is refused. */
-	if (cfg->database.pooler == JV_POOLER_TRANSACTION && cfg->database.listen_url &&
-	    !strcmp(cfg->database.listen_url, cfg->database.url))
-		return err_val(c, jv_node_get(db, "listen_url"),
-		               "database.listen_url is database.url, which goes through a "
-		               "transaction pooler (pooler: transaction), where LISTEN is lost: "
-		               "point it at PostgreSQL itself, or leave it out to poll");
-
-	const struct jv_node *api = jv_node_get(root, "api");
-	cfg->api.enabled = api != NULL;
-	/* An empty secret (an unset ${VAR:-}) is no secret: never one that
-	 * an empty header would match. */
-	if (cfg->api.token && !cfg->api.token[0]) {
-		free(cfg->api.token);
-		cfg->api.token = NULL;
-	}
-	if (cfg->api.webhook_secret && !cfg->api.webhook_secret[0]) {
-		free(cfg->api.webhook_secret);
-		cfg->api.webhook_secret = NULL;
-	}
-	const struct jv_node *listen = jv_node_get(api, "listen");
-	if (listen && (rc = check_listen(c, listen, cfg->api.listen)))
+	if ((rc = check_database(c, root)) || (rc = check_api(c, root)) ||
+	    (rc = check_processor(c, root)))
 		return rc;
-	if (cfg->api.enabled && !cfg->api.token && !loopback_listen(cfg->api.listen))
-		return err_val(c, listen,
-		               "api.listen: %s is not a loopback address, and no api.token is set: "
-		               "set a token (token: \"${JOBVISOR_API_TOKEN}\") or listen on "
-		               "127.0.0.1",
-		               cfg->api.listen);
-
-	const struct jv_node *proc = jv_node_get(root, "processor");
-	if (cfg->processor.retry_max_ms < cfg->processor.retry_base_ms) {
-		const struct jv_node *n = jv_node_get(proc, "retry_max_ms");
-		return err_val(c, n ? n : jv_node_get(proc, "retry_base_ms"),
-		               "processor.retry_max_ms (%d) must not be less than "
-		               "processor.retry_base_ms (%d)",
-		               cfg->processor.retry_max_ms, cfg->processor.retry_base_ms);
-	}
-	if (cfg->processor.stuck_job_timeout_ms < jv_config_min_stuck_ms(cfg)) {
-		const struct jv_node *n = jv_node_get(proc, "stuck_job_timeout_minutes");
-		return err_val(c, n ? n : jv_node_get(proc, "heartbeat_interval_ms"),
-		               "processor.stuck_job_timeout_minutes (%g min) must be at least two "
-		               "heartbeat intervals (2 x %d ms) plus %lld ms for a silent processor to "
-		               "stop its jobs before others rescue them (%g min here), or live "
-		               "processors look dead",
-		               cfg->processor.stuck_job_timeout_ms / 60000.0,
-		               cfg->processor.heartbeat_interval_ms,
-		               (long long)jv_config_fence_margin_ms(cfg),
-		               (double)jv_config_min_stuck_ms(cfg) / 60000.0);
-	}
 	return 0;
 }
 
