@@ -1,0 +1,324 @@
+/*
+ * loop.c -- the serve loop: one turn is a short list of named steps, then
+ * poll() on named slots until the earliest timer (wake_at, which only
+ * reads). Signals, the API's requests and view, and systemd's status live
+ * here too.
+ */
+#include "autoconf.h"
+
+#include "alert/alert.h"
+#include "api/api.h"
+#include "api/bridge.h"
+#include "api/stats.h"
+#include "config/config.h"
+#include "config/fdlimit.h"
+#include "engine/migrate.h"
+#include "engine/privs.h"
+#include "engine/serve.h"
+#include "engine/serve_int.h"
+#include "engine/store.h"
+#include "engine/worker.h"
+#include "lib/clock.h"
+#include "lib/db.h"
+#include "lib/error.h"
+#include "lib/jsontext.h"
+#include "lib/log.h"
+#include "lib/mem.h"
+#include "lib/notify.h"
+#include "lib/sizelimits.h"
+#include "plugin/host.h"
+#include "plugin/loader.h"
+#include "sched/scheduler.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+/* STATUS= for `systemctl status`; with ready, as part of READY=1. */
+void sv_notify_state(struct serve *s, int ready)
+{
+	if (!jv_notify_enabled())
+		return;
+	char st[200];
+	const char *state = s->drain.draining    ? "stopping"
+			    : s->fence.on     ? "self-fenced: no heartbeat confirmed, jobs stopped"
+			    : !sv_connected(s) ? "database unreachable, reconnecting"
+			    : s->ctl.paused     ? "paused"
+					    : "running";
+	snprintf(st, sizeof st, "%s; jobs running: %d, done: %" PRIu64 "; processor %" PRId64,
+		 state, s->inflight, s->count.completed, s->id);
+	if (ready)
+		jv_notify_ready(st);
+	else
+		jv_notify_status(st);
+}
+
+static void notify_stopping(struct serve *s)
+{
+	char st[200];
+	snprintf(st, sizeof st, "stopping; jobs running: %d, given up to %d s to finish",
+		 s->inflight, s->cfg->processor.shutdown_grace_seconds);
+	jv_notify_stopping(st);
+}
+
+/* Each turn of the loop: the watchdog's ping when due, STATUS= at most once
+ * a second. Returns when the next ping is due (0: no watchdog). */
+static uint64_t notify_tick(struct serve *s, uint64_t now)
+{
+	if (!jv_notify_enabled())
+		return 0;
+	if (now >= s->next_status) {
+		sv_notify_state(s, 0);
+		s->next_status = now + 1000;
+	}
+	return jv_notify_watchdog(now);
+}
+
+static void on_signal(struct serve *s)
+{
+	struct signalfd_siginfo si;
+	while (read(s->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			if (!s->drain.draining) {
+				s->drain.draining = 1;
+				s->drain.deadline =
+					jv_now_ms() +
+					(uint64_t)s->cfg->processor.shutdown_grace_seconds * 1000u;
+				jv_log(JV_INFO,
+				       "%s: stopping; %d running jobs get up to %d s to finish",
+				       si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT", s->inflight,
+				       s->cfg->processor.shutdown_grace_seconds);
+				notify_stopping(s);
+				s->hb.next = jv_now_ms();
+			} else {
+				jv_log(JV_INFO, "second signal: stopping now");
+				s->drain.deadline = jv_now_ms();
+			}
+			break;
+		case SIGHUP:
+			if (!s->drain.draining) {
+				jv_notify_reloading();
+				sv_reload(s);
+				sv_notify_state(s, 1); /* READY=1 again, reloaded or refused */
+			}
+			break;
+		default: break;
+		}
+	}
+}
+
+/* What the API asked for since the last turn. */
+static void take_requests(struct serve *s, uint64_t now)
+{
+	struct jv_bridge_requests r;
+	jv_bridge_take(s->bridge, &r);
+	if (r.pause >= 0)
+		sv_set_paused(s, r.pause, now);
+	if (r.batch_size > 0 || r.max_concurrent > 0) {
+		if (r.batch_size > 0)
+			s->tune.batch_size = r.batch_size;
+		if (r.max_concurrent > 0)
+			s->tune.max_concurrent = r.max_concurrent;
+		jv_log(JV_INFO, "api: retuned: batch_size %d, max_concurrent_jobs %d", s->tune.batch_size,
+		       s->tune.max_concurrent);
+		s->claim.want = 1;
+	}
+	if (r.trigger)
+		s->claim.want = 1;
+	for (size_t i = 0; i < r.n_cancel; i++)
+		sv_cancel_running(s, r.cancel[i], now);
+	free(r.cancel);
+}
+
+/* Tell the API how things stand. */
+void sv_publish(struct serve *s)
+{
+	struct jv_engine_view v;
+	memset(&v, 0, sizeof v);
+	v.processor_id = s->id;
+	snprintf(v.name, sizeof v.name, "%s", s->cfg->processor.name);
+	snprintf(v.hostname, sizeof v.hostname, "%s", s->hostname);
+	v.pid = (int)getpid();
+	v.started_unix_ms = s->started_unix_ms;
+	v.last_heartbeat_unix_ms = s->hb.last_unix_ms;
+	v.started_mono_ms = s->started_mono_ms;
+	v.last_heartbeat_mono_ms = s->hb.last_mono_ms;
+	v.paused = s->ctl.paused;
+	v.draining = s->drain.draining;
+	v.db_connected = sv_connected(s);
+	v.batch_size = s->tune.batch_size;
+	v.max_concurrent = s->tune.max_concurrent;
+	v.batch_size_limit = s->cfg->processor.batch_size;
+	v.max_concurrent_limit = s->cfg->processor.max_concurrent_jobs;
+	for (int i = 0; i < s->pool.n; i++)
+		if (s->pool.w[i].pid > 0) {
+			v.workers_total++;
+			v.workers_busy += s->pool.w[i].busy != 0;
+		}
+	v.threads_total = s->tp ? sv_thread_count(s->cfg) : 0;
+	v.inflight = s->inflight;
+	v.prefetched = (int)s->claim.n_queued;
+	v.claimed = s->count.claimed;
+	v.completed = s->count.completed;
+	v.claim_queries = s->count.claim_queries;
+	v.complete_queries = s->count.complete_queries;
+	v.stale = s->count.stale;
+	v.db_reconnects = s->count.reconnects;
+	jv_alerter_stats(s->alerter, &v.alerts);
+	jv_bridge_publish(s->bridge, &v);
+}
+
+/* The poll slots before the workers'. */
+enum slot { SLOT_SIGNAL, SLOT_CLAIM, SLOT_COMPLETE, SLOT_LISTEN, SLOT_THREADS, SLOT_BRIDGE, N_SLOTS };
+
+int sv_run_loop(struct serve *s)
+{
+	struct pollfd *pfds = NULL;
+	int cap = 0;
+	for (;;) {
+		uint64_t now = jv_now_ms();
+		uint64_t ping = notify_tick(s, now); /* systemd's watchdog, from here only */
+		/* Workers that could not be started are tried again once their
+		 * back-off is over, whether a job waits for one or not. */
+		if (!s->drain.draining && s->pool.retry_at_ms && now >= s->pool.retry_at_ms)
+			jv_pool_fill(&s->pool);
+		sv_fence_check(s, now);
+		if (!s->fence.on)
+			sv_run_queued(s);
+		if (s->drain.draining && sv_drain_step(s, now))
+			break;
+		sv_db_step(s, now);
+
+		/* Finished work goes out, then new work comes in; neither waits. */
+		sv_send_completions(s, now);
+		if (sv_may_claim(s)) {
+			if (now >= s->claim.next_poll) {
+				s->claim.want = 1;
+				s->claim.next_poll = now + (uint64_t)s->cfg->processor.poll_interval_ms;
+			}
+			if (s->claim.next_due && now >= s->claim.next_due) {
+				s->claim.want = 1;
+				s->claim.next_due = 0;
+			}
+			if (s->claim.want)
+				sv_send_claim(s, now);
+		}
+
+		/* What to wait for. */
+		int n_old = 0;
+		for (const struct old_gen *g = s->old; g; g = g->next)
+			n_old++;
+		int nfds = N_SLOTS + s->pool.n + n_old;
+		if (nfds > cap) {
+			cap = nfds;
+			pfds = jv_realloc(pfds, (size_t)cap * sizeof *pfds);
+		}
+		/* nfds >= N_SLOTS, so pfds was allocated above. */
+		/* NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
+		pfds[SLOT_SIGNAL] = (struct pollfd){s->sfd, POLLIN, 0};
+		pfds[SLOT_CLAIM] = sv_chan_pollfd(&s->lc);
+		pfds[SLOT_COMPLETE] = sv_chan_pollfd(&s->cc);
+		pfds[SLOT_LISTEN] = sv_chan_pollfd(&s->nc);
+		pfds[SLOT_THREADS] = (struct pollfd){s->tp ? jv_tpool_fd(s->tp) : -1, POLLIN, 0};
+		pfds[SLOT_BRIDGE] = (struct pollfd){jv_bridge_fd(s->bridge), POLLIN, 0};
+		int k = N_SLOTS;
+		for (int i = 0; i < s->pool.n; i++)
+			pfds[k++] = (struct pollfd){s->pool.w[i].fd, POLLIN, 0};
+		int old_at = k;
+		for (const struct old_gen *g = s->old; g; g = g->next)
+			pfds[k++] = (struct pollfd){jv_tpool_fd(g->tp), POLLIN, 0};
+
+		uint64_t wake = sv_db_wake(s, now + 60000);
+		if (sv_may_claim(s)) {
+			if (s->claim.next_poll < wake)
+				wake = s->claim.next_poll;
+			if (s->claim.next_due && s->claim.next_due < wake)
+				wake = s->claim.next_due;
+		}
+		if (s->drain.draining && !s->drain.released) {
+			uint64_t at = s->drain.deadline + (s->drain.releasing ? JV_KILL_GRACE_MS : 0);
+			if (at < wake)
+				wake = at;
+		}
+		if (s->drain.exit_deadline && s->drain.exit_deadline < wake)
+			wake = s->drain.exit_deadline;
+		if (s->drain.stop_retry_at > now && s->drain.stop_retry_at < wake)
+			wake = s->drain.stop_retry_at;
+		if (ping && ping < wake)
+			wake = ping;
+		if (s->claim.n_queued > 0 && s->wait.until > now && s->wait.until < wake)
+			wake = s->wait.until; /* a job waits for a worker process */
+		if (!s->drain.draining && s->pool.retry_at_ms > now && s->pool.retry_at_ms < wake)
+			wake = s->pool.retry_at_ms;
+		if (s->n_done > 0 && s->cmp.retry_at > now && s->cmp.retry_at < wake)
+			wake = s->cmp.retry_at;
+		if (s->n_done > 0 && sv_connected(s) && s->cc.q == Q_NONE &&
+		    s->cmp.first_at + JV_COALESCE_MS < wake)
+			wake = s->cmp.first_at + JV_COALESCE_MS; /* (busy: its answer wakes us) */
+		size_t from = s->n_done;
+		uint64_t dl = jv_pool_check_deadlines(&s->pool, now, &s->done, &s->n_done,
+						      &s->cap_done);
+		sv_finished(s, from);
+		if (dl && dl < wake)
+			wake = dl;
+		int timeout;
+		if (s->n_done > 0 && sv_connected(s) && s->cc.q == Q_NONE &&
+		    now >= s->cmp.retry_at && sv_completion_due(s, now))
+			timeout = 0; /* results to send */
+		else if (s->claim.want && sv_free_slots(s) > 0 && s->lc.q == Q_NONE && sv_may_claim(s))
+			timeout = 0; /* a claim to send */
+		else
+			timeout = wake > now ? (int)(wake - now) : 0;
+
+		/* The API's view: always before waiting, and at most at 20 Hz
+		 * while busy (off the per-job path). */
+		if (timeout > 0 || now >= s->next_publish) {
+			sv_publish(s);
+			s->next_publish = now + 50;
+		}
+		int r = poll(pfds, (nfds_t)k, timeout);
+		if (r < 0 && errno != EINTR) {
+			jv_log(JV_ERROR, "poll: %s", strerror(errno));
+			break;
+		}
+		if (r <= 0)
+			continue;
+		now = jv_now_ms();
+		if (pfds[SLOT_SIGNAL].revents)
+			on_signal(s);
+		int thread_results = pfds[SLOT_THREADS].revents != 0;
+		for (int i = old_at; i < k; i++)
+			thread_results |= pfds[i].revents != 0;
+		if (thread_results)
+			sv_collect_thread_results(s);
+		if (pfds[SLOT_BRIDGE].revents) {
+			take_requests(s, now);
+			s->next_publish = 0; /* show the change at once */
+		}
+		for (int i = 0; i < s->pool.n && N_SLOTS + i < k; i++)
+			if (pfds[N_SLOTS + i].revents && pfds[N_SLOTS + i].fd == s->pool.w[i].fd) {
+				size_t f = s->n_done;
+				jv_pool_on_readable(&s->pool, i, &s->done, &s->n_done,
+						    &s->cap_done);
+				sv_finished(s, f);
+			}
+		sv_chan_event(s, &s->lc, &pfds[SLOT_CLAIM], now);
+		sv_chan_event(s, &s->cc, &pfds[SLOT_COMPLETE], now);
+		sv_chan_event(s, &s->nc, &pfds[SLOT_LISTEN], now);
+		/* Replace workers that died or retired. */
+		if (!s->drain.draining)
+			jv_pool_fill(&s->pool);
+	}
+	free(pfds);
+	return 0;
+}
