@@ -174,3 +174,21 @@ void sv_on_claim_result(struct serve *s, PGresult *res, uint64_t now)
 	/* next_due_ms 0: due but held back by per_user_limit -- a completion
 	 * (ours sets want_claim) or the poll interval will tell. */
 }
+
+/* Each turn: claim when there is reason to (a notification, a full last
+ * batch, the next job's due time, the poll interval as a fallback). */
+void sv_claim_step(struct serve *s, uint64_t now)
+{
+	if (!sv_may_claim(s))
+		return;
+	if (now >= s->claim.next_poll) {
+		s->claim.want = 1;
+		s->claim.next_poll = now + (uint64_t)s->cfg->processor.poll_interval_ms;
+	}
+	if (s->claim.next_due && now >= s->claim.next_due) {
+		s->claim.want = 1;
+		s->claim.next_due = 0;
+	}
+	if (s->claim.want)
+		sv_send_claim(s, now);
+}

@@ -48,13 +48,15 @@ static int executor_index(const struct serve *s, const char *type)
 	return -1;
 }
 
-static int32_t timeout_ms_for(const struct serve *s, const struct jv_claimed *c, int ex)
+/* A run's time limit in ms: the job's own, else its executor's (ex: -1 for
+ * none), else the processor's; at most 2 000 000 s. */
+int32_t sv_timeout_ms_for(const struct jv_config *cfg, const struct jv_claimed *c, int ex)
 {
 	int secs = c->timeout_seconds;
 	if (secs <= 0 && ex >= 0)
-		secs = s->cfg->executors[ex].timeout_seconds;
+		secs = cfg->executors[ex].timeout_seconds;
 	if (secs <= 0)
-		secs = s->cfg->processor.timeout_seconds;
+		secs = cfg->processor.timeout_seconds;
 	return secs > 2000000 ? 2000000000 : secs * 1000;
 }
 
@@ -115,17 +117,16 @@ static void worker_found(struct serve *s, uint64_t now)
 	s->wait.warned = 0;
 }
 
-/* Hand one claimed job to a worker. Returns 0 when it started, or ended at
- * once (no executor for its type, released while draining, a payload no
- * executor can take); 1 when it must wait for a worker process
- * (wait_for_worker), the caller keeping it. Nothing claimed is ever lost.
- * c->payload may be rewritten (jv_json_fit_payload). */
-static int start_job(struct serve *s, struct jv_claimed *c)
+/* A claimed job that cannot start here, whatever is free: claimed while the
+ * stop signal arrived (released), or a payload no executor can take (fails
+ * for good). It ends at once (1); 0 when it may start. c->payload may be
+ * rewritten (jv_json_fit_payload). */
+static int refused(struct serve *s, struct jv_claimed *c)
 {
 	if (s->drain.draining) {
 		/* claimed while the stop signal arrived: back it goes */
 		sv_end_now(s, c, JV_END_RELEASED, "released at shutdown before it started");
-		return 0;
+		return 1;
 	}
 	size_t plen = strlen(c->payload);
 	if (plen > JV_PAYLOAD_MAX) {
@@ -137,65 +138,91 @@ static int start_job(struct serve *s, struct jv_claimed *c)
 			 JV_PAYLOAD_MAX);
 		jv_log(JV_WARNING, "job %" PRId64 ": %s", c->id, why);
 		sv_end_now(s, c, JV_END_PERMANENT, why);
-		return 0;
+		return 1;
 	}
 	char unfit[160];
 	if (jv_json_fit_payload(&c->payload, unfit, sizeof unfit) != 0) {
 		jv_log(JV_WARNING, "job %" PRId64 ": %s", c->id, unfit);
 		sv_end_now(s, c, JV_END_PERMANENT, unfit);
-		return 0;
+		return 1;
 	}
-	int ex = executor_index(s, c->type);
+	return 0;
+}
+
+/* The message that runs c on executor ex (-1: none); its strings are c's. */
+static struct jv_msg_job job_msg(const struct serve *s, const struct jv_claimed *c, int ex)
+{
 	/* An executor's max_attempts caps the job's own. */
 	int32_t max_attempts = c->max_attempts;
 	if (ex >= 0 && s->cfg->executors[ex].max_attempts > 0 &&
 	    s->cfg->executors[ex].max_attempts < max_attempts)
 		max_attempts = s->cfg->executors[ex].max_attempts;
-	struct jv_msg_job m = {
+	return (struct jv_msg_job){
 		.id = c->id,
 		.attempt = c->attempt,
 		.max_attempts = max_attempts,
-		.timeout_ms = timeout_ms_for(s, c, ex),
+		.timeout_ms = sv_timeout_ms_for(s->cfg, c, ex),
 		.max_output = s->cfg->history.max_output_bytes,
 		.executor = ex,
 		.type = c->type,
 		.user_id = c->user_id,
 		.payload = c->payload,
 	};
-	const char *why = NULL;
+}
+
+/* Send m to an idle worker process: 0 when one took it, 1 when none could
+ * be had (wait_for_worker). A worker found gone is reaped on the way
+ * (nothing of ours was running on it). */
+static int start_on_worker(struct serve *s, const struct jv_claimed *c,
+			   const struct jv_msg_job *m)
+{
+	uint64_t now = jv_now_ms();
+	if (s->wait.until && now < s->wait.until)
+		return 1; /* not yet: wait_for_worker() */
+	for (int tries = 0; tries < 3; tries++) {
+		int w = jv_pool_idle(&s->pool);
+		if (w < 0) {
+			jv_pool_fill(&s->pool);
+			w = jv_pool_idle(&s->pool);
+		}
+		if (w < 0)
+			break;
+		if (jv_pool_send(&s->pool, w, m) == 0) {
+			worker_found(s, now);
+			s->inflight++;
+			return 0;
+		}
+		/* The worker is gone: reap it (nothing of ours was running). */
+		size_t from = s->n_done;
+		jv_pool_on_readable(&s->pool, w, &s->done, &s->n_done, &s->cap_done);
+		sv_finished(s, from);
+	}
+	return wait_for_worker(s, c, now);
+}
+
+/* Hand one claimed job to a worker. Returns 0 when it started, or ended at
+ * once (no executor for its type, released while draining, a payload no
+ * executor can take); 1 when it must wait for a worker process
+ * (wait_for_worker), the caller keeping it. Nothing claimed is ever lost.
+ * c->payload may be rewritten (jv_json_fit_payload). */
+static int start_job(struct serve *s, struct jv_claimed *c)
+{
+	if (refused(s, c))
+		return 0;
+	int ex = executor_index(s, c->type);
 	if (ex < 0) {
-		why = "no executor for this type on this processor";
-	} else if (s->cfg->executors[ex].isolation == JV_ISOLATION_THREAD && s->tp) {
+		const char *why = "no executor for this type on this processor";
+		jv_log(JV_ERROR, "job %" PRId64 ": %s", c->id, why);
+		sv_end_now(s, c, JV_END_CRASHED, why);
+		return 0;
+	}
+	struct jv_msg_job m = job_msg(s, c, ex);
+	if (s->cfg->executors[ex].isolation == JV_ISOLATION_THREAD && s->tp) {
 		jv_tpool_submit(s->tp, &m);
 		s->inflight++;
 		return 0;
-	} else {
-		uint64_t now = jv_now_ms();
-		if (s->wait.until && now < s->wait.until)
-			return 1; /* not yet: wait_for_worker() */
-		for (int tries = 0; tries < 3; tries++) {
-			int w = jv_pool_idle(&s->pool);
-			if (w < 0) {
-				jv_pool_fill(&s->pool);
-				w = jv_pool_idle(&s->pool);
-			}
-			if (w < 0)
-				break;
-			if (jv_pool_send(&s->pool, w, &m) == 0) {
-				worker_found(s, now);
-				s->inflight++;
-				return 0;
-			}
-			/* The worker is gone: reap it (nothing of ours was running). */
-			size_t from = s->n_done;
-			jv_pool_on_readable(&s->pool, w, &s->done, &s->n_done, &s->cap_done);
-			sv_finished(s, from);
-		}
-		return wait_for_worker(s, c, now);
 	}
-	jv_log(JV_ERROR, "job %" PRId64 ": %s", c->id, why);
-	sv_end_now(s, c, JV_END_CRASHED, why);
-	return 0;
+	return start_on_worker(s, c, &m);
 }
 
 /* start_job(), counting the job as claimed once it no longer waits here. */

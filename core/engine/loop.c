@@ -178,147 +178,196 @@ void sv_publish(struct serve *s)
 	jv_bridge_publish(s->bridge, &v);
 }
 
-/* The poll slots before the workers'. */
-enum slot { SLOT_SIGNAL, SLOT_CLAIM, SLOT_COMPLETE, SLOT_LISTEN, SLOT_THREADS, SLOT_BRIDGE, N_SLOTS };
+/* Workers that could not be started are tried again once their back-off is
+ * over, whether a job waits for one or not. */
+static void pool_retry_step(struct serve *s, uint64_t now)
+{
+	if (!s->drain.draining && s->pool.retry_at_ms && now >= s->pool.retry_at_ms)
+		jv_pool_fill(&s->pool);
+}
 
+/* Workers past their deadline are told to stop, and killed after the grace
+ * (jv_pool_check_deadlines); the next such time is kept for sv_wake_at(). */
+static void worker_deadlines(struct serve *s, uint64_t now)
+{
+	size_t from = s->n_done;
+	s->worker_deadline = jv_pool_check_deadlines(&s->pool, now, &s->done, &s->n_done,
+						     &s->cap_done);
+	sv_finished(s, from);
+}
+
+static void wake_by(uint64_t *wake, uint64_t at)
+{
+	if (at < *wake)
+		*wake = at;
+}
+
+/* When the loop must wake next, whatever arrives: the earliest timer (at
+ * most a minute away). It only reads the state. */
+uint64_t sv_wake_at(const struct serve *s, uint64_t now, uint64_t ping)
+{
+	uint64_t wake = sv_db_wake(s, now + 60000);
+	if (sv_may_claim(s)) {
+		wake_by(&wake, s->claim.next_poll);
+		if (s->claim.next_due)
+			wake_by(&wake, s->claim.next_due);
+	}
+	if (s->drain.draining && !s->drain.released)
+		wake_by(&wake, s->drain.deadline + (s->drain.releasing ? JV_KILL_GRACE_MS : 0));
+	if (s->drain.exit_deadline)
+		wake_by(&wake, s->drain.exit_deadline);
+	if (s->drain.stop_retry_at > now)
+		wake_by(&wake, s->drain.stop_retry_at);
+	if (ping)
+		wake_by(&wake, ping);
+	if (s->claim.n_queued > 0 && s->wait.until > now)
+		wake_by(&wake, s->wait.until); /* a job waits for a worker process */
+	if (!s->drain.draining && s->pool.retry_at_ms > now)
+		wake_by(&wake, s->pool.retry_at_ms);
+	if (s->n_done > 0 && s->cmp.retry_at > now)
+		wake_by(&wake, s->cmp.retry_at);
+	if (s->n_done > 0 && sv_connected(s) && s->cc.q == Q_NONE)
+		wake_by(&wake, s->cmp.first_at + JV_COALESCE_MS); /* (busy: its answer wakes us) */
+	if (s->worker_deadline)
+		wake_by(&wake, s->worker_deadline);
+	return wake;
+}
+
+/* poll()'s timeout until wake: 0 when results or a claim are ready to send
+ * now. It only reads the state. */
+int sv_poll_timeout(const struct serve *s, uint64_t now, uint64_t wake)
+{
+	if (s->n_done > 0 && sv_connected(s) && s->cc.q == Q_NONE && now >= s->cmp.retry_at &&
+	    sv_completion_due(s, now))
+		return 0; /* results to send */
+	if (s->claim.want && sv_free_slots(s) > 0 && s->lc.q == Q_NONE && sv_may_claim(s))
+		return 0; /* a claim to send */
+	return wake > now ? (int)(wake - now) : 0;
+}
+
+/* The API's view: always before waiting, and at most at 20 Hz while busy
+ * (off the per-job path). */
+static void publish_step(struct serve *s, uint64_t now, int timeout)
+{
+	if (timeout > 0 || now >= s->next_publish) {
+		sv_publish(s);
+		s->next_publish = now + 50;
+	}
+}
+
+/* The descriptors of one poll(), each slot found by name. */
+struct poll_set {
+	struct pollfd *fds;
+	int n, cap;
+	int signal, claim, complete, listen, threads, bridge;
+	int workers, n_workers; /* worker i's socket is at workers + i */
+	int old, n_old;         /* the old generations' thread pools */
+};
+
+static int poll_add(struct poll_set *ps, int fd, short events)
+{
+	if (ps->n == ps->cap) {
+		ps->cap = ps->cap ? 2 * ps->cap : 16;
+		ps->fds = jv_realloc(ps->fds, (size_t)ps->cap * sizeof *ps->fds);
+	}
+	ps->fds[ps->n] = (struct pollfd){fd, events, 0};
+	return ps->n++;
+}
+
+static int poll_add_chan(struct poll_set *ps, const struct chan *c)
+{
+	struct pollfd p = sv_chan_pollfd(c);
+	return poll_add(ps, p.fd, p.events);
+}
+
+/* What to wait for: every descriptor of the loop, in named slots. */
+static void poll_build(struct poll_set *ps, const struct serve *s)
+{
+	ps->n = 0;
+	ps->signal = poll_add(ps, s->sfd, POLLIN);
+	ps->claim = poll_add_chan(ps, &s->lc);
+	ps->complete = poll_add_chan(ps, &s->cc);
+	ps->listen = poll_add_chan(ps, &s->nc);
+	ps->threads = poll_add(ps, s->tp ? jv_tpool_fd(s->tp) : -1, POLLIN);
+	ps->bridge = poll_add(ps, jv_bridge_fd(s->bridge), POLLIN);
+	ps->workers = ps->n;
+	ps->n_workers = s->pool.n;
+	for (int i = 0; i < s->pool.n; i++)
+		poll_add(ps, s->pool.w[i].fd, POLLIN);
+	ps->old = ps->n;
+	ps->n_old = 0;
+	for (const struct old_gen *g = s->old; g; g = g->next, ps->n_old++)
+		poll_add(ps, jv_tpool_fd(g->tp), POLLIN);
+}
+
+static int ready_in(const struct poll_set *ps, int slot) { return ps->fds[slot].revents != 0; }
+
+/* What poll() found ready, each to its handler. A signal may reload (the
+ * pool resized, thread pools replaced): a worker's slot counts only while
+ * it still holds that worker's socket. */
+static void on_events(struct serve *s, const struct poll_set *ps, uint64_t now)
+{
+	if (ready_in(ps, ps->signal))
+		on_signal(s);
+	int thread_results = ready_in(ps, ps->threads);
+	for (int i = 0; i < ps->n_old; i++)
+		thread_results |= ready_in(ps, ps->old + i);
+	if (thread_results)
+		sv_collect_thread_results(s);
+	if (ready_in(ps, ps->bridge)) {
+		take_requests(s, now);
+		s->next_publish = 0; /* show the change at once */
+	}
+	for (int i = 0; i < s->pool.n && i < ps->n_workers; i++) {
+		const struct pollfd *p = &ps->fds[ps->workers + i];
+		if (p->revents && p->fd == s->pool.w[i].fd) {
+			size_t from = s->n_done;
+			jv_pool_on_readable(&s->pool, i, &s->done, &s->n_done, &s->cap_done);
+			sv_finished(s, from);
+		}
+	}
+	sv_chan_event(s, &s->lc, &ps->fds[ps->claim], now);
+	sv_chan_event(s, &s->cc, &ps->fds[ps->complete], now);
+	sv_chan_event(s, &s->nc, &ps->fds[ps->listen], now);
+	/* Replace workers that died or retired. */
+	if (!s->drain.draining)
+		jv_pool_fill(&s->pool);
+}
+
+/* The loop: each turn the steps below, none of them waiting, then poll()
+ * until something arrives or the earliest timer. Returns when draining is
+ * done (0) or poll() fails (JV_EIO). */
 int sv_run_loop(struct serve *s)
 {
-	struct pollfd *pfds = NULL;
-	int cap = 0;
+	struct poll_set ps = {0};
+	int rc = 0;
 	for (;;) {
 		uint64_t now = jv_now_ms();
 		uint64_t ping = notify_tick(s, now); /* systemd's watchdog, from here only */
-		/* Workers that could not be started are tried again once their
-		 * back-off is over, whether a job waits for one or not. */
-		if (!s->drain.draining && s->pool.retry_at_ms && now >= s->pool.retry_at_ms)
-			jv_pool_fill(&s->pool);
+		pool_retry_step(s, now);
 		sv_fence_check(s, now);
 		if (!s->fence.on)
 			sv_run_queued(s);
 		if (s->drain.draining && sv_drain_step(s, now))
 			break;
 		sv_db_step(s, now);
-
 		/* Finished work goes out, then new work comes in; neither waits. */
 		sv_send_completions(s, now);
-		if (sv_may_claim(s)) {
-			if (now >= s->claim.next_poll) {
-				s->claim.want = 1;
-				s->claim.next_poll = now + (uint64_t)s->cfg->processor.poll_interval_ms;
-			}
-			if (s->claim.next_due && now >= s->claim.next_due) {
-				s->claim.want = 1;
-				s->claim.next_due = 0;
-			}
-			if (s->claim.want)
-				sv_send_claim(s, now);
-		}
+		sv_claim_step(s, now);
+		worker_deadlines(s, now);
 
-		/* What to wait for. */
-		int n_old = 0;
-		for (const struct old_gen *g = s->old; g; g = g->next)
-			n_old++;
-		int nfds = N_SLOTS + s->pool.n + n_old;
-		if (nfds > cap) {
-			cap = nfds;
-			pfds = jv_realloc(pfds, (size_t)cap * sizeof *pfds);
-		}
-		/* nfds >= N_SLOTS, so pfds was allocated above. */
-		/* NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
-		pfds[SLOT_SIGNAL] = (struct pollfd){s->sfd, POLLIN, 0};
-		pfds[SLOT_CLAIM] = sv_chan_pollfd(&s->lc);
-		pfds[SLOT_COMPLETE] = sv_chan_pollfd(&s->cc);
-		pfds[SLOT_LISTEN] = sv_chan_pollfd(&s->nc);
-		pfds[SLOT_THREADS] = (struct pollfd){s->tp ? jv_tpool_fd(s->tp) : -1, POLLIN, 0};
-		pfds[SLOT_BRIDGE] = (struct pollfd){jv_bridge_fd(s->bridge), POLLIN, 0};
-		int k = N_SLOTS;
-		for (int i = 0; i < s->pool.n; i++)
-			pfds[k++] = (struct pollfd){s->pool.w[i].fd, POLLIN, 0};
-		int old_at = k;
-		for (const struct old_gen *g = s->old; g; g = g->next)
-			pfds[k++] = (struct pollfd){jv_tpool_fd(g->tp), POLLIN, 0};
-
-		uint64_t wake = sv_db_wake(s, now + 60000);
-		if (sv_may_claim(s)) {
-			if (s->claim.next_poll < wake)
-				wake = s->claim.next_poll;
-			if (s->claim.next_due && s->claim.next_due < wake)
-				wake = s->claim.next_due;
-		}
-		if (s->drain.draining && !s->drain.released) {
-			uint64_t at = s->drain.deadline + (s->drain.releasing ? JV_KILL_GRACE_MS : 0);
-			if (at < wake)
-				wake = at;
-		}
-		if (s->drain.exit_deadline && s->drain.exit_deadline < wake)
-			wake = s->drain.exit_deadline;
-		if (s->drain.stop_retry_at > now && s->drain.stop_retry_at < wake)
-			wake = s->drain.stop_retry_at;
-		if (ping && ping < wake)
-			wake = ping;
-		if (s->claim.n_queued > 0 && s->wait.until > now && s->wait.until < wake)
-			wake = s->wait.until; /* a job waits for a worker process */
-		if (!s->drain.draining && s->pool.retry_at_ms > now && s->pool.retry_at_ms < wake)
-			wake = s->pool.retry_at_ms;
-		if (s->n_done > 0 && s->cmp.retry_at > now && s->cmp.retry_at < wake)
-			wake = s->cmp.retry_at;
-		if (s->n_done > 0 && sv_connected(s) && s->cc.q == Q_NONE &&
-		    s->cmp.first_at + JV_COALESCE_MS < wake)
-			wake = s->cmp.first_at + JV_COALESCE_MS; /* (busy: its answer wakes us) */
-		size_t from = s->n_done;
-		uint64_t dl = jv_pool_check_deadlines(&s->pool, now, &s->done, &s->n_done,
-						      &s->cap_done);
-		sv_finished(s, from);
-		if (dl && dl < wake)
-			wake = dl;
-		int timeout;
-		if (s->n_done > 0 && sv_connected(s) && s->cc.q == Q_NONE &&
-		    now >= s->cmp.retry_at && sv_completion_due(s, now))
-			timeout = 0; /* results to send */
-		else if (s->claim.want && sv_free_slots(s) > 0 && s->lc.q == Q_NONE && sv_may_claim(s))
-			timeout = 0; /* a claim to send */
-		else
-			timeout = wake > now ? (int)(wake - now) : 0;
-
-		/* The API's view: always before waiting, and at most at 20 Hz
-		 * while busy (off the per-job path). */
-		if (timeout > 0 || now >= s->next_publish) {
-			sv_publish(s);
-			s->next_publish = now + 50;
-		}
-		int r = poll(pfds, (nfds_t)k, timeout);
+		int timeout = sv_poll_timeout(s, now, sv_wake_at(s, now, ping));
+		publish_step(s, now, timeout);
+		poll_build(&ps, s);
+		int r = poll(ps.fds, (nfds_t)ps.n, timeout);
 		if (r < 0 && errno != EINTR) {
 			jv_log(JV_ERROR, "poll: %s", strerror(errno));
+			rc = JV_EIO;
 			break;
 		}
-		if (r <= 0)
-			continue;
-		now = jv_now_ms();
-		if (pfds[SLOT_SIGNAL].revents)
-			on_signal(s);
-		int thread_results = pfds[SLOT_THREADS].revents != 0;
-		for (int i = old_at; i < k; i++)
-			thread_results |= pfds[i].revents != 0;
-		if (thread_results)
-			sv_collect_thread_results(s);
-		if (pfds[SLOT_BRIDGE].revents) {
-			take_requests(s, now);
-			s->next_publish = 0; /* show the change at once */
-		}
-		for (int i = 0; i < s->pool.n && N_SLOTS + i < k; i++)
-			if (pfds[N_SLOTS + i].revents && pfds[N_SLOTS + i].fd == s->pool.w[i].fd) {
-				size_t f = s->n_done;
-				jv_pool_on_readable(&s->pool, i, &s->done, &s->n_done,
-						    &s->cap_done);
-				sv_finished(s, f);
-			}
-		sv_chan_event(s, &s->lc, &pfds[SLOT_CLAIM], now);
-		sv_chan_event(s, &s->cc, &pfds[SLOT_COMPLETE], now);
-		sv_chan_event(s, &s->nc, &pfds[SLOT_LISTEN], now);
-		/* Replace workers that died or retired. */
-		if (!s->drain.draining)
-			jv_pool_fill(&s->pool);
+		if (r > 0)
+			on_events(s, &ps, jv_now_ms());
 	}
-	free(pfds);
-	return 0;
+	free(ps.fds);
+	return rc;
 }

@@ -271,6 +271,124 @@ static void check_descriptors(struct serve *s, int at_start)
 			 "plugins)", now, reserve);
 }
 
+/* Take cfg, plugins and rt as the running configuration (what ran before
+ * is the caller's to keep or free): the job types to claim, the log's
+ * set-up, the limits the API may retune. */
+static void gen_adopt(struct serve *s, struct jv_config *cfg, struct jv_plugins *plugins,
+		      struct jv_runtime *rt)
+{
+	free(s->types);
+	s->cfg = cfg;
+	s->plugins = plugins;
+	s->rt = rt;
+	s->types = types_literal(cfg);
+	apply_log_config(cfg);
+	s->tune.batch_size = cfg->processor.batch_size;
+	s->tune.max_concurrent = cfg->processor.max_concurrent_jobs;
+	s->tune.prefetch = cfg->processor.prefetch;
+}
+
+/* The worker processes for the running configuration: as many as it wants,
+ * started now (those of a configuration replaced finish their job first).
+ * Returns the number running. */
+static int workers_start(struct serve *s)
+{
+	jv_pool_resize(&s->pool, process_workers(s->cfg));
+	s->pool.rt = s->rt;
+	s->pool.max_jobs = s->cfg->processor.worker_max_jobs;
+	return jv_pool_fill(&s->pool);
+}
+
+/*
+ * What runs in threads for the running configuration: the API, the thread
+ * pool for `isolation: thread`, alert delivery, the scheduler. Only after
+ * workers_start(): a fork copies a lock another thread holds, and a worker
+ * could then hang on it for good (glibc's malloc guards itself across fork;
+ * not every allocator does, ASan's does not). The API first: at start-up
+ * an API that cannot start is fatal (JV_ECONFIG, nothing else started
+ * here); at a reload it stays off until the next one.
+ */
+static int services_start(struct serve *s, int at_start)
+{
+	if (s->cfg->api.enabled) {
+		char err[1024];
+		s->api = jv_api_start(s->cfg, s->bridge, err, sizeof err);
+		if (!s->api && at_start) {
+			jv_log(JV_ERROR, "%s", err);
+			return JV_ECONFIG;
+		}
+		if (!s->api)
+			jv_log(JV_ERROR, "%s; the API stays off until the next reload", err);
+	}
+	if (any_thread_executor(s->cfg))
+		s->tp = jv_tpool_new(s->rt, sv_thread_count(s->cfg));
+	s->alerter = jv_alerter_start(s->cfg, s->rt, s->id, s->label);
+	s->sched = jv_scheduler_start(s->cfg, s->id);
+	return 0;
+}
+
+/* The API and the scheduler stop (both read the configuration). The thread
+ * pool and the alerter are the caller's: a reload lets thread jobs finish
+ * on the old configuration and gives the alerter a second, shutdown five. */
+static void services_stop(struct serve *s)
+{
+	jv_api_stop(s->api); /* (it answered 503 to health while draining) */
+	s->api = NULL;
+	jv_scheduler_stop(s->sched);
+	s->sched = NULL;
+}
+
+/* At a reload: the thread pool takes no more jobs (those queued go back to
+ * pending via the completion). Running ones finish on the old instances, in
+ * the background: returns the generation that keeps them (to be filled in
+ * with the old configuration), or NULL when none runs. */
+static struct old_gen *threads_retire(struct serve *s)
+{
+	if (!s->tp)
+		return NULL;
+	struct old_gen *g = NULL;
+	size_t from = s->n_done;
+	jv_tpool_stop(s->tp, &s->done, &s->n_done, &s->cap_done);
+	sv_finished(s, from);
+	if (jv_tpool_inflight(s->tp) > 0) {
+		g = jv_calloc(1, sizeof *g);
+		g->tp = s->tp;
+		jv_log(JV_INFO, "%d thread jobs finish under the previous configuration",
+		       jv_tpool_inflight(s->tp));
+	} else {
+		from = s->n_done;
+		jv_tpool_free(s->tp, &s->done, &s->n_done, &s->cap_done);
+		sv_finished(s, from);
+	}
+	s->tp = NULL;
+	return g;
+}
+
+/* At a reload: worker processes of the old configuration finish their job,
+ * then make room for new ones; idle ones go at once. */
+static void workers_retire(struct serve *s)
+{
+	for (int i = 0; i < s->pool.n; i++)
+		s->pool.w[i].retire = 1;
+	for (int i = 0; i < s->pool.n; i++)
+		if (s->pool.w[i].pid > 0 && !s->pool.w[i].busy) {
+			size_t from = s->n_done;
+			jv_pool_kill(&s->pool, i, JV_END_RELEASED, &s->done, &s->n_done,
+				     &s->cap_done);
+			sv_finished(s, from);
+		}
+}
+
+static int db_settings_differ(const struct jv_config *a, const struct jv_config *b)
+{
+	return strcmp(a->database.url, b->database.url) != 0 ||
+	       a->database.pooler != b->database.pooler ||
+	       strcmp(a->database.listen_url ? a->database.listen_url : "",
+		      b->database.listen_url ? b->database.listen_url : "") != 0;
+}
+
+/* SIGHUP: the configuration at config_path replaces the running one, or is
+ * refused (logged) and the running one stays. Jobs go on running. */
 void sv_reload(struct serve *s)
 {
 	struct jv_config *cfg;
@@ -281,48 +399,14 @@ void sv_reload(struct serve *s)
 		jv_log(JV_ERROR, "reload refused; the running configuration stays");
 		return;
 	}
-	/* Thread-run jobs use the old instances: those running finish on
-	 * them, in the background (struct old_gen); what was queued goes back
-	 * to pending via the completion. */
-	struct old_gen *g = NULL;
-	if (s->tp) {
-		size_t from = s->n_done;
-		jv_tpool_stop(s->tp, &s->done, &s->n_done, &s->cap_done);
-		sv_finished(s, from);
-		if (jv_tpool_inflight(s->tp) > 0) {
-			g = jv_calloc(1, sizeof *g);
-			g->tp = s->tp;
-			jv_log(JV_INFO, "%d thread jobs finish under the previous configuration",
-			       jv_tpool_inflight(s->tp));
-		} else {
-			from = s->n_done;
-			jv_tpool_free(s->tp, &s->done, &s->n_done, &s->cap_done);
-			sv_finished(s, from);
-		}
-		s->tp = NULL;
-	}
-	int db_changed = strcmp(cfg->database.url, s->cfg->database.url) != 0 ||
-			 cfg->database.pooler != s->cfg->database.pooler ||
-			 strcmp(cfg->database.listen_url ? cfg->database.listen_url : "",
-				s->cfg->database.listen_url ? s->cfg->database.listen_url : "") != 0;
-	/* Old-generation workers finish their job, then make room for new ones. */
-	for (int i = 0; i < s->pool.n; i++)
-		s->pool.w[i].retire = 1;
-	for (int i = 0; i < s->pool.n; i++)
-		if (s->pool.w[i].pid > 0 && !s->pool.w[i].busy) {
-			size_t from = s->n_done;
-			jv_pool_kill(&s->pool, i, JV_END_RELEASED, &s->done, &s->n_done,
-				     &s->cap_done);
-			sv_finished(s, from);
-		}
+	struct old_gen *g = threads_retire(s);
+	int db_changed = db_settings_differ(cfg, s->cfg);
+	workers_retire(s);
 	/* The alerter uses the old sinks: deliver what it can, then swap. The
 	 * API reads the old config: it stops too, and starts again below. */
 	jv_alerter_stop(s->alerter, 1000);
 	s->alerter = NULL;
-	jv_api_stop(s->api);
-	s->api = NULL;
-	jv_scheduler_stop(s->sched);
-	s->sched = NULL;
+	services_stop(s);
 	if (g) {
 		g->rt = s->rt;
 		g->plugins = s->plugins;
@@ -334,31 +418,10 @@ void sv_reload(struct serve *s)
 		jv_plugins_free(s->plugins);
 		jv_config_free(s->cfg);
 	}
-	free(s->types);
-	s->cfg = cfg;
-	s->plugins = plugins;
-	s->rt = rt;
-	s->types = types_literal(cfg);
-	apply_log_config(cfg);
+	gen_adopt(s, cfg, plugins, rt);
 	check_descriptors(s, 0);
-	jv_pool_resize(&s->pool, process_workers(cfg));
-	s->pool.rt = rt;
-	s->pool.max_jobs = cfg->processor.worker_max_jobs;
-	/* Fork first, threads after (see the note at start-up). */
-	jv_pool_fill(&s->pool);
-	if (any_thread_executor(cfg))
-		s->tp = jv_tpool_new(rt, sv_thread_count(cfg));
-	s->alerter = jv_alerter_start(cfg, rt, s->id, s->label);
-	s->tune.batch_size = cfg->processor.batch_size;
-	s->tune.max_concurrent = cfg->processor.max_concurrent_jobs;
-	s->tune.prefetch = cfg->processor.prefetch;
-	s->sched = jv_scheduler_start(cfg, s->id);
-	if (cfg->api.enabled) {
-		char aerr[512];
-		s->api = jv_api_start(cfg, s->bridge, aerr, sizeof aerr);
-		if (!s->api)
-			jv_log(JV_ERROR, "%s; the API stays off until the next reload", aerr);
-	}
+	workers_start(s);
+	services_start(s, 0);
 	if (db_changed) {
 		/* As after a lost connection: what was in flight is sent again,
 		 * release_unheld() runs on the new connections. */
@@ -383,6 +446,7 @@ static int settle_privileges(struct serve *s)
 	jv_runtime_free(s->rt);
 	jv_plugins_free(s->plugins);
 	jv_config_free(s->cfg);
+	free(s->types);
 	return JV_ESTATE;
 }
 
@@ -473,34 +537,22 @@ static int finish(struct serve *s)
 	return 0;
 }
 
-int jv_serve(const char *config_path)
+/* Not dumpable: jobs run as our account, and one could otherwise attach to
+ * us or a worker (ptrace, /proc/PID/mem, environ, maps) and read the parsed
+ * config with its secrets. Workers inherit it across fork(); a job's own
+ * program is dumpable again after its exec. (The kernel already does this
+ * when we switched to `user:`; under systemd's User= we are exec'ed as that
+ * account and must ask.) */
+static void make_undumpable(void)
 {
-	struct serve sv;
-	struct serve *s = &sv;
-	memset(s, 0, sizeof *s);
-	s->sfd = -1;
-	s->config_path = config_path;
-	jv_notify_init(); /* first: no child may inherit $NOTIFY_SOCKET */
-	if (load_all(s->config_path, &s->cfg, &s->plugins, &s->rt) != 0)
-		return JV_EXIT_USER;
-	apply_log_config(s->cfg);
-	if (settle_privileges(s) != 0)
-		return JV_EXIT_USER;
-	/* Not dumpable: jobs run as our account, and one could otherwise
-	 * attach to us or a worker (ptrace, /proc/PID/mem, environ, maps) and
-	 * read the parsed config with its secrets. Workers inherit it across
-	 * fork(); a job's own program is dumpable again after its exec. (The
-	 * kernel already does this when we switched to `user:`; under
-	 * systemd's User= we are exec'ed as that account and must ask.) */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
 		jv_log(JV_WARNING, "cannot make the process non-dumpable: %s; a job of the same "
 		       "account could read this process's memory", strerror(errno));
-	s->types = types_literal(s->cfg);
-	check_descriptors(s, 1);
-	if (gethostname(s->hostname, sizeof s->hostname - 1) != 0)
-		snprintf(s->hostname, sizeof s->hostname, "unknown");
+}
 
-	/* Signals arrive through a signalfd; block them before any thread. */
+/* Signals arrive through a signalfd; blocked before any thread. */
+static void signals_setup(struct serve *s)
+{
 	sigset_t mask;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -513,21 +565,19 @@ int jv_serve(const char *config_path)
 	 * the write fails with EFBIG and the line is lost, like on a full disk. */
 	signal(SIGXFSZ, SIG_IGN);
 	s->sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+}
 
-	int status = JV_EXIT_OK;
+/* Connect (waiting: nothing runs yet), check the schema and register the
+ * processor. Returns 0 or JV_EXIT_USER (logged). */
+static int db_register(struct serve *s)
+{
 	char err[1024];
 	s->lc.name = "claim";
 	s->cc.name = "completion";
 	s->nc.name = "listen";
-	if (sv_db_open(s, err, sizeof err) != 0) {
+	if (sv_db_open(s, err, sizeof err) != 0 || jv_schema_check(s->cc.conn, err, sizeof err) != 0) {
 		jv_log(JV_ERROR, "%s", err);
-		status = JV_EXIT_USER;
-		goto out;
-	}
-	if (jv_schema_check(s->cc.conn, err, sizeof err) != 0) {
-		jv_log(JV_ERROR, "%s", err);
-		status = JV_EXIT_USER;
-		goto out;
+		return JV_EXIT_USER;
 	}
 	/* Registering is the first heartbeat: its row's heartbeat_at is its
 	 * transaction's start, after this. */
@@ -537,44 +587,41 @@ int jv_serve(const char *config_path)
 			      PACKAGE_VERSION, s->hb.declared_stuck_ms, &s->id, err, sizeof err) != 0) {
 		jv_log(JV_ERROR, "could not register the processor: %s (hint: run `jobvisor migrate`)",
 		       err);
-		status = JV_EXIT_USER;
-		goto out;
+		return JV_EXIT_USER;
 	}
 	s->label = jv_asprintf("%s (id %" PRId64 ", host %s, pid %d)", s->cfg->processor.name,
 			       s->id, s->hostname, (int)getpid());
 	s->started_unix_ms = jv_unix_ms();
 	s->hb.last_unix_ms = s->started_unix_ms; /* registering was the first */
 	s->started_mono_ms = s->hb.last_mono_ms = jv_now_ms();
-	s->tune.batch_size = s->cfg->processor.batch_size;
-	s->tune.max_concurrent = s->cfg->processor.max_concurrent_jobs;
-	s->tune.prefetch = s->cfg->processor.prefetch;
+	return 0;
+}
+
+/* Start-up, once the configuration is loaded and the process settled:
+ * register, fork the workers, start the threads (services_start), say so.
+ * Returns JV_EXIT_OK, or the exit status (logged). */
+static int serve_start(struct serve *s)
+{
+	int status = db_register(s);
+	if (status != 0)
+		return status;
 	s->bridge = jv_bridge_new();
 	if (!s->bridge) {
 		jv_log(JV_ERROR, "cannot make an eventfd: %s", strerror(errno));
-		status = JV_EXIT_INTERNAL;
-		goto out;
+		return JV_EXIT_INTERNAL;
 	}
 	sv_publish(s);
-	/* The workers are forked before any thread exists (API, thread pool,
-	 * alerts, scheduler): a fork copies a lock another thread holds, and a
-	 * worker could then hang on it for good. glibc's malloc guards itself
-	 * across fork; not every allocator does (ASan's does not). */
+	/* The workers are forked before any thread exists (services_start). */
 	jv_pool_init(&s->pool, s->rt, process_workers(s->cfg), s->cfg->processor.worker_max_jobs,
 		     child_setup, s);
-	int started = jv_pool_fill(&s->pool);
-	if (s->cfg->api.enabled) {
-		s->api = jv_api_start(s->cfg, s->bridge, err, sizeof err);
-		if (!s->api) {
-			jv_log(JV_ERROR, "%s", err);
-			jv_pool_shutdown(&s->pool, 1000);
-			if (jv_store_stopped(s->cc.conn, s->id, err, sizeof err) != 0)
-				jv_log(JV_ERROR, "could not mark processor stopped: %s", err);
-			status = JV_EXIT_USER;
-			goto out;
-		}
+	int started = workers_start(s);
+	if (services_start(s, 1) != 0) {
+		char err[512];
+		jv_pool_shutdown(&s->pool, 1000);
+		if (jv_store_stopped(s->cc.conn, s->id, err, sizeof err) != 0)
+			jv_log(JV_ERROR, "could not mark processor stopped: %s", err);
+		return JV_EXIT_USER;
 	}
-	if (any_thread_executor(s->cfg))
-		s->tp = jv_tpool_new(s->rt, sv_thread_count(s->cfg));
 	jv_log(JV_INFO,
 	       "processor %" PRId64 " (%s on %s, pid %d) started: %zu executors, %d workers, "
 	       "batch %d, max %d concurrent, %d per user",
@@ -588,22 +635,22 @@ int jv_serve(const char *config_path)
 	       s->cfg->database.pooler == JV_POOLER_TRANSACTION ? "transaction" : "none");
 	sv_db_nonblocking(s);
 	sv_listen_mode(s);
-	s->alerter = jv_alerter_start(s->cfg, s->rt, s->id, s->label);
-	s->sched = jv_scheduler_start(s->cfg, s->id);
 	struct jv_event ev = {.kind = JV_EV_PROCESSOR_STARTED, .subject = s->label};
 	jv_alerter_raise(s->alerter, &ev);
 	s->claim.want = 1;
 	uint64_t now = jv_now_ms();
 	s->hb.next = now + (uint64_t)s->cfg->processor.heartbeat_interval_ms;
 	s->claim.next_poll = now + (uint64_t)s->cfg->processor.poll_interval_ms;
-	sv_notify_state(s, 1); /* READY=1: registered, workers forked, API up */
+	return JV_EXIT_OK;
+}
 
-	sv_run_loop(s);
-	jv_api_stop(s->api); /* (it answered 503 to health while draining) */
-	s->api = NULL;
-	jv_scheduler_stop(s->sched);
-	s->sched = NULL;
-
+/* After the loop: the API and scheduler stop, the workers and threads end
+ * (their results recorded if the database lets us), the alerts go out.
+ * Returns the exit status. */
+static int serve_stop(struct serve *s)
+{
+	int status = JV_EXIT_OK;
+	services_stop(s);
 	jv_pool_shutdown(&s->pool, 1000);
 	if (s->tp) {
 		jv_tpool_free(s->tp, &s->done, &s->n_done, &s->cap_done);
@@ -612,7 +659,7 @@ int jv_serve(const char *config_path)
 	old_gens_free(s, 0);
 	if (finish(s) != 0)
 		status = JV_EXIT_INTERNAL;
-	ev.kind = JV_EV_PROCESSOR_STOPPED;
+	struct jv_event ev = {.kind = JV_EV_PROCESSOR_STOPPED, .subject = s->label};
 	jv_alerter_raise(s->alerter, &ev);
 	jv_alerter_stop(s->alerter, 5000);
 	s->alerter = NULL;
@@ -620,9 +667,14 @@ int jv_serve(const char *config_path)
 	       "processor %" PRId64 " stopped: %" PRIu64 " jobs claimed in %" PRIu64
 	       " claim queries, %" PRIu64 " recorded in %" PRIu64 " round trips, %" PRIu64
 	       " late results ignored",
-	       s->id, s->count.claimed, s->count.claim_queries, s->count.completed, s->count.complete_queries,
-	       s->count.stale);
-out:
+	       s->id, s->count.claimed, s->count.claim_queries, s->count.completed,
+	       s->count.complete_queries, s->count.stale);
+	return status;
+}
+
+/* Everything serve still holds, whatever point it got to. */
+static void serve_free(struct serve *s)
+{
 	jv_api_stop(s->api);
 	jv_bridge_free(s->bridge);
 	free(s->cmp.drop);
@@ -644,5 +696,35 @@ out:
 	jv_plugins_free(s->plugins);
 	jv_config_free(s->cfg);
 	free(s->types);
+}
+
+int jv_serve(const char *config_path)
+{
+	struct serve sv;
+	struct serve *s = &sv;
+	memset(s, 0, sizeof *s);
+	s->sfd = -1;
+	s->config_path = config_path;
+	jv_notify_init(); /* first: no child may inherit $NOTIFY_SOCKET */
+	struct jv_config *cfg;
+	struct jv_plugins *plugins;
+	struct jv_runtime *rt;
+	if (load_all(s->config_path, &cfg, &plugins, &rt) != 0)
+		return JV_EXIT_USER;
+	gen_adopt(s, cfg, plugins, rt);
+	if (settle_privileges(s) != 0)
+		return JV_EXIT_USER;
+	make_undumpable();
+	check_descriptors(s, 1);
+	if (gethostname(s->hostname, sizeof s->hostname - 1) != 0)
+		snprintf(s->hostname, sizeof s->hostname, "unknown");
+	signals_setup(s);
+	int status = serve_start(s);
+	if (status == JV_EXIT_OK) {
+		sv_notify_state(s, 1); /* READY=1: registered, workers forked, API up */
+		sv_run_loop(s);
+		status = serve_stop(s);
+	}
+	serve_free(s);
 	return status;
 }

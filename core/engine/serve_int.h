@@ -220,6 +220,7 @@ struct serve {
 	struct serve_claim claim;
 	struct serve_wait wait;
 	struct serve_tune tune;
+	uint64_t worker_deadline; /* the pool's next deadline or kill (0: none) */
 
 	/* Finished, not yet sent. */
 	struct jv_done *done;
@@ -264,6 +265,8 @@ int sv_thread_count(const struct jv_config *cfg);
 void sv_notify_state(struct serve *s, int ready);
 void sv_publish(struct serve *s);
 int sv_run_loop(struct serve *s);
+uint64_t sv_wake_at(const struct serve *s, uint64_t now, uint64_t ping);
+int sv_poll_timeout(const struct serve *s, uint64_t now, uint64_t wake);
 
 /* chan.c */
 void sv_chan_event(struct serve *s, struct chan *c, const struct pollfd *p, uint64_t now);
@@ -306,6 +309,7 @@ void sv_requeue_batch(struct serve *s);
 void sv_send_completions(struct serve *s, uint64_t now);
 
 /* dispatch.c */
+int32_t sv_timeout_ms_for(const struct jv_config *cfg, const struct jv_claimed *c, int ex);
 int sv_dispatch(struct serve *s, struct jv_claimed *c);
 void sv_end_now(struct serve *s, const struct jv_claimed *c, enum jv_end end, const char *why);
 
@@ -316,6 +320,7 @@ int sv_may_claim(const struct serve *s);
 void sv_on_claim_result(struct serve *s, PGresult *res, uint64_t now);
 void sv_run_queued(struct serve *s);
 void sv_send_claim(struct serve *s, uint64_t now);
+void sv_claim_step(struct serve *s, uint64_t now);
 int sv_unqueue(struct serve *s, int64_t id);
 
 /* fence.c */
