@@ -259,7 +259,7 @@ static void on_query_done(struct serve *s, struct chan *c, uint64_t now)
 		s->drain.stop_sent = 0;
 		s->drain.stop_retry_at = jv_now_ms() + 1000;
 	}
-	if (q == Q_COMPLETE && c->batch)
+	if (q == Q_COMPLETE && c->batch.n > 0)
 		sv_requeue_batch(s); /* (no answer came: sent again) */
 }
 

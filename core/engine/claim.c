@@ -65,7 +65,7 @@ void sv_give_back_queue(struct serve *s)
 void sv_run_queued(struct serve *s)
 {
 	size_t k = 0;
-	while (k < s->claim.n_queued && (s->drain.draining || s->inflight < s->tune.max_concurrent)) {
+	while (k < s->claim.n_queued && (s->drain.state != DRAIN_OFF || s->inflight < s->tune.max_concurrent)) {
 		if (sv_dispatch(s, &s->claim.queue[k]) != 0)
 			break;
 		jv_claimed_free(&s->claim.queue[k]);
@@ -95,7 +95,7 @@ int sv_free_slots(const struct serve *s)
 {
 	if (s->wait.until && s->claim.n_queued > 0)
 		return 0; /* a job waits for a worker process: claim no more */
-	int unrecorded = (int)(s->n_done + s->cc.n_batch);
+	int unrecorded = (int)(s->done.n + s->cc.batch.n);
 	int slots = s->tune.max_concurrent + s->tune.prefetch - s->inflight - (int)s->claim.n_queued - unrecorded;
 	if (slots > s->tune.batch_size)
 		slots = s->tune.batch_size;
@@ -107,7 +107,7 @@ int sv_free_slots(const struct serve *s)
  * NOTIFY self-check (quiet). */
 int sv_may_claim(const struct serve *s)
 {
-	return sv_connected(s) && !s->link.recovering && !s->fence.on && !s->drain.draining && !s->ctl.paused &&
+	return sv_connected(s) && !s->link.recovering && !s->fence.on && s->drain.state == DRAIN_OFF && !s->ctl.paused &&
 	       !sv_quiet(s, &s->lc);
 }
 
@@ -141,8 +141,8 @@ void sv_on_claim_result(struct serve *s, PGresult *res, uint64_t now)
 	}
 	struct jv_claimed *rows;
 	size_t n;
-	int64_t next_due_ms;
-	jv_store_claim_parse(res, &rows, &n, &next_due_ms);
+	struct jv_claim_next next;
+	jv_store_claim_parse(res, &rows, &n, &next);
 	for (size_t i = 0; i < n; i++) {
 		if (s->fence.on) {
 			/* claimed as self-fencing began: not started, given back */
@@ -151,7 +151,7 @@ void sv_on_claim_result(struct serve *s, PGresult *res, uint64_t now)
 			jv_claimed_free(&rows[i]);
 			continue;
 		}
-		if (s->claim.n_queued == 0 && (s->inflight < s->tune.max_concurrent || s->drain.draining) &&
+		if (s->claim.n_queued == 0 && (s->inflight < s->tune.max_concurrent || s->drain.state != DRAIN_OFF) &&
 		    sv_dispatch(s, &rows[i]) == 0) {
 			jv_claimed_free(&rows[i]);
 			continue;
@@ -165,13 +165,13 @@ void sv_on_claim_result(struct serve *s, PGresult *res, uint64_t now)
 		s->claim.queue[s->claim.n_queued++] = rows[i];
 	}
 	free(rows);
-	if (next_due_ms == -2) {
+	if (next.full) {
 		s->claim.want = 1; /* a full batch: more may be due */
-	} else if (next_due_ms > 0) {
+	} else if (next.due_ms > 0) {
 		/* nothing more due now: look again when the next job is */
-		s->claim.next_due = now + (uint64_t)next_due_ms;
+		s->claim.next_due = now + (uint64_t)next.due_ms;
 	}
-	/* next_due_ms 0: due but held back by per_user_limit -- a completion
+	/* next.due_ms 0: due but held back by per_user_limit -- a completion
 	 * (ours sets want_claim) or the poll interval will tell. */
 }
 

@@ -44,54 +44,50 @@
 /* Put a completion batch that may not have been recorded back in line. */
 void sv_requeue_batch(struct serve *s)
 {
-	for (size_t i = 0; i < s->cc.n_batch; i++)
-		jv_done_push(&s->done, &s->n_done, &s->cap_done, &s->cc.batch[i]);
-	free(s->cc.batch);
-	s->cc.batch = NULL;
-	s->cc.n_batch = 0;
+	jv_done_list_move(&s->done, &s->cc.batch);
 }
 
 void sv_finished(struct serve *s, size_t from)
 {
 	/* Called after new entries were appended to s->done at [from, n). */
-	if (from == 0 && s->n_done > 0)
+	if (from == 0 && s->done.n > 0)
 		s->cmp.first_at = jv_now_ms();
 	sv_fence_note(s, from);
-	for (size_t i = from; i < s->n_done; i++) {
+	for (size_t i = from; i < s->done.n; i++) {
 		s->inflight--;
-		jv_stats_finished(s->done[i].type, jv_end_outcome(s->done[i].end),
-				  s->done[i].duration_ms);
+		jv_stats_finished(s->done.items[i].type, jv_end_outcome(s->done.items[i].end),
+				  s->done.items[i].duration_ms);
 	}
 	if (s->inflight < 0)
 		s->inflight = 0;
 	/* Cancelled through the API meanwhile: the API recorded the outcome;
 	 * what the run says now is not wanted. */
-	for (size_t i = from; i < s->n_done && s->cmp.n_drop > 0;) {
+	for (size_t i = from; i < s->done.n && s->cmp.n_drop > 0;) {
 		size_t k = 0;
-		while (k < s->cmp.n_drop && s->cmp.drop[k] != s->done[i].id)
+		while (k < s->cmp.n_drop && s->cmp.drop[k] != s->done.items[i].id)
 			k++;
 		if (k == s->cmp.n_drop) {
 			i++;
 			continue;
 		}
-		jv_log(JV_INFO, "job %" PRId64 " attempt %d stopped: cancelled", s->done[i].id,
-		       s->done[i].attempt);
+		jv_log(JV_INFO, "job %" PRId64 " attempt %d stopped: cancelled", s->done.items[i].id,
+		       s->done.items[i].attempt);
 		s->cmp.drop[k] = s->cmp.drop[--s->cmp.n_drop];
-		jv_done_free(&s->done[i]);
-		s->done[i] = s->done[--s->n_done];
+		jv_done_free(&s->done.items[i]);
+		s->done.items[i] = s->done.items[--s->done.n];
 	}
-	if (s->n_done == 0)
+	if (s->done.n == 0)
 		s->cmp.first_at = 0;
 }
 
 void sv_collect_thread_results(struct serve *s)
 {
-	size_t from = s->n_done;
+	size_t from = s->done.n;
 	if (s->tp)
-		jv_tpool_collect(s->tp, &s->done, &s->n_done, &s->cap_done);
+		jv_tpool_collect(s->tp, &s->done);
 	for (struct old_gen **pp = &s->old; *pp;) {
 		struct old_gen *g = *pp;
-		jv_tpool_collect(g->tp, &s->done, &s->n_done, &s->cap_done);
+		jv_tpool_collect(g->tp, &s->done);
 		if (jv_tpool_inflight(g->tp) > 0) {
 			pp = &g->next;
 			continue;
@@ -103,11 +99,13 @@ void sv_collect_thread_results(struct serve *s)
 	sv_finished(s, from);
 }
 
-/* Alerts about attempts just recorded: done[0..n_done) as sent, applied[0..n)
+/* Alerts about attempts just recorded: sent as sent, applied[0..n)
  * as answered (usually in the same order). */
-static void raise_job_alerts(struct serve *s, const struct jv_done *done, size_t n_done,
+static void raise_job_alerts(struct serve *s, const struct jv_done_list *sent,
 			     const struct jv_applied *applied, size_t n)
 {
+	const struct jv_done *done = sent->items;
+	size_t n_done = sent->n;
 	int want_failed = jv_alerter_wants(s->alerter, JV_EV_JOB_FAILED);
 	int want_timed_out = jv_alerter_wants(s->alerter, JV_EV_JOB_TIMED_OUT);
 	int want_retrying = jv_alerter_wants(s->alerter, JV_EV_JOB_RETRYING);
@@ -185,40 +183,39 @@ static size_t note_applied(struct serve *s, const struct jv_applied *applied, si
  */
 int sv_completion_due(const struct serve *s, uint64_t now)
 {
-	if (s->n_done == 0)
+	if (s->done.n == 0)
 		return 0;
-	if (s->inflight == 0 || s->drain.draining || s->n_done >= (size_t)s->tune.batch_size)
+	if (s->inflight == 0 || s->drain.state != DRAIN_OFF || s->done.n >= (size_t)s->tune.batch_size)
 		return 1;
 	return now >= s->cmp.first_at + JV_COALESCE_MS;
 }
 
 void sv_send_completions(struct serve *s, uint64_t now)
 {
-	if (s->n_done == 0 || s->cc.q != Q_NONE || !sv_connected(s) || now < s->cmp.retry_at)
+	if (s->done.n == 0 || s->cc.q != Q_NONE || !sv_connected(s) || now < s->cmp.retry_at)
 		return;
 	if (!sv_completion_due(s, now))
 		return;
 	char err[1024];
-	size_t total = s->n_done;
+	size_t total = s->done.n;
 	size_t n = total > JV_COMPLETE_MAX ? JV_COMPLETE_MAX : total;
-	if (jv_store_complete_send(s->cc.conn, s->id, s->done, n,
+	if (jv_store_complete_send(s->cc.conn, s->id, s->done.items, n,
 				   s->cfg->processor.retry_base_ms, s->cfg->processor.retry_max_ms,
 				   (size_t)s->cfg->history.max_output_bytes, err, sizeof err) != 0) {
 		if (!sv_check_lost(s, s->cc.conn, "completing jobs", err)) {
 			jv_log(JV_ERROR, "could not send %zu finished jobs: %s (retrying in 1 s)",
-			       s->n_done, err);
+			       s->done.n, err);
 			s->cmp.retry_at = now + 1000;
 		}
 		return;
 	}
 	s->count.complete_queries++;
 	s->cc.batch = s->done;
-	s->cc.n_batch = n;
-	s->done = NULL;
-	s->n_done = s->cap_done = 0;
+	s->done = (struct jv_done_list){0};
 	/* What did not fit in this round trip waits for the next. */
 	for (size_t i = n; i < total; i++)
-		jv_done_push(&s->done, &s->n_done, &s->cap_done, &s->cc.batch[i]);
+		jv_done_list_push(&s->done, &s->cc.batch.items[i]);
+	s->cc.batch.n = n;
 	sv_chan_sent(s, &s->cc, Q_COMPLETE, now);
 }
 
@@ -231,7 +228,7 @@ void sv_on_completion_result(struct serve *s, PGresult *res, uint64_t now)
 		if (sv_check_lost(s, s->cc.conn, "completing jobs", err))
 			return;
 		jv_log(JV_ERROR, "recording %zu finished jobs failed: %s (retrying in 1 s)",
-		       s->cc.n_batch, err);
+		       s->cc.batch.n, err);
 		sv_requeue_batch(s);
 		s->cmp.retry_at = now + 1000;
 		return;
@@ -241,13 +238,9 @@ void sv_on_completion_result(struct serve *s, PGresult *res, uint64_t now)
 	jv_store_complete_parse(res, &applied, &n);
 	if (note_applied(s, applied, n) > 0)
 		s->claim.want = 1; /* a user's slot may have opened */
-	sv_note_fenced_recorded(s->cc.batch, s->cc.n_batch, applied, n);
-	raise_job_alerts(s, s->cc.batch, s->cc.n_batch, applied, n);
+	sv_note_fenced_recorded(&s->cc.batch, applied, n);
+	raise_job_alerts(s, &s->cc.batch, applied, n);
 	free(applied);
-	s->count.completed += s->cc.n_batch;
-	for (size_t i = 0; i < s->cc.n_batch; i++)
-		jv_done_free(&s->cc.batch[i]);
-	free(s->cc.batch);
-	s->cc.batch = NULL;
-	s->cc.n_batch = 0;
+	s->count.completed += s->cc.batch.n;
+	jv_done_list_free(&s->cc.batch);
 }

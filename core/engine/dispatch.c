@@ -71,7 +71,7 @@ void sv_end_now(struct serve *s, const struct jv_claimed *c, enum jv_end end, co
 	d.error = jv_strdup(why);
 	d.type = jv_strdup(c->type);
 	d.user_id = jv_strdup(c->user_id);
-	jv_done_push(&s->done, &s->n_done, &s->cap_done, &d);
+	jv_done_list_push(&s->done, &d);
 }
 
 /*
@@ -123,7 +123,7 @@ static void worker_found(struct serve *s, uint64_t now)
  * rewritten (jv_json_fit_payload). */
 static int refused(struct serve *s, struct jv_claimed *c)
 {
-	if (s->drain.draining) {
+	if (s->drain.state != DRAIN_OFF) {
 		/* claimed while the stop signal arrived: back it goes */
 		sv_end_now(s, c, JV_END_RELEASED, "released at shutdown before it started");
 		return 1;
@@ -193,8 +193,8 @@ static int start_on_worker(struct serve *s, const struct jv_claimed *c,
 			return 0;
 		}
 		/* The worker is gone: reap it (nothing of ours was running). */
-		size_t from = s->n_done;
-		jv_pool_on_readable(&s->pool, w, &s->done, &s->n_done, &s->cap_done);
+		size_t from = s->done.n;
+		jv_pool_on_readable(&s->pool, w, &s->done);
 		sv_finished(s, from);
 	}
 	return wait_for_worker(s, c, now);

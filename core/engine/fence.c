@@ -43,15 +43,15 @@
 static void fence_lift(struct serve *s, uint64_t now);
 
 static int fenced_take(struct serve *s, int64_t id);
-void sv_note_fenced_recorded(const struct jv_done *done, size_t n_done,
-				 const struct jv_applied *applied, size_t n);
+void sv_note_fenced_recorded(const struct jv_done_list *sent, const struct jv_applied *applied,
+			     size_t n);
 
 /* Runs that self-fencing stopped (fence_begin): unless they succeeded
  * before they stopped, they end as fenced, whatever the executor said. */
 void sv_fence_note(struct serve *s, size_t from)
 {
-	for (size_t i = from; i < s->n_done && s->fence.n_ids > 0; i++) {
-		struct jv_done *d = &s->done[i];
+	for (size_t i = from; i < s->done.n && s->fence.n_ids > 0; i++) {
+		struct jv_done *d = &s->done.items[i];
 		if (!fenced_take(s, d->id) || d->end == JV_END_SUCCEEDED)
 			continue;
 		char *why = jv_asprintf("stopped by self-fencing: no heartbeat of this processor was "
@@ -81,7 +81,7 @@ void sv_heartbeat(struct serve *s, uint64_t now)
 		return; /* right after the query in flight (see the wake-up) */
 	s->hb.next = now + (uint64_t)s->cfg->processor.heartbeat_interval_ms;
 	char err[512];
-	const char *state = s->drain.draining ? "stopping" : s->ctl.paused ? "paused" : "running";
+	const char *state = s->drain.state != DRAIN_OFF ? "stopping" : s->ctl.paused ? "paused" : "running";
 	if (jv_store_heartbeat_send(c->conn, s->id, state, s->cfg->processor.stuck_job_timeout_ms,
 				    err, sizeof err) != 0) {
 		if (!sv_check_lost(s, c->conn, "heartbeat", err))
@@ -180,9 +180,8 @@ static int fenced_take(struct serve *s, int64_t id)
 static void fence_thread_jobs(struct serve *s, struct jv_tpool *tp)
 {
 	struct jv_buf ids = {0};
-	size_t from = s->n_done;
-	jv_tpool_unqueue(tp, "given back unstarted: the processor had fenced itself", &s->done,
-			 &s->n_done, &s->cap_done);
+	size_t from = s->done.n;
+	jv_tpool_unqueue(tp, "given back unstarted: the processor had fenced itself", &s->done);
 	sv_finished(s, from);
 	jv_tpool_ids(tp, &ids);
 	for (const char *p = ids.data; p && *p;) {
@@ -246,8 +245,8 @@ static void fence_kill(struct serve *s)
 			continue;
 		jv_log(JV_WARNING, "self-fencing: job %" PRId64 " did not stop; killing worker %d",
 		       w->job_id, (int)w->pid);
-		size_t from = s->n_done;
-		jv_pool_kill(&s->pool, i, JV_END_FENCED, &s->done, &s->n_done, &s->cap_done);
+		size_t from = s->done.n;
+		jv_pool_kill(&s->pool, i, JV_END_FENCED, &s->done);
 		sv_finished(s, from);
 	}
 	int threads = s->tp ? jv_tpool_inflight(s->tp) : 0;
@@ -288,9 +287,11 @@ void sv_fence_check(struct serve *s, uint64_t now)
 }
 
 /* The attempts stopped by fencing, once recorded: said once per batch. */
-void sv_note_fenced_recorded(const struct jv_done *done, size_t n_done,
-				 const struct jv_applied *applied, size_t n)
+void sv_note_fenced_recorded(const struct jv_done_list *sent, const struct jv_applied *applied,
+			     size_t n)
 {
+	const struct jv_done *done = sent->items;
+	size_t n_done = sent->n;
 	size_t fenced = 0, kept = 0;
 	for (size_t i = 0; i < n_done; i++)
 		if (done[i].end == JV_END_FENCED) {

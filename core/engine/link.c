@@ -278,8 +278,8 @@ void sv_send_release(struct serve *s, uint64_t now)
 	for (const struct old_gen *g = s->old; g; g = g->next)
 		jv_tpool_ids(g->tp, &held);
 	/* (Nothing claimed ahead: sv_db_lost() gave those back.) */
-	for (size_t i = 0; i < s->n_done; i++)
-		jv_buf_printf(&held, "%lld,", (long long)s->done[i].id);
+	for (size_t i = 0; i < s->done.n; i++)
+		jv_buf_printf(&held, "%lld,", (long long)s->done.items[i].id);
 	if (held.data[held.len - 1] == ',')
 		held.len--;
 	jv_buf_puts(&held, "}");

@@ -48,7 +48,7 @@ void sv_notify_state(struct serve *s, int ready)
 	if (!jv_notify_enabled())
 		return;
 	char st[200];
-	const char *state = s->drain.draining    ? "stopping"
+	const char *state = s->drain.state != DRAIN_OFF    ? "stopping"
 			    : s->fence.on     ? "self-fenced: no heartbeat confirmed, jobs stopped"
 			    : !sv_connected(s) ? "database unreachable, reconnecting"
 			    : s->ctl.paused     ? "paused"
@@ -89,8 +89,8 @@ static void on_signal(struct serve *s)
 		switch (si.ssi_signo) {
 		case SIGTERM:
 		case SIGINT:
-			if (!s->drain.draining) {
-				s->drain.draining = 1;
+			if (s->drain.state == DRAIN_OFF) {
+				s->drain.state = DRAIN_GRACE;
 				s->drain.deadline =
 					jv_now_ms() +
 					(uint64_t)s->cfg->processor.shutdown_grace_seconds * 1000u;
@@ -106,7 +106,7 @@ static void on_signal(struct serve *s)
 			}
 			break;
 		case SIGHUP:
-			if (!s->drain.draining) {
+			if (s->drain.state == DRAIN_OFF) {
 				jv_notify_reloading();
 				sv_reload(s);
 				sv_notify_state(s, 1); /* READY=1 again, reloaded or refused */
@@ -154,7 +154,7 @@ void sv_publish(struct serve *s)
 	v.started_mono_ms = s->started_mono_ms;
 	v.last_heartbeat_mono_ms = s->hb.last_mono_ms;
 	v.paused = s->ctl.paused;
-	v.draining = s->drain.draining;
+	v.draining = s->drain.state != DRAIN_OFF;
 	v.db_connected = sv_connected(s);
 	v.batch_size = s->tune.batch_size;
 	v.max_concurrent = s->tune.max_concurrent;
@@ -182,7 +182,7 @@ void sv_publish(struct serve *s)
  * over, whether a job waits for one or not. */
 static void pool_retry_step(struct serve *s, uint64_t now)
 {
-	if (!s->drain.draining && s->pool.retry_at_ms && now >= s->pool.retry_at_ms)
+	if (s->drain.state == DRAIN_OFF && s->pool.retry_at_ms && now >= s->pool.retry_at_ms)
 		jv_pool_fill(&s->pool);
 }
 
@@ -190,9 +190,8 @@ static void pool_retry_step(struct serve *s, uint64_t now)
  * (jv_pool_check_deadlines); the next such time is kept for sv_wake_at(). */
 static void worker_deadlines(struct serve *s, uint64_t now)
 {
-	size_t from = s->n_done;
-	s->worker_deadline = jv_pool_check_deadlines(&s->pool, now, &s->done, &s->n_done,
-						     &s->cap_done);
+	size_t from = s->done.n;
+	s->worker_deadline = jv_pool_check_deadlines(&s->pool, now, &s->done);
 	sv_finished(s, from);
 }
 
@@ -212,8 +211,8 @@ uint64_t sv_wake_at(const struct serve *s, uint64_t now, uint64_t ping)
 		if (s->claim.next_due)
 			wake_by(&wake, s->claim.next_due);
 	}
-	if (s->drain.draining && !s->drain.released)
-		wake_by(&wake, s->drain.deadline + (s->drain.releasing ? JV_KILL_GRACE_MS : 0));
+	if (s->drain.state != DRAIN_OFF && s->drain.state != DRAIN_RELEASED)
+		wake_by(&wake, s->drain.deadline + (s->drain.state >= DRAIN_RELEASING ? JV_KILL_GRACE_MS : 0));
 	if (s->drain.exit_deadline)
 		wake_by(&wake, s->drain.exit_deadline);
 	if (s->drain.stop_retry_at > now)
@@ -222,11 +221,11 @@ uint64_t sv_wake_at(const struct serve *s, uint64_t now, uint64_t ping)
 		wake_by(&wake, ping);
 	if (s->claim.n_queued > 0 && s->wait.until > now)
 		wake_by(&wake, s->wait.until); /* a job waits for a worker process */
-	if (!s->drain.draining && s->pool.retry_at_ms > now)
+	if (s->drain.state == DRAIN_OFF && s->pool.retry_at_ms > now)
 		wake_by(&wake, s->pool.retry_at_ms);
-	if (s->n_done > 0 && s->cmp.retry_at > now)
+	if (s->done.n > 0 && s->cmp.retry_at > now)
 		wake_by(&wake, s->cmp.retry_at);
-	if (s->n_done > 0 && sv_connected(s) && s->cc.q == Q_NONE)
+	if (s->done.n > 0 && sv_connected(s) && s->cc.q == Q_NONE)
 		wake_by(&wake, s->cmp.first_at + JV_COALESCE_MS); /* (busy: its answer wakes us) */
 	if (s->worker_deadline)
 		wake_by(&wake, s->worker_deadline);
@@ -237,7 +236,7 @@ uint64_t sv_wake_at(const struct serve *s, uint64_t now, uint64_t ping)
  * now. It only reads the state. */
 int sv_poll_timeout(const struct serve *s, uint64_t now, uint64_t wake)
 {
-	if (s->n_done > 0 && sv_connected(s) && s->cc.q == Q_NONE && now >= s->cmp.retry_at &&
+	if (s->done.n > 0 && sv_connected(s) && s->cc.q == Q_NONE && now >= s->cmp.retry_at &&
 	    sv_completion_due(s, now))
 		return 0; /* results to send */
 	if (s->claim.want && sv_free_slots(s) > 0 && s->lc.q == Q_NONE && sv_may_claim(s))
@@ -321,8 +320,8 @@ static void on_events(struct serve *s, const struct poll_set *ps, uint64_t now)
 	for (int i = 0; i < s->pool.n && i < ps->n_workers; i++) {
 		const struct pollfd *p = &ps->fds[ps->workers + i];
 		if (p->revents && p->fd == s->pool.w[i].fd) {
-			size_t from = s->n_done;
-			jv_pool_on_readable(&s->pool, i, &s->done, &s->n_done, &s->cap_done);
+			size_t from = s->done.n;
+			jv_pool_on_readable(&s->pool, i, &s->done);
 			sv_finished(s, from);
 		}
 	}
@@ -330,7 +329,7 @@ static void on_events(struct serve *s, const struct poll_set *ps, uint64_t now)
 	sv_chan_event(s, &s->cc, &ps->fds[ps->complete], now);
 	sv_chan_event(s, &s->nc, &ps->fds[ps->listen], now);
 	/* Replace workers that died or retired. */
-	if (!s->drain.draining)
+	if (s->drain.state == DRAIN_OFF)
 		jv_pool_fill(&s->pool);
 }
 
@@ -348,7 +347,7 @@ int sv_run_loop(struct serve *s)
 		sv_fence_check(s, now);
 		if (!s->fence.on)
 			sv_run_queued(s);
-		if (s->drain.draining && sv_drain_step(s, now))
+		if (s->drain.state != DRAIN_OFF && sv_drain_step(s, now))
 			break;
 		sv_db_step(s, now);
 		/* Finished work goes out, then new work comes in; neither waits. */

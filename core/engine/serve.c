@@ -209,7 +209,7 @@ static void child_setup(void *arg)
  * sv_finished()), then free the generation. */
 void sv_old_gen_free(struct old_gen *g, struct serve *s)
 {
-	jv_tpool_free(g->tp, &s->done, &s->n_done, &s->cap_done);
+	jv_tpool_free(g->tp, &s->done);
 	jv_runtime_free(g->rt);
 	jv_plugins_free(g->plugins);
 	jv_config_free(g->cfg);
@@ -347,8 +347,8 @@ static struct old_gen *threads_retire(struct serve *s)
 	if (!s->tp)
 		return NULL;
 	struct old_gen *g = NULL;
-	size_t from = s->n_done;
-	jv_tpool_stop(s->tp, &s->done, &s->n_done, &s->cap_done);
+	size_t from = s->done.n;
+	jv_tpool_stop(s->tp, &s->done);
 	sv_finished(s, from);
 	if (jv_tpool_inflight(s->tp) > 0) {
 		g = jv_calloc(1, sizeof *g);
@@ -356,8 +356,8 @@ static struct old_gen *threads_retire(struct serve *s)
 		jv_log(JV_INFO, "%d thread jobs finish under the previous configuration",
 		       jv_tpool_inflight(s->tp));
 	} else {
-		from = s->n_done;
-		jv_tpool_free(s->tp, &s->done, &s->n_done, &s->cap_done);
+		from = s->done.n;
+		jv_tpool_free(s->tp, &s->done);
 		sv_finished(s, from);
 	}
 	s->tp = NULL;
@@ -372,9 +372,8 @@ static void workers_retire(struct serve *s)
 		s->pool.w[i].retire = 1;
 	for (int i = 0; i < s->pool.n; i++)
 		if (s->pool.w[i].pid > 0 && !s->pool.w[i].busy) {
-			size_t from = s->n_done;
-			jv_pool_kill(&s->pool, i, JV_END_RELEASED, &s->done, &s->n_done,
-				     &s->cap_done);
+			size_t from = s->done.n;
+			jv_pool_kill(&s->pool, i, JV_END_RELEASED, &s->done);
 			sv_finished(s, from);
 		}
 }
@@ -460,7 +459,7 @@ static void release_begin(struct serve *s)
 		jv_tpool_cancel_all(s->tp);
 	for (const struct old_gen *g = s->old; g; g = g->next)
 		jv_tpool_cancel_all(g->tp);
-	s->drain.releasing = 1;
+	s->drain.state = DRAIN_RELEASING;
 }
 
 /* Kill what still runs after that; it goes back to pending without counting
@@ -469,19 +468,18 @@ static void release_all(struct serve *s)
 {
 	for (int i = 0; i < s->pool.n; i++)
 		if (s->pool.w[i].busy) {
-			size_t from = s->n_done;
-			jv_pool_kill(&s->pool, i, JV_END_RELEASED, &s->done, &s->n_done,
-				     &s->cap_done);
+			size_t from = s->done.n;
+			jv_pool_kill(&s->pool, i, JV_END_RELEASED, &s->done);
 			sv_finished(s, from);
 		}
 	if (s->tp) {
 		jv_tpool_cancel_all(s->tp);
-		jv_tpool_free(s->tp, &s->done, &s->n_done, &s->cap_done);
+		jv_tpool_free(s->tp, &s->done);
 		s->tp = NULL;
 	}
 	old_gens_free(s, 1);
 	s->inflight = 0;
-	s->drain.released = 1;
+	s->drain.state = DRAIN_RELEASED;
 }
 
 /*
@@ -494,11 +492,11 @@ static void release_all(struct serve *s)
  */
 int sv_drain_step(struct serve *s, uint64_t now)
 {
-	if (s->inflight > 0 && now >= s->drain.deadline && !s->drain.releasing) {
+	if (s->inflight > 0 && now >= s->drain.deadline && s->drain.state < DRAIN_RELEASING) {
 		jv_log(JV_WARNING, "grace period over: stopping %d running jobs", s->inflight);
 		release_begin(s);
 	}
-	if (s->inflight > 0 && s->drain.releasing && !s->drain.released &&
+	if (s->inflight > 0 && s->drain.state == DRAIN_RELEASING &&
 	    now >= s->drain.deadline + JV_KILL_GRACE_MS) {
 		jv_log(JV_WARNING, "releasing %d running jobs", s->inflight);
 		release_all(s);
@@ -513,7 +511,7 @@ int sv_drain_step(struct serve *s, uint64_t now)
 		return 1;
 	if (now >= s->drain.exit_deadline)
 		return 1; /* finish() says what is left */
-	if (sv_connected(s) && !s->link.recovering && s->n_done == 0 && s->cc.q == Q_NONE &&
+	if (sv_connected(s) && !s->link.recovering && s->done.n == 0 && s->cc.q == Q_NONE &&
 	    s->lc.q == Q_NONE && (!sv_uses_nc(s) || s->nc.q == Q_NONE) && now >= s->drain.stop_retry_at)
 		send_stopped(s, now);
 	return 0;
@@ -523,10 +521,10 @@ int sv_drain_step(struct serve *s, uint64_t now)
 static int finish(struct serve *s)
 {
 	sv_requeue_batch(s);
-	if (s->n_done > 0) {
+	if (s->done.n > 0) {
 		jv_log(JV_ERROR,
 		       "could not record %zu finished jobs before exit (%s); they will be rescued",
-		       s->n_done, s->link.why[0] ? s->link.why : "no answer in time");
+		       s->done.n, s->link.why[0] ? s->link.why : "no answer in time");
 		return JV_EDB;
 	}
 	if (!s->drain.stopped_recorded) {
@@ -653,7 +651,7 @@ static int serve_stop(struct serve *s)
 	services_stop(s);
 	jv_pool_shutdown(&s->pool, 1000);
 	if (s->tp) {
-		jv_tpool_free(s->tp, &s->done, &s->n_done, &s->cap_done);
+		jv_tpool_free(s->tp, &s->done);
 		s->tp = NULL;
 	}
 	old_gens_free(s, 0);
@@ -683,9 +681,7 @@ static void serve_free(struct serve *s)
 		jv_claimed_free(&s->claim.queue[i]);
 	free(s->claim.queue);
 	sv_requeue_batch(s);
-	for (size_t i = 0; i < s->n_done; i++)
-		jv_done_free(&s->done[i]);
-	free(s->done);
+	jv_done_list_free(&s->done);
 	sv_close_chan(s, &s->lc);
 	sv_close_chan(s, &s->cc);
 	sv_close_chan(s, &s->nc);

@@ -80,8 +80,7 @@ struct chan {
 	int flush;              /* output not all sent yet: wait to write */
 	int failed;             /* q: a result reported an error */
 	PGresult *res;          /* q: its result, kept until the query has ended */
-	struct jv_done *batch;  /* Q_COMPLETE: the attempts in flight */
-	size_t n_batch;
+	struct jv_done_list batch; /* Q_COMPLETE: the attempts in flight */
 	int slots;              /* Q_CLAIM: slots asked for */
 };
 
@@ -161,11 +160,16 @@ struct serve_cmp {
 	size_t n_drop, cap_drop; /* recorded (the API recorded the cancellation) */
 };
 
-/* Stopping (SIGTERM/SIGINT; serve.c). */
+/* Stopping (SIGTERM/SIGINT; serve.c), in this order. */
+enum drain_state {
+	DRAIN_OFF = 0,   /* running */
+	DRAIN_GRACE,     /* stop claiming; running jobs get the grace period */
+	DRAIN_RELEASING, /* the grace period ran out: running executors told to stop */
+	DRAIN_RELEASED,  /* ... and what still ran was killed and released */
+};
+
 struct serve_drain {
-	int draining;           /* stop claiming, finish, exit */
-	int releasing;          /* the grace period ran out: running executors told to stop */
-	int released;           /* ... and the rest was released */
+	enum drain_state state;
 	uint64_t deadline;      /* the end of the grace period */
 	uint64_t exit_deadline; /* give up recording after this (0: not yet) */
 	int stopped_recorded;   /* the processor row says stopped */
@@ -223,8 +227,7 @@ struct serve {
 	uint64_t worker_deadline; /* the pool's next deadline or kill (0: none) */
 
 	/* Finished, not yet sent. */
-	struct jv_done *done;
-	size_t n_done, cap_done;
+	struct jv_done_list done;
 	struct serve_cmp cmp;
 
 	/* The loop's own. */
@@ -328,8 +331,8 @@ uint64_t sv_fence_at(const struct serve *s);
 void sv_fence_check(struct serve *s, uint64_t now);
 void sv_fence_note(struct serve *s, size_t from);
 void sv_heartbeat(struct serve *s, uint64_t now);
-void sv_note_fenced_recorded(const struct jv_done *done, size_t n_done,
-				 const struct jv_applied *applied, size_t n);
+void sv_note_fenced_recorded(const struct jv_done_list *sent, const struct jv_applied *applied,
+			     size_t n);
 void sv_on_heartbeat_result(struct serve *s, struct chan *c, PGresult *res, uint64_t now);
 
 /* control.c */

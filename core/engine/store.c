@@ -165,11 +165,12 @@ int jv_store_claim_send(PGconn *conn, int64_t id, int slots, int per_user, const
 }
 
 int jv_store_claim_parse(const PGresult *res, struct jv_claimed **out, size_t *n,
-			 int64_t *next_due_ms)
+			 struct jv_claim_next *next)
 {
 	*out = NULL;
 	*n = 0;
-	*next_due_ms = -2;
+	/* (the trailer row comes only when fewer than slots were claimed) */
+	*next = (struct jv_claim_next){.full = 1, .due_ms = -1};
 	int rows = PQntuples(res);
 	if (rows > 0)
 		*out = jv_calloc((size_t)rows, sizeof **out);
@@ -179,7 +180,7 @@ int jv_store_claim_parse(const PGresult *res, struct jv_claimed **out, size_t *n
 			int64_t ms = -1;
 			if (!PQgetisnull(res, r, 7))
 				parse_i64(PQgetvalue(res, r, 7), &ms);
-			*next_due_ms = ms;
+			*next = (struct jv_claim_next){.full = 0, .due_ms = ms};
 			continue;
 		}
 		struct jv_claimed *c = &(*out)[*n];

@@ -90,14 +90,17 @@ void jv_claimed_free(struct jv_claimed *c);
  * literal, e.g. {"noop","shell"}) for processor id within per_user (0: no
  * per-user limit), on the processor's connection epoch (-1: none checked;
  * see release_unheld). _parse(): *out (caller frees each and the array)
- * gets *n rows. *next_due_ms: when fewer than slots were claimed,
- * milliseconds until the next pending job is due (0: due now but held back
- * by per_user_limit; -1: none pending); -2 when a full batch was claimed.
+ * gets *n rows, *next what the claim says of the jobs it left.
  */
 int jv_store_claim_send(PGconn *conn, int64_t id, int slots, int per_user, const char *types,
 			int epoch, char *err, size_t errlen);
+struct jv_claim_next {
+	int full;       /* a full batch was claimed: more may be due now */
+	int64_t due_ms; /* !full: milliseconds until the next pending job is due
+			 * (0: due now but held back by per_user_limit; -1: none) */
+};
 int jv_store_claim_parse(const PGresult *res, struct jv_claimed **out, size_t *n,
-			 int64_t *next_due_ms);
+			 struct jv_claim_next *next);
 
 /* Per finished attempt, what the completion did. */
 struct jv_applied {
