@@ -146,7 +146,7 @@ void sv_on_claim_result(struct serve *s, PGresult *res, uint64_t now)
 	for (size_t i = 0; i < n; i++) {
 		if (s->fence.on) {
 			/* claimed as self-fencing began: not started, given back */
-			sv_end_now(s, &rows[i], JV_END_RELEASED,
+			sv_end_now(s, &rows[i], JV_OUTCOME_RELEASED,
 				"given back unstarted: the processor had fenced itself");
 			jv_claimed_free(&rows[i]);
 			continue;

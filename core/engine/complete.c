@@ -55,7 +55,7 @@ void sv_finished(struct serve *s, size_t from)
 	sv_fence_note(s, from);
 	for (size_t i = from; i < s->done.n; i++) {
 		s->inflight--;
-		jv_stats_finished(s->done.items[i].type, jv_end_outcome(s->done.items[i].end),
+		jv_stats_finished(s->done.items[i].type, jv_outcome_text(s->done.items[i].outcome),
 				  s->done.items[i].duration_ms);
 	}
 	if (s->inflight < 0)
@@ -124,7 +124,7 @@ static void raise_job_alerts(struct serve *s, const struct jv_done_list *sent,
 				hint = j + 1;
 			}
 		}
-		if (!d || d->end == JV_END_SUCCEEDED || d->end == JV_END_RELEASED)
+		if (!d || d->outcome == JV_OUTCOME_SUCCEEDED || d->outcome == JV_OUTCOME_RELEASED)
 			continue;
 		struct jv_event ev = {
 			.at_ms = jv_unix_ms(),
@@ -135,16 +135,16 @@ static void raise_job_alerts(struct serve *s, const struct jv_done_list *sent,
 			.max_attempts = d->max_attempts,
 			.error = d->error,
 		};
-		if (d->end == JV_END_TIMED_OUT && want_timed_out) {
+		if (d->outcome == JV_OUTCOME_TIMED_OUT && want_timed_out) {
 			ev.kind = JV_EV_JOB_TIMED_OUT;
 			jv_alerter_raise(s->alerter, &ev);
 		}
-		if (!strcmp(a->status, "failed") && want_failed) {
+		if (a->status == JV_JOB_FAILED && want_failed) {
 			ev.kind = JV_EV_JOB_FAILED;
 			if (ev.max_attempts < ev.attempt)
 				ev.max_attempts = ev.attempt;
 			jv_alerter_raise(s->alerter, &ev);
-		} else if (!strcmp(a->status, "pending") && want_retrying) {
+		} else if (a->status == JV_JOB_PENDING && want_retrying) {
 			ev.kind = JV_EV_JOB_RETRYING;
 			jv_alerter_raise(s->alerter, &ev);
 		}
@@ -166,9 +166,9 @@ static size_t note_applied(struct serve *s, const struct jv_applied *applied, si
 			continue;
 		}
 		ok++;
-		if (!strcmp(a->status, "failed"))
+		if (a->status == JV_JOB_FAILED)
 			jv_log(JV_WARNING, "job %" PRId64 " failed after attempt %d", a->id, a->attempt);
-		else if (!strcmp(a->status, "pending"))
+		else if (a->status == JV_JOB_PENDING)
 			jv_debug("job %" PRId64 " attempt %d ends; back to pending", a->id, a->attempt);
 	}
 	return ok;

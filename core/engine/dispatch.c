@@ -61,12 +61,12 @@ int32_t sv_timeout_ms_for(const struct jv_config *cfg, const struct jv_claimed *
 }
 
 /* A claimed job that will not run now: it ends at once as `end`. */
-void sv_end_now(struct serve *s, const struct jv_claimed *c, enum jv_end end, const char *why)
+void sv_end_now(struct serve *s, const struct jv_claimed *c, enum jv_outcome end, const char *why)
 {
 	struct jv_done d = {0};
 	d.id = c->id;
 	d.attempt = c->attempt;
-	d.end = end;
+	d.outcome = end;
 	d.retry_in_ms = -1;
 	d.error = jv_strdup(why);
 	d.type = jv_strdup(c->type);
@@ -125,7 +125,7 @@ static int refused(struct serve *s, struct jv_claimed *c)
 {
 	if (s->drain.state != DRAIN_OFF) {
 		/* claimed while the stop signal arrived: back it goes */
-		sv_end_now(s, c, JV_END_RELEASED, "released at shutdown before it started");
+		sv_end_now(s, c, JV_OUTCOME_RELEASED, "released at shutdown before it started");
 		return 1;
 	}
 	size_t plen = strlen(c->payload);
@@ -137,13 +137,13 @@ static int refused(struct serve *s, struct jv_claimed *c)
 			 "payload is too large: %zu bytes as JSON text, the limit is %d bytes", plen,
 			 JV_PAYLOAD_MAX);
 		jv_log(JV_WARNING, "job %" PRId64 ": %s", c->id, why);
-		sv_end_now(s, c, JV_END_PERMANENT, why);
+		sv_end_now(s, c, JV_OUTCOME_PERMANENT, why);
 		return 1;
 	}
 	char unfit[160];
 	if (jv_json_fit_payload(&c->payload, unfit, sizeof unfit) != 0) {
 		jv_log(JV_WARNING, "job %" PRId64 ": %s", c->id, unfit);
-		sv_end_now(s, c, JV_END_PERMANENT, unfit);
+		sv_end_now(s, c, JV_OUTCOME_PERMANENT, unfit);
 		return 1;
 	}
 	return 0;
@@ -213,7 +213,7 @@ static int start_job(struct serve *s, struct jv_claimed *c)
 	if (ex < 0) {
 		const char *why = "no executor for this type on this processor";
 		jv_log(JV_ERROR, "job %" PRId64 ": %s", c->id, why);
-		sv_end_now(s, c, JV_END_CRASHED, why);
+		sv_end_now(s, c, JV_OUTCOME_CRASHED, why);
 		return 0;
 	}
 	struct jv_msg_job m = job_msg(s, c, ex);

@@ -52,7 +52,7 @@ void sv_fence_note(struct serve *s, size_t from)
 {
 	for (size_t i = from; i < s->done.n && s->fence.n_ids > 0; i++) {
 		struct jv_done *d = &s->done.items[i];
-		if (!fenced_take(s, d->id) || d->end == JV_END_SUCCEEDED)
+		if (!fenced_take(s, d->id) || d->outcome == JV_OUTCOME_SUCCEEDED)
 			continue;
 		char *why = jv_asprintf("stopped by self-fencing: no heartbeat of this processor was "
 					"confirmed for %lld ms, and other processors may rescue its jobs "
@@ -63,7 +63,7 @@ void sv_fence_note(struct serve *s, size_t from)
 					d->error ? d->error : "");
 		free(d->error);
 		d->error = why;
-		d->end = JV_END_FENCED;
+		d->outcome = JV_OUTCOME_FENCED;
 		d->retry_in_ms = 0;
 		s->fence.n_total++;
 	}
@@ -209,7 +209,7 @@ static void fence_begin(struct serve *s, uint64_t now)
 	       (unsigned long long)(now - s->hb.confirmed_sent),
 	       s->cfg->processor.stuck_job_timeout_ms, running, JV_KILL_GRACE_MS, s->claim.n_queued);
 	for (size_t i = 0; i < s->claim.n_queued; i++) {
-		sv_end_now(s, &s->claim.queue[i], JV_END_RELEASED,
+		sv_end_now(s, &s->claim.queue[i], JV_OUTCOME_RELEASED,
 			"given back unstarted: the processor had fenced itself");
 		jv_claimed_free(&s->claim.queue[i]);
 	}
@@ -246,7 +246,7 @@ static void fence_kill(struct serve *s)
 		jv_log(JV_WARNING, "self-fencing: job %" PRId64 " did not stop; killing worker %d",
 		       w->job_id, (int)w->pid);
 		size_t from = s->done.n;
-		jv_pool_kill(&s->pool, i, JV_END_FENCED, &s->done);
+		jv_pool_kill(&s->pool, i, JV_OUTCOME_FENCED, &s->done);
 		sv_finished(s, from);
 	}
 	int threads = s->tp ? jv_tpool_inflight(s->tp) : 0;
@@ -294,7 +294,7 @@ void sv_note_fenced_recorded(const struct jv_done_list *sent, const struct jv_ap
 	size_t n_done = sent->n;
 	size_t fenced = 0, kept = 0;
 	for (size_t i = 0; i < n_done; i++)
-		if (done[i].end == JV_END_FENCED) {
+		if (done[i].outcome == JV_OUTCOME_FENCED) {
 			fenced++;
 			for (size_t k = 0; k < n; k++)
 				if (applied[k].id == done[i].id && applied[k].attempt == done[i].attempt)

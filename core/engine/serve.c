@@ -373,7 +373,7 @@ static void workers_retire(struct serve *s)
 	for (int i = 0; i < s->pool.n; i++)
 		if (s->pool.w[i].pid > 0 && !s->pool.w[i].busy) {
 			size_t from = s->done.n;
-			jv_pool_kill(&s->pool, i, JV_END_RELEASED, &s->done);
+			jv_pool_kill(&s->pool, i, JV_OUTCOME_RELEASED, &s->done);
 			sv_finished(s, from);
 		}
 }
@@ -469,7 +469,7 @@ static void release_all(struct serve *s)
 	for (int i = 0; i < s->pool.n; i++)
 		if (s->pool.w[i].busy) {
 			size_t from = s->done.n;
-			jv_pool_kill(&s->pool, i, JV_END_RELEASED, &s->done);
+			jv_pool_kill(&s->pool, i, JV_OUTCOME_RELEASED, &s->done);
 			sv_finished(s, from);
 		}
 	if (s->tp) {

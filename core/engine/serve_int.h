@@ -314,7 +314,7 @@ void sv_send_completions(struct serve *s, uint64_t now);
 /* dispatch.c */
 int32_t sv_timeout_ms_for(const struct jv_config *cfg, const struct jv_claimed *c, int ex);
 int sv_dispatch(struct serve *s, struct jv_claimed *c);
-void sv_end_now(struct serve *s, const struct jv_claimed *c, enum jv_end end, const char *why);
+void sv_end_now(struct serve *s, const struct jv_claimed *c, enum jv_outcome end, const char *why);
 
 /* claim.c */
 int sv_free_slots(const struct serve *s);

@@ -102,12 +102,25 @@ struct jv_claim_next {
 int jv_store_claim_parse(const PGresult *res, struct jv_claimed **out, size_t *n,
 			 struct jv_claim_next *next);
 
+/* A job's status (jobs.status), parsed once from its text. */
+enum jv_job_status {
+	JV_JOB_OTHER = 0, /* a text not known here */
+	JV_JOB_PENDING,
+	JV_JOB_RUNNING,
+	JV_JOB_SUCCEEDED,
+	JV_JOB_FAILED,
+	JV_JOB_CANCELLED,
+};
+
+/* The status that text names (JV_JOB_OTHER for anything else). */
+enum jv_job_status jv_job_status_parse(const char *text);
+
 /* Per finished attempt, what the completion did. */
 struct jv_applied {
 	int64_t id;
 	int32_t attempt;
 	int applied;    /* 0: fenced off (rescued or cancelled meanwhile) */
-	char status[16]; /* the job's status after it, when applied */
+	enum jv_job_status status; /* the job's status after it, when applied */
 };
 
 /*
@@ -122,7 +135,9 @@ int jv_store_complete_send(PGconn *conn, int64_t id, const struct jv_done *done,
 int jv_store_complete_parse(const PGresult *res, struct jv_applied **applied, size_t *n);
 
 /* The job_executions outcome of an attempt that ended so ("succeeded",
- * "failed", "timed_out", "crashed", "cancelled", "released"). */
-const char *jv_end_outcome(enum jv_end end);
+ * "failed", "timed_out", "crashed", "cancelled", "released", "fenced"). */
+const char *jv_outcome_text(enum jv_outcome o);
+/* 1 when an attempt that ended so may be retried (within max_attempts). */
+int jv_outcome_retryable(enum jv_outcome o);
 
 #endif

@@ -81,12 +81,12 @@ static void on_cancel_signal(int sig)
 }
 
 /* Map a plugin status to how the attempt ended. */
-static enum jv_end end_of_status(int status)
+static enum jv_outcome end_of_status(int status)
 {
 	switch (status) {
-	case JV_SUCCESS: return JV_END_SUCCEEDED;
-	case JV_RETRY: return JV_END_RETRYABLE;
-	default: return JV_END_PERMANENT;
+	case JV_SUCCESS: return JV_OUTCOME_SUCCEEDED;
+	case JV_RETRY: return JV_OUTCOME_RETRYABLE;
+	default: return JV_OUTCOME_PERMANENT;
 	}
 }
 
@@ -562,18 +562,18 @@ static void reap(struct jv_pool *p, int i, struct jv_done_list *out)
 		d.user_id = w->user_id;
 		w->type = w->user_id = NULL;
 		if (w->killed >= 0) {
-			d.end = (enum jv_end)w->killed;
-			if (d.end == JV_END_TIMED_OUT)
+			d.outcome = (enum jv_outcome)w->killed;
+			if (d.outcome == JV_OUTCOME_TIMED_OUT)
 				d.error = jv_asprintf("timed out after %lld ms; worker killed",
 						      (long long)d.duration_ms);
-			else if (d.end == JV_END_CANCELLED)
+			else if (d.outcome == JV_OUTCOME_CANCELLED)
 				d.error = jv_strdup("cancelled; worker killed");
-			else if (d.end == JV_END_FENCED)
+			else if (d.outcome == JV_OUTCOME_FENCED)
 				d.error = jv_strdup("stopped by self-fencing; worker killed");
 			else
 				d.error = jv_strdup("stopped at shutdown; worker killed");
 		} else {
-			d.end = JV_END_CRASHED;
+			d.outcome = JV_OUTCOME_CRASHED;
 			d.error = describe_exit(status);
 			jv_log(JV_WARNING, "job %lld attempt %d crashed: %s (pid %d)",
 			       (long long)d.id, d.attempt, d.error, (int)w->pid);
@@ -625,19 +625,19 @@ void jv_pool_on_readable(struct jv_pool *p, int i, struct jv_done_list *out)
 		d.id = m.id;
 		d.attempt = m.attempt;
 		d.max_attempts = w->max_attempts;
-		d.end = m.timed_out ? JV_END_TIMED_OUT : end_of_status(m.status);
+		d.outcome = m.timed_out ? JV_OUTCOME_TIMED_OUT : end_of_status(m.status);
 		d.retry_in_ms = m.retry_in_ms;
 		d.duration_ms = m.duration_us / 1000;
-		if (d.end != JV_END_SUCCEEDED && w->releasing) {
+		if (d.outcome != JV_OUTCOME_SUCCEEDED && w->releasing) {
 			/* stopped because we are shutting down: not its fault */
-			d.end = JV_END_RELEASED;
+			d.outcome = JV_OUTCOME_RELEASED;
 			d.error = jv_asprintf("stopped at shutdown%s%s", m.error ? ": " : "",
 					      m.error ? m.error : "");
-		} else if (d.end != JV_END_SUCCEEDED && (w->overdue || d.end == JV_END_TIMED_OUT)) {
+		} else if (d.outcome != JV_OUTCOME_SUCCEEDED && (w->overdue || d.outcome == JV_OUTCOME_TIMED_OUT)) {
 			/* It stopped because its time was up (told by us, or by
 			 * its own clock, which starts a little before ours): a
 			 * timeout, with what the executor said about it. */
-			d.end = JV_END_TIMED_OUT;
+			d.outcome = JV_OUTCOME_TIMED_OUT;
 			d.error = jv_asprintf("timed out after %lld ms; the executor stopped%s%s",
 					      (long long)(jv_now_ms() - w->started_ms),
 					      m.error ? ": " : "", m.error ? m.error : "");
@@ -678,7 +678,7 @@ void jv_pool_on_readable(struct jv_pool *p, int i, struct jv_done_list *out)
 	}
 }
 
-void jv_pool_kill(struct jv_pool *p, int i, enum jv_end why, struct jv_done_list *out)
+void jv_pool_kill(struct jv_pool *p, int i, enum jv_outcome why, struct jv_done_list *out)
 {
 	struct jv_worker *w = &p->w[i];
 	if (w->pid == 0)
@@ -711,7 +711,7 @@ uint64_t jv_pool_check_deadlines(struct jv_pool *p, uint64_t now_ms, struct jv_d
 			jv_log(JV_WARNING, "job %lld attempt %d timed out after %llu ms; killing worker %d",
 			       (long long)w->job_id, w->attempt,
 			       (unsigned long long)(now_ms - w->started_ms), (int)w->pid);
-			jv_pool_kill(p, i, JV_END_TIMED_OUT, out);
+			jv_pool_kill(p, i, JV_OUTCOME_TIMED_OUT, out);
 			continue;
 		}
 		if (next == 0 || due < next)
@@ -866,7 +866,7 @@ static void *thread_main(void *arg)
 		d.id = j->m.id;
 		d.attempt = j->m.attempt;
 		d.max_attempts = j->m.max_attempts;
-		d.end = end_of_status(status);
+		d.outcome = end_of_status(status);
 		d.retry_in_ms = j->run.retry_in_ms;
 		d.duration_ms = (int64_t)((now_us() - t0) / 1000);
 		if (status != JV_SUCCESS && j->m.timeout_ms > 0 &&
@@ -874,7 +874,7 @@ static void *thread_main(void *arg)
 			/* Past its deadline: a thread cannot be killed, so the limit
 			 * is the executor's to honour (host->remaining_ms); what it
 			 * gave up on is recorded as a timeout all the same. */
-			d.end = JV_END_TIMED_OUT;
+			d.outcome = JV_OUTCOME_TIMED_OUT;
 			d.error = jv_asprintf("timed out: ran %lld ms, limit %d ms (thread isolation: "
 					      "the executor stopped at its deadline)%s%s",
 					      (long long)d.duration_ms, j->m.timeout_ms,
@@ -1025,7 +1025,7 @@ static void unqueue_locked(struct jv_tpool *tp, const char *why, struct jv_done_
 		struct jv_done d = {0};
 		d.id = j->m.id;
 		d.attempt = j->m.attempt;
-		d.end = JV_END_RELEASED;
+		d.outcome = JV_OUTCOME_RELEASED;
 		d.retry_in_ms = -1;
 		d.error = jv_strdup(why);
 		d.type = j->type;

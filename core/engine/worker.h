@@ -23,17 +23,17 @@
 
 struct jv_runtime;
 
-/* How an attempt ended, as the engine records it; jv_end_outcome() and
+/* How an attempt ended, as the engine records it; jv_outcome_text() and
  * jv_outcome_retryable() (store.h) say what the database makes of it. */
-enum jv_end {
-	JV_END_SUCCEEDED = 0,
-	JV_END_RETRYABLE,  /* the executor asked for a retry */
-	JV_END_PERMANENT,  /* the executor failed for good */
-	JV_END_TIMED_OUT,
-	JV_END_CRASHED,
-	JV_END_CANCELLED,
-	JV_END_RELEASED,   /* stopped at shutdown: back to pending, attempt not counted */
-	JV_END_FENCED,     /* stopped by self-fencing (serve.c): rescued, attempt counted */
+enum jv_outcome {
+	JV_OUTCOME_SUCCEEDED = 0,
+	JV_OUTCOME_RETRYABLE,  /* the executor asked for a retry */
+	JV_OUTCOME_PERMANENT,  /* the executor failed for good */
+	JV_OUTCOME_TIMED_OUT,
+	JV_OUTCOME_CRASHED,
+	JV_OUTCOME_CANCELLED,
+	JV_OUTCOME_RELEASED,   /* stopped at shutdown: back to pending, attempt not counted */
+	JV_OUTCOME_FENCED,     /* stopped by self-fencing (serve.c): rescued, attempt counted */
 };
 
 /* A finished attempt. Owned by whoever holds it; free with jv_done_free(). */
@@ -41,7 +41,7 @@ struct jv_done {
 	int64_t id;
 	int32_t attempt;
 	int32_t max_attempts; /* the effective limit for this job (0: the job's own) */
-	enum jv_end end;
+	enum jv_outcome outcome;
 	int64_t retry_in_ms; /* -1: none asked */
 	int64_t duration_ms;
 	char *error;         /* may be NULL */
@@ -81,7 +81,7 @@ struct jv_worker {
 	int32_t max_attempts;
 	uint64_t started_ms;
 	uint64_t deadline_ms; /* 0: none */
-	int killed;           /* SIGKILLed by us: why, as an enum jv_end */
+	int killed;           /* SIGKILLed by us: why, as an enum jv_outcome (0: not) */
 	int overdue;          /* past its deadline, told to stop (SIGUSR1) */
 	int releasing;        /* told to stop at shutdown: a failure is a release */
 	char *type, *user_id; /* of the job it runs; handed to its jv_done */
@@ -150,11 +150,11 @@ void jv_pool_on_readable(struct jv_pool *p, int i, struct jv_done_list *out);
 uint64_t jv_pool_check_deadlines(struct jv_pool *p, uint64_t now_ms, struct jv_done_list *out);
 
 /* Kill worker i now (SIGKILL to its group), ending its job as `why`. */
-void jv_pool_kill(struct jv_pool *p, int i, enum jv_end why, struct jv_done_list *out);
+void jv_pool_kill(struct jv_pool *p, int i, enum jv_outcome why, struct jv_done_list *out);
 
 /* Shutdown: tell every busy worker's executor to stop (SIGUSR1); a failure
  * it then reports ends as released (back to pending, attempt not counted),
- * a success stands. Kill the rest with jv_pool_kill(JV_END_RELEASED). */
+ * a success stands. Kill the rest with jv_pool_kill(JV_OUTCOME_RELEASED). */
 void jv_pool_release_begin(struct jv_pool *p);
 
 /* Stop the job job_id if a worker runs it: told now (SIGUSR1), killed
