@@ -65,7 +65,8 @@ void sv_give_back_queue(struct serve *s)
 void sv_run_queued(struct serve *s)
 {
 	size_t k = 0;
-	while (k < s->claim.n_queued && (s->drain.state != DRAIN_OFF || s->inflight < s->tune.max_concurrent)) {
+	while (k < s->claim.n_queued &&
+	       (s->drain.state != DRAIN_OFF || s->inflight < s->tune.max_concurrent)) {
 		if (sv_dispatch(s, &s->claim.queue[k]) != 0)
 			break;
 		jv_claimed_free(&s->claim.queue[k]);
@@ -96,7 +97,8 @@ int sv_free_slots(const struct serve *s)
 	if (s->wait.until && s->claim.n_queued > 0)
 		return 0; /* a job waits for a worker process: claim no more */
 	int unrecorded = (int)(s->done.n + s->cc.batch.n);
-	int slots = s->tune.max_concurrent + s->tune.prefetch - s->inflight - (int)s->claim.n_queued - unrecorded;
+	int slots = s->tune.max_concurrent + s->tune.prefetch - s->inflight -
+	            (int)s->claim.n_queued - unrecorded;
 	if (slots > s->tune.batch_size)
 		slots = s->tune.batch_size;
 	return slots;
@@ -107,8 +109,8 @@ int sv_free_slots(const struct serve *s)
  * NOTIFY self-check (quiet). */
 int sv_may_claim(const struct serve *s)
 {
-	return sv_connected(s) && !s->link.recovering && !s->fence.on && s->drain.state == DRAIN_OFF && !s->ctl.paused &&
-	       !sv_quiet(s, &s->lc);
+	return sv_connected(s) && !s->link.recovering && !s->fence.on &&
+	       s->drain.state == DRAIN_OFF && !s->ctl.paused && !sv_quiet(s, &s->lc);
 }
 
 void sv_send_claim(struct serve *s, uint64_t now)
@@ -151,7 +153,8 @@ void sv_on_claim_result(struct serve *s, PGresult *res, uint64_t now)
 			jv_claimed_free(&rows[i]);
 			continue;
 		}
-		if (s->claim.n_queued == 0 && (s->inflight < s->tune.max_concurrent || s->drain.state != DRAIN_OFF) &&
+		if (s->claim.n_queued == 0 &&
+		    (s->inflight < s->tune.max_concurrent || s->drain.state != DRAIN_OFF) &&
 		    sv_dispatch(s, &rows[i]) == 0) {
 			jv_claimed_free(&rows[i]);
 			continue;

@@ -81,7 +81,9 @@ void sv_heartbeat(struct serve *s, uint64_t now)
 		return; /* right after the query in flight (see the wake-up) */
 	s->hb.next = now + (uint64_t)s->cfg->processor.heartbeat_interval_ms;
 	char err[512];
-	const char *state = s->drain.state != DRAIN_OFF ? "stopping" : s->ctl.paused ? "paused" : "running";
+	const char *state = s->drain.state != DRAIN_OFF ? "stopping"
+	                    : s->ctl.paused             ? "paused"
+	                                                : "running";
 	if (jv_store_heartbeat_send(c->conn, s->id, state, s->cfg->processor.stuck_job_timeout_ms,
 				    err, sizeof err) != 0) {
 		if (!sv_check_lost(s, c->conn, "heartbeat", err))

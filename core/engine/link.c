@@ -180,8 +180,9 @@ void sv_link_check(struct serve *s, uint64_t now)
 	if (sv_uses_nc(s))
 		snprintf(nhost, sizeof nhost, "; LISTEN on %s", sv_chan_host(&s->nc, nbuf, sizeof nbuf));
 	jv_log(JV_INFO, "database connection back after %llu ms: %s%s%s%s",
-	       (unsigned long long)(now - s->link.lost_at), chost, strcmp(lhost, chost) ? ", claims on " : "",
-	       strcmp(lhost, chost) ? lhost : "", nhost);
+	       (unsigned long long)(now - s->link.lost_at), chost,
+	       strcmp(lhost, chost) ? ", claims on " : "", strcmp(lhost, chost) ? lhost : "",
+	       nhost);
 	s->link.reconnecting = 0;
 	s->link.delay = 0;
 	s->link.why[0] = '\0';
@@ -284,7 +285,8 @@ void sv_send_release(struct serve *s, uint64_t now)
 		held.len--;
 	jv_buf_puts(&held, "}");
 	char err[512];
-	int rc = jv_store_release_unheld_send(s->cc.conn, s->id, held.data, s->link.epoch, err, sizeof err);
+	int rc = jv_store_release_unheld_send(s->cc.conn, s->id, held.data, s->link.epoch, err,
+	                                      sizeof err);
 	jv_buf_free(&held);
 	if (rc != 0) {
 		if (!sv_check_lost(s, s->cc.conn, "releasing unknown claims", err)) {

@@ -48,11 +48,11 @@ void sv_notify_state(struct serve *s, int ready)
 	if (!jv_notify_enabled())
 		return;
 	char st[200];
-	const char *state = s->drain.state != DRAIN_OFF    ? "stopping"
-			    : s->fence.on     ? "self-fenced: no heartbeat confirmed, jobs stopped"
-			    : !sv_connected(s) ? "database unreachable, reconnecting"
-			    : s->ctl.paused     ? "paused"
-					    : "running";
+	const char *state = s->drain.state != DRAIN_OFF ? "stopping"
+	                    : s->fence.on      ? "self-fenced: no heartbeat confirmed, jobs stopped"
+	                    : !sv_connected(s) ? "database unreachable, reconnecting"
+	                    : s->ctl.paused    ? "paused"
+	                                       : "running";
 	snprintf(st, sizeof st, "%s; jobs running: %d, done: %" PRIu64 "; processor %" PRId64,
 		 state, s->inflight, s->count.completed, s->id);
 	if (ready)

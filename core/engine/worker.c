@@ -633,7 +633,8 @@ void jv_pool_on_readable(struct jv_pool *p, int i, struct jv_done_list *out)
 			d.outcome = JV_OUTCOME_RELEASED;
 			d.error = jv_asprintf("stopped at shutdown%s%s", m.error ? ": " : "",
 					      m.error ? m.error : "");
-		} else if (d.outcome != JV_OUTCOME_SUCCEEDED && (w->overdue || d.outcome == JV_OUTCOME_TIMED_OUT)) {
+		} else if (d.outcome != JV_OUTCOME_SUCCEEDED &&
+		           (w->overdue || d.outcome == JV_OUTCOME_TIMED_OUT)) {
 			/* It stopped because its time was up (told by us, or by
 			 * its own clock, which starts a little before ours): a
 			 * timeout, with what the executor said about it. */
