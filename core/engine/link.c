@@ -5,40 +5,17 @@
  */
 #include "autoconf.h"
 
-#include "alert/alert.h"
-#include "api/api.h"
-#include "api/bridge.h"
-#include "api/stats.h"
 #include "config/config.h"
-#include "config/fdlimit.h"
-#include "engine/migrate.h"
-#include "engine/privs.h"
-#include "engine/serve.h"
 #include "engine/serve_int.h"
-#include "engine/store.h"
-#include "engine/worker.h"
 #include "lib/clock.h"
 #include "lib/db.h"
 #include "lib/error.h"
-#include "lib/jsontext.h"
 #include "lib/log.h"
 #include "lib/mem.h"
-#include "lib/notify.h"
-#include "lib/sizelimits.h"
-#include "plugin/host.h"
-#include "plugin/loader.h"
-#include "sched/scheduler.h"
 
-#include <errno.h>
-#include <inttypes.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/prctl.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 /* Close every channel and reconnect at once (reconnect_step). */
