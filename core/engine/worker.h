@@ -9,8 +9,8 @@
  * JV_MSG_RESULT. It is its own process group leader, so killing the group
  * kills whatever it started; it dies with the supervisor (PR_SET_PDEATHSIG).
  *
- * The pools only run jobs and report how each ended; the engine (serve.c)
- * decides what that means for the job.
+ * The pools only run jobs and report how each ended; the engine (serve.c and
+ * the files serve_int.h lists) decides what that means for the job.
  */
 #ifndef JV_WORKER_H
 #define JV_WORKER_H
@@ -33,7 +33,7 @@ enum jv_outcome {
 	JV_OUTCOME_CRASHED,
 	JV_OUTCOME_CANCELLED,
 	JV_OUTCOME_RELEASED,   /* stopped at shutdown: back to pending, attempt not counted */
-	JV_OUTCOME_FENCED,     /* stopped by self-fencing (serve.c): rescued, attempt counted */
+	JV_OUTCOME_FENCED,     /* stopped by self-fencing (fence.c): rescued, attempt counted */
 };
 
 /* A finished attempt. Owned by whoever holds it; free with jv_done_free(). */
