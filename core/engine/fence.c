@@ -22,8 +22,6 @@
 static void fence_lift(struct serve *s, uint64_t now);
 
 static int fenced_take(struct serve *s, int64_t id);
-void sv_note_fenced_recorded(const struct jv_done_list *sent, const struct jv_applied *applied,
-			     size_t n);
 
 /* Runs that self-fencing stopped (fence_begin): unless they succeeded
  * before they stopped, they end as fenced, whatever the executor said. */

@@ -176,11 +176,11 @@ void sv_link_check(struct serve *s, uint64_t now)
  * expects. */
 int sv_db_open(struct serve *s, char *err, size_t errlen)
 {
-	struct chan *chans[] = {&s->lc, &s->cc, sv_uses_nc(s) ? &s->nc : NULL};
+	struct chan *chans[] = {&s->lc, &s->cc, &s->nc};
 	struct chan *l = sv_listen_chan(s);
 	for (size_t i = 0; i < sizeof chans / sizeof chans[0]; i++) {
 		struct chan *c = chans[i];
-		if (!c)
+		if (c == &s->nc && !sv_uses_nc(s))
 			continue;
 		c->conn = jv_db_connect(sv_chan_url(s, c), "jobvisor serve", err, errlen);
 		if (!c->conn) {
