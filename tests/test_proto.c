@@ -42,8 +42,14 @@ static void t_job_roundtrip(void)
 static void t_result_split_reads(void)
 {
 	char bin[5] = {'a', 0, 'b', 0, 'c'};
-	struct jv_msg_result r1 = {7, 1, 2, -1, 1234, "boom", bin, sizeof bin, NULL, NULL};
-	struct jv_msg_result r2 = {8, 2, 0, 500, 1, NULL, NULL, 0, "{\"k\":1}", "4711 (sleep)"};
+	struct jv_msg_result r1 = {.id = 7, .attempt = 1, .status = 2, .timed_out = 1,
+				   .retry_in_ms = -1, .duration_us = 1234, .error = "boom",
+				   .output = bin, .output_len = sizeof bin};
+	/* status 3: not a status of plugin ABI 1.x today; a later minor may add
+	 * it, and it must not read as a timeout */
+	struct jv_msg_result r2 = {.id = 8, .attempt = 2, .status = 3, .retry_in_ms = 500,
+				   .duration_us = 1, .result = "{\"k\":1}",
+				   .left_behind = "4711 (sleep)"};
 	struct jv_buf b = {0};
 	jv_msg_result_encode(&b, &r1);
 	jv_msg_result_encode(&b, &r2);
@@ -63,6 +69,7 @@ static void t_result_split_reads(void)
 			if (got == 0) {
 				CU_ASSERT_EQUAL(m.id, 7);
 				CU_ASSERT_EQUAL(m.status, 2);
+				CU_ASSERT_EQUAL(m.timed_out, 1);
 				CU_ASSERT_EQUAL(m.retry_in_ms, -1);
 				CU_ASSERT_EQUAL(m.duration_us, 1234);
 				CU_ASSERT_STRING_EQUAL(m.error, "boom");
@@ -72,6 +79,8 @@ static void t_result_split_reads(void)
 				CU_ASSERT_PTR_NULL(m.left_behind);
 			} else {
 				CU_ASSERT_EQUAL(m.id, 8);
+				CU_ASSERT_EQUAL(m.status, 3);
+				CU_ASSERT_EQUAL(m.timed_out, 0);
 				CU_ASSERT_EQUAL(m.retry_in_ms, 500);
 				CU_ASSERT_PTR_NULL(m.error);
 				CU_ASSERT_PTR_NULL(m.output);

@@ -73,6 +73,7 @@ void jv_msg_result_encode(struct jv_buf *out, const struct jv_msg_result *m)
 	put_u64(out, (uint64_t)m->id);
 	put_u32(out, (uint32_t)m->attempt);
 	put_u32(out, (uint32_t)m->status);
+	put_u32(out, (uint32_t)m->timed_out);
 	put_u64(out, (uint64_t)m->retry_in_ms);
 	put_u64(out, (uint64_t)m->duration_us);
 	put_str(out, m->error, m->error ? strlen(m->error) : 0);
@@ -188,6 +189,7 @@ int jv_msg_result_decode(char *body, size_t len, struct jv_msg_result *m)
 	m->id = (int64_t)get_u64(&c);
 	m->attempt = (int32_t)get_u32(&c);
 	m->status = (int32_t)get_u32(&c);
+	m->timed_out = (int32_t)get_u32(&c);
 	m->retry_in_ms = (int64_t)get_u64(&c);
 	m->duration_us = (int64_t)get_u64(&c);
 	m->error = str_field(&c, &pn, NULL);

@@ -37,7 +37,9 @@ struct jv_msg_job {
 struct jv_msg_result {
 	int64_t id;
 	int32_t attempt;
-	int32_t status;      /* enum jv_status, or JV_MSG_TIMED_OUT */
+	int32_t status;      /* enum jv_status, as the executor returned it */
+	int32_t timed_out;   /* 1: it failed at or past its own deadline (a timeout,
+			      * whatever status says); 0: not */
 	int64_t retry_in_ms; /* -1: none asked */
 	int64_t duration_us;
 	const char *error;   /* may be NULL */
@@ -46,10 +48,6 @@ struct jv_msg_result {
 	const char *result;  /* JSON text or NULL */
 	const char *left_behind; /* the processes the job left, killed: "PID (comm), ..." or NULL */
 };
-
-/* The worker's status for a run that failed at or past its own deadline:
- * a timeout, whatever the plugin returned. */
-#define JV_MSG_TIMED_OUT 3
 
 /* Append one whole frame to out. */
 void jv_msg_job_encode(struct jv_buf *out, const struct jv_msg_job *m);

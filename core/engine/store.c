@@ -165,11 +165,12 @@ int jv_store_claim_send(PGconn *conn, int64_t id, int slots, int per_user, const
 }
 
 int jv_store_claim_parse(const PGresult *res, struct jv_claimed **out, size_t *n,
-			 int64_t *next_due_ms)
+			 struct jv_claim_next *next)
 {
 	*out = NULL;
 	*n = 0;
-	*next_due_ms = -2;
+	/* (the trailer row comes only when fewer than slots were claimed) */
+	*next = (struct jv_claim_next){.full = 1, .due_ms = -1};
 	int rows = PQntuples(res);
 	if (rows > 0)
 		*out = jv_calloc((size_t)rows, sizeof **out);
@@ -179,7 +180,7 @@ int jv_store_claim_parse(const PGresult *res, struct jv_claimed **out, size_t *n
 			int64_t ms = -1;
 			if (!PQgetisnull(res, r, 7))
 				parse_i64(PQgetvalue(res, r, 7), &ms);
-			*next_due_ms = ms;
+			*next = (struct jv_claim_next){.full = 0, .due_ms = ms};
 			continue;
 		}
 		struct jv_claimed *c = &(*out)[*n];
@@ -196,19 +197,42 @@ int jv_store_claim_parse(const PGresult *res, struct jv_claimed **out, size_t *n
 	return 0;
 }
 
-const char *jv_end_outcome(enum jv_end end)
+/* Per outcome: its job_executions text, and whether the attempt may be
+ * retried (within max_attempts). */
+static const struct {
+	const char *text;
+	int retryable;
+} outcomes[] = {
+	[JV_OUTCOME_SUCCEEDED] = {"succeeded", 0}, [JV_OUTCOME_RETRYABLE] = {"failed", 1},
+	[JV_OUTCOME_PERMANENT] = {"failed", 0},    [JV_OUTCOME_TIMED_OUT] = {"timed_out", 1},
+	[JV_OUTCOME_CRASHED] = {"crashed", 1},     [JV_OUTCOME_CANCELLED] = {"cancelled", 0},
+	[JV_OUTCOME_RELEASED] = {"released", 0},   [JV_OUTCOME_FENCED] = {"fenced", 1},
+};
+
+const char *jv_outcome_text(enum jv_outcome o)
 {
-	switch (end) {
-	case JV_END_SUCCEEDED: return "succeeded";
-	case JV_END_RETRYABLE: return "failed";
-	case JV_END_PERMANENT: return "failed";
-	case JV_END_TIMED_OUT: return "timed_out";
-	case JV_END_CRASHED: return "crashed";
-	case JV_END_CANCELLED: return "cancelled";
-	case JV_END_RELEASED: return "released";
-	case JV_END_FENCED: return "fenced";
-	}
-	return "failed";
+	if ((size_t)o >= sizeof outcomes / sizeof outcomes[0] || !outcomes[o].text)
+		return "failed";
+	return outcomes[o].text;
+}
+
+int jv_outcome_retryable(enum jv_outcome o)
+{
+	return (size_t)o < sizeof outcomes / sizeof outcomes[0] && outcomes[o].retryable;
+}
+
+static const char *const job_status_text[] = {
+	[JV_JOB_PENDING] = "pending",     [JV_JOB_RUNNING] = "running",
+	[JV_JOB_SUCCEEDED] = "succeeded", [JV_JOB_FAILED] = "failed",
+	[JV_JOB_CANCELLED] = "cancelled",
+};
+
+enum jv_job_status jv_job_status_parse(const char *text)
+{
+	for (size_t i = 1; i < sizeof job_status_text / sizeof job_status_text[0]; i++)
+		if (text && !strcmp(text, job_status_text[i]))
+			return (enum jv_job_status)i;
+	return JV_JOB_OTHER;
 }
 
 /* A string for the JSON document, sanitised; NULL stays JSON null. */
@@ -242,9 +266,8 @@ int jv_store_complete_send(PGconn *conn, int64_t id, const struct jv_done *done,
 		json_t *o = json_object();
 		json_object_set_new(o, "id", json_integer(d->id));
 		json_object_set_new(o, "attempt", json_integer(d->attempt));
-		json_object_set_new(o, "outcome", json_string(jv_end_outcome(d->end)));
-		int retryable = d->end == JV_END_RETRYABLE || d->end == JV_END_TIMED_OUT ||
-				d->end == JV_END_CRASHED || d->end == JV_END_FENCED;
+		json_object_set_new(o, "outcome", json_string(jv_outcome_text(d->outcome)));
+		int retryable = jv_outcome_retryable(d->outcome);
 		/* the executor's max_attempts may be lower than the job's */
 		if (d->max_attempts > 0 && d->attempt >= d->max_attempts)
 			retryable = 0;
@@ -289,7 +312,7 @@ int jv_store_complete_parse(const PGresult *res, struct jv_applied **applied, si
 		parse_i64(PQgetvalue(res, r, 0), &a->id);
 		a->attempt = (int32_t)strtol(PQgetvalue(res, r, 1), NULL, 10);
 		a->applied = PQgetvalue(res, r, 2)[0] == 't';
-		snprintf(a->status, sizeof a->status, "%s", PQgetvalue(res, r, 3));
+		a->status = jv_job_status_parse(PQgetvalue(res, r, 3));
 	}
 	*n = (size_t)rows;
 	return 0;

@@ -90,21 +90,37 @@ void jv_claimed_free(struct jv_claimed *c);
  * literal, e.g. {"noop","shell"}) for processor id within per_user (0: no
  * per-user limit), on the processor's connection epoch (-1: none checked;
  * see release_unheld). _parse(): *out (caller frees each and the array)
- * gets *n rows. *next_due_ms: when fewer than slots were claimed,
- * milliseconds until the next pending job is due (0: due now but held back
- * by per_user_limit; -1: none pending); -2 when a full batch was claimed.
+ * gets *n rows, *next what the claim says of the jobs it left.
  */
 int jv_store_claim_send(PGconn *conn, int64_t id, int slots, int per_user, const char *types,
 			int epoch, char *err, size_t errlen);
+struct jv_claim_next {
+	int full;       /* a full batch was claimed: more may be due now */
+	int64_t due_ms; /* !full: milliseconds until the next pending job is due
+			 * (0: due now but held back by per_user_limit; -1: none) */
+};
 int jv_store_claim_parse(const PGresult *res, struct jv_claimed **out, size_t *n,
-			 int64_t *next_due_ms);
+			 struct jv_claim_next *next);
+
+/* A job's status (jobs.status), parsed once from its text. */
+enum jv_job_status {
+	JV_JOB_OTHER = 0, /* a text not known here */
+	JV_JOB_PENDING,
+	JV_JOB_RUNNING,
+	JV_JOB_SUCCEEDED,
+	JV_JOB_FAILED,
+	JV_JOB_CANCELLED,
+};
+
+/* The status that text names (JV_JOB_OTHER for anything else). */
+enum jv_job_status jv_job_status_parse(const char *text);
 
 /* Per finished attempt, what the completion did. */
 struct jv_applied {
 	int64_t id;
 	int32_t attempt;
 	int applied;    /* 0: fenced off (rescued or cancelled meanwhile) */
-	char status[16]; /* the job's status after it, when applied */
+	enum jv_job_status status; /* the job's status after it, when applied */
 };
 
 /*
@@ -119,7 +135,9 @@ int jv_store_complete_send(PGconn *conn, int64_t id, const struct jv_done *done,
 int jv_store_complete_parse(const PGresult *res, struct jv_applied **applied, size_t *n);
 
 /* The job_executions outcome of an attempt that ended so ("succeeded",
- * "failed", "timed_out", "crashed", "cancelled", "released"). */
-const char *jv_end_outcome(enum jv_end end);
+ * "failed", "timed_out", "crashed", "cancelled", "released", "fenced"). */
+const char *jv_outcome_text(enum jv_outcome o);
+/* 1 when an attempt that ended so may be retried (within max_attempts). */
+int jv_outcome_retryable(enum jv_outcome o);
 
 #endif

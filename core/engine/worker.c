@@ -43,13 +43,29 @@ void jv_done_free(struct jv_done *d)
 	memset(d, 0, sizeof *d);
 }
 
-void jv_done_push(struct jv_done **out, size_t *n, size_t *cap, const struct jv_done *d)
+void jv_done_list_push(struct jv_done_list *l, const struct jv_done *d)
 {
-	if (*n == *cap) {
-		*cap = *cap ? *cap * 2 : 64;
-		*out = jv_realloc(*out, *cap * sizeof **out);
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		l->items = jv_realloc(l->items, l->cap * sizeof *l->items);
 	}
-	(*out)[(*n)++] = *d;
+	l->items[l->n++] = *d;
+}
+
+void jv_done_list_move(struct jv_done_list *to, struct jv_done_list *from)
+{
+	for (size_t i = 0; i < from->n; i++)
+		jv_done_list_push(to, &from->items[i]);
+	free(from->items);
+	*from = (struct jv_done_list){0};
+}
+
+void jv_done_list_free(struct jv_done_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		jv_done_free(&l->items[i]);
+	free(l->items);
+	*l = (struct jv_done_list){0};
 }
 
 /* ------------------------------------------------------------ worker side */
@@ -65,13 +81,12 @@ static void on_cancel_signal(int sig)
 }
 
 /* Map a plugin status to how the attempt ended. */
-static enum jv_end end_of_status(int status)
+static enum jv_outcome end_of_status(int status)
 {
 	switch (status) {
-	case JV_SUCCESS: return JV_END_SUCCEEDED;
-	case JV_RETRY: return JV_END_RETRYABLE;
-	case JV_MSG_TIMED_OUT: return JV_END_TIMED_OUT;
-	default: return JV_END_PERMANENT;
+	case JV_SUCCESS: return JV_OUTCOME_SUCCEEDED;
+	case JV_RETRY: return JV_OUTCOME_RETRYABLE;
+	default: return JV_OUTCOME_PERMANENT;
 	}
 }
 
@@ -213,8 +228,9 @@ void jv_worker_main(struct jv_runtime *rt, int fd)
 		current_run = &run;
 		int status = jv_instance_execute(inst, &job, &run);
 		current_run = NULL;
-		if (status != JV_SUCCESS && m.timeout_ms > 0 && jv_run_remaining_ms(&run) == 0)
-			status = JV_MSG_TIMED_OUT; /* gave up at the deadline */
+		/* gave up at the deadline: a timeout */
+		int timed_out = status != JV_SUCCESS && m.timeout_ms > 0 &&
+				jv_run_remaining_ms(&run) == 0;
 		const char *output = jv_run_output(&run);
 		char *with_note = NULL;
 		jv_buf_reset(&note);
@@ -229,6 +245,7 @@ void jv_worker_main(struct jv_runtime *rt, int fd)
 			.id = m.id,
 			.attempt = m.attempt,
 			.status = status,
+			.timed_out = timed_out,
 			.retry_in_ms = run.retry_in_ms,
 			.duration_us = (int64_t)(now_us() - t0),
 			.error = run.error,
@@ -524,7 +541,7 @@ static char *describe_exit(int status)
 }
 
 /* The worker's socket closed: reap it, end its job, free the slot. */
-static void reap(struct jv_pool *p, int i, struct jv_done **out, size_t *n, size_t *cap)
+static void reap(struct jv_pool *p, int i, struct jv_done_list *out)
 {
 	struct jv_worker *w = &p->w[i];
 	int status = 0;
@@ -545,23 +562,23 @@ static void reap(struct jv_pool *p, int i, struct jv_done **out, size_t *n, size
 		d.user_id = w->user_id;
 		w->type = w->user_id = NULL;
 		if (w->killed >= 0) {
-			d.end = (enum jv_end)w->killed;
-			if (d.end == JV_END_TIMED_OUT)
+			d.outcome = (enum jv_outcome)w->killed;
+			if (d.outcome == JV_OUTCOME_TIMED_OUT)
 				d.error = jv_asprintf("timed out after %lld ms; worker killed",
 						      (long long)d.duration_ms);
-			else if (d.end == JV_END_CANCELLED)
+			else if (d.outcome == JV_OUTCOME_CANCELLED)
 				d.error = jv_strdup("cancelled; worker killed");
-			else if (d.end == JV_END_FENCED)
+			else if (d.outcome == JV_OUTCOME_FENCED)
 				d.error = jv_strdup("stopped by self-fencing; worker killed");
 			else
 				d.error = jv_strdup("stopped at shutdown; worker killed");
 		} else {
-			d.end = JV_END_CRASHED;
+			d.outcome = JV_OUTCOME_CRASHED;
 			d.error = describe_exit(status);
 			jv_log(JV_WARNING, "job %lld attempt %d crashed: %s (pid %d)",
 			       (long long)d.id, d.attempt, d.error, (int)w->pid);
 		}
-		jv_done_push(out, n, cap, &d);
+		jv_done_list_push(out, &d);
 	} else if (!w->retire && w->killed < 0) {
 		char *why = describe_exit(status);
 		jv_log(JV_WARNING, "idle worker %d: %s", (int)w->pid, why);
@@ -574,7 +591,7 @@ static void reap(struct jv_pool *p, int i, struct jv_done **out, size_t *n, size
 	w->busy = 0;
 }
 
-void jv_pool_on_readable(struct jv_pool *p, int i, struct jv_done **out, size_t *n, size_t *cap)
+void jv_pool_on_readable(struct jv_pool *p, int i, struct jv_done_list *out)
 {
 	struct jv_worker *w = &p->w[i];
 	if (w->pid == 0)
@@ -598,7 +615,7 @@ void jv_pool_on_readable(struct jv_pool *p, int i, struct jv_done **out, size_t 
 			jv_log(JV_ERROR, "worker %d sent a malformed result; killing it", (int)w->pid);
 			kill(-w->pid, SIGKILL);
 			kill(w->pid, SIGKILL);
-			reap(p, i, out, n, cap);
+			reap(p, i, out);
 			return;
 		}
 		if (m.left_behind)
@@ -608,19 +625,20 @@ void jv_pool_on_readable(struct jv_pool *p, int i, struct jv_done **out, size_t 
 		d.id = m.id;
 		d.attempt = m.attempt;
 		d.max_attempts = w->max_attempts;
-		d.end = end_of_status(m.status);
+		d.outcome = m.timed_out ? JV_OUTCOME_TIMED_OUT : end_of_status(m.status);
 		d.retry_in_ms = m.retry_in_ms;
 		d.duration_ms = m.duration_us / 1000;
-		if (d.end != JV_END_SUCCEEDED && w->releasing) {
+		if (d.outcome != JV_OUTCOME_SUCCEEDED && w->releasing) {
 			/* stopped because we are shutting down: not its fault */
-			d.end = JV_END_RELEASED;
+			d.outcome = JV_OUTCOME_RELEASED;
 			d.error = jv_asprintf("stopped at shutdown%s%s", m.error ? ": " : "",
 					      m.error ? m.error : "");
-		} else if (d.end != JV_END_SUCCEEDED && (w->overdue || d.end == JV_END_TIMED_OUT)) {
+		} else if (d.outcome != JV_OUTCOME_SUCCEEDED &&
+		           (w->overdue || d.outcome == JV_OUTCOME_TIMED_OUT)) {
 			/* It stopped because its time was up (told by us, or by
 			 * its own clock, which starts a little before ours): a
 			 * timeout, with what the executor said about it. */
-			d.end = JV_END_TIMED_OUT;
+			d.outcome = JV_OUTCOME_TIMED_OUT;
 			d.error = jv_asprintf("timed out after %lld ms; the executor stopped%s%s",
 					      (long long)(jv_now_ms() - w->started_ms),
 					      m.error ? ": " : "", m.error ? m.error : "");
@@ -632,7 +650,7 @@ void jv_pool_on_readable(struct jv_pool *p, int i, struct jv_done **out, size_t 
 		d.type = w->type;
 		d.user_id = w->user_id;
 		w->type = w->user_id = NULL;
-		jv_done_push(out, n, cap, &d);
+		jv_done_list_push(out, &d);
 		w->busy = 0;
 		w->jobs_done++;
 		if (p->max_jobs > 0 && w->jobs_done >= (unsigned)p->max_jobs)
@@ -642,11 +660,11 @@ void jv_pool_on_readable(struct jv_pool *p, int i, struct jv_done **out, size_t 
 		jv_log(JV_ERROR, "worker %d sent a corrupt frame; killing it", (int)w->pid);
 		kill(-w->pid, SIGKILL);
 		kill(w->pid, SIGKILL);
-		reap(p, i, out, n, cap);
+		reap(p, i, out);
 		return;
 	}
 	if (eof) {
-		reap(p, i, out, n, cap);
+		reap(p, i, out);
 		return;
 	}
 	/* Retired workers are replaced once idle: closing the socket ends them. */
@@ -661,8 +679,7 @@ void jv_pool_on_readable(struct jv_pool *p, int i, struct jv_done **out, size_t 
 	}
 }
 
-void jv_pool_kill(struct jv_pool *p, int i, enum jv_end why, struct jv_done **out, size_t *n,
-		  size_t *cap)
+void jv_pool_kill(struct jv_pool *p, int i, enum jv_outcome why, struct jv_done_list *out)
 {
 	struct jv_worker *w = &p->w[i];
 	if (w->pid == 0)
@@ -670,11 +687,10 @@ void jv_pool_kill(struct jv_pool *p, int i, enum jv_end why, struct jv_done **ou
 	w->killed = (int)why;
 	kill(-w->pid, SIGKILL);
 	kill(w->pid, SIGKILL);
-	reap(p, i, out, n, cap);
+	reap(p, i, out);
 }
 
-uint64_t jv_pool_check_deadlines(struct jv_pool *p, uint64_t now_ms, struct jv_done **out,
-				 size_t *n, size_t *cap)
+uint64_t jv_pool_check_deadlines(struct jv_pool *p, uint64_t now_ms, struct jv_done_list *out)
 {
 	uint64_t next = 0;
 	for (int i = 0; i < p->n; i++) {
@@ -696,7 +712,7 @@ uint64_t jv_pool_check_deadlines(struct jv_pool *p, uint64_t now_ms, struct jv_d
 			jv_log(JV_WARNING, "job %lld attempt %d timed out after %llu ms; killing worker %d",
 			       (long long)w->job_id, w->attempt,
 			       (unsigned long long)(now_ms - w->started_ms), (int)w->pid);
-			jv_pool_kill(p, i, JV_END_TIMED_OUT, out, n, cap);
+			jv_pool_kill(p, i, JV_OUTCOME_TIMED_OUT, out);
 			continue;
 		}
 		if (next == 0 || due < next)
@@ -805,8 +821,7 @@ struct jv_tpool {
 	pthread_cond_t cond;
 	struct tjob *head, *tail; /* queued */
 	struct tjob **running;    /* one slot per thread, for cancellation */
-	struct jv_done *done;
-	size_t n_done, cap_done;
+	struct jv_done_list done; /* finished, not yet collected */
 	int inflight;
 	int stopping;
 	int efd;
@@ -852,7 +867,7 @@ static void *thread_main(void *arg)
 		d.id = j->m.id;
 		d.attempt = j->m.attempt;
 		d.max_attempts = j->m.max_attempts;
-		d.end = end_of_status(status);
+		d.outcome = end_of_status(status);
 		d.retry_in_ms = j->run.retry_in_ms;
 		d.duration_ms = (int64_t)((now_us() - t0) / 1000);
 		if (status != JV_SUCCESS && j->m.timeout_ms > 0 &&
@@ -860,7 +875,7 @@ static void *thread_main(void *arg)
 			/* Past its deadline: a thread cannot be killed, so the limit
 			 * is the executor's to honour (host->remaining_ms); what it
 			 * gave up on is recorded as a timeout all the same. */
-			d.end = JV_END_TIMED_OUT;
+			d.outcome = JV_OUTCOME_TIMED_OUT;
 			d.error = jv_asprintf("timed out: ran %lld ms, limit %d ms (thread isolation: "
 					      "the executor stopped at its deadline)%s%s",
 					      (long long)d.duration_ms, j->m.timeout_ms,
@@ -879,8 +894,8 @@ static void *thread_main(void *arg)
 		pthread_mutex_lock(&tp->lock);
 		tp->running[slot] = NULL;
 		free(j);
-		int was_empty = tp->n_done == 0;
-		jv_done_push(&tp->done, &tp->n_done, &tp->cap_done, &d);
+		int was_empty = tp->done.n == 0;
+		jv_done_list_push(&tp->done, &d);
 		tp->inflight--;
 		if (was_empty) {
 			uint64_t one = 1;
@@ -944,15 +959,15 @@ void jv_tpool_submit(struct jv_tpool *tp, const struct jv_msg_job *job)
 	pthread_mutex_unlock(&tp->lock);
 }
 
-void jv_tpool_collect(struct jv_tpool *tp, struct jv_done **out, size_t *n, size_t *cap)
+void jv_tpool_collect(struct jv_tpool *tp, struct jv_done_list *out)
 {
 	uint64_t v;
 	ssize_t r = read(tp->efd, &v, sizeof v);
 	(void)r;
 	pthread_mutex_lock(&tp->lock);
-	for (size_t i = 0; i < tp->n_done; i++)
-		jv_done_push(out, n, cap, &tp->done[i]);
-	tp->n_done = 0;
+	for (size_t i = 0; i < tp->done.n; i++)
+		jv_done_list_push(out, &tp->done.items[i]);
+	tp->done.n = 0;
 	pthread_mutex_unlock(&tp->lock);
 }
 
@@ -1003,8 +1018,7 @@ int jv_tpool_inflight(struct jv_tpool *tp)
 }
 
 /* Queued jobs that never started go back, attempt not counted; under lock. */
-static void unqueue_locked(struct jv_tpool *tp, const char *why, struct jv_done **out, size_t *n,
-			   size_t *cap)
+static void unqueue_locked(struct jv_tpool *tp, const char *why, struct jv_done_list *out)
 {
 	while (tp->head) {
 		struct tjob *j = tp->head;
@@ -1012,12 +1026,12 @@ static void unqueue_locked(struct jv_tpool *tp, const char *why, struct jv_done 
 		struct jv_done d = {0};
 		d.id = j->m.id;
 		d.attempt = j->m.attempt;
-		d.end = JV_END_RELEASED;
+		d.outcome = JV_OUTCOME_RELEASED;
 		d.retry_in_ms = -1;
 		d.error = jv_strdup(why);
 		d.type = j->type;
 		d.user_id = j->user_id;
-		jv_done_push(out, n, cap, &d);
+		jv_done_list_push(out, &d);
 		jv_run_free(&j->run);
 		free(j->payload);
 		free(j);
@@ -1026,33 +1040,32 @@ static void unqueue_locked(struct jv_tpool *tp, const char *why, struct jv_done 
 	tp->tail = NULL;
 }
 
-void jv_tpool_unqueue(struct jv_tpool *tp, const char *why, struct jv_done **out, size_t *n,
-		      size_t *cap)
+void jv_tpool_unqueue(struct jv_tpool *tp, const char *why, struct jv_done_list *out)
 {
 	pthread_mutex_lock(&tp->lock);
-	unqueue_locked(tp, why, out, n, cap);
+	unqueue_locked(tp, why, out);
 	pthread_mutex_unlock(&tp->lock);
 }
 
-void jv_tpool_stop(struct jv_tpool *tp, struct jv_done **out, size_t *n, size_t *cap)
+void jv_tpool_stop(struct jv_tpool *tp, struct jv_done_list *out)
 {
 	pthread_mutex_lock(&tp->lock);
-	unqueue_locked(tp, "released at shutdown before it started", out, n, cap);
+	unqueue_locked(tp, "released at shutdown before it started", out);
 	tp->stopping = 1;
 	pthread_cond_broadcast(&tp->cond);
 	pthread_mutex_unlock(&tp->lock);
 }
 
-void jv_tpool_free(struct jv_tpool *tp, struct jv_done **out, size_t *n, size_t *cap)
+void jv_tpool_free(struct jv_tpool *tp, struct jv_done_list *out)
 {
 	if (!tp)
 		return;
-	jv_tpool_stop(tp, out, n, cap);
+	jv_tpool_stop(tp, out);
 	for (int i = 0; i < tp->n; i++)
 		pthread_join(tp->threads[i], NULL);
-	for (size_t i = 0; i < tp->n_done; i++)
-		jv_done_push(out, n, cap, &tp->done[i]);
-	free(tp->done);
+	for (size_t i = 0; i < tp->done.n; i++)
+		jv_done_list_push(out, &tp->done.items[i]);
+	free(tp->done.items);
 	free(tp->ctx);
 	free(tp->threads);
 	free(tp->running);

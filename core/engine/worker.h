@@ -9,8 +9,8 @@
  * JV_MSG_RESULT. It is its own process group leader, so killing the group
  * kills whatever it started; it dies with the supervisor (PR_SET_PDEATHSIG).
  *
- * The pools only run jobs and report how each ended; the engine (serve.c)
- * decides what that means for the job.
+ * The pools only run jobs and report how each ended; the engine (serve.c and
+ * the files serve_int.h lists) decides what that means for the job.
  */
 #ifndef JV_WORKER_H
 #define JV_WORKER_H
@@ -23,16 +23,17 @@
 
 struct jv_runtime;
 
-/* How an attempt ended, as the engine records it. */
-enum jv_end {
-	JV_END_SUCCEEDED = 0,
-	JV_END_RETRYABLE,  /* the executor asked for a retry */
-	JV_END_PERMANENT,  /* the executor failed for good */
-	JV_END_TIMED_OUT,
-	JV_END_CRASHED,
-	JV_END_CANCELLED,
-	JV_END_RELEASED,   /* stopped at shutdown: back to pending, attempt not counted */
-	JV_END_FENCED,     /* stopped by self-fencing (serve.c): rescued, attempt counted */
+/* How an attempt ended, as the engine records it; jv_outcome_text() and
+ * jv_outcome_retryable() (store.h) say what the database makes of it. */
+enum jv_outcome {
+	JV_OUTCOME_SUCCEEDED = 0,
+	JV_OUTCOME_RETRYABLE,  /* the executor asked for a retry */
+	JV_OUTCOME_PERMANENT,  /* the executor failed for good */
+	JV_OUTCOME_TIMED_OUT,
+	JV_OUTCOME_CRASHED,
+	JV_OUTCOME_CANCELLED,
+	JV_OUTCOME_RELEASED,   /* stopped at shutdown: back to pending, attempt not counted */
+	JV_OUTCOME_FENCED,     /* stopped by self-fencing (fence.c): rescued, attempt counted */
 };
 
 /* A finished attempt. Owned by whoever holds it; free with jv_done_free(). */
@@ -40,7 +41,7 @@ struct jv_done {
 	int64_t id;
 	int32_t attempt;
 	int32_t max_attempts; /* the effective limit for this job (0: the job's own) */
-	enum jv_end end;
+	enum jv_outcome outcome;
 	int64_t retry_in_ms; /* -1: none asked */
 	int64_t duration_ms;
 	char *error;         /* may be NULL */
@@ -51,6 +52,20 @@ struct jv_done {
 };
 
 void jv_done_free(struct jv_done *d);
+
+/* A growable list of finished attempts. It owns them: free with
+ * jv_done_list_free(). Zero-initialised is empty. */
+struct jv_done_list {
+	struct jv_done *items;
+	size_t n, cap;
+};
+
+/* Append *d to l, which takes over its strings. */
+void jv_done_list_push(struct jv_done_list *l, const struct jv_done *d);
+/* Append every attempt of from to to; from is left empty (its array freed). */
+void jv_done_list_move(struct jv_done_list *to, struct jv_done_list *from);
+/* Free every attempt and the array; l is left empty. */
+void jv_done_list_free(struct jv_done_list *l);
 
 /* One process worker, as the supervisor sees it. */
 struct jv_worker {
@@ -66,7 +81,7 @@ struct jv_worker {
 	int32_t max_attempts;
 	uint64_t started_ms;
 	uint64_t deadline_ms; /* 0: none */
-	int killed;           /* SIGKILLed by us: why, as an enum jv_end */
+	int killed;           /* SIGKILLed by us: why, as an enum jv_outcome (0: not) */
 	int overdue;          /* past its deadline, told to stop (SIGUSR1) */
 	int releasing;        /* told to stop at shutdown: a failure is a release */
 	char *type, *user_id; /* of the job it runs; handed to its jv_done */
@@ -121,27 +136,25 @@ int jv_pool_send(struct jv_pool *p, int i, const struct jv_msg_job *job);
 
 /*
  * Worker i's fd is readable (or hung up): read and collect finished
- * attempts into *out (an array the caller frees, growing *n). A worker that
+ * attempts into *out. A worker that
  * died is reaped; if it was busy its job ends as crashed. Dead workers are
  * replaced on the next jv_pool_fill().
  */
-void jv_pool_on_readable(struct jv_pool *p, int i, struct jv_done **out, size_t *n, size_t *cap);
+void jv_pool_on_readable(struct jv_pool *p, int i, struct jv_done_list *out);
 
 /* Busy workers past their deadline are told to stop (SIGUSR1: the run's
  * host->cancelled() turns true); a failure they then report ends as
  * timed_out. Those still busy JV_KILL_GRACE_MS later are killed with their
  * process groups, their jobs ending as timed_out. Returns the earliest
  * deadline or kill time still pending (0: none). */
-uint64_t jv_pool_check_deadlines(struct jv_pool *p, uint64_t now_ms, struct jv_done **out,
-				 size_t *n, size_t *cap);
+uint64_t jv_pool_check_deadlines(struct jv_pool *p, uint64_t now_ms, struct jv_done_list *out);
 
 /* Kill worker i now (SIGKILL to its group), ending its job as `why`. */
-void jv_pool_kill(struct jv_pool *p, int i, enum jv_end why, struct jv_done **out, size_t *n,
-		  size_t *cap);
+void jv_pool_kill(struct jv_pool *p, int i, enum jv_outcome why, struct jv_done_list *out);
 
 /* Shutdown: tell every busy worker's executor to stop (SIGUSR1); a failure
  * it then reports ends as released (back to pending, attempt not counted),
- * a success stands. Kill the rest with jv_pool_kill(JV_END_RELEASED). */
+ * a success stands. Kill the rest with jv_pool_kill(JV_OUTCOME_RELEASED). */
 void jv_pool_release_begin(struct jv_pool *p);
 
 /* Stop the job job_id if a worker runs it: told now (SIGUSR1), killed
@@ -158,8 +171,6 @@ void jv_pool_shutdown(struct jv_pool *p, int wait_ms);
 /* The body of a worker process: serve jobs from fd until EOF. Never returns. */
 void jv_worker_main(struct jv_runtime *rt, int fd) __attribute__((noreturn));
 
-/* Append d to the growable array *out. */
-void jv_done_push(struct jv_done **out, size_t *n, size_t *cap, const struct jv_done *d);
 
 /*
  * The thread pool for `isolation: thread` executors. Jobs are queued and run
@@ -174,8 +185,8 @@ struct jv_tpool *jv_tpool_new(struct jv_runtime *rt, int n);
 int jv_tpool_fd(const struct jv_tpool *tp);
 /* Queue a job (copied). */
 void jv_tpool_submit(struct jv_tpool *tp, const struct jv_msg_job *job);
-/* Take every finished job into *out (growing *n), and clear the eventfd. */
-void jv_tpool_collect(struct jv_tpool *tp, struct jv_done **out, size_t *n, size_t *cap);
+/* Take every finished job into *out, and clear the eventfd. */
+void jv_tpool_collect(struct jv_tpool *tp, struct jv_done_list *out);
 /* Ask every running job to stop. */
 void jv_tpool_cancel_all(struct jv_tpool *tp);
 
@@ -188,15 +199,14 @@ void jv_tpool_ids(struct jv_tpool *tp, struct jv_buf *b);
 /* The queued jobs (not yet started) come back at once into *out as
  * released (attempt not counted), with why as their error; the running ones
  * go on, and the pool takes new jobs. */
-void jv_tpool_unqueue(struct jv_tpool *tp, const char *why, struct jv_done **out, size_t *n,
-		      size_t *cap);
+void jv_tpool_unqueue(struct jv_tpool *tp, const char *why, struct jv_done_list *out);
 /* Take no more jobs: the queued ones come back at once into *out as
  * released (attempt not counted); the running ones go on, and each thread
  * ends after its job. Their results are collected as before; once
  * jv_tpool_inflight() is 0, jv_tpool_free() no longer waits. */
-void jv_tpool_stop(struct jv_tpool *tp, struct jv_done **out, size_t *n, size_t *cap);
+void jv_tpool_stop(struct jv_tpool *tp, struct jv_done_list *out);
 /* jv_tpool_stop(), wait for the running jobs to end, take their results
  * into *out, free. */
-void jv_tpool_free(struct jv_tpool *tp, struct jv_done **out, size_t *n, size_t *cap);
+void jv_tpool_free(struct jv_tpool *tp, struct jv_done_list *out);
 
 #endif
