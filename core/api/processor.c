@@ -9,7 +9,7 @@
  * one serving the request: the request is written to the processor's row
  * (control_pause, control_seq) and travels by NOTIFY on jobvisor_control,
  * which every processor listens to; one that cannot LISTEN (behind a
- * transaction pooler) reads its row every poll interval (engine/serve.c,
+ * transaction pooler) reads its row every poll interval (engine/control.c,
  * sql/010_engine_fence.sql).
  */
 #include "api/api.h"

@@ -16,7 +16,8 @@
 #define JV_STATS_MAX_TYPES 1000
 #define JV_STATS_OTHER "_other"
 
-/* Outcomes of jv_end_outcome(), in the order they are rendered. */
+/* Outcomes as jv_outcome_text() spells them (engine/store.h), in the order
+ * they are rendered. */
 static const char *const outcomes[] = {
 	"succeeded", "failed", "timed_out", "crashed", "cancelled", "released", "fenced",
 };

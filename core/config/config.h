@@ -231,7 +231,7 @@ struct jv_config {
 };
 
 /*
- * Self-fencing (serve.c): a processor whose heartbeat has not been confirmed
+ * Self-fencing (engine/fence.c): a processor whose heartbeat has not been confirmed
  * for the rescue horizon minus a margin stops its running jobs, so they are
  * dead before any other processor may rescue them. The margin is the kill
  * grace (JV_KILL_GRACE_MS: told to stop, killed this much later) plus JV_RESCUE_SLACK_MS, or a thousandth of the horizon when that
