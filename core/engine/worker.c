@@ -591,6 +591,44 @@ static void reap(struct jv_pool *p, int i, struct jv_done_list *out)
 	w->busy = 0;
 }
 
+/* What worker w's result m means for its attempt: the outcome as the
+ * engine records it (a failure while releasing is released, one past the
+ * deadline timed out) and copies of what m holds. Takes the job's type and
+ * user from w. */
+static struct jv_done done_of(struct jv_worker *w, const struct jv_msg_result *m)
+{
+	struct jv_done d = {0};
+	d.id = m->id;
+	d.attempt = m->attempt;
+	d.max_attempts = w->max_attempts;
+	d.outcome = m->timed_out ? JV_OUTCOME_TIMED_OUT : end_of_status(m->status);
+	d.retry_in_ms = m->retry_in_ms;
+	d.duration_ms = m->duration_us / 1000;
+	if (d.outcome != JV_OUTCOME_SUCCEEDED && w->releasing) {
+		/* stopped because we are shutting down: not its fault */
+		d.outcome = JV_OUTCOME_RELEASED;
+		d.error = jv_asprintf("stopped at shutdown%s%s", m->error ? ": " : "",
+				      m->error ? m->error : "");
+	} else if (d.outcome != JV_OUTCOME_SUCCEEDED &&
+	           (w->overdue || d.outcome == JV_OUTCOME_TIMED_OUT)) {
+		/* It stopped because its time was up (told by us, or by
+		 * its own clock, which starts a little before ours): a
+		 * timeout, with what the executor said about it. */
+		d.outcome = JV_OUTCOME_TIMED_OUT;
+		d.error = jv_asprintf("timed out after %lld ms; the executor stopped%s%s",
+				      (long long)(jv_now_ms() - w->started_ms),
+				      m->error ? ": " : "", m->error ? m->error : "");
+	} else {
+		d.error = jv_strdup(m->error);
+	}
+	d.output = m->output ? jv_strndup(m->output, m->output_len) : NULL;
+	d.result = jv_strdup(m->result);
+	d.type = w->type;
+	d.user_id = w->user_id;
+	w->type = w->user_id = NULL;
+	return d;
+}
+
 void jv_pool_on_readable(struct jv_pool *p, int i, struct jv_done_list *out)
 {
 	struct jv_worker *w = &p->w[i];
@@ -621,35 +659,7 @@ void jv_pool_on_readable(struct jv_pool *p, int i, struct jv_done_list *out)
 		if (m.left_behind)
 			jv_log(JV_WARNING, "job %lld left processes behind; worker %d killed them: %s",
 			       (long long)m.id, (int)w->pid, m.left_behind);
-		struct jv_done d = {0};
-		d.id = m.id;
-		d.attempt = m.attempt;
-		d.max_attempts = w->max_attempts;
-		d.outcome = m.timed_out ? JV_OUTCOME_TIMED_OUT : end_of_status(m.status);
-		d.retry_in_ms = m.retry_in_ms;
-		d.duration_ms = m.duration_us / 1000;
-		if (d.outcome != JV_OUTCOME_SUCCEEDED && w->releasing) {
-			/* stopped because we are shutting down: not its fault */
-			d.outcome = JV_OUTCOME_RELEASED;
-			d.error = jv_asprintf("stopped at shutdown%s%s", m.error ? ": " : "",
-					      m.error ? m.error : "");
-		} else if (d.outcome != JV_OUTCOME_SUCCEEDED &&
-		           (w->overdue || d.outcome == JV_OUTCOME_TIMED_OUT)) {
-			/* It stopped because its time was up (told by us, or by
-			 * its own clock, which starts a little before ours): a
-			 * timeout, with what the executor said about it. */
-			d.outcome = JV_OUTCOME_TIMED_OUT;
-			d.error = jv_asprintf("timed out after %lld ms; the executor stopped%s%s",
-					      (long long)(jv_now_ms() - w->started_ms),
-					      m.error ? ": " : "", m.error ? m.error : "");
-		} else {
-			d.error = jv_strdup(m.error);
-		}
-		d.output = m.output ? jv_strndup(m.output, m.output_len) : NULL;
-		d.result = jv_strdup(m.result);
-		d.type = w->type;
-		d.user_id = w->user_id;
-		w->type = w->user_id = NULL;
+		struct jv_done d = done_of(w, &m);
 		jv_done_list_push(out, &d);
 		w->busy = 0;
 		w->jobs_done++;
