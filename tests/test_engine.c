@@ -39,7 +39,7 @@ static void setup(struct serve *s, int connected)
 static void add_done(struct serve *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		jv_done_list_push(&s->done, &(struct jv_done){.id = (int64_t)i + 1});
+		jv_done_list_push(&s->done, &(struct jv_done){.at.id = (int64_t)i + 1});
 }
 
 static void t_free_slots(void)

@@ -31,7 +31,7 @@ void sv_finished(struct serve *s, size_t from)
 	sv_fence_note(s, from);
 	for (size_t i = from; i < s->done.n; i++) {
 		s->inflight--;
-		jv_stats_finished(s->done.items[i].type, jv_outcome_text(s->done.items[i].outcome),
+		jv_stats_finished(s->done.items[i].at.type, jv_outcome_text(s->done.items[i].outcome),
 				  s->done.items[i].duration_ms);
 	}
 	if (s->inflight < 0)
@@ -40,14 +40,14 @@ void sv_finished(struct serve *s, size_t from)
 	 * what the run says now is not wanted. */
 	for (size_t i = from; i < s->done.n && s->cmp.n_drop > 0;) {
 		size_t k = 0;
-		while (k < s->cmp.n_drop && s->cmp.drop[k] != s->done.items[i].id)
+		while (k < s->cmp.n_drop && s->cmp.drop[k] != s->done.items[i].at.id)
 			k++;
 		if (k == s->cmp.n_drop) {
 			i++;
 			continue;
 		}
-		jv_log(JV_INFO, "job %" PRId64 " attempt %d stopped: cancelled", s->done.items[i].id,
-		       s->done.items[i].attempt);
+		jv_log(JV_INFO, "job %" PRId64 " attempt %d stopped: cancelled", s->done.items[i].at.id,
+		       s->done.items[i].at.attempt);
 		s->cmp.drop[k] = s->cmp.drop[--s->cmp.n_drop];
 		jv_done_free(&s->done.items[i]);
 		s->done.items[i] = s->done.items[--s->done.n];
@@ -95,7 +95,7 @@ static void raise_job_alerts(struct serve *s, const struct jv_done_list *sent,
 		const struct jv_done *d = NULL;
 		for (size_t k = 0; k < n_done && !d; k++) {
 			size_t j = (hint + k) % n_done;
-			if (done[j].id == a->id && done[j].attempt == a->attempt) {
+			if (done[j].at.id == a->id && done[j].at.attempt == a->attempt) {
 				d = &done[j];
 				hint = j + 1;
 			}
@@ -105,10 +105,10 @@ static void raise_job_alerts(struct serve *s, const struct jv_done_list *sent,
 		struct jv_event ev = {
 			.at_ms = jv_unix_ms(),
 			.job_id = a->id,
-			.job_type = d->type,
-			.user_id = d->user_id,
+			.job_type = d->at.type,
+			.user_id = d->at.user_id,
 			.attempt = a->attempt,
-			.max_attempts = d->max_attempts,
+			.max_attempts = d->at.max_attempts,
 			.error = d->error,
 		};
 		if (d->outcome == JV_OUTCOME_TIMED_OUT && want_timed_out) {

@@ -81,7 +81,7 @@ static void running_ids(struct serve *s, struct jv_buf *b)
 	jv_buf_puts(b, "{");
 	for (int i = 0; i < s->pool.n; i++)
 		if (s->pool.w[i].pid > 0 && s->pool.w[i].busy)
-			jv_buf_printf(b, "%lld,", (long long)s->pool.w[i].job_id);
+			jv_buf_printf(b, "%lld,", (long long)s->pool.w[i].at.id);
 	if (s->tp)
 		jv_tpool_ids(s->tp, b);
 	for (const struct old_gen *g = s->old; g; g = g->next)

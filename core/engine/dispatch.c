@@ -42,13 +42,11 @@ int32_t sv_timeout_ms_for(const struct jv_config *cfg, const struct jv_claimed *
 void sv_end_now(struct serve *s, const struct jv_claimed *c, enum jv_outcome end, const char *why)
 {
 	struct jv_done d = {0};
-	d.id = c->id;
-	d.attempt = c->attempt;
+	/* (no executor runs it: no limit of one's, the job's own applies) */
+	d.at = jv_attempt_make(c->id, c->attempt, 0, 0, -1, c->type, c->user_id);
 	d.outcome = end;
 	d.retry_in_ms = -1;
 	d.error = jv_strdup(why);
-	d.type = jv_strdup(c->type);
-	d.user_id = jv_strdup(c->user_id);
 	jv_done_list_push(&s->done, &d);
 }
 
@@ -127,32 +125,24 @@ static int refused(struct serve *s, struct jv_claimed *c)
 	return 0;
 }
 
-/* The message that runs c on executor ex (-1: none); its strings are c's. */
-static struct jv_msg_job job_msg(const struct serve *s, const struct jv_claimed *c, int ex)
+/* The attempt c begins on executor ex (-1: none), the caller's to hand on
+ * or free. */
+static struct jv_attempt attempt_of(const struct serve *s, const struct jv_claimed *c, int ex)
 {
 	/* An executor's max_attempts caps the job's own. */
 	int32_t max_attempts = c->max_attempts;
 	if (ex >= 0 && s->cfg->executors[ex].max_attempts > 0 &&
 	    s->cfg->executors[ex].max_attempts < max_attempts)
 		max_attempts = s->cfg->executors[ex].max_attempts;
-	return (struct jv_msg_job){
-		.id = c->id,
-		.attempt = c->attempt,
-		.max_attempts = max_attempts,
-		.timeout_ms = sv_timeout_ms_for(s->cfg, c, ex),
-		.max_output = s->cfg->history.max_output_bytes,
-		.executor = ex,
-		.type = c->type,
-		.user_id = c->user_id,
-		.payload = c->payload,
-	};
+	return jv_attempt_make(c->id, c->attempt, max_attempts, sv_timeout_ms_for(s->cfg, c, ex),
+			       ex, c->type, c->user_id);
 }
 
-/* Send m to an idle worker process: 0 when one took it, 1 when none could
- * be had (wait_for_worker). A worker found gone is reaped on the way
- * (nothing of ours was running on it). */
-static int start_on_worker(struct serve *s, const struct jv_claimed *c,
-			   const struct jv_msg_job *m)
+/* Send attempt *a of c to an idle worker process: 0 when one took it (and
+ * *a), 1 when none could be had (wait_for_worker; *a is still the
+ * caller's). A worker found gone is reaped on the way (nothing of ours was
+ * running on it). */
+static int start_on_worker(struct serve *s, const struct jv_claimed *c, struct jv_attempt *a)
 {
 	uint64_t now = jv_now_ms();
 	if (s->wait.until && now < s->wait.until)
@@ -165,7 +155,7 @@ static int start_on_worker(struct serve *s, const struct jv_claimed *c,
 		}
 		if (w < 0)
 			break;
-		if (jv_pool_send(&s->pool, w, m) == 0) {
+		if (jv_pool_send(&s->pool, w, a, c->payload, s->cfg->history.max_output_bytes) == 0) {
 			worker_found(s, now);
 			s->inflight++;
 			return 0;
@@ -194,13 +184,15 @@ static int start_job(struct serve *s, struct jv_claimed *c)
 		sv_end_now(s, c, JV_OUTCOME_CRASHED, why);
 		return 0;
 	}
-	struct jv_msg_job m = job_msg(s, c, ex);
+	struct jv_attempt a = attempt_of(s, c, ex);
 	if (s->cfg->executors[ex].isolation == JV_ISOLATION_THREAD && s->tp) {
-		jv_tpool_submit(s->tp, &m);
+		jv_tpool_submit(s->tp, &a, c->payload, s->cfg->history.max_output_bytes);
 		s->inflight++;
 		return 0;
 	}
-	return start_on_worker(s, c, &m);
+	int rc = start_on_worker(s, c, &a);
+	jv_attempt_free(&a); /* (nothing left when a worker took it) */
+	return rc;
 }
 
 /* start_job(), counting the job as claimed once it no longer waits here. */

@@ -29,7 +29,7 @@ void sv_fence_note(struct serve *s, size_t from)
 {
 	for (size_t i = from; i < s->done.n && s->fence.n_ids > 0; i++) {
 		struct jv_done *d = &s->done.items[i];
-		if (!fenced_take(s, d->id) || d->outcome == JV_OUTCOME_SUCCEEDED)
+		if (!fenced_take(s, d->at.id) || d->outcome == JV_OUTCOME_SUCCEEDED)
 			continue;
 		char *why = jv_asprintf("stopped by self-fencing: no heartbeat of this processor was "
 					"confirmed for %lld ms, and other processors may rescue its jobs "
@@ -196,7 +196,7 @@ static void fence_begin(struct serve *s, uint64_t now)
 	s->wait.until = s->wait.since = s->wait.backoff = 0;
 	for (int i = 0; i < s->pool.n; i++)
 		if (s->pool.w[i].pid > 0 && s->pool.w[i].busy) {
-			fenced_add(s, s->pool.w[i].job_id);
+			fenced_add(s, s->pool.w[i].at.id);
 			jv_pool_cancel(&s->pool, i);
 		}
 	if (s->tp)
@@ -219,11 +219,11 @@ static void fence_kill(struct serve *s)
 			continue;
 		int ours = 0;
 		for (size_t k = 0; k < s->fence.n_ids && !ours; k++)
-			ours = s->fence.ids[k] == w->job_id;
+			ours = s->fence.ids[k] == w->at.id;
 		if (!ours)
 			continue;
 		jv_log(JV_WARNING, "self-fencing: job %" PRId64 " did not stop; killing worker %d",
-		       w->job_id, (int)w->pid);
+		       w->at.id, (int)w->pid);
 		size_t from = s->done.n;
 		jv_pool_kill(&s->pool, i, JV_OUTCOME_FENCED, &s->done);
 		sv_finished(s, from);
@@ -276,7 +276,7 @@ void sv_note_fenced_recorded(const struct jv_done_list *sent, const struct jv_ap
 		if (done[i].outcome == JV_OUTCOME_FENCED) {
 			fenced++;
 			for (size_t k = 0; k < n; k++)
-				if (applied[k].id == done[i].id && applied[k].attempt == done[i].attempt)
+				if (applied[k].id == done[i].at.id && applied[k].attempt == done[i].at.attempt)
 					kept += applied[k].applied != 0;
 		}
 	if (fenced > 0)

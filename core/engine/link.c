@@ -250,14 +250,14 @@ void sv_send_release(struct serve *s, uint64_t now)
 	jv_buf_puts(&held, "{");
 	for (int i = 0; i < s->pool.n; i++)
 		if (s->pool.w[i].busy)
-			jv_buf_printf(&held, "%lld,", (long long)s->pool.w[i].job_id);
+			jv_buf_printf(&held, "%lld,", (long long)s->pool.w[i].at.id);
 	if (s->tp)
 		jv_tpool_ids(s->tp, &held);
 	for (const struct old_gen *g = s->old; g; g = g->next)
 		jv_tpool_ids(g->tp, &held);
 	/* (Nothing claimed ahead: sv_db_lost() gave those back.) */
 	for (size_t i = 0; i < s->done.n; i++)
-		jv_buf_printf(&held, "%lld,", (long long)s->done.items[i].id);
+		jv_buf_printf(&held, "%lld,", (long long)s->done.items[i].at.id);
 	if (held.data[held.len - 1] == ',')
 		held.len--;
 	jv_buf_puts(&held, "}");

@@ -264,12 +264,12 @@ int jv_store_complete_send(PGconn *conn, int64_t id, const struct jv_done *done,
 	for (size_t i = 0; i < n; i++) {
 		const struct jv_done *d = &done[i];
 		json_t *o = json_object();
-		json_object_set_new(o, "id", json_integer(d->id));
-		json_object_set_new(o, "attempt", json_integer(d->attempt));
+		json_object_set_new(o, "id", json_integer(d->at.id));
+		json_object_set_new(o, "attempt", json_integer(d->at.attempt));
 		json_object_set_new(o, "outcome", json_string(jv_outcome_text(d->outcome)));
 		int retryable = jv_outcome_retryable(d->outcome);
 		/* the executor's max_attempts may be lower than the job's */
-		if (d->max_attempts > 0 && d->attempt >= d->max_attempts)
+		if (d->at.max_attempts > 0 && d->at.attempt >= d->at.max_attempts)
 			retryable = 0;
 		json_object_set_new(o, "retryable", json_boolean(retryable));
 		json_object_set_new(o, "retry_ms", json_integer(d->retry_in_ms));

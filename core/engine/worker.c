@@ -38,8 +38,7 @@ void jv_done_free(struct jv_done *d)
 	free(d->error);
 	free(d->output);
 	free(d->result);
-	free(d->type);
-	free(d->user_id);
+	jv_attempt_free(&d->at);
 	memset(d, 0, sizeof *d);
 }
 
@@ -504,28 +503,37 @@ static int send_frame(int fd, const char *data, size_t len)
 	return 0;
 }
 
-int jv_pool_send(struct jv_pool *p, int i, const struct jv_msg_job *job)
+int jv_pool_send(struct jv_pool *p, int i, struct jv_attempt *a, const char *payload,
+		 int32_t max_output)
 {
 	struct jv_worker *w = &p->w[i];
+	/* the wire message is built from the attempt; its strings are a's */
+	struct jv_msg_job m = {
+		.id = a->id,
+		.attempt = a->attempt,
+		.max_attempts = a->max_attempts,
+		.timeout_ms = a->timeout_ms,
+		.max_output = max_output,
+		.executor = a->executor,
+		.type = a->type,
+		.user_id = a->user_id,
+		.payload = payload,
+	};
 	struct jv_buf b = {0};
-	jv_msg_job_encode(&b, job);
+	jv_msg_job_encode(&b, &m);
 	int rc = send_frame(w->fd, b.data, b.len);
 	jv_buf_free(&b);
 	if (rc != 0)
 		return rc;
 	w->busy = 1;
-	w->job_id = job->id;
-	w->attempt = job->attempt;
-	w->max_attempts = job->max_attempts;
+	jv_attempt_free(&w->at);
+	w->at = *a;
+	*a = (struct jv_attempt){0};
 	w->started_ms = jv_now_ms();
-	w->deadline_ms = job->timeout_ms > 0 ? w->started_ms + (uint64_t)job->timeout_ms : 0;
+	w->deadline_ms = w->at.timeout_ms > 0 ? w->started_ms + (uint64_t)w->at.timeout_ms : 0;
 	w->killed = -1;
 	w->overdue = 0;
 	w->releasing = 0;
-	free(w->type);
-	free(w->user_id);
-	w->type = jv_strdup(job->type);
-	w->user_id = jv_strdup(job->user_id);
 	return 0;
 }
 
@@ -553,14 +561,10 @@ static void reap(struct jv_pool *p, int i, struct jv_done_list *out)
 	kill(-w->pid, SIGKILL);
 	if (w->busy) {
 		struct jv_done d = {0};
-		d.id = w->job_id;
-		d.attempt = w->attempt;
-		d.max_attempts = w->max_attempts;
+		d.at = w->at; /* the attempt moves into its end */
+		w->at = (struct jv_attempt){0};
 		d.retry_in_ms = -1;
 		d.duration_ms = (int64_t)(jv_now_ms() - w->started_ms);
-		d.type = w->type;
-		d.user_id = w->user_id;
-		w->type = w->user_id = NULL;
 		if (w->killed >= 0) {
 			d.outcome = (enum jv_outcome)w->killed;
 			if (d.outcome == JV_OUTCOME_TIMED_OUT)
@@ -576,7 +580,7 @@ static void reap(struct jv_pool *p, int i, struct jv_done_list *out)
 			d.outcome = JV_OUTCOME_CRASHED;
 			d.error = describe_exit(status);
 			jv_log(JV_WARNING, "job %lld attempt %d crashed: %s (pid %d)",
-			       (long long)d.id, d.attempt, d.error, (int)w->pid);
+			       (long long)d.at.id, d.at.attempt, d.error, (int)w->pid);
 		}
 		jv_done_list_push(out, &d);
 	} else if (!w->retire && w->killed < 0) {
@@ -593,14 +597,13 @@ static void reap(struct jv_pool *p, int i, struct jv_done_list *out)
 
 /* What worker w's result m means for its attempt: the outcome as the
  * engine records it (a failure while releasing is released, one past the
- * deadline timed out) and copies of what m holds. Takes the job's type and
- * user from w. */
+ * deadline timed out) and copies of what m holds. Takes w's attempt (w->at
+ * is left zeroed). */
 static struct jv_done done_of(struct jv_worker *w, const struct jv_msg_result *m)
 {
 	struct jv_done d = {0};
-	d.id = m->id;
-	d.attempt = m->attempt;
-	d.max_attempts = w->max_attempts;
+	d.at = w->at;
+	w->at = (struct jv_attempt){0};
 	d.outcome = m->timed_out ? JV_OUTCOME_TIMED_OUT : end_of_status(m->status);
 	d.retry_in_ms = m->retry_in_ms;
 	d.duration_ms = m->duration_us / 1000;
@@ -623,9 +626,6 @@ static struct jv_done done_of(struct jv_worker *w, const struct jv_msg_result *m
 	}
 	d.output = m->output ? jv_strndup(m->output, m->output_len) : NULL;
 	d.result = jv_strdup(m->result);
-	d.type = w->type;
-	d.user_id = w->user_id;
-	w->type = w->user_id = NULL;
 	return d;
 }
 
@@ -649,7 +649,7 @@ void jv_pool_on_readable(struct jv_pool *p, int i, struct jv_done_list *out)
 	int fr;
 	while ((fr = jv_frame_next(&w->rd, &body, &len)) == 1) {
 		struct jv_msg_result m;
-		if (jv_msg_result_decode(body, len, &m) != 0 || !w->busy || m.id != w->job_id) {
+		if (jv_msg_result_decode(body, len, &m) != 0 || !w->busy || m.id != w->at.id) {
 			jv_log(JV_ERROR, "worker %d sent a malformed result; killing it", (int)w->pid);
 			kill(-w->pid, SIGKILL);
 			kill(w->pid, SIGKILL);
@@ -714,13 +714,13 @@ uint64_t jv_pool_check_deadlines(struct jv_pool *p, uint64_t now_ms, struct jv_d
 			w->overdue = 1;
 			kill(w->pid, SIGUSR1);
 			jv_debug("job %lld attempt %d reached its deadline; told worker %d to stop",
-				 (long long)w->job_id, w->attempt, (int)w->pid);
+				 (long long)w->at.id, w->at.attempt, (int)w->pid);
 		}
 		if (w->overdue)
 			due = w->deadline_ms + JV_KILL_GRACE_MS;
 		if (due <= now_ms) {
 			jv_log(JV_WARNING, "job %lld attempt %d timed out after %llu ms; killing worker %d",
-			       (long long)w->job_id, w->attempt,
+			       (long long)w->at.id, w->at.attempt,
 			       (unsigned long long)(now_ms - w->started_ms), (int)w->pid);
 			jv_pool_kill(p, i, JV_OUTCOME_TIMED_OUT, out);
 			continue;
@@ -744,7 +744,7 @@ int jv_pool_cancel_job(struct jv_pool *p, int64_t job_id, uint64_t now_ms)
 {
 	for (int i = 0; i < p->n; i++) {
 		struct jv_worker *w = &p->w[i];
-		if (w->pid <= 0 || !w->busy || w->job_id != job_id)
+		if (w->pid <= 0 || !w->busy || w->at.id != job_id)
 			continue;
 		/* as at a deadline: told now, killed JV_KILL_GRACE_MS later */
 		w->overdue = 1;
@@ -799,8 +799,7 @@ void jv_pool_shutdown(struct jv_pool *p, int wait_ms)
 	}
 	for (int i = 0; i < p->n; i++) {
 		jv_frame_reader_free(&p->w[i].rd);
-		free(p->w[i].type);
-		free(p->w[i].user_id);
+		jv_attempt_free(&p->w[i].at);
 	}
 	free(p->w);
 	p->w = NULL;
@@ -811,8 +810,9 @@ void jv_pool_shutdown(struct jv_pool *p, int wait_ms)
 
 struct tjob {
 	struct tjob *next;
-	struct jv_msg_job m; /* strings owned below */
-	char *type, *user_id, *payload;
+	struct jv_attempt at; /* owned until it moves into the run's jv_done */
+	char *payload;
+	int32_t max_output;
 	struct jv_run run;
 	int cancel_asked;    /* cancelled while queued: its run starts cancelled */
 };
@@ -853,34 +853,33 @@ static void *thread_main(void *arg)
 		tp->head = j->next;
 		if (!tp->head)
 			tp->tail = NULL;
-		jv_run_init(&j->run, j->m.timeout_ms, (size_t)j->m.max_output);
+		jv_run_init(&j->run, j->at.timeout_ms, (size_t)j->max_output);
 		if (j->cancel_asked)
 			jv_run_cancel(&j->run);
 		tp->running[slot] = j;
 		pthread_mutex_unlock(&tp->lock);
 
-		struct jv_instance *inst = tp->rt->executors[j->m.executor];
+		struct jv_instance *inst = tp->rt->executors[j->at.executor];
 		struct jv_job job = {
 			.struct_size = sizeof job,
-			.id = j->m.id,
-			.type = j->type,
-			.user_id = j->user_id,
+			.id = j->at.id,
+			.type = j->at.type,
+			.user_id = j->at.user_id,
 			.payload = j->payload,
 			.payload_len = strlen(j->payload),
-			.attempt = j->m.attempt,
-			.max_attempts = j->m.max_attempts,
-			.timeout_ms = j->m.timeout_ms,
+			.attempt = j->at.attempt,
+			.max_attempts = j->at.max_attempts,
+			.timeout_ms = j->at.timeout_ms,
 		};
 		uint64_t t0 = now_us();
 		int status = jv_instance_execute(inst, &job, &j->run);
 		struct jv_done d = {0};
-		d.id = j->m.id;
-		d.attempt = j->m.attempt;
-		d.max_attempts = j->m.max_attempts;
+		d.at = j->at; /* the attempt moves into its end */
+		j->at = (struct jv_attempt){0};
 		d.outcome = end_of_status(status);
 		d.retry_in_ms = j->run.retry_in_ms;
 		d.duration_ms = (int64_t)((now_us() - t0) / 1000);
-		if (status != JV_SUCCESS && j->m.timeout_ms > 0 &&
+		if (status != JV_SUCCESS && d.at.timeout_ms > 0 &&
 		    jv_run_remaining_ms(&j->run) <= 0) {
 			/* Past its deadline: a thread cannot be killed, so the limit
 			 * is the executor's to honour (host->remaining_ms); what it
@@ -888,7 +887,7 @@ static void *thread_main(void *arg)
 			d.outcome = JV_OUTCOME_TIMED_OUT;
 			d.error = jv_asprintf("timed out: ran %lld ms, limit %d ms (thread isolation: "
 					      "the executor stopped at its deadline)%s%s",
-					      (long long)d.duration_ms, j->m.timeout_ms,
+					      (long long)d.duration_ms, d.at.timeout_ms,
 					      j->run.error ? ": " : "", j->run.error ? j->run.error : "");
 		} else {
 			d.error = jv_strdup(j->run.error);
@@ -896,8 +895,6 @@ static void *thread_main(void *arg)
 		const char *output = jv_run_output(&j->run);
 		d.output = output[0] ? jv_strdup(output) : NULL;
 		d.result = jv_strdup(j->run.result);
-		d.type = j->type;
-		d.user_id = j->user_id;
 		jv_run_free(&j->run);
 		free(j->payload);
 
@@ -950,13 +947,14 @@ struct jv_tpool *jv_tpool_new(struct jv_runtime *rt, int n)
 
 int jv_tpool_fd(const struct jv_tpool *tp) { return tp->efd; }
 
-void jv_tpool_submit(struct jv_tpool *tp, const struct jv_msg_job *job)
+void jv_tpool_submit(struct jv_tpool *tp, struct jv_attempt *a, const char *payload,
+		     int32_t max_output)
 {
 	struct tjob *j = jv_calloc(1, sizeof *j);
-	j->m = *job;
-	j->type = jv_strdup(job->type);
-	j->user_id = jv_strdup(job->user_id);
-	j->payload = jv_strdup(job->payload);
+	j->at = *a;
+	*a = (struct jv_attempt){0};
+	j->payload = jv_strdup(payload);
+	j->max_output = max_output;
 	/* (its run, with the deadline, starts when a thread takes it) */
 	pthread_mutex_lock(&tp->lock);
 	if (tp->tail)
@@ -995,12 +993,12 @@ int jv_tpool_cancel_job(struct jv_tpool *tp, int64_t job_id)
 	int found = 0;
 	pthread_mutex_lock(&tp->lock);
 	for (int i = 0; i < tp->n; i++)
-		if (tp->running[i] && tp->running[i]->m.id == job_id) {
+		if (tp->running[i] && tp->running[i]->at.id == job_id) {
 			jv_run_cancel(&tp->running[i]->run);
 			found = 1;
 		}
 	for (struct tjob *j = tp->head; j && !found; j = j->next)
-		if (j->m.id == job_id) {
+		if (j->at.id == job_id) {
 			j->cancel_asked = 1;
 			found = 1;
 		}
@@ -1012,10 +1010,10 @@ void jv_tpool_ids(struct jv_tpool *tp, struct jv_buf *b)
 {
 	pthread_mutex_lock(&tp->lock);
 	for (struct tjob *j = tp->head; j; j = j->next)
-		jv_buf_printf(b, "%lld,", (long long)j->m.id);
+		jv_buf_printf(b, "%lld,", (long long)j->at.id);
 	for (int i = 0; i < tp->n; i++)
 		if (tp->running[i])
-			jv_buf_printf(b, "%lld,", (long long)tp->running[i]->m.id);
+			jv_buf_printf(b, "%lld,", (long long)tp->running[i]->at.id);
 	pthread_mutex_unlock(&tp->lock);
 }
 
@@ -1034,13 +1032,10 @@ static void unqueue_locked(struct jv_tpool *tp, const char *why, struct jv_done_
 		struct tjob *j = tp->head;
 		tp->head = j->next;
 		struct jv_done d = {0};
-		d.id = j->m.id;
-		d.attempt = j->m.attempt;
+		d.at = j->at; /* the attempt moves into its end */
 		d.outcome = JV_OUTCOME_RELEASED;
 		d.retry_in_ms = -1;
 		d.error = jv_strdup(why);
-		d.type = j->type;
-		d.user_id = j->user_id;
 		jv_done_list_push(out, &d);
 		jv_run_free(&j->run);
 		free(j->payload);

@@ -15,6 +15,7 @@
 #ifndef JV_WORKER_H
 #define JV_WORKER_H
 
+#include "engine/attempt.h"
 #include "engine/proto.h"
 
 #include <pthread.h>
@@ -23,32 +24,15 @@
 
 struct jv_runtime;
 
-/* How an attempt ended, as the engine records it; jv_outcome_text() and
- * jv_outcome_retryable() (store.h) say what the database makes of it. */
-enum jv_outcome {
-	JV_OUTCOME_SUCCEEDED = 0,
-	JV_OUTCOME_RETRYABLE,  /* the executor asked for a retry */
-	JV_OUTCOME_PERMANENT,  /* the executor failed for good */
-	JV_OUTCOME_TIMED_OUT,
-	JV_OUTCOME_CRASHED,
-	JV_OUTCOME_CANCELLED,
-	JV_OUTCOME_RELEASED,   /* stopped at shutdown: back to pending, attempt not counted */
-	JV_OUTCOME_FENCED,     /* stopped by self-fencing (fence.c): rescued, attempt counted */
-};
-
 /* A finished attempt. Owned by whoever holds it; free with jv_done_free(). */
 struct jv_done {
-	int64_t id;
-	int32_t attempt;
-	int32_t max_attempts; /* the effective limit for this job (0: the job's own) */
+	struct jv_attempt at; /* the attempt that ended (its strings are the done's) */
 	enum jv_outcome outcome;
 	int64_t retry_in_ms; /* -1: none asked */
 	int64_t duration_ms;
 	char *error;         /* may be NULL */
 	char *output;        /* may be NULL */
 	char *result;        /* JSON text or NULL */
-	char *type;          /* the job's type and user (NULL: none or unknown), */
-	char *user_id;       /* for the alerts about it */
 };
 
 void jv_done_free(struct jv_done *d);
@@ -76,15 +60,12 @@ struct jv_worker {
 	unsigned jobs_done;   /* for recycling */
 	int retire;           /* replace once idle (config reload) */
 	/* the job it runs */
-	int64_t job_id;
-	int32_t attempt;
-	int32_t max_attempts;
+	struct jv_attempt at; /* owned while busy; moved into its jv_done at the end */
 	uint64_t started_ms;
 	uint64_t deadline_ms; /* 0: none */
 	int killed;           /* SIGKILLed by us: why, as an enum jv_outcome (0: not) */
 	int overdue;          /* past its deadline, told to stop (SIGUSR1) */
 	int releasing;        /* told to stop at shutdown: a failure is a release */
-	char *type, *user_id; /* of the job it runs; handed to its jv_done */
 };
 
 struct jv_pool {
@@ -130,9 +111,11 @@ int jv_pool_fill(struct jv_pool *p);
 /* An idle worker's index, or -1. */
 int jv_pool_idle(const struct jv_pool *p);
 
-/* Send job to worker i (idle). Returns 0, or JV_EIO when the worker is
- * gone (the caller may try another). */
-int jv_pool_send(struct jv_pool *p, int i, const struct jv_msg_job *job);
+/* Send attempt *a, with its payload and output limit, to worker i (idle).
+ * Returns 0: the worker owns *a now (left zeroed); or JV_EIO when the worker
+ * is gone (the caller may try another): *a is still the caller's. */
+int jv_pool_send(struct jv_pool *p, int i, struct jv_attempt *a, const char *payload,
+		 int32_t max_output);
 
 /*
  * Worker i's fd is readable (or hung up): read and collect finished
@@ -183,8 +166,9 @@ struct jv_tpool;
 struct jv_tpool *jv_tpool_new(struct jv_runtime *rt, int n);
 /* The fd to poll for finished jobs. */
 int jv_tpool_fd(const struct jv_tpool *tp);
-/* Queue a job (copied). */
-void jv_tpool_submit(struct jv_tpool *tp, const struct jv_msg_job *job);
+/* Queue attempt *a, which the pool owns now (left zeroed); payload is copied. */
+void jv_tpool_submit(struct jv_tpool *tp, struct jv_attempt *a, const char *payload,
+		     int32_t max_output);
 /* Take every finished job into *out, and clear the eventfd. */
 void jv_tpool_collect(struct jv_tpool *tp, struct jv_done_list *out);
 /* Ask every running job to stop. */
