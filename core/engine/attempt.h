@@ -57,7 +57,30 @@ struct jv_attempt jv_attempt_make(int64_t id, int32_t attempt, int32_t max_attem
 				  int32_t timeout_ms, int32_t executor, const char *type,
 				  const char *user_id);
 
+/* The effective max_attempts of an attempt: the job's own, capped by its
+ * executor's when that is set (> 0) and lower. */
+int32_t jv_attempt_max(int32_t job_max, int32_t executor_max);
+
 /* Free a's strings; a is left zeroed. */
 void jv_attempt_free(struct jv_attempt *a);
+
+/*
+ * Whether attempt a, ended so, may be tried again -- the one place in C that
+ * decides it. The rule: an attempt may be retried when its outcome is one
+ * that can be (jv_outcome_retryable(): the executor asked for a retry, timed
+ * out, crashed, or was stopped by self-fencing) and it is not the last one
+ * its executor allows (a->max_attempts, from jv_attempt_max(), when set:
+ * attempt < max_attempts).
+ *
+ * How the work divides with the database: this answer travels as
+ * "retryable" in the completion (jv_store_complete_send), and SQL's
+ * jobvisor.next_status() (sql/002_engine.sql) then puts the job back to
+ * pending only if also its own, authoritative count allows (jobs.attempts <
+ * jobs.max_attempts). C knows the outcome and the executor's cap; the
+ * database knows the job's attempt count and its own limit. Released and
+ * cancelled attempts are not retries: next_status() settles those by their
+ * outcome alone.
+ */
+int jv_attempt_may_retry(const struct jv_attempt *a, enum jv_outcome o);
 
 #endif

@@ -129,11 +129,8 @@ static int refused(struct serve *s, struct jv_claimed *c)
  * or free. */
 static struct jv_attempt attempt_of(const struct serve *s, const struct jv_claimed *c, int ex)
 {
-	/* An executor's max_attempts caps the job's own. */
-	int32_t max_attempts = c->max_attempts;
-	if (ex >= 0 && s->cfg->executors[ex].max_attempts > 0 &&
-	    s->cfg->executors[ex].max_attempts < max_attempts)
-		max_attempts = s->cfg->executors[ex].max_attempts;
+	int32_t max_attempts =
+		jv_attempt_max(c->max_attempts, ex >= 0 ? s->cfg->executors[ex].max_attempts : 0);
 	return jv_attempt_make(c->id, c->attempt, max_attempts, sv_timeout_ms_for(s->cfg, c, ex),
 			       ex, c->type, c->user_id);
 }

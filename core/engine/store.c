@@ -267,11 +267,10 @@ int jv_store_complete_send(PGconn *conn, int64_t id, const struct jv_done *done,
 		json_object_set_new(o, "id", json_integer(d->at.id));
 		json_object_set_new(o, "attempt", json_integer(d->at.attempt));
 		json_object_set_new(o, "outcome", json_string(jv_outcome_text(d->outcome)));
-		int retryable = jv_outcome_retryable(d->outcome);
-		/* the executor's max_attempts may be lower than the job's */
-		if (d->at.max_attempts > 0 && d->at.attempt >= d->at.max_attempts)
-			retryable = 0;
-		json_object_set_new(o, "retryable", json_boolean(retryable));
+		/* whether it may be retried, as far as C knows; jobvisor.next_status()
+		 * applies the job's own count (jv_attempt_may_retry) */
+		json_object_set_new(o, "retryable",
+				    json_boolean(jv_attempt_may_retry(&d->at, d->outcome)));
 		json_object_set_new(o, "retry_ms", json_integer(d->retry_in_ms));
 		json_object_set_new(o, "duration_ms", json_integer(d->duration_ms));
 		if (d->error)
