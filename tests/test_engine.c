@@ -2,7 +2,8 @@
  * test_engine.c -- the serve loop's decisions, which only read its state
  * (engine/serve_int.h): how many jobs a claim may ask for, when finished
  * attempts are sent, a run's time limit, when the loop must wake and how
- * long poll() may wait. No database: struct serve is set up by hand.
+ * long poll() may wait; and one attempt's rules (engine/attempt.h): whether
+ * it may be retried. No database: struct serve is set up by hand.
  */
 #include "config/config.h"
 #include "engine/serve_int.h"
@@ -99,6 +100,68 @@ static void t_timeout_ms_for(void)
 	CU_ASSERT_EQUAL(sv_timeout_ms_for(&cfg, &c, 1), 2000000000);
 }
 
+/* Whether an attempt may be retried: a retryable outcome, within the
+ * executor's cap (the job's own count is next_status()'s, in SQL). */
+static void t_attempt_may_retry(void)
+{
+	/* attempt 2 of an effective 3 */
+	struct jv_attempt a = {.id = 1, .attempt = 2, .max_attempts = 3};
+	CU_ASSERT_TRUE(jv_attempt_may_retry(&a, JV_OUTCOME_RETRYABLE));
+	CU_ASSERT_TRUE(jv_attempt_may_retry(&a, JV_OUTCOME_TIMED_OUT));
+	CU_ASSERT_TRUE(jv_attempt_may_retry(&a, JV_OUTCOME_CRASHED));
+	CU_ASSERT_TRUE(jv_attempt_may_retry(&a, JV_OUTCOME_FENCED));
+	/* outcomes that are never retries, whatever the count */
+	CU_ASSERT_FALSE(jv_attempt_may_retry(&a, JV_OUTCOME_SUCCEEDED));
+	CU_ASSERT_FALSE(jv_attempt_may_retry(&a, JV_OUTCOME_PERMANENT));
+	CU_ASSERT_FALSE(jv_attempt_may_retry(&a, JV_OUTCOME_CANCELLED));
+	CU_ASSERT_FALSE(jv_attempt_may_retry(&a, JV_OUTCOME_RELEASED));
+	CU_ASSERT_FALSE(jv_attempt_may_retry(&a, (enum jv_outcome)99));
+	/* the last attempt allowed, or past it */
+	a.attempt = 3;
+	CU_ASSERT_FALSE(jv_attempt_may_retry(&a, JV_OUTCOME_RETRYABLE));
+	CU_ASSERT_FALSE(jv_attempt_may_retry(&a, JV_OUTCOME_CRASHED));
+	a.attempt = 4;
+	CU_ASSERT_FALSE(jv_attempt_may_retry(&a, JV_OUTCOME_TIMED_OUT));
+	/* no limit known here (an attempt ended before it ran): the outcome
+	 * decides, and the database the count */
+	a.max_attempts = 0;
+	CU_ASSERT_TRUE(jv_attempt_may_retry(&a, JV_OUTCOME_CRASHED));
+	CU_ASSERT_FALSE(jv_attempt_may_retry(&a, JV_OUTCOME_PERMANENT));
+}
+
+/* The effective max_attempts: an executor's caps the job's own. */
+static void t_attempt_max(void)
+{
+	CU_ASSERT_EQUAL(jv_attempt_max(5, 0), 5);  /* executor sets none */
+	CU_ASSERT_EQUAL(jv_attempt_max(5, 2), 2);  /* a lower cap */
+	CU_ASSERT_EQUAL(jv_attempt_max(2, 5), 2);  /* never raised */
+	CU_ASSERT_EQUAL(jv_attempt_max(3, 3), 3);
+	CU_ASSERT_EQUAL(jv_attempt_max(5, -1), 5); /* (-1: not set) */
+}
+
+/* An attempt made from borrowed strings owns copies; freeing zeroes it. */
+static void t_attempt_make_free(void)
+{
+	char type[] = "shell", user[] = "alice";
+	struct jv_attempt a = jv_attempt_make(7, 1, 3, 5000, 1, type, user);
+	type[0] = user[0] = 'X'; /* the caller's strings may change or go */
+	CU_ASSERT_EQUAL(a.id, 7);
+	CU_ASSERT_EQUAL(a.attempt, 1);
+	CU_ASSERT_EQUAL(a.max_attempts, 3);
+	CU_ASSERT_EQUAL(a.timeout_ms, 5000);
+	CU_ASSERT_EQUAL(a.executor, 1);
+	CU_ASSERT_STRING_EQUAL(a.type, "shell");
+	CU_ASSERT_STRING_EQUAL(a.user_id, "alice");
+	jv_attempt_free(&a);
+	CU_ASSERT_PTR_NULL(a.type);
+	CU_ASSERT_PTR_NULL(a.user_id);
+	CU_ASSERT_EQUAL(a.id, 0);
+	struct jv_attempt none = jv_attempt_make(8, 2, 0, 0, -1, "t", NULL);
+	CU_ASSERT_PTR_NULL(none.user_id); /* no user stays none */
+	jv_attempt_free(&none);
+	jv_attempt_free(&none); /* (twice is harmless) */
+}
+
 /* sv_wake_at() on s, checking it changed nothing. */
 static uint64_t wake(const struct serve *s, uint64_t now, uint64_t ping)
 {
@@ -185,6 +248,9 @@ int main(void)
 		{"wake_at", t_wake_at},
 		{"wake_at_connected", t_wake_at_connected},
 		{"poll_timeout", t_poll_timeout},
+		{"attempt_may_retry", t_attempt_may_retry},
+		{"attempt_max", t_attempt_max},
+		{"attempt_make_free", t_attempt_make_free},
 		{NULL, NULL},
 	};
 	return jv_unit_run("engine", tests);
