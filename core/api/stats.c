@@ -16,7 +16,7 @@
 #define JV_STATS_MAX_TYPES 1000
 #define JV_STATS_OTHER "_other"
 
-/* Outcomes as jv_outcome_text() spells them (engine/store.h), in the order
+/* Outcomes as jv_outcome_text() spells them (engine/attempt.h), in the order
  * they are rendered. */
 static const char *const outcomes[] = {
 	"succeeded", "failed", "timed_out", "crashed", "cancelled", "released", "fenced",

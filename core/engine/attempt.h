@@ -27,7 +27,7 @@
 #include <stdint.h>
 
 /* How an attempt ended, as the engine records it; jv_outcome_text() and
- * jv_outcome_retryable() (store.h) say what the database makes of it. */
+ * jv_outcome_retryable() below say what the database makes of it. */
 enum jv_outcome {
 	JV_OUTCOME_SUCCEEDED = 0,
 	JV_OUTCOME_RETRYABLE,  /* the executor asked for a retry */
@@ -38,6 +38,14 @@ enum jv_outcome {
 	JV_OUTCOME_RELEASED,   /* stopped at shutdown: back to pending, attempt not counted */
 	JV_OUTCOME_FENCED,     /* stopped by self-fencing (fence.c): rescued, attempt counted */
 };
+
+/* The job_executions outcome of an attempt that ended so ("succeeded",
+ * "failed", "timed_out", "crashed", "cancelled", "released", "fenced"). */
+const char *jv_outcome_text(enum jv_outcome o);
+
+/* 1 when an attempt that ended so may be retried (within max_attempts);
+ * whether one attempt may is jv_attempt_may_retry() below. */
+int jv_outcome_retryable(enum jv_outcome o);
 
 /* The identity and rules of one attempt. Strings owned by the struct; it has
  * one owner at a time (see above), and is freed with jv_attempt_free(). */

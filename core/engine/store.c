@@ -197,30 +197,6 @@ int jv_store_claim_parse(const PGresult *res, struct jv_claimed **out, size_t *n
 	return 0;
 }
 
-/* Per outcome: its job_executions text, and whether the attempt may be
- * retried (within max_attempts). */
-static const struct {
-	const char *text;
-	int retryable;
-} outcomes[] = {
-	[JV_OUTCOME_SUCCEEDED] = {"succeeded", 0}, [JV_OUTCOME_RETRYABLE] = {"failed", 1},
-	[JV_OUTCOME_PERMANENT] = {"failed", 0},    [JV_OUTCOME_TIMED_OUT] = {"timed_out", 1},
-	[JV_OUTCOME_CRASHED] = {"crashed", 1},     [JV_OUTCOME_CANCELLED] = {"cancelled", 0},
-	[JV_OUTCOME_RELEASED] = {"released", 0},   [JV_OUTCOME_FENCED] = {"fenced", 1},
-};
-
-const char *jv_outcome_text(enum jv_outcome o)
-{
-	if ((size_t)o >= sizeof outcomes / sizeof outcomes[0] || !outcomes[o].text)
-		return "failed";
-	return outcomes[o].text;
-}
-
-int jv_outcome_retryable(enum jv_outcome o)
-{
-	return (size_t)o < sizeof outcomes / sizeof outcomes[0] && outcomes[o].retryable;
-}
-
 static const char *const job_status_text[] = {
 	[JV_JOB_PENDING] = "pending",     [JV_JOB_RUNNING] = "running",
 	[JV_JOB_SUCCEEDED] = "succeeded", [JV_JOB_FAILED] = "failed",

@@ -134,11 +134,4 @@ int jv_store_complete_send(PGconn *conn, int64_t id, const struct jv_done *done,
 			   size_t errlen);
 int jv_store_complete_parse(const PGresult *res, struct jv_applied **applied, size_t *n);
 
-/* The job_executions outcome of an attempt that ended so ("succeeded",
- * "failed", "timed_out", "crashed", "cancelled", "released", "fenced"). */
-const char *jv_outcome_text(enum jv_outcome o);
-/* 1 when an attempt that ended so may be retried (within max_attempts);
- * whether one attempt may is jv_attempt_may_retry() (attempt.h). */
-int jv_outcome_retryable(enum jv_outcome o);
-
 #endif
