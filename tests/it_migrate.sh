@@ -31,7 +31,7 @@ assert_eq "alert_state,alerts,history_purge,job_executions,jobs,processors,sched
 	"$(jv_psql "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'jobvisor'")" \
 	"the tables exist"
 for idx in jobs_claim_idx jobs_claim_user_idx jobs_pending_due_idx jobs_running_locked_by_idx \
-	jobs_running_user_idx jobs_unique_key_idx jobs_finished_idx job_executions_job_idx \
+	jobs_running_user_idx jobs_unique_key_idx jobs_done_type_idx jobs_done_user_idx jobs_unsuccessful_idx job_executions_job_idx \
 	job_executions_started_idx processors_heartbeat_idx schedules_next_run_idx; do
 	assert_eq 1 "$(jv_psql "SELECT count(*) FROM pg_indexes WHERE schemaname = 'jobvisor' AND indexname = '$idx'")" \
 		"index $idx exists"

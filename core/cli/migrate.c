@@ -34,23 +34,30 @@ static void print_applied(const struct jv_migration *m, void *arg)
 
 static void migrate_help(FILE *f)
 {
-	fprintf(f, "usage: jobvisor migrate [-c FILE]\n"
+	fprintf(f, "usage: jobvisor migrate [-c FILE] [--to VERSION]\n"
 	           "\n"
 	           "Apply the schema migrations built into this jobvisor (sql/NNN_*.sql) that\n"
 	           "the database has not recorded yet, in order, each in its own transaction.\n"
 	           "Running it again does nothing; concurrent runs wait for each other.\n"
-	           "\n" JV_CLI_CONFIG_HELP "  -h, --help          show this help\n" JV_CLI_EXIT_HELP);
+	           "Safe while processors run: index builds are concurrent, and a migration\n"
+	           "waits for a table's lock at most 500 ms at a time, then tries again.\n"
+	           "\n" JV_CLI_CONFIG_HELP
+	           "      --to VERSION    apply none above VERSION (1..%d; staged upgrades)\n"
+	           "  -h, --help          show this help\n" JV_CLI_EXIT_HELP,
+	        jv_schema_latest());
 }
 
 int jv_cmd_migrate(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"config", required_argument, NULL, 'c'},
+	    {"to", required_argument, NULL, 't'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *cmd = "migrate";
 	const char *config_arg = NULL;
+	long to = 0;
 	int c;
 	jv_cli_getopt_reset();
 	while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
@@ -58,6 +65,15 @@ int jv_cmd_migrate(int argc, char **argv)
 		case 'c':
 			config_arg = optarg;
 			break;
+		case 't': {
+			char *end;
+			errno = 0;
+			to = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || to < 1 || to > jv_schema_latest())
+				return jv_cli_usage_fail(cmd, "--to: '%s' is not a version from 1 to %d",
+				                         optarg, jv_schema_latest());
+			break;
+		}
 		case 'h':
 			migrate_help(stdout);
 			return JV_EXIT_OK;
@@ -79,7 +95,7 @@ int jv_cmd_migrate(int argc, char **argv)
 
 	char err[2048];
 	int applied = 0, version = 0;
-	if (jv_migrate_with(conn, print_applied, NULL, &applied, err, sizeof err) < 0) {
+	if (jv_migrate_to(conn, (int)to, print_applied, NULL, &applied, err, sizeof err) < 0) {
 		rc = jv_cli_fail(cmd, JV_EXIT_USER, "%s", err);
 	} else if (jv_schema_version(conn, &version, err, sizeof err) < 0) {
 		rc = jv_cli_fail(cmd, JV_EXIT_INTERNAL, "could not read the schema version: %s", err);

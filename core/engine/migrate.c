@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* The version table comes before any migration: 001 itself is recorded in
  * it. Created under the migration lock, so concurrent runs cannot race. */
@@ -112,22 +113,134 @@ static void rollback(PGconn *conn)
 		PQclear(PQexec(conn, "ROLLBACK"));
 }
 
-/* Apply m inside the caller's transaction and record it. On failure err
- * names it; the caller rolls back. */
-static int apply_one(PGconn *conn, const struct jv_migration *m, char *err, size_t errlen)
+/* A migration may begin with statements that cannot run in a transaction
+ * (CREATE INDEX CONCURRENTLY): everything before a line "-- @transaction".
+ * The rest is the migration's transaction. */
+static const char tx_marker[] = "\n-- @transaction\n";
+
+/* The transactional part of m, and in *line0 the number of lines before it. */
+static const char *tx_part(const struct jv_migration *m, int *line0)
+{
+	const char *mark = strstr(m->sql, tx_marker);
+	*line0 = 0;
+	if (!mark)
+		return m->sql;
+	for (const char *p = m->sql; p <= mark; p++)
+		*line0 += *p == '\n';
+	return mark + sizeof tx_marker - 1;
+}
+
+/* Before CREATE INDEX CONCURRENTLY IF NOT EXISTS NAME: a build of NAME that
+ * failed (or whose migrate was killed) left an invalid index behind, which
+ * IF NOT EXISTS would take for done. Drop it, unless a build of it is in
+ * progress right now (another migrate). */
+static const char sql_drop_invalid[] =
+    "SELECT format('DROP INDEX CONCURRENTLY IF EXISTS %s', i.indexrelid::regclass)"
+    "  FROM pg_index i"
+    " WHERE i.indexrelid = to_regclass('jobvisor.' || $1) AND NOT i.indisvalid"
+    "   AND NOT EXISTS (SELECT 1 FROM pg_stat_progress_create_index p"
+    "                   WHERE p.index_relid = i.indexrelid)";
+
+static int run_outside(PGconn *conn, const struct jv_migration *m, const char *stmt, char *err,
+                       size_t errlen)
 {
 	char dberr[1024];
+	static const char cic[] = "CREATE INDEX CONCURRENTLY IF NOT EXISTS ";
+	if (!strncmp(stmt, cic, sizeof cic - 1)) {
+		char name[64];
+		const char *p = stmt + sizeof cic - 1;
+		size_t n = strcspn(p, " \t\n");
+		if (n == 0 || n >= sizeof name) {
+			snprintf(err, errlen, "migration %s: bad index name in: %.60s", m->name, stmt);
+			return JV_EDB;
+		}
+		memcpy(name, p, n);
+		name[n] = '\0';
+		const char *params[] = {name};
+		PGresult *res =
+		    jv_db_query(conn, sql_drop_invalid, 1, params, NULL, dberr, sizeof dberr);
+		if (!res) {
+			snprintf(err, errlen, "migration %s: %s", m->name, dberr);
+			return JV_EDB;
+		}
+		if (PQntuples(res) == 1) {
+			jv_info("migration %s: dropping the invalid index %s a failed build left",
+			        m->name, name);
+			if (jv_db_exec(conn, PQgetvalue(res, 0, 0), 0, NULL, dberr, sizeof dberr) < 0) {
+				snprintf(err, errlen, "migration %s: %s", m->name, dberr);
+				PQclear(res);
+				return JV_EDB;
+			}
+		}
+		PQclear(res);
+	}
+	if (jv_db_exec(conn, stmt, 0, NULL, dberr, sizeof dberr) < 0) {
+		snprintf(err, errlen, "migration %s failed before its transaction: %s", m->name,
+		         dberr);
+		return JV_EDB;
+	}
+	return 0;
+}
+
+/* Run the part of m before its transaction, statement by statement (each
+ * ends with ';' at the end of a line; lines starting with "--" are
+ * comments), in autocommit mode. Every statement there is idempotent. */
+static int apply_outside(PGconn *conn, const struct jv_migration *m, char *err, size_t errlen)
+{
+	const char *end = strstr(m->sql, tx_marker);
+	if (!end)
+		return 0;
+	char *stmt = jv_malloc((size_t)(end - m->sql) + 2);
+	size_t len = 0;
+	int rc = 0;
+	for (const char *line = m->sql; rc == 0 && line <= end;) {
+		const char *nl = strchr(line, '\n');
+		size_t n = (size_t)(nl - line);
+		if (n >= 2 && line[0] == '-' && line[1] == '-') {
+			line = nl + 1;
+			continue;
+		}
+		memcpy(stmt + len, line, n);
+		len += n;
+		stmt[len++] = '\n';
+		stmt[len] = '\0';
+		while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t'))
+			n--;
+		if (n > 0 && line[n - 1] == ';') {
+			stmt[len - 1] = '\0';
+			const char *s = stmt + strspn(stmt, " \t\n");
+			rc = run_outside(conn, m, s, err, errlen);
+			len = 0;
+		}
+		line = nl + 1;
+	}
+	free(stmt);
+	return rc;
+}
+
+/* Apply m inside the caller's transaction and record it. On failure err
+ * names it and *sqlstate (6 bytes) says why; the caller rolls back. */
+static int apply_one(PGconn *conn, const struct jv_migration *m, char *sqlstate, char *err,
+                     size_t errlen)
+{
+	char dberr[1024];
+	int line0;
+	const char *sql = tx_part(m, &line0);
+	sqlstate[0] = '\0';
 	/* Our own embedded, multi-statement SQL, not user input: PQexec runs
 	 * all of it, stopping at the first error. */
-	PGresult *res = PQexec(conn, m->sql);
+	PGresult *res = PQexec(conn, sql);
 	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
 		jv_db_format_error(conn, res, dberr, sizeof dberr);
+		const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+		if (state)
+			snprintf(sqlstate, 6, "%s", state);
 		const char *pos = res ? PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION) : NULL;
-		int line = pos ? line_of_position(m->sql, strtol(pos, NULL, 10)) : 0;
+		int line = pos ? line_of_position(sql, strtol(pos, NULL, 10)) : 0;
 		if (line > 0)
-			snprintf(err, errlen, "migration %s failed at line %d: %s", m->name, line,
-			         dberr);
+			snprintf(err, errlen, "migration %s failed at line %d: %s", m->name,
+			         line0 + line, dberr);
 		else
 			snprintf(err, errlen, "migration %s failed: %s", m->name, dberr);
 		PQclear(res);
@@ -276,18 +389,35 @@ static int take_lock(PGconn *conn, int *said, char *err, size_t errlen)
 	return 0;
 }
 
+/* How long a migration's transaction waits for a lock before it gives up
+ * and tries again (JV_MIGRATE_TRIES times), so that processors, whose claims
+ * queue behind a waiting ALTER or DROP on jobs, are never held up for
+ * longer than this by a long transaction elsewhere. */
+#define JV_MIGRATE_LOCK_TIMEOUT "500ms"
+#define JV_MIGRATE_TRIES 120
+#define JV_MIGRATE_RETRY_MS 500
+
+enum step_result {
+	STEP_NONE = 0,     /* nothing pending */
+	STEP_APPLIED = 1,  /* *m applied */
+	STEP_CREATED = 2,  /* the version table was created */
+	STEP_OUTSIDE = 3,  /* *m's part before its transaction ran; its transaction next */
+	STEP_LOCKED = 4,   /* *m's transaction could not have a lock in time; again later */
+};
+
 /*
  * One step, in one transaction that holds the migration lock: create the
  * version table when missing (a step of its own, so that it stays when the
  * first migration fails), else read what is applied and apply the first
- * migration of list that is not. The lock is transaction-scoped, so it
- * never outlives the step, whatever happens to this process or to a pooler
- * between us and the server. Returns 1 when a migration was applied (*m
- * says which), 2 when the version table was created, 0 when nothing was
- * pending, or JV_EDB.
+ * migration of list (up to version to, when to > 0) that is not. The lock
+ * is transaction-scoped, so it never outlives the step, whatever happens to
+ * this process or to a pooler between us and the server. A migration with a
+ * part that cannot run in a transaction gets that part run first, outside
+ * the lock (*outside remembers which one it was), then a step of its own.
+ * Returns an enum step_result or JV_EDB.
  */
-static int step(PGconn *conn, const struct jv_migration *list, int changed, int *said,
-                const struct jv_migration **m, char *err, size_t errlen)
+static int step(PGconn *conn, const struct jv_migration *list, int to, int changed, int *said,
+                int *outside, const struct jv_migration **m, char *err, size_t errlen)
 {
 	char dberr[512];
 	*m = NULL;
@@ -303,13 +433,29 @@ static int step(PGconn *conn, const struct jv_migration *list, int changed, int 
 	if (rc == 0 && !created)
 		rc = read_applied(conn, list, changed, &versions, &n_versions, err, errlen);
 	const struct jv_migration *next = NULL;
-	for (const struct jv_migration *p = list; rc == 0 && !created && p->version && !next; p++)
+	for (const struct jv_migration *p = list;
+	     rc == 0 && !created && p->version && (to <= 0 || p->version <= to) && !next; p++)
 		if (!is_applied(versions, n_versions, p->version))
 			next = p;
 	free(versions);
+	if (rc == 0 && next && *outside != next->version && strstr(next->sql, tx_marker)) {
+		rollback(conn);
+		jv_debug("applying migration %s: its part outside a transaction", next->name);
+		if (apply_outside(conn, next, err, errlen) < 0)
+			return JV_EDB;
+		*outside = next->version;
+		*m = next;
+		return STEP_OUTSIDE;
+	}
+	char sqlstate[6] = "";
 	if (rc == 0 && next) {
 		jv_debug("applying migration %s", next->name);
-		rc = apply_one(conn, next, err, errlen);
+		rc = jv_db_exec(conn, "SET LOCAL lock_timeout = '" JV_MIGRATE_LOCK_TIMEOUT "'", 0,
+		                NULL, dberr, sizeof dberr);
+		if (rc < 0)
+			snprintf(err, errlen, "could not set lock_timeout: %s", dberr);
+		else
+			rc = apply_one(conn, next, sqlstate, err, errlen);
 	}
 	if (rc == 0 && jv_db_exec(conn, "COMMIT", 0, NULL, dberr, sizeof dberr) < 0) {
 		if (next)
@@ -320,20 +466,41 @@ static int step(PGconn *conn, const struct jv_migration *list, int changed, int 
 	}
 	if (rc != 0) {
 		rollback(conn);
-		return JV_EDB;
+		*m = next;
+		return !strcmp(sqlstate, "55P03") ? STEP_LOCKED : JV_EDB;
 	}
 	*m = next;
-	return created ? 2 : next != NULL;
+	return created ? STEP_CREATED : next ? STEP_APPLIED : STEP_NONE;
 }
 
-int jv_migrate_list(PGconn *conn, const struct jv_migration *list, jv_migrate_cb on_applied,
-                    void *arg, int *applied, char *err, size_t errlen)
+static int migrate_upto(PGconn *conn, const struct jv_migration *list, int to,
+                        jv_migrate_cb on_applied, void *arg, int *applied, char *err,
+                        size_t errlen)
 {
-	int n = 0, said = 0, rc;
+	int n = 0, said = 0, outside = 0, busy = 0, rc;
 	const struct jv_migration *m;
-	while ((rc = step(conn, list, n > 0, &said, &m, err, errlen)) > 0) {
-		if (rc == 2)
+	while ((rc = step(conn, list, to, n > 0, &said, &outside, &m, err, errlen)) > 0) {
+		if (rc == STEP_CREATED || rc == STEP_OUTSIDE)
 			continue;
+		if (rc == STEP_LOCKED) {
+			if (++busy >= JV_MIGRATE_TRIES) {
+				size_t len = strlen(err);
+				snprintf(err + len, errlen - len,
+				         " (HINT: tried %d times; a long transaction holds a lock "
+				         "the migration needs: see pg_stat_activity and pg_locks)",
+				         busy);
+				rc = JV_EDB;
+				break;
+			}
+			if (busy == 1)
+				jv_info("migration %s waits for a lock held by another transaction; "
+				        "trying again every %d ms (%s)",
+				        m->name, JV_MIGRATE_RETRY_MS, err);
+			struct timespec ts = {0, JV_MIGRATE_RETRY_MS * 1000000L};
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		busy = 0;
 		n++;
 		if (on_applied)
 			on_applied(m, arg);
@@ -341,6 +508,18 @@ int jv_migrate_list(PGconn *conn, const struct jv_migration *list, jv_migrate_cb
 	if (applied)
 		*applied = n;
 	return rc < 0 ? rc : 0;
+}
+
+int jv_migrate_list(PGconn *conn, const struct jv_migration *list, jv_migrate_cb on_applied,
+                    void *arg, int *applied, char *err, size_t errlen)
+{
+	return migrate_upto(conn, list, 0, on_applied, arg, applied, err, errlen);
+}
+
+int jv_migrate_to(PGconn *conn, int to, jv_migrate_cb on_applied, void *arg, int *applied,
+                  char *err, size_t errlen)
+{
+	return migrate_upto(conn, jv_migrations, to, on_applied, arg, applied, err, errlen);
 }
 
 int jv_migrate_with(PGconn *conn, jv_migrate_cb on_applied, void *arg, int *applied, char *err,

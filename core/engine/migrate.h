@@ -50,6 +50,12 @@ typedef void (*jv_migrate_cb)(const struct jv_migration *m, void *arg);
 int jv_migrate_with(PGconn *conn, jv_migrate_cb on_applied, void *arg, int *applied, char *err,
                     size_t errlen);
 
+/* As jv_migrate_with, applying nothing above version to (to <= 0: all):
+ * `jobvisor migrate --to`, for staged upgrades and tests that need the
+ * schema of an older release. */
+int jv_migrate_to(PGconn *conn, int to, jv_migrate_cb on_applied, void *arg, int *applied,
+                  char *err, size_t errlen);
+
 /* As jv_migrate_with for another list of migrations (terminated and
  * ordered as jv_migrations): for tests. */
 int jv_migrate_list(PGconn *conn, const struct jv_migration *list, jv_migrate_cb on_applied,
