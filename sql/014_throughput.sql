@@ -50,6 +50,26 @@ CREATE INDEX CONCURRENTLY IF NOT EXISTS jobs_unsuccessful_idx
 
 -- @transaction
 
+-- The indexes above must be built before the ones they replace go. Another
+-- migrate that runs at the same time may still be building one (its own
+-- run of the part above found it there and went on): then this is a lock
+-- not available yet, and migrate tries again shortly.
+DO $$
+DECLARE
+	v_name text;
+BEGIN
+	SELECT string_agg(c.relname, ', ') INTO v_name
+	FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+	WHERE i.indrelid = 'jobvisor.jobs'::regclass AND NOT i.indisvalid;
+	IF v_name IS NOT NULL THEN
+		RAISE EXCEPTION 'index % of jobvisor.jobs is still being built (or its build failed)',
+		                v_name
+		      USING ERRCODE = 'lock_not_available',
+		            HINT = 'run jobvisor migrate again; it rebuilds an index whose build failed';
+	END IF;
+END
+$$;
+
 DROP INDEX jobvisor.jobs_status_id_idx;
 DROP INDEX jobvisor.jobs_type_id_idx;
 DROP INDEX jobvisor.jobs_user_id_idx;

@@ -42,8 +42,9 @@ assert_match "WHERE \(\(status = 'pending'::text\) AND \(user_id IS NULL\)\)" \
 assert_match "UNIQUE .* WHERE \(\(unique_key IS NOT NULL\) AND" \
 	"$(jv_psql "SELECT indexdef FROM pg_indexes WHERE indexname = 'jobs_unique_key_idx'")" \
 	"unique_key index is unique and partial"
-assert_eq "{fillfactor=80}" "$(jv_psql "SELECT reloptions FROM pg_class WHERE oid = 'jobvisor.jobs'::regclass")" \
-	"jobs has a fillfactor for updates"
+assert_eq "fillfactor=80 autovacuum_vacuum_scale_factor=0.01" \
+	"$(jv_psql "SELECT string_agg(o, ' ') FROM pg_class, unnest(reloptions) o WHERE oid = 'jobvisor.jobs'::regclass AND o ~ '^(fillfactor|autovacuum_vacuum_scale_factor)='")" \
+	"jobs has a fillfactor for updates and is vacuumed by the number of jobs, not its size"
 assert_eq "jobs_notify_insert|1|jobs_notify_pending|0" \
 	"$(jv_psql "SELECT string_agg(tgname || '|' || (tgtype & 1 = 0)::int, '|' ORDER BY tgname) FROM pg_trigger
 		WHERE tgrelid = 'jobvisor.jobs'::regclass AND NOT tgisinternal AND tgname LIKE 'jobs_notify_%'")" \

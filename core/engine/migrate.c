@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* The version table comes before any migration: 001 itself is recorded in
  * it. Created under the migration lock, so concurrent runs cannot race. */
@@ -113,6 +114,14 @@ static void rollback(PGconn *conn)
 		PQclear(PQexec(conn, "ROLLBACK"));
 }
 
+/* How long a migration's transaction waits for a lock before it gives up
+ * and tries again (JV_MIGRATE_TRIES times), so that processors, whose claims
+ * queue behind a waiting ALTER or DROP on jobs, are never held up for
+ * longer than this by a long transaction elsewhere. */
+#define JV_MIGRATE_LOCK_TIMEOUT "500ms"
+#define JV_MIGRATE_TRIES 120
+#define JV_MIGRATE_RETRY_MS 500
+
 /* A migration may begin with statements that cannot run in a transaction
  * (CREATE INDEX CONCURRENTLY): everything before a line "-- @transaction".
  * The rest is the migration's transaction. */
@@ -141,10 +150,13 @@ static const char sql_drop_invalid[] =
     "   AND NOT EXISTS (SELECT 1 FROM pg_stat_progress_create_index p"
     "                   WHERE p.index_relid = i.indexrelid)";
 
-static int run_outside(PGconn *conn, const struct jv_migration *m, const char *stmt, char *err,
-                       size_t errlen)
+/* Run one statement of the part outside a transaction; *retry is set when
+ * it failed in a way that running the part again can mend (a deadlock
+ * between the index builds of concurrent migrate runs, a lock timeout). */
+static int run_outside(PGconn *conn, const struct jv_migration *m, const char *stmt, int *retry,
+                       char *err, size_t errlen)
 {
-	char dberr[1024];
+	char dberr[1024], state[6] = "";
 	static const char cic[] = "CREATE INDEX CONCURRENTLY IF NOT EXISTS ";
 	if (!strncmp(stmt, cic, sizeof cic - 1)) {
 		char name[64];
@@ -166,26 +178,36 @@ static int run_outside(PGconn *conn, const struct jv_migration *m, const char *s
 		if (PQntuples(res) == 1) {
 			jv_info("migration %s: dropping the invalid index %s a failed build left",
 			        m->name, name);
-			if (jv_db_exec(conn, PQgetvalue(res, 0, 0), 0, NULL, dberr, sizeof dberr) < 0) {
+			PGresult *d = jv_db_query(conn, PQgetvalue(res, 0, 0), 0, NULL, state, dberr,
+			                          sizeof dberr);
+			if (!d) {
 				snprintf(err, errlen, "migration %s: %s", m->name, dberr);
+				*retry = !strcmp(state, "40P01") || !strcmp(state, "55P03");
 				PQclear(res);
 				return JV_EDB;
 			}
+			PQclear(d);
 		}
 		PQclear(res);
 	}
-	if (jv_db_exec(conn, stmt, 0, NULL, dberr, sizeof dberr) < 0) {
+	PGresult *res = jv_db_query(conn, stmt, 0, NULL, state, dberr, sizeof dberr);
+	if (!res) {
 		snprintf(err, errlen, "migration %s failed before its transaction: %s", m->name,
 		         dberr);
+		*retry = !strcmp(state, "40P01") || !strcmp(state, "55P03");
 		return JV_EDB;
 	}
+	PQclear(res);
 	return 0;
 }
 
 /* Run the part of m before its transaction, statement by statement (each
  * ends with ';' at the end of a line; lines starting with "--" are
- * comments), in autocommit mode. Every statement there is idempotent. */
-static int apply_outside(PGconn *conn, const struct jv_migration *m, char *err, size_t errlen)
+ * comments), in autocommit mode. Every statement there is idempotent, so
+ * after a deadlock (concurrent migrate runs building the same indexes) the
+ * part runs again, after a pause that differs between runs. */
+static int apply_outside_once(PGconn *conn, const struct jv_migration *m, int *retry, char *err,
+                              size_t errlen)
 {
 	const char *end = strstr(m->sql, tx_marker);
 	if (!end)
@@ -209,13 +231,27 @@ static int apply_outside(PGconn *conn, const struct jv_migration *m, char *err, 
 		if (n > 0 && line[n - 1] == ';') {
 			stmt[len - 1] = '\0';
 			const char *s = stmt + strspn(stmt, " \t\n");
-			rc = run_outside(conn, m, s, err, errlen);
+			rc = run_outside(conn, m, s, retry, err, errlen);
 			len = 0;
 		}
 		line = nl + 1;
 	}
 	free(stmt);
 	return rc;
+}
+
+static int apply_outside(PGconn *conn, const struct jv_migration *m, char *err, size_t errlen)
+{
+	for (int tries = 1;; tries++) {
+		int retry = 0;
+		if (apply_outside_once(conn, m, &retry, err, errlen) == 0)
+			return 0;
+		if (!retry || tries >= JV_MIGRATE_TRIES)
+			return JV_EDB;
+		jv_info("%s; trying again", err);
+		struct timespec ts = {0, (100 + (long)(getpid() % 10) * 50) * 1000000L};
+		nanosleep(&ts, NULL);
+	}
 }
 
 /* Apply m inside the caller's transaction and record it. On failure err
@@ -388,14 +424,6 @@ static int take_lock(PGconn *conn, int *said, char *err, size_t errlen)
 	}
 	return 0;
 }
-
-/* How long a migration's transaction waits for a lock before it gives up
- * and tries again (JV_MIGRATE_TRIES times), so that processors, whose claims
- * queue behind a waiting ALTER or DROP on jobs, are never held up for
- * longer than this by a long transaction elsewhere. */
-#define JV_MIGRATE_LOCK_TIMEOUT "500ms"
-#define JV_MIGRATE_TRIES 120
-#define JV_MIGRATE_RETRY_MS 500
 
 enum step_result {
 	STEP_NONE = 0,     /* nothing pending */
