@@ -95,6 +95,144 @@ ALTER TABLE jobvisor.job_executions SET (
 	autovacuum_analyze_scale_factor = 0.02
 );
 
+------------------------------------------------------------------- claim
+-- claim() of 010_engine_fence.sql, same signature and answers (processors
+-- of version 13 call it unchanged), with a fast path for the common case of
+-- no pending job with a user_id: the fair claim's machinery (the loose scan
+-- over users, the per-user windows, the merge and the re-fetch of the picked
+-- rows by primary key) costs nothing there but CPU. Measured: see
+-- docs/performance.md. (The fair path is indented as in 010, inside ELSE.)
+CREATE OR REPLACE FUNCTION jobvisor.claim(p_processor bigint, p_slots integer, p_per_user integer,
+                               p_types text[], p_now timestamptz DEFAULT NULL,
+                               p_epoch integer DEFAULT NULL)
+RETURNS TABLE (id bigint, type text, user_id text, payload jsonb, attempts integer,
+               max_attempts integer, timeout_seconds integer, next_due_ms bigint)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+	v_now timestamptz;
+	v_claimed bigint;
+BEGIN
+	IF p_slots IS NULL OR p_slots <= 0 THEN
+		RETURN;
+	END IF;
+	PERFORM pg_advisory_xact_lock(8231457790154011);
+	-- (a statement after the lock: its snapshot sees every release_unheld()
+	-- that committed before the lock was granted)
+	IF p_epoch IS NOT NULL AND NOT EXISTS (
+		SELECT 1 FROM jobvisor.processors p
+		WHERE p.id = p_processor AND p.claim_epoch = p_epoch) THEN
+		RETURN; -- sent on a connection the processor has given up on
+	END IF;
+	-- The wall clock after the lock, not the transaction's start: a claim
+	-- that waited for the lock must not date its jobs before the
+	-- completions it waited for. started_at below reads the clock again
+	-- while the claim statement runs, after its snapshot, so it is later
+	-- than the finish of every completion the claim saw: the history's
+	-- intervals are the database's own truth about what ran when.
+	v_now := coalesce(p_now, clock_timestamp());
+	-- The fast path: no job of any user is pending, so there is nobody to
+	-- be fair between and no per-user limit that could bind. One walk of
+	-- jobs_claim_idx in claim order, locking as it goes (SKIP LOCKED: a row
+	-- another transaction holds is passed over, never waited for), and the
+	-- update finds the locked rows by their ctid, not by a second descent
+	-- of the primary key. A user's job enqueued meanwhile waits for the
+	-- next claim, as it would behind a claim that started a moment earlier.
+	IF NOT EXISTS (SELECT 1 FROM jobvisor.jobs j
+	               WHERE j.status = 'pending' AND j.user_id IS NOT NULL) THEN
+		RETURN QUERY
+		WITH locked AS (
+			SELECT j.ctid FROM jobvisor.jobs j
+			WHERE j.status = 'pending' AND j.user_id IS NULL AND j.scheduled_at <= v_now
+			  AND j.type = ANY (p_types)
+			ORDER BY j.priority DESC, j.scheduled_at, j.id
+			LIMIT p_slots
+			FOR UPDATE OF j SKIP LOCKED
+		)
+		UPDATE jobvisor.jobs j
+		SET status = 'running', locked_by = p_processor, attempts = j.attempts + 1,
+		    started_at = coalesce(p_now, clock_timestamp()), updated_at = v_now
+		WHERE j.ctid = ANY (ARRAY(SELECT l.ctid FROM locked l))
+		RETURNING j.id, j.type, j.user_id, j.payload, j.attempts, j.max_attempts,
+		          j.timeout_seconds, NULL::bigint;
+		GET DIAGNOSTICS v_claimed = ROW_COUNT;
+	ELSE
+	RETURN QUERY
+	WITH RECURSIVE users(uid) AS (
+		(SELECT j.user_id FROM jobvisor.jobs j
+		 WHERE j.status = 'pending' AND j.user_id IS NOT NULL
+		 ORDER BY j.user_id LIMIT 1)
+		UNION ALL
+		SELECT (SELECT j.user_id FROM jobvisor.jobs j
+		        WHERE j.status = 'pending' AND j.user_id IS NOT NULL AND j.user_id > u.uid
+		        ORDER BY j.user_id LIMIT 1)
+		FROM users u
+		WHERE u.uid IS NOT NULL
+	),
+	allowance AS (
+		SELECT u.uid,
+		       CASE WHEN p_per_user > 0
+		            THEN p_per_user - (SELECT count(*)::integer FROM jobvisor.jobs r
+		                               WHERE r.status = 'running' AND r.user_id = u.uid)
+		            ELSE p_slots END AS n
+		FROM (SELECT uid FROM users WHERE uid IS NOT NULL LIMIT 1000) u
+	),
+	cand AS (
+		SELECT c.id, c.priority, c.scheduled_at, c.rk
+		FROM allowance a
+		CROSS JOIN LATERAL (
+			SELECT j.id, j.priority, j.scheduled_at,
+			       row_number() OVER (ORDER BY j.priority DESC, j.scheduled_at, j.id) AS rk
+			FROM jobvisor.jobs j
+			WHERE j.status = 'pending' AND j.user_id = a.uid AND j.scheduled_at <= v_now
+			  AND j.type = ANY (p_types)
+			ORDER BY j.priority DESC, j.scheduled_at, j.id
+			LIMIT least(a.n, p_slots)
+		) c
+		WHERE a.n > 0
+		UNION ALL
+		(SELECT j.id, j.priority, j.scheduled_at,
+		        row_number() OVER (ORDER BY j.priority DESC, j.scheduled_at, j.id) AS rk
+		 FROM jobvisor.jobs j
+		 WHERE j.status = 'pending' AND j.user_id IS NULL AND j.scheduled_at <= v_now
+		   AND j.type = ANY (p_types)
+		 ORDER BY j.priority DESC, j.scheduled_at, j.id
+		 LIMIT p_slots)
+	),
+	pick AS (
+		SELECT c.id FROM cand c
+		ORDER BY c.priority DESC, c.rk, c.scheduled_at, c.id
+		LIMIT p_slots
+	),
+	-- (= ANY (ARRAY(...)), not IN or a join: the planner then fetches the
+	-- picked rows by primary key instead of hashing the whole table)
+	locked AS (
+		SELECT j.id FROM jobvisor.jobs j
+		WHERE j.id = ANY (ARRAY(SELECT pick.id FROM pick)) AND j.status = 'pending'
+		FOR UPDATE OF j SKIP LOCKED
+	)
+	UPDATE jobvisor.jobs j
+	SET status = 'running', locked_by = p_processor, attempts = j.attempts + 1,
+	    started_at = coalesce(p_now, clock_timestamp()), updated_at = v_now
+	WHERE j.id = ANY (ARRAY(SELECT l.id FROM locked l))
+	RETURNING j.id, j.type, j.user_id, j.payload, j.attempts, j.max_attempts, j.timeout_seconds,
+	          NULL::bigint;
+	GET DIAGNOSTICS v_claimed = ROW_COUNT;
+	END IF;
+	IF v_claimed < p_slots THEN
+		RETURN QUERY
+		SELECT NULL::bigint, NULL::text, NULL::text, NULL::jsonb, NULL::integer,
+		       NULL::integer, NULL::integer,
+		       -- (greatest() skips NULLs: keep "none pending" NULL)
+		       CASE WHEN min(j.scheduled_at) IS NOT NULL
+		            THEN greatest(0, ceil(extract(epoch FROM min(j.scheduled_at) - v_now)
+		                                  * 1000))::bigint END
+		FROM jobvisor.jobs j
+		WHERE j.status = 'pending' AND j.type = ANY (p_types);
+	END IF;
+END
+$$;
+
 -- How many jobs there are in each status, without reading the table: the
 -- live and unsuccessful ones through their partial indexes, the succeeded
 -- ones as the rest of the total (which the primary key answers).

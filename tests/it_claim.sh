@@ -55,4 +55,24 @@ assert_eq "big,big" "$(jv_psql "SELECT string_agg(user_id, ',') FROM jobvisor.cl
 	"finished jobs free the user's slots"
 assert_eq "" "$(jv_psql "SELECT coalesce(string_agg(id::text, ','), '') FROM jobvisor.claim(3, 0, 2, '{noop}') WHERE id IS NOT NULL")" \
 	"zero slots claim nothing"
+# A row another transaction holds is passed over, never waited for: by the
+# fast path (no job with a user pending) and by the fair one.
+jv_psql "UPDATE jobvisor.jobs SET status = 'succeeded', locked_by = NULL WHERE status <> 'succeeded';
+	INSERT INTO jobvisor.jobs (id, type, scheduled_at) OVERRIDING SYSTEM VALUE VALUES
+	(9001, 'noop', now() - interval '2 hours'), (9002, 'noop', now() - interval '1 hour')" >/dev/null
+jv_bg psql -X -q -d "$JV_DB_URL" -c "BEGIN; SELECT id FROM jobvisor.jobs WHERE id = 9001 FOR UPDATE; SELECT pg_sleep(60); COMMIT"
+holder=$BG_PID
+wait_for "[ \"\$(jv_psql \"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(60)%' AND state = 'active' AND pid <> pg_backend_pid()\")\" = 1 ]" 10 \
+	"the session holding job 9001"
+assert_eq "9002" "$(claim 1 10 0)" "fast path: the held job is skipped, the next one claimed at once"
+jv_psql "UPDATE jobvisor.jobs SET status = 'pending', locked_by = NULL, attempts = 0 WHERE id = 9002;
+	INSERT INTO jobvisor.jobs (type, user_id) VALUES ('noop', 'u1')" >/dev/null
+assert_eq "9002,u1" "$(jv_psql "SELECT string_agg(coalesce(user_id, id::text), ',' ORDER BY user_id NULLS FIRST) FROM jobvisor.claim(1, 10, 0, '{noop}') WHERE id IS NOT NULL")" \
+	"fair path: the held job is skipped too"
+jv_kill_pid "$holder"
+jv_psql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()" >/dev/null
+wait_for "[ \"\$(jv_psql \"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()\")\" = 0 ]" 10 \
+	"the holding session to end"
+assert_eq "9001" "$(claim 1 10 0)" "once let go, the job is claimed"
+
 jv_done
