@@ -6,6 +6,7 @@
 #                      [--latency-jobs M] [--skip-latency] [--purge-rows R]
 #                      [--type noop|sql] [--pgbouncer session|transaction]
 #                      [--pool-size S] [--listen-direct] [--poll-ms MS] [--build DIR]
+#                      [--background-rate R] [--stats]
 #
 # Defaults: 100 000 jobs, max_concurrent_jobs 200 per processor, batch_size
 # half of it, worker processes (the product's default isolation).
@@ -21,11 +22,52 @@
 #
 # (p50/p95/p99: claim to recorded completion, from the history rows; CPU and
 # peak RSS of the first processor's supervisor process; fds at start/end).
-# Then the pickup-latency run: one idle processor, M jobs (default 500)
-# inserted one at a time at ~100/s; enqueue-to-start percentiles from the
-# history (created_at to started_at, both by the database clock):
+# The line goes on with what the run cost PostgreSQL:
+#
+#   cpu_s_postgres         CPU of the backends of jobvisor's connections, read
+#                          before serve stops (n/a when /proc does not show them)
+#   wal_bytes_per_job      pg_current_wal_lsn() before the enqueue and after the
+#                          run, as the peers' figures (the whole cluster's WAL)
+#   wal_bytes_per_job_run  the same from just before serve starts (after the
+#                          CHECKPOINT that follows the enqueue)
+#   wal_fpi_per_job, wal_records_per_job
+#                          pg_stat_wal, enqueue included
+#   xacts_per_job          commits + rollbacks in the bench database while serve
+#                          ran (pg_stat_database, read once every other client
+#                          has gone and so flushed its counts; autovacuum's
+#                          count), less bench.sh's own: it counts its queries
+#                          and subtracts what one costs, measured at start
+#                          (normally 2: the connection's and the query's)
+#   blks_dirtied_per_job   shared_blks_dirtied of jobvisor's statements while
+#                          serve ran (pg_stat_statements; bench.sh's cluster
+#                          preloads it with track = top and a --db server may;
+#                          else n/a)
+#
+# --stats also prints on stderr the run's ten statements with the most
+# total_exec_time: calls, total and mean ms, rows, shared_blks_dirtied and
+# wal_bytes per call.
+#
+# Then the pickup-latency run: one idle processor (batch 20, 10 slots), M
+# jobs (default 500) inserted one at a time at ~100/s; enqueue-to-claim
+# percentiles from the history (created_at to started_at, both by the
+# database clock):
 #
 #   pickup_p50_ms=.. pickup_p95_ms=.. pickup_p99_ms=..
+#
+# --background-rate R: the same M probe jobs, on a processor with the
+# throughput settings (--concurrency, --batch, --prefetch) while one psql
+# session inserts R noop jobs a second beside them (a chunk every ~10 ms, a
+# transaction each, from 1 s before the probes until they have all been
+# claimed; at most 100 rounds a second for 3 s per 100 probes + 30 s). Only
+# the probes are measured; the line adds
+#
+#   background_rate=R background_enqueued_per_s=.. background_done_per_s=X
+#   background_backlog=.. probe_recorded_p50_ms=.. probe_recorded_p99_ms=..
+#
+# (X: background jobs finished while the enqueuer ran, per second of it;
+# below R the processor fell behind, and backlog is what was left. A job
+# claimed ahead (--prefetch) may wait in the supervisor after its claim:
+# probe_recorded is insert to recorded completion, which includes that.)
 #
 # --purge-rows R: claiming while history retention purges. R finished jobs
 # (one execution each) are planted 40 days old, then up to three pairs of
@@ -50,6 +92,8 @@
 # `listen_url` straight to PostgreSQL. --poll-ms sets processor.poll_interval_ms
 # (default 1000). --build DIR takes jobvisor and its plugins from an existing
 # build folder (e.g. of another commit, to compare) instead of build/bench.
+# With --db, its database (jv_bench_PID) is dropped at the end.
+# contrib/bench-peers.sh runs it beside graphile-worker on the peers' server.
 #
 # Everything it starts it stops, by PID.
 set -eu
@@ -71,6 +115,8 @@ listen_direct=0
 poll_ms=1000
 use_build=
 purge_rows=0
+bg_rate=0
+stats=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--jobs) jobs=$2; shift 2 ;;
@@ -90,7 +136,9 @@ while [ $# -gt 0 ]; do
 	--listen-direct) listen_direct=1; shift ;;
 	--poll-ms) poll_ms=$2; shift 2 ;;
 	--build) use_build=$2; shift 2 ;;
-	-h | --help) sed -n '2,54p' "$0"; exit 0 ;;
+	--background-rate) bg_rate=$2; shift 2 ;;
+	--stats) stats=1; shift ;;
+	-h | --help) awk 'NR == 1 { next } /^#/ { print; next } { exit }' "$0"; exit 0 ;;
 	*) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 1 ;;
 	esac
 done
@@ -99,6 +147,8 @@ case $jtype in noop | sql) ;; *) echo "bench.sh: --type noop|sql" >&2; exit 1 ;;
 case $bouncer in '' | session | transaction) ;; *) echo "bench.sh: --pgbouncer session|transaction" >&2; exit 1 ;; esac
 [ "$listen_direct" = 0 ] || [ "$bouncer" = transaction ] ||
 	{ echo "bench.sh: --listen-direct goes with --pgbouncer transaction" >&2; exit 1; }
+case $bg_rate in '' | *[!0-9]*) echo "bench.sh: --background-rate takes a whole number of jobs per second" >&2; exit 1 ;; esac
+[ "$bg_rate" -le 100000 ] || { echo "bench.sh: --background-rate at most 100000" >&2; exit 1; }
 # Half the slots per claim by default: one batch is recorded while the next runs.
 [ -n "$batch" ] || batch=$(( conc / 2 > 0 ? (conc / 2 > 1000 ? 1000 : conc / 2) : 1 ))
 
@@ -126,6 +176,27 @@ stop_serve()
 		wait "$p" 2>/dev/null || true
 	done
 	PIDS=""
+}
+db_made=0
+drop_db()
+{
+	[ "$db_made" = 1 ] || return 0
+	psql -X -q -d "$admin" -c "DROP DATABASE IF EXISTS $dbname WITH (FORCE)" >/dev/null
+}
+BGQ=
+stop_bg()
+{
+	[ -n "$BGQ" ] || return 0
+	# the enqueuer's loop reads this flag; the client's end alone would not stop its backend
+	q "UPDATE public.jv_bench_ctl SET stop = true" >/dev/null 2>&1 || true
+	_i=0
+	while kill -0 "$BGQ" 2>/dev/null && [ $_i -lt 100 ]; do
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	kill -TERM "$BGQ" 2>/dev/null || true
+	wait "$BGQ" 2>/dev/null || true
+	BGQ=
 }
 BPID=
 stop_bouncer()
@@ -155,21 +226,88 @@ min_wal_size = 512MB
 checkpoint_timeout = 15min
 checkpoint_completion_target = 0.9
 random_page_cost = 1.1
-jit = off"
+jit = off
+# bench.sh: per-statement figures (blks_dirtied_per_job, --stats); costs
+# a few microseconds a statement, and a run makes few (batches)
+shared_preload_libraries = 'pg_stat_statements'
+pg_stat_statements.track = top"
 	export JV_PG_CONF_EXTRA
 	jv_pg_start >/dev/null
 	jv_on_exit stop_bouncer
 	jv_on_exit stop_serve
 	admin=$JV_TEST_DATABASE_URL
 else
+	# (a server we did not start: our database goes when we do)
+	jv_on_exit drop_db
 	jv_on_exit stop_bouncer
 	jv_on_exit stop_serve
 	admin=$db_url
 fi
 dbname=jv_bench_$$
 psql -X -q -d "$admin" -c "CREATE DATABASE $dbname" >/dev/null
+db_made=1
 url=$(printf '%s\n' "$admin" | sed -E 's#^(postgres(ql)?://[^/?]*)(/[^?]*)?#\1/'"$dbname"'#')
-q() { psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$url" -c "$1"; }
+# Every query of bench.sh's own goes through q: marked, so that
+# pg_stat_statements' figures leave it out, and counted (one byte in
+# $work/probes each), so that xacts_per_job can subtract its transactions.
+: >"$work/probes"
+q()
+{
+	printf . >>"$work/probes"
+	psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$url" -c "/* jv-bench */ $1"
+}
+nprobes() { wc -c <"$work/probes" | tr -d ' '; }
+
+# settle: wait (at most 10 s) until no other client is connected to the
+# bench database, so that every backend that ran there has exited and
+# flushed its statistics, then read them in the same query (the reading
+# backend's own transactions are in the next reading). Sets s_xact
+# (commits + rollbacks of the database), s_rec, s_fpi (pg_stat_wal, the
+# whole cluster), s_lsn (pg_current_wal_lsn() in bytes). PgBouncer's idle
+# server connections are closed first: they would flush only when idle 10 s.
+settle()
+{
+	[ -z "$bouncer" ] || q "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid()
+		  AND backend_type = 'client backend'" >/dev/null
+	_t=0
+	while :; do
+		set -- $(q "SELECT (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+				AND pid <> pg_backend_pid() AND backend_type = 'client backend'),
+			(SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()),
+			w.wal_records, w.wal_fpi, pg_current_wal_lsn() - '0/0'::pg_lsn
+			FROM pg_stat_wal w" | tr '|' ' ')
+		[ "$1" != 0 ] || break
+		_t=$((_t + 1))
+		if [ $_t -ge 200 ]; then
+			echo "bench.sh: $1 other connections to $dbname stay; their statistics may be missing" >&2
+			break
+		fi
+		sleep 0.05
+	done
+	s_xact=$2 s_rec=$3 s_fpi=$4 s_lsn=$5
+}
+
+# pg_stat_statements, where the server has it loaded (bench.sh's own
+# cluster does, --db servers may): only this database's rows are reset.
+pgss=0
+if [ "$(q "SELECT current_setting('shared_preload_libraries') ~ 'pg_stat_statements'")" = t ] &&
+	q "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null 2>&1; then
+	pgss=1
+fi
+[ "$pgss" = 1 ] || [ "$stats" = 0 ] ||
+	echo "bench.sh: --stats: the server has no pg_stat_statements loaded; no statement figures" >&2
+pgss_where="dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+	AND query NOT LIKE '/* jv-bench */%'"
+
+# What one of bench.sh's queries costs in transactions (normally 2: the
+# connection's start and the query), measured here once.
+settle
+xa=$s_xact ca=$(nprobes)
+q "SELECT 1" >/dev/null
+q "SELECT 1" >/dev/null
+settle
+xact_per_probe=$(awk -v a="$xa" -v b="$s_xact" -v n="$(( $(nprobes) - ca ))" 'BEGIN {printf "%.2f", (b - a) / n}')
 
 # jobvisor's own url: PostgreSQL itself, or a private PgBouncer in front of
 # it (run unprivileged when we are root, as PgBouncer refuses root).
@@ -271,6 +409,8 @@ payload='{}'
 # prints the result line and sets $jps.
 throughput_run()
 {
+	settle
+	w_lsn0=$s_lsn w_rec0=$s_rec w_fpi0=$s_fpi
 	if [ "$users" -gt 0 ]; then
 		q "INSERT INTO jobvisor.jobs (type, payload, user_id) SELECT '$jtype', '$payload', 'user' || (g % $users) FROM generate_series(1, $jobs) g"
 	else
@@ -278,6 +418,10 @@ throughput_run()
 	fi
 	q "ANALYZE jobvisor.jobs" >/dev/null
 	q "CHECKPOINT" >/dev/null 2>&1 || true
+	[ "$pgss" = 0 ] || q "SELECT pg_stat_statements_reset(0, oid, 0) FROM pg_database
+		WHERE datname = current_database()" >/dev/null
+	settle
+	r_lsn0=$s_lsn x0=$s_xact c0=$(nprobes)
 
 	t0=$(now_ns)
 	i=0
@@ -306,7 +450,26 @@ throughput_run()
 		wcpu=$(awk -v t="$tick" -v a="$wcpu" '{printf "%.2f", a + ($14 + $15) / t}' /proc/"$c"/stat 2>/dev/null || echo "$wcpu")
 	done
 	rss=$(awk '/VmHWM/ {print $2}' /proc/"$first"/status)
+	# CPU of the PostgreSQL backends serving the run (jobvisor's
+	# connections, still open), when this machine's /proc shows them.
+	pgcpu=n/a
+	bpids=$(q "SELECT string_agg(pid::text, ' ') FROM pg_stat_activity WHERE datname = current_database()
+		AND backend_type = 'client backend' AND pid <> pg_backend_pid()")
+	if [ -n "$bpids" ]; then
+		pgcpu=$(for p in $bpids; do cat /proc/"$p"/stat 2>/dev/null || echo x; done |
+			awk -v t="$tick" -v want="$(echo $bpids | wc -w)" '$2 == "(postgres)" {s += $14 + $15; n++}
+				END {if (n == want) printf "%.2f", s / t; else print "n/a"}')
+	fi
 	stop_serve
+	settle
+	walstat=$(awk -v n="$jobs" -v l0="$w_lsn0" -v r0="$r_lsn0" -v l1="$s_lsn" \
+		-v c0="$w_rec0" -v c1="$s_rec" -v f0="$w_fpi0" -v f1="$s_fpi" \
+		-v x0="$x0" -v x1="$s_xact" -v p="$(( $(nprobes) - c0 ))" -v pp="$xact_per_probe" \
+		'BEGIN {printf "wal_bytes_per_job=%.0f wal_bytes_per_job_run=%.0f wal_fpi_per_job=%.3f wal_records_per_job=%.2f xacts_per_job=%.3f",
+			(l1 - l0) / n, (l1 - r0) / n, (f1 - f0) / n, (c1 - c0) / n, (x1 - x0 - p * pp) / n}')
+	dirtied=n/a
+	[ "$pgss" = 0 ] || dirtied=$(q "SELECT round(coalesce(sum(shared_blks_dirtied), 0)::numeric / $jobs, 3)
+		FROM pg_stat_statements WHERE $pgss_where")
 
 	done_n=$(q "SELECT count(*) FROM jobvisor.jobs WHERE status = 'succeeded' AND started_at >= to_timestamp($t0 / 1e9)")
 	pct=$(q "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2) || ' ' ||
@@ -318,7 +481,22 @@ throughput_run()
 	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b - a) / 1e9}')
 	jps=$(awk -v n="$jobs" -v s="$secs" 'BEGIN {printf "%.0f", n / s}')
 	[ "$done_n" = "$jobs" ] || echo "bench.sh: only $done_n of $jobs jobs succeeded" >&2
-	echo "jobs_per_s=$jps p50_ms=$1 p95_ms=$2 p99_ms=$3 cpu_s_supervisor=$cpu rss_kb_supervisor=$rss cpu_s_workers=$wcpu fds_start=$fd0 fds_end=$fd1 jobs=$jobs seconds=$secs concurrency=$conc processors=$procs users=$users batch=$batch prefetch=$prefetch isolation=$isolation type=$jtype pgbouncer=${bouncer:-none} listen_direct=$listen_direct poll_ms=$poll_ms history_rows=$(q 'SELECT count(*) FROM jobvisor.job_executions')"
+	echo "jobs_per_s=$jps p50_ms=$1 p95_ms=$2 p99_ms=$3 cpu_s_supervisor=$cpu rss_kb_supervisor=$rss cpu_s_workers=$wcpu fds_start=$fd0 fds_end=$fd1 jobs=$jobs seconds=$secs concurrency=$conc processors=$procs users=$users batch=$batch prefetch=$prefetch isolation=$isolation type=$jtype pgbouncer=${bouncer:-none} listen_direct=$listen_direct poll_ms=$poll_ms history_rows=$(q 'SELECT count(*) FROM jobvisor.job_executions') cpu_s_postgres=$pgcpu $walstat blks_dirtied_per_job=$dirtied"
+	[ "$stats" = 0 ] || [ "$pgss" = 0 ] || top_statements
+}
+
+# --stats: the run's ten most expensive statements (pg_stat_statements).
+top_statements()
+{
+	echo "bench.sh: top statements of the run by total_exec_time:" >&2
+	psql -X -q -P pager=off -d "$url" -c "/* jv-bench */ SELECT calls,
+		round(total_exec_time::numeric, 1) AS total_ms,
+		round((total_exec_time / calls)::numeric, 3) AS mean_ms, rows,
+		round(shared_blks_dirtied::numeric / calls, 2) AS dirtied_per_call,
+		round(wal_bytes / calls, 0) AS wal_bytes_per_call,
+		left(regexp_replace(query, '\s+', ' ', 'g'), 90) AS query
+		FROM pg_stat_statements WHERE $pgss_where AND calls > 0
+		ORDER BY total_exec_time DESC LIMIT 10" >&2
 }
 
 if [ "$users" -gt 0 ]; then
@@ -381,31 +559,98 @@ throughput_run
 
 [ "$skip_latency" = 1 ] && exit 0
 
-# Pickup latency: an idle processor, jobs inserted one at a time at ~100/s.
+# Pickup latency: jobs inserted one at a time at ~100/s, on an idle
+# processor, or (--background-rate R) on one running the throughput settings
+# while a background enqueuer inserts R jobs a second beside them. Only the
+# probe jobs ({"data": "probe"}) are measured.
 q "TRUNCATE jobvisor.jobs, jobvisor.job_executions" >/dev/null
-sed -i "s/batch_size: $batch/batch_size: 20/; s/max_concurrent_jobs: $conc/max_concurrent_jobs: 10/" "$work/bench.yaml"
+[ "$bg_rate" -gt 0 ] ||
+	sed -i "s/batch_size: $batch/batch_size: 20/; s/max_concurrent_jobs: $conc/max_concurrent_jobs: 10/" "$work/bench.yaml"
 "$build/jobvisor" serve -c "$work/bench.yaml" 2>>"$work/serve.err" &
 PIDS=$!
 sleep 1
-q "INSERT INTO jobvisor.jobs (type, payload) VALUES ('noop', '{}')" >/dev/null # warm-up
+q "INSERT INTO jobvisor.jobs (type, payload) VALUES ('noop', '{\"data\": \"warmup\"}')" >/dev/null
 sleep 1
 q "TRUNCATE jobvisor.job_executions" >/dev/null
+if [ "$bg_rate" -gt 0 ]; then
+	# One session, one short transaction per chunk: as many jobs as the
+	# clock says are due (at most 100 ms' worth), COMMIT, 10 ms' rest; it
+	# stops when jv_bench_ctl says so, after bg_cap seconds, or after
+	# 100 * bg_cap rounds, whichever comes first.
+	bg_cap=$(( lat_jobs / 100 * 3 + 30 ))
+	q "CREATE TABLE public.jv_bench_ctl (stop boolean NOT NULL); INSERT INTO public.jv_bench_ctl VALUES (false)" >/dev/null
+	cat >"$work/background.sql" <<EOF
+DO \$\$
+DECLARE
+	t0 timestamptz := clock_timestamp();
+	n bigint := 0;
+	k bigint;
+BEGIN
+	FOR i IN 1 .. 100 * $bg_cap LOOP
+		EXIT WHEN clock_timestamp() > t0 + interval '$bg_cap s' OR (SELECT stop FROM public.jv_bench_ctl);
+		k := least(floor(extract(epoch FROM clock_timestamp() - t0) * $bg_rate)::bigint - n,
+			greatest($bg_rate / 10, 1));
+		IF k > 0 THEN
+			INSERT INTO jobvisor.jobs (type, payload)
+			SELECT 'noop', '{"data": "bg"}' FROM generate_series(1, k);
+			n := n + k;
+		END IF;
+		COMMIT;
+		PERFORM pg_sleep(0.01);
+	END LOOP;
+	RAISE NOTICE 'background: % jobs in % s', n, round(extract(epoch FROM clock_timestamp() - t0)::numeric, 2);
+END
+\$\$;
+EOF
+	jv_on_exit stop_bg
+	PGAPPNAME=jv-bench-bg psql -X -q -d "$url" -f "$work/background.sql" >"$work/background.log" 2>&1 &
+	BGQ=$!
+	sleep 1
+fi
 i=0
 while [ $i -lt "$lat_jobs" ]; do
-	echo "INSERT INTO jobvisor.jobs (type, payload) VALUES ('noop', '{}');"
+	echo "INSERT INTO jobvisor.jobs (type, payload) VALUES ('noop', '{\"data\": \"probe\"}');"
 	echo "SELECT pg_sleep(0.01);"
 	i=$((i + 1))
 done >"$work/latency.sql"
 psql -X -q -d "$url" -f "$work/latency.sql" >/dev/null
 # (the enqueueing is over by now: a slow poll, so as not to disturb the
-# measurement with psql start-ups)
-while [ "$(q "SELECT count(*) FROM jobvisor.job_executions")" -lt "$lat_jobs" ]; do
+# measurement with psql start-ups; at most 2 minutes)
+i=0
+while [ "$(q "SELECT count(*) FROM jobvisor.job_executions e JOIN jobvisor.jobs j ON j.id = e.job_id
+	WHERE j.payload->>'data' = 'probe'")" -lt "$lat_jobs" ]; do
+	i=$((i + 1))
+	if [ $i -ge 240 ]; then
+		echo "bench.sh: not every probe job started within 2 minutes; the figures are of those that did" >&2
+		break
+	fi
 	sleep 0.5
 done
+bgline=
+if [ "$bg_rate" -gt 0 ]; then
+	stop_bg
+	set -- $(q "WITH w AS (SELECT min(created_at) AS a, max(created_at) AS b FROM jobvisor.jobs WHERE payload->>'data' = 'bg')
+		SELECT count(*), count(*) FILTER (WHERE j.status = 'succeeded' AND j.finished_at <= w.b),
+		       extract(epoch FROM w.b - w.a)
+		FROM jobvisor.jobs j, w WHERE j.payload->>'data' = 'bg' GROUP BY w.a, w.b" | tr '|' ' ')
+	[ $# = 3 ] || set -- 0 0 0
+	bgline=$(awk -v n="$1" -v d="$2" -v s="$3" -v r="$bg_rate" 'BEGIN {
+		printf "background_rate=%d background_enqueued_per_s=%.0f background_done_per_s=%.0f background_backlog=%d background_s=%.1f",
+			r, (s > 0 ? n / s : 0), (s > 0 ? d / s : 0), n - d, s}')
+	# enqueue to recorded completion: with prefetch a probe may wait in the
+	# supervisor after its claim (started_at), which pickup does not show
+	set -- $(q "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2) || ' ' ||
+		round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 2)
+		FROM (SELECT extract(epoch FROM finished_at - created_at) * 1000 AS ms
+		      FROM jobvisor.jobs WHERE payload->>'data' = 'probe' AND finished_at IS NOT NULL) s")
+	bgline=" $bgline probe_recorded_p50_ms=${1:-} probe_recorded_p99_ms=${2:-} concurrency=$conc batch=$batch prefetch=$prefetch"
+	sed 's/^psql:[^ ]* *NOTICE: */bench.sh: /' "$work/background.log" >&2
+fi
 lat=$(q "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2) || ' ' ||
 	round(percentile_cont(0.95) WITHIN GROUP (ORDER BY ms)::numeric, 2) || ' ' ||
 	round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 2)
 	FROM (SELECT extract(epoch FROM e.started_at - j.created_at) * 1000 AS ms
-	      FROM jobvisor.job_executions e JOIN jobvisor.jobs j ON j.id = e.job_id) s")
+	      FROM jobvisor.job_executions e JOIN jobvisor.jobs j ON j.id = e.job_id
+	      WHERE j.payload->>'data' = 'probe') s")
 set -- $lat
-echo "pickup_p50_ms=$1 pickup_p95_ms=$2 pickup_p99_ms=$3 jobs=$lat_jobs rate_per_s=100 pgbouncer=${bouncer:-none} listen_direct=$listen_direct poll_ms=$poll_ms"
+echo "pickup_p50_ms=$1 pickup_p95_ms=$2 pickup_p99_ms=$3$bgline jobs=$lat_jobs rate_per_s=100 pgbouncer=${bouncer:-none} listen_direct=$listen_direct poll_ms=$poll_ms"
