@@ -6,7 +6,7 @@
 #                      [--latency-jobs M] [--skip-latency] [--purge-rows R]
 #                      [--type noop|sql] [--pgbouncer session|transaction]
 #                      [--pool-size S] [--listen-direct] [--poll-ms MS] [--build DIR]
-#                      [--background-rate R] [--stats]
+#                      [--stats] [--progress S] [--background-rate R]
 #
 # Defaults: 100 000 jobs, max_concurrent_jobs 200 per processor, batch_size
 # half of it, worker processes (the product's default isolation).
@@ -46,6 +46,13 @@
 # --stats also prints on stderr the run's ten statements with the most
 # total_exec_time: calls, total and mean ms, rows, shared_blks_dirtied and
 # wal_bytes per call.
+#
+# --progress S prints on stderr, every S seconds of a throughput run, the
+# attempts recorded so far and their rate over the last S seconds, the size
+# of jobs and job_executions with their indexes, and jobs' dead and live
+# rows and autovacuum runs (for long runs: --jobs 10000000 --progress 60):
+#
+#   progress s=.. done=.. jobs_per_s=.. jobs_mb=.. history_mb=.. jobs_dead=.. ...
 #
 # Then the pickup-latency run: one idle processor (batch 20, 10 slots), M
 # jobs (default 500) inserted one at a time at ~100/s; enqueue-to-claim
@@ -117,6 +124,7 @@ use_build=
 purge_rows=0
 bg_rate=0
 stats=0
+progress=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--jobs) jobs=$2; shift 2 ;;
@@ -138,6 +146,7 @@ while [ $# -gt 0 ]; do
 	--build) use_build=$2; shift 2 ;;
 	--background-rate) bg_rate=$2; shift 2 ;;
 	--stats) stats=1; shift ;;
+	--progress) progress=$2; shift 2 ;;
 	-h | --help) awk 'NR == 1 { next } /^#/ { print; next } { exit }' "$0"; exit 0 ;;
 	*) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 1 ;;
 	esac
@@ -148,6 +157,7 @@ case $bouncer in '' | session | transaction) ;; *) echo "bench.sh: --pgbouncer s
 [ "$listen_direct" = 0 ] || [ "$bouncer" = transaction ] ||
 	{ echo "bench.sh: --listen-direct goes with --pgbouncer transaction" >&2; exit 1; }
 case $bg_rate in '' | *[!0-9]*) echo "bench.sh: --background-rate takes a whole number of jobs per second" >&2; exit 1 ;; esac
+case $progress in '' | *[!0-9]*) echo "bench.sh: --progress takes a whole number of seconds" >&2; exit 1 ;; esac
 [ "$bg_rate" -le 100000 ] || { echo "bench.sh: --background-rate at most 100000" >&2; exit 1; }
 # Half the slots per claim by default: one batch is recorded while the next runs.
 [ -n "$batch" ] || batch=$(( conc / 2 > 0 ? (conc / 2 > 1000 ? 1000 : conc / 2) : 1 ))
@@ -437,9 +447,24 @@ throughput_run()
 	# Wait from the shell, one short transaction per check: a long-running
 	# waiting statement would hold back PostgreSQL's xmin horizon, so no dead
 	# row could be pruned and the claims would slow down for it.
+	h0=$(q "SELECT coalesce(max(id), 0) FROM jobvisor.job_executions")
+	pt=$t0 ph=$h0
 	while [ "$(q "SELECT EXISTS (SELECT 1 FROM jobvisor.jobs WHERE status = 'pending')
 		OR EXISTS (SELECT 1 FROM jobvisor.jobs WHERE status = 'running')")" = t ]; do
 		sleep 0.05
+		[ "$progress" -gt 0 ] || continue
+		now=$(now_ns)
+		[ $(( (now - pt) / 1000000000 )) -ge "$progress" ] || continue
+		# (history ids are handed out in order: max(id) counts the
+		# attempts recorded, one index probe, at any table size)
+		set -- $(q "SELECT coalesce(max(id), 0) FROM jobvisor.job_executions")
+		h=$1
+		set -- $(q "SELECT pg_total_relation_size('jobvisor.jobs') || ' ' ||
+			pg_total_relation_size('jobvisor.job_executions') || ' ' || n_dead_tup || ' ' ||
+			n_live_tup || ' ' || autovacuum_count FROM pg_stat_user_tables
+			WHERE relid = 'jobvisor.jobs'::regclass")
+		echo "progress s=$(( (now - t0) / 1000000000 )) done=$((h - h0)) jobs_per_s=$(( (h - ph) * 1000000000 / (now - pt) )) jobs_mb=$(( $1 / 1048576 )) history_mb=$(( $2 / 1048576 )) jobs_dead=$3 jobs_live=$4 jobs_autovacuums=$5" >&2
+		pt=$now ph=$h
 	done
 	t1=$(now_ns)
 	fd1=$(ls /proc/"$first"/fd 2>/dev/null | wc -l)
