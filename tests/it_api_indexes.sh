@@ -2,10 +2,11 @@
 # it_api_indexes.sh -- over 40 000 finished jobs and 300 live ones, GET
 # /api/jobs (each filter, alone and together, paged by `after` across the
 # live and finished jobs of a type or a user) answers exactly the table's
-# jobs, newest first; and neither it nor the counts by status (/metrics,
-# /api/cron/status, /api/cron/queue) read jobs sequentially or pass more
-# than 1 000 of its rows that they do not answer: each goes through an
-# index over the jobs it can match (sql/014_throughput.sql). The plans are
+# jobs, newest first; and neither it nor the counts by status and the
+# oldest finished job (/metrics, /api/cron/status, /api/cron/queue) read
+# jobs sequentially or pass more than 1 000 of its rows that they do not
+# answer: each goes through an index over the jobs it can match
+# (sql/014_throughput.sql). The plans are
 # those PostgreSQL ran for the API's own statements: auto_explain (contrib)
 # reports each one as a notice, which `jobvisor serve` logs at debug level.
 # `jobvisor status` counts the same as the table.
@@ -27,6 +28,8 @@ api:
   token: "$TOKEN"
 log:
   level: debug
+history:
+  retention_days: 0
 YAML
 )"
 run "$JOBVISOR" migrate -c "$JV_CONF"
@@ -36,11 +39,12 @@ assert_rc 0 "migrate"
 q() { PGOPTIONS='-c client_min_messages=warning' psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$JV_DB_URL" -c "$1"; }
 
 # The history: ids 1..40 000 finished (5 % failed, 1 % cancelled; type
-# rare and user solo now and then) with a few delayed pending jobs among
-# them, then 300 live ones (pending, scheduled tomorrow; running, held by a
-# processor that is alive elsewhere), then 100 finished again; rare and solo
-# are frequent among the last 400. Committed durably, so that VACUUM can
-# mark the pages all-visible (index-only scans).
+# rare and user solo now and then; the oldest 3 000 all failed, as when
+# failed jobs are kept longer than the others) with a few delayed pending
+# jobs among them, then 300 live ones (pending, scheduled tomorrow;
+# running, held by a processor that is alive elsewhere), then 100 finished
+# again; rare and solo are frequent among the last 400. Committed durably,
+# so that VACUUM can mark the pages all-visible (index-only scans).
 q "SET synchronous_commit = on;
 INSERT INTO jobvisor.processors (name, hostname, pid, version, heartbeat_at)
 	VALUES ('elsewhere', 'h', 1, 'x', now() + interval '1 day');
@@ -55,7 +59,7 @@ FROM (SELECT g,
              CASE WHEN g % 1999 = 0 OR (g > 40000 AND g % 15 = 0) THEN 'rare' ELSE 'bulk' END,
              CASE WHEN g % 997 = 5 OR (g > 40000 AND g % 7 = 0) THEN 'solo'
                   WHEN g % 3 = 0 THEN NULL ELSE 'u' || g % 50 END,
-             CASE WHEN g % 7996 = 0 THEN 'pending'
+             CASE WHEN g % 7996 = 0 THEN 'pending' WHEN g <= 3000 THEN 'failed'
                   WHEN g > 40000 AND g <= 40300 AND g % 10 = 0 THEN 'running'
                   WHEN g > 40000 AND g <= 40300 THEN 'pending'
                   WHEN g * 7 % 100 < 1 THEN 'cancelled' WHEN g * 7 % 100 < 6 THEN 'failed'
@@ -67,14 +71,16 @@ assert_eq "15 10 22|39 4 55" \
 	"$(q "SELECT count(*) FILTER (WHERE status = 'pending') || ' ' || count(*) FILTER (WHERE status = 'running') || ' ' || count(*) FILTER (WHERE finished_at IS NOT NULL) FROM jobvisor.jobs WHERE type = 'rare'")|$(q "SELECT count(*) FILTER (WHERE status = 'pending') || ' ' || count(*) FILTER (WHERE status = 'running') || ' ' || count(*) FILTER (WHERE finished_at IS NOT NULL) FROM jobvisor.jobs WHERE user_id = 'solo'")" \
 	"rare and solo: pending, running and finished jobs (the history as meant)"
 
-# Every statement on this database from now on has its plan, with the rows
-# each node passed, sent to its client as a notice.
+# Every statement on this database from now on, and each one inside a
+# function, has its plan, with the rows each node passed, sent to its
+# client as a notice.
 q "DO \$\$ BEGIN
 	EXECUTE format('ALTER DATABASE %I SET session_preload_libraries = %L', current_database(), 'auto_explain');
 	EXECUTE format('ALTER DATABASE %I SET auto_explain.log_min_duration = 0', current_database());
 	EXECUTE format('ALTER DATABASE %I SET auto_explain.log_analyze = on', current_database());
 	EXECUTE format('ALTER DATABASE %I SET auto_explain.log_timing = off', current_database());
 	EXECUTE format('ALTER DATABASE %I SET auto_explain.log_level = notice', current_database());
+	EXECUTE format('ALTER DATABASE %I SET auto_explain.log_nested_statements = on', current_database());
 END \$\$"
 
 jv_bg "$JOBVISOR" serve -c "$JV_CONF"
