@@ -6,10 +6,10 @@
 # oldest finished job (/metrics, /api/cron/status, /api/cron/queue) read
 # jobs sequentially or pass more than 1 000 of its rows that they do not
 # answer: each goes through an index over the jobs it can match
-# (sql/014_throughput.sql). The plans are
-# those PostgreSQL ran for the API's own statements: auto_explain (contrib)
-# reports each one as a notice, which `jobvisor serve` logs at debug level.
-# `jobvisor status` counts the same as the table.
+# (sql/014_throughput.sql). The plans are those PostgreSQL ran for the
+# API's own statements: auto_explain (contrib) reports each one as a
+# notice, which `jobvisor serve` logs at debug level. `jobvisor status`
+# counts the same as the table.
 . "${top_srcdir:-.}/tests/lib.sh"
 
 command -v curl >/dev/null 2>&1 || skip_all "curl not found"
@@ -86,7 +86,7 @@ END \$\$"
 jv_bg "$JOBVISOR" serve -c "$JV_CONF"
 SERR=$JV_TMP/bg.$BG_N.err
 jv_api_port "$SERR"
-JV_CALL_AUTH="Authorization: Bearer $TOKEN"
+JV_CALL_AUTH="Authorization: Bearer $TOKEN" # call (lib.sh) sends the token
 
 # reads PATH [INDEX]: GET PATH answers 200, and the plans of the statements
 # that ran meanwhile (the request's; the processor's own, idle, are index
@@ -117,20 +117,19 @@ reads()
 # the ids of the table's jobs WHERE, newest first.
 page()
 {
-	_ids=
+	: >"$JV_TMP/ids"
 	_after=${4:-}
 	_pages=0
 	while :; do
 		reads "/api/jobs?$1&limit=4${_after:+&after=$_after}" "${3:-}"
-		_ids="$_ids $(printf '%s' "$BODY" | jq -r '[.jobs[].id] | map(tostring) | join(" ")')"
+		printf '%s' "$BODY" | jq -r '.jobs[].id' >>"$JV_TMP/ids"
 		_after=$(printf '%s' "$BODY" | jq -r '.next // empty')
 		_pages=$((_pages + 1))
 		[ -n "$_after" ] || break
 		[ "$_pages" -lt 60 ] || fail "paging ?$1 does not end"
 	done
-	# shellcheck disable=SC2086 # (the word splitting trims the spaces)
-	assert_eq "$(q "SELECT coalesce(string_agg(id::text, ' ' ORDER BY id DESC), '') FROM jobvisor.jobs WHERE $2")" \
-		"$(echo $_ids)" "?$1${4:+ after $4}: the table's jobs, newest first, in $_pages pages"
+	assert_eq "$(q "SELECT coalesce(string_agg(id::text, E'\\n' ORDER BY id DESC), '') FROM jobvisor.jobs WHERE $2")" \
+		"$(cat "$JV_TMP/ids")" "?$1${4:+ after $4}: the table's jobs, newest first, in $_pages pages"
 }
 
 # ---------------------------------------------------------------- the list
