@@ -255,3 +255,21 @@ $$;
 
 COMMENT ON FUNCTION jobvisor.job_counts()
 	IS 'jobs by status, from partial indexes and the primary key';
+
+-- The oldest finished job (`jobvisor status`, /metrics): 012 took the
+-- lowest ids of each finished status through jobs_status_id_idx. Without
+-- it, the succeeded ones come from the primary key, which passes every
+-- older job of another status first: all the failed jobs kept longer than
+-- the succeeded ones (history.failed_retention_days), on every scrape. Now
+-- the 300 lowest ids of finished jobs, whatever their status: the primary
+-- key passes only the live jobs among the oldest (delayed ones), and the
+-- oldest finished job is among the lowest ids as before.
+CREATE OR REPLACE FUNCTION jobvisor.history_oldest(OUT finished_at timestamptz,
+                                                   OUT execution_at timestamptz)
+LANGUAGE sql STABLE AS $$
+	SELECT (SELECT min(s.f) FROM (
+	          SELECT coalesce(j.finished_at, j.updated_at) AS f FROM jobvisor.jobs j
+	          WHERE j.status IN ('succeeded', 'failed', 'cancelled') ORDER BY j.id LIMIT 300) s),
+	       (SELECT min(e.started_at) FROM (SELECT e.started_at FROM jobvisor.job_executions e
+	                                        ORDER BY e.id LIMIT 100) e)
+$$;

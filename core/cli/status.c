@@ -67,12 +67,10 @@ static const char sql_status_processors[] =
  * pending due, pending scheduled later, and the age in seconds of the
  * oldest due pending job. */
 static const char sql_status_jobs[] =
-    "SELECT s.status, coalesce(c.n, 0)"
-    " FROM unnest(ARRAY['pending', 'running', 'succeeded', 'failed', 'cancelled'])"
-    "      WITH ORDINALITY AS s(status, ord)"
-    " LEFT JOIN (SELECT status, count(*) AS n FROM jobvisor.jobs GROUP BY status) c"
-    "      USING (status)"
-    " ORDER BY s.ord";
+    /* by partial indexes and the primary key, never the table
+     * (sql/014_throughput.sql) */
+    "SELECT c.status, c.n FROM jobvisor.job_counts() c ORDER BY array_position("
+    "ARRAY['pending', 'running', 'succeeded', 'failed', 'cancelled'], c.status)";
 static const char sql_status_pending[] = "SELECT count(*) FILTER (WHERE scheduled_at <= now()),"
                                          " count(*) FILTER (WHERE scheduled_at > now()),"
                                          " round(extract(epoch FROM now() - min(scheduled_at) "
