@@ -523,7 +523,7 @@ static int migrate_upto(PGconn *conn, const struct jv_migration *list, int to,
 			if (busy == 1)
 				jv_info("migration %s waits for a lock held by another transaction; "
 				        "trying again every %d ms (%s)",
-				        m->name, JV_MIGRATE_RETRY_MS, err);
+				        m ? m->name : "?", JV_MIGRATE_RETRY_MS, err);
 			struct timespec ts = {0, JV_MIGRATE_RETRY_MS * 1000000L};
 			nanosleep(&ts, NULL);
 			continue;
