@@ -70,8 +70,29 @@ while [ $i -lt $OLD_PROCESSORS ]; do
 		-d "$JV_DB_URL" -f "$DRIVER"
 	OLD="$OLD $BG_PID:$BG_N"
 done
-wait_for "[ \"\$(jv_psql 'SELECT count(*) > 0 FROM jv_load.claims WHERE n > 0')\" = t ]" 30 \
-	"the previous release's processors claim jobs"
+# old_ended: whether one of them has ended; old_check fails the test, with
+# its error, when one has; claimed_since TIME: whether one claimed a job
+# after TIME.
+old_ended()
+{
+	for p in $OLD; do
+		kill -0 "${p%%:*}" 2>/dev/null || return 0
+	done
+	return 1
+}
+old_check()
+{
+	for p in $OLD; do
+		kill -0 "${p%%:*}" 2>/dev/null ||
+			fail "old processor (psql ${p%%:*}) ended early: $(cat "$JV_TMP/bg.${p#*:}.err")"
+	done
+}
+claimed_since()
+{
+	[ "$(jv_psql "SELECT count(*) > 0 FROM jv_load.claims WHERE n > 0 AND sent > '$1'")" = t ]
+}
+wait_for "old_ended || claimed_since -infinity" 30 "a claim of the previous release's processors (or the end of one)"
+old_check
 
 T0=$(jv_psql "SELECT clock_timestamp()")
 run "$JOBVISOR" migrate -c "$JV_CONF"
@@ -85,8 +106,8 @@ echo "# migrate took $(jv_psql "SELECT round(extract(epoch FROM timestamptz '$T1
 
 # After the upgrade, they go on with the previous release's protocol.
 backlog 2000
-wait_for "[ \"\$(jv_psql \"SELECT count(*) > 0 FROM jv_load.claims WHERE n > 0 AND sent > '$T1'\")\" = t ]" 30 \
-	"the previous release's processors claim jobs on the new schema"
+wait_for "old_ended || claimed_since '$T1'" 30 "a claim on the new schema (or the end of an old processor)"
+old_check
 
 jv_psql "UPDATE jv_load.control SET stop = true" >/dev/null
 for p in $OLD; do
