@@ -95,7 +95,7 @@ int jv_cmd_migrate(int argc, char **argv)
 
 	char err[2048];
 	int applied = 0, version = 0;
-	if (jv_migrate_to(conn, (int)to, print_applied, NULL, &applied, err, sizeof err) < 0) {
+	if (jv_migrate(conn, (int)to, print_applied, NULL, &applied, err, sizeof err) < 0) {
 		rc = jv_cli_fail(cmd, JV_EXIT_USER, "%s", err);
 	} else if (jv_schema_version(conn, &version, err, sizeof err) < 0) {
 		rc = jv_cli_fail(cmd, JV_EXIT_INTERNAL, "could not read the schema version: %s", err);

@@ -501,13 +501,12 @@ static int step(PGconn *conn, const struct jv_migration *list, int to, int chang
 	return created ? STEP_CREATED : next ? STEP_APPLIED : STEP_NONE;
 }
 
-static int migrate_upto(PGconn *conn, const struct jv_migration *list, int to,
-                        jv_migrate_cb on_applied, void *arg, int *applied, char *err,
-                        size_t errlen)
+int jv_migrate(PGconn *conn, int to, jv_migrate_cb on_applied, void *arg, int *applied,
+               char *err, size_t errlen)
 {
 	int n = 0, said = 0, outside = 0, busy = 0, rc;
 	const struct jv_migration *m;
-	while ((rc = step(conn, list, to, n > 0, &said, &outside, &m, err, errlen)) > 0) {
+	while ((rc = step(conn, jv_migrations, to, n > 0, &said, &outside, &m, err, errlen)) > 0) {
 		if (rc == STEP_CREATED || rc == STEP_OUTSIDE)
 			continue;
 		if (rc == STEP_LOCKED) {
@@ -536,27 +535,4 @@ static int migrate_upto(PGconn *conn, const struct jv_migration *list, int to,
 	if (applied)
 		*applied = n;
 	return rc < 0 ? rc : 0;
-}
-
-int jv_migrate_list(PGconn *conn, const struct jv_migration *list, jv_migrate_cb on_applied,
-                    void *arg, int *applied, char *err, size_t errlen)
-{
-	return migrate_upto(conn, list, 0, on_applied, arg, applied, err, errlen);
-}
-
-int jv_migrate_to(PGconn *conn, int to, jv_migrate_cb on_applied, void *arg, int *applied,
-                  char *err, size_t errlen)
-{
-	return migrate_upto(conn, jv_migrations, to, on_applied, arg, applied, err, errlen);
-}
-
-int jv_migrate_with(PGconn *conn, jv_migrate_cb on_applied, void *arg, int *applied, char *err,
-                    size_t errlen)
-{
-	return jv_migrate_list(conn, jv_migrations, on_applied, arg, applied, err, errlen);
-}
-
-int jv_migrate(PGconn *conn, int *applied, char *err, size_t errlen)
-{
-	return jv_migrate_list(conn, jv_migrations, NULL, NULL, applied, err, errlen);
 }

@@ -29,37 +29,27 @@ extern const struct jv_migration jv_migrations[];
 #define JV_MIGRATE_LOCK_KEY "7669456951150079858"
 
 /*
- * Apply every migration not yet recorded in jobvisor.schema_migrations, in
- * order, each in its own transaction; each transaction first takes the
- * migration lock (transaction-scoped, JV_MIGRATE_LOCK_KEY) and reads what is
- * applied, so concurrent runs wait for each other instead of racing, and
- * nothing is left behind on the connection (safe through a transaction
- * pooler). A run that has to wait says once, at info level, which server
- * process holds the lock. Returns 0 and sets
- * *applied (may be NULL) to the number applied, or JV_EDB with a message
- * in err. A failed migration is rolled back entirely and named in err
- * ("migration 001_init failed: ..."); the ones before it stay applied. A
- * database that records a version this binary does not know is refused
- * before anything is applied.
+ * Apply every migration not yet recorded in jobvisor.schema_migrations (up
+ * to version to; to <= 0: all), in order, each in its own transaction;
+ * each transaction first takes the migration lock (transaction-scoped,
+ * JV_MIGRATE_LOCK_KEY) and reads what is applied, so concurrent runs wait
+ * for each other instead of racing, and nothing is left behind on the
+ * connection (safe through a transaction pooler). A run that has to wait
+ * says once, at info level, which server process holds the lock. A
+ * migration's statements before a line "-- @transaction" (CREATE INDEX
+ * CONCURRENTLY) run first, outside any transaction; its transaction waits
+ * at most 500 ms for a lock and is then rolled back and tried again.
+ * on_applied (may be NULL) is called after each migration is committed,
+ * with m pointing into jv_migrations. Returns 0 and sets *applied (may be
+ * NULL) to the number applied, or JV_EDB with a message in err. A failed
+ * migration is rolled back entirely and named in err ("migration 001_init
+ * failed: ..."); the ones before it stay applied. A database that records
+ * a version this binary does not know is refused before anything is
+ * applied.
  */
-int jv_migrate(PGconn *conn, int *applied, char *err, size_t errlen);
-
-/* As jv_migrate, calling on_applied (may be NULL) after each migration is
- * committed. m points into jv_migrations (or list). */
 typedef void (*jv_migrate_cb)(const struct jv_migration *m, void *arg);
-int jv_migrate_with(PGconn *conn, jv_migrate_cb on_applied, void *arg, int *applied, char *err,
-                    size_t errlen);
-
-/* As jv_migrate_with, applying nothing above version to (to <= 0: all):
- * `jobvisor migrate --to`, for staged upgrades and tests that need the
- * schema of an older release. */
-int jv_migrate_to(PGconn *conn, int to, jv_migrate_cb on_applied, void *arg, int *applied,
-                  char *err, size_t errlen);
-
-/* As jv_migrate_with for another list of migrations (terminated and
- * ordered as jv_migrations): for tests. */
-int jv_migrate_list(PGconn *conn, const struct jv_migration *list, jv_migrate_cb on_applied,
-                    void *arg, int *applied, char *err, size_t errlen);
+int jv_migrate(PGconn *conn, int to, jv_migrate_cb on_applied, void *arg, int *applied,
+               char *err, size_t errlen);
 
 /* The highest version recorded, 0 for an empty database, or JV_EDB. */
 int jv_schema_version(PGconn *conn, int *version, char *err, size_t errlen);
