@@ -38,14 +38,8 @@ done
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-if [ -z "$build" ]; then
-	build=$top/build/bench
-	if [ ! -x "$build/jobvisor" ] || [ -n "$(find core plugins sql -newer "$build/jobvisor" -type f 2>/dev/null | head -n 1)" ]; then
-		[ -f configure ] || autoreconf -fi >/dev/null 2>&1
-		mkdir -p "$build"
-		(cd "$build" && "$top/configure" CFLAGS="-O2 -g" >/dev/null && make -j"$(nproc)" >/dev/null)
-	fi
-fi
+. "$top/contrib/bench-lib.sh"
+bench_build bench-analytics.sh "$build"
 command -v curl >/dev/null 2>&1 || { echo "bench-analytics.sh: curl not found" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/jv-bench-analytics.XXXXXX)

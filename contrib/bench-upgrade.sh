@@ -68,15 +68,8 @@ prev=13
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-build=$top/build/bench
-if [ -n "$use_build" ]; then
-	build=$(cd "$use_build" && pwd)
-	[ -x "$build/jobvisor" ] || { echo "bench-upgrade.sh: no jobvisor in $build" >&2; exit 1; }
-elif [ ! -x "$build/jobvisor" ] || [ -n "$(find core plugins sql -newer "$build/jobvisor" -type f 2>/dev/null | head -n 1)" ]; then
-	[ -f configure ] || autoreconf -fi >/dev/null 2>&1
-	mkdir -p "$build"
-	(cd "$build" && "$top/configure" CFLAGS="-O2 -g" >/dev/null && make -j"$(nproc)" >/dev/null)
-fi
+. "$top/contrib/bench-lib.sh"
+bench_build bench-upgrade.sh "$use_build"
 jobvisor=$build/jobvisor
 driver=$top/tests/old_processor.sql
 
@@ -95,23 +88,7 @@ stop_load()
 . "$top/tests/pg.sh"
 jv_on_exit "rm -rf '$work'"
 
-# bench.sh's settings (the peers' durable ones).
-JV_PG_CONF_EXTRA="
-# bench-upgrade.sh: bench.sh's settings, durability on
-fsync = on
-synchronous_commit = on
-full_page_writes = on
-shared_buffers = 256MB
-effective_cache_size = 2GB
-work_mem = 8MB
-maintenance_work_mem = 256MB
-wal_buffers = 16MB
-max_wal_size = 4GB
-min_wal_size = 512MB
-checkpoint_timeout = 15min
-checkpoint_completion_target = 0.9
-random_page_cost = 1.1
-jit = off"
+JV_PG_CONF_EXTRA=$BENCH_PG_SETTINGS
 export JV_PG_CONF_EXTRA
 jv_pg_start >/dev/null
 # (registered after the cluster's handler: runs before it)

@@ -165,15 +165,8 @@ case $progress in '' | *[!0-9]*) echo "bench.sh: --progress takes a whole number
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 sh contrib/deps.sh
-build=$top/build/bench
-if [ -n "$use_build" ]; then
-	build=$(cd "$use_build" && pwd)
-	[ -x "$build/jobvisor" ] || { echo "bench.sh: no jobvisor in $build" >&2; exit 1; }
-elif [ ! -x "$build/jobvisor" ] || [ -n "$(find core plugins sql -newer "$build/jobvisor" -type f 2>/dev/null | head -n 1)" ]; then
-	[ -f configure ] || autoreconf -fi >/dev/null 2>&1
-	mkdir -p "$build"
-	(cd "$build" && "$top/configure" CFLAGS="-O2 -g" >/dev/null && make -j"$(nproc)" >/dev/null)
-fi
+. "$top/contrib/bench-lib.sh"
+bench_build bench.sh "$use_build"
 
 work=$(mktemp -d /tmp/jv-bench.XXXXXX)
 PIDS=""
@@ -221,22 +214,7 @@ stop_bouncer()
 jv_on_exit "rm -rf '$work'"
 
 if [ -z "$db_url" ]; then
-	JV_PG_CONF_EXTRA="
-# bench.sh: the peers' settings (shared/bench/peers/pg-up.sh), durability on
-fsync = on
-synchronous_commit = on
-full_page_writes = on
-shared_buffers = 256MB
-effective_cache_size = 2GB
-work_mem = 8MB
-maintenance_work_mem = 256MB
-wal_buffers = 16MB
-max_wal_size = 4GB
-min_wal_size = 512MB
-checkpoint_timeout = 15min
-checkpoint_completion_target = 0.9
-random_page_cost = 1.1
-jit = off
+	JV_PG_CONF_EXTRA="$BENCH_PG_SETTINGS
 # bench.sh: per-statement figures (blks_dirtied_per_job, --stats); costs
 # a few microseconds a statement, and a run makes few (batches)
 shared_preload_libraries = 'pg_stat_statements'
