@@ -325,25 +325,17 @@ static void jobs_create(struct jv_api_req *req)
 static const char list_done[] = "j.status IN ('succeeded', 'failed', 'cancelled')";
 static const char list_live[] = "(j.status = 'pending' OR j.status = 'running')";
 
-/* The orders of list_branch(), all newest first in effect. */
-static const char order_id[] = "j.id DESC";
-/* live jobs: `j.id + 0` is no index's order, so the planner gathers them
- * through their partial indexes rather than walk the primary key */
-static const char order_live[] = "j.id + 0 DESC";
-/* one unsuccessful status (cond `j.status = $n`): jobs_unsuccessful_idx's
- * own order, which the primary key cannot give, so the planner does not
- * walk the primary key filtering for the status when it misjudges how
- * the failed jobs lie (they gather among the oldest, kept longer) */
-static const char order_unsuccessful[] = "j.status DESC, j.id DESC";
-
-/* Append to sql the ids of the jobs where cond and filters hold, in order,
- * at most $lim of them. */
-static void list_branch(struct jv_buf *sql, const char *cond, const char *filters,
-			const char *order, int lim)
+/* Append to sql the ids of the jobs where cond and filters hold, newest
+ * first, at most $lim of them; live: cond selects live jobs only (sort
+ * them: `j.id + 0` is no index's order, so the planner gathers them
+ * through their partial indexes rather than walk the primary key). */
+static void list_branch(struct jv_buf *sql, const char *cond, const char *filters, int live,
+			int lim)
 {
 	jv_buf_printf(sql,
-		      "SELECT j.id FROM jobvisor.jobs j WHERE %s%s ORDER BY %s LIMIT $%d::bigint",
-		      cond, filters, order, lim);
+		      "SELECT j.id FROM jobvisor.jobs j WHERE %s%s ORDER BY j.id%s DESC"
+		      " LIMIT $%d::bigint",
+		      cond, filters, live ? " + 0" : "", lim);
 }
 
 /* GET /api/jobs?status=&type=&user=&limit=&after= : newest first. */
@@ -357,7 +349,7 @@ static void jobs_list(struct jv_api_req *req)
 	const char *user = jv_api_query(req, "user");
 	const char *limit_s = jv_api_query(req, "limit");
 	const char *after_s = jv_api_query(req, "after");
-	const char *order = order_id; /* for a status */
+	int live = 0; /* status is pending or running */
 	if (status) {
 		int known = -1;
 		for (int s = 0; statuses[s] && known < 0; s++)
@@ -370,8 +362,7 @@ static void jobs_list(struct jv_api_req *req)
 				     status);
 			return;
 		}
-		/* statuses[]: pending, running, succeeded, failed, cancelled */
-		order = known <= 1 ? order_live : known >= 3 ? order_unsuccessful : order_id;
+		live = known <= 1; /* statuses[]: pending, running first */
 	}
 	int64_t limit = 50, after = 0;
 	if (limit_s && (jv_api_parse_int(req, "limit", limit_s, 1000, &limit) != 0))
@@ -417,23 +408,17 @@ static void jobs_list(struct jv_api_req *req)
 			  " FROM jobvisor.jobs j WHERE j.id = ANY (ARRAY(");
 	if (status) {
 		snprintf(cond, sizeof cond, "j.status = $%d", st);
-		/* (with a type or user, their own index may answer better) */
-		if (order == order_unsuccessful && fn > 0)
-			order = order_id;
-		list_branch(&sql, cond, filters, order, np);
+		list_branch(&sql, cond, filters, live, np);
 	} else if (type || user) {
 		jv_buf_puts(&sql, "SELECT b.id FROM ((");
-		list_branch(&sql, list_done, filters, order_id, np);
+		list_branch(&sql, list_done, filters, 0, np);
 		jv_buf_puts(&sql, ") UNION ALL (");
-		list_branch(&sql, list_live, filters, order_live, np);
+		list_branch(&sql, list_live, filters, 1, np);
 		jv_buf_printf(&sql, ")) b ORDER BY b.id DESC LIMIT $%d::bigint", np);
 	} else {
-		list_branch(&sql, "true", filters, order_id, np);
+		list_branch(&sql, "true", filters, 0, np);
 	}
-	/* (`j.id + 0`: the page's rows by their ids, then sorted; ordered by
-	 * j.id itself, the planner may walk the primary key backwards from the
-	 * newest job, filtering for the page's ids, and pass every newer job) */
-	jv_buf_puts(&sql, ")) ORDER BY j.id + 0 DESC");
+	jv_buf_puts(&sql, ")) ORDER BY j.id DESC");
 
 	PGresult *res = jv_api_query_db(req, sql.data, np, params);
 	jv_buf_free(&sql);
