@@ -88,10 +88,15 @@ SERR=$JV_TMP/bg.$BG_N.err
 jv_api_port "$SERR"
 JV_CALL_AUTH="Authorization: Bearer $TOKEN" # call (lib.sh) sends the token
 
-# reads PATH [INDEX]: GET PATH answers 200, and the plans of the statements
-# that ran meanwhile (the request's; the processor's own, idle, are index
-# probes) read jobs, none of them sequentially nor passing over more than
-# 1 000 of its rows (a filter's "Rows Removed"); INDEX among those used.
+# reads PATH [INDEX [ALL]]: GET PATH answers 200, and the plans of the
+# statements that ran meanwhile (the request's; the processor's own, idle,
+# are index probes) read jobs, none of them sequentially nor passing over
+# more than 1 000 of its rows (a filter's "Rows Removed"); INDEX among
+# those read. ALL: the request counts all jobs (job_counts(): succeeded
+# ones are the total less the others), which reads every one of them
+# anyway, in the table or in the primary key as the planner finds cheaper
+# (the visibility map decides), so one unfiltered sequential read of jobs
+# is allowed.
 reads()
 {
 	_n=$(wc -l <"$SERR")
@@ -99,7 +104,8 @@ reads()
 	[ "$CODE" = 200 ] || fail "GET $1: $CODE $BODY"
 	tail -n "+$((_n + 1))" "$SERR" | grep 'postgres: NOTICE:  duration: ' >"$JV_TMP/plans"
 	grep -q ' on jobs ' "$JV_TMP/plans" || fail "GET $1: no plan that reads jobs was logged"
-	if grep -q 'Seq Scan on jobs ' "$JV_TMP/plans"; then
+	_seq=$(grep -o 'Seq Scan on jobs ' "$JV_TMP/plans" | wc -l)
+	if [ "$_seq" -gt $((${3:+1} + 0)) ]; then
 		fail "GET $1 reads jobs sequentially: $(grep 'Seq Scan on jobs ' "$JV_TMP/plans" |
 			head -n 1 | grep -o 'Query Text: .\{0,200\}')"
 	fi
@@ -107,7 +113,10 @@ reads()
 		awk 'BEGIN { m = 0 } $5 > m { m = $5 } END { print m }')
 	[ "$_passed" -le 1000 ] || fail "GET $1 passes over $_passed rows of jobs: $(grep "Rows Removed by Filter: $_passed" "$JV_TMP/plans" | head -n 1 | grep -o 'Query Text: .\{0,200\}')"
 	if [ -n "${2:-}" ]; then
-		grep -q " using $2 on jobs " "$JV_TMP/plans" || fail "GET $1 does not use $2"
+		# (an index scan, or a bitmap scan when the planner expects
+		# few rows from it: either way the index's entries only)
+		grep -q -e " using $2 on jobs " -e "Bitmap Index Scan on $2 " "$JV_TMP/plans" ||
+			fail "GET $1 does not use $2"
 	fi
 	ok "GET $1: through indexes (passing over $_passed rows at most)${2:+, $2}"
 }
@@ -164,14 +173,14 @@ assert_eq "$(q "SELECT max(id) || '|' || min(id) FROM (SELECT id FROM jobvisor.j
 # ---------------------------------------------------------------- the counts
 COUNTS=$(q "SELECT string_agg(s || ' ' || (SELECT count(*) FROM jobvisor.jobs j WHERE j.status = s), ' ' ORDER BY o)
 	FROM unnest(ARRAY['pending', 'running', 'succeeded', 'failed', 'cancelled']) WITH ORDINALITY AS a(s, o)")
-reads /metrics jobs_unsuccessful_idx
+reads /metrics jobs_unsuccessful_idx all
 assert_eq "$COUNTS" \
 	"$(printf '%s\n' "$BODY" | sed -n 's/^jobvisor_jobs{status="\([a-z]*\)"} \([0-9]*\)$/\1 \2/p' | tr '\n' ' ' | sed 's/ $//')" \
 	"/metrics: jobs by status as in the table"
-reads /api/cron/status jobs_unsuccessful_idx
+reads /api/cron/status jobs_unsuccessful_idx all
 assert_eq "$COUNTS" "$(printf '%s' "$BODY" | jq -r '.jobs | to_entries | map("\(.key) \(.value)") | join(" ")')" \
 	"/api/cron/status: jobs by status as in the table, in this order"
-reads /api/cron/queue jobs_pending_due_idx
+reads /api/cron/queue jobs_pending_due_idx all
 assert_eq "$(q "SELECT string_agg(type || ' ' || p || ' ' || r, ' ' ORDER BY type) FROM (SELECT type,
 	count(*) FILTER (WHERE status = 'pending') p, count(*) FILTER (WHERE status = 'running') r
 	FROM jobvisor.jobs WHERE status IN ('pending', 'running') GROUP BY type) t")" \

@@ -314,6 +314,12 @@ static void jobs_create(struct jv_api_req *req)
  *   finished jobs by type or user: jobs_done_type_idx, jobs_done_user_idx
  *     (.., id), read backwards from `after` for limit + 1 entries;
  *   failed, cancelled: jobs_unsuccessful_idx (status, id), the same way;
+ *     the status is a range of one value ordered on, not an equality: a
+ *     status fixed by `=` is dropped from the order, and the primary key
+ *     backwards, filtering, would then be a plan of close cost (taken now
+ *     and then, after an ANALYZE whose sample counted fewer failed jobs
+ *     among the newest: it passed 1 264 rows for a page of 51); the range
+ *     leaves it a sort of every failed job instead, which it never wins;
  *   succeeded, or no filter: the primary key backwards (most jobs are);
  *   pending, running: the engine's partial indexes, which are not in id
  *     order, so their matches (a few thousand at most, unless a backlog)
@@ -325,17 +331,21 @@ static void jobs_create(struct jv_api_req *req)
 static const char list_done[] = "j.status IN ('succeeded', 'failed', 'cancelled')";
 static const char list_live[] = "(j.status = 'pending' OR j.status = 'running')";
 
-/* Append to sql the ids of the jobs where cond and filters hold, newest
- * first, at most $lim of them; live: cond selects live jobs only (sort
- * them: `j.id + 0` is no index's order, so the planner gathers them
- * through their partial indexes rather than walk the primary key). */
-static void list_branch(struct jv_buf *sql, const char *cond, const char *filters, int live,
-			int lim)
+/* The orders of a branch: the primary key's; live jobs sorted (`j.id + 0`
+ * is no index's order, so the planner gathers them through their partial
+ * indexes rather than walk the primary key); jobs_unsuccessful_idx's. */
+static const char order_id[] = "j.id DESC";
+static const char order_live[] = "j.id + 0 DESC";
+static const char order_unsuccessful[] = "j.status DESC, j.id DESC";
+
+/* Append to sql the ids of the jobs where cond and filters hold, in order
+ * (newest first), at most $lim of them. */
+static void list_branch(struct jv_buf *sql, const char *cond, const char *filters,
+			const char *order, int lim)
 {
 	jv_buf_printf(sql,
-		      "SELECT j.id FROM jobvisor.jobs j WHERE %s%s ORDER BY j.id%s DESC"
-		      " LIMIT $%d::bigint",
-		      cond, filters, live ? " + 0" : "", lim);
+		      "SELECT j.id FROM jobvisor.jobs j WHERE %s%s ORDER BY %s LIMIT $%d::bigint",
+		      cond, filters, order, lim);
 }
 
 /* GET /api/jobs?status=&type=&user=&limit=&after= : newest first. */
@@ -349,7 +359,8 @@ static void jobs_list(struct jv_api_req *req)
 	const char *user = jv_api_query(req, "user");
 	const char *limit_s = jv_api_query(req, "limit");
 	const char *after_s = jv_api_query(req, "after");
-	int live = 0; /* status is pending or running */
+	int live = 0;	      /* status is pending or running */
+	int unsuccessful = 0; /* failed or cancelled */
 	if (status) {
 		int known = -1;
 		for (int s = 0; statuses[s] && known < 0; s++)
@@ -363,6 +374,7 @@ static void jobs_list(struct jv_api_req *req)
 			return;
 		}
 		live = known <= 1; /* statuses[]: pending, running first */
+		unsuccessful = known >= 3; /* then succeeded, failed, cancelled */
 	}
 	int64_t limit = 50, after = 0;
 	if (limit_s && (jv_api_parse_int(req, "limit", limit_s, 1000, &limit) != 0))
@@ -402,21 +414,26 @@ static void jobs_list(struct jv_api_req *req)
 	/* First the page's ids, through the indexes above, so the work stays
 	 * near limit + 1 rows whatever the history's size; then the JSON of
 	 * those rows only, by primary key (one snapshot: the same rows). */
-	char cond[32];
+	char cond[96];
 	struct jv_buf sql = {0};
 	jv_buf_puts(&sql, "SELECT json_build_object(" JOB_FIELDS ")::text, j.id"
 			  " FROM jobvisor.jobs j WHERE j.id = ANY (ARRAY(");
-	if (status) {
+	if (status && unsuccessful) {
+		snprintf(cond, sizeof cond,
+			 "j.status IN ('failed', 'cancelled') AND j.status >= $%d AND j.status <= $%d",
+			 st, st);
+		list_branch(&sql, cond, filters, order_unsuccessful, np);
+	} else if (status) {
 		snprintf(cond, sizeof cond, "j.status = $%d", st);
-		list_branch(&sql, cond, filters, live, np);
+		list_branch(&sql, cond, filters, live ? order_live : order_id, np);
 	} else if (type || user) {
 		jv_buf_puts(&sql, "SELECT b.id FROM ((");
-		list_branch(&sql, list_done, filters, 0, np);
+		list_branch(&sql, list_done, filters, order_id, np);
 		jv_buf_puts(&sql, ") UNION ALL (");
-		list_branch(&sql, list_live, filters, 1, np);
+		list_branch(&sql, list_live, filters, order_live, np);
 		jv_buf_printf(&sql, ")) b ORDER BY b.id DESC LIMIT $%d::bigint", np);
 	} else {
-		list_branch(&sql, "true", filters, 0, np);
+		list_branch(&sql, "true", filters, order_id, np);
 	}
 	jv_buf_puts(&sql, ")) ORDER BY j.id DESC");
 
