@@ -27,18 +27,20 @@ assert_eq "$N_SQL" "$(jv_psql 'SELECT count(*) FROM jobvisor.schema_migrations')
 	"still one row per migration"
 
 # ---------------------------------------------------------------- objects
-assert_eq "alert_state,alerts,history_purge,job_executions,jobs,processors,schedule_runs,schedules,schema_migrations" \
+assert_eq "alert_state,alerts,fair_clock,history_purge,job_executions,jobs,processors,queue_starts,queues,schedule_runs,schedules,schema_migrations,user_limits,user_turns" \
 	"$(jv_psql "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'jobvisor'")" \
 	"the tables exist"
-for idx in jobs_claim_idx jobs_claim_user_idx jobs_pending_due_idx jobs_running_locked_by_idx \
+for idx in jobs_claim_queue_idx jobs_claim_user_idx jobs_pending_due_idx jobs_running_locked_by_idx \
 	jobs_running_user_idx jobs_unique_key_idx jobs_done_type_idx jobs_done_user_idx jobs_unsuccessful_idx job_executions_job_idx \
 	job_executions_started_idx processors_heartbeat_idx schedules_next_run_idx; do
 	assert_eq 1 "$(jv_psql "SELECT count(*) FROM pg_indexes WHERE schemaname = 'jobvisor' AND indexname = '$idx'")" \
 		"index $idx exists"
 done
 assert_match "WHERE \(\(status = 'pending'::text\) AND \(user_id IS NULL\)\)" \
-	"$(jv_psql "SELECT indexdef FROM pg_indexes WHERE indexname = 'jobs_claim_idx'")" \
+	"$(jv_psql "SELECT indexdef FROM pg_indexes WHERE indexname = 'jobs_claim_queue_idx'")" \
 	"the claim index is partial on pending jobs without a user"
+assert_eq 0 "$(jv_psql "SELECT count(*) FROM pg_indexes WHERE schemaname = 'jobvisor' AND indexname = 'jobs_claim_idx'")" \
+	"jobs_claim_idx is gone (016: jobs_claim_queue_idx, by queue, replaces it)"
 assert_match "UNIQUE .* WHERE \(\(unique_key IS NOT NULL\) AND" \
 	"$(jv_psql "SELECT indexdef FROM pg_indexes WHERE indexname = 'jobs_unique_key_idx'")" \
 	"unique_key index is unique and partial"
@@ -49,7 +51,7 @@ assert_eq "jobs_notify_insert|1|jobs_notify_pending|0" \
 	"$(jv_psql "SELECT string_agg(tgname || '|' || (tgtype & 1 = 0)::int, '|' ORDER BY tgname) FROM pg_trigger
 		WHERE tgrelid = 'jobvisor.jobs'::regclass AND NOT tgisinternal AND tgname LIKE 'jobs_notify_%'")" \
 	"insert trigger is per statement, pending trigger per row"
-assert_eq 1 "$(jv_psql "SELECT count(*) FROM pg_proc WHERE oid = 'jobvisor.enqueue(text, jsonb, text, timestamptz, integer, integer, integer, text, text[])'::regprocedure")" \
+assert_eq 1 "$(jv_psql "SELECT count(*) FROM pg_proc WHERE oid = 'jobvisor.enqueue(text, jsonb, text, timestamptz, integer, integer, integer, text, text[], text)'::regprocedure")" \
 	"jobvisor.enqueue has the documented signature"
 
 # ---------------------------------------------------------------- plain INSERT
@@ -134,8 +136,8 @@ jv_psql "INSERT INTO jobvisor.jobs (type, status, finished_at) SELECT 'noop', 's
 	INSERT INTO jobvisor.jobs (type, priority) SELECT 'noop', g % 5 FROM generate_series(1, 2000) g;
 	ANALYZE jobvisor.jobs" >/dev/null
 plan=$(jv_psql "EXPLAIN SELECT id FROM jobvisor.jobs WHERE status = 'pending' AND user_id IS NULL AND scheduled_at <= now()
-	ORDER BY priority DESC, scheduled_at, id LIMIT 20 FOR UPDATE SKIP LOCKED")
-assert_match "Index Scan using jobs_claim_idx" "$plan" "the claim query walks jobs_claim_idx (no sort)"
+	AND queue = 'default' ORDER BY priority DESC, scheduled_at, id LIMIT 20 FOR UPDATE SKIP LOCKED")
+assert_match "Index Scan using jobs_claim_queue_idx" "$plan" "the claim query walks jobs_claim_queue_idx (no sort)"
 assert_no_match "Sort" "$plan" "the claim query needs no sort"
 
 # ---------------------------------------------------------------- enqueue()

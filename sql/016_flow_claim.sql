@@ -1,0 +1,367 @@
+-- 016_flow_claim.sql -- the claim with flow control (DESIGN.md "Flow
+-- control"), in the one function and the one round trip it always was:
+-- queues (served, paused, per-processor and global concurrency), rate
+-- limits (per queue, optionally per user or type, across all processors),
+-- per-user limits and weights (jobvisor.user_limits) in the fair claim.
+--
+-- Exact under any number of processors for the reason every limit of the
+-- claim was: claims are serialised by one advisory lock, and each claim's
+-- statement sees every claim before it (they committed before it got the
+-- lock) and every completion committed before its snapshot. The time a
+-- claim gives its jobs as started_at is read once, inside the statement,
+-- after its snapshot: later than every start it counts and every finish it
+-- saw, so the history's intervals and starts show the limits held.
+--
+-- The claim index gains the queue (the claim walks each served queue's own
+-- jobs in order, so a paused or held queue's backlog is never passed over):
+-- built concurrently first, outside the migration's transaction.
+
+CREATE INDEX CONCURRENTLY IF NOT EXISTS jobs_claim_queue_idx
+	ON jobvisor.jobs (queue, priority DESC, scheduled_at, id)
+	WHERE status = 'pending' AND user_id IS NULL;
+
+-- @transaction
+
+DO $$
+DECLARE
+	v_name text;
+BEGIN
+	SELECT string_agg(c.relname, ', ') INTO v_name
+	FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+	WHERE i.indrelid = 'jobvisor.jobs'::regclass AND NOT i.indisvalid
+	  AND c.relname = 'jobs_claim_queue_idx';
+	IF v_name IS NOT NULL THEN
+		RAISE EXCEPTION 'index % is still being built', v_name
+			USING ERRCODE = 'lock_not_available';
+	END IF;
+END
+$$;
+
+DROP INDEX IF EXISTS jobvisor.jobs_claim_idx;
+
+-- What this claim may start in each queue: the queues served (p_queues,
+-- NULL: all) and not paused, each with its budget, the least of the free
+-- slots, this processor's free slots in the queue (p_queue_slots, NULL: no
+-- limit of its own), the room under global_concurrency and, for a rate
+-- limit over the whole queue, the starts left in the window ending at
+-- p_at. STABLE: the caller's snapshot.
+CREATE FUNCTION jobvisor.claim_budgets(p_slots integer, p_queues text[], p_queue_slots integer[],
+                                       p_at timestamptz)
+RETURNS TABLE (name text, budget integer, rate_allowed integer, rate_period_seconds integer,
+               rate_partition text)
+LANGUAGE sql STABLE AS $$
+	SELECT b.name, b.budget, b.rate_allowed, b.rate_period_seconds, b.rate_partition
+	FROM (
+		SELECT q.name, q.rate_allowed, q.rate_period_seconds,
+		       CASE WHEN q.rate_allowed IS NULL THEN 'none' ELSE q.rate_partition END
+		           AS rate_partition,
+		       least(p_slots, coalesce(s.slots, p_slots),
+		             CASE WHEN q.global_concurrency IS NOT NULL
+		                  THEN q.global_concurrency
+		                       - (SELECT count(*)::integer FROM jobvisor.jobs r
+		                          WHERE r.status = 'running' AND r.queue = q.name) END,
+		             CASE WHEN q.rate_allowed IS NOT NULL AND q.rate_partition = 'none'
+		                  THEN q.rate_allowed
+		                       - (SELECT count(*)::integer FROM jobvisor.queue_starts t
+		                          WHERE t.queue = q.name AND t.part = ''
+		                            AND t.started_at > p_at - make_interval(
+		                                secs => q.rate_period_seconds)) END) AS budget
+		FROM jobvisor.queues q
+		LEFT JOIN unnest(p_queues, p_queue_slots) AS s(name, slots) ON s.name = q.name
+		WHERE NOT q.paused AND (p_queues IS NULL OR s.name IS NOT NULL)
+	) b
+	WHERE b.budget > 0
+$$;
+
+------------------------------------------------------------------- claim
+-- p_queues: the queues this processor serves (NULL: every queue);
+-- p_queue_slots: its free slots in each (NULL, or an element NULL: no
+-- per-processor limit). Returns the jobs started with their queue, then,
+-- when fewer than p_slots, one row of NULLs whose next_due_ms says when to
+-- look again: the next scheduled job's due time or the next opening of a
+-- rate window that holds due jobs back, whichever is sooner; 0 when due jobs
+-- are held back by concurrency or a pause only (a completion, a resume's
+-- NOTIFY or the poll interval tells); NULL when nothing is pending.
+CREATE FUNCTION jobvisor.claim(p_processor bigint, p_slots integer, p_per_user integer,
+                               p_types text[], p_now timestamptz, p_epoch integer,
+                               p_queues text[], p_queue_slots integer[])
+RETURNS TABLE (id bigint, type text, user_id text, payload jsonb, attempts integer,
+               max_attempts integer, timeout_seconds integer, next_due_ms bigint, queue text)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+	v_now timestamptz;
+	v_claimed bigint;
+	v_rated boolean;
+	v_due timestamptz;
+	v_open timestamptz;
+BEGIN
+	IF p_slots IS NULL OR p_slots <= 0 THEN
+		RETURN;
+	END IF;
+	PERFORM pg_advisory_xact_lock(8231457790154011);
+	IF p_epoch IS NOT NULL AND NOT EXISTS (
+		SELECT 1 FROM jobvisor.processors p
+		WHERE p.id = p_processor AND p.claim_epoch = p_epoch) THEN
+		RETURN; -- sent on a connection the processor has given up on
+	END IF;
+	v_now := coalesce(p_now, clock_timestamp());
+	-- Rate limits at all (their starts are recorded; expired ones go).
+	v_rated := EXISTS (SELECT 1 FROM jobvisor.queues q WHERE q.rate_allowed IS NOT NULL);
+	IF v_rated THEN
+		DELETE FROM jobvisor.queue_starts t
+		WHERE t.started_at <= v_now - make_interval(secs => (
+			SELECT max(q.rate_period_seconds) FROM jobvisor.queues q));
+	END IF;
+
+	-- The fast path: no user's job is pending and no rate limit is split by
+	-- user or type, so there is nobody to be fair between and each queue's
+	-- budget is one number. One walk of each served queue's jobs in claim
+	-- order (jobs_claim_queue_idx), locking as it goes (SKIP LOCKED), the
+	-- best p_slots of them over all queues, updated by ctid.
+	IF NOT EXISTS (SELECT 1 FROM jobvisor.jobs j
+	               WHERE j.status = 'pending' AND j.user_id IS NOT NULL)
+	   AND NOT EXISTS (SELECT 1 FROM jobvisor.queues q
+	                   WHERE q.rate_allowed IS NOT NULL AND q.rate_partition <> 'none') THEN
+		RETURN QUERY
+		WITH clk AS MATERIALIZED (
+			SELECT coalesce(p_now, clock_timestamp()) AS t
+		),
+		bud AS MATERIALIZED (
+			SELECT b.* FROM clk, jobvisor.claim_budgets(p_slots, p_queues, p_queue_slots, clk.t) b
+		),
+		locked AS (
+			SELECT c.ctid FROM bud
+			CROSS JOIN LATERAL (
+				SELECT j.ctid, j.priority, j.scheduled_at, j.id FROM jobvisor.jobs j
+				WHERE j.status = 'pending' AND j.user_id IS NULL AND j.queue = bud.name
+				  AND j.scheduled_at <= v_now AND j.type = ANY (p_types)
+				ORDER BY j.priority DESC, j.scheduled_at, j.id
+				LIMIT bud.budget
+				FOR UPDATE OF j SKIP LOCKED
+			) c
+			ORDER BY c.priority DESC, c.scheduled_at, c.id
+			LIMIT p_slots
+		),
+		upd AS (
+			UPDATE jobvisor.jobs j
+			SET status = 'running', locked_by = p_processor, attempts = j.attempts + 1,
+			    started_at = (SELECT clk.t FROM clk), updated_at = v_now
+			WHERE j.ctid = ANY (ARRAY(SELECT l.ctid FROM locked l))
+			RETURNING j.id, j.type, j.user_id, j.payload, j.attempts, j.max_attempts,
+			          j.timeout_seconds, j.queue, j.started_at
+		),
+		st AS (
+			INSERT INTO jobvisor.queue_starts (queue, part, started_at)
+			SELECT u.queue, '', u.started_at
+			FROM upd u JOIN bud b ON b.name = u.queue
+			WHERE b.rate_allowed IS NOT NULL
+		)
+		SELECT u.id, u.type, u.user_id, u.payload, u.attempts, u.max_attempts,
+		       u.timeout_seconds, NULL::bigint, u.queue
+		FROM upd u;
+		GET DIAGNOSTICS v_claimed = ROW_COUNT;
+	ELSE
+	-- The fair path. Users with pending jobs (a loose scan of
+	-- jobs_claim_user_idx), each with the room under their limit
+	-- (user_limits.max_running, else p_per_user) and their next jobs in
+	-- claim order in the served queues; the jobs of no user as one more
+	-- stream. Each candidate's key is its user's pass (user_turns, at least
+	-- the clock) plus its rank over the user's weight, so a user of weight
+	-- N has N turns per round, and rounds carry over from claim to claim.
+	-- Then each queue's budget and each rate partition's room cut the
+	-- candidates, best first, and the best p_slots are locked and started.
+	RETURN QUERY
+	WITH RECURSIVE users(uid) AS (
+		(SELECT j.user_id FROM jobvisor.jobs j
+		 WHERE j.status = 'pending' AND j.user_id IS NOT NULL
+		 ORDER BY j.user_id LIMIT 1)
+		UNION ALL
+		SELECT (SELECT j.user_id FROM jobvisor.jobs j
+		        WHERE j.status = 'pending' AND j.user_id IS NOT NULL AND j.user_id > u.uid
+		        ORDER BY j.user_id LIMIT 1)
+		FROM users u
+		WHERE u.uid IS NOT NULL
+	),
+	clk AS MATERIALIZED (
+		SELECT coalesce(p_now, clock_timestamp()) AS t, f.vtime
+		FROM jobvisor.fair_clock f
+	),
+	bud AS MATERIALIZED (
+		SELECT b.* FROM clk, jobvisor.claim_budgets(p_slots, p_queues, p_queue_slots, clk.t) b
+	),
+	allowance AS MATERIALIZED (
+		SELECT u.uid, coalesce(l.weight, 1) AS w,
+		       greatest(coalesce(tn.pass, 0), (SELECT clk.vtime FROM clk)) AS pass,
+		       CASE WHEN coalesce(l.max_running, nullif(p_per_user, 0)) IS NOT NULL
+		            THEN coalesce(l.max_running, p_per_user)
+		                 - (SELECT count(*)::integer FROM jobvisor.jobs r
+		                    WHERE r.status = 'running' AND r.user_id = u.uid)
+		            ELSE p_slots END AS n
+		FROM (SELECT uid FROM users WHERE uid IS NOT NULL LIMIT 1000) u
+		LEFT JOIN jobvisor.user_limits l ON l.user_id = u.uid
+		LEFT JOIN jobvisor.user_turns tn ON tn.user_id = u.uid
+	),
+	cand AS (
+		SELECT c.id, c.queue, c.user_id, c.type, c.priority, c.scheduled_at,
+		       a.pass + (c.rk - 1)::double precision / a.w AS key
+		FROM allowance a
+		CROSS JOIN LATERAL (
+			SELECT j.id, j.queue, j.user_id, j.type, j.priority, j.scheduled_at,
+			       row_number() OVER (ORDER BY j.priority DESC, j.scheduled_at, j.id) AS rk
+			FROM jobvisor.jobs j
+			WHERE j.status = 'pending' AND j.user_id = a.uid AND j.scheduled_at <= v_now
+			  AND j.type = ANY (p_types) AND j.queue = ANY (ARRAY(SELECT b.name FROM bud b))
+			ORDER BY j.priority DESC, j.scheduled_at, j.id
+			LIMIT least(a.n, p_slots)
+		) c
+		WHERE a.n > 0
+		UNION ALL
+		SELECT c.id, c.queue, NULL, c.type, c.priority, c.scheduled_at,
+		       (SELECT clk.vtime FROM clk)
+		       + (row_number() OVER (ORDER BY c.priority DESC, c.scheduled_at, c.id) - 1)
+		FROM bud
+		CROSS JOIN LATERAL (
+			SELECT j.id, j.queue, j.type, j.priority, j.scheduled_at
+			FROM jobvisor.jobs j
+			WHERE j.status = 'pending' AND j.user_id IS NULL AND j.queue = bud.name
+			  AND j.scheduled_at <= v_now AND j.type = ANY (p_types)
+			ORDER BY j.priority DESC, j.scheduled_at, j.id
+			LIMIT least(bud.budget, p_slots)
+		) c
+	),
+	parts AS (
+		SELECT c.*, b.budget, b.rate_allowed, b.rate_period_seconds,
+		       CASE b.rate_partition WHEN 'user_id' THEN coalesce(c.user_id, '')
+		                             WHEN 'type' THEN c.type END AS part
+		FROM cand c JOIN bud b ON b.name = c.queue
+	),
+	room AS (
+		SELECT p.queue, p.part,
+		       p.rate_allowed - (SELECT count(*)::integer FROM jobvisor.queue_starts t
+		                         WHERE t.queue = p.queue AND t.part = p.part
+		                           AND t.started_at > (SELECT clk.t FROM clk)
+		                               - make_interval(secs => p.rate_period_seconds)) AS n
+		FROM (SELECT DISTINCT parts.queue, parts.part, parts.rate_allowed,
+		                      parts.rate_period_seconds
+		      FROM parts WHERE parts.part IS NOT NULL) p
+	),
+	ranked AS (
+		SELECT p.id, p.key, p.priority, p.scheduled_at, p.budget, r.n AS room,
+		       row_number() OVER (PARTITION BY p.queue
+		                          ORDER BY p.priority DESC, p.key, p.scheduled_at, p.id) AS nq,
+		       row_number() OVER (PARTITION BY p.queue, p.part
+		                          ORDER BY p.priority DESC, p.key, p.scheduled_at, p.id) AS np
+		FROM parts p
+		LEFT JOIN room r ON r.queue = p.queue AND r.part = p.part
+	),
+	pick AS (
+		SELECT r.id, r.key FROM ranked r
+		WHERE r.nq <= r.budget AND (r.room IS NULL OR r.np <= r.room)
+		ORDER BY r.priority DESC, r.key, r.scheduled_at, r.id
+		LIMIT p_slots
+	),
+	-- (= ANY (ARRAY(...)), not IN or a join: the planner then fetches the
+	-- picked rows by primary key instead of hashing the whole table)
+	locked AS (
+		SELECT j.id FROM jobvisor.jobs j
+		WHERE j.id = ANY (ARRAY(SELECT pick.id FROM pick)) AND j.status = 'pending'
+		FOR UPDATE OF j SKIP LOCKED
+	),
+	upd AS (
+		UPDATE jobvisor.jobs j
+		SET status = 'running', locked_by = p_processor, attempts = j.attempts + 1,
+		    started_at = (SELECT clk.t FROM clk), updated_at = v_now
+		WHERE j.id = ANY (ARRAY(SELECT l.id FROM locked l))
+		RETURNING j.id, j.type, j.user_id, j.payload, j.attempts, j.max_attempts,
+		          j.timeout_seconds, j.queue, j.started_at
+	),
+	st AS (
+		INSERT INTO jobvisor.queue_starts (queue, part, started_at)
+		SELECT u.queue,
+		       CASE b.rate_partition WHEN 'user_id' THEN coalesce(u.user_id, '')
+		                             WHEN 'type' THEN u.type ELSE '' END,
+		       u.started_at
+		FROM upd u JOIN bud b ON b.name = u.queue
+		WHERE b.rate_allowed IS NOT NULL
+	),
+	turns AS (
+		INSERT INTO jobvisor.user_turns AS tn (user_id, pass)
+		SELECT a.uid, a.pass + count(*)::double precision / a.w
+		FROM upd u JOIN allowance a ON a.uid = u.user_id
+		GROUP BY a.uid, a.pass, a.w
+		ON CONFLICT (user_id) DO UPDATE SET pass = EXCLUDED.pass
+	),
+	tick AS (
+		UPDATE jobvisor.fair_clock f
+		SET vtime = greatest(f.vtime, (SELECT min(p.key) FROM pick p
+		                               WHERE p.id = ANY (ARRAY(SELECT u.id FROM upd u))))
+		WHERE EXISTS (SELECT 1 FROM upd)
+	)
+	SELECT u.id, u.type, u.user_id, u.payload, u.attempts, u.max_attempts, u.timeout_seconds,
+	       NULL::bigint, u.queue
+	FROM upd u;
+	GET DIAGNOSTICS v_claimed = ROW_COUNT;
+	-- (a pass at or below the clock counts as the clock: the row says
+	-- nothing; the clock only moves up, so this keeps the table to the
+	-- users ahead of it)
+	DELETE FROM jobvisor.user_turns tn
+	WHERE tn.pass <= (SELECT f.vtime FROM jobvisor.fair_clock f);
+	END IF;
+
+	IF v_claimed < p_slots THEN
+		-- When to look again. Pending jobs in the served queues not paused:
+		-- the next not yet due; and, where a rate limit holds due jobs
+		-- back, the window's next opening (its oldest start leaves it).
+		SELECT min(j.scheduled_at) INTO v_due
+		FROM jobvisor.jobs j
+		WHERE j.status = 'pending' AND j.type = ANY (p_types)
+		  AND (p_queues IS NULL OR j.queue = ANY (p_queues));
+		IF v_due IS NULL THEN
+			RETURN QUERY
+			SELECT NULL::bigint, NULL::text, NULL::text, NULL::jsonb, NULL::integer,
+			       NULL::integer, NULL::integer, NULL::bigint, NULL::text;
+			RETURN;
+		END IF;
+		IF v_due <= v_now THEN
+			-- due jobs held back: the next one not yet due, if any
+			SELECT min(j.scheduled_at) INTO v_due
+			FROM jobvisor.jobs j
+			WHERE j.status = 'pending' AND j.scheduled_at > v_now AND j.type = ANY (p_types)
+			  AND (p_queues IS NULL OR j.queue = ANY (p_queues));
+		END IF;
+		IF v_rated THEN
+			SELECT min(t.started_at + make_interval(secs => q.rate_period_seconds)) INTO v_open
+			FROM jobvisor.queues q
+			JOIN jobvisor.queue_starts t ON t.queue = q.name
+			WHERE q.rate_allowed IS NOT NULL AND NOT q.paused
+			  AND (p_queues IS NULL OR q.name = ANY (p_queues))
+			  AND t.started_at > v_now - make_interval(secs => q.rate_period_seconds);
+		END IF;
+		RETURN QUERY
+		SELECT NULL::bigint, NULL::text, NULL::text, NULL::jsonb, NULL::integer,
+		       NULL::integer, NULL::integer,
+		       CASE WHEN least(v_due, v_open) IS NULL THEN 0
+		            ELSE greatest(1, ceil(extract(epoch FROM least(v_due, v_open) - v_now)
+		                                  * 1000))::bigint END,
+		       NULL::text;
+	END IF;
+END
+$$;
+
+COMMENT ON FUNCTION jobvisor.claim(bigint, integer, integer, text[], timestamptz, integer, text[], integer[])
+	IS 'claim due jobs within every queue, rate and user limit, fairly between users by weight; one call per round trip';
+
+-- The claim of processors of version 14 and before: every queue, no
+-- per-processor queue limit, the same answers as they knew (no queue).
+CREATE OR REPLACE FUNCTION jobvisor.claim(p_processor bigint, p_slots integer, p_per_user integer,
+                               p_types text[], p_now timestamptz DEFAULT NULL,
+                               p_epoch integer DEFAULT NULL)
+RETURNS TABLE (id bigint, type text, user_id text, payload jsonb, attempts integer,
+               max_attempts integer, timeout_seconds integer, next_due_ms bigint)
+LANGUAGE sql AS $$
+	SELECT c.id, c.type, c.user_id, c.payload, c.attempts, c.max_attempts, c.timeout_seconds,
+	       c.next_due_ms
+	FROM jobvisor.claim(p_processor, p_slots, p_per_user, p_types, p_now, p_epoch,
+	                    NULL::text[], NULL::integer[]) c
+$$;
