@@ -19,7 +19,7 @@
 -- `paused: true` sets it when a processor starts, and never clears it.
 CREATE TABLE jobvisor.queues (
 	name                text PRIMARY KEY
-	                    CONSTRAINT queues_name_check CHECK (name ~ '^[A-Za-z0-9_.-]{1,64}$'),
+	                    CONSTRAINT queues_name_check CHECK (name ~ '^[a-z0-9_.-]{1,64}$'),
 	global_concurrency  integer CHECK (global_concurrency BETWEEN 1 AND 1000000),
 	rate_allowed        integer CHECK (rate_allowed BETWEEN 1 AND 1000000),
 	rate_period_seconds integer CHECK (rate_period_seconds BETWEEN 1 AND 86400),

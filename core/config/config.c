@@ -1173,12 +1173,13 @@ struct field {
 #define FEND                   {.key = NULL}
 
 static const char *const sections[] = {"database", "processor", "plugins", "executors", "alerts",
-				       "api", "schedules", "history", "alerting", "log", NULL};
+				       "api", "schedules", "history", "alerting", "log", "queues", NULL};
 /* Top-level keys that are settings, not sections. */
 static const char *const settings[] = {"user", "allow_root", NULL};
 static const char *const isolations[] = {"process", "thread", NULL};
 static const char *const poolers[] = {"none", "transaction", NULL}; /* enum jv_pooler */
 const char *const jv_catch_up_names[] = {"none", "latest", "all", NULL};
+const char *const jv_rate_partition_names[] = {"none", "user_id", "type", NULL};
 static const char *const formats[] = {"text", "json", NULL};
 const char *const jv_event_names[] = {"job_failed",	   "job_timed_out",    "job_retrying",
 				      "stuck_jobs_reset",  "processor_down",   "processor_started",
@@ -1210,6 +1211,7 @@ static const struct field processor_fields[] = {
 	FINT("threads", C, processor.threads, 0, 10000),
 	FINT("retry_base_ms", C, processor.retry_base_ms, 1, 86400000),
 	FINT("retry_max_ms", C, processor.retry_max_ms, 1, 604800000),
+	FLIST("queues", C, processor.queues, NULL),
 	FEND};
 static const struct field plugins_fields[] = {
 	FSTR("dir", C, plugins.dir),
@@ -1284,8 +1286,21 @@ static const struct field schedule_fields[] = {
 	FBOOL("enabled", S, enabled),
 	FCHOICE("catch_up", S, catch_up, jv_catch_up_names),
 	FINT("jitter_seconds", S, jitter_seconds, 0, 86400),
+	FSTR("queue", S, queue),
 	FEND};
 #undef S
+#define Q struct jv_queue_cfg
+static const struct field queue_fields[] = {
+	FINT("concurrency", Q, concurrency, 1, 10000),
+	FINT("global_concurrency", Q, global_concurrency, 1, 1000000),
+	FBOOL("paused", Q, paused),
+	FEND};
+static const struct field rate_fields[] = {
+	FINT("allowed", Q, rate_allowed, 1, 1000000),
+	FINT("period_seconds", Q, rate_period_seconds, 1, 86400),
+	FIDX("partition_by", Q, rate_partition, jv_rate_partition_names),
+	FEND};
+#undef Q
 /* clang-format on */
 
 /* Free a NULL-terminated array of strings and the strings. NULL is fine. */
@@ -1672,8 +1687,116 @@ static int has_executor(const struct jv_config *cfg, const char *name)
 	return 0;
 }
 
+/* 1 when the queue is 'default' or configured under queues:. */
+static int has_queue(const struct jv_config *cfg, const char *name)
+{
+	if (!strcmp(name, "default"))
+		return 1;
+	for (size_t i = 0; i < cfg->n_queues; i++)
+		if (!strcmp(cfg->queues[i].name, name))
+			return 1;
+	return 0;
+}
+
+/* An error at n: the queue name is not configured (with the names that
+ * are). */
+static int unknown_queue(struct ctx *c, const struct jv_node *n, const char *path,
+                         const char *name)
+{
+	const struct jv_config *cfg = c->cfg;
+	const char **names = jv_calloc(cfg->n_queues + 2, sizeof *names);
+	char h[96], list[512];
+	names[0] = "default";
+	for (size_t j = 0; j < cfg->n_queues; j++)
+		names[j + 1] = cfg->queues[j].name;
+	hint(name, names, h, sizeof h);
+	join(names, list, sizeof list);
+	free(names);
+	return err_val(c, n, "%s: unknown queue '%s'%s (queues: %s; add it under queues:)", path,
+	               name, h, list);
+}
+
+/* queues: a map NAME -> { concurrency, global_concurrency, paused,
+ * rate_limit: { allowed, period_seconds, partition_by } }. */
+static int map_queues(struct ctx *c, const struct jv_node *root)
+{
+	const struct jv_node *sect;
+	int rc = section_map(c, jv_node_get(root, "queues"), "queues", &sect);
+	if (rc || !sect)
+		return rc;
+	struct jv_config *cfg = c->cfg;
+	cfg->queues = jv_calloc(sect->n_items, sizeof *cfg->queues);
+	for (size_t i = 0; i < sect->n_items; i++) {
+		const struct jv_node *it = sect->items[i];
+		struct jv_queue_cfg *q = &cfg->queues[cfg->n_queues++];
+		char path[160], d[64];
+		q->name = jv_strdup(it->key);
+		q->node = it;
+		if (!valid_name(it->key, "_.-", JV_QUEUE_NAME_MAX))
+			return err_key(c, it,
+			               "queue name '%s' is not valid (use 1 to %d of a-z, 0-9, '_', "
+			               "'.', '-')",
+			               it->key, JV_QUEUE_NAME_MAX);
+		snprintf(path, sizeof path, "queues.%s", it->key);
+		if (node_is_null(it))
+			continue; /* a queue with no limits of its own */
+		if (it->type != JV_NODE_MAP)
+			return err_val(c, it,
+			               "%s: expected a map such as { concurrency: 5 }, got %s", path,
+			               describe(it, d, sizeof d));
+		for (size_t k = 0; k < it->n_items; k++) {
+			const struct jv_node *kv = it->items[k];
+			if (strcmp(kv->key, "rate_limit") && !find_field(queue_fields, kv->key))
+				return unknown_key(c, kv, path, queue_fields);
+		}
+		if ((rc = apply_fields(c, it, path, queue_fields, q, 0)))
+			return rc;
+		const struct jv_node *rl = jv_node_get(it, "rate_limit");
+		if (!rl || node_is_null(rl))
+			continue;
+		char rpath[192];
+		snprintf(rpath, sizeof rpath, "%s.rate_limit", path);
+		if (rl->type != JV_NODE_MAP)
+			return err_val(c, rl,
+			               "%s: expected a map such as { allowed: 10, period_seconds: 60 }, "
+			               "got %s",
+			               rpath, describe(rl, d, sizeof d));
+		q->rate_allowed = -1;
+		q->rate_period_seconds = -1;
+		if ((rc = apply_fields(c, rl, rpath, rate_fields, q, 1)))
+			return rc;
+		if (q->rate_allowed < 0)
+			return err_val(c, rl, "%s has no allowed (the starts allowed per period)",
+			               rpath);
+		if (q->rate_period_seconds < 0)
+			return err_val(c, rl, "%s has no period_seconds (the window, 1 to 86400)",
+			               rpath);
+	}
+	return 0;
+}
+
+/* processor.queues: each one configured (or 'default'). */
+static int check_processor_queues(struct ctx *c, const struct jv_node *root)
+{
+	const struct jv_config *cfg = c->cfg;
+	if (!cfg->processor.queues)
+		return 0;
+	const struct jv_node *list = jv_node_get(jv_node_get(root, "processor"), "queues");
+	for (size_t i = 0; cfg->processor.queues[i]; i++) {
+		const char *name = cfg->processor.queues[i];
+		if (has_queue(cfg, name))
+			continue;
+		const struct jv_node *at = list;
+		if (list && list->type == JV_NODE_SEQ && i < list->n_items)
+			at = list->items[i];
+		return unknown_queue(c, at, "processor.queues", name);
+	}
+	return 0;
+}
+
 /* schedules: a list of { name, cron, type, ... }; names unique, types
- * among the executors (so executors are mapped first). */
+ * among the executors (so executors are mapped first), queues among the
+ * queues (mapped before too). */
 static int map_schedules(struct ctx *c, const struct jv_node *root)
 {
 	const struct jv_node *sect;
@@ -1732,6 +1855,11 @@ static int map_schedules(struct ctx *c, const struct jv_node *root)
 			return err_val(c, jv_node_get(it, "type"),
 			               "%s.type: no executor '%s' is configured%s (executors: %s)",
 			               path, sc->type, h, cfg->n_executors ? list : "none");
+		}
+		if (sc->queue && !has_queue(cfg, sc->queue)) {
+			char qpath[80];
+			snprintf(qpath, sizeof qpath, "%s.queue", path);
+			return unknown_queue(c, jv_node_get(it, "queue"), qpath, sc->queue);
 		}
 		if (sc->user_id && strlen(sc->user_id) > JV_USER_MAX)
 			return err_val(c, jv_node_get(it, "user"),
@@ -1961,7 +2089,8 @@ static int map_config(struct ctx *c, const struct jv_node *root)
 	    (rc = map_simple(c, root, "processor", processor_fields)) ||
 	    (rc = map_simple(c, root, "plugins", plugins_fields)) ||
 	    (rc = map_executors(c, root)) || (rc = map_alerts(c, root)) ||
-	    (rc = map_simple(c, root, "api", api_fields)) || (rc = map_schedules(c, root)) ||
+	    (rc = map_simple(c, root, "api", api_fields)) || (rc = map_queues(c, root)) ||
+	    (rc = check_processor_queues(c, root)) || (rc = map_schedules(c, root)) ||
 	    (rc = map_simple(c, root, "history", history_fields)) ||
 	    (rc = map_simple(c, root, "alerting", alerting_fields)) ||
 	    (rc = map_simple(c, root, "log", log_fields)))
@@ -2328,8 +2457,13 @@ void jv_config_free(struct jv_config *cfg)
 		free(s->user_id);
 		free(s->payload_json);
 		free(s->catch_up);
+		free(s->queue);
 	}
 	free(cfg->schedules);
+	for (size_t i = 0; i < cfg->n_queues; i++)
+		free(cfg->queues[i].name);
+	free(cfg->queues);
+	strv_free(cfg->processor.queues);
 	free(cfg->database.url);
 	free(cfg->database.listen_url);
 	free(cfg->processor.name);

@@ -122,6 +122,26 @@ struct jv_alert_cfg {
  * may be, in the config and the API alike. */
 extern const char *const jv_catch_up_names[];
 
+/* One entry under queues: (DESIGN.md "Flow control"). The limits other
+ * than concurrency hold across all processors and live in the database
+ * (jobvisor.queues), which every processor's start and reload updates from
+ * its config (jobvisor.sync_queues()). */
+enum jv_rate_partition { JV_RATE_NONE = 0, JV_RATE_USER = 1, JV_RATE_TYPE = 2 };
+
+/* "none", "user_id", "type": indexed by enum jv_rate_partition. */
+extern const char *const jv_rate_partition_names[];
+
+struct jv_queue_cfg {
+	char *name;              /* the key: 1..JV_QUEUE_NAME_MAX of [a-z0-9_.-] */
+	int concurrency;         /* 0: none; running at once on this processor */
+	int global_concurrency;  /* 0: none; running at once on all processors */
+	int paused;              /* 1: pause it (cluster-wide) when serve starts */
+	int rate_allowed;        /* 0: no rate limit; else starts per period, 1..1000000 */
+	int rate_period_seconds; /* 1..86400 */
+	int rate_partition;      /* enum jv_rate_partition */
+	const struct jv_node *node;
+};
+
 /* One entry under schedules:. */
 struct jv_schedule_cfg {
 	char *name;
@@ -135,6 +155,7 @@ struct jv_schedule_cfg {
 	int enabled;             /* default 1 */
 	char *catch_up;          /* one of jv_catch_up_names (default latest) */
 	int jitter_seconds;
+	char *queue;             /* NULL: 'default' */
 	const struct jv_node *node;
 };
 
@@ -167,6 +188,7 @@ struct jv_config {
 		int threads;                    /* isolation: thread pool size; 0 = auto */
 		int retry_base_ms;              /* 1000 */
 		int retry_max_ms;               /* 3600000 */
+		char **queues;                  /* NULL: every queue; else the queues served */
 	} processor;
 
 	struct {
@@ -200,6 +222,9 @@ struct jv_config {
 
 	struct jv_schedule_cfg *schedules;
 	size_t n_schedules;
+
+	struct jv_queue_cfg *queues;            /* in file order */
+	size_t n_queues;
 
 	struct {
 		int retention_days;             /* 30, 0 = keep forever */

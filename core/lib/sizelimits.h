@@ -15,6 +15,9 @@
 
 #include <jobvisor/plugin.h>
 
+/* A queue's name, in bytes: 1 to this many of [a-z0-9_.-] (jobvisor.queues). */
+#define JV_QUEUE_NAME_MAX 64
+
 /* jobs.unique_key, in bytes. */
 #define JV_UNIQUE_KEY_MAX 512
 
