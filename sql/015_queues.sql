@@ -88,9 +88,9 @@ CREATE INDEX queue_starts_part_idx ON jobvisor.queue_starts (queue, part, starte
 CREATE INDEX queue_starts_started_idx ON jobvisor.queue_starts (started_at);
 
 ------------------------------------------------------------- user limits
--- Per-user overrides: max_running replaces processor.per_user_limit for the
--- user (0: none of the user's jobs start); weight gives the user that many
--- turns in each round of the fair claim.
+-- Per-user overrides: a row's max_running replaces processor.per_user_limit
+-- for the user (NULL: no limit; 0: none of the user's jobs start); weight
+-- gives the user that many turns in each round of the fair claim.
 CREATE TABLE jobvisor.user_limits (
 	user_id     text PRIMARY KEY CHECK (octet_length(user_id) BETWEEN 1 AND 256),
 	max_running integer CHECK (max_running BETWEEN 0 AND 100000),
@@ -335,7 +335,8 @@ LANGUAGE sql STABLE AS $$
 	u AS (
 		SELECT coalesce(l.user_id, ul.user_id) AS user_id, coalesce(l.running, 0) AS running,
 		       coalesce(l.pending, 0) AS pending,
-		       coalesce(ul.max_running, nullif(p_per_user, 0)) AS max_running,
+		       CASE WHEN ul.user_id IS NOT NULL THEN ul.max_running
+		            ELSE nullif(p_per_user, 0) END AS max_running,
 		       coalesce(ul.weight, 1) AS weight, ul.user_id IS NOT NULL AS overridden
 		FROM live l FULL JOIN jobvisor.user_limits ul ON ul.user_id = l.user_id
 	)
