@@ -68,7 +68,8 @@ LANGUAGE sql STABLE AS $$
 		                          WHERE r.status = 'running' AND r.queue = q.name) END,
 		             CASE WHEN q.rate_allowed IS NOT NULL AND q.rate_partition = 'none'
 		                  THEN q.rate_allowed
-		                       - (SELECT count(*)::integer FROM jobvisor.queue_starts t
+		                       - (SELECT coalesce(sum(t.n), 0)::integer
+		                          FROM jobvisor.queue_starts t
 		                          WHERE t.queue = q.name AND t.part = ''
 		                            AND t.started_at > p_at - make_interval(
 		                                secs => q.rate_period_seconds)) END) AS budget
@@ -163,10 +164,11 @@ BEGIN
 			          j.timeout_seconds, j.queue, j.started_at
 		),
 		st AS (
-			INSERT INTO jobvisor.queue_starts (queue, part, started_at)
-			SELECT u.queue, '', u.started_at
+			INSERT INTO jobvisor.queue_starts (queue, part, started_at, n)
+			SELECT u.queue, '', min(u.started_at), count(*)
 			FROM upd u JOIN bud b ON b.name = u.queue
 			WHERE b.rate_allowed IS NOT NULL
+			GROUP BY u.queue
 		)
 		SELECT u.id, u.type, u.user_id, u.payload, u.attempts, u.max_attempts,
 		       u.timeout_seconds, NULL::bigint, u.queue
@@ -253,7 +255,8 @@ BEGIN
 	),
 	room AS (
 		SELECT p.queue, p.part,
-		       p.rate_allowed - (SELECT count(*)::integer FROM jobvisor.queue_starts t
+		       p.rate_allowed - (SELECT coalesce(sum(t.n), 0)::integer
+		                         FROM jobvisor.queue_starts t
 		                         WHERE t.queue = p.queue AND t.part = p.part
 		                           AND t.started_at > (SELECT clk.t FROM clk)
 		                               - make_interval(secs => p.rate_period_seconds)) AS n
@@ -292,13 +295,14 @@ BEGIN
 		          j.timeout_seconds, j.queue, j.started_at
 	),
 	st AS (
-		INSERT INTO jobvisor.queue_starts (queue, part, started_at)
-		SELECT u.queue,
-		       CASE b.rate_partition WHEN 'user_id' THEN coalesce(u.user_id, '')
-		                             WHEN 'type' THEN u.type ELSE '' END,
-		       u.started_at
-		FROM upd u JOIN bud b ON b.name = u.queue
-		WHERE b.rate_allowed IS NOT NULL
+		INSERT INTO jobvisor.queue_starts (queue, part, started_at, n)
+		SELECT u.queue, u.part, min(u.started_at), count(*)
+		FROM (SELECT u.queue, u.started_at,
+		             CASE b.rate_partition WHEN 'user_id' THEN coalesce(u.user_id, '')
+		                                   WHEN 'type' THEN u.type ELSE '' END AS part
+		      FROM upd u JOIN bud b ON b.name = u.queue
+		      WHERE b.rate_allowed IS NOT NULL) u
+		GROUP BY u.queue, u.part
 	),
 	turns AS (
 		INSERT INTO jobvisor.user_turns AS tn (user_id, pass)
