@@ -1553,6 +1553,11 @@ int jv_schedule_name_ok(const char *name)
 	return name && valid_name(name, "_.-ABCDEFGHIJKLMNOPQRSTUVWXYZ", JV_SCHEDULE_NAME_MAX);
 }
 
+int jv_queue_name_ok(const char *name)
+{
+	return name && valid_name(name, "_.-", JV_QUEUE_NAME_MAX);
+}
+
 /* A plugin name the loader can find: [a-z0-9_]+ (it loads DIR/NAME.so). */
 static int check_plugin_name(struct ctx *c, const struct jv_node *sect, const char *path,
                              const char *plugin)

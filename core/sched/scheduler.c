@@ -122,14 +122,15 @@ int jv_sched_next_runs(const char *cron, const char *tz, int64_t after, int64_t 
 
 static const char sql_upsert[] =
     "INSERT INTO jobvisor.schedules AS s (name, cron, timezone, type, payload, user_id, "
-    "  priority, max_attempts, catch_up, jitter_seconds, enabled, source, next_run_at) "
+    "  priority, max_attempts, catch_up, jitter_seconds, enabled, source, next_run_at, queue) "
     "VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7::int, $8::int, $9, $10::int, $11::boolean, "
-    "  'config', to_timestamp($12::bigint)) "
+    "  'config', to_timestamp($12::bigint), $13) "
     "ON CONFLICT (name) DO UPDATE SET cron = EXCLUDED.cron, timezone = EXCLUDED.timezone, "
     "  type = EXCLUDED.type, payload = EXCLUDED.payload, user_id = EXCLUDED.user_id, "
     "  priority = EXCLUDED.priority, max_attempts = EXCLUDED.max_attempts, "
     "  catch_up = EXCLUDED.catch_up, jitter_seconds = EXCLUDED.jitter_seconds, "
-    "  enabled = EXCLUDED.enabled, source = 'config', updated_at = now(), "
+    "  enabled = EXCLUDED.enabled, source = 'config', queue = EXCLUDED.queue, "
+    "  updated_at = now(), "
     /* A new cron or zone, or a resume: runs count from now, not from the
      * old next_run_at (no catch-up of runs that the old cron, or a paused
      * schedule, would have had). */
@@ -137,10 +138,10 @@ static const char sql_upsert[] =
     "    OR s.next_run_at IS NULL OR (EXCLUDED.enabled AND NOT s.enabled) "
     "    THEN EXCLUDED.next_run_at ELSE s.next_run_at END "
     "WHERE (s.cron, s.timezone, s.type, s.payload, s.user_id, s.priority, s.max_attempts, "
-    "  s.catch_up, s.jitter_seconds, s.enabled, s.source) IS DISTINCT FROM "
+    "  s.catch_up, s.jitter_seconds, s.enabled, s.source, s.queue) IS DISTINCT FROM "
     "  (EXCLUDED.cron, EXCLUDED.timezone, EXCLUDED.type, EXCLUDED.payload, EXCLUDED.user_id, "
     "  EXCLUDED.priority, EXCLUDED.max_attempts, EXCLUDED.catch_up, EXCLUDED.jitter_seconds, "
-    "  EXCLUDED.enabled, 'config') OR s.next_run_at IS NULL";
+    "  EXCLUDED.enabled, 'config', EXCLUDED.queue) OR s.next_run_at IS NULL";
 
 int jv_sched_sync(struct pg_conn *conn, const struct jv_config *cfg, char *err, size_t errlen)
 {
@@ -191,12 +192,13 @@ int jv_sched_sync(struct pg_conn *conn, const struct jv_config *cfg, char *err, 
 				   sc->catch_up ? sc->catch_up : "latest",
 				   jit,
 				   sc->enabled ? "true" : "false",
-				   nx};
+				   nx,
+				   sc->queue ? sc->queue : "default"};
 		/* One bad schedule (a type the database refuses) does not keep
 		 * the others from syncing. */
 		if (jv_db_exec(conn, "SAVEPOINT sched", 0, NULL, err, errlen) < 0)
 			goto out;
-		if (jv_db_exec(conn, sql_upsert, 12, p, e, sizeof e) < 0) {
+		if (jv_db_exec(conn, sql_upsert, 13, p, e, sizeof e) < 0) {
 			jv_log(JV_ERROR, "schedules[%zu] (%s): %s; the schedule is left as it was", i,
 			       sc->name, e);
 			if (jv_db_exec(conn, "ROLLBACK TO SAVEPOINT sched", 0, NULL, err, errlen) < 0)
@@ -237,9 +239,9 @@ static const char sql_run[] =
     "  VALUES ($1, to_timestamp($2::bigint), $3::bigint) ON CONFLICT DO NOTHING "
     "  RETURNING run_at) "
     "INSERT INTO jobvisor.jobs (type, payload, user_id, priority, max_attempts, "
-    "  timeout_seconds, scheduled_at) "
+    "  timeout_seconds, scheduled_at, queue) "
     "SELECT s.type, s.payload, s.user_id, s.priority, s.max_attempts, s.timeout_seconds, "
-    "  r.run_at + make_interval(secs => $4::int) "
+    "  r.run_at + make_interval(secs => $4::int), s.queue "
     "FROM r, jobvisor.schedules s WHERE s.name = $1 RETURNING id";
 
 static const char sql_run_job[] =
