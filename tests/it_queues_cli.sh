@@ -144,13 +144,16 @@ assert_rc 1 "queues --json pause: exit 1"
 # ---------------------------------------------------------------- schedules with a queue
 TOKEN="tok-$$-q"
 C2=$JV_TMP/sched.yaml
-jv_write_config "$C2" "$(cat <<YAML
+sched_config()
+{
+	jv_write_config "$1" "$(cat <<YAML
 api:
   listen: "127.0.0.1:0"
   token: "$TOKEN"
 queues:
   mail: {}
   bulk:
+${2:-}
 schedules:
   - name: to-mail
     cron: "* * * * * *"
@@ -159,11 +162,17 @@ schedules:
   - name: to-default
     cron: "* * * * * *"
     type: noop
+${3:-}
 YAML
 )"
+	# (a reload stores the config's queues with the next heartbeat)
+	jv_conf_set "$1" processor.heartbeat_interval_ms 3000
+}
+sched_config "$C2"
 run "$JOBVISOR" schedules -c "$C2"
 assert_rc 0 "schedules before serve"
 jv_bg "$JOBVISOR" serve -c "$C2"
+SPID=$BG_PID
 SERR=$JV_TMP/bg.$BG_N.err
 runs() { jv_psql "SELECT count(*) FROM jobvisor.schedule_runs WHERE schedule = '$1'"; }
 wait_for "[ \"\$(runs to-mail)\" -ge 1 ] && [ \"\$(runs to-default)\" -ge 1 ]" 20 "both config schedules run"
@@ -216,5 +225,17 @@ if command -v curl >/dev/null 2>&1 && command -v jq >/dev/null 2>&1; then
 else
 	ok "no curl or jq: the /api/schedules checks are left out"
 fi
+
+# A reload that adds a queue and a schedule in it: the scheduler syncs the
+# schedules at once, the queue is stored with the next heartbeat; the
+# schedule is synced once it is (not left out until the next reload).
+sched_config "$C2" "  late: {}" "  - {name: to-late, cron: \"* * * * * *\", type: noop, queue: late}"
+kill -HUP "$SPID"
+wait_for "[ \"\$(jv_psql \"SELECT queue FROM jobvisor.schedules WHERE name = 'to-late'\")\" = late ]" 30 \
+	"after a reload, a schedule in a queue the reload added is synced"
+wait_for "[ \"\$(runs to-late)\" -ge 1 ]" 20 "the schedule in the new queue runs"
+assert_eq "late" "$(jv_psql "SELECT DISTINCT j.queue FROM jobvisor.schedule_runs r
+	JOIN jobvisor.jobs j ON j.id = r.job_id WHERE r.schedule = 'to-late'")" "its jobs are in queue late"
+assert_no_match "to-late.*left as it was" "$(cat "$SERR")" "no error for the schedule waiting for its queue"
 
 jv_done
