@@ -141,6 +141,22 @@ assert_eq 0 "$(jv_psql "SELECT count(*) FROM jobvisor.queues WHERE name = 'nope'
 run "$JOBVISOR" queues --json pause mail
 assert_rc 1 "queues --json pause: exit 1"
 
+if [ -n "${VALGRIND:-}" ] && [ "${JV_VALGRIND:-1}" != 0 ]; then
+	vg()
+	{
+		run "$VALGRIND" --quiet --leak-check=full --show-leak-kinds=definite,indirect \
+			--errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
+			--suppressions="$top_srcdir/tests/valgrind.supp" "$JOBVISOR" "$@"
+		[ "$RC" = 99 ] && fail "valgrind: jobvisor $*: $ERR"
+	}
+	for args in "queues" "queues --json" "queues pause bulk" "queues resume bulk" "queues pause nope" \
+		"status" "status --json" "enqueue --type noop --queue bulk" "enqueue --type noop --queue nope" \
+		"enqueue --type noop --queue Bad"; do
+		vg $args
+		ok "valgrind: $args is clean (exit $RC)"
+	done
+fi
+
 # ---------------------------------------------------------------- schedules with a queue
 TOKEN="tok-$$-q"
 C2=$JV_TMP/sched.yaml

@@ -8,6 +8,8 @@
  * start or reload of a processor applies the config's version again.
  * A new cron or zone, or a resume, counts runs from now: runs a paused
  * schedule would have had are not caught up.
+ * A schedule's queue (default 'default') must be one jobvisor.queues has:
+ * the table's trigger refuses another (22023), answered 400 naming it.
  *
  * The JSON of a schedule is built by PostgreSQL (json_build_object keeps
  * the key order), nextRuns added here from cron.h; times are ISO-8601 UTC.
