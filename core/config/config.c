@@ -1799,6 +1799,31 @@ static int map_queues(struct ctx *c, const struct jv_node *root)
 	return 0;
 }
 
+char *jv_config_queues_json(const struct jv_config *cfg)
+{
+	if (cfg->n_queues == 0)
+		return NULL;
+	json_t *o = json_object();
+	for (size_t i = 0; i < cfg->n_queues; i++) {
+		const struct jv_queue_cfg *q = &cfg->queues[i];
+		json_t *e = json_object();
+		if (q->global_concurrency > 0)
+			json_object_set_new(e, "global_concurrency", json_integer(q->global_concurrency));
+		if (q->paused)
+			json_object_set_new(e, "paused", json_true());
+		if (q->rate_allowed > 0)
+			json_object_set_new(
+			    e, "rate_limit",
+			    json_pack("{s:i, s:i, s:s}", "allowed", q->rate_allowed, "period_seconds",
+				      q->rate_period_seconds, "partition_by",
+				      jv_rate_partition_names[q->rate_partition]));
+		json_object_set_new(o, q->name, e);
+	}
+	char *text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return text;
+}
+
 /* processor.queues: each one configured (or 'default'). */
 static int check_processor_queues(struct ctx *c, const struct jv_node *root)
 {

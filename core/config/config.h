@@ -322,6 +322,12 @@ size_t jv_config_env_seal(const struct jv_config *cfg);
 
 /* Free cfg and everything it owns (strings, arrays, the node tree; every
  * node pointer taken from it dies with it). NULL is fine. */
+/* The queues of cfg as jobvisor.sync_queues() takes them: a JSON object
+ * {name: {global_concurrency, paused, rate_limit: {allowed, period_seconds,
+ * partition_by}}} with only what is set; NULL when cfg has no queues:.
+ * The caller frees it. */
+char *jv_config_queues_json(const struct jv_config *cfg);
+
 void jv_config_free(struct jv_config *cfg);
 
 /* Node access for plugin sections. Return the child with key, or NULL. */
