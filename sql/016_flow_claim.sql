@@ -106,6 +106,7 @@ DECLARE
 	v_rated boolean;
 	v_due timestamptz;
 	v_open timestamptz;
+	v_prefix integer;
 BEGIN
 	IF p_slots IS NULL OR p_slots <= 0 THEN
 		RETURN;
@@ -175,6 +176,16 @@ BEGIN
 		FROM upd u;
 		GET DIAGNOSTICS v_claimed = ROW_COUNT;
 	ELSE
+	-- Whether a queue's budget or a rate partition's room can cut the
+	-- candidates: when not, ranking them per queue and partition (two
+	-- sorts of up to p_slots candidates per user) is left out. Budgets
+	-- seen now are no larger than the claim statement's own (no start
+	-- comes between: claims are serialised; a window only loses old
+	-- starts, running jobs only finish).
+	v_prefix := CASE WHEN EXISTS (
+		SELECT 1 FROM jobvisor.claim_budgets(p_processor, p_slots, p_queues, p_limit_queues,
+		                                     p_limits, v_now) b
+		WHERE b.budget < p_slots OR b.rate_partition <> 'none') THEN NULL ELSE p_slots END;
 	-- The fair path. Users with pending jobs (a loose scan of
 	-- jobs_claim_user_idx), each with the room under their limit (their
 	-- user_limits row's max_running, NULL there meaning none; without a
@@ -264,13 +275,20 @@ BEGIN
 		                      parts.rate_period_seconds
 		      FROM parts WHERE parts.part IS NOT NULL) p
 	),
+	-- (when no limit can bind, the best p_slots are all there is to rank;
+	-- v_prefix NULL: LIMIT ALL)
+	best AS (
+		SELECT p.* FROM parts p
+		ORDER BY p.priority DESC, p.key, p.scheduled_at, p.id
+		LIMIT v_prefix
+	),
 	ranked AS (
 		SELECT p.id, p.key, p.priority, p.scheduled_at, p.budget, r.n AS room,
 		       row_number() OVER (PARTITION BY p.queue
 		                          ORDER BY p.priority DESC, p.key, p.scheduled_at, p.id) AS nq,
 		       row_number() OVER (PARTITION BY p.queue, p.part
 		                          ORDER BY p.priority DESC, p.key, p.scheduled_at, p.id) AS np
-		FROM parts p
+		FROM best p
 		LEFT JOIN room r ON r.queue = p.queue AND r.part = p.part
 	),
 	pick AS (
