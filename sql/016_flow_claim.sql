@@ -41,11 +41,13 @@ DROP INDEX IF EXISTS jobvisor.jobs_claim_idx;
 
 -- What this claim may start in each queue: the queues served (p_queues,
 -- NULL: all) and not paused, each with its budget, the least of the free
--- slots, this processor's free slots in the queue (p_queue_slots, NULL: no
--- limit of its own), the room under global_concurrency and, for a rate
--- limit over the whole queue, the starts left in the window ending at
--- p_at. STABLE: the caller's snapshot.
-CREATE FUNCTION jobvisor.claim_budgets(p_slots integer, p_queues text[], p_queue_slots integer[],
+-- slots, the room under this processor's own limit for the queue
+-- (p_limits[i] for p_limit_queues[i], its `concurrency`: its running jobs
+-- in the queue count against it, those claimed ahead included), the room
+-- under global_concurrency and, for a rate limit over the whole queue, the
+-- starts left in the window ending at p_at. STABLE: the caller's snapshot.
+CREATE FUNCTION jobvisor.claim_budgets(p_processor bigint, p_slots integer, p_queues text[],
+                                       p_limit_queues text[], p_limits integer[],
                                        p_at timestamptz)
 RETURNS TABLE (name text, budget integer, rate_allowed integer, rate_period_seconds integer,
                rate_partition text)
@@ -55,7 +57,11 @@ LANGUAGE sql STABLE AS $$
 		SELECT q.name, q.rate_allowed, q.rate_period_seconds,
 		       CASE WHEN q.rate_allowed IS NULL THEN 'none' ELSE q.rate_partition END
 		           AS rate_partition,
-		       least(p_slots, coalesce(s.slots, p_slots),
+		       least(p_slots,
+		             CASE WHEN l.n IS NOT NULL
+		                  THEN l.n - (SELECT count(*)::integer FROM jobvisor.jobs r
+		                              WHERE r.status = 'running' AND r.locked_by = p_processor
+		                                AND r.queue = q.name) END,
 		             CASE WHEN q.global_concurrency IS NOT NULL
 		                  THEN q.global_concurrency
 		                       - (SELECT count(*)::integer FROM jobvisor.jobs r
@@ -67,16 +73,15 @@ LANGUAGE sql STABLE AS $$
 		                            AND t.started_at > p_at - make_interval(
 		                                secs => q.rate_period_seconds)) END) AS budget
 		FROM jobvisor.queues q
-		LEFT JOIN unnest(p_queues, p_queue_slots) AS s(name, slots) ON s.name = q.name
-		WHERE NOT q.paused AND (p_queues IS NULL OR s.name IS NOT NULL)
+		LEFT JOIN unnest(p_limit_queues, p_limits) AS l(name, n) ON l.name = q.name
+		WHERE NOT q.paused AND (p_queues IS NULL OR q.name = ANY (p_queues))
 	) b
 	WHERE b.budget > 0
 $$;
 
 ------------------------------------------------------------------- claim
 -- p_queues: the queues this processor serves (NULL: every queue);
--- p_queue_slots: its free slots in each (NULL, or an element NULL: no
--- per-processor limit). Returns the jobs started with their queue, then,
+-- p_limit_queues, p_limits: its own limit (`concurrency`) in some of them. Returns the jobs started with their queue, then,
 -- when fewer than p_slots, one row of NULLs whose next_due_ms says when to
 -- look again: the next scheduled job's due time or the next opening of a
 -- rate window that holds due jobs back, whichever is sooner; 0 when due jobs
@@ -84,7 +89,7 @@ $$;
 -- NOTIFY or the poll interval tells); NULL when nothing is pending.
 CREATE FUNCTION jobvisor.claim(p_processor bigint, p_slots integer, p_per_user integer,
                                p_types text[], p_now timestamptz, p_epoch integer,
-                               p_queues text[], p_queue_slots integer[])
+                               p_queues text[], p_limit_queues text[], p_limits integer[])
 RETURNS TABLE (id bigint, type text, user_id text, payload jsonb, attempts integer,
                max_attempts integer, timeout_seconds integer, next_due_ms bigint, queue text)
 LANGUAGE plpgsql AS $$
@@ -128,7 +133,8 @@ BEGIN
 			SELECT coalesce(p_now, clock_timestamp()) AS t
 		),
 		bud AS MATERIALIZED (
-			SELECT b.* FROM clk, jobvisor.claim_budgets(p_slots, p_queues, p_queue_slots, clk.t) b
+			SELECT b.* FROM clk, jobvisor.claim_budgets(p_processor, p_slots, p_queues, p_limit_queues,
+			                                         p_limits, clk.t) b
 		),
 		locked AS (
 			SELECT c.ctid FROM bud
@@ -188,7 +194,8 @@ BEGIN
 		FROM jobvisor.fair_clock f
 	),
 	bud AS MATERIALIZED (
-		SELECT b.* FROM clk, jobvisor.claim_budgets(p_slots, p_queues, p_queue_slots, clk.t) b
+		SELECT b.* FROM clk, jobvisor.claim_budgets(p_processor, p_slots, p_queues, p_limit_queues,
+			                                         p_limits, clk.t) b
 	),
 	allowance AS MATERIALIZED (
 		SELECT u.uid, coalesce(l.weight, 1) AS w,
@@ -349,7 +356,7 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION jobvisor.claim(bigint, integer, integer, text[], timestamptz, integer, text[], integer[])
+COMMENT ON FUNCTION jobvisor.claim(bigint, integer, integer, text[], timestamptz, integer, text[], text[], integer[])
 	IS 'claim due jobs within every queue, rate and user limit, fairly between users by weight; one call per round trip';
 
 -- The claim of processors of version 14 and before: every queue, no
@@ -363,5 +370,5 @@ LANGUAGE sql AS $$
 	SELECT c.id, c.type, c.user_id, c.payload, c.attempts, c.max_attempts, c.timeout_seconds,
 	       c.next_due_ms
 	FROM jobvisor.claim(p_processor, p_slots, p_per_user, p_types, p_now, p_epoch,
-	                    NULL::text[], NULL::integer[]) c
+	                    NULL::text[], NULL::text[], NULL::integer[]) c
 $$;

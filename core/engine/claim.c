@@ -93,8 +93,11 @@ void sv_send_claim(struct serve *s, uint64_t now)
 	if (slots <= 0 || s->lc.q != Q_NONE || !sv_may_claim(s))
 		return;
 	char err[1024];
+	struct jv_claim_queues q = {.served = s->flow.served,
+				    .limit_queues = s->flow.limit_queues,
+				    .limits = s->flow.limits};
 	if (jv_store_claim_send(s->lc.conn, s->id, slots, s->cfg->processor.per_user_limit,
-				s->types, s->link.epoch, err, sizeof err) != 0) {
+				s->types, s->link.epoch, &q, err, sizeof err) != 0) {
 		if (!sv_check_lost(s, s->lc.conn, "claiming", err))
 			jv_log(JV_ERROR, "claim failed: %s", err);
 		s->claim.want = 0;
@@ -148,8 +151,10 @@ void sv_on_claim_result(struct serve *s, PGresult *res, uint64_t now)
 		/* nothing more due now: look again when the next job is */
 		s->claim.next_due = now + (uint64_t)next.due_ms;
 	}
-	/* next.due_ms 0: due but held back by per_user_limit -- a completion
-	 * (ours sets want_claim) or the poll interval will tell. */
+	/* next.due_ms 0: due but held back by a concurrency limit or a pause
+	 * -- a completion (ours sets want_claim), a resume's NOTIFY or the poll
+	 * interval will tell. (A rate limit's next opening comes as a due
+	 * time, above.) */
 }
 
 /* Each turn: claim when there is reason to (a notification, a full last

@@ -61,12 +61,14 @@ void sv_heartbeat(struct serve *s, uint64_t now)
 	const char *state = s->drain.state != DRAIN_OFF ? "stopping"
 	                    : s->ctl.paused             ? "paused"
 	                                                : "running";
+	const char *queues = s->flow.sync_due ? s->flow.sync : NULL;
 	if (jv_store_heartbeat_send(c->conn, s->id, state, s->cfg->processor.stuck_job_timeout_ms,
-				    err, sizeof err) != 0) {
+				    queues, err, sizeof err) != 0) {
 		if (!sv_check_lost(s, c->conn, "heartbeat", err))
 			jv_log(JV_ERROR, "heartbeat failed: %s", err);
 		return;
 	}
+	s->flow.sync_sent = queues != NULL;
 	s->hb.chan = c;
 	s->hb.sent_at = now;
 	s->hb.sent_stuck_ms = s->cfg->processor.stuck_job_timeout_ms;
@@ -78,14 +80,23 @@ void sv_on_heartbeat_result(struct serve *s, struct chan *c, PGresult *res, uint
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		char err[512];
 		jv_db_format_error(c->conn, res, err, sizeof err);
-		if (!sv_check_lost(s, c->conn, "heartbeat", err))
-			jv_log(JV_ERROR, "heartbeat or stuck-job rescue failed: %s", err);
+		if (sv_check_lost(s, c->conn, "heartbeat", err))
+			return;
+		jv_log(JV_ERROR, "heartbeat or stuck-job rescue failed: %s", err);
+		if (s->flow.sync_sent) {
+			/* never let storing the queues hold the heartbeat back */
+			jv_log(JV_ERROR, "the reloaded queues were not stored (the heartbeat goes "
+					 "on without them)");
+			s->flow.sync_due = 0;
+		}
 		return;
 	}
 	/* The database's heartbeat_at is its transaction's start, after we sent
 	 * it: counting from the send is never later than the database does. */
 	s->hb.confirmed_sent = s->hb.sent_at;
 	s->hb.declared_stuck_ms = s->hb.sent_stuck_ms;
+	if (s->flow.sync_sent)
+		s->flow.sync_due = 0; /* the reloaded queues are stored */
 	s->hb.last_unix_ms = jv_unix_ms();
 	s->hb.last_mono_ms = now;
 	if (s->fence.on)

@@ -58,6 +58,7 @@
 #include "engine/serve.h"
 #include "engine/serve_int.h"
 #include "lib/clock.h"
+#include "lib/db.h"
 #include "lib/error.h"
 #include "lib/log.h"
 #include "lib/mem.h"
@@ -276,6 +277,7 @@ static void gen_adopt(struct serve *s, struct jv_config *cfg, struct jv_plugins 
 	s->plugins = plugins;
 	s->rt = rt;
 	s->types = types_literal(cfg);
+	sv_flow_adopt(s);
 	apply_log_config(cfg);
 	s->tune.batch_size = cfg->processor.batch_size;
 	s->tune.max_concurrent = cfg->processor.max_concurrent_jobs;
@@ -440,6 +442,7 @@ static int settle_privileges(struct serve *s)
 	jv_plugins_free(s->plugins);
 	jv_config_free(s->cfg);
 	free(s->types);
+	sv_flow_free(s);
 	return JV_ESTATE;
 }
 
@@ -581,6 +584,18 @@ static int db_register(struct serve *s)
 		       err);
 		return JV_EXIT_USER;
 	}
+	/* The limits of the queues this config names hold for every
+	 * processor: stored before the first claim (and after a reload, on
+	 * the next heartbeat). */
+	if (s->flow.sync) {
+		const char *params[] = {s->flow.sync};
+		if (jv_db_exec(s->cc.conn, "SELECT jobvisor.sync_queues($1::jsonb)", 1, params, err,
+			       sizeof err) != 0) {
+			jv_log(JV_ERROR, "could not store the queues of the config: %s", err);
+			return JV_EXIT_USER;
+		}
+		s->flow.sync_due = 0;
+	}
 	s->label = jv_asprintf("%s (id %" PRId64 ", host %s, pid %d)", s->cfg->processor.name,
 			       s->id, s->hostname, (int)getpid());
 	s->started_unix_ms = jv_unix_ms();
@@ -686,6 +701,7 @@ static void serve_free(struct serve *s)
 	jv_plugins_free(s->plugins);
 	jv_config_free(s->cfg);
 	free(s->types);
+	sv_flow_free(s);
 }
 
 int jv_serve(const char *config_path)

@@ -191,6 +191,16 @@ struct serve_count {
 	uint64_t reconnects;
 };
 
+/* The config's queues as the database takes them (flow.c). */
+struct serve_flow {
+	char *served;       /* text[] literal of processor.queues; NULL: every queue */
+	char *limit_queues; /* text[] literal: the queues with a concurrency of ours */
+	char *limits;       /* integer[] literal: those concurrencies, in that order */
+	char *sync;         /* JSON for jobvisor.sync_queues(); NULL: no queues: */
+	int sync_due;       /* sync not yet confirmed (rides on the next heartbeat) */
+	int sync_sent;      /* the heartbeat in flight carries it */
+};
+
 struct serve {
 	/* The running configuration (replaced by reload). */
 	const char *config_path;
@@ -198,6 +208,7 @@ struct serve {
 	struct jv_plugins *plugins;
 	struct jv_runtime *rt;
 	char *types; /* text[] literal of the configured job types */
+	struct serve_flow flow;
 
 	/* Who we are. */
 	int64_t id; /* our processors.id */
@@ -288,6 +299,10 @@ struct chan *sv_listen_chan(struct serve *s);
 int sv_quiet(const struct serve *s, const struct chan *c);
 int sv_ready(const struct chan *c);
 int sv_uses_nc(const struct serve *s);
+
+/* flow.c */
+void sv_flow_adopt(struct serve *s);
+void sv_flow_free(struct serve *s);
 
 /* link.c */
 void sv_chan_connect_poll(struct serve *s, struct chan *c, uint64_t now);

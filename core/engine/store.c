@@ -52,13 +52,18 @@ static int send_params(PGconn *conn, const char *sql, int n, const char *const *
 	return 0;
 }
 
-int jv_store_heartbeat_send(PGconn *conn, int64_t id, const char *state, int stuck_ms, char *err,
-			    size_t errlen)
+int jv_store_heartbeat_send(PGconn *conn, int64_t id, const char *state, int stuck_ms,
+			    const char *queues, char *err, size_t errlen)
 {
 	char idbuf[24], msbuf[16];
 	snprintf(idbuf, sizeof idbuf, "%" PRId64, id);
 	snprintf(msbuf, sizeof msbuf, "%d", stuck_ms);
-	const char *params[] = {idbuf, state, msbuf};
+	const char *params[] = {idbuf, state, msbuf, queues};
+	if (queues)
+		return send_params(conn,
+				   "SELECT jobvisor.heartbeat($1, $2, make_interval(secs => $3::float8 / "
+				   "1000)), jobvisor.sync_queues($4::jsonb)",
+				   4, params, err, errlen);
 	return send_params(conn,
 			   "SELECT jobvisor.heartbeat($1, $2, make_interval(secs => $3::float8 / 1000))",
 			   3, params, err, errlen);
@@ -150,18 +155,21 @@ void jv_claimed_free(struct jv_claimed *c)
 
 static const char claim_sql[] =
 	"SELECT id, type, user_id, payload, attempts, max_attempts, timeout_seconds, next_due_ms "
-	"FROM jobvisor.claim($1, $2, $3, $4::text[], NULL, $5::integer)";
+	"FROM jobvisor.claim($1, $2, $3, $4::text[], NULL, $5::integer, $6::text[], $7::text[], "
+	"$8::integer[])";
 
 int jv_store_claim_send(PGconn *conn, int64_t id, int slots, int per_user, const char *types,
-			int epoch, char *err, size_t errlen)
+			int epoch, const struct jv_claim_queues *q, char *err, size_t errlen)
 {
 	char idbuf[24], slotbuf[16], pubuf[16], epbuf[16];
 	snprintf(idbuf, sizeof idbuf, "%" PRId64, id);
 	snprintf(slotbuf, sizeof slotbuf, "%d", slots);
 	snprintf(pubuf, sizeof pubuf, "%d", per_user);
 	snprintf(epbuf, sizeof epbuf, "%d", epoch);
-	const char *params[] = {idbuf, slotbuf, pubuf, types, epoch >= 0 ? epbuf : NULL};
-	return send_params(conn, claim_sql, 5, params, err, errlen);
+	const char *params[] = {idbuf, slotbuf, pubuf, types, epoch >= 0 ? epbuf : NULL,
+				q->served, q->limit_queues ? q->limit_queues : "{}",
+				q->limits ? q->limits : "{}"};
+	return send_params(conn, claim_sql, 8, params, err, errlen);
 }
 
 int jv_store_claim_parse(const PGresult *res, struct jv_claimed **out, size_t *n,

@@ -28,10 +28,12 @@ int jv_store_register(PGconn *conn, const char *name, const char *hostname, int 
 
 /* Send the heartbeat and the stuck-job rescue that goes with it (one
  * round trip, jobvisor.heartbeat()), rescuing the jobs of processors silent
- * for more than stuck_ms; the answer is one row, one column: the number of
- * jobs rescued (jv_store_count_parse). */
-int jv_store_heartbeat_send(PGconn *conn, int64_t id, const char *state, int stuck_ms, char *err,
-			    size_t errlen);
+ * for more than stuck_ms; the answer is one row, its first column the
+ * number of jobs rescued (jv_store_count_parse). queues: NULL, or the JSON
+ * of the config's queues for jobvisor.sync_queues(), stored by the same
+ * round trip (after a reload). */
+int jv_store_heartbeat_send(PGconn *conn, int64_t id, const char *state, int stuck_ms,
+			    const char *queues, char *err, size_t errlen);
 
 /* After a reconnect: put back to pending every job running under processor
  * id that is not in held (a PostgreSQL bigint[] literal, e.g. {1,2}) --
@@ -92,8 +94,13 @@ void jv_claimed_free(struct jv_claimed *c);
  * see release_unheld). _parse(): *out (caller frees each and the array)
  * gets *n rows, *next what the claim says of the jobs it left.
  */
+struct jv_claim_queues {
+	const char *served;       /* text[] literal of the queues served; NULL: all */
+	const char *limit_queues; /* text[] literal: queues with a limit of the processor's */
+	const char *limits;       /* integer[] literal: those limits (concurrency) */
+};
 int jv_store_claim_send(PGconn *conn, int64_t id, int slots, int per_user, const char *types,
-			int epoch, char *err, size_t errlen);
+			int epoch, const struct jv_claim_queues *q, char *err, size_t errlen);
 struct jv_claim_next {
 	int full;       /* a full batch was claimed: more may be due now */
 	int64_t due_ms; /* !full: milliseconds until the next pending job is due

@@ -1,0 +1,88 @@
+/*
+ * flow.c -- the config's queues as the database takes them (DESIGN.md "Flow
+ * control"): the arrays the claim is given (the queues this processor
+ * serves, its own limit in each) and the object jobvisor.sync_queues()
+ * stores (the limits that hold across all processors, and a pause).
+ */
+#include "autoconf.h"
+
+#include "config/config.h"
+#include "engine/serve_int.h"
+#include "lib/mem.h"
+#include "lib/text.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Queue names are [a-z0-9_.-] (config.c): no quoting in an array literal. */
+static void append_name(struct jv_buf *b, const char *name, int first)
+{
+	if (!first)
+		jv_buf_puts(b, ",");
+	jv_buf_puts(b, name);
+}
+
+/* The object for sync_queues(): each configured queue's global limits. */
+static char *sync_json(const struct jv_config *cfg)
+{
+	json_t *o = json_object();
+	for (size_t i = 0; i < cfg->n_queues; i++) {
+		const struct jv_queue_cfg *q = &cfg->queues[i];
+		json_t *e = json_object();
+		if (q->global_concurrency > 0)
+			json_object_set_new(e, "global_concurrency", json_integer(q->global_concurrency));
+		if (q->paused)
+			json_object_set_new(e, "paused", json_true());
+		if (q->rate_allowed > 0)
+			json_object_set_new(
+			    e, "rate_limit",
+			    json_pack("{s:i, s:i, s:s}", "allowed", q->rate_allowed, "period_seconds",
+				      q->rate_period_seconds, "partition_by",
+				      jv_rate_partition_names[q->rate_partition]));
+		json_object_set_new(o, q->name, e);
+	}
+	char *text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return text;
+}
+
+void sv_flow_adopt(struct serve *s)
+{
+	const struct jv_config *cfg = s->cfg;
+	sv_flow_free(s);
+	if (cfg->processor.queues) {
+		struct jv_buf b = {0};
+		jv_buf_puts(&b, "{");
+		for (size_t i = 0; cfg->processor.queues[i]; i++)
+			append_name(&b, cfg->processor.queues[i], i == 0);
+		jv_buf_puts(&b, "}");
+		s->flow.served = jv_buf_steal(&b);
+	}
+	struct jv_buf names = {0}, limits = {0};
+	int first = 1;
+	jv_buf_puts(&names, "{");
+	jv_buf_puts(&limits, "{");
+	for (size_t i = 0; i < cfg->n_queues; i++) {
+		if (cfg->queues[i].concurrency <= 0)
+			continue;
+		append_name(&names, cfg->queues[i].name, first);
+		jv_buf_printf(&limits, "%s%d", first ? "" : ",", cfg->queues[i].concurrency);
+		first = 0;
+	}
+	jv_buf_puts(&names, "}");
+	jv_buf_puts(&limits, "}");
+	s->flow.limit_queues = jv_buf_steal(&names);
+	s->flow.limits = jv_buf_steal(&limits);
+	s->flow.sync = cfg->n_queues ? sync_json(cfg) : NULL;
+	s->flow.sync_due = s->flow.sync != NULL;
+}
+
+void sv_flow_free(struct serve *s)
+{
+	free(s->flow.served);
+	free(s->flow.limit_queues);
+	free(s->flow.limits);
+	free(s->flow.sync);
+	s->flow = (struct serve_flow){0};
+}
