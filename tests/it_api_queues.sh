@@ -34,14 +34,11 @@ jv_conf_set "$JV_CONF" \
 	processor.shutdown_grace_seconds 5
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
-# (until serve synchronises the config's queues at start: the same here)
-jv_psql "SELECT jobvisor.sync_queues('{\"mail\": {\"global_concurrency\": 3,
-	\"rate_limit\": {\"allowed\": 50, \"period_seconds\": 3600, \"partition_by\": \"user_id\"}},
-	\"bulk\": {\"global_concurrency\": 7}}')" >/dev/null
-
 jv_bg "$JOBVISOR" serve -c "$JV_CONF"
 SERR=$JV_TMP/bg.$BG_N.err
 jv_api_port "$SERR"
+wait_for "[ \"\$(jv_psql \"SELECT string_agg(name || ':' || global_concurrency, ' ' ORDER BY name) FROM jobvisor.queues WHERE global_concurrency IS NOT NULL\")\" = 'bulk:7 mail:3' ]" 10 \
+	"serve stored the config's queues"
 AUTH="Authorization: Bearer $TOKEN"
 JV_CALL_AUTH=$AUTH # call (lib.sh) sends the token
 post() { call POST "$1" -H 'Content-Type: application/json' --data-binary "$2"; }
