@@ -6,7 +6,7 @@
 #                      [--latency-jobs M] [--skip-latency] [--purge-rows R]
 #                      [--type noop|sql] [--pgbouncer session|transaction]
 #                      [--pool-size S] [--listen-direct] [--poll-ms MS] [--build DIR]
-#                      [--stats] [--progress S] [--background-rate R]
+#                      [--stats] [--progress S] [--background-rate R] [--flow]
 #
 # Defaults: 100 000 jobs, max_concurrent_jobs 200 per processor, batch_size
 # half of it, worker processes (the product's default isolation).
@@ -60,6 +60,13 @@
 # database clock):
 #
 #   pickup_p50_ms=.. pickup_p95_ms=.. pickup_p99_ms=..
+#
+# --flow: the jobs go to a queue `bench` with every limit of flow control
+# configured but none binding (per-processor concurrency twice the slots,
+# global_concurrency 1 000 000, a rate limit of 1 000 000 starts a second)
+# and the processor serving that queue only: its cost against a run without
+# (DESIGN.md "Flow control"; with --users, each user also has a
+# jobvisor.user_limits row, weight 2 and no max_running).
 #
 # --background-rate R: the same M probe jobs, on a processor with the
 # throughput settings (--concurrency, --batch, --prefetch) while one psql
@@ -125,6 +132,7 @@ purge_rows=0
 bg_rate=0
 stats=0
 progress=0
+flow=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--jobs) jobs=$2; shift 2 ;;
@@ -146,6 +154,7 @@ while [ $# -gt 0 ]; do
 	--build) use_build=$2; shift 2 ;;
 	--background-rate) bg_rate=$2; shift 2 ;;
 	--stats) stats=1; shift ;;
+	--flow) flow=1; shift ;;
 	--progress) progress=$2; shift 2 ;;
 	-h | --help) awk 'NR == 1 { next } /^#/ { print; next } { exit }' "$0"; exit 0 ;;
 	*) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 1 ;;
@@ -383,10 +392,28 @@ executors:
   sql: { plugin: sql, isolation: $isolation, queries: { one: "SELECT \$1::int AS n" } }
 log: { level: warning }
 EOF
+qcol= qval= # (the queue column: none before migration 015, as with --build of an older tree)
+if [ "$flow" = 1 ]; then
+	qcol=", queue" qval=", 'bench'"
+	sed -i "s/^  per_user_limit: 0\$/  per_user_limit: 0\n  queues: [bench]/" "$work/bench.yaml"
+	cat >>"$work/bench.yaml" <<EOF
+queues:
+  bench:
+    concurrency: $((conc * 2))
+    global_concurrency: 1000000
+    rate_limit: { allowed: 1000000, period_seconds: 1 }
+EOF
+fi
 # serve refuses root without a say: as root (CI), allow it for this run.
 [ "$(id -u)" != 0 ] || echo "allow_root: true" >>"$work/bench.yaml"
 chmod 0600 "$work/bench.yaml"
 "$build/jobvisor" migrate -c "$work/bench.yaml" >/dev/null
+if [ "$flow" = 1 ]; then
+	# (serve stores the queue at start; the enqueue below comes first)
+	psql -X -q -d "$jv_url" -c "SELECT jobvisor.sync_queues('{\"bench\": {}}')" >/dev/null
+	[ "$users" = 0 ] || psql -X -q -d "$jv_url" -c "INSERT INTO jobvisor.user_limits (user_id, weight)
+		SELECT 'user' || g, 2 FROM generate_series(0, $users - 1) g" >/dev/null
+fi
 
 now_ns() { date +%s%N; }
 
@@ -400,9 +427,9 @@ throughput_run()
 	settle
 	w_lsn0=$s_lsn w_rec0=$s_rec w_fpi0=$s_fpi
 	if [ "$users" -gt 0 ]; then
-		q "INSERT INTO jobvisor.jobs (type, payload, user_id) SELECT '$jtype', '$payload', 'user' || (g % $users) FROM generate_series(1, $jobs) g"
+		q "INSERT INTO jobvisor.jobs (type, payload, user_id$qcol) SELECT '$jtype', '$payload', 'user' || (g % $users)$qval FROM generate_series(1, $jobs) g"
 	else
-		q "INSERT INTO jobvisor.jobs (type, payload) SELECT '$jtype', '$payload' FROM generate_series(1, $jobs)"
+		q "INSERT INTO jobvisor.jobs (type, payload$qcol) SELECT '$jtype', '$payload'$qval FROM generate_series(1, $jobs)"
 	fi
 	q "ANALYZE jobvisor.jobs" >/dev/null
 	q "CHECKPOINT" >/dev/null 2>&1 || true

@@ -68,7 +68,8 @@ LANGUAGE sql STABLE AS $$
 		                          WHERE r.status = 'running' AND r.queue = q.name) END,
 		             CASE WHEN q.rate_allowed IS NOT NULL AND q.rate_partition = 'none'
 		                  THEN q.rate_allowed
-		                       - (SELECT count(*)::integer FROM jobvisor.queue_starts t
+		                       - (SELECT coalesce(sum(t.n), 0)::integer
+		                          FROM jobvisor.queue_starts t
 		                          WHERE t.queue = q.name AND t.part = ''
 		                            AND t.started_at > p_at - make_interval(
 		                                secs => q.rate_period_seconds)) END) AS budget
@@ -92,7 +93,12 @@ CREATE FUNCTION jobvisor.claim(p_processor bigint, p_slots integer, p_per_user i
                                p_queues text[], p_limit_queues text[], p_limits integer[])
 RETURNS TABLE (id bigint, type text, user_id text, payload jsonb, attempts integer,
                max_attempts integer, timeout_seconds integer, next_due_ms bigint, queue text)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+-- (the plans are over a few hundred rows at most, but the planner cannot
+-- know how few queues and candidates there are, and its estimates made it
+-- compile the statement to machine code first: seconds, at every claim)
+SET jit = off
+AS $$
 #variable_conflict use_column
 DECLARE
 	v_now timestamptz;
@@ -158,10 +164,11 @@ BEGIN
 			          j.timeout_seconds, j.queue, j.started_at
 		),
 		st AS (
-			INSERT INTO jobvisor.queue_starts (queue, part, started_at)
-			SELECT u.queue, '', u.started_at
+			INSERT INTO jobvisor.queue_starts (queue, part, started_at, n)
+			SELECT u.queue, '', min(u.started_at), count(*)
 			FROM upd u JOIN bud b ON b.name = u.queue
 			WHERE b.rate_allowed IS NOT NULL
+			GROUP BY u.queue
 		)
 		SELECT u.id, u.type, u.user_id, u.payload, u.attempts, u.max_attempts,
 		       u.timeout_seconds, NULL::bigint, u.queue
@@ -169,8 +176,9 @@ BEGIN
 		GET DIAGNOSTICS v_claimed = ROW_COUNT;
 	ELSE
 	-- The fair path. Users with pending jobs (a loose scan of
-	-- jobs_claim_user_idx), each with the room under their limit
-	-- (user_limits.max_running, else p_per_user) and their next jobs in
+	-- jobs_claim_user_idx), each with the room under their limit (their
+	-- user_limits row's max_running, NULL there meaning none; without a
+	-- row, p_per_user, 0 meaning none) and their next jobs in
 	-- claim order in the served queues; the jobs of no user as one more
 	-- stream. Each candidate's key is its user's pass (user_turns, at least
 	-- the clock) plus its rank over the user's weight, so a user of weight
@@ -192,6 +200,7 @@ BEGIN
 	clk AS MATERIALIZED (
 		SELECT coalesce(p_now, clock_timestamp()) AS t, f.vtime
 		FROM jobvisor.fair_clock f
+		LIMIT 1
 	),
 	bud AS MATERIALIZED (
 		SELECT b.* FROM clk, jobvisor.claim_budgets(p_processor, p_slots, p_queues, p_limit_queues,
@@ -200,8 +209,9 @@ BEGIN
 	allowance AS MATERIALIZED (
 		SELECT u.uid, coalesce(l.weight, 1) AS w,
 		       greatest(coalesce(tn.pass, 0), (SELECT clk.vtime FROM clk)) AS pass,
-		       CASE WHEN coalesce(l.max_running, nullif(p_per_user, 0)) IS NOT NULL
-		            THEN coalesce(l.max_running, p_per_user)
+		       CASE WHEN CASE WHEN l.user_id IS NOT NULL THEN l.max_running
+		                      ELSE nullif(p_per_user, 0) END IS NOT NULL
+		            THEN CASE WHEN l.user_id IS NOT NULL THEN l.max_running ELSE p_per_user END
 		                 - (SELECT count(*)::integer FROM jobvisor.jobs r
 		                    WHERE r.status = 'running' AND r.user_id = u.uid)
 		            ELSE p_slots END AS n
@@ -245,7 +255,8 @@ BEGIN
 	),
 	room AS (
 		SELECT p.queue, p.part,
-		       p.rate_allowed - (SELECT count(*)::integer FROM jobvisor.queue_starts t
+		       p.rate_allowed - (SELECT coalesce(sum(t.n), 0)::integer
+		                         FROM jobvisor.queue_starts t
 		                         WHERE t.queue = p.queue AND t.part = p.part
 		                           AND t.started_at > (SELECT clk.t FROM clk)
 		                               - make_interval(secs => p.rate_period_seconds)) AS n
@@ -284,13 +295,14 @@ BEGIN
 		          j.timeout_seconds, j.queue, j.started_at
 	),
 	st AS (
-		INSERT INTO jobvisor.queue_starts (queue, part, started_at)
-		SELECT u.queue,
-		       CASE b.rate_partition WHEN 'user_id' THEN coalesce(u.user_id, '')
-		                             WHEN 'type' THEN u.type ELSE '' END,
-		       u.started_at
-		FROM upd u JOIN bud b ON b.name = u.queue
-		WHERE b.rate_allowed IS NOT NULL
+		INSERT INTO jobvisor.queue_starts (queue, part, started_at, n)
+		SELECT u.queue, u.part, min(u.started_at), count(*)
+		FROM (SELECT u.queue, u.started_at,
+		             CASE b.rate_partition WHEN 'user_id' THEN coalesce(u.user_id, '')
+		                                   WHEN 'type' THEN u.type ELSE '' END AS part
+		      FROM upd u JOIN bud b ON b.name = u.queue
+		      WHERE b.rate_allowed IS NOT NULL) u
+		GROUP BY u.queue, u.part
 	),
 	turns AS (
 		INSERT INTO jobvisor.user_turns AS tn (user_id, pass)
