@@ -235,9 +235,9 @@ assert_eq '200|{"users":[{"userId":"alice","maxRunning":0,"weight":3,"running":0
 	"$CODE|$BODY" "GET /api/users?atLimit=true: alice"
 call GET /metrics
 assert_match 'jobvisor_users_at_limit 1' "$BODY" "/metrics: one user at the limit"
-put /api/users/carol/limits '{"weight": 2}'
+put /api/users/carol/limits '{"maxRunning": null, "weight": 2}'
 assert_eq '201|carol|null|2' "$CODE|$(field '"\(.userId)|\(.maxRunning)|\(.weight)"')" \
-	"PUT without maxRunning: null (per_user_limit)"
+	"PUT maxRunning null: no limit"
 put /api/users/alice/limits '{"maxRunning": 5}'
 assert_eq '200|5|1' "$CODE|$(field '"\(.maxRunning)|\(.weight)"')" "PUT again: 200, the row replaced (weight 1)"
 put /api/users/alice/limits '{"maxRunning": 0, "weight": 3}'
@@ -255,24 +255,25 @@ call DELETE /api/users/alice/limits
 assert_eq "404|no limits for user 'alice'" "$CODE|$(field .error)" "DELETE again: 404"
 call GET /api/users/a%20b/limits
 assert_eq '200|a b' "$CODE|$(field .userId)" "a percent-encoded user id is decoded"
-put /api/users/%C3%A9mile/limits '{"weight": 4}'
+put /api/users/%C3%A9mile/limits '{"maxRunning": 2, "weight": 4}'
 assert_eq "201|émile" "$CODE|$(field .userId)" "UTF-8 ids"
 assert_eq 4 "$(jv_psql "SELECT weight FROM jobvisor.user_limits WHERE user_id = 'émile'")" "as stored"
 LONGID=$(printf 'u%.0s' $(seq 257))
 call GET "/api/users/$LONGID/limits"
 assert_eq "400|the user id is too long: 257 bytes, the limit is 256 bytes" "$CODE|$(field .error)" \
 	"a user id of 257 bytes: 400"
-put "/api/users/$(printf 'u%.0s' $(seq 256))/limits" '{"weight": 1}'
+put "/api/users/$(printf 'u%.0s' $(seq 256))/limits" '{"maxRunning": 1}'
 assert_eq 201 "$CODE" "of 256 bytes: fine"
 for bad in '{"weight": 0}|weight must be an integer from 1 to 1000' \
 	'{"weight": 1001}|weight must be an integer from 1 to 1000' \
 	'{"weight": null}|weight must be an integer from 1 to 1000' \
-	'{"maxRunning": -1}|maxRunning must be an integer from 0 to 100000, or null for processor.per_user_limit' \
-	'{"maxRunning": 100001}|maxRunning must be an integer from 0 to 100000, or null for processor.per_user_limit' \
-	'{"maxRunning": "3"}|maxRunning must be an integer from 0 to 100000, or null for processor.per_user_limit' \
+	'{"maxRunning": -1}|maxRunning must be an integer from 0 to 100000, or null for no limit' \
+	'{"maxRunning": 100001}|maxRunning must be an integer from 0 to 100000, or null for no limit' \
+	'{"maxRunning": "3"}|maxRunning must be an integer from 0 to 100000, or null for no limit' \
 	'{"max": 1}|unknown key '\''max'\'' in the body (known: maxRunning, weight)' \
 	'[1]|the body must be a JSON object' \
-	'|the body must be a JSON object: {"maxRunning": N or null, "weight": N}'; do
+	'|the body must be a JSON object: {"maxRunning": N or null, "weight": N}' \
+	'{"weight": 2}|maxRunning is required: an integer from 0 to 100000, or null for no limit (the row replaces processor.per_user_limit for the user)'; do
 	put /api/users/dave/limits "${bad%%|*}"
 	assert_eq "400|${bad#*|}" "$CODE|$(field .error)" "PUT ${bad%%|*}: 400"
 done

@@ -8,7 +8,7 @@
  *   POST   /api/queues/{name}/resume     the same with false (it NOTIFYs)
  *   GET    /api/users?atLimit=&limit=&after=
  *   GET    /api/users/{id}/limits        the user's effective limits, now
- *   PUT    /api/users/{id}/limits        {"maxRunning": N|null, "weight": N}
+ *   PUT    /api/users/{id}/limits        {"maxRunning": N|null (none), "weight": N}
  *   DELETE /api/users/{id}/limits        back to per_user_limit and weight 1
  *
  * A pause is a row of jobvisor.queues, so it holds for every processor
@@ -173,7 +173,8 @@ static const char *user_param(struct jv_api_req *req)
 	return id;
 }
 
-/* A user's limits and load now: $1 the user, $2 per_user_limit (0: none).
+/* A user's limits and load now: $1 the user, $2 per_user_limit (0: none):
+ * a row's max_running replaces it, NULL there meaning none (015_queues.sql).
  * Index probes only: the user's row, their pending jobs
  * (jobs_claim_user_idx) and running ones (jobs_running_user_idx). */
 static const char sql_user[] =
@@ -181,7 +182,8 @@ static const char sql_user[] =
     " c AS (SELECT count(*) FILTER (WHERE status = 'running') AS running,"
     "  count(*) FILTER (WHERE status = 'pending') AS pending FROM jobvisor.jobs"
     "  WHERE (status = 'pending' OR status = 'running') AND user_id = $1),"
-    " e AS (SELECT c.*, coalesce(l.max_running, nullif($2::integer, 0)) AS mx,"
+    " e AS (SELECT c.*, CASE WHEN l.user_id IS NOT NULL THEN l.max_running"
+    "  ELSE nullif($2::integer, 0) END AS mx,"
     "  coalesce(l.weight, 1) AS w, l.user_id IS NOT NULL AS o FROM c LEFT JOIN l ON true)"
     " SELECT json_build_object('userId', $1::text, 'maxRunning', e.mx, 'weight', e.w,"
     "  'running', e.running, 'pending', e.pending,"
@@ -208,8 +210,11 @@ static void user_limits_get(struct jv_api_req *req)
 }
 
 /* PUT /api/users/{id}/limits {"maxRunning": N or null, "weight": N}: the
- * row replaced (absent: maxRunning null, weight 1). 201 when new, else
- * 200. The processors are told (NOTIFY): a raised limit starts jobs. */
+ * row replaced (weight absent: 1). maxRunning must be given: the row's
+ * replaces per_user_limit, and its null means no limit at all, which a
+ * body about the weight alone must not grant by leaving it out. 201 when
+ * new, else 200. The processors are told (NOTIFY): a raised limit starts
+ * jobs. */
 static void user_limits_put(struct jv_api_req *req)
 {
 	static const char *const keys[] = {"maxRunning", "weight", NULL};
@@ -229,12 +234,17 @@ static void user_limits_put(struct jv_api_req *req)
 	if (mx && !json_is_null(mx) &&
 	    (!json_is_integer(mx) || json_integer_value(mx) < 0 || json_integer_value(mx) > 100000)) {
 		jv_api_error(req, 400,
-			     "maxRunning must be an integer from 0 to 100000, or null for "
-			     "processor.per_user_limit");
+			     "maxRunning must be an integer from 0 to 100000, or null for no limit");
 		return;
 	}
 	if (w && (!json_is_integer(w) || json_integer_value(w) < 1 || json_integer_value(w) > 1000)) {
 		jv_api_error(req, 400, "weight must be an integer from 1 to 1000");
+		return;
+	}
+	if (!mx) {
+		jv_api_error(req, 400,
+			     "maxRunning is required: an integer from 0 to 100000, or null for no "
+			     "limit (the row replaces processor.per_user_limit for the user)");
 		return;
 	}
 	char bmx[24], bw[24];
