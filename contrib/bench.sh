@@ -62,9 +62,10 @@
 #   pickup_p50_ms=.. pickup_p95_ms=.. pickup_p99_ms=..
 #
 # --flow: the jobs go to a queue `bench` with every limit of flow control
-# configured but none binding (per-processor concurrency twice the slots,
-# global_concurrency 1 000 000, a rate limit of 1 000 000 starts a second)
-# and the processor serving that queue only: its cost against a run without
+# configured but none binding (per-processor concurrency twice the slots
+# and the prefetch, which count as running; global_concurrency 1 000 000; a
+# rate limit of 1 000 000 starts a second) and the processor serving that
+# queue only: its cost against a run without
 # (DESIGN.md "Flow control"; with --users, each user also has a
 # jobvisor.user_limits row, weight 2 and no max_running).
 #
@@ -399,7 +400,7 @@ if [ "$flow" = 1 ]; then
 	cat >>"$work/bench.yaml" <<EOF
 queues:
   bench:
-    concurrency: $((conc * 2))
+    concurrency: $(((conc + prefetch) * 2))
     global_concurrency: 1000000
     rate_limit: { allowed: 1000000, period_seconds: 1 }
 EOF

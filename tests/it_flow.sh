@@ -244,7 +244,14 @@ run "$JOBVISOR" check-config -c "$JV_CONF"
 assert_rc 1 "an unknown queue in processor.queues refused"
 assert_match "^$JV_CONF:[0-9]+:[0-9]+: processor\.queues: unknown queue 'mial' \(did you mean 'mail'\?\)" "$ERR" \
 	"... naming it, with the likely one"
+jv_conf_set "$JV_CONF" processor.queues '[mail]'
 run "$JOBVISOR" migrate -c "$JV_CONF"
+assert_rc 0 "migrate"
+assert_eq "mail 3/2" "$(jv_psql "SELECT name || ' ' || rate_allowed || '/' || rate_period_seconds FROM jobvisor.queues WHERE name = 'mail'")" \
+	"migrate stored the config's queues (jobs can go to them before any processor started)"
+assert_eq 1 "$(jv_psql "SELECT count(*) FROM (SELECT jobvisor.enqueue('noop', queue => 'mail')) e")" \
+	"enqueue() to a queue of the config"
+jv_psql "DELETE FROM jobvisor.jobs" >/dev/null
 if psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$JV_DB_URL" -c "SELECT jobvisor.enqueue('noop', queue => 'nosuch')" \
 	>"$JV_TMP/sql.out" 2>&1; then
 	fail "an unknown queue was accepted by enqueue()"

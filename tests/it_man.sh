@@ -100,6 +100,8 @@ NKEYS=0
 for table in $(grep -o 'static const struct field [a-z_]*_fields\[\] = {' "$CONFIG_C" | awk '{print $5}' |
 	sed 's/_fields\[\]$//'); do
 	sect=$table
+	# (rate_fields: the keys of queues.NAME.rate_limit, documented under queues)
+	[ "$table" = rate ] && sect=queues
 	printf '%s\n' "$SECTIONS" | grep -qx "$sect" || sect=${table}s
 	printf '%s\n' "$SECTIONS" | grep -qx "$sect" ||
 		fail "core/config/config.c: table ${table}_fields belongs to no section this test knows"

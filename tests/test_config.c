@@ -211,6 +211,26 @@ static const struct {
 	{DB "executors: {a: {plugin: noop}}\nschedules:\n  - {name: \"a b\", cron: x, type: a}\n", "t.yaml:4:12: schedules[0].name: 'a b' is not valid"},
 	{DB "executors: {a: {plugin: noop}}\nschedules:\n  - {name: n, cron: x, type: a, catch_up: sometimes}\n", "t.yaml:4:43: schedules[0].catch_up: 'sometimes' is not one of: none, latest, all"},
 	{DB "executors: {a: {plugin: noop}}\nschedules:\n  - {name: n, cron: x, type: a, priority: 5000}\n", "t.yaml:4:43: schedules[0].priority: 5000 is out of range (-1000..1000)"},
+	/* queues */
+	{DB "queues: [mail]\n", "t.yaml:2:9: queues: expected a map, got a list"},
+	{DB "queues: {Mail: {}}\n", "t.yaml:2:10: queue name 'Mail' is not valid (use 1 to 64 of a-z, 0-9, '_', '.', '-')"},
+	{DB "queues: {\"a b\": {}}\n", "t.yaml:2:10: queue name 'a b' is not valid (use 1 to 64 of a-z, 0-9, '_', '.', '-')"},
+	{DB "queues: {mail: 5}\n", "t.yaml:2:16: queues.mail: expected a map such as { concurrency: 5 }, got '5'"},
+	{DB "queues: {mail: {concurency: 5}}\n", "t.yaml:2:17: unknown key 'concurency' in queues.mail (did you mean 'concurrency'?) (known keys: concurrency, global_concurrency, paused, rate_limit)"},
+	{DB "queues: {mail: {concurrency: 0}}\n", "t.yaml:2:30: queues.mail.concurrency: 0 is out of range (1..10000)"},
+	{DB "queues: {mail: {global_concurrency: -1}}\n", "t.yaml:2:37: queues.mail.global_concurrency: -1 is out of range (1..1000000)"},
+	{DB "queues: {mail: {paused: maybe}}\n", "t.yaml:2:25: queues.mail.paused: expected true or false, got 'maybe'"},
+	{DB "queues:\n  mail:\n    rate_limit: {allowed: 0, period_seconds: 60}\n", "t.yaml:4:27: queues.mail.rate_limit.allowed: 0 is out of range (1..1000000)"},
+	{DB "queues:\n  mail:\n    rate_limit: {allowed: 10, period_seconds: -5}\n", "t.yaml:4:47: queues.mail.rate_limit.period_seconds: -5 is out of range (1..86400)"},
+	{DB "queues:\n  mail:\n    rate_limit: {allowed: 10, period_seconds: 86401}\n", "t.yaml:4:47: queues.mail.rate_limit.period_seconds: 86401 is out of range (1..86400)"},
+	{DB "queues:\n  mail:\n    rate_limit: {allowed: 10}\n", "t.yaml:4:17: queues.mail.rate_limit has no period_seconds (the window, 1 to 86400)"},
+	{DB "queues:\n  mail:\n    rate_limit: {period_seconds: 60}\n", "t.yaml:4:17: queues.mail.rate_limit has no allowed (the starts allowed per period)"},
+	{DB "queues:\n  mail:\n    rate_limit: {allowed: 10, period_secs: 60}\n", "t.yaml:4:31: unknown key 'period_secs' in queues.mail.rate_limit (did you mean 'period_seconds'?) (known keys: allowed, period_seconds, partition_by)"},
+	{DB "queues:\n  mail:\n    rate_limit: {allowed: 10, period_seconds: 60, partition_by: users}\n", "t.yaml:4:65: queues.mail.rate_limit.partition_by: 'users' is not one of: none, user_id, type"},
+	{DB "queues:\n  mail:\n    rate_limit: 10\n", "t.yaml:4:17: queues.mail.rate_limit: expected a map such as { allowed: 10, period_seconds: 60 }, got '10'"},
+	{DB "queues: {mail: {}}\nprocessor:\n  queues: [mail, mial]\n", "t.yaml:4:18: processor.queues: unknown queue 'mial' (queues: default, mail; add it under queues:)"},
+	{DB "processor:\n  queues: [mail]\n", "t.yaml:3:12: processor.queues: unknown queue 'mail' (queues: default; add it under queues:)"},
+	{DB "queues: {mail: {}}\nexecutors: {a: {plugin: noop}}\nschedules:\n  - {name: n, cron: x, type: a, queue: bulk}\n", "t.yaml:5:40: schedules[0].queue: unknown queue 'bulk' (queues: default, mail; add it under queues:)"},
 	/* who serve runs as */
 	{DB "user: jv_no_such_account\n", "t.yaml:2:7: user: unknown account 'jv_no_such_account' (no such user on this host)"},
 	{DB "user: root\n", "t.yaml:2:7: user: 'root' is uid 0, which is root: name an unprivileged account (or set allow_root: true, discouraged)"},
@@ -234,6 +254,101 @@ static void t_broken(void)
 	CU_ASSERT(n >= 30);
 	for (size_t i = 0; i < n; i++)
 		CU_ASSERT(load_fails(broken[i].yaml, broken[i].want));
+}
+
+/* queues: the forms accepted and what they mean; processor.queues and a
+ * schedule's queue among them ('default' always is). */
+static void t_queues(void)
+{
+	struct jv_config *cfg = load_ok(DB "executors: {a: {plugin: noop}}\n"
+	                                   "queues:\n"
+	                                   "  mail:\n"
+	                                   "    concurrency: 5\n"
+	                                   "    global_concurrency: 20\n"
+	                                   "    paused: true\n"
+	                                   "    rate_limit: {allowed: 100, period_seconds: 60, "
+	                                   "partition_by: user_id}\n"
+	                                   "  bulk:\n"
+	                                   "  reports.v2-x_y: {}\n"
+	                                   "  by-type: {rate_limit: {allowed: 1, period_seconds: 86400, "
+	                                   "partition_by: type}}\n"
+	                                   "  plain-rate: {rate_limit: {allowed: 1000000, period_seconds: 1}}\n"
+	                                   "  no-rate: {rate_limit: null}\n"
+	                                   "processor:\n"
+	                                   "  queues: [mail, default, bulk]\n"
+	                                   "schedules:\n"
+	                                   "  - {name: s1, cron: \"@daily\", type: a, queue: mail}\n"
+	                                   "  - {name: s2, cron: \"@daily\", type: a, queue: default}\n"
+	                                   "  - {name: s3, cron: \"@daily\", type: a}\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL_FATAL(cfg->n_queues, 6);
+	const struct jv_queue_cfg *q = &cfg->queues[0];
+	CU_ASSERT_STRING_EQUAL(q->name, "mail");
+	CU_ASSERT_EQUAL(q->concurrency, 5);
+	CU_ASSERT_EQUAL(q->global_concurrency, 20);
+	CU_ASSERT_EQUAL(q->paused, 1);
+	CU_ASSERT_EQUAL(q->rate_allowed, 100);
+	CU_ASSERT_EQUAL(q->rate_period_seconds, 60);
+	CU_ASSERT_EQUAL(q->rate_partition, JV_RATE_USER);
+	CU_ASSERT_STRING_EQUAL(jv_rate_partition_names[q->rate_partition], "user_id");
+	q = &cfg->queues[1]; /* a queue with no limits of its own */
+	CU_ASSERT_STRING_EQUAL(q->name, "bulk");
+	CU_ASSERT_EQUAL(q->concurrency, 0);
+	CU_ASSERT_EQUAL(q->global_concurrency, 0);
+	CU_ASSERT_EQUAL(q->paused, 0);
+	CU_ASSERT_EQUAL(q->rate_allowed, 0);
+	CU_ASSERT_EQUAL(q->rate_partition, JV_RATE_NONE);
+	CU_ASSERT_STRING_EQUAL(cfg->queues[2].name, "reports.v2-x_y");
+	CU_ASSERT_EQUAL(cfg->queues[2].rate_allowed, 0);
+	q = &cfg->queues[3];
+	CU_ASSERT_EQUAL(q->rate_allowed, 1);
+	CU_ASSERT_EQUAL(q->rate_period_seconds, 86400);
+	CU_ASSERT_EQUAL(q->rate_partition, JV_RATE_TYPE);
+	q = &cfg->queues[4]; /* partition_by defaults to none */
+	CU_ASSERT_EQUAL(q->rate_allowed, 1000000);
+	CU_ASSERT_EQUAL(q->rate_period_seconds, 1);
+	CU_ASSERT_EQUAL(q->rate_partition, JV_RATE_NONE);
+	CU_ASSERT_EQUAL(cfg->queues[5].rate_allowed, 0); /* rate_limit: null is none */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg->processor.queues);
+	CU_ASSERT_STRING_EQUAL(cfg->processor.queues[0], "mail");
+	CU_ASSERT_STRING_EQUAL(cfg->processor.queues[1], "default");
+	CU_ASSERT_STRING_EQUAL(cfg->processor.queues[2], "bulk");
+	CU_ASSERT_PTR_NULL(cfg->processor.queues[3]);
+	CU_ASSERT_EQUAL_FATAL(cfg->n_schedules, 3);
+	CU_ASSERT_STRING_EQUAL(cfg->schedules[0].queue, "mail");
+	CU_ASSERT_STRING_EQUAL(cfg->schedules[1].queue, "default");
+	CU_ASSERT_PTR_NULL(cfg->schedules[2].queue);
+	jv_config_free(cfg);
+
+	/* none at all: no queues, every queue served */
+	cfg = load_ok(DB);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->n_queues, 0);
+	CU_ASSERT_PTR_NULL(cfg->processor.queues);
+	jv_config_free(cfg);
+	/* an empty map; 'default' served without being configured; a 64-byte name */
+	cfg = load_ok(DB "queues: {}\nprocessor: {queues: [default]}\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->n_queues, 0);
+	jv_config_free(cfg);
+	char yaml[256];
+	snprintf(yaml, sizeof yaml, DB "queues: {%.*s: {}}\n", JV_QUEUE_NAME_MAX,
+	         "abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123456789");
+	cfg = load_ok(yaml);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(strlen(cfg->queues[0].name), JV_QUEUE_NAME_MAX);
+	jv_config_free(cfg);
+	snprintf(yaml, sizeof yaml, DB "queues: {%.*s: {}}\n", JV_QUEUE_NAME_MAX + 1,
+	         "abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123456789");
+	CU_ASSERT(load_fails(yaml, "t.yaml:2:10: queue name 'abcdefghij"));
+
+	/* the name rule the CLI and the API check with */
+	CU_ASSERT(jv_queue_name_ok("mail"));
+	CU_ASSERT(jv_queue_name_ok("a.b-c_9"));
+	CU_ASSERT(!jv_queue_name_ok(""));
+	CU_ASSERT(!jv_queue_name_ok("Mail"));
+	CU_ASSERT(!jv_queue_name_ok("a b"));
+	CU_ASSERT(!jv_queue_name_ok(NULL));
 }
 
 /* A nesting too deep for the parser's stack must be an error, not a crash. */
@@ -1179,6 +1294,7 @@ int main(void)
 {
 	static const struct jv_unit_test tests[] = {
 	    {"broken configs, one line each", t_broken},
+	    {"queues", t_queues},
 	    {"deep nesting", t_deep_nesting},
 	    {"schedule template limits", t_schedule_limits},
 	    {"small error buffer", t_small_err_buffer},

@@ -8,6 +8,8 @@
  * start or reload of a processor applies the config's version again.
  * A new cron or zone, or a resume, counts runs from now: runs a paused
  * schedule would have had are not caught up.
+ * A schedule's queue (default 'default') must be one jobvisor.queues has:
+ * the table's trigger refuses another (22023), answered 400 naming it.
  *
  * The JSON of a schedule is built by PostgreSQL (json_build_object keeps
  * the key order), nextRuns added here from cron.h; times are ISO-8601 UTC.
@@ -36,6 +38,7 @@ static const char sql_select[] =
     "  'type', s.type, 'payload', NULL, 'user', s.user_id, 'priority', s.priority, "
     "  'maxAttempts', s.max_attempts, 'timeoutSeconds', s.timeout_seconds, "
     "  'catchUp', s.catch_up, 'jitterSeconds', s.jitter_seconds, 'enabled', s.enabled, "
+    "  'queue', s.queue, "
     "  'source', s.source, 'nextRunAt', " ISO("s.next_run_at") ", "
     "  'lastRunAt', " ISO("s.last_run_at") ", 'lastJobId', s.last_job_id, "
     "  'createdAt', " ISO("s.created_at") ", 'updatedAt', " ISO("s.updated_at") ")::text, "
@@ -100,7 +103,7 @@ static void answer_one(struct jv_api_req *req, int status, const char *name)
 /* ------------------------------------------------------------ the body */
 
 struct fields {
-	const char *name, *cron, *tz, *type, *user, *catch_up;
+	const char *name, *cron, *tz, *type, *user, *catch_up, *queue;
 	char *payload;                         /* JSON text, NULL: absent */
 	int user_set;                          /* "user" given (null clears it) */
 	int timeout_set;                       /* "timeoutSeconds" given (null clears) */
@@ -148,7 +151,7 @@ static int read_fields(struct jv_api_req *req, json_t *body, struct fields *f)
 	memset(f, 0, sizeof *f);
 	if (str_field(req, body, "name", &f->name) || str_field(req, body, "cron", &f->cron) ||
 	    str_field(req, body, "timezone", &f->tz) || str_field(req, body, "type", &f->type) ||
-	    str_field(req, body, "catchUp", &f->catch_up) ||
+	    str_field(req, body, "catchUp", &f->catch_up) || str_field(req, body, "queue", &f->queue) ||
 	    int_field(req, body, "priority", -2147483648LL, 2147483647LL, 0, f->bprio,
 		      sizeof f->bprio, &f->prio, NULL) ||
 	    int_field(req, body, "maxAttempts", 1, 1000, 0, f->bmaxa, sizeof f->bmaxa, &f->maxa,
@@ -160,6 +163,11 @@ static int read_fields(struct jv_api_req *req, json_t *body, struct fields *f)
 		return -1;
 	if (f->name && !jv_schedule_name_ok(f->name)) {
 		jv_api_error(req, 400, "name must be " JV_SCHEDULE_NAME_RULE);
+		return -1;
+	}
+	/* (a queue no processor's config names: the table's trigger, 400) */
+	if (f->queue && !jv_queue_name_ok(f->queue)) {
+		jv_api_error(req, 400, "queue must be " JV_QUEUE_NAME_RULE);
 		return -1;
 	}
 	if (f->catch_up) {
@@ -242,7 +250,7 @@ static int db_now(struct jv_api_req *req, int64_t *now)
 static const char *const all_keys[] = {"name",	       "cron",	       "timezone",	"type",
 				       "payload",      "user",	       "priority",	"maxAttempts",
 				       "timeoutSeconds", "catchUp",   "jitterSeconds", "enabled",
-				       NULL};
+				       "queue",	       NULL};
 
 /* GET /api/schedules */
 static void schedules_list(struct jv_api_req *req)
@@ -311,17 +319,18 @@ static void schedules_create(struct jv_api_req *req)
 	    check_cron(req, f.cron, tz, now, next, sizeof next) < 0)
 		goto out;
 	const char *p[] = {f.name, f.cron, tz,	    f.type, f.payload, f.user,	    f.prio,
-			   f.maxa, f.tmo,  f.catch_up, f.jit,  f.enabled, next};
+			   f.maxa, f.tmo,  f.catch_up, f.jit,  f.enabled, next,   f.queue};
 	PGresult *res = jv_api_query_db(
 	    req,
 	    "INSERT INTO jobvisor.schedules (name, cron, timezone, type, payload, user_id, "
 	    "  priority, max_attempts, timeout_seconds, catch_up, jitter_seconds, enabled, "
-	    "  source, next_run_at) "
+	    "  source, next_run_at, queue) "
 	    "VALUES ($1, $2, $3, $4, coalesce($5::jsonb, '{}'), $6, coalesce($7::int, 0), "
 	    "  coalesce($8::int, 3), $9::int, coalesce($10, 'latest'), coalesce($11::int, 0), "
-	    "  coalesce($12::boolean, true), 'api', to_timestamp($13::bigint)) "
+	    "  coalesce($12::boolean, true), 'api', to_timestamp($13::bigint), "
+	    "  coalesce($14, 'default')) "
 	    "ON CONFLICT (name) DO NOTHING RETURNING name",
-	    13, p);
+	    14, p);
 	if (!res)
 		goto out;
 	int created = PQntuples(res) == 1;
@@ -343,7 +352,7 @@ static void schedules_update(struct jv_api_req *req)
 	static const char *const keys[] = {"cron",	   "timezone",	     "type",	"payload",
 					   "user",	   "priority",	     "maxAttempts",
 					   "timeoutSeconds", "catchUp",     "jitterSeconds",
-					   "enabled",	   NULL};
+					   "enabled",	   "queue",	     NULL};
 	const char *name = jv_api_param(req, 0);
 	if (jv_api_only_query(req, no_args) || jv_api_only_keys(req, keys))
 		return;
@@ -400,7 +409,8 @@ static void schedules_update(struct jv_api_req *req)
 			   f.catch_up,
 			   f.jit,
 			   f.enabled,
-			   new_times ? next : NULL};
+			   new_times ? next : NULL,
+			   f.queue};
 	res = jv_api_query_db(
 	    req,
 	    "UPDATE jobvisor.schedules SET cron = coalesce($2, cron), "
@@ -411,9 +421,10 @@ static void schedules_update(struct jv_api_req *req)
 	    "  timeout_seconds = CASE WHEN $10::boolean THEN $11::int ELSE timeout_seconds END, "
 	    "  catch_up = coalesce($12, catch_up), jitter_seconds = coalesce($13::int, jitter_seconds), "
 	    "  enabled = coalesce($14::boolean, enabled), "
-	    "  next_run_at = coalesce(to_timestamp($15::bigint), next_run_at), updated_at = now() "
+	    "  next_run_at = coalesce(to_timestamp($15::bigint), next_run_at), "
+	    "  queue = coalesce($16, queue), updated_at = now() "
 	    "WHERE name = $1",
-	    15, p);
+	    16, p);
 	if (!res) {
 		rollback(req);
 		goto out;

@@ -14,6 +14,7 @@ int jv_cmd_enqueue(int argc, char **argv);
 int jv_cmd_status(int argc, char **argv);
 int jv_cmd_test_alert(int argc, char **argv);
 int jv_cmd_schedules(int argc, char **argv);
+int jv_cmd_queues(int argc, char **argv);
 
 /* The config path: the -c argument, else $JOBVISOR_CONFIG, else
  * SYSCONFDIR/jobvisor/jobvisor.yaml. Static storage or argv. */
@@ -53,5 +54,17 @@ PGconn *jv_cli_connect(const char *cmd, const struct jv_config *cfg);
  * Returns 0, or JV_EXIT_USER after printing the problem. */
 int jv_cli_parse_long(const char *cmd, const char *opt, const char *s, long min, long max,
                       long *out);
+
+/* --- the queues (queues.c), shown by `queues` and `status` --------------
+ * jv_cli_sql_queue_stats: the query (no parameters) whose result the two
+ * functions below take. jv_cli_queues_brief prints "queues:" and a table of
+ * name, pending, running, held by, paused; jv_cli_queues_json returns a new
+ * array (caller decrefs), with every column, or with those of the brief
+ * table when brief. */
+typedef struct pg_result PGresult;
+struct json_t;
+extern const char jv_cli_sql_queue_stats[];
+void jv_cli_queues_brief(PGresult *res);
+struct json_t *jv_cli_queues_json(PGresult *res, int brief);
 
 #endif

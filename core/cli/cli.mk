@@ -8,4 +8,5 @@ libjvcore_la_SOURCES += \
 	core/cli/status.c \
 	core/cli/check_config.c \
 	core/cli/test_alert.c \
-	core/cli/schedules.c
+	core/cli/schedules.c \
+	core/cli/queues.c

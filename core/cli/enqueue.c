@@ -31,7 +31,7 @@ static void enqueue_help(FILE *f)
 	    f,
 	    "usage: jobvisor enqueue [-c FILE] --type T [--user U] [--payload JSON] [--at TIME]\n"
 	    "                        [--priority N] [--max-attempts N] [--timeout SECONDS]\n"
-	    "                        [--unique-key K [--unique-states S,...]]\n"
+	    "                        [--unique-key K [--unique-states S,...]] [--queue NAME]\n"
 	    "\n"
 	    "Add a job to jobvisor.jobs and print its id.\n"
 	    "\n" JV_CLI_CONFIG_HELP
@@ -53,6 +53,9 @@ static void enqueue_help(FILE *f)
 	    "                      that includes pending and running (default\n"
 	    "                      pending,running; pending,running,succeeded: at most\n"
 	    "                      once until it fails)\n"
+	    "  -q, --queue NAME    the queue, " JV_QUEUE_NAME_RULE "\n"
+	    "                      (default 'default'); one the processors' config names\n"
+	    "                      under queues: (the database refuses an unknown one)\n"
 	    "  -h, --help          show this help\n" JV_CLI_EXIT_HELP);
 }
 
@@ -157,7 +160,7 @@ static int check_type(const char *cmd, const struct jv_config *cfg, const char *
 
 struct enqueue_args {
 	const char *config;
-	const char *type, *user, *payload, *at, *unique_key;
+	const char *type, *user, *payload, *at, *unique_key, *queue;
 	char *unique_states;                           /* "{pending,running}", malloc'd */
 	const char *priority, *max_attempts, *timeout; /* validated text */
 	long at_seconds;                               /* when at is relative */
@@ -269,6 +272,7 @@ static int enqueue_run(const char *cmd, const struct enqueue_args *a)
 	    a->timeout,
 	    a->unique_key,
 	    a->unique_states,
+	    a->queue,
 	};
 	/* One transaction, so that "created" can be told: the job is ours when
 	 * its row's xmin is this transaction (with a unique key, enqueue may
@@ -282,11 +286,12 @@ static int enqueue_run(const char *cmd, const struct enqueue_args *a)
 	    conn,
 	    "SELECT jobvisor.enqueue($1, $2::jsonb, $3,"
 	    " coalesce($4::timestamptz, now() + make_interval(secs => $5::double precision)),"
-	    " $6::integer, $7::integer, $8::integer, $9, $10::text[])",
-	    10, params, state, err, sizeof err);
+	    " $6::integer, $7::integer, $8::integer, $9, $10::text[], $11)",
+	    11, params, state, err, sizeof err);
 	if (!res) {
 		/* 22: a data exception, the input's fault (a bad unique_states,
-		 * a payload that grows past its limit as the database writes it) */
+		 * a payload that grows past its limit as the database writes it,
+		 * a queue no processor's config names: 22023) */
 		rc = jv_cli_fail(cmd, !strncmp(state, "22", 2) ? JV_EXIT_USER : JV_EXIT_INTERNAL,
 		              "could not enqueue: %s", err);
 		goto out;
@@ -341,6 +346,7 @@ int jv_cmd_enqueue(int argc, char **argv)
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
 	    {"unique-key", required_argument, NULL, OPT_UNIQUE_KEY},
 	    {"unique-states", required_argument, NULL, OPT_UNIQUE_STATES},
+	    {"queue", required_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -350,7 +356,7 @@ int jv_cmd_enqueue(int argc, char **argv)
 	long n;
 	int c, rc;
 	jv_cli_getopt_reset();
-	while ((c = getopt_long(argc, argv, ":c:t:u:p:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":c:t:u:p:q:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			a.config = optarg;
@@ -409,6 +415,13 @@ int jv_cmd_enqueue(int argc, char **argv)
 			break;
 		case OPT_UNIQUE_STATES:
 			states = optarg;
+			break;
+		case 'q':
+			if (!jv_queue_name_ok(optarg))
+				return jv_cli_usage_fail(cmd, "invalid --queue '%.80s%s': must be %s",
+				                         optarg, strlen(optarg) > 80 ? "..." : "",
+				                         JV_QUEUE_NAME_RULE);
+			a.queue = optarg;
 			break;
 		case 'h':
 			enqueue_help(stdout);

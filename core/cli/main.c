@@ -20,6 +20,7 @@ static const struct {
 	{"status", jv_cmd_status, "processors, queue depth by state, oldest pending age"},
 	{"test-alert", jv_cmd_test_alert, "send a test alert through the alert sinks now"},
 	{"schedules", jv_cmd_schedules, "schedules with their next five run times"},
+	{"queues", jv_cmd_queues, "queues with depth, limits, pause; pause or resume one"},
 };
 
 static void usage(FILE *f)

@@ -89,9 +89,12 @@ int jv_cmd_migrate(int argc, char **argv)
 	if (rc != JV_EXIT_OK)
 		return rc;
 	PGconn *conn = jv_cli_connect(cmd, cfg);
+	char *queues = jv_config_queues_json(cfg);
 	jv_config_free(cfg);
-	if (!conn)
+	if (!conn) {
+		free(queues);
 		return JV_EXIT_USER;
+	}
 
 	char err[2048];
 	int applied = 0, version = 0;
@@ -99,11 +102,21 @@ int jv_cmd_migrate(int argc, char **argv)
 		rc = jv_cli_fail(cmd, JV_EXIT_USER, "%s", err);
 	} else if (jv_schema_version(conn, &version, err, sizeof err) < 0) {
 		rc = jv_cli_fail(cmd, JV_EXIT_INTERNAL, "could not read the schema version: %s", err);
-	} else if (applied == 0) {
-		printf("schema is up to date (version %d)\n", version);
 	} else {
-		printf("schema is at version %d\n", version);
+		if (applied == 0)
+			printf("schema is up to date (version %d)\n", version);
+		else
+			printf("schema is at version %d\n", version);
+		/* The config's queues, known from now on: jobs can be enqueued
+		 * to them before any processor has started with this config. */
+		const char *params[] = {queues};
+		if (queues && version >= 15 &&
+		    jv_db_exec(conn, "SELECT jobvisor.sync_queues($1::jsonb, 'migrate')", 1, params,
+			       err, sizeof err) != 0)
+			rc = jv_cli_fail(cmd, JV_EXIT_USER, "could not store the config's queues: %s",
+					 err);
 	}
+	free(queues);
 	PQfinish(conn);
 	return rc;
 }

@@ -25,7 +25,7 @@
 #define NEXT_RUNS 5
 
 struct row {
-	const char *name, *cron, *tz, *type, *source, *catch_up;
+	const char *name, *cron, *tz, *type, *source, *catch_up, *queue;
 	int enabled, jitter;
 	int has_last;
 	int64_t last;
@@ -86,6 +86,7 @@ static int print_rows(const struct row *rows, size_t n, int64_t now, int json)
 			json_object_set_new(o, "cron", json_string(r->cron));
 			json_object_set_new(o, "timezone", json_string(r->tz));
 			json_object_set_new(o, "type", json_string(r->type));
+			json_object_set_new(o, "queue", json_string(r->queue));
 			json_object_set_new(o, "enabled", json_boolean(r->enabled));
 			json_object_set_new(o, "source", json_string(r->source));
 			json_object_set_new(o, "catchUp", json_string(r->catch_up));
@@ -110,6 +111,7 @@ static int print_rows(const struct row *rows, size_t n, int64_t now, int json)
 		printf("%s%s\n", i ? "\n" : "", r->name);
 		printf("  cron      %s (%s)\n", r->cron, r->tz);
 		printf("  type      %s\n", r->type);
+		printf("  queue     %s\n", r->queue);
 		printf("  state     %s, catch_up %s, jitter %ds, from the %s\n",
 		       r->enabled ? "enabled" : "paused", r->catch_up, r->jitter, r->source);
 		if (r->has_last)
@@ -139,7 +141,8 @@ static int print_rows(const struct row *rows, size_t n, int64_t now, int json)
 
 static const char sql_list[] =
     "SELECT name, cron, timezone, type, source, catch_up, enabled, jitter_seconds, "
-    "  extract(epoch FROM last_run_at)::bigint, floor(extract(epoch FROM now()))::bigint "
+    "  extract(epoch FROM last_run_at)::bigint, floor(extract(epoch FROM now()))::bigint, "
+    "  queue "
     "FROM jobvisor.schedules ORDER BY name";
 
 /* The options, the config's schedules synced as serve would, then the list:
@@ -210,6 +213,7 @@ int jv_cmd_schedules(int argc, char **argv)
 			r->jitter = (int)strtol(PQgetvalue(res, ri, 7), NULL, 10);
 			r->has_last = !PQgetisnull(res, ri, 8);
 			r->last = r->has_last ? strtoll(PQgetvalue(res, ri, 8), NULL, 10) : 0;
+			r->queue = PQgetvalue(res, ri, 10);
 		}
 		rc = print_rows(rows, n, now, json);
 		free(rows);
@@ -231,6 +235,7 @@ int jv_cmd_schedules(int argc, char **argv)
 			    .catch_up = sc->catch_up ? sc->catch_up : "latest",
 			    .enabled = sc->enabled,
 			    .jitter = sc->jitter_seconds,
+			    .queue = sc->queue ? sc->queue : "default",
 			};
 		}
 		rc = print_rows(rows, n, (int64_t)time(NULL), json);

@@ -31,6 +31,7 @@ static void status_help(FILE *f)
 	           "\n"
 	           "Show the processors (running, or stopped within the last hour), the\n"
 	           "number of jobs in each state, how long the oldest due job has waited,\n"
+	           "the queues (jobs pending, running, what holds them back, paused),\n"
 	           "and the history: its oldest rows and what retention removed.\n"
 	           "A processor whose heartbeat is older than processor.stuck_job_timeout_minutes\n"
 	           "is marked stale: its running jobs will be rescued.\n"
@@ -257,7 +258,7 @@ static json_t *status_history_json(PGresult *h, const struct status_retention *r
 
 static int status_json(PGresult *procs, PGresult *jobs, PGresult *pend, int version,
 		       PGresult *alerts, PGresult *recent, PGresult *hist,
-		       const struct status_retention *rt)
+		       const struct status_retention *rt, PGresult *queues)
 {
 	json_t *root = json_object();
 	json_object_set_new(root, "schema_version", json_integer(version));
@@ -293,6 +294,7 @@ static int status_json(PGresult *procs, PGresult *jobs, PGresult *pend, int vers
 	for (int i = 0; i < PQntuples(alerts); i++)
 		json_object_set_new(al, PQgetvalue(alerts, i, 0),
 		                    json_int_text(PQgetvalue(alerts, i, 1)));
+	json_object_set_new(root, "queues", jv_cli_queues_json(queues, 1));
 	json_object_set_new(root, "history", status_history_json(hist, rt));
 	json_object_set_new(root, "alerts_24h", al);
 	json_t *rec = json_array();
@@ -369,7 +371,7 @@ int jv_cmd_status(int argc, char **argv)
 	char err[1024];
 	int version = 0;
 	PGresult *procs = NULL, *jobs = NULL, *pend = NULL, *alerts = NULL, *recent = NULL;
-	PGresult *hist = NULL;
+	PGresult *hist = NULL, *queues = NULL;
 	const char *params[] = {stuck};
 	if (jv_schema_check(conn, err, sizeof err) < 0 ||
 	    jv_schema_version(conn, &version, err, sizeof err) < 0) {
@@ -385,18 +387,22 @@ int jv_cmd_status(int argc, char **argv)
 	    !(alerts = jv_db_query(conn, sql_status_alerts, 0, NULL, NULL, err, sizeof err)) ||
 	    !(recent = jv_db_query(conn, sql_status_recent_alerts, 0, NULL, NULL, err, sizeof err)) ||
 	    !(hist = jv_db_query(conn, sql_status_history, 0, NULL, NULL, err, sizeof err)) ||
-	    PQntuples(hist) != 1 || jv_db_exec(conn, "COMMIT", 0, NULL, err, sizeof err) < 0) {
+	    PQntuples(hist) != 1 ||
+	    !(queues = jv_db_query(conn, jv_cli_sql_queue_stats, 0, NULL, NULL, err, sizeof err)) ||
+	    jv_db_exec(conn, "COMMIT", 0, NULL, err, sizeof err) < 0) {
 		rc = jv_cli_fail(cmd, JV_EXIT_INTERNAL, "could not read the status: %s", err);
 		goto out;
 	}
 	if (json) {
-		rc = status_json(procs, jobs, pend, version, alerts, recent, hist, &rt);
+		rc = status_json(procs, jobs, pend, version, alerts, recent, hist, &rt, queues);
 	} else {
 		rc = status_text(procs, jobs, pend, version);
+		jv_cli_queues_brief(queues);
 		status_history_text(hist, &rt);
 		status_alerts_text(alerts, recent);
 	}
 out:
+	PQclear(queues);
 	PQclear(hist);
 	PQclear(alerts);
 	PQclear(recent);

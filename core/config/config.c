@@ -1553,6 +1553,11 @@ int jv_schedule_name_ok(const char *name)
 	return name && valid_name(name, "_.-ABCDEFGHIJKLMNOPQRSTUVWXYZ", JV_SCHEDULE_NAME_MAX);
 }
 
+int jv_queue_name_ok(const char *name)
+{
+	return name && valid_name(name, "_.-", JV_QUEUE_NAME_MAX);
+}
+
 /* A plugin name the loader can find: [a-z0-9_]+ (it loads DIR/NAME.so). */
 static int check_plugin_name(struct ctx *c, const struct jv_node *sect, const char *path,
                              const char *plugin)
@@ -1716,6 +1721,25 @@ static int unknown_queue(struct ctx *c, const struct jv_node *n, const char *pat
 	               name, h, list);
 }
 
+/* unknown_key() for a key of queues.NAME: the hint and the list name
+ * rate_limit too (a map of its own, not in queue_fields). */
+static int unknown_queue_key(struct ctx *c, const struct jv_node *item, const char *path)
+{
+	size_t n = 0;
+	while (queue_fields[n].key)
+		n++;
+	const char **keys = jv_calloc(n + 2, sizeof *keys);
+	for (size_t i = 0; i < n; i++)
+		keys[i] = queue_fields[i].key;
+	keys[n] = "rate_limit";
+	char h[96], list[512];
+	hint(item->key, keys, h, sizeof h);
+	join(keys, list, sizeof list);
+	free(keys);
+	return err_key(c, item, "unknown key '%s' in %s%s (known keys: %s)", item->key, path, h,
+	               list);
+}
+
 /* queues: a map NAME -> { concurrency, global_concurrency, paused,
  * rate_limit: { allowed, period_seconds, partition_by } }. */
 static int map_queues(struct ctx *c, const struct jv_node *root)
@@ -1747,7 +1771,7 @@ static int map_queues(struct ctx *c, const struct jv_node *root)
 		for (size_t k = 0; k < it->n_items; k++) {
 			const struct jv_node *kv = it->items[k];
 			if (strcmp(kv->key, "rate_limit") && !find_field(queue_fields, kv->key))
-				return unknown_key(c, kv, path, queue_fields);
+				return unknown_queue_key(c, kv, path);
 		}
 		if ((rc = apply_fields(c, it, path, queue_fields, q, 0)))
 			return rc;
@@ -1773,6 +1797,31 @@ static int map_queues(struct ctx *c, const struct jv_node *root)
 			               rpath);
 	}
 	return 0;
+}
+
+char *jv_config_queues_json(const struct jv_config *cfg)
+{
+	if (cfg->n_queues == 0)
+		return NULL;
+	json_t *o = json_object();
+	for (size_t i = 0; i < cfg->n_queues; i++) {
+		const struct jv_queue_cfg *q = &cfg->queues[i];
+		json_t *e = json_object();
+		if (q->global_concurrency > 0)
+			json_object_set_new(e, "global_concurrency", json_integer(q->global_concurrency));
+		if (q->paused)
+			json_object_set_new(e, "paused", json_true());
+		if (q->rate_allowed > 0)
+			json_object_set_new(
+			    e, "rate_limit",
+			    json_pack("{s:i, s:i, s:s}", "allowed", q->rate_allowed, "period_seconds",
+				      q->rate_period_seconds, "partition_by",
+				      jv_rate_partition_names[q->rate_partition]));
+		json_object_set_new(o, q->name, e);
+	}
+	char *text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return text;
 }
 
 /* processor.queues: each one configured (or 'default'). */

@@ -284,6 +284,12 @@ int64_t jv_config_min_stuck_ms(const struct jv_config *cfg);
 /* 1 when name follows JV_SCHEDULE_NAME_RULE, else 0 (NULL too). */
 int jv_schedule_name_ok(const char *name);
 
+/* Queue names, alike in the config, the API, the CLI and the table
+ * (jobvisor.queues' CHECK). */
+#define JV_QUEUE_NAME_RULE "1 to 64 of a-z, 0-9, '_', '.', '-'"
+/* 1 when name follows JV_QUEUE_NAME_RULE (JV_QUEUE_NAME_MAX), else 0 (NULL too). */
+int jv_queue_name_ok(const char *name);
+
 /*
  * Load and check path. On success returns 0 and *out (free with
  * jv_config_free). On failure returns JV_ECONFIG and writes one line
@@ -316,6 +322,12 @@ size_t jv_config_env_seal(const struct jv_config *cfg);
 
 /* Free cfg and everything it owns (strings, arrays, the node tree; every
  * node pointer taken from it dies with it). NULL is fine. */
+/* The queues of cfg as jobvisor.sync_queues() takes them: a JSON object
+ * {name: {global_concurrency, paused, rate_limit: {allowed, period_seconds,
+ * partition_by}}} with only what is set; NULL when cfg has no queues:.
+ * The caller frees it. */
+char *jv_config_queues_json(const struct jv_config *cfg);
+
 void jv_config_free(struct jv_config *cfg);
 
 /* Node access for plugin sections. Return the child with key, or NULL. */

@@ -11,7 +11,6 @@
 #include "lib/mem.h"
 #include "lib/text.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -21,30 +20,6 @@ static void append_name(struct jv_buf *b, const char *name, int first)
 	if (!first)
 		jv_buf_puts(b, ",");
 	jv_buf_puts(b, name);
-}
-
-/* The object for sync_queues(): each configured queue's global limits. */
-static char *sync_json(const struct jv_config *cfg)
-{
-	json_t *o = json_object();
-	for (size_t i = 0; i < cfg->n_queues; i++) {
-		const struct jv_queue_cfg *q = &cfg->queues[i];
-		json_t *e = json_object();
-		if (q->global_concurrency > 0)
-			json_object_set_new(e, "global_concurrency", json_integer(q->global_concurrency));
-		if (q->paused)
-			json_object_set_new(e, "paused", json_true());
-		if (q->rate_allowed > 0)
-			json_object_set_new(
-			    e, "rate_limit",
-			    json_pack("{s:i, s:i, s:s}", "allowed", q->rate_allowed, "period_seconds",
-				      q->rate_period_seconds, "partition_by",
-				      jv_rate_partition_names[q->rate_partition]));
-		json_object_set_new(o, q->name, e);
-	}
-	char *text = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	return text;
 }
 
 void sv_flow_adopt(struct serve *s)
@@ -74,7 +49,7 @@ void sv_flow_adopt(struct serve *s)
 	jv_buf_puts(&limits, "}");
 	s->flow.limit_queues = jv_buf_steal(&names);
 	s->flow.limits = jv_buf_steal(&limits);
-	s->flow.sync = cfg->n_queues ? sync_json(cfg) : NULL;
+	s->flow.sync = jv_config_queues_json(cfg);
 	s->flow.sync_due = s->flow.sync != NULL;
 }
 

@@ -122,14 +122,15 @@ int jv_sched_next_runs(const char *cron, const char *tz, int64_t after, int64_t 
 
 static const char sql_upsert[] =
     "INSERT INTO jobvisor.schedules AS s (name, cron, timezone, type, payload, user_id, "
-    "  priority, max_attempts, catch_up, jitter_seconds, enabled, source, next_run_at) "
+    "  priority, max_attempts, catch_up, jitter_seconds, enabled, source, next_run_at, queue) "
     "VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7::int, $8::int, $9, $10::int, $11::boolean, "
-    "  'config', to_timestamp($12::bigint)) "
+    "  'config', to_timestamp($12::bigint), $13) "
     "ON CONFLICT (name) DO UPDATE SET cron = EXCLUDED.cron, timezone = EXCLUDED.timezone, "
     "  type = EXCLUDED.type, payload = EXCLUDED.payload, user_id = EXCLUDED.user_id, "
     "  priority = EXCLUDED.priority, max_attempts = EXCLUDED.max_attempts, "
     "  catch_up = EXCLUDED.catch_up, jitter_seconds = EXCLUDED.jitter_seconds, "
-    "  enabled = EXCLUDED.enabled, source = 'config', updated_at = now(), "
+    "  enabled = EXCLUDED.enabled, source = 'config', queue = EXCLUDED.queue, "
+    "  updated_at = now(), "
     /* A new cron or zone, or a resume: runs count from now, not from the
      * old next_run_at (no catch-up of runs that the old cron, or a paused
      * schedule, would have had). */
@@ -137,10 +138,10 @@ static const char sql_upsert[] =
     "    OR s.next_run_at IS NULL OR (EXCLUDED.enabled AND NOT s.enabled) "
     "    THEN EXCLUDED.next_run_at ELSE s.next_run_at END "
     "WHERE (s.cron, s.timezone, s.type, s.payload, s.user_id, s.priority, s.max_attempts, "
-    "  s.catch_up, s.jitter_seconds, s.enabled, s.source) IS DISTINCT FROM "
+    "  s.catch_up, s.jitter_seconds, s.enabled, s.source, s.queue) IS DISTINCT FROM "
     "  (EXCLUDED.cron, EXCLUDED.timezone, EXCLUDED.type, EXCLUDED.payload, EXCLUDED.user_id, "
     "  EXCLUDED.priority, EXCLUDED.max_attempts, EXCLUDED.catch_up, EXCLUDED.jitter_seconds, "
-    "  EXCLUDED.enabled, 'config') OR s.next_run_at IS NULL";
+    "  EXCLUDED.enabled, 'config', EXCLUDED.queue) OR s.next_run_at IS NULL";
 
 int jv_sched_sync(struct pg_conn *conn, const struct jv_config *cfg, char *err, size_t errlen)
 {
@@ -148,7 +149,7 @@ int jv_sched_sync(struct pg_conn *conn, const struct jv_config *cfg, char *err, 
 	long long now = 0;
 	int isnull = 0;
 	json_t *names = json_array();
-	int rc = -1;
+	int rc = -1, unknown_queue = 0;
 	/* Processors starting together sync one after the other. */
 	if (jv_db_exec(conn, "BEGIN", 0, NULL, err, errlen) < 0) {
 		json_decref(names);
@@ -191,17 +192,29 @@ int jv_sched_sync(struct pg_conn *conn, const struct jv_config *cfg, char *err, 
 				   sc->catch_up ? sc->catch_up : "latest",
 				   jit,
 				   sc->enabled ? "true" : "false",
-				   nx};
+				   nx,
+				   sc->queue ? sc->queue : "default"};
 		/* One bad schedule (a type the database refuses) does not keep
 		 * the others from syncing. */
 		if (jv_db_exec(conn, "SAVEPOINT sched", 0, NULL, err, errlen) < 0)
 			goto out;
-		if (jv_db_exec(conn, sql_upsert, 12, p, e, sizeof e) < 0) {
-			jv_log(JV_ERROR, "schedules[%zu] (%s): %s; the schedule is left as it was", i,
-			       sc->name, e);
-			if (jv_db_exec(conn, "ROLLBACK TO SAVEPOINT sched", 0, NULL, err, errlen) < 0)
+		char state[6] = "";
+		PGresult *r = jv_db_query(conn, sql_upsert, 13, p, state, e, sizeof e);
+		if (!r) {
+			/* A queue of the config not stored yet (22023 from the
+			 * table's trigger; the config's queues all exist once
+			 * stored): the caller syncs again later. */
+			if (!strcmp(state, "22023") && sc->queue && !unknown_queue++)
+				snprintf(err, errlen, "schedules[%zu] (%s): %s", i, sc->name, e);
+			else
+				jv_log(JV_ERROR, "schedules[%zu] (%s): %s; the schedule is left as it was",
+				       i, sc->name, e);
+			if (jv_db_exec(conn, "ROLLBACK TO SAVEPOINT sched", 0, NULL, e, sizeof e) < 0) {
+				snprintf(err, errlen, "%s", e);
 				goto out;
-		} else if (jv_db_exec(conn, "RELEASE SAVEPOINT sched", 0, NULL, err, errlen) < 0) {
+			}
+		} else if (PQclear(r), jv_db_exec(conn, "RELEASE SAVEPOINT sched", 0, NULL, err,
+		                                  errlen) < 0) {
 			goto out;
 		}
 	}
@@ -214,7 +227,11 @@ int jv_sched_sync(struct pg_conn *conn, const struct jv_config *cfg, char *err, 
 	free(js);
 	if (d < 0)
 		goto out;
-	rc = jv_db_exec(conn, "COMMIT", 0, NULL, err, errlen) < 0 ? -1 : 0;
+	if (jv_db_exec(conn, "COMMIT", 0, NULL, e, sizeof e) < 0) {
+		snprintf(err, errlen, "%s", e);
+		goto out;
+	}
+	rc = unknown_queue ? 1 : 0;
 out:
 	if (rc < 0 && !jv_db_is_broken(conn))
 		jv_db_exec(conn, "ROLLBACK", 0, NULL, e, sizeof e);
@@ -237,9 +254,9 @@ static const char sql_run[] =
     "  VALUES ($1, to_timestamp($2::bigint), $3::bigint) ON CONFLICT DO NOTHING "
     "  RETURNING run_at) "
     "INSERT INTO jobvisor.jobs (type, payload, user_id, priority, max_attempts, "
-    "  timeout_seconds, scheduled_at) "
+    "  timeout_seconds, scheduled_at, queue) "
     "SELECT s.type, s.payload, s.user_id, s.priority, s.max_attempts, s.timeout_seconds, "
-    "  r.run_at + make_interval(secs => $4::int) "
+    "  r.run_at + make_interval(secs => $4::int), s.queue "
     "FROM r, jobvisor.schedules s WHERE s.name = $1 RETURNING id";
 
 static const char sql_run_job[] =
@@ -487,7 +504,8 @@ static void *sched_main(void *arg)
 {
 	struct jv_scheduler *s = arg;
 	PGconn *db = NULL;
-	int synced = 0;
+	int synced = 0; /* 1 just now, 2 said so */
+	uint64_t sync_at = 0, queue_wait = 0;
 	/* Two timers on one thread: the schedules' next tick, and the next
 	 * retention batch (retention.h). */
 	uint64_t backoff = 1000, wake = mono_ms(), tick_at = mono_ms(), purge_at = mono_ms();
@@ -523,15 +541,32 @@ static void *sched_main(void *arg)
 			}
 			backoff = 1000;
 		}
-		if (!synced) {
+		if (!synced && mono_ms() >= sync_at) {
 			char err[512];
-			if (jv_sched_sync(db, s->cfg, err, sizeof err) < 0) {
+			int r = jv_sched_sync(db, s->cfg, err, sizeof err);
+			if (r < 0) {
 				jv_log(JV_ERROR, "scheduler: cannot sync the config's schedules: %s", err);
 				wake = mono_ms() + backoff;
 				backoff = backoff * 2 > 30000 ? 30000 : backoff * 2;
 				continue;
 			}
-			synced = 1;
+			if (r > 0) {
+				/* The others are synced and ticks go on; this one again
+				 * soon (a reload stores the queues with the next
+				 * heartbeat). */
+				if (!queue_wait)
+					jv_log(JV_INFO, "scheduler: %s; synced again once the config's "
+							"queues are stored", err);
+				else if (queue_wait >= 30000)
+					jv_log(JV_WARNING, "scheduler: %s; still waiting for it", err);
+				queue_wait = queue_wait ? (queue_wait * 2 > 30000 ? 30000 : queue_wait * 2)
+							: 500;
+				sync_at = mono_ms() + queue_wait;
+			}
+			synced = r == 0;
+		}
+		if (synced == 1) {
+			synced = 2; /* (said once) */
 			if (s->cfg->n_schedules)
 				jv_log(JV_INFO, "scheduler: %zu schedule%s from the config synced",
 				       s->cfg->n_schedules, s->cfg->n_schedules == 1 ? "" : "s");
@@ -548,6 +583,8 @@ static void *sched_main(void *arg)
 		if (mono_ms() >= purge_at && !jv_db_is_broken(db))
 			purge_at = mono_ms() + jv_retention_run(s->retention, db, mono_ms());
 		wake = tick_at < purge_at ? tick_at : purge_at;
+		if (!synced && sync_at < wake)
+			wake = sync_at;
 	}
 	if (db) {
 		if (PQstatus(db) == CONNECTION_OK && !jv_db_is_broken(db))

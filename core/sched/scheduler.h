@@ -48,7 +48,10 @@ int jv_sched_next_runs(const char *cron, const char *tz, int64_t after, int64_t 
 /* Sync cfg's schedules into the database on conn (one transaction):
  * upsert each valid one (source 'config'), delete config schedules no
  * longer in the config. Invalid ones are logged and left as they are.
- * 0, or -1 with err. */
+ * 0; 1 when some schedule names a queue jobvisor.queues does not have yet
+ * (err names the first: after a reload, the processor stores its config's
+ * queues with its next heartbeat) -- the others are synced, call it again
+ * later; or -1 with err. */
 int jv_sched_sync(struct pg_conn *conn, const struct jv_config *cfg, char *err, size_t errlen);
 
 #endif
