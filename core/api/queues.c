@@ -248,10 +248,10 @@ static void user_limits_put(struct jv_api_req *req)
 		return;
 	}
 	char bmx[24], bw[24];
-	if (mx && !json_is_null(mx))
-		snprintf(bmx, sizeof bmx, "%lld", (long long)json_integer_value(mx));
+	int none = json_is_null(mx);
+	snprintf(bmx, sizeof bmx, "%lld", none ? 0LL : (long long)json_integer_value(mx));
 	snprintf(bw, sizeof bw, "%lld", w ? (long long)json_integer_value(w) : 1LL);
-	const char *params[] = {id, mx && !json_is_null(mx) ? bmx : NULL, bw};
+	const char *params[] = {id, none ? NULL : bmx, bw};
 	PGresult *res = jv_api_query_db(
 	    req,
 	    "WITH ul AS (INSERT INTO jobvisor.user_limits AS u (user_id, max_running, weight)"
