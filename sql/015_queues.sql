@@ -37,6 +37,29 @@ INSERT INTO jobvisor.queues (name) VALUES ('default');
 COMMENT ON TABLE jobvisor.queues
 	IS 'queues: cluster-wide limits and the pause switch; rows from the processors'' config';
 
+-- A queue goes only when nothing names it: 'default' never; another not
+-- while a live job or a schedule is in it (the scheduler would fail on
+-- that schedule at every tick, and a job would wait in a queue no claim
+-- can see). Deleting one is an operator's act; nothing in jobvisor does.
+CREATE FUNCTION jobvisor.refuse_queue_in_use() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF OLD.name = 'default' THEN
+		RAISE EXCEPTION 'jobvisor.queues: the queue ''default'' cannot be deleted'
+			USING ERRCODE = 'integrity_constraint_violation';
+	END IF;
+	IF EXISTS (SELECT 1 FROM jobvisor.jobs j
+	           WHERE j.queue = OLD.name AND (j.status = 'pending' OR j.status = 'running'))
+	   OR EXISTS (SELECT 1 FROM jobvisor.schedules s WHERE s.queue = OLD.name) THEN
+		RAISE EXCEPTION 'jobvisor.queues: queue % still has pending or running jobs, or schedules',
+			quote_literal(OLD.name)
+			USING ERRCODE = 'integrity_constraint_violation',
+			      HINT = 'pause it, let its jobs finish or cancel them, move its schedules, then delete it';
+	END IF;
+	RETURN OLD;
+END
+$$;
+
 -- Every job is in a queue. A constant default: no table rewrite.
 ALTER TABLE jobvisor.jobs ADD COLUMN queue text NOT NULL DEFAULT 'default';
 
@@ -66,6 +89,10 @@ CREATE TRIGGER jobs_queue_known
 
 -- A schedule's template names its queue too, checked when written.
 ALTER TABLE jobvisor.schedules ADD COLUMN queue text NOT NULL DEFAULT 'default';
+
+CREATE TRIGGER queues_in_use
+	BEFORE DELETE ON jobvisor.queues
+	FOR EACH ROW EXECUTE FUNCTION jobvisor.refuse_queue_in_use();
 
 CREATE TRIGGER schedules_queue_known
 	BEFORE INSERT OR UPDATE OF queue ON jobvisor.schedules

@@ -239,10 +239,10 @@ run "$JOBVISOR" check-config -c "$JV_CONF"
 assert_rc 1 "a negative period refused"
 assert_match "queues\.mail\.rate_limit\.period_seconds: -2 is out of range" "$ERR" "... naming it"
 sed -i 's/period_seconds: -2/period_seconds: 2/' "$JV_CONF"
-jv_conf_set "$JV_CONF" processor.queues '[mail, mial]'
+jv_conf_set "$JV_CONF" processor.queues '[mail, mails]'
 run "$JOBVISOR" check-config -c "$JV_CONF"
 assert_rc 1 "an unknown queue in processor.queues refused"
-assert_match "^$JV_CONF:[0-9]+:[0-9]+: processor\.queues: unknown queue 'mial' \(did you mean 'mail'\?\)" "$ERR" \
+assert_match "^$JV_CONF:[0-9]+:[0-9]+: processor\.queues: unknown queue 'mails' \(did you mean 'mail'\?\)" "$ERR" \
 	"... naming it, with the likely one"
 jv_conf_set "$JV_CONF" processor.queues '[mail]'
 run "$JOBVISOR" migrate -c "$JV_CONF"
@@ -251,7 +251,16 @@ assert_eq "mail 3/2" "$(jv_psql "SELECT name || ' ' || rate_allowed || '/' || ra
 	"migrate stored the config's queues (jobs can go to them before any processor started)"
 assert_eq 1 "$(jv_psql "SELECT count(*) FROM (SELECT jobvisor.enqueue('noop', queue => 'mail')) e")" \
 	"enqueue() to a queue of the config"
+if jv_psql "DELETE FROM jobvisor.queues WHERE name = 'mail'" >"$JV_TMP/del.out" 2>&1; then
+	fail "a queue with a pending job was deleted"
+fi
+assert_match "queue 'mail' still has pending or running jobs" "$(cat "$JV_TMP/del.out")" \
+	"a queue in use cannot be deleted"
 jv_psql "DELETE FROM jobvisor.jobs" >/dev/null
+jv_psql "DELETE FROM jobvisor.queues WHERE name = 'mail'" >/dev/null
+jv_psql "DELETE FROM jobvisor.queues WHERE name = 'default'" >"$JV_TMP/del.out" 2>&1 &&
+	fail "the default queue was deleted"
+assert_match "the queue 'default' cannot be deleted" "$(cat "$JV_TMP/del.out")" "'default' cannot be deleted"
 if psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$JV_DB_URL" -c "SELECT jobvisor.enqueue('noop', queue => 'nosuch')" \
 	>"$JV_TMP/sql.out" 2>&1; then
 	fail "an unknown queue was accepted by enqueue()"
