@@ -4,10 +4,11 @@ through chromedriver's WebDriver protocol, with the standard library only.
 
     dashboard.py --url http://127.0.0.1:PORT --token T --db URL --out DIR
                  --failed-job ID --error TEXT --output-job ID --output TEXT
+                 --stuck-minutes N --queue NAME --queue-limits TEXT
 
 Checks what the rendered page shows against the database (read with psql),
 performs actions (retry, cancel with its confirmation, pause and resume a
-processor) and checks their effect in the database, saves screenshots into
+processor and a queue) and checks their effect in the database, saves screenshots into
 DIR, and checks from chromium's own network log that no request of the page
 went anywhere but the server it was loaded from. Prints "ok - ..." per
 check; the first failed check prints "FAIL: ..." and exits 1. Every wait is
@@ -175,7 +176,7 @@ def wait(what, fn, timeout=20.0):
 def main():
     ap = argparse.ArgumentParser()
     for a in ("url", "token", "db", "out", "failed-job", "error", "output-job", "output",
-              "stuck-minutes"):
+              "stuck-minutes", "queue", "queue-limits"):
         ap.add_argument("--" + a, required=True)
     o = ap.parse_args()
     os.makedirs(o.out, exist_ok=True)
@@ -386,6 +387,53 @@ def run_browser(d, o, sql):
     wait("the processor runs again", lambda: sql(
         "SELECT state FROM jobvisor.processors WHERE id = %d" % pid) == "running")
     ok("Resume set processor %d running again" % pid)
+
+    # The queues table; pause and resume a queue from the page (each asks
+    # first): the table's switch, as the API shows it.
+    def api_queue(name):
+        req = urllib.request.Request(o.url + "/api/queues",
+                                     headers={"Authorization": "Bearer " + o.token})
+        with urllib.request.urlopen(req, timeout=10) as res:
+            return [q for q in json.load(res)["queues"] if q["name"] == name][0]
+
+    qrow = '#queues tr[data-queue="%s"]' % o.queue
+    text = wait("the queues table lists queue %s" % o.queue, lambda: d.js(
+        "var r = document.querySelector('%s'); return r && r.textContent" % qrow))
+    check(o.queue_limits in text and "Pause" in text,
+          "the queues table shows the queue's limits and a Pause button", text)
+    heads = d.js("return Array.prototype.map.call(document.querySelectorAll('#queues th'),"
+                 " function (h) { return h.textContent; }).join('|')")
+    check(heads == "Queue|Pending|Due|Running|Limits|Window starts|Held by|Oldest due|",
+          "with depth, running, limits, window starts, held by", heads)
+    check(d.js("return document.querySelector('#queues tr[data-queue=\"default\"]') !== null"),
+          "and the default queue")
+    d.click(qrow + " button")
+    wait("the confirmation opens", lambda: d.js("return document.getElementById('confirm').open"))
+    d.click("#confirm-no")
+    check(sql("SELECT paused FROM jobvisor.queues WHERE name = '%s'" % o.queue) == "f",
+          "keeping it pauses nothing")
+    d.click(qrow + " button")
+    wait("the confirmation opens again", lambda: d.js("return document.getElementById('confirm').open"))
+    d.click("#confirm-yes")
+    wait("the queue is paused", lambda: sql(
+        "SELECT paused FROM jobvisor.queues WHERE name = '%s'" % o.queue) == "t")
+    q = api_queue(o.queue)
+    check(q["paused"] and q["pausedBy"] == "api", "GET /api/queues shows it paused by the API", q)
+    wait("the page shows it paused, with Resume", lambda: d.js(
+        "var r = document.querySelector('%s'); return r && /paused/.test(r.cells[0].textContent)"
+        " && r.querySelector('button').textContent === 'Resume'" % qrow), timeout=15)
+    d.click(qrow + " button")
+    wait("the confirmation opens", lambda: d.js("return document.getElementById('confirm').open"))
+    d.click("#confirm-yes")
+    wait("the queue is resumed", lambda: sql(
+        "SELECT paused FROM jobvisor.queues WHERE name = '%s'" % o.queue) == "f")
+    check(not api_queue(o.queue)["paused"], "GET /api/queues shows it running again")
+    ok("queue %s paused and resumed from the page, each confirmed" % o.queue)
+    text = wait("the users at their limit are listed", lambda: d.js(
+        "var r = document.querySelector('#users-at-limit tr[data-user=\"capped\"]');"
+        " return r && r.textContent"))
+    check(text.startswith("capped (own limits)") and text.endswith("0011"),
+          "user capped: 0 running of a limit of 0, 1 pending, weight 1", text)
 
     # Pause and resume a schedule; reset stuck jobs (asks first).
     d.js("location.hash = '#/schedules'")

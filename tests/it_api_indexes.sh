@@ -156,6 +156,8 @@ page "status=running&user=solo" "status = 'running' AND user_id = 'solo'"
 page "status=succeeded&type=rare" "status = 'succeeded' AND type = 'rare'"
 page "status=failed&user=solo" "status = 'failed' AND user_id = 'solo'"
 page "status=pending&type=rare&user=solo" "status = 'pending' AND type = 'rare' AND user_id = 'solo'"
+# A queue: only with a live status.
+page "status=running&queue=default" "status = 'running' AND queue = 'default'" jobs_running_locked_by_idx
 # Paging from a given id (into the old delayed pending jobs).
 page "type=rare" "type = 'rare' AND id < 40001" "" 40001
 page "status=pending" "status = 'pending' AND id < 30000" "" 30000
@@ -166,6 +168,7 @@ assert_eq "$(q "SELECT string_agg(id::text, ' ' ORDER BY id DESC) FROM (SELECT i
 reads "/api/jobs?status=cancelled&after=20000" jobs_unsuccessful_idx
 reads "/api/jobs?status=succeeded" jobs_pkey
 reads "/api/jobs?status=pending" jobs_pending_due_idx
+reads "/api/jobs?status=pending&queue=default"
 reads "/api/jobs"
 assert_eq "$(q "SELECT max(id) || '|' || min(id) FROM (SELECT id FROM jobvisor.jobs ORDER BY id DESC LIMIT 50) n")" \
 	"$(printf '%s' "$BODY" | jq -r '"\(.jobs[0].id)|\(.next)"')" "no filter: the newest 50, then next"

@@ -4,7 +4,7 @@
 # tests/dashboard.py through chromedriver. The page must show the counts,
 # charts, processors, schedules, alerts and a failed job's error as the
 # database has them; retry, cancel (after its confirmation) and pause /
-# resume a processor must change the database; screenshots go to
+# resume a processor and a queue must change the database; screenshots go to
 # tests/it_dashboard.out/; no request of the page may leave 127.0.0.1.
 # Also the dashboard's routes over plain HTTP (files, ETag, 404s) and the
 # API routes it added (alerts, processor control, bucket=minute, paging).
@@ -26,6 +26,8 @@ api:
   token: "$TOKEN"
 schedules:
   - { name: nightly, cron: "0 3 * * *", timezone: "Europe/Berlin", type: noop }
+queues:
+  mail: { concurrency: 2, global_concurrency: 3, rate_limit: { allowed: 100, period_seconds: 60 } }
 YAML
 )"
 jv_conf_set "$JV_CONF" \
@@ -158,10 +160,18 @@ call POST /api/processors/$STOPPED/pause -H "$AUTH"
 assert_eq 409 "$CODE" "pausing a stopped processor: 409"
 assert_match 'is stopped' "$BODY" "saying so"
 
+# A user at their limit (a maxRunning of 0, one job waiting), for the
+# overview's list.
+call PUT /api/users/capped/limits -H "$AUTH" -H 'Content-Type: application/json' --data-binary '{"maxRunning": 0}'
+assert_eq 201 "$CODE" "PUT /api/users/capped/limits"
+run "$JOBVISOR" enqueue -c "$JV_CONF" --type noop --user capped
+assert_rc 0 "enqueue a job of user capped"
+
 # ------------------------------------------------------------ the browser
 run python3 "$top_srcdir/tests/dashboard.py" --url "$B" --token "$TOKEN" --db "$JV_DB_URL" \
 	--out "$OUTDIR" --failed-job "$FAILJOB" --error "$ERROR" --output-job "$OUTJOB" \
-	--output hello-dash-output --stuck-minutes 7
+	--output hello-dash-output --stuck-minutes 7 --queue mail \
+	--queue-limits "2 here, 3 in all, 100 per 1 min"
 echo "$OUT"
 [ $RC -eq 0 ] || { echo "$ERR" | tail -n 20; tail -n 20 "$OUTDIR/chromedriver.log"; fail "the browser checks"; }
 ok "the browser checks: $(echo "$OUT" | tail -n 1)"

@@ -85,6 +85,14 @@
 		return Math.floor(seconds / 86400) + " d " + Math.floor((seconds % 86400) / 3600) + " h";
 	}
 
+	/* A whole number of seconds as its largest even unit: "90 s", "2 min", "1 h". */
+	function fmtPeriod(seconds) {
+		if (seconds % 86400 === 0) return seconds / 86400 + " d";
+		if (seconds % 3600 === 0) return seconds / 3600 + " h";
+		if (seconds % 60 === 0) return seconds / 60 + " min";
+		return seconds + " s";
+	}
+
 	function since(iso) { return iso ? (Date.now() - Date.parse(iso)) / 1000 : null; }
 
 	function when(iso) {
@@ -234,6 +242,25 @@
 		});
 	}
 
+	/* A queue's switch holds for every processor (a row of jobvisor.queues). */
+	function pauseQueue(q) {
+		return confirmAction("Pause queue " + q.name + "?",
+			"No processor starts a job of queue " + q.name + " until it is resumed; the " +
+			fmtInt(q.running) + " running now finish.", "Pause queue").then(function (ok) {
+			if (ok) return act(api("POST", "/api/queues/" + encodeURIComponent(q.name) + "/pause"),
+				"Queue " + q.name + " paused.");
+		});
+	}
+
+	function resumeQueue(q) {
+		return confirmAction("Resume queue " + q.name + "?",
+			"Every processor may start jobs of queue " + q.name + " again (" + fmtInt(q.due) + " due now).",
+			"Resume queue").then(function (ok) {
+			if (ok) return act(api("POST", "/api/queues/" + encodeURIComponent(q.name) + "/resume"),
+				"Queue " + q.name + " resumed.");
+		});
+	}
+
 	function setSchedule(s, enabled) {
 		var go = enabled ? Promise.resolve(true) : confirmAction("Pause schedule " + s.name + "?",
 			"No new runs of " + s.name + " until it is resumed (a config schedule is enabled again at the next reload).",
@@ -335,7 +362,7 @@
 			el("table", null,
 				caption ? el("caption", {class: "muted", hidden: true}, caption) : null,
 				el("thead", null, el("tr", null, heads.map(function (h) {
-					return el("th", {scope: "col", class: /^(Running|Attempts|Count|Age|Elapsed|Heartbeat)/.test(h) ? "num" : null}, h);
+					return el("th", {scope: "col", class: /^(Running|Attempts|Count|Age|Elapsed|Heartbeat|Pending|Due|Window|Oldest|Limit$|Weight)/.test(h) ? "num" : null}, h);
 				}))),
 				el("tbody", null, rows)));
 	}
@@ -365,11 +392,14 @@
 		var procs = panel("processors", "Processors");
 		var scheds = panel("schedules", "Schedules", el("a", {href: "#/schedules"}, "all"));
 		var alerts = panel("alerts", "Recent alerts", el("a", {href: "#/alerts"}, "all"));
+		var queues = panel("queues", "Queues");
+		var limited = panel("users-at-limit", "Users at their limit");
 		counts.node.classList.add("wide");
 		failures.node.classList.add("wide");
+		queues.node.classList.add("wide");
 		view.appendChild(el("h1", null, "Overview"));
-		view.appendChild(el("div", {class: "grid"}, counts.node, hour.node, day.node, dur.node, procs.node,
-			running.node, failures.node, scheds.node, alerts.node));
+		view.appendChild(el("div", {class: "grid"}, counts.node, queues.node, hour.node, day.node, dur.node,
+			procs.node, limited.node, running.node, failures.node, scheds.node, alerts.node));
 
 		return function update(gen) {
 			var hourStart = new Date(Date.now() - 3600 * 1000).toISOString();
@@ -400,6 +430,14 @@
 				}),
 				get("/api/alerts?limit=8").then(function (r) {
 					if (gen === state.generation) renderAlerts(alerts.body, r.alerts, true);
+				}),
+				/* one after the other: the page asks the API's few database
+				 * connections (api.db_connections) for enough at once */
+				get("/api/queues").then(function (r) {
+					if (gen === state.generation) renderQueues(queues.body, r.queues);
+					return get("/api/users?atLimit=true&limit=20");
+				}).then(function (r) {
+					if (gen === state.generation) renderUsersAtLimit(limited.body, r);
 				}),
 			];
 			if (!state.day || Date.now() - state.dayAt > DAY_REFRESH_MS) {
@@ -451,6 +489,52 @@
 								onclick: function () { resumeProcessor(p); }}, "Resume")
 							: null));
 			}), "No processor is running."));
+	}
+
+	var HELD = {paused: "paused", global_concurrency: "global concurrency", rate_limit: "rate limit"};
+
+	function limitsText(q) {
+		var parts = [];
+		if (q.concurrency !== null) parts.push(q.concurrency + " here");
+		if (q.globalConcurrency !== null) parts.push(q.globalConcurrency + " in all");
+		if (q.rateLimit) parts.push(q.rateLimit.allowed + " per " + fmtPeriod(q.rateLimit.periodSeconds) +
+			(q.rateLimit.partitionBy !== "none" ? " per " + q.rateLimit.partitionBy.replace("_id", "") : ""));
+		return parts.length ? parts.join(", ") : "none";
+	}
+
+	function renderQueues(body, list) {
+		replace(body, table("Queues", ["Queue", "Pending", "Due", "Running", "Limits", "Window starts", "Held by", "Oldest due", ""],
+			list.map(function (q) {
+				return el("tr", {"data-queue": q.name},
+					el("td", null, q.name, q.served ? null : el("span", {class: "muted", title: "processor.queues of this processor leaves it out"}, " (not served here)"),
+						q.paused ? el("span", {class: "state paused", title: "paused by " + (q.pausedBy || "?") + (q.pausedAt ? " at " + q.pausedAt : "")}, " paused") : null),
+					el("td", {class: "num"}, fmtInt(q.pending)),
+					el("td", {class: "num"}, fmtInt(q.due)),
+					el("td", {class: "num"}, fmtInt(q.running)),
+					el("td", null, limitsText(q)),
+					el("td", {class: "num"}, q.rateLimit ? fmtInt(q.windowStarts) +
+						(q.ratePartitionsFull ? " (" + fmtInt(q.ratePartitionsFull) + " full)" : "") : "–"),
+					el("td", {class: q.heldBy ? "err" : null}, q.heldBy ? HELD[q.heldBy] || q.heldBy : "–"),
+					el("td", {class: "num"}, fmtAge(q.oldestDueAgeSeconds)),
+					el("td", null, q.paused
+						? el("button", {type: "button", class: "small", "data-action": "resume",
+							"aria-label": "Resume queue " + q.name, onclick: function () { resumeQueue(q); }}, "Resume")
+						: el("button", {type: "button", class: "secondary small", "data-action": "pause",
+							"aria-label": "Pause queue " + q.name, onclick: function () { pauseQueue(q); }}, "Pause")));
+			}), "No queues."));
+	}
+
+	function renderUsersAtLimit(body, r) {
+		replace(body, table("Users at their limit", ["User", "Running", "Limit", "Pending", "Weight"],
+			r.users.map(function (u) {
+				return el("tr", {"data-user": u.userId},
+					el("td", null, u.userId, u.overridden ? el("span", {class: "muted", title: "its own limits (PUT /api/users/ID/limits)"}, " (own limits)") : null),
+					el("td", {class: "num"}, fmtInt(u.running)),
+					el("td", {class: "num"}, fmtInt(u.maxRunning)),
+					el("td", {class: "num"}, fmtInt(u.pending)),
+					el("td", {class: "num"}, fmtInt(u.weight)));
+			}), "No user is at their limit."),
+			r.next ? el("p", {class: "muted"}, "Showing the first 20.") : null);
 	}
 
 	function renderRunning(body, r) {

@@ -313,9 +313,61 @@ static void cron_metrics(struct jv_api_req *req)
 
 #define SEVRANK(sev) "CASE " sev " WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END"
 
+/*
+ * Queues at their global_concurrency (sql/015_queues.sql): for each queue
+ * with one, the share of the window during which as many of its jobs ran
+ * at once as it allows, from the attempts in the window (their queue read
+ * from jobs, by primary key) and the jobs running now, clipped to the
+ * window: a sweep over their starts and finishes. An attempt begun before
+ * the window is left out, as everywhere here. Cost: nothing when no queue
+ * has a global_concurrency (a one-time filter) or when the window is
+ * sampled (a sample's intervals tell nothing of overlap: no finding then);
+ * else one primary-key probe of jobs per attempt in the window (at most
+ * SAMPLE_BUDGET of them, or the window would be sampled) plus the running
+ * jobs (their partial index), and a sort of two events for each attempt
+ * of those queues.
+ */
+#define QUEUE_CAP_CTES                                                                          \
+	" gq AS MATERIALIZED (SELECT q.name, q.global_concurrency AS gc FROM jobvisor.queues q"  \
+	"  WHERE q.global_concurrency IS NOT NULL AND $6::float8 = 1),"                          \
+	" iv AS (SELECT x.queue, x.s, x.f FROM ("                                                \
+	"   SELECT (SELECT j.queue FROM jobvisor.jobs j WHERE j.id = b.job_id) AS queue,"        \
+	"    b.started_at AS s, least(b.finished_at, $2::timestamptz) AS f"                       \
+	"   FROM base b WHERE EXISTS (SELECT 1 FROM gq)"                                          \
+	"   UNION ALL SELECT j.queue, greatest(j.started_at, $1::timestamptz),"                  \
+	"    least(now(), $2::timestamptz) FROM jobvisor.jobs j"                                  \
+	"   WHERE j.status = 'running' AND j.started_at < $2::timestamptz"                        \
+	"    AND EXISTS (SELECT 1 FROM gq)) x"                                                    \
+	"  WHERE x.f > x.s AND x.queue IN (SELECT name FROM gq)),"                               \
+	" ev AS (SELECT queue, s AS t, 1 AS d FROM iv UNION ALL SELECT queue, f, -1 FROM iv),"    \
+	" sweep AS (SELECT queue, t, sum(d) OVER w AS c, lead(t) OVER w AS nt FROM ev"            \
+	"  WINDOW w AS (PARTITION BY queue ORDER BY t, d ROWS UNBOUNDED PRECEDING)),"            \
+	" atcap AS (SELECT s.queue, g.gc, max(s.c) AS peak,"                                      \
+	"  coalesce(sum(extract(epoch FROM s.nt - s.t)) FILTER (WHERE s.c >= g.gc), 0)::float8"  \
+	"   AS secs,"                                                                             \
+	"  extract(epoch FROM least($2::timestamptz, now()) - $1::timestamptz)::float8 AS span"  \
+	"  FROM sweep s JOIN gq g ON g.name = s.queue GROUP BY s.queue, g.gc),"                  \
+	" gcap AS (SELECT CASE WHEN secs >= 0.5 * span THEN 'warning' ELSE 'info' END AS sev,"   \
+	"  secs / span AS share, "                                                                \
+	INSIGHT("queue_at_global_concurrency",                                                    \
+		"CASE WHEN secs >= 0.5 * span THEN 'warning' ELSE 'info' END",                    \
+		"format('Queue %s is at its global concurrency %s%% of the time', queue,"        \
+		" round((100 * secs / span)::numeric))",                                          \
+		"format('%s jobs of queue %s ran at once across all processors (its "             \
+		"global_concurrency) for %s s of the %s s of the window; its due jobs waited "    \
+		"meanwhile', gc, queue, round(secs::numeric), round(span::numeric))",             \
+		"format('if what queue %s protects can take more, raise queues.%s."               \
+		"global_concurrency; if not, the limit is doing its job', queue, queue)",         \
+		"json_build_object('queue', queue, 'globalConcurrency', gc, 'atLimitSeconds',"    \
+		" round(secs::numeric, 1), 'windowSeconds', round(span::numeric, 1), 'share',"    \
+		" round((secs / span)::numeric, 4), 'peakRunning', peak)")                        \
+	" AS j FROM atcap WHERE span > 0 AND secs >= 0.1 * span AND secs >= 60"                 \
+	"  ORDER BY secs / span DESC, queue LIMIT 5),"
+
 static const char sql_insights[] =
     "WITH base AS MATERIALIZED ("
-    " SELECT e.type, e.outcome, e.duration_ms, e.attempt, e.error, e.processor FROM {FROM}"
+    " SELECT e.type, e.outcome, e.duration_ms, e.attempt, e.error, e.processor, e.job_id,"
+    " e.started_at, e.finished_at FROM {FROM}"
     " WHERE e.started_at >= $1::timestamptz AND e.started_at < $2::timestamptz"
     " AND e.outcome IS NOT NULL),"
     " t AS (SELECT type, count(*) AS n,"
@@ -436,7 +488,7 @@ static const char sql_insights[] =
 	    "json_build_object('perUserLimit', $7::int, 'users', json_agg(json_build_object("
 	    "'user', user_id, 'running', running, 'dueWaiting', waiting, 'oldestDue',"
 	    " to_char(oldest AT TIME ZONE 'UTC', " ISO_MS ")) ORDER BY waiting DESC, user_id))")
-    " AS j FROM lim HAVING count(*) > 0),"
+    " AS j FROM lim HAVING count(*) > 0)," QUEUE_CAP_CTES
     " ins AS ("
     "  SELECT " SEVRANK("sev") " AS sr, 0 AS kr, fr AS score, j FROM failing"
     "  UNION ALL SELECT " SEVRANK("sev") ", 1, 0, j FROM stuck_now"
@@ -444,7 +496,8 @@ static const char sql_insights[] =
     "  UNION ALL SELECT " SEVRANK("sev") ", 3, ratio, j FROM slow"
     "  UNION ALL SELECT " SEVRANK("sev") ", 4, r, j FROM tmo"
     "  UNION ALL SELECT " SEVRANK("sev") ", 5, r, j FROM retry"
-    "  UNION ALL SELECT " SEVRANK("sev") ", 6, 0, j FROM users),"
+    "  UNION ALL SELECT " SEVRANK("sev") ", 6, 0, j FROM users"
+    "  UNION ALL SELECT " SEVRANK("sev") ", 7, share, j FROM gcap),"
     " healthy AS (SELECT 2 AS sr, 9 AS kr, 0::float8 AS score, "
     INSIGHT("healthy", "'info'", "'Nothing stands out'",
 	    "format('%s attempts in the window: no type fails, times out or retries often, none "

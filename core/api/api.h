@@ -63,6 +63,7 @@ extern const struct jv_api_route jv_api_schedules_routes[];
 extern const struct jv_api_route jv_api_metrics_routes[];
 extern const struct jv_api_route jv_api_dashboard_routes[];
 extern const struct jv_api_route jv_api_alerts_routes[];
+extern const struct jv_api_route jv_api_queues_routes[];
 
 /*
  * Start the server on cfg->api.listen. bridge links it to the engine (may
@@ -170,6 +171,10 @@ int jv_api_answered(const struct jv_api_req *req);
  * junk, at most max); -1 after answering 400 naming what, else 0. */
 int jv_api_parse_int(struct jv_api_req *req, const char *what, const char *text, int64_t max,
 		     int64_t *out);
+
+/* A queue's name (key names it in the message): 1 to JV_QUEUE_NAME_MAX
+ * bytes of [a-z0-9_.-]. 0, or -1 after answering 400 (queues.c). */
+int jv_api_check_queue_name(struct jv_api_req *req, const char *key, const char *name);
 
 /* Constant-time comparison of two secrets: 1 when equal. The time taken
  * depends only on the length of a (the expected one). */

@@ -12,6 +12,7 @@ libjvcore_la_SOURCES += \
 	core/api/analytics.c \
 	core/api/metrics.c \
 	core/api/schedules.c \
+	core/api/queues.c \
 	core/api/dashboard.c core/api/web.h
 
 # ---------------------------------------------------------------- OpenAPI

@@ -31,7 +31,7 @@ static const char *const no_args[] = {NULL};
 	"j.priority, 'attempts', j.attempts, 'maxAttempts', j.max_attempts, 'scheduledAt', " ISO( \
 	    "j.scheduled_at") ", 'createdAt', " ISO("j.created_at") ", 'startedAt', " ISO(         \
 	    "j.started_at") ", 'finishedAt', " ISO("j.finished_at") ", 'lastError', "             \
-				    "j.last_error, 'lockedBy', j.locked_by"
+				    "j.last_error, 'lockedBy', j.locked_by, 'queue', j.queue"
 
 static const char *const statuses[] = {"pending", "running", "succeeded", "failed", "cancelled",
 				       NULL};
@@ -198,7 +198,7 @@ static void rollback(struct jv_api_req *req)
  * absent, as text for the enqueue call. The strings point into the body or
  * into the buffers here, except payload, which the caller frees. */
 struct new_job {
-	const char *type, *user, *at, *ukey, *ustates, *prio, *maxa, *tmo;
+	const char *type, *user, *at, *ukey, *ustates, *prio, *maxa, *tmo, *queue;
 	char *payload; /* JSON text */
 	char bprio[24], bmaxa[24], btmo[24], bstates[64];
 };
@@ -209,6 +209,7 @@ static int read_new_job(struct jv_api_req *req, json_t *body, struct new_job *nj
 	memset(nj, 0, sizeof *nj);
 	if (str_key(req, body, "type", &nj->type) || str_key(req, body, "user", &nj->user) ||
 	    str_key(req, body, "runAt", &nj->at) || str_key(req, body, "uniqueKey", &nj->ukey) ||
+	    str_key(req, body, "queue", &nj->queue) ||
 	    int_key(req, body, "priority", -2147483648LL, 2147483647LL, nj->bprio,
 		    sizeof nj->bprio, &nj->prio) ||
 	    int_key(req, body, "maxAttempts", 1, 1000, nj->bmaxa, sizeof nj->bmaxa, &nj->maxa) ||
@@ -221,7 +222,8 @@ static int read_new_job(struct jv_api_req *req, json_t *body, struct new_job *nj
 	}
 	if (jv_api_too_long(req, "type", nj->type, JV_TYPE_MAX) ||
 	    jv_api_too_long(req, "user", nj->user, JV_USER_MAX) ||
-	    jv_api_too_long(req, "uniqueKey", nj->ukey, JV_UNIQUE_KEY_MAX))
+	    jv_api_too_long(req, "uniqueKey", nj->ukey, JV_UNIQUE_KEY_MAX) ||
+	    (nj->queue && jv_api_check_queue_name(req, "queue", nj->queue)))
 		return -1;
 	json_t *payload = json_object_get(body, "payload");
 	if (payload && !json_is_null(payload) && !json_is_object(payload)) {
@@ -243,13 +245,15 @@ static int read_new_job(struct jv_api_req *req, json_t *body, struct new_job *nj
 }
 
 /* POST /api/jobs {"type", "payload", "user", "runAt", "priority",
- * "maxAttempts", "timeoutSeconds", "uniqueKey", "uniqueStates"} */
+ * "maxAttempts", "timeoutSeconds", "uniqueKey", "uniqueStates", "queue"}.
+ * A queue no processor's config names is refused by the table's trigger
+ * (SQLSTATE 22023, naming it): a 400 with its message. */
 static void jobs_create(struct jv_api_req *req)
 {
 	static const char *const keys[] = {"type",	  "payload",	    "user",
 					   "runAt",	  "priority",	    "maxAttempts",
 					   "timeoutSeconds", "uniqueKey",	    "uniqueStates",
-					   NULL};
+					   "queue",	  NULL};
 	if (jv_api_only_query(req, no_args) || jv_api_only_keys(req, keys))
 		return;
 	json_t *body = jv_api_json_body(req);
@@ -261,16 +265,17 @@ static void jobs_create(struct jv_api_req *req)
 	if (read_new_job(req, body, &nj) != 0)
 		return;
 	const char *type = nj.type;
+	const char *queue = nj.queue ? nj.queue : "default";
 
 	/* created: whether this transaction (the request's, api.h) inserted
 	 * the row enqueue returned (with a uniqueKey it may return a pending
 	 * or running job's id). */
-	const char *params[] = {nj.type, nj.payload, nj.user, nj.at,     nj.prio,
-				nj.maxa, nj.tmo,     nj.ukey, nj.ustates};
+	const char *params[] = {nj.type, nj.payload, nj.user,	 nj.at,	   nj.prio,
+				nj.maxa, nj.tmo,     nj.ukey, nj.ustates, nj.queue};
 	PGresult *res = jv_api_query_db(req,
 			      "SELECT jobvisor.enqueue($1, $2::jsonb, $3, $4::timestamptz,"
-			      " $5::integer, $6::integer, $7::integer, $8, $9::text[])",
-			      9, params);
+			      " $5::integer, $6::integer, $7::integer, $8, $9::text[], $10)",
+			      10, params);
 	free(nj.payload);
 	if (!res) {
 		rollback(req);
@@ -303,6 +308,15 @@ static void jobs_create(struct jv_api_req *req)
 	if (!served) {
 		json_t *w = json_sprintf("no executor for type %s in this processor's config", type);
 		json_object_set_new(j, "warning", w ? w : json_string("no executor for this type"));
+	} else if (cfg->processor.queues) {
+		int in = 0;
+		for (char **q = cfg->processor.queues; *q && !in; q++)
+			in = !strcmp(*q, queue);
+		if (!in)
+			json_object_set_new(
+			    j, "warning",
+			    json_sprintf("queue %s is not served by this processor (processor.queues)",
+					 queue));
 	}
 	jv_api_json(req, created ? 201 : 200, j);
 }
@@ -348,15 +362,18 @@ static void list_branch(struct jv_buf *sql, const char *cond, const char *filter
 		      cond, filters, order, lim);
 }
 
-/* GET /api/jobs?status=&type=&user=&limit=&after= : newest first. */
+/* GET /api/jobs?status=&type=&user=&queue=&limit=&after= : newest first.
+ * queue only with status pending or running: no index has the finished
+ * jobs by queue, and the live ones are few (their partial indexes). */
 static void jobs_list(struct jv_api_req *req)
 {
-	static const char *const args[] = {"status", "type", "user", "limit", "after", NULL};
+	static const char *const args[] = {"status", "type", "user", "queue", "limit", "after", NULL};
 	if (jv_api_only_query(req, args))
 		return;
 	const char *status = jv_api_query(req, "status");
 	const char *type = jv_api_query(req, "type");
 	const char *user = jv_api_query(req, "user");
+	const char *queue = jv_api_query(req, "queue");
 	const char *limit_s = jv_api_query(req, "limit");
 	const char *after_s = jv_api_query(req, "after");
 	int live = 0;	      /* status is pending or running */
@@ -376,6 +393,14 @@ static void jobs_list(struct jv_api_req *req)
 		live = known <= 1; /* statuses[]: pending, running first */
 		unsuccessful = known >= 3; /* then succeeded, failed, cancelled */
 	}
+	if (queue && jv_api_check_queue_name(req, "queue", queue))
+		return;
+	if (queue && !live) {
+		jv_api_error(req, 400,
+			     "queue lists pending or running jobs only: add status=pending or "
+			     "status=running");
+		return;
+	}
 	int64_t limit = 50, after = 0;
 	if (limit_s && (jv_api_parse_int(req, "limit", limit_s, 1000, &limit) != 0))
 		return;
@@ -387,7 +412,7 @@ static void jobs_list(struct jv_api_req *req)
 		return;
 
 	/* The filters asked for, as bound parameters. */
-	const char *params[5];
+	const char *params[6];
 	char lim[24], filters[160];
 	int np = 0, fn = 0, st = 0;
 	filters[0] = '\0';
@@ -403,6 +428,10 @@ static void jobs_list(struct jv_api_req *req)
 		params[np++] = user;
 		fn += snprintf(filters + fn, sizeof filters - (size_t)fn, " AND j.user_id = $%d",
 			       np);
+	}
+	if (queue) {
+		params[np++] = queue;
+		fn += snprintf(filters + fn, sizeof filters - (size_t)fn, " AND j.queue = $%d", np);
 	}
 	if (after_s) {
 		params[np++] = after_s;
@@ -620,7 +649,8 @@ static void jobs_retry(struct jv_api_req *req)
 
 const struct jv_api_route jv_api_jobs_routes[] = {
 	{"POST", "/api/jobs", 0, jobs_create, "enqueue a job"},
-	{"GET", "/api/jobs", 0, jobs_list, "list jobs, newest first (status, type, user, after)"},
+	{"GET", "/api/jobs", 0, jobs_list,
+	 "list jobs, newest first (status, type, user, queue, after)"},
 	{"GET", "/api/jobs/{id}", 0, jobs_get, "one job with its payload, result and executions"},
 	{"POST", "/api/jobs/{id}/cancel", 0, jobs_cancel, "cancel a pending or running job"},
 	{"POST", "/api/jobs/{id}/retry", 0, jobs_retry, "run a failed or cancelled job again"},

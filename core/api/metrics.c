@@ -15,6 +15,7 @@
 
 #include "api/bridge.h"
 #include "api/stats.h"
+#include "config/config.h"
 #include "lib/mem.h"
 #include "sched/retention.h"
 
@@ -118,6 +119,76 @@ static int db_gauges(PGconn *db, struct jv_buf *out)
 	return ok;
 }
 
+/* The queues' gauges (sql/015_queues.sql): queue_stats() reads the live
+ * jobs through their partial indexes, user_stats() likewise; nothing is
+ * written when either fails (the transaction is then aborted: this runs
+ * last). Queue names are of [a-z0-9_.-]: label values without escapes. */
+static void flow_gauges(PGconn *db, int per_user, struct jv_buf *out)
+{
+	static const char sql_queues[] =
+	    "SELECT name, pending, running, paused, global_concurrency, window_starts,"
+	    " coalesce(held_by, '') FROM jobvisor.queue_stats()";
+	static const char *const held[] = {"paused", "global_concurrency", "rate_limit"};
+	char lim[16];
+	snprintf(lim, sizeof lim, "%d", per_user);
+	const char *params[] = {lim};
+	PGresult *q = PQexec(db, sql_queues);
+	PGresult *u = PQresultStatus(q) == PGRES_TUPLES_OK
+			  ? PQexecParams(db,
+					 "SELECT count(*) FROM jobvisor.user_stats($1::integer)"
+					 " WHERE at_limit",
+					 1, NULL, params, NULL, NULL, 0)
+			  : NULL;
+	if (!u || PQresultStatus(u) != PGRES_TUPLES_OK || PQntuples(u) != 1) {
+		PQclear(q);
+		PQclear(u);
+		return;
+	}
+	int n = PQntuples(q);
+	family(out, "jobvisor_queue_jobs", "gauge", "Jobs pending (due or not) and running, by queue.");
+	for (int r = 0; r < n; r++) {
+		jv_buf_printf(out, "jobvisor_queue_jobs{queue=\"%s\",status=\"pending\"} %.17g\n",
+			      PQgetvalue(q, r, 0), num(q, r, 1));
+		jv_buf_printf(out, "jobvisor_queue_jobs{queue=\"%s\",status=\"running\"} %.17g\n",
+			      PQgetvalue(q, r, 0), num(q, r, 2));
+	}
+	family(out, "jobvisor_queue_paused", "gauge",
+	       "1 when the queue is paused for every processor (POST /api/queues/NAME/pause).");
+	for (int r = 0; r < n; r++)
+		jv_buf_printf(out, "jobvisor_queue_paused{queue=\"%s\"} %d\n", PQgetvalue(q, r, 0),
+			      !strcmp(PQgetvalue(q, r, 3), "t"));
+	int any = 0;
+	for (int r = 0; r < n; r++) {
+		if (PQgetisnull(q, r, 4))
+			continue;
+		if (!any++)
+			family(out, "jobvisor_queue_global_concurrency", "gauge",
+			       "The queue's global_concurrency: jobs running at once on all "
+			       "processors at most (only queues with one).");
+		jv_buf_printf(out, "jobvisor_queue_global_concurrency{queue=\"%s\"} %.17g\n",
+			      PQgetvalue(q, r, 0), num(q, r, 4));
+	}
+	family(out, "jobvisor_queue_rate_window_starts", "gauge",
+	       "Starts in the queue's current rate_limit window, all partitions (0 without a "
+	       "rate limit).");
+	for (int r = 0; r < n; r++)
+		jv_buf_printf(out, "jobvisor_queue_rate_window_starts{queue=\"%s\"} %.17g\n",
+			      PQgetvalue(q, r, 0), num(q, r, 5));
+	family(out, "jobvisor_queue_held", "gauge",
+	       "1 when the queue's due jobs are held back, by what holds them.");
+	for (int r = 0; r < n; r++)
+		for (size_t h = 0; h < sizeof held / sizeof *held; h++)
+			jv_buf_printf(out, "jobvisor_queue_held{queue=\"%s\",by=\"%s\"} %d\n",
+				      PQgetvalue(q, r, 0), held[h],
+				      !strcmp(PQgetvalue(q, r, 6), held[h]));
+	single(out, "jobvisor_users_at_limit", "gauge",
+	       "Users with as many jobs running as their limit (user_limits.max_running, else "
+	       "processor.per_user_limit).",
+	       num(u, 0, 0));
+	PQclear(q);
+	PQclear(u);
+}
+
 static void engine_gauges(const struct jv_engine_view *v, struct jv_buf *out)
 {
 	single(out, "jobvisor_running_jobs", "gauge",
@@ -180,6 +251,8 @@ static void metrics(struct jv_api_req *req)
 		PGconn *db = jv_api_db_try(req, &why);
 		if (db)
 			db_up = db_gauges(db, &out);
+		if (db_up)
+			flow_gauges(db, jv_api_config(req)->processor.per_user_limit, &out);
 	}
 	single(&out, "jobvisor_database_up", "gauge",
 	       "1 when the database answered this scrape's queries.", db_up);

@@ -229,11 +229,21 @@ static void cron_status(struct jv_api_req *req)
 	    " FROM jobvisor.processors p WHERE p.state <> 'stopped' ORDER BY p.id",
 	    0, NULL);
 	PGresult *old = procs ? jv_api_query_db(req, sql_oldest, 0, NULL) : NULL;
-	if (!procs || !old) {
+	PGresult *paused = old ? jv_api_query_db(req,
+						 "SELECT name FROM jobvisor.queues WHERE paused"
+						 " ORDER BY name",
+						 0, NULL)
+			       : NULL;
+	if (!paused) {
 		PQclear(counts);
 		PQclear(procs);
+		PQclear(old);
 		return;
 	}
+	json_t *pq = json_array();
+	for (int i = 0; i < PQntuples(paused); i++)
+		json_array_append_new(pq, json_string(PQgetvalue(paused, i, 0)));
+	PQclear(paused);
 	json_t *list = json_array();
 	for (int i = 0; i < PQntuples(procs); i++)
 		json_array_append_new(
@@ -253,11 +263,11 @@ static void cron_status(struct jv_api_req *req)
 	add_rescue_settings(proc, jv_api_config(req));
 	jv_api_json(
 	    req, 200,
-	    json_pack("{s:o, s:o, s:o, s:o, s:o}", "processor", proc, "processors",
+	    json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "processor", proc, "processors",
 		      list, "jobs", status_counts(counts), "oldestDuePendingAgeSeconds",
 		      PQgetisnull(old, 0, 0) ? json_null()
 					     : json_real(strtod(PQgetvalue(old, 0, 0), NULL)),
-		      "alerts", alerts));
+		      "alerts", alerts, "pausedQueues", pq));
 	PQclear(counts);
 	PQclear(procs);
 	PQclear(old);
@@ -296,8 +306,22 @@ static void cron_queue(struct jv_api_req *req)
 						    " LIMIT 100",
 						    0, NULL)
 				  : NULL;
-	if (!byuser)
+	/* (the live jobs again, through their partial indexes, by queue) */
+	PGresult *byqueue = byuser ? jv_api_query_db(req,
+						     "SELECT name, pending, running, paused"
+						     " FROM jobvisor.queue_stats()",
+						     0, NULL)
+				   : NULL;
+	if (!byqueue)
 		goto out;
+	json_t *queues = json_object();
+	for (int i = 0; i < PQntuples(byqueue); i++)
+		json_object_set_new(
+		    queues, PQgetvalue(byqueue, i, 0),
+		    json_pack("{s:I, s:I, s:b}", "pending",
+			      (json_int_t)strtoll(PQgetvalue(byqueue, i, 1), NULL, 10), "running",
+			      (json_int_t)strtoll(PQgetvalue(byqueue, i, 2), NULL, 10), "paused",
+			      !strcmp(PQgetvalue(byqueue, i, 3), "t")));
 	json_t *types = json_object();
 	for (int i = 0; i < PQntuples(bytype); i++) {
 		const char *t = PQgetvalue(bytype, i, 0);
@@ -322,8 +346,9 @@ static void cron_queue(struct jv_api_req *req)
 		    users, json_pack("{s:s, s:I}", "user", PQgetvalue(byuser, i, 0), "running",
 				     (json_int_t)strtoll(PQgetvalue(byuser, i, 1), NULL, 10)));
 	jv_api_json(req, 200,
-		    json_pack("{s:o, s:o, s:{s:I, s:I, s:o}, s:o, s:o}", "byStatus",
-			      status_counts(counts), "byType", types, "pending", "due",
+		    json_pack("{s:o, s:o, s:o, s:{s:I, s:I, s:o}, s:o, s:o}", "byStatus",
+			      status_counts(counts), "byType", types, "byQueue", queues, "pending",
+			      "due",
 			      (json_int_t)strtoll(PQgetvalue(old, 0, 1), NULL, 10), "scheduled",
 			      (json_int_t)strtoll(PQgetvalue(old, 0, 2), NULL, 10),
 			      "oldestDueAgeSeconds",
@@ -337,6 +362,7 @@ out:
 	PQclear(old);
 	PQclear(byproc);
 	PQclear(byuser);
+	PQclear(byqueue);
 }
 
 /* POST /api/cron/trigger: claim now instead of at the next poll. */

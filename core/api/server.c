@@ -156,7 +156,7 @@ const struct jv_api_route *const *jv_api_route_tables(void)
 	static const struct jv_api_route *const tables[] = {
 		jv_api_processor_routes, jv_api_jobs_routes,    jv_api_analytics_routes,
 		jv_api_schedules_routes, jv_api_metrics_routes, jv_api_alerts_routes,
-		jv_api_dashboard_routes,
+		jv_api_dashboard_routes, jv_api_queues_routes,
 		NULL,
 	};
 	return tables;
