@@ -5,12 +5,14 @@
 -- per-user limits and weights (jobvisor.user_limits) in the fair claim.
 --
 -- Exact under any number of processors for the reason every limit of the
--- claim was: claims are serialised by one advisory lock, and each claim's
--- statement sees every claim before it (they committed before it got the
--- lock) and every completion committed before its snapshot. The time a
--- claim gives its jobs as started_at is read once, inside the statement,
--- after its snapshot: later than every start it counts and every finish it
--- saw, so the history's intervals and starts show the limits held.
+-- claim was: claims are serialised by one advisory lock, and what a claim
+-- counts (running jobs, starts in a window) it reads after taking the lock,
+-- so it sees every claim before it; a completion that commits later only
+-- leaves it counting one job too many (it starts fewer, never more). The
+-- time a claim gives its jobs as started_at is read once, inside its last
+-- statement, after that statement's snapshot: later than every start it
+-- counted and every finish it saw, so the history's intervals and starts
+-- show the limits held.
 --
 -- The claim index gains the queue (the claim walks each served queue's own
 -- jobs in order, so a paused or held queue's backlog is never passed over):
@@ -107,6 +109,13 @@ DECLARE
 	v_due timestamptz;
 	v_open timestamptz;
 	v_prefix integer;
+	v_bq text[];       -- the queues this claim may start jobs in,
+	v_bn integer[];    -- with their budgets,
+	v_ba integer[];    -- rate limits,
+	v_bp integer[];
+	v_bpart text[];
+	v_cut boolean;     -- a budget or a rate partition can cut candidates
+	v_split boolean;   -- a rate limit per user or type
 BEGIN
 	IF p_slots IS NULL OR p_slots <= 0 THEN
 		RETURN;
@@ -126,22 +135,35 @@ BEGIN
 			SELECT max(q.rate_period_seconds) FROM jobvisor.queues q));
 	END IF;
 
+	-- The queues this claim may start jobs in and their budgets, once.
+	-- Seen now, before the claim statement's snapshot, they are no larger
+	-- than that statement would see (no start comes between: claims are
+	-- serialised; a window only loses old starts, running jobs only
+	-- finish), so they are safe to start within.
+	SELECT array_agg(b.name), array_agg(b.budget), array_agg(b.rate_allowed),
+	       array_agg(b.rate_period_seconds), array_agg(b.rate_partition),
+	       coalesce(bool_or(b.budget < p_slots OR b.rate_partition <> 'none'), false),
+	       coalesce(bool_or(b.rate_partition <> 'none'), false)
+	INTO v_bq, v_bn, v_ba, v_bp, v_bpart, v_cut, v_split
+	FROM jobvisor.claim_budgets(p_processor, p_slots, p_queues, p_limit_queues, p_limits,
+	                            v_now) b;
+
+	IF v_bq IS NULL THEN
+		v_claimed := 0; -- every queue served is paused or at a limit
 	-- The fast path: no user's job is pending and no rate limit is split by
 	-- user or type, so there is nobody to be fair between and each queue's
 	-- budget is one number. One walk of each served queue's jobs in claim
 	-- order (jobs_claim_queue_idx), locking as it goes (SKIP LOCKED), the
 	-- best p_slots of them over all queues, updated by ctid.
-	IF NOT EXISTS (SELECT 1 FROM jobvisor.jobs j
-	               WHERE j.status = 'pending' AND j.user_id IS NOT NULL)
-	   AND NOT EXISTS (SELECT 1 FROM jobvisor.queues q
-	                   WHERE q.rate_allowed IS NOT NULL AND q.rate_partition <> 'none') THEN
+	ELSIF NOT v_split AND NOT EXISTS (SELECT 1 FROM jobvisor.jobs j
+	                                  WHERE j.status = 'pending' AND j.user_id IS NOT NULL) THEN
 		RETURN QUERY
 		WITH clk AS MATERIALIZED (
 			SELECT coalesce(p_now, clock_timestamp()) AS t
 		),
-		bud AS MATERIALIZED (
-			SELECT b.* FROM clk, jobvisor.claim_budgets(p_processor, p_slots, p_queues, p_limit_queues,
-			                                         p_limits, clk.t) b
+		bud AS (
+			SELECT * FROM unnest(v_bq, v_bn, v_ba, v_bp, v_bpart)
+			    AS b(name, budget, rate_allowed, rate_period_seconds, rate_partition)
 		),
 		locked AS (
 			SELECT c.ctid FROM bud
@@ -176,16 +198,10 @@ BEGIN
 		FROM upd u;
 		GET DIAGNOSTICS v_claimed = ROW_COUNT;
 	ELSE
-	-- Whether a queue's budget or a rate partition's room can cut the
-	-- candidates: when not, ranking them per queue and partition (two
-	-- sorts of up to p_slots candidates per user) is left out. Budgets
-	-- seen now are no larger than the claim statement's own (no start
-	-- comes between: claims are serialised; a window only loses old
-	-- starts, running jobs only finish).
-	v_prefix := CASE WHEN EXISTS (
-		SELECT 1 FROM jobvisor.claim_budgets(p_processor, p_slots, p_queues, p_limit_queues,
-		                                     p_limits, v_now) b
-		WHERE b.budget < p_slots OR b.rate_partition <> 'none') THEN NULL ELSE p_slots END;
+	-- When no queue's budget or rate partition's room can cut the
+	-- candidates, ranking them per queue and partition (two sorts of up to
+	-- p_slots candidates per user) is left out.
+	v_prefix := CASE WHEN v_cut THEN NULL ELSE p_slots END;
 	-- The fair path. Users with pending jobs (a loose scan of
 	-- jobs_claim_user_idx), each with the room under their limit (their
 	-- user_limits row's max_running, NULL there meaning none; without a
@@ -213,9 +229,9 @@ BEGIN
 		FROM jobvisor.fair_clock f
 		LIMIT 1
 	),
-	bud AS MATERIALIZED (
-		SELECT b.* FROM clk, jobvisor.claim_budgets(p_processor, p_slots, p_queues, p_limit_queues,
-			                                         p_limits, clk.t) b
+	bud AS (
+		SELECT * FROM unnest(v_bq, v_bn, v_ba, v_bp, v_bpart)
+		    AS b(name, budget, rate_allowed, rate_period_seconds, rate_partition)
 	),
 	allowance AS MATERIALIZED (
 		SELECT u.uid, coalesce(l.weight, 1) AS w,

@@ -127,6 +127,23 @@ jv_psql "SELECT $SPAN >= 14 AND $SPAN < 17" | grep -qx t ||
 ok "the starts spanned $SPAN s (the limit allows 14 at the least)"
 stop3
 
+# A rate limit per type, through the claim itself at a fixed time: each
+# type gets its own window; once all are full the claim says when the
+# oldest start leaves its window (not 0: that would be a busy loop).
+jv_psql "SELECT jobvisor.sync_queues('{\"typed\": {\"rate_limit\": {\"allowed\": 2, \"period_seconds\": 60, \"partition_by\": \"type\"}}}');
+	INSERT INTO jobvisor.processors (name, hostname, pid, version) VALUES ('sql', 'h', 1, 'x');
+	INSERT INTO jobvisor.jobs (type, queue, user_id) SELECT (ARRAY['ta', 'tb'])[1 + g % 2], 'typed',
+		CASE WHEN g % 3 = 0 THEN 'u' || g END FROM generate_series(1, 12) g" >/dev/null
+PROC=$(jv_psql "SELECT max(id) FROM jobvisor.processors WHERE name = 'sql'")
+claim_at()
+{
+	jv_psql "SELECT coalesce(string_agg(type, ',' ORDER BY type), '-') || '|' || coalesce(max(next_due_ms)::text, '-')
+		FROM jobvisor.claim($PROC, 10, 0, '{ta,tb}', '2030-01-01 00:00:$1+00', NULL, '{typed}', '{}', '{}')"
+}
+assert_eq "ta,ta,tb,tb|60000" "$(claim_at 00)" "rate per type: 2 starts of each type, then the window full for 60 s"
+assert_eq "-|30000" "$(claim_at 30)" "both windows full: none, and the next opening in 30 s"
+assert_eq "ta,ta,tb,tb|60000" "$(claim_at 61)" "60 s later: 2 more of each"
+
 # ---------------------------------------------- 3. user limits and weights
 jv_db
 jv_conf_set "$JV_CONF" \
