@@ -138,11 +138,11 @@ PROC=$(jv_psql "SELECT max(id) FROM jobvisor.processors WHERE name = 'sql'")
 claim_at()
 {
 	jv_psql "SELECT coalesce(string_agg(type, ',' ORDER BY type), '-') || '|' || coalesce(max(next_due_ms)::text, '-')
-		FROM jobvisor.claim($PROC, 10, 0, '{ta,tb}', '2030-01-01 00:00:$1+00', NULL, '{typed}', '{}', '{}')"
+		FROM jobvisor.claim($PROC, 10, 0, '{ta,tb}', '2030-01-01 00:$1+00', NULL, '{typed}', '{}', '{}')"
 }
-assert_eq "ta,ta,tb,tb|60000" "$(claim_at 00)" "rate per type: 2 starts of each type, then the window full for 60 s"
-assert_eq "-|30000" "$(claim_at 30)" "both windows full: none, and the next opening in 30 s"
-assert_eq "ta,ta,tb,tb|60000" "$(claim_at 61)" "60 s later: 2 more of each"
+assert_eq "ta,ta,tb,tb|60000" "$(claim_at 00:00)" "rate per type: 2 starts of each type, then the window full for 60 s"
+assert_eq "-|30000" "$(claim_at 00:30)" "both windows full: none, and the next opening in 30 s"
+assert_eq "ta,ta,tb,tb|60000" "$(claim_at 01:01)" "60 s later: 2 more of each"
 
 # ---------------------------------------------- 3. user limits and weights
 jv_db
