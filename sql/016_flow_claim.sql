@@ -127,8 +127,14 @@ BEGIN
 		RETURN; -- sent on a connection the processor has given up on
 	END IF;
 	v_now := coalesce(p_now, clock_timestamp());
-	-- Rate limits at all (their starts are recorded; expired ones go).
-	v_rated := EXISTS (SELECT 1 FROM jobvisor.queues q WHERE q.rate_allowed IS NOT NULL);
+	-- The queues served: whether any has a limit or is paused, and any a
+	-- rate limit (its starts are recorded; expired ones go).
+	SELECT array_agg(q.name), coalesce(bool_or(q.rate_allowed IS NOT NULL), false),
+	       coalesce(bool_or(q.paused OR q.global_concurrency IS NOT NULL
+	                        OR q.rate_allowed IS NOT NULL), false)
+	INTO v_bq, v_rated, v_cut
+	FROM jobvisor.queues q
+	WHERE p_queues IS NULL OR q.name = ANY (p_queues);
 	IF v_rated THEN
 		DELETE FROM jobvisor.queue_starts t
 		WHERE t.started_at <= v_now - make_interval(secs => (
@@ -139,14 +145,24 @@ BEGIN
 	-- Seen now, before the claim statement's snapshot, they are no larger
 	-- than that statement would see (no start comes between: claims are
 	-- serialised; a window only loses old starts, running jobs only
-	-- finish), so they are safe to start within.
-	SELECT array_agg(b.name), array_agg(b.budget), array_agg(b.rate_allowed),
-	       array_agg(b.rate_period_seconds), array_agg(b.rate_partition),
-	       coalesce(bool_or(b.budget < p_slots OR b.rate_partition <> 'none'), false),
-	       coalesce(bool_or(b.rate_partition <> 'none'), false)
-	INTO v_bq, v_bn, v_ba, v_bp, v_bpart, v_cut, v_split
-	FROM jobvisor.claim_budgets(p_processor, p_slots, p_queues, p_limit_queues, p_limits,
-	                            v_now) b;
+	-- finish), so they are safe to start within. (Without a limit or a
+	-- pause anywhere, every queue served has the free slots: nothing to
+	-- count.)
+	IF v_cut OR cardinality(p_limit_queues) > 0 THEN
+		SELECT array_agg(b.name), array_agg(b.budget), array_agg(b.rate_allowed),
+		       array_agg(b.rate_period_seconds), array_agg(b.rate_partition),
+		       coalesce(bool_or(b.budget < p_slots OR b.rate_partition <> 'none'), false),
+		       coalesce(bool_or(b.rate_partition <> 'none'), false)
+		INTO v_bq, v_bn, v_ba, v_bp, v_bpart, v_cut, v_split
+		FROM jobvisor.claim_budgets(p_processor, p_slots, p_queues, p_limit_queues, p_limits,
+		                            v_now) b;
+	ELSIF v_bq IS NOT NULL THEN
+		v_bn := array_fill(p_slots, ARRAY[cardinality(v_bq)]);
+		v_ba := array_fill(NULL::integer, ARRAY[cardinality(v_bq)]);
+		v_bp := v_ba;
+		v_bpart := array_fill('none'::text, ARRAY[cardinality(v_bq)]);
+		v_split := false;
+	END IF;
 
 	IF v_bq IS NULL THEN
 		v_claimed := 0; -- every queue served is paused or at a limit
@@ -155,6 +171,27 @@ BEGIN
 	-- budget is one number. One walk of each served queue's jobs in claim
 	-- order (jobs_claim_queue_idx), locking as it goes (SKIP LOCKED), the
 	-- best p_slots of them over all queues, updated by ctid.
+	ELSIF NOT v_cut AND cardinality(v_bq) = 1
+	      AND NOT EXISTS (SELECT 1 FROM jobvisor.jobs j
+	                      WHERE j.status = 'pending' AND j.user_id IS NOT NULL) THEN
+		-- The fast path of one queue and no limit (every processor's case
+		-- without queues:): the walk as it was before queues.
+		RETURN QUERY
+		WITH locked AS (
+			SELECT j.ctid FROM jobvisor.jobs j
+			WHERE j.status = 'pending' AND j.user_id IS NULL AND j.queue = v_bq[1]
+			  AND j.scheduled_at <= v_now AND j.type = ANY (p_types)
+			ORDER BY j.priority DESC, j.scheduled_at, j.id
+			LIMIT p_slots
+			FOR UPDATE OF j SKIP LOCKED
+		)
+		UPDATE jobvisor.jobs j
+		SET status = 'running', locked_by = p_processor, attempts = j.attempts + 1,
+		    started_at = coalesce(p_now, clock_timestamp()), updated_at = v_now
+		WHERE j.ctid = ANY (ARRAY(SELECT l.ctid FROM locked l))
+		RETURNING j.id, j.type, j.user_id, j.payload, j.attempts, j.max_attempts,
+		          j.timeout_seconds, NULL::bigint, j.queue;
+		GET DIAGNOSTICS v_claimed = ROW_COUNT;
 	ELSIF NOT v_split AND NOT EXISTS (SELECT 1 FROM jobvisor.jobs j
 	                                  WHERE j.status = 'pending' AND j.user_id IS NOT NULL) THEN
 		RETURN QUERY
