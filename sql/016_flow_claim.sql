@@ -116,6 +116,7 @@ DECLARE
 	v_bpart text[];
 	v_cut boolean;     -- a budget or a rate partition can cut candidates
 	v_split boolean;   -- a rate limit per user or type
+	v_weighted boolean; -- some user has a weight: turns are kept
 BEGIN
 	IF p_slots IS NULL OR p_slots <= 0 THEN
 		RETURN;
@@ -239,6 +240,11 @@ BEGIN
 	-- candidates, ranking them per queue and partition (two sorts of up to
 	-- p_slots candidates per user) is left out.
 	v_prefix := CASE WHEN v_cut THEN NULL ELSE p_slots END;
+	-- Turns are kept from claim to claim only while some user has a
+	-- weight: with every weight 1, each claim's round-robin from the
+	-- clock (every user's next job before anyone's second) is the whole
+	-- of fairness, as before weights, and writes nothing.
+	v_weighted := EXISTS (SELECT 1 FROM jobvisor.user_limits l WHERE l.weight > 1);
 	-- The fair path. Users with pending jobs (a loose scan of
 	-- jobs_claim_user_idx), each with the room under their limit (their
 	-- user_limits row's max_running, NULL there meaning none; without a
@@ -379,6 +385,7 @@ BEGIN
 		INSERT INTO jobvisor.user_turns AS tn (user_id, pass)
 		SELECT a.uid, a.pass + count(*)::double precision / a.w
 		FROM upd u JOIN allowance a ON a.uid = u.user_id
+		WHERE v_weighted
 		GROUP BY a.uid, a.pass, a.w
 		ON CONFLICT (user_id) DO UPDATE SET pass = EXCLUDED.pass
 	),
@@ -386,7 +393,7 @@ BEGIN
 		UPDATE jobvisor.fair_clock f
 		SET vtime = greatest(f.vtime, (SELECT min(p.key) FROM pick p
 		                               WHERE p.id = ANY (ARRAY(SELECT u.id FROM upd u))))
-		WHERE EXISTS (SELECT 1 FROM upd)
+		WHERE v_weighted AND EXISTS (SELECT 1 FROM upd)
 	)
 	SELECT u.id, u.type, u.user_id, u.payload, u.attempts, u.max_attempts, u.timeout_seconds,
 	       NULL::bigint, u.queue
@@ -395,8 +402,13 @@ BEGIN
 	-- (a pass at or below the clock counts as the clock: the row says
 	-- nothing; the clock only moves up, so this keeps the table to the
 	-- users ahead of it)
-	DELETE FROM jobvisor.user_turns tn
-	WHERE tn.pass <= (SELECT f.vtime FROM jobvisor.fair_clock f);
+	IF v_weighted THEN
+		DELETE FROM jobvisor.user_turns tn
+		WHERE tn.pass <= (SELECT f.vtime FROM jobvisor.fair_clock f);
+	ELSE
+		-- (every weight 1 again: what was kept means nothing now)
+		DELETE FROM jobvisor.user_turns;
+	END IF;
 	END IF;
 
 	IF v_claimed < p_slots THEN
