@@ -72,6 +72,7 @@ jv_conf_set "$JV_CONF" \
 cat >>"$JV_CONF" <<'YAML'
 queues:
   mail: { concurrency: 5, global_concurrency: 3 }
+  bulk: { concurrency: 2 }
 YAML
 run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
@@ -81,10 +82,17 @@ assert_eq "mail 3" "$(jv_psql "SELECT name || ' ' || global_concurrency FROM job
 jv_psql "INSERT INTO jobvisor.jobs (type, queue, payload)
 	SELECT 'noop', 'mail', jsonb_build_object('sleep_ms', 5 + (g * 7) % 26) FROM generate_series(1, 300) g;
 	INSERT INTO jobvisor.jobs (type, payload)
-	SELECT 'noop', jsonb_build_object('sleep_ms', 5 + (g * 7) % 26) FROM generate_series(1, 150) g" >/dev/null
-wait_for "[ \"\$(jv_psql \"SELECT count(*) FROM jobvisor.jobs WHERE status = 'succeeded'\")\" = 450 ]" 120 \
-	"all 450 jobs succeeded"
-once 450
+	SELECT 'noop', jsonb_build_object('sleep_ms', 5 + (g * 7) % 26) FROM generate_series(1, 150) g;
+	INSERT INTO jobvisor.jobs (type, queue, payload)
+	SELECT 'noop', 'bulk', '{\"sleep_ms\": 20}' FROM generate_series(1, 90) g" >/dev/null
+wait_for "[ \"\$(jv_psql \"SELECT count(*) FROM jobvisor.jobs WHERE status = 'succeeded'\")\" = 540 ]" 120 \
+	"all 540 jobs succeeded"
+once 540
+BULK=$(jv_psql "WITH e AS (SELECT x.* FROM jobvisor.job_executions x JOIN jobvisor.jobs j ON j.id = x.job_id
+                    WHERE j.queue = 'bulk')
+	SELECT coalesce(max((SELECT count(*) FROM e b WHERE b.processor = a.processor AND b.started_at <= a.started_at
+	                     AND b.finished_at > a.started_at)), 0) FROM e a")
+assert_eq 2 "$BULK" "bulk (concurrency 2): never more than 2 running at once on one processor, and 2 reached"
 MAIL=$(max_running mail)
 assert_eq 3 "$MAIL" "mail: never more than 3 running at once across the processors, and 3 reached"
 DEF=$(max_running default)

@@ -93,9 +93,8 @@ void sv_send_claim(struct serve *s, uint64_t now)
 	if (slots <= 0 || s->lc.q != Q_NONE || !sv_may_claim(s))
 		return;
 	char err[1024];
-	struct jv_claim_queues q = {.served = s->flow.served,
-				    .limit_queues = s->flow.limit_queues,
-				    .limits = s->flow.limits};
+	struct jv_claim_queues q = {.served = s->flow.served};
+	sv_flow_limits(s, &q.limit_queues, &q.limits);
 	if (jv_store_claim_send(s->lc.conn, s->id, slots, s->cfg->processor.per_user_limit,
 				s->types, s->link.epoch, &q, err, sizeof err) != 0) {
 		if (!sv_check_lost(s, s->lc.conn, "claiming", err))

@@ -194,8 +194,9 @@ struct serve_count {
 /* The config's queues as the database takes them (flow.c). */
 struct serve_flow {
 	char *served;       /* text[] literal of processor.queues; NULL: every queue */
-	char *limit_queues; /* text[] literal: the queues with a concurrency of ours */
+	char *limit_queues; /* text[] literal: the queues whose concurrency can bind */
 	char *limits;       /* integer[] literal: those concurrencies, in that order */
+	int held;           /* max_concurrent + prefetch they were built for; -1: none */
 	char *sync;         /* JSON for jobvisor.sync_queues(); NULL: no queues: */
 	int sync_due;       /* sync not yet confirmed (rides on the next heartbeat) */
 	int sync_sent;      /* the heartbeat in flight carries it */
@@ -303,6 +304,7 @@ int sv_uses_nc(const struct serve *s);
 /* flow.c */
 void sv_flow_adopt(struct serve *s);
 void sv_flow_free(struct serve *s);
+void sv_flow_limits(struct serve *s, const char **queues, const char **limits);
 
 /* link.c */
 void sv_chan_connect_poll(struct serve *s, struct chan *c, uint64_t now);
