@@ -7,6 +7,7 @@
 #                      [--type noop|sql] [--pgbouncer session|transaction]
 #                      [--pool-size S] [--listen-direct] [--poll-ms MS] [--build DIR]
 #                      [--stats] [--progress S] [--background-rate R] [--flow]
+#                      [--weight W]
 #
 # Defaults: 100 000 jobs, max_concurrent_jobs 200 per processor, batch_size
 # half of it, worker processes (the product's default isolation).
@@ -67,7 +68,8 @@
 # rate limit of 1 000 000 starts a second) and the processor serving that
 # queue only: its cost against a run without
 # (DESIGN.md "Flow control"; with --users, each user also has a
-# jobvisor.user_limits row, weight 2 and no max_running).
+# jobvisor.user_limits row, max_running 100 000 and weight 1, or the weight
+# of --weight W: above 1, the fair claim keeps turns between claims).
 #
 # --background-rate R: the same M probe jobs, on a processor with the
 # throughput settings (--concurrency, --batch, --prefetch) while one psql
@@ -134,6 +136,7 @@ bg_rate=0
 stats=0
 progress=0
 flow=0
+weight=1
 while [ $# -gt 0 ]; do
 	case $1 in
 	--jobs) jobs=$2; shift 2 ;;
@@ -156,6 +159,7 @@ while [ $# -gt 0 ]; do
 	--background-rate) bg_rate=$2; shift 2 ;;
 	--stats) stats=1; shift ;;
 	--flow) flow=1; shift ;;
+	--weight) weight=$2; shift 2 ;;
 	--progress) progress=$2; shift 2 ;;
 	-h | --help) awk 'NR == 1 { next } /^#/ { print; next } { exit }' "$0"; exit 0 ;;
 	*) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 1 ;;
@@ -412,8 +416,8 @@ chmod 0600 "$work/bench.yaml"
 if [ "$flow" = 1 ]; then
 	# (serve stores the queue at start; the enqueue below comes first)
 	psql -X -q -d "$jv_url" -c "SELECT jobvisor.sync_queues('{\"bench\": {}}')" >/dev/null
-	[ "$users" = 0 ] || psql -X -q -d "$jv_url" -c "INSERT INTO jobvisor.user_limits (user_id, weight)
-		SELECT 'user' || g, 2 FROM generate_series(0, $users - 1) g" >/dev/null
+	[ "$users" = 0 ] || psql -X -q -d "$jv_url" -c "INSERT INTO jobvisor.user_limits (user_id, max_running, weight)
+		SELECT 'user' || g, 100000, $weight FROM generate_series(0, $users - 1) g" >/dev/null
 fi
 
 now_ns() { date +%s%N; }
