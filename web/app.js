@@ -159,7 +159,40 @@
 		});
 	}
 
-	function get(path) { return api("GET", path); }
+	/* Reads go at most READS_AT_ONCE at a time: a view asks for up to ten
+	 * things at once, and the API has a few database connections
+	 * (api.db_connections, 4 by default) for every client; a request that
+	 * waits for one too long is answered 503. Queued here instead, the
+	 * page fills in a little later on a busy server, and leaves the API
+	 * room for other clients and for actions, which are not queued. */
+	var READS_AT_ONCE = 2;
+	var reads = {running: 0, waiting: []};
+
+	/* A read has ended: its place goes to the next one waiting. */
+	function readDone() {
+		var next = reads.waiting.shift();
+		if (next) next();
+		else reads.running--;
+	}
+
+	function get(path) {
+		return new Promise(function (resolve) {
+			if (reads.running < READS_AT_ONCE) {
+				reads.running++;
+				resolve();
+			} else {
+				reads.waiting.push(resolve);
+			}
+		}).then(function () {
+			return api("GET", path).then(function (r) {
+				readDone();
+				return r;
+			}, function (e) {
+				readDone();
+				throw e;
+			});
+		});
+	}
 
 	/* Run an action; report its outcome (done: a text, or a function of the
 	 * answer giving one) and refresh the view. */
@@ -431,8 +464,6 @@
 				get("/api/alerts?limit=8").then(function (r) {
 					if (gen === state.generation) renderAlerts(alerts.body, r.alerts, true);
 				}),
-				/* one after the other: the page asks the API's few database
-				 * connections (api.db_connections) for enough at once */
 				get("/api/queues").then(function (r) {
 					if (gen === state.generation) renderQueues(queues.body, r.queues);
 					return get("/api/users?atLimit=true&limit=20");
