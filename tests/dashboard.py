@@ -121,7 +121,12 @@ class Driver:
         return self.s("POST", "/element", {"using": "css selector", "value": css})[ELEM]
 
     def click(self, css):
-        self.s("POST", "/element/%s/click" % self.find(css), {})
+        """Click the element, first scrolled to the middle of the window:
+        WebDriver scrolls it just into view, where at a narrow width the
+        page's toast (fixed at the bottom) may cover it."""
+        e = self.find(css)
+        self.js("arguments[0].scrollIntoView({block: 'center'})", {ELEM: e})
+        self.s("POST", "/element/%s/click" % e, {})
 
     def type(self, css, text):
         """Replace the field's value with text, typed key by key."""
