@@ -7,7 +7,7 @@
 #                      [--type noop|sql] [--pgbouncer session|transaction]
 #                      [--pool-size S] [--listen-direct] [--poll-ms MS] [--build DIR]
 #                      [--stats] [--progress S] [--background-rate R] [--flow]
-#                      [--weight W]
+#                      [--weight W] [--per-user-limit N]
 #
 # Defaults: 100 000 jobs, max_concurrent_jobs 200 per processor, batch_size
 # half of it, worker processes (the product's default isolation).
@@ -68,8 +68,12 @@
 # rate limit of 1 000 000 starts a second) and the processor serving that
 # queue only: its cost against a run without
 # (DESIGN.md "Flow control"; with --users, each user also has a
-# jobvisor.user_limits row, max_running 100 000 and weight 1, or the weight
-# of --weight W: above 1, the fair claim keeps turns between claims).
+# jobvisor.user_limits row with the per_user_limit as its max_running, so
+# nothing changes, and weight 1, or the weight of --weight W: above 1, the
+# fair claim keeps turns between claims).
+#
+# --per-user-limit N: processor.per_user_limit for the throughput runs
+# (default: none, or with --users the slots shared out among the users).
 #
 # --background-rate R: the same M probe jobs, on a processor with the
 # throughput settings (--concurrency, --batch, --prefetch) while one psql
@@ -137,6 +141,7 @@ stats=0
 progress=0
 flow=0
 weight=1
+per_user=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--jobs) jobs=$2; shift 2 ;;
@@ -160,6 +165,7 @@ while [ $# -gt 0 ]; do
 	--stats) stats=1; shift ;;
 	--flow) flow=1; shift ;;
 	--weight) weight=$2; shift 2 ;;
+	--per-user-limit) per_user=$2; shift 2 ;;
 	--progress) progress=$2; shift 2 ;;
 	-h | --help) awk 'NR == 1 { next } /^#/ { print; next } { exit }' "$0"; exit 0 ;;
 	*) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 1 ;;
@@ -389,7 +395,7 @@ processor:
   batch_size: $batch
   max_concurrent_jobs: $conc
   prefetch: $prefetch
-  per_user_limit: 0
+  per_user_limit: $per_user
   heartbeat_interval_ms: 30000
 plugins: { dir: "$work/plugins" }
 executors:
@@ -397,10 +403,16 @@ executors:
   sql: { plugin: sql, isolation: $isolation, queries: { one: "SELECT \$1::int AS n" } }
 log: { level: warning }
 EOF
+# With --users, a per-user limit that lets every slot be used: the slots
+# shared out among the users (unless --per-user-limit says otherwise).
+if [ "$users" -gt 0 ] && [ "$per_user" = 0 ]; then
+	per_user=$(( (conc * procs + users - 1) / users ))
+	sed -i "s/per_user_limit: 0\$/per_user_limit: $per_user/" "$work/bench.yaml"
+fi
 qcol= qval= # (the queue column: none before migration 015, as with --build of an older tree)
 if [ "$flow" = 1 ]; then
 	qcol=", queue" qval=", 'bench'"
-	sed -i "s/^  per_user_limit: 0\$/  per_user_limit: 0\n  queues: [bench]/" "$work/bench.yaml"
+	sed -i "s/^  per_user_limit: \([0-9]*\)\$/  per_user_limit: \1\n  queues: [bench]/" "$work/bench.yaml"
 	cat >>"$work/bench.yaml" <<EOF
 queues:
   bench:
@@ -417,7 +429,7 @@ if [ "$flow" = 1 ]; then
 	# (serve stores the queue at start; the enqueue below comes first)
 	psql -X -q -d "$jv_url" -c "SELECT jobvisor.sync_queues('{\"bench\": {}}')" >/dev/null
 	[ "$users" = 0 ] || psql -X -q -d "$jv_url" -c "INSERT INTO jobvisor.user_limits (user_id, max_running, weight)
-		SELECT 'user' || g, 100000, $weight FROM generate_series(0, $users - 1) g" >/dev/null
+		SELECT 'user' || g, nullif($per_user, 0), $weight FROM generate_series(0, $users - 1) g" >/dev/null
 fi
 
 now_ns() { date +%s%N; }
@@ -553,9 +565,6 @@ top_statements()
 		ORDER BY total_exec_time DESC LIMIT 10" >&2
 }
 
-if [ "$users" -gt 0 ]; then
-	sed -i "s/per_user_limit: 0/per_user_limit: $(( (conc * procs + users - 1) / users ))/" "$work/bench.yaml"
-fi
 if [ "$purge_rows" -gt 0 ]; then
 	# R old finished jobs with one execution each, in the order (and with
 	# the ids) they would have had.
