@@ -54,7 +54,7 @@ refused()
 	assert_match "$2" "$(err)" "$1: naming the problem"
 	assert_eq "$N0" "$(count)" "$1: nothing inserted"
 }
-START=$(jv_psql "SELECT to_char(now() - interval '1 second' AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")
+START=$(jv_psql "SELECT to_char((now() - interval '1 second') AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")
 
 # ---------------------------------------------------------------- auth
 for route in "POST /api/workflows" "GET /api/workflows" "GET /api/workflows/1" \
