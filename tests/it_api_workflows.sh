@@ -93,6 +93,23 @@ assert_eq "$(jv_psql "SELECT md5(string_agg(id::text, ' ' ORDER BY id)) FROM job
 	"$(printf '%s' "$BODY" | jq -r '.ids | map(tostring) | join(" ")' | tr -d '\n' | md5sum | cut -d' ' -f1)" \
 	"the ids answered are those rows, in order"
 
+# The defaults of a bulk job are those of one enqueued alone, whichever
+# way the bulk goes (one INSERT; enqueue() per job when one has dependsOn
+# or uniqueKey).
+ROW="type, payload, user_id, priority, max_attempts, timeout_seconds, queue, run_when, status, scheduled_at <= now()"
+post /api/jobs '{"type": "noop"}'
+ONE=$(jv_psql "SELECT $ROW FROM jobvisor.jobs WHERE id = $(field .id)")
+post /api/jobs '[{"type": "noop"}, {"type": "noop", "payload": null, "user": null}]'
+assert_eq "201|$ONE|$ONE" "$CODE|$(jv_psql "SELECT $ROW FROM jobvisor.jobs WHERE id = $(field '.ids[0]')")|$(jv_psql "SELECT $ROW FROM jobvisor.jobs WHERE id = $(field '.ids[1]')")" \
+	"a plain bulk request: the defaults of one job"
+post /api/jobs "[{\"type\": \"noop\"}, {\"type\": \"noop\", \"uniqueKey\": \"bulk-u\"}, {\"type\": \"noop\", \"dependsOn\": [$FIRST]}]"
+assert_eq "201|3" "$CODE|$(field '.ids | length')" "a bulk request with uniqueKey and dependsOn: 201"
+assert_eq "$ONE|bulk-u|waiting|$FIRST" \
+	"$(jv_psql "SELECT $ROW FROM jobvisor.jobs WHERE id = $(field '.ids[0]')")|$(jv_psql "SELECT unique_key FROM jobvisor.jobs WHERE id = $(field '.ids[1]')")|$(jv_psql "SELECT status FROM jobvisor.jobs WHERE id = $(field '.ids[2]')")|$(jv_psql "SELECT string_agg(depends_on::text, ',') FROM jobvisor.job_dependencies WHERE job_id = $(field '.ids[2]')")" \
+	"through enqueue(): the same defaults, the key, the dependency"
+assert_eq t "$(jv_psql "SELECT $(field '.ids[0]') < $(field '.ids[1]') AND $(field '.ids[1]') < $(field '.ids[2]')")" "ids in order"
+BULKDEP=$(field '.ids[2]')
+
 N0=$(count)
 awk 'BEGIN { printf "["; for (i = 0; i < 10001; i++) printf "%s{\"type\": \"noop\"}", i ? "," : ""; printf "]" }' \
 	>"$JV_TMP/bulk1.json"

@@ -367,6 +367,24 @@ static const char sql_enqueue_bulk[] =
     " coalesce(a.e ->> 'runWhen', 'success'))"
     " FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS a(e, i) ORDER BY a.i";
 
+/*
+ * The same for an array where no job has a uniqueKey or dependsOn (the
+ * usual bulk request): jobvisor.enqueue()'s plain path -- an INSERT with
+ * its defaults -- for all of them in one INSERT, a tenth of the time of
+ * 10 000 calls of the function. The table's triggers check what they check
+ * for every insert (limits, queues). Rows are inserted, so their ids
+ * drawn, in the order of the array.
+ */
+static const char sql_insert_bulk[] =
+    "INSERT INTO jobvisor.jobs (type, payload, user_id, scheduled_at, priority, max_attempts,"
+    " timeout_seconds, queue, run_when)"
+    " SELECT a.e ->> 'type', coalesce(nullif(a.e -> 'payload', 'null'), '{}'), a.e ->> 'user',"
+    " coalesce((a.e ->> 'runAt')::timestamptz, now()), coalesce((a.e ->> 'priority')::integer, 0),"
+    " coalesce((a.e ->> 'maxAttempts')::integer, 3), (a.e ->> 'timeoutSeconds')::integer,"
+    " coalesce(a.e ->> 'queue', 'default'), coalesce(a.e ->> 'runWhen', 'success')"
+    " FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS a(e, i) ORDER BY a.i"
+    " RETURNING id";
+
 /* After the bulk statement failed with a client's error (state, err): find
  * the element that causes it, one at a time in a fresh transaction, and
  * answer 400 naming it (or, when none alone does, the error as it was). */
@@ -418,6 +436,7 @@ static void jobs_create_bulk(struct jv_api_req *req, json_t *body)
 	}
 	size_t i;
 	json_t *v;
+	int plain = 1; /* no uniqueKey, no dependsOn: sql_insert_bulk */
 	json_array_foreach(body, i, v)
 	{
 		char prefix[32];
@@ -427,8 +446,10 @@ static void jobs_create_bulk(struct jv_api_req *req, json_t *body)
 			jv_api_error(req, 400, "a job must be a JSON object with at least \"type\"");
 			return;
 		}
-		struct new_job nj;
+		struct new_job nj = {0};
 		int bad = only_job_keys(req, v) || read_new_job(req, v, &nj, 1);
+		if (nj.ukey || nj.deps)
+			plain = 0;
 		new_job_free(&nj);
 		if (bad)
 			return;
@@ -440,7 +461,8 @@ static void jobs_create_bulk(struct jv_api_req *req, json_t *body)
 	if (!db)
 		return;
 	char err[1024], state[6] = "";
-	PGresult *res = jv_db_query(db, sql_enqueue_bulk, 1, params, state, err, sizeof err);
+	PGresult *res = jv_db_query(db, plain ? sql_insert_bulk : sql_enqueue_bulk, 1, params, state,
+				    err, sizeof err);
 	if (!res) {
 		if (!strncmp(state, "22", 2) || !strncmp(state, "23", 2)) {
 			bulk_failed(req, body, state, err);
@@ -465,8 +487,20 @@ static void jobs_create_bulk(struct jv_api_req *req, json_t *body)
 		return;
 	}
 	json_t *ids = json_array();
-	for (int r = 0; r < (int)n; r++)
-		json_array_append_new(ids, json_integer(strtoll(PQgetvalue(res, r, 1), NULL, 10)));
+	long long prev = 0;
+	for (int r = 0; r < (int)n; r++) {
+		long long id = strtoll(PQgetvalue(res, r, plain ? 0 : 1), NULL, 10);
+		if (plain && id <= prev) {
+			/* (never: one INSERT draws them in the order it inserts) */
+			json_decref(ids);
+			PQclear(res);
+			rollback(req);
+			jv_api_error(req, 500, "internal error: the ids are not in order");
+			return;
+		}
+		prev = id;
+		json_array_append_new(ids, json_integer(id));
+	}
 	PQclear(res);
 	if (jv_api_commit(req) != 0) {
 		json_decref(ids);
