@@ -520,7 +520,7 @@ static void jobs_create(struct jv_api_req *req)
 	if (jv_api_only_query(req, no_args))
 		return;
 	json_t *body = jv_api_json_body(req);
-	if (body && json_is_array(body)) {
+	if (json_is_array(body)) {
 		jobs_create_bulk(req, body);
 		return;
 	}
@@ -877,8 +877,9 @@ static void jobs_list(struct jv_api_req *req)
 	long long examined = 0, lowest = 0;
 	if (q && rows > 0) {
 		/* the last row: "examined lowest" */
-		if (sscanf(PQgetvalue(res, rows - 1, 2), "%lld %lld", &examined, &lowest) != 2)
-			examined = 0;
+		char *end;
+		examined = strtoll(PQgetvalue(res, rows - 1, 2), &end, 10);
+		lowest = strtoll(end, NULL, 10);
 		rows--;
 	}
 	int more = rows > limit;

@@ -153,13 +153,14 @@ static void workflows_list(struct jv_api_req *req)
 	if (!res)
 		return;
 	int rows = PQntuples(res) - 1;
-	long long examined = 0, lowest = 0;
-	if (rows < 0 ||
-	    sscanf(PQgetvalue(res, rows, 0), "%lld %lld", &examined, &lowest) != 2) {
+	if (rows < 0) {
 		PQclear(res);
 		jv_api_error(req, 500, "internal error: no window from the database");
 		return;
 	}
+	char *end;
+	long long examined = strtoll(PQgetvalue(res, rows, 0), &end, 10);
+	long long lowest = strtoll(end, NULL, 10);
 	int more = rows > limit;
 	if (more)
 		rows = (int)limit;
