@@ -53,7 +53,7 @@ BEGIN
 			ADD CONSTRAINT jobs_run_when_check
 			CHECK (run_when IN ('success', 'always')) NOT VALID,
 			ADD CONSTRAINT jobs_waiting_on_check
-			CHECK (waiting_on BETWEEN 0 AND 100) NOT VALID,
+			CHECK (waiting_on BETWEEN 0 AND 10000) NOT VALID,
 			ADD CONSTRAINT jobs_progress_check
 			CHECK (progress BETWEEN 0 AND 100) NOT VALID,
 			ADD CONSTRAINT jobs_progress_note_check
@@ -504,10 +504,13 @@ COMMENT ON FUNCTION jobvisor.enqueue(text, jsonb, text, timestamptz, integer, in
 -- with a message naming the place (`jobs[3].dependsOn: unknown key "x"`,
 -- `jobs[4].key: duplicate key "a"`, `cycle: a -> b -> a`). Returns
 -- {"id": W, "name": N, "jobs": {"a": 101, ..}}. Limits: 1..10000 steps,
--- key 1..64 characters of [A-Za-z0-9_.-], name 1..200 characters, 100
--- dependencies per step; the fields' limits are the API's (maxAttempts
--- 1..1000, timeoutSeconds 1..604800) and the table's (type 128 bytes,
--- user 256 bytes).
+-- key 1..64 characters of [A-Za-z0-9_.-], name 1..200 characters; the
+-- fields' limits are the API's (maxAttempts 1..1000, timeoutSeconds
+-- 1..604800) and the table's (type 128 bytes, user 256 bytes). A step may
+-- depend on any number of the other steps: the limit of 100 dependencies
+-- is enqueue()'s, which locks each dependency it is given by id; here the
+-- dependencies are rows of this insert, and a fan-in after all the steps
+-- of a fan-out (a batch's on-finish step) is a workflow's common shape.
 CREATE FUNCTION jobvisor.workflow_error(p_msg text) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -685,11 +688,6 @@ BEGIN
 			   OR EXISTS (SELECT 1 FROM jsonb_array_elements(v_v) d
 			              WHERE jsonb_typeof(d) <> 'string') THEN
 				PERFORM jobvisor.workflow_error(v_at || '.dependsOn: must be an array of step keys');
-			END IF;
-			v_k := (SELECT count(DISTINCT d) FROM jsonb_array_elements_text(v_v) d);
-			IF v_k > 100 THEN
-				PERFORM jobvisor.workflow_error(format('%s.dependsOn: at most 100 dependencies, got %s',
-				                                       v_at, v_k));
 			END IF;
 		END IF;
 	END LOOP;
