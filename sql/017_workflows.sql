@@ -979,7 +979,7 @@ BEGIN
 	           WHERE j.queue = OLD.name
 	             AND (j.status = 'pending' OR j.status = 'running' OR j.status = 'waiting'))
 	   OR EXISTS (SELECT 1 FROM jobvisor.schedules s WHERE s.queue = OLD.name) THEN
-		RAISE EXCEPTION 'jobvisor.queues: queue % still has pending, waiting or running jobs, or schedules',
+		RAISE EXCEPTION 'jobvisor.queues: queue % still has pending or running jobs (or waiting ones), or schedules',
 			quote_literal(OLD.name)
 			USING ERRCODE = 'integrity_constraint_violation',
 			      HINT = 'pause it, let its jobs finish or cancel them, move its schedules, then delete it';
