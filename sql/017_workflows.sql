@@ -1,6 +1,6 @@
 -- 017_workflows.sql -- dependencies between jobs, workflows (a named DAG of
 -- jobs inserted at once), progress (DESIGN.md "Dependencies, workflows,
--- bulk, progress"; docs/workflows.md).
+-- bulk, progress"; docs/workflows-sql.md).
 --
 -- A job enqueued with dependencies is `waiting` while any of them is
 -- unfinished; `waiting_on` counts its unresolved edges in
