@@ -181,6 +181,7 @@ DECLARE
 	v_key text;
 	v_ids bigint[];
 	v_more bigint[];
+	v_pending boolean;
 BEGIN
 	WHILE v_i <= coalesce(cardinality(v_work), 0) LOOP
 		v_x := v_work[v_i];
@@ -210,6 +211,11 @@ BEGIN
 			    updated_at = now()
 			WHERE j.id = ANY (v_ids) AND j.status = 'waiting'
 			  AND (v_status = 'succeeded' OR j.run_when = 'always');
+			IF FOUND THEN
+				-- (001's trigger wakes the processors for a job due now;
+				-- one due later must be heard of too, as at insert)
+				PERFORM pg_notify('jobvisor_jobs', '');
+			END IF;
 			IF v_status <> 'succeeded' THEN
 				WITH c AS (
 					UPDATE jobvisor.jobs j
@@ -293,8 +299,13 @@ BEGIN
 				WHERE j.id = ANY (v_ids) AND j.id = c.job_id
 				RETURNING j.id, j.status, j.has_dependents
 			)
-			SELECT array_agg(u.id ORDER BY u.id) INTO v_more
-			FROM u WHERE u.status <> 'cancelled' AND u.has_dependents;
+			SELECT array_agg(u.id ORDER BY u.id) FILTER (WHERE u.has_dependents),
+			       bool_or(u.status = 'pending')
+			INTO v_more, v_pending
+			FROM u WHERE u.status <> 'cancelled';
+			IF v_pending THEN
+				PERFORM pg_notify('jobvisor_jobs', '');
+			END IF;
 			v_work := v_work || v_more;
 		END IF;
 	END LOOP;
