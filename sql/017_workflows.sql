@@ -65,12 +65,29 @@ BEGIN
 	; END
 	; END
 $$;
-ALTER TABLE jobvisor.jobs VALIDATE CONSTRAINT jobs_status_check_017;
-ALTER TABLE jobvisor.jobs VALIDATE CONSTRAINT jobs_run_when_check;
-ALTER TABLE jobvisor.jobs VALIDATE CONSTRAINT jobs_waiting_on_check;
-ALTER TABLE jobvisor.jobs VALIDATE CONSTRAINT jobs_progress_check;
-ALTER TABLE jobvisor.jobs VALIDATE CONSTRAINT jobs_progress_note_check;
-ALTER TABLE jobvisor.jobs VALIDATE CONSTRAINT jobs_workflow_key_check;
+-- Validated, each on its own (a scan under SHARE UPDATE EXCLUSIVE: claims,
+-- completions and enqueues go on). A concurrent migrate may have finished
+-- the migration meanwhile (renaming jobs_status_check_017): then there is
+-- nothing left to validate.
+DO $$
+DECLARE
+	v_name text
+	; BEGIN
+	FOR v_name IN
+		SELECT c.conname FROM pg_constraint c
+		WHERE c.conrelid = 'jobvisor.jobs'::regclass AND NOT c.convalidated
+		  AND c.conname IN ('jobs_status_check_017', 'jobs_run_when_check',
+		                    'jobs_waiting_on_check', 'jobs_progress_check',
+		                    'jobs_progress_note_check', 'jobs_workflow_key_check')
+	LOOP
+		BEGIN
+			EXECUTE format('ALTER TABLE jobvisor.jobs VALIDATE CONSTRAINT %I', v_name)
+		; EXCEPTION WHEN undefined_object THEN
+			NULL
+		; END
+	; END LOOP
+	; END
+$$;
 
 -- A workflow's steps, and their states (workflow_status(), the API's
 -- counts per workflow: an index-only scan). Only jobs of a workflow have

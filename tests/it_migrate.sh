@@ -201,6 +201,13 @@ ok "four concurrent migrate runs all succeed"
 assert_eq 1 "$applied" "exactly one of them applied 001_init"
 assert_eq "$N_SQL|$N_SQL" "$(jv_psql 'SELECT count(*), count(DISTINCT version) FROM jobvisor.schema_migrations')" \
 	"each version recorded once"
+# A migrate that lost the race runs a migration's part before its
+# transaction after the winner has applied it (the part's statements are
+# idempotent): 017's again, on the migrated database.
+awk '/^-- @transaction$/ { exit } { print }' "$top_srcdir/sql/017_workflows.sql" >"$JV_TMP/outside.sql"
+run psql -X -q -v ON_ERROR_STOP=1 -d "$JV_DB_URL" -f "$JV_TMP/outside.sql"
+[ "$RC" = 0 ] || fail "017's part before its transaction failed after the migration: $ERR"
+ok "017's part before its transaction runs again after the migration"
 
 # ---------------------------------------------------------------- failure rolls back
 jv_db broken
