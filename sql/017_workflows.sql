@@ -677,9 +677,10 @@ BEGIN
 					CASE v_k WHEN 0 THEN 2147483647 WHEN 1 THEN 1000 ELSE 604800 END));
 			END IF;
 		END LOOP;
-		v_prio := v_prio || coalesce((v_el ->> 'priority')::integer, 0);
-		v_maxa := v_maxa || coalesce((v_el ->> 'maxAttempts')::integer, 3);
-		v_tmo := v_tmo || (v_el ->> 'timeoutSeconds')::integer;
+		-- (through numeric: 1e3 and 2.0 are integers in JSON)
+		v_prio := v_prio || coalesce((v_el ->> 'priority')::numeric::integer, 0);
+		v_maxa := v_maxa || coalesce((v_el ->> 'maxAttempts')::numeric::integer, 3);
+		v_tmo := v_tmo || (v_el ->> 'timeoutSeconds')::numeric::integer;
 		v_v := v_el -> 'queue';
 		IF v_v IS NOT NULL AND v_v <> 'null' THEN
 			IF jsonb_typeof(v_v) <> 'string' THEN

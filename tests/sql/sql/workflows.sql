@@ -72,6 +72,7 @@ SELECT jobvisor.enqueue_workflow('{"name": "w", "jobs": [{"key": "a", "type": ""
 SELECT jobvisor.enqueue_workflow('{"name": "w", "jobs": [{"key": "a", "type": "noop", "runWhen": "never"}]}');
 SELECT jobvisor.enqueue_workflow('{"name": "w", "jobs": [{"key": "a", "type": "noop", "uniqueKey": "k"}]}');
 SELECT jobvisor.enqueue_workflow('{"name": "w", "jobs": [{"key": "a", "type": "noop", "maxAttempts": 0}]}');
+SELECT jobvisor.enqueue_workflow('{"name": "w", "jobs": [{"key": "a", "type": "noop", "priority": 1.5}]}');
 SELECT jobvisor.enqueue_workflow('{"name": "w", "jobs": [{"key": "a", "type": "noop", "runAt": "soon"}]}');
 SELECT jobvisor.enqueue_workflow('{"name": "w", "jobs": [{"key": "a", "type": "noop", "queue": "nope"}]}');
 SELECT jobvisor.enqueue_workflow('{"name": "w", "jobs": [{"key": "a", "type": "noop", "dependsOn": "b"}]}');
@@ -93,6 +94,13 @@ SELECT jobvisor.enqueue('noop', depends_on => ARRAY[1, NULL]);
 SELECT jobvisor.enqueue('noop', depends_on => '{}');
 SELECT jobvisor.enqueue('noop', '{}', NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'default');
 SELECT * FROM jobs_v;
+-- Every field of a step, JSON integers written as 1e1 and 2.0 among them.
+SELECT jobvisor.enqueue_workflow('{"name": "numbers", "jobs": [{"key": "n", "type": "noop",
+	"priority": 1e1, "maxAttempts": 2.0, "timeoutSeconds": 30, "userId": "u1", "queue": "default",
+	"payload": {"x": 1}, "runAt": "2030-01-01T12:00:00Z", "runWhen": "always", "dependsOn": []}]}');
+SELECT id, priority, max_attempts, timeout_seconds, user_id, queue, payload, workflow_key, run_when,
+       scheduled_at = :'now'::timestamptz AS at_now, status
+FROM jobvisor.jobs WHERE workflow_id IS NOT NULL;
 
 -------------------------------------------------------- resolution
 -- A -> (B, C) -> D, and E (always) after B.
