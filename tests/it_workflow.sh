@@ -8,7 +8,9 @@
 #  2. at the same time, a chain of 200 steps (each after the one before):
 #     the resolution runs step by step without recursion, in order;
 #  3. a step failing for good: its dependents are cancelled naming it, its
-#     run_when always step runs, the rest of the workflow is untouched.
+#     run_when always step runs, the rest of the workflow is untouched;
+#  4. enqueue() and a completion of the dependency, interleaved both ways:
+#     neither misses the other.
 # The time from a dependency's finish to its dependent's start (no polling:
 # the dependent is pending in the completion's transaction, whose NOTIFY
 # wakes the processors) is printed, not asserted.
@@ -118,6 +120,71 @@ assert_eq "a succeeded|b failed|c succeeded|d cancelled dependency b ($(jv_psql 
 	"b failed for good: d cancelled naming b, e (always) ran, a and c ran"
 assert_eq 0 "$(jv_psql "SELECT count(*) FROM jobvisor.job_executions e JOIN jobvisor.jobs j ON j.id = e.job_id
 	WHERE j.workflow_id = $FAIL AND j.workflow_key = 'd'")" "d never ran"
+
+# ------------------------------ 4. enqueue and completion, interleaved
+# enqueue() locks its dependencies: a completion that comes while the
+# enqueue's transaction is open waits for it and then sees the new edge;
+# an enqueue that comes while a completion's transaction is open waits for
+# it and then sees the dependency finished. Each transaction is held open
+# on an advisory lock that session H holds until it is terminated; the
+# jobs are of a type no processor serves.
+# waiting NAME: the session NAME waits for a lock
+waiting()
+{
+	wait_for "[ \"\$(jv_psql \"SELECT count(*) FROM pg_stat_activity
+		WHERE application_name = '$1' AND wait_event_type = 'Lock'\")\" = 1 ]" 20 "$2"
+}
+# session NAME SQL: run SQL in the background as application NAME
+session()
+{
+	jv_bg env PGAPPNAME="$1" psql -X -q -v ON_ERROR_STOP=1 -d "$JV_DB_URL" -c "$2"
+}
+hold()
+{
+	session jvrace_h "SELECT pg_advisory_lock(4242), pg_sleep(120)"
+	wait_for "[ \"\$(jv_psql \"SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+		WHERE a.application_name = 'jvrace_h' AND l.locktype = 'advisory' AND l.granted\")\" = 1 ]" 20 \
+		"session H holds the gate"
+}
+release()
+{
+	jv_psql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'jvrace_h'" >/dev/null
+}
+
+X1=$(jv_psql "INSERT INTO jobvisor.jobs (type) VALUES ('held') RETURNING id")
+# (a first dependent, so that the enqueue below has no has_dependents to set)
+jv_psql "SELECT jobvisor.enqueue('held', depends_on => ARRAY[$X1])" >/dev/null
+hold
+session jvrace_a "BEGIN; SELECT jobvisor.enqueue('held', depends_on => ARRAY[$X1]);
+	SELECT pg_advisory_xact_lock_shared(4242); COMMIT"
+A=$BG_PID
+waiting jvrace_a "the enqueue after $X1 is held open"
+session jvrace_c "UPDATE jobvisor.jobs SET status = 'succeeded', finished_at = now() WHERE id = $X1"
+C=$BG_PID
+waiting jvrace_c "the completion of $X1 waits for the enqueue"
+release
+wait "$A" || fail "the enqueue failed: $(cat "$JV_TMP/bg.$((BG_N - 1)).err")"
+wait "$C" || fail "the completion failed: $(cat "$JV_TMP/bg.$BG_N.err")"
+assert_eq "2/2" "$(jv_psql "SELECT count(*) FILTER (WHERE j.status = 'pending' AND j.waiting_on = 0 AND d.resolved)
+	|| '/' || count(*)
+	FROM jobvisor.job_dependencies d JOIN jobvisor.jobs j ON j.id = d.job_id WHERE d.depends_on = $X1")" \
+	"a completion waiting for an enqueue after it: the new job is pending when it commits"
+
+X2=$(jv_psql "INSERT INTO jobvisor.jobs (type) VALUES ('held') RETURNING id")
+hold
+session jvrace_c "BEGIN; UPDATE jobvisor.jobs SET status = 'failed', finished_at = now() WHERE id = $X2;
+	SELECT pg_advisory_xact_lock_shared(4242); COMMIT"
+C=$BG_PID
+waiting jvrace_c "the completion of $X2 is held open"
+session jvrace_a "SELECT jobvisor.enqueue('held', depends_on => ARRAY[$X2])"
+A=$BG_PID
+waiting jvrace_a "the enqueue after $X2 waits for its completion"
+release
+wait "$C" || fail "the completion failed: $(cat "$JV_TMP/bg.$((BG_N - 1)).err")"
+wait "$A" || fail "the enqueue failed: $(cat "$JV_TMP/bg.$BG_N.err")"
+assert_eq "cancelled|$X2|dependency $X2 failed" "$(jv_psql "SELECT j.status || '|' || j.blocked_by || '|' || j.last_error
+	FROM jobvisor.job_dependencies d JOIN jobvisor.jobs j ON j.id = d.job_id WHERE d.depends_on = $X2")" \
+	"an enqueue waiting for a completion: the new job sees the dependency failed and is cancelled naming it"
 
 for _p in $P; do
 	kill -TERM "$_p"
