@@ -223,7 +223,7 @@ assert_eq "$(q "SELECT coalesce(string_agg(id::text, ' ' ORDER BY id DESC), '') 
 
 # ---------------------------------------------------------------- the counts
 COUNTS=$(q "SELECT string_agg(s || ' ' || (SELECT count(*) FROM jobvisor.jobs j WHERE j.status = s), ' ' ORDER BY o)
-	FROM unnest(ARRAY['pending', 'running', 'succeeded', 'failed', 'cancelled', 'waiting']) WITH ORDINALITY AS a(s, o)")
+	FROM unnest(ARRAY['pending', 'waiting', 'running', 'succeeded', 'failed', 'cancelled']) WITH ORDINALITY AS a(s, o)")
 reads /metrics jobs_unsuccessful_idx all
 assert_eq "$COUNTS" \
 	"$(printf '%s\n' "$BODY" | sed -n 's/^jobvisor_jobs{status="\([a-z]*\)"} \([0-9]*\)$/\1 \2/p' | tr '\n' ' ' | sed 's/ $//')" \
