@@ -151,6 +151,30 @@ claim_at()
 assert_eq "ta,ta,tb,tb|60000" "$(claim_at 00:00)" "rate per type: 2 starts of each type, then the window full for 60 s"
 assert_eq "-|30000" "$(claim_at 00:30)" "both windows full: none, and the next opening in 30 s"
 assert_eq "ta,ta,tb,tb|60000" "$(claim_at 01:01)" "60 s later: 2 more of each"
+# Each window's total (jobvisor.queue_windows, what the claim reads) is
+# the sum of its starts still recorded, after starts came and went.
+windows_match()
+{
+	assert_eq 0 "$(jv_psql "SELECT count(*) FROM jobvisor.queue_windows w
+		FULL JOIN (SELECT queue, part, sum(n)::integer AS n FROM jobvisor.queue_starts
+		           GROUP BY queue, part) s USING (queue, part)
+		WHERE coalesce(w.n, 0) <> coalesce(s.n, 0)")" "$1"
+}
+windows_match "each window's total is the sum of its recorded starts"
+assert_eq "ta:2,tb:2" "$(jv_psql "SELECT string_agg(part || ':' || n, ',' ORDER BY part)
+	FROM jobvisor.queue_windows WHERE queue = 'typed' AND n > 0")" \
+	"the windows hold the last claim's starts only (the first's left them)"
+# A window with room left holds nothing back: the claim's next look is
+# the next scheduled job (90 s), not the window's next opening (60 s).
+jv_psql "SELECT jobvisor.sync_queues('{\"roomy\": {\"rate_limit\": {\"allowed\": 5, \"period_seconds\": 60}}}');
+	INSERT INTO jobvisor.jobs (type, queue, scheduled_at) VALUES ('ta', 'roomy', '2030-01-01 00:00+00'),
+		('ta', 'roomy', '2030-01-01 00:00+00'), ('ta', 'roomy', '2030-01-01 00:03:30+00')" >/dev/null
+assert_eq "ta,ta|90000" "$(jv_psql "SELECT string_agg(type, ',' ORDER BY type) || '|' || max(next_due_ms)
+	FROM jobvisor.claim($PROC, 10, 0, '{ta}', '2030-01-01 00:02+00', NULL, '{roomy}', '{}', '{}')")" \
+	"a window with room left: 2 started, next look when the scheduled job is due"
+windows_match "... and the totals still match"
+jv_psql "SELECT jobvisor.recount_queue_windows()" >/dev/null
+windows_match "recount_queue_windows() agrees with the claim's totals"
 
 # ---------------------------------------------- 3. user limits and weights
 jv_db
