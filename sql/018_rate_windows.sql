@@ -17,6 +17,12 @@
 -- so the total is exact, as the sum was: total = the sum of the window's
 -- rows, always, since both change in the same statements.
 --
+-- And a fix: 016 took its fast path of one queue without recording the
+-- starts whenever the queue's rate window had room for every free slot, so
+-- a rate limit over a whole queue (`partition_by: none`) with `allowed` at
+-- or above a processor's slots never held. A rated queue's claim now always
+-- records its starts.
+--
 -- jobvisor.recount_queue_windows() sets each total from the rows again;
 -- sync_queues() (every processor's start and reload, and `jobvisor
 -- migrate`) calls it, which also mends a total that a claim compiled
@@ -211,11 +217,13 @@ BEGIN
 	-- budget is one number. One walk of each served queue's jobs in claim
 	-- order (jobs_claim_queue_idx), locking as it goes (SKIP LOCKED), the
 	-- best p_slots of them over all queues, updated by ctid.
-	ELSIF NOT v_cut AND cardinality(v_bq) = 1
+	ELSIF NOT v_cut AND NOT v_rated AND cardinality(v_bq) = 1
 	      AND NOT EXISTS (SELECT 1 FROM jobvisor.jobs j
 	                      WHERE j.status = 'pending' AND j.user_id IS NOT NULL) THEN
 		-- The fast path of one queue and no limit (every processor's case
-		-- without queues:): the walk as it was before queues.
+		-- without queues:): the walk as it was before queues. (Not with a
+		-- rate limit, even one with room for every slot: its starts must be
+		-- recorded. 016 took this path then, and such a limit never held.)
 		RETURN QUERY
 		WITH locked AS (
 			SELECT j.ctid FROM jobvisor.jobs j

@@ -173,6 +173,21 @@ assert_eq "ta,ta|90000" "$(jv_psql "SELECT string_agg(type, ',' ORDER BY type) |
 	FROM jobvisor.claim($PROC, 10, 0, '{ta}', '2030-01-01 00:02+00', NULL, '{roomy}', '{}', '{}')")" \
 	"a window with room left: 2 started, next look when the scheduled job is due"
 windows_match "... and the totals still match"
+# A rate limit over the whole queue with room for every slot still counts
+# each start (016 did not record them then, and such a limit never held):
+# 5 a minute, claims of 4 slots a second apart.
+jv_psql "SELECT jobvisor.sync_queues('{\"whole\": {\"rate_limit\": {\"allowed\": 5, \"period_seconds\": 60}}}');
+	INSERT INTO jobvisor.jobs (type, queue) SELECT 'ta', 'whole' FROM generate_series(1, 20)" >/dev/null
+whole_at()
+{
+	jv_psql "SELECT count(id) || '|' || coalesce(max(next_due_ms)::text, '-')
+		FROM jobvisor.claim($PROC, 4, 0, '{ta}', '2030-01-01 00:$1+00', NULL, '{whole}', '{}', '{}')"
+}
+assert_eq "4|-" "$(whole_at 05:00)" "whole-queue rate 5/min: 4 slots, 4 started"
+assert_eq "1|59000" "$(whole_at 05:01)" "... a second later 1 more (5 in the window), next opening in 59 s"
+assert_eq "0|58000" "$(whole_at 05:02)" "... then none until the window opens"
+assert_eq "4|-" "$(whole_at 06:00.5)" "... 60 s after the first starts, 4 again"
+windows_match "... the totals match"
 jv_psql "SELECT jobvisor.recount_queue_windows()" >/dev/null
 windows_match "recount_queue_windows() agrees with the claim's totals"
 
