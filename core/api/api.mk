@@ -7,6 +7,7 @@ libjvcore_la_SOURCES += \
 	core/api/bridge.c core/api/bridge.h \
 	core/api/stats.c core/api/stats.h \
 	core/api/jobs.c \
+	core/api/jobspec.c core/api/jobspec.h \
 	core/api/processor.c \
 	core/api/alerts.c \
 	core/api/analytics.c \
