@@ -248,6 +248,37 @@ run "$JOBVISOR" workflow
 check assert_rc 1 "workflow without --file: exit 1"
 check assert_match "missing --file" "$ERR" "workflow without --file says so"
 
+# ---------------------------------------------------------------- valgrind (dev lane)
+if [ -n "${VALGRIND:-}" ] && [ "${JV_VALGRIND:-1}" != 0 ]; then
+	vg()
+	{
+		run "$VALGRIND" --quiet --leak-check=full --show-leak-kinds=definite,indirect \
+			--errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
+			--suppressions="$top_srcdir/tests/valgrind.supp" "$JOBVISOR" "$@"
+		[ "$RC" = 99 ] && fail "valgrind: jobvisor $*: $ERR"
+	}
+	vg enqueue --file "$M" --json
+	check assert_rc 0 "valgrind: enqueue --file is clean"
+	printf '{"type": "noop"}\n{"type": "noop", "queue": "nowhere"}\n' >"$B1"
+	vg enqueue --file "$B1"
+	check assert_rc 1 "valgrind: a line the database refuses is clean"
+	printf '{"type": "noop"}\n{"type": "noop", "x": 1}\n' >"$B1"
+	vg enqueue --file "$B1"
+	check assert_rc 1 "valgrind: a line refused here is clean"
+	vg enqueue --type noop --after "$A,$C" --run-when always --json
+	check assert_rc 0 "valgrind: enqueue --after is clean"
+	vg enqueue --type noop --after 1,x
+	check assert_rc 1 "valgrind: a bad --after is clean"
+	printf '{"name": "vg", "jobs": [{"key": "a", "type": "noop"}, {"key": "b", "type": "noop", "dependsOn": ["a"]}]}' >"$W"
+	vg workflow --file "$W"
+	check assert_rc 0 "valgrind: workflow is clean"
+	vg workflow --file "$W" --json
+	check assert_rc 0 "valgrind: workflow --json is clean"
+	printf '{"name": "vg", "jobs": [{"key": "a", "type": "noop", "dependsOn": ["a"]}]}' >"$W"
+	vg workflow --file "$W"
+	check assert_rc 1 "valgrind: a refused workflow is clean"
+fi
+
 # ---------------------------------------------------------------- a processor runs them
 jv_psql "UPDATE jobvisor.jobs SET status = 'cancelled', finished_at = now()
 	WHERE status IN ('pending', 'waiting') AND id NOT IN ($A, $B, $C, $D, $E)" >/dev/null
