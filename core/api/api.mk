@@ -41,6 +41,13 @@ tests_test_openapi_CFLAGS = $(TEST_CFLAGS)
 tests_test_openapi_LDADD = $(TEST_LDADD) $(JANSSON_LIBS)
 TESTS += tests/test_openapi
 
+# The job object the API and `jobvisor enqueue --file` share (jobspec.c).
+check_PROGRAMS += tests/test_jobspec
+tests_test_jobspec_SOURCES = tests/test_jobspec.c tests/unit.h
+tests_test_jobspec_CFLAGS = $(TEST_CFLAGS)
+tests_test_jobspec_LDADD = $(TEST_LDADD) $(JANSSON_LIBS)
+TESTS += tests/test_jobspec
+
 # ---------------------------------------------------------------- metrics
 # The strict Prometheus text-format checker of tests/it_api_metrics.sh.
 EXTRA_DIST += tests/servers/promcheck.py

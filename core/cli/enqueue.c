@@ -199,10 +199,10 @@ static int parse_after(const char *cmd, const char *s, char **out)
 	jv_buf_puts(&b, "{");
 	for (;;) {
 		size_t len = strcspn(p, ",");
-		char *end;
+		char *end = (char *)p;
 		errno = 0;
 		long long id = isdigit((unsigned char)*p) ? strtoll(p, &end, 10) : 0;
-		if (!isdigit((unsigned char)*p) || end != p + len || errno == ERANGE || id < 1) {
+		if (end != p + len || len == 0 || errno == ERANGE || id < 1) {
 			jv_buf_free(&b);
 			return jv_cli_usage_fail(cmd,
 			                         "invalid --after '%.80s%s': '%.*s' is not a job id "

@@ -356,10 +356,9 @@ static int insert_fail(const struct ef *f, const char *state, const char *err)
 {
 	int code = !strncmp(state, "22", 2) || !strncmp(state, "23", 2) ? JV_EXIT_USER
 	                                                                 : JV_EXIT_INTERNAL;
-	char *end;
-	long line = 0;
 	if (!strncmp(err, "line ", 5)) {
-		line = strtol(err + 5, &end, 10);
+		char *end;
+		long line = strtol(err + 5, &end, 10);
 		if (line > 0 && !strncmp(end, ": ", 2)) {
 			if (code == JV_EXIT_USER)
 				return line_fail(f, line, "%s", end + 2);
