@@ -1,6 +1,6 @@
 -- 017_workflows.sql -- dependencies between jobs, workflows (a named DAG of
 -- jobs inserted at once), progress (DESIGN.md "Dependencies, workflows,
--- bulk, progress"; docs/workflows.md).
+-- bulk, progress"; docs/workflows-sql.md).
 --
 -- A job enqueued with dependencies is `waiting` while any of them is
 -- unfinished; `waiting_on` counts its unresolved edges in
@@ -53,7 +53,7 @@ BEGIN
 			ADD CONSTRAINT jobs_run_when_check
 			CHECK (run_when IN ('success', 'always')) NOT VALID,
 			ADD CONSTRAINT jobs_waiting_on_check
-			CHECK (waiting_on BETWEEN 0 AND 100) NOT VALID,
+			CHECK (waiting_on BETWEEN 0 AND 10000) NOT VALID,
 			ADD CONSTRAINT jobs_progress_check
 			CHECK (progress BETWEEN 0 AND 100) NOT VALID,
 			ADD CONSTRAINT jobs_progress_note_check
@@ -65,12 +65,29 @@ BEGIN
 	; END
 	; END
 $$;
-ALTER TABLE jobvisor.jobs VALIDATE CONSTRAINT jobs_status_check_017;
-ALTER TABLE jobvisor.jobs VALIDATE CONSTRAINT jobs_run_when_check;
-ALTER TABLE jobvisor.jobs VALIDATE CONSTRAINT jobs_waiting_on_check;
-ALTER TABLE jobvisor.jobs VALIDATE CONSTRAINT jobs_progress_check;
-ALTER TABLE jobvisor.jobs VALIDATE CONSTRAINT jobs_progress_note_check;
-ALTER TABLE jobvisor.jobs VALIDATE CONSTRAINT jobs_workflow_key_check;
+-- Validated, each on its own (a scan under SHARE UPDATE EXCLUSIVE: claims,
+-- completions and enqueues go on). A concurrent migrate may have finished
+-- the migration meanwhile (renaming jobs_status_check_017): then there is
+-- nothing left to validate.
+DO $$
+DECLARE
+	v_name text
+	; BEGIN
+	FOR v_name IN
+		SELECT c.conname FROM pg_constraint c
+		WHERE c.conrelid = 'jobvisor.jobs'::regclass AND NOT c.convalidated
+		  AND c.conname IN ('jobs_status_check_017', 'jobs_run_when_check',
+		                    'jobs_waiting_on_check', 'jobs_progress_check',
+		                    'jobs_progress_note_check', 'jobs_workflow_key_check')
+	LOOP
+		BEGIN
+			EXECUTE format('ALTER TABLE jobvisor.jobs VALIDATE CONSTRAINT %I', v_name)
+		; EXCEPTION WHEN undefined_object THEN
+			NULL
+		; END
+	; END LOOP
+	; END
+$$;
 
 -- A workflow's steps, and their states (workflow_status(), the API's
 -- counts per workflow: an index-only scan). Only jobs of a workflow have
@@ -181,6 +198,7 @@ DECLARE
 	v_key text;
 	v_ids bigint[];
 	v_more bigint[];
+	v_pending boolean;
 BEGIN
 	WHILE v_i <= coalesce(cardinality(v_work), 0) LOOP
 		v_x := v_work[v_i];
@@ -210,6 +228,11 @@ BEGIN
 			    updated_at = now()
 			WHERE j.id = ANY (v_ids) AND j.status = 'waiting'
 			  AND (v_status = 'succeeded' OR j.run_when = 'always');
+			IF FOUND THEN
+				-- (001's trigger wakes the processors for a job due now;
+				-- one due later must be heard of too, as at insert)
+				PERFORM pg_notify('jobvisor_jobs', '');
+			END IF;
 			IF v_status <> 'succeeded' THEN
 				WITH c AS (
 					UPDATE jobvisor.jobs j
@@ -256,20 +279,25 @@ BEGIN
 			                        WHERE d.job_id = ANY (v_ids)))
 			ORDER BY k.id
 			FOR SHARE;
+			-- (each dependency's status by primary key, whatever the
+			-- planner thinks of the tables' sizes)
 			UPDATE jobvisor.job_dependencies d
-			SET resolved = k.status IN ('succeeded', 'failed', 'cancelled')
-			FROM jobvisor.jobs k
-			WHERE d.job_id = ANY (v_ids) AND k.id = d.depends_on
-			  AND d.resolved <> (k.status IN ('succeeded', 'failed', 'cancelled'));
-			WITH c AS (
-				SELECT d.job_id,
-				       count(*) FILTER (WHERE k.status IN ('pending', 'waiting', 'running'))
-				           AS live,
-				       min(k.id) FILTER (WHERE k.status IN ('failed', 'cancelled')) AS bad
+			SET resolved = NOT d.resolved
+			WHERE d.job_id = ANY (v_ids)
+			  AND d.resolved <> coalesce((SELECT k.status IN ('succeeded', 'failed', 'cancelled')
+			                              FROM jobvisor.jobs k WHERE k.id = d.depends_on), true);
+			WITH e AS (
+				SELECT d.job_id, d.depends_on AS id,
+				       (SELECT k.status FROM jobvisor.jobs k WHERE k.id = d.depends_on) AS status
 				FROM jobvisor.job_dependencies d
-				JOIN jobvisor.jobs k ON k.id = d.depends_on
 				WHERE d.job_id = ANY (v_ids)
-				GROUP BY d.job_id
+			),
+			c AS (
+				SELECT e.job_id,
+				       count(*) FILTER (WHERE e.status IN ('pending', 'waiting', 'running')) AS live,
+				       min(e.id) FILTER (WHERE e.status IN ('failed', 'cancelled')) AS bad
+				FROM e
+				GROUP BY e.job_id
 			),
 			u AS (
 				UPDATE jobvisor.jobs j
@@ -285,11 +313,16 @@ BEGIN
 				                       THEN j.finished_at END,
 				    updated_at = now()
 				FROM c
-				WHERE j.id = c.job_id
+				WHERE j.id = ANY (v_ids) AND j.id = c.job_id
 				RETURNING j.id, j.status, j.has_dependents
 			)
-			SELECT array_agg(u.id ORDER BY u.id) INTO v_more
-			FROM u WHERE u.status <> 'cancelled' AND u.has_dependents;
+			SELECT array_agg(u.id ORDER BY u.id) FILTER (WHERE u.has_dependents),
+			       bool_or(u.status = 'pending')
+			INTO v_more, v_pending
+			FROM u WHERE u.status <> 'cancelled';
+			IF v_pending THEN
+				PERFORM pg_notify('jobvisor_jobs', '');
+			END IF;
 			v_work := v_work || v_more;
 		END IF;
 	END LOOP;
@@ -499,10 +532,13 @@ COMMENT ON FUNCTION jobvisor.enqueue(text, jsonb, text, timestamptz, integer, in
 -- with a message naming the place (`jobs[3].dependsOn: unknown key "x"`,
 -- `jobs[4].key: duplicate key "a"`, `cycle: a -> b -> a`). Returns
 -- {"id": W, "name": N, "jobs": {"a": 101, ..}}. Limits: 1..10000 steps,
--- key 1..64 characters of [A-Za-z0-9_.-], name 1..200 characters, 100
--- dependencies per step; the fields' limits are the API's (maxAttempts
--- 1..1000, timeoutSeconds 1..604800) and the table's (type 128 bytes,
--- user 256 bytes).
+-- key 1..64 characters of [A-Za-z0-9_.-], name 1..200 characters; the
+-- fields' limits are the API's (maxAttempts 1..1000, timeoutSeconds
+-- 1..604800) and the table's (type 128 bytes, user 256 bytes). A step may
+-- depend on any number of the other steps: the limit of 100 dependencies
+-- is enqueue()'s, which locks each dependency it is given by id; here the
+-- dependencies are rows of this insert, and a fan-in after all the steps
+-- of a fan-out (a batch's on-finish step) is a workflow's common shape.
 CREATE FUNCTION jobvisor.workflow_error(p_msg text) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -524,9 +560,11 @@ LANGUAGE sql IMMUTABLE AS $$
 	            GROUP BY g.s) c) o
 $$;
 
+-- (jit off: the planner's guesses about the arrays' sizes made it compile
+-- the insert's expressions, for seconds, to insert a few thousand rows)
 CREATE FUNCTION jobvisor.enqueue_workflow(p_workflow jsonb, p_by text DEFAULT NULL)
 RETURNS jsonb
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET jit = off AS $$
 DECLARE
 	v_name   text;
 	v_n      integer;
@@ -548,9 +586,8 @@ DECLARE
 	v_run    timestamptz[] := '{}';
 	v_when   text[] := '{}';
 	-- the edges: step e_from waits for the step keyed e_to
-	e_from   integer[] := '{}';
-	e_to     text[] := '{}';
-	v_deps   text[];
+	e_from   integer[];
+	e_to     text[];
 	-- cycle detection (Kahn): dependents of each step, in CSR form
 	v_to     integer[];
 	v_adj    integer[];
@@ -680,15 +717,16 @@ BEGIN
 			              WHERE jsonb_typeof(d) <> 'string') THEN
 				PERFORM jobvisor.workflow_error(v_at || '.dependsOn: must be an array of step keys');
 			END IF;
-			v_deps := ARRAY(SELECT DISTINCT d FROM jsonb_array_elements_text(v_v) d);
-			IF cardinality(v_deps) > 100 THEN
-				PERFORM jobvisor.workflow_error(format('%s.dependsOn: at most 100 dependencies, got %s',
-				                                       v_at, cardinality(v_deps)));
-			END IF;
-			e_from := e_from || array_fill(v_i, ARRAY[cardinality(v_deps)]);
-			e_to := e_to || v_deps;
 		END IF;
 	END LOOP;
+	-- (the edges in one statement: appending to arrays step by step
+	-- would copy them at every step)
+	SELECT coalesce(array_agg(e.n ORDER BY e.n, e.k), '{}'), coalesce(array_agg(e.k ORDER BY e.n, e.k), '{}')
+	INTO e_from, e_to
+	FROM (SELECT DISTINCT s.n::integer AS n, d.k
+	      FROM jsonb_array_elements(p_workflow -> 'jobs') WITH ORDINALITY AS s(el, n)
+	      CROSS JOIN LATERAL jsonb_array_elements_text(s.el -> 'dependsOn') AS d(k)
+	      WHERE jsonb_typeof(s.el -> 'dependsOn') = 'array') e;
 
 	-- Keys: unique; every dependency names one.
 	SELECT format('jobs[%s].key: duplicate key %s', d.n - 1, to_json(d.k)) INTO v_at
@@ -782,19 +820,24 @@ BEGIN
 		                           has_dependents, workflow_id, workflow_key)
 		SELECT s.type, s.pay, s.usr, s.run, s.prio, s.maxa, s.tmo, s.queue,
 		       CASE WHEN d.n > 0 THEN 'waiting' ELSE 'pending' END, s.rw, coalesce(d.n, 0),
-		       s.n = ANY (coalesce(v_to, '{}')), v_wf, s.key
+		       h.t IS NOT NULL, v_wf, s.key
 		FROM unnest(v_key, v_type, v_pay, v_user, v_prio, v_maxa, v_tmo, v_queue, v_run, v_when)
 		     WITH ORDINALITY AS s(key, type, pay, usr, prio, maxa, tmo, queue, run, rw, n)
 		LEFT JOIN deps d ON d.f = s.n
+		LEFT JOIN (SELECT DISTINCT t FROM unnest(v_to) AS t) h ON h.t = s.n
 		ORDER BY s.n
 		RETURNING id, workflow_key
+	),
+	pos AS (
+		SELECT i.id, k.n FROM ins i
+		JOIN unnest(v_key) WITH ORDINALITY AS k(key, n) ON k.key = i.workflow_key
 	),
 	edges AS (
 		INSERT INTO jobvisor.job_dependencies (job_id, depends_on)
 		SELECT a.id, b.id
-		FROM unnest(e_from, e_to) AS e(f, t)
-		JOIN ins a ON a.workflow_key = v_key[e.f]
-		JOIN ins b ON b.workflow_key = e.t
+		FROM unnest(e_from, v_to) AS e(f, t)
+		JOIN pos a ON a.n = e.f
+		JOIN pos b ON b.n = e.t
 	)
 	SELECT jsonb_object_agg(i.workflow_key, i.id) INTO v_ids FROM ins i;
 	RETURN jsonb_build_object('id', v_wf, 'name', v_name, 'jobs', v_ids);
@@ -964,7 +1007,7 @@ BEGIN
 	           WHERE j.queue = OLD.name
 	             AND (j.status = 'pending' OR j.status = 'running' OR j.status = 'waiting'))
 	   OR EXISTS (SELECT 1 FROM jobvisor.schedules s WHERE s.queue = OLD.name) THEN
-		RAISE EXCEPTION 'jobvisor.queues: queue % still has pending, waiting or running jobs, or schedules',
+		RAISE EXCEPTION 'jobvisor.queues: queue % still has pending or running jobs (or waiting ones), or schedules',
 			quote_literal(OLD.name)
 			USING ERRCODE = 'integrity_constraint_violation',
 			      HINT = 'pause it, let its jobs finish or cancel them, move its schedules, then delete it';

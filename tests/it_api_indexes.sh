@@ -180,6 +180,9 @@ reads /metrics jobs_unsuccessful_idx all
 assert_eq "$COUNTS" \
 	"$(printf '%s\n' "$BODY" | sed -n 's/^jobvisor_jobs{status="\([a-z]*\)"} \([0-9]*\)$/\1 \2/p' | tr '\n' ' ' | sed 's/ $//')" \
 	"/metrics: jobs by status as in the table"
+# (every status: waiting, too, since 017)
+COUNTS=$(q "SELECT string_agg(s || ' ' || (SELECT count(*) FROM jobvisor.jobs j WHERE j.status = s), ' ' ORDER BY o)
+	FROM unnest(ARRAY['pending', 'waiting', 'running', 'succeeded', 'failed', 'cancelled']) WITH ORDINALITY AS a(s, o)")
 reads /api/cron/status jobs_unsuccessful_idx all
 assert_eq "$COUNTS" "$(printf '%s' "$BODY" | jq -r '.jobs | to_entries | map("\(.key) \(.value)") | join(" ")')" \
 	"/api/cron/status: jobs by status as in the table, in this order"

@@ -73,7 +73,7 @@ static const char sql_status_jobs[] =
     /* by partial indexes and the primary key, never the table
      * (sql/014_throughput.sql) */
     "SELECT c.status, c.n FROM jobvisor.job_counts() c ORDER BY array_position("
-    "ARRAY['waiting', 'pending', 'running', 'succeeded', 'failed', 'cancelled'], c.status)";
+    "ARRAY['pending', 'waiting', 'running', 'succeeded', 'failed', 'cancelled'], c.status)";
 static const char sql_status_pending[] = "SELECT count(*) FILTER (WHERE scheduled_at <= now()),"
                                          " count(*) FILTER (WHERE scheduled_at > now()),"
                                          " round(extract(epoch FROM now() - min(scheduled_at) "
