@@ -7,7 +7,7 @@
 #                      [--type noop|sql] [--pgbouncer session|transaction]
 #                      [--pool-size S] [--listen-direct] [--poll-ms MS] [--build DIR]
 #                      [--stats] [--progress S] [--background-rate R] [--flow]
-#                      [--weight W] [--per-user-limit N]
+#                      [--weight W] [--per-user-limit N] [--enqueue-file]
 #
 # Defaults: 100 000 jobs, max_concurrent_jobs 200 per processor, batch_size
 # half of it, worker processes (the product's default isolation).
@@ -71,6 +71,12 @@
 # jobvisor.user_limits row with the per_user_limit as its max_running, so
 # nothing changes, and weight 1, or the weight of --weight W: above 1, the
 # fair claim keeps turns between claims).
+#
+# --enqueue-file: the N jobs are enqueued by `jobvisor enqueue --file`, one
+# line each (with their user and queue as above), instead of one INSERT; it
+# is timed, from the start of the command to its exit, and printed first:
+#
+#   enqueue_file_jobs=N enqueue_file_s=.. enqueue_file_jobs_per_s=..
 #
 # --per-user-limit N: processor.per_user_limit for the throughput runs
 # (default: none, or with --users the slots shared out among the users).
@@ -142,6 +148,7 @@ progress=0
 flow=0
 weight=1
 per_user=0
+enqueue_file=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--jobs) jobs=$2; shift 2 ;;
@@ -166,6 +173,7 @@ while [ $# -gt 0 ]; do
 	--flow) flow=1; shift ;;
 	--weight) weight=$2; shift 2 ;;
 	--per-user-limit) per_user=$2; shift 2 ;;
+	--enqueue-file) enqueue_file=1; shift ;;
 	--progress) progress=$2; shift 2 ;;
 	-h | --help) awk 'NR == 1 { next } /^#/ { print; next } { exit }' "$0"; exit 0 ;;
 	*) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 1 ;;
@@ -443,7 +451,18 @@ throughput_run()
 {
 	settle
 	w_lsn0=$s_lsn w_rec0=$s_rec w_fpi0=$s_fpi
-	if [ "$users" -gt 0 ]; then
+	if [ "$enqueue_file" = 1 ]; then
+		awk -v n="$jobs" -v t="$jtype" -v p="$payload" -v u="$users" -v fl="$flow" 'BEGIN {
+			for (g = 1; g <= n; g++)
+				printf "{\"type\": \"%s\", \"payload\": %s%s%s}\n", t, p,
+					(u > 0 ? ", \"user\": \"user" (g % u) "\"" : ""), (fl == 1 ? ", \"queue\": \"bench\"" : "")
+		}' >"$work/jobs.ndjson"
+		e0=$(now_ns)
+		"$build/jobvisor" enqueue -c "$work/bench.yaml" --file "$work/jobs.ndjson" >/dev/null
+		e1=$(now_ns)
+		awk -v n="$jobs" -v a="$e0" -v b="$e1" 'BEGIN {printf "enqueue_file_jobs=%d enqueue_file_s=%.3f enqueue_file_jobs_per_s=%.0f\n",
+			n, (b - a) / 1e9, n / ((b - a) / 1e9)}'
+	elif [ "$users" -gt 0 ]; then
 		q "INSERT INTO jobvisor.jobs (type, payload, user_id$qcol) SELECT '$jtype', '$payload', 'user' || (g % $users)$qval FROM generate_series(1, $jobs) g"
 	else
 		q "INSERT INTO jobvisor.jobs (type, payload$qcol) SELECT '$jtype', '$payload'$qval FROM generate_series(1, $jobs)"
