@@ -7,8 +7,8 @@
 #                      [--type noop|sql] [--pgbouncer session|transaction]
 #                      [--pool-size S] [--listen-direct] [--poll-ms MS] [--build DIR]
 #                      [--stats] [--progress S] [--background-rate R] [--flow]
-#                      [--weight W] [--per-user-limit N] [--api-enqueue]
-#                      [--api-search R]
+#                      [--weight W] [--per-user-limit N] [--enqueue-file]
+#                      [--api-enqueue] [--api-search R]
 #
 # Defaults: 100 000 jobs, max_concurrent_jobs 200 per processor, batch_size
 # half of it, worker processes (the product's default isolation).
@@ -72,6 +72,12 @@
 # jobvisor.user_limits row with the per_user_limit as its max_running, so
 # nothing changes, and weight 1, or the weight of --weight W: above 1, the
 # fair claim keeps turns between claims).
+#
+# --enqueue-file: the N jobs are enqueued by `jobvisor enqueue --file`, one
+# line each (with their user and queue as above), instead of one INSERT; it
+# is timed, from the start of the command to its exit, and printed first:
+#
+#   enqueue_file_jobs=N enqueue_file_s=.. enqueue_file_jobs_per_s=..
 #
 # --api-enqueue: only the enqueue, through the REST API: --jobs N noop jobs
 # (default 100 000) in bulk POST /api/jobs requests of 10 000 each (the
@@ -162,6 +168,7 @@ weight=1
 per_user=0
 api_enqueue=0
 api_search=0
+enqueue_file=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--jobs) jobs=$2; shift 2 ;;
@@ -188,6 +195,7 @@ while [ $# -gt 0 ]; do
 	--per-user-limit) per_user=$2; shift 2 ;;
 	--api-enqueue) api_enqueue=1; shift ;;
 	--api-search) api_search=$2; shift 2 ;;
+	--enqueue-file) enqueue_file=1; shift ;;
 	--progress) progress=$2; shift 2 ;;
 	-h | --help) awk 'NR == 1 { next } /^#/ { print; next } { exit }' "$0"; exit 0 ;;
 	*) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 1 ;;
@@ -549,7 +557,18 @@ throughput_run()
 {
 	settle
 	w_lsn0=$s_lsn w_rec0=$s_rec w_fpi0=$s_fpi
-	if [ "$users" -gt 0 ]; then
+	if [ "$enqueue_file" = 1 ]; then
+		awk -v n="$jobs" -v t="$jtype" -v p="$payload" -v u="$users" -v fl="$flow" 'BEGIN {
+			for (g = 1; g <= n; g++)
+				printf "{\"type\": \"%s\", \"payload\": %s%s%s}\n", t, p,
+					(u > 0 ? ", \"user\": \"user" (g % u) "\"" : ""), (fl == 1 ? ", \"queue\": \"bench\"" : "")
+		}' >"$work/jobs.ndjson"
+		e0=$(now_ns)
+		"$build/jobvisor" enqueue -c "$work/bench.yaml" --file "$work/jobs.ndjson" >/dev/null
+		e1=$(now_ns)
+		awk -v n="$jobs" -v a="$e0" -v b="$e1" 'BEGIN {printf "enqueue_file_jobs=%d enqueue_file_s=%.3f enqueue_file_jobs_per_s=%.0f\n",
+			n, (b - a) / 1e9, n / ((b - a) / 1e9)}'
+	elif [ "$users" -gt 0 ]; then
 		q "INSERT INTO jobvisor.jobs (type, payload, user_id$qcol) SELECT '$jtype', '$payload', 'user' || (g % $users)$qval FROM generate_series(1, $jobs) g"
 	else
 		q "INSERT INTO jobvisor.jobs (type, payload$qcol) SELECT '$jtype', '$payload'$qval FROM generate_series(1, $jobs)"

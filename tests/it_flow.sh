@@ -151,6 +151,45 @@ claim_at()
 assert_eq "ta,ta,tb,tb|60000" "$(claim_at 00:00)" "rate per type: 2 starts of each type, then the window full for 60 s"
 assert_eq "-|30000" "$(claim_at 00:30)" "both windows full: none, and the next opening in 30 s"
 assert_eq "ta,ta,tb,tb|60000" "$(claim_at 01:01)" "60 s later: 2 more of each"
+# Each window's total (jobvisor.queue_windows, what the claim reads) is
+# the sum of its starts still recorded, after starts came and went.
+windows_match()
+{
+	assert_eq 0 "$(jv_psql "SELECT count(*) FROM jobvisor.queue_windows w
+		FULL JOIN (SELECT queue, part, sum(n)::integer AS n FROM jobvisor.queue_starts
+		           GROUP BY queue, part) s USING (queue, part)
+		WHERE coalesce(w.n, 0) <> coalesce(s.n, 0)")" "$1"
+}
+windows_match "each window's total is the sum of its recorded starts"
+assert_eq "ta:2,tb:2" "$(jv_psql "SELECT string_agg(part || ':' || n, ',' ORDER BY part)
+	FROM jobvisor.queue_windows WHERE queue = 'typed' AND n > 0")" \
+	"the windows hold the last claim's starts only (the first's left them)"
+# A window with room left holds nothing back: the claim's next look is
+# the next scheduled job (90 s), not the window's next opening (60 s).
+jv_psql "SELECT jobvisor.sync_queues('{\"roomy\": {\"rate_limit\": {\"allowed\": 5, \"period_seconds\": 60}}}');
+	INSERT INTO jobvisor.jobs (type, queue, scheduled_at) VALUES ('ta', 'roomy', '2030-01-01 00:00+00'),
+		('ta', 'roomy', '2030-01-01 00:00+00'), ('ta', 'roomy', '2030-01-01 00:03:30+00')" >/dev/null
+assert_eq "ta,ta|90000" "$(jv_psql "SELECT string_agg(type, ',' ORDER BY type) || '|' || max(next_due_ms)
+	FROM jobvisor.claim($PROC, 10, 0, '{ta}', '2030-01-01 00:02+00', NULL, '{roomy}', '{}', '{}')")" \
+	"a window with room left: 2 started, next look when the scheduled job is due"
+windows_match "... and the totals still match"
+# A rate limit over the whole queue with room for every slot still counts
+# each start (016 did not record them then, and such a limit never held):
+# 5 a minute, claims of 4 slots a second apart.
+jv_psql "SELECT jobvisor.sync_queues('{\"whole\": {\"rate_limit\": {\"allowed\": 5, \"period_seconds\": 60}}}');
+	INSERT INTO jobvisor.jobs (type, queue) SELECT 'ta', 'whole' FROM generate_series(1, 20)" >/dev/null
+whole_at()
+{
+	jv_psql "SELECT count(id) || '|' || coalesce(max(next_due_ms)::text, '-')
+		FROM jobvisor.claim($PROC, 4, 0, '{ta}', '2030-01-01 00:$1+00', NULL, '{whole}', '{}', '{}')"
+}
+assert_eq "4|-" "$(whole_at 05:00)" "whole-queue rate 5/min: 4 slots, 4 started"
+assert_eq "1|59000" "$(whole_at 05:01)" "... a second later 1 more (5 in the window), next opening in 59 s"
+assert_eq "0|58000" "$(whole_at 05:02)" "... then none until the window opens"
+assert_eq "4|-" "$(whole_at 06:00.5)" "... 60 s after the first starts, 4 again"
+windows_match "... the totals match"
+jv_psql "SELECT jobvisor.recount_queue_windows()" >/dev/null
+windows_match "recount_queue_windows() agrees with the claim's totals"
 
 # ---------------------------------------------- 3. user limits and weights
 jv_db

@@ -7,6 +7,7 @@ libjvcore_la_SOURCES += \
 	core/api/bridge.c core/api/bridge.h \
 	core/api/stats.c core/api/stats.h \
 	core/api/jobs.c \
+	core/api/jobspec.c core/api/jobspec.h \
 	core/api/processor.c \
 	core/api/alerts.c \
 	core/api/analytics.c \
@@ -40,6 +41,13 @@ tests_test_openapi_SOURCES = tests/test_openapi.c tests/unit.h
 tests_test_openapi_CFLAGS = $(TEST_CFLAGS)
 tests_test_openapi_LDADD = $(TEST_LDADD) $(JANSSON_LIBS)
 TESTS += tests/test_openapi
+
+# The job object the API and `jobvisor enqueue --file` share (jobspec.c).
+check_PROGRAMS += tests/test_jobspec
+tests_test_jobspec_SOURCES = tests/test_jobspec.c tests/unit.h
+tests_test_jobspec_CFLAGS = $(TEST_CFLAGS)
+tests_test_jobspec_LDADD = $(TEST_LDADD) $(JANSSON_LIBS)
+TESTS += tests/test_jobspec
 
 # ---------------------------------------------------------------- metrics
 # The strict Prometheus text-format checker of tests/it_api_metrics.sh.

@@ -15,6 +15,7 @@ int jv_cmd_status(int argc, char **argv);
 int jv_cmd_test_alert(int argc, char **argv);
 int jv_cmd_schedules(int argc, char **argv);
 int jv_cmd_queues(int argc, char **argv);
+int jv_cmd_workflow(int argc, char **argv);
 
 /* The config path: the -c argument, else $JOBVISOR_CONFIG, else
  * SYSCONFDIR/jobvisor/jobvisor.yaml. Static storage or argv. */
@@ -54,6 +55,10 @@ PGconn *jv_cli_connect(const char *cmd, const struct jv_config *cfg);
  * Returns 0, or JV_EXIT_USER after printing the problem. */
 int jv_cli_parse_long(const char *cmd, const char *opt, const char *s, long min, long max,
                       long *out);
+
+/* `enqueue --file PATH` (enqueue_file.c): PATH "-" is standard input;
+ * json: print {"count", "created", "ids"}. An exit code. */
+int jv_cli_enqueue_file(const char *cmd, const char *config, const char *path, int json);
 
 /* --- the queues (queues.c), shown by `queues` and `status` --------------
  * jv_cli_sql_queue_stats: the query (no parameters) whose result the two

@@ -5,6 +5,8 @@ libjvcore_la_SOURCES += \
 	core/cli/common.c \
 	core/cli/migrate.c \
 	core/cli/enqueue.c \
+	core/cli/enqueue_file.c \
+	core/cli/workflow.c \
 	core/cli/status.c \
 	core/cli/check_config.c \
 	core/cli/test_alert.c \

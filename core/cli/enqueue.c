@@ -32,8 +32,11 @@ static void enqueue_help(FILE *f)
 	    "usage: jobvisor enqueue [-c FILE] --type T [--user U] [--payload JSON] [--at TIME]\n"
 	    "                        [--priority N] [--max-attempts N] [--timeout SECONDS]\n"
 	    "                        [--unique-key K [--unique-states S,...]] [--queue NAME]\n"
+	    "                        [--after ID,... [--run-when success|always]] [--json]\n"
+	    "       jobvisor enqueue [-c FILE] --file FILE|- [--json]\n"
 	    "\n"
-	    "Add a job to jobvisor.jobs and print its id.\n"
+	    "Add a job to jobvisor.jobs and print its id; with --file, add one job per\n"
+	    "line of FILE, all or none, and print how many and their ids.\n"
 	    "\n" JV_CLI_CONFIG_HELP
 	    "  -t, --type T        the job type: an executor named in the config (required)\n"
 	    "  -u, --user U        the user the job belongs to (per_user_limit applies)\n"
@@ -56,6 +59,20 @@ static void enqueue_help(FILE *f)
 	    "  -q, --queue NAME    the queue, " JV_QUEUE_NAME_RULE "\n"
 	    "                      (default 'default'); one the processors' config names\n"
 	    "                      under queues: (the database refuses an unknown one)\n"
+	    "      --after ID,...  run only after these jobs (1 to 100 ids): the job waits\n"
+	    "                      until every one succeeded, and is cancelled when one\n"
+	    "                      fails for good or is cancelled\n"
+	    "      --run-when W    success (default): as above; always: run once every\n"
+	    "                      job of --after finished, however it ended\n"
+	    "  -f, --file FILE     one job per line (- for standard input), a JSON object\n"
+	    "                      with the REST API's fields: type, payload, user, runAt,\n"
+	    "                      priority, maxAttempts, timeoutSeconds, uniqueKey,\n"
+	    "                      uniqueStates, queue, dependsOn, runWhen; blank lines\n"
+	    "                      are skipped; a line at most 2 MiB, at most 1000000\n"
+	    "                      jobs; one transaction: a bad line (named FILE:LINE)\n"
+	    "                      adds none\n"
+	    "      --json          print JSON: {\"id\", \"created\"}, with --file\n"
+	    "                      {\"count\", \"created\", \"ids\"} (ids in line order)\n"
 	    "  -h, --help          show this help\n" JV_CLI_EXIT_HELP);
 }
 
@@ -163,9 +180,58 @@ struct enqueue_args {
 	const char *type, *user, *payload, *at, *unique_key, *queue;
 	char *unique_states;                           /* "{pending,running}", malloc'd */
 	const char *priority, *max_attempts, *timeout; /* validated text */
+	char *after;                                   /* "{1,2,3}", malloc'd */
+	const char *run_when;
 	long at_seconds;                               /* when at is relative */
 	int at_relative;
+	int json;
 };
+
+/* --after "12,13,20" -> the array literal "{12,13,20}" in *out (malloc'd):
+ * 1 to JV_DEPENDS_MAX job ids, each a positive integer; one listed twice
+ * counts once. */
+static int parse_after(const char *cmd, const char *s, char **out)
+{
+	struct jv_buf b = {0};
+	long long ids[JV_DEPENDS_MAX];
+	size_t n = 0;
+	const char *p = s;
+	jv_buf_puts(&b, "{");
+	for (;;) {
+		size_t len = strcspn(p, ",");
+		char *end = (char *)p;
+		errno = 0;
+		long long id = isdigit((unsigned char)*p) ? strtoll(p, &end, 10) : 0;
+		if (end != p + len || len == 0 || errno == ERANGE || id < 1) {
+			jv_buf_free(&b);
+			return jv_cli_usage_fail(cmd,
+			                         "invalid --after '%.80s%s': '%.*s' is not a job id "
+			                         "(a positive integer)",
+			                         s, strlen(s) > 80 ? "..." : "", len > 40 ? 40 : (int)len,
+			                         p);
+		}
+		size_t i = 0;
+		while (i < n && ids[i] != id)
+			i++;
+		if (i == n) {
+			if (n == JV_DEPENDS_MAX) {
+				jv_buf_free(&b);
+				return jv_cli_usage_fail(cmd,
+				                         "invalid --after: more than %d job ids (a job "
+				                         "has at most %d dependencies)",
+				                         JV_DEPENDS_MAX, JV_DEPENDS_MAX);
+			}
+			ids[n++] = id;
+			jv_buf_printf(&b, "%s%lld", n > 1 ? "," : "", id);
+		}
+		if (!p[len])
+			break;
+		p += len + 1;
+	}
+	jv_buf_puts(&b, "}");
+	*out = b.data;
+	return 0;
+}
 
 /* Check an absolute --at by letting PostgreSQL parse it. */
 static int check_at(const char *cmd, PGconn *conn, const char *at)
@@ -273,6 +339,8 @@ static int enqueue_run(const char *cmd, const struct enqueue_args *a)
 	    a->unique_key,
 	    a->unique_states,
 	    a->queue,
+	    a->after,
+	    a->run_when ? a->run_when : "success",
 	};
 	/* One transaction, so that "created" can be told: the job is ours when
 	 * its row's xmin is this transaction (with a unique key, enqueue may
@@ -282,12 +350,20 @@ static int enqueue_run(const char *cmd, const struct enqueue_args *a)
 		rc = jv_cli_fail(cmd, JV_EXIT_INTERNAL, "could not enqueue: %s", err);
 		goto out;
 	}
+	/* Dependencies only when given: the call without them is the one of
+	 * every schema this binary was tested against. */
 	PGresult *res = jv_db_query(
 	    conn,
-	    "SELECT jobvisor.enqueue($1, $2::jsonb, $3,"
-	    " coalesce($4::timestamptz, now() + make_interval(secs => $5::double precision)),"
-	    " $6::integer, $7::integer, $8::integer, $9, $10::text[], $11)",
-	    11, params, state, err, sizeof err);
+	    a->after ? "SELECT jobvisor.enqueue($1, $2::jsonb, $3,"
+	               " coalesce($4::timestamptz, now() + make_interval(secs => $5::double "
+	               "precision)),"
+	               " $6::integer, $7::integer, $8::integer, $9, $10::text[], $11,"
+	               " depends_on => $12::bigint[], run_when => $13)"
+	             : "SELECT jobvisor.enqueue($1, $2::jsonb, $3,"
+	               " coalesce($4::timestamptz, now() + make_interval(secs => $5::double "
+	               "precision)),"
+	               " $6::integer, $7::integer, $8::integer, $9, $10::text[], $11)",
+	    a->after ? 13 : 11, params, state, err, sizeof err);
 	if (!res) {
 		/* 22: a data exception, the input's fault (a bad unique_states,
 		 * a payload that grows past its limit as the database writes it,
@@ -314,7 +390,10 @@ static int enqueue_run(const char *cmd, const struct enqueue_args *a)
 		rc = jv_cli_fail(cmd, JV_EXIT_INTERNAL, "could not enqueue: %s", err);
 		goto out;
 	}
-	printf("%s\n", id);
+	if (a->json)
+		printf("{\"id\": %s, \"created\": %s}\n", id, created ? "true" : "false");
+	else
+		printf("%s\n", id);
 	if (!created && a->unique_key)
 		fprintf(stderr, "existing job %s holds unique key %s\n", id, a->unique_key);
 out:
@@ -333,7 +412,10 @@ int jv_cmd_enqueue(int argc, char **argv)
 		OPT_MAX_ATTEMPTS,
 		OPT_TIMEOUT,
 		OPT_UNIQUE_KEY,
-		OPT_UNIQUE_STATES
+		OPT_UNIQUE_STATES,
+		OPT_AFTER,
+		OPT_RUN_WHEN,
+		OPT_JSON
 	};
 	static const struct option opts[] = {
 	    {"config", required_argument, NULL, 'c'},
@@ -347,16 +429,24 @@ int jv_cmd_enqueue(int argc, char **argv)
 	    {"unique-key", required_argument, NULL, OPT_UNIQUE_KEY},
 	    {"unique-states", required_argument, NULL, OPT_UNIQUE_STATES},
 	    {"queue", required_argument, NULL, 'q'},
+	    {"after", required_argument, NULL, OPT_AFTER},
+	    {"run-when", required_argument, NULL, OPT_RUN_WHEN},
+	    {"file", required_argument, NULL, 'f'},
+	    {"json", no_argument, NULL, OPT_JSON},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *cmd = "enqueue";
 	struct enqueue_args a = {0};
-	const char *states = NULL;
+	const char *states = NULL, *after = NULL, *file = NULL, *job_option = NULL;
 	long n;
 	int c, rc;
 	jv_cli_getopt_reset();
-	while ((c = getopt_long(argc, argv, ":c:t:u:p:q:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":c:t:u:p:q:f:h", opts, NULL)) != -1) {
+		for (const struct option *o = opts; o->name && c != 'c' && c != 'f' && c != OPT_JSON;
+		     o++)
+			if (o->val == c && o->has_arg)
+				job_option = o->name;
 		switch (c) {
 		case 'c':
 			a.config = optarg;
@@ -423,6 +513,24 @@ int jv_cmd_enqueue(int argc, char **argv)
 				                         JV_QUEUE_NAME_RULE);
 			a.queue = optarg;
 			break;
+		case OPT_AFTER:
+			after = optarg;
+			break;
+		case OPT_RUN_WHEN:
+			if (strcmp(optarg, "success") && strcmp(optarg, "always"))
+				return jv_cli_usage_fail(
+				    cmd, "invalid --run-when '%.80s': must be success or always", optarg);
+			a.run_when = optarg;
+			break;
+		case 'f':
+			if (!*optarg)
+				return jv_cli_usage_fail(cmd, "invalid --file: must not be empty (- "
+				                              "reads standard input)");
+			file = optarg;
+			break;
+		case OPT_JSON:
+			a.json = 1;
+			break;
 		case 'h':
 			enqueue_help(stdout);
 			return JV_EXIT_OK;
@@ -432,13 +540,30 @@ int jv_cmd_enqueue(int argc, char **argv)
 	}
 	if (optind < argc)
 		return jv_cli_usage_fail(cmd, "unexpected argument '%s'", argv[optind]);
+	if (file && job_option)
+		return jv_cli_usage_fail(cmd,
+		                         "--file takes every job from the file: --%s cannot go "
+		                         "with it (put the field in each line)",
+		                         job_option);
+	if (file)
+		return jv_cli_enqueue_file(cmd, a.config, file, a.json);
 	if (!a.type)
 		return jv_cli_usage_fail(cmd, "missing --type (the job type, an executor of the config)");
 	if (states && !a.unique_key)
 		return jv_cli_usage_fail(cmd, "--unique-states needs --unique-key");
-	if (states && (rc = parse_unique_states(cmd, states, &a.unique_states)) != 0)
+	if (a.run_when && !after)
+		return jv_cli_usage_fail(cmd, "--run-when needs --after");
+	if (after && a.unique_key)
+		return jv_cli_usage_fail(cmd, "--unique-key cannot go with --after (a job with "
+		                              "dependencies has no unique key)");
+	if (after && (rc = parse_after(cmd, after, &a.after)) != 0)
 		return rc;
+	if (states && (rc = parse_unique_states(cmd, states, &a.unique_states)) != 0) {
+		free(a.after);
+		return rc;
+	}
 	rc = enqueue_run(cmd, &a);
 	free(a.unique_states);
+	free(a.after);
 	return rc;
 }

@@ -30,7 +30,8 @@ static void status_help(FILE *f)
 	fprintf(f, "usage: jobvisor status [-c FILE] [--json]\n"
 	           "\n"
 	           "Show the processors (running, or stopped within the last hour), the\n"
-	           "number of jobs in each state, how long the oldest due job has waited,\n"
+	           "number of jobs in each state (waiting: for dependencies to finish),\n"
+	           "how long the oldest due job has waited,\n"
 	           "the queues (jobs pending, running, what holds them back, paused),\n"
 	           "and the history: its oldest rows and what retention removed.\n"
 	           "A processor whose heartbeat is older than processor.stuck_job_timeout_minutes\n"
@@ -64,7 +65,8 @@ static const char sql_status_processors[] =
     " WHERE p.state <> 'stopped' OR p.stopped_at > now() - interval '1 hour'"
     " ORDER BY p.started_at, p.id LIMIT 1000";
 
-/* Counts by status, every status listed (in this order) even when 0; then
+/* Counts by status, every status listed (in this order) even when 0 --
+ * waiting: jobs whose dependencies have not all finished; then
  * pending due, pending scheduled later, and the age in seconds of the
  * oldest due pending job. */
 static const char sql_status_jobs[] =
@@ -197,7 +199,7 @@ static int status_text(PGresult *procs, PGresult *jobs, PGresult *pend, int vers
 	printf("jobs:\n");
 	for (int i = 0; i < PQntuples(jobs); i++) {
 		printf("  %-10s %10s", PQgetvalue(jobs, i, 0), PQgetvalue(jobs, i, 1));
-		if (i == 0)
+		if (!strcmp(PQgetvalue(jobs, i, 0), "pending"))
 			printf("  (%s due, %s scheduled later)", PQgetvalue(pend, 0, 0),
 			       PQgetvalue(pend, 0, 1));
 		printf("\n");

@@ -21,6 +21,24 @@
 /* jobs.unique_key, in bytes. */
 #define JV_UNIQUE_KEY_MAX 512
 
+/* Dependencies of one job (jobs.depends_on, dependsOn, --after). */
+#define JV_DEPENDS_MAX 100
+
+/* Jobs in one bulk request (POST /api/jobs with an array) and steps in one
+ * workflow. */
+#define JV_BULK_MAX 10000
+
+/* `jobvisor enqueue --file`: a line (one job) at most this many bytes, the
+ * newline not counted -- room for a payload at its limit and the rest of
+ * the object, as for an API body (JV_API_BODY_DEFAULT) -- and at most this
+ * many jobs in a file, all inserted in one transaction. */
+#define JV_ENQUEUE_LINE_MAX (2 * 1024 * 1024)
+#define JV_ENQUEUE_FILE_JOBS_MAX 1000000
+
+/* `jobvisor workflow --file`: the file at most this many bytes (the API's
+ * largest api.max_body_bytes). */
+#define JV_WORKFLOW_FILE_MAX (64 * 1024 * 1024)
+
 /* A frame between the supervisor and a worker (proto.h); a larger length
  * means a corrupt stream. */
 #define JV_FRAME_MAX (64u * 1024 * 1024)
@@ -40,20 +58,8 @@
  * ordinary jobs (about 1.6 KiB of JSON each). */
 #define JV_API_BULK_BODY_MAX (16 * 1024 * 1024)
 
-/* Jobs in one bulk request (POST /api/jobs with an array), steps in one
- * workflow; ids in one bulk cancel or retry. */
-#ifndef JV_BULK_MAX
-#define JV_BULK_MAX 10000
-#endif
+/* Ids in one POST /api/jobs/cancel or /api/jobs/retry. */
 #define JV_BULK_IDS_MAX 1000
-
-/* Dependencies of one job; a workflow step's key, in bytes. */
-#ifndef JV_DEPENDS_MAX
-#define JV_DEPENDS_MAX 100
-#endif
-#ifndef JV_WORKFLOW_KEY_MAX
-#define JV_WORKFLOW_KEY_MAX 64
-#endif
 
 _Static_assert(JV_TYPE_MAX + JV_USER_MAX + JV_PAYLOAD_MAX + JV_FRAME_OVERHEAD <= JV_FRAME_MAX,
 	       "a job frame must carry any job within the limits");
