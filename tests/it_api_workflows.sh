@@ -99,9 +99,9 @@ assert_eq "$(jv_psql "SELECT md5(string_agg(id::text, ' ' ORDER BY id)) FROM job
 ROW="type, payload, user_id, priority, max_attempts, timeout_seconds, queue, run_when, status, scheduled_at <= now()"
 post /api/jobs '{"type": "noop"}'
 ONE=$(jv_psql "SELECT $ROW FROM jobvisor.jobs WHERE id = $(field .id)")
-post /api/jobs '[{"type": "noop"}, {"type": "noop", "payload": null, "user": null}]'
-assert_eq "201|$ONE|$ONE" "$CODE|$(jv_psql "SELECT $ROW FROM jobvisor.jobs WHERE id = $(field '.ids[0]')")|$(jv_psql "SELECT $ROW FROM jobvisor.jobs WHERE id = $(field '.ids[1]')")" \
-	"a plain bulk request: the defaults of one job"
+post /api/jobs '[{"type": "noop"}, {"type": "noop", "payload": null, "user": null}, {"type": "noop", "userId": "uid"}]'
+assert_eq "201|$ONE|$ONE|uid" "$CODE|$(jv_psql "SELECT $ROW FROM jobvisor.jobs WHERE id = $(field '.ids[0]')")|$(jv_psql "SELECT $ROW FROM jobvisor.jobs WHERE id = $(field '.ids[1]')")|$(jv_psql "SELECT user_id FROM jobvisor.jobs WHERE id = $(field '.ids[2]')")" \
+	"a plain bulk request: the defaults of one job (userId, as in a workflow step, is user)"
 post /api/jobs "[{\"type\": \"noop\"}, {\"type\": \"noop\", \"uniqueKey\": \"bulk-u\"}, {\"type\": \"noop\", \"dependsOn\": [$FIRST]}]"
 assert_eq "201|3" "$CODE|$(field '.ids | length')" "a bulk request with uniqueKey and dependsOn: 201"
 assert_eq "$ONE|bulk-u|waiting|$FIRST" \
@@ -118,13 +118,13 @@ refused "10 001 jobs in one request" '1 to 10000 jobs; this one has 10001'
 post /api/jobs '[]'
 refused "an empty array" '1 to 10000 jobs'
 post /api/jobs '[{"type": "noop"}, {"type": "noop"}, {"payload": {}}]'
-refused "an element without type" '^\[2\]: type is required'
+refused "an element without type" '^\[2\]\.type: required'
 post /api/jobs '[{"type": "noop"}, 7]'
 refused "an element that is not an object" '^\[1\]: a job must be a JSON object'
 post /api/jobs '[{"type": "noop", "colour": "red"}]'
-refused "an unknown key in an element" "^\\[0\\]: unknown key 'colour'"
+refused "an unknown key in an element" '^\[0\]\."colour": unknown field'
 post /api/jobs '[{"type": "noop"}, {"type": "noop", "priority": "high"}]'
-refused "a wrong type in an element" '^\[1\]: priority must be an integer'
+refused "a wrong type in an element" '^\[1\]\.priority: must be an integer'
 post /api/jobs '[{"type": "noop"}, {"type": "noop", "dependsOn": [999999999]}]'
 refused "an unknown dependency in an element (found by the database)" '^\[1\]: .*unknown dependency 999999999'
 post /api/jobs '[{"type": "noop"}, {"type": "noop", "queue": "nosuchqueue"}]'
@@ -132,7 +132,9 @@ refused "an unknown queue in an element (the table's trigger)" '^\[1\]: .*nosuch
 post /api/jobs '[{"type": "noop"}, {"type": "noop", "runAt": "yesterday-ish"}]'
 refused "a bad runAt in an element" '^\[1\]: .*yesterday-ish'
 post /api/jobs '[{"type": "noop", "runAt": "infinity"}]'
-refused "an infinite runAt in an element" '^\[0\]: runAt must be a finite time'
+refused "an infinite runAt in an element" '^\[0\]\.runAt: must be a finite time'
+post /api/jobs '[{"type": "noop", "user": "a", "userId": "b"}]'
+refused "user and userId in an element" '^\[0\]\.userId: give user or userId, not both'
 
 # ---------------------------------------------------------------- dependsOn, runWhen
 post /api/jobs '{"type": "noop"}'

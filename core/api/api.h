@@ -152,11 +152,6 @@ void jv_api_json(struct jv_api_req *req, int status, json_t *value);
 void jv_api_error(struct jv_api_req *req, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Put prefix (copied, at most 31 bytes; NULL or "" for none) before the
- * message of every later jv_api_error: "[17]." names the element of a bulk
- * request the message is about. */
-void jv_api_error_prefix(struct jv_api_req *req, const char *prefix);
-
 /* A string past its documented limit (README "Limits"): answers 400 naming
  * key and the limit and returns -1; 0 when s is NULL or fits. */
 int jv_api_too_long(struct jv_api_req *req, const char *key, const char *s, size_t max);

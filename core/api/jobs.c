@@ -10,6 +10,7 @@
 #include "api/api.h"
 
 #include "api/bridge.h"
+#include "api/jobspec.h"
 #include "config/config.h"
 #include "lib/db.h"
 #include "lib/jsontext.h"
@@ -274,10 +275,9 @@ static void new_job_free(struct new_job *nj)
 	nj->payload = nj->deps = NULL;
 }
 
-/* Read and check the body into nj (new_job_free() after). bulk: runAt is
- * checked by the database later, with the rest. 0, or -1 after answering
- * 400. */
-static int read_new_job(struct jv_api_req *req, json_t *body, struct new_job *nj, int bulk)
+/* Read and check the body into nj (new_job_free() after). 0, or -1 after
+ * answering 400. */
+static int read_new_job(struct jv_api_req *req, json_t *body, struct new_job *nj)
 {
 	memset(nj, 0, sizeof *nj);
 	if (str_key(req, body, "type", &nj->type) || str_key(req, body, "user", &nj->user) ||
@@ -309,54 +309,29 @@ static int read_new_job(struct jv_api_req *req, json_t *body, struct new_job *nj
 		jv_api_error(req, 400, "payload cannot be stored as JSON");
 		return -1;
 	}
-	if (bulk && nj->at && strstr(nj->at, "infinity")) {
-		jv_api_error(req, 400, "runAt must be a finite time, such as 2026-12-01T03:00:00Z");
-		return -1;
-	}
 	if ((nj->payload && jv_api_payload_fits(req, nj->payload) != 0) ||
-	    (!bulk && nj->at && check_run_at(req, nj->at) != 0))
+	    (nj->at && check_run_at(req, nj->at) != 0))
 		return -1;
 	return 0;
 }
 
-/* The keys of a new job (POST /api/jobs, each element of a bulk one). */
+/* The keys of a new job (POST /api/jobs). */
 static const char *const job_keys[] = {
 	"type",	     "payload",	     "user",	"runAt", "priority",  "maxAttempts", "timeoutSeconds",
 	"uniqueKey", "uniqueStates", "queue", "dependsOn", "runWhen", NULL};
 
-/* Answer 400 naming the first key of obj (an element of a bulk request)
- * not in job_keys; -1 then, else 0. */
-static int only_job_keys(struct jv_api_req *req, json_t *obj)
-{
-	const char *key;
-	json_t *v;
-	json_object_foreach(obj, key, v)
-	{
-		int ok = 0;
-		for (const char *const *a = job_keys; *a && !ok; a++)
-			ok = !strcmp(*a, key);
-		if (!ok) {
-			jv_api_error(req, 400,
-				     "unknown key '%.64s' (known: type, payload, user, runAt, "
-				     "priority, maxAttempts, timeoutSeconds, uniqueKey, "
-				     "uniqueStates, queue, dependsOn, runWhen)",
-				     key);
-			return -1;
-		}
-	}
-	return 0;
-}
-
 /*
  * The bulk insert: every element of $1 (a JSON array of jobs, each checked
- * by read_new_job) through jobvisor.enqueue, in order, in one statement,
+ * by jv_jobspec_read, as `jobvisor enqueue --file` checks a line) through
+ * jobvisor.enqueue, in order, in one statement,
  * so the table's rules (limits, queues, dependencies) are the same as for
  * one job. Each row: the element's ordinal and the job's id. An absent or
  * null key is NULL, as the one-job call passes it.
  */
 static const char sql_enqueue_bulk[] =
     "SELECT a.i, jobvisor.enqueue(a.e ->> 'type', nullif(a.e -> 'payload', 'null'),"
-    " a.e ->> 'user', (a.e ->> 'runAt')::timestamptz, (a.e ->> 'priority')::integer,"
+    " coalesce(a.e ->> 'user', a.e ->> 'userId'), (a.e ->> 'runAt')::timestamptz,"
+    " (a.e ->> 'priority')::integer,"
     " (a.e ->> 'maxAttempts')::integer, (a.e ->> 'timeoutSeconds')::integer,"
     " a.e ->> 'uniqueKey',"
     " CASE WHEN jsonb_typeof(a.e -> 'uniqueStates') = 'array' THEN"
@@ -378,7 +353,8 @@ static const char sql_enqueue_bulk[] =
 static const char sql_insert_bulk[] =
     "INSERT INTO jobvisor.jobs (type, payload, user_id, scheduled_at, priority, max_attempts,"
     " timeout_seconds, queue, run_when)"
-    " SELECT a.e ->> 'type', coalesce(nullif(a.e -> 'payload', 'null'), '{}'), a.e ->> 'user',"
+    " SELECT a.e ->> 'type', coalesce(nullif(a.e -> 'payload', 'null'), '{}'),"
+    " coalesce(a.e ->> 'user', a.e ->> 'userId'),"
     " coalesce((a.e ->> 'runAt')::timestamptz, now()), coalesce((a.e ->> 'priority')::integer, 0),"
     " coalesce((a.e ->> 'maxAttempts')::integer, 3), (a.e ->> 'timeoutSeconds')::integer,"
     " coalesce(a.e ->> 'queue', 'default'), coalesce(a.e ->> 'runWhen', 'success')"
@@ -425,7 +401,9 @@ static void bulk_failed(struct jv_api_req *req, json_t *body, const char *state,
 
 /* POST /api/jobs [{job}, ...]: 1 to JV_BULK_MAX jobs, all or nothing;
  * 201 {"ids": [...]} in the order of the array. An error names the
- * element: "[17]: type is required ...". */
+ * element, and the field when it is one: "[17].type: required ...", "[3]:
+ * unknown dependency 123". The fields are those of jobspec.h (the same
+ * words as `jobvisor enqueue --file`). */
 static void jobs_create_bulk(struct jv_api_req *req, json_t *body)
 {
 	size_t n = json_array_size(body);
@@ -439,22 +417,26 @@ static void jobs_create_bulk(struct jv_api_req *req, json_t *body)
 	int plain = 1; /* no uniqueKey, no dependsOn: sql_insert_bulk */
 	json_array_foreach(body, i, v)
 	{
-		char prefix[32];
-		snprintf(prefix, sizeof prefix, "[%zu]: ", i);
-		jv_api_error_prefix(req, prefix);
+		struct jv_jobspec js;
+		char err[512];
 		if (!json_is_object(v)) {
-			jv_api_error(req, 400, "a job must be a JSON object with at least \"type\"");
+			jv_api_error(req, 400, "[%zu]: a job must be a JSON object with at least \"type\"",
+				     i);
 			return;
 		}
-		struct new_job nj = {0};
-		int bad = only_job_keys(req, v) || read_new_job(req, v, &nj, 1);
-		if (nj.ukey || nj.deps)
-			plain = 0;
-		new_job_free(&nj);
-		if (bad)
+		if (jv_jobspec_read(v, &js, err, sizeof err) != 0) {
+			jv_api_error(req, 400, "[%zu].%s", i, err);
 			return;
+		}
+		if (js.run_at && strstr(js.run_at, "infinity")) {
+			jv_api_error(req, 400,
+				     "[%zu].runAt: must be a finite time, such as 2026-12-01T03:00:00Z",
+				     i);
+			return;
+		}
+		if (js.unique_key || js.depends)
+			plain = 0;
 	}
-	jv_api_error_prefix(req, NULL);
 	size_t len;
 	const char *params[] = {jv_api_body(req, &len)};
 	PGconn *db = jv_api_db(req);
@@ -531,7 +513,7 @@ static void jobs_create(struct jv_api_req *req)
 		return;
 	}
 	struct new_job nj;
-	if (read_new_job(req, body, &nj, 0) != 0) {
+	if (read_new_job(req, body, &nj) != 0) {
 		new_job_free(&nj);
 		return;
 	}

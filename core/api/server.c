@@ -148,7 +148,6 @@ struct jv_api_req {
 	char *hdr_name[JV_API_MAX_HEADERS], *hdr_value[JV_API_MAX_HEADERS];
 	int n_hdr;
 	size_t body_max;        /* the body limit of its route (body_max()) */
-	char err_prefix[32];    /* put before an error's message (jv_api_error_prefix) */
 };
 
 /* ------------------------------------------------------------ route tables */
@@ -244,11 +243,6 @@ int jv_api_too_long(struct jv_api_req *req, const char *key, const char *s, size
 	return -1;
 }
 
-void jv_api_error_prefix(struct jv_api_req *req, const char *prefix)
-{
-	snprintf(req->err_prefix, sizeof req->err_prefix, "%s", prefix ? prefix : "");
-}
-
 int jv_api_payload_fits(struct jv_api_req *req, const char *text)
 {
 	/* The database measures it as it writes it (payload::text, see
@@ -276,9 +270,7 @@ void jv_api_error(struct jv_api_req *req, int status, const char *fmt, ...)
 	va_list ap;
 	va_start(ap, fmt);
 	char msg[1024];
-	size_t pl = strlen(req->err_prefix);
-	memcpy(msg, req->err_prefix, pl);
-	vsnprintf(msg + pl, sizeof msg - pl, fmt, ap);
+	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	json_t *j = json_object();
 	json_t *m = json_string(msg);
