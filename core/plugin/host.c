@@ -509,8 +509,20 @@ void jv_run_flush_progress(struct jv_run *run)
 		run->link->progress(run->link_arg, run, run->progress, run->progress_note);
 }
 
+/* A progress update held back by the throttle goes once the throttle
+ * allows, at the run's next call of the host (the run's own thread: a
+ * plugin that went quiet still polls cancelled() or remaining_ms()). */
+static void progress_due(const struct jv_run *run)
+{
+	struct jv_run *r = (struct jv_run *)run;
+	if (r->progress_unsent && mono_ms() >= r->progress_sent_ms + JV_PROGRESS_THROTTLE_MS)
+		jv_run_flush_progress(r);
+}
+
 static int64_t host_remaining_ms(const struct jv_run *run)
 {
+	if (run)
+		progress_due(run);
 	return run ? jv_run_remaining_ms(run) : INT64_MAX;
 }
 
@@ -518,6 +530,7 @@ static int host_cancelled(const struct jv_run *run)
 {
 	if (!run)
 		return 0;
+	progress_due(run);
 	if (atomic_load(&((struct jv_run *)run)->cancelled) != 0)
 		return 1;
 	return jv_run_remaining_ms(run) == 0; /* the deadline passed */

@@ -390,9 +390,12 @@ struct jv_host {
 	 * running one, and shown by the API and the dashboard. Cheap to call
 	 * often: the host sends at most ten updates a second of a run to the
 	 * supervisor, which writes the latest at most once a second per job,
-	 * without the run waiting for it; the last value of a run is never
-	 * lost to the throttle. Returns 0, or JV_HOST_EINVAL when run is
-	 * NULL or percent is out of 0..100 (nothing changes).
+	 * without the run waiting for it. An update held back by that
+	 * throttle is never lost: it goes with the run's next call of
+	 * progress(), cancelled() or remaining_ms() once the throttle allows,
+	 * and at the latest when execute() returns. Must be called on the
+	 * thread that runs execute(). Returns 0, or JV_HOST_EINVAL when run
+	 * is NULL or percent is out of 0..100 (nothing changes).
 	 */
 	int (*progress)(struct jv_run *run, int percent, const char *note);
 };
