@@ -7,7 +7,8 @@
 #                      [--type noop|sql] [--pgbouncer session|transaction]
 #                      [--pool-size S] [--listen-direct] [--poll-ms MS] [--build DIR]
 #                      [--stats] [--progress S] [--background-rate R] [--flow]
-#                      [--weight W] [--per-user-limit N]
+#                      [--weight W] [--per-user-limit N] [--api-enqueue]
+#                      [--api-search R]
 #
 # Defaults: 100 000 jobs, max_concurrent_jobs 200 per processor, batch_size
 # half of it, worker processes (the product's default isolation).
@@ -71,6 +72,23 @@
 # jobvisor.user_limits row with the per_user_limit as its max_running, so
 # nothing changes, and weight 1, or the weight of --weight W: above 1, the
 # fair claim keeps turns between claims).
+#
+# --api-enqueue: only the enqueue, through the REST API: --jobs N noop jobs
+# (default 100 000) in bulk POST /api/jobs requests of 10 000 each (the
+# most one takes), sent one after the other to one `jobvisor serve` whose
+# claiming is paused; prints
+#
+#   api_enqueue_jobs=N api_enqueue_requests=R api_enqueue_s=.. api_enqueue_jobs_per_s=X
+#
+# (X: jobs committed per second of the requests, bodies built beforehand).
+#
+# --api-search R: the cost of GET /api/jobs's search at R jobs (say
+# 1000000): R finished jobs planted over 30 days (5 % failed, with an
+# error text), a workflow of 1 000 steps among them, then each search
+# asked 5 times of one `jobvisor serve` (claiming paused); prints one line
+# per search on stderr with its median time, then
+#
+#   api_search_rows=R q_ms=.. q_failed_ms=.. q_day_ms=.. range_ms=.. workflow_ms=.. ...
 #
 # --per-user-limit N: processor.per_user_limit for the throughput runs
 # (default: none, or with --users the slots shared out among the users).
@@ -142,6 +160,8 @@ progress=0
 flow=0
 weight=1
 per_user=0
+api_enqueue=0
+api_search=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--jobs) jobs=$2; shift 2 ;;
@@ -166,6 +186,8 @@ while [ $# -gt 0 ]; do
 	--flow) flow=1; shift ;;
 	--weight) weight=$2; shift 2 ;;
 	--per-user-limit) per_user=$2; shift 2 ;;
+	--api-enqueue) api_enqueue=1; shift ;;
+	--api-search) api_search=$2; shift 2 ;;
 	--progress) progress=$2; shift 2 ;;
 	-h | --help) awk 'NR == 1 { next } /^#/ { print; next } { exit }' "$0"; exit 0 ;;
 	*) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 1 ;;
@@ -433,6 +455,90 @@ if [ "$flow" = 1 ]; then
 fi
 
 now_ns() { date +%s%N; }
+
+# api_start: a `jobvisor serve` with the API on a free port ($port, token
+# $token), claiming paused.
+api_start()
+{
+	token=bench-$$
+	printf 'api: { listen: "127.0.0.1:0", token: "%s" }\n' "$token" >>"$work/bench.yaml"
+	sed -i 's/^log: { level: warning }$/log: { level: info }/' "$work/bench.yaml" # (the port)
+	"$build/jobvisor" serve -c "$work/bench.yaml" 2>>"$work/serve.err" &
+	PIDS="$PIDS $!"
+	k=0
+	until port=$(sed -n 's/.*api: listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$work/serve.err" | tail -n 1) &&
+		[ -n "$port" ]; do
+		k=$((k + 1))
+		[ $k -lt 300 ] || { echo "bench.sh: the API did not start (see $work/serve.err)" >&2; exit 1; }
+		sleep 0.1
+	done
+	curl -s -o /dev/null -X POST -H "Authorization: Bearer $token" "http://127.0.0.1:$port/api/cron/stop"
+}
+
+if [ "$api_search" -gt 0 ]; then
+	q "INSERT INTO jobvisor.workflows (name) VALUES ('bench')" >/dev/null
+	q "INSERT INTO jobvisor.jobs (type, user_id, status, attempts, started_at, finished_at,
+		created_at, last_error, workflow_id, workflow_key)
+	SELECT CASE WHEN g % 100 = 0 THEN 'rare' ELSE 'noop' END, 'user' || g % 50,
+	       CASE WHEN g % 20 = 0 THEN 'failed' ELSE 'succeeded' END, 1, t, t, t,
+	       CASE WHEN g % 20 = 0 THEN 'connection refused by host-' || g % 997 END,
+	       CASE WHEN g % ($api_search / 1000) = 0 THEN 1 END,
+	       CASE WHEN g % ($api_search / 1000) = 0 THEN 'k' || g END
+	FROM generate_series(1, $api_search) g,
+	     LATERAL (SELECT now() - interval '30 days' + g * (interval '30 days' / $api_search) AS t) x" >/dev/null
+	q "VACUUM ANALYZE jobvisor.jobs" >/dev/null
+	api_start
+	day=$(q "SELECT to_char((now() - interval '3 days') AT TIME ZONE 'UTC', 'YYYY-MM-DD')")
+	line="api_search_rows=$api_search"
+	for s in "q=host-996" "q=host-996&status=failed" "q=host-996&from=${day}T00:00:00Z&to=${day}T23:59:59Z" \
+		"q=no-such-text" "from=${day}T00:00:00Z&to=${day}T01:00:00Z" "from=${day}T00:00:00Z&type=rare" \
+		"workflow=1" "status=failed" "type=rare" "id=$((api_search / 2))"; do
+		: >"$work/times"
+		for k in 1 2 3 4 5; do
+			curl -s -o "$work/search.out" -w '%{time_total}\n' -H "Authorization: Bearer $token" \
+				"http://127.0.0.1:$port/api/jobs?$s&limit=50" >>"$work/times"
+		done
+		ms=$(sort -n "$work/times" | sed -n 3p | awk '{ printf "%.1f", $1 * 1000 }')
+		echo "GET /api/jobs?$s: median ${ms} ms, $(jq -r '"\(.jobs | length) jobs, capped \(.capped)"' "$work/search.out")" >&2
+		name=$(printf '%s' "$s" | sed 's/=.*//; s/&.*//')
+		case $s in
+		q=host-996) name=q ;; *status=failed) name=${name}_failed ;; q=host-996\&from*) name=q_day ;;
+		q=no-such-text) name=q_none ;; from=*to=*) name=range_hour ;; from=*type*) name=from_type ;;
+		esac
+		line="$line ${name}_ms=$ms"
+	done
+	echo "$line"
+	exit 0
+fi
+
+if [ "$api_enqueue" = 1 ]; then
+	# The bodies first, then the requests alone are timed.
+	nreq=$(( (jobs + 9999) / 10000 ))
+	i=0
+	while [ $i -lt $nreq ]; do
+		n=$(( jobs - i * 10000 < 10000 ? jobs - i * 10000 : 10000 ))
+		awk -v n="$n" 'BEGIN { printf "["; for (k = 0; k < n; k++)
+			printf "%s{\"type\": \"noop\", \"payload\": {}}", k ? "," : ""; printf "]" }' \
+			>"$work/bulk.$i.json"
+		i=$((i + 1))
+	done
+	api_start
+	t0=$(now_ns)
+	i=0
+	while [ $i -lt $nreq ]; do
+		code=$(curl -s -o "$work/bulk.out" -w '%{http_code}' -X POST -H "Authorization: Bearer $token" \
+			-H 'Content-Type: application/json' --data-binary "@$work/bulk.$i.json" \
+			"http://127.0.0.1:$port/api/jobs")
+		[ "$code" = 201 ] || { echo "bench.sh: bulk request $i: $code $(head -c 300 "$work/bulk.out")" >&2; exit 1; }
+		i=$((i + 1))
+	done
+	t1=$(now_ns)
+	[ "$(q "SELECT count(*) FROM jobvisor.jobs")" = "$jobs" ] || { echo "bench.sh: not every job is in the table" >&2; exit 1; }
+	awk -v n="$jobs" -v r="$nreq" -v ns=$((t1 - t0)) 'BEGIN {
+		printf "api_enqueue_jobs=%d api_enqueue_requests=%d api_enqueue_s=%.2f api_enqueue_jobs_per_s=%.0f\n",
+			n, r, ns / 1e9, n / (ns / 1e9) }'
+	exit 0
+fi
 
 payload='{}'
 [ "$jtype" = noop ] || payload='{"query": "one", "params": [1]}'
