@@ -12,15 +12,20 @@
 # with isolation: thread.
 #
 # Progress: lines `PERCENT [NOTE]` a running program writes to
-# JOBVISOR_PROGRESS_FD (3) appear in jobs.progress / progress_note while it
-# runs; lines that do not parse are ignored, a note is cut at 200
-# characters; the same from a thread.
+# JOBVISOR_PROGRESS_FD (3) appear in jobs.progress / progress_note, and in
+# GET /api/jobs/{id}, while it runs; lines that do not parse are ignored, a
+# note is cut at 200 characters; the same from a thread.
 . "${top_srcdir:-.}/tests/lib.sh"
 
+command -v curl >/dev/null 2>&1 || skip_all "curl not found"
+command -v jq >/dev/null 2>&1 || skip_all "jq not found"
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
+
+TOKEN="tok-$$-wfr"
 jv_db
 jv_plugin shell
 
-jv_write_config "$JV_CONF" "$(cat <<'YAML'
+jv_write_config "$JV_CONF" "$(cat <<YAML
   shell:
     plugin: shell
     allowed_commands: ["/bin/sh"]
@@ -34,6 +39,9 @@ jv_write_config "$JV_CONF" "$(cat <<'YAML'
     plugin: shell
     allowed_commands: ["/bin/sh"]
     dependency_results: false
+api:
+  listen: "127.0.0.1:0"
+  token: "$TOKEN"
 YAML
 )"
 jv_conf_set "$JV_CONF" \
@@ -43,6 +51,8 @@ run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
 jv_bg "$JOBVISOR" serve -c "$JV_CONF"
 SERVE=$BG_PID
+jv_api_port "$JV_TMP/bg.$BG_N.err"
+JV_CALL_AUTH="Authorization: Bearer $TOKEN" # call (lib.sh) sends the token
 wait_for "[ \"\$(jv_psql \"SELECT count(*) FROM jobvisor.processors WHERE pid = $SERVE AND state = 'running'\")\" = 1 ]" 10 \
 	"processor registered as running"
 
@@ -81,28 +91,28 @@ check_workflow()
 {
 	TYPE=$1 TAG=$2
 	W=$JV_TMP/$TAG
-	OUT=$(workflow "$TYPE" "$TAG")
-	WID=$(jv_psql "SELECT (\$j\$$OUT\$j\$::jsonb->>'id')")
-	id() { jv_psql "SELECT (\$j\$$OUT\$j\$::jsonb->'jobs'->>'$1')"; }
-	A=$(id a) B=$(id b) C=$(id c) D=$(id d)
-	[ -n "$A" ] && [ -n "$D" ] || fail "$TAG: enqueue_workflow answered $OUT"
-	ended "$C" succeeded
-	wait_for "[ \"\$(col $B status)\" = running ]" 30 "$TAG: b runs (held)"
-	check assert_eq waiting "$(col "$D" status)" "$TAG: d waits while b runs"
+	WF=$(workflow "$TYPE" "$TAG")
+	WID=$(jv_psql "SELECT (\$j\$$WF\$j\$::jsonb->>'id')")
+	id() { jv_psql "SELECT (\$j\$$WF\$j\$::jsonb->'jobs'->>'$1')"; }
+	JA=$(id a) JB=$(id b) JC=$(id c) JD=$(id d)
+	[ -n "$JA" ] && [ -n "$JD" ] || fail "$TAG: enqueue_workflow answered $WF"
+	ended "$JC" succeeded
+	wait_for "[ \"\$(col $JB status)\" = running ]" 30 "$TAG: b runs (held)"
+	check assert_eq waiting "$(col "$JD" status)" "$TAG: d waits while b runs"
 	touch "$W.go"
-	ended "$D" succeeded
+	ended "$JD" succeeded
 	# from history: D started after B and C finished
-	check assert_eq t "$(jv_psql "SELECT (SELECT min(started_at) FROM jobvisor.job_executions WHERE job_id = $D)
-		>= (SELECT max(finished_at) FROM jobvisor.job_executions WHERE job_id IN ($B, $C))")" \
+	check assert_eq t "$(jv_psql "SELECT (SELECT min(started_at) FROM jobvisor.job_executions WHERE job_id = $JD)
+		>= (SELECT max(finished_at) FROM jobvisor.job_executions WHERE job_id IN ($JB, $JC))")" \
 		"$TAG: from job_executions, d started only after b and c finished"
 	check assert_eq "1|1|1|1" "$(jv_psql "SELECT string_agg(n::text, '|' ORDER BY j) FROM (SELECT job_id j, count(*) n
-		FROM jobvisor.job_executions WHERE job_id IN ($A, $B, $C, $D) GROUP BY job_id) x")" \
+		FROM jobvisor.job_executions WHERE job_id IN ($JA, $JB, $JC, $JD) GROUP BY job_id) x")" \
 		"$TAG: every step ran once"
 	# what D's program got: exactly B's and C's results, keyed b and c
 	GOT=$(cat "$W.d.json" 2>/dev/null)
 	check assert_eq t "$(jv_psql "SELECT \$g\$$GOT\$g\$::jsonb = jsonb_build_object(
-		'b', (SELECT result FROM jobvisor.jobs WHERE id = $B),
-		'c', (SELECT result FROM jobvisor.jobs WHERE id = $C))")" \
+		'b', (SELECT result FROM jobvisor.jobs WHERE id = $JB),
+		'c', (SELECT result FROM jobvisor.jobs WHERE id = $JC))")" \
 		"$TAG: d's program received b's and c's results (got: $GOT)"
 	check assert_eq "5|11|0|0" "$(jv_psql "SELECT concat_ws('|', \$g\$$GOT\$g\$::jsonb#>>'{b,stdout_bytes}',
 		\$g\$$GOT\$g\$::jsonb#>>'{c,stdout_bytes}', \$g\$$GOT\$g\$::jsonb#>>'{b,exit_code}',
@@ -149,6 +159,10 @@ check_progress()
 	check assert_eq "running|200|t" "$(col "$P" "status, char_length(progress_note), progress_note = repeat('n', 200)")" \
 		"$TAG: while it runs, with its note cut at 200 characters"
 	check assert_eq t "$(col "$P" "progress_at IS NOT NULL")" "$TAG: progress_at set"
+	call GET "/api/jobs/$P"
+	check assert_eq "200|running|42|200|true" \
+		"$CODE|$(printf '%s' "$BODY" | jq -r '"\(.status)|\(.progress)|\(.progressNote | length)|\(.progressAt != null)"')" \
+		"$TAG: GET /api/jobs/$P shows the progress while the job runs"
 	touch "$JV_TMP/$TAG.go"
 	ended "$P" succeeded
 }
