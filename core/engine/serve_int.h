@@ -14,6 +14,8 @@
  *   claim.c     claiming and the queue of jobs claimed ahead (prefetch)
  *   dispatch.c  handing one claimed job to a worker process or thread
  *   complete.c  finished attempts: collecting, recording, alerts
+ *   progress.c  running jobs' progress, written at most once a second per job
+ *   deps.c      the results of a job's dependencies, for a run that asks
  *   fence.c     heartbeats and self-fencing
  *   control.c   cancel and pause requests, the NOTIFY self-check
  *

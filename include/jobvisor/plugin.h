@@ -361,8 +361,7 @@ struct jv_host {
 	 * depends_on, or dependsOn in a workflow), as one JSON object text:
 	 * {"KEY": RESULT, ...}, KEY being each dependency's workflow key, or
 	 * its job id as a string when it has none, RESULT its jobs.result
-	 * (null when it set none, or when it failed and the job runs because
-	 * of `run_when: always`). "{}" when the job has no dependencies. The
+	 * (null when it has none). "{}" when the job has no dependencies. The
 	 * text is what jobvisor.dependency_results(job) returns.
 	 *
 	 * Fetched when asked, not before: a job whose executor never calls
