@@ -60,7 +60,9 @@ void sv_send_deps(struct serve *s, uint64_t now)
 	struct chan *c = sv_idle_chan(s, &s->cc, &s->lc);
 	if (!c)
 		return;
-	size_t n = s->deps.n < JV_DEPS_BATCH ? s->deps.n : JV_DEPS_BATCH;
+	size_t n = s->deps.n;
+	if (n > JV_DEPS_BATCH)
+		n = JV_DEPS_BATCH;
 	struct jv_buf ids = {0};
 	jv_buf_append(&ids, "{", 1);
 	for (size_t i = 0; i < n; i++)
