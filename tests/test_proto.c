@@ -38,6 +38,42 @@ static void t_job_roundtrip(void)
 	jv_frame_reader_free(&r);
 }
 
+/* ABI 1.2's messages while a job runs: progress, an ask, the answer. */
+static void t_aux_roundtrip(void)
+{
+	struct jv_buf b = {0};
+	jv_msg_aux_encode(&b, &(struct jv_msg_aux){JV_MSG_PROGRESS, 9, 2, 55, "half"});
+	jv_msg_aux_encode(&b, &(struct jv_msg_aux){JV_MSG_DEPS_ASK, 9, 2, 0, NULL});
+	jv_msg_aux_encode(&b, &(struct jv_msg_aux){JV_MSG_DEPS, 9, 2, 0, "{\"a\":1}"});
+	struct jv_frame_reader r = {0};
+	jv_buf_append(&r.buf, b.data, b.len);
+	char *body;
+	size_t len;
+	struct jv_msg_aux m;
+	CU_ASSERT_EQUAL_FATAL(jv_frame_next(&r, &body, &len), 1);
+	CU_ASSERT_EQUAL(jv_msg_type(body, len), JV_MSG_PROGRESS);
+	CU_ASSERT_EQUAL(jv_msg_aux_decode(body, len, &m), 0);
+	CU_ASSERT(m.type == JV_MSG_PROGRESS && m.id == 9 && m.attempt == 2 && m.value == 55);
+	CU_ASSERT_STRING_EQUAL(m.text, "half");
+	/* a progress frame is neither a job nor a result */
+	CU_ASSERT_EQUAL(jv_msg_result_decode(body, len, &(struct jv_msg_result){0}), JV_EINVAL);
+	CU_ASSERT_EQUAL_FATAL(jv_frame_next(&r, &body, &len), 1);
+	CU_ASSERT_EQUAL(jv_msg_aux_decode(body, len, &m), 0);
+	CU_ASSERT(m.type == JV_MSG_DEPS_ASK && m.id == 9 && m.text == NULL);
+	CU_ASSERT_EQUAL_FATAL(jv_frame_next(&r, &body, &len), 1);
+	CU_ASSERT_EQUAL(jv_msg_aux_decode(body, len, &m), 0);
+	CU_ASSERT_EQUAL(m.type, JV_MSG_DEPS);
+	CU_ASSERT_STRING_EQUAL(m.text, "{\"a\":1}");
+	/* cut short: refused */
+	CU_ASSERT_EQUAL(jv_msg_aux_decode(body, len - 1, &m), JV_EINVAL);
+	/* a job frame is not one of these */
+	jv_buf_reset(&b);
+	jv_msg_job_encode(&b, &(struct jv_msg_job){1, 1, 1, 0, 0, 0, "t", NULL, "{}"});
+	CU_ASSERT_EQUAL(jv_msg_aux_decode(b.data + 4, b.len - 4, &m), JV_EINVAL);
+	jv_buf_free(&b);
+	jv_frame_reader_free(&r);
+}
+
 /* Two frames written in one go and read back through a socket in pieces. */
 static void t_result_split_reads(void)
 {
@@ -147,6 +183,7 @@ int main(void)
 {
 	static const struct jv_unit_test tests[] = {
 		{"job_roundtrip", t_job_roundtrip},
+		{"aux_roundtrip", t_aux_roundtrip},
 		{"result_split_reads", t_result_split_reads},
 		{"corrupt", t_corrupt},
 		{"sanitize", t_sanitize},

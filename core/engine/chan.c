@@ -21,7 +21,8 @@
 
 static const char *const query_name[] = {
 	"", "LISTEN", "claim", "completion", "heartbeat", "release of unheld claims",
-	"control poll", "NOTIFY self-check", "processor stop",
+	"control poll", "NOTIFY self-check", "processor stop", "progress write",
+	"fetch of dependency results",
 };
 
 /* The channel that LISTENs: the claim channel without a pooler, the third
@@ -109,6 +110,9 @@ void sv_close_chan(struct serve *s, struct chan *c)
 	c->res = NULL;
 	if (s->hb.chan == c)
 		s->hb.chan = NULL;
+	if (s->prog.chan == c)
+		s->prog.chan = NULL;
+	sv_deps_chan_lost(s, c);
 }
 
 void sv_close_all(struct serve *s)
@@ -188,6 +192,8 @@ static void on_result(struct serve *s, struct chan *c, enum query q, PGresult *r
 				jv_log(JV_ERROR, "could not mark processor stopped: %s", err);
 		}
 		return;
+	case Q_PROGRESS: sv_on_progress_result(s, c, res, now); return;
+	case Q_DEPS: sv_on_deps_result(s, c, res, now); return;
 	case Q_NONE: return;
 	}
 }
@@ -237,6 +243,10 @@ static void on_query_done(struct serve *s, struct chan *c, uint64_t now)
 	}
 	if (q == Q_COMPLETE && c->batch.n > 0)
 		sv_requeue_batch(s); /* (no answer came: sent again) */
+	if (q == Q_PROGRESS && s->prog.chan == c)
+		s->prog.chan = NULL;
+	if (q == Q_DEPS)
+		sv_deps_chan_lost(s, c); /* (no answer came: asked again) */
 }
 
 /* A notification, whichever channel it came on. */

@@ -31,6 +31,8 @@ void sv_finished(struct serve *s, size_t from)
 	sv_fence_note(s, from);
 	for (size_t i = from; i < s->done.n; i++) {
 		s->inflight--;
+		if (s->prog.n > 0)
+			sv_progress_forget(s, s->done.items[i].at.id);
 		jv_stats_finished(s->done.items[i].at.type, jv_outcome_text(s->done.items[i].outcome),
 				  s->done.items[i].duration_ms);
 	}
@@ -59,11 +61,16 @@ void sv_finished(struct serve *s, size_t from)
 void sv_collect_thread_results(struct serve *s)
 {
 	size_t from = s->done.n;
-	if (s->tp)
+	if (s->tp) {
 		jv_tpool_collect(s->tp, &s->done);
+		s->deps.taking = s->tp;
+		jv_tpool_take(s->tp, &s->pool);
+	}
 	for (struct old_gen **pp = &s->old; *pp;) {
 		struct old_gen *g = *pp;
 		jv_tpool_collect(g->tp, &s->done);
+		s->deps.taking = g->tp;
+		jv_tpool_take(g->tp, &s->pool);
 		if (jv_tpool_inflight(g->tp) > 0) {
 			pp = &g->next;
 			continue;

@@ -213,6 +213,8 @@ uint64_t sv_wake_at(const struct serve *s, uint64_t now, uint64_t ping)
 		wake_by(&wake, s->cmp.first_at + JV_COALESCE_MS); /* (busy: its answer wakes us) */
 	if (s->worker_deadline)
 		wake_by(&wake, s->worker_deadline);
+	if (s->prog.n > 0 && sv_connected(s))
+		wake = sv_progress_wake(s, wake);
 	return wake;
 }
 
@@ -337,6 +339,8 @@ int sv_run_loop(struct serve *s)
 		/* Finished work goes out, then new work comes in; neither waits. */
 		sv_send_completions(s, now);
 		sv_claim_step(s, now);
+		sv_send_deps(s, now);     /* a run waits for these */
+		sv_send_progress(s, now); /* at most once a second per job */
 		worker_deadlines(s, now);
 
 		int timeout = sv_poll_timeout(s, now, sv_wake_at(s, now, ping));

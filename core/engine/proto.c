@@ -83,6 +83,18 @@ void jv_msg_result_encode(struct jv_buf *out, const struct jv_msg_result *m)
 	frame_end(out, at);
 }
 
+void jv_msg_aux_encode(struct jv_buf *out, const struct jv_msg_aux *m)
+{
+	size_t at = frame_begin(out, m->type);
+	put_u64(out, (uint64_t)m->id);
+	put_u32(out, (uint32_t)m->attempt);
+	put_u32(out, (uint32_t)m->value);
+	put_str(out, m->text, m->text ? strlen(m->text) : 0);
+	frame_end(out, at);
+}
+
+int jv_msg_type(const char *body, size_t len) { return len > 0 ? (unsigned char)body[0] : 0; }
+
 struct cursor {
 	char *p;
 	size_t left;
@@ -196,6 +208,26 @@ int jv_msg_result_decode(char *body, size_t len, struct jv_msg_result *m)
 	m->output = str_field(&c, &pn, &m->output_len);
 	m->result = str_field(&c, &pn, NULL);
 	m->left_behind = str_field(&c, &pn, NULL);
+	if (c.bad || c.left != 0)
+		return JV_EINVAL;
+	apply_nuls(&pn);
+	return 0;
+}
+
+int jv_msg_aux_decode(char *body, size_t len, struct jv_msg_aux *m)
+{
+	struct cursor c = {body, len, 0};
+	struct pending_nul pn = {{0}, 0};
+	int t = jv_msg_type(body, len);
+	if (t != JV_MSG_PROGRESS && t != JV_MSG_DEPS_ASK && t != JV_MSG_DEPS)
+		return JV_EINVAL;
+	c.p++;
+	c.left--;
+	m->type = t;
+	m->id = (int64_t)get_u64(&c);
+	m->attempt = (int32_t)get_u32(&c);
+	m->value = (int32_t)get_u32(&c);
+	m->text = str_field(&c, &pn, NULL);
 	if (c.bad || c.left != 0)
 		return JV_EINVAL;
 	apply_nuls(&pn);

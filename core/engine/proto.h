@@ -18,6 +18,11 @@
 enum jv_msg_type {
 	JV_MSG_JOB = 1,    /* supervisor -> worker: run this job */
 	JV_MSG_RESULT = 2, /* worker -> supervisor: how it went */
+	/* ABI 1.2, while a job runs (struct jv_msg_aux): */
+	JV_MSG_PROGRESS = 3, /* worker -> supervisor: value percent, text the note */
+	JV_MSG_DEPS_ASK = 4, /* worker -> supervisor: the dependencies' results, please */
+	JV_MSG_DEPS = 5,     /* supervisor -> worker: value 0 and text the JSON, or
+			      * value a JV_HOST_* error and no text */
 };
 
 /* A job to run. Strings are borrowed (encode) or point into the frame (decode). */
@@ -49,9 +54,22 @@ struct jv_msg_result {
 	const char *left_behind; /* the processes the job left, killed: "PID (comm), ..." or NULL */
 };
 
+/* A message about the running job (progress, the dependency results). */
+struct jv_msg_aux {
+	int type;          /* JV_MSG_PROGRESS, JV_MSG_DEPS_ASK or JV_MSG_DEPS */
+	int64_t id;
+	int32_t attempt;
+	int32_t value;
+	const char *text;  /* may be NULL */
+};
+
 /* Append one whole frame to out. */
 void jv_msg_job_encode(struct jv_buf *out, const struct jv_msg_job *m);
 void jv_msg_result_encode(struct jv_buf *out, const struct jv_msg_result *m);
+void jv_msg_aux_encode(struct jv_buf *out, const struct jv_msg_aux *m);
+
+/* The type of a frame's body (enum jv_msg_type), 0 when empty. */
+int jv_msg_type(const char *body, size_t len);
 
 /* Decode the body of a frame (after the length; starting at the type byte).
  * Returns 0, or JV_EINVAL for a malformed or wrongly typed frame. Strings
@@ -59,6 +77,7 @@ void jv_msg_result_encode(struct jv_buf *out, const struct jv_msg_result *m);
  * terminators, so body is modified). */
 int jv_msg_job_decode(char *body, size_t len, struct jv_msg_job *m);
 int jv_msg_result_decode(char *body, size_t len, struct jv_msg_result *m);
+int jv_msg_aux_decode(char *body, size_t len, struct jv_msg_aux *m);
 
 /* Reassembles frames from a stream. */
 struct jv_frame_reader {

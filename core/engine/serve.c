@@ -621,6 +621,9 @@ static int serve_start(struct serve *s)
 	/* The workers are forked before any thread exists (services_start). */
 	jv_pool_init(&s->pool, s->rt, process_workers(s->cfg), s->cfg->processor.worker_max_jobs,
 		     child_setup, s);
+	s->pool.on_progress = sv_progress_note;
+	s->pool.on_deps_ask = sv_deps_ask;
+	s->pool.cb_arg = s;
 	int started = workers_start(s);
 	if (services_start(s, 1) != 0) {
 		char err[512];
@@ -694,6 +697,8 @@ static void serve_free(struct serve *s)
 	sv_close_chan(s, &s->lc);
 	sv_close_chan(s, &s->cc);
 	sv_close_chan(s, &s->nc);
+	sv_progress_free(s);
+	sv_deps_free(s);
 	free(s->fence.ids);
 	if (s->sfd >= 0)
 		close(s->sfd);

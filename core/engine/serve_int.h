@@ -14,6 +14,8 @@
  *   claim.c     claiming and the queue of jobs claimed ahead (prefetch)
  *   dispatch.c  handing one claimed job to a worker process or thread
  *   complete.c  finished attempts: collecting, recording, alerts
+ *   progress.c  running jobs' progress, written at most once a second per job
+ *   deps.c      the results of a job's dependencies, for a run that asks
  *   fence.c     heartbeats and self-fencing
  *   control.c   cancel and pause requests, the NOTIFY self-check
  *
@@ -62,6 +64,8 @@ enum query {
 	Q_CONTROL,   /* control_poll(), when NOTIFY cannot reach us */
 	Q_NOTIFY,    /* the start-up check that a NOTIFY reaches our LISTEN */
 	Q_STOPPED,   /* the processor row marked stopped, at exit */
+	Q_PROGRESS,  /* jobvisor.set_progress(): running jobs' latest progress */
+	Q_DEPS,      /* jobvisor.dependency_results() for the runs that asked */
 };
 
 enum chan_state { CH_DOWN = 0, CH_CONNECTING, CH_READY };
@@ -202,6 +206,40 @@ struct serve_flow {
 	int sync_sent;      /* the heartbeat in flight carries it */
 };
 
+/* Running jobs' progress on its way to the database (progress.c): the
+ * latest of each job, written at most once a second per job. */
+struct prog_item {
+	int64_t id;
+	int32_t attempt;
+	int percent;
+	char *note;          /* clean, cut; may be NULL */
+	int dirty;           /* not yet written */
+	uint64_t written_at; /* when last sent (0: never) */
+};
+
+struct serve_progress {
+	struct prog_item *items;
+	size_t n, cap;
+	struct chan *chan;   /* the write in flight is on it (NULL: none) */
+};
+
+/* A run's ask for its dependencies' results (deps.c). */
+struct dep_ask {
+	int64_t id;
+	int32_t attempt;
+	int worker;          /* the worker process's index, -1: a thread of tp */
+	struct jv_tpool *tp;
+};
+
+struct serve_deps {
+	struct dep_ask *asks; /* not yet sent */
+	size_t n, cap;
+	struct dep_ask *sent; /* in flight on chan */
+	size_t n_sent;
+	struct chan *chan;
+	struct jv_tpool *taking; /* the thread pool whose asks are being taken */
+};
+
 struct serve {
 	/* The running configuration (replaced by reload). */
 	const char *config_path;
@@ -241,6 +279,10 @@ struct serve {
 	/* Finished, not yet sent. */
 	struct jv_done_list done;
 	struct serve_cmp cmp;
+
+	/* What running jobs say and ask (ABI 1.2). */
+	struct serve_progress prog;
+	struct serve_deps deps;
 
 	/* The loop's own. */
 	int sfd;                    /* the signalfd */
@@ -327,6 +369,21 @@ void sv_finished(struct serve *s, size_t from);
 void sv_on_completion_result(struct serve *s, PGresult *res, uint64_t now);
 void sv_requeue_batch(struct serve *s);
 void sv_send_completions(struct serve *s, uint64_t now);
+
+/* progress.c */
+void sv_progress_note(void *arg, int64_t id, int32_t attempt, int percent, const char *note);
+void sv_progress_forget(struct serve *s, int64_t id);
+void sv_send_progress(struct serve *s, uint64_t now);
+void sv_on_progress_result(struct serve *s, struct chan *c, PGresult *res, uint64_t now);
+uint64_t sv_progress_wake(const struct serve *s, uint64_t wake);
+void sv_progress_free(struct serve *s);
+
+/* deps.c */
+void sv_deps_ask(void *arg, int worker, int64_t id, int32_t attempt);
+void sv_send_deps(struct serve *s, uint64_t now);
+void sv_on_deps_result(struct serve *s, struct chan *c, PGresult *res, uint64_t now);
+void sv_deps_chan_lost(struct serve *s, const struct chan *c);
+void sv_deps_free(struct serve *s);
 
 /* dispatch.c */
 int32_t sv_timeout_ms_for(const struct jv_config *cfg, const struct jv_claimed *c, int ex);

@@ -186,11 +186,83 @@ static int sweep_leftovers(struct jv_buf *note)
 	return total;
 }
 
+/* How a run in this worker reaches the supervisor (ABI 1.2): over the
+ * worker's socket, as JV_MSG_PROGRESS and JV_MSG_DEPS_ASK frames. */
+struct worker_link {
+	int fd;
+	struct jv_frame_reader *rd; /* the worker's one reader */
+	int64_t id;
+	int32_t attempt;
+};
+
+static void wl_progress(void *arg, struct jv_run *run, int percent, const char *note)
+{
+	(void)run;
+	struct worker_link *wl = arg;
+	struct jv_buf b = {0};
+	struct jv_msg_aux m = {JV_MSG_PROGRESS, wl->id, wl->attempt, percent, note};
+	jv_msg_aux_encode(&b, &m);
+	/* (a supervisor gone is seen when the result is written) */
+	(void)jv_write_all(wl->fd, b.data, b.len);
+	jv_buf_free(&b);
+}
+
+/* Ask for the dependencies' results and wait for the answer, no longer
+ * than the run may: until its deadline or its cancellation (SIGUSR1 ends
+ * the poll). The answer of an earlier ask given up on is skipped here and
+ * in jv_worker_main. */
+static int wl_dependency_results(void *arg, struct jv_run *run, char **json)
+{
+	struct worker_link *wl = arg;
+	struct jv_buf b = {0};
+	struct jv_msg_aux ask = {JV_MSG_DEPS_ASK, wl->id, wl->attempt, 0, NULL};
+	jv_msg_aux_encode(&b, &ask);
+	int rc = jv_write_all(wl->fd, b.data, b.len);
+	jv_buf_free(&b);
+	if (rc != 0)
+		return JV_HOST_EUNAVAIL;
+	for (;;) {
+		char *body;
+		size_t len;
+		int r = jv_frame_next(wl->rd, &body, &len);
+		if (r < 0)
+			_exit(3);
+		if (r == 1) {
+			struct jv_msg_aux m;
+			if (jv_msg_aux_decode(body, len, &m) != 0 || m.type != JV_MSG_DEPS)
+				_exit(3); /* nothing else comes while a job runs */
+			if (m.id != wl->id || m.attempt != wl->attempt)
+				continue; /* an answer given up on */
+			if (m.value != 0)
+				return m.value;
+			*json = jv_strdup(m.text ? m.text : "{}");
+			return 0;
+		}
+		if (atomic_load(&run->cancelled))
+			return JV_HOST_EUNAVAIL;
+		int64_t left = jv_run_remaining_ms(run);
+		if (left == 0)
+			return JV_HOST_EUNAVAIL;
+		struct pollfd pfd = {wl->fd, POLLIN, 0};
+		int pr = poll(&pfd, 1, left > 1000 ? 1000 : (int)left);
+		if (pr < 0 && errno != EINTR)
+			return JV_HOST_EUNAVAIL;
+		if (pr > 0) {
+			int n = jv_frame_read(wl->rd, wl->fd);
+			if (n == 0 || n == JV_EIO)
+				return JV_HOST_EUNAVAIL; /* the supervisor is gone */
+		}
+	}
+}
+
+static const struct jv_run_link worker_run_link = {wl_progress, wl_dependency_results};
+
 void jv_worker_main(struct jv_runtime *rt, int fd)
 {
 	struct jv_buf note = {0};
 	struct jv_frame_reader rd = {0};
 	struct jv_buf out = {0};
+	struct jv_buf frame = {0}; /* the job's frame: its strings live there */
 	for (;;) {
 		char *body;
 		size_t len;
@@ -205,8 +277,13 @@ void jv_worker_main(struct jv_runtime *rt, int fd)
 				_exit(3);
 			continue;
 		}
+		if (jv_msg_type(body, len) == JV_MSG_DEPS)
+			continue; /* the late answer to an ask given up on */
+		/* A copy: the run may read more frames (dependency_results). */
+		jv_buf_reset(&frame);
+		jv_buf_append(&frame, body, len);
 		struct jv_msg_job m;
-		if (jv_msg_job_decode(body, len, &m) != 0 || m.executor < 0 ||
+		if (jv_msg_job_decode(frame.data, len, &m) != 0 || m.executor < 0 ||
 		    (size_t)m.executor >= rt->n_executors)
 			_exit(3);
 		struct jv_instance *inst = rt->executors[m.executor];
@@ -223,10 +300,13 @@ void jv_worker_main(struct jv_runtime *rt, int fd)
 		};
 		struct jv_run run;
 		jv_run_init(&run, m.timeout_ms, (size_t)m.max_output);
+		struct worker_link wl = {fd, &rd, m.id, m.attempt};
+		jv_run_link(&run, &worker_run_link, &wl);
 		uint64_t t0 = now_us();
 		current_run = &run;
 		int status = jv_instance_execute(inst, &job, &run);
 		current_run = NULL;
+		jv_run_flush_progress(&run); /* the last word, before the result */
 		/* gave up at the deadline: a timeout */
 		int timed_out = status != JV_SUCCESS && m.timeout_ms > 0 &&
 				jv_run_remaining_ms(&run) == 0;
@@ -648,6 +728,24 @@ void jv_pool_on_readable(struct jv_pool *p, int i, struct jv_done_list *out)
 	size_t len;
 	int fr;
 	while ((fr = jv_frame_next(&w->rd, &body, &len)) == 1) {
+		int t = jv_msg_type(body, len);
+		if (t == JV_MSG_PROGRESS || t == JV_MSG_DEPS_ASK) {
+			struct jv_msg_aux a;
+			if (jv_msg_aux_decode(body, len, &a) != 0) {
+				fr = JV_EINVAL;
+				break;
+			}
+			/* (only about the attempt it runs; anything else is stale) */
+			if (!w->busy || a.id != w->at.id || a.attempt != w->at.attempt)
+				continue;
+			if (t == JV_MSG_PROGRESS && p->on_progress && a.value >= 0 && a.value <= 100)
+				p->on_progress(p->cb_arg, a.id, a.attempt, a.value, a.text);
+			else if (t == JV_MSG_DEPS_ASK && p->on_deps_ask)
+				p->on_deps_ask(p->cb_arg, i, a.id, a.attempt);
+			else if (t == JV_MSG_DEPS_ASK)
+				jv_pool_answer_deps(p, i, a.id, a.attempt, JV_HOST_ENOENT, NULL);
+			continue;
+		}
 		struct jv_msg_result m;
 		if (jv_msg_result_decode(body, len, &m) != 0 || !w->busy || m.id != w->at.id) {
 			jv_log(JV_ERROR, "worker %d sent a malformed result; killing it", (int)w->pid);
@@ -687,6 +785,24 @@ void jv_pool_on_readable(struct jv_pool *p, int i, struct jv_done_list *out)
 		jv_frame_reader_free(&w->rd);
 		w->pid = 0;
 	}
+}
+
+void jv_pool_answer_deps(struct jv_pool *p, int i, int64_t id, int32_t attempt, int rc,
+			 const char *json)
+{
+	if (i < 0 || i >= p->n)
+		return;
+	struct jv_worker *w = &p->w[i];
+	if (w->pid <= 0 || w->fd < 0 || !w->busy || w->at.id != id || w->at.attempt != attempt)
+		return;
+	struct jv_buf b = {0};
+	struct jv_msg_aux m = {JV_MSG_DEPS, id, attempt, rc, rc == 0 ? json : NULL};
+	jv_msg_aux_encode(&b, &m);
+	/* (a worker that cannot take it is seen gone when its socket is read) */
+	if (send_frame(w->fd, b.data, b.len) != 0)
+		jv_log(JV_WARNING, "could not answer worker %d (job %lld) with the results of its "
+		       "dependencies", (int)w->pid, (long long)id);
+	jv_buf_free(&b);
 }
 
 void jv_pool_kill(struct jv_pool *p, int i, enum jv_outcome why, struct jv_done_list *out)
@@ -808,6 +924,9 @@ void jv_pool_shutdown(struct jv_pool *p, int wait_ms)
 
 /* ------------------------------------------------------------ thread pool */
 
+/* Where a thread job's ask for its dependencies' results stands. */
+enum deps_state { DEPS_NONE = 0, DEPS_ASKED, DEPS_TAKEN, DEPS_ANSWERED };
+
 struct tjob {
 	struct tjob *next;
 	struct jv_attempt at; /* owned until it moves into the run's jv_done */
@@ -815,6 +934,13 @@ struct tjob {
 	int32_t max_output;
 	struct jv_run run;
 	int cancel_asked;    /* cancelled while queued: its run starts cancelled */
+	/* ABI 1.2, under the pool's lock: */
+	struct jv_tpool *tp;
+	int progress;        /* the latest not yet taken by the engine, -1: none */
+	char *progress_note;
+	enum deps_state deps;
+	int deps_rc;
+	char *deps_json;     /* DEPS_ANSWERED: the answer, the run's to take */
 };
 
 struct tctx {
@@ -835,7 +961,116 @@ struct jv_tpool {
 	int inflight;
 	int stopping;
 	int efd;
+	pthread_cond_t answered; /* a dependency ask was answered */
 };
+
+/* Wake the engine (its collect step takes what is new). Under lock. */
+static void tp_wake(struct jv_tpool *tp)
+{
+	uint64_t one = 1;
+	ssize_t w = write(tp->efd, &one, sizeof one);
+	(void)w;
+}
+
+static void tl_progress(void *arg, struct jv_run *run, int percent, const char *note)
+{
+	(void)run;
+	struct tjob *j = arg;
+	pthread_mutex_lock(&j->tp->lock);
+	int was = j->progress >= 0;
+	j->progress = percent;
+	free(j->progress_note);
+	j->progress_note = note ? jv_strdup(note) : NULL;
+	if (!was)
+		tp_wake(j->tp);
+	pthread_mutex_unlock(&j->tp->lock);
+}
+
+/* As wl_dependency_results, for a thread: the engine takes the ask in its
+ * collect step and answers through jv_tpool_answer_deps(). */
+static int tl_dependency_results(void *arg, struct jv_run *run, char **json)
+{
+	struct tjob *j = arg;
+	struct jv_tpool *tp = j->tp;
+	int rc = JV_HOST_EUNAVAIL;
+	pthread_mutex_lock(&tp->lock);
+	j->deps = DEPS_ASKED;
+	tp_wake(tp);
+	for (;;) {
+		if (j->deps == DEPS_ANSWERED) {
+			rc = j->deps_rc;
+			if (rc == 0)
+				*json = j->deps_json ? j->deps_json : jv_strdup("{}");
+			else
+				free(j->deps_json);
+			j->deps_json = NULL;
+			break;
+		}
+		int64_t left = jv_run_remaining_ms(run);
+		if (atomic_load(&run->cancelled) || left == 0)
+			break;
+		/* a cancellation does not signal: look again at least every 100 ms */
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		int64_t ms = left < 100 ? left : 100;
+		until.tv_nsec += (long)ms * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&tp->answered, &tp->lock, &until);
+	}
+	j->deps = DEPS_NONE; /* an answer still to come is not wanted */
+	pthread_mutex_unlock(&tp->lock);
+	return rc;
+}
+
+static const struct jv_run_link thread_run_link = {tl_progress, tl_dependency_results};
+
+void jv_tpool_take(struct jv_tpool *tp, struct jv_pool *cb)
+{
+	pthread_mutex_lock(&tp->lock);
+	for (int i = 0; i < tp->n; i++) {
+		struct tjob *j = tp->running[i];
+		if (!j)
+			continue;
+		if (j->progress >= 0) {
+			if (cb->on_progress)
+				cb->on_progress(cb->cb_arg, j->at.id, j->at.attempt, j->progress,
+						j->progress_note);
+			j->progress = -1;
+			free(j->progress_note);
+			j->progress_note = NULL;
+		}
+		if (j->deps == DEPS_ASKED) {
+			j->deps = DEPS_TAKEN;
+			if (cb->on_deps_ask) {
+				cb->on_deps_ask(cb->cb_arg, -1, j->at.id, j->at.attempt);
+			} else {
+				j->deps = DEPS_ANSWERED;
+				j->deps_rc = JV_HOST_ENOENT;
+				pthread_cond_broadcast(&tp->answered);
+			}
+		}
+	}
+	pthread_mutex_unlock(&tp->lock);
+}
+
+void jv_tpool_answer_deps(struct jv_tpool *tp, int64_t id, int32_t attempt, int rc,
+			  const char *json)
+{
+	pthread_mutex_lock(&tp->lock);
+	for (int i = 0; i < tp->n; i++) {
+		struct tjob *j = tp->running[i];
+		if (!j || j->at.id != id || j->at.attempt != attempt || j->deps != DEPS_TAKEN)
+			continue;
+		j->deps = DEPS_ANSWERED;
+		j->deps_rc = rc;
+		j->deps_json = rc == 0 && json ? jv_strdup(json) : NULL;
+		pthread_cond_broadcast(&tp->answered);
+	}
+	pthread_mutex_unlock(&tp->lock);
+}
 
 
 static void *thread_main(void *arg)
@@ -854,6 +1089,7 @@ static void *thread_main(void *arg)
 		if (!tp->head)
 			tp->tail = NULL;
 		jv_run_init(&j->run, j->at.timeout_ms, (size_t)j->max_output);
+		jv_run_link(&j->run, &thread_run_link, j);
 		if (j->cancel_asked)
 			jv_run_cancel(&j->run);
 		tp->running[slot] = j;
@@ -873,6 +1109,7 @@ static void *thread_main(void *arg)
 		};
 		uint64_t t0 = now_us();
 		int status = jv_instance_execute(inst, &job, &j->run);
+		jv_run_flush_progress(&j->run);
 		struct jv_done d = {0};
 		d.at = j->at; /* the attempt moves into its end */
 		j->at = (struct jv_attempt){0};
@@ -900,6 +1137,8 @@ static void *thread_main(void *arg)
 
 		pthread_mutex_lock(&tp->lock);
 		tp->running[slot] = NULL;
+		free(j->progress_note);
+		free(j->deps_json);
 		free(j);
 		int was_empty = tp->done.n == 0;
 		jv_done_list_push(&tp->done, &d);
@@ -926,6 +1165,7 @@ struct jv_tpool *jv_tpool_new(struct jv_runtime *rt, int n)
 	}
 	pthread_mutex_init(&tp->lock, NULL);
 	pthread_cond_init(&tp->cond, NULL);
+	pthread_cond_init(&tp->answered, NULL);
 	tp->threads = jv_calloc((size_t)n, sizeof *tp->threads);
 	tp->running = jv_calloc((size_t)n, sizeof *tp->running);
 	/* Start with every signal blocked: only the main thread takes them. */
@@ -951,6 +1191,8 @@ void jv_tpool_submit(struct jv_tpool *tp, struct jv_attempt *a, const char *payl
 		     int32_t max_output)
 {
 	struct tjob *j = jv_calloc(1, sizeof *j);
+	j->tp = tp;
+	j->progress = -1;
 	j->at = *a;
 	*a = (struct jv_attempt){0};
 	j->payload = jv_strdup(payload);
@@ -1077,5 +1319,6 @@ void jv_tpool_free(struct jv_tpool *tp, struct jv_done_list *out)
 	close(tp->efd);
 	pthread_mutex_destroy(&tp->lock);
 	pthread_cond_destroy(&tp->cond);
+	pthread_cond_destroy(&tp->answered);
 	free(tp);
 }

@@ -78,6 +78,13 @@ struct jv_pool {
 	 * the engine closes its database socket and other fds there. */
 	void (*child_setup)(void *arg);
 	void *child_arg;
+	/* What a running job says besides its result (ABI 1.2), for the engine
+	 * (may be NULL): its progress (note valid during the call), and its ask
+	 * for the dependencies' results, to be answered with
+	 * jv_pool_answer_deps(). Set after jv_pool_init(). */
+	void (*on_progress)(void *arg, int64_t id, int32_t attempt, int percent, const char *note);
+	void (*on_deps_ask)(void *arg, int worker, int64_t id, int32_t attempt);
+	void *cb_arg;
 	/* A worker could not be started (socketpair or fork failed: descriptors,
 	 * memory or processes short). jv_pool_fill() tries again no sooner than
 	 * retry_at_ms, backing off up to JV_POOL_RETRY_MAX_MS; one warning per
@@ -132,6 +139,12 @@ void jv_pool_on_readable(struct jv_pool *p, int i, struct jv_done_list *out);
  * deadline or kill time still pending (0: none). */
 uint64_t jv_pool_check_deadlines(struct jv_pool *p, uint64_t now_ms, struct jv_done_list *out);
 
+/* Answer worker i's ask for the dependencies' results of attempt
+ * (id, attempt): rc 0 and json, or a JV_HOST_* error. Nothing happens when
+ * the worker no longer runs that attempt. */
+void jv_pool_answer_deps(struct jv_pool *p, int i, int64_t id, int32_t attempt, int rc,
+			 const char *json);
+
 /* Kill worker i now (SIGKILL to its group), ending its job as `why`. */
 void jv_pool_kill(struct jv_pool *p, int i, enum jv_outcome why, struct jv_done_list *out);
 
@@ -171,6 +184,14 @@ void jv_tpool_submit(struct jv_tpool *tp, struct jv_attempt *a, const char *payl
 		     int32_t max_output);
 /* Take every finished job into *out, and clear the eventfd. */
 void jv_tpool_collect(struct jv_tpool *tp, struct jv_done_list *out);
+/* What the running jobs said since the last call (ABI 1.2): their
+ * progress and their asks for the dependencies' results, passed to cb's
+ * on_progress and on_deps_ask (worker -1), under the pool's lock (they
+ * must not call the pool). */
+void jv_tpool_take(struct jv_tpool *tp, struct jv_pool *cb);
+/* Answer a thread job's ask, as jv_pool_answer_deps() does a worker's. */
+void jv_tpool_answer_deps(struct jv_tpool *tp, int64_t id, int32_t attempt, int rc,
+			  const char *json);
 /* Ask every running job to stop. */
 void jv_tpool_cancel_all(struct jv_tpool *tp);
 

@@ -6,6 +6,7 @@
 #include "lib/jsontext.h"
 #include "lib/log.h"
 #include "lib/redact.h"
+#include "lib/text.h"
 #include "plugin/loader.h"
 
 #include <errno.h>
@@ -441,6 +442,7 @@ void jv_run_init(struct jv_run *run, int64_t timeout_ms, size_t max_output_bytes
 	atomic_init(&run->cancelled, 0);
 	run->max_output = max_output_bytes < JV_OUTPUT_MAX ? max_output_bytes : JV_OUTPUT_MAX;
 	run->retry_in_ms = -1;
+	run->progress = -1;
 	if (timeout_ms > 0) {
 		clock_gettime(CLOCK_MONOTONIC, &run->deadline);
 		run->deadline.tv_sec += timeout_ms / 1000;
@@ -479,11 +481,48 @@ void jv_run_free(struct jv_run *run)
 	jv_buf_free(&run->output);
 	free(run->error);
 	free(run->result);
-	run->error = run->result = NULL;
+	free(run->progress_note);
+	free(run->dependency_results);
+	run->error = run->result = run->progress_note = run->dependency_results = NULL;
+}
+
+void jv_run_link(struct jv_run *run, const struct jv_run_link *link, void *arg)
+{
+	run->link = link;
+	run->link_arg = arg;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void jv_run_flush_progress(struct jv_run *run)
+{
+	if (!run->progress_unsent)
+		return;
+	run->progress_unsent = 0;
+	run->progress_sent_ms = mono_ms();
+	if (run->link && run->link->progress)
+		run->link->progress(run->link_arg, run, run->progress, run->progress_note);
+}
+
+/* A progress update held back by the throttle goes once the throttle
+ * allows, at the run's next call of the host (the run's own thread: a
+ * plugin that went quiet still polls cancelled() or remaining_ms()). */
+static void progress_due(const struct jv_run *run)
+{
+	struct jv_run *r = (struct jv_run *)run;
+	if (r->progress_unsent && mono_ms() >= r->progress_sent_ms + JV_PROGRESS_THROTTLE_MS)
+		jv_run_flush_progress(r);
 }
 
 static int64_t host_remaining_ms(const struct jv_run *run)
 {
+	if (run)
+		progress_due(run);
 	return run ? jv_run_remaining_ms(run) : INT64_MAX;
 }
 
@@ -491,6 +530,7 @@ static int host_cancelled(const struct jv_run *run)
 {
 	if (!run)
 		return 0;
+	progress_due(run);
 	if (atomic_load(&((struct jv_run *)run)->cancelled) != 0)
 		return 1;
 	return jv_run_remaining_ms(run) == 0; /* the deadline passed */
@@ -595,6 +635,75 @@ static int host_retry_in(struct jv_run *run, int64_t ms)
 	return 0;
 }
 
+/* The first JV_PROGRESS_NOTE_MAX characters of note, valid UTF-8 without
+ * control characters (freshly allocated; NULL for NULL or ""). */
+static char *clean_note(const char *note)
+{
+	if (!note || !note[0])
+		return NULL;
+	/* (cut after cleaning: a bad byte becomes one character of three bytes) */
+	size_t len = strlen(note);
+	char *clean = jv_text_sanitize(note, len < 4 * JV_PROGRESS_NOTE_MAX ? len : 4 * JV_PROGRESS_NOTE_MAX);
+	size_t end = 0;
+	for (int chars = 0; clean[end] && chars < JV_PROGRESS_NOTE_MAX; chars++) {
+		end++;
+		while (((unsigned char)clean[end] & 0xC0) == 0x80)
+			end++;
+	}
+	clean[end] = '\0';
+	/* one line: what a dashboard shows in a bar */
+	for (char *c = clean; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = ' ';
+	return clean;
+}
+
+static int host_progress(struct jv_run *run, int percent, const char *note)
+{
+	if (!run || percent < 0 || percent > 100)
+		return JV_HOST_EINVAL;
+	char *clean = clean_note(note);
+	if (run->progress == percent && run->progress_unsent == 0 &&
+	    ((!clean && !run->progress_note) ||
+	     (clean && run->progress_note && !strcmp(clean, run->progress_note)))) {
+		free(clean); /* nothing new */
+		return 0;
+	}
+	free(run->progress_note);
+	run->progress_note = clean;
+	run->progress = percent;
+	run->progress_unsent = 1;
+	uint64_t now = mono_ms();
+	if (run->progress_sent_ms == 0 || now >= run->progress_sent_ms + JV_PROGRESS_THROTTLE_MS)
+		jv_run_flush_progress(run);
+	return 0;
+}
+
+static int host_dependency_results(struct jv_run *run, const char **json)
+{
+	if (!run || !json)
+		return JV_HOST_EINVAL;
+	if (!run->dependency_results) {
+		if (!run->link || !run->link->dependency_results)
+			return JV_HOST_ENOENT;
+		char *text = NULL;
+		int rc = run->link->dependency_results(run->link_arg, run, &text);
+		if (rc != 0) {
+			free(text);
+			return rc;
+		}
+		if (!text)
+			return JV_HOST_EUNAVAIL;
+		if (strlen(text) > JV_DEPENDENCY_RESULTS_MAX) {
+			free(text);
+			return JV_HOST_ERANGE;
+		}
+		run->dependency_results = text;
+	}
+	*json = run->dependency_results;
+	return 0;
+}
+
 static const char *host_database_url(const struct jv_instance *inst)
 {
 	if (!inst || !inst->cfg || !inst->cfg->database.url)
@@ -625,6 +734,8 @@ static const struct jv_host host_table = {
 	.result_json = host_result_json,
 	.retry_in = host_retry_in,
 	.database_url = host_database_url,
+	.dependency_results = host_dependency_results,
+	.progress = host_progress,
 };
 
 const struct jv_host *jv_host_table(void) { return &host_table; }

@@ -91,6 +91,23 @@ const char *jv_instance_error(const struct jv_instance *inst);
  * all it handed out. NULL is fine. */
 void jv_instance_free(struct jv_instance *inst);
 
+/*
+ * How a run reaches the engine for what ABI 1.2 added (progress, the
+ * dependencies' results): set by whoever runs the job (a worker process,
+ * a thread of the pool) with jv_run_link(). Both are called on the thread
+ * that runs execute(); arg is the caller's.
+ *
+ * progress: pass the latest progress on (the host throttles the calls:
+ *   see jv_run_flush_progress). note is valid during the call only.
+ * dependency_results: fetch the job's dependencies' results (waiting at
+ *   most until the run's deadline, giving up when it is cancelled): 0 with
+ *   *json freshly allocated (the run takes it), or a JV_HOST_* error.
+ */
+struct jv_run_link {
+	void (*progress)(void *arg, struct jv_run *run, int percent, const char *note);
+	int (*dependency_results)(void *arg, struct jv_run *run, char **json);
+};
+
 /* One call of execute() or send(). Plain struct: the engine may embed it.
  * Fields are read after the call; set through the host table only. */
 struct jv_run {
@@ -104,6 +121,14 @@ struct jv_run {
 	char *result;                 /* the result as compact JSON text, or NULL; owned */
 	size_t result_refused;        /* the size of a result refused as too large, or 0 */
 	int64_t retry_in_ms;          /* requested delay before the next attempt, -1: none */
+	/* ABI 1.2 */
+	const struct jv_run_link *link; /* NULL: progress is kept here only; no results */
+	void *link_arg;
+	int progress;                 /* the latest percent, -1: none */
+	char *progress_note;          /* its note (cut, clean), or NULL; owned */
+	int progress_unsent;          /* the latest was held back by the throttle */
+	uint64_t progress_sent_ms;    /* when one was last passed to link->progress */
+	char *dependency_results;     /* fetched once, then kept; owned */
 };
 
 /*
@@ -127,6 +152,16 @@ const char *jv_run_output(struct jv_run *run);
 /* Free what the run holds (output, error, result). The struct itself is
  * the caller's. */
 void jv_run_free(struct jv_run *run);
+
+/* Route run's progress and dependency requests through link (arg passed
+ * back); link must outlive the run. */
+void jv_run_link(struct jv_run *run, const struct jv_run_link *link, void *arg);
+
+/* progress() passes at most one update per JV_PROGRESS_THROTTLE_MS of a
+ * run to its link; one held back is passed by the next call after that, or
+ * by this (called when execute() has returned, before the result goes). */
+#define JV_PROGRESS_THROTTLE_MS 100
+void jv_run_flush_progress(struct jv_run *run);
 
 /*
  * Run job through the executor instance inst, in this process, and return

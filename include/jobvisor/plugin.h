@@ -19,6 +19,12 @@
  *                    result_json() refuses a result over JV_RESULT_MAX
  *                    with JV_HOST_ERANGE; error() truncates a message at
  *                    JV_ERROR_MAX.
+ *   2026-12-06  1.2  jv_host.dependency_results (the results of the jobs
+ *                    this job depends on, as one JSON object) and
+ *                    jv_host.progress (percent done and a note, shown in
+ *                    jobvisor.jobs.progress and the API); the limits
+ *                    JV_PROGRESS_NOTE_MAX and JV_DEPENDENCY_RESULTS_MAX;
+ *                    the error code JV_HOST_EUNAVAIL.
  *
  * Writing a plugin
  * ----------------
@@ -89,7 +95,7 @@ extern "C" {
 /* The ABI version this header describes. The host accepts a plugin whose
  * major equals its own and whose minor is not newer than its own. */
 #define JV_PLUGIN_ABI_MAJOR 1
-#define JV_PLUGIN_ABI_MINOR 1
+#define JV_PLUGIN_ABI_MINOR 2
 
 /* The single symbol a plugin exports, as a string for dlsym(). */
 #define JV_PLUGIN_ENTRY_SYMBOL "jv_plugin_entry"
@@ -143,6 +149,11 @@ enum jv_log_level {
  *                 bytes (cut at a UTF-8 character boundary and marked).
  * JV_OUTPUT_MAX   the highest output bound a configuration may set
  *                 (history.max_output_bytes); output() cuts there at most.
+ * JV_PROGRESS_NOTE_MAX  a progress note, in characters (UTF-8): progress()
+ *                 keeps the first JV_PROGRESS_NOTE_MAX of them (ABI 1.2).
+ * JV_DEPENDENCY_RESULTS_MAX  the dependencies' results as one JSON text:
+ *                 dependency_results() refuses a larger one with
+ *                 JV_HOST_ERANGE (ABI 1.2).
  */
 #define JV_PAYLOAD_MAX (1024 * 1024)
 #define JV_TYPE_MAX 128
@@ -150,6 +161,8 @@ enum jv_log_level {
 #define JV_RESULT_MAX (16 * 1024 * 1024)
 #define JV_ERROR_MAX 4096
 #define JV_OUTPUT_MAX (16 * 1024 * 1024)
+#define JV_PROGRESS_NOTE_MAX 200
+#define JV_DEPENDENCY_RESULTS_MAX (16 * 1024 * 1024)
 
 /* Return codes of host functions: 0 on success, or one of these. */
 enum jv_host_error {
@@ -158,6 +171,8 @@ enum jv_host_error {
 	JV_HOST_ERANGE = -3, /* the number (or the result) does not fit */
 	JV_HOST_EINVAL = -4, /* bad argument */
 	JV_HOST_ENOMEM = -5, /* out of memory */
+	JV_HOST_EUNAVAIL = -6, /* (1.2) not available now: the database did not
+				* answer in time, or the run was cancelled */
 };
 
 /*
@@ -226,8 +241,11 @@ struct jv_alert {
  * The host table, handed to create(). Const, owned by the host, valid for
  * the life of the process; a plugin may keep the pointer. Like the
  * descriptor it starts with its version and size: a plugin built for a
- * later minor must check struct_size before calling a function added
- * after 1.0.
+ * later minor must check abi_minor (or struct_size) before calling a
+ * function added after 1.0, as each group below says, e.g.
+ *
+ *     if (host->abi_minor >= 2)
+ *         host->progress(run, 50, "halfway");
  */
 struct jv_host {
 	uint32_t abi_major;   /* JV_PLUGIN_ABI_MAJOR of the host */
@@ -333,6 +351,52 @@ struct jv_host {
 	 * plugin that works on the same database. A secret: never log it.
 	 * Owned by the host, valid until destroy(). Never NULL. */
 	const char *(*database_url)(const struct jv_instance *inst);
+
+	/* ---- added in 1.2: check host->abi_minor >= 2 before calling what
+	 * follows (a plugin that must also run on a 1.1 host does without
+	 * them there: a 1.1 host's table ends above, at database_url). */
+
+	/*
+	 * The results of the jobs this job depends on (enqueued with
+	 * depends_on, or dependsOn in a workflow), as one JSON object text:
+	 * {"KEY": RESULT, ...}, KEY being each dependency's workflow key, or
+	 * its job id as a string when it has none, RESULT its jobs.result
+	 * (null when it has none). "{}" when the job has no dependencies. The
+	 * text is what jobvisor.dependency_results(job) returns.
+	 *
+	 * Fetched when asked, not before: a job whose executor never calls
+	 * this costs nothing for it. The first call waits for one database
+	 * round trip (the supervisor answers the requests of many runs
+	 * together, never stalling other jobs); later calls of the same run
+	 * return the same text at once. The wait is bounded by the run's
+	 * deadline and by cancelled().
+	 *
+	 * Returns 0 and sets *json (owned by the host, NUL-terminated, valid
+	 * until execute() returns); JV_HOST_ERANGE when the text is longer
+	 * than JV_DEPENDENCY_RESULTS_MAX; JV_HOST_EUNAVAIL when it could not
+	 * be had (the database failed or did not answer before the deadline,
+	 * or the run was cancelled: return JV_RETRY); JV_HOST_ENOENT when the
+	 * run is not a job's (send(), or a run made by a test); JV_HOST_EINVAL
+	 * when run or json is NULL. On error *json is untouched.
+	 */
+	int (*dependency_results)(struct jv_run *run, const char **json);
+
+	/*
+	 * Say how far the job is: percent 0..100, note a short text (may be
+	 * NULL; kept to its first JV_PROGRESS_NOTE_MAX characters, made valid
+	 * UTF-8, control characters replaced). Stored in jobvisor.jobs
+	 * (progress, progress_note, progress_at) while this attempt is the
+	 * running one, and shown by the API and the dashboard. Cheap to call
+	 * often: the host sends at most ten updates a second of a run to the
+	 * supervisor, which writes the latest at most once a second per job,
+	 * without the run waiting for it. An update held back by that
+	 * throttle is never lost: it goes with the run's next call of
+	 * progress(), cancelled() or remaining_ms() once the throttle allows,
+	 * and at the latest when execute() returns. Must be called on the
+	 * thread that runs execute(). Returns 0, or JV_HOST_EINVAL when run
+	 * is NULL or percent is out of 0..100 (nothing changes).
+	 */
+	int (*progress)(struct jv_run *run, int percent, const char *note);
 };
 
 /*

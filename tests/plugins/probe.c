@@ -13,6 +13,11 @@
  *   "bigresult N"  result_json() of a JSON string N bytes long (quotes
  *                  included), whatever it returns: JV_SUCCESS
  *   "bigerror N"   an error of N/2 times "é" (N bytes), JV_FAIL
+ *   "progress N NOTE"  progress(N, NOTE) (ABI 1.2); JV_FAIL with
+ *                  "progress: RC" if refused
+ *   "deps"         dependency_results() (ABI 1.2) twice: the text as the
+ *                  output (the two must be the same pointer), else JV_FAIL
+ *                  with "deps: RC"
  */
 #include "common.h"
 
@@ -94,6 +99,29 @@ static int pr_execute(void *state, const struct jv_job *job, struct jv_run *run)
 		h->error(run, "%s", big);
 		free(big);
 		return JV_FAIL;
+	}
+	if (!strncmp(p, "progress ", 9)) {
+		const char *note = strchr(arg, ' ');
+		int rc = h->abi_minor >= 2 ? h->progress(run, (int)n, note ? note + 1 : NULL) : -99;
+		if (rc) {
+			h->error(run, "progress: %d", rc);
+			return JV_FAIL;
+		}
+		return JV_SUCCESS;
+	}
+	if (!strcmp(p, "deps")) {
+		const char *a = NULL, *b = NULL;
+		int rc = h->abi_minor >= 2 ? h->dependency_results(run, &a) : -99;
+		if (rc == 0)
+			rc = h->dependency_results(run, &b);
+		if (rc == 0 && a != b)
+			rc = -98;
+		if (rc) {
+			h->error(run, "deps: %d", rc);
+			return JV_FAIL;
+		}
+		h->output(run, a, strlen(a));
+		return JV_SUCCESS;
 	}
 	if (!strcmp(p, "errtwice")) {
 		h->error(run, "first");

@@ -54,6 +54,26 @@
  *   {"exit_code": N|null, "signal": "SIGKILL"|null, "duration_ms": N,
  *    "stdout_bytes": N, "stderr_bytes": N, "truncated": bool}
  *
+ * Workflows (ABI 1.2):
+ *   dependency_results  bool, default true: before the program starts, the
+ *                     results of the job's dependencies (host->
+ *                     dependency_results: {"KEY": RESULT, ...}, "{}" when it
+ *                     has none) are written to a file, mode 0600 in a
+ *                     private directory (mode 0700) under $TMPDIR or /tmp,
+ *                     named by JOBVISOR_RESULTS_FILE, and removed with its
+ *                     directory after the run. It costs one database round
+ *                     trip per job (shared by the jobs starting together);
+ *                     false skips it (and the variable is not set).
+ *   Progress: the program may write lines `PERCENT [NOTE]` (an integer
+ *   0..100, optionally followed by '%', then an optional note) to file
+ *   descriptor 3, named by JOBVISOR_PROGRESS_FD=3; each one goes to
+ *   host->progress (stored in jobs.progress/progress_note, the note cut at
+ *   JV_PROGRESS_NOTE_MAX characters). A line that does not parse is
+ *   ignored, a line longer than SHELL_PROGRESS_LINE_MAX bytes too (read
+ *   and dropped up to its newline): the cost is the bytes read, nothing
+ *   more. Both variables are set after every other layer of the
+ *   environment: a payload or the config cannot point them elsewhere.
+ *
  * The program runs in its own process group; at the deadline, on
  * cancellation, and once the program itself has exited, the whole group is
  * killed, so nothing it started outlives the job.
@@ -104,6 +124,8 @@ extern char **environ;
 #define SHELL_DRAIN_MAX (1 << 20) /* bytes read after the program exited */
 #define SHELL_TAIL 512           /* bytes of stderr kept for the error */
 #define SHELL_LINE_MAX 200       /* of the stderr line quoted in the error */
+#define SHELL_PROGRESS_FD 3      /* the program's progress descriptor */
+#define SHELL_PROGRESS_LINE_MAX 1024 /* bytes of one progress line */
 #define SHELL_SH "/bin/sh"
 #define SHELL_PATH "/usr/local/bin:/usr/bin:/bin"
 
@@ -122,13 +144,15 @@ struct shell {
 	size_t max_output;
 	unsigned char code_class[256]; /* CODE_* per exit code */
 	int has_retryable;
+	int dependency_results;     /* write them to JOBVISOR_RESULTS_FILE */
 };
 
 enum { CODE_DEFAULT = 0, CODE_RETRYABLE = 1, CODE_PERMANENT = 2 };
 
 static const char *const shell_keys[] = {"allowed_commands", "allow_shell", "env",
 					 "allowed_env",      "pass_env",    "clear_env",
-					 "max_output_bytes", "exit_codes",  NULL};
+					 "max_output_bytes", "exit_codes",  "dependency_results",
+					 NULL};
 
 /* Variables that decide how a program starts: what the dynamic loader, the
  * C library, a shell or an interpreter loads or runs before the program's
@@ -500,6 +524,12 @@ static int shell_create(const struct jv_host *host, struct jv_instance *inst, vo
 	if ((rc = host->config_bool(inst, "allow_shell", &s->allow_shell)) != 0 &&
 	    rc != JV_HOST_ENOENT)
 		goto fail;
+	s->dependency_results = 1;
+	if ((rc = host->config_bool(inst, "dependency_results", &s->dependency_results)) != 0 &&
+	    rc != JV_HOST_ENOENT)
+		goto fail;
+	if (host->abi_minor < 2)
+		s->dependency_results = 0; /* (a host before 1.2 has none to give) */
 	int clear_env = 1;
 	if ((rc = host->config_bool(inst, "clear_env", &clear_env)) != 0 && rc != JV_HOST_ENOENT)
 		goto fail;
@@ -812,7 +842,7 @@ enum { SHELL_STAGE_SETUP = 1, SHELL_STAGE_CHDIR = 2, SHELL_STAGE_EXEC = 3 };
 
 /* Between fork() and execve(): async-signal-safe calls only. */
 static void shell_child(const struct shell_spec *sp, pid_t parent, int in_fd, int out_fd,
-			int err_fd, int report_fd)
+			int err_fd, int prog_fd, int report_fd)
 {
 	struct shell_child_err ce = {SHELL_STAGE_SETUP, 0};
 	setpgid(0, 0);
@@ -826,18 +856,20 @@ static void shell_child(const struct shell_spec *sp, pid_t parent, int in_fd, in
 		sigaction(sig, &sa, NULL); /* fails harmlessly for KILL, STOP, RT internals */
 	if (in_fd < 0)
 		in_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	/* Lift every descriptor we keep to 3 or above first, so that the
-	 * dup2()s below cannot clobber one another whatever numbers the
-	 * pipes got. */
-	int rep = fcntl(report_fd, F_DUPFD_CLOEXEC, 3);
-	int a = fcntl(in_fd, F_DUPFD, 3), b = fcntl(out_fd, F_DUPFD, 3), c = fcntl(err_fd, F_DUPFD, 3);
-	if (rep < 0 || in_fd < 0 || a < 0 || b < 0 || c < 0 || dup2(a, 0) < 0 || dup2(b, 1) < 0 ||
-	    dup2(c, 2) < 0)
+	/* Lift every descriptor we keep above SHELL_PROGRESS_FD first, so
+	 * that the dup2()s below cannot clobber one another whatever numbers
+	 * the pipes got. */
+	int low = SHELL_PROGRESS_FD + 1;
+	int rep = fcntl(report_fd, F_DUPFD_CLOEXEC, low);
+	int a = fcntl(in_fd, F_DUPFD, low), b = fcntl(out_fd, F_DUPFD, low),
+	    c = fcntl(err_fd, F_DUPFD, low), d = fcntl(prog_fd, F_DUPFD, low);
+	if (rep < 0 || in_fd < 0 || a < 0 || b < 0 || c < 0 || d < 0 || dup2(a, 0) < 0 ||
+	    dup2(b, 1) < 0 || dup2(c, 2) < 0 || dup2(d, SHELL_PROGRESS_FD) < 0)
 		goto fail;
 	report_fd = rep;
 	/* Every other descriptor goes, but the report pipe (close-on-exec). */
-	if (report_fd > 3)
-		close_range(3, (unsigned)report_fd - 1, 0);
+	if (report_fd > low)
+		close_range((unsigned)low, (unsigned)report_fd - 1, 0);
 	close_range((unsigned)report_fd + 1, ~0U, 0);
 	if (sp->cwd && chdir(sp->cwd) != 0) {
 		ce.stage = SHELL_STAGE_CHDIR;
@@ -865,6 +897,11 @@ struct shell_run {
 	pid_t pid;
 	int out_fd, err_fd, in_fd, report_fd;
 	int pid_fd;                    /* pidfd of the child: readable once it exits */
+	int prog_fd;                   /* the read end of the program's progress pipe */
+	char pline[SHELL_PROGRESS_LINE_MAX + 1]; /* the progress line being read */
+	size_t pline_len;
+	int pline_skip;                /* the line is too long: dropped up to its newline */
+	uint64_t prog_lines, prog_bad; /* progress lines read, and those ignored */
 	size_t in_off;
 	const char *in_data;
 	size_t in_len;
@@ -982,11 +1019,81 @@ static void shell_write_stdin(struct shell_run *r)
 		shell_close(&r->in_fd);
 }
 
+/* One whole progress line: `PERCENT[%] [NOTE]`, else ignored. */
+static void shell_progress_line(struct shell_run *r, char *line)
+{
+	r->prog_lines++;
+	char *p = line;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	int percent = 0, digits = 0;
+	while (*p >= '0' && *p <= '9' && digits < 4) {
+		percent = percent * 10 + (*p++ - '0');
+		digits++;
+	}
+	if (*p == '%')
+		p++;
+	if (digits == 0 || percent > 100 || (*p && *p != ' ' && *p != '\t' && *p != '\r')) {
+		r->prog_bad++;
+		return;
+	}
+	while (*p == ' ' || *p == '\t')
+		p++;
+	size_t n = strlen(p);
+	while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t'))
+		p[--n] = '\0';
+	/* (the host cuts the note and makes it clean text) */
+	if (r->s->host->abi_minor >= 2)
+		r->s->host->progress(r->run, percent, n ? p : NULL);
+}
+
+/* Read what the progress pipe has now; each complete line is handled.
+ * Returns bytes read, 0 at EOF, -1 when nothing is there. */
+static ssize_t shell_read_progress(struct shell_run *r)
+{
+	ssize_t n;
+	do
+		n = read(r->prog_fd, r->buf, sizeof r->buf);
+	while (n < 0 && errno == EINTR);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+		shell_close(&r->prog_fd);
+		if (r->pline_len > 0 && !r->pline_skip) { /* the last line, unended */
+			r->pline[r->pline_len] = '\0';
+			shell_progress_line(r, r->pline);
+		}
+		r->pline_len = 0;
+		return 0;
+	}
+	if (n < 0)
+		return -1;
+	for (ssize_t i = 0; i < n; i++) {
+		char ch = r->buf[i];
+		if (ch == '\n') {
+			if (!r->pline_skip) {
+				r->pline[r->pline_len] = '\0';
+				shell_progress_line(r, r->pline);
+			} else {
+				r->prog_lines++;
+				r->prog_bad++;
+			}
+			r->pline_len = 0;
+			r->pline_skip = 0;
+		} else if (r->pline_skip) {
+			continue;
+		} else if (r->pline_len == SHELL_PROGRESS_LINE_MAX || ch == '\0') {
+			r->pline_skip = 1;
+		} else {
+			r->pline[r->pline_len++] = ch;
+		}
+	}
+	return n;
+}
+
 /* Poll the pipes for at most ms and handle what is ready. */
 static void shell_pump(struct shell_run *r, int ms)
 {
-	struct pollfd pfd[4];
-	int n = 0, io = -1, ie = -1, ii = -1;
+	struct pollfd pfd[5];
+	int n = 0, io = -1, ie = -1, ii = -1, ip = -1;
 	if (r->pid_fd >= 0)
 		pfd[n++] = (struct pollfd){r->pid_fd, POLLIN, 0};
 	if (r->out_fd >= 0) {
@@ -1001,6 +1108,10 @@ static void shell_pump(struct shell_run *r, int ms)
 		ii = n;
 		pfd[n++] = (struct pollfd){r->in_fd, POLLOUT, 0};
 	}
+	if (r->prog_fd >= 0) {
+		ip = n;
+		pfd[n++] = (struct pollfd){r->prog_fd, POLLIN, 0};
+	}
 	if (n == 0) {
 		struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
 		nanosleep(&ts, NULL);
@@ -1012,6 +1123,8 @@ static void shell_pump(struct shell_run *r, int ms)
 		shell_read(r, &r->out_fd, 0);
 	if (ie >= 0 && pfd[ie].revents)
 		shell_read(r, &r->err_fd, 1);
+	if (ip >= 0 && pfd[ip].revents)
+		shell_read_progress(r);
 	if (ii >= 0 && pfd[ii].revents) {
 		if (pfd[ii].revents & (POLLERR | POLLHUP))
 			shell_close(&r->in_fd);
@@ -1054,6 +1167,8 @@ static void shell_drain(struct shell_run *r)
 	while (r->out_fd >= 0 && total < SHELL_DRAIN_MAX && (n = shell_read(r, &r->out_fd, 0)) > 0)
 		total += (size_t)n;
 	while (r->err_fd >= 0 && total < SHELL_DRAIN_MAX && (n = shell_read(r, &r->err_fd, 1)) > 0)
+		total += (size_t)n;
+	while (r->prog_fd >= 0 && total < SHELL_DRAIN_MAX && (n = shell_read_progress(r)) > 0)
 		total += (size_t)n;
 }
 
@@ -1145,13 +1260,15 @@ static int shell_spawn_and_wait(const struct shell *s, const struct jv_job *job,
 	}
 	r->s = s;
 	r->run = run;
-	r->out_fd = r->err_fd = r->in_fd = r->report_fd = r->pid_fd = -1;
+	r->out_fd = r->err_fd = r->in_fd = r->report_fd = r->pid_fd = r->prog_fd = -1;
 	r->in_data = sp->stdin_data;
 	r->in_len = sp->stdin_len;
 
 	int po[2] = {-1, -1}, pe[2] = {-1, -1}, pi[2] = {-1, -1}, pr[2] = {-1, -1};
+	int pg[2] = {-1, -1};
 	int rc = JV_RETRY;
 	if (pipe2(po, O_CLOEXEC) || pipe2(pe, O_CLOEXEC) || pipe2(pr, O_CLOEXEC) ||
+	    pipe2(pg, O_CLOEXEC) ||
 	    (sp->stdin_data && pipe2(pi, O_CLOEXEC))) {
 		h->error(run, "shell: pipe: %s", strerror(errno));
 		goto out;
@@ -1165,7 +1282,7 @@ static int shell_spawn_and_wait(const struct shell *s, const struct jv_job *job,
 	int64_t t0 = shell_now_ms();
 	pid_t pid = fork();
 	if (pid == 0)
-		shell_child(sp, parent, pi[0], po[1], pe[1], pr[1]);
+		shell_child(sp, parent, pi[0], po[1], pe[1], pg[1], pr[1]);
 	int fork_errno = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
@@ -1179,6 +1296,10 @@ static int shell_spawn_and_wait(const struct shell *s, const struct jv_job *job,
 	shell_close(&pe[1]);
 	shell_close(&pr[1]);
 	shell_close(&pi[0]);
+	shell_close(&pg[1]);
+	r->prog_fd = pg[0];
+	pg[0] = -1;
+	fcntl(r->prog_fd, F_SETFL, O_NONBLOCK);
 	r->out_fd = po[0];
 	r->err_fd = pe[0];
 	r->report_fd = pr[0];
@@ -1213,6 +1334,12 @@ static int shell_spawn_and_wait(const struct shell *s, const struct jv_job *job,
 		shell_pump(r, left < SHELL_SLICE_MS ? (int)left : SHELL_SLICE_MS);
 	}
 	int64_t duration = shell_now_ms() - t0;
+	if (r->prog_bad > 0)
+		h->log(s->inst, JV_LOG_DEBUG,
+		       "job %lld: %llu of %llu progress lines ignored (not `PERCENT [NOTE]`, "
+		       "PERCENT 0..100, at most %d bytes)",
+		       (long long)job->id, (unsigned long long)r->prog_bad,
+		       (unsigned long long)r->prog_lines, SHELL_PROGRESS_LINE_MAX);
 
 	struct shell_child_err ce = {0, 0};
 	ssize_t got = read(r->report_fd, &ce, sizeof ce);
@@ -1284,6 +1411,9 @@ out:
 	shell_close(&pi[1]);
 	shell_close(&pr[0]);
 	shell_close(&pr[1]);
+	shell_close(&pg[0]);
+	shell_close(&pg[1]);
+	shell_close(&r->prog_fd);
 	shell_close(&r->out_fd);
 	shell_close(&r->err_fd);
 	shell_close(&r->in_fd);
@@ -1291,6 +1421,80 @@ out:
 	shell_close(&r->pid_fd);
 	free(r);
 	return rc;
+}
+
+/* The private directory and file of one run's dependency results. */
+struct shell_results {
+	char dir[512];
+	char file[600];
+};
+
+/*
+ * Fetch the job's dependencies' results and write them to a file of their
+ * own, mode 0600 in a fresh directory of mode 0700, named in the program's
+ * environment (JOBVISOR_RESULTS_FILE). Returns 0, or a status to end the
+ * run with (the error set).
+ */
+static int shell_results_write(const struct shell *s, struct jv_run *run, struct shell_spec *sp,
+			       struct shell_results *res)
+{
+	const struct jv_host *h = s->host;
+	const char *json = NULL;
+	int rc = h->dependency_results(run, &json);
+	if (rc == JV_HOST_ENOENT)
+		return 0; /* not a job's run: nothing to give */
+	if (rc == JV_HOST_ERANGE) {
+		h->error(run, "shell: the results of this job's dependencies are larger than %d "
+			      "bytes",
+			 JV_DEPENDENCY_RESULTS_MAX);
+		return JV_FAIL;
+	}
+	if (rc != 0) {
+		h->error(run, "shell: could not get the results of this job's dependencies "
+			      "(error %d); retrying",
+			 rc);
+		return JV_RETRY;
+	}
+	const char *tmp = getenv("TMPDIR");
+	if (!tmp || tmp[0] != '/' || strlen(tmp) > 300)
+		tmp = "/tmp";
+	snprintf(res->dir, sizeof res->dir, "%s/jobvisor-results.XXXXXX", tmp);
+	if (!mkdtemp(res->dir)) {
+		h->error(run, "shell: cannot make a directory for the dependency results in %s: %s",
+			 tmp, strerror(errno));
+		res->dir[0] = '\0';
+		return JV_RETRY;
+	}
+	snprintf(res->file, sizeof res->file, "%s/results.json", res->dir);
+	int fd = open(res->file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	size_t len = strlen(json), off = 0;
+	while (fd >= 0 && off < len) {
+		ssize_t n = write(fd, json + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	int saved = errno;
+	if (fd < 0 || off < len || close(fd) != 0) {
+		h->error(run, "shell: cannot write the dependency results to %s: %s", res->file,
+			 strerror(fd < 0 || off < len ? saved : errno));
+		return JV_RETRY;
+	}
+	if (shell_env_put_kv(&sp->env, "JOBVISOR_RESULTS_FILE", res->file) != 0) {
+		h->error(run, "shell: out of memory");
+		return JV_RETRY;
+	}
+	return 0;
+}
+
+static void shell_results_remove(struct shell_results *res)
+{
+	if (res->file[0])
+		unlink(res->file);
+	if (res->dir[0])
+		rmdir(res->dir);
 }
 
 static int shell_execute(void *state, const struct jv_job *job, struct jv_run *run)
@@ -1305,9 +1509,20 @@ static int shell_execute(void *state, const struct jv_job *job, struct jv_run *r
 	}
 	struct shell_spec sp;
 	memset(&sp, 0, sizeof sp);
+	struct shell_results res;
+	memset(&res, 0, sizeof res);
 	int rc = shell_parse(s, run, payload, &sp);
+	/* set last: no other layer of the environment may point them elsewhere */
+	if (rc == 0 && s->host->abi_minor >= 2 &&
+	    shell_env_put(&sp.env, "JOBVISOR_PROGRESS_FD=3") != 0) {
+		s->host->error(run, "shell: out of memory");
+		rc = JV_RETRY;
+	}
+	if (rc == 0 && s->dependency_results)
+		rc = shell_results_write(s, run, &sp, &res);
 	if (rc == 0)
 		rc = shell_spawn_and_wait(s, job, run, &sp);
+	shell_results_remove(&res);
 	shell_spec_free(&sp);
 	json_decref(payload);
 	return rc;
