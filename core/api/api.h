@@ -42,6 +42,9 @@ enum {
 				  * takes it within 0.5 s it runs without (its
 				  * jv_api_db_try() gives NULL), and its queries
 				  * have at most 2 s, and 0.5 s for a lock */
+	JV_API_BULK = 64,        /* takes many jobs at once: its body may be up to
+				  * JV_API_BULK_BODY_MAX (or api.max_body_bytes
+				  * when larger) */
 };
 
 struct jv_api_route {
@@ -64,6 +67,7 @@ extern const struct jv_api_route jv_api_metrics_routes[];
 extern const struct jv_api_route jv_api_dashboard_routes[];
 extern const struct jv_api_route jv_api_alerts_routes[];
 extern const struct jv_api_route jv_api_queues_routes[];
+extern const struct jv_api_route jv_api_workflows_routes[];
 
 /*
  * Start the server on cfg->api.listen. bridge links it to the engine (may
@@ -147,6 +151,11 @@ PGresult *jv_api_query_db(struct jv_api_req *req, const char *sql, int nparams,
 void jv_api_json(struct jv_api_req *req, int status, json_t *value);
 void jv_api_error(struct jv_api_req *req, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* Put prefix (copied, at most 31 bytes; NULL or "" for none) before the
+ * message of every later jv_api_error: "[17]." names the element of a bulk
+ * request the message is about. */
+void jv_api_error_prefix(struct jv_api_req *req, const char *prefix);
 
 /* A string past its documented limit (README "Limits"): answers 400 naming
  * key and the limit and returns -1; 0 when s is NULL or fits. */

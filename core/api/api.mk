@@ -13,6 +13,7 @@ libjvcore_la_SOURCES += \
 	core/api/metrics.c \
 	core/api/schedules.c \
 	core/api/queues.c \
+	core/api/workflows.c \
 	core/api/dashboard.c core/api/web.h
 
 # ---------------------------------------------------------------- OpenAPI

@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "lib/db.h"
 #include "lib/jsontext.h"
+#include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/sizelimits.h"
 
@@ -31,7 +32,10 @@ static const char *const no_args[] = {NULL};
 	"j.priority, 'attempts', j.attempts, 'maxAttempts', j.max_attempts, 'scheduledAt', " ISO( \
 	    "j.scheduled_at") ", 'createdAt', " ISO("j.created_at") ", 'startedAt', " ISO(         \
 	    "j.started_at") ", 'finishedAt', " ISO("j.finished_at") ", 'lastError', "             \
-				    "j.last_error, 'lockedBy', j.locked_by, 'queue', j.queue"
+				    "j.last_error, 'lockedBy', j.locked_by, 'queue', j.queue, "          \
+	"'progress', j.progress, 'progressNote', j.progress_note, 'progressAt', " ISO(           \
+	    "j.progress_at") ", 'workflowId', j.workflow_id, 'workflowKey', j.workflow_key, "   \
+			     "'runWhen', j.run_when, 'blockedBy', j.blocked_by"
 
 static const char *const statuses[] = {"pending", "running", "succeeded", "failed", "cancelled",
 				       NULL};
@@ -198,13 +202,82 @@ static void rollback(struct jv_api_req *req)
  * absent, as text for the enqueue call. The strings point into the body or
  * into the buffers here, except payload, which the caller frees. */
 struct new_job {
-	const char *type, *user, *at, *ukey, *ustates, *prio, *maxa, *tmo, *queue;
+	const char *type, *user, *at, *ukey, *ustates, *prio, *maxa, *tmo, *queue, *when;
 	char *payload; /* JSON text */
+	char *deps;    /* dependsOn as an array literal "{1,2}", or NULL */
 	char bprio[24], bmaxa[24], btmo[24], bstates[64];
 };
 
-/* Read and check the body into nj. 0, or -1 after answering 400. */
-static int read_new_job(struct jv_api_req *req, json_t *body, struct new_job *nj)
+/* dependsOn: 1 to JV_DEPENDS_MAX distinct job ids, as the array literal
+ * "{1,2}" (malloc'd, the caller frees) in *deps, NULL when absent or null;
+ * not together with uniqueKey. -1 after answering 400. */
+static int depends_key(struct jv_api_req *req, json_t *body, const char *ukey, char **deps)
+{
+	json_t *x = json_object_get(body, "dependsOn");
+	*deps = NULL;
+	if (!x || json_is_null(x))
+		return 0;
+	if (!json_is_array(x) || json_array_size(x) == 0 || json_array_size(x) > JV_DEPENDS_MAX) {
+		jv_api_error(req, 400, "dependsOn must be an array of 1 to %d job ids",
+			     JV_DEPENDS_MAX);
+		return -1;
+	}
+	if (ukey) {
+		jv_api_error(req, 400, "dependsOn cannot be used together with uniqueKey");
+		return -1;
+	}
+	struct jv_buf b = {0};
+	size_t i;
+	json_t *v;
+	json_array_foreach(x, i, v)
+	{
+		if (!json_is_integer(v) || json_integer_value(v) < 1) {
+			jv_api_error(req, 400, "dependsOn[%zu] must be a job id (a positive integer)",
+				     i);
+			jv_buf_free(&b);
+			return -1;
+		}
+		for (size_t k = 0; k < i; k++)
+			if (json_integer_value(json_array_get(x, k)) == json_integer_value(v)) {
+				jv_api_error(req, 400, "dependsOn[%zu]: job %lld is listed twice", i,
+					     (long long)json_integer_value(v));
+				jv_buf_free(&b);
+				return -1;
+			}
+		jv_buf_printf(&b, "%s%lld", i ? "," : "{", (long long)json_integer_value(v));
+	}
+	jv_buf_puts(&b, "}");
+	*deps = b.data;
+	return 0;
+}
+
+/* runWhen: "success" (the default) or "always"; -1 after answering 400. */
+static int when_key(struct jv_api_req *req, json_t *body, const char **when)
+{
+	json_t *x = json_object_get(body, "runWhen");
+	*when = NULL;
+	if (!x || json_is_null(x))
+		return 0;
+	if (!json_is_string(x) || (strcmp(json_string_value(x), "success") &&
+				   strcmp(json_string_value(x), "always"))) {
+		jv_api_error(req, 400, "runWhen must be \"success\" or \"always\"");
+		return -1;
+	}
+	*when = json_string_value(x);
+	return 0;
+}
+
+static void new_job_free(struct new_job *nj)
+{
+	free(nj->payload);
+	free(nj->deps);
+	nj->payload = nj->deps = NULL;
+}
+
+/* Read and check the body into nj (new_job_free() after). bulk: runAt is
+ * checked by the database later, with the rest. 0, or -1 after answering
+ * 400. */
+static int read_new_job(struct jv_api_req *req, json_t *body, struct new_job *nj, int bulk)
 {
 	memset(nj, 0, sizeof *nj);
 	if (str_key(req, body, "type", &nj->type) || str_key(req, body, "user", &nj->user) ||
@@ -214,7 +287,8 @@ static int read_new_job(struct jv_api_req *req, json_t *body, struct new_job *nj
 		    sizeof nj->bprio, &nj->prio) ||
 	    int_key(req, body, "maxAttempts", 1, 1000, nj->bmaxa, sizeof nj->bmaxa, &nj->maxa) ||
 	    int_key(req, body, "timeoutSeconds", 1, 604800, nj->btmo, sizeof nj->btmo, &nj->tmo) ||
-	    states_key(req, body, nj->ukey, nj->bstates, sizeof nj->bstates, &nj->ustates))
+	    states_key(req, body, nj->ukey, nj->bstates, sizeof nj->bstates, &nj->ustates) ||
+	    when_key(req, body, &nj->when) || depends_key(req, body, nj->ukey, &nj->deps))
 		return -1;
 	if (!nj->type) {
 		jv_api_error(req, 400, "type is required (the job type, an executor of the config)");
@@ -235,48 +309,213 @@ static int read_new_job(struct jv_api_req *req, json_t *body, struct new_job *nj
 		jv_api_error(req, 400, "payload cannot be stored as JSON");
 		return -1;
 	}
-	if ((nj->payload && jv_api_payload_fits(req, nj->payload) != 0) ||
-	    (nj->at && check_run_at(req, nj->at) != 0)) {
-		free(nj->payload);
-		nj->payload = NULL;
+	if (bulk && nj->at && strstr(nj->at, "infinity")) {
+		jv_api_error(req, 400, "runAt must be a finite time, such as 2026-12-01T03:00:00Z");
 		return -1;
+	}
+	if ((nj->payload && jv_api_payload_fits(req, nj->payload) != 0) ||
+	    (!bulk && nj->at && check_run_at(req, nj->at) != 0))
+		return -1;
+	return 0;
+}
+
+/* The keys of a new job (POST /api/jobs, each element of a bulk one). */
+static const char *const job_keys[] = {
+	"type",	     "payload",	     "user",	"runAt", "priority",  "maxAttempts", "timeoutSeconds",
+	"uniqueKey", "uniqueStates", "queue", "dependsOn", "runWhen", NULL};
+
+/* Answer 400 naming the first key of obj (an element of a bulk request)
+ * not in job_keys; -1 then, else 0. */
+static int only_job_keys(struct jv_api_req *req, json_t *obj)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(obj, key, v)
+	{
+		int ok = 0;
+		for (const char *const *a = job_keys; *a && !ok; a++)
+			ok = !strcmp(*a, key);
+		if (!ok) {
+			jv_api_error(req, 400,
+				     "unknown key '%.64s' (known: type, payload, user, runAt, "
+				     "priority, maxAttempts, timeoutSeconds, uniqueKey, "
+				     "uniqueStates, queue, dependsOn, runWhen)",
+				     key);
+			return -1;
+		}
 	}
 	return 0;
 }
 
+/*
+ * The bulk insert: every element of $1 (a JSON array of jobs, each checked
+ * by read_new_job) through jobvisor.enqueue, in order, in one statement,
+ * so the table's rules (limits, queues, dependencies) are the same as for
+ * one job. Each row: the element's ordinal and the job's id. An absent or
+ * null key is NULL, as the one-job call passes it.
+ */
+static const char sql_enqueue_bulk[] =
+    "SELECT a.i, jobvisor.enqueue(a.e ->> 'type', nullif(a.e -> 'payload', 'null'),"
+    " a.e ->> 'user', (a.e ->> 'runAt')::timestamptz, (a.e ->> 'priority')::integer,"
+    " (a.e ->> 'maxAttempts')::integer, (a.e ->> 'timeoutSeconds')::integer,"
+    " a.e ->> 'uniqueKey',"
+    " CASE WHEN jsonb_typeof(a.e -> 'uniqueStates') = 'array' THEN"
+    "  ARRAY(SELECT jsonb_array_elements_text(a.e -> 'uniqueStates')) END,"
+    " a.e ->> 'queue',"
+    " CASE WHEN jsonb_typeof(a.e -> 'dependsOn') = 'array' THEN"
+    "  ARRAY(SELECT d::bigint FROM jsonb_array_elements_text(a.e -> 'dependsOn') d) END,"
+    " coalesce(a.e ->> 'runWhen', 'success'))"
+    " FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS a(e, i) ORDER BY a.i";
+
+/* After the bulk statement failed with a client's error (state, err): find
+ * the element that causes it, one at a time in a fresh transaction, and
+ * answer 400 naming it (or, when none alone does, the error as it was). */
+static void bulk_failed(struct jv_api_req *req, json_t *body, const char *state, const char *err)
+{
+	rollback(req);
+	PGconn *db = jv_api_db(req);
+	if (!db)
+		return;
+	char e2[1024], s2[6] = "";
+	size_t i;
+	json_t *v;
+	json_array_foreach(body, i, v)
+	{
+		json_t *one = json_pack("[O]", v);
+		char *text = one ? json_dumps(one, JSON_COMPACT) : NULL;
+		json_decref(one);
+		if (!text)
+			break;
+		const char *params[] = {text};
+		PGresult *res = jv_db_query(db, sql_enqueue_bulk, 1, params, s2, e2, sizeof e2);
+		free(text);
+		if (res) {
+			PQclear(res);
+			continue;
+		}
+		rollback(req);
+		if (!strncmp(s2, "22", 2) || !strncmp(s2, "23", 2))
+			jv_api_error(req, 400, "[%zu]: %s", i, e2);
+		else
+			jv_api_error(req, 503, "the database is unreachable or busy; try again");
+		return;
+	}
+	rollback(req);
+	jv_api_error(req, 400, "%s", err);
+	(void)state;
+}
+
+/* POST /api/jobs [{job}, ...]: 1 to JV_BULK_MAX jobs, all or nothing;
+ * 201 {"ids": [...]} in the order of the array. An error names the
+ * element: "[17]: type is required ...". */
+static void jobs_create_bulk(struct jv_api_req *req, json_t *body)
+{
+	size_t n = json_array_size(body);
+	if (n == 0 || n > JV_BULK_MAX) {
+		jv_api_error(req, 400, "a bulk request has 1 to %d jobs; this one has %zu",
+			     JV_BULK_MAX, n);
+		return;
+	}
+	size_t i;
+	json_t *v;
+	json_array_foreach(body, i, v)
+	{
+		char prefix[32];
+		snprintf(prefix, sizeof prefix, "[%zu]: ", i);
+		jv_api_error_prefix(req, prefix);
+		if (!json_is_object(v)) {
+			jv_api_error(req, 400, "a job must be a JSON object with at least \"type\"");
+			return;
+		}
+		struct new_job nj;
+		int bad = only_job_keys(req, v) || read_new_job(req, v, &nj, 1);
+		new_job_free(&nj);
+		if (bad)
+			return;
+	}
+	jv_api_error_prefix(req, NULL);
+	size_t len;
+	const char *params[] = {jv_api_body(req, &len)};
+	PGconn *db = jv_api_db(req);
+	if (!db)
+		return;
+	char err[1024], state[6] = "";
+	PGresult *res = jv_db_query(db, sql_enqueue_bulk, 1, params, state, err, sizeof err);
+	if (!res) {
+		if (!strncmp(state, "22", 2) || !strncmp(state, "23", 2)) {
+			bulk_failed(req, body, state, err);
+		} else {
+			rollback(req);
+			jv_log(JV_WARNING, "api: bulk enqueue: %s", err);
+			if (!strcmp(state, "55P03") || !strcmp(state, "57014") || !*state) {
+				jv_api_add_header(req, "Retry-After", "1");
+				jv_api_error(req, 503,
+					     "the database is busy or unreachable: no job was "
+					     "inserted; try again");
+			} else {
+				jv_api_error(req, 500, "internal error (logged)");
+			}
+		}
+		return;
+	}
+	if (PQntuples(res) != (int)n) {
+		PQclear(res);
+		rollback(req);
+		jv_api_error(req, 500, "internal error: the database gave another count of ids");
+		return;
+	}
+	json_t *ids = json_array();
+	for (int r = 0; r < (int)n; r++)
+		json_array_append_new(ids, json_integer(strtoll(PQgetvalue(res, r, 1), NULL, 10)));
+	PQclear(res);
+	if (jv_api_commit(req) != 0) {
+		json_decref(ids);
+		return;
+	}
+	jv_api_json(req, 201, json_pack("{s:o}", "ids", ids));
+}
+
 /* POST /api/jobs {"type", "payload", "user", "runAt", "priority",
- * "maxAttempts", "timeoutSeconds", "uniqueKey", "uniqueStates", "queue"}.
+ * "maxAttempts", "timeoutSeconds", "uniqueKey", "uniqueStates", "queue",
+ * "dependsOn", "runWhen"}, or an array of such (jobs_create_bulk).
  * A queue no processor's config names is refused by the table's trigger
- * (SQLSTATE 22023, naming it): a 400 with its message. */
+ * (SQLSTATE 22023, naming it): a 400 with its message; so is an unknown
+ * dependency. */
 static void jobs_create(struct jv_api_req *req)
 {
-	static const char *const keys[] = {"type",	  "payload",	    "user",
-					   "runAt",	  "priority",	    "maxAttempts",
-					   "timeoutSeconds", "uniqueKey",	    "uniqueStates",
-					   "queue",	  NULL};
-	if (jv_api_only_query(req, no_args) || jv_api_only_keys(req, keys))
+	if (jv_api_only_query(req, no_args))
 		return;
 	json_t *body = jv_api_json_body(req);
+	if (body && json_is_array(body)) {
+		jobs_create_bulk(req, body);
+		return;
+	}
+	if (jv_api_only_keys(req, job_keys))
+		return;
 	if (!body) {
 		jv_api_error(req, 400, "the body must be a JSON object with at least \"type\"");
 		return;
 	}
 	struct new_job nj;
-	if (read_new_job(req, body, &nj) != 0)
+	if (read_new_job(req, body, &nj, 0) != 0) {
+		new_job_free(&nj);
 		return;
+	}
 	const char *type = nj.type;
 	const char *queue = nj.queue ? nj.queue : "default";
 
 	/* created: whether this transaction (the request's, api.h) inserted
 	 * the row enqueue returned (with a uniqueKey it may return a pending
 	 * or running job's id). */
-	const char *params[] = {nj.type, nj.payload, nj.user,	 nj.at,	   nj.prio,
-				nj.maxa, nj.tmo,     nj.ukey, nj.ustates, nj.queue};
-	PGresult *res = jv_api_query_db(req,
-			      "SELECT jobvisor.enqueue($1, $2::jsonb, $3, $4::timestamptz,"
-			      " $5::integer, $6::integer, $7::integer, $8, $9::text[], $10)",
-			      10, params);
-	free(nj.payload);
+	const char *params[] = {nj.type, nj.payload, nj.user,	  nj.at,    nj.prio, nj.maxa,
+				nj.tmo,	 nj.ukey,    nj.ustates, nj.queue, nj.deps, nj.when};
+	PGresult *res = jv_api_query_db(
+	    req,
+	    "SELECT jobvisor.enqueue($1, $2::jsonb, $3, $4::timestamptz,"
+	    " $5::integer, $6::integer, $7::integer, $8, $9::text[], $10, $11::bigint[],"
+	    " coalesce($12, 'success'))",
+	    12, params);
+	new_job_free(&nj);
 	if (!res) {
 		rollback(req);
 		return;
@@ -362,46 +601,120 @@ static void list_branch(struct jv_buf *sql, const char *cond, const char *filter
 		      cond, filters, order, lim);
 }
 
-/* GET /api/jobs?status=&type=&user=&queue=&limit=&after= : newest first.
- * queue only with status pending or running: no index has the finished
- * jobs by queue, and the live ones are few (their partial indexes). */
+/* Every status a job can have, as the list filters take them. */
+static const char *const list_statuses[] = {"pending",	 "running",   "succeeded", "failed",
+					    "cancelled", "waiting", NULL};
+
+/* Rows of jobs a search by error text (q) examines at most per request. */
+#define JV_API_SEARCH_SCAN 10000
+/* q, in bytes. */
+#define JV_API_SEARCH_Q_MAX 200
+
+/* The ids of jobs between the times from and to (either may be NULL) as
+ * the range [lo, hi) of ids: ids grow with created_at (an identity, and
+ * created_at is the inserting transaction's start), so a binary search on
+ * the primary key finds each bound in about 2 log2(jobs) index probes.
+ * "" (no bound) stays when the time is absent. -1 after answering. */
+static int time_to_ids(struct jv_api_req *req, const char *from, const char *to, char *lo,
+		       char *hi, size_t len)
+{
+	static const char bound[] =
+	    "(WITH RECURSIVE b(lo, hi) AS ("
+	    " SELECT (SELECT min(id) FROM jobvisor.jobs), (SELECT max(id) FROM jobvisor.jobs) + 1"
+	    " UNION ALL"
+	    " SELECT CASE WHEN m.c < %s THEN m.mid + 1 ELSE b.lo END,"
+	    "  CASE WHEN m.c < %s THEN b.hi ELSE m.mid END"
+	    " FROM b, LATERAL (SELECT x.mid, (SELECT j2.created_at FROM jobvisor.jobs j2"
+	    "  WHERE j2.id >= x.mid ORDER BY j2.id LIMIT 1) AS c"
+	    "  FROM (SELECT (b.lo + b.hi) / 2 AS mid) x) m"
+	    " WHERE b.lo < b.hi)"
+	    " SELECT coalesce(min(hi), 0) FROM b)";
+	char sql[2048];
+	int n = snprintf(sql, sizeof sql, "SELECT isfinite($1::timestamptz), isfinite($2::timestamptz), ");
+	n += snprintf(sql + n, sizeof sql - (size_t)n, bound, "$1::timestamptz", "$1::timestamptz");
+	n += snprintf(sql + n, sizeof sql - (size_t)n, ", ");
+	snprintf(sql + n, sizeof sql - (size_t)n, bound, "$2::timestamptz", "$2::timestamptz");
+	const char *params[] = {from ? from : "-infinity", to ? to : "infinity"};
+	PGresult *res = jv_api_query_db(req, sql, 2, params);
+	if (!res)
+		return -1; /* (a time PostgreSQL does not read: 400 naming it) */
+	if ((from && strcmp(PQgetvalue(res, 0, 0), "t")) ||
+	    (to && strcmp(PQgetvalue(res, 0, 1), "t"))) {
+		PQclear(res);
+		jv_api_error(req, 400, "from and to must be finite times, such as 2026-12-01T03:00:00Z");
+		return -1;
+	}
+	snprintf(lo, len, "%s", from ? PQgetvalue(res, 0, 2) : "");
+	snprintf(hi, len, "%s", to ? PQgetvalue(res, 0, 3) : "");
+	PQclear(res);
+	return 0;
+}
+
+/* GET /api/jobs?status=&type=&user=&queue=&id=&workflow=&q=&from=&to=
+ * &limit=&after= : newest first.
+ * queue only with status pending or running, or with id, workflow or q:
+ * no index has the finished jobs by queue, and the live ones are few
+ * (their partial indexes). id: that job, if the rest match. workflow: its
+ * steps (at most JV_BULK_MAX) through the workflow index. from/to: the
+ * jobs created in [from, to), as a range of ids (time_to_ids), which every
+ * branch reads as it reads `after`. q: the jobs whose last_error contains
+ * q (case-insensitive) among the newest JV_API_SEARCH_SCAN jobs the other
+ * filters select; when that many were examined before a page was full,
+ * the answer says "capped": true and next continues below them. */
 static void jobs_list(struct jv_api_req *req)
 {
-	static const char *const args[] = {"status", "type", "user", "queue", "limit", "after", NULL};
+	static const char *const args[] = {"status", "type", "user", "queue", "id", "workflow",
+					   "q",	     "from", "to",   "limit", "after", NULL};
 	if (jv_api_only_query(req, args))
 		return;
 	const char *status = jv_api_query(req, "status");
 	const char *type = jv_api_query(req, "type");
 	const char *user = jv_api_query(req, "user");
 	const char *queue = jv_api_query(req, "queue");
+	const char *id_s = jv_api_query(req, "id");
+	const char *wf_s = jv_api_query(req, "workflow");
+	const char *q = jv_api_query(req, "q");
+	const char *from = jv_api_query(req, "from");
+	const char *to = jv_api_query(req, "to");
 	const char *limit_s = jv_api_query(req, "limit");
 	const char *after_s = jv_api_query(req, "after");
 	int live = 0;	      /* status is pending or running */
 	int unsuccessful = 0; /* failed or cancelled */
 	if (status) {
 		int known = -1;
-		for (int s = 0; statuses[s] && known < 0; s++)
-			if (!strcmp(statuses[s], status))
+		for (int s = 0; list_statuses[s] && known < 0; s++)
+			if (!strcmp(list_statuses[s], status))
 				known = s;
 		if (known < 0) {
 			jv_api_error(req, 400,
 				     "status must be one of pending, running, succeeded, failed, "
-				     "cancelled; got '%.40s'",
+				     "cancelled, waiting; got '%.40s'",
 				     status);
 			return;
 		}
-		live = known <= 1; /* statuses[]: pending, running first */
-		unsuccessful = known >= 3; /* then succeeded, failed, cancelled */
+		live = known <= 1; /* list_statuses[]: pending, running first */
+		unsuccessful = known == 3 || known == 4; /* then succeeded, failed, cancelled */
 	}
+	int64_t limit = 50, after = 0, id = 0, wf = 0;
+	if ((id_s && jv_api_parse_int(req, "id", id_s, INT64_MAX, &id) != 0) ||
+	    (wf_s && jv_api_parse_int(req, "workflow", wf_s, INT64_MAX, &wf) != 0))
+		return;
 	if (queue && jv_api_check_queue_name(req, "queue", queue))
 		return;
-	if (queue && !live) {
+	if (queue && !live && !id_s && !wf_s && !q) {
 		jv_api_error(req, 400,
 			     "queue lists pending or running jobs only: add status=pending or "
-			     "status=running");
+			     "status=running (or search by id, workflow or q)");
 		return;
 	}
-	int64_t limit = 50, after = 0;
+	if (q && (q[0] == '\0' || jv_api_too_long(req, "q", q, JV_API_SEARCH_Q_MAX))) {
+		if (q[0] == '\0')
+			jv_api_error(req, 400, "q must not be empty");
+		return;
+	}
+	if ((from && jv_api_too_long(req, "from", from, 64)) ||
+	    (to && jv_api_too_long(req, "to", to, 64)))
+		return;
 	if (limit_s && (jv_api_parse_int(req, "limit", limit_s, 1000, &limit) != 0))
 		return;
 	if (limit_s && limit < 1) {
@@ -410,67 +723,127 @@ static void jobs_list(struct jv_api_req *req)
 	}
 	if (after_s && jv_api_parse_int(req, "after", after_s, INT64_MAX, &after) != 0)
 		return;
+	char lo[24] = "", hi[24] = "";
+	if ((from || to) && !id_s && time_to_ids(req, from, to, lo, hi, sizeof lo) != 0)
+		return;
 
 	/* The filters asked for, as bound parameters. */
-	const char *params[6];
-	char lim[24], filters[160];
-	int np = 0, fn = 0, st = 0;
+	const char *params[14];
+	char lim[24], cap[24], filters[512];
+	int np = 0, fn = 0, st = 0, nq = 0, nid = 0, nwf = 0;
 	filters[0] = '\0';
+#define FILTER(value, fmt)                                                                     \
+	do {                                                                                   \
+		params[np++] = (value);                                                        \
+		fn += snprintf(filters + fn, sizeof filters - (size_t)fn, fmt, np);            \
+	} while (0)
 	if (status) {
 		params[np++] = status;
 		st = np;
 	}
-	if (type) {
-		params[np++] = type;
-		fn += snprintf(filters + fn, sizeof filters - (size_t)fn, " AND j.type = $%d", np);
+	if (id_s) {
+		params[np++] = id_s;
+		nid = np;
 	}
-	if (user) {
-		params[np++] = user;
-		fn += snprintf(filters + fn, sizeof filters - (size_t)fn, " AND j.user_id = $%d",
-			       np);
+	if (wf_s) {
+		params[np++] = wf_s;
+		nwf = np;
 	}
-	if (queue) {
-		params[np++] = queue;
-		fn += snprintf(filters + fn, sizeof filters - (size_t)fn, " AND j.queue = $%d", np);
-	}
-	if (after_s) {
-		params[np++] = after_s;
-		snprintf(filters + fn, sizeof filters - (size_t)fn, " AND j.id < $%d::bigint", np);
+	if (type)
+		FILTER(type, " AND j.type = $%d");
+	if (user)
+		FILTER(user, " AND j.user_id = $%d");
+	if (queue)
+		FILTER(queue, " AND j.queue = $%d");
+	if (from)
+		FILTER(from, " AND j.created_at >= $%d::timestamptz");
+	if (to)
+		FILTER(to, " AND j.created_at < $%d::timestamptz");
+	if (lo[0])
+		FILTER(lo, " AND j.id >= $%d::bigint");
+	if (hi[0])
+		FILTER(hi, " AND j.id < $%d::bigint");
+	if (after_s)
+		FILTER(after_s, " AND j.id < $%d::bigint");
+#undef FILTER
+	if (q) {
+		params[np++] = q;
+		nq = np;
 	}
 	snprintf(lim, sizeof lim, "%lld", (long long)limit + 1);
 	params[np++] = lim;
+	int nlim = np;
+	if (q) {
+		snprintf(cap, sizeof cap, "%d", JV_API_SEARCH_SCAN);
+		params[np++] = cap;
+	}
 
-	/* First the page's ids, through the indexes above, so the work stays
-	 * near limit + 1 rows whatever the history's size; then the JSON of
-	 * those rows only, by primary key (one snapshot: the same rows). */
-	char cond[96];
-	struct jv_buf sql = {0};
-	jv_buf_puts(&sql, "SELECT json_build_object(" JOB_FIELDS ")::text, j.id"
-			  " FROM jobvisor.jobs j WHERE j.id = ANY (ARRAY(");
-	if (status && unsuccessful) {
+	/* First the ids, through the indexes above, so the work stays near
+	 * limit + 1 rows (with q: JV_API_SEARCH_SCAN) whatever the history's
+	 * size; then the JSON of those rows only, by primary key (one
+	 * snapshot: the same rows). */
+	char cond[160];
+	struct jv_buf ids = {0};
+	int ilim = np; /* the branches' LIMIT: limit + 1, or the cap */
+	if (id_s) {
+		snprintf(cond, sizeof cond, "j.id = $%d::bigint%s", nid, status ? " AND j.status = $1" : "");
+		list_branch(&ids, cond, filters, order_id, ilim);
+	} else if (wf_s) {
+		snprintf(cond, sizeof cond, "j.workflow_id = $%d::bigint%s", nwf,
+			 status ? " AND j.status = $1" : "");
+		list_branch(&ids, cond, filters, order_id, ilim);
+	} else if (status && unsuccessful) {
 		snprintf(cond, sizeof cond,
 			 "j.status IN ('failed', 'cancelled') AND j.status >= $%d AND j.status <= $%d",
 			 st, st);
-		list_branch(&sql, cond, filters, order_unsuccessful, np);
+		list_branch(&ids, cond, filters, order_unsuccessful, ilim);
 	} else if (status) {
 		snprintf(cond, sizeof cond, "j.status = $%d", st);
-		list_branch(&sql, cond, filters, live ? order_live : order_id, np);
+		list_branch(&ids, cond, filters, live ? order_live : order_id, ilim);
 	} else if (type || user) {
-		jv_buf_puts(&sql, "SELECT b.id FROM ((");
-		list_branch(&sql, list_done, filters, order_id, np);
-		jv_buf_puts(&sql, ") UNION ALL (");
-		list_branch(&sql, list_live, filters, order_live, np);
-		jv_buf_printf(&sql, ")) b ORDER BY b.id DESC LIMIT $%d::bigint", np);
+		jv_buf_puts(&ids, "SELECT b.id FROM ((");
+		list_branch(&ids, list_done, filters, order_id, ilim);
+		jv_buf_puts(&ids, ") UNION ALL (");
+		list_branch(&ids, list_live, filters, order_live, ilim);
+		jv_buf_printf(&ids, ")) b ORDER BY b.id DESC LIMIT $%d::bigint", ilim);
 	} else {
-		list_branch(&sql, "true", filters, order_id, np);
+		list_branch(&ids, "true", filters, order_id, ilim);
 	}
-	jv_buf_puts(&sql, ")) ORDER BY j.id DESC");
+	struct jv_buf sql = {0};
+	if (!q) {
+		jv_buf_printf(&sql,
+			      "SELECT json_build_object(" JOB_FIELDS ")::text, j.id"
+			      " FROM jobvisor.jobs j WHERE j.id = ANY (ARRAY(%s)) ORDER BY j.id DESC",
+			      ids.data);
+	} else {
+		/* the window, the hits in it, then one row: how many examined,
+		 * the lowest id examined */
+		jv_buf_printf(&sql,
+			      "WITH w AS MATERIALIZED (%s),"
+			      " h AS (SELECT w.id FROM w JOIN jobvisor.jobs j2 ON j2.id = w.id"
+			      "  WHERE strpos(lower(j2.last_error), lower($%d)) > 0"
+			      "  ORDER BY w.id DESC LIMIT $%d::bigint)"
+			      " SELECT * FROM (SELECT json_build_object(" JOB_FIELDS ")::text, j.id,"
+			      "  NULL::text FROM jobvisor.jobs j WHERE j.id IN (SELECT id FROM h)"
+			      " UNION ALL SELECT NULL, -1,"
+			      "  (SELECT count(*) || ' ' || coalesce(min(id), 0) FROM w)) r"
+			      " ORDER BY 2 DESC",
+			      ids.data, nq, nlim);
+	}
+	jv_buf_free(&ids);
 
 	PGresult *res = jv_api_query_db(req, sql.data, np, params);
 	jv_buf_free(&sql);
 	if (!res)
 		return;
 	int rows = PQntuples(res);
+	long long examined = 0, lowest = 0;
+	if (q && rows > 0) {
+		/* the last row: "examined lowest" */
+		if (sscanf(PQgetvalue(res, rows - 1, 2), "%lld %lld", &examined, &lowest) != 2)
+			examined = 0;
+		rows--;
+	}
 	int more = rows > limit;
 	if (more)
 		rows = (int)limit;
@@ -486,7 +859,18 @@ static void jobs_list(struct jv_api_req *req)
 	}
 	json_t *next = more ? json_string(PQgetvalue(res, rows - 1, 1)) : json_null();
 	PQclear(res);
-	jv_api_json(req, 200, json_pack("{s:o, s:o}", "jobs", list, "next", next));
+	int capped = q && !more && examined >= JV_API_SEARCH_SCAN;
+	if (capped) {
+		/* continue below the lowest id examined */
+		char low[24];
+		snprintf(low, sizeof low, "%lld", lowest);
+		json_decref(next);
+		next = json_string(low);
+	}
+	json_t *ans = json_pack("{s:o, s:o}", "jobs", list, "next", next);
+	if (q)
+		json_object_set_new(ans, "capped", json_boolean(capped));
+	jv_api_json(req, 200, ans);
 }
 
 /* ------------------------------------------------------ GET /api/jobs/{id} */
@@ -502,6 +886,8 @@ static void jobs_get(struct jv_api_req *req)
 	    req,
 	    "SELECT json_build_object(" JOB_FIELDS ", 'timeoutSeconds', j.timeout_seconds,"
 	    " 'uniqueKey', j.unique_key, 'updatedAt', " ISO("j.updated_at") ","
+	    " 'dependsOn', (SELECT coalesce(json_agg(d.depends_on ORDER BY d.depends_on), '[]')"
+	    "  FROM jobvisor.job_dependencies d WHERE d.job_id = j.id),"
 	    " 'payload', NULL, 'result', NULL, 'executions',"
 	    " (SELECT coalesce(json_agg(json_build_object('attempt', e.attempt,"
 	    "  'processor', e.processor, 'startedAt', " ISO("e.started_at") ","
@@ -550,26 +936,39 @@ static void not_changed(struct jv_api_req *req, PGresult *res, int64_t id, const
  * at commit, so only for a cancellation that happened). The engine drops
  * the stopped run's result, and complete()'s fence would refuse it anyway.
  */
+#define SQL_CANCEL_UPD                                                                         \
+	" upd AS ("                                                                            \
+	" UPDATE jobvisor.jobs j SET status = 'cancelled', finished_at = now(), updated_at = now()," \
+	"  last_error = 'cancelled through the API', locked_by = NULL"                         \
+	" FROM old o WHERE j.id = o.id AND o.status IN ('pending', 'running', 'waiting')"      \
+	" RETURNING o.*),"                                                                     \
+	" ins AS ("                                                                            \
+	" INSERT INTO jobvisor.job_executions (job_id, attempt, processor, type, user_id,"     \
+	"  started_at, finished_at, duration_ms, outcome, error)"                              \
+	" SELECT u.id, greatest(u.attempts, 1), u.locked_by, u.type, u.user_id,"               \
+	"  coalesce(u.started_at, now()), now(),"                                              \
+	"  greatest(0, (extract(epoch FROM now() - coalesce(u.started_at, now())) * 1000)::bigint)," \
+	"  'cancelled', 'cancelled through the API'"                                           \
+	" FROM upd u WHERE u.status = 'running' RETURNING job_id)"
+
 static const char sql_cancel[] =
     "WITH old AS ("
     " SELECT id, status, locked_by, started_at, attempts, type, user_id"
-    " FROM jobvisor.jobs WHERE id = $1::bigint FOR UPDATE),"
-    " upd AS ("
-    " UPDATE jobvisor.jobs j SET status = 'cancelled', finished_at = now(), updated_at = now(),"
-    "  last_error = 'cancelled through the API', locked_by = NULL"
-    " FROM old o WHERE j.id = o.id AND o.status IN ('pending', 'running')"
-    " RETURNING o.*),"
-    " ins AS ("
-    " INSERT INTO jobvisor.job_executions (job_id, attempt, processor, type, user_id,"
-    "  started_at, finished_at, duration_ms, outcome, error)"
-    " SELECT u.id, greatest(u.attempts, 1), u.locked_by, u.type, u.user_id,"
-    "  coalesce(u.started_at, now()), now(),"
-    "  greatest(0, (extract(epoch FROM now() - coalesce(u.started_at, now())) * 1000)::bigint),"
-    "  'cancelled', 'cancelled through the API'"
-    " FROM upd u WHERE u.status = 'running' RETURNING job_id)"
+    " FROM jobvisor.jobs WHERE id = $1::bigint FOR UPDATE)," SQL_CANCEL_UPD
     " SELECT o.status, u.status,"
     "  (SELECT count(pg_notify('" JV_DB_CANCEL_CHANNEL "', i.job_id::text)) FROM ins i)"
     " FROM old o LEFT JOIN upd u ON true";
+
+/* The same for many ids: locked in id order (two such requests never wait
+ * on each other in a circle); a row per job changed: id, its old status,
+ * and the notifications sent (the same on every row). */
+static const char sql_cancel_many[] =
+    "WITH old AS ("
+    " SELECT id, status, locked_by, started_at, attempts, type, user_id"
+    " FROM jobvisor.jobs WHERE id = ANY ($1::bigint[]) ORDER BY id FOR UPDATE)," SQL_CANCEL_UPD
+    " SELECT u.id, u.status,"
+    "  (SELECT count(pg_notify('" JV_DB_CANCEL_CHANNEL "', i.job_id::text)) FROM ins i)"
+    " FROM upd u ORDER BY u.id";
 
 static void jobs_cancel(struct jv_api_req *req)
 {
@@ -602,6 +1001,14 @@ static void jobs_cancel(struct jv_api_req *req)
 
 /* ----------------------------------------------- POST /api/jobs/{id}/retry */
 
+/* A failed or cancelled job pending again, with $2 more attempts; the
+ * jobs it cancelled (blocked_by) wait for it again (sql/017_workflows.sql's
+ * trigger). */
+#define SQL_RETRY_UPD                                                                          \
+	" UPDATE jobvisor.jobs SET status = 'pending', scheduled_at = now(),"                  \
+	"  finished_at = NULL, locked_by = NULL, updated_at = now(),"                          \
+	"  max_attempts = attempts + $2::integer "
+
 /* POST /api/jobs/{id}/retry {"attempts": N}: a failed or cancelled job is
  * pending again, with N more attempts (default 1). */
 static void jobs_retry(struct jv_api_req *req)
@@ -620,11 +1027,7 @@ static void jobs_retry(struct jv_api_req *req)
 	const char *params[] = {idt, more ? more : "1"};
 	PGresult *res = jv_api_query_db(
 	    req,
-	    "WITH upd AS ("
-	    " UPDATE jobvisor.jobs SET status = 'pending', scheduled_at = now(),"
-	    "  finished_at = NULL, locked_by = NULL, updated_at = now(),"
-	    "  max_attempts = attempts + $2::integer"
-	    " WHERE id = $1::bigint AND status IN ('failed', 'cancelled')"
+	    "WITH upd AS (" SQL_RETRY_UPD "WHERE id = $1::bigint AND status IN ('failed', 'cancelled')"
 	    " RETURNING max_attempts)"
 	    " SELECT j.status, (SELECT max_attempts FROM upd)"
 	    " FROM (SELECT 1) one LEFT JOIN jobvisor.jobs j ON j.id = $1::bigint",
@@ -647,12 +1050,151 @@ static void jobs_retry(struct jv_api_req *req)
 			      "maxAttempts", (json_int_t)max));
 }
 
+/* ------------------------------------ POST /api/jobs/cancel, /api/jobs/retry */
+
+/* body["ids"]: 1 to JV_BULK_IDS_MAX distinct job ids, as the array literal
+ * "{1,2}" (malloc'd, the caller frees) in *lit and a JSON array in *ids
+ * (new reference). -1 after answering 400. */
+static int read_ids(struct jv_api_req *req, char **lit, json_t **ids)
+{
+	json_t *body = jv_api_json_body(req);
+	json_t *x = body ? json_object_get(body, "ids") : NULL;
+	*lit = NULL;
+	*ids = NULL;
+	if (!x || !json_is_array(x) || json_array_size(x) == 0 ||
+	    json_array_size(x) > JV_BULK_IDS_MAX) {
+		jv_api_error(req, 400, "ids must be an array of 1 to %d job ids", JV_BULK_IDS_MAX);
+		return -1;
+	}
+	struct jv_buf b = {0};
+	size_t i;
+	json_t *v;
+	json_array_foreach(x, i, v)
+	{
+		if (!json_is_integer(v) || json_integer_value(v) < 1) {
+			jv_api_error(req, 400, "ids[%zu] must be a job id (a positive integer)", i);
+			jv_buf_free(&b);
+			return -1;
+		}
+		jv_buf_printf(&b, "%s%lld", i ? "," : "{", (long long)json_integer_value(v));
+	}
+	jv_buf_puts(&b, "}");
+	*lit = b.data;
+	*ids = json_incref(x);
+	return 0;
+}
+
+/* {"changed": [...], "unchanged": [...]}: the ids of res's first column
+ * (in their order), then every other id of ids (in the request's order,
+ * without repeats). Steals ids. */
+static json_t *changed_unchanged(PGresult *res, json_t *ids)
+{
+	json_t *changed = json_array(), *unchanged = json_array();
+	int n = PQntuples(res);
+	for (int r = 0; r < n; r++)
+		json_array_append_new(changed,
+				      json_integer(strtoll(PQgetvalue(res, r, 0), NULL, 10)));
+	size_t i;
+	json_t *v;
+	json_array_foreach(ids, i, v)
+	{
+		int seen = 0;
+		for (int r = 0; r < n && !seen; r++)
+			seen = json_integer_value(json_array_get(changed, (size_t)r)) ==
+			       json_integer_value(v);
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = json_integer_value(json_array_get(ids, k)) == json_integer_value(v);
+		if (!seen)
+			json_array_append_new(unchanged, json_integer(json_integer_value(v)));
+	}
+	json_decref(ids);
+	return json_pack("{s:o, s:o}", "changed", changed, "unchanged", unchanged);
+}
+
+/* POST /api/jobs/cancel {"ids": [...]}: each pending, waiting or running
+ * one cancelled as POST /api/jobs/{id}/cancel does; the others unchanged. */
+static void jobs_cancel_many(struct jv_api_req *req)
+{
+	static const char *const keys[] = {"ids", NULL};
+	char *lit;
+	json_t *ids;
+	if (jv_api_only_query(req, no_args) || jv_api_only_keys(req, keys) ||
+	    read_ids(req, &lit, &ids))
+		return;
+	const char *params[] = {lit};
+	PGresult *res = jv_api_query_db(req, sql_cancel_many, 1, params);
+	free(lit);
+	if (!res) {
+		json_decref(ids);
+		return;
+	}
+	if (jv_api_commit(req) != 0) {
+		PQclear(res);
+		json_decref(ids);
+		return;
+	}
+	struct jv_bridge *b = jv_api_bridge(req);
+	for (int r = 0; b && r < PQntuples(res); r++)
+		if (!strcmp(PQgetvalue(res, r, 1), "running"))
+			jv_bridge_cancel(b, strtoll(PQgetvalue(res, r, 0), NULL, 10));
+	json_t *ans = changed_unchanged(res, ids);
+	PQclear(res);
+	jv_api_json(req, 200, ans);
+}
+
+/* POST /api/jobs/retry {"ids": [...], "attempts": N}: each failed or
+ * cancelled one pending again as POST /api/jobs/{id}/retry makes it. */
+static void jobs_retry_many(struct jv_api_req *req)
+{
+	static const char *const keys[] = {"ids", "attempts", NULL};
+	char *lit;
+	json_t *ids;
+	if (jv_api_only_query(req, no_args) || jv_api_only_keys(req, keys) ||
+	    read_ids(req, &lit, &ids))
+		return;
+	const char *more = NULL;
+	char bmore[24];
+	if (int_key(req, jv_api_json_body(req), "attempts", 1, 100, bmore, sizeof bmore, &more)) {
+		free(lit);
+		json_decref(ids);
+		return;
+	}
+	const char *params[] = {lit, more ? more : "1"};
+	PGresult *res = jv_api_query_db(
+	    req,
+	    "WITH l AS (SELECT id FROM jobvisor.jobs WHERE id = ANY ($1::bigint[])"
+	    "  AND status IN ('failed', 'cancelled') ORDER BY id FOR UPDATE),"
+	    " upd AS (" SQL_RETRY_UPD "WHERE id IN (SELECT id FROM l)"
+	    "  AND status IN ('failed', 'cancelled') RETURNING id)"
+	    " SELECT id FROM upd ORDER BY id",
+	    2, params);
+	free(lit);
+	if (!res) {
+		json_decref(ids);
+		return;
+	}
+	int n = PQntuples(res);
+	if (jv_api_commit(req) != 0) {
+		PQclear(res);
+		json_decref(ids);
+		return;
+	}
+	if (n > 0 && jv_api_bridge(req))
+		jv_bridge_trigger(jv_api_bridge(req)); /* due now */
+	json_t *ans = changed_unchanged(res, ids);
+	PQclear(res);
+	jv_api_json(req, 200, ans);
+}
+
 const struct jv_api_route jv_api_jobs_routes[] = {
-	{"POST", "/api/jobs", 0, jobs_create, "enqueue a job"},
+	{"POST", "/api/jobs", JV_API_BULK, jobs_create, "enqueue a job, or up to 10 000 at once"},
 	{"GET", "/api/jobs", 0, jobs_list,
-	 "list jobs, newest first (status, type, user, queue, after)"},
+	 "list and search jobs, newest first (status, type, user, queue, id, workflow, q, from, "
+	 "to, after)"},
+	{"POST", "/api/jobs/cancel", 0, jobs_cancel_many, "cancel up to 1 000 jobs"},
+	{"POST", "/api/jobs/retry", 0, jobs_retry_many, "run up to 1 000 failed or cancelled jobs again"},
 	{"GET", "/api/jobs/{id}", 0, jobs_get, "one job with its payload, result and executions"},
-	{"POST", "/api/jobs/{id}/cancel", 0, jobs_cancel, "cancel a pending or running job"},
+	{"POST", "/api/jobs/{id}/cancel", 0, jobs_cancel, "cancel a pending, waiting or running job"},
 	{"POST", "/api/jobs/{id}/retry", 0, jobs_retry, "run a failed or cancelled job again"},
 	{NULL, NULL, 0, NULL, NULL},
 };

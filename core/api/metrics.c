@@ -30,7 +30,7 @@ extern const unsigned long jv_openapi_json_len;
 static const char *const no_args[] = {NULL};
 
 static const char *const job_statuses[] = {"pending", "running", "succeeded", "failed",
-					   "cancelled"};
+					   "cancelled", "waiting"};
 static const char *const processor_states[] = {"running", "paused", "stopping", "stopped"};
 
 static void family(struct jv_buf *out, const char *name, const char *type, const char *help)

@@ -205,7 +205,7 @@ static const char sql_counts[] =
     /* by partial indexes and the primary key, never the table
      * (sql/014_throughput.sql); in this order */
     "SELECT c.status, c.n FROM jobvisor.job_counts() c ORDER BY array_position("
-    "ARRAY['pending', 'running', 'succeeded', 'failed', 'cancelled'], c.status)";
+    "ARRAY['pending', 'running', 'succeeded', 'failed', 'cancelled', 'waiting'], c.status)";
 
 static const char sql_oldest[] =
     "SELECT round(extract(epoch FROM now() - min(scheduled_at)), 3)::float8, "

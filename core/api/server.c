@@ -147,6 +147,8 @@ struct jv_api_req {
 	const char *content_type;
 	char *hdr_name[JV_API_MAX_HEADERS], *hdr_value[JV_API_MAX_HEADERS];
 	int n_hdr;
+	size_t body_max;        /* the body limit of its route (body_max()) */
+	char err_prefix[32];    /* put before an error's message (jv_api_error_prefix) */
 };
 
 /* ------------------------------------------------------------ route tables */
@@ -156,7 +158,7 @@ const struct jv_api_route *const *jv_api_route_tables(void)
 	static const struct jv_api_route *const tables[] = {
 		jv_api_processor_routes, jv_api_jobs_routes,    jv_api_analytics_routes,
 		jv_api_schedules_routes, jv_api_metrics_routes, jv_api_alerts_routes,
-		jv_api_dashboard_routes, jv_api_queues_routes,
+		jv_api_dashboard_routes, jv_api_queues_routes,    jv_api_workflows_routes,
 		NULL,
 	};
 	return tables;
@@ -242,6 +244,11 @@ int jv_api_too_long(struct jv_api_req *req, const char *key, const char *s, size
 	return -1;
 }
 
+void jv_api_error_prefix(struct jv_api_req *req, const char *prefix)
+{
+	snprintf(req->err_prefix, sizeof req->err_prefix, "%s", prefix ? prefix : "");
+}
+
 int jv_api_payload_fits(struct jv_api_req *req, const char *text)
 {
 	/* The database measures it as it writes it (payload::text, see
@@ -269,7 +276,9 @@ void jv_api_error(struct jv_api_req *req, int status, const char *fmt, ...)
 	va_list ap;
 	va_start(ap, fmt);
 	char msg[1024];
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	size_t pl = strlen(req->err_prefix);
+	memcpy(msg, req->err_prefix, pl);
+	vsnprintf(msg + pl, sizeof msg - pl, fmt, ap);
 	va_end(ap);
 	json_t *j = json_object();
 	json_t *m = json_string(msg);
@@ -940,12 +949,25 @@ static enum MHD_Result add_header_len(void *cls, enum MHD_ValueKind kind, const 
 	return MHD_YES;
 }
 
-/* Refuse, in JSON, a request past our own limits: 414, 431, or 413 for a
- * Content-Length past api.max_body_bytes (said up front: answered before
- * any of the body is read). 1 when it was refused. */
-static int refuse_early(struct jv_api_req *req, const char *version)
+/* The body limit of the request's route: api.max_body_bytes, or at least
+ * JV_API_BULK_BODY_MAX on a route marked JV_API_BULK. */
+static size_t body_max(const struct jv_api_req *req)
 {
 	size_t max = (size_t)req->api->cfg->api.max_body_bytes;
+	for (const struct jv_api_route *const *t = jv_api_route_tables(); *t; t++)
+		for (const struct jv_api_route *r = *t; r->method; r++)
+			if ((r->flags & JV_API_BULK) && !strcmp(r->method, req->method) &&
+			    match(r->pattern, req->path, NULL))
+				return max > JV_API_BULK_BODY_MAX ? max : JV_API_BULK_BODY_MAX;
+	return max;
+}
+
+/* Refuse, in JSON, a request past our own limits: 414, 431, or 413 for a
+ * Content-Length past the body limit (body_max; said up front: answered
+ * before any of the body is read). 1 when it was refused. */
+static int refuse_early(struct jv_api_req *req, const char *version)
+{
+	size_t max = req->body_max;
 	if (req->target_len > JV_API_MAX_TARGET) {
 		jv_api_error(req, 414, "the request target (path and query) is longer than %d bytes",
 			     JV_API_MAX_TARGET);
@@ -962,7 +984,10 @@ static int refuse_early(struct jv_api_req *req, const char *version)
 	    MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl && strtoull(cl, NULL, 10) > max) {
 		/* (no 100 Continue; MHD discards what comes anyway) */
-		jv_api_error(req, 413, "the body is larger than api.max_body_bytes (%zu bytes)",
+		jv_api_error(req, 413, "the body is larger than %s (%zu bytes)",
+			     max > (size_t)req->api->cfg->api.max_body_bytes
+				 ? "the limit of a bulk request"
+				 : "api.max_body_bytes",
 			     max);
 		return 1;
 	}
@@ -994,7 +1019,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 {
 	struct jv_api *api = cls;
 	struct jv_api_req *req = *con_cls;
-	size_t max = (size_t)api->cfg->api.max_body_bytes;
 	if (!req) { /* not through on_uri (it is always set: never, really) */
 		req = new_req(api, c);
 		req->target_len = strlen(url);
@@ -1005,15 +1029,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		conn_waiting(api, c, 0); /* its headers are in */
 		req->method = method;
 		req->path = url;
+		req->body_max = body_max(req);
 		return refuse_early(req, version) ? send_answer(req) : MHD_YES;
 	}
 	if (*upload_data_size > 0) {
+		size_t max = req->body_max;
 		/* Past the cap (a chunked body says no length up front): stop
 		 * reading and close the connection. A client could otherwise
 		 * send without end, token or not. libmicrohttpd cannot answer
 		 * while the body is coming, so there is no 413 to send. */
 		if (req->body.len + *upload_data_size > max) {
-			jv_debug("api: %s %s: the chunked body passed api.max_body_bytes (%zu "
+			jv_debug("api: %s %s: the chunked body passed its limit (%zu "
 				 "bytes): connection closed",
 				 req->method, req->path, max);
 			return MHD_NO;

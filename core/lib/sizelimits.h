@@ -35,6 +35,26 @@
  * payload gets the 400 that names JV_PAYLOAD_MAX, not a 413. */
 #define JV_API_BODY_DEFAULT (2 * 1024 * 1024)
 
+/* The body of a bulk request (POST /api/jobs with an array, POST
+ * /api/workflows) when api.max_body_bytes is smaller: room for JV_BULK_MAX
+ * ordinary jobs (about 1.6 KiB of JSON each). */
+#define JV_API_BULK_BODY_MAX (16 * 1024 * 1024)
+
+/* Jobs in one bulk request (POST /api/jobs with an array), steps in one
+ * workflow; ids in one bulk cancel or retry. */
+#ifndef JV_BULK_MAX
+#define JV_BULK_MAX 10000
+#endif
+#define JV_BULK_IDS_MAX 1000
+
+/* Dependencies of one job; a workflow step's key, in bytes. */
+#ifndef JV_DEPENDS_MAX
+#define JV_DEPENDS_MAX 100
+#endif
+#ifndef JV_WORKFLOW_KEY_MAX
+#define JV_WORKFLOW_KEY_MAX 64
+#endif
+
 _Static_assert(JV_TYPE_MAX + JV_USER_MAX + JV_PAYLOAD_MAX + JV_FRAME_OVERHEAD <= JV_FRAME_MAX,
 	       "a job frame must carry any job within the limits");
 _Static_assert(JV_ERROR_MAX + JV_OUTPUT_MAX + JV_RESULT_MAX + JV_FRAME_OVERHEAD <= JV_FRAME_MAX,
