@@ -35,9 +35,12 @@ queues:
   mail: { concurrency: 2, global_concurrency: 3, rate_limit: { allowed: 100, period_seconds: 60 } }
 YAML
 )"
+# 10 slots: the flow below (a 15 s job every 2 s) keeps 7 or 8 busy, and
+# one more is the workflow's long step; a retried job finds a free one (with
+# 4, a backlog grew, and a retry late in the run waited 15 s for a slot).
 jv_conf_set "$JV_CONF" \
 	processor.heartbeat_interval_ms 200 \
-	processor.max_concurrent_jobs 4 \
+	processor.max_concurrent_jobs 10 \
 	processor.batch_size 4 \
 	processor.shutdown_grace_seconds 5
 # (not the dashboard's old fixed 5: it must send what is configured)
