@@ -448,7 +448,12 @@ def workflows_and_search(d, o, sql):
     check(box[0] <= 0.7 * box[3] + 2, "it scrolls in a box of at most 70 %% of the window's height %s" % box)
     d.screenshot(os.path.join(o.out, "workflow-1000.png"))
     go(d, "#/")
-    wait("back on the overview", lambda: d.js("return document.getElementById('failures-body') !== null"))
+    waiting = sql("SELECT count(*) FROM jobvisor.jobs WHERE status = 'waiting'")
+    wait("the overview counts %s waiting jobs" % waiting, lambda: d.js(
+        "var n = document.querySelector('#count-waiting .n'); return n && n.getAttribute('data-count')") == waiting)
+    ok("the overview counts the waiting jobs (%s)" % waiting)
+    wait("the overview lists the failed job again", lambda: d.js(
+        "return document.querySelector('#failures tr[data-job=\"%s\"] button') !== null" % o.failed_job))
 
 
 def run_browser(d, o, sql):

@@ -1116,7 +1116,7 @@
 						el("section", {class: "panel", "aria-labelledby": "wf-graph"},
 							el("div", {class: "panel-head"}, el("h2", {id: "wf-graph"}, "Graph"),
 								el("div", {class: "legend"}, JOB_STATES.map(function (s) { return el("span", {class: "st-" + s}, s); }))),
-							el("div", {class: "dag-wrap", id: "dag-wrap", tabindex: 0, "aria-label": "Workflow graph, scrollable"},
+							el("div", {class: "dag-wrap", id: "dag-wrap", tabindex: 0, role: "region", "aria-label": "Workflow graph, scrollable"},
 								dag)),
 						el("section", {class: "panel", "aria-labelledby": "wf-steps"}, el("h2", {id: "wf-steps"}, "Steps"), stepsTable)));
 				});
