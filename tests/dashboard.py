@@ -303,6 +303,12 @@ def workflows_and_search(d, o, sql):
           "the workflow's status is running")
     check(unnamed_controls(d) == [], "every control of the workflow page has a name", unnamed_controls(d))
     d.screenshot(os.path.join(o.out, "workflow.png"))
+    d.size(390, 844)
+    wide = wait("the phone layout settles", lambda: d.js(
+        "return window.innerWidth < 500 ? [document.documentElement.scrollWidth, window.innerWidth] : null"))
+    check(wide[0] <= wide[1] + 1, "at a phone's width the workflow page does not overflow sideways (%d <= %d)" % tuple(wide))
+    d.screenshot(os.path.join(o.out, "workflow-phone.png"))
+    d.size(1280, 900)
 
     # A click on a step opens its job.
     d.click('#dag a.step[data-key="b"]')

@@ -232,7 +232,7 @@ run python3 "$top_srcdir/tests/dashboard.py" --url "$B" --token "$TOKEN" --db "$
 echo "$OUT"
 [ $RC -eq 0 ] || { echo "$ERR" | tail -n 20; tail -n 20 "$OUTDIR/chromedriver.log"; fail "the browser checks"; }
 ok "the browser checks: $(echo "$OUT" | tail -n 1)"
-for f in overview.png overview-dark.png overview-phone.png job.png workflow.png workflow-1000.png jobs-search.png; do
+for f in overview.png overview-dark.png overview-phone.png job.png workflow.png workflow-phone.png workflow-1000.png jobs-search.png; do
 	[ -s "$OUTDIR/$f" ] || fail "screenshot $f missing"
 done
 ok "screenshots in $OUTDIR"
