@@ -53,7 +53,7 @@ BEGIN
 			ADD CONSTRAINT jobs_run_when_check
 			CHECK (run_when IN ('success', 'always')) NOT VALID,
 			ADD CONSTRAINT jobs_waiting_on_check
-			CHECK (waiting_on BETWEEN 0 AND 100) NOT VALID,
+			CHECK (waiting_on BETWEEN 0 AND 10000) NOT VALID,
 			ADD CONSTRAINT jobs_progress_check
 			CHECK (progress BETWEEN 0 AND 100) NOT VALID,
 			ADD CONSTRAINT jobs_progress_note_check
@@ -256,20 +256,25 @@ BEGIN
 			                        WHERE d.job_id = ANY (v_ids)))
 			ORDER BY k.id
 			FOR SHARE;
+			-- (each dependency's status by primary key, whatever the
+			-- planner thinks of the tables' sizes)
 			UPDATE jobvisor.job_dependencies d
-			SET resolved = k.status IN ('succeeded', 'failed', 'cancelled')
-			FROM jobvisor.jobs k
-			WHERE d.job_id = ANY (v_ids) AND k.id = d.depends_on
-			  AND d.resolved <> (k.status IN ('succeeded', 'failed', 'cancelled'));
-			WITH c AS (
-				SELECT d.job_id,
-				       count(*) FILTER (WHERE k.status IN ('pending', 'waiting', 'running'))
-				           AS live,
-				       min(k.id) FILTER (WHERE k.status IN ('failed', 'cancelled')) AS bad
+			SET resolved = NOT d.resolved
+			WHERE d.job_id = ANY (v_ids)
+			  AND d.resolved <> coalesce((SELECT k.status IN ('succeeded', 'failed', 'cancelled')
+			                              FROM jobvisor.jobs k WHERE k.id = d.depends_on), true);
+			WITH e AS (
+				SELECT d.job_id, d.depends_on AS id,
+				       (SELECT k.status FROM jobvisor.jobs k WHERE k.id = d.depends_on) AS status
 				FROM jobvisor.job_dependencies d
-				JOIN jobvisor.jobs k ON k.id = d.depends_on
 				WHERE d.job_id = ANY (v_ids)
-				GROUP BY d.job_id
+			),
+			c AS (
+				SELECT e.job_id,
+				       count(*) FILTER (WHERE e.status IN ('pending', 'waiting', 'running')) AS live,
+				       min(e.id) FILTER (WHERE e.status IN ('failed', 'cancelled')) AS bad
+				FROM e
+				GROUP BY e.job_id
 			),
 			u AS (
 				UPDATE jobvisor.jobs j
@@ -285,7 +290,7 @@ BEGIN
 				                       THEN j.finished_at END,
 				    updated_at = now()
 				FROM c
-				WHERE j.id = c.job_id
+				WHERE j.id = ANY (v_ids) AND j.id = c.job_id
 				RETURNING j.id, j.status, j.has_dependents
 			)
 			SELECT array_agg(u.id ORDER BY u.id) INTO v_more
@@ -499,10 +504,13 @@ COMMENT ON FUNCTION jobvisor.enqueue(text, jsonb, text, timestamptz, integer, in
 -- with a message naming the place (`jobs[3].dependsOn: unknown key "x"`,
 -- `jobs[4].key: duplicate key "a"`, `cycle: a -> b -> a`). Returns
 -- {"id": W, "name": N, "jobs": {"a": 101, ..}}. Limits: 1..10000 steps,
--- key 1..64 characters of [A-Za-z0-9_.-], name 1..200 characters, 100
--- dependencies per step; the fields' limits are the API's (maxAttempts
--- 1..1000, timeoutSeconds 1..604800) and the table's (type 128 bytes,
--- user 256 bytes).
+-- key 1..64 characters of [A-Za-z0-9_.-], name 1..200 characters; the
+-- fields' limits are the API's (maxAttempts 1..1000, timeoutSeconds
+-- 1..604800) and the table's (type 128 bytes, user 256 bytes). A step may
+-- depend on any number of the other steps: the limit of 100 dependencies
+-- is enqueue()'s, which locks each dependency it is given by id; here the
+-- dependencies are rows of this insert, and a fan-in after all the steps
+-- of a fan-out (a batch's on-finish step) is a workflow's common shape.
 CREATE FUNCTION jobvisor.workflow_error(p_msg text) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -524,9 +532,11 @@ LANGUAGE sql IMMUTABLE AS $$
 	            GROUP BY g.s) c) o
 $$;
 
+-- (jit off: the planner's guesses about the arrays' sizes made it compile
+-- the insert's expressions, for seconds, to insert a few thousand rows)
 CREATE FUNCTION jobvisor.enqueue_workflow(p_workflow jsonb, p_by text DEFAULT NULL)
 RETURNS jsonb
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET jit = off AS $$
 DECLARE
 	v_name   text;
 	v_n      integer;
@@ -548,9 +558,8 @@ DECLARE
 	v_run    timestamptz[] := '{}';
 	v_when   text[] := '{}';
 	-- the edges: step e_from waits for the step keyed e_to
-	e_from   integer[] := '{}';
-	e_to     text[] := '{}';
-	v_deps   text[];
+	e_from   integer[];
+	e_to     text[];
 	-- cycle detection (Kahn): dependents of each step, in CSR form
 	v_to     integer[];
 	v_adj    integer[];
@@ -680,15 +689,16 @@ BEGIN
 			              WHERE jsonb_typeof(d) <> 'string') THEN
 				PERFORM jobvisor.workflow_error(v_at || '.dependsOn: must be an array of step keys');
 			END IF;
-			v_deps := ARRAY(SELECT DISTINCT d FROM jsonb_array_elements_text(v_v) d);
-			IF cardinality(v_deps) > 100 THEN
-				PERFORM jobvisor.workflow_error(format('%s.dependsOn: at most 100 dependencies, got %s',
-				                                       v_at, cardinality(v_deps)));
-			END IF;
-			e_from := e_from || array_fill(v_i, ARRAY[cardinality(v_deps)]);
-			e_to := e_to || v_deps;
 		END IF;
 	END LOOP;
+	-- (the edges in one statement: appending to arrays step by step
+	-- would copy them at every step)
+	SELECT coalesce(array_agg(e.n ORDER BY e.n, e.k), '{}'), coalesce(array_agg(e.k ORDER BY e.n, e.k), '{}')
+	INTO e_from, e_to
+	FROM (SELECT DISTINCT s.n::integer AS n, d.k
+	      FROM jsonb_array_elements(p_workflow -> 'jobs') WITH ORDINALITY AS s(el, n)
+	      CROSS JOIN LATERAL jsonb_array_elements_text(s.el -> 'dependsOn') AS d(k)
+	      WHERE jsonb_typeof(s.el -> 'dependsOn') = 'array') e;
 
 	-- Keys: unique; every dependency names one.
 	SELECT format('jobs[%s].key: duplicate key %s', d.n - 1, to_json(d.k)) INTO v_at
@@ -782,19 +792,24 @@ BEGIN
 		                           has_dependents, workflow_id, workflow_key)
 		SELECT s.type, s.pay, s.usr, s.run, s.prio, s.maxa, s.tmo, s.queue,
 		       CASE WHEN d.n > 0 THEN 'waiting' ELSE 'pending' END, s.rw, coalesce(d.n, 0),
-		       s.n = ANY (coalesce(v_to, '{}')), v_wf, s.key
+		       h.t IS NOT NULL, v_wf, s.key
 		FROM unnest(v_key, v_type, v_pay, v_user, v_prio, v_maxa, v_tmo, v_queue, v_run, v_when)
 		     WITH ORDINALITY AS s(key, type, pay, usr, prio, maxa, tmo, queue, run, rw, n)
 		LEFT JOIN deps d ON d.f = s.n
+		LEFT JOIN (SELECT DISTINCT t FROM unnest(v_to) AS t) h ON h.t = s.n
 		ORDER BY s.n
 		RETURNING id, workflow_key
+	),
+	pos AS (
+		SELECT i.id, k.n FROM ins i
+		JOIN unnest(v_key) WITH ORDINALITY AS k(key, n) ON k.key = i.workflow_key
 	),
 	edges AS (
 		INSERT INTO jobvisor.job_dependencies (job_id, depends_on)
 		SELECT a.id, b.id
-		FROM unnest(e_from, e_to) AS e(f, t)
-		JOIN ins a ON a.workflow_key = v_key[e.f]
-		JOIN ins b ON b.workflow_key = e.t
+		FROM unnest(e_from, v_to) AS e(f, t)
+		JOIN pos a ON a.n = e.f
+		JOIN pos b ON b.n = e.t
 	)
 	SELECT jsonb_object_agg(i.workflow_key, i.id) INTO v_ids FROM ins i;
 	RETURN jsonb_build_object('id', v_wf, 'name', v_name, 'jobs', v_ids);
@@ -964,7 +979,7 @@ BEGIN
 	           WHERE j.queue = OLD.name
 	             AND (j.status = 'pending' OR j.status = 'running' OR j.status = 'waiting'))
 	   OR EXISTS (SELECT 1 FROM jobvisor.schedules s WHERE s.queue = OLD.name) THEN
-		RAISE EXCEPTION 'jobvisor.queues: queue % still has pending, waiting or running jobs, or schedules',
+		RAISE EXCEPTION 'jobvisor.queues: queue % still has pending or running jobs (or waiting ones), or schedules',
 			quote_literal(OLD.name)
 			USING ERRCODE = 'integrity_constraint_violation',
 			      HINT = 'pause it, let its jobs finish or cancel them, move its schedules, then delete it';

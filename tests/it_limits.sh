@@ -7,7 +7,8 @@
 # POST /api/schedules (400 naming the field and the limit, never 500), and
 # `jobvisor enqueue` (exit 1). The numbers are read from the C headers, so
 # the table's trigger is checked against them. A body past api.max_body_bytes
-# still gets 413, and its default admits a payload at the limit.
+# (on POST /api/jobs: past the bulk limit, 16 MiB) still gets 413, and its
+# default admits a payload at the limit.
 . "${top_srcdir:-.}/tests/lib.sh"
 
 command -v curl >/dev/null 2>&1 || skip_all "curl not found"
@@ -196,8 +197,14 @@ printf '{"type": "noop", "payload": {"n": [%s]}}' "${NUMS%,}" >"$JV_TMP/req.json
 post /api/jobs "$JV_TMP/req.json"
 assert_eq 400 "$CODE" "API: a small payload PostgreSQL writes out past the limit: 400"
 payload_req $((3 * 1024 * 1024))
-post /api/jobs "$JV_TMP/req.json"
+post /api/schedules "$JV_TMP/req.json"
 assert_eq 413 "$CODE" "API: a body past api.max_body_bytes: 413"
+# POST /api/jobs takes bulk requests: up to JV_API_BULK_BODY_MAX
+post /api/jobs "$JV_TMP/req.json"
+assert_eq 400 "$CODE" "API: a 3 MiB body to POST /api/jobs (a bulk route): read, the payload refused"
+payload_req $(($(limit JV_API_BULK_BODY_MAX) + 1))
+post /api/jobs "$JV_TMP/req.json"
+assert_eq 413 "$CODE" "API: a body past the bulk limit: 413"
 # schedules: the job template
 printf '{"name": "s1", "cron": "@daily", "type": "%s"}' "$HEX8K" >"$JV_TMP/req.json"
 post /api/schedules "$JV_TMP/req.json"

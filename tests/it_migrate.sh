@@ -27,7 +27,7 @@ assert_eq "$N_SQL" "$(jv_psql 'SELECT count(*) FROM jobvisor.schema_migrations')
 	"still one row per migration"
 
 # ---------------------------------------------------------------- objects
-assert_eq "alert_state,alerts,fair_clock,history_purge,job_executions,jobs,processors,queue_starts,queues,schedule_runs,schedules,schema_migrations,user_limits,user_turns" \
+assert_eq "alert_state,alerts,fair_clock,history_purge,job_dependencies,job_executions,jobs,processors,queue_starts,queues,schedule_runs,schedules,schema_migrations,user_limits,user_turns,workflows" \
 	"$(jv_psql "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'jobvisor'")" \
 	"the tables exist"
 for idx in jobs_claim_queue_idx jobs_claim_user_idx jobs_pending_due_idx jobs_running_locked_by_idx \
@@ -51,7 +51,7 @@ assert_eq "jobs_notify_insert|1|jobs_notify_pending|0" \
 	"$(jv_psql "SELECT string_agg(tgname || '|' || (tgtype & 1 = 0)::int, '|' ORDER BY tgname) FROM pg_trigger
 		WHERE tgrelid = 'jobvisor.jobs'::regclass AND NOT tgisinternal AND tgname LIKE 'jobs_notify_%'")" \
 	"insert trigger is per statement, pending trigger per row"
-assert_eq 1 "$(jv_psql "SELECT count(*) FROM pg_proc WHERE oid = 'jobvisor.enqueue(text, jsonb, text, timestamptz, integer, integer, integer, text, text[], text)'::regprocedure")" \
+assert_eq 1 "$(jv_psql "SELECT count(*) FROM pg_proc WHERE oid = 'jobvisor.enqueue(text, jsonb, text, timestamptz, integer, integer, integer, text, text[], text, bigint[], text)'::regprocedure")" \
 	"jobvisor.enqueue has the documented signature"
 
 # ---------------------------------------------------------------- plain INSERT

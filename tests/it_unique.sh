@@ -71,8 +71,8 @@ sql_error()
 
 # ---------------------------------------------------------------- SQL
 assert_eq 1 "$(jv_psql "SELECT count(*) FROM pg_proc WHERE oid =
-	'jobvisor.enqueue(text, jsonb, text, timestamptz, integer, integer, integer, text, text[], text)'::regprocedure")" \
-	"enqueue has unique_states, then queue (015), last"
+	'jobvisor.enqueue(text, jsonb, text, timestamptz, integer, integer, integer, text, text[], text, bigint[], text)'::regprocedure")" \
+	"enqueue has unique_states, then queue (015), then depends_on and run_when (017), last"
 assert_match "unique_key text DEFAULT NULL::text, unique_states text\[\] DEFAULT '\{pending,running\}'" \
 	"$(jv_psql "SELECT pg_get_function_arguments('jobvisor.enqueue'::regproc)")" \
 	"unique_states defaults to {pending,running}"

@@ -31,7 +31,9 @@ assert_eq "t|f" \
 		to_regclass('jobvisor.jobs_done_type_idx') IS NOT NULL")" \
 	"with the previous release's indexes"
 
-# History: finished jobs of the last 30 days, one attempt each.
+# History: finished jobs of 29 days up to a day ago, one attempt each (the
+# current serve keeps 30 days: none of it is old enough for its retention,
+# however long the test takes).
 jv_psql "INSERT INTO jobvisor.jobs (type, user_id, status, attempts, created_at, scheduled_at,
 		started_at, updated_at, finished_at, last_error)
 	SELECT (ARRAY['noop', 'report', 'mail', 'sync'])[1 + g % 4],
@@ -40,7 +42,7 @@ jv_psql "INSERT INTO jobvisor.jobs (type, user_id, status, attempts, created_at,
 	       1, t, t, t, t + interval '2 s', t + interval '2 s',
 	       CASE WHEN g % 50 = 0 THEN 'exit status 1' END
 	FROM generate_series(1, $HISTORY) g,
-	     LATERAL (SELECT now() - interval '30 days' + g * (interval '29 days' / $HISTORY)) AS x(t);
+	     LATERAL (SELECT now() - interval '29 days' + g * (interval '28 days' / $HISTORY)) AS x(t);
 	INSERT INTO jobvisor.job_executions (job_id, attempt, type, user_id, started_at, finished_at,
 		duration_ms, outcome, error)
 	SELECT id, 1, type, user_id, started_at, finished_at, 2000, status, last_error

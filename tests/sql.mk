@@ -2,7 +2,7 @@
 # tests/sql/sql/*.sql run by pg_regress against a migrated database, their
 # output compared with tests/sql/expected/*.out (tests/it_sql_regress.sh).
 # The results and the diffs go to tests/sql/ in the build tree.
-SQL_REGRESS_TESTS = claim complete rescue release enqueue limits
+SQL_REGRESS_TESTS = claim complete rescue release enqueue limits workflows
 EXTRA_DIST += tests/sql/schedule \
 	$(SQL_REGRESS_TESTS:%=tests/sql/sql/%.sql) $(SQL_REGRESS_TESTS:%=tests/sql/expected/%.out)
 TESTS += tests/it_sql_regress.sh

@@ -789,9 +789,11 @@ static void jobs_list(struct jv_api_req *req)
 		snprintf(cond, sizeof cond, "j.id = $%d::bigint%s", nid, status ? " AND j.status = $1" : "");
 		list_branch(&ids, cond, filters, order_id, ilim);
 	} else if (wf_s) {
+		/* (sorted: its index is not in id order, and the primary
+		 * key would pass every newer job) */
 		snprintf(cond, sizeof cond, "j.workflow_id = $%d::bigint%s", nwf,
 			 status ? " AND j.status = $1" : "");
-		list_branch(&ids, cond, filters, order_id, ilim);
+		list_branch(&ids, cond, filters, order_live, ilim);
 	} else if (status && unsuccessful) {
 		snprintf(cond, sizeof cond,
 			 "j.status IN ('failed', 'cancelled') AND j.status >= $%d AND j.status <= $%d",
@@ -820,8 +822,9 @@ static void jobs_list(struct jv_api_req *req)
 		 * the lowest id examined */
 		jv_buf_printf(&sql,
 			      "WITH w AS MATERIALIZED (%s),"
-			      " h AS (SELECT w.id FROM w JOIN jobvisor.jobs j2 ON j2.id = w.id"
-			      "  WHERE strpos(lower(j2.last_error), lower($%d)) > 0"
+			      /* (each row's error by primary key: never a scan) */
+			      " h AS (SELECT w.id FROM w WHERE strpos(lower((SELECT j2.last_error"
+			      "  FROM jobvisor.jobs j2 WHERE j2.id = w.id)), lower($%d)) > 0"
 			      "  ORDER BY w.id DESC LIMIT $%d::bigint)"
 			      " SELECT * FROM (SELECT json_build_object(" JOB_FIELDS ")::text, j.id,"
 			      "  NULL::text FROM jobvisor.jobs j WHERE j.id IN (SELECT id FROM h)"

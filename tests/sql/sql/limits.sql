@@ -61,7 +61,7 @@ TRUNCATE jobvisor.jobs RESTART IDENTITY;
 INSERT INTO jobvisor.jobs (type) VALUES ('');
 INSERT INTO jobvisor.jobs (type, payload) VALUES ('noop', '[1, 2]');
 INSERT INTO jobvisor.jobs (type, payload) VALUES ('noop', '"text"');
-INSERT INTO jobvisor.jobs (type, status) VALUES ('noop', 'waiting');
+INSERT INTO jobvisor.jobs (type, status) VALUES ('noop', 'sleeping');
 INSERT INTO jobvisor.jobs (type, attempts) VALUES ('noop', -1);
 INSERT INTO jobvisor.jobs (type, max_attempts) VALUES ('noop', 0);
 INSERT INTO jobvisor.jobs (type, timeout_seconds) VALUES ('noop', 0);
