@@ -123,10 +123,18 @@ class Driver:
     def click(self, css):
         """Click the element, first scrolled to the middle of the window:
         WebDriver scrolls it just into view, where at a narrow width the
-        page's toast (fixed at the bottom) may cover it."""
-        e = self.find(css)
-        self.js("arguments[0].scrollIntoView({block: 'center'})", {ELEM: e})
-        self.s("POST", "/element/%s/click" % e, {})
+        page's toast (fixed at the bottom) may cover it. A list the page
+        redraws (every few seconds) between finding the element and clicking
+        it leaves a stale reference: then it is found again (at most 5 times)."""
+        for attempt in range(5):
+            try:
+                e = self.find(css)
+                self.js("arguments[0].scrollIntoView({block: 'center'})", {ELEM: e})
+                self.s("POST", "/element/%s/click" % e, {})
+                return
+            except RuntimeError as err:
+                if "stale element" not in str(err) or attempt == 4:
+                    raise
 
     def type(self, css, text):
         """Replace the field's value with text, typed key by key."""
@@ -181,7 +189,8 @@ def wait(what, fn, timeout=20.0):
 def main():
     ap = argparse.ArgumentParser()
     for a in ("url", "token", "db", "out", "failed-job", "error", "output-job", "output",
-              "stuck-minutes", "queue", "queue-limits"):
+              "stuck-minutes", "queue", "queue-limits", "workflow", "workflow-1000", "wf-error",
+              "bulk-error"):
         ap.add_argument("--" + a, required=True)
     o = ap.parse_args()
     os.makedirs(o.out, exist_ok=True)
@@ -208,6 +217,249 @@ def main():
     finally:
         d.quit()
     print("%d browser checks passed" % PASSED)
+
+
+def unnamed_controls(d):
+    """The visible form controls without an accessible name."""
+    return d.js("""
+        var bad = [];
+        document.querySelectorAll('input, select, button').forEach(function (e) {
+            if (e.closest('[hidden]') || e.closest('dialog')) return;
+            var name = e.getAttribute('aria-label') || (e.labels && e.labels.length && e.labels[0].textContent)
+                || (e.tagName === 'BUTTON' && e.textContent.trim());
+            if (!name) bad.push(e.outerHTML.slice(0, 80));
+        });
+        return bad;""")
+
+
+def confirm(d, what, keep_first=None):
+    """Answer the page's confirmation dialog: Keep first when keep_first
+    (a function that must then hold), then open it again with what() and
+    confirm. Returns the dialog's text."""
+    if keep_first:
+        what()
+        wait("the confirmation opens", lambda: d.js("return document.getElementById('confirm').open"))
+        d.click("#confirm-no")
+        wait("the confirmation closes", lambda: not d.js("return document.getElementById('confirm').open"))
+        keep_first()
+    what()
+    wait("the confirmation opens", lambda: d.js("return document.getElementById('confirm').open"))
+    text = d.js("return document.getElementById('confirm-text').textContent")
+    d.click("#confirm-yes")
+    return text
+
+
+def go(d, hash):
+    """Go to hash, the view's old nodes marked stale first (a new route
+    draws new ones), so a wait cannot read the view before it."""
+    if d.js("return location.hash") != hash:
+        d.js("var f = document.getElementById('view').firstElementChild; if (f) f.setAttribute('data-stale', '1');"
+             "location.hash = arguments[0]", hash)
+
+
+def workflows_and_search(d, o, sql):
+    """Issue 19 on the page: the workflow graph, the job search, bulk
+    actions, progress bars."""
+    wf = int(o.workflow)
+    steps = dict(tuple(line.split("|")) for line in sql(
+        "SELECT workflow_key, id || ',' || status FROM jobvisor.jobs WHERE workflow_id = %d" % wf).split("\n"))
+    ids = {k: int(v.split(",")[0]) for k, v in steps.items()}
+    status = {k: v.split(",")[1] for k, v in steps.items()}
+
+    # The workflows list links to the workflow; its page draws one node per
+    # step, coloured by its state, and one edge per dependency.
+    go(d, "#/workflows")
+    row = wait("the workflows list shows workflow %d" % wf, lambda: d.js(
+        "var r = document.querySelector('#workflows-body tr[data-workflow=\"%d\"]'); return r && r.textContent" % wf))
+    check("dash-flow" in row and "running" in row, "the workflows list shows its name and status", row)
+    d.click('#workflows-body tr[data-workflow="%d"] a' % wf)
+    wait("the workflow page draws its graph", lambda: d.js(
+        "return location.hash === '#/workflows/%d' && document.querySelectorAll('#dag a.step').length > 0" % wf))
+    nodes = d.js("return Array.prototype.map.call(document.querySelectorAll('#dag a.step'), function (a) {"
+                 " return [a.getAttribute('data-key'), +a.getAttribute('data-job'), a.getAttribute('data-status'),"
+                 " a.getAttribute('class'), getComputedStyle(a.querySelector('rect')).fill]; })")
+    check(sorted(n[0] for n in nodes) == sorted(ids), "the graph has one node per step (%d)" % len(ids), nodes)
+    for key, job, st, cls, _ in nodes:
+        if job != ids[key] or st != status[key] or ("st-" + st) not in cls.split():
+            fail("node %s: job %s, state %s, class %s; the database has job %d, %s"
+                 % (key, job, st, cls, ids[key], status[key]))
+    fills = {n[2]: n[4] for n in nodes}
+    check(len(set(fills.values())) == len(fills),
+          "each step carries its state as class st-STATE, and each state its own colour", fills)
+    edges = d.js("return Array.prototype.map.call(document.querySelectorAll('#dag path.edge'), function (p) {"
+                 " return p.getAttribute('data-from') + '>' + p.getAttribute('data-to'); }).sort()")
+    db_edges = sql("SELECT string_agg(p.workflow_key || '>' || c.workflow_key, ',' ORDER BY 1) FROM"
+                   " jobvisor.job_dependencies e JOIN jobvisor.jobs c ON c.id = e.job_id"
+                   " JOIN jobvisor.jobs p ON p.id = e.depends_on WHERE c.workflow_id = %d" % wf)
+    check(",".join(sorted(edges)) == ",".join(sorted(db_edges.split(","))),
+          "one edge per dependency (%s)" % ",".join(edges))
+    layers = d.js("var x = {}; document.querySelectorAll('#dag a.step').forEach(function (a) {"
+                  " x[a.getAttribute('data-key')] = +a.querySelector('rect').getAttribute('x'); }); return x")
+    check(layers["a"] < layers["b"] == layers["c"] < layers["d"] and layers["e"] == layers["d"],
+          "layers by dependency depth, left to right", layers)
+    label = d.js("return document.querySelector('#dag a.step[data-key=\"c\"]').getAttribute('aria-label')")
+    check("running" in label and "42 %" in label, "the running step's label says its progress", label)
+    check(d.js("return document.getElementById('wf-status').textContent") == "running",
+          "the workflow's status is running")
+    check(unnamed_controls(d) == [], "every control of the workflow page has a name", unnamed_controls(d))
+    d.screenshot(os.path.join(o.out, "workflow.png"))
+    d.size(390, 844)
+    wide = wait("the phone layout settles", lambda: d.js(
+        "return window.innerWidth < 500 ? [document.documentElement.scrollWidth, window.innerWidth] : null"))
+    check(wide[0] <= wide[1] + 1, "at a phone's width the workflow page does not overflow sideways (%d <= %d)" % tuple(wide))
+    d.screenshot(os.path.join(o.out, "workflow-phone.png"))
+    d.size(1280, 900)
+
+    # A click on a step opens its job.
+    d.click('#dag a.step[data-key="b"]')
+    text = wait("the job page of step b", lambda: d.js(
+        "var e = document.getElementById('job-error'); return location.hash === '#/jobs/%d' && e && e.textContent"
+        % ids["b"]))
+    check(o.wf_error in text and d.js(
+        "var a = document.getElementById('job-workflow'); return a && a.getAttribute('href')") == "#/workflows/%d" % wf,
+        "a click on step b opens job %d, with its error and a link back to the workflow" % ids["b"])
+    go(d, "#/jobs/%d" % ids["d"])
+    text = wait("the job page of step d", lambda: d.js(
+        "var e = document.getElementById('job-error'); return e && e.textContent"))
+    deps = d.js("var e = document.getElementById('job-deps'); return e && e.textContent")
+    check("(%d)" % ids["b"] in text and sorted((deps or "").split(", ")) == sorted(["#%d" % ids["b"], "#%d" % ids["c"]]),
+          "step d says which dependency cancelled it (%s), and lists its dependencies (%s)" % (text, deps))
+
+    # Progress: a bar in the list of running jobs and on the job's page.
+    c = ids["c"]
+    go(d, "#/jobs?status=running")
+    bar = wait("the running step shows a progress bar", lambda: d.js(
+        "var r = document.querySelector('#jobs-body tr[data-job=\"%d\"] .progress');"
+        " return r && [r.querySelector('progress').value, r.textContent]" % c))
+    check(bar[0] == 42 and "42 %" in bar[1] and "half way" in bar[1],
+          "the jobs list shows job %d's progress: a bar at 42 %% with its note" % c, bar)
+    go(d, "#/jobs/%d" % c)
+    bar = wait("the job page shows its progress", lambda: d.js(
+        "var p = document.querySelector('#job-progress progress'); return p && [p.value, p.getAttribute('aria-label')]"))
+    check(bar[0] == 42 and bar[1], "the job page shows the progress bar, labelled", bar)
+
+    # The search: by type, by error text, by id, by status, by time; each
+    # in the URL, so a search can be shared.
+    def shown():
+        """The jobs listed by a view drawn since go(), once loaded."""
+        return d.js("var f = document.getElementById('view').firstElementChild;"
+                    "return f && !f.hasAttribute('data-stale') && document.getElementById('jobs-shown') ?"
+                    " Array.prototype.map.call(document.querySelectorAll('#jobs-body tr[data-job]'),"
+                    " function (r) { return +r.getAttribute('data-job'); }) : null")
+
+    def search(fields, what):
+        go(d, "#/jobs")
+        wait("the jobs list", lambda: shown() is not None)
+        for k, v in fields.items():
+            d.type("#f-" + k, v)
+        d.js("document.getElementById('view').firstElementChild.setAttribute('data-stale', '1')")
+        d.click("form.filters button[type=submit]")
+        return wait(what, shown)
+
+    slow = sorted(int(x) for x in sql("SELECT id FROM jobvisor.jobs WHERE type = 'slow'").split())
+    rows = search({"type": "slow"}, "the search by type")
+    check(sorted(rows) == slow and "type=slow" in d.js("return location.hash"),
+          "a search by type shows the two jobs of type slow only (%s), in the URL" % rows)
+    rows = search({"q": o.bulk_error[:-3]}, "the search by error text")
+    check(sorted(rows) == slow and "q=" in d.js("return location.hash"),
+          "a search by part of their error text finds the same two", rows)
+    d.screenshot(os.path.join(o.out, "jobs-search.png"))
+    rows = search({"id": str(ids["d"])}, "the search by id")
+    check(rows == [ids["d"]], "a search by id shows that job", rows)
+    go(d, "#/jobs?status=waiting")
+    wait("the waiting jobs", shown)
+    waiting = int(sql("SELECT count(*) FROM jobvisor.jobs WHERE status = 'waiting'"))
+    rows = shown()
+    listed = sql("SELECT string_agg(DISTINCT status, ',') FROM jobvisor.jobs WHERE id IN (%s)" % ",".join(map(str, rows)))
+    check(len(rows) == min(50, waiting) and listed == "waiting"
+          and d.js("return document.getElementById('f-status').value") == "waiting",
+          "status=waiting lists waiting jobs only, a page of %d (%d in the database)" % (len(rows), waiting))
+    go(d, "#/jobs?status=waiting&workflow=%d" % wf)
+    rows = wait("the waiting steps of workflow %d" % wf, shown)
+    check(rows == [ids["e"]], "status=waiting and workflow=%d: its step e only" % wf, rows)
+    t = sql("SELECT to_char(max(created_at) AT TIME ZONE 'UTC' + interval '1 second',"
+            " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM jobvisor.jobs WHERE type = 'slow'")
+    # A shared address opens the same search, its fields filled in.
+    d.js("document.getElementById('view').firstElementChild.setAttribute('data-stale', '1')")
+    d.get(o.url + "/#/jobs?type=slow&to=" + t)
+    wait("the shared search opens", lambda: shown() and d.js(
+        "return document.getElementById('f-to').value !== ''"))
+    check(sorted(shown()) == slow and d.js("return document.getElementById('f-type').value") == "slow",
+          "an address with type and to= opens that search: the two jobs, fields filled in")
+    go(d, "#/jobs?type=slow&from=" + t)
+    wait("a search from after they were made", lambda: shown() is not None and d.js(
+        "var e = document.querySelector('#jobs-body .empty'); return e && e.textContent === 'No jobs match.'"))
+    ok("from= after their creation: no jobs match")
+
+    # Bulk retry of the two: select all on the page, Retry asks first; Keep
+    # changes nothing, Retry runs each again; the toast counts them.
+    go(d, "#/jobs?type=slow")
+    wait("the two slow jobs listed", lambda: sorted(shown() or []) == slow)
+    check(d.js("return document.getElementById('bulk-retry').disabled"), "bulk actions wait for a selection")
+    d.click("#sel-all")
+    wait("both selected", lambda: d.js("return document.getElementById('bulk-count').textContent") == "2 selected")
+    check(d.js("return Array.prototype.every.call(document.querySelectorAll('#jobs-body input.sel'),"
+               " function (c) { return c.checked; })"), "select all checks every row on the page")
+    check(unnamed_controls(d) == [], "every control of the jobs list has a name", unnamed_controls(d))
+    runs = "SELECT count(*) FROM jobvisor.job_executions WHERE job_id IN (%s)" % ",".join(map(str, slow))
+
+    def kept():
+        check(int(sql(runs)) == 2, "Keep leaves both jobs alone")
+    text = confirm(d, lambda: d.click("#bulk-retry"), kept)
+    check("#%d, #%d" % tuple(slow) in text, "the confirmation names both jobs", text)
+    toast = wait("the bulk retry's toast", lambda: (lambda t: "Retry:" in t and t)(
+        d.js("return document.getElementById('toast').textContent")))
+    check(toast == "Retry: 2 changed, 0 unchanged.", "the toast counts what changed", toast)
+    wait("both jobs run again", lambda: int(sql(runs)) == 4, timeout=30)
+    ok("bulk retry ran jobs %s again (4 executions now)" % slow)
+
+    # Bulk cancel of the waiting step e.
+    go(d, "#/jobs?id=%d" % ids["e"])
+    wait("job e listed", lambda: shown() == [ids["e"]])
+    d.click("#sel-%d" % ids["e"])
+    confirm(d, lambda: d.click("#bulk-cancel"))
+    wait("the bulk cancel's toast", lambda: "Cancel: 1 changed, 0 unchanged" in d.js(
+        "return document.getElementById('toast').textContent"))
+    wait("step e is cancelled", lambda: sql("SELECT status FROM jobvisor.jobs WHERE id = %d" % ids["e"]) == "cancelled")
+    ok("bulk cancel, confirmed, cancelled the waiting step e")
+
+    # The workflow's Cancel asks first, then cancels its unfinished step c.
+    go(d, "#/workflows/%d" % wf)
+    wait("the workflow page with Cancel", lambda: d.js("return document.getElementById('wf-cancel') !== null"))
+
+    def still():
+        check(sql("SELECT status FROM jobvisor.jobs WHERE id = %d" % c) == "running", "Keep leaves the workflow running")
+    confirm(d, lambda: d.click("#wf-cancel"), still)
+    wait("step c is cancelled", lambda: sql("SELECT status FROM jobvisor.jobs WHERE id = %d" % c) == "cancelled")
+    toast = wait("the workflow cancel's toast", lambda: (lambda t: "Workflow" in t and t)(
+        d.js("return document.getElementById('toast').textContent")))
+    check(toast == "Workflow #%d: 1 step cancelled." % wf, "cancelling the workflow cancelled its running step", toast)
+    wait("the page shows the workflow failed, step c cancelled", lambda: d.js(
+        "var a = document.querySelector('#dag a.step[data-key=\"c\"]');"
+        "return document.getElementById('wf-status').textContent === 'failed' && a"
+        " && a.getAttribute('data-status') === 'cancelled' && !document.getElementById('wf-cancel')"), timeout=15)
+    ok("the workflow shows failed (b failed), c cancelled, no Cancel any more")
+
+    # 1 000 steps: drawn in bounded time, the page stays responsive.
+    big = int(o.workflow_1000)
+    n = int(sql("SELECT count(*) FROM jobvisor.jobs WHERE workflow_id = %d" % big))
+    t0 = time.time()
+    go(d, "#/workflows/%d" % big)
+    wait("the 1 000-step graph", lambda: d.js("return document.querySelectorAll('#dag a.step').length") == n,
+         timeout=30)
+    took = time.time() - t0
+    ok("the graph of %d steps drawn in %.2f s (from the route to its last node, the API's answer included)" % (n, took))
+    box = d.js("var r = document.getElementById('dag-wrap'); return [r.clientHeight, r.scrollWidth,"
+               " r.scrollHeight, window.innerHeight]")
+    check(box[0] <= 0.7 * box[3] + 2, "it scrolls in a box of at most 70 %% of the window's height %s" % box)
+    d.screenshot(os.path.join(o.out, "workflow-1000.png"))
+    go(d, "#/")
+    waiting = sql("SELECT count(*) FROM jobvisor.jobs WHERE status = 'waiting'")
+    wait("the overview counts %s waiting jobs" % waiting, lambda: d.js(
+        "var n = document.querySelector('#count-waiting .n'); return n && n.getAttribute('data-count')") == waiting)
+    ok("the overview counts the waiting jobs (%s)" % waiting)
+    wait("the overview lists the failed job again", lambda: d.js(
+        "return document.querySelector('#failures tr[data-job=\"%s\"] button') !== null" % o.failed_job))
 
 
 def run_browser(d, o, sql):
@@ -296,15 +548,7 @@ def run_browser(d, o, sql):
     check(alert and "job_failed" in alert, "recent alerts are listed", alert)
 
     # Accessibility: every control has a name; landmarks are there.
-    unnamed = d.js("""
-        var bad = [];
-        document.querySelectorAll('input, select, button').forEach(function (e) {
-            if (e.closest('[hidden]') || e.closest('dialog')) return;
-            var name = e.getAttribute('aria-label') || (e.labels && e.labels.length && e.labels[0].textContent)
-                || (e.tagName === 'BUTTON' && e.textContent.trim());
-            if (!name) bad.push(e.outerHTML.slice(0, 80));
-        });
-        return bad;""")
+    unnamed = unnamed_controls(d)
     check(unnamed == [], "every visible control has an accessible name", unnamed)
     check(d.js("return !!document.querySelector('main') && !!document.querySelector('nav[aria-label]')"),
           "the page has main and labelled navigation landmarks")
@@ -327,6 +571,8 @@ def run_browser(d, o, sql):
     check(wide[0] <= wide[1] + 1, "at a phone's width nothing overflows sideways (%d <= %d)" % tuple(wide))
     d.screenshot(os.path.join(o.out, "overview-phone.png"))
     d.size(1280, 900)
+
+    workflows_and_search(d, o, sql)
 
     # Retry the failed job from the page: the database sees a new attempt.
     before = int(sql("SELECT count(*) FROM jobvisor.job_executions WHERE job_id = %d" % failed_job))

@@ -4,8 +4,13 @@
 # tests/dashboard.py through chromedriver. The page must show the counts,
 # charts, processors, schedules, alerts and a failed job's error as the
 # database has them; retry, cancel (after its confirmation) and pause /
-# resume a processor and a queue must change the database; screenshots go to
-# tests/it_dashboard.out/; no request of the page may leave 127.0.0.1.
+# resume a processor and a queue must change the database; a workflow's page
+# draws its steps as a graph coloured by state, each a link to its job, and
+# cancels it (asking first); the jobs list searches by type, error text, id,
+# status and time, keeps the search in the URL, and retries or cancels the
+# rows selected (asking first); running jobs show their progress;
+# screenshots go to tests/it_dashboard.out/; no request of the page may
+# leave 127.0.0.1.
 # Also the dashboard's routes over plain HTTP (files, ETag, 404s) and the
 # API routes it added (alerts, processor control, bucket=minute, paging).
 . "${top_srcdir:-.}/tests/lib.sh"
@@ -30,9 +35,12 @@ queues:
   mail: { concurrency: 2, global_concurrency: 3, rate_limit: { allowed: 100, period_seconds: 60 } }
 YAML
 )"
+# 10 slots: the flow below (a 15 s job every 2 s) keeps 7 or 8 busy, and
+# one more is the workflow's long step; a retried job finds a free one (with
+# 4, a backlog grew, and a retry late in the run waited 15 s for a slot).
 jv_conf_set "$JV_CONF" \
 	processor.heartbeat_interval_ms 200 \
-	processor.max_concurrent_jobs 4 \
+	processor.max_concurrent_jobs 10 \
 	processor.batch_size 4 \
 	processor.shutdown_grace_seconds 5
 # (not the dashboard's old fixed 5: it must send what is configured)
@@ -167,15 +175,64 @@ assert_eq 201 "$CODE" "PUT /api/users/capped/limits"
 run "$JOBVISOR" enqueue -c "$JV_CONF" --type noop --user capped
 assert_rc 0 "enqueue a job of user capped"
 
+# ----------------------------- workflows, search, bulk actions, progress
+# A workflow a -> (b, c) -> d, and e after c: a succeeds, b fails for good
+# (so d is cancelled, naming it), c runs for minutes (until the page cancels
+# the workflow), e waits on c. Priority 10: they run before the flow's
+# backlog. Two failed jobs of type slow with an error of their own, for the
+# search and the bulk retry. And a workflow of 1 000 steps (fan-out to 988,
+# fan-in by tens, one last step) whose first step is due in a day: the page
+# must draw it.
+WF_ERROR="wf-b-broke-$$"
+BULK_ERROR="bulk-retry-me-$$"
+cat >"$JV_TMP/wf.json" <<JSON
+{"name": "dash-flow", "jobs": [
+ {"key": "a", "type": "noop", "priority": 10},
+ {"key": "b", "type": "noop", "priority": 10, "dependsOn": ["a"], "maxAttempts": 1,
+  "payload": {"outcome": "permanent", "error": "$WF_ERROR"}},
+ {"key": "c", "type": "noop", "priority": 10, "dependsOn": ["a"], "payload": {"sleep_ms": 600000}},
+ {"key": "d", "type": "noop", "priority": 10, "dependsOn": ["b", "c"]},
+ {"key": "e", "type": "noop", "priority": 10, "dependsOn": ["c"]}]}
+JSON
+call POST /api/workflows -H "$AUTH" -H 'Content-Type: application/json' --data-binary @"$JV_TMP/wf.json"
+assert_eq 201 "$CODE" "POST /api/workflows: $BODY"
+WF=$(echo "$BODY" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+WF_C=$(echo "$BODY" | python3 -c 'import json,sys; print(json.load(sys.stdin)["jobs"]["c"])')
+for i in 1 2; do
+	run "$JOBVISOR" enqueue -c "$JV_CONF" --type slow --priority 10 --max-attempts 1 \
+		--payload "{\"outcome\": \"permanent\", \"error\": \"$BULK_ERROR\"}"
+	assert_rc 0 "enqueue failing job $i of type slow"
+done
+STEPS="SELECT string_agg(workflow_key || '=' || status, ',' ORDER BY workflow_key) FROM jobvisor.jobs WHERE workflow_id = $WF"
+wait_for "[ \"\$(jv_psql \"$STEPS\")\" = 'a=succeeded,b=failed,c=running,d=cancelled,e=waiting' ]" 30 \
+	"workflow $WF's steps succeeded, failed, running, cancelled (after b), waiting (on c); last: \$(jv_psql \"$STEPS\")"
+wait_for "[ \$(jv_psql \"SELECT count(*) FROM jobvisor.jobs WHERE type = 'slow' AND status = 'failed'\") = 2 ]" 30 \
+	"the two slow jobs fail"
+# c reports progress as an executor would (the engine writes it so).
+assert_eq t "$(jv_psql "SELECT jobvisor.set_progress(id, attempts, 42, 'half way') FROM jobvisor.jobs WHERE id = $WF_C")" \
+	"set_progress on the running step c"
+python3 - "$JV_TMP/wf1000.json" <<'PY'
+import json, sys
+jobs = [{"key": "root", "type": "noop", "runAt": "2999-01-01T00:00:00Z"}]
+jobs += [{"key": "m%d" % i, "type": "noop", "dependsOn": ["root"]} for i in range(988)]
+jobs += [{"key": "j%d" % k, "type": "noop", "dependsOn": ["m%d" % i for i in range(k, 988, 10)]} for k in range(10)]
+jobs += [{"key": "end", "type": "noop", "dependsOn": ["j%d" % k for k in range(10)]}]
+json.dump({"name": "dash-thousand", "jobs": jobs}, open(sys.argv[1], "w"))
+PY
+call POST /api/workflows -H "$AUTH" -H 'Content-Type: application/json' --data-binary @"$JV_TMP/wf1000.json"
+assert_eq 201 "$CODE" "POST /api/workflows of 1 000 steps"
+WF1000=$(echo "$BODY" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+
 # ------------------------------------------------------------ the browser
 run python3 "$top_srcdir/tests/dashboard.py" --url "$B" --token "$TOKEN" --db "$JV_DB_URL" \
 	--out "$OUTDIR" --failed-job "$FAILJOB" --error "$ERROR" --output-job "$OUTJOB" \
 	--output hello-dash-output --stuck-minutes 7 --queue mail \
-	--queue-limits "2 here, 3 in all, 100 per 1 min"
+	--queue-limits "2 here, 3 in all, 100 per 1 min" \
+	--workflow "$WF" --workflow-1000 "$WF1000" --wf-error "$WF_ERROR" --bulk-error "$BULK_ERROR"
 echo "$OUT"
 [ $RC -eq 0 ] || { echo "$ERR" | tail -n 20; tail -n 20 "$OUTDIR/chromedriver.log"; fail "the browser checks"; }
 ok "the browser checks: $(echo "$OUT" | tail -n 1)"
-for f in overview.png overview-dark.png overview-phone.png job.png; do
+for f in overview.png overview-dark.png overview-phone.png job.png workflow.png workflow-phone.png workflow-1000.png jobs-search.png; do
 	[ -s "$OUTDIR/$f" ] || fail "screenshot $f missing"
 done
 ok "screenshots in $OUTDIR"

@@ -5,7 +5,8 @@
  *
  * The token lives in sessionStorage (this tab, until sign-out or close) and
  * travels only in the Authorization header. Views are chosen by the URL's
- * hash (#/, #/jobs, #/jobs/ID, #/schedules, #/alerts) and refresh
+ * hash (#/, #/jobs, #/jobs/ID, #/workflows, #/workflows/ID, #/schedules,
+ * #/alerts) and refresh
  * themselves every few seconds while the tab is visible. Every list asks
  * the API for one bounded page; DOM nodes are built with textContent, so
  * nothing from the database is ever parsed as HTML.
@@ -395,7 +396,8 @@
 			el("table", null,
 				caption ? el("caption", {class: "muted", hidden: true}, caption) : null,
 				el("thead", null, el("tr", null, heads.map(function (h) {
-					return el("th", {scope: "col", class: /^(Running|Attempts|Count|Age|Elapsed|Heartbeat|Pending|Due|Window|Oldest|Limit$|Weight)/.test(h) ? "num" : null}, h);
+					return el("th", {scope: "col", class: typeof h === "string" &&
+						/^(Running|Attempts|Count|Age|Elapsed|Heartbeat|Pending|Due|Window|Oldest|Limit$|Weight)/.test(h) ? "num" : null}, h);
 				}))),
 				el("tbody", null, rows)));
 	}
@@ -491,7 +493,7 @@
 	}
 
 	function renderCounts(body, jobs, oldest) {
-		var order = ["pending", "running", "succeeded", "failed", "cancelled"];
+		var order = ["waiting", "pending", "running", "succeeded", "failed", "cancelled"];
 		replace(body, el("div", {class: "counts"}, order.map(function (s) {
 			return el("a", {class: "count " + s, href: "#/jobs?status=" + s, id: "count-" + s},
 				el("span", {class: "n", "data-count": jobs[s] || 0}, fmtInt(jobs[s] || 0)),
@@ -569,7 +571,7 @@
 	}
 
 	function renderRunning(body, r) {
-		replace(body, table("Running jobs", ["Job", "Type", "User", "Processor", "Elapsed", ""],
+		replace(body, table("Running jobs", ["Job", "Type", "User", "Processor", "Elapsed", "Progress", ""],
 			r.jobs.map(function (j) {
 				return el("tr", null,
 					el("td", null, jobLink(j.id)),
@@ -577,6 +579,7 @@
 					el("td", null, j.user || "–"),
 					el("td", null, state.processors[j.lockedBy] || (j.lockedBy ? "#" + j.lockedBy : "–")),
 					el("td", {class: "num"}, fmtAge(since(j.startedAt))),
+					el("td", null, progressBar(j) || "–"),
 					el("td", null, el("button", {type: "button", class: "secondary small", "aria-label": "Cancel job " + j.id,
 						onclick: function () { cancelJob(j.id); }}, "Cancel")));
 			}), "Nothing is running."),
@@ -634,65 +637,198 @@
 
 	/* --------------------------------------------------------------- jobs */
 
+	/* The jobs list's search, as GET /api/jobs takes it and as the URL's
+	 * hash keeps it (#/jobs?type=mail&q=timeout): a search can be shared
+	 * by its address. from/to are ISO 8601 instants (created_at). */
+	var JOB_FILTERS = ["id", "status", "type", "user", "queue", "q", "from", "to", "workflow"];
+	var JOB_STATES = ["waiting", "pending", "running", "succeeded", "failed", "cancelled"];
+
+	function filterQuery(f, after) {
+		var p = new URLSearchParams();
+		JOB_FILTERS.forEach(function (k) { if (f[k]) p.set(k, f[k]); });
+		if (after) p.set("after", after);
+		return p.toString();
+	}
+
+	/* An ISO instant as a datetime-local field's value (local time), and back. */
+	function localInput(iso) {
+		var d = new Date(iso);
+		if (!iso || isNaN(d.getTime())) return "";
+		function two(n) { return String(n).padStart(2, "0"); }
+		return d.getFullYear() + "-" + two(d.getMonth() + 1) + "-" + two(d.getDate()) + "T" +
+			two(d.getHours()) + ":" + two(d.getMinutes()) + ":" + two(d.getSeconds());
+	}
+
+	function isoOf(local) {
+		var d = new Date(local);
+		return !local || isNaN(d.getTime()) ? "" : d.toISOString().replace(/\.000Z$/, "Z");
+	}
+
+	/* A running job's progress, as the executor last reported it. */
+	function progressBar(j, label) {
+		if (j.progress === null || j.progress === undefined) return null;
+		return el("span", {class: "progress", "data-progress": j.progress},
+			el("progress", {max: 100, value: j.progress, "aria-label": label || "Progress of job " + j.id},
+				j.progress + " %"),
+			el("span", {class: "pct"}, j.progress + " %"),
+			j.progressNote ? el("span", {class: "muted note"}, short(j.progressNote, 80)) : null);
+	}
+
+	/* The status of a job in a list: a running one with its progress. */
+	function statusCell(j) {
+		return el("td", null, stateTag(j.status), j.status === "running" ? progressBar(j) : null);
+	}
+
+	/* Re-rendering a list every few seconds must not take the keyboard's
+	 * place away: give focus back to the element of the same id. */
+	function keepFocus(fn) {
+		var a = document.activeElement, id = a && a.id;
+		fn();
+		if (id && document.activeElement !== a && $(id)) $(id).focus();
+	}
+
 	function jobsView(query) {
 		var view = $("view");
 		clear(view);
 		var params = new URLSearchParams(query);
-		var status = params.get("status") || "", type = params.get("type") || "", user = params.get("user") || "";
+		var f = {};
+		JOB_FILTERS.forEach(function (k) { f[k] = params.get(k) || ""; });
 		var after = params.get("after") || "";
-		var statusSel = el("select", {id: "f-status", name: "status"},
-			["", "pending", "running", "succeeded", "failed", "cancelled"].map(function (s) {
-				return el("option", {value: s, selected: s === status}, s || "any");
+		var selected = {};  /* job id -> true: the rows checked on this page */
+		var shown = [];     /* the page's jobs, as last drawn */
+
+		var inputs = {};
+		function field(k, label, attrs) {
+			inputs[k] = el("input", Object.assign({id: "f-" + k, name: k, value: f[k]}, attrs || {}));
+			return el("label", {for: "f-" + k}, label, inputs[k]);
+		}
+		inputs.status = el("select", {id: "f-status", name: "status"},
+			[""].concat(JOB_STATES).map(function (s) {
+				return el("option", {value: s, selected: s === f.status}, s || "any");
 			}));
-		var typeIn = el("input", {id: "f-type", name: "type", value: type, size: 14});
-		var userIn = el("input", {id: "f-user", name: "user", value: user, size: 14});
-		var form = el("form", {class: "filters", role: "search", "aria-label": "Filter jobs"},
-			el("label", {for: "f-status"}, "Status", statusSel),
-			el("label", {for: "f-type"}, "Type", typeIn),
-			el("label", {for: "f-user"}, "User", userIn),
-			el("button", {type: "submit"}, "Filter"));
+		var form = el("form", {class: "filters", role: "search", "aria-label": "Search jobs"},
+			field("id", "Id", {size: 8, inputmode: "numeric"}),
+			el("label", {for: "f-status"}, "Status", inputs.status),
+			field("type", "Type", {size: 12}),
+			field("user", "User", {size: 12}),
+			field("queue", "Queue", {size: 10}),
+			field("q", "Error text", {size: 18, type: "search"}),
+			field("from", "Created from", {type: "datetime-local", step: 1, value: localInput(f.from)}),
+			field("to", "Created to", {type: "datetime-local", step: 1, value: localInput(f.to)}),
+			field("workflow", "Workflow", {size: 6, inputmode: "numeric"}),
+			el("button", {type: "submit"}, "Search"),
+			el("a", {href: "#/jobs", class: "reset"}, "Clear"));
 		form.addEventListener("submit", function (ev) {
 			ev.preventDefault();
+			var nf = {};
+			JOB_FILTERS.forEach(function (k) { nf[k] = inputs[k].value.trim(); });
+			nf.from = isoOf(inputs.from.value);
+			nf.to = isoOf(inputs.to.value);
 			state.jobsCursor = [];
-			location.hash = "#/jobs?" + filterQuery(statusSel.value, typeIn.value.trim(), userIn.value.trim(), "");
+			location.hash = "#/jobs?" + filterQuery(nf, "");
 		});
+
+		var count = el("span", {id: "bulk-count", class: "muted", "aria-live": "polite"}, "none selected");
+		var retryBtn = el("button", {type: "button", id: "bulk-retry", class: "small", disabled: true,
+			onclick: function () { bulk("retry"); }}, "Retry selected");
+		var cancelBtn = el("button", {type: "button", id: "bulk-cancel", class: "small danger", disabled: true,
+			onclick: function () { bulk("cancel"); }}, "Cancel selected");
+		var bar = el("div", {class: "bulk", role: "group", "aria-label": "Selected jobs"}, count, retryBtn, cancelBtn);
 		var body = el("div", {id: "jobs-body"});
 		view.appendChild(el("h1", null, "Jobs"));
-		view.appendChild(el("section", {class: "panel"}, form, body));
+		view.appendChild(el("section", {class: "panel"}, form, bar, body));
+
+		function ids() {
+			return Object.keys(selected).map(Number).sort(function (a, b) { return a - b; });
+		}
+
+		function selectionChanged() {
+			var n = ids().length;
+			count.textContent = n ? n + " selected" : "none selected";
+			retryBtn.disabled = cancelBtn.disabled = !n;
+			var all = $("sel-all");
+			if (all) {
+				all.checked = n > 0 && n === shown.length;
+				all.indeterminate = n > 0 && n < shown.length;
+			}
+		}
+
+		/* Bulk retry or cancel of the rows checked, asked first; the API
+		 * says which changed (a retry only changes failed or cancelled
+		 * jobs, a cancel only pending, waiting or running ones). */
+		function bulk(what) {
+			var list = ids();
+			if (!list.length) return;
+			var names = list.length <= 8 ? list.map(function (i) { return "#" + i; }).join(", ")
+				: list.slice(0, 8).map(function (i) { return "#" + i; }).join(", ") + " and " + (list.length - 8) + " more";
+			var n = list.length + (list.length === 1 ? " job" : " jobs");
+			var ask = what === "retry"
+				? confirmAction("Retry " + n + "?", "Jobs " + names + " run again if they failed or were cancelled; the others are left as they are.", "Retry " + n)
+				: confirmAction("Cancel " + n + "?", "Jobs " + names + " are cancelled if they have not finished: a waiting or pending one will not run, a running one is stopped now.", "Cancel " + n);
+			return ask.then(function (ok) {
+				if (!ok) return;
+				return act(api("POST", "/api/jobs/" + what, {ids: list}), function (r) {
+					selected = {};
+					selectionChanged();
+					return (what === "retry" ? "Retry: " : "Cancel: ") + r.changed.length + " changed, " +
+						r.unchanged.length + " unchanged" + (r.unchanged.length ? " (" + short(r.unchanged.map(function (i) {
+							return "#" + i;
+						}).join(", "), 80) + ")." : ".");
+				});
+			});
+		}
+
+		function checkbox(j) {
+			return el("input", {type: "checkbox", class: "sel", id: "sel-" + j.id, value: j.id,
+				checked: !!selected[j.id], "aria-label": "Select job " + j.id,
+				onchange: function (ev) {
+					if (ev.target.checked) selected[j.id] = true;
+					else delete selected[j.id];
+					selectionChanged();
+				}});
+		}
 
 		return function update(gen) {
-			var q = filterQuery(status, type, user, after);
+			var q = filterQuery(f, after);
 			return get("/api/jobs?limit=50" + (q ? "&" + q : "")).then(function (r) {
 				if (gen !== state.generation) return;
-				replace(body, table("Jobs", ["Job", "Type", "User", "Status", "Attempts", "Created", "Finished", "Last error"],
-					r.jobs.map(function (j) {
-						return el("tr", {"data-job": j.id},
-							el("td", null, jobLink(j.id)), el("td", null, j.type), el("td", null, j.user || "–"),
-							el("td", null, stateTag(j.status)), el("td", {class: "num"}, j.attempts + "/" + j.maxAttempts),
-							el("td", null, when(j.createdAt)), el("td", null, when(j.finishedAt)),
-							el("td", {class: "err"}, short(j.lastError, 160)));
-					}), "No jobs match."),
-					el("nav", {class: "pager", "aria-label": "Pages"},
-						after ? el("a", {href: "#/jobs?" + filterQuery(status, type, user, "")}, "First page") : null,
-						state.jobsCursor.length ? el("a", {href: "#/jobs?" + filterQuery(status, type, user, state.jobsCursor[state.jobsCursor.length - 1]),
-							onclick: function () { state.jobsCursor.pop(); }}, "Previous") : null,
-						r.next ? el("a", {href: "#/jobs?" + filterQuery(status, type, user, String(r.next)),
-							onclick: function () { state.jobsCursor.push(after); }}, "Next page") : null,
-						el("span", {class: "muted"}, r.jobs.length + " shown, newest first")));
+				shown = r.jobs;
+				/* Only rows on the page can stay selected: an action acts on what is seen. */
+				var here = {};
+				r.jobs.forEach(function (j) { if (selected[j.id]) here[j.id] = true; });
+				selected = here;
+				var all = el("input", {type: "checkbox", id: "sel-all", "aria-label": "Select all jobs on this page",
+					onchange: function (ev) {
+						selected = {};
+						if (ev.target.checked) shown.forEach(function (j) { selected[j.id] = true; });
+						Array.prototype.forEach.call(body.querySelectorAll("input.sel"), function (c) { c.checked = ev.target.checked; });
+						selectionChanged();
+					}});
+				keepFocus(function () {
+					replace(body, table("Jobs", [all, "Job", "Type", "User", "Queue", "Status", "Attempts", "Created", "Finished", "Last error"],
+						r.jobs.map(function (j) {
+							return el("tr", {"data-job": j.id, "data-status": j.status},
+								el("td", null, checkbox(j)),
+								el("td", null, jobLink(j.id)), el("td", null, j.type), el("td", null, j.user || "–"),
+								el("td", null, j.queue || "–"),
+								statusCell(j), el("td", {class: "num"}, j.attempts + "/" + j.maxAttempts),
+								el("td", null, when(j.createdAt)), el("td", null, when(j.finishedAt)),
+								el("td", {class: "err"}, short(j.lastError, 160)));
+						}), "No jobs match."),
+						el("nav", {class: "pager", "aria-label": "Pages"},
+							after ? el("a", {href: "#/jobs?" + filterQuery(f, "")}, "First page") : null,
+							state.jobsCursor.length ? el("a", {href: "#/jobs?" + filterQuery(f, state.jobsCursor[state.jobsCursor.length - 1]),
+								onclick: function () { state.jobsCursor.pop(); }}, "Previous") : null,
+							r.next ? el("a", {href: "#/jobs?" + filterQuery(f, String(r.next)),
+								onclick: function () { state.jobsCursor.push(after); }}, "Next page") : null,
+							el("span", {class: "muted", id: "jobs-shown"}, r.jobs.length + " shown, newest first")));
+				});
+				selectionChanged();
 			}, function (e) {
-				if (e.status === 400 && gen === state.generation) replace(body, el("p", {class: "error"}, e.message));
+				if (e.status === 400 && gen === state.generation) replace(body, el("p", {class: "error", id: "jobs-error"}, e.message));
 				else throw e;
 			});
 		};
-	}
-
-	function filterQuery(status, type, user, after) {
-		var p = new URLSearchParams();
-		if (status) p.set("status", status);
-		if (type) p.set("type", type);
-		if (user) p.set("user", user);
-		if (after) p.set("after", after);
-		return p.toString();
 	}
 
 	function jobView(id) {
@@ -708,8 +844,9 @@
 				var actions = el("div", {class: "actions"},
 					j.status === "failed" || j.status === "cancelled"
 						? el("button", {type: "button", "data-action": "retry", onclick: function () { retryJob(j.id); }}, "Retry") : null,
-					j.status === "pending" || j.status === "running"
+					j.status === "pending" || j.status === "running" || j.status === "waiting"
 						? el("button", {type: "button", class: "danger", onclick: function () { cancelJob(j.id); }}, "Cancel") : null);
+				var deps = j.dependsOn || [];
 				var kv = el("dl", {class: "kv"}, [
 					["Status", stateTag(j.status)], ["Type", j.type], ["User", j.user || "–"],
 					["Attempts", j.attempts + " of " + j.maxAttempts], ["Priority", j.priority],
@@ -717,7 +854,15 @@
 					["Unique key", j.uniqueKey || "–"], ["Scheduled", when(j.scheduledAt)], ["Created", when(j.createdAt)],
 					["Started", when(j.startedAt)], ["Finished", when(j.finishedAt)],
 					["Processor", j.lockedBy ? "#" + j.lockedBy : "–"],
-				].map(function (kv) { return [el("dt", null, kv[0]), el("dd", null, kv[1])]; }));
+					j.progress !== null && j.progress !== undefined ? ["Progress", el("span", {id: "job-progress"},
+						progressBar(j), j.progressAt ? el("span", {class: "muted"}, " reported ", when(j.progressAt)) : null)] : null,
+					j.workflowId ? ["Workflow", el("span", null, el("a", {href: "#/workflows/" + j.workflowId, id: "job-workflow"},
+						"#" + j.workflowId), j.workflowKey ? el("span", null, " step ", el("code", null, j.workflowKey)) : null)] : null,
+					deps.length ? ["Depends on", el("span", {id: "job-deps"}, deps.map(function (d, i) {
+						return [i ? ", " : "", jobLink(d)];
+					}), j.runWhen === "always" ? el("span", {class: "muted"}, " (runs when they finish, either way)") : null)] : null,
+					j.blockedBy ? ["Blocked by", jobLink(j.blockedBy)] : null,
+				].filter(Boolean).map(function (kv) { return [el("dt", null, kv[0]), el("dd", null, kv[1])]; }));
 				var execs = table("Executions", ["Attempt", "Outcome", "Processor", "Started", "Duration", "Error", "Output"],
 					j.executions.map(function (e) {
 						return el("tr", {"data-attempt": e.attempt},
@@ -739,6 +884,245 @@
 							el("h2", {id: "job-result"}, "Result"),
 							j.result === null && !j.resultOmitted ? el("p", {class: "empty"}, "none") : jsonPre("result", j.result, j.resultOmitted, j.resultText))),
 					el("section", {class: "panel", "aria-labelledby": "job-execs"}, el("h2", {id: "job-execs"}, "Executions"), execs));
+			}, function (e) {
+				if (e.status === 404 || e.status === 400) {
+					if (gen === state.generation) replace(body, el("p", {class: "error"}, e.message));
+				} else throw e;
+			});
+		};
+	}
+
+	/* ---------------------------------------------------------- workflows */
+
+	var WF_STATES = ["running", "succeeded", "failed", "cancelled"];
+
+	function countsText(counts) {
+		var parts = JOB_STATES.filter(function (s) { return counts && counts[s]; }).map(function (s) {
+			return el("span", {class: "count-" + s}, fmtInt(counts[s]) + " " + s);
+		});
+		return parts.length ? parts.map(function (p, i) { return [i ? ", " : "", p]; }) : "–";
+	}
+
+	function workflowsView(query) {
+		var view = $("view");
+		clear(view);
+		var params = new URLSearchParams(query);
+		var status = params.get("status") || "", after = params.get("after") || "";
+		var sel = el("select", {id: "wf-status", name: "status"}, [""].concat(WF_STATES).map(function (s) {
+			return el("option", {value: s, selected: s === status}, s || "any");
+		}));
+		var form = el("form", {class: "filters", role: "search", "aria-label": "Filter workflows"},
+			el("label", {for: "wf-status"}, "Status", sel), el("button", {type: "submit"}, "Filter"));
+		form.addEventListener("submit", function (ev) {
+			ev.preventDefault();
+			location.hash = "#/workflows" + (sel.value ? "?status=" + encodeURIComponent(sel.value) : "");
+		});
+		var body = el("div", {id: "workflows-body"});
+		view.appendChild(el("h1", null, "Workflows"));
+		view.appendChild(el("section", {class: "panel"}, form, body));
+		return function update(gen) {
+			var q = new URLSearchParams();
+			if (status) q.set("status", status);
+			if (after) q.set("after", after);
+			return get("/api/workflows?limit=50" + (q.toString() ? "&" + q : "")).then(function (r) {
+				if (gen !== state.generation) return;
+				replace(body, table("Workflows", ["Workflow", "Name", "Status", "Steps", "Created", "By"],
+					r.workflows.map(function (w) {
+						return el("tr", {"data-workflow": w.id},
+							el("td", null, el("a", {href: "#/workflows/" + w.id}, "#" + w.id)),
+							el("td", null, w.name), el("td", null, stateTag(w.status)),
+							el("td", null, countsText(w.counts)), el("td", null, when(w.createdAt)),
+							el("td", null, w.createdBy || "–"));
+					}), "No workflows."),
+					el("nav", {class: "pager", "aria-label": "Pages"},
+						after ? el("a", {href: "#/workflows" + (status ? "?status=" + encodeURIComponent(status) : "")}, "Newest") : null,
+						r.next ? el("a", {href: "#/workflows?" + (status ? "status=" + encodeURIComponent(status) + "&" : "") +
+							"after=" + r.next}, "Older") : null));
+			}, function (e) {
+				if (e.status === 400 && gen === state.generation) replace(body, el("p", {class: "error"}, e.message));
+				else throw e;
+			});
+		};
+	}
+
+	/* Layers by dependency depth: a step sits one layer right of its
+	 * deepest dependency (Kahn's order, no recursion: a chain of 10 000
+	 * steps is a loop, not a stack). Within a layer, steps are ordered by
+	 * the mean place of their dependencies, which keeps most edges short. */
+	function dagLayers(steps) {
+		var n = steps.length, index = {}, parents = [], children = [], indeg = [], layer = [];
+		steps.forEach(function (s, i) {
+			index[s.key] = i;
+			parents.push([]);
+			children.push([]);
+			indeg.push(0);
+			layer.push(0);
+		});
+		steps.forEach(function (s, i) {
+			(s.dependsOn || []).forEach(function (k) {
+				var p = index[k];
+				if (p === undefined || p === i) return;
+				parents[i].push(p);
+				children[p].push(i);
+				indeg[i]++;
+			});
+		});
+		var queue = [], seen = 0;
+		for (var i = 0; i < n; i++) if (!indeg[i]) queue.push(i);
+		for (var h = 0; h < queue.length; h++) {
+			var u = queue[h];
+			seen++;
+			children[u].forEach(function (c) {
+				layer[c] = Math.max(layer[c], layer[u] + 1);
+				if (--indeg[c] === 0) queue.push(c);
+			});
+		}
+		var depth = 0;
+		layer.forEach(function (l) { depth = Math.max(depth, l); });
+		if (seen < n) /* a cycle (the API refuses them): its steps in a last layer */
+			for (i = 0; i < n; i++) if (indeg[i] > 0) layer[i] = depth + 1;
+		var layers = [];
+		layer.forEach(function (l, i) { (layers[l] = layers[l] || []).push(i); });
+		layers = layers.filter(Boolean);
+		var place = [];
+		layers.forEach(function (list, li) {
+			if (li > 0) {
+				var key = {};
+				list.forEach(function (i) {
+					var ps = parents[i], sum = 0;
+					ps.forEach(function (p) { sum += place[p]; });
+					key[i] = ps.length ? sum / ps.length : 0;
+				});
+				list.sort(function (a, b) { return key[a] - key[b] || a - b; });
+			}
+			list.forEach(function (i, k) { place[i] = k; });
+		});
+		return {layers: layers, parents: parents};
+	}
+
+	/* The DAG as SVG, left to right. Up to 150 steps, each is a labelled
+	 * box; beyond, a small square (its name in its tooltip and label), and
+	 * a layer taller than a screen wraps into columns, so 1 000 steps draw
+	 * in a few hundred DOM nodes' time and fit a scrolled box. Each step
+	 * is a link to its job. */
+	function dagSvg(steps) {
+		var g = dagLayers(steps), big = steps.length > 150;
+		var W = big ? 14 : 150, H = big ? 14 : 30, VGAP = big ? 6 : 12, SUBGAP = big ? 6 : 16;
+		var LGAP = big ? 48 : 56, ROWS = big ? 40 : 25, PAD = 8;
+		var pos = [], x = PAD, height = 0;
+		g.layers.forEach(function (list) {
+			var cols = Math.ceil(list.length / ROWS), rows = Math.min(list.length, ROWS);
+			height = Math.max(height, rows * (H + VGAP) - VGAP);
+			list.forEach(function (i, k) {
+				pos[i] = {x: x + Math.floor(k / ROWS) * (W + SUBGAP), row: k % ROWS, rows: rows};
+			});
+			x += cols * (W + SUBGAP) - SUBGAP + LGAP;
+		});
+		var width = x - LGAP + PAD;
+		height += 2 * PAD;
+		pos.forEach(function (p) {
+			var top = (height - (p.rows * (H + VGAP) - VGAP)) / 2;
+			p.y = top + p.row * (H + VGAP);
+		});
+		var counts = {};
+		steps.forEach(function (s) { counts[s.status] = (counts[s.status] || 0) + 1; });
+		var root = svg("svg", {id: "dag", class: "dag" + (big ? " big" : ""), width: width, height: height,
+			viewBox: "0 0 " + width + " " + height, role: "group",
+			"aria-label": "Workflow graph: " + steps.length + " steps, " + JOB_STATES.filter(function (s) {
+				return counts[s];
+			}).map(function (s) { return counts[s] + " " + s; }).join(", ")});
+		/* Edges under the nodes; past 3 000 of them, as one path. */
+		var edges = [];
+		g.parents.forEach(function (ps, i) {
+			ps.forEach(function (p) {
+				var a = pos[p], b = pos[i], x1 = a.x + W, y1 = a.y + H / 2, x2 = b.x, y2 = b.y + H / 2;
+				var dx = Math.max(20, (x2 - x1) / 2);
+				edges.push({from: p, to: i, d: "M" + x1 + " " + y1 + "C" + (x1 + dx) + " " + y1 + " " +
+					(x2 - dx) + " " + y2 + " " + x2 + " " + y2});
+			});
+		});
+		var eg = svg("g", {class: "edges", "aria-hidden": "true"});
+		if (edges.length > 3000) eg.appendChild(svg("path", {class: "edge", d: edges.map(function (e) { return e.d; }).join("")}));
+		else edges.forEach(function (e) {
+			eg.appendChild(svg("path", {class: "edge", d: e.d, "data-from": steps[e.from].key, "data-to": steps[e.to].key}));
+		});
+		root.appendChild(eg);
+		steps.forEach(function (s, i) {
+			var p = pos[i];
+			var label = "Step " + s.key + ", job " + s.id + ", " + s.status +
+				(s.status === "running" && s.progress !== null && s.progress !== undefined ? ", " + s.progress + " %" : "");
+			var node = svg("a", {href: "#/jobs/" + s.id, class: "step st-" + s.status, "data-key": s.key,
+				"data-job": s.id, "data-status": s.status, "aria-label": label},
+				svg("title", null, label + (s.lastError ? ": " + short(s.lastError, 200) : "")),
+				svg("rect", {x: p.x, y: p.y, width: W, height: H, rx: big ? 2 : 4}));
+			if (!big) node.appendChild(svg("text", {x: p.x + 8, y: p.y + H / 2 + 4}, short(s.key, 20)));
+			if (!big && s.status === "running" && s.progress !== null && s.progress !== undefined)
+				node.appendChild(svg("rect", {class: "bar", x: p.x + 2, y: p.y + H - 5,
+					width: Math.max(1, (W - 4) * s.progress / 100), height: 3}));
+			root.appendChild(node);
+		});
+		return root;
+	}
+
+	function cancelWorkflow(w) {
+		return confirmAction("Cancel workflow #" + w.id + "?",
+			"The unfinished steps of " + w.name + " are cancelled: waiting and pending ones will not run, running ones are stopped now.",
+			"Cancel workflow").then(function (ok) {
+			if (ok) return act(api("POST", "/api/workflows/" + w.id + "/cancel"), function (r) {
+				return "Workflow #" + w.id + ": " + r.cancelled + (r.cancelled === 1 ? " step" : " steps") + " cancelled.";
+			});
+		});
+	}
+
+	function workflowView(id) {
+		var view = $("view");
+		clear(view);
+		var body = el("div", {id: "workflow-body"});
+		var drawn = null, dag = null; /* the graph last drawn, and its answer: an unchanged one is kept */
+		view.appendChild(el("p", null, el("a", {href: "#/workflows"}, "← Workflows")));
+		view.appendChild(el("h1", null, "Workflow #" + id));
+		view.appendChild(body);
+		return function update(gen) {
+			return get("/api/workflows/" + encodeURIComponent(id)).then(function (w) {
+				if (gen !== state.generation) return;
+				var text = JSON.stringify(w.steps);
+				if (text !== drawn) dag = w.steps.length ? dagSvg(w.steps) : el("p", {class: "empty"}, "No steps.");
+				drawn = text;
+				var counts = {};
+				w.steps.forEach(function (s) { counts[s.status] = (counts[s.status] || 0) + 1; });
+				var wrap = $("dag-wrap"), left = wrap ? wrap.scrollLeft : 0, top = wrap ? wrap.scrollTop : 0;
+				var stepsTable = table("Steps", ["Step", "Job", "Type", "Status", "Attempts", "Depends on", "Finished", "Last error"],
+					w.steps.map(function (s) {
+						return el("tr", {"data-key": s.key, "data-job": s.id},
+							el("td", null, el("code", null, s.key)), el("td", null, jobLink(s.id)), el("td", null, s.type),
+							statusCell(s), el("td", {class: "num"}, s.attempts),
+							el("td", null, (s.dependsOn || []).join(", ") || "–",
+								s.runWhen === "always" ? el("span", {class: "muted"}, " (always)") : null),
+							el("td", null, when(s.finishedAt)),
+							el("td", {class: "err"}, short(s.lastError, 160)));
+					}), "No steps.");
+				keepFocus(function () {
+					replace(body, el("div", {class: "stack"},
+						el("section", {class: "panel", "aria-labelledby": "wf-detail"},
+							el("div", {class: "panel-head"}, el("h2", {id: "wf-detail"}, w.name),
+								el("div", {class: "actions"},
+									el("a", {href: "#/jobs?workflow=" + w.id}, "Its jobs in the job list"),
+									w.status === "running" ? el("button", {type: "button", class: "danger", id: "wf-cancel",
+										onclick: function () { cancelWorkflow(w); }}, "Cancel workflow") : null)),
+							el("dl", {class: "kv"},
+								el("dt", null, "Status"), el("dd", {id: "wf-status"}, stateTag(w.status)),
+								el("dt", null, "Steps"), el("dd", {id: "wf-counts"}, fmtInt(w.steps.length) + ": ", countsText(counts)),
+								el("dt", null, "Created"), el("dd", null, when(w.createdAt), w.createdBy ? " by " + w.createdBy : null))),
+						el("section", {class: "panel", "aria-labelledby": "wf-graph"},
+							el("div", {class: "panel-head"}, el("h2", {id: "wf-graph"}, "Graph"),
+								el("div", {class: "legend"}, JOB_STATES.map(function (s) { return el("span", {class: "st-" + s}, s); }))),
+							el("div", {class: "dag-wrap", id: "dag-wrap", tabindex: 0, role: "region", "aria-label": "Workflow graph, scrollable"},
+								dag)),
+						el("section", {class: "panel", "aria-labelledby": "wf-steps"}, el("h2", {id: "wf-steps"}, "Steps"), stepsTable)));
+				});
+				wrap = $("dag-wrap");
+				wrap.scrollLeft = left;
+				wrap.scrollTop = top;
 			}, function (e) {
 				if (e.status === 404 || e.status === 400) {
 					if (gen === state.generation) replace(body, el("p", {class: "error"}, e.message));
@@ -797,6 +1181,8 @@
 		state.generation++;
 		if (path === "/jobs") { state.view = jobsView(query); name = "jobs"; }
 		else if ((m = /^\/jobs\/(\d+)$/.exec(path))) { state.view = jobView(m[1]); name = "jobs"; }
+		else if (path === "/workflows") { state.view = workflowsView(query); name = "workflows"; }
+		else if ((m = /^\/workflows\/(\d+)$/.exec(path))) { state.view = workflowView(m[1]); name = "workflows"; }
 		else if (path === "/schedules") { state.view = schedulesView(query); name = "schedules"; }
 		else if (path === "/alerts") { state.view = alertsView(query); name = "alerts"; }
 		else { state.view = overview(); name = "overview"; }
