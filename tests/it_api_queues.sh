@@ -201,7 +201,7 @@ assert_eq "$B2|$B2" "$(field '.jobs[0].id')|$(field .next)" "paged"
 call GET '/api/jobs?status=running&queue=bulk'
 assert_eq '200|0' "$CODE|$(field '.jobs | length')" "?status=running&queue=bulk: none"
 call GET '/api/jobs?queue=bulk'
-assert_eq "400|queue lists pending or running jobs only: add status=pending or status=running" \
+assert_eq "400|queue lists pending or running jobs only: add status=pending or status=running (or search by id, workflow or q)" \
 	"$CODE|$(field .error)" "?queue= without a live status: 400"
 call GET '/api/jobs?status=failed&queue=bulk'
 assert_eq 400 "$CODE" "?queue= with a finished status: 400"
