@@ -6,7 +6,7 @@ JV_DEB_PACKAGES="gcc make autoconf automake libtool pkg-config
  libpq-dev libyaml-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libcunit1-dev libssl-dev
  postgresql postgresql-contrib pgbouncer valgrind procps python3 curl tzdata man-db groff-base systemd
  clang libclang-rt-14-dev clang-tidy cppcheck bear
- chromium chromium-driver fonts-dejavu-core faketime"
+ chromium chromium-driver fonts-dejavu-core faketime prometheus"
 
 missing=""
 for p in $JV_DEB_PACKAGES; do
@@ -31,11 +31,12 @@ if [ -n "$missing" ]; then
 		;;
 	esac
 	# Nor must installing PgBouncer start (or enable) a system service on
-	# port 6432: the tests run private ones. (policy-rc.d says "no" to
-	# starting any service during this install; one there already is kept.)
+	# port 6432: the tests run private ones; nor Prometheus (wanted for
+	# promtool only) one on port 9090. (policy-rc.d says "no" to starting
+	# any service during this install; one there already is kept.)
 	policy=
 	case "$missing" in
-	*pgbouncer*)
+	*pgbouncer* | *prometheus*)
 		if [ ! -e /usr/sbin/policy-rc.d ]; then
 			printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
 			$SUDO chmod 0755 /usr/sbin/policy-rc.d
@@ -50,6 +51,7 @@ if [ -n "$missing" ]; then
 	if [ -n "$policy" ]; then
 		$SUDO rm -f "$policy"
 		! command -v systemctl >/dev/null 2>&1 || $SUDO systemctl disable --quiet pgbouncer 2>/dev/null || :
+		! command -v systemctl >/dev/null 2>&1 || $SUDO systemctl disable --quiet prometheus 2>/dev/null || :
 	fi
 	[ "$rc" = 0 ] || exit "$rc"
 fi
