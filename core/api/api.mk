@@ -52,6 +52,10 @@ TESTS += tests/test_jobspec
 # ---------------------------------------------------------------- metrics
 # The strict Prometheus text-format checker of tests/it_api_metrics.sh.
 EXTRA_DIST += tests/servers/promcheck.py
+# The Grafana dashboard and the Prometheus alerting rules over /metrics, and
+# the checker of tests/it_observability.sh that their series are exported.
+EXTRA_DIST += contrib/grafana/jobvisor.json contrib/prometheus/jobvisor-rules.yml \
+	contrib/prometheus/jobvisor-rules.test.yml tests/metricnames.py
 
 # ---------------------------------------------------------------- contrib
 # Driving the webhook from an outside clock (cron, systemd timers).
