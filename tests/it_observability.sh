@@ -29,7 +29,8 @@ assert_match 'SUCCESS: [0-9]+ rules found' "$OUT" "promtool check rules accepts 
 run promtool test rules "$RULES_TEST"
 [ "$RC" = 0 ] || fail "promtool test rules: $OUT $ERR"
 ok "the rules' unit tests pass (promtool test rules)"
-for a in JobvisorDatabaseDown JobvisorBacklogAge JobvisorHighFailureRate JobvisorProcessorsMissing; do
+for a in JobvisorDatabaseDown JobvisorBacklogAge JobvisorHighFailureRate JobvisorProcessorsMissing \
+	JobvisorProcessorStalled; do
 	assert_match "alertname: $a\$" "$(cat "$RULES_TEST")" "a unit test covers $a"
 done
 
