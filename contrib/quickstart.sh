@@ -43,8 +43,20 @@ SERVE=
 . "$top/tests/pg.sh"
 cleanup()
 {
+	# serve first, and only once it has exited (marked its processor row
+	# stopped) PostgreSQL: a `wait` interrupted by Ctrl-C may return at
+	# once, so the exit is polled, bounded (the grace period is 30 s).
 	if [ -n "$SERVE" ] && kill -0 "$SERVE" 2>/dev/null; then
 		kill -TERM "$SERVE" 2>/dev/null
+		n=0
+		while kill -0 "$SERVE" 2>/dev/null && [ $n -lt 400 ]; do
+			n=$((n + 1))
+			sleep 0.1
+		done
+		if kill -0 "$SERVE" 2>/dev/null; then
+			echo "quickstart: serve still running after 40 s: killing it" >&2
+			kill -KILL "$SERVE" 2>/dev/null
+		fi
 		wait "$SERVE" 2>/dev/null || true
 	fi
 	jv_run_exit_cmds
