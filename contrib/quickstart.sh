@@ -63,11 +63,20 @@ cleanup()
 	rm -rf "$work"
 	echo "quickstart: stopped everything it started"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+traps()
+{
+	trap cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	trap 'exit 129' HUP
+}
+traps
 
 say "starting a private PostgreSQL"
 jv_pg_start
+# jv_pg_start set pg.sh's traps, which stop PostgreSQL at once on Ctrl-C
+# and skip cleanup: serve must stop first, so ours again.
+traps
 psql -X -q -d "$JV_TEST_DATABASE_URL" -c "CREATE DATABASE jobvisor_demo"
 DATABASE_URL=$(printf '%s\n' "$JV_TEST_DATABASE_URL" | sed 's#/postgres$#/jobvisor_demo#')
 export DATABASE_URL
@@ -144,11 +153,11 @@ say "jobvisor status"
 psql -X -q -d "$DATABASE_URL" -c "SELECT job_id, attempt, outcome, duration_ms, left(coalesce(error, ''), 60) AS error
 	FROM jobvisor.job_executions ORDER BY id DESC LIMIT 8"
 if [ $once = 1 ]; then
-	kill -TERM "$SERVE"
-	wait "$SERVE"
-	SERVE=
+	# Stop the way Ctrl-C does (the INT trap, then cleanup), so check.sh
+	# sees that path end without an error line from serve.
 	echo "quickstart: demo done"
-	exit 0
+	trap 'exit 0' INT
+	kill -INT $$
 fi
 echo "serve keeps running: enqueue more with"
 echo "  JOBVISOR_CONFIG=$work/demo.yaml $JOBVISOR enqueue --type noop --payload '{\"sleep_ms\": 100}'"
