@@ -44,8 +44,8 @@ SERVE=
 cleanup()
 {
 	# serve first, and only once it has exited (marked its processor row
-	# stopped) PostgreSQL: a `wait` interrupted by Ctrl-C may return at
-	# once, so the exit is polled, bounded (the grace period is 30 s).
+	# stopped) PostgreSQL; the exit is polled, bounded (the grace period
+	# is 30 s), so a serve that does not stop cannot hang the cleanup.
 	if [ -n "$SERVE" ] && kill -0 "$SERVE" 2>/dev/null; then
 		kill -TERM "$SERVE" 2>/dev/null
 		n=0
