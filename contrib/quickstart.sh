@@ -43,19 +43,40 @@ SERVE=
 . "$top/tests/pg.sh"
 cleanup()
 {
+	# serve first, and only once it has exited (marked its processor row
+	# stopped) PostgreSQL; the exit is polled, bounded (the grace period
+	# is 30 s), so a serve that does not stop cannot hang the cleanup.
 	if [ -n "$SERVE" ] && kill -0 "$SERVE" 2>/dev/null; then
 		kill -TERM "$SERVE" 2>/dev/null
+		n=0
+		while kill -0 "$SERVE" 2>/dev/null && [ $n -lt 400 ]; do
+			n=$((n + 1))
+			sleep 0.1
+		done
+		if kill -0 "$SERVE" 2>/dev/null; then
+			echo "quickstart: serve still running after 40 s: killing it" >&2
+			kill -KILL "$SERVE" 2>/dev/null
+		fi
 		wait "$SERVE" 2>/dev/null || true
 	fi
 	jv_run_exit_cmds
 	rm -rf "$work"
 	echo "quickstart: stopped everything it started"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+traps()
+{
+	trap cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	trap 'exit 129' HUP
+}
+traps
 
 say "starting a private PostgreSQL"
 jv_pg_start
+# jv_pg_start set pg.sh's traps, which stop PostgreSQL at once on Ctrl-C
+# and skip cleanup: serve must stop first, so ours again.
+traps
 psql -X -q -d "$JV_TEST_DATABASE_URL" -c "CREATE DATABASE jobvisor_demo"
 DATABASE_URL=$(printf '%s\n' "$JV_TEST_DATABASE_URL" | sed 's#/postgres$#/jobvisor_demo#')
 export DATABASE_URL
@@ -132,11 +153,11 @@ say "jobvisor status"
 psql -X -q -d "$DATABASE_URL" -c "SELECT job_id, attempt, outcome, duration_ms, left(coalesce(error, ''), 60) AS error
 	FROM jobvisor.job_executions ORDER BY id DESC LIMIT 8"
 if [ $once = 1 ]; then
-	kill -TERM "$SERVE"
-	wait "$SERVE"
-	SERVE=
+	# Stop the way Ctrl-C does (the INT trap, then cleanup), so check.sh
+	# sees that path end without an error line from serve.
 	echo "quickstart: demo done"
-	exit 0
+	trap 'exit 0' INT
+	kill -INT $$
 fi
 echo "serve keeps running: enqueue more with"
 echo "  JOBVISOR_CONFIG=$work/demo.yaml $JOBVISOR enqueue --type noop --payload '{\"sleep_ms\": 100}'"
