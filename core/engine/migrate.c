@@ -142,11 +142,11 @@ static const char *tx_part(const struct jv_migration *m, int *line0)
 /* Before CREATE INDEX CONCURRENTLY IF NOT EXISTS NAME: a build of NAME that
  * failed (or whose migrate was killed) left an invalid index behind, which
  * IF NOT EXISTS would take for done. Drop it, unless a build of it is in
- * progress right now (another migrate). */
+ * progress right now (a migrate older than the lock around this part). */
 static const char sql_drop_invalid[] =
-    "SELECT format('DROP INDEX CONCURRENTLY IF EXISTS %s', i.indexrelid::regclass)"
+    "SELECT format('DROP INDEX CONCURRENTLY IF EXISTS jobvisor.%I', $1::text)"
     "  FROM pg_index i"
-    " WHERE i.indexrelid = to_regclass('jobvisor.' || $1) AND NOT i.indisvalid"
+    " WHERE i.indexrelid = to_regclass('jobvisor.' || quote_ident($1)) AND NOT i.indisvalid"
     "   AND NOT EXISTS (SELECT 1 FROM pg_stat_progress_create_index p"
     "                   WHERE p.index_relid = i.indexrelid)";
 
@@ -391,46 +391,91 @@ static const char sql_lock_holder[] =
     "   AND l.objid::bigint = ($1::bigint & 4294967295)"
     " LIMIT 1";
 
-/* Take the migration lock for the current transaction: at once when free,
- * else after saying (once per run, *said) who holds it. */
+/* How long a run that waits for the migration lock pauses between tries. */
+#define JV_MIGRATE_POLL_MS 100
+
+/*
+ * Take the migration lock for the current transaction: at once when free,
+ * else after saying (once per run, *said) who holds it. A run waits by
+ * trying again, each try in a transaction of its own, never blocked inside
+ * one: the holder may be building an index concurrently, which waits for
+ * every transaction with a snapshot older than its own to end, and a waiter
+ * blocked on the lock would be one of them for as long as the build goes on.
+ */
 static int take_lock(PGconn *conn, int *said, char *err, size_t errlen)
 {
 	char dberr[512];
 	const char *key[] = {JV_MIGRATE_LOCK_KEY};
-	long long got;
-	if (jv_db_query_int64(conn, "SELECT pg_try_advisory_xact_lock($1::bigint)::integer", 1, key,
-	                      &got, NULL, dberr, sizeof dberr) < 0) {
-		snprintf(err, errlen, "could not take the migration lock: %s", dberr);
-		return JV_EDB;
+	for (;;) {
+		long long got;
+		if (jv_db_query_int64(conn, "SELECT pg_try_advisory_xact_lock($1::bigint)::integer",
+		                      1, key, &got, NULL, dberr, sizeof dberr) < 0) {
+			snprintf(err, errlen, "could not take the migration lock: %s", dberr);
+			return JV_EDB;
+		}
+		if (got)
+			return 0;
+		if (!*said) {
+			*said = 1;
+			PGresult *res =
+			    jv_db_query(conn, sql_lock_holder, 1, key, NULL, dberr, sizeof dberr);
+			const char *who = res && PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "?";
+			jv_info("another jobvisor migrate is running on this database (server "
+			        "process %s); waiting for it (HINT: a migrate building an index "
+			        "holds it for as long as the build takes; a lock held by an idle "
+			        "session for long was left behind by an older jobvisor behind a "
+			        "transaction pooler: end that session with pg_terminate_backend)",
+			        who);
+			PQclear(res);
+		}
+		if (jv_db_exec(conn, "ROLLBACK", 0, NULL, dberr, sizeof dberr) < 0) {
+			snprintf(err, errlen, "could not take the migration lock: %s", dberr);
+			return JV_EDB;
+		}
+		struct timespec ts = {0, JV_MIGRATE_POLL_MS * 1000000L};
+		nanosleep(&ts, NULL);
+		if (jv_db_exec(conn, "BEGIN", 0, NULL, dberr, sizeof dberr) < 0) {
+			snprintf(err, errlen, "could not begin a transaction: %s", dberr);
+			return JV_EDB;
+		}
 	}
-	if (got)
-		return 0;
-	if (!*said) {
-		*said = 1;
-		PGresult *res =
-		    jv_db_query(conn, sql_lock_holder, 1, key, NULL, dberr, sizeof dberr);
-		const char *who = res && PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "?";
-		jv_info("another jobvisor migrate is running on this database (server process %s); "
-		        "waiting for it (HINT: a lock held by an idle session for long was left "
-		        "behind by an older jobvisor behind a transaction pooler: end that "
-		        "session with pg_terminate_backend)",
-		        who);
-		PQclear(res);
-	}
-	if (jv_db_exec(conn, "SELECT pg_advisory_xact_lock($1::bigint)", 1, key, dberr,
+}
+
+/*
+ * Run m's part before its transaction on a connection of its own, while
+ * conn's transaction holds the migration lock: so no other migrate runs
+ * that part at the same time (concurrent builds of one index deadlock, and
+ * a build that failed leaves an invalid index another run would drop under
+ * a third run's feet). conn's transaction stays idle meanwhile, with no
+ * snapshot, which the index builds do not wait for; the server's
+ * idle_in_transaction_session_timeout is lifted for it, as a build on a
+ * large table can take longer.
+ */
+static int run_outside_part(PGconn *conn, const struct jv_migration *m, char *err, size_t errlen)
+{
+	char dberr[512];
+	if (jv_db_exec(conn, "SET LOCAL idle_in_transaction_session_timeout = 0", 0, NULL, dberr,
 	               sizeof dberr) < 0) {
-		snprintf(err, errlen, "could not take the migration lock: %s", dberr);
+		snprintf(err, errlen, "migration %s: %s", m->name, dberr);
 		return JV_EDB;
 	}
-	return 0;
+	PGconn *outside = jv_db_connect_again(conn, "jobvisor migrate", dberr, sizeof dberr);
+	if (!outside) {
+		snprintf(err, errlen, "migration %s: its part before its transaction needs a "
+		         "second connection: %s", m->name, dberr);
+		return JV_EDB;
+	}
+	jv_debug("applying migration %s: its part outside a transaction", m->name);
+	int rc = apply_outside(outside, m, err, errlen);
+	PQfinish(outside);
+	return rc;
 }
 
 enum step_result {
 	STEP_NONE = 0,     /* nothing pending */
 	STEP_APPLIED = 1,  /* *m applied */
 	STEP_CREATED = 2,  /* the version table was created */
-	STEP_OUTSIDE = 3,  /* *m's part before its transaction ran; its transaction next */
-	STEP_LOCKED = 4,   /* *m's transaction could not have a lock in time; again later */
+	STEP_LOCKED = 3,   /* *m's transaction could not have a lock in time; again later */
 };
 
 /*
@@ -440,8 +485,9 @@ enum step_result {
  * migration of list (up to version to, when to > 0) that is not. The lock
  * is transaction-scoped, so it never outlives the step, whatever happens to
  * this process or to a pooler between us and the server. A migration with a
- * part that cannot run in a transaction gets that part run first, outside
- * the lock (*outside remembers which one it was), then a step of its own.
+ * part that cannot run in a transaction gets that part run first, on a
+ * second connection while this transaction holds the lock (*outside
+ * remembers which one it was, for when its transaction is tried again).
  * Returns an enum step_result or JV_EDB.
  */
 static int step(PGconn *conn, const struct jv_migration *list, int to, int changed, int *said,
@@ -467,13 +513,9 @@ static int step(PGconn *conn, const struct jv_migration *list, int to, int chang
 			next = p;
 	free(versions);
 	if (rc == 0 && next && *outside != next->version && strstr(next->sql, tx_marker)) {
-		rollback(conn);
-		jv_debug("applying migration %s: its part outside a transaction", next->name);
-		if (apply_outside(conn, next, err, errlen) < 0)
-			return JV_EDB;
-		*outside = next->version;
-		*m = next;
-		return STEP_OUTSIDE;
+		rc = run_outside_part(conn, next, err, errlen);
+		if (rc == 0)
+			*outside = next->version;
 	}
 	char sqlstate[6] = "";
 	if (rc == 0 && next) {
@@ -507,7 +549,7 @@ int jv_migrate(PGconn *conn, int to, jv_migrate_cb on_applied, void *arg, int *a
 	int n = 0, said = 0, outside = 0, busy = 0, rc;
 	const struct jv_migration *m;
 	while ((rc = step(conn, jv_migrations, to, n > 0, &said, &outside, &m, err, errlen)) > 0) {
-		if (rc == STEP_CREATED || rc == STEP_OUTSIDE)
+		if (rc == STEP_CREATED)
 			continue;
 		if (rc == STEP_LOCKED) {
 			if (++busy >= JV_MIGRATE_TRIES) {

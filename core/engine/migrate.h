@@ -35,10 +35,12 @@ extern const struct jv_migration jv_migrations[];
  * JV_MIGRATE_LOCK_KEY) and reads what is applied, so concurrent runs wait
  * for each other instead of racing, and nothing is left behind on the
  * connection (safe through a transaction pooler). A run that has to wait
- * says once, at info level, which server process holds the lock. A
+ * says once, at info level, which server process holds the lock, and
+ * waits by trying again every 100 ms, never blocked inside a transaction. A
  * migration's statements before a line "-- @transaction" (CREATE INDEX
- * CONCURRENTLY) run first, outside any transaction; its transaction waits
- * at most 500 ms for a lock and is then rolled back and tried again.
+ * CONCURRENTLY) run first, outside any transaction, on a second connection
+ * (to the same server) while the first holds the lock; its transaction
+ * waits at most 500 ms for a lock and is then rolled back and tried again.
  * on_applied (may be NULL) is called after each migration is committed,
  * with m pointing into jv_migrations. Returns 0 and sets *applied (may be
  * NULL) to the number applied, or JV_EDB with a message in err. A failed

@@ -289,6 +289,58 @@ PGconn *jv_db_connect(const char *url, const char *app_name, char *err, size_t e
 	return conn;
 }
 
+PGconn *jv_db_connect_again(PGconn *conn, const char *app_name, char *err, size_t errlen)
+{
+	PQconninfoOption *opts = PQconninfo(conn);
+	if (!opts) {
+		snprintf(err, errlen, "could not connect to database: out of memory");
+		return NULL;
+	}
+	size_t n = 0;
+	while (opts[n].keyword)
+		n++;
+	const char **keys = jv_calloc(n + 5, sizeof *keys);
+	const char **vals = jv_calloc(n + 5, sizeof *vals);
+	size_t k = 0;
+	keys[k] = "fallback_application_name";
+	vals[k++] = app_name ? app_name : "jobvisor";
+	keys[k] = "connect_timeout";
+	vals[k++] = "10";
+	for (size_t i = 0; i < n; i++) {
+		const char *key = opts[i].keyword;
+		if (!opts[i].val || !*opts[i].val || !strcmp(key, "host") ||
+		    !strcmp(key, "hostaddr") || !strcmp(key, "port") ||
+		    !strcmp(key, "fallback_application_name"))
+			continue;
+		keys[k] = key;
+		vals[k++] = opts[i].val;
+	}
+	keys[k] = "host";
+	vals[k++] = PQhost(conn);
+	keys[k] = "port";
+	vals[k++] = PQport(conn);
+	keys[k] = NULL;
+	vals[k] = NULL;
+	PGconn *again = PQconnectdbParams(keys, vals, 0);
+	free(keys);
+	free(vals);
+	PQconninfoFree(opts);
+	if (!again) {
+		snprintf(err, errlen, "could not connect to database: out of memory");
+		return NULL;
+	}
+	PQsetNoticeProcessor(again, notice_to_log, NULL);
+	if (PQstatus(again) != CONNECTION_OK) {
+		char msg[512];
+		snprintf(msg, sizeof msg, "%s", PQerrorMessage(again));
+		msg[strcspn(msg, "\n")] = '\0';
+		snprintf(err, errlen, "could not connect to database: %s", msg);
+		PQfinish(again);
+		return NULL;
+	}
+	return again;
+}
+
 PGconn *jv_db_connect_start(const char *url, const char *app_name, int first_host, char *err,
                             size_t errlen)
 {

@@ -58,6 +58,17 @@ PGconn *jv_db_connect(const char *url, const char *app_name, char *err, size_t e
 PGconn *jv_db_connect_start(const char *url, const char *app_name, int first_host, char *err,
                             size_t errlen);
 
+/*
+ * A second connection to the server conn is connected to (its host and port,
+ * not the url's first host: a multi-host url may list standbys), with the
+ * same user, database, password and options, app_name as its fallback
+ * application_name and notices logged as jv_db_connect's. Blocking, within
+ * the url's connect_timeout (10 s unless set). Returns it (caller closes it
+ * with PQfinish), or NULL with "could not connect to database: <reason>" in
+ * err.
+ */
+PGconn *jv_db_connect_again(PGconn *conn, const char *app_name, char *err, size_t errlen);
+
 /* "could not connect to database: <libpq's reason for conn>" into err, the
  * secrets of url masked. */
 void jv_db_connect_error(const char *url, PGconn *conn, char *err, size_t errlen);
