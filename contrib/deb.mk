@@ -10,7 +10,7 @@
 JV_DEBIAN_FILES = debian/changelog debian/control debian/copyright debian/rules \
 	debian/source/format debian/jobvisor.install debian/jobvisor-plugin-dev.install \
 	debian/jobvisor.postinst debian/jobvisor.postrm debian/jobvisor.env
-EXTRA_DIST += $(JV_DEBIAN_FILES)
+EXTRA_DIST += $(JV_DEBIAN_FILES) contrib/deb-check.sh
 CLEANFILES += jobvisor_*.deb jobvisor-plugin-dev_*.deb jobvisor*.ddeb \
 	jobvisor_*.changes jobvisor_*.buildinfo
 JV_DEB_FLAGS =

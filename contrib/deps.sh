@@ -6,7 +6,8 @@ JV_DEB_PACKAGES="gcc make autoconf automake libtool pkg-config
  libpq-dev libyaml-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libcunit1-dev libssl-dev
  postgresql postgresql-contrib pgbouncer valgrind procps python3 curl tzdata man-db groff-base systemd
  clang libclang-rt-14-dev clang-tidy cppcheck bear
- chromium chromium-driver fonts-dejavu-core faketime prometheus"
+ chromium chromium-driver fonts-dejavu-core faketime prometheus
+ dpkg-dev debhelper dh-autoreconf lintian fakeroot"
 
 missing=""
 for p in $JV_DEB_PACKAGES; do
