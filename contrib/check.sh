@@ -2,14 +2,15 @@
 # check.sh -- the test command: install what is missing, build with -Werror,
 # start a private PostgreSQL and run every lane of tests: static analysis,
 # `make check` (unit tests under valgrind, integration and fault tests),
-# quickstart, the same tests under ASan + UBSan, short fuzz runs and
-# `make distcheck`. Stops PostgreSQL, exits non-zero on any failure.
+# quickstart, the Debian packages (contrib/deb-check.sh), the same tests
+# under ASan + UBSan, short fuzz runs and `make distcheck`. Stops
+# PostgreSQL, exits non-zero on any failure.
 #
 # Every lane runs even when an earlier one failed (a build failure stops
 # everything), and the closing line counts them all: the tests of each
 # automake lane (check, sanitizers, distcheck) one by one, and the other
-# lanes (lint, quickstart, each fuzz target) as one check each. A lane that
-# could not run at all counts as failed.
+# lanes (lint, quickstart, deb, each fuzz target) as one check each. A lane
+# that could not run at all counts as failed (deb: skipped without dpkg).
 #
 #   ./contrib/check.sh            everything
 #   JV_SKIP_DISTCHECK=1 ./contrib/check.sh   skip the distcheck pass (faster)
@@ -114,6 +115,24 @@ else
 	tally quickstart 0 1 0
 	status=1
 fi
+
+step "Debian packages (build, lintian, install, purge)"
+# Once, not in make check: make deb, lintian, then installed on this
+# machine (root; refused when a jobvisor package is already there), checked
+# (check-config, systemd-analyze verify, the plugin kit) and purged.
+# Skipped only without dpkg-buildpackage (not Debian).
+deb_rc=0
+sh "$top/contrib/deb-check.sh" "$build" >deb-check.out 2>&1 || deb_rc=$?
+grep '^deb-check: ' deb-check.out || :
+case $deb_rc in
+0) tally deb 1 0 0 ;;
+77) tally deb 0 0 1 ;;
+*)
+	tail -n 60 deb-check.out
+	tally deb 0 1 0
+	status=1
+	;;
+esac
 
 if [ "${JV_SKIP_SANITIZERS:-0}" != 1 ]; then
 	# The same tests once more, built with AddressSanitizer and UBSan
