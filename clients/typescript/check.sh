@@ -3,6 +3,7 @@
 # a real `jobvisor serve` and PostgreSQL:
 #
 #   sh clients/typescript/check.sh BUILD_DIR
+#   (cd clients/typescript && npm run generate)   after changing docs/openapi.yaml
 #
 # BUILD_DIR holds a built jobvisor (and its noop plugin). Installs the
 # pinned devDependencies (npm ci) when node_modules is missing or older
@@ -48,6 +49,12 @@ npm run --silent build >"$JV_TMP/build.out" 2>&1 || {
 	fail "npm run build (src/openapi.ts up to date, tsc --strict over src/ and test/)"
 }
 ok "npm run build: src/openapi.ts is up to date and tsc --strict passes"
+# A document changed but not regenerated fails the build, naming the fix:
+# a copy with one more schema (the document ends with components.schemas).
+{ cat "$top_srcdir/docs/openapi.yaml"; echo "    JvDriftProbe: {type: string}"; } >"$JV_TMP/openapi.yaml"
+run env JV_OPENAPI_YAML="$JV_TMP/openapi.yaml" node scripts/generate.mjs --check
+assert_rc 1 "the build's check fails on a changed docs/openapi.yaml"
+assert_match "src/openapi.ts is stale: .*run \`npm run generate\`" "$ERR" "and says to run npm run generate"
 
 TOKEN="tok-$$-ts"
 jv_db

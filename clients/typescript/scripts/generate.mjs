@@ -4,12 +4,16 @@
 //   node scripts/generate.mjs           write src/openapi.ts   (npm run generate)
 //   node scripts/generate.mjs --check   exit 1 when src/openapi.ts is not what
 //                                       docs/openapi.yaml gives (npm run build runs it)
+// JV_OPENAPI_YAML=FILE reads FILE instead of docs/openapi.yaml (check.sh
+// uses it to see that --check fails on a changed document).
 import { readFile, writeFile } from "node:fs/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import openapiTS, { astToString } from "openapi-typescript";
 
 const here = fileURLToPath(new URL("..", import.meta.url));
-const spec = new URL("../../docs/openapi.yaml", pathToFileURL(here));
+const spec = process.env.JV_OPENAPI_YAML
+	? pathToFileURL(process.env.JV_OPENAPI_YAML)
+	: new URL("../../docs/openapi.yaml", pathToFileURL(here));
 const out = new URL("src/openapi.ts", pathToFileURL(here));
 
 const header =
