@@ -2,13 +2,13 @@
 # check.sh -- the test command: install what is missing, build with -Werror,
 # start a private PostgreSQL and run every lane of tests: static analysis,
 # `make check` (unit tests under valgrind, integration and fault tests),
-# quickstart, the same tests under ASan + UBSan, short fuzz runs and
+# quickstart, the TypeScript client's tests, the same tests under ASan + UBSan, short fuzz runs and
 # `make distcheck`. Stops PostgreSQL, exits non-zero on any failure.
 #
 # Every lane runs even when an earlier one failed (a build failure stops
 # everything), and the closing line counts them all: the tests of each
 # automake lane (check, sanitizers, distcheck) one by one, and the other
-# lanes (lint, quickstart, each fuzz target) as one check each. A lane that
+# lanes (lint, quickstart, typescript, each fuzz target) as one check each. A lane that
 # could not run at all counts as failed.
 #
 #   ./contrib/check.sh            everything
@@ -112,6 +112,21 @@ if JV_BUILD_DIR=$build sh "$top/contrib/quickstart.sh" --once >quickstart.out 2>
 else
 	tail -n 60 quickstart.out
 	tally quickstart 0 1 0
+	status=1
+fi
+
+step "typescript client (clients/typescript)"
+# Once, like quickstart: npm ci (the pinned devDependencies into its
+# gitignored node_modules), then its own driver: the generated types up to
+# date with docs/openapi.yaml, tsc --strict, node --test against a real
+# serve on this run's PostgreSQL.
+if (cd "$top/clients/typescript" && npm ci --no-audit --no-fund) >typescript.out 2>&1 &&
+	JV_REQUIRE_NODE=1 sh "$top/clients/typescript/check.sh" "$build" >>typescript.out 2>&1; then
+	echo "typescript: $(tail -n 1 typescript.out)"
+	tally typescript 1 0 0
+else
+	tail -n 80 typescript.out
+	tally typescript 0 1 0
 	status=1
 fi
 

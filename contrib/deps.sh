@@ -7,6 +7,11 @@ JV_DEB_PACKAGES="gcc make autoconf automake libtool pkg-config
  postgresql postgresql-contrib pgbouncer valgrind procps python3 curl tzdata man-db groff-base systemd
  clang libclang-rt-14-dev clang-tidy cppcheck bear
  chromium chromium-driver fonts-dejavu-core faketime prometheus"
+# node 20 or later and npm, for clients/typescript (check.sh's lane
+# typescript): Debian's packages when there are none; a node already here
+# (say from nodesource, whose nodejs carries npm) is kept.
+command -v node >/dev/null 2>&1 || JV_DEB_PACKAGES="$JV_DEB_PACKAGES nodejs"
+command -v npm >/dev/null 2>&1 || JV_DEB_PACKAGES="$JV_DEB_PACKAGES npm"
 
 missing=""
 for p in $JV_DEB_PACKAGES; do
