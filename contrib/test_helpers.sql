@@ -8,6 +8,7 @@
 --
 -- (the npm package @jobvisor/client carries a copy as sql/test_helpers.sql).
 -- Everything is in the schema jobvisor_test; dropping it removes it all.
+-- PostgreSQL 13 or later (pg_current_xact_id_if_assigned, pg_xact_status on xid8).
 --
 --   SELECT * FROM jobvisor_test.enqueued();    -- the jobs this transaction inserted
 --   SELECT jobvisor_test.assert_enqueued('email', '{"to": "a@example.com"}');

@@ -126,6 +126,26 @@ describe("enqueueMany", () => {
 		assert.equal(r.rows[0]?.n, "0");
 	});
 
+	test("in one statement, a later element sees an earlier one: a repeated uniqueKey, a dependency", async () => {
+		await db.query("BEGIN");
+		try {
+			const key = `ts-many-${process.pid}`;
+			const later = new Date(Date.now() + 3600_000);
+			const [a, b, c] = await enqueueMany(db, [
+				{ type: "noop", uniqueKey: key, scheduledAt: later },
+				{ type: "noop", uniqueKey: key },
+				{ type: "noop", payload: { data: "other" } },
+			]);
+			assert.equal(b, a, "the second holder of the key is the first job");
+			assert.notEqual(c, a);
+			const [d] = await enqueueMany(db, [{ type: "noop", dependsOn: [a!, c!] }]);
+			const r = await db.query<{ status: string }>("SELECT status FROM jobvisor.jobs WHERE id = $1", [d]);
+			assert.equal(r.rows[0]?.status, "waiting");
+		} finally {
+			await db.query("ROLLBACK");
+		}
+	});
+
 	test("an empty array sends nothing and answers []", async () => {
 		assert.deepEqual(await enqueueMany(db, []), []);
 	});
