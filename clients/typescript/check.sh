@@ -49,6 +49,13 @@ npm run --silent build >"$JV_TMP/build.out" 2>&1 || {
 	fail "npm run build (src/openapi.ts up to date, tsc --strict over src/ and test/)"
 }
 ok "npm run build: src/openapi.ts is up to date and tsc --strict passes"
+# The example of README.md compiles as it is written (tsc --strict, the
+# package imported by its name, as a user's code does).
+awk '/^```ts$/ { f = 1; next } /^```$/ { if (f) exit } f' README.md >dist/readme-example.ts
+[ -s dist/readme-example.ts ] || fail "no \`\`\`ts example in clients/typescript/README.md"
+run npx --no-install tsc --noEmit --strict --target es2022 --module nodenext --moduleResolution nodenext \
+	--types node dist/readme-example.ts
+assert_rc 0 "the example of README.md compiles under tsc --strict: $OUT"
 # A document changed but not regenerated fails the build, naming the fix:
 # a copy with one more schema (the document ends with components.schemas).
 { cat "$top_srcdir/docs/openapi.yaml"; echo "    JvDriftProbe: {type: string}"; } >"$JV_TMP/openapi.yaml"
