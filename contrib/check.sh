@@ -2,15 +2,16 @@
 # check.sh -- the test command: install what is missing, build with -Werror,
 # start a private PostgreSQL and run every lane of tests: static analysis,
 # `make check` (unit tests under valgrind, integration and fault tests),
-# quickstart, the Debian packages (contrib/deb-check.sh), the same tests
-# under ASan + UBSan, short fuzz runs and `make distcheck`. Stops
-# PostgreSQL, exits non-zero on any failure.
+# quickstart, the Debian packages (contrib/deb-check.sh), the TypeScript
+# client's tests, the same tests under ASan + UBSan, short fuzz runs and
+# `make distcheck`. Stops PostgreSQL, exits non-zero on any failure.
 #
 # Every lane runs even when an earlier one failed (a build failure stops
 # everything), and the closing line counts them all: the tests of each
 # automake lane (check, sanitizers, distcheck) one by one, and the other
-# lanes (lint, quickstart, deb, each fuzz target) as one check each. A lane
-# that could not run at all counts as failed (deb: skipped without dpkg).
+# lanes (lint, quickstart, deb, typescript, each fuzz target) as one check
+# each. A lane that could not run at all counts as failed (deb: skipped
+# without dpkg).
 #
 #   ./contrib/check.sh            everything
 #   JV_SKIP_DISTCHECK=1 ./contrib/check.sh   skip the distcheck pass (faster)
@@ -133,6 +134,21 @@ case $deb_rc in
 	status=1
 	;;
 esac
+
+step "typescript client (clients/typescript)"
+# Once, like quickstart: npm ci (the pinned devDependencies into its
+# gitignored node_modules), then its own driver: the generated types up to
+# date with docs/openapi.yaml, tsc --strict, node --test against a real
+# serve on this run's PostgreSQL.
+if (cd "$top/clients/typescript" && npm ci --no-audit --no-fund) >typescript.out 2>&1 &&
+	JV_REQUIRE_NODE=1 sh "$top/clients/typescript/check.sh" "$build" >>typescript.out 2>&1; then
+	echo "typescript: $(tail -n 1 typescript.out)"
+	tally typescript 1 0 0
+else
+	tail -n 80 typescript.out
+	tally typescript 0 1 0
+	status=1
+fi
 
 if [ "${JV_SKIP_SANITIZERS:-0}" != 1 ]; then
 	# The same tests once more, built with AddressSanitizer and UBSan

@@ -8,6 +8,11 @@ JV_DEB_PACKAGES="gcc make autoconf automake libtool pkg-config
  clang libclang-rt-14-dev clang-tidy cppcheck bear
  chromium chromium-driver fonts-dejavu-core faketime prometheus
  dpkg-dev debhelper dh-autoreconf lintian fakeroot"
+# node 20 or later and npm, for clients/typescript (check.sh's lane
+# typescript): Debian's packages when there are none; a node already here
+# (say from nodesource, whose nodejs carries npm) is kept.
+command -v node >/dev/null 2>&1 || JV_DEB_PACKAGES="$JV_DEB_PACKAGES nodejs"
+command -v npm >/dev/null 2>&1 || JV_DEB_PACKAGES="$JV_DEB_PACKAGES npm"
 
 missing=""
 for p in $JV_DEB_PACKAGES; do
