@@ -11,9 +11,10 @@
 # contrib/example-plugin builds against the installed header alone, and the
 # installed jobvisor loads it.
 #
-# It installs system-wide, so it needs root (or sudo) and refuses to run
-# when a jobvisor package is already on the machine (installed, or its
-# config left behind): that one is somebody else's. It always purges what it
+# It installs system-wide, so it needs root (or sudo) and refuses to
+# install when a jobvisor package is already on the machine (installed, or
+# its config left behind): that one is somebody else's. Two runs at once
+# take turns (a lock file) from the install to the purge. It always purges what it
 # installed, also when a check fails or it is interrupted.
 #
 # Exit status: 0 passed, 1 failed, 77 skipped (only where dpkg-buildpackage
@@ -47,15 +48,6 @@ elif command -v sudo >/dev/null 2>&1; then
 else
 	die "installing the packages needs root or sudo"
 fi
-
-# Somebody else's jobvisor: leave it alone.
-for p in $PKGS; do
-	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || :)
-	case "$st" in
-	'' | not-installed) ;;
-	*) die "package $p is already on this machine ($st): not touching it; dpkg --purge it first if it is yours" ;;
-	esac
-done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/jobvisor-debcheck.XXXXXX")
 installed=0
@@ -97,6 +89,19 @@ grep -v '^running with root privileges' "$tmp/lintian.out" || :
 say "lintian: no error (at $(since)s)"
 
 # ---------------------------------------------------------------- install
+# Two runs of this lane on one machine (two check.sh side by side) take
+# turns from here to the purge; anything else that installed a jobvisor
+# package is somebody else's: leave it alone.
+command -v flock >/dev/null 2>&1 || die "flock not found (util-linux)"
+exec 9>"${TMPDIR:-/tmp}/jobvisor-deb-check.lock"
+flock -w 900 9 || die "another deb-check held ${TMPDIR:-/tmp}/jobvisor-deb-check.lock for 15 minutes"
+for p in $PKGS; do
+	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || :)
+	case "$st" in
+	'' | not-installed) ;;
+	*) die "package $p is already on this machine ($st): not touching it; dpkg --purge it first if it is yours" ;;
+	esac
+done
 installed=1
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends \
 	"$DEB" "$DEV" >"$tmp/install.out" 2>&1 || {
