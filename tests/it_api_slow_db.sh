@@ -1,7 +1,7 @@
 #!/bin/sh
 # it_api_slow_db.sh -- the API while the database struggles, and safe
 # rescue horizons. Two `jobvisor serve` on one database:
-#  A: api.lock_timeout_ms 4000 (< api.statement_timeout_ms), 4 HTTP threads
+#  A: api.lock_timeout_ms 10000 (< api.statement_timeout_ms), 4 HTTP threads
 #     and 4 database connections (the defaults), heartbeat 10 s;
 #  B: api.statement_timeout_ms 1500 (< its lock timeout), heartbeat 90 s.
 #  - reset-stuck-jobs refuses a horizon under the shortest safe one (2
@@ -29,7 +29,7 @@ api:
   listen: "127.0.0.1:0"
   token: "$TOKEN"
   statement_timeout_ms: 30000
-  lock_timeout_ms: 4000
+  lock_timeout_ms: 10000
 YAML
 )"
 # (health wants a heartbeat within 3 intervals, 30 s: longer than the lock)
@@ -112,6 +112,8 @@ while [ $i -lt $SLOW_N ]; do
 		-H "$AUTH" "$A/api/jobs?limit=5"
 	eval "SLOW_PID_$i=\$BG_PID SLOW_OUT_$i=\$JV_TMP/bg.\$BG_N.out"
 done
+# Each waits api.lock_timeout_ms, 10 s: long enough for the four waits to
+# overlap however late a busy machine starts the six requests.
 wait_for "[ \"\$(api_waiting)\" -ge 4 ]" 20 "four of A's database connections wait for the lock"
 
 run curl -s --max-time 5 -o "$JV_TMP/health" -w '%{http_code} %{time_total}' "$A/api/cron/health"
@@ -148,7 +150,7 @@ while [ $i -lt $SLOW_N ]; do
 	assert_match '^503 ' "$(cat "$out")" "slow GET $i: 503"
 	body=$(cat "$JV_TMP/slow.$i")
 	case $body in
-	'{"error":"the database is busy: a lock was not granted within api.lock_timeout_ms (4000 ms); try again"}')
+	'{"error":"the database is busy: a lock was not granted within api.lock_timeout_ms (10000 ms); try again"}')
 		LOCKED=$((LOCKED + 1)) ;;
 	'{"error":"busy: every database connection of the API (api.db_connections, 4) stayed taken for 5 s; try again"}') ;;
 	*) fail "slow GET $i: unexpected answer $body" ;;
