@@ -235,6 +235,18 @@ static void wait_ms(struct jv_audit *a, uint64_t ms)
 	pthread_cond_timedwait(&a->wake, &a->lock, &until);
 }
 
+/* Copy the first rows queued (at most JV_AUDIT_BATCH) into batch, under
+ * a->lock; how many. They stay where they are while they are written:
+ * pushes only add after them. */
+static size_t take(const struct jv_audit *a, struct jv_audit_row *batch)
+{
+	size_t k = a->n < JV_AUDIT_BATCH ? a->n : JV_AUDIT_BATCH;
+	/* cppcheck-suppress knownConditionTrueFalse ; a->n grows on other threads (jv_audit_push) */
+	for (size_t i = 0; i < k; i++)
+		batch[i] = a->ring[(a->head + i) % JV_AUDIT_QUEUE_MAX];
+	return k;
+}
+
 static void *writer(void *arg)
 {
 	struct jv_audit *a = arg;
@@ -253,11 +265,7 @@ static void *writer(void *arg)
 		}
 		if (!a->n && a->stopping)
 			break;
-		/* Rows from head stay where they are while they are written:
-		 * pushes only add after them. */
-		size_t k = a->n < JV_AUDIT_BATCH ? a->n : JV_AUDIT_BATCH;
-		for (size_t i = 0; i < k; i++)
-			batch[i] = a->ring[(a->head + i) % JV_AUDIT_QUEUE_MAX];
+		size_t k = take(a, batch);
 		int stopping = a->stopping;
 		pthread_mutex_unlock(&a->lock);
 		if (dropped)
