@@ -163,10 +163,15 @@ static const char sql_insert[] =
     " ORDER BY r.ordinality";
 
 /* Insert rows[0..k) in one transaction. 0; -1 to try again later; -2 when
- * the database refused the rows themselves (never to be taken). */
-static int write_rows(struct jv_audit *a, const struct jv_audit_row *rows, size_t k)
+ * the database refused the rows themselves (never to be taken). Connects
+ * first when there is no connection and connect says so (not while the
+ * server stops: that waits on the serve loop, so only a connection that is
+ * there is tried, within api.statement_timeout_ms). */
+static int write_rows(struct jv_audit *a, const struct jv_audit_row *rows, size_t k, int connect)
 {
 	char err[1024], state[6] = "", st[16];
+	if (!a->db && !connect)
+		return -1;
 	if (!a->db) {
 		a->db = jv_db_connect(a->cfg->database.url, "jobvisor-api-audit", err, sizeof err);
 		if (!a->db) {
@@ -273,7 +278,7 @@ static void *writer(void *arg)
 			       "api: audit: %" PRIu64 " rows were dropped: %d were waiting for "
 			       "the database already",
 			       dropped, JV_AUDIT_QUEUE_MAX);
-		int rc = write_rows(a, batch, k);
+		int rc = write_rows(a, batch, k, !stopping);
 		pthread_mutex_lock(&a->lock);
 		if (rc == -1 && stopping) {
 			jv_log(JV_WARNING, "api: audit: %zu rows are lost: the database did not take "

@@ -10,7 +10,8 @@
  * api.statement_timeout_ms). While the database cannot take them, rows
  * wait, up to JV_AUDIT_QUEUE_MAX; past that new ones are dropped, counted
  * and logged (never the request refused). What still waits when the
- * server stops (a reload, the shutdown) is written then, one attempt.
+ * server stops (a reload, the shutdown) is written then, one attempt on
+ * the connection there is (none is opened then), else logged as lost.
  */
 #ifndef JV_AUDIT_H
 #define JV_AUDIT_H
