@@ -64,6 +64,9 @@ BEGIN
 	IF p_retention IS NULL THEN
 		RETURN 0;
 	END IF;
+	-- A lock another transaction holds on the table must not stall the
+	-- caller's thread (the scheduler's): fail this batch, try again later.
+	PERFORM set_config('lock_timeout', '5s', true);
 	WITH old AS (
 		SELECT a.id FROM jobvisor.audit_log a
 		WHERE a.at < coalesce(p_now, clock_timestamp()) - p_retention

@@ -195,6 +195,26 @@ as "$OPER_TOK"
 change POST /api/cron/trigger # (a row after them: the writer is past them)
 assert_eq "$((BEFORE + 1))" "$(rows)" "requests without a known token leave no row"
 
+# ------------------------------- a change never waits for its audit row
+# The table locked by another session: changes are still answered (the
+# writer waits, not the request), and their rows arrive once it is free.
+BEFORE=$(rows)
+PGAPPNAME=jv-audit-lock jv_bg psql -X -q -d "$JV_DB_URL" \
+	-c "BEGIN; LOCK TABLE jobvisor.audit_log IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60)"
+wait_for "[ \"\$(jv_psql \"SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'jv-audit-lock' AND l.relation = 'jobvisor.audit_log'::regclass AND l.granted\")\" = 1 ]" 10 \
+	"another session holds the audit table locked"
+as "$OPER_TOK"
+for i in 1 2 3; do
+	CODE=$(curl -s -m 5 -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $OPER_TOK" "$B/api/cron/trigger")
+	assert_eq 202 "$CODE" "a change is answered while the audit table is locked ($i)"
+done
+call POST "/api/jobs/$JOB/retry" -m 5 -H 'Content-Type: application/json' --data-binary '{}'
+assert_eq 409 "$CODE" "a change on a database worker too (a retry of a pending job: 409)"
+jv_psql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'jv-audit-lock'" >/dev/null
+wait_for "[ \$(rows) -ge $((BEFORE + 4)) ]" 20 \
+	"the rows written while the table was locked arrive once it is free"
+assert_eq "$((BEFORE + 4))" "$(rows)" "... one each"
+
 # ------------------------------------------------------- GET /api/audit
 as "$ADMIN_TOK"
 TOTAL=$(rows)
@@ -203,7 +223,7 @@ assert_eq 200 "$CODE" "admin reads the trail"
 assert_eq 3 "$(field '.entries | length')" "a page of 3"
 assert_eq "$(jv_psql "SELECT string_agg(id::text, ' ' ORDER BY id DESC) FROM (SELECT id FROM jobvisor.audit_log ORDER BY id DESC LIMIT 3) x")" \
 	"$(field '[.entries[].id] | map(tostring) | join(" ")')" "newest first"
-assert_eq "ci.bot POST /api/cron/trigger 202" "$(field '.entries[0] | "\(.token) \(.method) \(.path) \(.status)"')" "an entry's fields"
+assert_eq "ci.bot POST /api/jobs/$JOB/retry 409" "$(field '.entries[0] | "\(.token) \(.method) \(.path) \(.status)"')" "an entry's fields"
 NEXT=$(field .next)
 assert_eq "$(field '.entries[2].id | tostring')" "$NEXT" "next is the last id of the page"
 SEEN=3
