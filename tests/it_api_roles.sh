@@ -266,6 +266,31 @@ wait_for "call GET /api/whoami; [ \"\$BODY\" = '{\"name\":\"carol\",\"role\":\"v
 call POST /api/cron/trigger
 assert_eq 403 "$CODE" "... who may no longer trigger"
 
+# api.token alone (no api.tokens): the admin it always was
+jv_write_config "$JV_CONF" "$(printf 'api:\n  listen: "127.0.0.1:0"\n  token: "%s"\n' "$ROOT_TOK")"
+jv_conf_set "$JV_CONF" processor.heartbeat_interval_ms 200 processor.shutdown_grace_seconds 5
+NRELOAD=$(grep -c 'reloaded:' "$SERR")
+kill -HUP "$SERVE"
+wait_for "[ \$(grep -c 'reloaded:' '$SERR') -gt $NRELOAD ]" 10 "serve reloaded again"
+jv_api_port "$SERR"
+as "$ADMIN_TOK"
+wait_for "call GET /api/whoami; [ \"\$CODE\" = 401 ]" 10 "without api.tokens carol's token is refused (401)"
+as "$ROOT_TOK"
+call GET /api/whoami
+assert_eq '{"name":"api.token","role":"admin"}' "$BODY" "api.token alone: the admin named api.token"
+change POST /api/schedules '{"name": "alone", "cron": "0 3 * * *", "type": "noop", "enabled": false}'
+assert_eq 201 "$CODE" "api.token alone adds a schedule"
+change DELETE /api/schedules/alone
+assert_eq "200 api.token|DELETE|/api/schedules/alone|alone|200" "$CODE $(last_row)" "... deletes it, and the trail says api.token"
+call GET '/api/audit?token=api.token&limit=1'
+assert_eq "200 DELETE" "$CODE $(field '.entries[0].method')" "... and reads the trail"
+
+# purge_audit in bounded batches; none with no retention (0 days: NULL)
+N0=$(rows)
+assert_eq 0 "$(jv_psql "SELECT jobvisor.purge_audit(NULL, 1000, now() + interval '2 days')")" "no retention: nothing removed"
+assert_eq 2 "$(jv_psql "SELECT jobvisor.purge_audit(interval '1 day', 2, now() + interval '2 days')")" "a batch removes at most p_batch rows"
+assert_eq "$((N0 - 2))" "$(rows)" "... the oldest two"
+
 # the token is never in the log
 check assert_no_match "$VIEW_TOK|$OPER_TOK|$ADMIN_TOK|$ROOT_TOK" "$(cat "$SERR")" "no token in serve's log"
 jv_done
