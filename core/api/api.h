@@ -197,13 +197,6 @@ int jv_api_check_queue_name(struct jv_api_req *req, const char *key, const char 
 const char *jv_api_who(const struct jv_api_req *req);
 int jv_api_role(const struct jv_api_req *req);
 
-/* What the request acts on, for its audit row (audit.c): by default the
- * route's first {capture} (the job id, schedule name, ...); a handler
- * whose target is in the body (a bulk cancel's ids, a new schedule's
- * name) or in its answer (a new job's id) says it here (copied, cut at
- * JV_AUDIT_TEXT_MAX bytes). */
-void jv_api_set_target(struct jv_api_req *req, const char *target);
-
 /* Constant-time comparison of two secrets: 1 when equal. The time taken
  * depends only on the length of a (the expected one). */
 int jv_api_secret_equal(const char *expected, const char *given);

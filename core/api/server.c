@@ -154,7 +154,7 @@ struct jv_api_req {
 	const char *who;        /* the token's name (the config's), NULL: none */
 	int role;               /* enum jv_role, -1: none */
 	int audited;            /* a change by a known token: recorded when answered */
-	char *target;           /* jv_api_set_target(), NULL: the first capture */
+	char *target;           /* when the path has no {capture}: jv_audit_target() */
 };
 
 /* ------------------------------------------------------------ route tables */
@@ -429,12 +429,6 @@ int jv_api_secret_equal(const char *expected, const char *given)
 
 const char *jv_api_who(const struct jv_api_req *req) { return req->who; }
 int jv_api_role(const struct jv_api_req *req) { return req->who ? req->role : -1; }
-
-void jv_api_set_target(struct jv_api_req *req, const char *target)
-{
-	free(req->target);
-	req->target = target ? jv_audit_text(target) : NULL;
-}
 
 int jv_api_route_role(const struct jv_api_route *r)
 {
@@ -762,15 +756,12 @@ static const char *bearer_token(const char *h)
 static void identify(struct jv_api_req *req, const char *given)
 {
 	const struct jv_config *cfg = req->api->cfg;
-	const char *who = NULL;
-	int role = -1;
-	if (cfg->api.token && jv_api_secret_equal(cfg->api.token, given)) {
-		who = JV_API_TOKEN_NAME;
-		role = JV_ROLE_ADMIN;
-	}
+	int eq = cfg->api.token && jv_api_secret_equal(cfg->api.token, given);
+	const char *who = eq ? JV_API_TOKEN_NAME : NULL;
+	int role = eq ? JV_ROLE_ADMIN : -1;
 	for (size_t i = 0; i < cfg->api.n_tokens; i++) {
-		int eq = jv_api_secret_equal(cfg->api.tokens[i].token, given);
-		/* (no branch on it either: load requires distinct tokens) */
+		eq = jv_api_secret_equal(cfg->api.tokens[i].token, given);
+		/* (no branch on it either; load makes every token distinct) */
 		who = eq ? cfg->api.tokens[i].name : who;
 		role = eq ? (int)cfg->api.tokens[i].role : role;
 	}
