@@ -190,7 +190,7 @@ def main():
     ap = argparse.ArgumentParser()
     for a in ("url", "token", "db", "out", "failed-job", "error", "output-job", "output",
               "stuck-minutes", "queue", "queue-limits", "workflow", "workflow-1000", "wf-error",
-              "bulk-error"):
+              "bulk-error", "viewer-token"):
         ap.add_argument("--" + a, required=True)
     o = ap.parse_args()
     os.makedirs(o.out, exist_ok=True)
@@ -750,6 +750,34 @@ def run_browser(d, o, sql):
     severe = [e["message"] for e in d.logs("browser")
               if e.get("level") == "SEVERE" and "status of 401" not in e["message"]]
     check(not severe, "the browser console has no errors", severe)
+    roles(d, o)
+
+
+def roles(d, o):
+    """Who is signed in, and what the role may do: api.token is the admin
+    named api.token, with the Audit page; a viewer sees no action at all."""
+    go(d, "#/")
+    wait("the header names the admin", lambda: d.js(
+        "return document.getElementById('who').textContent") == "api.token (admin)")
+    ok("the header names the token signed in and its role, never the token")
+    check(not d.js("return document.getElementById('nav-audit').hidden"), "the admin has the Audit page")
+    go(d, "#/audit")
+    wait("the audit trail lists the changes made above", lambda: d.js(
+        "return document.querySelectorAll('#audit-body tr[data-audit]').length") > 0)
+    ok("the Audit page lists the changes made through the page")
+    d.click("#logout")
+    d.type("#token", o.viewer_token)
+    d.click("#login-form button[type=submit]")
+    wait("the viewer signs in", lambda: d.js(
+        "return document.getElementById('who').textContent") == "dash-viewer (viewer)")
+    go(d, "#/")
+    # (reset stuck jobs, and pause on the running processor at least)
+    n = wait("the overview's actions are drawn", lambda: d.js(
+        "var n = document.querySelectorAll('#view button[data-needs]').length; return n >= 2 && n"))
+    check(d.js("return Array.prototype.every.call(document.querySelectorAll('#view button[data-needs]'),"
+               " function (b) { return b.hidden && b.disabled && b.offsetParent === null; })"),
+          "a viewer sees none of the overview's %d actions" % n)
+    check(d.js("return document.getElementById('nav-audit').hidden"), "a viewer has no Audit page")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ for tool in chromium chromedriver python3 curl; do
 done
 
 TOKEN="dash-$$-Secr3t"
+VIEWER_TOKEN="dash-$$-viewer-0123456789"
 OUTDIR=$top_builddir/tests/it_dashboard.out
 rm -rf "$OUTDIR"
 mkdir -p "$OUTDIR"
@@ -29,6 +30,7 @@ jv_write_config "$JV_CONF" "$(cat <<YAML
 api:
   listen: "127.0.0.1:0"
   token: "$TOKEN"
+  tokens: [{ name: dash-viewer, token: "$VIEWER_TOKEN", role: viewer }]
 schedules:
   - { name: nightly, cron: "0 3 * * *", timezone: "Europe/Berlin", type: noop }
 queues:
@@ -228,7 +230,8 @@ run python3 "$top_srcdir/tests/dashboard.py" --url "$B" --token "$TOKEN" --db "$
 	--out "$OUTDIR" --failed-job "$FAILJOB" --error "$ERROR" --output-job "$OUTJOB" \
 	--output hello-dash-output --stuck-minutes 7 --queue mail \
 	--queue-limits "2 here, 3 in all, 100 per 1 min" \
-	--workflow "$WF" --workflow-1000 "$WF1000" --wf-error "$WF_ERROR" --bulk-error "$BULK_ERROR"
+	--workflow "$WF" --workflow-1000 "$WF1000" --wf-error "$WF_ERROR" --bulk-error "$BULK_ERROR" \
+	--viewer-token "$VIEWER_TOKEN"
 echo "$OUT"
 [ $RC -eq 0 ] || { echo "$ERR" | tail -n 20; tail -n 20 "$OUTDIR/chromedriver.log"; fail "the browser checks"; }
 ok "the browser checks: $(echo "$OUT" | tail -n 1)"

@@ -27,7 +27,7 @@ assert_eq "$N_SQL" "$(jv_psql 'SELECT count(*) FROM jobvisor.schema_migrations')
 	"still one row per migration"
 
 # ---------------------------------------------------------------- objects
-assert_eq "alert_state,alerts,fair_clock,history_purge,job_dependencies,job_executions,jobs,processors,queue_starts,queue_windows,queues,schedule_runs,schedules,schema_migrations,user_limits,user_turns,workflows" \
+assert_eq "alert_state,alerts,audit_log,fair_clock,history_purge,job_dependencies,job_executions,jobs,processors,queue_starts,queue_windows,queues,schedule_runs,schedules,schema_migrations,user_limits,user_turns,workflows" \
 	"$(jv_psql "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'jobvisor'")" \
 	"the tables exist"
 for idx in jobs_claim_queue_idx jobs_claim_user_idx jobs_pending_due_idx jobs_running_locked_by_idx \

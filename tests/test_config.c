@@ -188,6 +188,25 @@ static const struct {
 	/* KEY_file */
 	{DB "api:\n  token: abc\n  token_file: /etc/hostname\n", "t.yaml:4:3: api: both 'token' and 'token_file' are set; use only one"},
 	{DB "api:\n  token_file: /nonexistent/jv-token\n", "t.yaml:3:15: api.token_file: cannot read '/nonexistent/jv-token': No such file or directory"},
+	/* api.tokens (roles) */
+	{DB "api:\n  tokens: {name: a}\n", "t.yaml:3:11: api.tokens: expected a list, got a map"},
+	{DB "api:\n  tokens: [x]\n", "t.yaml:3:12: api.tokens[0]: expected a map such as { name: ci, token: \"${CI_TOKEN}\", role: operator }, got 'x'"},
+	{DB "api:\n  tokens: [{name: a, token: 0123456789abcdef, role: admin, rol: x}]\n", "t.yaml:3:60: unknown key 'rol' in api.tokens[0] (did you mean 'role'?)"},
+	{DB "api:\n  tokens: [{token: 0123456789abcdef, role: admin}]\n", "t.yaml:3:12: api.tokens[0]: needs a name (1 to 64 of A-Z, a-z, 0-9, '_', '.', '-')"},
+	{DB "api:\n  tokens: [{name: \"a b\", token: 0123456789abcdef, role: admin}]\n", "t.yaml:3:19: api.tokens[0].name: 'a b' is not valid (1 to 64 of A-Z, a-z, 0-9, '_', '.', '-')"},
+	{DB "api:\n  tokens: [{name: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa, token: 0123456789abcdef, role: admin}]\n", "t.yaml:3:19: api.tokens[0].name: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' is not valid"},
+	{DB "api:\n  tokens: [{name: api.token, token: 0123456789abcdef, role: admin}]\n", "t.yaml:3:19: api.tokens[0].name: 'api.token' is the name of api.token: choose another"},
+	{DB "api:\n  tokens: [{name: a, role: admin}]\n", "t.yaml:3:12: api.tokens[0]: token 'a' has no token"},
+	{DB "api:\n  tokens: [{name: a, token: \"${JV_TEST_UNSET:-}\", role: admin}]\n", "t.yaml:3:29: api.tokens[0]: token 'a' has no token"},
+	{DB "api:\n  tokens: [{name: a, token: short, role: admin}]\n", "t.yaml:3:29: api.tokens[0].token: token 'a' is 5 characters long: 16 to 1024"},
+	{DB "api:\n  tokens: [{name: a, token: \"0123456789 abcdef\", role: admin}]\n", "t.yaml:3:29: api.tokens[0].token: token 'a' holds a space or a character outside visible ASCII"},
+	{DB "api:\n  tokens: [{name: a, token: 0123456789abcdef}]\n", "t.yaml:3:12: api.tokens[0]: token 'a' needs a role (one of: viewer, operator, admin)"},
+	{DB "api:\n  tokens: [{name: a, token: 0123456789abcdef, role: operater}]\n", "t.yaml:3:53: api.tokens[0].role: unknown role 'operater' (did you mean 'operator'?) (one of: viewer, operator, admin)"},
+	{DB "api:\n  tokens:\n    - {name: a, token: 0123456789abcdef, role: admin}\n    - {name: a, token: 0123456789abcdeg, role: viewer}\n", "t.yaml:5:14: api.tokens[1].name: 'a' is already the name of api.tokens[0]"},
+	{DB "api:\n  tokens:\n    - {name: a, token: 0123456789abcdef, role: admin}\n    - {name: b, token: 0123456789abcdef, role: viewer}\n", "t.yaml:5:24: api.tokens[1].token: token 'b' is the same as token 'a' (api.tokens[0]): each token names one client"},
+	{DB "api:\n  token: 0123456789abcdef\n  tokens: [{name: b, token: 0123456789abcdef, role: viewer}]\n", "t.yaml:4:29: api.tokens[0].token: token 'b' is the same as api.token: each token names one client"},
+	{DB "api:\n  tokens: [{name: a, token_file: /nonexistent/jv-token, role: admin}]\n", "t.yaml:3:34: api.tokens[0].token_file: cannot read '/nonexistent/jv-token': No such file or directory"},
+	{DB "api:\n  listen: \"0.0.0.0:8080\"\n  tokens: []\n", "t.yaml:3:11: api.listen: 0.0.0.0:8080 is not a loopback address, and no api.token is set"},
 	{DB "api:\n  token_file: [a]\n", "t.yaml:3:15: api.token_file: expected a file name, got a list"},
 	{"database: {url_file: /nonexistent/jv-url}\n", "t.yaml:1:22: database.url_file: cannot read '/nonexistent/jv-url'"},
 	{DB "executors:\n  a: {plugin: noop, password: x, password_file: /x}\n", "t.yaml:3:34: executors.a: both 'password' and 'password_file' are set"},
@@ -254,6 +273,34 @@ static void t_broken(void)
 	CU_ASSERT(n >= 30);
 	for (size_t i = 0; i < n; i++)
 		CU_ASSERT(load_fails(broken[i].yaml, broken[i].want));
+}
+
+/* api.tokens: each entry's name, token and role; api.token stays apart
+ * (the admin named api.token); tokens alone let the API listen beyond
+ * loopback, as api.token does. */
+static void t_api_tokens(void)
+{
+	struct jv_config *cfg = load_ok(DB "api:\n"
+	                                   "  listen: \"0.0.0.0:8080\"\n"
+	                                   "  tokens:\n"
+	                                   "    - {name: dash.board, token: \"0123456789abcdef\", role: viewer}\n"
+	                                   "    - {name: CI_1, token: \"0123456789abcdeg\", role: operator}\n"
+	                                   "    - {name: ops, token: \"0123456789abcdeh\", role: admin}\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_PTR_NULL(cfg->api.token);
+	CU_ASSERT_EQUAL_FATAL(cfg->api.n_tokens, 3);
+	CU_ASSERT_STRING_EQUAL(cfg->api.tokens[0].name, "dash.board");
+	CU_ASSERT_STRING_EQUAL(cfg->api.tokens[0].token, "0123456789abcdef");
+	CU_ASSERT_EQUAL(cfg->api.tokens[0].role, JV_ROLE_VIEWER);
+	CU_ASSERT_STRING_EQUAL(cfg->api.tokens[1].name, "CI_1");
+	CU_ASSERT_EQUAL(cfg->api.tokens[1].role, JV_ROLE_OPERATOR);
+	CU_ASSERT_EQUAL(cfg->api.tokens[2].role, JV_ROLE_ADMIN);
+	jv_config_free(cfg);
+	cfg = load_ok(DB "api: {token: \"t\", tokens: null}\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_STRING_EQUAL(cfg->api.token, "t");
+	CU_ASSERT_EQUAL(cfg->api.n_tokens, 0);
+	jv_config_free(cfg);
 }
 
 /* queues: the forms accepted and what they mean; processor.queues and a
@@ -1266,7 +1313,7 @@ static void t_fd_budget(void)
 		      "executors: {a: {plugin: noop}, b: {plugin: noop}}\n"
 		      "api: {threads: 4, db_connections: 4}\n");
 	CU_ASSERT_FATAL(cfg != NULL);
-	long reserve = 64 + 8 * 10 + 16 * 2 + 4 + 2 * 4;
+	long reserve = 64 + 8 * 10 + 16 * 2 + 4 + 1 + 2 * 4; /* (+1: the audit writer) */
 	CU_ASSERT_EQUAL(jv_fd_reserve(cfg), reserve);
 	CU_ASSERT_EQUAL(jv_fd_wanted(cfg), reserve + JV_API_MAX_CONNECTIONS);
 	/* what the limit leaves, at most JV_API_MAX_CONNECTIONS */
@@ -1295,6 +1342,7 @@ int main(void)
 	static const struct jv_unit_test tests[] = {
 	    {"broken configs, one line each", t_broken},
 	    {"queues", t_queues},
+	    {"api.tokens", t_api_tokens},
 	    {"deep nesting", t_deep_nesting},
 	    {"schedule template limits", t_schedule_limits},
 	    {"small error buffer", t_small_err_buffer},

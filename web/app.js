@@ -6,10 +6,13 @@
  * The token lives in sessionStorage (this tab, until sign-out or close) and
  * travels only in the Authorization header. Views are chosen by the URL's
  * hash (#/, #/jobs, #/jobs/ID, #/workflows, #/workflows/ID, #/schedules,
- * #/alerts) and refresh
+ * #/alerts, #/audit) and refresh
  * themselves every few seconds while the tab is visible. Every list asks
  * the API for one bounded page; DOM nodes are built with textContent, so
- * nothing from the database is ever parsed as HTML.
+ * nothing from the database is ever parsed as HTML. The header names the
+ * token signed in (GET /api/whoami: its name and role, never the token);
+ * actions its role may not take are not shown (a button made with
+ * needs: "operator" or "admin").
  */
 (function () {
 	"use strict";
@@ -28,6 +31,7 @@
 		dayAt: 0,
 		processors: {},      /* id -> name, for running jobs */
 		jobsCursor: [],      /* the jobs view's previous pages (after= values) */
+		who: null,           /* GET /api/whoami: {name, role} of the token */
 	};
 
 	/* ------------------------------------------------------------ helpers */
@@ -54,6 +58,9 @@
 		Object.keys(attrs).forEach(function (k) {
 			var v = attrs[k];
 			if (v === null || v === undefined || v === false) return;
+			/* an action the signed-in token's role may not take: not shown
+			 * (the API would refuse it with 403 anyway) */
+			if (k === "needs") { if (!can(v)) { e.hidden = true; e.disabled = true; e.setAttribute("data-needs", v); } return; }
 			if (k === "onclick") e.addEventListener("click", v);
 			else if (k === "onchange") e.addEventListener("change", v);
 			else e.setAttribute(k, v === true ? "" : String(v));
@@ -65,6 +72,11 @@
 		if (Array.isArray(child)) { child.forEach(function (c) { append(parent, c); }); return; }
 		parent.appendChild(typeof child === "object" ? child : document.createTextNode(String(child)));
 	}
+
+	/* Roles, each allowed what the one before may do and more. */
+	var ROLES = {viewer: 0, operator: 1, admin: 2};
+
+	function can(role) { return !!state.who && ROLES[state.who.role] >= ROLES[role]; }
 
 	function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
 
@@ -415,7 +427,7 @@
 		var view = $("view");
 		clear(view);
 		var counts = panel("counts", "Jobs by status",
-			el("button", {type: "button", class: "secondary small", onclick: resetStuck}, "Reset stuck jobs"));
+			el("button", {type: "button", needs: "operator", class: "secondary small", onclick: resetStuck}, "Reset stuck jobs"));
 		var hour = panel("throughput", "Throughput, last hour (per minute)",
 			el("div", {class: "legend"}, el("span", {class: "ok"}, "succeeded"), el("span", {class: "bad"}, "failed")));
 		var day = panel("throughput-day", "Throughput, last 24 hours (per hour)",
@@ -515,10 +527,10 @@
 					el("td", {class: "num" + (stale ? " err" : "")}, fmtAge(p.heartbeatAgeSeconds)),
 					el("td", {class: "num"}, fmtInt(p.runningJobs)),
 					el("td", null, p.state === "running"
-						? el("button", {type: "button", class: "secondary small", "aria-label": "Pause processor " + p.name,
+						? el("button", {type: "button", needs: "operator", class: "secondary small", "aria-label": "Pause processor " + p.name,
 							onclick: function () { pauseProcessor(p); }}, "Pause")
 						: p.state === "paused"
-							? el("button", {type: "button", class: "small", "aria-label": "Resume processor " + p.name,
+							? el("button", {type: "button", needs: "operator", class: "small", "aria-label": "Resume processor " + p.name,
 								onclick: function () { resumeProcessor(p); }}, "Resume")
 							: null));
 			}), "No processor is running."));
@@ -550,9 +562,9 @@
 					el("td", {class: q.heldBy ? "err" : null}, q.heldBy ? HELD[q.heldBy] || q.heldBy : "–"),
 					el("td", {class: "num"}, fmtAge(q.oldestDueAgeSeconds)),
 					el("td", null, q.paused
-						? el("button", {type: "button", class: "small", "data-action": "resume",
+						? el("button", {type: "button", needs: "operator", class: "small", "data-action": "resume",
 							"aria-label": "Resume queue " + q.name, onclick: function () { resumeQueue(q); }}, "Resume")
-						: el("button", {type: "button", class: "secondary small", "data-action": "pause",
+						: el("button", {type: "button", needs: "operator", class: "secondary small", "data-action": "pause",
 							"aria-label": "Pause queue " + q.name, onclick: function () { pauseQueue(q); }}, "Pause")));
 			}), "No queues."));
 	}
@@ -580,7 +592,7 @@
 					el("td", null, state.processors[j.lockedBy] || (j.lockedBy ? "#" + j.lockedBy : "–")),
 					el("td", {class: "num"}, fmtAge(since(j.startedAt))),
 					el("td", null, progressBar(j) || "–"),
-					el("td", null, el("button", {type: "button", class: "secondary small", "aria-label": "Cancel job " + j.id,
+					el("td", null, el("button", {type: "button", needs: "operator", class: "secondary small", "aria-label": "Cancel job " + j.id,
 						onclick: function () { cancelJob(j.id); }}, "Cancel")));
 			}), "Nothing is running."),
 			r.next ? el("p", {class: "muted"}, "Showing the newest 20. ", el("a", {href: "#/jobs?status=running"}, "See all")) : null);
@@ -596,7 +608,7 @@
 					el("td", null, when(j.finishedAt)),
 					el("td", {class: "num"}, j.attempts + "/" + j.maxAttempts),
 					el("td", {class: "err"}, short(j.lastError, 300)),
-					el("td", null, el("button", {type: "button", class: "small", "data-action": "retry",
+					el("td", null, el("button", {type: "button", needs: "operator", class: "small", "data-action": "retry",
 						"aria-label": "Retry job " + j.id, onclick: function () { retryJob(j.id); }}, "Retry")));
 			}), "No failed jobs."));
 	}
@@ -615,7 +627,7 @@
 				}) : el("span", {class: "muted"}, "paused")));
 				if (!compact) cells.push(el("td", null, s.lastRunAt ? when(s.lastRunAt) : "never",
 					s.lastJobId ? [" ", jobLink(s.lastJobId)] : null), el("td", null, s.source));
-				cells.push(el("td", null, el("button", {type: "button", class: s.enabled ? "secondary small" : "small",
+				cells.push(el("td", null, el("button", {type: "button", needs: "admin", class: s.enabled ? "secondary small" : "small",
 					"aria-label": (s.enabled ? "Pause" : "Resume") + " schedule " + s.name,
 					onclick: function () { setSchedule(s, !s.enabled); }}, s.enabled ? "Pause" : "Resume")));
 				return el("tr", {"data-schedule": s.name}, cells);
@@ -729,9 +741,9 @@
 		});
 
 		var count = el("span", {id: "bulk-count", class: "muted", "aria-live": "polite"}, "none selected");
-		var retryBtn = el("button", {type: "button", id: "bulk-retry", class: "small", disabled: true,
+		var retryBtn = el("button", {type: "button", needs: "operator", id: "bulk-retry", class: "small", disabled: true,
 			onclick: function () { bulk("retry"); }}, "Retry selected");
-		var cancelBtn = el("button", {type: "button", id: "bulk-cancel", class: "small danger", disabled: true,
+		var cancelBtn = el("button", {type: "button", needs: "operator", id: "bulk-cancel", class: "small danger", disabled: true,
 			onclick: function () { bulk("cancel"); }}, "Cancel selected");
 		var bar = el("div", {class: "bulk", role: "group", "aria-label": "Selected jobs"}, count, retryBtn, cancelBtn);
 		var body = el("div", {id: "jobs-body"});
@@ -843,9 +855,9 @@
 				if (gen !== state.generation) return;
 				var actions = el("div", {class: "actions"},
 					j.status === "failed" || j.status === "cancelled"
-						? el("button", {type: "button", "data-action": "retry", onclick: function () { retryJob(j.id); }}, "Retry") : null,
+						? el("button", {type: "button", needs: "operator", "data-action": "retry", onclick: function () { retryJob(j.id); }}, "Retry") : null,
 					j.status === "pending" || j.status === "running" || j.status === "waiting"
-						? el("button", {type: "button", class: "danger", onclick: function () { cancelJob(j.id); }}, "Cancel") : null);
+						? el("button", {type: "button", needs: "operator", class: "danger", onclick: function () { cancelJob(j.id); }}, "Cancel") : null);
 				var deps = j.dependsOn || [];
 				var kv = el("dl", {class: "kv"}, [
 					["Status", stateTag(j.status)], ["Type", j.type], ["User", j.user || "–"],
@@ -1107,7 +1119,7 @@
 							el("div", {class: "panel-head"}, el("h2", {id: "wf-detail"}, w.name),
 								el("div", {class: "actions"},
 									el("a", {href: "#/jobs?workflow=" + w.id}, "Its jobs in the job list"),
-									w.status === "running" ? el("button", {type: "button", class: "danger", id: "wf-cancel",
+									w.status === "running" ? el("button", {type: "button", needs: "operator", class: "danger", id: "wf-cancel",
 										onclick: function () { cancelWorkflow(w); }}, "Cancel workflow") : null)),
 							el("dl", {class: "kv"},
 								el("dt", null, "Status"), el("dd", {id: "wf-status"}, stateTag(w.status)),
@@ -1171,6 +1183,47 @@
 		};
 	}
 
+	/* -------------------------------------------------------------- audit */
+
+	function auditView(query) {
+		var view = $("view");
+		clear(view);
+		var params = new URLSearchParams(query);
+		var after = params.get("after") || "", token = params.get("token") || "";
+		var input = el("input", {id: "audit-token", name: "token", value: token, maxlength: 64, spellcheck: "false"});
+		var form = el("form", {class: "filters", role: "search"},
+			el("label", {for: "audit-token"}, "Token name", input), el("button", {type: "submit"}, "Filter"));
+		form.addEventListener("submit", function (ev) {
+			ev.preventDefault();
+			var t = input.value.trim();
+			location.hash = "#/audit" + (t ? "?token=" + encodeURIComponent(t) : "");
+		});
+		var body = el("div", {id: "audit-body"});
+		view.appendChild(el("h1", null, "Audit trail"));
+		view.appendChild(el("p", {class: "muted"}, "Every change made through the API, by the name of the token that made it, refused or not."));
+		view.appendChild(form);
+		view.appendChild(el("section", {class: "panel"}, body));
+		var q = "limit=50" + (token ? "&token=" + encodeURIComponent(token) : "") + (after ? "&after=" + encodeURIComponent(after) : "");
+		var self = "#/audit?" + (token ? "token=" + encodeURIComponent(token) + "&" : "");
+		return function update(gen) {
+			return get("/api/audit?" + q).then(function (r) {
+				if (gen !== state.generation) return;
+				replace(body, table("Audit trail", ["When", "Token", "Request", "Target", "Status"],
+					r.entries.map(function (a) {
+						return el("tr", {"data-audit": a.id},
+							el("td", null, when(a.at)),
+							el("td", null, a.token),
+							el("td", null, el("code", null, a.method + " " + a.path)),
+							el("td", null, a.target || "–"),
+							el("td", {class: "num" + (a.status >= 400 ? " err" : "")}, String(a.status)));
+					}), "No changes recorded."));
+				append(body, el("nav", {class: "pager", "aria-label": "Pages"},
+					after ? el("a", {href: self.replace(/[?&]$/, "")}, "Newest") : null,
+					r.next ? el("a", {href: self + "after=" + r.next}, "Older") : null));
+			});
+		};
+	}
+
 	/* ------------------------------------------------------ routing, loop */
 
 	function route() {
@@ -1185,6 +1238,7 @@
 		else if ((m = /^\/workflows\/(\d+)$/.exec(path))) { state.view = workflowView(m[1]); name = "workflows"; }
 		else if (path === "/schedules") { state.view = schedulesView(query); name = "schedules"; }
 		else if (path === "/alerts") { state.view = alertsView(query); name = "alerts"; }
+		else if (path === "/audit" && can("admin")) { state.view = auditView(query); name = "audit"; }
 		else { state.view = overview(); name = "overview"; }
 		Array.prototype.forEach.call(document.querySelectorAll("nav a[data-view]"), function (a) {
 			if (a.getAttribute("data-view") === name) a.setAttribute("aria-current", "page");
@@ -1215,16 +1269,29 @@
 		refresh();
 	}
 
+	/* Who the token is: the header shows its name and role, and views are
+	 * drawn for that role. */
+	function whoami() {
+		return api("GET", "/api/whoami").then(function (w) {
+			state.who = w;
+			$("who").textContent = w.name + " (" + w.role + ")";
+			$("nav-audit").hidden = w.role !== "admin";
+			return w;
+		});
+	}
+
 	function showApp(signedIn) {
 		$("login").hidden = signedIn;
 		$("view").hidden = !signedIn;
 		$("nav").hidden = !signedIn;
 		$("logout").hidden = !signedIn;
+		$("who").hidden = !signedIn;
 	}
 
 	function signOut(why) {
 		sessionStorage.removeItem(TOKEN_KEY);
 		state.token = "";
+		state.who = null;
 		state.view = null;
 		clearTimeout(state.timer);
 		clear($("view"));
@@ -1239,8 +1306,8 @@
 		var t = $("token").value.trim();
 		if (!t) return;
 		state.token = t;
-		/* Check the token on a cheap route before keeping it. */
-		api("GET", "/api/cron/status").then(function () {
+		/* Check the token on a cheap route before keeping it: who it is. */
+		whoami().then(function () {
 			sessionStorage.setItem(TOKEN_KEY, t);
 			$("token").value = "";
 			$("login-error").textContent = "";
@@ -1257,6 +1324,11 @@
 		$("logout").addEventListener("click", function () { signOut("Signed out."); });
 		window.addEventListener("hashchange", function () { if (state.token) route(); });
 		document.addEventListener("visibilitychange", function () { if (!document.hidden && state.token) refresh(); });
-		if (state.token) { showApp(true); route(); } else { showApp(false); $("token").focus(); }
+		if (state.token) {
+			showApp(true);
+			whoami().then(route, function (e) {
+				if (e.status !== 401) banner("Cannot reach jobvisor: " + (e.message || e) + ".");
+			});
+		} else { showApp(false); $("token").focus(); }
 	});
 })();

@@ -45,7 +45,14 @@ enum {
 	JV_API_BULK = 64,        /* takes many jobs at once: its body may be up to
 				  * JV_API_BULK_BODY_MAX (or api.max_body_bytes
 				  * when larger) */
+	JV_API_OPERATOR = 128,   /* a change the operator role may make */
+	JV_API_ADMIN = 256,      /* a GET only the admin role may make */
 };
+
+/* The role a route needs (jv_api_route_role()): a GET (and HEAD) the
+ * viewer's unless marked JV_API_ADMIN; any other method the admin's unless
+ * marked JV_API_OPERATOR -- so a new route that changes something is
+ * admin-only until someone decides otherwise. Public routes need none. */
 
 struct jv_api_route {
 	const char *method;      /* "GET", "POST", "PATCH", "DELETE" */
@@ -54,6 +61,9 @@ struct jv_api_route {
 	void (*handler)(struct jv_api_req *req);
 	const char *summary;     /* one line, for logs and the route list */
 };
+
+/* The role (enum jv_role of config.h) a route needs. */
+int jv_api_route_role(const struct jv_api_route *r);
 
 /* NULL-terminated list of route tables, each ending with a NULL method. */
 const struct jv_api_route *const *jv_api_route_tables(void);
@@ -68,6 +78,7 @@ extern const struct jv_api_route jv_api_dashboard_routes[];
 extern const struct jv_api_route jv_api_alerts_routes[];
 extern const struct jv_api_route jv_api_queues_routes[];
 extern const struct jv_api_route jv_api_workflows_routes[];
+extern const struct jv_api_route jv_api_audit_routes[];
 
 /*
  * Start the server on cfg->api.listen. bridge links it to the engine (may
@@ -179,6 +190,12 @@ int jv_api_parse_int(struct jv_api_req *req, const char *what, const char *text,
 /* A queue's name (key names it in the message): 1 to JV_QUEUE_NAME_MAX
  * bytes of [a-z0-9_.-]. 0, or -1 after answering 400 (queues.c). */
 int jv_api_check_queue_name(struct jv_api_req *req, const char *key, const char *name);
+
+/* Who made the request: the name of its token (api.tokens' name, or
+ * JV_API_TOKEN_NAME for api.token) and its role (enum jv_role); NULL and
+ * -1 on a public route taken without a token. */
+const char *jv_api_who(const struct jv_api_req *req);
+int jv_api_role(const struct jv_api_req *req);
 
 /* Constant-time comparison of two secrets: 1 when equal. The time taken
  * depends only on the length of a (the expected one). */

@@ -15,6 +15,7 @@ libjvcore_la_SOURCES += \
 	core/api/schedules.c \
 	core/api/queues.c \
 	core/api/workflows.c \
+	core/api/audit.c core/api/audit.h \
 	core/api/dashboard.c core/api/web.h
 
 # ---------------------------------------------------------------- OpenAPI

@@ -1207,14 +1207,14 @@ static void jobs_retry_many(struct jv_api_req *req)
 }
 
 const struct jv_api_route jv_api_jobs_routes[] = {
-	{"POST", "/api/jobs", JV_API_BULK, jobs_create, "enqueue a job, or up to 10 000 at once"},
+	{"POST", "/api/jobs", JV_API_BULK | JV_API_OPERATOR, jobs_create, "enqueue a job, or up to 10 000 at once"},
 	{"GET", "/api/jobs", 0, jobs_list,
 	 "list and search jobs, newest first (status, type, user, queue, id, workflow, q, from, "
 	 "to, after)"},
-	{"POST", "/api/jobs/cancel", 0, jobs_cancel_many, "cancel up to 1 000 jobs"},
-	{"POST", "/api/jobs/retry", 0, jobs_retry_many, "run up to 1 000 failed or cancelled jobs again"},
+	{"POST", "/api/jobs/cancel", JV_API_OPERATOR, jobs_cancel_many, "cancel up to 1 000 jobs"},
+	{"POST", "/api/jobs/retry", JV_API_OPERATOR, jobs_retry_many, "run up to 1 000 failed or cancelled jobs again"},
 	{"GET", "/api/jobs/{id}", 0, jobs_get, "one job with its payload, result and executions"},
-	{"POST", "/api/jobs/{id}/cancel", 0, jobs_cancel, "cancel a pending, waiting or running job"},
-	{"POST", "/api/jobs/{id}/retry", 0, jobs_retry, "run a failed or cancelled job again"},
+	{"POST", "/api/jobs/{id}/cancel", JV_API_OPERATOR, jobs_cancel, "cancel a pending, waiting or running job"},
+	{"POST", "/api/jobs/{id}/retry", JV_API_OPERATOR, jobs_retry, "run a failed or cancelled job again"},
 	{NULL, NULL, 0, NULL, NULL},
 };

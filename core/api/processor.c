@@ -507,20 +507,20 @@ static void processor_resume(struct jv_api_req *req)
 }
 
 const struct jv_api_route jv_api_processor_routes[] = {
-	{"POST", "/api/cron/start", JV_API_NO_DB, cron_start, "resume claiming; optionally retune"},
-	{"POST", "/api/cron/stop", JV_API_NO_DB, cron_stop, "pause claiming; running jobs go on"},
+	{"POST", "/api/cron/start", JV_API_NO_DB | JV_API_OPERATOR, cron_start, "resume claiming; optionally retune"},
+	{"POST", "/api/cron/stop", JV_API_NO_DB | JV_API_OPERATOR, cron_stop, "pause claiming; running jobs go on"},
 	{"GET", "/api/cron/health", JV_API_PUBLIC | JV_API_HEALTH | JV_API_NO_DB, cron_health,
 	 "200 healthy, 503 not (database, heartbeat, workers)"},
 	{"GET", "/api/cron/status", 0, cron_status, "this processor, all processors, job counts"},
 	{"GET", "/api/cron/queue", 0, cron_queue, "the queue by status, type, processor, user"},
-	{"POST", "/api/cron/trigger", JV_API_NO_DB, cron_trigger, "claim now"},
-	{"POST", "/api/cron/reset-stuck-jobs", 0, cron_reset_stuck,
+	{"POST", "/api/cron/trigger", JV_API_NO_DB | JV_API_OPERATOR, cron_trigger, "claim now"},
+	{"POST", "/api/cron/reset-stuck-jobs", JV_API_OPERATOR, cron_reset_stuck,
 	 "rescue jobs of silent processors"},
 	{"POST", "/api/cron/webhook", JV_API_PUBLIC | JV_API_NO_DB, cron_webhook,
 	 "an outside cron's tick (X-Webhook-Secret): claim now"},
-	{"POST", "/api/processors/{id}/pause", 0, processor_pause,
+	{"POST", "/api/processors/{id}/pause", JV_API_OPERATOR, processor_pause,
 	 "pause claiming on any processor"},
-	{"POST", "/api/processors/{id}/resume", 0, processor_resume,
+	{"POST", "/api/processors/{id}/resume", JV_API_OPERATOR, processor_resume,
 	 "resume claiming on any processor"},
 	{NULL, NULL, 0, NULL, NULL},
 };

@@ -368,9 +368,9 @@ static void users_list(struct jv_api_req *req)
 const struct jv_api_route jv_api_queues_routes[] = {
 	{"GET", "/api/queues", 0, queues_list,
 	 "every queue: depth, running, limits, rate window, what holds it"},
-	{"POST", "/api/queues/{name}/pause", 0, queue_pause,
+	{"POST", "/api/queues/{name}/pause", JV_API_OPERATOR, queue_pause,
 	 "pause a queue on every processor (its running jobs finish)"},
-	{"POST", "/api/queues/{name}/resume", 0, queue_resume, "resume a queue on every processor"},
+	{"POST", "/api/queues/{name}/resume", JV_API_OPERATOR, queue_resume, "resume a queue on every processor"},
 	{"GET", "/api/users", 0, users_list,
 	 "users with live jobs or limits (atLimit, limit, after)"},
 	{"GET", "/api/users/{id}/limits", 0, user_limits_get, "a user's effective limits and load"},

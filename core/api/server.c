@@ -16,6 +16,7 @@
  */
 #include "api/api.h"
 
+#include "api/audit.h"
 #include "api/bridge.h"
 #include "config/config.h"
 #include "config/fdlimit.h"
@@ -120,6 +121,7 @@ struct jv_api {
 	int stopping;
 	unsigned n_cut;         /* cut since the last summary */
 	uint64_t cut_logged_ms; /* when the last summary went out */
+	struct jv_audit *audit; /* the writer of the audit trail (audit.h) */
 };
 
 struct jv_api_req {
@@ -148,6 +150,11 @@ struct jv_api_req {
 	char *hdr_name[JV_API_MAX_HEADERS], *hdr_value[JV_API_MAX_HEADERS];
 	int n_hdr;
 	size_t body_max;        /* the body limit of its route (body_max()) */
+	/* who made it (authorized()), and its audit row */
+	const char *who;        /* the token's name (the config's), NULL: none */
+	int role;               /* enum jv_role, -1: none */
+	int audited;            /* a change by a known token: recorded when answered */
+	char *target;           /* when the path has no {capture}: jv_audit_target() */
 };
 
 /* ------------------------------------------------------------ route tables */
@@ -158,7 +165,7 @@ const struct jv_api_route *const *jv_api_route_tables(void)
 		jv_api_processor_routes, jv_api_jobs_routes,    jv_api_analytics_routes,
 		jv_api_schedules_routes, jv_api_metrics_routes, jv_api_alerts_routes,
 		jv_api_dashboard_routes, jv_api_queues_routes,    jv_api_workflows_routes,
-		NULL,
+		jv_api_audit_routes,     NULL,
 	};
 	return tables;
 }
@@ -420,6 +427,16 @@ int jv_api_secret_equal(const char *expected, const char *given)
 	return diff == 0;
 }
 
+const char *jv_api_who(const struct jv_api_req *req) { return req->who; }
+int jv_api_role(const struct jv_api_req *req) { return req->who ? req->role : -1; }
+
+int jv_api_route_role(const struct jv_api_route *r)
+{
+	if (!strcmp(r->method, "GET"))
+		return r->flags & JV_API_ADMIN ? JV_ROLE_ADMIN : JV_ROLE_VIEWER;
+	return r->flags & JV_API_OPERATOR ? JV_ROLE_OPERATOR : JV_ROLE_ADMIN;
+}
+
 /* ------------------------------------------------------------ database */
 
 static uint64_t mono_ms(void);
@@ -655,6 +672,7 @@ static void free_req(struct jv_api_req *req)
 		free(req->hdr_value[i]);
 	}
 	free(req->out);
+	free(req->target);
 	free(req);
 }
 
@@ -705,6 +723,13 @@ static enum MHD_Result send_answer(struct jv_api_req *req)
 		MHD_add_response_header(r, req->hdr_name[i], req->hdr_value[i]);
 	enum MHD_Result ret = MHD_queue_response(req->conn, (unsigned)req->status, r);
 	MHD_destroy_response(r);
+	if (req->audited) {
+		req->audited = 0;
+		if (!req->target && !req->params[0])
+			req->target = jv_audit_target(req->json, req->out, req->out_len);
+		jv_audit_push(req->api->audit, req->who, req->method, req->path,
+			      req->target ? req->target : req->params[0], req->status);
+	}
 	if (req->status == 500 || req->status == 503)
 		jv_log(JV_WARNING, "api: %s %s -> %d", req->method, req->path, req->status);
 	else
@@ -725,10 +750,32 @@ static const char *bearer_token(const char *h)
 	return h;
 }
 
-/* 1 when the request carries the token (or the route needs none). */
-static int authorized(struct jv_api_req *req, unsigned flags)
+/* Which configured token given is: every token is compared, whatever
+ * matched before (the time taken tells nothing of which one, or whether
+ * any); sets req->who and req->role, or leaves who NULL. */
+static void identify(struct jv_api_req *req, const char *given)
 {
 	const struct jv_config *cfg = req->api->cfg;
+	int eq = cfg->api.token && jv_api_secret_equal(cfg->api.token, given);
+	const char *who = eq ? JV_API_TOKEN_NAME : NULL;
+	int role = eq ? JV_ROLE_ADMIN : -1;
+	for (size_t i = 0; i < cfg->api.n_tokens; i++) {
+		eq = jv_api_secret_equal(cfg->api.tokens[i].token, given);
+		/* (no branch on it either; load makes every token distinct) */
+		who = eq ? cfg->api.tokens[i].name : who;
+		role = eq ? (int)cfg->api.tokens[i].role : role;
+	}
+	req->who = who;
+	req->role = role;
+}
+
+/* 1 when the request carries a token whose role may take the route (or
+ * the route needs none); else answers 401 (no known token) or 403 (a role
+ * too low, naming the one needed). */
+static int authorized(struct jv_api_req *req, const struct jv_api_route *found)
+{
+	const struct jv_config *cfg = req->api->cfg;
+	unsigned flags = found->flags;
 	if (flags & JV_API_PUBLIC) {
 		if ((flags & JV_API_HEALTH) && !cfg->api.health_requires_token)
 			return 1;
@@ -737,8 +784,9 @@ static int authorized(struct jv_api_req *req, unsigned flags)
 		if (!(flags & (JV_API_HEALTH | JV_API_METRICS)))
 			return 1;
 	}
-	if (!cfg->api.token || !cfg->api.token[0]) {
-		jv_api_error(req, 401, "no api.token is configured: this route is disabled");
+	if ((!cfg->api.token || !cfg->api.token[0]) && !cfg->api.n_tokens) {
+		jv_api_error(req, 401, "no api.token or api.tokens is configured: this route is "
+				       "disabled");
 		return 0;
 	}
 	const char *given = bearer_token(jv_api_header(req, MHD_HTTP_HEADER_AUTHORIZATION));
@@ -747,9 +795,19 @@ static int authorized(struct jv_api_req *req, unsigned flags)
 		jv_api_error(req, 401, "missing bearer token (Authorization: Bearer TOKEN)");
 		return 0;
 	}
-	if (!jv_api_secret_equal(cfg->api.token, given)) {
+	identify(req, given);
+	if (!req->who) {
 		jv_api_add_header(req, "WWW-Authenticate", "Bearer realm=\"jobvisor\"");
 		jv_api_error(req, 401, "wrong token");
+		return 0;
+	}
+	/* A change by a known token is recorded, refused or not. */
+	req->audited = strcmp(found->method, "GET") != 0;
+	int need = jv_api_route_role(found);
+	if (req->role < need) {
+		jv_api_error(req, 403, "%s %s needs the %s role; token '%s' has the %s role",
+			     found->method, found->pattern, jv_role_names[need], req->who,
+			     jv_role_names[req->role]);
 		return 0;
 	}
 	return 1;
@@ -800,7 +858,7 @@ static const struct jv_api_route *route(struct jv_api_req *req)
 	}
 	jv_buf_free(&allow);
 	match(found->pattern, req->path, req);
-	if (!authorized(req, found->flags))
+	if (!authorized(req, found))
 		return NULL;
 	if (!(found->flags & JV_API_RAW_BODY) && req->body.len > 0) {
 		json_error_t e;
@@ -1287,6 +1345,7 @@ static void stop_workers(struct jv_api *api)
 
 static void free_api(struct jv_api *api)
 {
+	jv_audit_stop(api->audit); /* (after the daemon: nothing pushes any more) */
 	free(api->workers);
 	pthread_cond_destroy(&api->qwake);
 	pthread_cond_destroy(&api->conns_wake);
@@ -1312,6 +1371,7 @@ static struct jv_api *api_new(const struct jv_config *cfg, struct jv_bridge *bri
 	pthread_cond_init(&api->qwake, &ca);
 	pthread_cond_init(&api->conns_wake, &ca);
 	pthread_condattr_destroy(&ca);
+	api->audit = jv_audit_start(cfg);
 	api->workers = jv_calloc((size_t)cfg->api.db_connections, sizeof *api->workers);
 	for (int i = 0; i < cfg->api.db_connections; i++) {
 		api->workers[i].api = api;
@@ -1332,7 +1392,8 @@ static void log_started(const struct jv_api *api, long nofile, long per_addr)
 	if (colon)
 		*colon = '\0';
 	jv_log(JV_INFO, "api: listening on %s:%d (%s)", host, api->port,
-	       cfg->api.token ? "token required" : "no token: only health and metrics");
+	       cfg->api.token || cfg->api.n_tokens ? "token required"
+						   : "no token: only health and metrics");
 	jv_log(JV_INFO,
 	       "api: at most %ld connections, %ld per client address, request headers within "
 	       "%d s (descriptor limit %ld, %ld kept for workers, database connections and "
@@ -1384,7 +1445,7 @@ struct jv_api *jv_api_start(const struct jv_config *cfg, struct jv_bridge *bridg
 	const char *fail = NULL;
 	if (!api->mhd)
 		fail = errno ? strerror(errno) : "libmicrohttpd refused to start";
-	else if (api->n_workers < cfg->api.db_connections ||
+	else if (api->n_workers < cfg->api.db_connections || !api->audit ||
 		 pthread_create(&api->watcher, NULL, watch_conns, api) != 0)
 		fail = "cannot start a thread";
 	else

@@ -256,11 +256,11 @@ static void workflows_cancel(struct jv_api_req *req)
 }
 
 const struct jv_api_route jv_api_workflows_routes[] = {
-	{"POST", "/api/workflows", JV_API_BULK, workflows_create,
+	{"POST", "/api/workflows", JV_API_BULK | JV_API_OPERATOR, workflows_create,
 	 "enqueue a workflow: named steps with dependencies, in one transaction"},
 	{"GET", "/api/workflows", 0, workflows_list, "list workflows, newest first (status, after)"},
 	{"GET", "/api/workflows/{id}", 0, workflows_get, "one workflow with its steps"},
-	{"POST", "/api/workflows/{id}/cancel", 0, workflows_cancel,
+	{"POST", "/api/workflows/{id}/cancel", JV_API_OPERATOR, workflows_cancel,
 	 "cancel a workflow's unfinished steps"},
 	{NULL, NULL, 0, NULL, NULL},
 };

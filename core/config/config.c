@@ -1148,6 +1148,7 @@ enum ftype {
 	F_CHOICE_IDX, /* int, index into choices */
 	F_LIST,       /* char **, NULL-terminated; items from choices when set */
 	F_PAYLOAD,    /* char *, JSON text of a map */
+	F_OWN,        /* read by a function of its own (api.tokens: map_api_tokens) */
 	F_MINUTES,    /* int milliseconds, from a number of minutes (decimals allowed), min..max ms */
 };
 
@@ -1169,6 +1170,7 @@ struct field {
 #define FIDX(k, st, m, ch)     {.key = (k), .type = F_CHOICE_IDX, .off = offsetof(st, m), .choices = (ch)}
 #define FLIST(k, st, m, ch)    {.key = (k), .type = F_LIST, .off = offsetof(st, m), .choices = (ch)}
 #define FPAYLOAD(k, st, m)     {.key = (k), .type = F_PAYLOAD, .off = offsetof(st, m)}
+#define FOWN(k)                {.key = (k), .type = F_OWN}
 #define FMINUTES(k, st, m, lo, hi) {.key = (k), .type = F_MINUTES, .off = offsetof(st, m), .min = (lo), .max = (hi)}
 #define FEND                   {.key = NULL}
 
@@ -1189,6 +1191,8 @@ _Static_assert(sizeof jv_event_names / sizeof jv_event_names[0] == JV_EV_COUNT +
 	       "one name per enum jv_event_kind");
 static const char *const database_secrets[] = {"url", "listen_url", NULL};
 static const char *const api_secrets[] = {"token", "webhook_secret", NULL};
+const char *const jv_role_names[] = {"viewer", "operator", "admin", NULL};
+static const char *const token_secrets[] = {"token", NULL};
 
 #define C struct jv_config
 static const struct field database_fields[] = {
@@ -1219,6 +1223,7 @@ static const struct field plugins_fields[] = {
 static const struct field api_fields[] = {
 	FSTR("listen", C, api.listen),
 	FSTR("token", C, api.token),
+	FOWN("tokens"),
 	FSTR("webhook_secret", C, api.webhook_secret),
 	FSTR("dashboard_url", C, api.dashboard_url),
 	FINT("max_body_bytes", C, api.max_body_bytes, 1024, 64 * 1024 * 1024),
@@ -1463,6 +1468,8 @@ static int set_field(struct ctx *c, const struct jv_node *item, const char *sect
 		*(int *)(void *)slot = (int)(ms + 0.5);
 		return 0;
 	}
+	case F_OWN:
+		return 0;
 	case F_PAYLOAD: {
 		if (item->type != JV_NODE_MAP)
 			return err_val(c, item, "%s: expected a map, got %s", path,
@@ -2050,6 +2057,100 @@ static int check_database(struct ctx *c, const struct jv_node *root)
 	return 0;
 }
 
+/* 1 when s is visible ASCII only (no space, no control character): what a
+ * bearer token in an HTTP header can carry. */
+static int visible_ascii(const char *s)
+{
+	for (; *s; s++)
+		if (*s < 0x21 || *s > 0x7e)
+			return 0;
+	return 1;
+}
+
+/* api.tokens: a list of { name, token (or token_file), role }. Names and
+ * tokens unique, api.token's among them. */
+static int map_api_tokens(struct ctx *c, const struct jv_node *root)
+{
+	static const char *const keys[] = {"name", "token", "role", NULL};
+	struct jv_config *cfg = c->cfg;
+	const struct jv_node *sect;
+	char d[64], h[96], list[128];
+	int rc = section_seq(c, jv_node_get(jv_node_get(root, "api"), "tokens"), "api.tokens",
+	                     &sect);
+	if (rc || !sect)
+		return rc;
+	cfg->api.tokens = jv_calloc(sect->n_items, sizeof *cfg->api.tokens);
+	for (size_t i = 0; i < sect->n_items; i++) {
+		const struct jv_node *it = sect->items[i];
+		struct jv_api_token *t = &cfg->api.tokens[cfg->api.n_tokens++];
+		char path[64];
+		snprintf(path, sizeof path, "api.tokens[%zu]", i);
+		t->node = it;
+		if (it->type != JV_NODE_MAP)
+			return err_val(c, it,
+			               "%s: expected a map such as { name: ci, token: \"${CI_TOKEN}\", "
+			               "role: operator }, got %s",
+			               path, describe(it, d, sizeof d));
+		for (size_t k = 0; k < it->n_items; k++)
+			if (!in_list(it->items[k]->key, keys))
+				return err_key(c, it->items[k], "unknown key '%s' in %s%s (known keys: %s)",
+				               it->items[k]->key, path,
+				               hint(it->items[k]->key, keys, h, sizeof h),
+				               join(keys, list, sizeof list));
+		const struct jv_node *name = jv_node_get(it, "name");
+		const struct jv_node *tok = jv_node_get(it, "token");
+		const struct jv_node *role = jv_node_get(it, "role");
+		if (!name || name->type != JV_NODE_SCALAR || node_is_null(name) || !name->value[0])
+			return err_val(c, name ? name : it, "%s: needs a name (%s)", path,
+			               JV_TOKEN_NAME_RULE);
+		if (!valid_name(name->value, "_.-ABCDEFGHIJKLMNOPQRSTUVWXYZ", JV_TOKEN_NAME_MAX))
+			return err_val(c, name, "%s.name: '%.80s' is not valid (%s)", path, name->value,
+			               JV_TOKEN_NAME_RULE);
+		if (!strcmp(name->value, JV_API_TOKEN_NAME))
+			return err_val(c, name, "%s.name: '%s' is the name of api.token: choose another",
+			               path, JV_API_TOKEN_NAME);
+		t->name = jv_strdup(name->value);
+		/* (an unset ${VAR:-} is an empty token: refused, never "no token") */
+		if (!tok || tok->type != JV_NODE_SCALAR || node_is_null(tok) || !tok->value[0])
+			return err_val(c, tok ? tok : it,
+			               "%s: token '%s' has no token (token: \"${VAR}\" or "
+			               "token_file: PATH; an unset variable is empty)",
+			               path, t->name);
+		if (strlen(tok->value) < JV_TOKEN_MIN || strlen(tok->value) > JV_TOKEN_MAX)
+			return err_val(c, tok, "%s.token: token '%s' is %zu characters long: %d to %d",
+			               path, t->name, strlen(tok->value), JV_TOKEN_MIN, JV_TOKEN_MAX);
+		if (!visible_ascii(tok->value))
+			return err_val(c, tok,
+			               "%s.token: token '%s' holds a space or a character outside "
+			               "visible ASCII, which no Authorization header can carry",
+			               path, t->name);
+		t->token = jv_strdup(tok->value);
+		if (!role || role->type != JV_NODE_SCALAR || node_is_null(role) || !role->value[0])
+			return err_val(c, role ? role : it, "%s: token '%s' needs a role (one of: %s)",
+			               path, t->name, join(jv_role_names, list, sizeof list));
+		size_t r = 0;
+		while (jv_role_names[r] && strcmp(jv_role_names[r], role->value))
+			r++;
+		if (!jv_role_names[r])
+			return err_val(c, role, "%s.role: unknown role %s%s (one of: %s)", path,
+			               describe(role, d, sizeof d),
+			               hint(role->value, jv_role_names, h, sizeof h),
+			               join(jv_role_names, list, sizeof list));
+		t->role = (enum jv_role)r;
+		for (size_t j = 0; j + 1 < cfg->api.n_tokens; j++) {
+			if (!strcmp(cfg->api.tokens[j].name, t->name))
+				return err_val(c, name, "%s.name: '%s' is already the name of api.tokens[%zu]",
+				               path, t->name, j);
+			if (!strcmp(cfg->api.tokens[j].token, t->token))
+				return err_val(c, tok,
+				               "%s.token: token '%s' is the same as token '%s' "
+				               "(api.tokens[%zu]): each token names one client",
+				               path, t->name, cfg->api.tokens[j].name, j);
+		}
+	}
+	return 0;
+}
+
 /* Rules across the keys of api:, and empty secrets made unset. */
 static int check_api(struct ctx *c, const struct jv_node *root)
 {
@@ -2070,12 +2171,19 @@ static int check_api(struct ctx *c, const struct jv_node *root)
 	const struct jv_node *listen = jv_node_get(api, "listen");
 	if (listen && (rc = check_listen(c, listen, cfg->api.listen)))
 		return rc;
-	if (cfg->api.enabled && !cfg->api.token && !loopback_listen(cfg->api.listen))
+	if (cfg->api.enabled && !cfg->api.token && !cfg->api.n_tokens &&
+	    !loopback_listen(cfg->api.listen))
 		return err_val(c, listen,
 		               "api.listen: %s is not a loopback address, and no api.token is set: "
 		               "set a token (token: \"${JOBVISOR_API_TOKEN}\") or listen on "
 		               "127.0.0.1",
 		               cfg->api.listen);
+	for (size_t i = 0; cfg->api.token && i < cfg->api.n_tokens; i++)
+		if (!strcmp(cfg->api.tokens[i].token, cfg->api.token))
+			return err_val(c, jv_node_get(cfg->api.tokens[i].node, "token"),
+			               "api.tokens[%zu].token: token '%s' is the same as api.token: "
+			               "each token names one client",
+			               i, cfg->api.tokens[i].name);
 
 	return 0;
 }
@@ -2138,7 +2246,8 @@ static int map_config(struct ctx *c, const struct jv_node *root)
 	    (rc = map_simple(c, root, "processor", processor_fields)) ||
 	    (rc = map_simple(c, root, "plugins", plugins_fields)) ||
 	    (rc = map_executors(c, root)) || (rc = map_alerts(c, root)) ||
-	    (rc = map_simple(c, root, "api", api_fields)) || (rc = map_queues(c, root)) ||
+	    (rc = map_simple(c, root, "api", api_fields)) || (rc = map_api_tokens(c, root)) ||
+	    (rc = map_queues(c, root)) ||
 	    (rc = check_processor_queues(c, root)) || (rc = map_schedules(c, root)) ||
 	    (rc = map_simple(c, root, "history", history_fields)) ||
 	    (rc = map_simple(c, root, "alerting", alerting_fields)) ||
@@ -2191,6 +2300,16 @@ static int load(const char *name, const char *basedir, const char *text, size_t 
 	if ((sect = (struct jv_node *)jv_node_get(root, "api")) &&
 	    (rc = resolve_files(&c, sect, "api", api_secrets)))
 		goto fail;
+	if ((sect = (struct jv_node *)jv_node_get(jv_node_get(root, "api"), "tokens")) &&
+	    sect->type == JV_NODE_SEQ) {
+		for (size_t i = 0; i < sect->n_items; i++) {
+			char *path = jv_asprintf("api.tokens[%zu]", i);
+			rc = resolve_files(&c, sect->items[i], path, token_secrets);
+			free(path);
+			if (rc)
+				goto fail;
+		}
+	}
 	if ((sect = (struct jv_node *)jv_node_get(root, "executors")) &&
 	    sect->type == JV_NODE_MAP) {
 		for (size_t i = 0; i < sect->n_items; i++) {
@@ -2406,6 +2525,11 @@ static void warn_literal_secrets(const struct jv_config *cfg, mode_t mode)
 		warn_secret(cfg, url, "database.listen_url", "listen_url", mode);
 	const struct jv_node *api = jv_node_get(root, "api");
 	warn_secret(cfg, jv_node_get(api, "token"), "api.token", "token", mode);
+	for (size_t i = 0; i < cfg->api.n_tokens; i++) {
+		char *path = jv_asprintf("api.tokens[%zu].token", i);
+		warn_secret(cfg, jv_node_get(cfg->api.tokens[i].node, "token"), path, "token", mode);
+		free(path);
+	}
 	warn_secret(cfg, jv_node_get(api, "webhook_secret"), "api.webhook_secret", "webhook_secret",
 	            mode);
 
@@ -2519,6 +2643,11 @@ void jv_config_free(struct jv_config *cfg)
 	free(cfg->plugins.dir);
 	free(cfg->api.listen);
 	free(cfg->api.token);
+	for (size_t i = 0; i < cfg->api.n_tokens; i++) {
+		free(cfg->api.tokens[i].name);
+		free(cfg->api.tokens[i].token);
+	}
+	free(cfg->api.tokens);
 	free(cfg->api.webhook_secret);
 	free(cfg->api.dashboard_url);
 	free(cfg->api.cors_origin);

@@ -159,6 +159,26 @@ struct jv_schedule_cfg {
 	const struct jv_node *node;
 };
 
+/* The roles of the API's tokens, each allowed what the one before it is
+ * and more (docs/design.md "Access"). */
+enum jv_role { JV_ROLE_VIEWER = 0, JV_ROLE_OPERATOR = 1, JV_ROLE_ADMIN = 2 };
+/* "viewer", "operator", "admin", NULL: indexed by enum jv_role. */
+extern const char *const jv_role_names[];
+
+/* An entry of api.tokens: { name, token, role }. */
+struct jv_api_token {
+	char *name;              /* JV_TOKEN_NAME_RULE; never "api.token" */
+	char *token;             /* JV_TOKEN_MIN..JV_TOKEN_MAX visible ASCII characters */
+	enum jv_role role;
+	const struct jv_node *node;
+};
+#define JV_TOKEN_NAME_MAX 64
+#define JV_TOKEN_NAME_RULE "1 to 64 of A-Z, a-z, 0-9, '_', '.', '-'"
+#define JV_TOKEN_MIN 16
+#define JV_TOKEN_MAX 1024
+/* The name api.token signs in with (role admin), in the audit trail too. */
+#define JV_API_TOKEN_NAME "api.token"
+
 struct jv_config {
 	char *path;
 	struct jv_node *root;
@@ -205,6 +225,8 @@ struct jv_config {
 		int enabled;                    /* 1 when an api: section is present */
 		char *listen;                   /* "127.0.0.1:8080" */
 		char *token;                    /* may be NULL: then only health and metrics */
+		struct jv_api_token *tokens;    /* api.tokens, in file order (api.token not among them) */
+		size_t n_tokens;
 		char *webhook_secret;           /* may be NULL: webhook route refused */
 		char *dashboard_url;            /* may be NULL */
 		int max_body_bytes;             /* 2097152, 1024..67108864 */

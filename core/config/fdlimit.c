@@ -13,7 +13,7 @@ long jv_fd_reserve(const struct jv_config *cfg)
 	n += (long)JV_FD_PER_EXECUTOR * (long)cfg->n_executors;
 	n += (long)JV_FD_PER_SINK * (long)cfg->n_alerts;
 	if (cfg->api.enabled)
-		n += cfg->api.db_connections + 2L * cfg->api.threads;
+		n += cfg->api.db_connections + 1 + 2L * cfg->api.threads; /* (+1: the audit writer) */
 	return n;
 }
 

@@ -21,7 +21,8 @@
  *                                 the plugin's own (a pool of database
  *                                 connections, a connection cache)
  *   + JV_FD_PER_SINK per alert sink
- *   + api.db_connections + 2 per api.threads (its epoll set and wake-up)
+ *   + api.db_connections + 1 (the audit writer) + 2 per api.threads (its epoll
+ *                                 set and wake-up)
  */
 #ifndef JV_FDLIMIT_H
 #define JV_FDLIMIT_H

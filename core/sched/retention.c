@@ -40,9 +40,10 @@ struct jv_retention {
 	char round_at[40]; /* its start, by the database clock (epoch text) */
 	long long jobs, executions, runs;
 	uint64_t batches;
+	uint64_t audit_next_ms; /* monotonic: the next audit batch is due */
 };
 
-static _Atomic uint64_t removed_jobs, removed_executions, removed_runs, rounds;
+static _Atomic uint64_t removed_jobs, removed_executions, removed_runs, removed_audit, rounds;
 
 static uint64_t mono_ms(void)
 {
@@ -95,10 +96,49 @@ static void round_end(struct jv_retention *r, const char *state, const char *end
 	r->batches = 0;
 }
 
+/*
+ * The audit trail (sql/019_audit.sql) is kept as long as the history
+ * (history.retention_days; 0: forever): one batch of at most
+ * JV_RETENTION_BATCH rows older than that, oldest first. Each processor
+ * does it on its own (rows another one is deleting are skipped), once a
+ * check interval, or again after the same rest as the history's when a
+ * batch was full. Returns the ms until it is due again.
+ */
+static uint64_t purge_audit(struct jv_retention *r, PGconn *db, uint64_t now_ms)
+{
+	const struct jv_config *cfg = r->cfg;
+	uint64_t interval_ms = (uint64_t)cfg->history.check_interval_seconds * 1000;
+	if (now_ms < r->audit_next_ms)
+		return r->audit_next_ms - now_ms;
+	char d[16], batch[16], err[512];
+	snprintf(d, sizeof d, "%d", cfg->history.retention_days);
+	snprintf(batch, sizeof batch, "%d", JV_RETENTION_BATCH);
+	const char *p[] = {d, batch};
+	long long n = 0;
+	uint64_t t0 = mono_ms();
+	uint64_t next = interval_ms;
+	if (jv_db_query_int64(db,
+			      "SELECT jobvisor.purge_audit(make_interval(days => nullif($1::int, 0)),"
+			      " $2::int)",
+			      2, p, &n, NULL, err, sizeof err) != 0) {
+		jv_log(JV_WARNING, "retention: the audit trail: %s; trying again in %d s", err,
+		       cfg->history.check_interval_seconds);
+	} else {
+		atomic_fetch_add(&removed_audit, (uint64_t)n);
+		if (n > 0)
+			jv_log(JV_DEBUG, "retention: removed %lld audit rows", n);
+		if (n >= JV_RETENTION_BATCH)
+			next = (mono_ms() - t0) * JV_RETENTION_REST_FACTOR;
+	}
+	r->audit_next_ms = mono_ms() + next;
+	return next;
+}
+
 uint64_t jv_retention_run(struct jv_retention *r, PGconn *db, uint64_t now_ms)
 {
+	uint64_t audit_wait = purge_audit(r, db, now_ms);
 	if (now_ms < r->next_ms)
-		return r->next_ms - now_ms;
+		return r->next_ms - now_ms < audit_wait ? r->next_ms - now_ms : audit_wait;
 	const struct jv_config *cfg = r->cfg;
 	int days = cfg->history.retention_days;
 	int failed =
@@ -164,7 +204,7 @@ uint64_t jv_retention_run(struct jv_retention *r, PGconn *db, uint64_t now_ms)
 		next = interval_ms;
 	PQclear(res);
 	r->next_ms = mono_ms() + next;
-	return next;
+	return next < audit_wait ? next : audit_wait;
 }
 
 void jv_retention_release(struct jv_retention *r, PGconn *db)
@@ -187,6 +227,8 @@ void jv_retention_render(struct jv_buf *out)
 	              atomic_load(&removed_executions));
 	jv_buf_printf(out, "jobvisor_history_removed_total{table=\"schedule_runs\"} %" PRIu64 "\n",
 	              atomic_load(&removed_runs));
+	jv_buf_printf(out, "jobvisor_history_removed_total{table=\"audit_log\"} %" PRIu64 "\n",
+	              atomic_load(&removed_audit));
 	jv_buf_puts(out, "# HELP jobvisor_history_purge_rounds_total History retention rounds this "
 	                 "process finished.\n"
 	                 "# TYPE jobvisor_history_purge_rounds_total counter\n");
