@@ -738,6 +738,8 @@ static int authorized(struct jv_api_req *req, unsigned flags)
 			return 1;
 	}
 	if (!cfg->api.token || !cfg->api.token[0]) {
+		/* a 401 always carries its challenge (RFC 9110, 11.6.1) */
+		jv_api_add_header(req, "WWW-Authenticate", "Bearer realm=\"jobvisor\"");
 		jv_api_error(req, 401, "no api.token is configured: this route is disabled");
 		return 0;
 	}
