@@ -2,14 +2,15 @@
 # check.sh -- the test command: install what is missing, build with -Werror,
 # start a private PostgreSQL and run every lane of tests: static analysis,
 # `make check` (unit tests under valgrind, integration and fault tests),
-# quickstart, the same tests under ASan + UBSan, short fuzz runs and
-# `make distcheck`. Stops PostgreSQL, exits non-zero on any failure.
+# quickstart, the OpenAPI document's linters and contract test, the same
+# tests under ASan + UBSan, short fuzz runs and `make distcheck`. Stops
+# PostgreSQL, exits non-zero on any failure.
 #
 # Every lane runs even when an earlier one failed (a build failure stops
 # everything), and the closing line counts them all: the tests of each
 # automake lane (check, sanitizers, distcheck) one by one, and the other
-# lanes (lint, quickstart, each fuzz target) as one check each. A lane that
-# could not run at all counts as failed.
+# lanes (lint, quickstart, openapi, each fuzz target) as one check each. A
+# lane that could not run at all counts as failed.
 #
 #   ./contrib/check.sh            everything
 #   JV_SKIP_DISTCHECK=1 ./contrib/check.sh   skip the distcheck pass (faster)
@@ -112,6 +113,18 @@ if JV_BUILD_DIR=$build sh "$top/contrib/quickstart.sh" --once >quickstart.out 2>
 else
 	tail -n 60 quickstart.out
 	tally quickstart 0 1 0
+	status=1
+fi
+
+step "openapi (Redocly, Spectral, contract test)"
+# docs/openapi.yaml lint-clean, and every operation's answers as it says
+# (contrib/openapi-check.sh: npm ci once, then about 20 s).
+if sh "$top/contrib/openapi-check.sh" "$build" >openapi.out 2>&1; then
+	grep '^openapi-check: ' openapi.out
+	tally openapi 1 0 0
+else
+	grep -v '^ok ' openapi.out | tail -n 60
+	tally openapi 0 1 0
 	status=1
 fi
 
