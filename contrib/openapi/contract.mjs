@@ -230,7 +230,7 @@ const CASES = [
 		expect: 201, save: (j, c) => { c.later = j.id; } },
 	{ op: "createJob", valid: true, name: "the same uniqueKey", body: { type: "noop", runAt: future(), uniqueKey: "contract-1" }, expect: 200,
 		then: (j, c) => (j.id === c.later ? null : `answered ${j.id}, not the existing ${c.later}`) },
-	{ op: "createJob", valid: true, name: "a failing job", body: { type: "noop", payload: { outcome: "failed", error: "as asked" } }, expect: 201, save: (j, c) => { c.failing = j.id; } },
+	{ op: "createJob", valid: true, name: "a failing job", body: { type: "noop", payload: { outcome: "permanent", error: "as asked" } }, expect: 201, save: (j, c) => { c.failing = j.id; } },
 	{ op: "createJob", valid: false, name: "an empty type", body: { type: "" }, badBody: true, expect: 400 },
 	{ op: "createJob", valid: false, name: "an unknown key", body: { type: "noop", colour: "red" }, badBody: true, expect: 400 },
 	{ op: "listJobs", valid: true, name: "a page of one", query: { limit: "1" }, expect: 200,
