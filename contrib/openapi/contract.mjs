@@ -215,6 +215,7 @@ const CASES = [
 	{ op: "cronStart", valid: true, name: "resume with a batch size", body: { batchSize: 2 }, expect: 200 },
 	{ op: "cronStart", valid: false, name: "batchSize 0", body: { batchSize: 0 }, badBody: true, expect: 400 },
 	{ op: "cronStart", valid: true, name: "resume, no body", expect: 200 },
+	{ op: "cronStart", valid: false, name: "a body past api.max_body_bytes (2 MiB)", body: { batchSize: 1, pad: "x".repeat(3 << 20) }, expect: 413 },
 	{ op: "cronTrigger", valid: true, name: "claim now", expect: 202 },
 	{ op: "cronTrigger", valid: false, name: "a wrong token", auth: "wrong", expect: 401 },
 	{ op: "cronResetStuckJobs", valid: true, name: "a 60 min horizon", body: { timeoutMinutes: 60 }, expect: 200 },
