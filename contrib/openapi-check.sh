@@ -21,10 +21,10 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$top/build/dev}" && pwd) || exit 1
 tools=$top/contrib/openapi
 
-command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || {
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 	echo "openapi-check: node and npm are needed" >&2
 	exit 1
-}
+fi
 case $(node --version) in
 v1[0-9].* | v[0-9].*)
 	echo "openapi-check: node $(node --version) is too old: the tools need node 20 or later" >&2
@@ -61,10 +61,10 @@ else
 fi
 
 # ---------------------------------------------------------------- contract
-top_srcdir=$top
-top_builddir=$build
+# lib.sh: jv_db, jv_write_config, jv_bg (stopped at exit), jv_api_port
+export top_srcdir="$top" top_builddir="$build"
+# shellcheck source=tests/lib.sh
 . "$top/tests/lib.sh"
-command -v curl >/dev/null 2>&1 || true
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
 
 TOKEN="tok-$$-Contract"
