@@ -3,15 +3,16 @@
 # start a private PostgreSQL and run every lane of tests: static analysis,
 # `make check` (unit tests under valgrind, integration and fault tests),
 # quickstart, the Debian packages (contrib/deb-check.sh), the TypeScript
-# client's tests, the same tests under ASan + UBSan, short fuzz runs and
-# `make distcheck`. Stops PostgreSQL, exits non-zero on any failure.
+# client's tests, the OpenAPI document's linters and contract test, the
+# same tests under ASan + UBSan, short fuzz runs and `make distcheck`.
+# Stops PostgreSQL, exits non-zero on any failure.
 #
 # Every lane runs even when an earlier one failed (a build failure stops
 # everything), and the closing line counts them all: the tests of each
 # automake lane (check, sanitizers, distcheck) one by one, and the other
-# lanes (lint, quickstart, deb, typescript, each fuzz target) as one check
-# each. A lane that could not run at all counts as failed (deb: skipped
-# without dpkg).
+# lanes (lint, quickstart, deb, typescript, openapi, each fuzz target) as
+# one check each. A lane that could not run at all counts as failed (deb:
+# skipped without dpkg).
 #
 #   ./contrib/check.sh            everything
 #   JV_SKIP_DISTCHECK=1 ./contrib/check.sh   skip the distcheck pass (faster)
@@ -147,6 +148,18 @@ if (cd "$top/clients/typescript" && npm ci --no-audit --no-fund) >typescript.out
 else
 	tail -n 80 typescript.out
 	tally typescript 0 1 0
+	status=1
+fi
+
+step "openapi (Redocly, Spectral, contract test)"
+# docs/openapi.yaml lint-clean, and every operation's answers as it says
+# (contrib/openapi-check.sh: npm ci once, then about 20 s).
+if sh "$top/contrib/openapi-check.sh" "$build" >openapi.out 2>&1; then
+	grep '^openapi-check: ' openapi.out
+	tally openapi 1 0 0
+else
+	grep -v '^ok ' openapi.out | tail -n 60
+	tally openapi 0 1 0
 	status=1
 fi
 

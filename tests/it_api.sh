@@ -244,4 +244,15 @@ run "$JOBVISOR" serve -c "$C3"
 assert_rc 1 "no token and not loopback: serve refuses to start"
 assert_match "api.listen: 0.0.0.0:0 is not a loopback address, and no api.token is set" "$ERR" \
 	"naming the place and the fix"
+jv_write_config "$C3" 'api:
+  listen: "127.0.0.1:0"'
+jv_bg "$JOBVISOR" serve -c "$C3"
+S3=$BG_PID
+jv_api_port "$JV_TMP/bg.$BG_N.err"
+call GET /api/cron/status -H "$AUTH"
+assert_eq '401|{"error":"no api.token is configured: this route is disabled"}' "$CODE|$BODY" \
+	"no token configured (loopback): the routes that need one answer 401"
+assert_match 'WWW-Authenticate: Bearer realm="jobvisor"' "$HDRS" "with WWW-Authenticate, as every 401"
+kill -TERM $S3
+wait $S3
 jv_done

@@ -209,8 +209,8 @@ assert_eq "$(q "SELECT string_agg(id::text, ' ' ORDER BY id DESC) FROM (SELECT i
 	"$(printf '%s' "$BODY" | jq -r '"\([.jobs[].id] | map(tostring) | join(" "))|\(.capped)"')" \
 	"q alone: the newest matches (case-insensitive), a full page, not capped"
 JV_MAX_PASSED=10000 reads "/api/jobs?q=error%20777" jobs_pkey
-assert_eq "|true|30401" "$(printf '%s' "$BODY" | jq -r '"\([.jobs[].id] | map(tostring) | join(" "))|\(.capped)|\(.next)"')" \
-	"q matching none of the newest 10 000: capped, next below them"
+assert_eq "|true|30401" "$(printf '%s' "$BODY" | jq -r '"\([.jobs[].id] | map(tostring) | join(" "))|\(.capped)|\(.next | tojson)"')" \
+	"q matching none of the newest 10 000: capped, next (a number) below them"
 JV_MAX_PASSED=10000 reads "/api/jobs?q=error%20777&status=failed&limit=1000" jobs_unsuccessful_idx
 assert_eq "$(q "SELECT string_agg(id::text, ' ' ORDER BY id DESC) FROM (SELECT id FROM jobvisor.jobs WHERE status = 'failed' ORDER BY id DESC LIMIT 10000) w JOIN jobvisor.jobs USING (id) WHERE last_error LIKE '%error 777%'")" \
 	"$(printf '%s' "$BODY" | jq -r '[.jobs[].id] | map(tostring) | join(" ")')" \

@@ -107,6 +107,7 @@ assert_eq 50 "$(field '.jobs | length')" "50 by default"
 TOP=$(jv_psql 'SELECT max(id) FROM jobvisor.jobs')
 assert_eq "$TOP" "$(field '.jobs[0].id')" "newest first"
 assert_eq "$(field '.jobs[49].id')" "$(field .next)" "next is the last id"
+assert_eq number "$(field '.next | type')" "next is a number, as after= takes it (not a string)"
 assert_match '^\{"id":[0-9]+,"type":"slow","user":"u0","status":"failed","priority":0,"attempts":0,"maxAttempts":3,"scheduledAt":"20[0-9-]+T[0-9:.]+Z","createdAt":"[^"]+Z","startedAt":null,"finishedAt":"[^"]+Z","lastError":null,"lockedBy":null,"queue":"default","progress":null,"progressNote":null,"progressAt":null,"workflowId":null,"workflowKey":null,"runWhen":"success","blockedBy":null\}$' \
 	"$(printf '%s' "$BODY" | jq -c '.jobs[0]')" "a job's fields"
 

@@ -148,6 +148,22 @@ call GET /api/queues/mail/pause
 assert_eq 405 "$CODE" "GET on pause: 405"
 assert_eq f "$(jv_psql "SELECT paused FROM jobvisor.queues WHERE name = 'mail'")" "still running"
 
+# ------------------------------------------- only a job scheduled later pending
+# It waits for nothing: no oldest due age anywhere (null, not minus an hour).
+post /api/jobs "{\"type\": \"noop\", \"queue\": \"bulk\", \"runAt\": \"$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)\"}"
+LATER=$(field .id)
+call GET /api/cron/status
+check assert_eq 'null' "$(field .oldestDuePendingAgeSeconds)" \
+	"GET /api/cron/status: oldestDuePendingAgeSeconds null with only a later job pending"
+call GET /api/cron/queue
+check assert_eq '0|1|null' "$(field '"\(.pending.due)|\(.pending.scheduled)|\(.pending.oldestDueAgeSeconds)"')" \
+	"GET /api/cron/queue: none due, one scheduled, oldestDueAgeSeconds null"
+call GET /api/queues
+check assert_eq '1|0|null' "$(queue_of bulk | jq -r '"\(.pending)|\(.due)|\(.oldestDueAgeSeconds)"')" \
+	"GET /api/queues: bulk has it pending, none due, oldestDueAgeSeconds null"
+call POST "/api/jobs/$LATER/cancel"
+assert_eq 200 "$CODE" "the later job cancelled"
+
 # ------------------------------------------------ held by global_concurrency
 post /api/jobs '{"type": "noop", "queue": "mail", "payload": {"sleep_ms": 30000}}'
 LONG=$(field .id)

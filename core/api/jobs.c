@@ -877,15 +877,15 @@ static void jobs_list(struct jv_api_req *req)
 		}
 		json_array_append_new(list, j);
 	}
-	json_t *next = more ? json_string(PQgetvalue(res, rows - 1, 1)) : json_null();
+	/* an integer, as after= takes it */
+	json_t *next =
+	    more ? json_integer(strtoll(PQgetvalue(res, rows - 1, 1), NULL, 10)) : json_null();
 	PQclear(res);
 	int capped = q && !more && examined >= JV_API_SEARCH_SCAN;
 	if (capped) {
 		/* continue below the lowest id examined */
-		char low[24];
-		snprintf(low, sizeof low, "%lld", lowest);
 		json_decref(next);
-		next = json_string(low);
+		next = json_integer(lowest);
 	}
 	json_t *ans = json_pack("{s:o, s:o}", "jobs", list, "next", next);
 	if (q)

@@ -208,7 +208,10 @@ static const char sql_counts[] =
     "ARRAY['pending', 'waiting', 'running', 'succeeded', 'failed', 'cancelled'], c.status)";
 
 static const char sql_oldest[] =
-    "SELECT round(extract(epoch FROM now() - min(scheduled_at)), 3)::float8, "
+    /* the oldest DUE job: a job scheduled later waits for nothing (NULL
+     * when none is due, not a negative age) */
+    "SELECT round(extract(epoch FROM now()"
+    " - min(scheduled_at) FILTER (WHERE scheduled_at <= now())), 3)::float8, "
     "count(*) FILTER (WHERE scheduled_at <= now()), count(*) FILTER (WHERE scheduled_at > now()) "
     "FROM jobvisor.jobs WHERE status = 'pending'";
 

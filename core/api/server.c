@@ -785,6 +785,8 @@ static int authorized(struct jv_api_req *req, const struct jv_api_route *found)
 			return 1;
 	}
 	if ((!cfg->api.token || !cfg->api.token[0]) && !cfg->api.n_tokens) {
+		/* a 401 always carries its challenge (RFC 9110, 11.6.1) */
+		jv_api_add_header(req, "WWW-Authenticate", "Bearer realm=\"jobvisor\"");
 		jv_api_error(req, 401, "no api.token or api.tokens is configured: this route is "
 				       "disabled");
 		return 0;
