@@ -68,12 +68,15 @@ export top_srcdir="$top" top_builddir="$build"
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
 
 TOKEN="tok-$$-Contract"
+VIEWER="viewer-$$-Contract"
 HOOK="hook-$$-Contract"
 jv_db openapi_contract
 jv_write_config "$JV_CONF" "$(cat <<YAML
 api:
   listen: "127.0.0.1:0"
   token: "$TOKEN"
+  tokens:
+    - { name: contract-viewer, token: "$VIEWER", role: viewer }
   webhook_secret: "$HOOK"
 YAML
 )"
@@ -86,7 +89,7 @@ jv_bg "$JOBVISOR" serve -c "$JV_CONF"
 jv_api_port "$JV_TMP/bg.$BG_N.err"
 
 start=$(date +%s)
-if JV_CONTRACT_DUMP=${JV_CONTRACT_DUMP:-} JV_API=$B JV_TOKEN=$TOKEN JV_HOOK=$HOOK node "$tools/contract.mjs"; then
+if JV_CONTRACT_DUMP=${JV_CONTRACT_DUMP:-} JV_API=$B JV_TOKEN=$TOKEN JV_VIEWER=$VIEWER JV_HOOK=$HOOK node "$tools/contract.mjs"; then
 	echo "openapi-check: contract test: passed (in $(($(date +%s) - start)) s)"
 else
 	echo "openapi-check: contract test: FAILED (serve's log: $JV_TMP/bg.$BG_N.err)"

@@ -26,6 +26,7 @@ import http from "node:http";
 
 const API = process.env.JV_API;
 const TOKEN = process.env.JV_TOKEN;
+const VIEWER = process.env.JV_VIEWER;
 const HOOK = process.env.JV_HOOK;
 if (!API || !TOKEN || !HOOK) {
 	console.error("contract.mjs: set JV_API, JV_TOKEN and JV_HOOK (contrib/openapi-check.sh does)");
@@ -108,6 +109,7 @@ async function send(c) {
 	const auth = c.auth || "bearer";
 	if (auth === "bearer") headers.Authorization = `Bearer ${TOKEN}`;
 	if (auth === "wrong") headers.Authorization = `Bearer wrong-${TOKEN}`;
+	if (auth === "viewer") headers.Authorization = `Bearer ${VIEWER}`;
 	if (auth === "hook") headers["X-Webhook-Secret"] = HOOK;
 	if (auth === "wronghook") headers["X-Webhook-Secret"] = `wrong-${HOOK}`;
 	if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -228,7 +230,8 @@ const big = 999999999;
 // ------------------------------------------------------------ the cases
 // op: operationId; valid: a request the server takes (else one it refuses);
 // expect: the status; path/query/body: values or functions of ctx; auth:
-// bearer (default) | none | wrong | hook | wronghook; method: to override;
+// bearer (default, an admin) | viewer | none | wrong | hook | wronghook;
+// method: to override;
 // announce: a Content-Length of that many bytes, with no body sent;
 // badBody: the body is bad by the document too; save(json, ctx): keep ids;
 // then(json, ctx): a message when a check of its own fails.
@@ -237,6 +240,7 @@ const CASES = [
 	{ op: "cronHealth", valid: true, name: "healthy, no token", auth: "none", expect: 200 },
 	{ op: "cronHealth", valid: false, name: "an unknown query argument", auth: "none", query: { x: "1" }, expect: 400 },
 	{ op: "cronStatus", valid: false, name: "a wrong token", auth: "wrong", expect: 401 },
+	{ op: "cronTrigger", valid: false, name: "a viewer's token", auth: "viewer", expect: 403 },
 	{ op: "cronQueue", valid: false, name: "an unknown query argument", query: { nope: "1" }, expect: 400 },
 	{ op: "cronStop", valid: true, name: "pause claiming", expect: 200 },
 	{ op: "cronStop", valid: false, name: "no token", auth: "none", expect: 401 },
@@ -356,6 +360,16 @@ const CASES = [
 	{ op: "metrics", valid: false, name: "DELETE", auth: "none", method: "delete", expect: 405 },
 	{ op: "openapi", valid: true, name: "the document", expect: 200 },
 	{ op: "openapi", valid: false, name: "a wrong token", auth: "wrong", expect: 401 },
+	// ---- access
+	{ op: "whoami", valid: true, name: "the admin", expect: 200,
+		then: (j) => (j.name === "api.token" && j.role === "admin" ? null : `got ${JSON.stringify(j)}`) },
+	{ op: "whoami", valid: true, name: "a viewer", auth: "viewer", expect: 200,
+		then: (j) => (j.name === "contract-viewer" && j.role === "viewer" ? null : `got ${JSON.stringify(j)}`) },
+	{ op: "whoami", valid: false, name: "a wrong token", auth: "wrong", expect: 401 },
+	{ op: "listAudit", valid: true, name: "a page", query: { limit: "2" }, expect: 200 },
+	{ op: "listAudit", valid: true, name: "by token name", query: { token: "contract-viewer" }, expect: 200 },
+	{ op: "listAudit", valid: false, name: "a viewer's token", auth: "viewer", expect: 403 },
+	{ op: "listAudit", valid: false, name: "a limit of 0", query: { limit: "0" }, expect: 400 },
 ];
 
 // ------------------------------------------------------------ the run

@@ -434,7 +434,7 @@ static void audit_list(struct jv_api_req *req)
 		}
 		json_array_append_new(list, j);
 	}
-	json_t *next = more ? json_string(PQgetvalue(res, rows - 1, 1)) : json_null();
+	json_t *next = more ? json_integer(strtoll(PQgetvalue(res, rows - 1, 1), NULL, 10)) : json_null();
 	PQclear(res);
 	jv_api_json(req, 200, json_pack("{soso}", "entries", list, "next", next));
 }

@@ -12,7 +12,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Resume claiming; optionally retune batch size and concurrency */
+        /**
+         * Resume claiming; optionally retune batch size and concurrency
+         * @description Takes effect at once: claiming resumes with the next poll or notification.
+         */
         post: operations["cronStart"];
         delete?: never;
         options?: never;
@@ -29,7 +32,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Pause claiming; running jobs go on */
+        /**
+         * Pause claiming; running jobs go on
+         * @description This processor stops claiming; the jobs it runs go on to their end. POST /api/cron/start resumes.
+         */
         post: operations["cronStop"];
         delete?: never;
         options?: never;
@@ -64,7 +70,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** This processor, every live processor, job counts, alert counters */
+        /**
+         * This processor, every live processor, job counts, alert counters
+         * @description Everything the dashboard shows of the processors: this one in detail, every live one in short, the job counts by status and the alert counters.
+         */
         get: operations["cronStatus"];
         put?: never;
         post?: never;
@@ -81,7 +90,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The queue by status and type, the oldest due job, what runs by processor and by user */
+        /**
+         * The queue by status and type, the oldest due job, what runs by processor and by user
+         * @description The live jobs only (pending and running), read through their partial indexes.
+         */
         get: operations["cronQueue"];
         put?: never;
         post?: never;
@@ -100,7 +112,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Claim now instead of at the next poll */
+        /**
+         * Claim now instead of at the next poll
+         * @description Wakes this processor's claim loop; a paused processor claims nothing.
+         */
         post: operations["cronTrigger"];
         delete?: never;
         options?: never;
@@ -117,7 +132,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Rescue the running jobs of processors silent for timeoutMinutes */
+        /**
+         * Rescue the running jobs of processors silent for timeoutMinutes
+         * @description The running jobs of processors whose heartbeat is older than the horizon are rescued, as the processors' own rescue does.
+         */
         post: operations["cronResetStuckJobs"];
         delete?: never;
         options?: never;
@@ -244,7 +262,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Cancel up to 1 000 jobs (each pending, waiting or running one, as POST /api/jobs/{id}/cancel) */
+        /**
+         * Cancel up to 1 000 jobs (each pending, waiting or running one, as POST /api/jobs/{id}/cancel)
+         * @description Each id as POST /api/jobs/{id}/cancel; ids that are not there or not cancellable are answered as unchanged.
+         */
         post: operations["cancelJobs"];
         delete?: never;
         options?: never;
@@ -261,7 +282,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Run up to 1 000 failed or cancelled jobs again (as POST /api/jobs/{id}/retry) */
+        /**
+         * Run up to 1 000 failed or cancelled jobs again (as POST /api/jobs/{id}/retry)
+         * @description Each id as POST /api/jobs/{id}/retry; ids that are not there or not failed or cancelled are answered as unchanged.
+         */
         post: operations["retryJobs"];
         delete?: never;
         options?: never;
@@ -278,7 +302,10 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** One job with its executions */
+        /**
+         * One job with its executions
+         * @description The job with its payload, result, dependencies and every execution (attempt) it had.
+         */
         get: operations["getJob"];
         put?: never;
         post?: never;
@@ -299,7 +326,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Cancel a pending or waiting job, or stop a running one */
+        /**
+         * Cancel a pending or waiting job, or stop a running one
+         * @description A running job is stopped by its processor (its execution ends cancelled); the jobs that depend on it with runWhen success are cancelled too.
+         */
         post: operations["cancelJob"];
         delete?: never;
         options?: never;
@@ -419,7 +449,10 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** The dashboard's script and style, embedded in the binary */
+        /**
+         * The dashboard's script and style, embedded in the binary
+         * @description Served with an ETag (304 on If-None-Match), public like the page.
+         */
         get: operations["dashboardFile"];
         put?: never;
         post?: never;
@@ -436,7 +469,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The alerts history (jobvisor.alerts), newest first, a page at a time */
+        /**
+         * The alerts history (jobvisor.alerts), newest first, a page at a time
+         * @description Every alert message sent, failed or dropped by a sink, with the events folded into it.
+         */
         get: operations["listAlerts"];
         put?: never;
         post?: never;
@@ -501,7 +537,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every queue as the claim sees it now (jobvisor.queue_stats()) */
+        /**
+         * Every queue as the claim sees it now (jobvisor.queue_stats())
+         * @description Each queue with its load, its switch and the limits that hold it back, as the next claim sees them.
+         */
         get: operations["listQueues"];
         put?: never;
         post?: never;
@@ -567,7 +606,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Users with a job pending or running or a limits row, by id, a page at a time */
+        /**
+         * Users with a job pending or running or a limits row, by id, a page at a time
+         * @description Each user with the limits in effect and the load now.
+         */
         get: operations["listUsers"];
         put?: never;
         post?: never;
@@ -587,7 +629,10 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** A user's effective limits and load now (the defaults when the user has no row) */
+        /**
+         * A user's effective limits and load now (the defaults when the user has no row)
+         * @description The row of jobvisor.user_limits if any, else the defaults of the config.
+         */
         get: operations["getUserLimits"];
         /**
          * Set a user's limits (jobvisor.user_limits), replacing the row
@@ -599,7 +644,10 @@ export interface paths {
          */
         put: operations["putUserLimits"];
         post?: never;
-        /** Remove a user's row (back to per_user_limit and weight 1) */
+        /**
+         * Remove a user's row (back to per_user_limit and weight 1)
+         * @description The processors are woken (NOTIFY jobvisor_jobs).
+         */
         delete: operations["deleteUserLimits"];
         options?: never;
         head?: never;
@@ -613,7 +661,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List workflows, newest first, a page at a time */
+        /**
+         * List workflows, newest first, a page at a time
+         * @description Each workflow with its status and the counts of its steps by status.
+         */
         get: operations["listWorkflows"];
         put?: never;
         /**
@@ -636,7 +687,10 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** One workflow with each step's state */
+        /**
+         * One workflow with each step's state
+         * @description The workflow, its counts and every step with its key, dependencies and state.
+         */
         get: operations["getWorkflow"];
         put?: never;
         post?: never;
@@ -657,8 +711,57 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Cancel the workflow's unfinished steps (waiting, pending, running) */
+        /**
+         * Cancel the workflow's unfinished steps (waiting, pending, running)
+         * @description Each unfinished step as POST /api/jobs/{id}/cancel.
+         */
         post: operations["cancelWorkflow"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/whoami": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The token's name and role (never the token), for the dashboard
+         * @description Who the request's token is: its name in api.tokens (api.token is
+         *     named "api.token") and its role. The dashboard shows the name and
+         *     hides what the role may not do.
+         */
+        get: operations["whoami"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The audit trail (jobvisor.audit_log), newest first, a page at a time (admin)
+         * @description One entry per request other than GET and HEAD made with a known
+         *     token: successes, refusals (403, 4xx) and failures alike. A request
+         *     without a known token (401) leaves none. Rows are written a moment
+         *     after the answer (by a writer of their own), and kept for
+         *     history.retention_days.
+         */
+        get: operations["listAudit"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -694,7 +797,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** This document, as JSON */
+        /**
+         * This document, as JSON
+         * @description docs/openapi.yaml of the build, as JSON.
+         */
         get: operations["openapi"];
         put?: never;
         post?: never;
@@ -708,19 +814,37 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        AnalyticsAnswer: {
-            window: {
-                /** Format: date-time */
-                start?: string;
-                /** Format: date-time */
-                end?: string;
+        Window: {
+            /** Format: date-time */
+            start: string;
+            /** Format: date-time */
+            end: string;
+        };
+        /** @description the executions of the window (of a type in byType, a user in byUser) */
+        Figures: {
+            /** @description in byType only */
+            type?: string;
+            /** @description in byUser only */
+            user?: string;
+            total: number;
+            byOutcome: {
+                succeeded: number;
+                failed: number;
+                timed_out: number;
+                crashed: number;
+                rescued: number;
+                cancelled: number;
             };
-            /** @description computed over a sample of the window's rows */
-            sampled: boolean;
-            /** @description when sampled */
-            samplePercent?: number;
-        } & {
-            [key: string]: unknown;
+            /** @description succeeded / total, 4 decimals; null when total is 0 */
+            successRate: number | null;
+            /** @description of the finished executions; each null when there is none */
+            durationMs: {
+                p50: number | null;
+                p95: number | null;
+                p99: number | null;
+                max: number | null;
+                avg: number | null;
+            };
         };
         Error: {
             error: string;
@@ -736,34 +860,39 @@ export interface components {
          */
         Outcome: "succeeded" | "failed" | "timed_out" | "crashed" | "rescued" | "cancelled";
         StatusCounts: {
-            pending?: number;
-            waiting?: number;
-            running?: number;
-            succeeded?: number;
-            failed?: number;
-            cancelled?: number;
+            pending: number;
+            waiting: number;
+            running: number;
+            succeeded: number;
+            failed: number;
+            cancelled: number;
         };
+        JobIdList: number[];
         JobIds: {
-            ids: number[];
+            ids: components["schemas"]["JobIdList"];
         };
         Workflow: {
             /** Format: int64 */
-            id?: number;
-            name?: string;
+            id: number;
+            name: string;
             /** Format: date-time */
-            createdAt?: string;
-            createdBy?: string | null;
+            createdAt: string;
+            createdBy: string | null;
             /** @enum {string} */
-            status?: "running" | "succeeded" | "failed" | "cancelled";
-            counts?: components["schemas"]["StatusCounts"];
+            status: "running" | "succeeded" | "failed" | "cancelled";
+            counts: components["schemas"]["StatusCounts"];
         };
         NewJob: {
             /** @description an executor instance of the config; at most 128 bytes */
             type: string;
-            /** @description handed to the executor; at most 1 MiB (1048576 bytes) as JSON text as PostgreSQL writes it (payload::text), and at most 512 levels of arrays and objects deep, else 400 */
-            payload?: Record<string, never> | null;
+            /** @description any JSON object, handed to the executor; at most 1 MiB (1048576 bytes) as JSON text as PostgreSQL writes it (payload::text), and at most 512 levels of arrays and objects deep, else 400 */
+            payload?: {
+                [key: string]: unknown;
+            } | null;
             /** @description for per_user_limit; at most 256 bytes */
             user?: string | null;
+            /** @description the same as user (the name of `jobvisor enqueue --file`); not both */
+            userId?: string | null;
             /**
              * Format: date-time
              * @description not before; default: now
@@ -786,6 +915,29 @@ export interface components {
              */
             runWhen?: "success" | "always" | null;
         };
+        /** @description a job of POST /api/workflows, as NewJob but with a key and dependsOn by key */
+        NewWorkflowStep: {
+            /** @description unique in the workflow */
+            key: string;
+            /** @description keys of other steps of this workflow */
+            dependsOn?: string[] | null;
+            type: string;
+            /** @description as for NewJob */
+            payload?: {
+                [key: string]: unknown;
+            } | null;
+            user?: string | null;
+            /** @description the same as user; not both */
+            userId?: string | null;
+            /** Format: date-time */
+            runAt?: string | null;
+            priority?: number | null;
+            maxAttempts?: number | null;
+            timeoutSeconds?: number | null;
+            queue?: string | null;
+            /** @enum {string|null} */
+            runWhen?: "success" | "always" | null;
+        };
         Enqueued: {
             /** Format: int64 */
             id: number;
@@ -794,100 +946,159 @@ export interface components {
             warning?: string;
         };
         Queue: {
-            name?: string;
+            name: string;
             /** @description jobs pending, due or not */
-            pending?: number;
+            pending: number;
             /** @description jobs pending and due */
-            due?: number;
+            due: number;
             /** @description on every processor */
-            running?: number;
+            running: number;
             /** @description paused for every processor */
-            paused?: boolean;
+            paused: boolean;
             /** Format: date-time */
-            pausedAt?: string | null;
+            pausedAt: string | null;
             /** @description api, sql, config, ... */
-            pausedBy?: string | null;
+            pausedBy: string | null;
             /** @description this processor's queues.NAME.concurrency; null: none */
-            concurrency?: number | null;
+            concurrency: number | null;
             /** @description whether this processor serves the queue (processor.queues; absent: every queue) */
-            served?: boolean;
+            served: boolean;
             /** @description running at once on all processors at most */
-            globalConcurrency?: number | null;
-            rateLimit?: {
-                allowed?: number;
-                periodSeconds?: number;
+            globalConcurrency: number | null;
+            rateLimit: {
+                allowed: number;
+                periodSeconds: number;
                 /** @enum {string} */
-                partitionBy?: "none" | "user_id" | "type";
+                partitionBy: "none" | "user_id" | "type";
             } | null;
             /** @description starts in the current rate window, all partitions */
-            windowStarts?: number;
+            windowStarts: number;
             /** @description rate partitions at their limit now */
-            ratePartitionsFull?: number;
+            ratePartitionsFull: number;
             /**
              * @description what holds the queue's due jobs back now; null when nothing does (or none is due)
              * @enum {string|null}
              */
-            heldBy?: "paused" | "global_concurrency" | "rate_limit" | null;
-            oldestDueAgeSeconds?: number | null;
+            heldBy: "paused" | "global_concurrency" | "rate_limit" | null;
+            /** @description since the queue's oldest due job was due; null when none is due */
+            oldestDueAgeSeconds: number | null;
         };
         UserLimits: {
-            userId?: string;
+            userId: string;
             /** @description the effective limit: the row's, else per_user_limit (0 there: none); null: none */
-            maxRunning?: number | null;
-            weight?: number;
-            running?: number;
-            pending?: number;
+            maxRunning: number | null;
+            weight: number;
+            running: number;
+            pending: number;
             /** @description as many jobs running as maxRunning */
-            atLimit?: boolean;
+            atLimit: boolean;
             /** @description the user has a row in jobvisor.user_limits */
-            overridden?: boolean;
+            overridden: boolean;
         };
         UserLimitsRow: {
-            userId?: string;
+            userId: string;
             /** @description replaces processor.per_user_limit for the user; null: no limit */
-            maxRunning?: number | null;
-            weight?: number;
+            maxRunning: number | null;
+            weight: number;
             /** Format: date-time */
-            updatedAt?: string;
+            updatedAt: string;
         };
         Job: {
             /** Format: int64 */
             id: number;
             type: string;
-            user?: string | null;
+            user: string | null;
             status: components["schemas"]["JobStatus"];
-            priority?: number;
-            attempts?: number;
-            maxAttempts?: number;
+            priority: number;
+            attempts: number;
+            maxAttempts: number;
             /** Format: date-time */
-            scheduledAt?: string;
+            scheduledAt: string;
             /** Format: date-time */
-            createdAt?: string;
+            createdAt: string;
             /** Format: date-time */
-            startedAt?: string | null;
+            startedAt: string | null;
             /** Format: date-time */
-            finishedAt?: string | null;
-            lastError?: string | null;
+            finishedAt: string | null;
+            lastError: string | null;
             /** Format: int64 */
-            lockedBy?: number | null;
-            queue?: string;
+            lockedBy: number | null;
+            queue: string;
             /** @description as the executor reported it last (at most once a second) */
-            progress?: number | null;
-            progressNote?: string | null;
+            progress: number | null;
+            progressNote: string | null;
             /** Format: date-time */
-            progressAt?: string | null;
+            progressAt: string | null;
             /** Format: int64 */
-            workflowId?: number | null;
-            workflowKey?: string | null;
+            workflowId: number | null;
+            workflowKey: string | null;
             /** @enum {string} */
-            runWhen?: "success" | "always";
+            runWhen: "success" | "always";
             /**
              * Format: int64
              * @description the dependency whose failure or cancellation cancelled this job
              */
-            blockedBy?: number | null;
-        } & {
-            [key: string]: unknown;
+            blockedBy: number | null;
+        };
+        /** @description a job (as in Job) with its details, for GET /api/jobs/{id} */
+        JobDetail: {
+            /** Format: int64 */
+            id: number;
+            type: string;
+            user: string | null;
+            status: components["schemas"]["JobStatus"];
+            priority: number;
+            attempts: number;
+            maxAttempts: number;
+            /** Format: date-time */
+            scheduledAt: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            startedAt: string | null;
+            /** Format: date-time */
+            finishedAt: string | null;
+            lastError: string | null;
+            /** Format: int64 */
+            lockedBy: number | null;
+            queue: string;
+            /** @description as the executor reported it last (at most once a second) */
+            progress: number | null;
+            progressNote: string | null;
+            /** Format: date-time */
+            progressAt: string | null;
+            /** Format: int64 */
+            workflowId: number | null;
+            workflowKey: string | null;
+            /** @enum {string} */
+            runWhen: "success" | "always";
+            /**
+             * Format: int64
+             * @description the dependency whose failure or cancellation cancelled this job
+             */
+            blockedBy: number | null;
+            /** @description the job's own timeout; null: the executor's */
+            timeoutSeconds: number | null;
+            uniqueKey: string | null;
+            /** Format: date-time */
+            updatedAt: string;
+            /** @description the ids of the jobs it depends on (empty when none) */
+            dependsOn: number[];
+            /** @description numbers as JSON numbers whatever their size (integers beyond int64 as reals); null with payloadOmitted when no JSON value can show it */
+            payload: {
+                [key: string]: unknown;
+            } | null;
+            /** @description only when payload is null because it cannot be shown as a JSON value (nested deeper than 2047 levels, or a number beyond a double's range, both only by SQL): why */
+            payloadOmitted?: string;
+            /** @description with payloadOmitted: the payload as PostgreSQL prints it */
+            payloadText?: string;
+            /** @description what the executor answered, any JSON value (null: none yet); shown as payload is, with resultOmitted and resultText likewise */
+            result: unknown;
+            /** @description as payloadOmitted, for the result */
+            resultOmitted?: string;
+            /** @description with resultOmitted: the result as PostgreSQL prints it */
+            resultText?: string;
+            executions: components["schemas"]["Execution"][];
         };
         ScheduleChange: {
             /** @description 5 or 6 fields (seconds first), names, @daily, @every 30s */
@@ -896,8 +1107,10 @@ export interface components {
             timezone?: string;
             /** @description the jobs' type; at most 128 bytes */
             type?: string;
-            /** @description the jobs' payload; at most 1 MiB as JSON text and 512 levels deep (else 400) */
-            payload?: Record<string, never>;
+            /** @description the jobs' payload, any JSON object; at most 1 MiB as JSON text and 512 levels deep (else 400) */
+            payload?: {
+                [key: string]: unknown;
+            };
             /** @description at most 256 bytes */
             user?: string | null;
             priority?: number;
@@ -915,9 +1128,36 @@ export interface components {
             /** @description the jobs' queue, one a processor's config names under queues: (else 400 naming it); default 'default' */
             queue?: string;
         };
-        NewSchedule: components["schemas"]["ScheduleChange"] & {
+        /** @description a schedule of POST /api/schedules; the fields as in ScheduleChange, and its name */
+        NewSchedule: {
             /** @description 1 to 100 of A-Z, a-z, 0-9, '_', '.', '-' (as in the config) */
             name: string;
+            /** @description 5 or 6 fields (seconds first), names, @daily, @every 30s */
+            cron: string;
+            /** @description an IANA zone; default UTC */
+            timezone?: string;
+            /** @description the jobs' type; at most 128 bytes */
+            type: string;
+            /** @description the jobs' payload, any JSON object; at most 1 MiB as JSON text and 512 levels deep (else 400) */
+            payload?: {
+                [key: string]: unknown;
+            };
+            /** @description at most 256 bytes */
+            user?: string | null;
+            priority?: number;
+            maxAttempts?: number;
+            timeoutSeconds?: number | null;
+            /**
+             * @description runs missed while every processor was down (more than 2 s overdue): none skips them, latest (the default) enqueues the latest one, all enqueues each (at most 100, the latest)
+             * @enum {string}
+             */
+            catchUp?: "none" | "latest" | "all";
+            /** @description each job is delayed 0..jitterSeconds */
+            jitterSeconds?: number;
+            /** @description false: paused */
+            enabled?: boolean;
+            /** @description the jobs' queue, one a processor's config names under queues: (else 400 naming it); default 'default' */
+            queue?: string;
         };
         Schedule: {
             name: string;
@@ -925,106 +1165,112 @@ export interface components {
             timezone: string;
             type: string;
             /** @description null with payloadOmitted when no JSON value can show it, as for a job */
-            payload?: Record<string, never> | null;
+            payload: {
+                [key: string]: unknown;
+            } | null;
             /** @description only when payload is null because it cannot be shown as a JSON value: why */
             payloadOmitted?: string;
             /** @description with payloadOmitted: the payload as PostgreSQL prints it */
             payloadText?: string;
-            user?: string | null;
-            priority?: number;
-            maxAttempts?: number;
-            timeoutSeconds?: number | null;
+            user: string | null;
+            priority: number;
+            maxAttempts: number;
+            timeoutSeconds: number | null;
             /** @enum {string} */
-            catchUp?: "none" | "latest" | "all";
-            jitterSeconds?: number;
+            catchUp: "none" | "latest" | "all";
+            jitterSeconds: number;
             enabled: boolean;
             /** @description the queue of its jobs */
-            queue?: string;
+            queue: string;
             /** @enum {string} */
             source: "config" | "api";
             /**
              * Format: date-time
              * @description the next run not yet enqueued
              */
-            nextRunAt?: string | null;
+            nextRunAt: string | null;
             /** Format: date-time */
-            lastRunAt?: string | null;
+            lastRunAt: string | null;
             /** Format: int64 */
-            lastJobId?: number | null;
+            lastJobId: number | null;
             /** Format: date-time */
-            createdAt?: string;
+            createdAt: string;
             /** Format: date-time */
-            updatedAt?: string;
+            updatedAt: string;
             /** @description the next five run times after now (UTC) */
             nextRuns: string[];
         };
         Execution: {
-            attempt?: number;
+            attempt: number;
             /** Format: int64 */
-            processor?: number | null;
+            processor: number | null;
             /** Format: date-time */
-            startedAt?: string;
+            startedAt: string;
             /** Format: date-time */
-            finishedAt?: string | null;
-            durationMs?: number | null;
-            outcome?: components["schemas"]["Outcome"] | null;
-            error?: string | null;
-            output?: string | null;
-        } & {
-            [key: string]: unknown;
+            finishedAt: string | null;
+            durationMs: number | null;
+            /**
+             * @description as Outcome; null while the attempt runs
+             * @enum {string|null}
+             */
+            outcome: "succeeded" | "failed" | "timed_out" | "crashed" | "rescued" | "cancelled" | null;
+            error: string | null;
+            output: string | null;
+            /** @description a late report of the attempt, after the job was rescued or cancelled meanwhile: recorded, not applied (its outcome added to error) */
+            stale: boolean;
         };
         Processor: {
             /** Format: int64 */
-            id?: number;
-            name?: string;
-            hostname?: string;
-            pid?: number;
+            id: number;
+            name: string;
+            hostname: string;
+            pid: number;
             /** @enum {string} */
-            state?: "running" | "paused" | "stopping";
-            paused?: boolean;
-            databaseConnected?: boolean;
-            uptimeSeconds?: number;
-            heartbeatAgeSeconds?: number | null;
-            batchSize?: number;
-            maxConcurrentJobs?: number;
-            runningJobs?: number;
+            state: "running" | "paused" | "stopping";
+            paused: boolean;
+            databaseConnected: boolean;
+            uptimeSeconds: number;
+            heartbeatAgeSeconds: number | null;
+            batchSize: number;
+            maxConcurrentJobs: number;
+            runningJobs: number;
             /** @description claimed ahead (processor.prefetch), waiting for a free slot */
-            prefetchedJobs?: number;
-            threads?: number;
-            workers?: {
-                total?: number;
-                busy?: number;
-                idle?: number;
+            prefetchedJobs: number;
+            threads: number;
+            workers: {
+                total: number;
+                busy: number;
+                idle: number;
             };
-            claimed?: number;
-            completed?: number;
-            databaseReconnects?: number;
+            claimed: number;
+            completed: number;
+            databaseReconnects: number;
             /** @description processor.heartbeat_interval_ms */
-            heartbeatIntervalMs?: number;
+            heartbeatIntervalMs: number;
             /** @description processor.stuck_job_timeout_minutes (decimals allowed), the horizon the dashboard resets stuck jobs with */
-            stuckJobTimeoutMinutes?: number;
+            stuckJobTimeoutMinutes: number;
             /** @description the shortest timeoutMinutes reset-stuck-jobs takes: 2 heartbeat intervals + the 7 s self-fencing margin (2 s kill grace + 5 s slack, or a thousandth of the horizon when more), rounded up to a hundredth of a minute */
-            minStuckJobTimeoutMinutes?: number;
+            minStuckJobTimeoutMinutes: number;
         };
         Health: {
             /** @enum {string} */
             status: "healthy" | "unhealthy";
             database: {
                 /** @description the engine's own database connection is up */
-                reachable?: boolean;
+                reachable: boolean;
                 /** @description the latest round trip of the API's database connections; null before the first */
-                latencyMs?: number | null;
+                latencyMs: number | null;
             };
-            heartbeatAgeSeconds?: number | null;
+            heartbeatAgeSeconds: number | null;
             problems: string[];
             /** Format: int64 */
-            processor?: number;
-            paused?: boolean;
-            workers?: {
-                total?: number;
-                busy?: number;
-                idle?: number;
-                threads?: number;
+            processor: number;
+            paused: boolean;
+            workers: {
+                total: number;
+                busy: number;
+                idle: number;
+                threads: number;
             };
         };
     };
@@ -1041,7 +1287,17 @@ export interface components {
         /** @description missing or wrong token (or no api.token configured) */
         Unauthorized: {
             headers: {
-                "WWW-Authenticate"?: string;
+                /** @description Bearer realm="jobvisor" */
+                "WWW-Authenticate": string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description the token's role may not take this route (the error names the role needed) */
+        Forbidden: {
+            headers: {
                 [name: string]: unknown;
             };
             content: {
@@ -1060,7 +1316,8 @@ export interface components {
         /** @description the path exists but not with this method (the Allow header lists them) */
         MethodNotAllowed: {
             headers: {
-                Allow?: string;
+                /** @description the methods of the path */
+                Allow: string;
                 [name: string]: unknown;
             };
             content: {
@@ -1116,15 +1373,6 @@ export interface components {
                     name: string;
                     paused: boolean;
                 };
-            };
-        };
-        /** @description not implemented yet */
-        NotImplemented: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                "application/json": components["schemas"]["Error"];
             };
         };
         /** @description a claim was requested */
@@ -1193,6 +1441,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             405: components["responses"]["MethodNotAllowed"];
             413: components["responses"]["TooLarge"];
             503: components["responses"]["Unavailable"];
@@ -1223,6 +1472,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             405: components["responses"]["MethodNotAllowed"];
             413: components["responses"]["TooLarge"];
             503: components["responses"]["Unavailable"];
@@ -1279,25 +1529,26 @@ export interface operations {
                         processor: components["schemas"]["Processor"];
                         processors: {
                             /** Format: int64 */
-                            id?: number;
-                            name?: string;
-                            hostname?: string;
-                            pid?: number;
-                            state?: string;
-                            version?: string;
-                            heartbeatAgeSeconds?: number;
-                            runningJobs?: number;
+                            id: number;
+                            name: string;
+                            hostname: string;
+                            pid: number;
+                            state: string;
+                            version: string;
+                            heartbeatAgeSeconds: number;
+                            runningJobs: number;
                         }[];
                         jobs: components["schemas"]["StatusCounts"];
+                        /** @description since the oldest due pending job was due; null when no job is due (jobs scheduled later wait for nothing) */
                         oldestDuePendingAgeSeconds: number | null;
                         alerts: {
-                            sent?: number;
-                            failed?: number;
-                            dropped?: number;
-                            folded?: number;
+                            sent: number;
+                            failed: number;
+                            dropped: number;
+                            folded: number;
                         };
                         /** @description the queues paused for every processor, by name */
-                        pausedQueues?: string[];
+                        pausedQueues: string[];
                     };
                 };
             };
@@ -1323,35 +1574,36 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        byStatus?: components["schemas"]["StatusCounts"];
-                        byType?: {
+                        byStatus: components["schemas"]["StatusCounts"];
+                        byType: {
                             [key: string]: {
-                                pending?: number;
-                                running?: number;
+                                pending: number;
+                                running: number;
                             };
                         };
                         /** @description every queue of jobvisor.queues, by name */
-                        byQueue?: {
+                        byQueue: {
                             [key: string]: {
-                                pending?: number;
-                                running?: number;
-                                paused?: boolean;
+                                pending: number;
+                                running: number;
+                                paused: boolean;
                             };
                         };
-                        pending?: {
-                            due?: number;
-                            scheduled?: number;
-                            oldestDueAgeSeconds?: number | null;
+                        pending: {
+                            due: number;
+                            scheduled: number;
+                            /** @description since the oldest due job was due; null when none is due */
+                            oldestDueAgeSeconds: number | null;
                         };
-                        runningByProcessor?: {
+                        runningByProcessor: {
                             /** Format: int64 */
-                            processor?: number;
-                            name?: string;
-                            running?: number;
+                            processor: number;
+                            name: string;
+                            running: number;
                         }[];
-                        runningByUser?: {
-                            user?: string;
-                            running?: number;
+                        runningByUser: {
+                            user: string;
+                            running: number;
                         }[];
                     };
                 };
@@ -1374,6 +1626,7 @@ export interface operations {
             202: components["responses"]["Triggered"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             405: components["responses"]["MethodNotAllowed"];
             413: components["responses"]["TooLarge"];
             503: components["responses"]["Unavailable"];
@@ -1411,6 +1664,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             405: components["responses"]["MethodNotAllowed"];
             413: components["responses"]["TooLarge"];
             503: components["responses"]["Unavailable"];
@@ -1427,7 +1681,15 @@ export interface operations {
         responses: {
             202: components["responses"]["Triggered"];
             400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthorized"];
+            /** @description missing or wrong X-Webhook-Secret. No WWW-Authenticate: the secret is no HTTP authentication scheme a client could be challenged with, and a Bearer challenge would ask for the token, which this route does not take */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description no api.webhook_secret is configured */
             403: {
                 headers: {
@@ -1471,7 +1733,46 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AnalyticsAnswer"];
+                    "application/json": {
+                        window: components["schemas"]["Window"];
+                        /** @description computed over a sample of the window's rows */
+                        sampled: boolean;
+                        /** @description when sampled */
+                        samplePercent?: number;
+                        overall: components["schemas"]["Figures"];
+                        /** @description the types with the most executions first */
+                        byType: components["schemas"]["Figures"][];
+                        /** @description the users with the most executions first */
+                        byUser: components["schemas"]["Figures"][];
+                        /** @description with bucket=hour (the default), every hour of the window */
+                        throughputPerHour?: {
+                            /** Format: date-time */
+                            hour: string;
+                            succeeded: number;
+                            /** @description failed, timed out or crashed */
+                            failed: number;
+                            total: number;
+                        }[];
+                        /** @description with bucket=minute, every minute of the window */
+                        throughputPerMinute?: {
+                            /** Format: date-time */
+                            minute: string;
+                            succeeded: number;
+                            /** @description failed, timed out or crashed */
+                            failed: number;
+                            total: number;
+                        }[];
+                        /** @description the most frequent errors, numbers and quoted strings folded into a pattern */
+                        topErrors: {
+                            pattern: string;
+                            count: number;
+                            /** @description one of them, at most 500 characters */
+                            example: string;
+                            /** Format: date-time */
+                            lastSeen: string;
+                            types: string[];
+                        }[];
+                    };
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -1503,7 +1804,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AnalyticsAnswer"] & {
+                    "application/json": {
+                        window: components["schemas"]["Window"];
+                        /** @description computed over a sample of the window's rows */
+                        sampled: boolean;
+                        /** @description when sampled */
+                        samplePercent?: number;
                         /** @enum {string} */
                         bucket: "hour" | "minute";
                         points: {
@@ -1511,12 +1817,12 @@ export interface operations {
                              * Format: date-time
                              * @description the bucket's start (UTC)
                              */
-                            at?: string;
-                            succeeded?: number;
+                            at: string;
+                            succeeded: number;
                             /** @description failed, timed out or crashed */
-                            failed?: number;
+                            failed: number;
                             /** @description every outcome */
-                            total?: number;
+                            total: number;
                         }[];
                     };
                 };
@@ -1547,17 +1853,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AnalyticsAnswer"] & {
-                        insights?: ({
-                            kind?: string;
-                            severity?: string;
-                            title?: string;
-                            detail?: string | null;
-                            recommendation?: string | null;
-                            data?: unknown;
-                        } & {
-                            [key: string]: unknown;
-                        })[];
+                    "application/json": {
+                        window: components["schemas"]["Window"];
+                        /** @description computed over a sample of the window's rows */
+                        sampled: boolean;
+                        /** @description when sampled */
+                        samplePercent?: number;
+                        /** @description the most severe first; one of kind healthy when nothing stands out */
+                        insights: {
+                            /** @description most_failing_types, slow_types, healthy, ... (new kinds may come) */
+                            kind: string;
+                            /** @enum {string} */
+                            severity: "critical" | "warning" | "info";
+                            title: string;
+                            detail: string | null;
+                            recommendation: string | null;
+                            /** @description the figures behind it, by kind */
+                            data: {
+                                [key: string]: unknown;
+                            } | null;
+                        }[];
                     };
                 };
             };
@@ -1603,8 +1918,11 @@ export interface operations {
                 content: {
                     "application/json": {
                         jobs: components["schemas"]["Job"][];
-                        /** @description what to pass as after= for the next page; null on the last */
-                        next?: unknown;
+                        /**
+                         * Format: int64
+                         * @description what to pass as after= for the next page; null on the last
+                         */
+                        next: number | null;
                         /** @description only with q: the search examined its 10 000 jobs before the page was full; next continues below them */
                         capped?: boolean;
                     };
@@ -1651,6 +1969,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             405: components["responses"]["MethodNotAllowed"];
             413: components["responses"]["TooLarge"];
             503: components["responses"]["Unavailable"];
@@ -1672,6 +1991,7 @@ export interface operations {
             200: components["responses"]["ChangedUnchanged"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             405: components["responses"]["MethodNotAllowed"];
             413: components["responses"]["TooLarge"];
             503: components["responses"]["Unavailable"];
@@ -1686,7 +2006,8 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["JobIds"] & {
+                "application/json": {
+                    ids: components["schemas"]["JobIdList"];
                     /** @default 1 */
                     attempts?: number | null;
                 };
@@ -1696,6 +2017,7 @@ export interface operations {
             200: components["responses"]["ChangedUnchanged"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             405: components["responses"]["MethodNotAllowed"];
             413: components["responses"]["TooLarge"];
             503: components["responses"]["Unavailable"];
@@ -1718,23 +2040,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Job"] & {
-                        /** @description the ids of the jobs it depends on (empty when none) */
-                        dependsOn?: number[];
-                        /** @description numbers as JSON numbers whatever their size (integers beyond int64 as reals); null with payloadOmitted when no JSON value can show it */
-                        payload?: Record<string, never> | null;
-                        /** @description only when payload is null because it cannot be shown as a JSON value (nested deeper than 2047 levels, or a number beyond a double's range, both only by SQL): why */
-                        payloadOmitted?: string;
-                        /** @description with payloadOmitted: the payload as PostgreSQL prints it */
-                        payloadText?: string;
-                        /** @description as payload; resultOmitted and resultText likewise */
-                        result?: unknown;
-                        /** @description as payloadOmitted, for the result */
-                        resultOmitted?: string;
-                        /** @description with resultOmitted: the result as PostgreSQL prints it */
-                        resultText?: string;
-                        executions?: components["schemas"]["Execution"][];
-                    };
+                    "application/json": components["schemas"]["JobDetail"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -1773,6 +2079,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             405: components["responses"]["MethodNotAllowed"];
             409: components["responses"]["Conflict"];
@@ -1815,6 +2122,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             405: components["responses"]["MethodNotAllowed"];
             409: components["responses"]["Conflict"];
@@ -1878,6 +2186,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             405: components["responses"]["MethodNotAllowed"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["TooLarge"];
@@ -1906,12 +2215,13 @@ export interface operations {
                         /** @enum {boolean} */
                         deleted: true;
                         /** @enum {string} */
-                        source?: "config" | "api";
+                        source: "config" | "api";
                     };
                 };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             405: components["responses"]["MethodNotAllowed"];
             503: components["responses"]["Unavailable"];
@@ -1943,6 +2253,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             405: components["responses"]["MethodNotAllowed"];
             413: components["responses"]["TooLarge"];
@@ -2104,6 +2415,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             405: components["responses"]["MethodNotAllowed"];
             409: components["responses"]["Conflict"];
@@ -2140,6 +2452,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             405: components["responses"]["MethodNotAllowed"];
             409: components["responses"]["Conflict"];
@@ -2188,6 +2501,7 @@ export interface operations {
             200: components["responses"]["QueueSwitched"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             405: components["responses"]["MethodNotAllowed"];
             413: components["responses"]["TooLarge"];
@@ -2209,6 +2523,7 @@ export interface operations {
             200: components["responses"]["QueueSwitched"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             405: components["responses"]["MethodNotAllowed"];
             413: components["responses"]["TooLarge"];
@@ -2316,6 +2631,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             405: components["responses"]["MethodNotAllowed"];
             413: components["responses"]["TooLarge"];
             503: components["responses"]["Unavailable"];
@@ -2344,6 +2660,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             405: components["responses"]["MethodNotAllowed"];
             413: components["responses"]["TooLarge"];
@@ -2394,11 +2711,7 @@ export interface operations {
             content: {
                 "application/json": {
                     name: string;
-                    jobs: (components["schemas"]["NewJob"] & {
-                        key: string;
-                        /** @description keys of other steps of this workflow */
-                        dependsOn?: string[];
-                    })[];
+                    jobs: components["schemas"]["NewWorkflowStep"][];
                 };
             };
         };
@@ -2411,10 +2724,10 @@ export interface operations {
                 content: {
                     "application/json": {
                         /** Format: int64 */
-                        id?: number;
-                        name?: string;
+                        id: number;
+                        name: string;
                         /** @description each step's key and job id */
-                        jobs?: {
+                        jobs: {
                             [key: string]: number;
                         };
                     };
@@ -2422,6 +2735,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             405: components["responses"]["MethodNotAllowed"];
             413: components["responses"]["TooLarge"];
             503: components["responses"]["Unavailable"];
@@ -2444,27 +2758,37 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Workflow"] & {
-                        steps?: {
-                            key?: string;
+                    "application/json": {
+                        /** Format: int64 */
+                        id: number;
+                        name: string;
+                        /** Format: date-time */
+                        createdAt: string;
+                        createdBy: string | null;
+                        /** @enum {string} */
+                        status: "running" | "succeeded" | "failed" | "cancelled";
+                        counts: components["schemas"]["StatusCounts"];
+                        steps: {
+                            /** @description null for a job added to the workflow by SQL without one */
+                            key: string | null;
                             /** Format: int64 */
-                            id?: number;
-                            type?: string;
-                            status?: components["schemas"]["JobStatus"];
-                            /** @description the keys of its dependencies */
-                            dependsOn?: string[];
+                            id: number;
+                            type: string;
+                            status: components["schemas"]["JobStatus"];
+                            /** @description the keys of its dependencies (a job id as text for one without a key) */
+                            dependsOn: string[];
                             /** @enum {string} */
-                            runWhen?: "success" | "always";
-                            attempts?: number;
-                            progress?: number | null;
-                            progressNote?: string | null;
-                            lastError?: string | null;
+                            runWhen: "success" | "always";
+                            attempts: number;
+                            progress: number | null;
+                            progressNote: string | null;
+                            lastError: string | null;
                             /** Format: int64 */
-                            blockedBy?: number | null;
+                            blockedBy: number | null;
                             /** Format: date-time */
-                            createdAt?: string;
+                            createdAt: string;
                             /** Format: date-time */
-                            finishedAt?: string | null;
+                            finishedAt: string | null;
                         }[];
                     };
                 };
@@ -2495,16 +2819,100 @@ export interface operations {
                 content: {
                     "application/json": {
                         /** Format: int64 */
-                        id?: number;
-                        cancelled?: number;
+                        id: number;
+                        cancelled: number;
                     };
                 };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             405: components["responses"]["MethodNotAllowed"];
             413: components["responses"]["TooLarge"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    whoami: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description who the token is */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description its name in api.tokens, or api.token */
+                        name: string;
+                        /** @enum {string} */
+                        role: "viewer" | "operator" | "admin";
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            405: components["responses"]["MethodNotAllowed"];
+        };
+    };
+    listAudit: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description the previous page's next */
+                after?: number;
+                /** @description only this token's name */
+                token?: string;
+                /** @description at or after this time */
+                from?: string;
+                /** @description before this time */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description one page of the audit trail */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        entries: {
+                            /** Format: int64 */
+                            id: number;
+                            /** Format: date-time */
+                            at: string;
+                            /** @description the token's name */
+                            token: string;
+                            method: string;
+                            path: string;
+                            /** @description the job id, schedule, queue, processor or user acted on; a bulk request's ids as 1,2,3 */
+                            target: string | null;
+                            /** @description the status the request was answered with */
+                            status: number;
+                        }[];
+                        /**
+                         * Format: int64
+                         * @description after= for the next (older) page
+                         */
+                        next: number | null;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            405: components["responses"]["MethodNotAllowed"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -2546,7 +2954,9 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
                 };
             };
             400: components["responses"]["BadRequest"];

@@ -247,6 +247,14 @@ export class JobvisorClient implements EveryOperation {
 	listAlerts(query?: ApiQuery<"listAlerts">): Promise<ApiResult<"listAlerts">> {
 		return this.#call("GET", "/api/alerts", { query });
 	}
+	/** GET /api/whoami: the token's name and role */
+	whoami(): Promise<ApiResult<"whoami">> {
+		return this.#call("GET", "/api/whoami");
+	}
+	/** GET /api/audit (admin): the audit trail, newest first */
+	listAudit(query?: ApiQuery<"listAudit">): Promise<ApiResult<"listAudit">> {
+		return this.#call("GET", "/api/audit", { query });
+	}
 	/** POST /api/processors/{id}/pause */
 	pauseProcessor(id: number): Promise<ApiResult<"pauseProcessor">> {
 		return this.#call("POST", `/api/processors/${id}/pause`);

@@ -133,3 +133,25 @@ test("claiming: stop, start, trigger", async () => {
 	const t = await api.cronTrigger();
 	assert.equal(t.triggered, true);
 });
+
+test("access: who the token is, and the audit trail of its changes", async () => {
+	const me = await api.whoami();
+	assert.equal(me.role, "admin");
+	assert.equal(typeof me.name, "string");
+	await api.cronTrigger();
+	// rows are written a moment after the answer: a bounded wait
+	const deadline = Date.now() + 10_000;
+	for (;;) {
+		const page = await api.listAudit({ limit: 50 });
+		const row = page.entries.find((e) => e.path === "/api/cron/trigger" && e.token === me.name);
+		if (row) {
+			assert.equal(row.method, "POST");
+			assert.equal(row.status, 202);
+			const next: number | null = page.next;
+			assert.ok(next === null || typeof next === "number");
+			break;
+		}
+		assert.ok(Date.now() < deadline, "the trigger's audit row within 10 s");
+		await new Promise((r) => setTimeout(r, 100));
+	}
+});
