@@ -42,7 +42,7 @@ wait $S
 assert_eq 0 $? "exit 0 after SIGTERM past the grace period"
 assert_eq "4|0" "$(jv_psql "SELECT count(*), max(attempts) FROM jobvisor.jobs WHERE status = 'pending' AND payload->>'sleep_ms' = '30000'")" \
 	"the 4 killed jobs are pending again, attempt not counted"
-assert_eq 4 "$(jv_psql "SELECT count(*) FROM jobvisor.job_executions WHERE outcome = 'rescued' AND error LIKE 'released at shutdown%'")" \
+assert_eq 4 "$(jv_psql "SELECT count(*) FROM jobvisor.job_executions WHERE outcome = 'released' AND error LIKE 'released at shutdown%'")" \
 	"each released attempt left its history row"
 assert_match 'grace period over: stopping 4 running jobs' "$(cat "$JV_TMP/bg.$BG_N.err")" "release logged"
 jv_psql "DELETE FROM jobvisor.jobs WHERE status = 'pending'" >/dev/null
