@@ -83,7 +83,7 @@ jv_psql "INSERT INTO jobvisor.jobs (type, status, locked_by, started_at, attempt
 	SELECT 'd', 'running', $LOST, '$T'::timestamptz - interval '72 hours' + interval '30 min', 1
 	FROM generate_series(1, 2)" >/dev/null
 assert_eq 2 "$(jv_psql "SELECT count(*) FROM jobvisor.release_unheld($LOST, NULL)")" "two jobs released after a lost claim"
-assert_eq released "$(jv_psql "SELECT string_agg(DISTINCT outcome, ',') FROM jobvisor.job_executions WHERE processor = $LOST")" \
+check assert_eq released "$(jv_psql "SELECT string_agg(DISTINCT outcome, ',') FROM jobvisor.job_executions WHERE processor = $LOST")" \
 	"the engine records a release as 'released', not 'rescued'"
 jv_psql "INSERT INTO jobvisor.job_executions
 	(job_id, attempt, type, started_at, finished_at, duration_ms, outcome)
@@ -105,37 +105,37 @@ S=$(iso "'$T'::timestamptz - interval '30 hours'")
 E=$(iso "'$T'::timestamptz - interval '29 hours'")
 get "/api/cron/metrics?startDate=$S&endDate=$E"
 assert_eq 200 "$CODE" "metrics of window B"
-assert_eq false "$(j .sampled)" "3 000 rows: not sampled"
+check assert_eq false "$(j .sampled)" "3 000 rows: not sampled"
 WANT=$(jv_psql "SELECT json_agg(json_build_object('pattern', p, 'count', n, 'lastSeen', l, 'estimate', false)
 		ORDER BY n DESC, p)
 	FROM (SELECT regexp_replace(error, '[0-9]+', '<n>', 'g') AS p, count(*) AS n,
 		to_char(max(started_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS l
 	FROM jobvisor.job_executions WHERE started_at >= '$S' AND started_at < '$E' AND error IS NOT NULL
 	GROUP BY 1) x" | jq -cS .)
-assert_eq "$WANT" "$(j '[.topErrors[] | {pattern, count, lastSeen, estimate}]' | jq -cS .)" \
+check assert_eq "$WANT" "$(j '[.topErrors[] | {pattern, count, lastSeen, estimate}]' | jq -cS .)" \
 	"1 000 errors: top errors say they are exact (estimate false), and are: counts and lastSeen as SQL has them"
-assert_eq '[]' "$(j '[.topErrors[] | select(has("margin95"))]')" "an exact count has no margin"
+check assert_eq '[]' "$(j '[.topErrors[] | select(has("margin95"))]')" "an exact count has no margin"
 
 # ------------------------------------------------- A: sampled errors
 S=$(iso "'$T'::timestamptz - interval '48 hours'")
 E=$(iso "'$T'::timestamptz - interval '47 hours'")
 get "/api/cron/metrics?startDate=$S&endDate=$E"
 assert_eq 200 "$CODE" "metrics of window A"
-assert_eq false "$(j .sampled)" "12 000 rows: not sampled"
-assert_eq 12000 "$(j .overall.byOutcome.failed)" "its counts of rows are exact"
-assert_eq '[10,true,true]' "$(j '[(.topErrors | length), all(.topErrors[]; .estimate), all(.topErrors[]; .margin95.count > 0)]')" \
+check assert_eq false "$(j .sampled)" "12 000 rows: not sampled"
+check assert_eq 12000 "$(j .overall.byOutcome.failed)" "its counts of rows are exact"
+check assert_eq '[10,true,true]' "$(j '[(.topErrors | length), all(.topErrors[]; .estimate), all(.topErrors[]; .margin95.count > 0)]')" \
 	"12 000 errors, 5 000 turned into patterns: each count says it is an estimate and gives its margin"
 WANT=$(jv_psql "SELECT json_agg(json_build_object('pattern', p, 'lastSeen', l) ORDER BY p)
 	FROM (SELECT regexp_replace(error, '[0-9]+', '<n>', 'g') AS p,
 		to_char(max(started_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS l
 	FROM jobvisor.job_executions WHERE started_at >= '$S' AND started_at < '$E' AND error IS NOT NULL
 	GROUP BY 1) x" | jq -cS .)
-assert_eq "$WANT" "$(j '[.topErrors[] | {pattern, lastSeen}] | sort_by(.pattern)' | jq -cS .)" \
+check assert_eq "$WANT" "$(j '[.topErrors[] | {pattern, lastSeen}] | sort_by(.pattern)' | jq -cS .)" \
 	"lastSeen of every pattern is exact all the same"
-assert_eq '[]' "$(j '[.topErrors[] | select(((.count - 1200) | fabs) > 3 * .margin95.count)]')" \
+check assert_eq '[]' "$(j '[.topErrors[] | select(((.count - 1200) | fabs) > 3 * .margin95.count)]')" \
 	"each estimate (1 200 each) within 3 margins"
 LATEST=$(jv_psql "SELECT error FROM jobvisor.job_executions WHERE error LIKE 'alpha%' AND started_at < '$E' ORDER BY started_at DESC LIMIT 1")
-assert_eq "\"$LATEST\"" "$(j '.topErrors[] | select(.pattern == "alpha failed with code <n>") | .example')" \
+check assert_eq "\"$LATEST\"" "$(j '.topErrors[] | select(.pattern == "alpha failed with code <n>") | .example')" \
 	"the example is the latest error of its pattern"
 
 # ------------------------------------------------- D: releases are not rescues
@@ -143,11 +143,11 @@ S=$(iso "'$T'::timestamptz - interval '72 hours'")
 E=$(iso "'$T'::timestamptz - interval '71 hours'")
 get "/api/cron/insights?startDate=$S&endDate=$E"
 assert_eq 200 "$CODE" "insights of window D"
-assert_eq '["5 attempts were rescued from silent processors",5,[77]]' \
+check assert_eq '["5 attempts were rescued from silent processors",5,[77]]' \
 	"$(j '[.insights[] | select(.kind == "stuck_jobs") | .title, .data.rescued, .data.processors]')" \
 	"stuck_jobs counts the 5 rescues, not the 9 releases (4 at shutdown, 3 + 2 after a lost claim)"
 get "/api/cron/metrics?startDate=$S&endDate=$E"
-assert_eq '[5,5]' "$(j '[.overall.total, .overall.byOutcome.rescued]')" \
+check assert_eq '[5,5]' "$(j '[.overall.total, .overall.byOutcome.rescued]')" \
 	"metrics: releases are no attempts (the engine gave them back uncounted)"
 
 # ------------------------------------------------- C: the sampling decision
@@ -155,21 +155,21 @@ S=$(iso "'$T'::timestamptz - interval '2 hours'")
 E=$(iso "'$T'")
 get "/api/cron/metrics?startDate=$S&endDate=$E"
 assert_eq 200 "$CODE" "metrics of window C"
-assert_eq true "$(j .sampled)" \
+check assert_eq true "$(j .sampled)" \
 	"25 000 rows in the window, over the bound of 20 000 (the table's rows spread over its 80 days would say 42): sampled"
 SP=$(j .samplePercent)
 echo "# window C: samplePercent $SP, overall $(j '[.overall.total, .overall.margin95.total]')"
-assert_eq true "$(j '.samplePercent > 50 and .samplePercent < 100')" "a share of the window's rows ($SP %)"
-assert_eq '[2,true,true]' "$(j '[.throughputPerHour | length, all(.[]; .margin95.total > 0), all(.[]; .margin95.succeeded > 0)]')" \
+check assert_eq true "$(j '.samplePercent > 50 and .samplePercent < 100')" "a share of the window's rows ($SP %)"
+check assert_eq '[2,true,true]' "$(j '[.throughputPerHour | length, all(.[]; .margin95.total > 0), all(.[]; .margin95.succeeded > 0)]')" \
 	"every hourly bucket of a sampled answer gives its margins"
-assert_eq true "$(j '.overall.margin95.total > 0 and (.byType[0].margin95.total > 0)')" "and so do the totals"
-assert_eq '[true,true]' "$(j '.throughputPerHour | [((.[0].total - 5000) | fabs) <= 3 * .[0].margin95.total,
+check assert_eq true "$(j '.overall.margin95.total > 0 and (.byType[0].margin95.total > 0)')" "and so do the totals"
+check assert_eq '[true,true]' "$(j '.throughputPerHour | [((.[0].total - 5000) | fabs) <= 3 * .[0].margin95.total,
 	((.[1].total - 20000) | fabs) <= 3 * .[1].margin95.total]')" \
 	"each hour's estimate (5 000, 20 000) within 3 margins: rows are sampled, not pages"
 get "/api/cron/throughput?startDate=$S&endDate=$E"
-assert_eq '[true,2,true]' "$(j '[.sampled, (.points | length), all(.points[]; .margin95.total > 0)]')" \
+check assert_eq '[true,2,true]' "$(j '[.sampled, (.points | length), all(.points[]; .margin95.total > 0)]')" \
 	"/api/cron/throughput: sampled alike, each point with its margin"
 get "/api/cron/insights?startDate=$S&endDate=$E"
-assert_eq true "$(j .sampled)" "/api/cron/insights: sampled alike"
+check assert_eq true "$(j .sampled)" "/api/cron/insights: sampled alike"
 
 jv_done
