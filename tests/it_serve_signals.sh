@@ -67,7 +67,7 @@ kill -HUP $S
 wait_for "grep -q 'reloaded: .* max_concurrent_jobs 3' '$SERR'" 10 "a valid config is applied"
 wait_for "[ \"\$(jv_psql \"SELECT count(*) FROM jobvisor.jobs WHERE status = 'succeeded' AND payload->>'sleep_ms' = '1500'\")\" = 6 ]" 10 \
 	"jobs running across the reload finished"
-assert_eq 0 "$(jv_psql "SELECT count(*) FROM jobvisor.job_executions WHERE outcome NOT IN ('succeeded', 'rescued')")" \
+assert_eq 0 "$(jv_psql "SELECT count(*) FROM jobvisor.job_executions WHERE outcome NOT IN ('succeeded', 'released')")" \
 	"no attempt was lost or failed by the reload"
 jv_psql "INSERT INTO jobvisor.jobs (type, payload) SELECT 'noop', '{\"sleep_ms\": 10}' FROM generate_series(1, 20)" >/dev/null
 wait_for "[ \"\$(jv_psql \"SELECT count(*) FROM jobvisor.jobs WHERE status = 'succeeded' AND payload->>'sleep_ms' = '10'\")\" = 20 ]" 20 \

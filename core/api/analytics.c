@@ -269,6 +269,19 @@ static void answer_json_query(struct jv_api_req *req, const struct window *w, co
 	" count(*) FILTER (WHERE outcome = 'rescued') AS n_rescued,"                              \
 	" count(*) FILTER (WHERE outcome = 'cancelled') AS n_cancelled"
 
+/* A point of the throughput series, with more fields (extra) after its
+ * counts. (json, not jsonb, to keep the fields in this order.) */
+#define HOUR_POINT(extra)                                                                       \
+	"json_build_object($7::text, to_char(g, 'YYYY-MM-DD\"T\"HH24:MI:00\"Z\"'),"              \
+	" 'succeeded', " SC("coalesce(ok, 0)") ", 'failed', " SC("coalesce(bad, 0)") ","          \
+	" 'total', " SC("coalesce(n, 0)") extra ")"
+
+/* An entry of topErrors, likewise. */
+#define ERROR_ENTRY(extra)                                                                      \
+	"json_build_object('pattern', pattern, 'count', " SC("n") ", 'estimate', sf > 1,"          \
+	" 'example', left(ex, 500), 'lastSeen', to_char(last AT TIME ZONE 'UTC', " ISO_MS "),"   \
+	" 'types', types" extra ")"
+
 /* $1 start, $2 end, $3 outcome, $4 type, $5 user (NULL: any), $6 scale,
  * $7 the throughput bucket: hour (throughputPerHour) or minute
  * (throughputPerMinute, windows of at most a day). */
@@ -317,23 +330,19 @@ static const char sql_metrics[] =
     "  FROM s WHERE gk = 1 AND rk <= 100), '[]'),"
     " 'byUser', coalesce((SELECT json_agg(jsonb_build_object('user', user_id) || j ORDER BY rk)"
     "  FROM s WHERE gk = 2 AND user_id IS NOT NULL AND rk <= 50), '[]'),"
-    " 'throughputPer' || initcap($7::text), coalesce((SELECT json_agg(jsonb_build_object("
-    "  $7::text, to_char(g, 'YYYY-MM-DD\"T\"HH24:MI:00\"Z\"'),"
-    "  'succeeded', " SC("coalesce(ok, 0)") ", 'failed', " SC("coalesce(bad, 0)") ","
-    "  'total', " SC("coalesce(n, 0)") ") || " MARGINS("'succeeded', " ME("coalesce(ok, 0)")
-    ", 'failed', " ME("coalesce(bad, 0)") ", 'total', " ME("coalesce(n, 0)")) " ORDER BY g)"
+    " 'throughputPer' || initcap($7::text), coalesce((SELECT json_agg(CASE WHEN $6::float8 > 1"
+    "  THEN " HOUR_POINT(", 'margin95', json_build_object('succeeded', " ME("coalesce(ok, 0)")
+    ", 'failed', " ME("coalesce(bad, 0)") ", 'total', " ME("coalesce(n, 0)") ")")
+    "  ELSE " HOUR_POINT("") " END ORDER BY g)"
     "  FROM generate_series(date_trunc($7::text, $1::timestamptz AT TIME ZONE 'UTC'),"
     "   $2::timestamptz AT TIME ZONE 'UTC' - interval '1 microsecond',"
     "   ('1 ' || $7::text)::interval) g"
     "  LEFT JOIN hours ON hours.h = g), '[]'),"
-    " 'topErrors', coalesce((SELECT json_agg(jsonb_build_object('pattern', pattern, 'count',"
-    "  " SC("n") ", 'estimate', sf > 1, 'example', left(ex, 500), 'lastSeen',"
-    "  to_char(last AT TIME ZONE 'UTC', " ISO_MS "), 'types', types)"
+    " 'topErrors', coalesce((SELECT json_agg(CASE WHEN sf > 1 THEN "
     /* as ME, with the errors' and the rows' fractions together: 1/sf */
-    "  || CASE WHEN sf > 1 THEN jsonb_build_object('margin95', jsonb_build_object('count',"
-    "   round(1.96 * sqrt(greatest(n / (SELECT f FROM ef), 1) * (1 - 1 / sf)) * sf)::bigint))"
-    "   ELSE '{}'::jsonb END ORDER BY n DESC, pattern)"
-    "  FROM tl), '[]'))";
+    ERROR_ENTRY(", 'margin95', json_build_object('count', round(1.96 * sqrt(greatest("
+		"n / (SELECT f FROM ef), 1) * (1 - 1 / sf)) * sf)::bigint)")
+    " ELSE " ERROR_ENTRY("") " END ORDER BY n DESC, pattern) FROM tl), '[]'))";
 
 /* GET /api/cron/metrics?startDate=&endDate=&outcome=&type=&user= */
 static void cron_metrics(struct jv_api_req *req)
@@ -601,6 +610,13 @@ static void cron_insights(struct jv_api_req *req)
 
 /* ---------------------------------------------------------- throughput */
 
+/* A point, with more fields (extra) after its counts. */
+#define AT_POINT(extra)                                                                         \
+	"json_build_object('at', to_char(g, 'YYYY-MM-DD\"T\"HH24:MI:00\"Z\"'),"                 \
+	" 'succeeded', round(coalesce(b.ok, 0) * $4::float8)::bigint,"                           \
+	" 'failed', round(coalesce(b.bad, 0) * $4::float8)::bigint,"                             \
+	" 'total', round(coalesce(b.n, 0) * $4::float8)::bigint" extra ")"
+
 /* $1 start, $2 end, $3 type (NULL: any), $4 scale, $5 bucket: finished
  * executions per bucket, and nothing else: what the dashboard's charts
  * redraw every few seconds, cheaper than the whole of /metrics. */
@@ -610,14 +626,10 @@ static const char sql_throughput[] =
     "  count(*) FILTER (WHERE e.outcome IN ('failed', 'timed_out', 'crashed')) AS bad"
     "  FROM jobvisor.job_executions e WHERE" WINDOW_ROWS("$4")
     "  AND ($3::text IS NULL OR e.type = $3::text) GROUP BY 1)"
-    " SELECT json_build_object('bucket', $5::text, 'points', coalesce(json_agg(jsonb_build_object("
-    "  'at', to_char(g, 'YYYY-MM-DD\"T\"HH24:MI:00\"Z\"'),"
-    "  'succeeded', round(coalesce(b.ok, 0) * $4::float8)::bigint,"
-    "  'failed', round(coalesce(b.bad, 0) * $4::float8)::bigint,"
-    "  'total', round(coalesce(b.n, 0) * $4::float8)::bigint)"
-    "  || CASE WHEN $4::float8 > 1 THEN jsonb_build_object('margin95', jsonb_build_object("
-    "   'succeeded', " ME_AT("coalesce(b.ok, 0)", "$4") ", 'failed', " ME_AT("coalesce(b.bad, 0)", "$4") ","
-    "   'total', " ME_AT("coalesce(b.n, 0)", "$4") ")) ELSE '{}'::jsonb END ORDER BY g), '[]'))"
+    " SELECT json_build_object('bucket', $5::text, 'points', coalesce(json_agg(CASE"
+    "  WHEN $4::float8 > 1 THEN " AT_POINT(", 'margin95', json_build_object('succeeded', "
+    ME_AT("coalesce(b.ok, 0)", "$4") ", 'failed', " ME_AT("coalesce(b.bad, 0)", "$4") ", 'total', "
+    ME_AT("coalesce(b.n, 0)", "$4") ")") " ELSE " AT_POINT("") " END ORDER BY g), '[]'))"
     " FROM generate_series(date_trunc($5::text, $1::timestamptz AT TIME ZONE 'UTC'),"
     "  $2::timestamptz AT TIME ZONE 'UTC' - interval '1 microsecond',"
     "  ('1 ' || $5::text)::interval) g LEFT JOIN b ON b.h = g";
