@@ -25,7 +25,8 @@
  * sample's size), every scaled count comes with its 95 % margin (margin95),
  * and the answer says "sampled": true. The rows read are the window's
  * (every row is read, a fraction aggregated): cheaper than TABLESAMPLE
- * BERNOULLI, which reads the whole table (contrib/bench-analytics.sh).
+ * BERNOULLI, which reads the whole table, and than the aggregation the
+ * sample saves (docs/analytics.md has the measurements).
  *
  * Error patterns (topErrors) are computed over at most ERROR_SAMPLE errors:
  * their counts are exact ("estimate": false) when the window has no more
@@ -306,12 +307,14 @@ static const char sql_metrics[] =
     /* Patterns of at most ERROR_SAMPLE errors picked at random (all of
      * them when there are no more): their counts scaled by f, the errors
      * per error counted, and by the rows' scale; exact when both are 1.
-     * errs is materialised newest first, so the walk in tl finds the
-     * latest error of a pattern first, and stops there: the pattern is
-     * computed for the errors newer than it only (it is computed for
-     * none when every error was counted). */
+     * When not every error was counted, the walk in tl reads errs_desc
+     * (materialised newest first) and stops at a pattern's first match,
+     * its latest error: the pattern is computed for the errors newer than
+     * it only. When every error was counted, a one-time filter skips the
+     * walk, and errs_desc, read by nothing, is never sorted. */
     " errs AS MATERIALIZED (SELECT error, started_at, type FROM base"
-    "  WHERE error IS NOT NULL AND error <> '' ORDER BY started_at DESC),"
+    "  WHERE error IS NOT NULL AND error <> ''),"
+    " errs_desc AS MATERIALIZED (SELECT * FROM errs ORDER BY started_at DESC),"
     " es AS MATERIALIZED (SELECT * FROM errs ORDER BY random() LIMIT " ERROR_SAMPLE "),"
     " ef AS (SELECT (SELECT count(*) FROM errs)::float8 / greatest((SELECT count(*) FROM es), 1)"
     "  AS f),"
@@ -322,7 +325,7 @@ static const char sql_metrics[] =
     " tl AS (SELECT te.pattern, te.types, te.c * (SELECT f FROM ef) AS n,"
     "  (SELECT f FROM ef) * $6::float8 AS sf,"
     "  coalesce(l.started_at, te.last) AS last, coalesce(l.error, te.ex) AS ex FROM te"
-    "  LEFT JOIN LATERAL (SELECT x.started_at, x.error FROM errs x"
+    "  LEFT JOIN LATERAL (SELECT x.started_at, x.error FROM errs_desc x"
     "   WHERE (SELECT f FROM ef) > 1 AND " PATTERN("x.error") " = te.pattern LIMIT 1) l ON true)"
     " SELECT json_build_object("
     " 'overall', (SELECT j FROM s WHERE gk = 3),"
