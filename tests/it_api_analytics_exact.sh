@@ -162,7 +162,7 @@ echo "# window C: samplePercent $SP, overall $(j '[.overall.total, .overall.marg
 check assert_eq true "$(j '.samplePercent > 50 and .samplePercent < 100')" "a share of the window's rows ($SP %)"
 check assert_eq '[2,true,true]' "$(j '[.throughputPerHour | length, all(.[]; .margin95.total > 0), all(.[]; .margin95.succeeded > 0)]')" \
 	"every hourly bucket of a sampled answer gives its margins"
-check assert_eq true "$(j '.overall.margin95.total > 0 and (.byType[0].margin95.total > 0)')" "and so do the totals"
+check assert_eq true "$(j '.overall.margin95.total > 0 and .byType[0].margin95.total > 0 and .overall.margin95.successRate > 0')" "and so do the totals and the success rate"
 check assert_eq '[true,true]' "$(j '.throughputPerHour | [((.[0].total - 5000) | fabs) <= 3 * .[0].margin95.total,
 	((.[1].total - 20000) | fabs) <= 3 * .[1].margin95.total]')" \
 	"each hour's estimate (5 000, 20 000) within 3 margins: rows are sampled, not pages"

@@ -260,7 +260,9 @@ static void answer_json_query(struct jv_api_req *req, const struct window *w, co
 	" round(av, 1))) || "                                                                     \
 	MARGINS("'total', " ME("n") ", 'succeeded', " ME("n_succeeded") ", 'failed', "            \
 		ME("n_failed") ", 'timed_out', " ME("n_timed_out") ", 'crashed', " ME("n_crashed")  \
-		", 'rescued', " ME("n_rescued") ", 'cancelled', " ME("n_cancelled"))
+		", 'rescued', " ME("n_rescued") ", 'cancelled', " ME("n_cancelled")                   \
+		", 'successRate', CASE WHEN n > 0 THEN round((1.96 * sqrt(n_succeeded::float8 / n"   \
+		" * (1 - n_succeeded::float8 / n) / n * (1 - 1 / $6::float8)))::numeric, 4) END")
 
 #define OUTCOME_COUNTS                                                                          \
 	"count(*) FILTER (WHERE outcome = 'succeeded') AS n_succeeded,"                           \
