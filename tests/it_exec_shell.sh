@@ -280,7 +280,7 @@ assert_no_match "sleep 1000[.]${M}9" "$(pgrep -af "sleep 1000[.]${M}9")" "the ca
 assert_match 'shell: cancelled: killed process group' "$(col $SD last_error)" "cancellation recorded"
 assert_no_match "sleep 1000[.]${M}8" "$(pgrep -af "sleep 1000[.]${M}8")" "the stopped process job left no process"
 assert_eq pending "$(col $SP status)" "the stopped process job is pending again"
-assert_match '^rescued\|released at shutdown' \
+assert_match '^released\|released at shutdown' \
 	"$(jv_psql "SELECT outcome || '|' || error FROM jobvisor.job_executions WHERE job_id = $SP")" \
 	"its attempt is recorded as released"
 jv_done

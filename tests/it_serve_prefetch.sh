@@ -127,6 +127,6 @@ assert_eq 0 $? "serve exits 0"
 assert_eq "2|5" "$(q "SELECT count(*) FILTER (WHERE status = 'succeeded' AND payload->>'shell' LIKE '%sleep 2.5;%'), count(*) FILTER (WHERE status = 'pending' AND attempts = 0) FROM jobvisor.jobs WHERE created_at > now() - interval '1 minute' AND status <> 'cancelled'")" \
 	"the running two finished, the waiting five are pending, attempt not counted"
 assert_eq 2 "$(grep -c '^e' "$REC")" "only the running two ever started"
-assert_eq 5 "$(q "SELECT count(*) FROM jobvisor.job_executions WHERE outcome = 'rescued' AND error LIKE 'released at shutdown%'")" \
+assert_eq 5 "$(q "SELECT count(*) FROM jobvisor.job_executions WHERE outcome = 'released' AND error LIKE 'released at shutdown%'")" \
 	"each released job left its history row"
 jv_done

@@ -42,7 +42,7 @@ wait $S
 assert_eq 0 $? "exit 0 after SIGTERM past the grace period"
 assert_eq "4|0" "$(jv_psql "SELECT count(*), max(attempts) FROM jobvisor.jobs WHERE status = 'pending' AND payload->>'sleep_ms' = '30000'")" \
 	"the 4 killed jobs are pending again, attempt not counted"
-assert_eq 4 "$(jv_psql "SELECT count(*) FROM jobvisor.job_executions WHERE outcome = 'rescued' AND error LIKE 'released at shutdown%'")" \
+assert_eq 4 "$(jv_psql "SELECT count(*) FROM jobvisor.job_executions WHERE outcome = 'released' AND error LIKE 'released at shutdown%'")" \
 	"each released attempt left its history row"
 assert_match 'grace period over: stopping 4 running jobs' "$(cat "$JV_TMP/bg.$BG_N.err")" "release logged"
 jv_psql "DELETE FROM jobvisor.jobs WHERE status = 'pending'" >/dev/null
@@ -67,7 +67,7 @@ kill -HUP $S
 wait_for "grep -q 'reloaded: .* max_concurrent_jobs 3' '$SERR'" 10 "a valid config is applied"
 wait_for "[ \"\$(jv_psql \"SELECT count(*) FROM jobvisor.jobs WHERE status = 'succeeded' AND payload->>'sleep_ms' = '1500'\")\" = 6 ]" 10 \
 	"jobs running across the reload finished"
-assert_eq 0 "$(jv_psql "SELECT count(*) FROM jobvisor.job_executions WHERE outcome NOT IN ('succeeded', 'rescued')")" \
+assert_eq 0 "$(jv_psql "SELECT count(*) FROM jobvisor.job_executions WHERE outcome NOT IN ('succeeded', 'released')")" \
 	"no attempt was lost or failed by the reload"
 jv_psql "INSERT INTO jobvisor.jobs (type, payload) SELECT 'noop', '{\"sleep_ms\": 10}' FROM generate_series(1, 20)" >/dev/null
 wait_for "[ \"\$(jv_psql \"SELECT count(*) FROM jobvisor.jobs WHERE status = 'succeeded' AND payload->>'sleep_ms' = '10'\")\" = 20 ]" 20 \

@@ -7,15 +7,31 @@
  * when started_at is in [start, end). Attempts still running (no outcome)
  * are left out.
  *
- * Bounded cost: a window is scanned through the BRIN index on started_at,
- * which costs in proportion to the rows in the window. When the window is
- * estimated (from pg_class.reltuples and the time span of the table, read
- * at its two ends by primary key) to hold more than SAMPLE_BUDGET rows, the
- * answer is computed over a TABLESAMPLE SYSTEM sample of SAMPLE_BUDGET rows
- * of the table instead: counts are scaled back up (estimates), percentiles
- * and rates come from the sample, and the answer says "sampled": true. So
- * no request reads more than about SAMPLE_BUDGET rows' worth of pages
- * however large the table or the window.
+ * Releases (outcome 'released', or before 020_released_outcome.sql
+ * 'rescued' with an error beginning "released") are left out everywhere:
+ * the engine gave the attempt back uncounted, so it is no attempt here.
+ *
+ * Exact or sampled: a window is scanned through the BRIN index on
+ * started_at, which costs in proportion to the rows in the window. Whether
+ * it holds more than row_bound() (500 000) rows is decided by counting them,
+ * over the same index, up to the bound + 1 (LIMIT): exact, and never more
+ * than the bound + 1 rows read. Up to the bound, every figure is exact. Past
+ * it, the figures are computed over a sample of the window's rows: each row
+ * kept with probability p = bound / (the window's estimated rows), decided
+ * by a hash of its id (so repeated requests see the same sample), in the
+ * same index scan. Rows, not pages: a page sample of a time-ordered table
+ * keeps or drops whole minutes, which made an hour's count off by up to 4x.
+ * Counts are then scaled by 1/p (unbiased whatever p is; p only sets the
+ * sample's size), every scaled count comes with its 95 % margin (margin95),
+ * and the answer says "sampled": true. The rows read are the window's
+ * (every row is read, a fraction aggregated): cheaper than TABLESAMPLE
+ * BERNOULLI, which reads the whole table, and than the aggregation the
+ * sample saves (docs/analytics.md has the measurements).
+ *
+ * Error patterns (topErrors) are computed over at most ERROR_SAMPLE errors:
+ * their counts are exact ("estimate": false) when the window has no more
+ * errors than that and is not sampled, else estimates with a margin; a
+ * pattern's lastSeen and example are always the latest of the window.
  */
 #include "api/api.h"
 
@@ -26,8 +42,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Rows read at most by one request (see above). */
-#define SAMPLE_BUDGET 500000.0
+/* Rows aggregated at most by one request (see above); tests lower it with
+ * the environment variable JOBVISOR_TEST_ANALYTICS_ROW_BOUND (only tests
+ * set it, to keep their planted history small). */
+#define ROW_BOUND 500000.0
 
 /* Errors turned into patterns at most, per request (the regular
  * expressions cost ~35 us an error): beyond, a random sample of them. */
@@ -39,30 +57,61 @@
 static const char *const outcomes[] = {"succeeded", "failed",	 "timed_out", "crashed",
 				       "rescued",   "cancelled", NULL};
 
+/* The rows of the window: $1 start, $2 end; finished attempts, releases
+ * left out, and, when $6 (the scale, 1/p) is above 1, only the sampled ones:
+ * those whose id hashes (uniformly over 2^32) below 2^32 / scale. */
+#define WINDOW_ROWS(scale)                                                                      \
+	" e.started_at >= $1::timestamptz AND e.started_at < $2::timestamptz"                    \
+	" AND e.outcome IS NOT NULL AND e.outcome <> 'released'"                                 \
+	" AND NOT (e.outcome = 'rescued' AND coalesce(e.error, '') LIKE 'released%')"            \
+	" AND (" scale "::float8 <= 1"                                                          \
+	"  OR hashint8(e.id)::int8 + 2147483648 < 4294967296 / " scale "::float8)"
+
+/* The bound, as above. */
+static double row_bound(void)
+{
+	const char *env = getenv("JOBVISOR_TEST_ANALYTICS_ROW_BOUND");
+	if (env && *env) {
+		char *end;
+		double v = strtod(env, &end);
+		if (!*end && v >= 1)
+			return v;
+	}
+	return ROW_BOUND;
+}
+
 /* The window of a request, resolved by the database. */
 struct window {
 	char start[48], end[48];     /* timestamptz text, microseconds, UTC: the SQL params */
 	char start_ms[32], end_ms[32]; /* the same in milliseconds, for the answer */
 	char scale[32];              /* multiply sample counts by this ("1" when exact) */
 	int sampled;
-	double sample_percent;       /* of the table's pages, when sampled */
+	double sample_percent;       /* of the window's rows, when sampled */
 	double span;                 /* seconds */
 };
 
 #define ISO_US "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'"
 #define ISO_MS "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'"
 
-/* $1 startDate or NULL, $2 endDate or NULL. Returns the window, its length
- * in seconds, the table's estimated rows, and the rows estimated in the
- * window (the table's rows times the share of its time span the window
- * covers). */
+/* $1 startDate or NULL, $2 endDate or NULL, $3 the bound + 1. Returns the
+ * window, its length in seconds, the table's estimated rows, the rows
+ * estimated in the window from them (the table's rows times the share of
+ * its time span the window covers: wrong whenever the rate varies), and the
+ * window's finished rows counted up to $3 with the latest started_at among
+ * those counted. When the count reaches $3, the window's rows are estimated
+ * from how much of it those rows covered (the index scan reads the table in
+ * its physical order, which is about time order). */
 static const char sql_window[] =
     "WITH w0 AS (SELECT $1::timestamptz AS s, coalesce($2::timestamptz, now()) AS e),"
     " w AS (SELECT coalesce(s, e - interval '24 hours') AS s, e FROM w0),"
     " t AS (SELECT (SELECT started_at FROM jobvisor.job_executions ORDER BY id LIMIT 1) AS lo,"
     "  (SELECT started_at FROM jobvisor.job_executions ORDER BY id DESC LIMIT 1) AS hi,"
     "  (SELECT greatest(reltuples, 0) FROM pg_class"
-    "   WHERE oid = 'jobvisor.job_executions'::regclass)::float8 AS n)"
+    "   WHERE oid = 'jobvisor.job_executions'::regclass)::float8 AS n),"
+    " c AS (SELECT count(*) AS n, max(x.started_at) AS last FROM ("
+    "  SELECT e.started_at FROM jobvisor.job_executions e, w"
+    "  WHERE e.started_at >= w.s AND e.started_at < w.e AND e.outcome IS NOT NULL"
+    "  LIMIT $3::bigint) x)"
     " SELECT to_char(w.s AT TIME ZONE 'UTC', " ISO_US "), to_char(w.e AT TIME ZONE 'UTC', " ISO_US
     "),"
     "  to_char(w.s AT TIME ZONE 'UTC', " ISO_MS "), to_char(w.e AT TIME ZONE 'UTC', " ISO_MS "),"
@@ -70,8 +119,10 @@ static const char sql_window[] =
     "  CASE WHEN t.lo IS NULL THEN 0"
     "   WHEN t.hi <= t.lo THEN t.n"
     "   ELSE t.n * greatest(0, extract(epoch FROM least(w.e, t.hi) - greatest(w.s, t.lo)))::float8"
-    "        / extract(epoch FROM t.hi - t.lo)::float8 END"
-    " FROM w, t";
+    "        / extract(epoch FROM t.hi - t.lo)::float8 END,"
+    "  c.n, CASE WHEN c.last > w.s THEN c.n * extract(epoch FROM w.e - w.s)::float8"
+    "   / extract(epoch FROM c.last - w.s)::float8 END"
+    " FROM w, t, c";
 
 /* Check the query arguments (allowed), resolve the window; -1 after
  * answering. */
@@ -79,18 +130,22 @@ static int get_window(struct jv_api_req *req, const char *const *allowed, struct
 {
 	if (jv_api_only_query(req, allowed))
 		return -1;
-	const char *params[2] = {jv_api_query(req, "startDate"), jv_api_query(req, "endDate")};
+	double bound = row_bound();
+	char cap[32];
+	snprintf(cap, sizeof cap, "%.0f", bound + 1);
+	const char *params[3] = {jv_api_query(req, "startDate"), jv_api_query(req, "endDate"), cap};
 	for (int i = 0; i < 2; i++)
 		if (params[i] && !params[i][0]) {
 			jv_api_error(req, 400, "%s must not be empty", i ? "endDate" : "startDate");
 			return -1;
 		}
-	PGresult *res = jv_api_query_db(req, sql_window, 2, params);
+	PGresult *res = jv_api_query_db(req, sql_window, 3, params);
 	if (!res)
 		return -1;
 	double span = strtod(PQgetvalue(res, 0, 4), NULL);
-	double table_rows = strtod(PQgetvalue(res, 0, 5), NULL);
-	double est = strtod(PQgetvalue(res, 0, 6), NULL);
+	double spread = strtod(PQgetvalue(res, 0, 6), NULL);
+	double counted = strtod(PQgetvalue(res, 0, 7), NULL);
+	double extrapolated = PQgetisnull(res, 0, 8) ? 0 : strtod(PQgetvalue(res, 0, 8), NULL);
 	snprintf(w->start, sizeof w->start, "%s", PQgetvalue(res, 0, 0));
 	snprintf(w->end, sizeof w->end, "%s", PQgetvalue(res, 0, 1));
 	snprintf(w->start_ms, sizeof w->start_ms, "%s", PQgetvalue(res, 0, 2));
@@ -106,9 +161,17 @@ static int get_window(struct jv_api_req *req, const char *const *allowed, struct
 		return -1;
 	}
 	w->span = span;
-	w->sampled = est > SAMPLE_BUDGET && table_rows > SAMPLE_BUDGET;
-	w->sample_percent = w->sampled ? 100.0 * SAMPLE_BUDGET / table_rows : 100.0;
-	snprintf(w->scale, sizeof w->scale, "%.17g", 100.0 / w->sample_percent);
+	/* Sampled when the count passed the bound; then p from the larger of
+	 * the two estimates (a low one costs time, never correctness). */
+	w->sampled = counted > bound;
+	double est = counted;
+	if (w->sampled) {
+		est = spread > extrapolated ? spread : extrapolated;
+		if (est < counted)
+			est = counted;
+	}
+	w->sample_percent = w->sampled ? 100.0 * bound / est : 100.0;
+	snprintf(w->scale, sizeof w->scale, "%.17g", w->sampled ? est / bound : 1.0);
 	return 0;
 }
 
@@ -132,39 +195,11 @@ static const char *get_bucket(struct jv_api_req *req, const struct window *w)
 	return bucket;
 }
 
-/* The table, sampled or not, as the FROM item "e". $n is the scale. */
-static void from_clause(const struct window *w, int scale_param, char *out, size_t len)
+/* Run sql and answer with its one JSON value, plus the window. */
+static void answer_json_query(struct jv_api_req *req, const struct window *w, const char *sql,
+			      int nparams, const char *const *params)
 {
-	if (w->sampled)
-		snprintf(out, len,
-			 "jobvisor.job_executions e TABLESAMPLE SYSTEM ((100.0 / $%d::float8)::float4)"
-			 " REPEATABLE (42)",
-			 scale_param);
-	else
-		snprintf(out, len, "jobvisor.job_executions e");
-}
-
-/* Run sql (with {FROM} standing for the FROM item) and answer with its
- * one JSON value, plus the window. */
-static void answer_json_query(struct jv_api_req *req, const struct window *w, const char *fmt,
-			      int scale_param, int nparams, const char *const *params)
-{
-	char from[160];
-	from_clause(w, scale_param, from, sizeof from);
-	const char *at = strstr(fmt, "{FROM}");
-	size_t head = at ? (size_t)(at - fmt) : strlen(fmt);
-	size_t len = strlen(fmt) + strlen(from) + 1;
-	char *sql = malloc(len);
-	if (!sql) {
-		jv_api_error(req, 500, "out of memory");
-		return;
-	}
-	/* The snprintf below ends the string. */
-	/* NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
-	memcpy(sql, fmt, head);
-	snprintf(sql + head, len - head, "%s%s", at ? from : "", at ? at + 6 : "");
 	PGresult *res = jv_api_query_db(req, sql, nparams, params);
-	free(sql);
 	if (!res)
 		return;
 	json_t *j = jv_json_load_pg(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), 0, NULL,
@@ -200,6 +235,19 @@ static void answer_json_query(struct jv_api_req *req, const struct window *w, co
 /* A count of the sample, scaled to an estimate of the whole ($6). */
 #define SC(x) "round((" x ") * $6::float8)::bigint"
 
+/* The 95 % margin of SC(x): 1.96 standard errors of a count c of rows
+ * each kept with probability p = 1/$6 (binomial: sqrt(c (1 - p)) / p),
+ * taking c as at least 1 so that an empty bucket has a margin too. */
+#define ME_AT(x, sc)                                                                            \
+	"round(1.96 * sqrt(greatest(" x ", 1) * (1 - 1 / " sc "::float8)) * " sc "::float8)::bigint"
+#define ME(x) ME_AT(x, "$6")
+
+/* jsonb {margin95: {key: ME(x), ...}} when sampled, {} when exact: give
+ * it the keys and counts as jsonb_build_object's arguments. */
+#define MARGINS(args)                                                                           \
+	"CASE WHEN $6::float8 > 1 THEN jsonb_build_object('margin95', jsonb_build_object(" args   \
+	")) ELSE '{}'::jsonb END"
+
 /* The statistics of one group, as jsonb. */
 #define STATS                                                                                   \
 	"jsonb_build_object('total', " SC("n") ","                                                \
@@ -209,7 +257,12 @@ static void answer_json_query(struct jv_api_req *req, const struct window *w, co
 	" 'successRate', CASE WHEN n > 0 THEN round(n_succeeded::numeric / n, 4) END,"            \
 	" 'durationMs', jsonb_build_object('p50', round(pc[1]::numeric, 1), 'p95',"               \
 	" round(pc[2]::numeric, 1), 'p99', round(pc[3]::numeric, 1), 'max', mx, 'avg',"           \
-	" round(av, 1)))"
+	" round(av, 1))) || "                                                                     \
+	MARGINS("'total', " ME("n") ", 'succeeded', " ME("n_succeeded") ", 'failed', "            \
+		ME("n_failed") ", 'timed_out', " ME("n_timed_out") ", 'crashed', " ME("n_crashed")  \
+		", 'rescued', " ME("n_rescued") ", 'cancelled', " ME("n_cancelled")                   \
+		", 'successRate', CASE WHEN n > 0 THEN round((1.96 * sqrt(n_succeeded::float8 / n"   \
+		" * (1 - n_succeeded::float8 / n) / n * (1 - 1 / $6::float8)))::numeric, 4) END")
 
 #define OUTCOME_COUNTS                                                                          \
 	"count(*) FILTER (WHERE outcome = 'succeeded') AS n_succeeded,"                           \
@@ -219,14 +272,27 @@ static void answer_json_query(struct jv_api_req *req, const struct window *w, co
 	" count(*) FILTER (WHERE outcome = 'rescued') AS n_rescued,"                              \
 	" count(*) FILTER (WHERE outcome = 'cancelled') AS n_cancelled"
 
+/* A point of the throughput series, with more fields (extra) after its
+ * counts. (json, not jsonb, to keep the fields in this order.) */
+#define HOUR_POINT(extra)                                                                       \
+	"json_build_object($7::text, to_char(g, 'YYYY-MM-DD\"T\"HH24:MI:00\"Z\"'),"              \
+	" 'succeeded', " SC("coalesce(ok, 0)") ", 'failed', " SC("coalesce(bad, 0)") ","          \
+	" 'total', " SC("coalesce(n, 0)") extra ")"
+
+/* An entry of topErrors, likewise. */
+#define ERROR_ENTRY(extra)                                                                      \
+	"json_build_object('pattern', pattern, 'count', " SC("n") ", 'estimate', sf > 1,"          \
+	" 'example', left(ex, 500), 'lastSeen', to_char(last AT TIME ZONE 'UTC', " ISO_MS "),"   \
+	" 'types', types" extra ")"
+
 /* $1 start, $2 end, $3 outcome, $4 type, $5 user (NULL: any), $6 scale,
  * $7 the throughput bucket: hour (throughputPerHour) or minute
  * (throughputPerMinute, windows of at most a day). */
 static const char sql_metrics[] =
     "WITH base AS MATERIALIZED ("
-    " SELECT e.type, e.user_id, e.outcome, e.duration_ms, e.error, e.started_at FROM {FROM}"
-    " WHERE e.started_at >= $1::timestamptz AND e.started_at < $2::timestamptz"
-    " AND e.outcome IS NOT NULL AND ($3::text IS NULL OR e.outcome = $3::text)"
+    " SELECT e.type, e.user_id, e.outcome, e.duration_ms, e.error, e.started_at"
+    " FROM jobvisor.job_executions e WHERE" WINDOW_ROWS("$6")
+    " AND ($3::text IS NULL OR e.outcome = $3::text)"
     " AND ($4::text IS NULL OR e.type = $4::text) AND ($5::text IS NULL OR e.user_id = $5::text)),"
     " agg AS (SELECT GROUPING(type, user_id) AS gk, type, user_id, count(*) AS n, " OUTCOME_COUNTS
     ","
@@ -240,34 +306,48 @@ static const char sql_metrics[] =
     "  count(*) FILTER (WHERE outcome = 'succeeded') AS ok,"
     "  count(*) FILTER (WHERE outcome IN ('failed', 'timed_out', 'crashed')) AS bad"
     "  FROM base GROUP BY 1),"
-    /* patterns of at most ERROR_SAMPLE errors picked at random, counts scaled */
-    " errs AS (SELECT error, started_at, type FROM base WHERE error IS NOT NULL AND error <> ''),"
+    /* Patterns of at most ERROR_SAMPLE errors picked at random (all of
+     * them when there are no more): their counts scaled by f, the errors
+     * per error counted, and by the rows' scale; exact when both are 1.
+     * When not every error was counted, the walk in tl reads errs_desc
+     * (materialised newest first) and stops at a pattern's first match,
+     * its latest error: the pattern is computed for the errors newer than
+     * it only. When every error was counted, a one-time filter skips the
+     * walk, and errs_desc, read by nothing, is never sorted. */
+    " errs AS MATERIALIZED (SELECT error, started_at, type FROM base"
+    "  WHERE error IS NOT NULL AND error <> ''),"
+    " errs_desc AS MATERIALIZED (SELECT * FROM errs ORDER BY started_at DESC),"
     " es AS MATERIALIZED (SELECT * FROM errs ORDER BY random() LIMIT " ERROR_SAMPLE "),"
     " ef AS (SELECT (SELECT count(*) FROM errs)::float8 / greatest((SELECT count(*) FROM es), 1)"
     "  AS f),"
-    " te AS (SELECT pattern, count(*) * (SELECT f FROM ef) AS n,"
-    "  (array_agg(error ORDER BY started_at DESC))[1] AS ex,"
+    " te AS (SELECT pattern, count(*) AS c, (array_agg(error ORDER BY started_at DESC))[1] AS ex,"
     "  max(started_at) AS last, array_agg(DISTINCT type ORDER BY type) AS types"
     "  FROM (SELECT " PATTERN("error") " AS pattern, error, started_at, type FROM es) x"
-    "  GROUP BY pattern ORDER BY count(*) DESC, pattern LIMIT 10)"
+    "  GROUP BY pattern ORDER BY count(*) DESC, pattern LIMIT 10),"
+    " tl AS (SELECT te.pattern, te.types, te.c * (SELECT f FROM ef) AS n,"
+    "  (SELECT f FROM ef) * $6::float8 AS sf,"
+    "  coalesce(l.started_at, te.last) AS last, coalesce(l.error, te.ex) AS ex FROM te"
+    "  LEFT JOIN LATERAL (SELECT x.started_at, x.error FROM errs_desc x"
+    "   WHERE (SELECT f FROM ef) > 1 AND " PATTERN("x.error") " = te.pattern LIMIT 1) l ON true)"
     " SELECT json_build_object("
     " 'overall', (SELECT j FROM s WHERE gk = 3),"
     " 'byType', coalesce((SELECT json_agg(jsonb_build_object('type', type) || j ORDER BY rk)"
     "  FROM s WHERE gk = 1 AND rk <= 100), '[]'),"
     " 'byUser', coalesce((SELECT json_agg(jsonb_build_object('user', user_id) || j ORDER BY rk)"
     "  FROM s WHERE gk = 2 AND user_id IS NOT NULL AND rk <= 50), '[]'),"
-    " 'throughputPer' || initcap($7::text), coalesce((SELECT json_agg(json_build_object("
-    "  $7::text, to_char(g, 'YYYY-MM-DD\"T\"HH24:MI:00\"Z\"'),"
-    "  'succeeded', " SC("coalesce(ok, 0)") ", 'failed', " SC("coalesce(bad, 0)") ","
-    "  'total', " SC("coalesce(n, 0)") ") ORDER BY g)"
+    " 'throughputPer' || initcap($7::text), coalesce((SELECT json_agg(CASE WHEN $6::float8 > 1"
+    "  THEN " HOUR_POINT(", 'margin95', json_build_object('succeeded', " ME("coalesce(ok, 0)")
+    ", 'failed', " ME("coalesce(bad, 0)") ", 'total', " ME("coalesce(n, 0)") ")")
+    "  ELSE " HOUR_POINT("") " END ORDER BY g)"
     "  FROM generate_series(date_trunc($7::text, $1::timestamptz AT TIME ZONE 'UTC'),"
     "   $2::timestamptz AT TIME ZONE 'UTC' - interval '1 microsecond',"
     "   ('1 ' || $7::text)::interval) g"
     "  LEFT JOIN hours ON hours.h = g), '[]'),"
-    " 'topErrors', coalesce((SELECT json_agg(json_build_object('pattern', pattern, 'count',"
-    "  " SC("n") ", 'example', left(ex, 500), 'lastSeen',"
-    "  to_char(last AT TIME ZONE 'UTC', " ISO_MS "), 'types', types) ORDER BY n DESC, pattern)"
-    "  FROM te), '[]'))";
+    " 'topErrors', coalesce((SELECT json_agg(CASE WHEN sf > 1 THEN "
+    /* as ME, with the errors' and the rows' fractions together: 1/sf */
+    ERROR_ENTRY(", 'margin95', json_build_object('count', round(1.96 * sqrt(greatest("
+		"n / (SELECT f FROM ef), 1) * (1 - 1 / sf)) * sf)::bigint)")
+    " ELSE " ERROR_ENTRY("") " END ORDER BY n DESC, pattern) FROM tl), '[]'))";
 
 /* GET /api/cron/metrics?startDate=&endDate=&outcome=&type=&user= */
 static void cron_metrics(struct jv_api_req *req)
@@ -294,7 +374,7 @@ static void cron_metrics(struct jv_api_req *req)
 	}
 	const char *params[] = {w.start,		  w.end, outcome, jv_api_query(req, "type"),
 				jv_api_query(req, "user"), w.scale, bucket};
-	answer_json_query(req, &w, sql_metrics, 6, 7, params);
+	answer_json_query(req, &w, sql_metrics, 7, params);
 }
 
 /* ------------------------------------------------------------ insights */
@@ -367,9 +447,7 @@ static void cron_metrics(struct jv_api_req *req)
 static const char sql_insights[] =
     "WITH base AS MATERIALIZED ("
     " SELECT e.type, e.outcome, e.duration_ms, e.attempt, e.error, e.processor, e.job_id,"
-    " e.started_at, e.finished_at FROM {FROM}"
-    " WHERE e.started_at >= $1::timestamptz AND e.started_at < $2::timestamptz"
-    " AND e.outcome IS NOT NULL),"
+    " e.started_at, e.finished_at FROM jobvisor.job_executions e WHERE" WINDOW_ROWS("$6") "),"
     " t AS (SELECT type, count(*) AS n,"
     "  count(*) FILTER (WHERE outcome IN ('failed', 'timed_out', 'crashed')) AS nf,"
     "  count(*) FILTER (WHERE outcome = 'timed_out') AS nto,"
@@ -433,7 +511,8 @@ static const char sql_insights[] =
 	    "json_build_object('type', type, 'attempts', " SC("n") ", 'retries', " SC("nre")
 	    ", 'retryRate', round(nre::numeric / n, 4))") " AS j"
     "  FROM tt WHERE n >= 10 AND nre >= 0.2 * n ORDER BY nre::float8 / n DESC, type LIMIT 5),"
-    /* stuck jobs in the window: attempts rescued from silent processors */
+    /* stuck jobs in the window: attempts rescued from silent processors
+     * (by another processor, or self-fenced); releases are not in base */
     " resc AS (SELECT count(*) AS n, array_agg(DISTINCT processor ORDER BY processor)"
     "   FILTER (WHERE processor IS NOT NULL) AS procs,"
     "  (SELECT json_object_agg(type, " SC("c") ") FROM (SELECT type, count(*) AS c FROM base"
@@ -530,11 +609,18 @@ static void cron_insights(struct jv_api_req *req)
 	snprintf(stuck, sizeof stuck, "%.10g", cfg->processor.stuck_job_timeout_ms / 60000.0);
 	snprintf(lim, sizeof lim, "%d", cfg->processor.per_user_limit);
 	const char *params[] = {w.start, w.end, tmo_text ? tmo_text : "{}", def, stuck, w.scale, lim};
-	answer_json_query(req, &w, sql_insights, 6, 7, params);
+	answer_json_query(req, &w, sql_insights, 7, params);
 	free(tmo_text);
 }
 
 /* ---------------------------------------------------------- throughput */
+
+/* A point, with more fields (extra) after its counts. */
+#define AT_POINT(extra)                                                                         \
+	"json_build_object('at', to_char(g, 'YYYY-MM-DD\"T\"HH24:MI:00\"Z\"'),"                 \
+	" 'succeeded', round(coalesce(b.ok, 0) * $4::float8)::bigint,"                           \
+	" 'failed', round(coalesce(b.bad, 0) * $4::float8)::bigint,"                             \
+	" 'total', round(coalesce(b.n, 0) * $4::float8)::bigint" extra ")"
 
 /* $1 start, $2 end, $3 type (NULL: any), $4 scale, $5 bucket: finished
  * executions per bucket, and nothing else: what the dashboard's charts
@@ -543,14 +629,12 @@ static const char sql_throughput[] =
     "WITH b AS (SELECT date_trunc($5::text, e.started_at AT TIME ZONE 'UTC') AS h,"
     "  count(*) AS n, count(*) FILTER (WHERE e.outcome = 'succeeded') AS ok,"
     "  count(*) FILTER (WHERE e.outcome IN ('failed', 'timed_out', 'crashed')) AS bad"
-    "  FROM {FROM}"
-    "  WHERE e.started_at >= $1::timestamptz AND e.started_at < $2::timestamptz"
-    "  AND e.outcome IS NOT NULL AND ($3::text IS NULL OR e.type = $3::text) GROUP BY 1)"
-    " SELECT json_build_object('bucket', $5::text, 'points', coalesce(json_agg(json_build_object("
-    "  'at', to_char(g, 'YYYY-MM-DD\"T\"HH24:MI:00\"Z\"'),"
-    "  'succeeded', round(coalesce(b.ok, 0) * $4::float8)::bigint,"
-    "  'failed', round(coalesce(b.bad, 0) * $4::float8)::bigint,"
-    "  'total', round(coalesce(b.n, 0) * $4::float8)::bigint) ORDER BY g), '[]'))"
+    "  FROM jobvisor.job_executions e WHERE" WINDOW_ROWS("$4")
+    "  AND ($3::text IS NULL OR e.type = $3::text) GROUP BY 1)"
+    " SELECT json_build_object('bucket', $5::text, 'points', coalesce(json_agg(CASE"
+    "  WHEN $4::float8 > 1 THEN " AT_POINT(", 'margin95', json_build_object('succeeded', "
+    ME_AT("coalesce(b.ok, 0)", "$4") ", 'failed', " ME_AT("coalesce(b.bad, 0)", "$4") ", 'total', "
+    ME_AT("coalesce(b.n, 0)", "$4") ")") " ELSE " AT_POINT("") " END ORDER BY g), '[]'))"
     " FROM generate_series(date_trunc($5::text, $1::timestamptz AT TIME ZONE 'UTC'),"
     "  $2::timestamptz AT TIME ZONE 'UTC' - interval '1 microsecond',"
     "  ('1 ' || $5::text)::interval) g LEFT JOIN b ON b.h = g";
@@ -566,7 +650,7 @@ static void cron_throughput(struct jv_api_req *req)
 	if (!bucket)
 		return;
 	const char *params[] = {w.start, w.end, jv_api_query(req, "type"), w.scale, bucket};
-	answer_json_query(req, &w, sql_throughput, 4, 5, params);
+	answer_json_query(req, &w, sql_throughput, 5, params);
 }
 
 const struct jv_api_route jv_api_analytics_routes[] = {

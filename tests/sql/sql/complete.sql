@@ -64,7 +64,8 @@ SELECT * FROM pg_temp.done(1, '[
 -- attempt counted (job 9: none left, failed). released: pending at
 -- p_now, the attempt given back (attempts 0), last_error untouched.
 SELECT * FROM jobs_v;
--- One history row per attempt; fenced and released are 'rescued' there.
+-- One history row per attempt; fenced is 'rescued' there (counted), released
+-- is 'released' (020_released_outcome.sql).
 -- A negative duration is recorded as 0.
 SELECT * FROM hist_v;
 
