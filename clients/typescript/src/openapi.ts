@@ -172,8 +172,12 @@ export interface paths {
         };
         /**
          * Executions over a window (default the last 24 h, at most 90 days), by outcome, type and user
-         * @description Computed over a sample (then "sampled": true, counts scaled up) when
-         *     the window holds more rows than a request may read.
+         * @description Exact when "sampled" is false (the window holds at most 500 000
+         *     rows), but for topErrors counts with "estimate": true; else computed
+         *     over a sample of the window's rows, counts scaled up, each with its
+         *     95 % margin (margin95). Counts are of attempts; releases are left
+         *     out; successRate counts every outcome in its denominator; byUser
+         *     leaves out jobs without a user. Definitions: docs/analytics.md.
          */
         get: operations["cronMetrics"];
         put?: never;
@@ -219,6 +223,11 @@ export interface paths {
          *     ran as many jobs at once as it allows for at least 10 % (info; 50 %:
          *     warning) and 60 s of the window, from the attempts started in the
          *     window and the jobs running now; left out when the window is sampled.
+         *     kind stuck_jobs: attempts rescued from silent processors (releases
+         *     at shutdown or after a lost claim are not). slowest_types and
+         *     timeouts compare with the type's timeout (its executor's
+         *     timeout_seconds, else processor.timeout_seconds). See
+         *     docs/analytics.md.
          */
         get: operations["cronInsights"];
         put?: never;
@@ -845,6 +854,17 @@ export interface components {
                 max: number | null;
                 avg: number | null;
             };
+            /** @description when sampled: the 95 % margin of each count and of successRate */
+            margin95?: {
+                total?: number;
+                succeeded?: number;
+                failed?: number;
+                timed_out?: number;
+                crashed?: number;
+                rescued?: number;
+                cancelled?: number;
+                successRate?: number | null;
+            };
         };
         Error: {
             error: string;
@@ -854,11 +874,6 @@ export interface components {
          * @enum {string}
          */
         JobStatus: "pending" | "running" | "succeeded" | "failed" | "cancelled" | "waiting";
-        /**
-         * @description the outcome of an execution (jobvisor.job_executions.outcome)
-         * @enum {string}
-         */
-        Outcome: "succeeded" | "failed" | "timed_out" | "crashed" | "rescued" | "cancelled";
         StatusCounts: {
             pending: number;
             waiting: number;
@@ -1210,10 +1225,10 @@ export interface components {
             finishedAt: string | null;
             durationMs: number | null;
             /**
-             * @description as Outcome; null while the attempt runs
+             * @description the outcome of the attempt (jobvisor.job_executions.outcome), null while it runs; released is an attempt given back uncounted (at shutdown, or a lost claim answer; before migration 020 recorded as rescued)
              * @enum {string|null}
              */
-            outcome: "succeeded" | "failed" | "timed_out" | "crashed" | "rescued" | "cancelled" | null;
+            outcome: "succeeded" | "failed" | "timed_out" | "crashed" | "rescued" | "cancelled" | "released" | null;
             error: string | null;
             output: string | null;
             /** @description a late report of the attempt, after the job was rescued or cancelled meanwhile: recorded, not applied (its outcome added to error) */
@@ -1711,7 +1726,7 @@ export interface operations {
                 startDate?: components["parameters"]["StartDate"];
                 /** @description window end (exclusive); default: now */
                 endDate?: components["parameters"]["EndDate"];
-                outcome?: components["schemas"]["Outcome"];
+                outcome?: "succeeded" | "failed" | "timed_out" | "crashed" | "rescued" | "cancelled";
                 type?: string;
                 user?: string;
                 /**
@@ -1735,9 +1750,9 @@ export interface operations {
                 content: {
                     "application/json": {
                         window: components["schemas"]["Window"];
-                        /** @description computed over a sample of the window's rows */
+                        /** @description false: every figure exact (but topErrors entries with estimate true); true: computed over a sample of the window's rows, counts scaled up with their margin95 (docs/analytics.md) */
                         sampled: boolean;
-                        /** @description when sampled */
+                        /** @description when sampled: the share of the window's rows in the sample */
                         samplePercent?: number;
                         overall: components["schemas"]["Figures"];
                         /** @description the types with the most executions first */
@@ -1752,6 +1767,12 @@ export interface operations {
                             /** @description failed, timed out or crashed */
                             failed: number;
                             total: number;
+                            /** @description when sampled: the 95 % margin of each count */
+                            margin95?: {
+                                succeeded?: number;
+                                failed?: number;
+                                total?: number;
+                            };
                         }[];
                         /** @description with bucket=minute, every minute of the window */
                         throughputPerMinute?: {
@@ -1761,11 +1782,23 @@ export interface operations {
                             /** @description failed, timed out or crashed */
                             failed: number;
                             total: number;
+                            /** @description when sampled: the 95 % margin of each count */
+                            margin95?: {
+                                succeeded?: number;
+                                failed?: number;
+                                total?: number;
+                            };
                         }[];
                         /** @description the most frequent errors, numbers and quoted strings folded into a pattern */
                         topErrors: {
                             pattern: string;
                             count: number;
+                            /** @description count is an estimate (from a sample of the errors or of the rows); false: exact */
+                            estimate: boolean;
+                            /** @description when estimate: the 95 % margin of count */
+                            margin95?: {
+                                count?: number;
+                            };
                             /** @description one of them, at most 500 characters */
                             example: string;
                             /** Format: date-time */
@@ -1806,9 +1839,9 @@ export interface operations {
                 content: {
                     "application/json": {
                         window: components["schemas"]["Window"];
-                        /** @description computed over a sample of the window's rows */
+                        /** @description false: every figure exact (but topErrors entries with estimate true); true: computed over a sample of the window's rows, counts scaled up with their margin95 (docs/analytics.md) */
                         sampled: boolean;
-                        /** @description when sampled */
+                        /** @description when sampled: the share of the window's rows in the sample */
                         samplePercent?: number;
                         /** @enum {string} */
                         bucket: "hour" | "minute";
@@ -1823,6 +1856,12 @@ export interface operations {
                             failed: number;
                             /** @description every outcome */
                             total: number;
+                            /** @description when sampled: the 95 % margin of each count */
+                            margin95?: {
+                                succeeded?: number;
+                                failed?: number;
+                                total?: number;
+                            };
                         }[];
                     };
                 };
@@ -1855,9 +1894,9 @@ export interface operations {
                 content: {
                     "application/json": {
                         window: components["schemas"]["Window"];
-                        /** @description computed over a sample of the window's rows */
+                        /** @description false: every figure exact (but topErrors entries with estimate true); true: computed over a sample of the window's rows, counts scaled up with their margin95 (docs/analytics.md) */
                         sampled: boolean;
-                        /** @description when sampled */
+                        /** @description when sampled: the share of the window's rows in the sample */
                         samplePercent?: number;
                         /** @description the most severe first; one of kind healthy when nothing stands out */
                         insights: {
