@@ -250,7 +250,7 @@ jv_bg "$JOBVISOR" serve -c "$C3"
 S3=$BG_PID
 jv_api_port "$JV_TMP/bg.$BG_N.err"
 call GET /api/cron/status -H "$AUTH"
-assert_eq '401|{"error":"no api.token is configured: this route is disabled"}' "$CODE|$BODY" \
+assert_eq '401|{"error":"no api.token or api.tokens is configured: this route is disabled"}' "$CODE|$BODY" \
 	"no token configured (loopback): the routes that need one answer 401"
 assert_match 'WWW-Authenticate: Bearer realm="jobvisor"' "$HDRS" "with WWW-Authenticate, as every 401"
 kill -TERM $S3
