@@ -1232,6 +1232,8 @@ static const struct field api_fields[] = {
 	FINT("header_timeout_seconds", C, api.header_timeout_seconds, 1, 3600),
 	FINT("statement_timeout_ms", C, api.statement_timeout_ms, 100, 3600000),
 	FINT("lock_timeout_ms", C, api.lock_timeout_ms, 10, 3600000),
+	FSTR("tls_cert_file", C, api.tls_cert_file),
+	FSTR("tls_key_file", C, api.tls_key_file),
 	FEND};
 static const struct field history_fields[] = {
 	FINT("retention_days", C, history.retention_days, 0, 36500),
@@ -2050,6 +2052,30 @@ static int check_database(struct ctx *c, const struct jv_node *root)
 	return 0;
 }
 
+/* api.tls_cert_file and api.tls_key_file: both or neither; a relative path
+ * made absolute from the config's folder (serve reads them again at every
+ * reload). Their contents are checked where they are used (api/tls.h):
+ * commands that only load the config need not be able to read the key. */
+static int check_tls(struct ctx *c, const struct jv_node *api)
+{
+	struct jv_config *cfg = c->cfg;
+	char **files[] = {&cfg->api.tls_cert_file, &cfg->api.tls_key_file};
+	const char *keys[] = {"tls_cert_file", "tls_key_file"};
+	for (int i = 0; i < 2; i++)
+		if (*files[i] && !*files[1 - i])
+			return err_key(c, jv_node_get(api, keys[i]),
+			               "api.%s is set but api.%s is not: set both for HTTPS, or "
+			               "neither for plain HTTP",
+			               keys[i], keys[1 - i]);
+	for (int i = 0; i < 2; i++)
+		if (*files[i] && (*files[i])[0] != '/' && c->basedir) {
+			char *full = jv_asprintf("%s/%s", c->basedir, *files[i]);
+			free(*files[i]);
+			*files[i] = full;
+		}
+	return 0;
+}
+
 /* Rules across the keys of api:, and empty secrets made unset. */
 static int check_api(struct ctx *c, const struct jv_node *root)
 {
@@ -2076,6 +2102,8 @@ static int check_api(struct ctx *c, const struct jv_node *root)
 		               "set a token (token: \"${JOBVISOR_API_TOKEN}\") or listen on "
 		               "127.0.0.1",
 		               cfg->api.listen);
+	if ((rc = check_tls(c, api)))
+		return rc;
 
 	return 0;
 }
@@ -2522,6 +2550,8 @@ void jv_config_free(struct jv_config *cfg)
 	free(cfg->api.webhook_secret);
 	free(cfg->api.dashboard_url);
 	free(cfg->api.cors_origin);
+	free(cfg->api.tls_cert_file);
+	free(cfg->api.tls_key_file);
 	free(cfg->log.level);
 	free(cfg->log.format);
 	free(cfg->user);
