@@ -17,6 +17,7 @@
 #include "api/api.h"
 
 #include "api/bridge.h"
+#include "api/tls.h"
 #include "config/config.h"
 #include "config/fdlimit.h"
 #include "lib/db.h"
@@ -27,6 +28,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -37,6 +39,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #define JV_API_MAX_PARAMS 4
 #define JV_API_MAX_HEADERS 8
@@ -101,6 +104,7 @@ struct jv_api {
 	struct jv_bridge *bridge;
 	struct MHD_Daemon *mhd;
 	int port;
+	struct jv_api_tls *tls; /* NULL: plain HTTP; kept while mhd runs */
 	/* the database workers and the requests waiting for them (FIFO) */
 	pthread_mutex_t qlock;
 	pthread_cond_t qwake;
@@ -1287,6 +1291,7 @@ static void stop_workers(struct jv_api *api)
 
 static void free_api(struct jv_api *api)
 {
+	jv_api_tls_free(api->tls);
 	free(api->workers);
 	pthread_cond_destroy(&api->qwake);
 	pthread_cond_destroy(&api->conns_wake);
@@ -1349,10 +1354,21 @@ static void log_started(const struct jv_api *api, long nofile, long per_addr)
 struct jv_api *jv_api_start(const struct jv_config *cfg, struct jv_bridge *bridge, char *err,
 			    size_t errlen)
 {
+	return jv_api_start_on(cfg, bridge, -1, err, errlen);
+}
+
+struct jv_api *jv_api_start_on(const struct jv_config *cfg, struct jv_bridge *bridge,
+			       int listen_fd, char *err, size_t errlen)
+{
 	struct sockaddr_storage ss;
 	socklen_t sslen;
-	if (parse_listen(cfg->api.listen, &ss, &sslen, err, errlen) != 0)
+	struct jv_api_tls *tls = NULL;
+	if (parse_listen(cfg->api.listen, &ss, &sslen, err, errlen) != 0 ||
+	    jv_api_tls_load(cfg, &tls, err, errlen) != 0) {
+		if (listen_fd >= 0)
+			close(listen_fd);
 		return NULL;
+	}
 	/* Connections: what the descriptor limit leaves after the rest of
 	 * serve's needs (fdlimit.h), so clients can never starve the engine. */
 	long nofile = jv_fd_limit();
@@ -1360,6 +1376,9 @@ struct jv_api *jv_api_start(const struct jv_config *cfg, struct jv_bridge *bridg
 	long cap = jv_fd_api_cap(cfg, nofile, why, sizeof why);
 	if (cap < 0) {
 		snprintf(err, errlen, "api: %s", why);
+		jv_api_tls_free(tls);
+		if (listen_fd >= 0)
+			close(listen_fd);
 		return NULL;
 	}
 	long per_addr = cfg->api.max_connections_per_address;
@@ -1372,8 +1391,29 @@ struct jv_api *jv_api_start(const struct jv_config *cfg, struct jv_bridge *bridg
 			 MHD_ALLOW_SUSPEND_RESUME;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	api->tls = tls;
+	/* HTTPS when configured; on the socket handed over by a reload (the
+	 * port never closes), else on a new one bound to api.listen. */
+	struct MHD_OptionItem opts[4], *o = opts;
+	if (tls) {
+		flags |= MHD_USE_TLS;
+		*o++ = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, tls->cert_pem};
+		*o++ = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, tls->key_pem};
+	}
+	/* (libmicrohttpd gets a copy: it closes its own, and the handed-over
+	 * one is closed here whether it started or not) */
+	int mhd_fd = listen_fd >= 0 ? fcntl(listen_fd, F_DUPFD_CLOEXEC, 0) : -1;
+	if (listen_fd >= 0 && mhd_fd < 0) { /* (then a new socket, as at start) */
+		close(listen_fd);
+		listen_fd = -1;
+	}
+	if (listen_fd >= 0)
+		*o++ = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, mhd_fd, NULL};
+	else
+		*o++ = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss};
+	*o = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 	api->mhd = MHD_start_daemon(
-	    flags, 0, NULL, NULL, on_request, api, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    flags, 0, NULL, NULL, on_request, api, MHD_OPTION_ARRAY, opts,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->api.threads, MHD_OPTION_CONNECTION_LIMIT,
 	    (unsigned)cap, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)per_addr,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_LISTEN_BACKLOG_SIZE,
@@ -1381,6 +1421,13 @@ struct jv_api *jv_api_start(const struct jv_config *cfg, struct jv_bridge *bridg
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, api, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
 	    api, MHD_OPTION_CONNECTION_MEMORY_LIMIT, JV_API_CONN_MEMORY,
 	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, api, MHD_OPTION_END);
+	int mhd_errno = errno;
+	if (listen_fd >= 0) {
+		if (!api->mhd && mhd_fd >= 0)
+			close(mhd_fd);
+		close(listen_fd);
+	}
+	errno = mhd_errno;
 	const char *fail = NULL;
 	if (!api->mhd)
 		fail = errno ? strerror(errno) : "libmicrohttpd refused to start";
@@ -1400,10 +1447,26 @@ struct jv_api *jv_api_start(const struct jv_config *cfg, struct jv_bridge *bridg
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(api->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	api->port = info ? info->port : 0;
 	log_started(api, nofile, per_addr);
+	if (tls)
+		jv_log(JV_INFO, "api: HTTPS only, with the certificate in %s and its key in %s",
+		       cfg->api.tls_cert_file, cfg->api.tls_key_file);
 	return api;
 }
 
 int jv_api_port(const struct jv_api *api) { return api ? api->port : 0; }
+
+int jv_api_stop_keep_listen(struct jv_api *api)
+{
+	if (!api)
+		return -1;
+	/* No new connection from here: those that come wait in the socket's
+	 * backlog for the next server (its quiesce needs MHD_USE_ITC, which
+	 * MHD_ALLOW_SUSPEND_RESUME includes). Stopping the daemon then leaves
+	 * the socket open. */
+	MHD_socket fd = MHD_quiesce_daemon(api->mhd);
+	jv_api_stop(api);
+	return fd == MHD_INVALID_SOCKET ? -1 : fd;
+}
 
 void jv_api_stop(struct jv_api *api)
 {
