@@ -7,7 +7,8 @@
 # certificate; after a renewed pair and SIGHUP the new CA is trusted and the
 # old one refused, on the same port (the listening socket is kept); a bad
 # certificate at a reload refuses it with one error naming the file and the
-# old pair keeps serving; check-config and serve's start refuse a half
+# old pair keeps serving; a request in progress at a reload is finished
+# and answered before the old server stops; check-config and serve's start refuse a half
 # configuration (FILE:LINE:COL), a missing file, garbage PEM, a key others
 # may read, and a key that is not the certificate's, naming the file.
 . "${top_srcdir:-.}/tests/lib.sh"
@@ -50,6 +51,7 @@ run "$JOBVISOR" migrate -c "$JV_CONF"
 assert_rc 0 "migrate"
 
 jv_bg "$JOBVISOR" serve -c "$JV_CONF"
+SERVE=$BG_PID
 SERR=$JV_TMP/bg.$BG_N.err
 jv_api_port "$SERR"
 S=https://127.0.0.1:$PORT
@@ -88,7 +90,7 @@ check assert_eq 60 "$CURL_RC" "a client without the CA refuses the certificate (
 # Replaced as a renewal does: each file renamed into place.
 cp -p "$JV_TMP/two.crt" "$JV_TMP/live/cert.new" && mv "$JV_TMP/live/cert.new" "$JV_TMP/live/cert.pem"
 cp -p "$JV_TMP/two.key" "$JV_TMP/live/key.new" && mv "$JV_TMP/live/key.new" "$JV_TMP/live/key.pem"
-kill -HUP "$BG_PID"
+kill -HUP "$SERVE"
 wait_for "grep -q 'reloaded:' '$SERR'" 15 "serve reloads"
 get "$S/api/cron/status" --cacert "$JV_TMP/two.crt" -H "$AUTH"
 check assert_eq 200 "$CODE" "after the reload the new certificate is served"
@@ -97,17 +99,43 @@ check assert_eq 60 "$CURL_RC" "after the reload the old CA no longer verifies"
 check assert_eq 2 "$(grep -c "api: listening on 127.0.0.1:$PORT (" "$SERR")" \
 	"the API listens again on the same port (api.listen has port 0: the socket was kept)"
 
+# ------------------------------------ a request in progress at a reload
+# A job whose body is still coming when serve reloads: the old server
+# finishes it before it stops (its client gets the answer), and the reload
+# says it waited. curl streams the body from a FIFO and says when the
+# server has its headers (100 Continue).
+mkfifo "$JV_TMP/body.fifo"
+jv_bg sh -c "exec curl -sv --max-time 30 --cacert '$JV_TMP/two.crt' -H '$AUTH' \
+	-H 'Content-Type: application/json' -X POST -T - -o /dev/null -w '%{http_code}' \
+	'$S/api/jobs' <'$JV_TMP/body.fifo'"
+SLOW_OUT=$JV_TMP/bg.$BG_N.out
+SLOW_ERR=$JV_TMP/bg.$BG_N.err
+exec 3>"$JV_TMP/body.fifo"
+printf '{"type": "noop",' >&3
+wait_for "grep -q '100 Continue' '$SLOW_ERR'" 10 "the server has the request's headers"
+kill -HUP "$SERVE"
+wait_for "grep -q 'api: finishing 1 requests in progress before the reload' '$SERR'" 10 \
+	"the reload waits for the request in progress"
+printf ' "payload": {"at": "reload"}}' >&3
+exec 3>&-
+wait_for "[ \"\$(grep -c 'reloaded:' '$SERR')\" = 2 ]" 15 "serve reloads"
+wait_for "[ -s '$SLOW_OUT' ]" 15 "the request in progress is answered"
+check assert_eq 201 "$(cat "$SLOW_OUT")" "the job sent during the reload is taken (201)"
+check assert_eq 1 "$(jv_psql "SELECT count(*) FROM jobvisor.jobs WHERE payload->>'at' = 'reload'")" \
+	"and is in the table"
+check assert_eq 0 "$(grep -c 'cut by the reload' "$SERR")" "no request was cut"
+
 # ---------------------------------------- a bad certificate at a reload
 cp -p "$JV_TMP/live/cert.pem" "$JV_TMP/good.crt"
 printf -- '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n' \
 	>"$JV_TMP/live/cert.new" && mv "$JV_TMP/live/cert.new" "$JV_TMP/live/cert.pem"
-kill -HUP "$BG_PID"
+kill -HUP "$SERVE"
 wait_for "grep -q 'reload refused' '$SERR'" 15 "serve refuses the reload"
 check assert_eq 1 "$(grep -c "api.tls_cert_file: '$JV_TMP/live/cert.pem' holds no PEM certificate" "$SERR")" \
 	"one error names the bad certificate file"
 get "$S/api/cron/status" --cacert "$JV_TMP/two.crt" -H "$AUTH"
 check assert_eq 200 "$CODE" "after a refused reload the running certificate still serves"
-kill -0 "$BG_PID" 2>/dev/null || fail "serve died at the refused reload"
+kill -0 "$SERVE" 2>/dev/null || fail "serve died at the refused reload"
 cp -p "$JV_TMP/good.crt" "$JV_TMP/live/cert.pem"
 
 # ------------------------------------------------- configuration errors

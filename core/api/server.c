@@ -51,6 +51,9 @@
 #define JV_API_OPTIONAL_WAIT_MS 500
 #define JV_API_OPTIONAL_STATEMENT_MS 2000
 #define JV_API_OPTIONAL_LOCK_MS 500
+/* At a reload, how long the old server may finish the requests in
+ * progress (jv_api_stop_keep_listen); then they are cut, as at shutdown. */
+#define JV_API_DRAIN_MS 2000
 /* How often connections are looked at for a request's headers overdue. */
 #define JV_API_WATCH_MS 250
 /* The headers' deadline while more than 3/4 of the connections are taken:
@@ -122,6 +125,7 @@ struct jv_api {
 	pthread_t watcher;
 	int watching;
 	int stopping;
+	int draining;           /* a reload waits for the requests in progress */
 	unsigned n_cut;         /* cut since the last summary */
 	uint64_t cut_logged_ms; /* when the last summary went out */
 };
@@ -1109,6 +1113,8 @@ static void conn_waiting(struct jv_api *api, struct MHD_Connection *c, int waiti
 	if (waiting) {
 		k->waiting_ms = mono_ms();
 		k->requests++;
+		if (api->draining)
+			pthread_cond_broadcast(&api->conns_wake);
 	} else {
 		k->waiting_ms = 0;
 	}
@@ -1147,6 +1153,8 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 	if (k->next)
 		k->next->prev = k->prev;
 	api->n_conns--;
+	if (api->draining)
+		pthread_cond_broadcast(&api->conns_wake);
 	pthread_mutex_unlock(&api->conns_lock);
 	free(k);
 	*socket_context = NULL;
@@ -1455,6 +1463,54 @@ struct jv_api *jv_api_start_on(const struct jv_config *cfg, struct jv_bridge *br
 
 int jv_api_port(const struct jv_api *api) { return api ? api->port : 0; }
 
+/* The connections with a request in progress (its headers in, its answer
+ * not all sent). Under conns_lock. */
+static long busy_conns(const struct jv_api *api)
+{
+	long n = 0;
+	for (const struct jv_api_conn *k = api->conns; k; k = k->next)
+		n += !k->cut && !k->waiting_ms;
+	return n;
+}
+
+/* Let the requests in progress finish (the database workers still run),
+ * within JV_API_DRAIN_MS. Connections idle between requests are not waited
+ * for: stopping closes them, and a client opens a new one. */
+static void drain(struct jv_api *api)
+{
+	pthread_mutex_lock(&api->conns_lock);
+	long busy = busy_conns(api);
+	pthread_mutex_unlock(&api->conns_lock);
+	if (!busy)
+		return;
+	jv_log(JV_INFO, "api: finishing %ld requests in progress before the reload (at most %d ms)",
+	       busy, JV_API_DRAIN_MS);
+	uint64_t until = mono_ms() + JV_API_DRAIN_MS;
+	pthread_mutex_lock(&api->conns_lock);
+	api->draining = 1;
+	while ((busy = busy_conns(api)) > 0) {
+		uint64_t now = mono_ms();
+		if (now >= until)
+			break;
+		uint64_t left = until - now;
+		struct timespec t;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		t.tv_sec += (time_t)(left / 1000u);
+		t.tv_nsec += (long)(left % 1000u) * 1000000L;
+		if (t.tv_nsec >= 1000000000L) {
+			t.tv_sec++;
+			t.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&api->conns_wake, &api->conns_lock, &t);
+	}
+	api->draining = 0;
+	pthread_mutex_unlock(&api->conns_lock);
+	if (busy > 0)
+		jv_log(JV_WARNING,
+		       "api: %ld requests still in progress after %d ms are cut by the reload", busy,
+		       JV_API_DRAIN_MS);
+}
+
 int jv_api_stop_keep_listen(struct jv_api *api)
 {
 	if (!api)
@@ -1464,6 +1520,7 @@ int jv_api_stop_keep_listen(struct jv_api *api)
 	 * MHD_ALLOW_SUSPEND_RESUME includes). Stopping the daemon then leaves
 	 * the socket open. */
 	MHD_socket fd = MHD_quiesce_daemon(api->mhd);
+	drain(api);
 	jv_api_stop(api);
 	return fd == MHD_INVALID_SOCKET ? -1 : fd;
 }
