@@ -1408,8 +1408,10 @@ struct jv_api *jv_api_start_on(const struct jv_config *cfg, struct jv_bridge *br
 		*o++ = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, tls->cert_pem};
 		*o++ = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, tls->key_pem};
 	}
-	/* (libmicrohttpd gets a copy: it closes its own, and the handed-over
-	 * one is closed here whether it started or not) */
+	/* (libmicrohttpd gets a copy, which is its own from here, also when it
+	 * fails to start -- it closes it then on most paths; a double close
+	 * would be worse than a rare leak -- and the handed-over one is closed
+	 * here in every case) */
 	int mhd_fd = listen_fd >= 0 ? fcntl(listen_fd, F_DUPFD_CLOEXEC, 0) : -1;
 	if (listen_fd >= 0 && mhd_fd < 0) { /* (then a new socket, as at start) */
 		close(listen_fd);
@@ -1430,11 +1432,8 @@ struct jv_api *jv_api_start_on(const struct jv_config *cfg, struct jv_bridge *br
 	    api, MHD_OPTION_CONNECTION_MEMORY_LIMIT, JV_API_CONN_MEMORY,
 	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, api, MHD_OPTION_END);
 	int mhd_errno = errno;
-	if (listen_fd >= 0) {
-		if (!api->mhd && mhd_fd >= 0)
-			close(mhd_fd);
+	if (listen_fd >= 0)
 		close(listen_fd);
-	}
 	errno = mhd_errno;
 	const char *fail = NULL;
 	if (!api->mhd)

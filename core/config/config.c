@@ -2059,19 +2059,19 @@ static int check_database(struct ctx *c, const struct jv_node *root)
 static int check_tls(struct ctx *c, const struct jv_node *api)
 {
 	struct jv_config *cfg = c->cfg;
-	char **files[] = {&cfg->api.tls_cert_file, &cfg->api.tls_key_file};
+	char **paths[] = {&cfg->api.tls_cert_file, &cfg->api.tls_key_file};
 	const char *keys[] = {"tls_cert_file", "tls_key_file"};
 	for (int i = 0; i < 2; i++)
-		if (*files[i] && !*files[1 - i])
+		if (*paths[i] && !*paths[1 - i])
 			return err_key(c, jv_node_get(api, keys[i]),
 			               "api.%s is set but api.%s is not: set both for HTTPS, or "
 			               "neither for plain HTTP",
 			               keys[i], keys[1 - i]);
 	for (int i = 0; i < 2; i++)
-		if (*files[i] && (*files[i])[0] != '/' && c->basedir) {
-			char *full = jv_asprintf("%s/%s", c->basedir, *files[i]);
-			free(*files[i]);
-			*files[i] = full;
+		if (*paths[i] && (*paths[i])[0] != '/' && c->basedir) {
+			char *full = jv_asprintf("%s/%s", c->basedir, *paths[i]);
+			free(*paths[i]);
+			*paths[i] = full;
 		}
 	return 0;
 }
