@@ -136,7 +136,14 @@ check assert_eq 1 "$(grep -c "api.tls_cert_file: '$JV_TMP/live/cert.pem' holds n
 get "$S/api/cron/status" --cacert "$JV_TMP/two.crt" -H "$AUTH"
 check assert_eq 200 "$CODE" "after a refused reload the running certificate still serves"
 kill -0 "$SERVE" 2>/dev/null || fail "serve died at the refused reload"
-cp -p "$JV_TMP/good.crt" "$JV_TMP/live/cert.pem"
+
+# serve stops cleanly after all of it (sanitizer builds: no report, no leak)
+kill -TERM "$SERVE"
+SERVE_RC=0
+wait "$SERVE" || SERVE_RC=$?
+check assert_eq 0 "$SERVE_RC" "serve exits 0 at SIGTERM"
+check assert_no_match 'AddressSanitizer|LeakSanitizer|runtime error' "$(cat "$SERR")" \
+	"no sanitizer report"
 
 # ------------------------------------------------- configuration errors
 # conf_with EXTRA_API_YAML: $JV_TMP/bad.yaml, an api: section with the token
