@@ -2052,6 +2052,16 @@ static int check_database(struct ctx *c, const struct jv_node *root)
 	return 0;
 }
 
+/* A relative *path made absolute from the config's folder (when known). */
+static void path_from_config(const struct ctx *c, char **path)
+{
+	if (!*path || (*path)[0] == '/' || !c->basedir)
+		return;
+	char *full = jv_asprintf("%s/%s", c->basedir, *path);
+	free(*path);
+	*path = full;
+}
+
 /* api.tls_cert_file and api.tls_key_file: both or neither; a relative path
  * made absolute from the config's folder (serve reads them again at every
  * reload). Their contents are checked where they are used (api/tls.h):
@@ -2059,20 +2069,16 @@ static int check_database(struct ctx *c, const struct jv_node *root)
 static int check_tls(struct ctx *c, const struct jv_node *api)
 {
 	struct jv_config *cfg = c->cfg;
-	char **paths[] = {&cfg->api.tls_cert_file, &cfg->api.tls_key_file};
-	const char *keys[] = {"tls_cert_file", "tls_key_file"};
-	for (int i = 0; i < 2; i++)
-		if (*paths[i] && !*paths[1 - i])
-			return err_key(c, jv_node_get(api, keys[i]),
-			               "api.%s is set but api.%s is not: set both for HTTPS, or "
-			               "neither for plain HTTP",
-			               keys[i], keys[1 - i]);
-	for (int i = 0; i < 2; i++)
-		if (*paths[i] && (*paths[i])[0] != '/' && c->basedir) {
-			char *full = jv_asprintf("%s/%s", c->basedir, *paths[i]);
-			free(*paths[i]);
-			*paths[i] = full;
-		}
+	int cert = cfg->api.tls_cert_file != NULL, key = cfg->api.tls_key_file != NULL;
+	if (cert != key) {
+		const char *set = cert ? "tls_cert_file" : "tls_key_file";
+		return err_key(c, jv_node_get(api, set),
+		               "api.%s is set but api.%s is not: set both for HTTPS, or "
+		               "neither for plain HTTP",
+		               set, cert ? "tls_key_file" : "tls_cert_file");
+	}
+	path_from_config(c, &cfg->api.tls_cert_file);
+	path_from_config(c, &cfg->api.tls_key_file);
 	return 0;
 }
 
