@@ -10,7 +10,8 @@
 # old pair keeps serving; a request in progress at a reload is finished
 # and answered before the old server stops; check-config and serve's start refuse a half
 # configuration (FILE:LINE:COL), a missing file, garbage PEM, a key others
-# may read, and a key that is not the certificate's, naming the file.
+# may read, and a key that is not the certificate's, naming the file; an
+# expired certificate is taken with a warning.
 . "${top_srcdir:-.}/tests/lib.sh"
 
 command -v curl >/dev/null 2>&1 || skip_all "curl not found"
@@ -185,6 +186,18 @@ refused "a key file of garbage" \
 conf_with "$(printf '  tls_cert_file: "%s"\n  tls_key_file: "%s"' "$JV_TMP/one.crt" "$JV_TMP/two.key")"
 refused "a key of another certificate" \
 	"api.tls_key_file: the key in '$JV_TMP/two.key' does not belong to the certificate in '$JV_TMP/one.crt'"
+# An expired certificate is served (a renewal may be late), with a warning.
+if command -v faketime >/dev/null 2>&1; then
+	(umask 077 && faketime '2020-01-01 00:00:00' openssl req -x509 -newkey ec \
+		-pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=127.0.0.1 \
+		-keyout "$JV_TMP/old.key" -out "$JV_TMP/old.crt" 2>"$JV_TMP/openssl.err") ||
+		fail "openssl could not make a certificate: $(cat "$JV_TMP/openssl.err")"
+	conf_with "$(printf '  tls_cert_file: "%s"\n  tls_key_file: "%s"' "$JV_TMP/old.crt" "$JV_TMP/old.key")"
+	run "$JOBVISOR" check-config -c "$JV_TMP/bad.yaml"
+	check assert_rc 0 "check-config takes an expired certificate"
+	check assert_match "warning: api.tls_cert_file: the certificate in '$JV_TMP/old.crt' expired on 2020-01-02" \
+		"$ERR" "and warns that it expired, and when"
+fi
 cp "$JV_TMP/one.key" "$JV_TMP/open.key"
 chmod 644 "$JV_TMP/open.key"
 conf_with "$(printf '  tls_cert_file: "%s"\n  tls_key_file: "%s"' "$JV_TMP/one.crt" "$JV_TMP/open.key")"
