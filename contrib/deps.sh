@@ -3,8 +3,8 @@
 # only those missing. Sourced or run by check.sh, quickstart.sh and bench.sh.
 set -e
 JV_DEB_PACKAGES="gcc make autoconf automake libtool pkg-config
- libpq-dev libyaml-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libcunit1-dev libssl-dev
- postgresql postgresql-contrib pgbouncer valgrind procps python3 curl tzdata man-db groff-base systemd
+ libpq-dev libyaml-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libgnutls28-dev libcunit1-dev libssl-dev
+ postgresql postgresql-contrib pgbouncer valgrind procps python3 curl openssl tzdata man-db groff-base systemd
  clang libclang-rt-14-dev clang-tidy cppcheck bear
  chromium chromium-driver fonts-dejavu-core faketime prometheus
  dpkg-dev debhelper dh-autoreconf lintian fakeroot"

@@ -16,7 +16,7 @@ EOF
 chmod +x "$JV_TMP/pkg-config"
 
 for dep in libpq:libpq-dev yaml-0.1:libyaml-dev jansson:libjansson-dev libcurl:libcurl4-openssl-dev \
-	libmicrohttpd:libmicrohttpd-dev cunit:libcunit1-dev libcrypto:libssl-dev; do
+	libmicrohttpd:libmicrohttpd-dev gnutls:libgnutls28-dev cunit:libcunit1-dev libcrypto:libssl-dev; do
 	mod=${dep%%:*}
 	pkg=${dep#*:}
 	mkdir -p "$JV_TMP/b-$mod"

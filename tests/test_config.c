@@ -217,6 +217,9 @@ static const struct {
 	{DB "api:\n  listen: \"[::]:8080\"\n  max_body_bytes: 10\n", "t.yaml:4:19: api.max_body_bytes: 10 is out of range (1024..67108864)"},
 	{DB "api:\n  listen: localhost\n", "t.yaml:3:11: api.listen: expected HOST:PORT (e.g. 127.0.0.1:8080), got 'localhost'"},
 	{DB "api:\n  listen: \"localhost:http\"\n", "t.yaml:3:11: api.listen: port 'http' is not a number"},
+	{DB "api:\n  tls_cert_file: c.pem\n", "t.yaml:3:3: api.tls_cert_file is set but api.tls_key_file is not: set both for HTTPS, or neither for plain HTTP"},
+	{DB "api:\n  tls_cert_file: \"\"\n  tls_key_file: k.pem\n", "t.yaml:4:3: api.tls_key_file is set but api.tls_cert_file is not: set both for HTTPS, or neither for plain HTTP"},
+	{DB "api:\n  tls_key_file: [k.pem]\n  tls_cert_file: c.pem\n", "t.yaml:3:17: api.tls_key_file: expected a string, got a list"},
 	/* schedules */
 	{DB "executors: {shell: {plugin: shell}}\nschedules:\n  - {name: n, cron: \"* * * * *\", type: shel}\n", "t.yaml:4:40: schedules[0].type: no executor 'shel' is configured (did you mean 'shell'?) (executors: shell)"},
 	{DB "schedules:\n  - {name: n, cron: \"* * * * *\", type: x}\n", "t.yaml:3:40: schedules[0].type: no executor 'x' is configured (executors: none)"},
@@ -837,6 +840,40 @@ static void t_key_file(void)
 	unsetenv("JV_TEST_DIR");
 }
 
+/* api.tls_cert_file and api.tls_key_file: paths only (the files are read
+ * by check-config and serve, api/tls.h), a relative one made absolute from
+ * the config's folder; none by default. */
+static void t_tls_files(void)
+{
+	struct jv_config *cfg = load_ok(DB "api: {}\n");
+	CU_ASSERT_FATAL(cfg != NULL);
+	CU_ASSERT_PTR_NULL(cfg->api.tls_cert_file);
+	CU_ASSERT_PTR_NULL(cfg->api.tls_key_file);
+	jv_config_free(cfg);
+
+	/* not read here: a file that is not there still loads */
+	cfg = load_ok(DB "api: {tls_cert_file: /nonexistent/c.pem, tls_key_file: /nonexistent/k.pem}\n");
+	CU_ASSERT_FATAL(cfg != NULL);
+	CU_ASSERT_STRING_EQUAL(cfg->api.tls_cert_file, "/nonexistent/c.pem");
+	CU_ASSERT_STRING_EQUAL(cfg->api.tls_key_file, "/nonexistent/k.pem");
+	jv_config_free(cfg);
+
+	char *dir = temp_dir();
+	char *conf = jv_asprintf("%s/jobvisor.yaml", dir);
+	write_file(conf, "database: {url: x}\napi:\n  tls_cert_file: tls/cert.pem\n"
+			 "  tls_key_file: /etc/k.pem\n", 0600);
+	char err[512];
+	CU_ASSERT_EQUAL(jv_config_load(conf, &cfg, err, sizeof err), 0);
+	CU_ASSERT_FATAL(cfg != NULL);
+	char *want = jv_asprintf("%s/tls/cert.pem", dir);
+	CU_ASSERT_STRING_EQUAL(cfg->api.tls_cert_file, want);
+	CU_ASSERT_STRING_EQUAL(cfg->api.tls_key_file, "/etc/k.pem");
+	jv_config_free(cfg);
+	unlink(conf);
+	rmdir(dir);
+	free(want), free(conf), free(dir);
+}
+
 static void t_to_json(void)
 {
 	struct jv_config *cfg = load_ok(
@@ -1353,6 +1390,7 @@ int main(void)
 	    {"many entries", t_many},
 	    {"${VAR} expansion", t_expansion},
 	    {"KEY_file secrets", t_key_file},
+	    {"api.tls_cert_file, api.tls_key_file", t_tls_files},
 	    {"database.pooler and listen_url", t_pooler},
 	    {"node to JSON", t_to_json},
 	    {"typed readers", t_typed_readers},

@@ -89,11 +89,25 @@ extern const struct jv_api_route jv_api_audit_routes[];
 struct jv_api *jv_api_start(const struct jv_config *cfg, struct jv_bridge *bridge, char *err,
 			    size_t errlen);
 
+/*
+ * The same on listen_fd, a listening socket from jv_api_stop_keep_listen()
+ * (a reload: the port stays open), which it takes in every case (closed
+ * when it fails); -1: bind cfg->api.listen, as jv_api_start(). With
+ * api.tls_cert_file set it serves HTTPS (api/tls.h reads the files anew).
+ */
+struct jv_api *jv_api_start_on(const struct jv_config *cfg, struct jv_bridge *bridge,
+			       int listen_fd, char *err, size_t errlen);
+
 /* The port it listens on (useful when api.listen asked for port 0). */
 int jv_api_port(const struct jv_api *api);
 
 /* Stop accepting, finish the requests in progress, free. NULL is fine. */
 void jv_api_stop(struct jv_api *api);
+
+/* The same, but the listening socket stays open (connections arriving
+ * meanwhile wait in its backlog) and is returned for jv_api_start_on();
+ * -1 when api is NULL or libmicrohttpd could not hand it over. */
+int jv_api_stop_keep_listen(struct jv_api *api);
 
 /* ------------------------------------------------------------ handlers */
 

@@ -4,6 +4,7 @@
 # test, and the files that go with them. Above alert.
 libjvcore_la_SOURCES += \
 	core/api/api.h core/api/server.c \
+	core/api/tls.c core/api/tls.h \
 	core/api/bridge.c core/api/bridge.h \
 	core/api/stats.c core/api/stats.h \
 	core/api/jobs.c \

@@ -18,6 +18,7 @@
 
 #include "api/audit.h"
 #include "api/bridge.h"
+#include "api/tls.h"
 #include "config/config.h"
 #include "config/fdlimit.h"
 #include "lib/db.h"
@@ -28,6 +29,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -38,6 +40,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #define JV_API_MAX_PARAMS 4
 #define JV_API_MAX_HEADERS 8
@@ -49,6 +52,9 @@
 #define JV_API_OPTIONAL_WAIT_MS 500
 #define JV_API_OPTIONAL_STATEMENT_MS 2000
 #define JV_API_OPTIONAL_LOCK_MS 500
+/* At a reload, how long the old server may finish the requests in
+ * progress (jv_api_stop_keep_listen); then they are cut, as at shutdown. */
+#define JV_API_DRAIN_MS 2000
 /* How often connections are looked at for a request's headers overdue. */
 #define JV_API_WATCH_MS 250
 /* The headers' deadline while more than 3/4 of the connections are taken:
@@ -102,6 +108,7 @@ struct jv_api {
 	struct jv_bridge *bridge;
 	struct MHD_Daemon *mhd;
 	int port;
+	struct jv_api_tls *tls; /* NULL: plain HTTP; kept while mhd runs */
 	/* the database workers and the requests waiting for them (FIFO) */
 	pthread_mutex_t qlock;
 	pthread_cond_t qwake;
@@ -119,6 +126,7 @@ struct jv_api {
 	pthread_t watcher;
 	int watching;
 	int stopping;
+	int draining;           /* a reload waits for the requests in progress */
 	unsigned n_cut;         /* cut since the last summary */
 	uint64_t cut_logged_ms; /* when the last summary went out */
 	struct jv_audit *audit; /* the writer of the audit trail (audit.h) */
@@ -1165,6 +1173,8 @@ static void conn_waiting(struct jv_api *api, struct MHD_Connection *c, int waiti
 	if (waiting) {
 		k->waiting_ms = mono_ms();
 		k->requests++;
+		if (api->draining)
+			pthread_cond_broadcast(&api->conns_wake);
 	} else {
 		k->waiting_ms = 0;
 	}
@@ -1203,6 +1213,8 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 	if (k->next)
 		k->next->prev = k->prev;
 	api->n_conns--;
+	if (api->draining)
+		pthread_cond_broadcast(&api->conns_wake);
 	pthread_mutex_unlock(&api->conns_lock);
 	free(k);
 	*socket_context = NULL;
@@ -1348,6 +1360,7 @@ static void stop_workers(struct jv_api *api)
 static void free_api(struct jv_api *api)
 {
 	jv_audit_stop(api->audit); /* (after the daemon: nothing pushes any more) */
+	jv_api_tls_free(api->tls);
 	free(api->workers);
 	pthread_cond_destroy(&api->qwake);
 	pthread_cond_destroy(&api->conns_wake);
@@ -1412,10 +1425,21 @@ static void log_started(const struct jv_api *api, long nofile, long per_addr)
 struct jv_api *jv_api_start(const struct jv_config *cfg, struct jv_bridge *bridge, char *err,
 			    size_t errlen)
 {
+	return jv_api_start_on(cfg, bridge, -1, err, errlen);
+}
+
+struct jv_api *jv_api_start_on(const struct jv_config *cfg, struct jv_bridge *bridge,
+			       int listen_fd, char *err, size_t errlen)
+{
 	struct sockaddr_storage ss;
 	socklen_t sslen;
-	if (parse_listen(cfg->api.listen, &ss, &sslen, err, errlen) != 0)
+	struct jv_api_tls *tls = NULL;
+	if (parse_listen(cfg->api.listen, &ss, &sslen, err, errlen) != 0 ||
+	    jv_api_tls_load(cfg, &tls, err, errlen) != 0) {
+		if (listen_fd >= 0)
+			close(listen_fd);
 		return NULL;
+	}
 	/* Connections: what the descriptor limit leaves after the rest of
 	 * serve's needs (fdlimit.h), so clients can never starve the engine. */
 	long nofile = jv_fd_limit();
@@ -1423,6 +1447,9 @@ struct jv_api *jv_api_start(const struct jv_config *cfg, struct jv_bridge *bridg
 	long cap = jv_fd_api_cap(cfg, nofile, why, sizeof why);
 	if (cap < 0) {
 		snprintf(err, errlen, "api: %s", why);
+		jv_api_tls_free(tls);
+		if (listen_fd >= 0)
+			close(listen_fd);
 		return NULL;
 	}
 	long per_addr = cfg->api.max_connections_per_address;
@@ -1435,8 +1462,31 @@ struct jv_api *jv_api_start(const struct jv_config *cfg, struct jv_bridge *bridg
 			 MHD_ALLOW_SUSPEND_RESUME;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	api->tls = tls;
+	/* HTTPS when configured; on the socket handed over by a reload (the
+	 * port never closes), else on a new one bound to api.listen. */
+	struct MHD_OptionItem opts[4], *o = opts;
+	if (tls) {
+		flags |= MHD_USE_TLS;
+		*o++ = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, tls->cert_pem};
+		*o++ = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, tls->key_pem};
+	}
+	/* (libmicrohttpd gets a copy, which is its own from here, also when it
+	 * fails to start -- it closes it then on most paths; a double close
+	 * would be worse than a rare leak -- and the handed-over one is closed
+	 * here in every case) */
+	int mhd_fd = listen_fd >= 0 ? fcntl(listen_fd, F_DUPFD_CLOEXEC, 0) : -1;
+	if (listen_fd >= 0 && mhd_fd < 0) { /* (then a new socket, as at start) */
+		close(listen_fd);
+		listen_fd = -1;
+	}
+	if (listen_fd >= 0)
+		*o++ = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, mhd_fd, NULL};
+	else
+		*o++ = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss};
+	*o = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 	api->mhd = MHD_start_daemon(
-	    flags, 0, NULL, NULL, on_request, api, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    flags, 0, NULL, NULL, on_request, api, MHD_OPTION_ARRAY, opts,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->api.threads, MHD_OPTION_CONNECTION_LIMIT,
 	    (unsigned)cap, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)per_addr,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_LISTEN_BACKLOG_SIZE,
@@ -1444,6 +1494,10 @@ struct jv_api *jv_api_start(const struct jv_config *cfg, struct jv_bridge *bridg
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, api, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
 	    api, MHD_OPTION_CONNECTION_MEMORY_LIMIT, JV_API_CONN_MEMORY,
 	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, api, MHD_OPTION_END);
+	int mhd_errno = errno;
+	if (listen_fd >= 0)
+		close(listen_fd);
+	errno = mhd_errno;
 	const char *fail = NULL;
 	if (!api->mhd)
 		fail = errno ? strerror(errno) : "libmicrohttpd refused to start";
@@ -1463,10 +1517,75 @@ struct jv_api *jv_api_start(const struct jv_config *cfg, struct jv_bridge *bridg
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(api->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	api->port = info ? info->port : 0;
 	log_started(api, nofile, per_addr);
+	if (tls)
+		jv_log(JV_INFO, "api: HTTPS only, with the certificate in %s and its key in %s",
+		       cfg->api.tls_cert_file, cfg->api.tls_key_file);
 	return api;
 }
 
 int jv_api_port(const struct jv_api *api) { return api ? api->port : 0; }
+
+/* The connections with a request in progress (its headers in, its answer
+ * not all sent). Under conns_lock. */
+static long busy_conns(const struct jv_api *api)
+{
+	long n = 0;
+	for (const struct jv_api_conn *k = api->conns; k; k = k->next)
+		n += !k->cut && !k->waiting_ms;
+	return n;
+}
+
+/* Let the requests in progress finish (the database workers still run),
+ * within JV_API_DRAIN_MS. Connections idle between requests are not waited
+ * for: stopping closes them, and a client opens a new one. */
+static void drain(struct jv_api *api)
+{
+	pthread_mutex_lock(&api->conns_lock);
+	long busy = busy_conns(api);
+	pthread_mutex_unlock(&api->conns_lock);
+	if (!busy)
+		return;
+	jv_log(JV_INFO, "api: finishing %ld requests in progress before the reload (at most %d ms)",
+	       busy, JV_API_DRAIN_MS);
+	uint64_t until = mono_ms() + JV_API_DRAIN_MS;
+	pthread_mutex_lock(&api->conns_lock);
+	api->draining = 1;
+	while ((busy = busy_conns(api)) > 0) {
+		uint64_t now = mono_ms();
+		if (now >= until)
+			break;
+		uint64_t left = until - now;
+		struct timespec t;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		t.tv_sec += (time_t)(left / 1000u);
+		t.tv_nsec += (long)(left % 1000u) * 1000000L;
+		if (t.tv_nsec >= 1000000000L) {
+			t.tv_sec++;
+			t.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&api->conns_wake, &api->conns_lock, &t);
+	}
+	api->draining = 0;
+	pthread_mutex_unlock(&api->conns_lock);
+	if (busy > 0)
+		jv_log(JV_WARNING,
+		       "api: %ld requests still in progress after %d ms are cut by the reload", busy,
+		       JV_API_DRAIN_MS);
+}
+
+int jv_api_stop_keep_listen(struct jv_api *api)
+{
+	if (!api)
+		return -1;
+	/* No new connection from here: those that come wait in the socket's
+	 * backlog for the next server (its quiesce needs MHD_USE_ITC, which
+	 * MHD_ALLOW_SUSPEND_RESUME includes). Stopping the daemon then leaves
+	 * the socket open. */
+	MHD_socket fd = MHD_quiesce_daemon(api->mhd);
+	drain(api);
+	jv_api_stop(api);
+	return fd == MHD_INVALID_SOCKET ? -1 : fd;
+}
 
 void jv_api_stop(struct jv_api *api)
 {

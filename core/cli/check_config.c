@@ -1,6 +1,7 @@
 /* check_config.c -- `jobvisor check-config`. */
 #include "cli/cli.h"
 
+#include "api/tls.h"
 #include "config/config.h"
 #include "lib/db.h"
 #include "lib/error.h"
@@ -18,7 +19,9 @@ static void check_config_usage(FILE *f)
 		"usage: jobvisor check-config [-c FILE]\n"
 		"\n"
 		"Validate the configuration (database.url, and listen_url when set,\n"
-		"must read as a connection string or URI) and load every plugin of\n"
+		"must read as a connection string or URI; api.tls_cert_file and\n"
+		"api.tls_key_file, when set, must hold a certificate and its key)\n"
+		"and load every plugin of\n"
 		"plugins.dir, making each configured executor and alert instance as\n"
 		"`serve` would (nothing touches the database). Prints a one-line\n"
 		"summary and exits 0 when all is well; prints the first error, as\n"
@@ -122,6 +125,15 @@ int jv_cmd_check_config(int argc, char **argv)
 		jv_config_free(cfg);
 		return JV_EXIT_USER;
 	}
+
+	/* serve reads them the same way at start and at a reload */
+	struct jv_api_tls *tls = NULL;
+	if (cfg->api.enabled && jv_api_tls_load(cfg, &tls, err, sizeof err) != 0) {
+		fprintf(stderr, "%s\n", err);
+		jv_config_free(cfg);
+		return JV_EXIT_USER;
+	}
+	jv_api_tls_free(tls);
 
 	struct jv_plugins *plugins = NULL;
 	if (jv_plugins_load_dir(cfg->plugins.dir, &plugins, err, sizeof err) != 0) {

@@ -1237,6 +1237,8 @@ static const struct field api_fields[] = {
 	FINT("header_timeout_seconds", C, api.header_timeout_seconds, 1, 3600),
 	FINT("statement_timeout_ms", C, api.statement_timeout_ms, 100, 3600000),
 	FINT("lock_timeout_ms", C, api.lock_timeout_ms, 10, 3600000),
+	FSTR("tls_cert_file", C, api.tls_cert_file),
+	FSTR("tls_key_file", C, api.tls_key_file),
 	FEND};
 static const struct field history_fields[] = {
 	FINT("retention_days", C, history.retention_days, 0, 36500),
@@ -2151,6 +2153,36 @@ static int map_api_tokens(struct ctx *c, const struct jv_node *root)
 	return 0;
 }
 
+/* A relative *path made absolute from the config's folder (when known). */
+static void path_from_config(const struct ctx *c, char **path)
+{
+	if (!*path || (*path)[0] == '/' || !c->basedir)
+		return;
+	char *full = jv_asprintf("%s/%s", c->basedir, *path);
+	free(*path);
+	*path = full;
+}
+
+/* api.tls_cert_file and api.tls_key_file: both or neither; a relative path
+ * made absolute from the config's folder (serve reads them again at every
+ * reload). Their contents are checked where they are used (api/tls.h):
+ * commands that only load the config need not be able to read the key. */
+static int check_tls(struct ctx *c, const struct jv_node *api)
+{
+	struct jv_config *cfg = c->cfg;
+	int cert = cfg->api.tls_cert_file != NULL, key = cfg->api.tls_key_file != NULL;
+	if (cert != key) {
+		const char *set = cert ? "tls_cert_file" : "tls_key_file";
+		return err_key(c, jv_node_get(api, set),
+		               "api.%s is set but api.%s is not: set both for HTTPS, or "
+		               "neither for plain HTTP",
+		               set, cert ? "tls_key_file" : "tls_cert_file");
+	}
+	path_from_config(c, &cfg->api.tls_cert_file);
+	path_from_config(c, &cfg->api.tls_key_file);
+	return 0;
+}
+
 /* Rules across the keys of api:, and empty secrets made unset. */
 static int check_api(struct ctx *c, const struct jv_node *root)
 {
@@ -2184,6 +2216,8 @@ static int check_api(struct ctx *c, const struct jv_node *root)
 			               "api.tokens[%zu].token: token '%s' is the same as api.token: "
 			               "each token names one client",
 			               i, cfg->api.tokens[i].name);
+	if ((rc = check_tls(c, api)))
+		return rc;
 
 	return 0;
 }
@@ -2651,6 +2685,8 @@ void jv_config_free(struct jv_config *cfg)
 	free(cfg->api.webhook_secret);
 	free(cfg->api.dashboard_url);
 	free(cfg->api.cors_origin);
+	free(cfg->api.tls_cert_file);
+	free(cfg->api.tls_key_file);
 	free(cfg->log.level);
 	free(cfg->log.format);
 	free(cfg->user);

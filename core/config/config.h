@@ -240,6 +240,8 @@ struct jv_config {
 		int header_timeout_seconds;     /* 10, 1..3600: a request's headers within */
 		int statement_timeout_ms;       /* 10000, 100..3600000: per API transaction */
 		int lock_timeout_ms;            /* 2000, 10..3600000: per API transaction */
+		char *tls_cert_file;            /* NULL: plain HTTP; else HTTPS (both or neither; */
+		char *tls_key_file;             /* relative to the config's folder, stored absolute) */
 	} api;
 
 	struct jv_schedule_cfg *schedules;

@@ -51,6 +51,7 @@
 #include "alert/alert.h"
 #include "api/api.h"
 #include "api/bridge.h"
+#include "api/tls.h"
 #include "config/config.h"
 #include "config/fdlimit.h"
 #include "engine/migrate.h"
@@ -132,6 +133,15 @@ static int load_all(const char *path, struct jv_config **cfgp, struct jv_plugins
 	/* Before any plugin, worker or thread: what the config reads from the
 	 * environment leaves it (at a reload this only warns). */
 	jv_config_env_seal(cfg);
+	/* A certificate or key that would not do refuses the start, or the
+	 * reload: the running API keeps its pair. */
+	struct jv_api_tls *tls = NULL;
+	if (cfg->api.enabled && jv_api_tls_load(cfg, &tls, err, sizeof err) != 0) {
+		jv_log(JV_ERROR, "%s", err);
+		jv_config_free(cfg);
+		return JV_ECONFIG;
+	}
+	jv_api_tls_free(tls);
 	struct jv_plugins *plugins;
 	if (jv_plugins_load_dir(cfg->plugins.dir, &plugins, err, sizeof err) != 0) {
 		jv_log(JV_ERROR, "%s", err);
@@ -302,13 +312,14 @@ static int workers_start(struct serve *s)
  * could then hang on it for good (glibc's malloc guards itself across fork;
  * not every allocator does, ASan's does not). The API first: at start-up
  * an API that cannot start is fatal (JV_ECONFIG, nothing else started
- * here); at a reload it stays off until the next one.
+ * here); at a reload it stays off until the next one. listen_fd: the
+ * API's listening socket kept across a reload, or -1.
  */
-static int services_start(struct serve *s, int at_start)
+static int services_start(struct serve *s, int at_start, int listen_fd)
 {
 	if (s->cfg->api.enabled) {
 		char err[1024];
-		s->api = jv_api_start(s->cfg, s->bridge, err, sizeof err);
+		s->api = jv_api_start_on(s->cfg, s->bridge, listen_fd, err, sizeof err);
 		if (!s->api && at_start) {
 			jv_log(JV_ERROR, "%s", err);
 			return JV_ECONFIG;
@@ -398,9 +409,17 @@ void sv_reload(struct serve *s)
 	int db_changed = db_settings_differ(cfg, s->cfg);
 	workers_retire(s);
 	/* The alerter uses the old sinks: deliver what it can, then swap. The
-	 * API reads the old config: it stops too, and starts again below. */
+	 * API reads the old config: it stops too, and starts again below (with
+	 * the certificate and key read anew) -- on the same listening socket
+	 * when api.listen stays: the port never closes, nobody else can take
+	 * it, and connections made meanwhile wait in its backlog. */
 	jv_alerter_stop(s->alerter, 1000);
 	s->alerter = NULL;
+	int listen_fd = -1;
+	if (s->api && cfg->api.enabled && !strcmp(cfg->api.listen, s->cfg->api.listen)) {
+		listen_fd = jv_api_stop_keep_listen(s->api);
+		s->api = NULL;
+	}
 	services_stop(s);
 	if (g) {
 		g->rt = s->rt;
@@ -416,7 +435,7 @@ void sv_reload(struct serve *s)
 	gen_adopt(s, cfg, plugins, rt);
 	check_descriptors(s, 0);
 	workers_start(s);
-	services_start(s, 0);
+	services_start(s, 0, listen_fd);
 	if (db_changed) {
 		/* As after a lost connection: what was in flight is sent again,
 		 * release_unheld() runs on the new connections. */
@@ -625,7 +644,7 @@ static int serve_start(struct serve *s)
 	s->pool.on_deps_ask = sv_deps_ask;
 	s->pool.cb_arg = s;
 	int started = workers_start(s);
-	if (services_start(s, 1) != 0) {
+	if (services_start(s, 1, -1) != 0) {
 		char err[512];
 		jv_pool_shutdown(&s->pool, 1000);
 		if (jv_store_stopped(s->cc.conn, s->id, err, sizeof err) != 0)
