@@ -56,9 +56,9 @@ echo "fuzz.sh: building the core with $CC (log: $build/build.log)"
 	exit 1
 }
 var() { sed -n "s/^$1 = //p" "$build/Makefile"; }
-LIBS="$(var MHD_LIBS) $(var CURL_LIBS) $(var LIBPQ_LIBS) $(var YAML_LIBS) $(var JANSSON_LIBS) -lpthread -lm -ldl"
+LIBS="$(var MHD_LIBS) $(var CURL_LIBS) $(var LIBPQ_LIBS) $(var YAML_LIBS) $(var JANSSON_LIBS) $(var GNUTLS_LIBS) -lpthread -lm -ldl"
 INC="-I$build -I$top -I$top/include -I$top/core -I$build/core -I$top/plugins -DHAVE_CONFIG_H"
-INC="$INC $(var MHD_CFLAGS) $(var CURL_CFLAGS) $(var LIBPQ_CFLAGS) $(var YAML_CFLAGS) $(var JANSSON_CFLAGS)"
+INC="$INC $(var MHD_CFLAGS) $(var CURL_CFLAGS) $(var LIBPQ_CFLAGS) $(var YAML_CFLAGS) $(var JANSSON_CFLAGS) $(var GNUTLS_CFLAGS)"
 
 status=0
 for t in $targets; do
@@ -72,7 +72,11 @@ for t in $targets; do
 	esac
 	# shellcheck disable=SC2086
 	"$CC" $SAN -fsanitize=fuzzer -DJV_LIBFUZZER $flags $INC "$top/tests/fuzz_$t.c" $extra \
-		"$build/.libs/libjvcore.a" $LIBS -o "$tmp/fuzz_$t" || { status=1; continue; }
+		"$build/.libs/libjvcore.a" $LIBS -o "$tmp/fuzz_$t" || {
+		echo "fuzz.sh: $t FAILED (it does not build)"
+		status=1
+		continue
+	}
 	corpus=$out/corpus/$t
 	mkdir -p "$corpus"
 	dict=
