@@ -22,11 +22,17 @@
 #
 # graphile-worker's WAL is measured as bench.sh measures its own:
 # pg_current_wal_lsn() before and after the whole run, enqueue included,
-# and its full-page images from pg_stat_wal. ARGS (--bench-args, word-split,
+# and its full-page images from pg_stat_wal. The CPU of each run is
+# measured alike for both: the whole server's (every PostgreSQL process,
+# background ones included, from /proc: the postmaster's children, ended
+# and live), enqueue included, and the client's (jobvisor's supervisor and
+# worker processes, as bench.sh reports them; graphile-worker's node
+# process). ARGS (--bench-args, word-split,
 # and whatever follows --) go to bench.sh after the flags above, so they can
 # change them. Prints, in markdown, per number of slots: each round's jobs/s
 # of both, the ratio of the medians (jobvisor / graphile-worker), the
-# median WAL bytes and full-page images per job of both; then the
+# median WAL bytes and full-page images per job of both; then the median
+# CPU per job of both, server and client, in microseconds; then the
 # server's settings from bench.conf. Each run's own line goes to stderr.
 #
 # The machine is noisy: compare the ratio, not the absolute numbers.
@@ -140,17 +146,44 @@ run()
 }
 field() { sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p; s/^$1=\([^[:space:]]*\).*/\1/p" "$2" | head -n 1; }
 lsn() { psqlq "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"; }
+# The server's CPU so far in clock ticks: the postmaster's own, its ended
+# children's (which it waited for) and its live children's.
+pg_ticks()
+{
+	local pm p t=0
+	pm=$(psqlq "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'")
+	pm=$(awk '$1 == "PPid:" {print $2}' "/proc/$pm/status")
+	# (fields after the command's closing parenthesis: utime is the 12th,
+	# cutime and cstime the 14th and 15th)
+	t=$(sed 's/.*) //' "/proc/$pm/stat" | awk '{print $12 + $13 + $14 + $15}')
+	for p in $(pgrep -P "$pm"); do
+		t=$((t + $(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}' || echo 0)))
+	done
+	echo "$t"
+}
+# This shell's ended children's CPU so far in clock ticks (a run's, once
+# waited for: timeout's and the program's under it).
+child_ticks() { sed 's/.*) //' "/proc/$$/stat" | awk '{print $14 + $15}'; }
+hz=$(getconf CLK_TCK)
+# us_per_job TICKS0 TICKS1: the CPU between two pg_ticks per job, in us
+us_per_job() { awk -v a="$1" -v b="$2" -v hz="$hz" -v n="$jobs" 'BEGIN {printf "%.0f", (b - a) / hz * 1e6 / n}'; }
 fpi() { psqlq "SELECT wal_fpi FROM pg_stat_wal"; }
 list() { echo "$1" | xargs | sed 's/ /, /g'; }
 median() { tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -g | awk '{v[NR] = $1} END {if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
 one_jobvisor()
 {
-	local c=$1
+	local c=$1 t0 t1
 	psqlq CHECKPOINT >/dev/null
+	t0=$(pg_ticks)
 	if run "$out/jv" 900 "$top/contrib/bench.sh" --db "$db" --jobs "$jobs" --concurrency "$c" \
 		--batch 100 --prefetch 200 --skip-latency "${extra[@]}"; then
+		t1=$(pg_ticks)
 		grep '^jobs_per_s=' "$out/jv" | tail -n 1 | sed 's/^/jobvisor: /' >&2
+		jv_pgus="$jv_pgus $(us_per_job "$t0" "$t1")"
+		jv_cus="$jv_cus $(awk -v a="$(field cpu_s_supervisor "$out/jv")" \
+			-v b="$(field cpu_s_workers "$out/jv")" -v n="$jobs" \
+			'BEGIN {printf "%.0f", (a + b) * 1e6 / n}')"
 		jv_jps="$jv_jps $(field jobs_per_s "$out/jv")"
 		jv_wal="$jv_wal $(field wal_bytes_per_job "$out/jv")"
 		jv_fpi="$jv_fpi $(field wal_fpi_per_job "$out/jv")"
@@ -162,11 +195,14 @@ one_jobvisor()
 
 one_graphile()
 {
-	local c=$1 l0 l1 f0 f1
+	local c=$1 l0 l1 f0 f1 t0 t1 n0 n1
 	psqlq CHECKPOINT >/dev/null
 	l0=$(lsn)
 	f0=$(fpi)
+	t0=$(pg_ticks)
+	n0=$(child_ticks)
 	if run "$out/gw" 900 node "$cache/bench-graphile-worker.js" --variant=batched --n="$jobs" --c="$c"; then
+		n1=$(child_ticks)
 		l1=$(lsn)
 		# pg_stat_wal is flushed by a backend as it ends: wait for its clients to go
 		for _ in $(seq 1 100); do
@@ -175,7 +211,10 @@ one_graphile()
 			sleep 0.1
 		done
 		f1=$(fpi)
+		t1=$(pg_ticks)
 		sed 's/^/graphile-worker: /' "$out/gw" >&2
+		gw_pgus="$gw_pgus $(us_per_job "$t0" "$t1")"
+		gw_cus="$gw_cus $(us_per_job "$n0" "$n1")"
 		gw_jps="$gw_jps $(field jobs_per_s "$out/gw")"
 		gw_wal="$gw_wal $(awk -v a="$l0" -v b="$l1" -v n="$jobs" 'BEGIN {printf "%.0f", (b - a) / n}')"
 		gw_fpi="$gw_fpi $(awk -v a="$f0" -v b="$f1" -v n="$jobs" 'BEGIN {printf "%.3f", (b - a) / n}')"
@@ -187,8 +226,10 @@ one_graphile()
 
 table="| slots | jobvisor jobs/s | graphile-worker jobs/s | ratio of medians | WAL B/job jobvisor | WAL B/job graphile-worker | FPI/job jobvisor | FPI/job graphile-worker |
 |---|---|---|---|---|---|---|---|"
+cpu="| slots | PostgreSQL µs/job, jobvisor | PostgreSQL µs/job, graphile-worker | client µs/job, jobvisor | client µs/job, graphile-worker |
+|---|---|---|---|---|"
 for c in $slots; do
-	jv_jps='' jv_wal='' jv_fpi='' gw_jps='' gw_wal='' gw_fpi=''
+	jv_jps='' jv_wal='' jv_fpi='' gw_jps='' gw_wal='' gw_fpi='' jv_pgus='' jv_cus='' gw_pgus='' gw_cus=''
 	for r in $(seq 1 "$rounds"); do
 		echo "bench-peers.sh: $c slots, round $r of $rounds" >&2
 		if [ $((r % 2)) = 1 ]; then
@@ -204,6 +245,8 @@ for c in $slots; do
 	ratio=$(awk -v a="$mj" -v b="$mg" 'BEGIN {if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "n/a"}')
 	table="$table
 | $c | $(list "$jv_jps") | $(list "$gw_jps") | $ratio | $(echo "$jv_wal" | median) | $(echo "$gw_wal" | median) | $(echo "$jv_fpi" | median) | $(echo "$gw_fpi" | median) |"
+	cpu="$cpu
+| $c | $(echo "$jv_pgus" | median) | $(echo "$gw_pgus" | median) | $(echo "$jv_cus" | median) | $(echo "$gw_cus" | median) |"
 done
 
 echo "jobvisor: \`./contrib/bench.sh --db $db --jobs $jobs --concurrency C --batch 100 --prefetch 200 --skip-latency${extra[*]:+ ${extra[*]}}\`"
@@ -211,6 +254,10 @@ echo "graphile-worker $(cd "$cache" && node -p "require('graphile-worker/package
 echo "$(psqlq 'SELECT version()' | cut -d, -f1), $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC'); WAL and FPI (full-page images): median per job of the whole run, enqueue included"
 echo
 echo "$table"
+echo
+echo "CPU per job, medians, enqueue included: the whole server (every PostgreSQL process), and the client (jobvisor's supervisor and worker processes; graphile-worker's node process)"
+echo
+echo "$cpu"
 echo
 echo "| PostgreSQL setting (bench.conf) | value |"
 echo "|---|---|"
