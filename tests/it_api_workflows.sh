@@ -7,7 +7,9 @@
 # dependsOn through the API (the dependent waits, then runs after); a
 # workflow whose step b fails for good (shell, maxAttempts 1): d is
 # cancelled naming b, e (runWhen always) runs, GET /api/workflows shows it;
-# POST /api/jobs/{b}/retry puts d back to waiting, and d then runs; bulk
+# retrying d itself while b is failed is refused (409 naming b); POST
+# /api/jobs/{b}/retry puts d back to waiting, and d then runs; a waiting
+# job cancelled and retried while its dependency runs waits again; bulk
 # cancel and retry; cancelling a workflow; the search filters (id, queue,
 # q with its cap, from/to, workflow, status=waiting); bad input for every
 # new field; 401 without the token on every new route.
@@ -234,6 +236,18 @@ assert_match "(^| )$W( |\$)" "$(field '[.workflows[].id] | map(tostring) | join(
 call GET "/api/jobs?workflow=$W&status=cancelled"
 assert_eq "$WD" "$(field '[.jobs[].id] | map(tostring) | join(" ")')" "workflow= and status= together"
 
+# retry d itself while b is still failed: refused, naming b; d stays
+# cancelled. The bulk form leaves it unchanged.
+post "/api/jobs/$WD/retry" ''
+assert_eq 409 "$CODE" "retry d while b is failed: 409 ($BODY)"
+assert_match "job $WD stays cancelled: dependency .*$WB.* failed; retry that one first" "$(err)" \
+	"naming b"
+post /api/jobs/retry "{\"ids\": [$WD]}"
+assert_eq "200|[]|[$WD]" "$CODE|$(field '.changed | tostring')|$(field '.unchanged | tostring')" \
+	"bulk retry of d: unchanged"
+assert_eq "cancelled|$WB|3" "$(jv_psql "SELECT status || '|' || blocked_by || '|' || max_attempts FROM jobvisor.jobs WHERE id = $WD")" \
+	"d as it was (cancelled, blocked by b, its attempts)"
+
 # retry b: d waits for it again (claiming paused, to see it), then runs.
 call POST /api/cron/stop
 : >"$FLAG"
@@ -350,5 +364,34 @@ call GET /api/cron/status
 assert_match '^[0-9]+$' "$(field .jobs.waiting)" "/api/cron/status counts waiting jobs"
 call GET /metrics
 assert_match 'jobvisor_jobs\{status="waiting"\} [0-9]+' "$BODY" "/metrics has the waiting gauge"
+
+# ---------------------------------------------------------------- retry waits
+# A waiting job cancelled through the API and retried while its dependency
+# is still live waits for it again, and runs only after it.
+call POST /api/cron/stop
+post /api/workflows '{"name": "retry-waits", "jobs": [{"key": "x", "type": "noop"}, {"key": "y", "type": "noop", "dependsOn": ["x"]}]}'
+assert_eq 201 "$CODE" "a workflow x -> y ($BODY)"
+WX=$(field .jobs.x) WY=$(field .jobs.y)
+post "/api/jobs/$WY/cancel" ''
+assert_eq "200|cancelled" "$CODE|$(status_of $WY)" "y cancelled while it waits"
+post "/api/jobs/$WY/retry" '{"attempts": 2}'
+assert_eq "200|waiting|2" "$CODE|$(field .status)|$(field .maxAttempts)" "retry y: 200, waiting ($BODY)"
+assert_eq "waiting|1|false" "$(jv_psql "SELECT j.status || '|' || j.waiting_on || '|' || d.resolved FROM jobvisor.jobs j JOIN jobvisor.job_dependencies d ON d.job_id = j.id WHERE j.id = $WY")" \
+	"in the table: waiting on one edge, x, not resolved"
+call POST /api/cron/start
+wait_for "[ \"\$(status_of $WY)\" = succeeded ]" 30 "y runs after x"
+assert_eq t "$(jv_psql "SELECT (SELECT min(started_at) FROM jobvisor.job_executions WHERE job_id = $WY) >= (SELECT max(finished_at) FROM jobvisor.job_executions WHERE job_id = $WX)")" \
+	"y started after x finished"
+# once x succeeded, a cancelled y retried is pending at once
+call POST /api/cron/stop
+post "/api/workflows" '{"name": "retry-done", "jobs": [{"key": "x", "type": "noop"}, {"key": "y", "type": "noop", "dependsOn": ["x"]}]}'
+WX=$(field .jobs.x) WY=$(field .jobs.y)
+post "/api/jobs/$WY/cancel" ''
+call POST /api/cron/start
+wait_for "[ \"\$(status_of $WX)\" = succeeded ]" 30 "x runs"
+post "/api/jobs/$WY/retry" ''
+assert_eq "200|pending" "$CODE|$(field .status)" "retry y after x succeeded: pending"
+wait_for "[ \"\$(status_of $WY)\" = succeeded ]" 30 "and y runs"
+
 
 jv_done

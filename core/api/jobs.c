@@ -1021,16 +1021,11 @@ static void jobs_cancel(struct jv_api_req *req)
 
 /* ----------------------------------------------- POST /api/jobs/{id}/retry */
 
-/* A failed or cancelled job pending again, with $2 more attempts; the
- * jobs it cancelled (blocked_by) wait for it again (sql/017_workflows.sql's
- * trigger). */
-#define SQL_RETRY_UPD                                                                          \
-	" UPDATE jobvisor.jobs SET status = 'pending', scheduled_at = now(),"                  \
-	"  finished_at = NULL, locked_by = NULL, updated_at = now(),"                          \
-	"  max_attempts = attempts + $2::integer "
-
-/* POST /api/jobs/{id}/retry {"attempts": N}: a failed or cancelled job is
- * pending again, with N more attempts (default 1). */
+/* POST /api/jobs/{id}/retry {"attempts": N}: a failed or cancelled job runs
+ * again, with N more attempts (default 1): pending, or waiting while a
+ * dependency is live; refused (409) while one it needs to succeed is failed
+ * or cancelled (sql/021_retry_dependencies.sql). The jobs it cancelled
+ * (blocked_by) wait for it again (sql/017_workflows.sql's trigger). */
 static void jobs_retry(struct jv_api_req *req)
 {
 	static const char *const keys[] = {"attempts", NULL};
@@ -1045,11 +1040,12 @@ static void jobs_retry(struct jv_api_req *req)
 	if (body && int_key(req, body, "attempts", 1, 100, bmore, sizeof bmore, &more))
 		return;
 	const char *params[] = {idt, more ? more : "1"};
+	/* (the job's status as it was, for the answer when it is not retried) */
 	PGresult *res = jv_api_query_db(
 	    req,
-	    "WITH upd AS (" SQL_RETRY_UPD "WHERE id = $1::bigint AND status IN ('failed', 'cancelled')"
-	    " RETURNING max_attempts)"
-	    " SELECT j.status, (SELECT max_attempts FROM upd)"
+	    "WITH r AS (SELECT * FROM jobvisor.retry_jobs(ARRAY[$1::bigint], $2::integer))"
+	    " SELECT j.status, (SELECT r.max_attempts FROM r), (SELECT r.status FROM r),"
+	    "  (SELECT r.refused FROM r)"
 	    " FROM (SELECT 1) one LEFT JOIN jobvisor.jobs j ON j.id = $1::bigint",
 	    2, params);
 	if (!res)
@@ -1059,15 +1055,23 @@ static void jobs_retry(struct jv_api_req *req)
 		PQclear(res);
 		return;
 	}
-	long long max = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-	PQclear(res);
-	if (jv_api_commit(req) != 0)
+	if (!PQgetisnull(res, 0, 3)) {
+		jv_api_error(req, 409, "job %lld stays %s: %s; retry that one first", (long long)id,
+			     PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 3));
+		PQclear(res);
 		return;
+	}
+	long long max = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	json_t *ans = json_pack("{s:I, s:s, s:I}", "id", (json_int_t)id, "status",
+				PQgetvalue(res, 0, 2), "maxAttempts", (json_int_t)max);
+	PQclear(res);
+	if (jv_api_commit(req) != 0) {
+		json_decref(ans);
+		return;
+	}
 	if (jv_api_bridge(req))
 		jv_bridge_trigger(jv_api_bridge(req)); /* due now */
-	jv_api_json(req, 200,
-		    json_pack("{s:I, s:s, s:I}", "id", (json_int_t)id, "status", "pending",
-			      "maxAttempts", (json_int_t)max));
+	jv_api_json(req, 200, ans);
 }
 
 /* ------------------------------------ POST /api/jobs/cancel, /api/jobs/retry */
@@ -1163,7 +1167,8 @@ static void jobs_cancel_many(struct jv_api_req *req)
 }
 
 /* POST /api/jobs/retry {"ids": [...], "attempts": N}: each failed or
- * cancelled one pending again as POST /api/jobs/{id}/retry makes it. */
+ * cancelled one runs again as POST /api/jobs/{id}/retry makes it; one whose
+ * dependency failed stays as it is (unchanged). */
 static void jobs_retry_many(struct jv_api_req *req)
 {
 	static const char *const keys[] = {"ids", "attempts", NULL};
@@ -1182,11 +1187,8 @@ static void jobs_retry_many(struct jv_api_req *req)
 	const char *params[] = {lit, more ? more : "1"};
 	PGresult *res = jv_api_query_db(
 	    req,
-	    "WITH l AS (SELECT id FROM jobvisor.jobs WHERE id = ANY ($1::bigint[])"
-	    "  AND status IN ('failed', 'cancelled') ORDER BY id FOR UPDATE),"
-	    " upd AS (" SQL_RETRY_UPD "WHERE id IN (SELECT id FROM l)"
-	    "  AND status IN ('failed', 'cancelled') RETURNING id)"
-	    " SELECT id FROM upd ORDER BY id",
+	    "SELECT id FROM jobvisor.retry_jobs($1::bigint[], $2::integer)"
+	    " WHERE refused IS NULL ORDER BY id",
 	    2, params);
 	free(lit);
 	if (!res) {

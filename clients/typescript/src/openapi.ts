@@ -293,7 +293,7 @@ export interface paths {
         put?: never;
         /**
          * Run up to 1 000 failed or cancelled jobs again (as POST /api/jobs/{id}/retry)
-         * @description Each id as POST /api/jobs/{id}/retry; ids that are not there or not failed or cancelled are answered as unchanged.
+         * @description Each id as POST /api/jobs/{id}/retry; ids that are not there, not failed or cancelled, or whose retry a failed dependency refuses are answered as unchanged.
          */
         post: operations["retryJobs"];
         delete?: never;
@@ -359,7 +359,7 @@ export interface paths {
         put?: never;
         /**
          * Run a failed or cancelled job again, with more attempts
-         * @description The jobs it cancelled (their blockedBy is this job) wait for it again, transitively.
+         * @description The job is counted from its own dependencies: it waits while any of them is live and is pending when none is. While a dependency it needs to succeed (runWhen success) is failed or cancelled, the retry is refused (409, naming that dependency): retry that one first. The jobs it cancelled (their blockedBy is this job) wait for it again, transitively.
          */
         post: operations["retryJob"];
         delete?: never;
@@ -2144,7 +2144,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description the job is pending again */
+            /** @description the job is pending again, or waiting for its dependencies */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2154,7 +2154,7 @@ export interface operations {
                         /** Format: int64 */
                         id: number;
                         /** @enum {string} */
-                        status: "pending";
+                        status: "pending" | "waiting";
                         maxAttempts: number;
                     };
                 };

@@ -254,6 +254,40 @@ SELECT last_error FROM jobvisor.jobs WHERE workflow_key = 's1000';
 SELECT pg_temp.retry(1);
 SELECT status, count(*), sum(waiting_on) FROM jobvisor.jobs GROUP BY 1 ORDER BY 1;
 
+-------------------------------------------------- retry_jobs (021)
+-- A retried job is counted from its own edges: refused while one it needs
+-- to succeed failed, waiting while one is live, pending when none is; a job
+-- that runs always is not refused. Ids not failed or cancelled get no row.
+TRUNCATE jobvisor.jobs, jobvisor.job_executions, jobvisor.job_dependencies, jobvisor.workflows
+	RESTART IDENTITY;
+SELECT jobvisor.enqueue_workflow('{"name": "r", "jobs": [
+	{"key": "a", "type": "noop", "maxAttempts": 1},
+	{"key": "b", "type": "noop", "dependsOn": ["a"]},
+	{"key": "c", "type": "noop", "dependsOn": ["a"], "runWhen": "always"},
+	{"key": "d", "type": "noop"},
+	{"key": "e", "type": "noop", "dependsOn": ["d"]}]}') -> 'id';
+SELECT pg_temp.claim();
+SELECT pg_temp.done(1, 'failed');
+SELECT pg_temp.cancel(5);
+SELECT * FROM jobs_v;
+-- b refused (a failed), e waits for d (pending), d and c not retried
+-- (not failed or cancelled), 99 unknown
+SELECT * FROM jobvisor.retry_jobs(ARRAY[2, 3, 4, 5, 99], 2) ORDER BY id;
+SELECT * FROM jobs_v;
+SELECT job_id, depends_on, resolved FROM jobvisor.job_dependencies ORDER BY 1, 2;
+-- a retried: b (cancelled by it) waits for it again; then b retried is no
+-- longer failed or cancelled: no row
+SELECT * FROM jobvisor.retry_jobs(ARRAY[1], 1);
+SELECT * FROM jobvisor.retry_jobs(ARRAY[2], 1);
+SELECT * FROM jobs_v;
+-- d succeeds: e is due; cancelled and retried now, e is pending at once
+SELECT pg_temp.claim();
+SELECT pg_temp.done(4, 'succeeded');
+SELECT pg_temp.cancel(5);
+SELECT * FROM jobvisor.retry_jobs(ARRAY[5], 1);
+SELECT id, status, w, blk FROM jobs_v WHERE id = 5;
+SELECT * FROM jobvisor.retry_jobs(ARRAY[5], 0);
+
 --------------------------------------------------------- retention
 -- A purged job takes its edges along; a workflow whose steps are all gone
 -- goes too; a finished job a live one waits on is kept.
