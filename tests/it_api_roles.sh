@@ -151,6 +151,11 @@ assert_eq "ci.bot|POST|/api/jobs/$JOB/cancel|$JOB|200" "$(last_row)" "the cancel
 change POST /api/jobs/retry "{\"ids\": [$JOB, 999999]}"
 assert_eq 200 "$CODE" "operator retries in bulk"
 assert_eq "ci.bot|POST|/api/jobs/retry|$JOB,999999|200" "$(last_row)" "a bulk row names the ids"
+change POST /api/workflows '{"name": "audited", "jobs": [{"key": "a", "type": "noop", "runAt": "2099-01-01T00:00:00Z"}]}'
+assert_eq 201 "$CODE" "operator enqueues a workflow ($BODY)"
+assert_eq "ci.bot|POST|/api/workflows|$(field .id)|201" "$(last_row)" "its row names the new workflow by id, not by name"
+change POST /api/workflows '{"name": "refused", "jobs": []}'
+assert_eq "400|ci.bot|POST|/api/workflows|refused|400" "$CODE|$(last_row)" "a refused one's row names it by name"
 change POST /api/cron/stop
 assert_eq 200 "$CODE" "operator pauses claiming"
 change POST /api/cron/start

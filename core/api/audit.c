@@ -99,14 +99,17 @@ static char *target_in(const json_t *o, int with_name)
 
 char *jv_audit_target(const json_t *body, const char *answer, size_t answer_len)
 {
-	char *t = target_in(body, 1);
-	/* (a bulk enqueue's answer, 10 000 ids, is well within; a larger one is not read) */
-	if (t || !answer || answer_len == 0 || answer_len > 256 * 1024)
-		return t;
-	json_t *a = json_loadb(answer, answer_len, 0, NULL);
-	t = target_in(a, 0);
-	json_decref(a);
-	return t;
+	char *t = target_in(body, 0);
+	/* (a bulk enqueue's answer, 10 000 ids, is well within; a larger one is
+	 * not read) An id the answer gives comes before a name the body gives:
+	 * a new workflow is named by its id, as a new job is; a schedule (no
+	 * id) by its name, and so is a refused request. */
+	if (!t && answer && answer_len > 0 && answer_len <= 256 * 1024) {
+		json_t *a = json_loadb(answer, answer_len, 0, NULL);
+		t = target_in(a, 0);
+		json_decref(a);
+	}
+	return t ? t : target_in(body, 1);
 }
 
 /* ------------------------------------------------------------ the writer */
