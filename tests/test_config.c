@@ -823,6 +823,35 @@ static void t_key_file(void)
 	free(yaml);
 	free(want);
 
+	/* One larger than 1 MiB is refused, naming the limit; one of exactly
+	 * 1 MiB (a newline at its end) is read. */
+	char *big = jv_asprintf("%s/big", dir);
+	char *text = jv_malloc(1024 * 1024 + 2);
+	memset(text, 'k', 1024 * 1024 + 1);
+	text[1024 * 1024 + 1] = '\0';
+	write_file(big, text, 0600);
+	yaml = jv_asprintf("database: {url: x}\napi:\n  token_file: %s\n", big);
+	want = jv_asprintf("t.yaml:3:15: api.token_file: cannot read '%s': larger than 1048576 bytes",
+			   big);
+	CU_ASSERT(load_fails(yaml, want));
+	free(want);
+	free(yaml);
+	text[1024 * 1024 - 1] = '\n';
+	text[1024 * 1024] = '\0';
+	write_file(big, text, 0600);
+	yaml = jv_asprintf("database: {url: x}\nexecutors:\n  mail: {plugin: noop, password_file: %s}\n",
+			   big);
+	cfg = load_ok(yaml);
+	CU_ASSERT_FATAL(cfg != NULL);
+	p = jv_node_get(cfg->executors[0].node, "password");
+	CU_ASSERT_FATAL(p != NULL);
+	CU_ASSERT_EQUAL(strlen(p->value), 1024 * 1024 - 1);
+	jv_config_free(cfg);
+	free(yaml);
+	unlink(big);
+	free(big);
+	free(text);
+
 	/* An unreadable one names the file. */
 	if (geteuid() != 0) {
 		chmod(pw, 0);

@@ -49,29 +49,15 @@ static int read_pem(const char *file, int is_key, char **out, char *why, size_t 
 		return -1;
 	}
 	struct jv_buf b = {0};
-	char chunk[4096];
 	int rc = 0;
-	for (;;) {
-		ssize_t got = read(fd, chunk, sizeof chunk);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
+	if (jv_buf_read_fd(&b, fd, JV_API_TLS_FILE_MAX) != 0) {
+		if (errno == EFBIG)
+			snprintf(why, whylen, "'%s' is larger than %d bytes", file, JV_API_TLS_FILE_MAX);
+		else
 			snprintf(why, whylen, "cannot read '%s': %s", file, strerror(errno));
-			rc = -1;
-			break;
-		}
-		if (got == 0)
-			break;
-		if (b.len + (size_t)got > JV_API_TLS_FILE_MAX) {
-			snprintf(why, whylen, "'%s' is larger than %d bytes", file,
-				 JV_API_TLS_FILE_MAX);
-			rc = -1;
-			break;
-		}
-		jv_buf_append(&b, chunk, (size_t)got);
+		rc = -1;
 	}
 	close(fd);
-	memset(chunk, 0, sizeof chunk);
 	if (!rc && (!b.len || memchr(b.data, '\0', b.len))) {
 		snprintf(why, whylen, "'%s' is %s", file, b.len ? "not PEM text" : "empty");
 		rc = -1;

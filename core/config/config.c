@@ -1042,25 +1042,13 @@ static int read_secret(struct ctx *c, const char *file, char **out, char *why, s
 		return JV_EIO;
 	}
 	struct jv_buf b = {0};
-	char chunk[4096];
 	int rc = 0;
-	for (;;) {
-		ssize_t got = read(fd, chunk, sizeof chunk);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			snprintf(why, whylen, "%s", strerror(errno));
-			rc = JV_EIO;
-			break;
-		}
-		if (got == 0)
-			break;
-		if (b.len + (size_t)got > MAX_SECRET_BYTES) {
+	if (jv_buf_read_fd(&b, fd, MAX_SECRET_BYTES) != 0) {
+		if (errno == EFBIG)
 			snprintf(why, whylen, "larger than %d bytes", MAX_SECRET_BYTES);
-			rc = JV_EIO;
-			break;
-		}
-		jv_buf_append(&b, chunk, (size_t)got);
+		else
+			snprintf(why, whylen, "%s", strerror(errno));
+		rc = JV_EIO;
 	}
 	close(fd);
 	if (!rc && b.len && memchr(b.data, '\0', b.len)) {

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <unistd.h>
 
 static unsigned long fail_countdown;
 static void (*oom_handler)(size_t n);
@@ -155,4 +157,31 @@ char *jv_buf_steal(struct jv_buf *b)
 	b->data = NULL;
 	b->len = b->cap = 0;
 	return d;
+}
+
+int jv_buf_read_fd(struct jv_buf *b, int fd, size_t max)
+{
+	char chunk[4096];
+	int rc = 0;
+	for (;;) {
+		ssize_t got = read(fd, chunk, sizeof chunk);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			rc = -1;
+			break;
+		}
+		if (got == 0)
+			break;
+		if (b->len + (size_t)got > max) {
+			errno = EFBIG;
+			rc = -1;
+			break;
+		}
+		jv_buf_append(b, chunk, (size_t)got);
+	}
+	int saved = errno;
+	memset(chunk, 0, sizeof chunk);
+	errno = saved;
+	return rc;
 }

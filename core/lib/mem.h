@@ -38,4 +38,10 @@ void jv_buf_reset(struct jv_buf *b);        /* len = 0, keeps memory */
 void jv_buf_free(struct jv_buf *b);         /* frees data, zeroes b */
 char *jv_buf_steal(struct jv_buf *b);       /* returns data (caller frees), zeroes b */
 
+/* Read fd to its end onto b, at most max bytes in all (b's own included).
+ * Returns 0, or -1 with errno: EFBIG past max, else read()'s (EINTR is
+ * retried). What was read stays in b either way; the stack copy is wiped
+ * (it may be a key or a secret). The caller opens and closes fd. */
+int jv_buf_read_fd(struct jv_buf *b, int fd, size_t max);
+
 #endif
