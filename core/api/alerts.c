@@ -54,22 +54,14 @@ static void alerts_list(struct jv_api_req *req)
 	PGresult *res = jv_api_query_db(req, sql_alerts, 4, params);
 	if (!res)
 		return;
-	json_t *list = json_array();
-	int n = PQntuples(res) > limit ? (int)limit : PQntuples(res);
-	for (int i = 0; i < n; i++) {
-		json_t *a = jv_json_load_pg(PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0),
-					    0, NULL, 0);
-		if (!a) {
-			json_decref(list);
-			PQclear(res);
-			jv_api_error(req, 500, "internal error: unreadable JSON from the database");
-			return;
-		}
-		json_array_append_new(list, a);
+	json_t *list;
+	int more;
+	if (jv_api_page(req, res, PQntuples(res), limit, &list, &more) != 0) {
+		PQclear(res);
+		return;
 	}
-	json_t *next = PQntuples(res) > limit
-			       ? json_integer(strtoll(PQgetvalue(res, n - 1, 1), NULL, 10))
-			       : json_null();
+	json_t *next =
+	    more ? json_integer(strtoll(PQgetvalue(res, (int)limit - 1, 1), NULL, 10)) : json_null();
 	PQclear(res);
 	jv_api_json(req, 200, json_pack("{s:o, s:o}", "alerts", list, "next", next));
 }

@@ -171,6 +171,20 @@ int jv_api_db_latency(const struct jv_api_req *req, double *ms);
 PGresult *jv_api_query_db(struct jv_api_req *req, const char *sql, int nparams,
 			  const char *const *params);
 
+/* Column col of row row, a JSON text PostgreSQL built (of columns jansson
+ * reads), parsed; NULL after answering 500 when it is not JSON (a bug). */
+json_t *jv_api_pg_json(struct jv_api_req *req, PGresult *res, int row, int col);
+
+/*
+ * One page of a list: the first rows of res (a query asked for one more
+ * than limit, to tell whether more follow), column 0 of each a JSON text
+ * PostgreSQL built. *list gets at most limit of them, *more whether there
+ * were more; the caller takes the next page's key from row limit - 1.
+ * 0, or -1 after answering 500 (the caller still PQclear()s res).
+ */
+int jv_api_page(struct jv_api_req *req, PGresult *res, int rows, long limit, json_t **list,
+		int *more);
+
 /* Answer: status with a JSON value (stolen), or {"error": message}. The
  * first answer wins; later calls are ignored. */
 void jv_api_json(struct jv_api_req *req, int status, json_t *value);

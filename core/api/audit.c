@@ -422,22 +422,14 @@ static void audit_list(struct jv_api_req *req)
 	if (!res)
 		return;
 	int rows = PQntuples(res);
-	int more = rows > limit;
-	if (more)
-		rows = (int)limit;
-	json_t *list = json_array();
-	for (int i = 0; i < rows; i++) {
-		json_error_t e;
-		json_t *j = json_loads(PQgetvalue(res, i, 0), 0, &e);
-		if (!j) {
-			json_decref(list);
-			PQclear(res);
-			jv_api_error(req, 500, "internal error (an audit row is not JSON)");
-			return;
-		}
-		json_array_append_new(list, j);
+	json_t *list;
+	int more;
+	if (jv_api_page(req, res, rows, limit, &list, &more) != 0) {
+		PQclear(res);
+		return;
 	}
-	json_t *next = more ? json_integer(strtoll(PQgetvalue(res, rows - 1, 1), NULL, 10)) : json_null();
+	json_t *next =
+	    more ? json_integer(strtoll(PQgetvalue(res, (int)limit - 1, 1), NULL, 10)) : json_null();
 	PQclear(res);
 	jv_api_json(req, 200, json_pack("{soso}", "entries", list, "next", next));
 }

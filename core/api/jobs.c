@@ -41,17 +41,6 @@ static const char *const no_args[] = {NULL};
 static const char *const statuses[] = {"pending", "running", "succeeded", "failed", "cancelled",
 				       NULL};
 
-/* Parse a JSON text PostgreSQL built of columns jansson reads (no jsonb
- * of the user's: see jobs_get); NULL only if it is not JSON (a bug). */
-static json_t *pg_json(struct jv_api_req *req, PGresult *res, int row, int col)
-{
-	json_t *j = jv_json_load_pg(PQgetvalue(res, row, col),
-				    (size_t)PQgetlength(res, row, col), 0, NULL, 0);
-	if (!j)
-		jv_api_error(req, 500, "internal error: unreadable JSON from the database");
-	return j;
-}
-
 /* obj[key] = the jsonb column col, or null with keyOmitted and keyText when
  * it cannot be shown as JSON (jv_json_set_pg). */
 static void set_jsonb(json_t *obj, const char *key, PGresult *res, int row, int col)
@@ -864,19 +853,14 @@ static void jobs_list(struct jv_api_req *req)
 		lowest = strtoll(end, NULL, 10);
 		rows--;
 	}
-	int more = rows > limit;
+	json_t *list;
+	int more;
+	if (jv_api_page(req, res, rows, limit, &list, &more) != 0) {
+		PQclear(res);
+		return;
+	}
 	if (more)
 		rows = (int)limit;
-	json_t *list = json_array();
-	for (int i = 0; i < rows; i++) {
-		json_t *j = pg_json(req, res, i, 0);
-		if (!j) {
-			json_decref(list);
-			PQclear(res);
-			return;
-		}
-		json_array_append_new(list, j);
-	}
 	/* an integer, as after= takes it */
 	json_t *next =
 	    more ? json_integer(strtoll(PQgetvalue(res, rows - 1, 1), NULL, 10)) : json_null();
@@ -926,7 +910,7 @@ static void jobs_get(struct jv_api_req *req)
 		return;
 	}
 	/* payload and result apart: any jsonb, however deep, still gives a 200 */
-	json_t *j = pg_json(req, res, 0, 0);
+	json_t *j = jv_api_pg_json(req, res, 0, 0);
 	if (j) {
 		set_jsonb(j, "payload", res, 0, 1);
 		set_jsonb(j, "result", res, 0, 2);

@@ -55,13 +55,9 @@ int jv_api_check_queue_name(struct jv_api_req *req, const char *key, const char 
 /* Answer a JSON text PostgreSQL built (row 0, column 0) with status. */
 static void answer_pg_json(struct jv_api_req *req, int status, PGresult *res)
 {
-	json_t *j = jv_json_load_pg(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), 0,
-				    NULL, 0);
-	if (!j) {
-		jv_api_error(req, 500, "internal error: unreadable JSON from the database");
-		return;
-	}
-	jv_api_json(req, status, j);
+	json_t *j = jv_api_pg_json(req, res, 0, 0);
+	if (j)
+		jv_api_json(req, status, j);
 }
 
 /* ------------------------------------------------------------ GET /api/queues */
@@ -345,22 +341,13 @@ static void users_list(struct jv_api_req *req)
 	if (!res)
 		return;
 	int rows = PQntuples(res);
-	int more = rows > limit;
-	if (more)
-		rows = (int)limit;
-	json_t *list = json_array();
-	for (int i = 0; i < rows; i++) {
-		json_t *u = jv_json_load_pg(PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), 0,
-					    NULL, 0);
-		if (!u) {
-			json_decref(list);
-			PQclear(res);
-			jv_api_error(req, 500, "internal error: unreadable JSON from the database");
-			return;
-		}
-		json_array_append_new(list, u);
+	json_t *list;
+	int more;
+	if (jv_api_page(req, res, rows, limit, &list, &more) != 0) {
+		PQclear(res);
+		return;
 	}
-	json_t *next = more ? json_string(PQgetvalue(res, rows - 1, 1)) : json_null();
+	json_t *next = more ? json_string(PQgetvalue(res, (int)limit - 1, 1)) : json_null();
 	PQclear(res);
 	jv_api_json(req, 200, json_pack("{s:o, s:o}", "users", list, "next", next ? next : json_null()));
 }

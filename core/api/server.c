@@ -667,6 +667,34 @@ PGresult *jv_api_query_db(struct jv_api_req *req, const char *sql, int nparams,
 	return NULL;
 }
 
+json_t *jv_api_pg_json(struct jv_api_req *req, PGresult *res, int row, int col)
+{
+	json_t *j = jv_json_load_pg(PQgetvalue(res, row, col),
+				    (size_t)PQgetlength(res, row, col), 0, NULL, 0);
+	if (!j)
+		jv_api_error(req, 500, "internal error: unreadable JSON from the database");
+	return j;
+}
+
+int jv_api_page(struct jv_api_req *req, PGresult *res, int rows, long limit, json_t **list,
+		int *more)
+{
+	*more = rows > limit;
+	if (*more)
+		rows = (int)limit;
+	*list = json_array();
+	for (int i = 0; i < rows; i++) {
+		json_t *j = jv_api_pg_json(req, res, i, 0);
+		if (!j) {
+			json_decref(*list);
+			*list = NULL;
+			return -1;
+		}
+		json_array_append_new(*list, j);
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------ serving */
 
 static void free_req(struct jv_api_req *req)

@@ -33,16 +33,6 @@ static const char *const no_args[] = {NULL};
  * filters by status (a workflow's status is computed from its steps). */
 #define JV_API_WORKFLOW_SCAN 1000
 
-/* A JSON text PostgreSQL built; NULL after answering 500 (a bug). */
-static json_t *pg_json(struct jv_api_req *req, PGresult *res, int row, int col)
-{
-	json_t *j = jv_json_load_pg(PQgetvalue(res, row, col),
-				    (size_t)PQgetlength(res, row, col), 0, NULL, 0);
-	if (!j)
-		jv_api_error(req, 500, "internal error: unreadable JSON from the database");
-	return j;
-}
-
 /* The {id} of the path, or NULL after answering 400. */
 static const char *workflow_id_param(struct jv_api_req *req, int64_t *id)
 {
@@ -71,7 +61,7 @@ static void workflows_create(struct jv_api_req *req)
 	    req, "SELECT jobvisor.enqueue_workflow($1::jsonb, NULL)::text", 1, params);
 	if (!res)
 		return; /* (22023: 400 with the function's message) */
-	json_t *j = pg_json(req, res, 0, 0);
+	json_t *j = jv_api_pg_json(req, res, 0, 0);
 	PQclear(res);
 	if (!j)
 		return;
@@ -161,19 +151,14 @@ static void workflows_list(struct jv_api_req *req)
 	char *end;
 	long long examined = strtoll(PQgetvalue(res, rows, 0), &end, 10);
 	long long lowest = strtoll(end, NULL, 10);
-	int more = rows > limit;
+	json_t *list;
+	int more;
+	if (jv_api_page(req, res, rows, limit, &list, &more) != 0) {
+		PQclear(res);
+		return;
+	}
 	if (more)
 		rows = (int)limit;
-	json_t *list = json_array();
-	for (int i = 0; i < rows; i++) {
-		json_t *j = pg_json(req, res, i, 0);
-		if (!j) {
-			json_decref(list);
-			PQclear(res);
-			return;
-		}
-		json_array_append_new(list, j);
-	}
 	json_t *next = json_null();
 	if (more) {
 		next = json_integer(strtoll(PQgetvalue(res, rows - 1, 1), NULL, 10));
@@ -217,7 +202,7 @@ static void workflows_get(struct jv_api_req *req)
 		jv_api_error(req, 404, "no workflow %lld", (long long)id);
 		return;
 	}
-	json_t *j = pg_json(req, res, 0, 0);
+	json_t *j = jv_api_pg_json(req, res, 0, 0);
 	PQclear(res);
 	if (j)
 		jv_api_json(req, 200, j);
