@@ -29,6 +29,9 @@ bad_config 'exit_codes: { permanent: [0] }' 'executors\.sh\.exit_codes: .*1 to 2
 bad_config 'exit_codes: { retryable: [3], permanent: [3] }' 'both retryable and permanent'
 bad_config 'exit_codes: { fatal: [3] }' "unknown key 'fatal'"
 bad_config 'max_output_bytes: -1' 'executors\.sh\.max_output_bytes: must be between'
+bad_config 'max_value_bytes: -1' 'executors\.sh\.max_value_bytes: must be between 0 and 8388608'
+bad_config 'max_value_bytes: 8388609' 'executors\.sh\.max_value_bytes: must be between 0 and 8388608'
+bad_config 'max_value_bytes: "big"' 'executors\.sh\.max_value_bytes'
 bad_config 'env: { A: [1] }' 'executors\.sh\.env: .*must be a string'
 bad_config 'env: { "1A": "x" }' 'not a valid variable name'
 bad_config 'bogus: 1' 'bogus'

@@ -11,6 +11,14 @@
 # depends_on (no workflow) finds its dependency under its job id. The same
 # with isolation: thread.
 #
+# Values: a program that exits 0 may leave a JSON value in
+# JOBVISOR_VALUE_FILE; it becomes its result's "value", and a dependent's
+# program finds it there. No file or an empty one: no value; a value left
+# by a program that failed: ignored; not JSON, over max_value_bytes, a
+# symbolic link or a FIFO: the attempt fails for good, saying which (and
+# the FIFO does not hang it); max_value_bytes: 0 sets no variable. The
+# same from a thread.
+#
 # Progress: lines `PERCENT [NOTE]` a running program writes to
 # JOBVISOR_PROGRESS_FD (3) appear in jobs.progress / progress_note, and in
 # GET /api/jobs/{id}, while it runs; lines that do not parse are ignored, a
@@ -39,6 +47,14 @@ jv_write_config "$JV_CONF" "$(cat <<YAML
     plugin: shell
     allowed_commands: ["/bin/sh"]
     dependency_results: false
+  tiny:
+    plugin: shell
+    allowed_commands: ["/bin/sh"]
+    max_value_bytes: 16
+  novalue:
+    plugin: shell
+    allowed_commands: ["/bin/sh"]
+    max_value_bytes: 0
 api:
   listen: "127.0.0.1:0"
   token: "$TOKEN"
@@ -143,6 +159,63 @@ Q=$(enq quiet '{"command": ["/bin/sh", "-c", "echo \"${JOBVISOR_RESULTS_FILE-uns
 ended "$Q" succeeded
 check assert_match '^unset' "$(jv_psql "SELECT output FROM jobvisor.job_executions WHERE job_id = $Q")" \
 	"dependency_results: false sets no JOBVISOR_RESULTS_FILE"
+
+# ------------------------------------------------------------ values
+# vjob TYPE SCRIPT [DEPENDENCY] [MAX_ATTEMPTS]: a job running /bin/sh -c SCRIPT
+vjob()
+{
+	S=$(printf '%s' "$2" | sed 's/\\/\\\\/g; s/"/\\"/g')
+	jv_psql "SELECT jobvisor.enqueue('$1', \$p\${\"command\": [\"/bin/sh\", \"-c\", \"$S\"]}\$p\$::jsonb, max_attempts => ${4:-1}${3:+, depends_on => ARRAY[$3]::bigint[]})"
+}
+check_values()
+{
+	TYPE=$1 TAG=$2
+	V1=$(vjob "$TYPE" "echo \"\$JOBVISOR_VALUE_FILE\" > $JV_TMP/$TAG.vpath; printf '{\"count\": 42, \"name\": \"x\"}' > \"\$JOBVISOR_VALUE_FILE\"")
+	V2=$(vjob "$TYPE" "jq -S -c '.\"$V1\".value' \"\$JOBVISOR_RESULTS_FILE\" > $JV_TMP/$TAG.got" "$V1")
+	ended "$V2" succeeded
+	check assert_eq '0|{"name": "x", "count": 42}' "$(col "$V1" "concat_ws('|', result->>'exit_code', result->>'value')")" \
+		"$TAG: the value a program left is its result's value, beside its exit code"
+	check assert_eq '{"count":42,"name":"x"}' "$(cat "$JV_TMP/$TAG.got" 2>/dev/null)" \
+		"$TAG: a dependent's program finds it in JOBVISOR_RESULTS_FILE"
+	P=$(cat "$JV_TMP/$TAG.vpath" 2>/dev/null)
+	case $P in /*/jobvisor-results.*/value.json) ;; *) fail "$TAG: JOBVISOR_VALUE_FILE was '$P'" ;; esac
+	check assert_eq gone "$([ -e "$P" ] || [ -e "$(dirname "$P")" ] || echo gone)" \
+		"$TAG: the value file and its directory are removed after the run"
+}
+check_values shell values-proc
+check_values inproc values-thread
+
+S7=$(vjob shell 'printf 7 > "$JOBVISOR_VALUE_FILE"')
+NO=$(vjob shell 'echo no value')
+EMPTY=$(vjob shell ': > "$JOBVISOR_VALUE_FILE"')
+FAILED=$(vjob shell 'printf 1 > "$JOBVISOR_VALUE_FILE"; exit 1')
+NOTJSON=$(vjob shell 'printf "{\"a\": " > "$JOBVISOR_VALUE_FILE"')
+LINK=$(vjob shell 'ln -s /etc/passwd "$JOBVISOR_VALUE_FILE"')
+FIFO=$(vjob shell 'mkfifo "$JOBVISOR_VALUE_FILE"')
+EXACT=$(vjob tiny 'printf "\"0123456789abcd\"" > "$JOBVISOR_VALUE_FILE"')
+OVER=$(vjob tiny 'printf "\"0123456789abcde\"" > "$JOBVISOR_VALUE_FILE"')
+OFF=$(vjob novalue 'echo "${JOBVISOR_VALUE_FILE-unset}"')
+for J in $S7 $NO $EMPTY $EXACT $OFF; do ended "$J" succeeded; done
+for J in $FAILED $NOTJSON $LINK $FIFO $OVER; do ended "$J" failed; done
+check assert_eq 7 "$(col "$S7" "result->'value'")" "a scalar is a value too"
+check assert_eq 'false|false' "$(jv_psql "SELECT string_agg((result ? 'value')::text, '|' ORDER BY id) FROM jobvisor.jobs WHERE id IN ($NO, $EMPTY)")" \
+	"no file, or an empty one: no value"
+check assert_eq '1|false' "$(col "$FAILED" "concat_ws('|', result->>'exit_code', (result ? 'value')::text)")" \
+	"a program that failed leaves no value, whatever it wrote"
+check assert_match 'exited with code 1' "$(col "$FAILED" last_error)" "and fails for its own reason"
+check assert_match '^shell: JOBVISOR_VALUE_FILE is not JSON: .* \(line 1, column [0-9]+\)$' "$(col "$NOTJSON" last_error)" \
+	"not JSON: failed for good, saying where"
+check assert_eq '1|0|false' "$(col "$NOTJSON" "concat_ws('|', attempts, result->>'exit_code', (result ? 'value')::text)")" \
+	"one attempt, its exit code kept, no value"
+check assert_eq 'shell: cannot read JOBVISOR_VALUE_FILE: it is a symbolic link' "$(col "$LINK" last_error)" \
+	"a symbolic link is not followed"
+check assert_eq 'shell: JOBVISOR_VALUE_FILE is not a regular file' "$(col "$FIFO" last_error)" \
+	"a FIFO is refused, without waiting for a writer"
+check assert_eq '"0123456789abcd"' "$(col "$EXACT" "result->'value'")" "max_value_bytes (16) of JSON is taken"
+check assert_eq 'shell: JOBVISOR_VALUE_FILE holds more than max_value_bytes (16 bytes)' "$(col "$OVER" last_error)" \
+	"one byte more is refused"
+check assert_match '^unset' "$(jv_psql "SELECT output FROM jobvisor.job_executions WHERE job_id = $OFF")" \
+	"max_value_bytes: 0 sets no JOBVISOR_VALUE_FILE"
 
 # ------------------------------------------------------------ progress
 # progress TYPE TAG: a job that reports progress, then waits for $TAG.go

@@ -64,6 +64,16 @@
  *                     directory after the run. It costs one database round
  *                     trip per job (shared by the jobs starting together);
  *                     false skips it (and the variable is not set).
+ *   max_value_bytes   integer 0..8388608, default 1048576: a program that
+ *                     exits 0 may leave a JSON value (any: object, array,
+ *                     scalar) of at most this many bytes in the file named
+ *                     by JOBVISOR_VALUE_FILE (in the same kind of private
+ *                     directory, not created beforehand); it becomes the
+ *                     result's "value". No file, or an empty one: no
+ *                     value. Anything else there (not JSON, too large, not
+ *                     a regular file, a symbolic link) fails the attempt
+ *                     for good, naming what it found. 0: the variable is
+ *                     not set, and nothing is read.
  *   Progress: the program may write lines `PERCENT [NOTE]` (an integer
  *   0..100, optionally followed by '%', then an optional note) to file
  *   descriptor 3, named by JOBVISOR_PROGRESS_FD=3; each one goes to
@@ -71,7 +81,7 @@
  *   JV_PROGRESS_NOTE_MAX characters). A line that does not parse is
  *   ignored, a line longer than SHELL_PROGRESS_LINE_MAX bytes too (read
  *   and dropped up to its newline): the cost is the bytes read, nothing
- *   more. Both variables are set after every other layer of the
+ *   more. These variables are set after every other layer of the
  *   environment: a payload or the config cannot point them elsewhere.
  *
  * The program runs in its own process group; at the deadline, on
@@ -108,6 +118,7 @@
 #include <strings.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -126,6 +137,11 @@ extern char **environ;
 #define SHELL_LINE_MAX 200       /* of the stderr line quoted in the error */
 #define SHELL_PROGRESS_FD 3      /* the program's progress descriptor */
 #define SHELL_PROGRESS_LINE_MAX 1024 /* bytes of one progress line */
+#define SHELL_DEFAULT_MAX_VALUE (1024 * 1024)
+/* Half of JV_RESULT_MAX: the value is re-written compact (which can be
+ * longer than the program wrote it: 1e2 becomes 100.0) and sits beside
+ * the exit code and the byte counts, all within the host's limit. */
+#define SHELL_MAX_MAX_VALUE (JV_RESULT_MAX / 2)
 #define SHELL_SH "/bin/sh"
 #define SHELL_PATH "/usr/local/bin:/usr/bin:/bin"
 
@@ -145,6 +161,7 @@ struct shell {
 	unsigned char code_class[256]; /* CODE_* per exit code */
 	int has_retryable;
 	int dependency_results;     /* write them to JOBVISOR_RESULTS_FILE */
+	size_t max_value;           /* of JOBVISOR_VALUE_FILE; 0: not offered */
 };
 
 enum { CODE_DEFAULT = 0, CODE_RETRYABLE = 1, CODE_PERMANENT = 2 };
@@ -152,7 +169,7 @@ enum { CODE_DEFAULT = 0, CODE_RETRYABLE = 1, CODE_PERMANENT = 2 };
 static const char *const shell_keys[] = {"allowed_commands", "allow_shell", "env",
 					 "allowed_env",      "pass_env",    "clear_env",
 					 "max_output_bytes", "exit_codes",  "dependency_results",
-					 NULL};
+					 "max_value_bytes", NULL};
 
 /* Variables that decide how a program starts: what the dynamic loader, the
  * C library, a shell or an interpreter loads or runs before the program's
@@ -553,6 +570,16 @@ static int shell_create(const struct jv_host *host, struct jv_instance *inst, vo
 		goto fail;
 	}
 	s->max_output = (size_t)max_output;
+	int64_t max_value = SHELL_DEFAULT_MAX_VALUE;
+	if ((rc = host->config_int(inst, "max_value_bytes", &max_value)) != 0 &&
+	    rc != JV_HOST_ENOENT)
+		goto fail;
+	if (max_value < 0 || max_value > SHELL_MAX_MAX_VALUE) {
+		rc = host->config_error(inst, "max_value_bytes", "must be between 0 and %d",
+					SHELL_MAX_MAX_VALUE);
+		goto fail;
+	}
+	s->max_value = (size_t)max_value;
 	if ((rc = shell_read_exit_codes(s)) != 0)
 		goto fail;
 	if ((rc = shell_read_env(s)) != 0)
@@ -644,6 +671,7 @@ struct shell_spec {
 	const char *cwd;      /* borrowed, or NULL */
 	const char *stdin_data; /* borrowed, or NULL */
 	size_t stdin_len;
+	const char *value_file; /* JOBVISOR_VALUE_FILE, or NULL */
 };
 
 static void shell_spec_free(struct shell_spec *sp)
@@ -1214,7 +1242,71 @@ static const char *shell_signame(int sig, char *buf, size_t size)
 	return buf;
 }
 
-static void shell_set_result(struct shell_run *r, int status, int64_t duration_ms)
+/*
+ * The JSON value the program left in its JOBVISOR_VALUE_FILE: 0 with
+ * *value NULL when it left none (no file, or an empty one), 0 with the
+ * value, or JV_FAIL with the error set when the file holds anything else:
+ * not a regular file (a FIFO would block this read for good), a symbolic
+ * link (the program does not choose what the supervisor reads), more than
+ * max_value_bytes, or not JSON.
+ */
+static int shell_value_read(const struct shell *s, struct jv_run *run, const char *path,
+			    json_t **value)
+{
+	const struct jv_host *h = s->host;
+	*value = NULL;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		h->error(run, "shell: cannot read JOBVISOR_VALUE_FILE: %s",
+			 errno == ELOOP ? "it is a symbolic link" : strerror(errno));
+		return JV_FAIL;
+	}
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		h->error(run, "shell: JOBVISOR_VALUE_FILE is not a regular file");
+		close(fd);
+		return JV_FAIL;
+	}
+	/* At most one byte past the limit: the file may still grow (something
+	 * the program left behind), and its size is only a hint. */
+	size_t cap = s->max_value + 1, len = 0;
+	char *buf = malloc(cap);
+	while (buf && len < cap) {
+		ssize_t n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	int rc = 0;
+	if (!buf) {
+		h->error(run, "shell: out of memory reading JOBVISOR_VALUE_FILE");
+		rc = JV_FAIL;
+	} else if (len > s->max_value) {
+		h->error(run, "shell: JOBVISOR_VALUE_FILE holds more than max_value_bytes (%zu bytes)",
+			 s->max_value);
+		rc = JV_FAIL;
+	} else if (len > 0) {
+		json_error_t e;
+		*value = json_loadb(buf, len, JSON_DECODE_ANY, &e);
+		if (!*value) {
+			h->error(run, "shell: JOBVISOR_VALUE_FILE is not JSON: %s (line %d, column %d)",
+				 e.text, e.line, e.column);
+			rc = JV_FAIL;
+		}
+	}
+	free(buf);
+	return rc;
+}
+
+/* The run's result: the exit status, the byte counts, and the value the
+ * program left (a reference taken), when it did. Returns the host's
+ * answer (0, or JV_HOST_ERANGE and the like). */
+static int shell_set_result(struct shell_run *r, int status, int64_t duration_ms, json_t *value)
 {
 	char sigbuf[32];
 	json_t *code = WIFEXITED(status) ? json_integer(WEXITSTATUS(status)) : json_null();
@@ -1225,11 +1317,13 @@ static void shell_set_result(struct shell_run *r, int status, int64_t duration_m
 			      "duration_ms", (json_int_t)duration_ms, "stdout_bytes",
 			      (json_int_t)r->out_bytes, "stderr_bytes", (json_int_t)r->err_bytes,
 			      "truncated", r->dropped > 0);
-	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	if (text)
-		r->s->host->result_json(r->run, text);
+	if (o && value)
+		json_object_set(o, "value", value);
+	char *text = o ? json_dumps(o, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	int rc = text ? r->s->host->result_json(r->run, text) : JV_HOST_ENOMEM;
 	free(text);
 	json_decref(o);
+	return rc;
 }
 
 /* Stop the group: SIGTERM, up to SHELL_TERM_GRACE_MS for the leader to go
@@ -1351,8 +1445,23 @@ static int shell_spawn_and_wait(const struct shell *s, const struct jv_job *job,
 				   (unsigned long long)r->dropped);
 		h->output(run, marker, (size_t)len);
 	}
-	if (status != -1)
-		shell_set_result(r, status, duration);
+	/* The value counts only when the program itself ended well. */
+	json_t *value = NULL;
+	int bad_value = 0;
+	if (sp->value_file && status != -1 && !stopped && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0 && !(got == (ssize_t)sizeof ce && ce.stage))
+		bad_value = shell_value_read(s, run, sp->value_file, &value) != 0;
+	int set = status != -1 ? shell_set_result(r, status, duration, value) : 0;
+	if (set != 0 && value) {
+		if (set == JV_HOST_ERANGE)
+			h->error(run, "shell: the result with its value is larger than %d bytes",
+				 JV_RESULT_MAX);
+		else
+			h->error(run, "shell: could not store the result with its value (error %d)",
+				 set);
+		bad_value = 1;
+	}
+	json_decref(value);
 
 	char line[SHELL_LINE_MAX + 8];
 	shell_last_line(r, line, sizeof line);
@@ -1388,7 +1497,7 @@ static int shell_spawn_and_wait(const struct shell *s, const struct jv_job *job,
 			 shell_signame(sig, sigbuf, sizeof sigbuf), sep, line);
 		rc = JV_RETRY;
 	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		rc = JV_SUCCESS;
+		rc = bad_value ? JV_FAIL : JV_SUCCESS;
 	} else {
 		int code = WEXITSTATUS(status);
 		int cls = s->code_class[code];
@@ -1423,11 +1532,33 @@ out:
 	return rc;
 }
 
-/* The private directory and file of one run's dependency results. */
+/* The private directory of one run, with the file of its dependencies'
+ * results and the name offered for its own value. */
 struct shell_results {
 	char dir[512];
 	char file[600];
+	char value_file[600];
 };
+
+/* Make the run's private directory (mode 0700, under $TMPDIR or /tmp) if
+ * it has none yet. 0, or JV_RETRY with the error set. */
+static int shell_private_dir(const struct shell *s, struct jv_run *run,
+			     struct shell_results *res)
+{
+	if (res->dir[0])
+		return 0;
+	const char *tmp = getenv("TMPDIR");
+	if (!tmp || tmp[0] != '/' || strlen(tmp) > 300)
+		tmp = "/tmp";
+	snprintf(res->dir, sizeof res->dir, "%s/jobvisor-results.XXXXXX", tmp);
+	if (!mkdtemp(res->dir)) {
+		s->host->error(run, "shell: cannot make a private directory for the job in %s: %s",
+			       tmp, strerror(errno));
+		res->dir[0] = '\0';
+		return JV_RETRY;
+	}
+	return 0;
+}
 
 /*
  * Fetch the job's dependencies' results and write them to a file of their
@@ -1455,16 +1586,8 @@ static int shell_results_write(const struct shell *s, struct jv_run *run, struct
 			 rc);
 		return JV_RETRY;
 	}
-	const char *tmp = getenv("TMPDIR");
-	if (!tmp || tmp[0] != '/' || strlen(tmp) > 300)
-		tmp = "/tmp";
-	snprintf(res->dir, sizeof res->dir, "%s/jobvisor-results.XXXXXX", tmp);
-	if (!mkdtemp(res->dir)) {
-		h->error(run, "shell: cannot make a directory for the dependency results in %s: %s",
-			 tmp, strerror(errno));
-		res->dir[0] = '\0';
-		return JV_RETRY;
-	}
+	if ((rc = shell_private_dir(s, run, res)) != 0)
+		return rc;
 	snprintf(res->file, sizeof res->file, "%s/results.json", res->dir);
 	int fd = open(res->file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	size_t len = strlen(json), off = 0;
@@ -1489,10 +1612,32 @@ static int shell_results_write(const struct shell *s, struct jv_run *run, struct
 	return 0;
 }
 
+/* Offer the program JOBVISOR_VALUE_FILE: a name in the private
+ * directory, not created (the program's to write). 0, or JV_RETRY. */
+static int shell_value_offer(const struct shell *s, struct jv_run *run, struct shell_spec *sp,
+			     struct shell_results *res)
+{
+	int rc = shell_private_dir(s, run, res);
+	if (rc != 0)
+		return rc;
+	snprintf(res->value_file, sizeof res->value_file, "%s/value.json", res->dir);
+	if (shell_env_put_kv(&sp->env, "JOBVISOR_VALUE_FILE", res->value_file) != 0) {
+		s->host->error(run, "shell: out of memory");
+		return JV_RETRY;
+	}
+	sp->value_file = res->value_file;
+	return 0;
+}
+
+/* Remove the run's files and its directory. What else the program left
+ * there stays, and so does the directory then (its name is random, its
+ * mode 0700). */
 static void shell_results_remove(struct shell_results *res)
 {
 	if (res->file[0])
 		unlink(res->file);
+	if (res->value_file[0])
+		unlink(res->value_file);
 	if (res->dir[0])
 		rmdir(res->dir);
 }
@@ -1520,6 +1665,8 @@ static int shell_execute(void *state, const struct jv_job *job, struct jv_run *r
 	}
 	if (rc == 0 && s->dependency_results)
 		rc = shell_results_write(s, run, &sp, &res);
+	if (rc == 0 && s->max_value > 0)
+		rc = shell_value_offer(s, run, &sp, &res);
 	if (rc == 0)
 		rc = shell_spawn_and_wait(s, job, run, &sp);
 	shell_results_remove(&res);
