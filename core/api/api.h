@@ -29,6 +29,7 @@
 struct jv_config;
 struct jv_bridge;
 struct jv_api;
+struct jv_api_tls;
 struct jv_api_req;
 
 enum {
@@ -93,10 +94,12 @@ struct jv_api *jv_api_start(const struct jv_config *cfg, struct jv_bridge *bridg
  * The same on listen_fd, a listening socket from jv_api_stop_keep_listen()
  * (a reload: the port stays open), which it takes in every case (closed
  * when it fails); -1: bind cfg->api.listen, as jv_api_start(). With
- * api.tls_cert_file set it serves HTTPS (api/tls.h reads the files anew).
+ * api.tls_cert_file set it serves HTTPS with tls, the pair the caller
+ * loaded with cfg (api/tls.h), which it takes in every case too; NULL:
+ * it reads the files itself, as jv_api_start() does.
  */
 struct jv_api *jv_api_start_on(const struct jv_config *cfg, struct jv_bridge *bridge,
-			       int listen_fd, char *err, size_t errlen);
+			       int listen_fd, struct jv_api_tls *tls, char *err, size_t errlen);
 
 /* The port it listens on (useful when api.listen asked for port 0). */
 int jv_api_port(const struct jv_api *api);

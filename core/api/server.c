@@ -1453,17 +1453,17 @@ static void log_started(const struct jv_api *api, long nofile, long per_addr)
 struct jv_api *jv_api_start(const struct jv_config *cfg, struct jv_bridge *bridge, char *err,
 			    size_t errlen)
 {
-	return jv_api_start_on(cfg, bridge, -1, err, errlen);
+	return jv_api_start_on(cfg, bridge, -1, NULL, err, errlen);
 }
 
 struct jv_api *jv_api_start_on(const struct jv_config *cfg, struct jv_bridge *bridge,
-			       int listen_fd, char *err, size_t errlen)
+			       int listen_fd, struct jv_api_tls *tls, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen;
-	struct jv_api_tls *tls = NULL;
 	if (parse_listen(cfg->api.listen, &ss, &sslen, err, errlen) != 0 ||
-	    jv_api_tls_load(cfg, &tls, err, errlen) != 0) {
+	    (!tls && jv_api_tls_load(cfg, &tls, err, errlen) != 0)) {
+		jv_api_tls_free(tls);
 		if (listen_fd >= 0)
 			close(listen_fd);
 		return NULL;

@@ -119,10 +119,13 @@ static char *types_literal(const struct jv_config *cfg)
 	return jv_buf_steal(&b);
 }
 
-/* Load config, plugins and instances from path. On error logs it and
+/* Load config, plugins and instances from path, and the API's TLS pair
+ * (NULL without TLS or API): read and checked once, here, and the API
+ * serves this very pair (services_start), so a file replaced between the
+ * check and the start cannot slip in unchecked. On error logs it and
  * returns non-zero, leaving the outputs untouched. */
 static int load_all(const char *path, struct jv_config **cfgp, struct jv_plugins **plugp,
-		    struct jv_runtime **rtp)
+		    struct jv_runtime **rtp, struct jv_api_tls **tlsp)
 {
 	char err[1024];
 	struct jv_config *cfg;
@@ -141,10 +144,10 @@ static int load_all(const char *path, struct jv_config **cfgp, struct jv_plugins
 		jv_config_free(cfg);
 		return JV_ECONFIG;
 	}
-	jv_api_tls_free(tls);
 	struct jv_plugins *plugins;
 	if (jv_plugins_load_dir(cfg->plugins.dir, &plugins, err, sizeof err) != 0) {
 		jv_log(JV_ERROR, "%s", err);
+		jv_api_tls_free(tls);
 		jv_config_free(cfg);
 		return JV_EPLUGIN;
 	}
@@ -152,12 +155,14 @@ static int load_all(const char *path, struct jv_config **cfgp, struct jv_plugins
 	if (jv_runtime_create(cfg, plugins, &rt, err, sizeof err) != 0) {
 		jv_log(JV_ERROR, "%s", err);
 		jv_plugins_free(plugins);
+		jv_api_tls_free(tls);
 		jv_config_free(cfg);
 		return JV_ECONFIG;
 	}
 	*cfgp = cfg;
 	*plugp = plugins;
 	*rtp = rt;
+	*tlsp = tls;
 	return 0;
 }
 
@@ -317,15 +322,19 @@ static int workers_start(struct serve *s)
  */
 static int services_start(struct serve *s, int at_start, int listen_fd)
 {
+	struct jv_api_tls *tls = s->tls;
+	s->tls = NULL;
 	if (s->cfg->api.enabled) {
 		char err[1024];
-		s->api = jv_api_start_on(s->cfg, s->bridge, listen_fd, err, sizeof err);
+		s->api = jv_api_start_on(s->cfg, s->bridge, listen_fd, tls, err, sizeof err);
 		if (!s->api && at_start) {
 			jv_log(JV_ERROR, "%s", err);
 			return JV_ECONFIG;
 		}
 		if (!s->api)
 			jv_log(JV_ERROR, "%s; the API stays off until the next reload", err);
+	} else {
+		jv_api_tls_free(tls);
 	}
 	if (any_thread_executor(s->cfg))
 		s->tp = jv_tpool_new(s->rt, sv_thread_count(s->cfg));
@@ -400,8 +409,9 @@ void sv_reload(struct serve *s)
 	struct jv_config *cfg;
 	struct jv_plugins *plugins;
 	struct jv_runtime *rt;
+	struct jv_api_tls *tls;
 	jv_log(JV_INFO, "SIGHUP: reloading %s", s->config_path);
-	if (load_all(s->config_path, &cfg, &plugins, &rt) != 0) {
+	if (load_all(s->config_path, &cfg, &plugins, &rt, &tls) != 0) {
 		jv_log(JV_ERROR, "reload refused; the running configuration stays");
 		return;
 	}
@@ -410,7 +420,8 @@ void sv_reload(struct serve *s)
 	workers_retire(s);
 	/* The alerter uses the old sinks: deliver what it can, then swap. The
 	 * API reads the old config: it stops too, and starts again below (with
-	 * the certificate and key read anew) -- on the same listening socket
+	 * the certificate and key load_all just read and checked) -- on the
+	 * same listening socket
 	 * when api.listen stays: the port never closes, nobody else can take
 	 * it, and connections made meanwhile wait in its backlog. */
 	jv_alerter_stop(s->alerter, 1000);
@@ -433,6 +444,7 @@ void sv_reload(struct serve *s)
 		jv_config_free(s->cfg);
 	}
 	gen_adopt(s, cfg, plugins, rt);
+	s->tls = tls;
 	check_descriptors(s, 0);
 	workers_start(s);
 	services_start(s, 0, listen_fd);
@@ -457,6 +469,7 @@ static int settle_privileges(struct serve *s)
 	if (jv_privs_settle(s->cfg, err, sizeof err) == 0)
 		return 0;
 	jv_log(JV_ERROR, "%s", err);
+	jv_api_tls_free(s->tls);
 	jv_runtime_free(s->rt);
 	jv_plugins_free(s->plugins);
 	jv_config_free(s->cfg);
@@ -705,6 +718,7 @@ static int serve_stop(struct serve *s)
 static void serve_free(struct serve *s)
 {
 	jv_api_stop(s->api);
+	jv_api_tls_free(s->tls); /* (when the start broke off before the API) */
 	jv_bridge_free(s->bridge);
 	free(s->cmp.drop);
 	free(s->label);
@@ -739,7 +753,7 @@ int jv_serve(const char *config_path)
 	struct jv_config *cfg;
 	struct jv_plugins *plugins;
 	struct jv_runtime *rt;
-	if (load_all(s->config_path, &cfg, &plugins, &rt) != 0)
+	if (load_all(s->config_path, &cfg, &plugins, &rt, &s->tls) != 0)
 		return JV_EXIT_USER;
 	gen_adopt(s, cfg, plugins, rt);
 	if (settle_privileges(s) != 0)

@@ -39,6 +39,7 @@ struct jv_runtime;
 struct jv_alerter;
 struct jv_bridge;
 struct jv_api;
+struct jv_api_tls;
 struct jv_scheduler;
 
 /* At most this many finished attempts per completion round trip. */
@@ -246,6 +247,7 @@ struct serve {
 	struct jv_config *cfg;
 	struct jv_plugins *plugins;
 	struct jv_runtime *rt;
+	struct jv_api_tls *tls; /* loaded with cfg, until the API takes it */
 	char *types; /* text[] literal of the configured job types */
 	struct serve_flow flow;
 
