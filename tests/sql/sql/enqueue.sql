@@ -52,3 +52,12 @@ INSERT INTO jobvisor.jobs (type, unique_key) VALUES ('noop', 'k3');
 \echo :SQLSTATE
 -- Without a key nothing is unique.
 SELECT count(DISTINCT jobvisor.enqueue('noop')) FROM generate_series(1, 3);
+-- enqueue() plans its statements once per session (sql/023): generic
+-- plans while it runs, and the caller's own setting stays as it was.
+SELECT proconfig FROM pg_proc
+WHERE oid = 'jobvisor.enqueue(text, jsonb, text, timestamptz, integer, integer, integer, text,
+             text[], text, bigint[], text)'::regprocedure;
+SHOW plan_cache_mode;
+SELECT count(DISTINCT jobvisor.enqueue('noop', depends_on => ARRAY[(SELECT min(id) FROM jobvisor.jobs)]))
+FROM generate_series(1, 7);
+SHOW plan_cache_mode;
