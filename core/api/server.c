@@ -990,7 +990,9 @@ static void expire_queued(struct jv_api *api, uint64_t now)
 		next = r->qnext;
 		uint64_t limit = (r->route->flags & JV_API_DB_OPTIONAL) ? JV_API_OPTIONAL_WAIT_MS
 									 : JV_API_DB_WAIT_MS;
-		if (now - r->queued_ms < limit) {
+		/* (queued after the caller read the clock: not late, and not an
+		 * unsigned wrap to "waited for ever") */
+		if (r->queued_ms >= now || now - r->queued_ms < limit) {
 			prev = r;
 			continue;
 		}
