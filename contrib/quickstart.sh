@@ -153,11 +153,12 @@ say "jobvisor status"
 psql -X -q -d "$DATABASE_URL" -c "SELECT job_id, attempt, outcome, duration_ms, left(coalesce(error, ''), 60) AS error
 	FROM jobvisor.job_executions ORDER BY id DESC LIMIT 8"
 if [ $once = 1 ]; then
-	# Stop the way Ctrl-C does (the INT trap, then cleanup), so check.sh
-	# sees that path end without an error line from serve.
+	# Stop through the cleanup Ctrl-C runs (the EXIT trap), so check.sh
+	# sees that path end without an error line from serve. Not by sending
+	# ourselves SIGINT: a shell started in the background with SIGINT
+	# ignored (nohup ... &) cannot trap it, and would wait here for good.
 	echo "quickstart: demo done"
-	trap 'exit 0' INT
-	kill -INT $$
+	exit 0
 fi
 echo "serve keeps running: enqueue more with"
 echo "  JOBVISOR_CONFIG=$work/demo.yaml $JOBVISOR enqueue --type noop --payload '{\"sleep_ms\": 100}'"
