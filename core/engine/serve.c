@@ -421,9 +421,9 @@ void sv_reload(struct serve *s)
 	/* The alerter uses the old sinks: deliver what it can, then swap. The
 	 * API reads the old config: it stops too, and starts again below (with
 	 * the certificate and key load_all just read and checked) -- on the
-	 * same listening socket
-	 * when api.listen stays: the port never closes, nobody else can take
-	 * it, and connections made meanwhile wait in its backlog. */
+	 * same listening socket when api.listen stays: the port never closes,
+	 * nobody else can take it, and connections made meanwhile wait in its
+	 * backlog. */
 	jv_alerter_stop(s->alerter, 1000);
 	s->alerter = NULL;
 	int listen_fd = -1;
