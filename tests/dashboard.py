@@ -122,8 +122,8 @@ class Driver:
 
     def click(self, css):
         """Click the element, first scrolled to the middle of the window:
-        WebDriver scrolls it just into view, where at a narrow width the
-        page's toast (fixed at the bottom) may cover it. A list the page
+        WebDriver scrolls it just into view, at the bottom of the window.
+        (The page's toast, fixed at the bottom, lets clicks through.) A list the page
         redraws (every few seconds) between finding the element and clicking
         it leaves a stale reference: then it is found again (at most 5 times)."""
         for attempt in range(5):
@@ -410,6 +410,11 @@ def workflows_and_search(d, o, sql):
     toast = wait("the bulk retry's toast", lambda: (lambda t: "Retry:" in t and t)(
         d.js("return document.getElementById('toast').textContent")))
     check(toast == "Retry: 2 changed, 0 unchanged.", "the toast counts what changed", toast)
+    # A toast over a button must not take its click (it once took Pause's).
+    hit = d.js("var t = document.getElementById('toast'), r = t.getBoundingClientRect();"
+               "var e = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);"
+               "return r.width > 0 && e !== null && !t.contains(e)")
+    check(hit, "a click where the toast shows goes to the page under it")
     wait("both jobs run again", lambda: int(sql(runs)) == 4, timeout=30)
     ok("bulk retry ran jobs %s again (4 executions now)" % slow)
 
