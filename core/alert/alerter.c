@@ -705,15 +705,15 @@ static void watch_backlog(struct jv_alerter *a, PGconn *db)
 	snprintf(s_secs, sizeof s_secs, "%d", a->cfg->alerting.queue_backlog_seconds);
 	snprintf(s_me, sizeof s_me, "%lld", (long long)a->processor_id);
 	const char *params[] = {s_secs, s_me};
-	/* The oldest due pending job, by the due-jobs index; the count is
+	/* The oldest due pending job, each queue's first by the due-jobs index
+	 * (jobvisor.oldest_due(), sql/024_claim_due.sql); the count is
 	 * capped so a huge backlog costs no more than a big one. One alert per
 	 * backlog: the mark is removed once the backlog is gone, so the next
 	 * one is raised again. */
 	PGresult *res = jv_db_query(
 	    db,
 	    "WITH o AS ("
-	    "  SELECT extract(epoch FROM now() - min(scheduled_at))::bigint AS age"
-	    "  FROM jobvisor.jobs WHERE status = 'pending' AND scheduled_at <= now()"
+	    "  SELECT extract(epoch FROM now() - jobvisor.oldest_due())::bigint AS age"
 	    "), due AS (SELECT age FROM o WHERE age >= $1::int"
 	    "), gone AS ("
 	    "  DELETE FROM jobvisor.alert_state WHERE key = 'queue_backlog'"

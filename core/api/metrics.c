@@ -61,8 +61,7 @@ static int db_gauges(PGconn *db, struct jv_buf *out)
 	 * no index covers one status of all jobs. */
 	static const char sql_jobs[] = "SELECT status, n FROM jobvisor.job_counts()";
 	static const char sql_oldest[] =
-	    "SELECT coalesce(extract(epoch FROM now() - min(scheduled_at)), 0)::float8 "
-	    "FROM jobvisor.jobs WHERE status = 'pending' AND scheduled_at <= now()";
+	    "SELECT coalesce(extract(epoch FROM now() - jobvisor.oldest_due()), 0)::float8";
 	static const char sql_procs[] =
 	    "SELECT state, count(*) FROM jobvisor.processors GROUP BY state";
 	/* History retention (sql/012_retention.sql): index probes, no scan. */
