@@ -171,3 +171,61 @@ SELECT pg_temp.pages() - :before < 300 AS "read under 300 pages";
 ROLLBACK;
 TRUNCATE jobvisor.jobs RESTART IDENTITY;
 DELETE FROM jobvisor.queues WHERE name = 'quiet';
+
+-- The fair claim's look at users (sql/025_fair_window.sql). 1 000 users
+-- with two due jobs each, and 200 more by user_id with one job each, the
+-- oldest of all. A claim of 10 takes candidates from 20 users (twice its
+-- slots, at least 16) from where the last claim stopped, and reads a few
+-- hundred pages. Before 025 every claim looked at the first 1 000 users
+-- with pending jobs (7 300 pages here), and the users after them got
+-- nothing while those had jobs (their first job at claim 102).
+TRUNCATE jobvisor.jobs RESTART IDENTITY;
+UPDATE jobvisor.fair_clock SET next_user = NULL;
+INSERT INTO jobvisor.jobs (type, user_id, scheduled_at)
+SELECT 'noop', 'u' || lpad(g::text, 4, '0'),
+       :'now'::timestamptz - (3 - k) * interval '1 hour' - g * interval '1 ms'
+FROM generate_series(1, 1000) g, generate_series(1, 2) k;
+INSERT INTO jobvisor.jobs (type, user_id, scheduled_at)
+SELECT 'noop', 'u' || lpad(g::text, 4, '0'), :'now'::timestamptz - interval '3 hours'
+FROM generate_series(1001, 1200) g;
+ANALYZE jobvisor.jobs;
+BEGIN;
+SELECT pg_temp.pages() AS before \gset
+SELECT count(*), min(user_id), max(user_id) FROM pg_temp.claim(1, 10, 0);
+SELECT pg_temp.pages() - :before < 600 AS "read under 600 pages";
+SELECT next_user FROM jobvisor.fair_clock;
+ROLLBACK;
+-- Claims of 10 until none is left: every claim takes 10, every user comes
+-- round, and the users after the first 1 000 in the first round of
+-- windows (claim 51: u1001 to u1020).
+CREATE TEMP TABLE got (n int, id bigint, user_id text);
+DO $$
+BEGIN
+	FOR i IN 1 .. 300 LOOP
+		INSERT INTO got
+		SELECT i, c.id, c.user_id
+		FROM jobvisor.claim(1, 10, 0, '{noop}', '2030-01-01 12:00:00+00', NULL) c
+		WHERE c.id IS NOT NULL;
+		EXIT WHEN NOT FOUND;
+	END LOOP;
+END
+$$;
+SELECT count(*) AS jobs, count(DISTINCT user_id) AS users, max(n) AS claims,
+       (SELECT count(*) FROM (SELECT n FROM got GROUP BY n HAVING count(*) <> 10) s) AS short_claims,
+       min(n) FILTER (WHERE user_id > 'u1000') AS first_claim_past_1000
+FROM got;
+-- Users at their limit do not take the window's places: 100 users with a
+-- job running and one pending each (per_user 1), and one more with a job
+-- pending and none running. A claim of 1 takes that one's job.
+TRUNCATE jobvisor.jobs RESTART IDENTITY;
+UPDATE jobvisor.fair_clock SET next_user = NULL;
+INSERT INTO jobvisor.jobs (type, user_id, status, attempts, locked_by, started_at, scheduled_at)
+SELECT 'noop', 'u' || lpad(g::text, 4, '0'), 'running', 1, 2, :'now', :'now'::timestamptz - interval '1 hour'
+FROM generate_series(1, 100) g;
+INSERT INTO jobvisor.jobs (type, user_id, scheduled_at)
+SELECT 'noop', 'u' || lpad(g::text, 4, '0'), :'now'::timestamptz - interval '1 min'
+FROM generate_series(1, 101) g;
+SELECT * FROM pg_temp.claim(1, 1, 1);
+SELECT next_user FROM jobvisor.fair_clock;
+TRUNCATE jobvisor.jobs RESTART IDENTITY;
+UPDATE jobvisor.fair_clock SET next_user = NULL;
