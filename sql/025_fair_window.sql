@@ -22,12 +22,56 @@
 -- first pending one, at every claim. It is now the first user in
 -- jobs_claim_user_idx's order, read there.
 --
+-- And claim_budgets() counted a limited queue's running jobs three times
+-- for each limit (its subquery was pulled up into claim()'s statement and
+-- the count copied to each use): a claim of 10 with 20 000 jobs running
+-- in the queue took 32 ms, now 6. Its budgets are a materialized CTE.
+--
 -- Applied while processors run: the new column is one ALTER of a one-row
 -- table, and claim() keeps its signature.
 
 ALTER TABLE jobvisor.fair_clock ADD COLUMN next_user text;
 COMMENT ON COLUMN jobvisor.fair_clock.next_user
 	IS 'the user after whom the next fair claim begins its look at users (NULL: the first)';
+
+-- Each served queue's budget, computed once. As a subquery, it was pulled
+-- up into claim()'s statement and its expression copied to each place
+-- that used it (the budget itself, the test for a budget left, whether
+-- it can cut candidates): every running job of a queue with a limit was
+-- counted six times a claim (each count three times). A materialized CTE
+-- is not pulled up.
+CREATE OR REPLACE FUNCTION jobvisor.claim_budgets(p_processor bigint, p_slots integer, p_queues text[],
+                                       p_limit_queues text[], p_limits integer[],
+                                       p_at timestamptz)
+RETURNS TABLE (name text, budget integer, rate_allowed integer, rate_period_seconds integer,
+               rate_partition text)
+LANGUAGE sql STABLE AS $$
+	WITH b AS MATERIALIZED (
+		SELECT q.name, q.rate_allowed, q.rate_period_seconds,
+		       CASE WHEN q.rate_allowed IS NULL THEN 'none' ELSE q.rate_partition END
+		           AS rate_partition,
+		       least(p_slots,
+		             CASE WHEN l.n IS NOT NULL
+		                  THEN l.n - (SELECT count(*)::integer FROM jobvisor.jobs r
+		                              WHERE r.status = 'running' AND r.locked_by = p_processor
+		                                AND r.queue = q.name) END,
+		             CASE WHEN q.global_concurrency IS NOT NULL
+		                  THEN q.global_concurrency
+		                       - (SELECT count(*)::integer FROM jobvisor.jobs r
+		                          WHERE r.status = 'running' AND r.queue = q.name) END,
+		             CASE WHEN q.rate_allowed IS NOT NULL AND q.rate_partition = 'none'
+		                  THEN q.rate_allowed
+		                       - coalesce((SELECT w.n FROM jobvisor.queue_windows w
+		                                   WHERE w.queue = q.name AND w.part = ''), 0) END)
+		           AS budget
+		FROM jobvisor.queues q
+		LEFT JOIN unnest(p_limit_queues, p_limits) AS l(name, n) ON l.name = q.name
+		WHERE NOT q.paused AND (p_queues IS NULL OR q.name = ANY (p_queues))
+	)
+	SELECT b.name, b.budget, b.rate_allowed, b.rate_period_seconds, b.rate_partition
+	FROM b
+	WHERE b.budget > 0
+$$;
 
 CREATE OR REPLACE FUNCTION jobvisor.claim(p_processor bigint, p_slots integer, p_per_user integer,
                                p_types text[], p_now timestamptz, p_epoch integer,

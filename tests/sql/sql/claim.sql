@@ -229,3 +229,23 @@ SELECT * FROM pg_temp.claim(1, 1, 1);
 SELECT next_user FROM jobvisor.fair_clock;
 TRUNCATE jobvisor.jobs RESTART IDENTITY;
 UPDATE jobvisor.fair_clock SET next_user = NULL;
+-- A queue with limits and 5 000 jobs running in it (on this processor):
+-- a claim with budgets counts them once for each limit, not three times
+-- (sql/025_fair_window.sql: claim_budgets() materializes each queue's
+-- budget). This claim reads about 400 pages of the table and its
+-- indexes; before 025, 900.
+TRUNCATE jobvisor.jobs RESTART IDENTITY;
+INSERT INTO jobvisor.queues (name, global_concurrency) VALUES ('busy', 100000);
+INSERT INTO jobvisor.jobs (type, queue, status, attempts, locked_by, started_at)
+SELECT 'noop', 'busy', 'running', 1, 1, :'now' FROM generate_series(1, 5000);
+INSERT INTO jobvisor.jobs (type, queue, scheduled_at)
+SELECT 'noop', 'busy', :'now'::timestamptz - interval '1 min' FROM generate_series(1, 20);
+ANALYZE jobvisor.jobs;
+BEGIN;
+SELECT pg_temp.pages() AS before \gset
+SELECT count(c.id) AS claimed
+FROM jobvisor.claim(1, 10, 0, '{noop}', '2030-01-01 12:00:00+00', NULL, '{busy}', '{busy}', '{100000}') c;
+SELECT pg_temp.pages() - :before < 600 AS "read under 600 pages";
+ROLLBACK;
+TRUNCATE jobvisor.jobs RESTART IDENTITY;
+DELETE FROM jobvisor.queues WHERE name = 'busy';
