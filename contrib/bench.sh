@@ -62,6 +62,12 @@
 # database clock):
 #
 #   pickup_p50_ms=.. pickup_p95_ms=.. pickup_p99_ms=..
+#   probe_insert_p50_ms=.. probe_insert_p99_ms=..
+#
+# (probe_insert: each probe's INSERT and its commit as psql timed the
+# round trip. created_at is the transaction's start and no processor sees
+# the job before it commits, so pickup includes this much of the
+# enqueuer's own time; under load it is most of pickup's tail.)
 #
 # --flow: the jobs go to a queue `bench` with every limit of flow control
 # configured but none binding (per-processor concurrency twice the slots
@@ -801,7 +807,20 @@ while [ $i -lt "$lat_jobs" ]; do
 	echo "SELECT pg_sleep(0.01);"
 	i=$((i + 1))
 done >"$work/latency.sql"
-psql -X -q -d "$url" -f "$work/latency.sql" >/dev/null
+# (psql times each statement: a probe's INSERT with its commit, the part
+# of pickup that is the enqueuer's own transaction -- created_at is its
+# start, and no processor can see the job before its commit)
+{ printf '%s\n' '\timing on'; cat "$work/latency.sql"; } >"$work/latency-timed.sql"
+psql -X -q -d "$url" -f "$work/latency-timed.sql" >"$work/latency.out"
+ins=$(awk '/^Time: / { if (++n % 2 == 1) print $2 }' "$work/latency.out" | sort -n | awk '
+	{ v[NR] = $1 }
+	END {
+		if (NR == 0) { print "- -"; exit }
+		i50 = int(NR * 0.50 + 0.999999); i99 = int(NR * 0.99 + 0.999999)
+		printf "%.2f %.2f", v[i50], v[i99]
+	}')
+set -- $ins
+insline=" probe_insert_p50_ms=$1 probe_insert_p99_ms=$2"
 # (the enqueueing is over by now: a slow poll, so as not to disturb the
 # measurement with psql start-ups; at most 2 minutes)
 i=0
@@ -841,4 +860,4 @@ lat=$(q "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 
 	      FROM jobvisor.job_executions e JOIN jobvisor.jobs j ON j.id = e.job_id
 	      WHERE j.payload->>'data' = 'probe') s")
 set -- $lat
-echo "pickup_p50_ms=$1 pickup_p95_ms=$2 pickup_p99_ms=$3$bgline jobs=$lat_jobs rate_per_s=100 pgbouncer=${bouncer:-none} listen_direct=$listen_direct poll_ms=$poll_ms"
+echo "pickup_p50_ms=$1 pickup_p95_ms=$2 pickup_p99_ms=$3$insline$bgline jobs=$lat_jobs rate_per_s=100 pgbouncer=${bouncer:-none} listen_direct=$listen_direct poll_ms=$poll_ms"
