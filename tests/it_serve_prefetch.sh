@@ -100,8 +100,8 @@ assert_eq "cancelled|1|cancelled" "$(q "SELECT j.status, count(e.*), max(e.outco
 
 # ---------------------------------------------------------------- connection lost
 : >"$REC"
-q "INSERT INTO jobvisor.jobs (type, payload) SELECT 'sh', '$(job 2)' FROM generate_series(1, 2)" >/dev/null
-wait_for "[ \"\$(wc -l <'$REC')\" -ge 2 ]" 10 "two 2 s jobs hold both slots"
+q "INSERT INTO jobvisor.jobs (type, payload) SELECT 'sh', '$(job 5)' FROM generate_series(1, 2)" >/dev/null
+wait_for "[ \"\$(wc -l <'$REC')\" -ge 2 ]" 10 "two 5 s jobs hold both slots"
 q "INSERT INTO jobvisor.jobs (type, payload) SELECT 'sh', '$(job 0)' FROM generate_series(1, 4)" >/dev/null
 wait_for "[ \"\$(running)\" = 6 ]" 5 "4 more jobs claimed ahead"
 jv_psql_admin "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
@@ -115,8 +115,11 @@ assert_eq 0 "$(q "SELECT count(*) FROM jobvisor.jobs WHERE status NOT IN ('succe
 
 # ---------------------------------------------------------------- SIGTERM
 : >"$REC"
-q "INSERT INTO jobvisor.jobs (type, payload) SELECT 'sh', '$(job 2.5)' FROM generate_series(1, 2)" >/dev/null
-wait_for "[ \"\$(wc -l <'$REC')\" -ge 2 ]" 10 "two 2.5 s jobs hold both slots"
+# (long enough that the five are claimed ahead, and seen, while the two
+# still run, on a loaded machine under the sanitizers: at 2.5 s the two
+# once finished first and the count of 7 running never came)
+q "INSERT INTO jobvisor.jobs (type, payload) SELECT 'sh', '$(job 6)' FROM generate_series(1, 2)" >/dev/null
+wait_for "[ \"\$(wc -l <'$REC')\" -ge 2 ]" 10 "two 6 s jobs hold both slots"
 q "INSERT INTO jobvisor.jobs (type, payload) SELECT 'sh', '$(job 0)' FROM generate_series(1, 5)" >/dev/null
 wait_for "[ \"\$(running)\" = 7 ]" 5 "5 more jobs claimed ahead"
 kill -TERM $S
@@ -124,7 +127,7 @@ wait_for "[ \"\$(q \"SELECT count(*) FROM jobvisor.jobs WHERE status = 'pending'
 	"at SIGTERM the 5 waiting jobs are back to pending at once"
 wait $S
 assert_eq 0 $? "serve exits 0"
-assert_eq "2|5" "$(q "SELECT count(*) FILTER (WHERE status = 'succeeded' AND payload->>'shell' LIKE '%sleep 2.5;%'), count(*) FILTER (WHERE status = 'pending' AND attempts = 0) FROM jobvisor.jobs WHERE created_at > now() - interval '1 minute' AND status <> 'cancelled'")" \
+assert_eq "2|5" "$(q "SELECT count(*) FILTER (WHERE status = 'succeeded' AND payload->>'shell' LIKE '%sleep 6;%'), count(*) FILTER (WHERE status = 'pending' AND attempts = 0) FROM jobvisor.jobs WHERE created_at > now() - interval '1 minute' AND status <> 'cancelled'")" \
 	"the running two finished, the waiting five are pending, attempt not counted"
 assert_eq 2 "$(grep -c '^e' "$REC")" "only the running two ever started"
 assert_eq 5 "$(q "SELECT count(*) FROM jobvisor.job_executions WHERE outcome = 'released' AND error LIKE 'released at shutdown%'")" \
