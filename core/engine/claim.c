@@ -144,6 +144,8 @@ void sv_on_claim_result(struct serve *s, PGresult *res, uint64_t now)
 		s->claim.queue[s->claim.n_queued++] = rows[i];
 	}
 	free(rows);
+	/* (without LISTEN nothing else wakes us: a completion still does) */
+	s->claim.none_pending = !next.full && next.due_ms < 0 && !s->ctl.by_poll;
 	if (next.full) {
 		s->claim.want = 1; /* a full batch: more may be due */
 	} else if (next.due_ms > 0) {

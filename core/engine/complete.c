@@ -135,9 +135,16 @@ static void raise_job_alerts(struct serve *s, const struct jv_done_list *sent,
 }
 
 /* Log what a completion round trip did. Returns the number applied. */
-static size_t note_applied(struct serve *s, const struct jv_applied *applied, size_t n)
+/* The applied results of a completion, logged; returns whether they give
+ * a reason to claim: a job back to pending (a retry, whose due time the
+ * next claim learns), or a slot given up while jobs are pending (one
+ * held back by a limit may be free to go now). When the last claim found
+ * nothing pending at all, a slot given up is no reason: a job enqueued
+ * since, or made due by this completion's dependents, wakes us by NOTIFY. */
+static int note_applied(struct serve *s, const struct jv_applied *applied, size_t n)
 {
 	size_t ok = 0;
+	int back = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct jv_applied *a = &applied[i];
 		if (!a->applied) {
@@ -151,10 +158,12 @@ static size_t note_applied(struct serve *s, const struct jv_applied *applied, si
 		ok++;
 		if (a->status == JV_JOB_FAILED)
 			jv_log(JV_WARNING, "job %" PRId64 " failed after attempt %d", a->id, a->attempt);
-		else if (a->status == JV_JOB_PENDING)
+		else if (a->status == JV_JOB_PENDING) {
 			jv_debug("job %" PRId64 " attempt %d ends; back to pending", a->id, a->attempt);
+			back = 1;
+		}
 	}
-	return ok;
+	return back || (ok > 0 && !s->claim.none_pending);
 }
 
 /*
@@ -219,8 +228,8 @@ void sv_on_completion_result(struct serve *s, PGresult *res, uint64_t now)
 	struct jv_applied *applied;
 	size_t n;
 	jv_store_complete_parse(res, &applied, &n);
-	if (note_applied(s, applied, n) > 0)
-		s->claim.want = 1; /* a user's slot may have opened */
+	if (note_applied(s, applied, n))
+		s->claim.want = 1;
 	sv_note_fenced_recorded(&s->cc.batch, applied, n);
 	raise_job_alerts(s, &s->cc.batch, applied, n);
 	free(applied);

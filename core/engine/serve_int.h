@@ -142,6 +142,8 @@ struct serve_claim {
 	int want;               /* reason to think work is due */
 	uint64_t next_poll;     /* the poll interval's fallback claim */
 	uint64_t next_due;      /* when the last claim said the next job is due (0: none known) */
+	int none_pending;       /* the last claim found nothing pending it could take, now
+				 * or later: a completion alone gives no reason to claim */
 	/* Claimed ahead (prefetch), waiting for a free slot, oldest first. */
 	struct jv_claimed *queue;
 	size_t n_queued, cap_queued;
