@@ -67,7 +67,17 @@
 # (probe_insert: each probe's INSERT and its commit as psql timed the
 # round trip. created_at is the transaction's start and no processor sees
 # the job before it commits, so pickup includes this much of the
-# enqueuer's own time; under load it is most of pickup's tail.)
+# enqueuer's own time; under load it is most of pickup's tail.) Then the
+# processor's own part, from the probe's commit (its commit timestamp) to
+# its claim:
+#
+#   pickup_from_commit_p50_ms=.. pickup_from_commit_p95_ms=..
+#   pickup_from_commit_p99_ms=.. claim_queries_per_job=..
+#
+# (on bench.sh's own server, which runs with track_commit_timestamp on;
+# with --db, "-" unless that server does). claim_queries_per_job: the
+# claim() calls of that run per job claimed (where the server has
+# pg_stat_statements).
 #
 # --flow: the jobs go to a queue `bench` with every limit of flow control
 # configured but none binding (per-processor concurrency twice the slots
@@ -274,7 +284,9 @@ if [ -z "$db_url" ]; then
 # bench.sh: per-statement figures (blks_dirtied_per_job, --stats); costs
 # a few microseconds a statement, and a run makes few (batches)
 shared_preload_libraries = 'pg_stat_statements'
-pg_stat_statements.track = top"
+pg_stat_statements.track = top
+# bench.sh: pickup from the probe's commit (one SLRU entry per transaction)
+track_commit_timestamp = on"
 	export JV_PG_CONF_EXTRA
 	jv_pg_start >/dev/null
 	jv_on_exit stop_bouncer
@@ -766,6 +778,8 @@ sleep 1
 q "INSERT INTO jobvisor.jobs (type, payload) VALUES ('noop', '{\"data\": \"warmup\"}')" >/dev/null
 sleep 1
 q "TRUNCATE jobvisor.job_executions" >/dev/null
+[ "$pgss" = 0 ] || q "SELECT pg_stat_statements_reset(0, oid, 0) FROM pg_database
+	WHERE datname = current_database()" >/dev/null
 if [ "$bg_rate" -gt 0 ]; then
 	# One session, one short transaction per chunk: as many jobs as the
 	# clock says are due (at most 100 ms' worth), COMMIT, 10 ms' rest; it
@@ -803,7 +817,7 @@ EOF
 fi
 i=0
 while [ $i -lt "$lat_jobs" ]; do
-	echo "INSERT INTO jobvisor.jobs (type, payload) VALUES ('noop', '{\"data\": \"probe\"}');"
+	echo "INSERT INTO jobvisor.jobs (type, payload) VALUES ('noop', '{\"data\": \"probe\"}') RETURNING id, pg_current_xact_id();"
 	echo "SELECT pg_sleep(0.01);"
 	i=$((i + 1))
 done >"$work/latency.sql"
@@ -811,7 +825,9 @@ done >"$work/latency.sql"
 # of pickup that is the enqueuer's own transaction -- created_at is its
 # start, and no processor can see the job before its commit)
 { printf '%s\n' '\timing on'; cat "$work/latency.sql"; } >"$work/latency-timed.sql"
-psql -X -q -d "$url" -f "$work/latency-timed.sql" >"$work/latency.out"
+# (each probe's id and transaction id, for its commit timestamp)
+psql -X -q -A -t -F ' ' -d "$url" -f "$work/latency-timed.sql" >"$work/latency.out"
+awk 'NF == 2 && $1 ~ /^[0-9]+$/ && $2 ~ /^[0-9]+$/ { print $1 "\t" $2 }' "$work/latency.out" >"$work/probe-xids"
 ins=$(awk '/^Time: / { if (++n % 2 == 1) print $2 }' "$work/latency.out" | sort -n | awk '
 	{ v[NR] = $1 }
 	END {
@@ -860,4 +876,24 @@ lat=$(q "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 
 	      FROM jobvisor.job_executions e JOIN jobvisor.jobs j ON j.id = e.job_id
 	      WHERE j.payload->>'data' = 'probe') s")
 set -- $lat
-echo "pickup_p50_ms=$1 pickup_p95_ms=$2 pickup_p99_ms=$3$insline$bgline jobs=$lat_jobs rate_per_s=100 pgbouncer=${bouncer:-none} listen_direct=$listen_direct poll_ms=$poll_ms"
+# pickup from the probe's commit: the processor's own part (commit
+# timestamps are kept only with track_commit_timestamp on)
+cmline=" pickup_from_commit_p50_ms=- pickup_from_commit_p95_ms=- pickup_from_commit_p99_ms=-"
+if [ "$(q "SHOW track_commit_timestamp")" = on ]; then
+	q "CREATE TABLE public.jv_bench_probe (job_id bigint PRIMARY KEY, xid xid8 NOT NULL)" >/dev/null
+	psql -X -q -v ON_ERROR_STOP=1 -d "$url" -c "\\copy public.jv_bench_probe FROM '$work/probe-xids'" >/dev/null
+	cm=$(q "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2) || ' ' ||
+		round(percentile_cont(0.95) WITHIN GROUP (ORDER BY ms)::numeric, 2) || ' ' ||
+		round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 2)
+		FROM (SELECT extract(epoch FROM e.started_at - pg_xact_commit_timestamp(
+		                       (p.xid::text::bigint % 4294967296)::text::xid)) * 1000 AS ms
+		      FROM public.jv_bench_probe p JOIN jobvisor.job_executions e ON e.job_id = p.job_id) s")
+	cmline=$(printf ' pickup_from_commit_p50_ms=%s pickup_from_commit_p95_ms=%s pickup_from_commit_p99_ms=%s' $cm)
+fi
+# claim() calls per job claimed in this run (pg_stat_statements)
+cqline=
+[ "$pgss" = 0 ] || cqline=$(q "SELECT ' claim_queries_per_job=' || round(
+		(SELECT coalesce(sum(calls), 0) FROM pg_stat_statements
+		 WHERE $pgss_where AND query LIKE '%FROM jobvisor.claim(%')
+		/ greatest((SELECT count(*) FROM jobvisor.jobs WHERE started_at IS NOT NULL), 1), 2)")
+echo "pickup_p50_ms=$1 pickup_p95_ms=$2 pickup_p99_ms=$3$insline$cmline$cqline$bgline jobs=$lat_jobs rate_per_s=100 pgbouncer=${bouncer:-none} listen_direct=$listen_direct poll_ms=$poll_ms"
