@@ -23,10 +23,13 @@ done
 wait_for "[ \"\$(jv_psql \"SELECT count(*) FROM jobvisor.processors WHERE state = 'running'\")\" = 3 ]" 10 \
 	"3 processors running"
 
-# One user gets 300 jobs up front (fairness), the others 300 between them.
-jv_psql "INSERT INTO jobvisor.jobs (type, user_id, payload)
-	SELECT 'noop', 'u0', jsonb_build_object('sleep_ms', 5 + (g * 7) % 46) FROM generate_series(1, 300) g" >/dev/null
-jv_psql "INSERT INTO jobvisor.jobs (type, user_id, payload)
+# One user gets 300 jobs up front (fairness: due a second before the
+# others), the others 300 between them. One transaction: inserted in two,
+# on a loaded machine the second came after u0's 20th job had started.
+jv_psql "INSERT INTO jobvisor.jobs (type, user_id, payload, scheduled_at)
+	SELECT 'noop', 'u0', jsonb_build_object('sleep_ms', 5 + (g * 7) % 46), now() - interval '1 second'
+	FROM generate_series(1, 300) g;
+	INSERT INTO jobvisor.jobs (type, user_id, payload)
 	SELECT 'noop', 'u' || (1 + g % 9), jsonb_build_object('sleep_ms', 5 + (g * 13) % 46) FROM generate_series(1, 300) g" >/dev/null
 wait_for "[ \"\$(jv_psql \"SELECT count(*) FROM jobvisor.jobs WHERE status = 'succeeded'\")\" = 600 ]" 120 \
 	"all 600 jobs succeeded"
