@@ -134,8 +134,7 @@ static void raise_job_alerts(struct serve *s, const struct jv_done_list *sent,
 	}
 }
 
-/* Log what a completion round trip did. Returns the number applied. */
-/* The applied results of a completion, logged; returns whether they give
+/* What a completion round trip did, logged; returns whether it gives
  * a reason to claim: a job back to pending (a retry, whose due time the
  * next claim learns), or a slot given up while jobs are pending (one
  * held back by a limit may be free to go now). When the last claim found
