@@ -39,6 +39,14 @@ done
 assert_match "WHERE \(\(status = 'pending'::text\) AND \(user_id IS NULL\)\)" \
 	"$(jv_psql "SELECT indexdef FROM pg_indexes WHERE indexname = 'jobs_claim_queue_idx'")" \
 	"the claim index is partial on pending jobs without a user"
+assert_match "\(queue, type, priority DESC, scheduled_at, id\)" \
+	"$(jv_psql "SELECT indexdef FROM pg_indexes WHERE indexname = 'jobs_claim_queue_idx'")" \
+	"the claim index has the type after the queue (026)"
+assert_match "\(queue, type, scheduled_at\) WHERE \(status = 'pending'::text\)" \
+	"$(jv_psql "SELECT indexdef FROM pg_indexes WHERE indexname = 'jobs_pending_due_idx'")" \
+	"the due index has the type after the queue (026)"
+assert_eq 0 "$(jv_psql "SELECT count(*) FROM pg_indexes WHERE schemaname = 'jobvisor' AND indexname LIKE '%\\_026\\_idx'")" \
+	"026's indexes under their temporary names are gone"
 assert_eq 0 "$(jv_psql "SELECT count(*) FROM pg_indexes WHERE schemaname = 'jobvisor' AND indexname = 'jobs_claim_idx'")" \
 	"jobs_claim_idx is gone (016: jobs_claim_queue_idx, by queue, replaces it)"
 assert_match "UNIQUE .* WHERE \(\(unique_key IS NOT NULL\) AND" \
@@ -136,7 +144,7 @@ jv_psql "INSERT INTO jobvisor.jobs (type, status, finished_at) SELECT 'noop', 's
 	INSERT INTO jobvisor.jobs (type, priority) SELECT 'noop', g % 5 FROM generate_series(1, 2000) g;
 	ANALYZE jobvisor.jobs" >/dev/null
 plan=$(jv_psql "EXPLAIN SELECT id FROM jobvisor.jobs WHERE status = 'pending' AND user_id IS NULL AND scheduled_at <= now()
-	AND queue = 'default' ORDER BY priority DESC, scheduled_at, id LIMIT 20 FOR UPDATE SKIP LOCKED")
+	AND queue = 'default' AND type = 'noop' ORDER BY priority DESC, scheduled_at, id LIMIT 20 FOR UPDATE SKIP LOCKED")
 assert_match "Index Scan using jobs_claim_queue_idx" "$plan" "the claim query walks jobs_claim_queue_idx (no sort)"
 assert_no_match "Sort" "$plan" "the claim query needs no sort"
 

@@ -172,6 +172,72 @@ ROLLBACK;
 TRUNCATE jobvisor.jobs RESTART IDENTITY;
 DELETE FROM jobvisor.queues WHERE name = 'quiet';
 
+-- Jobs of types the processor does not serve (sql/026_claim_types.sql):
+-- 20 000 'email' jobs due in 'default', the oldest, and 3 'noop' due
+-- after them. A claim of 10 for '{noop}' takes the 3 and reads about a
+-- hundred pages; before 026, 20 000 and more (the walk, the count of due
+-- jobs and the trailer passed every 'email' job). The same with a
+-- concurrency limit on 'default' (the claim with budgets), with one job
+-- of a user pending (the fair claim), and with the 3 not yet due (the
+-- trailer alone: the next 'noop' job, in an hour, not an 'email' one).
+TRUNCATE jobvisor.jobs RESTART IDENTITY;
+INSERT INTO jobvisor.jobs (type, scheduled_at)
+SELECT 'email', :'now'::timestamptz - interval '1 hour' FROM generate_series(1, 20000);
+INSERT INTO jobvisor.jobs (type, scheduled_at)
+SELECT 'noop', :'now'::timestamptz - interval '1 min' FROM generate_series(1, 3);
+ANALYZE jobvisor.jobs;
+CREATE FUNCTION pg_temp.claim_noop(slots int) RETURNS TABLE (claimed bigint, next_due_ms bigint)
+LANGUAGE sql AS $$
+	SELECT count(c.id), max(c.next_due_ms)
+	FROM jobvisor.claim(1, slots, 0, '{noop}', '2030-01-01 12:00:00+00', NULL, '{default}', NULL, NULL) c
+$$;
+BEGIN;
+SELECT pg_temp.pages() AS before \gset
+SELECT * FROM pg_temp.claim_noop(10);
+SELECT pg_temp.pages() - :before < 300 AS "read under 300 pages";
+ROLLBACK;
+UPDATE jobvisor.queues SET global_concurrency = 5 WHERE name = 'default';
+BEGIN;
+SELECT pg_temp.pages() AS before \gset
+SELECT * FROM pg_temp.claim_noop(10);
+SELECT pg_temp.pages() - :before < 300 AS "read under 300 pages";
+ROLLBACK;
+UPDATE jobvisor.queues SET global_concurrency = NULL WHERE name = 'default';
+INSERT INTO jobvisor.jobs (type, user_id, scheduled_at) VALUES ('noop', 'u1', :'now'::timestamptz + interval '1 day');
+BEGIN;
+SELECT pg_temp.pages() AS before \gset
+SELECT * FROM pg_temp.claim_noop(10);
+SELECT pg_temp.pages() - :before < 300 AS "read under 300 pages";
+ROLLBACK;
+UPDATE jobvisor.jobs SET scheduled_at = :'now'::timestamptz + interval '1 hour' WHERE type = 'noop' AND user_id IS NULL;
+BEGIN;
+SELECT pg_temp.pages() AS before \gset
+SELECT * FROM pg_temp.claim_noop(10);
+SELECT pg_temp.pages() - :before < 300 AS "read under 300 pages";
+ROLLBACK;
+SELECT jobvisor.oldest_due(:'now') = :'now'::timestamptz - interval '1 hour' AS "oldest due: the 'email' jobs";
+-- Several types due: the best of all of them in claim order, the one
+-- walk per type cut to the slots. 'a' and 'b' interleaved by time, 'c'
+-- with a higher priority, 'd' not served.
+TRUNCATE jobvisor.jobs RESTART IDENTITY;
+INSERT INTO jobvisor.jobs (type, priority, scheduled_at)
+SELECT (ARRAY['a', 'b', 'd'])[1 + g % 3], 0, :'now'::timestamptz - g * interval '1 s'
+FROM generate_series(1, 12) g;
+INSERT INTO jobvisor.jobs (type, priority, scheduled_at) VALUES ('c', 5, :'now');
+SELECT string_agg(c.type || c.id, ' ' ORDER BY j.priority DESC, j.scheduled_at, j.id) AS claimed
+FROM jobvisor.claim(1, 5, 0, '{a,b,c}', :'now', NULL) c JOIN jobvisor.jobs j USING (id);
+-- With a budget on 'default' (the claim with budgets): the next 3.
+UPDATE jobvisor.queues SET global_concurrency = 8 WHERE name = 'default';
+SELECT string_agg(c.type || c.id, ' ' ORDER BY j.scheduled_at, j.id) AS claimed
+FROM jobvisor.claim(1, 5, 0, '{a,b,c}', :'now', NULL) c JOIN jobvisor.jobs j USING (id);
+UPDATE jobvisor.queues SET global_concurrency = NULL WHERE name = 'default';
+-- And with a user's job due (the fair claim): the user's, then the rest.
+INSERT INTO jobvisor.jobs (type, user_id, scheduled_at) VALUES ('b', 'u1', :'now');
+SELECT string_agg(coalesce(c.user_id, '-') || c.type || c.id, ' ' ORDER BY c.user_id NULLS LAST, j.scheduled_at, j.id) AS claimed
+FROM jobvisor.claim(1, 5, 0, '{a,b,c}', :'now', NULL) c JOIN jobvisor.jobs j USING (id);
+SELECT string_agg(type || id, ' ' ORDER BY id) AS left_pending FROM jobvisor.jobs WHERE status = 'pending';
+TRUNCATE jobvisor.jobs RESTART IDENTITY;
+
 -- The fair claim's look at users (sql/025_fair_window.sql). 1 000 users
 -- with two due jobs each, and 200 more by user_id with one job each, the
 -- oldest of all. A claim of 10 takes candidates from 20 users (twice its
