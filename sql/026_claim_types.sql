@@ -14,18 +14,21 @@
 -- rest, slowed every claim in the cluster: a denial of service through
 -- enqueue.
 --
--- Both indexes gain the type after the queue, the same number of entries
+-- The fair claim's look at one user's jobs (jobs_claim_user_idx: user_id,
+-- priority, scheduled_at) passed that user's jobs of other types, and of
+-- queues the processor does not serve, the same way.
+--
+-- The three indexes gain the queue and type, the same number of entries
 -- per job:
 --   jobs_claim_queue_idx  (queue, type, priority DESC, scheduled_at, id)
 --   jobs_pending_due_idx  (queue, type, scheduled_at)
+--   jobs_claim_user_idx   (user_id, queue, type, priority DESC, scheduled_at, id)
 -- and the claim reads them per served queue and type: how many of each
--- type are due (up to the slots), then each type's walk in claim order up
--- to that many, the best of all of them taken. Jobs of other types are
--- never read. oldest_due() reads each queue's types by a loose scan.
---
--- What is left: the fair claim's walk of one user's jobs
--- (jobs_claim_user_idx: user_id, priority, scheduled_at) still passes
--- that user's jobs of other types and queues.
+-- are due (up to the queue's budget), then each one's walk in claim order
+-- up to that many, the best of all of them taken; a user's jobs are read
+-- in the queues and types that have due jobs. Jobs of other types and
+-- queues are never read. oldest_due() reads each queue's types by a loose
+-- scan.
 --
 -- Applied to a populated database while processors run: the new indexes
 -- are built concurrently under temporary names before the transaction,
@@ -40,14 +43,19 @@ CREATE INDEX CONCURRENTLY IF NOT EXISTS jobs_pending_due_026_idx
 	ON jobvisor.jobs (queue, type, scheduled_at)
 	WHERE status = 'pending';
 
+CREATE INDEX CONCURRENTLY IF NOT EXISTS jobs_claim_user_026_idx
+	ON jobvisor.jobs (user_id, queue, type, priority DESC, scheduled_at, id)
+	WHERE status = 'pending' AND user_id IS NOT NULL;
+
 -- @transaction
 
 DO $$
 BEGIN
 	IF EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
 	           WHERE i.indrelid = 'jobvisor.jobs'::regclass AND NOT i.indisvalid
-	             AND c.relname IN ('jobs_claim_queue_026_idx', 'jobs_pending_due_026_idx')) THEN
-		RAISE EXCEPTION 'index jobs_claim_queue_026_idx or jobs_pending_due_026_idx is still being built'
+	             AND c.relname IN ('jobs_claim_queue_026_idx', 'jobs_pending_due_026_idx',
+	                               'jobs_claim_user_026_idx')) THEN
+		RAISE EXCEPTION 'an index of 026 (jobs_*_026_idx) is still being built'
 			USING ERRCODE = 'lock_not_available';
 	END IF;
 END
@@ -58,6 +66,8 @@ DROP INDEX jobvisor.jobs_claim_queue_idx;
 ALTER INDEX jobvisor.jobs_claim_queue_026_idx RENAME TO jobs_claim_queue_idx;
 DROP INDEX jobvisor.jobs_pending_due_idx;
 ALTER INDEX jobvisor.jobs_pending_due_026_idx RENAME TO jobs_pending_due_idx;
+DROP INDEX jobvisor.jobs_claim_user_idx;
+ALTER INDEX jobvisor.jobs_claim_user_026_idx RENAME TO jobs_claim_user_idx;
 
 -- The oldest due pending job's due time, of every queue (NULL: none due):
 -- each queue's types by a loose scan of jobs_pending_due_idx (a step a
@@ -373,11 +383,18 @@ BEGIN
 	LOOP
 		EXIT WHEN v_uid IS NULL OR (v_lap = 1 AND v_uid > v_from); -- come round
 		v_seen := v_seen + 1;
-		-- (one statement a user: the room, a due job, the next user)
+		-- (one statement a user: the room, a due job, the next user; the
+		-- user's jobs read in the queues and types with due jobs only, so
+		-- a backlog of theirs this processor does not serve is never
+		-- walked)
 		SELECT r.n, r.n > 0 AND EXISTS (
-		           SELECT 1 FROM jobvisor.jobs j
-		           WHERE j.status = 'pending' AND j.user_id = v_uid AND j.scheduled_at <= v_now
-		             AND j.type = ANY (p_types) AND j.queue = ANY (v_bq)),
+		           SELECT 1 FROM unnest(v_dq, v_dt) AS d(queue, type)
+		           CROSS JOIN LATERAL (
+		               SELECT 1 FROM jobvisor.jobs j
+		               WHERE j.status = 'pending' AND j.user_id = v_uid AND j.queue = d.queue
+		                 AND j.type = d.type AND j.scheduled_at <= v_now
+		               ORDER BY j.priority DESC, j.scheduled_at, j.id
+		               LIMIT 1) x),
 		       (SELECT j.user_id FROM jobvisor.jobs j
 		        WHERE j.status = 'pending' AND j.user_id IS NOT NULL AND j.user_id > v_uid
 		        ORDER BY j.user_id
@@ -436,12 +453,19 @@ BEGIN
 		       a.pass + (c.rk - 1)::double precision / a.w AS key
 		FROM allowance a
 		CROSS JOIN LATERAL (
-			SELECT j.id, j.queue, j.user_id, j.type, j.priority, j.scheduled_at,
-			       row_number() OVER (ORDER BY j.priority DESC, j.scheduled_at, j.id) AS rk
-			FROM jobvisor.jobs j
-			WHERE j.status = 'pending' AND j.user_id = a.uid AND j.scheduled_at <= v_now
-			  AND j.type = ANY (p_types) AND j.queue = ANY (ARRAY(SELECT b.name FROM bud b))
-			ORDER BY j.priority DESC, j.scheduled_at, j.id
+			-- (the user's next jobs in each queue and type with due jobs,
+			-- the best of them)
+			SELECT u.*, row_number() OVER (ORDER BY u.priority DESC, u.scheduled_at, u.id) AS rk
+			FROM unnest(v_dq, v_dt) AS d(queue, type)
+			CROSS JOIN LATERAL (
+				SELECT j.id, j.queue, j.user_id, j.type, j.priority, j.scheduled_at
+				FROM jobvisor.jobs j
+				WHERE j.status = 'pending' AND j.user_id = a.uid AND j.queue = d.queue
+				  AND j.type = d.type AND j.scheduled_at <= v_now
+				ORDER BY j.priority DESC, j.scheduled_at, j.id
+				LIMIT least(a.n, p_slots)
+			) u
+			ORDER BY u.priority DESC, u.scheduled_at, u.id
 			LIMIT least(a.n, p_slots)
 		) c
 		WHERE a.n > 0

@@ -45,6 +45,9 @@ assert_match "\(queue, type, priority DESC, scheduled_at, id\)" \
 assert_match "\(queue, type, scheduled_at\) WHERE \(status = 'pending'::text\)" \
 	"$(jv_psql "SELECT indexdef FROM pg_indexes WHERE indexname = 'jobs_pending_due_idx'")" \
 	"the due index has the type after the queue (026)"
+assert_match "\(user_id, queue, type, priority DESC, scheduled_at, id\)" \
+	"$(jv_psql "SELECT indexdef FROM pg_indexes WHERE indexname = 'jobs_claim_user_idx'")" \
+	"the fair claim's index has the queue and type after the user (026)"
 assert_eq 0 "$(jv_psql "SELECT count(*) FROM pg_indexes WHERE schemaname = 'jobvisor' AND indexname LIKE '%\\_026\\_idx'")" \
 	"026's indexes under their temporary names are gone"
 assert_eq 0 "$(jv_psql "SELECT count(*) FROM pg_indexes WHERE schemaname = 'jobvisor' AND indexname = 'jobs_claim_idx'")" \

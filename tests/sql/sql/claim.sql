@@ -216,6 +216,27 @@ SELECT * FROM pg_temp.claim_noop(10);
 SELECT pg_temp.pages() - :before < 300 AS "read under 300 pages";
 ROLLBACK;
 SELECT jobvisor.oldest_due(:'now') = :'now'::timestamptz - interval '1 hour' AS "oldest due: the 'email' jobs";
+-- A user's jobs of other types and queues, read by the fair claim's look
+-- at that user: 'u1' with 20 000 'email' jobs due in 'default' and 20 000
+-- 'noop' ones in 'elsewhere', the oldest, and 3 'noop' jobs due in
+-- 'default'. The claim takes the 3 and reads about a hundred pages (before
+-- 026, 40 000 and more).
+TRUNCATE jobvisor.jobs RESTART IDENTITY;
+INSERT INTO jobvisor.queues (name) VALUES ('elsewhere');
+INSERT INTO jobvisor.jobs (type, user_id, scheduled_at)
+SELECT 'email', 'u1', :'now'::timestamptz - interval '1 hour' FROM generate_series(1, 20000);
+INSERT INTO jobvisor.jobs (type, queue, user_id, scheduled_at)
+SELECT 'noop', 'elsewhere', 'u1', :'now'::timestamptz - interval '1 hour' FROM generate_series(1, 20000);
+INSERT INTO jobvisor.jobs (type, user_id, scheduled_at)
+SELECT 'noop', 'u1', :'now'::timestamptz - interval '1 min' FROM generate_series(1, 3);
+ANALYZE jobvisor.jobs;
+BEGIN;
+SELECT pg_temp.pages() AS before \gset
+SELECT * FROM pg_temp.claim_noop(10);
+SELECT pg_temp.pages() - :before < 300 AS "read under 300 pages";
+ROLLBACK;
+DELETE FROM jobvisor.jobs WHERE queue = 'elsewhere';
+DELETE FROM jobvisor.queues WHERE name = 'elsewhere';
 -- Several types due: the best of all of them in claim order, the one
 -- walk per type cut to the slots. 'a' and 'b' interleaved by time, 'c'
 -- with a higher priority, 'd' not served.
