@@ -55,9 +55,15 @@ jv_conf_set "$JV_CONF" \
 jv_bg "$JOBVISOR" serve -c "$JV_CONF"
 A=$BG_PID
 wait_for "[ \"\$(jv_psql \"SELECT count(*) FROM jobvisor.processors WHERE pid = $A AND state = 'running'\")\" = 1 ]" 10 "processor A running"
-jv_psql "INSERT INTO jobvisor.jobs (type, payload) SELECT 'noop', '{\"sleep_ms\": 300}' FROM generate_series(1, 30)" >/dev/null
-wait_for "[ \"\$(jv_psql \"SELECT count(*) FROM jobvisor.jobs WHERE status = 'running'\")\" = 6 ]" 10 "A runs a full batch"
 AID=$(jv_psql "SELECT id FROM jobvisor.processors WHERE pid = $A")
+# The first six (A's first batch, in claim order) run 5 s, so that A is
+# killed while it runs them however slow the machine is; the rest 300 ms.
+# (With 300 ms for all, a loaded machine let A finish its batch before
+# the kill, between one batch's completion and the next claim.)
+jv_psql "INSERT INTO jobvisor.jobs (type, payload)
+	SELECT 'noop', jsonb_build_object('sleep_ms', CASE WHEN g <= 6 THEN 5000 ELSE 300 END)
+	FROM generate_series(1, 30) g ORDER BY g" >/dev/null
+wait_for "[ \"\$(jv_psql \"SELECT count(*) FROM jobvisor.jobs WHERE status = 'running'\")\" = 6 ]" 10 "A runs a full batch"
 kill -KILL $A
 wait $A 2>/dev/null
 ok "A killed with SIGKILL mid-batch"

@@ -237,6 +237,47 @@ SELECT pg_temp.pages() - :before < 300 AS "read under 300 pages";
 ROLLBACK;
 DELETE FROM jobvisor.jobs WHERE queue = 'elsewhere';
 DELETE FROM jobvisor.queues WHERE name = 'elsewhere';
+-- Jobs of a higher priority scheduled later (sql/026_claim_types.sql):
+-- 60 000 'noop' jobs at priority 5 due tomorrow, and 3 at priority 0 due
+-- now. Fewer due than slots: the claim reads the 3 in due order, about a
+-- hundred pages (before, about 450: the walk in claim order passed the
+-- later ones first). The same with a budget and with a user's job
+-- pending (the fair claim's stream of jobs without a user).
+TRUNCATE jobvisor.jobs RESTART IDENTITY;
+INSERT INTO jobvisor.jobs (type, priority, scheduled_at)
+SELECT 'noop', 5, :'now'::timestamptz + interval '1 day' FROM generate_series(1, 60000);
+INSERT INTO jobvisor.jobs (type, scheduled_at)
+SELECT 'noop', :'now'::timestamptz - interval '1 min' FROM generate_series(1, 3);
+ANALYZE jobvisor.jobs;
+BEGIN;
+SELECT pg_temp.pages() AS before \gset
+SELECT * FROM pg_temp.claim_noop(10);
+SELECT pg_temp.pages() - :before < 300 AS "read under 300 pages";
+ROLLBACK;
+UPDATE jobvisor.queues SET global_concurrency = 5 WHERE name = 'default';
+BEGIN;
+SELECT pg_temp.pages() AS before \gset
+SELECT * FROM pg_temp.claim_noop(10);
+SELECT pg_temp.pages() - :before < 300 AS "read under 300 pages";
+ROLLBACK;
+UPDATE jobvisor.queues SET global_concurrency = NULL WHERE name = 'default';
+INSERT INTO jobvisor.jobs (type, user_id, scheduled_at) VALUES ('noop', 'u1', :'now'::timestamptz + interval '1 day');
+BEGIN;
+SELECT pg_temp.pages() AS before \gset
+SELECT * FROM pg_temp.claim_noop(10);
+SELECT pg_temp.pages() - :before < 300 AS "read under 300 pages";
+ROLLBACK;
+-- As many due as slots or more: the best by claim order (the walk passes
+-- the later ones of priority 5 first; see docs/performance.md). With a
+-- job of priority 3 due too, the youngest, a claim of 2 takes it and the
+-- oldest of priority 0; then a claim of 10 the other two.
+DELETE FROM jobvisor.jobs WHERE user_id IS NOT NULL;
+INSERT INTO jobvisor.jobs (type, priority, scheduled_at) VALUES ('noop', 3, :'now'::timestamptz - interval '1 s');
+SELECT string_agg(j.priority || ':' || c.id, ' ' ORDER BY j.priority DESC, c.id) AS claimed
+FROM jobvisor.claim(1, 2, 0, '{noop}', :'now', NULL) c JOIN jobvisor.jobs j USING (id);
+SELECT string_agg(j.priority || ':' || c.id, ' ' ORDER BY j.priority DESC, c.id) AS claimed
+FROM jobvisor.claim(1, 10, 0, '{noop}', :'now', NULL) c JOIN jobvisor.jobs j USING (id);
+TRUNCATE jobvisor.jobs RESTART IDENTITY;
 -- Several types due: the best of all of them in claim order, the one
 -- walk per type cut to the slots. 'a' and 'b' interleaved by time, 'c'
 -- with a higher priority, 'd' not served.
