@@ -290,7 +290,9 @@ FROM jobvisor.claim(1, 10, 0, '{noop}', :'now', NULL) c JOIN jobvisor.jobs j USI
 -- The same backlog with a budget ('default' at 4 running: the claim with
 -- budgets) and with a user's job pending (the fair claim's stream of jobs
 -- without a user, and its look at the user): 12 due at priority 0 and 2
--- at priority 3. A claim of 5 takes the 2, then the oldest of priority 0.
+-- at priority 3. A claim of 5 takes the 2, then the oldest of priority 0,
+-- reading about 220 and 280 pages, planning included (the first claims
+-- after ANALYZE make their plans again); before 027, about 590 each.
 DELETE FROM jobvisor.jobs WHERE status <> 'pending';
 INSERT INTO jobvisor.jobs (type, priority, scheduled_at)
 SELECT 'noop', 0, :'now'::timestamptz - g * interval '1 min' FROM generate_series(1, 12) g;
@@ -302,7 +304,7 @@ BEGIN;
 SELECT pg_temp.pages() AS before \gset
 CREATE TEMP TABLE took AS
 SELECT c.id FROM jobvisor.claim(1, 5, 0, '{noop}', :'now', NULL) c WHERE c.id IS NOT NULL;
-SELECT pg_temp.pages() - :before < 300 AS "read under 300 pages";
+SELECT pg_temp.pages() - :before < 400 AS "read under 400 pages";
 SELECT string_agg(j.priority || ':' || extract(epoch FROM j.scheduled_at - :'now'::timestamptz), ' '
                   ORDER BY j.priority DESC, j.scheduled_at) AS claimed
 FROM took t JOIN jobvisor.jobs j USING (id);
@@ -313,7 +315,7 @@ BEGIN;
 SELECT pg_temp.pages() AS before \gset
 CREATE TEMP TABLE took AS
 SELECT c.id FROM jobvisor.claim(1, 5, 0, '{noop}', :'now', NULL) c WHERE c.id IS NOT NULL;
-SELECT pg_temp.pages() - :before < 300 AS "read under 300 pages";
+SELECT pg_temp.pages() - :before < 400 AS "read under 400 pages";
 SELECT string_agg(j.priority || ':' || extract(epoch FROM j.scheduled_at - :'now'::timestamptz), ' '
                   ORDER BY j.priority DESC, j.scheduled_at) AS claimed
 FROM took t JOIN jobvisor.jobs j USING (id);
