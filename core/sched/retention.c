@@ -164,8 +164,10 @@ uint64_t jv_retention_run(struct jv_retention *r, PGconn *db, uint64_t now_ms)
 		       res ? "no answer from jobvisor.purge_history()" : err,
 		       cfg->history.check_interval_seconds);
 		PQclear(res);
-		if (r->round_at[0])
-			round_end(r, "error", "");
+		/* The round stays this processor's (its lease outlives the
+		 * interval), and what its batches removed stays counted: the
+		 * next step goes on with it, or ends it as gone elsewhere.
+		 * (Ended here, its rows were left out of the round's line.) */
 		r->next_ms = mono_ms() + interval_ms;
 		return interval_ms;
 	}
