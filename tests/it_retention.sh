@@ -110,7 +110,7 @@ logged() { { rounds "$A_ERR" A; rounds "$B_ERR" B; } | awk '{ s += $3 } END { pr
 # A batch that fails leaves the round with its processor, which goes on
 # with it, and the round's line still counts the batches before: 1 500
 # jobs finished 29 days ago cross the horizon while an execution of the
-# last is locked for 12 s (the purge waits 5 s for a lock): the first
+# last is locked for 20 s (the purge waits 5 s for a lock): the first
 # batch removes 1 000, the second fails until the lock is gone. (The
 # purge bounds its walk by id from created_at, jobs being created in id
 # order: the jobs kept of 20 days go first, or the wave's older ones
@@ -120,7 +120,7 @@ plant 1500 succeeded "interval '29 days'" wave3
 LAST=$(jv_psql "SELECT max(id) FROM jobvisor.jobs WHERE last_error = 'wave3'")
 jv_bg psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$JV_DB_URL" -c "BEGIN;
 	SELECT 1 FROM jobvisor.job_executions WHERE job_id = $LAST FOR UPDATE;
-	SELECT pg_sleep(12); COMMIT;"
+	SELECT pg_sleep(20); COMMIT;"
 HOLDER=$BG_PID
 wait_for "[ \"\$(jv_psql \"SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'\")\" = 1 ]" 10 \
 	"an execution of the third wave's last job is locked"
